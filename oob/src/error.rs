@@ -1,0 +1,82 @@
+//! The manager's [`Error`] type.
+
+use crate::id::PendingId;
+use crate::provider::ProviderError;
+use crate::spec::SpecError;
+use crate::store::{CreateError, Finished, Scope, StoreError, TransitionError};
+
+/// Why a [`Manager`](crate::Manager) operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No pending with this id (never created, cleared, or purged after its retention).
+    #[error("no pending with id {0}")]
+    NotFound(PendingId),
+    /// The pending reached its deadline while open.
+    #[error("pending {0} expired")]
+    Expired(PendingId),
+    /// The pending already finished, in the way given.
+    #[error("pending {id} is already {how}")]
+    Finished {
+        /// The pending.
+        id: PendingId,
+        /// How it finished.
+        how: Finished,
+    },
+    /// The pending belongs to another namespace than the expected one; it is left open.
+    #[error("pending {0} belongs to another namespace")]
+    NamespaceMismatch(PendingId),
+    /// The namespace provider refused the caller.
+    #[error("could not derive the caller's namespace")]
+    Provider(#[from] ProviderError),
+    /// The spec was refused.
+    #[error("invalid spec")]
+    Spec(#[from] SpecError),
+    /// A capacity bound would be exceeded; nothing was created.
+    #[error("too many open pendings in this {0}")]
+    Capacity(Scope),
+    /// The store failed.
+    #[error("store failure")]
+    Store(#[from] StoreError),
+}
+
+impl Error {
+    pub(crate) fn from_transition(id: PendingId, e: TransitionError) -> Self {
+        match e {
+            TransitionError::NotFound => Self::NotFound(id),
+            TransitionError::Finished(Finished::Expired) => Self::Expired(id),
+            TransitionError::Finished(how) => Self::Finished { id, how },
+            TransitionError::NamespaceMismatch => Self::NamespaceMismatch(id),
+            TransitionError::Store(e) => Self::Store(e),
+        }
+    }
+
+    pub(crate) fn from_create(id: PendingId, e: CreateError) -> Self {
+        match e {
+            CreateError::Capacity(scope) => Self::Capacity(scope),
+            // A random 122-bit id collided: report it as a store failure, never overwrite.
+            CreateError::DuplicateId => Self::Store(StoreError::backend(DuplicateId(id))),
+            CreateError::Store(e) => Self::Store(e),
+        }
+    }
+
+    /// Whether the pending is gone or finished (an HTTP layer answers 404 or 410), as
+    /// opposed to a failure of the service.
+    #[must_use]
+    pub fn is_client_error(&self) -> bool {
+        matches!(
+            self,
+            Self::NotFound(_)
+                | Self::Expired(_)
+                | Self::Finished { .. }
+                | Self::NamespaceMismatch(_)
+                | Self::Provider(_)
+                | Self::Spec(_)
+                | Self::Capacity(_)
+        )
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("pending id {0} already exists")]
+struct DuplicateId(PendingId);

@@ -1,0 +1,44 @@
+//! # oob: typed, namespace-safe out-of-band interactions
+//!
+//! A service (above all an MCP server) that must ask its end user for something outside the
+//! conversation (an OAuth consent, a device code, a secret, a confirmation) creates a
+//! *pending interaction* bound to the caller's [`Namespace`], hands the user a callback URL,
+//! and completes the pending exactly once when the user is done. Only a completed pending
+//! yields the [`NamespaceToken`] that namespaced persistence ([`vault::Vault`]) accepts, so
+//! one user's credentials can never be stored under another user's namespace.
+//!
+//! - [`OobPayload`] (derived) binds a payload type to its kind and callback route.
+//! - [`Manager`] creates, completes, cancels, lists, waits and dedups, atomically in its
+//!   [`Store`] ([`store::MemoryStore`] here; SQLite and Redis behind features).
+//! - [`Pending<T, S>`] moves through the sealed [`state`]s `Open` → `Completed` |
+//!   `Cancelled` | `Expired`.
+//! - [`NamespaceProvider`]s derive the namespace from the caller's verified context.
+//!
+//! See [`Manager`] for the whole flow in one example.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod id;
+pub mod manager;
+pub mod namespace;
+mod observe;
+pub mod payload;
+pub mod pending;
+pub mod provider;
+pub mod spec;
+pub mod state;
+pub mod store;
+pub mod time;
+pub mod vault;
+
+pub use error::Error;
+pub use id::{PendingId, PendingIdError};
+pub use manager::{CallbackBase, Joined, Manager, ManagerBuilder, Outcome, Sweeper};
+pub use namespace::{Namespace, NamespaceError};
+pub use oob_derive::OobPayload;
+pub use payload::OobPayload;
+pub use pending::{AnyPending, NamespaceToken, Pending};
+pub use provider::NamespaceProvider;
+pub use spec::Spec;
+pub use store::Store;

@@ -1,0 +1,311 @@
+//! [`ManagerBuilder`]: a builder whose `build()` compiles only once the store, the namespace
+//! provider and the callback base are all given.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Manager, ManagerInner};
+use crate::observe::LogKey;
+use crate::payload::{OobPayload, route_id_position};
+use crate::pending::CallbackTemplate;
+use crate::store::{Limits, Store};
+use crate::time::{Clock, SystemClock};
+
+/// The default TTL of a pending whose spec and payload type name none.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(600);
+
+/// A part of a [`ManagerBuilder`] that has not been given yet.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Missing;
+
+/// A part of a [`ManagerBuilder`] that has been given.
+#[derive(Debug, Clone)]
+pub struct Given<X>(X);
+
+/// The base URL that callback URLs start with, e.g. `https://mcp.example.com`.
+///
+/// ```
+/// use oob::CallbackBase;
+/// assert!(CallbackBase::parse("https://mcp.example.com").is_ok());
+/// assert!(CallbackBase::parse("http://127.0.0.1:8080/app/").is_ok());
+/// assert!(CallbackBase::parse("ftp://x").is_err());
+/// assert!(CallbackBase::parse("https://x/?q=1").is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackBase(String);
+
+/// Why a string is not a [`CallbackBase`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallbackBaseError {
+    /// Not `http://` or `https://`.
+    #[error("callback base must start with https:// (or http:// for local development)")]
+    Scheme,
+    /// No host after the scheme.
+    #[error("callback base has no host")]
+    NoHost,
+    /// Has a query, fragment, userinfo, whitespace or control character.
+    #[error("callback base must be a plain origin with an optional path: no query, fragment, credentials or spaces")]
+    NotPlain,
+}
+
+impl CallbackBase {
+    /// Validates a base URL: `http` or `https`, a host, an optional path; no query,
+    /// fragment or credentials. A trailing `/` is dropped.
+    pub fn parse(base: &str) -> Result<Self, CallbackBaseError> {
+        let rest = base
+            .strip_prefix("https://")
+            .or_else(|| base.strip_prefix("http://"))
+            .ok_or(CallbackBaseError::Scheme)?;
+        let host = rest.split('/').next().unwrap_or("");
+        if host.is_empty() {
+            return Err(CallbackBaseError::NoHost);
+        }
+        if base
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '?' | '#' | '@' | '{' | '}'))
+        {
+            return Err(CallbackBaseError::NotPlain);
+        }
+        Ok(Self(base.trim_end_matches('/').to_owned()))
+    }
+
+    /// The base, without a trailing `/`.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for CallbackBase {
+    type Err = CallbackBaseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+/// Satisfied once [`ManagerBuilder::store`] was called.
+#[diagnostic::on_unimplemented(
+    message = "this manager builder has no store",
+    label = "`build()` needs a store",
+    note = "call `.store(...)` before `.build()`, e.g. `.store(oob::store::MemoryStore::new())`"
+)]
+pub trait HasStore<T> {
+    /// The store type.
+    type Store: Store<T>;
+    #[doc(hidden)]
+    fn into_store(self) -> Self::Store;
+}
+
+impl<T, S: Store<T>> HasStore<T> for Given<S> {
+    type Store = S;
+    fn into_store(self) -> S {
+        self.0
+    }
+}
+
+/// Satisfied once [`ManagerBuilder::provider`] was called.
+#[diagnostic::on_unimplemented(
+    message = "this manager builder has no namespace provider",
+    label = "`build()` needs a namespace provider",
+    note = "call `.provider(...)` before `.build()`, e.g. `.provider(oob::provider::FromVerifiedSubject)`"
+)]
+pub trait HasProvider {
+    /// The provider type.
+    type Provider: Send + Sync + 'static;
+    #[doc(hidden)]
+    fn into_provider(self) -> Self::Provider;
+}
+
+impl<P: Send + Sync + 'static> HasProvider for Given<P> {
+    type Provider = P;
+    fn into_provider(self) -> P {
+        self.0
+    }
+}
+
+/// Satisfied once [`ManagerBuilder::callback_base`] was called.
+#[diagnostic::on_unimplemented(
+    message = "this manager builder has no callback base",
+    label = "`build()` needs the base URL of callback URLs",
+    note = "call `.callback_base(oob::CallbackBase::parse(\"https://your.host\")?)` before `.build()`"
+)]
+pub trait HasCallbackBase {
+    #[doc(hidden)]
+    fn into_base(self) -> CallbackBase;
+}
+
+impl HasCallbackBase for Given<CallbackBase> {
+    fn into_base(self) -> CallbackBase {
+        self.0
+    }
+}
+
+/// Builds a [`Manager`]. Obtained from [`Manager::builder`].
+///
+/// `build()` compiles only when [`store`](Self::store), [`provider`](Self::provider) and
+/// [`callback_base`](Self::callback_base) were all called (the Go `ErrMisconfigured` as a
+/// compile error):
+///
+/// ```compile_fail
+/// # #[derive(Clone, oob::OobPayload)] #[oob(kind = "k", route = "/cb/{id}")] struct P;
+/// let manager = oob::Manager::<P, _, _>::builder()
+///     .store(oob::store::MemoryStore::<P>::new())
+///     .build(); // error: this manager builder has no namespace provider
+/// ```
+#[must_use = "a builder does nothing until `.build()`"]
+pub struct ManagerBuilder<T, St, Pr, Cb> {
+    store: St,
+    provider: Pr,
+    base: Cb,
+    clock: Arc<dyn Clock>,
+    default_ttl: Duration,
+    limits: Limits,
+    decline_cooldown: Duration,
+    _payload: PhantomData<fn() -> T>,
+}
+
+impl<T, St, Pr, Cb> std::fmt::Debug for ManagerBuilder<T, St, Pr, Cb> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ManagerBuilder")
+            .field("default_ttl", &self.default_ttl)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: OobPayload> Manager<T, Missing, Missing> {
+    /// A builder with nothing given yet.
+    pub fn builder() -> ManagerBuilder<T, Missing, Missing, Missing> {
+        ManagerBuilder {
+            store: Missing,
+            provider: Missing,
+            base: Missing,
+            clock: Arc::new(SystemClock),
+            default_ttl: T::DEFAULT_TTL.unwrap_or(DEFAULT_TTL),
+            limits: Limits::default(),
+            decline_cooldown: Duration::ZERO,
+            _payload: PhantomData,
+        }
+    }
+}
+
+impl<T, St, Pr, Cb> ManagerBuilder<T, St, Pr, Cb> {
+    /// The store pendings live in.
+    pub fn store<S: Store<T>>(self, store: S) -> ManagerBuilder<T, Given<S>, Pr, Cb> {
+        ManagerBuilder {
+            store: Given(store),
+            provider: self.provider,
+            base: self.base,
+            clock: self.clock,
+            default_ttl: self.default_ttl,
+            limits: self.limits,
+            decline_cooldown: self.decline_cooldown,
+            _payload: PhantomData,
+        }
+    }
+
+    /// How the namespace of a caller is derived (see [`crate::provider`]).
+    pub fn provider<P: Send + Sync + 'static>(
+        self,
+        provider: P,
+    ) -> ManagerBuilder<T, St, Given<P>, Cb> {
+        ManagerBuilder {
+            store: self.store,
+            provider: Given(provider),
+            base: self.base,
+            clock: self.clock,
+            default_ttl: self.default_ttl,
+            limits: self.limits,
+            decline_cooldown: self.decline_cooldown,
+            _payload: PhantomData,
+        }
+    }
+
+    /// The base URL callback URLs start with.
+    pub fn callback_base(self, base: CallbackBase) -> ManagerBuilder<T, St, Pr, Given<CallbackBase>> {
+        ManagerBuilder {
+            store: self.store,
+            provider: self.provider,
+            base: Given(base),
+            clock: self.clock,
+            default_ttl: self.default_ttl,
+            limits: self.limits,
+            decline_cooldown: self.decline_cooldown,
+            _payload: PhantomData,
+        }
+    }
+
+    /// The TTL of pendings whose spec names none (default: the payload's `ttl`, else
+    /// [`DEFAULT_TTL`]).
+    pub fn default_ttl(mut self, ttl: Duration) -> Self {
+        if !ttl.is_zero() {
+            self.default_ttl = ttl;
+        }
+        self
+    }
+
+    /// The most open pendings per namespace (default 1,000). A create beyond it fails with
+    /// [`Error::Capacity`](crate::Error::Capacity) and creates nothing.
+    pub fn max_open_per_namespace(mut self, n: usize) -> Self {
+        self.limits.per_namespace = n;
+        self
+    }
+
+    /// The most open pendings in the whole store (default unbounded).
+    pub fn max_open_total(mut self, n: usize) -> Self {
+        self.limits.total = n;
+        self
+    }
+
+    /// After a user declines, how long [`Manager::create_or_join`] answers with that decline
+    /// instead of asking again (default zero: no cooldown). Bounded in practice by the
+    /// store's retention window.
+    pub fn decline_cooldown(mut self, cooldown: Duration) -> Self {
+        self.decline_cooldown = cooldown;
+        self
+    }
+
+    /// The clock (default the system clock; tests may use [`TokioClock`](crate::time::TokioClock)).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The manager.
+    pub fn build(self) -> Manager<T, St::Store, Pr::Provider>
+    where
+        T: OobPayload,
+        St: HasStore<T>,
+        Pr: HasProvider,
+        Cb: HasCallbackBase,
+    {
+        let pos = const {
+            match route_id_position(T::ROUTE) {
+                Some(p) => p,
+                None => panic!("OobPayload::ROUTE must start with `/` and contain exactly one `{{id}}`"),
+            }
+        };
+        let base = self.base.into_base();
+        let mut prefix = String::with_capacity(base.as_str().len() + pos);
+        prefix.push_str(base.as_str());
+        prefix.push_str(&T::ROUTE[..pos]);
+        Manager {
+            inner: Arc::new(ManagerInner {
+                store: self.store.into_store(),
+                provider: self.provider.into_provider(),
+                callback: Arc::new(CallbackTemplate {
+                    prefix,
+                    suffix: &T::ROUTE[pos + 4..],
+                }),
+                clock: self.clock,
+                default_ttl: self.default_ttl,
+                limits: self.limits,
+                decline_cooldown: self.decline_cooldown,
+                log: LogKey::random(),
+                _payload: PhantomData,
+            }),
+        }
+    }
+}

@@ -1,0 +1,483 @@
+//! [`Manager`]: creates pendings under the caller's namespace and moves them through their
+//! states, atomically, in its store.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::id::PendingId;
+use crate::namespace::Namespace;
+use crate::observe::LogKey;
+use crate::payload::OobPayload;
+use crate::pending::{AnyPending, CallbackTemplate, Pending};
+use crate::provider::NamespaceProvider;
+use crate::spec::{Expiry, Spec};
+use crate::state::{CancelReason, Cancelled, Completed, Expired, Open};
+use crate::store::{Created, Dedup, Limits, Record, RecordState, Store};
+use crate::time::{Clock, Timestamp};
+
+pub mod builder;
+mod sweeper;
+
+pub use builder::{CallbackBase, CallbackBaseError, Given, ManagerBuilder, Missing};
+pub use sweeper::Sweeper;
+
+/// Creates pending interactions under the caller's namespace and moves them through their
+/// states, atomically, in its store `S`. `P` derives namespaces from callers. Cloning is
+/// cheap and shares everything.
+///
+/// ```
+/// use oob::{CallbackBase, Manager, OobPayload, Spec};
+/// use oob::provider::FixedNamespace;
+/// use oob::store::MemoryStore;
+/// use oob::vault::{MemoryVault, Vault};
+///
+/// #[derive(Clone, OobPayload)]
+/// #[oob(kind = "api_key", route = "/oob/key/{id}")]
+/// struct ApiKey { service: String }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let manager = Manager::builder()
+///     .store(MemoryStore::new())
+///     .provider(FixedNamespace::new("alice".parse()?))
+///     .callback_base(CallbackBase::parse("https://mcp.example.com")?)
+///     .build();
+///
+/// // A tool call needs a key: create a pending and hand the user its URL.
+/// let open = manager.create(&(), Spec::new(ApiKey { service: "github".into() })).await?;
+/// assert!(open.callback_url().starts_with("https://mcp.example.com/oob/key/"));
+///
+/// // The callback handler loads it by id and completes it, exactly once.
+/// let open = manager.open(open.id()).await?;
+/// let done = manager.complete(open).await?;
+///
+/// // Only a completed pending yields the token that writes under its namespace.
+/// let vault = MemoryVault::new();
+/// vault.put(&done.namespace_token(), "github", "s3cret".to_string()).await?;
+/// assert_eq!(vault.get(done.namespace(), "github").await?.as_deref(), Some("s3cret"));
+/// # Ok(()) }
+/// ```
+pub struct Manager<T, S, P> {
+    inner: Arc<ManagerInner<T, S, P>>,
+}
+
+struct ManagerInner<T, S, P> {
+    store: S,
+    provider: P,
+    callback: Arc<CallbackTemplate>,
+    clock: Arc<dyn Clock>,
+    default_ttl: Duration,
+    limits: Limits,
+    decline_cooldown: Duration,
+    log: LogKey,
+    _payload: PhantomData<fn() -> T>,
+}
+
+impl<T, S, P> Clone for Manager<T, S, P> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<T, S, P> std::fmt::Debug for Manager<T, S, P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Manager")
+            .field("default_ttl", &self.inner.default_ttl)
+            .field("limits", &self.inner.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`Manager::create_or_join`] did.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Joined<T> {
+    /// No open pending had the same key: this one was created.
+    Created(Pending<T, Open>),
+    /// An open pending with the same namespace, kind, alias and resource exists: this is it.
+    Joined(Pending<T, Open>),
+    /// The user declined a pending with the same key within the decline cooldown.
+    Declined(Pending<T, Cancelled>),
+}
+
+impl<T> Joined<T> {
+    /// The open pending, created or joined; `None` for a decline in cooldown.
+    #[must_use]
+    pub fn into_open(self) -> Option<Pending<T, Open>> {
+        match self {
+            Self::Created(p) | Self::Joined(p) => Some(p),
+            Self::Declined(_) => None,
+        }
+    }
+
+    /// Whether an existing pending was joined.
+    #[must_use]
+    pub fn is_joined(&self) -> bool {
+        matches!(self, Self::Joined(_))
+    }
+}
+
+/// How a wait for a pending ended.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Outcome<T> {
+    /// It was completed.
+    Completed(Pending<T, Completed>),
+    /// The service cancelled it.
+    Cancelled(Pending<T, Cancelled>),
+    /// The user declined it.
+    Declined(Pending<T, Cancelled>),
+    /// Its deadline passed.
+    Expired(Pending<T, Expired>),
+    /// It was removed (its namespace cleared) before it finished.
+    Removed(PendingId),
+    /// The wait's own timeout passed first; the pending is still open.
+    TimedOut,
+}
+
+impl<T, S, P> Manager<T, S, P>
+where
+    T: OobPayload + Clone + Send + Sync + 'static,
+    S: Store<T>,
+    P: Send + Sync + 'static,
+{
+    fn now(&self) -> Timestamp {
+        self.inner.clock.now()
+    }
+
+    fn any(&self, record: Record<T>) -> AnyPending<T> {
+        AnyPending::from_record(record, self.inner.callback.clone())
+    }
+
+    fn expect_open(&self, record: Record<T>) -> Result<Pending<T, Open>, Error> {
+        let id = record.id;
+        match self.any(record) {
+            AnyPending::Open(p) => Ok(p),
+            AnyPending::Expired(_) => Err(Error::Expired(id)),
+            other => Err(Error::Finished {
+                id,
+                how: finished_of(&other),
+            }),
+        }
+    }
+
+    fn expect<St>(&self, record: Record<T>, pick: fn(AnyPending<T>) -> Option<Pending<T, St>>) -> Result<Pending<T, St>, Error>
+    where
+        St: crate::state::State,
+    {
+        let id = record.id;
+        pick(self.any(record)).ok_or_else(|| {
+            Error::Store(crate::store::StoreError::backend(WrongState(id)))
+        })
+    }
+
+    /// The caller's namespace, as the provider derives it from `cx`.
+    pub fn namespace_of<C: ?Sized>(&self, cx: &C) -> Result<Namespace, Error>
+    where
+        P: NamespaceProvider<C>,
+    {
+        Ok(self.inner.provider.namespace(cx)?)
+    }
+
+    fn record(&self, namespace: Namespace, spec: Spec<T>) -> Result<Record<T>, Error> {
+        spec.validate()?;
+        let now = self.now();
+        let expires_at = match spec.expiry {
+            None => now.saturating_add(self.inner.default_ttl),
+            Some(Expiry::Ttl(ttl)) => now.saturating_add(ttl),
+            Some(Expiry::Deadline(at)) => Timestamp::from_system_time(at),
+        };
+        if expires_at <= now {
+            return Err(crate::spec::SpecError::AlreadyExpired.into());
+        }
+        Ok(Record {
+            id: PendingId::random(),
+            namespace,
+            alias: spec.alias,
+            resource: spec.resource,
+            elicit_id: spec.elicit_id,
+            created_at: now,
+            expires_at,
+            state: RecordState::Open,
+            data: spec.data,
+        })
+    }
+
+    /// Creates an open pending under the namespace the provider derives from `cx`.
+    pub async fn create<C: ?Sized>(&self, cx: &C, spec: Spec<T>) -> Result<Pending<T, Open>, Error>
+    where
+        P: NamespaceProvider<C>,
+    {
+        let namespace = self.namespace_of(cx)?;
+        match self.insert(namespace, spec, Dedup::Never).await? {
+            Joined::Created(p) | Joined::Joined(p) => Ok(p),
+            Joined::Declined(p) => Err(Error::Finished {
+                id: p.id(),
+                how: crate::store::Finished::Declined,
+            }),
+        }
+    }
+
+    /// Like [`create`](Self::create), but when an open, unexpired pending already exists for
+    /// the same namespace, kind, alias and resource, returns it instead (against prompt
+    /// storms). Atomic: any number of concurrent callers for one key get one pending. Within
+    /// the [decline cooldown](ManagerBuilder::decline_cooldown) after a decline for the
+    /// key, returns the decline.
+    pub async fn create_or_join<C: ?Sized>(&self, cx: &C, spec: Spec<T>) -> Result<Joined<T>, Error>
+    where
+        P: NamespaceProvider<C>,
+    {
+        let namespace = self.namespace_of(cx)?;
+        let dedup = Dedup::Join {
+            decline_cooldown: self.inner.decline_cooldown,
+        };
+        self.insert(namespace, spec, dedup).await
+    }
+
+    async fn insert(&self, namespace: Namespace, spec: Spec<T>, dedup: Dedup) -> Result<Joined<T>, Error> {
+        let record = self.record(namespace, spec)?;
+        let now = record.created_at;
+        let id = record.id;
+        // Keep what building the pending needs; the store takes the record itself.
+        let created = self
+            .inner
+            .store
+            .create(record.clone(), self.inner.limits, dedup, now)
+            .await
+            .map_err(|e| Error::from_create(id, e))?;
+        let log = &self.inner.log;
+        match created {
+            Created::Inserted => {
+                log.event("create", T::KIND, id, &record.namespace);
+                self.expect_open(record).map(Joined::Created)
+            }
+            Created::Joined(existing) => {
+                log.event("join", T::KIND, existing.id, &existing.namespace);
+                self.expect_open(existing).map(Joined::Joined)
+            }
+            Created::Declined(declined) => {
+                log.event("cooldown", T::KIND, declined.id, &declined.namespace);
+                self.expect(declined, |p| match p {
+                    AnyPending::Cancelled(p) => Some(p),
+                    _ => None,
+                })
+                .map(Joined::Declined)
+            }
+        }
+    }
+
+    /// The pending with this id, in whatever state the store holds it.
+    pub async fn get(&self, id: PendingId) -> Result<AnyPending<T>, Error> {
+        let record = self.inner.store.get(id, self.now()).await?;
+        record.map(|r| self.any(r)).ok_or(Error::NotFound(id))
+    }
+
+    /// The open pending with this id; [`Error::NotFound`], [`Error::Expired`] or
+    /// [`Error::Finished`] otherwise. What a callback handler calls first.
+    pub async fn open(&self, id: PendingId) -> Result<Pending<T, Open>, Error> {
+        let record = self.inner.store.get(id, self.now()).await?;
+        self.expect_open(record.ok_or(Error::NotFound(id))?)
+    }
+
+    async fn complete_inner(&self, id: PendingId, expect: Option<&Namespace>) -> Result<Pending<T, Completed>, Error> {
+        let record = self
+            .inner
+            .store
+            .complete(id, expect, self.now())
+            .await
+            .map_err(|e| Error::from_transition(id, e))?;
+        self.inner.log.event("complete", T::KIND, id, &record.namespace);
+        self.expect(record, |p| match p {
+            AnyPending::Completed(p) => Some(p),
+            _ => None,
+        })
+    }
+
+    /// Completes an open pending. Of any number of concurrent completers of one id, exactly
+    /// one gets `Ok`; the others get [`Error::Finished`].
+    pub async fn complete(&self, pending: Pending<T, Open>) -> Result<Pending<T, Completed>, Error> {
+        self.complete_inner(pending.id(), None).await
+    }
+
+    /// Completes the open pending with this id.
+    pub async fn complete_id(&self, id: PendingId) -> Result<Pending<T, Completed>, Error> {
+        self.complete_inner(id, None).await
+    }
+
+    /// Completes the pending only if it belongs to `expected` (e.g. the namespace of the
+    /// browser's own session, against forwarded URLs). A mismatch is
+    /// [`Error::NamespaceMismatch`] and leaves the pending open.
+    pub async fn complete_in(&self, id: PendingId, expected: &Namespace) -> Result<Pending<T, Completed>, Error> {
+        self.complete_inner(id, Some(expected)).await
+    }
+
+    async fn cancel_inner(&self, id: PendingId, reason: CancelReason, expect: Option<&Namespace>) -> Result<Pending<T, Cancelled>, Error> {
+        let record = self
+            .inner
+            .store
+            .cancel(id, reason, expect, self.now())
+            .await
+            .map_err(|e| Error::from_transition(id, e))?;
+        let action = match reason {
+            CancelReason::Cancelled => "cancel",
+            CancelReason::Declined => "decline",
+        };
+        self.inner.log.event(action, T::KIND, id, &record.namespace);
+        self.expect(record, |p| match p {
+            AnyPending::Cancelled(p) => Some(p),
+            _ => None,
+        })
+    }
+
+    /// Cancels an open pending on the service's behalf.
+    pub async fn cancel(&self, pending: Pending<T, Open>) -> Result<Pending<T, Cancelled>, Error> {
+        self.cancel_inner(pending.id(), CancelReason::Cancelled, None).await
+    }
+
+    /// Records that the user declined an open pending.
+    pub async fn decline(&self, pending: Pending<T, Open>) -> Result<Pending<T, Cancelled>, Error> {
+        self.cancel_inner(pending.id(), CancelReason::Declined, None).await
+    }
+
+    /// Cancels or declines the open pending with this id, if it belongs to `expected` when
+    /// given.
+    pub async fn cancel_id(&self, id: PendingId, reason: CancelReason, expected: Option<&Namespace>) -> Result<Pending<T, Cancelled>, Error> {
+        self.cancel_inner(id, reason, expected).await
+    }
+
+    /// The open pendings of a namespace.
+    pub async fn list(&self, namespace: &Namespace) -> Result<Vec<Pending<T, Open>>, Error> {
+        let records = self.inner.store.list_namespace(namespace, self.now()).await?;
+        Ok(records
+            .into_iter()
+            .filter_map(|r| match self.any(r) {
+                AnyPending::Open(p) => Some(p),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Removes every pending of a namespace (open or finished); returns how many. Their
+    /// waiters end with [`Outcome::Removed`].
+    pub async fn clear(&self, namespace: &Namespace) -> Result<usize, Error> {
+        let n = self.inner.store.clear_namespace(namespace).await?;
+        self.inner.log.bulk("clear", T::KIND, Some(namespace), n);
+        Ok(n)
+    }
+
+    /// Forgets every pending whose retention window ended; returns how many.
+    pub async fn purge(&self) -> Result<usize, Error> {
+        let n = self.inner.store.purge(self.now()).await?;
+        if n > 0 {
+            self.inner.log.bulk("purge", T::KIND, None, n);
+        }
+        Ok(n)
+    }
+
+    /// Waits for the outcome of the pending `id`, at most `timeout`.
+    ///
+    /// Event-driven: the waiter sleeps until the store reports a change of this id, the
+    /// pending's deadline (so expiry is seen at the deadline itself, not at the next sweep),
+    /// or the timeout. Any number of waiters may wait on one pending; a waiter that starts
+    /// after the pending finished gets its outcome while the store retains it. Dropping
+    /// the future leaves nothing behind.
+    pub async fn wait(&self, id: PendingId, timeout: Duration) -> Result<Outcome<T>, Error> {
+        let until = tokio::time::Instant::now() + timeout;
+        let mut sub = self.inner.store.subscribe(id).await?;
+        let mut last_open: Option<Record<T>> = None;
+        loop {
+            let now = self.now();
+            let Some(record) = self.inner.store.get(id, now).await? else {
+                return match last_open {
+                    Some(r) if r.expires_at <= now => Ok(self.outcome(Record {
+                        state: RecordState::Expired { at: r.expires_at },
+                        ..r
+                    })),
+                    Some(_) => Ok(Outcome::Removed(id)),
+                    None => Err(Error::NotFound(id)),
+                };
+            };
+            if !record.state.is_open() {
+                return Ok(self.outcome(record));
+            }
+            // Wake a millisecond after the deadline so the re-read sees it passed.
+            let to_deadline = now.until(record.expires_at) + Duration::from_millis(1);
+            last_open = Some(record);
+            tokio::select! {
+                event = sub.changed() => {
+                    if let Some(r) = event.filter(|r| !r.state.is_open()) {
+                        return Ok(self.outcome(Record::clone(&r)));
+                    }
+                }
+                () = tokio::time::sleep(to_deadline) => {}
+                () = tokio::time::sleep_until(until) => return Ok(Outcome::TimedOut),
+            }
+        }
+    }
+
+    fn outcome(&self, record: Record<T>) -> Outcome<T> {
+        match self.any(record) {
+            AnyPending::Completed(p) => Outcome::Completed(p),
+            AnyPending::Cancelled(p) if p.is_declined() => Outcome::Declined(p),
+            AnyPending::Cancelled(p) => Outcome::Cancelled(p),
+            AnyPending::Expired(p) => {
+                self.inner.log.event("expire", T::KIND, p.id(), p.namespace());
+                Outcome::Expired(p)
+            }
+            AnyPending::Open(p) => Outcome::Removed(p.id()),
+        }
+    }
+
+    /// Spawns a task on the current tokio runtime that [`purge`](Self::purge)s every
+    /// `every`. It stops when the returned handle is dropped or [`Sweeper::stop`]ped.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime (like [`tokio::spawn`]).
+    pub fn spawn_sweeper(&self, every: Duration) -> Sweeper {
+        let manager = self.clone();
+        Sweeper::spawn(every, move || {
+            let manager = manager.clone();
+            async move {
+                // A failing store is retried at the next tick; the error is logged there.
+                let _ = manager.purge().await;
+            }
+        })
+    }
+
+    /// The store.
+    #[must_use]
+    pub fn store(&self) -> &S {
+        &self.inner.store
+    }
+
+    /// The namespace provider.
+    #[must_use]
+    pub fn provider(&self) -> &P {
+        &self.inner.provider
+    }
+
+    /// The callback URL the pending `id` would have.
+    #[must_use]
+    pub fn callback_url(&self, id: PendingId) -> String {
+        self.inner.callback.render(id)
+    }
+}
+
+fn finished_of<T>(p: &AnyPending<T>) -> crate::store::Finished {
+    use crate::store::Finished;
+    match p {
+        AnyPending::Completed(_) => Finished::Completed,
+        AnyPending::Cancelled(c) if c.is_declined() => Finished::Declined,
+        AnyPending::Cancelled(_) => Finished::Cancelled,
+        AnyPending::Expired(_) | AnyPending::Open(_) => Finished::Expired,
+    }
+}
+
+/// A store answered a transition with a record in another state than the transition's.
+#[derive(Debug, thiserror::Error)]
+#[error("store returned pending {0} in an unexpected state")]
+struct WrongState(PendingId);

@@ -1,0 +1,127 @@
+//! The [`OobPayload`] trait: binds a payload type to its kind string and callback route.
+
+use std::time::Duration;
+
+/// A payload type that can travel in a pending out-of-band interaction.
+///
+/// Implement it with `#[derive(OobPayload)]`; the derive checks the kind and the route at
+/// compile time:
+///
+/// ```
+/// use oob::OobPayload;
+///
+/// #[derive(Clone, OobPayload)]
+/// #[oob(kind = "device_code", route = "/oob/device/{id}", ttl = "10m")]
+/// struct DeviceCode {
+///     user_code: String,
+/// }
+///
+/// assert_eq!(DeviceCode::KIND, "device_code");
+/// assert_eq!(DeviceCode::ROUTE, "/oob/device/{id}");
+/// assert_eq!(DeviceCode::DEFAULT_TTL, Some(std::time::Duration::from_secs(600)));
+/// ```
+///
+/// A hand-written implementation must keep the same rules: `KIND` matches
+/// `[a-z][a-z0-9_.-]*` (at most 64 bytes) and `ROUTE` starts with `/` and contains exactly
+/// one `{id}` placeholder and no other. [`Manager::builder`](crate::Manager::builder) checks
+/// the route when it is instantiated for the type.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an oob payload type",
+    label = "`{Self}` does not implement `OobPayload`",
+    note = "add `#[derive(oob::OobPayload)]` and `#[oob(kind = \"...\", route = \"/.../{{id}}\")]` to the type"
+)]
+pub trait OobPayload {
+    /// The kind of interaction, e.g. `"device_code"` or `"oauth"`.
+    const KIND: &'static str;
+    /// The callback route, in axum's route syntax, with exactly one `{id}` placeholder, e.g.
+    /// `"/oob/device/{id}"` or `"/oob?id={id}"`.
+    const ROUTE: &'static str;
+    /// How long a pending of this kind stays open when its [`Spec`](crate::Spec) names no
+    /// TTL or deadline. `None` uses the manager's default.
+    const DEFAULT_TTL: Option<Duration> = None;
+}
+
+/// Where the `{id}` placeholder stands in a valid route, or `None` when the route is invalid.
+///
+/// A valid route starts with `/`, contains `{id}` exactly once and no other `{` or `}`, and
+/// has no fragment, space or control character.
+#[must_use]
+pub const fn route_id_position(route: &str) -> Option<usize> {
+    let b = route.as_bytes();
+    if b.is_empty() || b[0] != b'/' {
+        return None;
+    }
+    let mut pos = None;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c <= b' ' || c == 0x7f || c == b'#' {
+            return None;
+        }
+        if c == b'{' {
+            if i + 4 <= b.len() && b[i + 1] == b'i' && b[i + 2] == b'd' && b[i + 3] == b'}' {
+                if pos.is_some() {
+                    return None;
+                }
+                pos = Some(i);
+                i += 4;
+                continue;
+            }
+            return None;
+        }
+        if c == b'}' {
+            return None;
+        }
+        i += 1;
+    }
+    pos
+}
+
+/// Whether `kind` is a valid kind string: `[a-z][a-z0-9_.-]*`, at most 64 bytes.
+#[must_use]
+pub const fn kind_is_valid(kind: &str) -> bool {
+    let b = kind.as_bytes();
+    if b.is_empty() || b.len() > 64 || !b[0].is_ascii_lowercase() {
+        return false;
+    }
+    let mut i = 1;
+    while i < b.len() {
+        let c = b[i];
+        if !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' || c == b'.' || c == b'-') {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert_eq!(route_id_position("/oob/{id}"), Some(5));
+        assert_eq!(route_id_position("/oob?id={id}"), Some(8));
+        assert_eq!(route_id_position("/{id}/x"), Some(1));
+        assert_eq!(route_id_position("oob/{id}"), None);
+        assert_eq!(route_id_position("/oob"), None);
+        assert_eq!(route_id_position("/{id}/{id}"), None);
+        assert_eq!(route_id_position("/{name}/{id}"), None);
+        assert_eq!(route_id_position("/a b/{id}"), None);
+        assert_eq!(route_id_position("/a/{id}#frag"), None);
+        assert_eq!(route_id_position("/a/{id"), None);
+        assert_eq!(route_id_position(""), None);
+    }
+
+    #[test]
+    fn kinds() {
+        assert!(kind_is_valid("device_code"));
+        assert!(kind_is_valid("a.b-c_1"));
+        assert!(!kind_is_valid(""));
+        assert!(!kind_is_valid("Device"));
+        assert!(!kind_is_valid("1abc"));
+        assert!(!kind_is_valid("a b"));
+        assert!(!kind_is_valid(&"a".repeat(65)));
+    }
+}

@@ -1,0 +1,319 @@
+//! [`Pending`]: a pending interaction in a typestate, and the [`NamespaceToken`] only a
+//! completed one yields.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::id::PendingId;
+use crate::namespace::Namespace;
+use crate::payload::OobPayload;
+use crate::state::{CancelReason, Cancelled, Completed, Expired, Open, State};
+use crate::store::{Record, RecordState};
+use crate::time::Timestamp;
+
+/// How a manager renders callback URLs: its base and the payload's route, split at `{id}`.
+#[derive(Debug)]
+pub(crate) struct CallbackTemplate {
+    pub(crate) prefix: String,
+    pub(crate) suffix: &'static str,
+}
+
+impl CallbackTemplate {
+    pub(crate) fn render(&self, id: PendingId) -> String {
+        let id = id.encode();
+        let mut url = String::with_capacity(self.prefix.len() + 36 + self.suffix.len());
+        url.push_str(&self.prefix);
+        url.push_str(id.as_str());
+        url.push_str(self.suffix);
+        url
+    }
+}
+
+/// A pending out-of-band interaction of payload type `T`, in state `S`.
+///
+/// Only a [`Manager`](crate::Manager) makes these, from what its store holds: fields are
+/// private and there is no constructor. An `Open` pending is a snapshot that the manager
+/// consumes to complete or cancel it; only the store decides which of several concurrent
+/// attempts wins. Only a `Pending<T, Completed>` yields the [`NamespaceToken`] that
+/// namespaced persistence ([`Vault`](crate::vault::Vault)) accepts.
+pub struct Pending<T, S: State> {
+    id: PendingId,
+    namespace: Namespace,
+    alias: Option<String>,
+    resource: Option<String>,
+    elicit_id: Option<String>,
+    created_at: Timestamp,
+    expires_at: Timestamp,
+    data: T,
+    callback: Arc<CallbackTemplate>,
+    state: S,
+}
+
+impl<T, S: State> fmt::Debug for Pending<T, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The payload and the namespace are never printed: they may be secrets or personal
+        // data.
+        f.debug_struct("Pending")
+            .field("id", &self.id)
+            .field("state", &S::NAME)
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Getters available in every state.
+impl<T, S: State> Pending<T, S> {
+    /// The id (the `{id}` of the callback URL).
+    #[must_use]
+    pub fn id(&self) -> PendingId {
+        self.id
+    }
+
+    /// The namespace the pending belongs to.
+    #[must_use]
+    pub fn namespace(&self) -> &Namespace {
+        &self.namespace
+    }
+
+    /// The kind (`T::KIND`).
+    #[must_use]
+    pub fn kind(&self) -> &'static str
+    where
+        T: OobPayload,
+    {
+        T::KIND
+    }
+
+    /// The caller's alias, if any.
+    #[must_use]
+    pub fn alias(&self) -> Option<&str> {
+        self.alias.as_deref()
+    }
+
+    /// The resource, if any.
+    #[must_use]
+    pub fn resource(&self) -> Option<&str> {
+        self.resource.as_deref()
+    }
+
+    /// The MCP elicitation id given at creation, if any.
+    #[must_use]
+    pub fn elicit_id(&self) -> Option<&str> {
+        self.elicit_id.as_deref()
+    }
+
+    /// When it was created.
+    #[must_use]
+    pub fn created_at(&self) -> SystemTime {
+        self.created_at.to_system_time()
+    }
+
+    /// When it stops (or stopped) being open.
+    #[must_use]
+    pub fn expires_at(&self) -> SystemTime {
+        self.expires_at.to_system_time()
+    }
+
+    /// The payload.
+    #[must_use]
+    pub fn data(&self) -> &T {
+        &self.data
+    }
+
+    /// The payload, by value.
+    #[must_use]
+    pub fn into_data(self) -> T {
+        self.data
+    }
+
+    /// The callback URL the user opens: the manager's base followed by `T::ROUTE` with this
+    /// id in place of `{id}`.
+    #[must_use]
+    pub fn callback_url(&self) -> String {
+        self.callback.render(self.id)
+    }
+
+    /// The state value.
+    #[must_use]
+    pub fn state(&self) -> &S {
+        &self.state
+    }
+
+    fn with_state<S2: State>(self, state: S2) -> Pending<T, S2> {
+        Pending {
+            id: self.id,
+            namespace: self.namespace,
+            alias: self.alias,
+            resource: self.resource,
+            elicit_id: self.elicit_id,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            data: self.data,
+            callback: self.callback,
+            state,
+        }
+    }
+}
+
+/// An open pending: waiting for the user.
+impl<T> Pending<T, Open> {
+    /// Whether the deadline has passed at `now` (the store refuses to transition it then).
+    #[must_use]
+    pub fn is_expired_at(&self, now: SystemTime) -> bool {
+        self.expires_at <= Timestamp::from_system_time(now)
+    }
+}
+
+/// A completed pending: the only state that yields a [`NamespaceToken`].
+impl<T> Pending<T, Completed> {
+    /// When it was completed.
+    #[must_use]
+    pub fn completed_at(&self) -> SystemTime {
+        self.state.at.to_system_time()
+    }
+
+    /// The token that lets namespaced persistence write under this pending's namespace, and
+    /// no other. It borrows the pending, so it cannot outlive it.
+    #[must_use]
+    pub fn namespace_token(&self) -> NamespaceToken<'_> {
+        NamespaceToken {
+            namespace: &self.namespace,
+        }
+    }
+}
+
+/// A cancelled or declined pending.
+impl<T> Pending<T, Cancelled> {
+    /// When it was cancelled or declined.
+    #[must_use]
+    pub fn cancelled_at(&self) -> SystemTime {
+        self.state.at.to_system_time()
+    }
+
+    /// Whether the service cancelled it or the user declined it.
+    #[must_use]
+    pub fn reason(&self) -> CancelReason {
+        self.state.reason
+    }
+
+    /// Whether the user declined it.
+    #[must_use]
+    pub fn is_declined(&self) -> bool {
+        self.state.reason == CancelReason::Declined
+    }
+}
+
+/// A pending whose deadline passed while it was open.
+impl<T> Pending<T, Expired> {
+    /// When it expired (its deadline).
+    #[must_use]
+    pub fn expired_at(&self) -> SystemTime {
+        self.state.at.to_system_time()
+    }
+}
+
+/// Proof that a pending of this namespace was completed: the only key that namespaced
+/// persistence accepts for writes.
+///
+/// It cannot be built, cloned or forged from a string, and it borrows the completed
+/// [`Pending`] it came from, so it cannot outlive it:
+///
+/// ```compile_fail
+/// # fn token_outlives<T>(p: oob::Pending<T, oob::state::Completed>) {
+/// let token = p.namespace_token();
+/// drop(p);
+/// let _ = token.namespace();
+/// # }
+/// ```
+pub struct NamespaceToken<'p> {
+    namespace: &'p Namespace,
+}
+
+impl NamespaceToken<'_> {
+    /// The namespace this token writes under.
+    #[must_use]
+    pub fn namespace(&self) -> &Namespace {
+        self.namespace
+    }
+}
+
+impl fmt::Debug for NamespaceToken<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NamespaceToken").finish_non_exhaustive()
+    }
+}
+
+/// A pending in whichever state the store holds it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum AnyPending<T> {
+    /// Open.
+    Open(Pending<T, Open>),
+    /// Completed.
+    Completed(Pending<T, Completed>),
+    /// Cancelled or declined.
+    Cancelled(Pending<T, Cancelled>),
+    /// Expired.
+    Expired(Pending<T, Expired>),
+}
+
+impl<T> AnyPending<T> {
+    pub(crate) fn from_record(record: Record<T>, callback: Arc<CallbackTemplate>) -> Self {
+        let state = record.state;
+        let p = Pending {
+            id: record.id,
+            namespace: record.namespace,
+            alias: record.alias,
+            resource: record.resource,
+            elicit_id: record.elicit_id,
+            created_at: record.created_at,
+            expires_at: record.expires_at,
+            data: record.data,
+            callback,
+            state: Open::new(),
+        };
+        match state {
+            RecordState::Open => Self::Open(p),
+            RecordState::Completed { at } => Self::Completed(p.with_state(Completed { at })),
+            RecordState::Cancelled { at, reason } => {
+                Self::Cancelled(p.with_state(Cancelled { at, reason }))
+            }
+            RecordState::Expired { at } => Self::Expired(p.with_state(Expired { at })),
+        }
+    }
+
+    /// The id.
+    #[must_use]
+    pub fn id(&self) -> PendingId {
+        match self {
+            Self::Open(p) => p.id(),
+            Self::Completed(p) => p.id(),
+            Self::Cancelled(p) => p.id(),
+            Self::Expired(p) => p.id(),
+        }
+    }
+
+    /// The namespace.
+    #[must_use]
+    pub fn namespace(&self) -> &Namespace {
+        match self {
+            Self::Open(p) => p.namespace(),
+            Self::Completed(p) => p.namespace(),
+            Self::Cancelled(p) => p.namespace(),
+            Self::Expired(p) => p.namespace(),
+        }
+    }
+
+    /// The state's name: `"open"`, `"completed"`, `"cancelled"` or `"expired"`.
+    #[must_use]
+    pub fn state_name(&self) -> &'static str {
+        match self {
+            Self::Open(_) => Open::NAME,
+            Self::Completed(_) => Completed::NAME,
+            Self::Cancelled(_) => Cancelled::NAME,
+            Self::Expired(_) => Expired::NAME,
+        }
+    }
+}

@@ -1,0 +1,667 @@
+//! [`MemoryStore`]: an in-process store.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use super::{
+    CreateError, Created, Dedup, Finished, Limits, Notifier, Record, RecordState, Scope, Store,
+    StoreError, Subscription, TransitionError,
+};
+use crate::id::PendingId;
+use crate::namespace::Namespace;
+use crate::state::CancelReason;
+use crate::time::Timestamp;
+
+/// The default retention window for finished records.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(300);
+
+/// How many slots [`MemoryStore::purge`](Store::purge) scans per lock acquisition.
+const PURGE_CHUNK: usize = 4096;
+
+/// An in-process [`Store`]: fast, bounded, and gone with the process.
+///
+/// Each record is stored once, in a slab indexed by id, with a namespace index of slot
+/// numbers beside it (no second copy of any payload). Expiry is enforced on every read and
+/// transition; finished and expired records stay readable for the retention window (default
+/// [`DEFAULT_RETENTION`]) and are forgotten by [`purge`](Store::purge). Cloning the store
+/// shares it.
+///
+/// ```
+/// use std::time::Duration;
+/// use oob::store::MemoryStore;
+///
+/// # #[derive(Clone)] struct Payload;
+/// let store: MemoryStore<Payload> = MemoryStore::new().with_retention(Duration::from_secs(60));
+/// assert_eq!(store.retention(), Duration::from_secs(60));
+/// ```
+#[derive(Debug)]
+pub struct MemoryStore<T> {
+    shared: Arc<Shared<T>>,
+}
+
+#[derive(Debug)]
+struct Shared<T> {
+    inner: Mutex<Inner<T>>,
+    notifier: Notifier<T>,
+    retention: Duration,
+}
+
+impl<T> Clone for MemoryStore<T> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<T> Default for MemoryStore<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A hasher for [`PendingId`]s: they are uniformly random, so their folded bits are already
+/// a good hash.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 ^= n;
+    }
+}
+
+type IdMap = HashMap<PendingId, u32, BuildHasherDefault<IdHasher>>;
+
+#[derive(Debug)]
+struct Inner<T> {
+    slots: Vec<Option<Entry<T>>>,
+    free: Vec<u32>,
+    by_id: IdMap,
+    namespaces: HashMap<Namespace, NsIndex>,
+    open_total: usize,
+}
+
+#[derive(Debug, Default)]
+struct NsIndex {
+    slots: Vec<u32>,
+    open: usize,
+}
+
+const OPEN: u8 = 0;
+const COMPLETED: u8 = 1;
+const CANCELLED: u8 = 2;
+const DECLINED: u8 = 3;
+const EXPIRED: u8 = 4;
+
+#[derive(Debug)]
+struct Entry<T> {
+    id: PendingId,
+    namespace: Namespace,
+    data: T,
+    created: u64,
+    expires: u64,
+    finished: u64,
+    labels: Labels,
+    ns_pos: u32,
+    state: u8,
+}
+
+/// Alias, resource and elicitation id packed in one allocation (none when all are absent).
+#[derive(Debug)]
+struct Labels {
+    buf: Box<str>,
+    lens: [u16; 3],
+}
+
+const ABSENT: u16 = u16::MAX;
+
+impl Labels {
+    fn new(parts: [Option<String>; 3]) -> Self {
+        let mut lens = [ABSENT; 3];
+        let total: usize = parts.iter().flatten().map(String::len).sum();
+        let mut buf = String::with_capacity(total);
+        for (len, part) in lens.iter_mut().zip(&parts) {
+            if let Some(p) = part {
+                // Spec validation bounds labels far below u16::MAX; clamp defensively.
+                let take = p.len().min(usize::from(ABSENT - 1));
+                let take = (0..=take).rev().find(|&i| p.is_char_boundary(i)).unwrap_or(0);
+                buf.push_str(&p[..take]);
+                *len = u16::try_from(take).unwrap_or(0);
+            }
+        }
+        Self {
+            buf: buf.into_boxed_str(),
+            lens,
+        }
+    }
+
+    fn get(&self, which: usize) -> Option<&str> {
+        let mut start = 0usize;
+        for l in &self.lens[..which] {
+            if *l != ABSENT {
+                start += usize::from(*l);
+            }
+        }
+        let l = self.lens[which];
+        (l != ABSENT).then(|| self.buf.get(start..start + usize::from(l)).unwrap_or(""))
+    }
+
+    fn owned(&self, which: usize) -> Option<String> {
+        self.get(which).map(str::to_owned)
+    }
+}
+
+impl<T> Entry<T> {
+    fn from_record(r: Record<T>) -> Self {
+        let (state, finished) = match r.state {
+            RecordState::Open => (OPEN, 0),
+            RecordState::Completed { at } => (COMPLETED, at.as_millis()),
+            RecordState::Cancelled {
+                at,
+                reason: CancelReason::Cancelled,
+            } => (CANCELLED, at.as_millis()),
+            RecordState::Cancelled {
+                at,
+                reason: CancelReason::Declined,
+            } => (DECLINED, at.as_millis()),
+            RecordState::Expired { at } => (EXPIRED, at.as_millis()),
+        };
+        Self {
+            id: r.id,
+            namespace: r.namespace,
+            data: r.data,
+            created: r.created_at.as_millis(),
+            expires: r.expires_at.as_millis(),
+            finished,
+            labels: Labels::new([r.alias, r.resource, r.elicit_id]),
+            ns_pos: 0,
+            state,
+        }
+    }
+
+    fn is_open_at(&self, now: u64) -> bool {
+        self.state == OPEN && self.expires > now
+    }
+
+    fn record_state(&self, now: u64) -> RecordState {
+        let at = Timestamp::from_millis(self.finished);
+        match self.state {
+            OPEN if self.expires > now => RecordState::Open,
+            OPEN | EXPIRED => RecordState::Expired {
+                at: Timestamp::from_millis(self.expires),
+            },
+            COMPLETED => RecordState::Completed { at },
+            CANCELLED => RecordState::Cancelled {
+                at,
+                reason: CancelReason::Cancelled,
+            },
+            _ => RecordState::Cancelled {
+                at,
+                reason: CancelReason::Declined,
+            },
+        }
+    }
+
+    fn purge_at(&self, retention: Duration) -> Timestamp {
+        let base = match self.state {
+            OPEN | EXPIRED => self.expires,
+            _ => self.finished,
+        };
+        Timestamp::from_millis(base).saturating_add(retention)
+    }
+
+    fn to_record(&self, now: u64) -> Record<T>
+    where
+        T: Clone,
+    {
+        Record {
+            id: self.id,
+            namespace: self.namespace.clone(),
+            alias: self.labels.owned(0),
+            resource: self.labels.owned(1),
+            elicit_id: self.labels.owned(2),
+            created_at: Timestamp::from_millis(self.created),
+            expires_at: Timestamp::from_millis(self.expires),
+            state: self.record_state(now),
+            data: self.data.clone(),
+        }
+    }
+
+    fn into_record(self, now: u64) -> Record<T> {
+        let state = self.record_state(now);
+        Record {
+            id: self.id,
+            alias: self.labels.owned(0),
+            resource: self.labels.owned(1),
+            elicit_id: self.labels.owned(2),
+            namespace: self.namespace,
+            created_at: Timestamp::from_millis(self.created),
+            expires_at: Timestamp::from_millis(self.expires),
+            state,
+            data: self.data,
+        }
+    }
+}
+
+impl<T> Inner<T> {
+    fn slot(&self, id: &PendingId) -> Option<u32> {
+        self.by_id.get(id).copied()
+    }
+
+    fn entry(&self, slot: u32) -> &Entry<T> {
+        match self.slots.get(slot as usize) {
+            Some(Some(e)) => e,
+            // The id index only ever points at occupied slots.
+            _ => unreachable!("id index points at an empty slot"),
+        }
+    }
+
+    fn entry_mut(&mut self, slot: u32) -> &mut Entry<T> {
+        match self.slots.get_mut(slot as usize) {
+            Some(Some(e)) => e,
+            _ => unreachable!("id index points at an empty slot"),
+        }
+    }
+
+    /// Marks an open entry as no longer open (finished or expired), keeping the counts right.
+    fn close(&mut self, slot: u32, state: u8, at: u64) {
+        let e = self.entry_mut(slot);
+        debug_assert_eq!(e.state, OPEN);
+        e.state = state;
+        e.finished = at;
+        let ns = e.namespace.clone();
+        if let Some(idx) = self.namespaces.get_mut(&ns) {
+            idx.open -= 1;
+        }
+        self.open_total -= 1;
+    }
+
+    fn insert(&mut self, mut entry: Entry<T>) {
+        let is_open = entry.state == OPEN;
+        let idx = self.namespaces.entry(entry.namespace.clone()).or_default();
+        entry.ns_pos = u32::try_from(idx.slots.len()).unwrap_or(u32::MAX);
+        if is_open {
+            idx.open += 1;
+            self.open_total += 1;
+        }
+        let id = entry.id;
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slots[s as usize] = Some(entry);
+                s
+            }
+            None => {
+                self.slots.push(Some(entry));
+                u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        idx.slots.push(slot);
+        self.by_id.insert(id, slot);
+    }
+
+    fn remove(&mut self, slot: u32) -> Entry<T> {
+        let Some(entry) = self.slots.get_mut(slot as usize).and_then(Option::take) else {
+            unreachable!("removing an empty slot");
+        };
+        self.by_id.remove(&entry.id);
+        self.free.push(slot);
+        if entry.state == OPEN {
+            self.open_total -= 1;
+        }
+        let mut drop_ns = false;
+        if let Some(idx) = self.namespaces.get_mut(&entry.namespace) {
+            if entry.state == OPEN {
+                idx.open -= 1;
+            }
+            let pos = entry.ns_pos as usize;
+            idx.slots.swap_remove(pos);
+            if let Some(&moved) = idx.slots.get(pos) {
+                if let Some(Some(m)) = self.slots.get_mut(moved as usize) {
+                    m.ns_pos = entry.ns_pos;
+                }
+            }
+            drop_ns = idx.slots.is_empty();
+        }
+        if drop_ns {
+            self.namespaces.remove(&entry.namespace);
+        }
+        entry
+    }
+
+    /// Marks the expired open entries of a namespace as expired, so they stop counting.
+    fn expire_namespace(&mut self, ns: &Namespace, now: u64) {
+        let expired: Vec<u32> = match self.namespaces.get(ns) {
+            Some(idx) => idx
+                .slots
+                .iter()
+                .copied()
+                .filter(|&s| {
+                    let e = self.entry(s);
+                    e.state == OPEN && e.expires <= now
+                })
+                .collect(),
+            None => return,
+        };
+        for s in expired {
+            let at = self.entry(s).expires;
+            self.close(s, EXPIRED, at);
+        }
+    }
+
+    /// Marks every expired open entry as expired, so they stop counting.
+    fn expire_all(&mut self, now: u64) {
+        let expired: Vec<u32> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| match e {
+                Some(e) if e.state == OPEN && e.expires <= now => u32::try_from(i).ok(),
+                _ => None,
+            })
+            .collect();
+        for s in expired {
+            let at = self.entry(s).expires;
+            self.close(s, EXPIRED, at);
+        }
+    }
+}
+
+impl<T> MemoryStore<T> {
+    /// An empty store with the default retention window.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::with_options(DEFAULT_RETENTION)
+    }
+
+    fn with_options(retention: Duration) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                inner: Mutex::new(Inner {
+                    slots: Vec::new(),
+                    free: Vec::new(),
+                    by_id: IdMap::default(),
+                    namespaces: HashMap::new(),
+                    open_total: 0,
+                }),
+                notifier: Notifier::new(),
+                retention,
+            }),
+        }
+    }
+
+    /// The same store (empty) with another retention window for finished and expired
+    /// records. Zero forgets a record as soon as it finishes (waiters still get its outcome).
+    #[must_use]
+    pub fn with_retention(self, retention: Duration) -> Self {
+        Self::with_options(retention)
+    }
+
+    /// The retention window.
+    #[must_use]
+    pub fn retention(&self) -> Duration {
+        self.shared.retention
+    }
+
+    /// How many records (open, finished or expired) the store holds.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.lock().by_id.len()
+    }
+
+    /// Whether the store holds no record.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many records are stored as open (including expired ones not yet noticed).
+    #[must_use]
+    pub fn open_count(&self) -> usize {
+        self.lock().open_total
+    }
+
+    /// How many ids have waiters subscribed.
+    #[must_use]
+    pub fn watched(&self) -> usize {
+        self.shared.notifier.watched()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner<T>> {
+        self.shared
+            .inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn transition(
+        &self,
+        id: PendingId,
+        to: u8,
+        expect: Option<&Namespace>,
+        now: Timestamp,
+    ) -> Result<Record<T>, TransitionError>
+    where
+        T: Clone,
+    {
+        let now_ms = now.as_millis();
+        let retention = self.shared.retention;
+        let mut inner = self.lock();
+        let slot = inner.slot(&id).ok_or(TransitionError::NotFound)?;
+        let e = inner.entry(slot);
+        if e.state != OPEN {
+            return Err(TransitionError::Finished(
+                e.record_state(now_ms).finished().unwrap_or(Finished::Expired),
+            ));
+        }
+        if e.expires <= now_ms {
+            let at = e.expires;
+            inner.close(slot, EXPIRED, at);
+            drop(inner);
+            self.shared.notifier.notify(id);
+            return Err(TransitionError::Finished(Finished::Expired));
+        }
+        if expect.is_some_and(|ns| *ns != e.namespace) {
+            return Err(TransitionError::NamespaceMismatch);
+        }
+        inner.close(slot, to, now_ms);
+        let record = if retention.is_zero() {
+            inner.remove(slot).into_record(now_ms)
+        } else {
+            inner.entry(slot).to_record(now_ms)
+        };
+        drop(inner);
+        if self.shared.notifier.has_waiters() {
+            self.shared.notifier.notify_with(id, record.clone());
+        }
+        Ok(record)
+    }
+}
+
+impl<T> Store<T> for MemoryStore<T>
+where
+    T: Clone + Send + Sync + 'static,
+{
+    async fn create(
+        &self,
+        record: Record<T>,
+        limits: Limits,
+        dedup: Dedup,
+        now: Timestamp,
+    ) -> Result<Created<T>, CreateError> {
+        let now_ms = now.as_millis();
+        let mut inner = self.lock();
+        if inner.by_id.contains_key(&record.id) {
+            return Err(CreateError::DuplicateId);
+        }
+        if let Dedup::Join { decline_cooldown } = dedup {
+            if let Some(idx) = inner.namespaces.get(&record.namespace) {
+                let mut declined: Option<u32> = None;
+                for &s in &idx.slots {
+                    let e = inner.entry(s);
+                    if e.labels.get(0) != record.alias.as_deref()
+                        || e.labels.get(1) != record.resource.as_deref()
+                    {
+                        continue;
+                    }
+                    if e.is_open_at(now_ms) {
+                        return Ok(Created::Joined(e.to_record(now_ms)));
+                    }
+                    let cooling = Timestamp::from_millis(e.finished).saturating_add(decline_cooldown);
+                    if e.state == DECLINED
+                        && cooling > now
+                        && declined.is_none_or(|d| inner.entry(d).finished < e.finished)
+                    {
+                        declined = Some(s);
+                    }
+                }
+                if let Some(d) = declined {
+                    return Ok(Created::Declined(inner.entry(d).to_record(now_ms)));
+                }
+            }
+        }
+        let ns_open = |inner: &Inner<T>| inner.namespaces.get(&record.namespace).map_or(0, |i| i.open);
+        if ns_open(&inner) >= limits.per_namespace {
+            inner.expire_namespace(&record.namespace, now_ms);
+            if ns_open(&inner) >= limits.per_namespace {
+                return Err(CreateError::Capacity(Scope::Namespace));
+            }
+        }
+        if inner.open_total >= limits.total {
+            inner.expire_all(now_ms);
+            if inner.open_total >= limits.total {
+                return Err(CreateError::Capacity(Scope::Total));
+            }
+        }
+        inner.insert(Entry::from_record(record));
+        Ok(Created::Inserted)
+    }
+
+    async fn put(&self, record: Record<T>) -> Result<(), StoreError> {
+        let id = record.id;
+        let mut inner = self.lock();
+        if let Some(old) = inner.slot(&id) {
+            inner.remove(old);
+        }
+        inner.insert(Entry::from_record(record));
+        drop(inner);
+        self.shared.notifier.notify(id);
+        Ok(())
+    }
+
+    async fn get(&self, id: PendingId, now: Timestamp) -> Result<Option<Record<T>>, StoreError> {
+        let inner = self.lock();
+        Ok(inner
+            .slot(&id)
+            .map(|s| inner.entry(s).to_record(now.as_millis())))
+    }
+
+    async fn complete(
+        &self,
+        id: PendingId,
+        expect: Option<&Namespace>,
+        now: Timestamp,
+    ) -> Result<Record<T>, TransitionError> {
+        self.transition(id, COMPLETED, expect, now)
+    }
+
+    async fn cancel(
+        &self,
+        id: PendingId,
+        reason: CancelReason,
+        expect: Option<&Namespace>,
+        now: Timestamp,
+    ) -> Result<Record<T>, TransitionError> {
+        let to = match reason {
+            CancelReason::Cancelled => CANCELLED,
+            CancelReason::Declined => DECLINED,
+        };
+        self.transition(id, to, expect, now)
+    }
+
+    async fn list_namespace(
+        &self,
+        namespace: &Namespace,
+        now: Timestamp,
+    ) -> Result<Vec<Record<T>>, StoreError> {
+        let now_ms = now.as_millis();
+        let inner = self.lock();
+        Ok(match inner.namespaces.get(namespace) {
+            Some(idx) => idx
+                .slots
+                .iter()
+                .map(|&s| inner.entry(s))
+                .filter(|e| e.is_open_at(now_ms))
+                .map(|e| e.to_record(now_ms))
+                .collect(),
+            None => Vec::new(),
+        })
+    }
+
+    async fn clear_namespace(&self, namespace: &Namespace) -> Result<usize, StoreError> {
+        let mut inner = self.lock();
+        let slots = match inner.namespaces.get(namespace) {
+            Some(idx) => idx.slots.clone(),
+            None => return Ok(0),
+        };
+        let ids: Vec<PendingId> = slots.iter().map(|&s| inner.remove(s).id).collect();
+        drop(inner);
+        for id in &ids {
+            self.shared.notifier.notify(*id);
+        }
+        Ok(ids.len())
+    }
+
+    async fn purge(&self, now: Timestamp) -> Result<usize, StoreError> {
+        let retention = self.shared.retention;
+        let mut purged = Vec::new();
+        let mut start = 0usize;
+        loop {
+            let done = {
+                let mut inner = self.lock();
+                let end = (start + PURGE_CHUNK).min(inner.slots.len());
+                for i in start..end {
+                    let due = matches!(&inner.slots[i], Some(e) if e.purge_at(retention) <= now);
+                    if due {
+                        let slot = u32::try_from(i).unwrap_or(u32::MAX);
+                        purged.push(inner.remove(slot).id);
+                    }
+                }
+                start = end;
+                if end >= inner.slots.len() {
+                    // Give back the tail of a slab that shrank (e.g. after a burst).
+                    while matches!(inner.slots.last(), Some(None)) {
+                        inner.slots.pop();
+                    }
+                    let len = inner.slots.len();
+                    inner.free.retain(|&s| (s as usize) < len);
+                    true
+                } else {
+                    false
+                }
+            };
+            if done {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        for id in &purged {
+            self.shared.notifier.notify(*id);
+        }
+        Ok(purged.len())
+    }
+
+    async fn subscribe(&self, id: PendingId) -> Result<Subscription<T>, StoreError> {
+        Ok(self.shared.notifier.subscribe(id))
+    }
+}

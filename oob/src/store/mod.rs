@@ -1,0 +1,336 @@
+//! The [`Store`] trait: where pending records live, and the plain [`Record`] it keeps.
+//!
+//! Stores persist plain records; the typestates live in the [`Manager`](crate::Manager)
+//! above them. Every transition is atomic in the store: of any number of concurrent
+//! completers of one id, exactly one gets [`Ok`].
+
+use std::error::Error as StdError;
+use std::future::Future;
+use std::time::Duration;
+
+use crate::id::PendingId;
+use crate::namespace::Namespace;
+use crate::state::CancelReason;
+use crate::time::Timestamp;
+
+pub mod memory;
+mod notify;
+
+pub use notify::{Notifier, Subscription};
+
+/// A pending interaction as a store keeps it: plain data, no typestate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record<T> {
+    /// The id.
+    pub id: PendingId,
+    /// The namespace it belongs to.
+    pub namespace: Namespace,
+    /// The caller's alias, if any.
+    pub alias: Option<String>,
+    /// The resource, if any.
+    pub resource: Option<String>,
+    /// The MCP elicitation id, if one was given.
+    pub elicit_id: Option<String>,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it stops being open.
+    pub expires_at: Timestamp,
+    /// Where it is in its lifecycle.
+    pub state: RecordState,
+    /// The payload.
+    pub data: T,
+}
+
+/// Where a [`Record`] is in its lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RecordState {
+    /// Open, and not past its deadline.
+    Open,
+    /// Completed at this time.
+    Completed {
+        /// When.
+        at: Timestamp,
+    },
+    /// Cancelled or declined at this time.
+    Cancelled {
+        /// When.
+        at: Timestamp,
+        /// By whom.
+        reason: CancelReason,
+    },
+    /// Open until its deadline passed. Stores report an open record whose deadline has
+    /// passed in this state on every read.
+    Expired {
+        /// The deadline.
+        at: Timestamp,
+    },
+}
+
+impl RecordState {
+    /// Whether the record is open.
+    #[must_use]
+    pub fn is_open(&self) -> bool {
+        matches!(self, Self::Open)
+    }
+
+    /// How a finished record finished, or `None` when it is open.
+    #[must_use]
+    pub fn finished(&self) -> Option<Finished> {
+        match self {
+            Self::Open => None,
+            Self::Completed { .. } => Some(Finished::Completed),
+            Self::Cancelled {
+                reason: CancelReason::Cancelled,
+                ..
+            } => Some(Finished::Cancelled),
+            Self::Cancelled {
+                reason: CancelReason::Declined,
+                ..
+            } => Some(Finished::Declined),
+            Self::Expired { .. } => Some(Finished::Expired),
+        }
+    }
+}
+
+impl<T> Record<T> {
+    /// The record's state as of `now`: an open record past its deadline reads as expired.
+    #[must_use]
+    pub fn state_at(&self, now: Timestamp) -> RecordState {
+        match self.state {
+            RecordState::Open if self.expires_at <= now => RecordState::Expired {
+                at: self.expires_at,
+            },
+            s => s,
+        }
+    }
+
+    /// When a store may forget this record, given its retention window: the end of the
+    /// window that starts when it finished (or expired).
+    #[must_use]
+    pub fn purge_at(&self, retention: Duration) -> Timestamp {
+        match self.state {
+            RecordState::Open | RecordState::Expired { .. } => self.expires_at,
+            RecordState::Completed { at } | RecordState::Cancelled { at, .. } => at,
+        }
+        .saturating_add(retention)
+    }
+}
+
+/// How a pending finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Finished {
+    /// Completed.
+    Completed,
+    /// Cancelled by the service.
+    Cancelled,
+    /// Declined by the user.
+    Declined,
+    /// Reached its deadline while open.
+    Expired,
+}
+
+impl std::fmt::Display for Finished {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Completed => "completed",
+            Self::Cancelled => "cancelled",
+            Self::Declined => "declined",
+            Self::Expired => "expired",
+        })
+    }
+}
+
+/// A store failure: the backend could not be reached or answered with an error. The source
+/// chain is kept.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The backend failed.
+    #[error("store backend error")]
+    Backend(#[source] Box<dyn StdError + Send + Sync + 'static>),
+    /// A stored record could not be decoded.
+    #[error("stored record could not be decoded")]
+    Decode(#[source] Box<dyn StdError + Send + Sync + 'static>),
+    /// A record could not be encoded for storage.
+    #[error("record could not be encoded")]
+    Encode(#[source] Box<dyn StdError + Send + Sync + 'static>),
+}
+
+impl StoreError {
+    /// Wraps any backend error.
+    pub fn backend(e: impl StdError + Send + Sync + 'static) -> Self {
+        Self::Backend(Box::new(e))
+    }
+}
+
+/// Why a transition (complete, cancel) did not happen.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransitionError {
+    /// No record with this id (never created, cleared or purged).
+    #[error("no pending with this id")]
+    NotFound,
+    /// The record exists but is not open any more.
+    #[error("the pending is already {0}")]
+    Finished(Finished),
+    /// The record belongs to another namespace than the expected one; it is left open.
+    #[error("the pending belongs to another namespace")]
+    NamespaceMismatch,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Bounds on open pendings, enforced atomically by [`Store::create`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The most open pendings one namespace may have.
+    pub per_namespace: usize,
+    /// The most open pendings the store may hold.
+    pub total: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            per_namespace: 1_000,
+            total: usize::MAX,
+        }
+    }
+}
+
+/// How [`Store::create`] treats an existing pending with the same dedup key (namespace,
+/// alias, resource; the kind is the store's payload type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dedup {
+    /// Always insert.
+    Never,
+    /// Join an open, unexpired pending with the same key instead of inserting; and during
+    /// `decline_cooldown` after a decline with the same key, return the decline.
+    Join {
+        /// How long a decline keeps answering for its key (bounded by the retention window).
+        decline_cooldown: Duration,
+    },
+}
+
+/// What [`Store::create`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Created<T> {
+    /// The record was inserted.
+    Inserted,
+    /// An open pending with the same key exists; nothing was inserted.
+    Joined(Record<T>),
+    /// A pending with the same key was declined within the cooldown; nothing was inserted.
+    Declined(Record<T>),
+}
+
+/// Which bound a create exceeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Scope {
+    /// The per-namespace bound.
+    Namespace,
+    /// The bound on the whole store.
+    Total,
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Namespace => "namespace",
+            Self::Total => "store",
+        })
+    }
+}
+
+/// Why [`Store::create`] inserted nothing.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CreateError {
+    /// A capacity bound would be exceeded.
+    #[error("too many open pendings in this {0}")]
+    Capacity(Scope),
+    /// A record with this id already exists.
+    #[error("a pending with this id already exists")]
+    DuplicateId,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Where pending records live.
+///
+/// All methods take `now` from the manager's [`Clock`](crate::time::Clock), so expiry is
+/// decided the same way by every store. Implementations must:
+/// - report an open record past its deadline as [`RecordState::Expired`] on every read, never
+///   list it, and refuse to transition it;
+/// - make [`create`](Store::create), [`complete`](Store::complete) and
+///   [`cancel`](Store::cancel) atomic;
+/// - keep finished and expired records readable for their retention window, and forget them
+///   in [`purge`](Store::purge) after it;
+/// - wake [`subscribe`](Store::subscribe)rs of an id on every transition, clear and purge of
+///   that id (on every replica, for a shared store).
+pub trait Store<T>: Send + Sync + 'static {
+    /// Inserts a new open record, atomically checking `limits` and applying `dedup`.
+    fn create(
+        &self,
+        record: Record<T>,
+        limits: Limits,
+        dedup: Dedup,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Created<T>, CreateError>> + Send;
+
+    /// Inserts or replaces a record as given (the Go `Store.Put`). Replacing an id keeps
+    /// every index consistent, also when the namespace changes.
+    fn put(&self, record: Record<T>) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The record, in its state as of `now`, or `None` when unknown or purged.
+    fn get(
+        &self,
+        id: PendingId,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Option<Record<T>>, StoreError>> + Send;
+
+    /// Completes an open record, if it is in `expect` (when given). Returns the completed
+    /// record.
+    fn complete(
+        &self,
+        id: PendingId,
+        expect: Option<&Namespace>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Record<T>, TransitionError>> + Send;
+
+    /// Cancels or declines an open record, if it is in `expect` (when given). Returns the
+    /// cancelled record.
+    fn cancel(
+        &self,
+        id: PendingId,
+        reason: CancelReason,
+        expect: Option<&Namespace>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Record<T>, TransitionError>> + Send;
+
+    /// The open, unexpired records of a namespace.
+    fn list_namespace(
+        &self,
+        namespace: &Namespace,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Vec<Record<T>>, StoreError>> + Send;
+
+    /// Removes every record of a namespace, open or finished; returns how many.
+    fn clear_namespace(
+        &self,
+        namespace: &Namespace,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
+
+    /// Forgets every record whose retention window has ended; returns how many.
+    fn purge(&self, now: Timestamp) -> impl Future<Output = Result<usize, StoreError>> + Send;
+
+    /// A subscription that fires when the record `id` changes (a transition, clear or purge).
+    /// Subscribe before reading the state, so no change is missed in between.
+    fn subscribe(
+        &self,
+        id: PendingId,
+    ) -> impl Future<Output = Result<Subscription<T>, StoreError>> + Send;
+}
