@@ -1,1 +1,80 @@
-//! Shared helpers for the integration tests.
+//! Shared fixtures for the oob integration tests.
+
+use std::time::Duration;
+
+use oob::provider::{FixedNamespace, FromVerifiedSubject, VerifiedSubject};
+use oob::store::MemoryStore;
+use oob::time::TokioClock;
+use oob::{CallbackBase, Manager, Namespace, OobPayload, Spec};
+
+/// The device-code payload of the benchmarks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceCode {
+    /// Where the user enters the code.
+    pub verify_url: String,
+    /// The code.
+    pub user_code: String,
+    /// What to tell the user.
+    pub message: String,
+}
+
+/// A sample payload.
+#[must_use]
+pub fn device_code() -> DeviceCode {
+    DeviceCode {
+        verify_url: "https://ex.com/device".into(),
+        user_code: "ABCD-1234".into(),
+        message: "Enter the code".into(),
+    }
+}
+
+/// A spec of the sample payload.
+#[must_use]
+pub fn spec() -> Spec<DeviceCode> {
+    Spec::new(device_code()).resource("example.com")
+}
+
+/// A namespace from a literal.
+#[must_use]
+pub fn ns(s: &str) -> Namespace {
+    Namespace::new(s).expect("valid namespace")
+}
+
+/// A verified-subject context for `s`.
+#[must_use]
+pub fn user(s: &str) -> VerifiedSubject {
+    VerifiedSubject::new(ns(s))
+}
+
+/// The manager type most tests use.
+pub type TestManager = Manager<DeviceCode, MemoryStore<DeviceCode>, FromVerifiedSubject>;
+
+/// A manager over a memory store, namespaces from verified subjects, on tokio's clock.
+#[must_use]
+pub fn manager() -> TestManager {
+    manager_with(MemoryStore::new())
+}
+
+/// A manager over the given store.
+#[must_use]
+pub fn manager_with(store: MemoryStore<DeviceCode>) -> TestManager {
+    Manager::builder()
+        .store(store)
+        .provider(FromVerifiedSubject)
+        .callback_base(CallbackBase::parse("https://ex.com").expect("valid base"))
+        .clock(TokioClock::new())
+        .build()
+}
+
+/// A single-user manager (fixed namespace `local`).
+#[must_use]
+pub fn fixed_manager() -> Manager<DeviceCode, MemoryStore<DeviceCode>, FixedNamespace> {
+    Manager::builder()
+        .store(MemoryStore::new())
+        .provider(FixedNamespace::new(ns("local")))
+        .callback_base(CallbackBase::parse("https://ex.com/").expect("valid base"))
+        .default_ttl(Duration::from_secs(60))
+        .build()
+}
+
+impl OobPayload for DeviceCode { const KIND: &'static str = "device_code"; const ROUTE: &'static str = "/oob/cb/{id}"; const DEFAULT_TTL: Option<Duration> = Some(Duration::from_secs(600)); }

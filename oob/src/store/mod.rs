@@ -16,6 +16,7 @@ use crate::time::Timestamp;
 pub mod memory;
 mod notify;
 
+pub use memory::MemoryStore;
 pub use notify::{Notifier, Subscription};
 
 /// A pending interaction as a store keeps it: plain data, no typestate.

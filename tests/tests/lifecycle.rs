@@ -1,0 +1,323 @@
+//! Lifecycle: waiters, dedup, capacity, expiry at the deadline, the sweeper.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use oob::store::{MemoryStore, Scope};
+use oob::{Error, Joined, Outcome};
+use oob_tests::*;
+
+#[tokio::test]
+async fn waiter_is_woken_by_a_completion_on_another_task() {
+    let m = manager();
+    let p = m.create(&user("a"), spec()).await.unwrap();
+    let id = p.id();
+    let waiter = tokio::spawn({
+        let m = m.clone();
+        async move { m.wait(id, Duration::from_secs(30)).await }
+    });
+    tokio::task::yield_now().await;
+    m.complete(p).await.unwrap();
+    match waiter.await.unwrap().unwrap() {
+        Outcome::Completed(done) => {
+            assert_eq!(done.id(), id);
+            assert_eq!(done.namespace().as_str(), "a");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(m.store().watched(), 0);
+}
+
+#[tokio::test]
+async fn outcomes_are_typed() {
+    let m = manager();
+    let c = m.create(&user("a"), spec()).await.unwrap();
+    let d = m.create(&user("a"), spec()).await.unwrap();
+    let (cid, did) = (c.id(), d.id());
+    let wc = tokio::spawn({
+        let m = m.clone();
+        async move { m.wait(cid, Duration::from_secs(30)).await }
+    });
+    let wd = tokio::spawn({
+        let m = m.clone();
+        async move { m.wait(did, Duration::from_secs(30)).await }
+    });
+    tokio::task::yield_now().await;
+    m.cancel(c).await.unwrap();
+    m.decline(d).await.unwrap();
+    assert!(matches!(wc.await.unwrap().unwrap(), Outcome::Cancelled(p) if !p.is_declined()));
+    assert!(matches!(wd.await.unwrap().unwrap(), Outcome::Declined(p) if p.is_declined()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_times_out_and_leaves_the_pending_open() {
+    let m = manager();
+    let p = m.create(&user("a"), spec()).await.unwrap();
+    let started = tokio::time::Instant::now();
+    let out = m.wait(p.id(), Duration::from_secs(5)).await.unwrap();
+    assert!(matches!(out, Outcome::TimedOut));
+    assert_eq!(started.elapsed(), Duration::from_secs(5));
+    assert!(m.open(p.id()).await.is_ok());
+    assert_eq!(m.store().watched(), 0);
+}
+
+#[tokio::test]
+async fn a_waiter_after_the_outcome_still_gets_it() {
+    let m = manager();
+    let p = m.create(&user("a"), spec()).await.unwrap();
+    let id = p.id();
+    m.complete(p).await.unwrap();
+    assert!(matches!(
+        m.wait(id, Duration::from_secs(1)).await.unwrap(),
+        Outcome::Completed(_)
+    ));
+}
+
+#[tokio::test]
+async fn with_zero_retention_waiters_still_get_the_outcome() {
+    let m = manager_with(MemoryStore::new().with_retention(Duration::ZERO));
+    let p = m.create(&user("a"), spec()).await.unwrap();
+    let id = p.id();
+    let w = tokio::spawn({
+        let m = m.clone();
+        async move { m.wait(id, Duration::from_secs(30)).await }
+    });
+    tokio::task::yield_now().await;
+    m.complete(p).await.unwrap();
+    assert!(matches!(w.await.unwrap().unwrap(), Outcome::Completed(_)));
+    assert!(m.store().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_waiters_on_one_pending_all_wake() {
+    let m = manager();
+    let p = m.create(&user("a"), spec()).await.unwrap();
+    let id = p.id();
+    let ready = Arc::new(tokio::sync::Barrier::new(10_001));
+    let waiters: Vec<_> = (0..10_000)
+        .map(|_| {
+            let m = m.clone();
+            let ready = ready.clone();
+            tokio::spawn(async move {
+                let fut = m.wait(id, Duration::from_secs(60));
+                tokio::pin!(fut);
+                // Poll once so the subscription exists before we signal readiness.
+                tokio::select! {
+                    biased;
+                    out = &mut fut => return out,
+                    () = std::future::ready(()) => {}
+                }
+                ready.wait().await;
+                fut.await
+            })
+        })
+        .collect();
+    ready.wait().await;
+    m.complete(p).await.unwrap();
+    let mut completed = 0;
+    for w in waiters {
+        if let Outcome::Completed(_) = w.await.unwrap().unwrap() {
+            completed += 1;
+        }
+    }
+    assert_eq!(completed, 10_000);
+    assert_eq!(m.store().watched(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn expiry_wakes_waiters_at_the_deadline() {
+    let m = manager();
+    let p = m
+        .create(&user("a"), spec().ttl(Duration::from_secs(90)))
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    let out = m.wait(p.id(), Duration::from_secs(3600)).await.unwrap();
+    let waited = started.elapsed();
+    match out {
+        Outcome::Expired(e) => assert_eq!(e.id(), p.id()),
+        other => panic!("{other:?}"),
+    }
+    // At the deadline (to the millisecond the waiter adds), with no sweeper running.
+    assert!(waited >= Duration::from_secs(90), "{waited:?}");
+    assert!(waited <= Duration::from_millis(90_002), "{waited:?}");
+}
+
+#[tokio::test]
+async fn clearing_a_namespace_ends_its_waiters() {
+    let m = manager();
+    let p = m.create(&user("a"), spec()).await.unwrap();
+    let id = p.id();
+    let w = tokio::spawn({
+        let m = m.clone();
+        async move { m.wait(id, Duration::from_secs(30)).await }
+    });
+    tokio::task::yield_now().await;
+    m.clear(&ns("a")).await.unwrap();
+    assert!(matches!(w.await.unwrap().unwrap(), Outcome::Removed(x) if x == id));
+}
+
+#[tokio::test]
+async fn dropping_waiters_leaks_nothing() {
+    let m = manager();
+    let p = m.create(&user("a"), spec()).await.unwrap();
+    let id = p.id();
+    let handles: Vec<_> = (0..100)
+        .map(|_| {
+            let m = m.clone();
+            tokio::spawn(async move { m.wait(id, Duration::from_secs(60)).await })
+        })
+        .collect();
+    while m.store().watched() == 0 {
+        tokio::task::yield_now().await;
+    }
+    for h in &handles {
+        h.abort();
+    }
+    for h in handles {
+        let _ = h.await;
+    }
+    assert_eq!(m.store().watched(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_or_join_under_100_concurrent_callers_yields_one_pending() {
+    let m = manager();
+    let barrier = Arc::new(tokio::sync::Barrier::new(100));
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            let m = m.clone();
+            let b = barrier.clone();
+            tokio::spawn(async move {
+                b.wait().await;
+                m.create_or_join(&user("a"), spec().alias("gh")).await
+            })
+        })
+        .collect();
+    let mut ids = std::collections::HashSet::new();
+    let mut created = 0;
+    for t in tasks {
+        let j = t.await.unwrap().unwrap();
+        if matches!(j, Joined::Created(_)) {
+            created += 1;
+        }
+        ids.insert(j.into_open().unwrap().id());
+    }
+    assert_eq!(created, 1);
+    assert_eq!(ids.len(), 1);
+    assert_eq!(m.list(&ns("a")).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn dedup_key_is_namespace_alias_and_resource() {
+    let m = manager();
+    let a = m.create_or_join(&user("a"), spec().alias("x")).await.unwrap();
+    assert!(!a.is_joined());
+    let a = a.into_open().unwrap();
+    assert!(m.create_or_join(&user("a"), spec().alias("x")).await.unwrap().is_joined());
+    // Another alias, resource or namespace creates anew.
+    assert!(!m.create_or_join(&user("a"), spec().alias("y")).await.unwrap().is_joined());
+    assert!(
+        !m.create_or_join(&user("a"), spec().alias("x").resource("other"))
+            .await
+            .unwrap()
+            .is_joined()
+    );
+    assert!(!m.create_or_join(&user("b"), spec().alias("x")).await.unwrap().is_joined());
+    // A finished one is not joined.
+    m.complete(a).await.unwrap();
+    assert!(!m.create_or_join(&user("a"), spec().alias("x")).await.unwrap().is_joined());
+}
+
+#[tokio::test(start_paused = true)]
+async fn decline_cooldown_answers_with_the_decline() {
+    let m = oob::Manager::builder()
+        .store(MemoryStore::new())
+        .provider(oob::provider::FromVerifiedSubject)
+        .callback_base(oob::CallbackBase::parse("https://ex.com").unwrap())
+        .clock(oob::time::TokioClock::new())
+        .decline_cooldown(Duration::from_secs(60))
+        .build();
+    let p = m
+        .create_or_join(&user("a"), spec().alias("x"))
+        .await
+        .unwrap()
+        .into_open()
+        .unwrap();
+    let declined_id = p.id();
+    m.decline(p).await.unwrap();
+    match m.create_or_join(&user("a"), spec().alias("x")).await.unwrap() {
+        Joined::Declined(d) => assert_eq!(d.id(), declined_id),
+        other => panic!("{other:?}"),
+    }
+    tokio::time::advance(Duration::from_secs(61)).await;
+    assert!(matches!(
+        m.create_or_join(&user("a"), spec().alias("x")).await.unwrap(),
+        Joined::Created(_)
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn capacity_errors_leave_the_store_unchanged() {
+    let m = oob::Manager::builder()
+        .store(MemoryStore::new())
+        .provider(oob::provider::FromVerifiedSubject)
+        .callback_base(oob::CallbackBase::parse("https://ex.com").unwrap())
+        .clock(oob::time::TokioClock::new())
+        .max_open_per_namespace(3)
+        .max_open_total(5)
+        .build();
+    for _ in 0..3 {
+        m.create(&user("a"), spec()).await.unwrap();
+    }
+    let before = m.store().len();
+    assert!(matches!(
+        m.create(&user("a"), spec()).await,
+        Err(Error::Capacity(Scope::Namespace))
+    ));
+    assert!(matches!(
+        m.create_or_join(&user("a"), spec().alias("new")).await,
+        Err(Error::Capacity(Scope::Namespace))
+    ));
+    assert_eq!(m.store().len(), before);
+    assert_eq!(m.list(&ns("a")).await.unwrap().len(), 3);
+    // Another namespace is not affected by a's bound, and cannot evict a's pendings.
+    m.create(&user("b"), spec()).await.unwrap();
+    m.create(&user("b"), spec()).await.unwrap();
+    assert!(matches!(
+        m.create(&user("c"), spec()).await,
+        Err(Error::Capacity(Scope::Total))
+    ));
+    assert_eq!(m.list(&ns("a")).await.unwrap().len(), 3);
+    assert_eq!(m.store().len(), 5);
+    // Finishing one frees a place; so does expiry.
+    let one = m.list(&ns("a")).await.unwrap().pop().unwrap();
+    m.complete(one).await.unwrap();
+    m.create(&user("a"), spec()).await.unwrap();
+    tokio::time::advance(Duration::from_secs(601)).await;
+    m.create(&user("c"), spec()).await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_sweeper_purges_and_stops_when_dropped() {
+    let m = manager_with(MemoryStore::new().with_retention(Duration::from_secs(10)));
+    let p = m
+        .create(&user("a"), spec().ttl(Duration::from_secs(5)))
+        .await
+        .unwrap();
+    let q = m.create(&user("a"), spec()).await.unwrap();
+    m.complete(q).await.unwrap();
+    let sweeper = m.spawn_sweeper(Duration::from_secs(1));
+    assert!(sweeper.is_running());
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    // Completed at 0 + 10 s retention: gone; expired at 5 s + 10 s: not yet.
+    assert_eq!(m.store().len(), 1);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(m.store().is_empty());
+    assert!(matches!(m.get(p.id()).await, Err(Error::NotFound(_))));
+    drop(sweeper);
+    let r = m.create(&user("a"), spec().ttl(Duration::from_secs(1))).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    // Nobody purges any more.
+    assert!(matches!(m.get(r.id()).await, Ok(oob::AnyPending::Expired(_))));
+}
