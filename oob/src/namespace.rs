@@ -139,10 +139,19 @@ mod tests {
         assert!(Namespace::new("user-1").is_ok());
         assert!(Namespace::new("tenant/ä").is_ok());
         assert_eq!(Namespace::new(""), Err(NamespaceError::Empty));
-        assert_eq!(Namespace::new("a".repeat(257)), Err(NamespaceError::TooLong(257)));
+        assert_eq!(
+            Namespace::new("a".repeat(257)),
+            Err(NamespaceError::TooLong(257))
+        );
         assert!(Namespace::new("a".repeat(256)).is_ok());
-        assert_eq!(Namespace::new("ab\u{7}"), Err(NamespaceError::ControlCharacter(2)));
-        assert_eq!(Namespace::new("a\u{85}"), Err(NamespaceError::ControlCharacter(1)));
+        assert_eq!(
+            Namespace::new("ab\u{7}"),
+            Err(NamespaceError::ControlCharacter(2))
+        );
+        assert_eq!(
+            Namespace::new("a\u{85}"),
+            Err(NamespaceError::ControlCharacter(1))
+        );
         assert!(serde_json::from_str::<Namespace>("\"\"").is_err());
         let ns: Namespace = serde_json::from_str("\"x\"").unwrap();
         assert_eq!(ns.as_str(), "x");

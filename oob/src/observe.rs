@@ -47,7 +47,13 @@ impl LogKey {
     /// Emits one lifecycle event.
     #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
     #[inline]
-    pub(crate) fn event(&self, action: &'static str, kind: &'static str, id: PendingId, ns: &Namespace) {
+    pub(crate) fn event(
+        &self,
+        action: &'static str,
+        kind: &'static str,
+        id: PendingId,
+        ns: &Namespace,
+    ) {
         #[cfg(feature = "tracing")]
         tracing::debug!(target: "oob", action, kind, id = %id, ns = %self.hash(ns), "oob {action}");
     }
@@ -55,10 +61,18 @@ impl LogKey {
     /// Emits one event for a bulk action (clear, purge).
     #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
     #[inline]
-    pub(crate) fn bulk(&self, action: &'static str, kind: &'static str, ns: Option<&Namespace>, count: usize) {
+    pub(crate) fn bulk(
+        &self,
+        action: &'static str,
+        kind: &'static str,
+        ns: Option<&Namespace>,
+        count: usize,
+    ) {
         #[cfg(feature = "tracing")]
         match ns {
-            Some(ns) => tracing::debug!(target: "oob", action, kind, count, ns = %self.hash(ns), "oob {action}"),
+            Some(ns) => {
+                tracing::debug!(target: "oob", action, kind, count, ns = %self.hash(ns), "oob {action}")
+            }
             None => tracing::debug!(target: "oob", action, kind, count, "oob {action}"),
         }
     }

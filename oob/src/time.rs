@@ -122,7 +122,10 @@ mod tests {
     #[test]
     fn conversions() {
         let t = Timestamp::from_millis(1_500);
-        assert_eq!(t.to_system_time(), UNIX_EPOCH + Duration::from_millis(1_500));
+        assert_eq!(
+            t.to_system_time(),
+            UNIX_EPOCH + Duration::from_millis(1_500)
+        );
         assert_eq!(Timestamp::from_system_time(t.to_system_time()), t);
         assert_eq!(t.saturating_add(Duration::from_secs(1)).as_millis(), 2_500);
         assert_eq!(t.until(Timestamp::from_millis(1_000)), Duration::ZERO);

@@ -17,11 +17,17 @@ async fn create_renders_callback_and_keeps_every_field() {
     let p = m
         .create(
             &user("alice"),
-            spec().alias("gh").elicit_id("el-1").ttl(Duration::from_secs(30)),
+            spec()
+                .alias("gh")
+                .elicit_id("el-1")
+                .ttl(Duration::from_secs(30)),
         )
         .await
         .unwrap();
-    assert_eq!(p.callback_url(), format!("https://ex.com/oob/cb/{}", p.id()));
+    assert_eq!(
+        p.callback_url(),
+        format!("https://ex.com/oob/cb/{}", p.id())
+    );
     assert_eq!(p.namespace().as_str(), "alice");
     assert_eq!(p.kind(), "device_code");
     assert_eq!(p.alias(), Some("gh"));
@@ -69,8 +75,12 @@ async fn complete_then_every_later_transition_fails_saying_how() {
     assert!(done.completed_at() >= done.created_at());
     for r in [
         m.complete_id(id).await.map(|_| ()),
-        m.cancel_id(id, CancelReason::Cancelled, None).await.map(|_| ()),
-        m.cancel_id(id, CancelReason::Declined, None).await.map(|_| ()),
+        m.cancel_id(id, CancelReason::Cancelled, None)
+            .await
+            .map(|_| ()),
+        m.cancel_id(id, CancelReason::Declined, None)
+            .await
+            .map(|_| ()),
         m.open(id).await.map(|_| ()),
     ] {
         assert!(
@@ -94,11 +104,17 @@ async fn cancel_and_decline_are_recorded_apart() {
     assert!(cb.is_declined());
     assert!(matches!(
         m.complete_id(ida).await,
-        Err(Error::Finished { how: Finished::Cancelled, .. })
+        Err(Error::Finished {
+            how: Finished::Cancelled,
+            ..
+        })
     ));
     assert!(matches!(
         m.complete_id(idb).await,
-        Err(Error::Finished { how: Finished::Declined, .. })
+        Err(Error::Finished {
+            how: Finished::Declined,
+            ..
+        })
     ));
     match m.get(idb).await.unwrap() {
         AnyPending::Cancelled(p) => assert!(p.is_declined()),
@@ -136,7 +152,13 @@ async fn expired_pending_cannot_be_completed_and_is_not_listed() {
     assert!(matches!(m.complete(p).await, Err(Error::Expired(e)) if e == id));
     assert!(matches!(m.open(id).await, Err(Error::Expired(_))));
     assert!(matches!(m.get(id).await.unwrap(), AnyPending::Expired(_)));
-    let listed: Vec<_> = m.list(&ns("a")).await.unwrap().iter().map(|p| p.id()).collect();
+    let listed: Vec<_> = m
+        .list(&ns("a"))
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.id())
+        .collect();
     assert_eq!(listed, vec![keep.id()]);
 }
 
@@ -188,7 +210,8 @@ async fn namespace_mismatch_is_an_error_and_leaves_the_pending_open() {
     let e = m.complete_in(id, &ns("mallory")).await.unwrap_err();
     assert!(matches!(e, Error::NamespaceMismatch(x) if x == id));
     assert!(matches!(
-        m.cancel_id(id, CancelReason::Declined, Some(&ns("mallory"))).await,
+        m.cancel_id(id, CancelReason::Declined, Some(&ns("mallory")))
+            .await,
         Err(Error::NamespaceMismatch(_))
     ));
     // Still open, and completable by its own namespace.
@@ -218,7 +241,10 @@ async fn a_thousand_concurrent_completes_give_exactly_one_success() {
     for t in tasks {
         match t.await.unwrap() {
             Ok(_) => ok += 1,
-            Err(Error::Finished { how: Finished::Completed, .. }) => {}
+            Err(Error::Finished {
+                how: Finished::Completed,
+                ..
+            }) => {}
             Err(e) => panic!("unexpected {e}"),
         }
     }
@@ -233,11 +259,23 @@ async fn list_and_clear_never_cross_namespaces() {
         a_ids.push(m.create(&user("a"), spec()).await.unwrap().id());
     }
     let b = m.create(&user("b"), spec()).await.unwrap();
-    let mut listed: Vec<_> = m.list(&ns("a")).await.unwrap().iter().map(|p| p.id()).collect();
+    let mut listed: Vec<_> = m
+        .list(&ns("a"))
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.id())
+        .collect();
     listed.sort();
     a_ids.sort();
     assert_eq!(listed, a_ids);
-    assert!(m.list(&ns("a")).await.unwrap().iter().all(|p| p.namespace().as_str() == "a"));
+    assert!(
+        m.list(&ns("a"))
+            .await
+            .unwrap()
+            .iter()
+            .all(|p| p.namespace().as_str() == "a")
+    );
     assert_eq!(m.clear(&ns("a")).await.unwrap(), 5);
     assert!(m.list(&ns("a")).await.unwrap().is_empty());
     for id in &a_ids {
@@ -282,7 +320,10 @@ async fn re_put_under_another_namespace_keeps_both_indexes_right() {
     store.put(record(id, "b")).await.unwrap();
     assert_eq!(store.list_namespace(&ns("b"), now).await.unwrap().len(), 1);
     assert_eq!(store.clear_namespace(&ns("a")).await.unwrap(), 1);
-    assert_eq!(store.get(id, now).await.unwrap().unwrap().namespace, ns("b"));
+    assert_eq!(
+        store.get(id, now).await.unwrap().unwrap().namespace,
+        ns("b")
+    );
     assert_eq!(store.clear_namespace(&ns("b")).await.unwrap(), 1);
     assert!(store.is_empty());
 }
@@ -308,7 +349,13 @@ async fn store_transitions_check_expiry_and_namespace() {
         store.complete(id, None, late).await,
         Err(oob::store::TransitionError::Finished(Finished::Expired))
     ));
-    assert!(store.list_namespace(&ns("a"), late).await.unwrap().is_empty());
+    assert!(
+        store
+            .list_namespace(&ns("a"), late)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -348,7 +395,11 @@ async fn vault_writes_only_under_the_completed_namespace() {
     let bob = m.create(&user("bob"), spec()).await.unwrap();
     let alice_done = m.complete(alice).await.unwrap();
     vault
-        .put(&alice_done.namespace_token(), "github", "alice-token".into())
+        .put(
+            &alice_done.namespace_token(),
+            "github",
+            "alice-token".into(),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -414,7 +465,10 @@ async fn fixed_namespace_ignores_the_context() {
 async fn create_specs_with_deadline() {
     let m = manager();
     let deadline = std::time::SystemTime::now() + Duration::from_secs(3600);
-    let p = m.create(&user("a"), Spec::new(device_code()).deadline(deadline)).await.unwrap();
+    let p = m
+        .create(&user("a"), Spec::new(device_code()).deadline(deadline))
+        .await
+        .unwrap();
     let diff = p
         .expires_at()
         .duration_since(deadline)

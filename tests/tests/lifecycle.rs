@@ -211,22 +211,45 @@ async fn create_or_join_under_100_concurrent_callers_yields_one_pending() {
 #[tokio::test]
 async fn dedup_key_is_namespace_alias_and_resource() {
     let m = manager();
-    let a = m.create_or_join(&user("a"), spec().alias("x")).await.unwrap();
+    let a = m
+        .create_or_join(&user("a"), spec().alias("x"))
+        .await
+        .unwrap();
     assert!(!a.is_joined());
     let a = a.into_open().unwrap();
-    assert!(m.create_or_join(&user("a"), spec().alias("x")).await.unwrap().is_joined());
+    assert!(
+        m.create_or_join(&user("a"), spec().alias("x"))
+            .await
+            .unwrap()
+            .is_joined()
+    );
     // Another alias, resource or namespace creates anew.
-    assert!(!m.create_or_join(&user("a"), spec().alias("y")).await.unwrap().is_joined());
+    assert!(
+        !m.create_or_join(&user("a"), spec().alias("y"))
+            .await
+            .unwrap()
+            .is_joined()
+    );
     assert!(
         !m.create_or_join(&user("a"), spec().alias("x").resource("other"))
             .await
             .unwrap()
             .is_joined()
     );
-    assert!(!m.create_or_join(&user("b"), spec().alias("x")).await.unwrap().is_joined());
+    assert!(
+        !m.create_or_join(&user("b"), spec().alias("x"))
+            .await
+            .unwrap()
+            .is_joined()
+    );
     // A finished one is not joined.
     m.complete(a).await.unwrap();
-    assert!(!m.create_or_join(&user("a"), spec().alias("x")).await.unwrap().is_joined());
+    assert!(
+        !m.create_or_join(&user("a"), spec().alias("x"))
+            .await
+            .unwrap()
+            .is_joined()
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -246,13 +269,19 @@ async fn decline_cooldown_answers_with_the_decline() {
         .unwrap();
     let declined_id = p.id();
     m.decline(p).await.unwrap();
-    match m.create_or_join(&user("a"), spec().alias("x")).await.unwrap() {
+    match m
+        .create_or_join(&user("a"), spec().alias("x"))
+        .await
+        .unwrap()
+    {
         Joined::Declined(d) => assert_eq!(d.id(), declined_id),
         other => panic!("{other:?}"),
     }
     tokio::time::advance(Duration::from_secs(61)).await;
     assert!(matches!(
-        m.create_or_join(&user("a"), spec().alias("x")).await.unwrap(),
+        m.create_or_join(&user("a"), spec().alias("x"))
+            .await
+            .unwrap(),
         Joined::Created(_)
     ));
 }
@@ -316,8 +345,14 @@ async fn the_sweeper_purges_and_stops_when_dropped() {
     assert!(m.store().is_empty());
     assert!(matches!(m.get(p.id()).await, Err(Error::NotFound(_))));
     drop(sweeper);
-    let r = m.create(&user("a"), spec().ttl(Duration::from_secs(1))).await.unwrap();
+    let r = m
+        .create(&user("a"), spec().ttl(Duration::from_secs(1)))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_secs(60)).await;
     // Nobody purges any more.
-    assert!(matches!(m.get(r.id()).await, Ok(oob::AnyPending::Expired(_))));
+    assert!(matches!(
+        m.get(r.id()).await,
+        Ok(oob::AnyPending::Expired(_))
+    ));
 }

@@ -23,19 +23,40 @@ struct ApiKeyRequest {
 type Oob = Manager<ApiKeyRequest, MemoryStore<ApiKeyRequest>, FromVerifiedSubject>;
 
 /// The tool call: needs a key for `alice`; asks for one and waits for the outcome.
-async fn tool_call(oob: Oob, vault: MemoryVault<String>, caller: VerifiedSubject) -> Result<String, String> {
+async fn tool_call(
+    oob: Oob,
+    vault: MemoryVault<String>,
+    caller: VerifiedSubject,
+) -> Result<String, String> {
     let ns = caller.namespace().clone();
-    if let Some(key) = vault.get(&ns, "upstream").await.map_err(|e| e.to_string())? {
+    if let Some(key) = vault
+        .get(&ns, "upstream")
+        .await
+        .map_err(|e| e.to_string())?
+    {
         return Ok(key);
     }
     let pending = oob
-        .create_or_join(&caller, Spec::new(ApiKeyRequest { service: "upstream".into() }).alias("upstream"))
+        .create_or_join(
+            &caller,
+            Spec::new(ApiKeyRequest {
+                service: "upstream".into(),
+            })
+            .alias("upstream"),
+        )
         .await
         .map_err(|e| e.to_string())?
         .into_open()
         .ok_or("the user declined recently")?;
-    println!("tool call: needs an API key; asking the user to open {}", pending.callback_url());
-    match oob.wait(pending.id(), Duration::from_secs(30)).await.map_err(|e| e.to_string())? {
+    println!(
+        "tool call: needs an API key; asking the user to open {}",
+        pending.callback_url()
+    );
+    match oob
+        .wait(pending.id(), Duration::from_secs(30))
+        .await
+        .map_err(|e| e.to_string())?
+    {
         Outcome::Completed(done) => {
             let key = vault
                 .get(done.namespace(), "upstream")
@@ -50,7 +71,12 @@ async fn tool_call(oob: Oob, vault: MemoryVault<String>, caller: VerifiedSubject
 }
 
 /// The callback: the browser request carries only the id; the pending knows the namespace.
-async fn callback(oob: &Oob, vault: &MemoryVault<String>, id: &str, submitted_key: String) -> Result<(), String> {
+async fn callback(
+    oob: &Oob,
+    vault: &MemoryVault<String>,
+    id: &str,
+    submitted_key: String,
+) -> Result<(), String> {
     let id: PendingId = id.parse().map_err(|e| format!("bad id: {e}"))?;
     let open = oob.open(id).await.map_err(|e| e.to_string())?;
     println!("callback: form for `{}` submitted", open.data().service);
@@ -70,13 +96,19 @@ async fn run() -> Result<(), String> {
         .build();
     let _sweeper = oob.spawn_sweeper(Duration::from_secs(30));
     let vault = MemoryVault::<String>::new();
-    let alice = VerifiedSubject::new(Namespace::new("alice@example.com").map_err(|e| e.to_string())?);
+    let alice =
+        VerifiedSubject::new(Namespace::new("alice@example.com").map_err(|e| e.to_string())?);
 
     let call = tokio::spawn(tool_call(oob.clone(), vault.clone(), alice.clone()));
 
     // The user opens the URL: find the id the tool call handed out, as a browser would.
     let open = loop {
-        if let Some(p) = oob.list(alice.namespace()).await.map_err(|e| e.to_string())?.pop() {
+        if let Some(p) = oob
+            .list(alice.namespace())
+            .await
+            .map_err(|e| e.to_string())?
+            .pop()
+        {
             break p;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -90,7 +122,12 @@ async fn run() -> Result<(), String> {
         return Err("the tool call got the wrong key".into());
     }
     let bob = Namespace::new("bob@example.com").map_err(|e| e.to_string())?;
-    if vault.get(&bob, "upstream").await.map_err(|e| e.to_string())?.is_some() {
+    if vault
+        .get(&bob, "upstream")
+        .await
+        .map_err(|e| e.to_string())?
+        .is_some()
+    {
         return Err("another namespace sees alice's key".into());
     }
     println!("done: the key is stored under alice's namespace only; the tool call has it");

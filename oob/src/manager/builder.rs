@@ -46,7 +46,9 @@ pub enum CallbackBaseError {
     #[error("callback base has no host")]
     NoHost,
     /// Has a query, fragment, userinfo, whitespace or control character.
-    #[error("callback base must be a plain origin with an optional path: no query, fragment, credentials or spaces")]
+    #[error(
+        "callback base must be a plain origin with an optional path: no query, fragment, credentials or spaces"
+    )]
     NotPlain,
 }
 
@@ -62,10 +64,9 @@ impl CallbackBase {
         if host.is_empty() {
             return Err(CallbackBaseError::NoHost);
         }
-        if base
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '?' | '#' | '@' | '{' | '}'))
-        {
+        if base.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || matches!(c, '?' | '#' | '@' | '{' | '}')
+        }) {
             return Err(CallbackBaseError::NotPlain);
         }
         Ok(Self(base.trim_end_matches('/').to_owned()))
@@ -224,7 +225,10 @@ impl<T, St, Pr, Cb> ManagerBuilder<T, St, Pr, Cb> {
     }
 
     /// The base URL callback URLs start with.
-    pub fn callback_base(self, base: CallbackBase) -> ManagerBuilder<T, St, Pr, Given<CallbackBase>> {
+    pub fn callback_base(
+        self,
+        base: CallbackBase,
+    ) -> ManagerBuilder<T, St, Pr, Given<CallbackBase>> {
         ManagerBuilder {
             store: self.store,
             provider: self.provider,
@@ -284,7 +288,9 @@ impl<T, St, Pr, Cb> ManagerBuilder<T, St, Pr, Cb> {
         let pos = const {
             match route_id_position(T::ROUTE) {
                 Some(p) => p,
-                None => panic!("OobPayload::ROUTE must start with `/` and contain exactly one `{{id}}`"),
+                None => {
+                    panic!("OobPayload::ROUTE must start with `/` and contain exactly one `{{id}}`")
+                }
             }
         };
         let base = self.base.into_base();

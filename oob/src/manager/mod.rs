@@ -165,14 +165,17 @@ where
         }
     }
 
-    fn expect<St>(&self, record: Record<T>, pick: fn(AnyPending<T>) -> Option<Pending<T, St>>) -> Result<Pending<T, St>, Error>
+    fn expect<St>(
+        &self,
+        record: Record<T>,
+        pick: fn(AnyPending<T>) -> Option<Pending<T, St>>,
+    ) -> Result<Pending<T, St>, Error>
     where
         St: crate::state::State,
     {
         let id = record.id;
-        pick(self.any(record)).ok_or_else(|| {
-            Error::Store(crate::store::StoreError::backend(WrongState(id)))
-        })
+        pick(self.any(record))
+            .ok_or_else(|| Error::Store(crate::store::StoreError::backend(WrongState(id))))
     }
 
     /// The caller's namespace, as the provider derives it from `cx`.
@@ -238,20 +241,24 @@ where
         self.insert(namespace, spec, dedup).await
     }
 
-    async fn insert(&self, namespace: Namespace, spec: Spec<T>, dedup: Dedup) -> Result<Joined<T>, Error> {
+    async fn insert(
+        &self,
+        namespace: Namespace,
+        spec: Spec<T>,
+        dedup: Dedup,
+    ) -> Result<Joined<T>, Error> {
         let record = self.record(namespace, spec)?;
         let now = record.created_at;
         let id = record.id;
-        // Keep what building the pending needs; the store takes the record itself.
         let created = self
             .inner
             .store
-            .create(record.clone(), self.inner.limits, dedup, now)
+            .create(record, self.inner.limits, dedup, now)
             .await
             .map_err(|e| Error::from_create(id, e))?;
         let log = &self.inner.log;
         match created {
-            Created::Inserted => {
+            Created::Inserted(record) => {
                 log.event("create", T::KIND, id, &record.namespace);
                 self.expect_open(record).map(Joined::Created)
             }
@@ -283,14 +290,20 @@ where
         self.expect_open(record.ok_or(Error::NotFound(id))?)
     }
 
-    async fn complete_inner(&self, id: PendingId, expect: Option<&Namespace>) -> Result<Pending<T, Completed>, Error> {
+    async fn complete_inner(
+        &self,
+        id: PendingId,
+        expect: Option<&Namespace>,
+    ) -> Result<Pending<T, Completed>, Error> {
         let record = self
             .inner
             .store
             .complete(id, expect, self.now())
             .await
             .map_err(|e| Error::from_transition(id, e))?;
-        self.inner.log.event("complete", T::KIND, id, &record.namespace);
+        self.inner
+            .log
+            .event("complete", T::KIND, id, &record.namespace);
         self.expect(record, |p| match p {
             AnyPending::Completed(p) => Some(p),
             _ => None,
@@ -299,7 +312,10 @@ where
 
     /// Completes an open pending. Of any number of concurrent completers of one id, exactly
     /// one gets `Ok`; the others get [`Error::Finished`].
-    pub async fn complete(&self, pending: Pending<T, Open>) -> Result<Pending<T, Completed>, Error> {
+    pub async fn complete(
+        &self,
+        pending: Pending<T, Open>,
+    ) -> Result<Pending<T, Completed>, Error> {
         self.complete_inner(pending.id(), None).await
     }
 
@@ -311,11 +327,20 @@ where
     /// Completes the pending only if it belongs to `expected` (e.g. the namespace of the
     /// browser's own session, against forwarded URLs). A mismatch is
     /// [`Error::NamespaceMismatch`] and leaves the pending open.
-    pub async fn complete_in(&self, id: PendingId, expected: &Namespace) -> Result<Pending<T, Completed>, Error> {
+    pub async fn complete_in(
+        &self,
+        id: PendingId,
+        expected: &Namespace,
+    ) -> Result<Pending<T, Completed>, Error> {
         self.complete_inner(id, Some(expected)).await
     }
 
-    async fn cancel_inner(&self, id: PendingId, reason: CancelReason, expect: Option<&Namespace>) -> Result<Pending<T, Cancelled>, Error> {
+    async fn cancel_inner(
+        &self,
+        id: PendingId,
+        reason: CancelReason,
+        expect: Option<&Namespace>,
+    ) -> Result<Pending<T, Cancelled>, Error> {
         let record = self
             .inner
             .store
@@ -335,23 +360,34 @@ where
 
     /// Cancels an open pending on the service's behalf.
     pub async fn cancel(&self, pending: Pending<T, Open>) -> Result<Pending<T, Cancelled>, Error> {
-        self.cancel_inner(pending.id(), CancelReason::Cancelled, None).await
+        self.cancel_inner(pending.id(), CancelReason::Cancelled, None)
+            .await
     }
 
     /// Records that the user declined an open pending.
     pub async fn decline(&self, pending: Pending<T, Open>) -> Result<Pending<T, Cancelled>, Error> {
-        self.cancel_inner(pending.id(), CancelReason::Declined, None).await
+        self.cancel_inner(pending.id(), CancelReason::Declined, None)
+            .await
     }
 
     /// Cancels or declines the open pending with this id, if it belongs to `expected` when
     /// given.
-    pub async fn cancel_id(&self, id: PendingId, reason: CancelReason, expected: Option<&Namespace>) -> Result<Pending<T, Cancelled>, Error> {
+    pub async fn cancel_id(
+        &self,
+        id: PendingId,
+        reason: CancelReason,
+        expected: Option<&Namespace>,
+    ) -> Result<Pending<T, Cancelled>, Error> {
         self.cancel_inner(id, reason, expected).await
     }
 
     /// The open pendings of a namespace.
     pub async fn list(&self, namespace: &Namespace) -> Result<Vec<Pending<T, Open>>, Error> {
-        let records = self.inner.store.list_namespace(namespace, self.now()).await?;
+        let records = self
+            .inner
+            .store
+            .list_namespace(namespace, self.now())
+            .await?;
         Ok(records
             .into_iter()
             .filter_map(|r| match self.any(r) {
@@ -425,7 +461,9 @@ where
             AnyPending::Cancelled(p) if p.is_declined() => Outcome::Declined(p),
             AnyPending::Cancelled(p) => Outcome::Cancelled(p),
             AnyPending::Expired(p) => {
-                self.inner.log.event("expire", T::KIND, p.id(), p.namespace());
+                self.inner
+                    .log
+                    .event("expire", T::KIND, p.id(), p.namespace());
                 Outcome::Expired(p)
             }
             AnyPending::Open(p) => Outcome::Removed(p.id()),

@@ -88,12 +88,17 @@ struct Inner<T> {
     slots: Vec<Option<Entry<T>>>,
     free: Vec<u32>,
     by_id: IdMap,
-    namespaces: HashMap<Namespace, NsIndex>,
+    /// Namespace → its index in `ns_slots`. Empty indexes are kept until the next purge, so
+    /// a namespace that comes and goes is not re-hashed and re-allocated every time.
+    ns_index: HashMap<Namespace, u32>,
+    ns_slots: Vec<Option<NsIndex>>,
+    ns_free: Vec<u32>,
     open_total: usize,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct NsIndex {
+    namespace: Namespace,
     slots: Vec<u32>,
     open: usize,
 }
@@ -107,12 +112,14 @@ const EXPIRED: u8 = 4;
 #[derive(Debug)]
 struct Entry<T> {
     id: PendingId,
-    namespace: Namespace,
     data: T,
     created: u64,
     expires: u64,
     finished: u64,
     labels: Labels,
+    /// Index of the namespace in `ns_slots`.
+    ns: u32,
+    /// Position of this entry's slot in its namespace's `slots`.
     ns_pos: u32,
     state: u8,
 }
@@ -127,15 +134,18 @@ struct Labels {
 const ABSENT: u16 = u16::MAX;
 
 impl Labels {
-    fn new(parts: [Option<String>; 3]) -> Self {
+    fn new(parts: [Option<&str>; 3]) -> Self {
         let mut lens = [ABSENT; 3];
-        let total: usize = parts.iter().flatten().map(String::len).sum();
+        let total: usize = parts.iter().flatten().map(|p| p.len()).sum();
         let mut buf = String::with_capacity(total);
-        for (len, part) in lens.iter_mut().zip(&parts) {
+        for (len, part) in lens.iter_mut().zip(parts) {
             if let Some(p) = part {
                 // Spec validation bounds labels far below u16::MAX; clamp defensively.
-                let take = p.len().min(usize::from(ABSENT - 1));
-                let take = (0..=take).rev().find(|&i| p.is_char_boundary(i)).unwrap_or(0);
+                let max = p.len().min(usize::from(ABSENT - 1));
+                let take = (0..=max)
+                    .rev()
+                    .find(|&i| p.is_char_boundary(i))
+                    .unwrap_or(0);
                 buf.push_str(&p[..take]);
                 *len = u16::try_from(take).unwrap_or(0);
             }
@@ -147,12 +157,11 @@ impl Labels {
     }
 
     fn get(&self, which: usize) -> Option<&str> {
-        let mut start = 0usize;
-        for l in &self.lens[..which] {
-            if *l != ABSENT {
-                start += usize::from(*l);
-            }
-        }
+        let start: usize = self.lens[..which]
+            .iter()
+            .filter(|l| **l != ABSENT)
+            .map(|l| usize::from(*l))
+            .sum();
         let l = self.lens[which];
         (l != ABSENT).then(|| self.buf.get(start..start + usize::from(l)).unwrap_or(""))
     }
@@ -162,32 +171,63 @@ impl Labels {
     }
 }
 
+fn encode_state(state: RecordState) -> (u8, u64) {
+    match state {
+        RecordState::Open => (OPEN, 0),
+        RecordState::Completed { at } => (COMPLETED, at.as_millis()),
+        RecordState::Cancelled {
+            at,
+            reason: CancelReason::Cancelled,
+        } => (CANCELLED, at.as_millis()),
+        RecordState::Cancelled {
+            at,
+            reason: CancelReason::Declined,
+        } => (DECLINED, at.as_millis()),
+        RecordState::Expired { at } => (EXPIRED, at.as_millis()),
+    }
+}
+
 impl<T> Entry<T> {
-    fn from_record(r: Record<T>) -> Self {
-        let (state, finished) = match r.state {
-            RecordState::Open => (OPEN, 0),
-            RecordState::Completed { at } => (COMPLETED, at.as_millis()),
-            RecordState::Cancelled {
-                at,
-                reason: CancelReason::Cancelled,
-            } => (CANCELLED, at.as_millis()),
-            RecordState::Cancelled {
-                at,
-                reason: CancelReason::Declined,
-            } => (DECLINED, at.as_millis()),
-            RecordState::Expired { at } => (EXPIRED, at.as_millis()),
-        };
+    /// An entry for `record`'s fields with `data` (the record keeps its own).
+    fn new(record: &Record<T>, data: T) -> Self {
+        let (state, finished) = encode_state(record.state);
         Self {
-            id: r.id,
-            namespace: r.namespace,
-            data: r.data,
-            created: r.created_at.as_millis(),
-            expires: r.expires_at.as_millis(),
+            id: record.id,
+            data,
+            created: record.created_at.as_millis(),
+            expires: record.expires_at.as_millis(),
             finished,
-            labels: Labels::new([r.alias, r.resource, r.elicit_id]),
+            labels: Labels::new([
+                record.alias.as_deref(),
+                record.resource.as_deref(),
+                record.elicit_id.as_deref(),
+            ]),
+            ns: 0,
             ns_pos: 0,
             state,
         }
+    }
+
+    /// An entry taking `record`'s data, and the record's namespace.
+    fn from_record(record: Record<T>) -> (Self, Namespace) {
+        let (state, finished) = encode_state(record.state);
+        let labels = Labels::new([
+            record.alias.as_deref(),
+            record.resource.as_deref(),
+            record.elicit_id.as_deref(),
+        ]);
+        let entry = Self {
+            id: record.id,
+            data: record.data,
+            created: record.created_at.as_millis(),
+            expires: record.expires_at.as_millis(),
+            finished,
+            labels,
+            ns: 0,
+            ns_pos: 0,
+            state,
+        };
+        (entry, record.namespace)
     }
 
     fn is_open_at(&self, now: u64) -> bool {
@@ -221,13 +261,13 @@ impl<T> Entry<T> {
         Timestamp::from_millis(base).saturating_add(retention)
     }
 
-    fn to_record(&self, now: u64) -> Record<T>
+    fn to_record(&self, namespace: &Namespace, now: u64) -> Record<T>
     where
         T: Clone,
     {
         Record {
             id: self.id,
-            namespace: self.namespace.clone(),
+            namespace: namespace.clone(),
             alias: self.labels.owned(0),
             resource: self.labels.owned(1),
             elicit_id: self.labels.owned(2),
@@ -238,14 +278,14 @@ impl<T> Entry<T> {
         }
     }
 
-    fn into_record(self, now: u64) -> Record<T> {
+    fn into_record(self, namespace: Namespace, now: u64) -> Record<T> {
         let state = self.record_state(now);
         Record {
             id: self.id,
             alias: self.labels.owned(0),
             resource: self.labels.owned(1),
             elicit_id: self.labels.owned(2),
-            namespace: self.namespace,
+            namespace,
             created_at: Timestamp::from_millis(self.created),
             expires_at: Timestamp::from_millis(self.expires),
             state,
@@ -262,16 +302,46 @@ impl<T> Inner<T> {
     fn entry(&self, slot: u32) -> &Entry<T> {
         match self.slots.get(slot as usize) {
             Some(Some(e)) => e,
-            // The id index only ever points at occupied slots.
-            _ => unreachable!("id index points at an empty slot"),
+            // The id and namespace indexes only ever point at occupied slots.
+            _ => unreachable!("index points at an empty slot"),
         }
     }
 
     fn entry_mut(&mut self, slot: u32) -> &mut Entry<T> {
         match self.slots.get_mut(slot as usize) {
             Some(Some(e)) => e,
-            _ => unreachable!("id index points at an empty slot"),
+            _ => unreachable!("index points at an empty slot"),
         }
+    }
+
+    fn ns(&self, ns: u32) -> &NsIndex {
+        match self.ns_slots.get(ns as usize) {
+            Some(Some(n)) => n,
+            _ => unreachable!("entry points at an empty namespace slot"),
+        }
+    }
+
+    fn ns_mut(&mut self, ns: u32) -> &mut NsIndex {
+        match self.ns_slots.get_mut(ns as usize) {
+            Some(Some(n)) => n,
+            _ => unreachable!("entry points at an empty namespace slot"),
+        }
+    }
+
+    fn namespace_of(&self, e: &Entry<T>) -> &Namespace {
+        &self.ns(e.ns).namespace
+    }
+
+    fn ns_lookup(&self, namespace: &Namespace) -> Option<&NsIndex> {
+        self.ns_index.get(namespace).map(|&n| self.ns(n))
+    }
+
+    fn to_record(&self, slot: u32, now: u64) -> Record<T>
+    where
+        T: Clone,
+    {
+        let e = self.entry(slot);
+        e.to_record(self.namespace_of(e), now)
     }
 
     /// Marks an open entry as no longer open (finished or expired), keeping the counts right.
@@ -280,68 +350,96 @@ impl<T> Inner<T> {
         debug_assert_eq!(e.state, OPEN);
         e.state = state;
         e.finished = at;
-        let ns = e.namespace.clone();
-        if let Some(idx) = self.namespaces.get_mut(&ns) {
-            idx.open -= 1;
-        }
+        let ns = e.ns;
+        self.ns_mut(ns).open -= 1;
         self.open_total -= 1;
     }
 
-    fn insert(&mut self, mut entry: Entry<T>) {
+    fn ns_for(&mut self, namespace: &Namespace) -> u32 {
+        if let Some(&n) = self.ns_index.get(namespace) {
+            return n;
+        }
+        let idx = NsIndex {
+            namespace: namespace.clone(),
+            slots: Vec::new(),
+            open: 0,
+        };
+        let n = match self.ns_free.pop() {
+            Some(n) => {
+                self.ns_slots[n as usize] = Some(idx);
+                n
+            }
+            None => {
+                self.ns_slots.push(Some(idx));
+                u32::try_from(self.ns_slots.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        self.ns_index.insert(namespace.clone(), n);
+        n
+    }
+
+    fn insert(&mut self, namespace: &Namespace, mut entry: Entry<T>) {
+        let n = self.ns_for(namespace);
         let is_open = entry.state == OPEN;
-        let idx = self.namespaces.entry(entry.namespace.clone()).or_default();
+        let id = entry.id;
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                self.slots.push(None);
+                u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        let idx = self.ns_mut(n);
+        entry.ns = n;
         entry.ns_pos = u32::try_from(idx.slots.len()).unwrap_or(u32::MAX);
+        idx.slots.push(slot);
         if is_open {
             idx.open += 1;
             self.open_total += 1;
         }
-        let id = entry.id;
-        let slot = match self.free.pop() {
-            Some(s) => {
-                self.slots[s as usize] = Some(entry);
-                s
-            }
-            None => {
-                self.slots.push(Some(entry));
-                u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX)
-            }
-        };
-        idx.slots.push(slot);
+        self.slots[slot as usize] = Some(entry);
         self.by_id.insert(id, slot);
     }
 
-    fn remove(&mut self, slot: u32) -> Entry<T> {
+    /// Removes an entry from every index; returns it with its namespace.
+    fn remove(&mut self, slot: u32) -> (Entry<T>, Namespace) {
         let Some(entry) = self.slots.get_mut(slot as usize).and_then(Option::take) else {
             unreachable!("removing an empty slot");
         };
         self.by_id.remove(&entry.id);
         self.free.push(slot);
-        if entry.state == OPEN {
+        let was_open = entry.state == OPEN;
+        if was_open {
             self.open_total -= 1;
         }
-        let mut drop_ns = false;
-        if let Some(idx) = self.namespaces.get_mut(&entry.namespace) {
-            if entry.state == OPEN {
-                idx.open -= 1;
-            }
-            let pos = entry.ns_pos as usize;
-            idx.slots.swap_remove(pos);
-            if let Some(&moved) = idx.slots.get(pos) {
-                if let Some(Some(m)) = self.slots.get_mut(moved as usize) {
-                    m.ns_pos = entry.ns_pos;
-                }
-            }
-            drop_ns = idx.slots.is_empty();
+        let idx = self.ns_mut(entry.ns);
+        if was_open {
+            idx.open -= 1;
         }
-        if drop_ns {
-            self.namespaces.remove(&entry.namespace);
+        let pos = entry.ns_pos as usize;
+        idx.slots.swap_remove(pos);
+        let moved = idx.slots.get(pos).copied();
+        let namespace = idx.namespace.clone();
+        if let Some(m) = moved {
+            self.entry_mut(m).ns_pos = entry.ns_pos;
         }
-        entry
+        (entry, namespace)
+    }
+
+    /// Drops the index of a namespace that has no entries left.
+    fn drop_ns_if_empty(&mut self, n: u32) {
+        let empty = matches!(self.ns_slots.get(n as usize), Some(Some(i)) if i.slots.is_empty());
+        if empty {
+            if let Some(Some(idx)) = self.ns_slots.get_mut(n as usize).map(Option::take) {
+                self.ns_index.remove(&idx.namespace);
+                self.ns_free.push(n);
+            }
+        }
     }
 
     /// Marks the expired open entries of a namespace as expired, so they stop counting.
-    fn expire_namespace(&mut self, ns: &Namespace, now: u64) {
-        let expired: Vec<u32> = match self.namespaces.get(ns) {
+    fn expire_namespace(&mut self, namespace: &Namespace, now: u64) {
+        let expired: Vec<u32> = match self.ns_lookup(namespace) {
             Some(idx) => idx
                 .slots
                 .iter()
@@ -391,7 +489,9 @@ impl<T> MemoryStore<T> {
                     slots: Vec::new(),
                     free: Vec::new(),
                     by_id: IdMap::default(),
-                    namespaces: HashMap::new(),
+                    ns_index: HashMap::new(),
+                    ns_slots: Vec::new(),
+                    ns_free: Vec::new(),
                     open_total: 0,
                 }),
                 notifier: Notifier::new(),
@@ -461,7 +561,9 @@ impl<T> MemoryStore<T> {
         let e = inner.entry(slot);
         if e.state != OPEN {
             return Err(TransitionError::Finished(
-                e.record_state(now_ms).finished().unwrap_or(Finished::Expired),
+                e.record_state(now_ms)
+                    .finished()
+                    .unwrap_or(Finished::Expired),
             ));
         }
         if e.expires <= now_ms {
@@ -471,14 +573,17 @@ impl<T> MemoryStore<T> {
             self.shared.notifier.notify(id);
             return Err(TransitionError::Finished(Finished::Expired));
         }
-        if expect.is_some_and(|ns| *ns != e.namespace) {
+        if expect.is_some_and(|ns| ns != inner.namespace_of(e)) {
             return Err(TransitionError::NamespaceMismatch);
         }
-        inner.close(slot, to, now_ms);
         let record = if retention.is_zero() {
-            inner.remove(slot).into_record(now_ms)
+            let (mut entry, namespace) = inner.remove(slot);
+            entry.state = to;
+            entry.finished = now_ms;
+            entry.into_record(namespace, now_ms)
         } else {
-            inner.entry(slot).to_record(now_ms)
+            inner.close(slot, to, now_ms);
+            inner.to_record(slot, now_ms)
         };
         drop(inner);
         if self.shared.notifier.has_waiters() {
@@ -505,7 +610,7 @@ where
             return Err(CreateError::DuplicateId);
         }
         if let Dedup::Join { decline_cooldown } = dedup {
-            if let Some(idx) = inner.namespaces.get(&record.namespace) {
+            if let Some(idx) = inner.ns_lookup(&record.namespace) {
                 let mut declined: Option<u32> = None;
                 for &s in &idx.slots {
                     let e = inner.entry(s);
@@ -515,9 +620,10 @@ where
                         continue;
                     }
                     if e.is_open_at(now_ms) {
-                        return Ok(Created::Joined(e.to_record(now_ms)));
+                        return Ok(Created::Joined(inner.to_record(s, now_ms)));
                     }
-                    let cooling = Timestamp::from_millis(e.finished).saturating_add(decline_cooldown);
+                    let cooling =
+                        Timestamp::from_millis(e.finished).saturating_add(decline_cooldown);
                     if e.state == DECLINED
                         && cooling > now
                         && declined.is_none_or(|d| inner.entry(d).finished < e.finished)
@@ -526,11 +632,11 @@ where
                     }
                 }
                 if let Some(d) = declined {
-                    return Ok(Created::Declined(inner.entry(d).to_record(now_ms)));
+                    return Ok(Created::Declined(inner.to_record(d, now_ms)));
                 }
             }
         }
-        let ns_open = |inner: &Inner<T>| inner.namespaces.get(&record.namespace).map_or(0, |i| i.open);
+        let ns_open = |inner: &Inner<T>| inner.ns_lookup(&record.namespace).map_or(0, |i| i.open);
         if ns_open(&inner) >= limits.per_namespace {
             inner.expire_namespace(&record.namespace, now_ms);
             if ns_open(&inner) >= limits.per_namespace {
@@ -543,17 +649,20 @@ where
                 return Err(CreateError::Capacity(Scope::Total));
             }
         }
-        inner.insert(Entry::from_record(record));
-        Ok(Created::Inserted)
+        let entry = Entry::new(&record, record.data.clone());
+        inner.insert(&record.namespace, entry);
+        Ok(Created::Inserted(record))
     }
 
     async fn put(&self, record: Record<T>) -> Result<(), StoreError> {
         let id = record.id;
         let mut inner = self.lock();
         if let Some(old) = inner.slot(&id) {
-            inner.remove(old);
+            let (entry, _) = inner.remove(old);
+            inner.drop_ns_if_empty(entry.ns);
         }
-        inner.insert(Entry::from_record(record));
+        let (entry, namespace) = Entry::from_record(record);
+        inner.insert(&namespace, entry);
         drop(inner);
         self.shared.notifier.notify(id);
         Ok(())
@@ -561,9 +670,7 @@ where
 
     async fn get(&self, id: PendingId, now: Timestamp) -> Result<Option<Record<T>>, StoreError> {
         let inner = self.lock();
-        Ok(inner
-            .slot(&id)
-            .map(|s| inner.entry(s).to_record(now.as_millis())))
+        Ok(inner.slot(&id).map(|s| inner.to_record(s, now.as_millis())))
     }
 
     async fn complete(
@@ -596,13 +703,13 @@ where
     ) -> Result<Vec<Record<T>>, StoreError> {
         let now_ms = now.as_millis();
         let inner = self.lock();
-        Ok(match inner.namespaces.get(namespace) {
+        Ok(match inner.ns_lookup(namespace) {
             Some(idx) => idx
                 .slots
                 .iter()
                 .map(|&s| inner.entry(s))
                 .filter(|e| e.is_open_at(now_ms))
-                .map(|e| e.to_record(now_ms))
+                .map(|e| e.to_record(&idx.namespace, now_ms))
                 .collect(),
             None => Vec::new(),
         })
@@ -610,11 +717,12 @@ where
 
     async fn clear_namespace(&self, namespace: &Namespace) -> Result<usize, StoreError> {
         let mut inner = self.lock();
-        let slots = match inner.namespaces.get(namespace) {
-            Some(idx) => idx.slots.clone(),
-            None => return Ok(0),
+        let Some(&n) = inner.ns_index.get(namespace) else {
+            return Ok(0);
         };
-        let ids: Vec<PendingId> = slots.iter().map(|&s| inner.remove(s).id).collect();
+        let slots = inner.ns(n).slots.clone();
+        let ids: Vec<PendingId> = slots.iter().map(|&s| inner.remove(s).0.id).collect();
+        inner.drop_ns_if_empty(n);
         drop(inner);
         for id in &ids {
             self.shared.notifier.notify(*id);
@@ -634,12 +742,16 @@ where
                     let due = matches!(&inner.slots[i], Some(e) if e.purge_at(retention) <= now);
                     if due {
                         let slot = u32::try_from(i).unwrap_or(u32::MAX);
-                        purged.push(inner.remove(slot).id);
+                        purged.push(inner.remove(slot).0.id);
                     }
                 }
                 start = end;
                 if end >= inner.slots.len() {
-                    // Give back the tail of a slab that shrank (e.g. after a burst).
+                    // Forget empty namespace indexes, and give back the tail of a slab that
+                    // shrank (e.g. after a burst).
+                    for n in 0..inner.ns_slots.len() {
+                        inner.drop_ns_if_empty(u32::try_from(n).unwrap_or(u32::MAX));
+                    }
                     while matches!(inner.slots.last(), Some(None)) {
                         inner.slots.pop();
                     }

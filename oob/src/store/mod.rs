@@ -218,8 +218,8 @@ pub enum Dedup {
 /// What [`Store::create`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Created<T> {
-    /// The record was inserted.
-    Inserted,
+    /// The record was inserted; here it is back, as created.
+    Inserted(Record<T>),
     /// An open pending with the same key exists; nothing was inserted.
     Joined(Record<T>),
     /// A pending with the same key was declined within the cooldown; nothing was inserted.

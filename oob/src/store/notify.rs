@@ -66,7 +66,11 @@ impl<T> Notifier<T> {
     /// Subscribes to changes of `id`.
     #[must_use]
     pub fn subscribe(&self, id: PendingId) -> Subscription<T> {
-        let mut map = self.inner.map.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut map = self
+            .inner
+            .map
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let rx = map
             .entry(id)
             .or_insert_with(|| {
@@ -115,7 +119,11 @@ impl<T> Notifier<T> {
         if !self.has_waiters() {
             return;
         }
-        let map = self.inner.map.lock().unwrap_or_else(PoisonError::into_inner);
+        let map = self
+            .inner
+            .map
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if let Some(tx) = map.get(&id) {
             tx.send_replace(event);
         }
@@ -127,7 +135,11 @@ impl<T> Notifier<T> {
         if !self.has_waiters() {
             return;
         }
-        let map = self.inner.map.lock().unwrap_or_else(PoisonError::into_inner);
+        let map = self
+            .inner
+            .map
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         for tx in map.values() {
             tx.send_replace(None);
         }
