@@ -92,6 +92,77 @@ fn list<P: Workload>(c: &mut Criterion) {
     g.finish();
 }
 
+/// Time from the start of a `complete` to the waiting task running again, on a 2-worker
+/// runtime; printed as median and p99 over many samples.
+fn wake_latency() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let m = manager::<Owned>(Duration::ZERO);
+    let users = users(1_000);
+    let samples = 5_000;
+    let mut lat: Vec<Duration> = rt.block_on(async {
+        let mut lat = Vec::with_capacity(samples);
+        for i in 0..samples {
+            let p = m
+                .create(&users[i % users.len()], spec::<Owned>())
+                .await
+                .expect("create");
+            let id = p.id();
+            let waiter = tokio::spawn({
+                let m = m.clone();
+                async move {
+                    let out = m.wait(id, Duration::from_secs(10)).await;
+                    (Instant::now(), out.is_ok())
+                }
+            });
+            while m.store().watched() == 0 {
+                tokio::task::yield_now().await;
+            }
+            let start = Instant::now();
+            m.complete(p).await.expect("complete");
+            let (woke, ok) = waiter.await.expect("join");
+            assert!(ok);
+            lat.push(woke.saturating_duration_since(start));
+        }
+        lat
+    });
+    lat.sort();
+    println!(
+        "wake latency complete -> waiter ({samples} samples, 2 workers): median {:?}, p99 {:?}",
+        lat[lat.len() / 2],
+        lat[lat.len() * 99 / 100]
+    );
+}
+
+fn join(c: &mut Criterion) {
+    let users = users(1_000);
+    let m = manager::<Owned>(Duration::ZERO);
+    // Every namespace has one open pending with this key, among 9 others.
+    for u in &users {
+        for k in 0..9 {
+            let _ =
+                ready(m.create(u, spec::<Owned>().alias(format!("other-{k}")))).expect("create");
+        }
+        let _ = ready(m.create(u, spec::<Owned>().alias("gh"))).expect("create");
+    }
+    let mut i = 0usize;
+    c.bench_function(
+        "create_or_join, joining (10 pendings in the namespace)",
+        |b| {
+            b.iter(|| {
+                let u = &users[i % users.len()];
+                i += 1;
+                let j = ready(m.create_or_join(u, spec::<Owned>().alias("gh"))).expect("join");
+                debug_assert!(j.is_joined());
+                black_box(j);
+            });
+        },
+    );
+}
+
 fn main() {
     let mut c = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
@@ -101,5 +172,9 @@ fn main() {
     create_complete::<Shared>(&mut c);
     get::<Owned>(&mut c);
     list::<Owned>(&mut c);
+    join(&mut c);
     c.final_summary();
+    if !std::env::args().any(|a| a == "--list") {
+        wake_latency();
+    }
 }

@@ -422,6 +422,17 @@ where
     /// after the pending finished gets its outcome while the store retains it. Dropping
     /// the future leaves nothing behind.
     pub async fn wait(&self, id: PendingId, timeout: Duration) -> Result<Outcome<T>, Error> {
+        #[cfg(feature = "tracing")]
+        {
+            use tracing::Instrument;
+            let span = tracing::debug_span!(target: "oob", "oob.wait", kind = T::KIND, id = %id);
+            self.wait_inner(id, timeout).instrument(span).await
+        }
+        #[cfg(not(feature = "tracing"))]
+        self.wait_inner(id, timeout).await
+    }
+
+    async fn wait_inner(&self, id: PendingId, timeout: Duration) -> Result<Outcome<T>, Error> {
         let until = tokio::time::Instant::now() + timeout;
         let mut sub = self.inner.store.subscribe(id).await?;
         let mut last_open: Option<Record<T>> = None;

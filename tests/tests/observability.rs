@@ -1,0 +1,91 @@
+//! Lifecycle events: every action is logged with its kind and id; namespaces only as a keyed
+//! hash; payloads never.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use oob::Outcome;
+use oob_tests::*;
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn events_name_action_kind_and_id_never_namespace_or_payload() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let m = manager_with(oob::store::MemoryStore::new().with_retention(Duration::from_secs(1)));
+    let alice = user("alice@example.com");
+    let a = m.create(&alice, spec().alias("gh")).await.unwrap();
+    let joined = m.create_or_join(&alice, spec().alias("gh")).await.unwrap();
+    assert!(joined.is_joined());
+    let a_id = a.id();
+    m.complete(a).await.unwrap();
+    let b = m.create(&alice, spec()).await.unwrap();
+    let b_id = b.id();
+    m.cancel(b).await.unwrap();
+    let c = m.create(&alice, spec()).await.unwrap();
+    m.decline(c).await.unwrap();
+    let d = m
+        .create(&alice, spec().ttl(Duration::from_secs(1)))
+        .await
+        .unwrap();
+    assert!(matches!(
+        m.wait(d.id(), Duration::from_secs(5)).await.unwrap(),
+        Outcome::Expired(_)
+    ));
+    tokio::time::advance(Duration::from_secs(5)).await;
+    assert!(m.purge().await.unwrap() > 0);
+    m.create(&alice, spec()).await.unwrap();
+    m.clear(alice.namespace()).await.unwrap();
+
+    let out = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    for action in [
+        "action=\"create\"",
+        "action=\"join\"",
+        "action=\"complete\"",
+        "action=\"cancel\"",
+        "action=\"decline\"",
+        "action=\"expire\"",
+        "action=\"purge\"",
+        "action=\"clear\"",
+    ] {
+        assert!(out.contains(action), "missing {action} in:\n{out}");
+    }
+    assert!(out.contains("kind=\"device_code\""), "{out}");
+    assert!(out.contains(&a_id.to_string()), "{out}");
+    assert!(out.contains(&b_id.to_string()), "{out}");
+    assert!(out.contains("oob.wait"), "{out}");
+    assert!(out.contains("ns="), "{out}");
+    // Never the namespace in clear, never any part of the payload.
+    for secret in [
+        "alice",
+        "example.com",
+        "ABCD-1234",
+        "Enter the code",
+        "ex.com/device",
+    ] {
+        assert!(
+            !out.contains(secret),
+            "{secret} leaked into the log:\n{out}"
+        );
+    }
+}

@@ -1,0 +1,30 @@
+use std::time::Duration;
+use oob::provider::FixedNamespace;
+use oob::store::MemoryStore;
+use oob::vault::{MemoryVault, Vault};
+use oob::{CallbackBase, Manager, Namespace, OobPayload, Spec};
+
+#[derive(Clone, OobPayload)]
+#[oob(kind = "api_key", route = "/oob/key/{id}")]
+struct ApiKey;
+
+type M = Manager<ApiKey, MemoryStore<ApiKey>, FixedNamespace>;
+
+fn manager() -> M {
+    Manager::builder()
+        .store(MemoryStore::new())
+        .provider(FixedNamespace::new(Namespace::new("alice").unwrap()))
+        .callback_base(CallbackBase::parse("https://ex.com").unwrap())
+        .build()
+}
+
+#[derive(Clone, OobPayload)]
+#[oob(kind = "device_code", route = "/oob/device/{id}")]
+struct DeviceCode;
+
+async fn run(keys: M, devices: Manager<DeviceCode, MemoryStore<DeviceCode>, FixedNamespace>) {
+    let device = devices.create(&(), Spec::new(DeviceCode)).await.unwrap();
+    // A device-code pending cannot be completed by the api-key manager.
+    let _ = keys.complete(device).await;
+}
+fn main() { let _ = (manager, run, Duration::ZERO); }

@@ -1,0 +1,26 @@
+use std::time::Duration;
+use oob::provider::FixedNamespace;
+use oob::store::MemoryStore;
+use oob::vault::{MemoryVault, Vault};
+use oob::{CallbackBase, Manager, Namespace, OobPayload, Spec};
+
+#[derive(Clone, OobPayload)]
+#[oob(kind = "api_key", route = "/oob/key/{id}")]
+struct ApiKey;
+
+type M = Manager<ApiKey, MemoryStore<ApiKey>, FixedNamespace>;
+
+fn manager() -> M {
+    Manager::builder()
+        .store(MemoryStore::new())
+        .provider(FixedNamespace::new(Namespace::new("alice").unwrap()))
+        .callback_base(CallbackBase::parse("https://ex.com").unwrap())
+        .build()
+}
+
+async fn run(vault: MemoryVault<String>) {
+    // Writes take a NamespaceToken, never a Namespace.
+    let ns = Namespace::new("alice").unwrap();
+    vault.put(&ns, "k", "secret".into()).await.unwrap();
+}
+fn main() { let _ = (manager, run, Duration::ZERO); }

@@ -1,0 +1,29 @@
+use std::time::Duration;
+use oob::provider::FixedNamespace;
+use oob::store::MemoryStore;
+use oob::vault::{MemoryVault, Vault};
+use oob::{CallbackBase, Manager, Namespace, OobPayload, Spec};
+
+#[derive(Clone, OobPayload)]
+#[oob(kind = "api_key", route = "/oob/key/{id}")]
+struct ApiKey;
+
+type M = Manager<ApiKey, MemoryStore<ApiKey>, FixedNamespace>;
+
+fn manager() -> M {
+    Manager::builder()
+        .store(MemoryStore::new())
+        .provider(FixedNamespace::new(Namespace::new("alice").unwrap()))
+        .callback_base(CallbackBase::parse("https://ex.com").unwrap())
+        .build()
+}
+
+async fn run(m: M, vault: MemoryVault<String>) {
+    let open = m.create(&(), Spec::new(ApiKey)).await.unwrap();
+    let token = {
+        let done = m.complete(open).await.unwrap();
+        done.namespace_token()
+    };
+    vault.put(&token, "k", "secret".into()).await.unwrap();
+}
+fn main() { let _ = (manager, run, Duration::ZERO); }

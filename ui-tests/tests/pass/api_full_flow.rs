@@ -1,0 +1,47 @@
+//! Derive a payload, build a manager, create, complete through the callback id, persist
+//! under the namespace, and read it back; the waiting task sees the outcome.
+use std::time::Duration;
+
+use oob::provider::{FromVerifiedSubject, VerifiedSubject};
+use oob::store::MemoryStore;
+use oob::vault::{MemoryVault, Vault};
+use oob::{CallbackBase, Manager, Namespace, OobPayload, Outcome, Spec};
+
+#[derive(Clone, OobPayload)]
+#[oob(kind = "api_key", route = "/oob/key/{id}", ttl = "5m")]
+struct ApiKey {
+    service: String,
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let m = Manager::builder()
+        .store(MemoryStore::new())
+        .provider(FromVerifiedSubject)
+        .callback_base(CallbackBase::parse("https://ex.com").unwrap())
+        .build();
+    let vault = MemoryVault::<String>::new();
+    let alice = VerifiedSubject::new(Namespace::new("alice").unwrap());
+    let open = m
+        .create(&alice, Spec::new(ApiKey { service: "gh".into() }))
+        .await
+        .unwrap();
+    assert_eq!(open.data().service, "gh");
+    let url = open.callback_url();
+    let id = url.rsplit('/').next().unwrap().parse().unwrap();
+    let waiter = tokio::spawn({
+        let m = m.clone();
+        async move { m.wait(id, Duration::from_secs(5)).await }
+    });
+    let open = m.open(id).await.unwrap();
+    let done = m.complete(open).await.unwrap();
+    vault
+        .put(&done.namespace_token(), "gh", "secret".into())
+        .await
+        .unwrap();
+    assert_eq!(
+        vault.get(alice.namespace(), "gh").await.unwrap().as_deref(),
+        Some("secret")
+    );
+    assert!(matches!(waiter.await.unwrap().unwrap(), Outcome::Completed(_)));
+}
