@@ -9,7 +9,7 @@ use crate::id::PendingId;
 use crate::namespace::Namespace;
 use crate::payload::OobPayload;
 use crate::state::{CancelReason, Cancelled, Completed, Expired, Open, State};
-use crate::store::{Record, RecordState};
+use crate::store::{Body, Record, RecordState};
 use crate::time::Timestamp;
 
 /// How a manager renders callback URLs: its base and the payload's route, split at `{id}`.
@@ -40,12 +40,9 @@ impl CallbackTemplate {
 pub struct Pending<T, S: State> {
     id: PendingId,
     namespace: Namespace,
-    alias: Option<String>,
-    resource: Option<String>,
-    elicit_id: Option<String>,
     created_at: Timestamp,
     expires_at: Timestamp,
-    data: T,
+    body: Arc<Body<T>>,
     callback: Arc<CallbackTemplate>,
     state: S,
 }
@@ -89,19 +86,19 @@ impl<T, S: State> Pending<T, S> {
     /// The caller's alias, if any.
     #[must_use]
     pub fn alias(&self) -> Option<&str> {
-        self.alias.as_deref()
+        self.body.alias()
     }
 
     /// The resource, if any.
     #[must_use]
     pub fn resource(&self) -> Option<&str> {
-        self.resource.as_deref()
+        self.body.resource()
     }
 
     /// The MCP elicitation id given at creation, if any.
     #[must_use]
     pub fn elicit_id(&self) -> Option<&str> {
-        self.elicit_id.as_deref()
+        self.body.elicit_id()
     }
 
     /// When it was created.
@@ -119,13 +116,16 @@ impl<T, S: State> Pending<T, S> {
     /// The payload.
     #[must_use]
     pub fn data(&self) -> &T {
-        &self.data
+        self.body.data()
     }
 
-    /// The payload, by value.
+    /// The payload, by value (moved out when nothing else shares it, cloned otherwise).
     #[must_use]
-    pub fn into_data(self) -> T {
-        self.data
+    pub fn into_data(self) -> T
+    where
+        T: Clone,
+    {
+        self.body.into_data()
     }
 
     /// The callback URL the user opens: the manager's base followed by `T::ROUTE` with this
@@ -141,17 +141,17 @@ impl<T, S: State> Pending<T, S> {
         &self.state
     }
 
-    fn with_state<S2: State>(self, state: S2) -> Pending<T, S2> {
+    /// A pending in state `state` from a store record (the caller has checked that the
+    /// record is in that state).
+    #[inline]
+    pub(crate) fn from_record(record: Record<T>, state: S, callback: Arc<CallbackTemplate>) -> Self {
         Pending {
-            id: self.id,
-            namespace: self.namespace,
-            alias: self.alias,
-            resource: self.resource,
-            elicit_id: self.elicit_id,
-            created_at: self.created_at,
-            expires_at: self.expires_at,
-            data: self.data,
-            callback: self.callback,
+            id: record.id,
+            namespace: record.namespace,
+            created_at: record.created_at,
+            expires_at: record.expires_at,
+            body: record.body,
+            callback,
             state,
         }
     }
@@ -261,26 +261,17 @@ pub enum AnyPending<T> {
 
 impl<T> AnyPending<T> {
     pub(crate) fn from_record(record: Record<T>, callback: Arc<CallbackTemplate>) -> Self {
-        let state = record.state;
-        let p = Pending {
-            id: record.id,
-            namespace: record.namespace,
-            alias: record.alias,
-            resource: record.resource,
-            elicit_id: record.elicit_id,
-            created_at: record.created_at,
-            expires_at: record.expires_at,
-            data: record.data,
-            callback,
-            state: Open::new(),
-        };
-        match state {
-            RecordState::Open => Self::Open(p),
-            RecordState::Completed { at } => Self::Completed(p.with_state(Completed { at })),
-            RecordState::Cancelled { at, reason } => {
-                Self::Cancelled(p.with_state(Cancelled { at, reason }))
+        match record.state {
+            RecordState::Open => Self::Open(Pending::from_record(record, Open::new(), callback)),
+            RecordState::Completed { at } => {
+                Self::Completed(Pending::from_record(record, Completed { at }, callback))
             }
-            RecordState::Expired { at } => Self::Expired(p.with_state(Expired { at })),
+            RecordState::Cancelled { at, reason } => {
+                Self::Cancelled(Pending::from_record(record, Cancelled { at, reason }, callback))
+            }
+            RecordState::Expired { at } => {
+                Self::Expired(Pending::from_record(record, Expired { at }, callback))
+            }
         }
     }
 

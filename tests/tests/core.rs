@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use oob::provider::{FixedNamespace, FromVerifiedSubject, ProviderError, VerifiedSubject};
 use oob::state::CancelReason;
-use oob::store::{Finished, MemoryStore, Record, RecordState, Store};
+use oob::store::{Body, Finished, MemoryStore, Record, RecordState, Store};
 use oob::time::Timestamp;
 use oob::vault::{MemoryVault, Vault};
 use oob::{AnyPending, Error, Namespace, PendingId, Spec};
@@ -292,13 +292,10 @@ fn record(id: PendingId, namespace: &str) -> Record<DeviceCode> {
     Record {
         id,
         namespace: ns(namespace),
-        alias: None,
-        resource: None,
-        elicit_id: None,
         created_at: Timestamp::from_millis(1),
         expires_at: Timestamp::from_millis(u64::MAX / 2),
         state: RecordState::Open,
-        data: device_code(),
+        body: Arc::new(Body::new(device_code(), None, Some("r".into()), None)),
     }
 }
 

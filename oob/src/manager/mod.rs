@@ -14,7 +14,7 @@ use crate::pending::{AnyPending, CallbackTemplate, Pending};
 use crate::provider::NamespaceProvider;
 use crate::spec::{Expiry, Spec};
 use crate::state::{CancelReason, Cancelled, Completed, Expired, Open};
-use crate::store::{Created, Dedup, Limits, Record, RecordState, Store};
+use crate::store::{Body, Created, Dedup, Finished, Limits, Record, RecordState, Store};
 use crate::time::{Clock, Timestamp};
 
 pub mod builder;
@@ -153,29 +153,40 @@ where
         AnyPending::from_record(record, self.inner.callback.clone())
     }
 
-    fn expect_open(&self, record: Record<T>) -> Result<Pending<T, Open>, Error> {
-        let id = record.id;
-        match self.any(record) {
-            AnyPending::Open(p) => Ok(p),
-            AnyPending::Expired(_) => Err(Error::Expired(id)),
-            other => Err(Error::Finished {
-                id,
-                how: finished_of(&other),
+    /// The record as an open pending, or why it is not open.
+    fn open_pending(&self, record: Record<T>) -> Result<Pending<T, Open>, Error> {
+        match record.state {
+            RecordState::Open => Ok(Pending::from_record(record, Open::new(), self.inner.callback.clone())),
+            RecordState::Expired { .. } => Err(Error::Expired(record.id)),
+            state => Err(Error::Finished {
+                id: record.id,
+                how: state.finished().unwrap_or(Finished::Expired),
             }),
         }
     }
 
-    fn expect<St>(
-        &self,
-        record: Record<T>,
-        pick: fn(AnyPending<T>) -> Option<Pending<T, St>>,
-    ) -> Result<Pending<T, St>, Error>
-    where
-        St: crate::state::State,
-    {
-        let id = record.id;
-        pick(self.any(record))
-            .ok_or_else(|| Error::Store(crate::store::StoreError::backend(WrongState(id))))
+    /// The record of a completed transition as a completed pending.
+    fn completed_pending(&self, record: Record<T>) -> Result<Pending<T, Completed>, Error> {
+        match record.state {
+            RecordState::Completed { at } => Ok(Pending::from_record(
+                record,
+                Completed { at },
+                self.inner.callback.clone(),
+            )),
+            _ => Err(wrong_state(record.id)),
+        }
+    }
+
+    /// The record of a cancel transition as a cancelled pending.
+    fn cancelled_pending(&self, record: Record<T>) -> Result<Pending<T, Cancelled>, Error> {
+        match record.state {
+            RecordState::Cancelled { at, reason } => Ok(Pending::from_record(
+                record,
+                Cancelled { at, reason },
+                self.inner.callback.clone(),
+            )),
+            _ => Err(wrong_state(record.id)),
+        }
     }
 
     /// The caller's namespace, as the provider derives it from `cx`.
@@ -200,13 +211,11 @@ where
         Ok(Record {
             id: PendingId::random(),
             namespace,
-            alias: spec.alias,
-            resource: spec.resource,
-            elicit_id: spec.elicit_id,
+
             created_at: now,
             expires_at,
             state: RecordState::Open,
-            data: spec.data,
+            body: Arc::new(Body::new(spec.data, spec.alias, spec.resource, spec.elicit_id)),
         })
     }
 
@@ -253,26 +262,22 @@ where
         let created = self
             .inner
             .store
-            .create(record, self.inner.limits, dedup, now)
+            .create(&record, self.inner.limits, dedup, now)
             .await
             .map_err(|e| Error::from_create(id, e))?;
         let log = &self.inner.log;
         match created {
-            Created::Inserted(record) => {
+            Created::Inserted => {
                 log.event("create", T::KIND, id, &record.namespace);
-                self.expect_open(record).map(Joined::Created)
+                self.open_pending(record).map(Joined::Created)
             }
             Created::Joined(existing) => {
                 log.event("join", T::KIND, existing.id, &existing.namespace);
-                self.expect_open(existing).map(Joined::Joined)
+                self.open_pending(existing).map(Joined::Joined)
             }
             Created::Declined(declined) => {
                 log.event("cooldown", T::KIND, declined.id, &declined.namespace);
-                self.expect(declined, |p| match p {
-                    AnyPending::Cancelled(p) => Some(p),
-                    _ => None,
-                })
-                .map(Joined::Declined)
+                self.cancelled_pending(declined).map(Joined::Declined)
             }
         }
     }
@@ -287,7 +292,7 @@ where
     /// [`Error::Finished`] otherwise. What a callback handler calls first.
     pub async fn open(&self, id: PendingId) -> Result<Pending<T, Open>, Error> {
         let record = self.inner.store.get(id, self.now()).await?;
-        self.expect_open(record.ok_or(Error::NotFound(id))?)
+        self.open_pending(record.ok_or(Error::NotFound(id))?)
     }
 
     async fn complete_inner(
@@ -304,10 +309,7 @@ where
         self.inner
             .log
             .event("complete", T::KIND, id, &record.namespace);
-        self.expect(record, |p| match p {
-            AnyPending::Completed(p) => Some(p),
-            _ => None,
-        })
+        self.completed_pending(record)
     }
 
     /// Completes an open pending. Of any number of concurrent completers of one id, exactly
@@ -352,10 +354,7 @@ where
             CancelReason::Declined => "decline",
         };
         self.inner.log.event(action, T::KIND, id, &record.namespace);
-        self.expect(record, |p| match p {
-            AnyPending::Cancelled(p) => Some(p),
-            _ => None,
-        })
+        self.cancelled_pending(record)
     }
 
     /// Cancels an open pending on the service's behalf.
@@ -516,14 +515,8 @@ where
     }
 }
 
-fn finished_of<T>(p: &AnyPending<T>) -> crate::store::Finished {
-    use crate::store::Finished;
-    match p {
-        AnyPending::Completed(_) => Finished::Completed,
-        AnyPending::Cancelled(c) if c.is_declined() => Finished::Declined,
-        AnyPending::Cancelled(_) => Finished::Cancelled,
-        AnyPending::Expired(_) | AnyPending::Open(_) => Finished::Expired,
-    }
+fn wrong_state(id: PendingId) -> Error {
+    Error::Store(crate::store::StoreError::backend(WrongState(id)))
 }
 
 /// A store answered a transition with a record in another state than the transition's.

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use super::{
-    CreateError, Created, Dedup, Finished, Limits, Notifier, Record, RecordState, Scope, Store,
+    Body, CreateError, Created, Dedup, Finished, Limits, Notifier, Record, RecordState, Scope, Store,
     StoreError, Subscription, TransitionError,
 };
 use crate::id::PendingId;
@@ -62,8 +62,7 @@ impl<T> Default for MemoryStore<T> {
     }
 }
 
-/// A hasher for [`PendingId`]s: they are uniformly random, so their folded bits are already
-/// a good hash.
+/// A hasher for 64-bit keys that are already uniformly random.
 #[derive(Default)]
 struct IdHasher(u64);
 
@@ -81,19 +80,88 @@ impl Hasher for IdHasher {
     }
 }
 
-type IdMap = HashMap<PendingId, u32, BuildHasherDefault<IdHasher>>;
+/// The 64-bit fold of an id (122 random bits): the key of the id index.
+fn fold(id: &PendingId) -> u64 {
+    let v = id.as_uuid().as_u128();
+    #[allow(clippy::cast_possible_truncation)]
+    let (lo, hi) = (v as u64, (v >> 64) as u64);
+    lo ^ hi
+}
+
+/// Id → slot. Keyed by the 64-bit fold of the id (12 bytes a bucket instead of 20); the
+/// slot's entry confirms the whole id, and the rare ids whose fold collides with another's
+/// live in an exact overflow map.
+#[derive(Debug, Default)]
+struct IdIndex {
+    primary: HashMap<u64, u32, BuildHasherDefault<IdHasher>>,
+    overflow: HashMap<PendingId, u32>,
+}
+
+impl IdIndex {
+    fn get<T>(&self, id: &PendingId, slots: &[Option<Entry<T>>]) -> Option<u32> {
+        if let Some(&s) = self.primary.get(&fold(id)) {
+            if matches!(slots.get(s as usize), Some(Some(e)) if e.id == *id) {
+                return Some(s);
+            }
+        }
+        if self.overflow.is_empty() {
+            None
+        } else {
+            self.overflow.get(id).copied()
+        }
+    }
+
+    /// Adds an id that is not in the index.
+    fn insert(&mut self, id: PendingId, slot: u32) {
+        match self.primary.entry(fold(&id)) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(slot);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.overflow.insert(id, slot);
+            }
+        }
+    }
+
+    /// Removes the id that lives in `slot`.
+    fn remove(&mut self, id: &PendingId, slot: u32) {
+        let key = fold(id);
+        if self.primary.get(&key) == Some(&slot) {
+            self.primary.remove(&key);
+            if !self.overflow.is_empty() {
+                let promote = self
+                    .overflow
+                    .iter()
+                    .find(|(other, _)| fold(other) == key)
+                    .map(|(other, s)| (*other, *s));
+                if let Some((other, s)) = promote {
+                    self.overflow.remove(&other);
+                    self.primary.insert(key, s);
+                }
+            }
+        } else {
+            self.overflow.remove(id);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.primary.len() + self.overflow.len()
+    }
+}
 
 #[derive(Debug)]
 struct Inner<T> {
     slots: Vec<Option<Entry<T>>>,
     free: Vec<u32>,
-    by_id: IdMap,
+    by_id: IdIndex,
     /// Namespace → its index in `ns_slots`. Empty indexes are kept until the next purge, so
     /// a namespace that comes and goes is not re-hashed and re-allocated every time.
     ns_index: HashMap<Namespace, u32>,
     ns_slots: Vec<Option<NsIndex>>,
     ns_free: Vec<u32>,
     open_total: usize,
+    /// When `expire_all` last scanned the slab (it runs at most once a second).
+    last_full_scan: u64,
 }
 
 #[derive(Debug)]
@@ -109,70 +177,26 @@ const CANCELLED: u8 = 2;
 const DECLINED: u8 = 3;
 const EXPIRED: u8 = 4;
 
+/// The state lives in the top 3 bits of `Entry::finished`; the time (ms) below.
+const STATE_SHIFT: u32 = 61;
+const TIME_MASK: u64 = (1 << STATE_SHIFT) - 1;
+
 #[derive(Debug)]
 struct Entry<T> {
     id: PendingId,
-    data: T,
+    body: Arc<Body<T>>,
     created: u64,
     expires: u64,
+    /// State (top 3 bits) and when it finished (ms, the rest).
     finished: u64,
-    labels: Labels,
     /// Index of the namespace in `ns_slots`.
     ns: u32,
     /// Position of this entry's slot in its namespace's `slots`.
     ns_pos: u32,
-    state: u8,
 }
 
-/// Alias, resource and elicitation id packed in one allocation (none when all are absent).
-#[derive(Debug)]
-struct Labels {
-    buf: Box<str>,
-    lens: [u16; 3],
-}
-
-const ABSENT: u16 = u16::MAX;
-
-impl Labels {
-    fn new(parts: [Option<&str>; 3]) -> Self {
-        let mut lens = [ABSENT; 3];
-        let total: usize = parts.iter().flatten().map(|p| p.len()).sum();
-        let mut buf = String::with_capacity(total);
-        for (len, part) in lens.iter_mut().zip(parts) {
-            if let Some(p) = part {
-                // Spec validation bounds labels far below u16::MAX; clamp defensively.
-                let max = p.len().min(usize::from(ABSENT - 1));
-                let take = (0..=max)
-                    .rev()
-                    .find(|&i| p.is_char_boundary(i))
-                    .unwrap_or(0);
-                buf.push_str(&p[..take]);
-                *len = u16::try_from(take).unwrap_or(0);
-            }
-        }
-        Self {
-            buf: buf.into_boxed_str(),
-            lens,
-        }
-    }
-
-    fn get(&self, which: usize) -> Option<&str> {
-        let start: usize = self.lens[..which]
-            .iter()
-            .filter(|l| **l != ABSENT)
-            .map(|l| usize::from(*l))
-            .sum();
-        let l = self.lens[which];
-        (l != ABSENT).then(|| self.buf.get(start..start + usize::from(l)).unwrap_or(""))
-    }
-
-    fn owned(&self, which: usize) -> Option<String> {
-        self.get(which).map(str::to_owned)
-    }
-}
-
-fn encode_state(state: RecordState) -> (u8, u64) {
-    match state {
+fn encode_state(state: RecordState) -> u64 {
+    let (s, at) = match state {
         RecordState::Open => (OPEN, 0),
         RecordState::Completed { at } => (COMPLETED, at.as_millis()),
         RecordState::Cancelled {
@@ -184,59 +208,48 @@ fn encode_state(state: RecordState) -> (u8, u64) {
             reason: CancelReason::Declined,
         } => (DECLINED, at.as_millis()),
         RecordState::Expired { at } => (EXPIRED, at.as_millis()),
-    }
+    };
+    pack(s, at)
+}
+
+fn pack(state: u8, at: u64) -> u64 {
+    (u64::from(state) << STATE_SHIFT) | (at & TIME_MASK)
 }
 
 impl<T> Entry<T> {
-    /// An entry for `record`'s fields with `data` (the record keeps its own).
-    fn new(record: &Record<T>, data: T) -> Self {
-        let (state, finished) = encode_state(record.state);
+    fn new(record: &Record<T>) -> Self {
         Self {
             id: record.id,
-            data,
+            body: record.body.clone(),
             created: record.created_at.as_millis(),
             expires: record.expires_at.as_millis(),
-            finished,
-            labels: Labels::new([
-                record.alias.as_deref(),
-                record.resource.as_deref(),
-                record.elicit_id.as_deref(),
-            ]),
+            finished: encode_state(record.state),
             ns: 0,
             ns_pos: 0,
-            state,
         }
     }
 
-    /// An entry taking `record`'s data, and the record's namespace.
-    fn from_record(record: Record<T>) -> (Self, Namespace) {
-        let (state, finished) = encode_state(record.state);
-        let labels = Labels::new([
-            record.alias.as_deref(),
-            record.resource.as_deref(),
-            record.elicit_id.as_deref(),
-        ]);
-        let entry = Self {
-            id: record.id,
-            data: record.data,
-            created: record.created_at.as_millis(),
-            expires: record.expires_at.as_millis(),
-            finished,
-            labels,
-            ns: 0,
-            ns_pos: 0,
-            state,
-        };
-        (entry, record.namespace)
+    fn state(&self) -> u8 {
+        #[allow(clippy::cast_possible_truncation)]
+        let s = (self.finished >> STATE_SHIFT) as u8;
+        s
+    }
+
+    fn finished_at(&self) -> u64 {
+        self.finished & TIME_MASK
+    }
+
+    fn set_state(&mut self, state: u8, at: u64) {
+        self.finished = pack(state, at);
     }
 
     fn is_open_at(&self, now: u64) -> bool {
-        self.state == OPEN && self.expires > now
+        self.state() == OPEN && self.expires > now
     }
 
     fn record_state(&self, now: u64) -> RecordState {
-        let at = Timestamp::from_millis(self.finished);
-        match self.state {
+        let at = Timestamp::from_millis(self.finished_at());
+        match self.state() {
             OPEN if self.expires > now => RecordState::Open,
             OPEN | EXPIRED => RecordState::Expired {
                 at: Timestamp::from_millis(self.expires),
@@ -254,27 +267,21 @@ impl<T> Entry<T> {
     }
 
     fn purge_at(&self, retention: Duration) -> Timestamp {
-        let base = match self.state {
+        let base = match self.state() {
             OPEN | EXPIRED => self.expires,
-            _ => self.finished,
+            _ => self.finished_at(),
         };
         Timestamp::from_millis(base).saturating_add(retention)
     }
 
-    fn to_record(&self, namespace: &Namespace, now: u64) -> Record<T>
-    where
-        T: Clone,
-    {
+    fn to_record(&self, namespace: &Namespace, now: u64) -> Record<T> {
         Record {
             id: self.id,
             namespace: namespace.clone(),
-            alias: self.labels.owned(0),
-            resource: self.labels.owned(1),
-            elicit_id: self.labels.owned(2),
             created_at: Timestamp::from_millis(self.created),
             expires_at: Timestamp::from_millis(self.expires),
             state: self.record_state(now),
-            data: self.data.clone(),
+            body: self.body.clone(),
         }
     }
 
@@ -282,21 +289,18 @@ impl<T> Entry<T> {
         let state = self.record_state(now);
         Record {
             id: self.id,
-            alias: self.labels.owned(0),
-            resource: self.labels.owned(1),
-            elicit_id: self.labels.owned(2),
             namespace,
             created_at: Timestamp::from_millis(self.created),
             expires_at: Timestamp::from_millis(self.expires),
             state,
-            data: self.data,
+            body: self.body,
         }
     }
 }
 
 impl<T> Inner<T> {
     fn slot(&self, id: &PendingId) -> Option<u32> {
-        self.by_id.get(id).copied()
+        self.by_id.get(id, &self.slots)
     }
 
     fn entry(&self, slot: u32) -> &Entry<T> {
@@ -336,10 +340,7 @@ impl<T> Inner<T> {
         self.ns_index.get(namespace).map(|&n| self.ns(n))
     }
 
-    fn to_record(&self, slot: u32, now: u64) -> Record<T>
-    where
-        T: Clone,
-    {
+    fn to_record(&self, slot: u32, now: u64) -> Record<T> {
         let e = self.entry(slot);
         e.to_record(self.namespace_of(e), now)
     }
@@ -347,9 +348,8 @@ impl<T> Inner<T> {
     /// Marks an open entry as no longer open (finished or expired), keeping the counts right.
     fn close(&mut self, slot: u32, state: u8, at: u64) {
         let e = self.entry_mut(slot);
-        debug_assert_eq!(e.state, OPEN);
-        e.state = state;
-        e.finished = at;
+        debug_assert_eq!(e.state(), OPEN);
+        e.set_state(state, at);
         let ns = e.ns;
         self.ns_mut(ns).open -= 1;
         self.open_total -= 1;
@@ -378,9 +378,8 @@ impl<T> Inner<T> {
         n
     }
 
-    fn insert(&mut self, namespace: &Namespace, mut entry: Entry<T>) {
-        let n = self.ns_for(namespace);
-        let is_open = entry.state == OPEN;
+    fn insert_at(&mut self, n: u32, mut entry: Entry<T>) {
+        let is_open = entry.state() == OPEN;
         let id = entry.id;
         let slot = match self.free.pop() {
             Some(s) => s,
@@ -406,9 +405,9 @@ impl<T> Inner<T> {
         let Some(entry) = self.slots.get_mut(slot as usize).and_then(Option::take) else {
             unreachable!("removing an empty slot");
         };
-        self.by_id.remove(&entry.id);
+        self.by_id.remove(&entry.id, slot);
         self.free.push(slot);
-        let was_open = entry.state == OPEN;
+        let was_open = entry.state() == OPEN;
         if was_open {
             self.open_total -= 1;
         }
@@ -438,33 +437,37 @@ impl<T> Inner<T> {
     }
 
     /// Marks the expired open entries of a namespace as expired, so they stop counting.
-    fn expire_namespace(&mut self, namespace: &Namespace, now: u64) {
-        let expired: Vec<u32> = match self.ns_lookup(namespace) {
-            Some(idx) => idx
-                .slots
-                .iter()
-                .copied()
-                .filter(|&s| {
-                    let e = self.entry(s);
-                    e.state == OPEN && e.expires <= now
-                })
-                .collect(),
-            None => return,
-        };
+    fn expire_namespace(&mut self, n: u32, now: u64) {
+        let expired: Vec<u32> = self
+            .ns(n)
+            .slots
+            .iter()
+            .copied()
+            .filter(|&s| {
+                let e = self.entry(s);
+                e.state() == OPEN && e.expires <= now
+            })
+            .collect();
         for s in expired {
             let at = self.entry(s).expires;
             self.close(s, EXPIRED, at);
         }
     }
 
-    /// Marks every expired open entry as expired, so they stop counting.
+    /// Marks every expired open entry as expired, so they stop counting. Scans the whole
+    /// slab, so at most once a second: a storm of creates at the total bound must not turn
+    /// into a storm of full scans.
     fn expire_all(&mut self, now: u64) {
+        if now < self.last_full_scan.saturating_add(1_000) {
+            return;
+        }
+        self.last_full_scan = now;
         let expired: Vec<u32> = self
             .slots
             .iter()
             .enumerate()
             .filter_map(|(i, e)| match e {
-                Some(e) if e.state == OPEN && e.expires <= now => u32::try_from(i).ok(),
+                Some(e) if e.state() == OPEN && e.expires <= now => u32::try_from(i).ok(),
                 _ => None,
             })
             .collect();
@@ -488,11 +491,12 @@ impl<T> MemoryStore<T> {
                 inner: Mutex::new(Inner {
                     slots: Vec::new(),
                     free: Vec::new(),
-                    by_id: IdMap::default(),
+                    by_id: IdIndex::default(),
                     ns_index: HashMap::new(),
                     ns_slots: Vec::new(),
                     ns_free: Vec::new(),
                     open_total: 0,
+                    last_full_scan: 0,
                 }),
                 notifier: Notifier::new(),
                 retention,
@@ -550,16 +554,13 @@ impl<T> MemoryStore<T> {
         to: u8,
         expect: Option<&Namespace>,
         now: Timestamp,
-    ) -> Result<Record<T>, TransitionError>
-    where
-        T: Clone,
-    {
+    ) -> Result<Record<T>, TransitionError> {
         let now_ms = now.as_millis();
         let retention = self.shared.retention;
         let mut inner = self.lock();
         let slot = inner.slot(&id).ok_or(TransitionError::NotFound)?;
         let e = inner.entry(slot);
-        if e.state != OPEN {
+        if e.state() != OPEN {
             return Err(TransitionError::Finished(
                 e.record_state(now_ms)
                     .finished()
@@ -578,8 +579,7 @@ impl<T> MemoryStore<T> {
         }
         let record = if retention.is_zero() {
             let (mut entry, namespace) = inner.remove(slot);
-            entry.state = to;
-            entry.finished = now_ms;
+            entry.set_state(to, now_ms);
             entry.into_record(namespace, now_ms)
         } else {
             inner.close(slot, to, now_ms);
@@ -595,51 +595,49 @@ impl<T> MemoryStore<T> {
 
 impl<T> Store<T> for MemoryStore<T>
 where
-    T: Clone + Send + Sync + 'static,
+    T: Send + Sync + 'static,
 {
     async fn create(
         &self,
-        record: Record<T>,
+        record: &Record<T>,
         limits: Limits,
         dedup: Dedup,
         now: Timestamp,
     ) -> Result<Created<T>, CreateError> {
         let now_ms = now.as_millis();
         let mut inner = self.lock();
-        if inner.by_id.contains_key(&record.id) {
+        if inner.slot(&record.id).is_some() {
             return Err(CreateError::DuplicateId);
         }
+        let n = inner.ns_for(&record.namespace);
         if let Dedup::Join { decline_cooldown } = dedup {
-            if let Some(idx) = inner.ns_lookup(&record.namespace) {
-                let mut declined: Option<u32> = None;
-                for &s in &idx.slots {
-                    let e = inner.entry(s);
-                    if e.labels.get(0) != record.alias.as_deref()
-                        || e.labels.get(1) != record.resource.as_deref()
-                    {
-                        continue;
-                    }
-                    if e.is_open_at(now_ms) {
-                        return Ok(Created::Joined(inner.to_record(s, now_ms)));
-                    }
-                    let cooling =
-                        Timestamp::from_millis(e.finished).saturating_add(decline_cooldown);
-                    if e.state == DECLINED
-                        && cooling > now
-                        && declined.is_none_or(|d| inner.entry(d).finished < e.finished)
-                    {
-                        declined = Some(s);
-                    }
+            let mut declined: Option<u32> = None;
+            for &s in &inner.ns(n).slots {
+                let e = inner.entry(s);
+                if e.body.alias() != record.body.alias()
+                    || e.body.resource() != record.body.resource()
+                {
+                    continue;
                 }
-                if let Some(d) = declined {
-                    return Ok(Created::Declined(inner.to_record(d, now_ms)));
+                if e.is_open_at(now_ms) {
+                    return Ok(Created::Joined(inner.to_record(s, now_ms)));
+                }
+                let cooling =
+                    Timestamp::from_millis(e.finished_at()).saturating_add(decline_cooldown);
+                if e.state() == DECLINED
+                    && cooling > now
+                    && declined.is_none_or(|d| inner.entry(d).finished_at() < e.finished_at())
+                {
+                    declined = Some(s);
                 }
             }
+            if let Some(d) = declined {
+                return Ok(Created::Declined(inner.to_record(d, now_ms)));
+            }
         }
-        let ns_open = |inner: &Inner<T>| inner.ns_lookup(&record.namespace).map_or(0, |i| i.open);
-        if ns_open(&inner) >= limits.per_namespace {
-            inner.expire_namespace(&record.namespace, now_ms);
-            if ns_open(&inner) >= limits.per_namespace {
+        if inner.ns(n).open >= limits.per_namespace {
+            inner.expire_namespace(n, now_ms);
+            if inner.ns(n).open >= limits.per_namespace {
                 return Err(CreateError::Capacity(Scope::Namespace));
             }
         }
@@ -649,9 +647,8 @@ where
                 return Err(CreateError::Capacity(Scope::Total));
             }
         }
-        let entry = Entry::new(&record, record.data.clone());
-        inner.insert(&record.namespace, entry);
-        Ok(Created::Inserted(record))
+        inner.insert_at(n, Entry::new(record));
+        Ok(Created::Inserted)
     }
 
     async fn put(&self, record: Record<T>) -> Result<(), StoreError> {
@@ -661,8 +658,8 @@ where
             let (entry, _) = inner.remove(old);
             inner.drop_ns_if_empty(entry.ns);
         }
-        let (entry, namespace) = Entry::from_record(record);
-        inner.insert(&namespace, entry);
+        let n = inner.ns_for(&record.namespace);
+        inner.insert_at(n, Entry::new(&record));
         drop(inner);
         self.shared.notifier.notify(id);
         Ok(())

@@ -6,6 +6,7 @@
 
 use std::error::Error as StdError;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::id::PendingId;
@@ -20,26 +21,161 @@ pub use memory::MemoryStore;
 pub use notify::{Notifier, Subscription};
 
 /// A pending interaction as a store keeps it: plain data, no typestate.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// The immutable part (payload and labels) is a shared [`Body`], so reading a record back
+/// from an in-process store copies no payload.
+#[derive(Debug, PartialEq, Eq)]
 pub struct Record<T> {
     /// The id.
     pub id: PendingId,
     /// The namespace it belongs to.
     pub namespace: Namespace,
-    /// The caller's alias, if any.
-    pub alias: Option<String>,
-    /// The resource, if any.
-    pub resource: Option<String>,
-    /// The MCP elicitation id, if one was given.
-    pub elicit_id: Option<String>,
     /// When it was created.
     pub created_at: Timestamp,
     /// When it stops being open.
     pub expires_at: Timestamp,
     /// Where it is in its lifecycle.
     pub state: RecordState,
+    /// The payload and labels.
+    pub body: Arc<Body<T>>,
+}
+
+impl<T> Clone for Record<T> {
+    fn clone(&self) -> Self {
+        Self {
+            id: self.id,
+            namespace: self.namespace.clone(),
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            state: self.state,
+            body: self.body.clone(),
+        }
+    }
+}
+
+/// The immutable part of a pending: its payload, alias, resource and elicitation id, in
+/// one allocation besides the payload's own (the three labels share one buffer).
+#[derive(PartialEq, Eq)]
+pub struct Body<T> {
+    data: T,
+    labels: Labels,
+}
+
+impl<T> std::fmt::Debug for Body<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Payloads may be secrets: never printed.
+        f.debug_struct("Body").finish_non_exhaustive()
+    }
+}
+
+impl<T> Body<T> {
+    /// A body. Labels longer than 65,534 bytes are cut at a character boundary (the manager
+    /// refuses labels over [`MAX_LABEL_LEN`](crate::spec::MAX_LABEL_LEN) before this).
+    #[must_use]
+    pub fn new(
+        data: T,
+        alias: Option<String>,
+        resource: Option<String>,
+        elicit_id: Option<String>,
+    ) -> Self {
+        Self {
+            data,
+            labels: Labels::new([alias, resource, elicit_id]),
+        }
+    }
+
     /// The payload.
-    pub data: T,
+    #[must_use]
+    pub fn data(&self) -> &T {
+        &self.data
+    }
+
+    /// The alias, if any.
+    #[must_use]
+    pub fn alias(&self) -> Option<&str> {
+        self.labels.get(0)
+    }
+
+    /// The resource, if any.
+    #[must_use]
+    pub fn resource(&self) -> Option<&str> {
+        self.labels.get(1)
+    }
+
+    /// The elicitation id, if any.
+    #[must_use]
+    pub fn elicit_id(&self) -> Option<&str> {
+        self.labels.get(2)
+    }
+
+    /// The payload, by value: moved out when this is the only reference, cloned otherwise.
+    #[must_use]
+    pub fn into_data(self: Arc<Self>) -> T
+    where
+        T: Clone,
+    {
+        match Arc::try_unwrap(self) {
+            Ok(body) => body.data,
+            Err(shared) => shared.data.clone(),
+        }
+    }
+}
+
+/// Up to three optional labels packed in one buffer.
+#[derive(Debug, PartialEq, Eq)]
+struct Labels {
+    buf: Box<str>,
+    lens: [u16; 3],
+}
+
+const ABSENT: u16 = u16::MAX;
+
+impl Labels {
+    fn new(mut parts: [Option<String>; 3]) -> Self {
+        let mut lens = [ABSENT; 3];
+        let present = parts.iter().flatten().count();
+        let clamp = |p: &str| {
+            let max = p.len().min(usize::from(ABSENT - 1));
+            (0..=max).rev().find(|&i| p.is_char_boundary(i)).unwrap_or(0)
+        };
+        if present == 1 {
+            // Reuse the one label's buffer (no copy when it has no spare capacity).
+            for (i, part) in parts.iter_mut().enumerate() {
+                if let Some(mut p) = part.take() {
+                    let take = clamp(&p);
+                    p.truncate(take);
+                    lens[i] = u16::try_from(take).unwrap_or(0);
+                    return Self {
+                        buf: p.into_boxed_str(),
+                        lens,
+                    };
+                }
+            }
+        }
+        let total: usize = parts.iter().flatten().map(String::len).sum();
+        let mut buf = String::with_capacity(total);
+        for (len, part) in lens.iter_mut().zip(&parts) {
+            if let Some(p) = part {
+                let take = clamp(p);
+                buf.push_str(&p[..take]);
+                *len = u16::try_from(take).unwrap_or(0);
+            }
+        }
+        Self {
+            buf: buf.into_boxed_str(),
+            lens,
+        }
+    }
+
+    fn get(&self, which: usize) -> Option<&str> {
+        let start: usize = self.lens[..which]
+            .iter()
+            .filter(|l| **l != ABSENT)
+            .map(|l| usize::from(*l))
+            .sum();
+        let l = self.lens[which];
+        (l != ABSENT).then(|| self.buf.get(start..start + usize::from(l)).unwrap_or(""))
+    }
 }
 
 /// Where a [`Record`] is in its lifecycle.
@@ -218,8 +354,8 @@ pub enum Dedup {
 /// What [`Store::create`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Created<T> {
-    /// The record was inserted; here it is back, as created.
-    Inserted(Record<T>),
+    /// The record was inserted.
+    Inserted,
     /// An open pending with the same key exists; nothing was inserted.
     Joined(Record<T>),
     /// A pending with the same key was declined within the cooldown; nothing was inserted.
@@ -273,10 +409,11 @@ pub enum CreateError {
 /// - wake [`subscribe`](Store::subscribe)rs of an id on every transition, clear and purge of
 ///   that id (on every replica, for a shared store).
 pub trait Store<T>: Send + Sync + 'static {
-    /// Inserts a new open record, atomically checking `limits` and applying `dedup`.
+    /// Inserts a copy of a new open record, atomically checking `limits` and applying
+    /// `dedup`.
     fn create(
         &self,
-        record: Record<T>,
+        record: &Record<T>,
         limits: Limits,
         dedup: Dedup,
         now: Timestamp,

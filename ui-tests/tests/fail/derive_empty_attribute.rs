@@ -1,0 +1,10 @@
+//! An empty `#[oob()]`: both required keys are reported.
+use oob::OobPayload;
+
+#[derive(OobPayload)]
+#[oob()]
+struct Payload;
+
+fn main() {
+    let _ = Payload::KIND;
+}

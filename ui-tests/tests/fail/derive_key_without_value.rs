@@ -1,0 +1,10 @@
+//! `kind` written as a bare flag, without a value.
+use oob::OobPayload;
+
+#[derive(OobPayload)]
+#[oob(kind, route = "/oob/device/{id}")]
+struct Payload;
+
+fn main() {
+    let _ = Payload::KIND;
+}
