@@ -38,6 +38,16 @@ pub enum Error {
     /// The store failed.
     #[error("store failure")]
     Store(#[from] StoreError),
+    /// The pending was completed, but persisting its result failed (see
+    /// [`Manager::complete_with`](crate::Manager::complete_with)).
+    #[error("pending {id} completed, but persisting its result failed")]
+    Persist {
+        /// The completed pending.
+        id: PendingId,
+        /// Why persisting failed.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
 }
 
 impl Error {

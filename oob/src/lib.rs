@@ -38,7 +38,7 @@ pub use manager::{CallbackBase, Joined, Manager, ManagerBuilder, Outcome, Sweepe
 pub use namespace::{Namespace, NamespaceError};
 pub use oob_derive::OobPayload;
 pub use payload::OobPayload;
-pub use pending::{AnyPending, NamespaceToken, Pending};
+pub use pending::{AnyPending, NamespaceToken, OpenPending, Pending};
 pub use provider::NamespaceProvider;
 pub use spec::Spec;
 pub use store::Store;

@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use crate::id::PendingId;
 use crate::namespace::Namespace;
 use crate::payload::OobPayload;
-use crate::state::{CancelReason, Cancelled, Completed, Expired, Open, State};
+use crate::state::{CancelReason, Cancelled, Completed, Expired, Open, Persistable, State};
 use crate::store::{Body, Record, RecordState};
 use crate::time::Timestamp;
 
@@ -144,7 +144,11 @@ impl<T, S: State> Pending<T, S> {
     /// A pending in state `state` from a store record (the caller has checked that the
     /// record is in that state).
     #[inline]
-    pub(crate) fn from_record(record: Record<T>, state: S, callback: Arc<CallbackTemplate>) -> Self {
+    pub(crate) fn from_record(
+        record: Record<T>,
+        state: S,
+        callback: Arc<CallbackTemplate>,
+    ) -> Self {
         Pending {
             id: record.id,
             namespace: record.namespace,
@@ -154,6 +158,47 @@ impl<T, S: State> Pending<T, S> {
             callback,
             state,
         }
+    }
+}
+
+impl<T, S: State> Pending<T, S> {
+    /// The token that lets namespaced persistence write under this pending's namespace, and
+    /// no other. Only a `Pending<T, Completed>` has one (`S:` [`Persistable`]); it borrows
+    /// the pending, so it cannot outlive it.
+    #[must_use]
+    pub fn namespace_token(&self) -> NamespaceToken<'_>
+    where
+        S: Persistable,
+    {
+        NamespaceToken {
+            namespace: &self.namespace,
+        }
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl<T> Sealed for super::Pending<T, super::Open> {}
+}
+
+/// An open pending of payload type `T`: what [`Manager::complete`](crate::Manager::complete),
+/// [`cancel`](crate::Manager::cancel) and [`decline`](crate::Manager::decline) consume.
+/// Implemented by `Pending<T, Open>` only (sealed); it exists so that handing them a finished
+/// pending, or one of another payload type, fails to compile with a message that says so.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an open pending of payload type `{T}`",
+    label = "only a `Pending<{T}, Open>` can be completed, cancelled or declined",
+    note = "a pending finishes exactly once: keep the pending the first `complete`/`cancel`/`decline` returned, or read the current state with `manager.get(id)`",
+    note = "a manager serves one payload type: finish this pending with the manager that created it"
+)]
+pub trait OpenPending<T>: sealed::Sealed {
+    /// The pending's id.
+    fn open_id(&self) -> PendingId;
+}
+
+impl<T> OpenPending<T> for Pending<T, Open> {
+    fn open_id(&self) -> PendingId {
+        self.id
     }
 }
 
@@ -172,15 +217,6 @@ impl<T> Pending<T, Completed> {
     #[must_use]
     pub fn completed_at(&self) -> SystemTime {
         self.state.at.to_system_time()
-    }
-
-    /// The token that lets namespaced persistence write under this pending's namespace, and
-    /// no other. It borrows the pending, so it cannot outlive it.
-    #[must_use]
-    pub fn namespace_token(&self) -> NamespaceToken<'_> {
-        NamespaceToken {
-            namespace: &self.namespace,
-        }
     }
 }
 
@@ -266,9 +302,11 @@ impl<T> AnyPending<T> {
             RecordState::Completed { at } => {
                 Self::Completed(Pending::from_record(record, Completed { at }, callback))
             }
-            RecordState::Cancelled { at, reason } => {
-                Self::Cancelled(Pending::from_record(record, Cancelled { at, reason }, callback))
-            }
+            RecordState::Cancelled { at, reason } => Self::Cancelled(Pending::from_record(
+                record,
+                Cancelled { at, reason },
+                callback,
+            )),
             RecordState::Expired { at } => {
                 Self::Expired(Pending::from_record(record, Expired { at }, callback))
             }

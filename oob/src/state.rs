@@ -24,6 +24,17 @@ pub trait State: sealed::Sealed + Send + Sync + 'static {
     const NAME: &'static str;
 }
 
+/// The states whose pending yields a [`NamespaceToken`](crate::NamespaceToken):
+/// [`Completed`] only. Sealed like [`State`].
+#[diagnostic::on_unimplemented(
+    message = "a `{Self}` pending yields no namespace token: only a completed pending does",
+    label = "this pending is not completed",
+    note = "complete it first and take the token from the result: `let done = manager.complete(pending).await?; vault.put(&done.namespace_token(), key, value)`"
+)]
+pub trait Persistable: State {}
+
+impl Persistable for Completed {}
+
 /// The pending is open: the interaction has not finished and has not expired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Open {

@@ -8,7 +8,8 @@ use oob::time::TokioClock;
 use oob::{CallbackBase, Manager, Namespace, OobPayload, Spec};
 
 /// The device-code payload of the benchmarks.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, OobPayload)]
+#[oob(kind = "device_code", route = "/oob/cb/{id}", ttl = "10m")]
 pub struct DeviceCode {
     /// Where the user enters the code.
     pub verify_url: String,
@@ -76,5 +77,3 @@ pub fn fixed_manager() -> Manager<DeviceCode, MemoryStore<DeviceCode>, FixedName
         .default_ttl(Duration::from_secs(60))
         .build()
 }
-
-impl OobPayload for DeviceCode { const KIND: &'static str = "device_code"; const ROUTE: &'static str = "/oob/cb/{id}"; const DEFAULT_TTL: Option<Duration> = Some(Duration::from_secs(600)); }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use oob::provider::{FixedNamespace, FromVerifiedSubject, ProviderError, VerifiedSubject};
 use oob::state::CancelReason;
-use oob::store::{Body, Finished, MemoryStore, Record, RecordState, Store};
+use oob::store::{Body, Finished, MemoryStore, Record, RecordState, Store, Wake};
 use oob::time::Timestamp;
 use oob::vault::{MemoryVault, Vault};
 use oob::{AnyPending, Error, Namespace, PendingId, Spec};
@@ -335,7 +335,7 @@ async fn store_transitions_check_expiry_and_namespace() {
     let early = Timestamp::from_millis(50);
     let late = Timestamp::from_millis(100);
     assert!(matches!(
-        store.complete(id, Some(&ns("b")), early).await,
+        store.complete(id, Some(&ns("b")), early, Wake::Now).await,
         Err(oob::store::TransitionError::NamespaceMismatch)
     ));
     assert_eq!(
@@ -343,7 +343,7 @@ async fn store_transitions_check_expiry_and_namespace() {
         RecordState::Expired { at: late }
     );
     assert!(matches!(
-        store.complete(id, None, late).await,
+        store.complete(id, None, late, Wake::Now).await,
         Err(oob::store::TransitionError::Finished(Finished::Expired))
     ));
     assert!(
@@ -361,7 +361,7 @@ async fn retention_window_then_purge() {
     let id = PendingId::random();
     store.put(record(id, "a")).await.unwrap();
     let t0 = Timestamp::from_millis(1_000);
-    store.complete(id, None, t0).await.unwrap();
+    store.complete(id, None, t0, Wake::Now).await.unwrap();
     let within = t0.saturating_add(Duration::from_secs(9));
     let after = t0.saturating_add(Duration::from_secs(10));
     assert_eq!(store.purge(within).await.unwrap(), 0);

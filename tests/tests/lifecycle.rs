@@ -356,3 +356,88 @@ async fn the_sweeper_purges_and_stops_when_dropped() {
         Ok(oob::AnyPending::Expired(_))
     ));
 }
+
+/// `complete_with` persists before it wakes: the woken waiter always finds the result.
+async fn persisted_before_the_waiter_wakes(m: TestManager) {
+    use oob::vault::{MemoryVault, Vault};
+    let vault = MemoryVault::<String>::new();
+    let p = m.create(&user("a"), spec()).await.unwrap();
+    let id = p.id();
+    let waiter = tokio::spawn({
+        let (m, vault) = (m.clone(), vault.clone());
+        async move {
+            match m.wait(id, Duration::from_secs(30)).await.unwrap() {
+                Outcome::Completed(done) => vault.get(done.namespace(), "key").await.unwrap(),
+                other => panic!("{other:?}"),
+            }
+        }
+    });
+    // Let the waiter subscribe, read the open state and park (one thread: deterministic).
+    while m.store().watched() == 0 {
+        tokio::task::yield_now().await;
+    }
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    let (done, n) = m
+        .complete_with(p, async |token| {
+            // Give the waiter every chance to run early, as a slow database write would.
+            for _ in 0..50 {
+                tokio::task::yield_now().await;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            vault.put(&token, "key", "sk-a".into()).await.map(|()| 7)
+        })
+        .await
+        .unwrap();
+    assert_eq!((done.id(), n), (id, 7));
+    assert_eq!(waiter.await.unwrap().as_deref(), Some("sk-a"));
+    assert_eq!(
+        vault.get(&ns("a"), "key").await.unwrap().as_deref(),
+        Some("sk-a")
+    );
+    assert_eq!(vault.get(&ns("b"), "key").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn complete_with_wakes_waiters_only_after_persisting() {
+    persisted_before_the_waiter_wakes(manager()).await;
+    persisted_before_the_waiter_wakes(manager_with(
+        MemoryStore::new().with_retention(Duration::ZERO),
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn complete_with_reports_a_failed_persist_and_still_wakes() {
+    let m = manager();
+    let p = m.create(&user("a"), spec()).await.unwrap();
+    let id = p.id();
+    let waiter = tokio::spawn({
+        let m = m.clone();
+        async move { m.wait(id, Duration::from_secs(30)).await }
+    });
+    tokio::task::yield_now().await;
+    let err = m
+        .complete_with(p, async |_token| {
+            Err::<(), _>(std::io::Error::other("disk full"))
+        })
+        .await
+        .unwrap_err();
+    match &err {
+        Error::Persist { id: got, source } => {
+            assert_eq!(*got, id);
+            assert_eq!(source.to_string(), "disk full");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(std::error::Error::source(&err).is_some());
+    // The user did act: the pending is completed and its waiter woke with that outcome.
+    assert!(matches!(
+        waiter.await.unwrap().unwrap(),
+        Outcome::Completed(_)
+    ));
+    // Only the winner persists: a second completion is refused before `persist` runs.
+    let again = m.get(id).await.unwrap();
+    assert!(matches!(again, oob::AnyPending::Completed(_)));
+}

@@ -80,12 +80,14 @@ async fn callback(
     let id: PendingId = id.parse().map_err(|e| format!("bad id: {e}"))?;
     let open = oob.open(id).await.map_err(|e| e.to_string())?;
     println!("callback: form for `{}` submitted", open.data().service);
-    let done = oob.complete(open).await.map_err(|e| e.to_string())?;
-    // Only a completed pending yields the token that writes under its namespace.
-    vault
-        .put(&done.namespace_token(), "upstream", submitted_key)
-        .await
-        .map_err(|e| e.to_string())
+    // Complete, persist under the pending's namespace (only a completed pending yields the
+    // token that writes there), and only then wake the waiting tool call.
+    oob.complete_with(open, async |token| {
+        vault.put(&token, "upstream", submitted_key).await
+    })
+    .await
+    .map(|_| ())
+    .map_err(|e| e.to_string())
 }
 
 async fn run() -> Result<(), String> {

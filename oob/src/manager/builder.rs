@@ -278,11 +278,11 @@ impl<T, St, Pr, Cb> ManagerBuilder<T, St, Pr, Cb> {
     }
 
     /// The manager.
-    pub fn build(self) -> Manager<T, St::Store, Pr::Provider>
+    pub fn build<S, P>(self) -> Manager<T, S, P>
     where
         T: OobPayload,
-        St: HasStore<T>,
-        Pr: HasProvider,
+        St: HasStore<T, Store = S>,
+        Pr: HasProvider<Provider = P>,
         Cb: HasCallbackBase,
     {
         let pos = const {

@@ -10,11 +10,11 @@ use crate::id::PendingId;
 use crate::namespace::Namespace;
 use crate::observe::LogKey;
 use crate::payload::OobPayload;
-use crate::pending::{AnyPending, CallbackTemplate, Pending};
+use crate::pending::{AnyPending, CallbackTemplate, NamespaceToken, OpenPending, Pending};
 use crate::provider::NamespaceProvider;
 use crate::spec::{Expiry, Spec};
 use crate::state::{CancelReason, Cancelled, Completed, Expired, Open};
-use crate::store::{Body, Created, Dedup, Finished, Limits, Record, RecordState, Store};
+use crate::store::{Body, Created, Dedup, Finished, Limits, Record, RecordState, Store, Wake};
 use crate::time::{Clock, Timestamp};
 
 pub mod builder;
@@ -156,7 +156,11 @@ where
     /// The record as an open pending, or why it is not open.
     fn open_pending(&self, record: Record<T>) -> Result<Pending<T, Open>, Error> {
         match record.state {
-            RecordState::Open => Ok(Pending::from_record(record, Open::new(), self.inner.callback.clone())),
+            RecordState::Open => Ok(Pending::from_record(
+                record,
+                Open::new(),
+                self.inner.callback.clone(),
+            )),
             RecordState::Expired { .. } => Err(Error::Expired(record.id)),
             state => Err(Error::Finished {
                 id: record.id,
@@ -215,7 +219,12 @@ where
             created_at: now,
             expires_at,
             state: RecordState::Open,
-            body: Arc::new(Body::new(spec.data, spec.alias, spec.resource, spec.elicit_id)),
+            body: Arc::new(Body::new(
+                spec.data,
+                spec.alias,
+                spec.resource,
+                spec.elicit_id,
+            )),
         })
     }
 
@@ -299,11 +308,12 @@ where
         &self,
         id: PendingId,
         expect: Option<&Namespace>,
+        wake: Wake,
     ) -> Result<Pending<T, Completed>, Error> {
         let record = self
             .inner
             .store
-            .complete(id, expect, self.now())
+            .complete(id, expect, self.now(), wake)
             .await
             .map_err(|e| Error::from_transition(id, e))?;
         self.inner
@@ -314,16 +324,88 @@ where
 
     /// Completes an open pending. Of any number of concurrent completers of one id, exactly
     /// one gets `Ok`; the others get [`Error::Finished`].
-    pub async fn complete(
+    pub async fn complete<O: OpenPending<T>>(
         &self,
-        pending: Pending<T, Open>,
+        pending: O,
     ) -> Result<Pending<T, Completed>, Error> {
-        self.complete_inner(pending.id(), None).await
+        self.complete_inner(pending.open_id(), None, Wake::Now)
+            .await
+    }
+
+    /// Completes an open pending, persists what the user gave under its namespace with
+    /// `persist`, and only then wakes its waiters, so a woken tool call finds the result.
+    ///
+    /// Of concurrent completers only the winner runs `persist`, with the
+    /// [`NamespaceToken`] of the completed pending. If `persist` fails the pending stays
+    /// completed (the user did act), its waiters are still woken, and the error comes back as
+    /// [`Error::Persist`]. (A plain read of the state while `persist` runs, such as
+    /// [`get`](Self::get), already sees the pending completed; only the wake-up is held.)
+    ///
+    /// ```
+    /// # use oob::{CallbackBase, Manager, Namespace, OobPayload, Spec};
+    /// # use oob::provider::FixedNamespace;
+    /// # use oob::store::MemoryStore;
+    /// # use oob::vault::{MemoryVault, Vault};
+    /// # #[derive(Clone, OobPayload)]
+    /// # #[oob(kind = "api_key", route = "/oob/key/{id}")]
+    /// # struct ApiKey;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), oob::Error> {
+    /// # let manager = Manager::builder()
+    /// #     .store(MemoryStore::new())
+    /// #     .provider(FixedNamespace::new(Namespace::new("alice").unwrap()))
+    /// #     .callback_base(CallbackBase::parse("https://ex.com").unwrap())
+    /// #     .build();
+    /// let vault = MemoryVault::<String>::new();
+    /// let open = manager.create(&(), Spec::new(ApiKey)).await?;
+    /// let (done, ()) = manager
+    ///     .complete_with(open, async |token| vault.put(&token, "key", "sk-1".into()).await)
+    ///     .await?;
+    /// assert_eq!(vault.get(done.namespace(), "key").await.unwrap().as_deref(), Some("sk-1"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn complete_with<O, F, R, E>(
+        &self,
+        pending: O,
+        persist: F,
+    ) -> Result<(Pending<T, Completed>, R), Error>
+    where
+        O: OpenPending<T>,
+        F: for<'t> AsyncFnOnce(NamespaceToken<'t>) -> Result<R, E>,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let id = pending.open_id();
+        let record = self
+            .inner
+            .store
+            .complete(id, None, self.now(), Wake::Later)
+            .await
+            .map_err(|e| Error::from_transition(id, e))?;
+        self.inner
+            .log
+            .event("complete", T::KIND, id, &record.namespace);
+        let done = match self.completed_pending(record.clone()) {
+            Ok(done) => done,
+            Err(e) => {
+                // A store that returned a non-completed record: still release its waiters.
+                let _ = self.inner.store.wake(&record).await;
+                return Err(e);
+            }
+        };
+        let persisted = persist(done.namespace_token()).await;
+        let woken = self.inner.store.wake(&record).await;
+        let value = persisted.map_err(|e| Error::Persist {
+            id,
+            source: Box::new(e),
+        })?;
+        woken?;
+        Ok((done, value))
     }
 
     /// Completes the open pending with this id.
     pub async fn complete_id(&self, id: PendingId) -> Result<Pending<T, Completed>, Error> {
-        self.complete_inner(id, None).await
+        self.complete_inner(id, None, Wake::Now).await
     }
 
     /// Completes the pending only if it belongs to `expected` (e.g. the namespace of the
@@ -334,7 +416,7 @@ where
         id: PendingId,
         expected: &Namespace,
     ) -> Result<Pending<T, Completed>, Error> {
-        self.complete_inner(id, Some(expected)).await
+        self.complete_inner(id, Some(expected), Wake::Now).await
     }
 
     async fn cancel_inner(
@@ -358,14 +440,20 @@ where
     }
 
     /// Cancels an open pending on the service's behalf.
-    pub async fn cancel(&self, pending: Pending<T, Open>) -> Result<Pending<T, Cancelled>, Error> {
-        self.cancel_inner(pending.id(), CancelReason::Cancelled, None)
+    pub async fn cancel<O: OpenPending<T>>(
+        &self,
+        pending: O,
+    ) -> Result<Pending<T, Cancelled>, Error> {
+        self.cancel_inner(pending.open_id(), CancelReason::Cancelled, None)
             .await
     }
 
     /// Records that the user declined an open pending.
-    pub async fn decline(&self, pending: Pending<T, Open>) -> Result<Pending<T, Cancelled>, Error> {
-        self.cancel_inner(pending.id(), CancelReason::Declined, None)
+    pub async fn decline<O: OpenPending<T>>(
+        &self,
+        pending: O,
+    ) -> Result<Pending<T, Cancelled>, Error> {
+        self.cancel_inner(pending.open_id(), CancelReason::Declined, None)
             .await
     }
 
@@ -438,6 +526,11 @@ where
         loop {
             let now = self.now();
             let Some(record) = self.inner.store.get(id, now).await? else {
+                // Removed at completion (zero retention) between subscribing and reading:
+                // the event carries the outcome.
+                if let Some(r) = sub.try_changed().filter(|r| !r.state.is_open()) {
+                    return Ok(self.outcome(Record::clone(&r)));
+                }
                 return match last_open {
                     Some(r) if r.expires_at <= now => Ok(self.outcome(Record {
                         state: RecordState::Expired { at: r.expires_at },

@@ -6,12 +6,13 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use super::{
-    Body, CreateError, Created, Dedup, Finished, Limits, Notifier, Record, RecordState, Scope, Store,
-    StoreError, Subscription, TransitionError,
+    Body, CreateError, Created, Dedup, Finished, Limits, Notifier, Record, RecordState, Scope,
+    Store, StoreError, Subscription, TransitionError,
 };
 use crate::id::PendingId;
 use crate::namespace::Namespace;
 use crate::state::CancelReason;
+use crate::store::Wake;
 use crate::time::Timestamp;
 
 /// The default retention window for finished records.
@@ -554,6 +555,7 @@ impl<T> MemoryStore<T> {
         to: u8,
         expect: Option<&Namespace>,
         now: Timestamp,
+        wake: Wake,
     ) -> Result<Record<T>, TransitionError> {
         let now_ms = now.as_millis();
         let retention = self.shared.retention;
@@ -586,7 +588,7 @@ impl<T> MemoryStore<T> {
             inner.to_record(slot, now_ms)
         };
         drop(inner);
-        if self.shared.notifier.has_waiters() {
+        if wake == Wake::Now && self.shared.notifier.has_waiters() {
             self.shared.notifier.notify_with(id, record.clone());
         }
         Ok(record)
@@ -675,8 +677,16 @@ where
         id: PendingId,
         expect: Option<&Namespace>,
         now: Timestamp,
+        wake: Wake,
     ) -> Result<Record<T>, TransitionError> {
-        self.transition(id, COMPLETED, expect, now)
+        self.transition(id, COMPLETED, expect, now, wake)
+    }
+
+    async fn wake(&self, record: &Record<T>) -> Result<(), StoreError> {
+        if self.shared.notifier.has_waiters() {
+            self.shared.notifier.notify_with(record.id, record.clone());
+        }
+        Ok(())
     }
 
     async fn cancel(
@@ -690,7 +700,7 @@ where
             CancelReason::Cancelled => CANCELLED,
             CancelReason::Declined => DECLINED,
         };
-        self.transition(id, to, expect, now)
+        self.transition(id, to, expect, now, Wake::Now)
     }
 
     async fn list_namespace(

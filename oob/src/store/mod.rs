@@ -136,7 +136,10 @@ impl Labels {
         let present = parts.iter().flatten().count();
         let clamp = |p: &str| {
             let max = p.len().min(usize::from(ABSENT - 1));
-            (0..=max).rev().find(|&i| p.is_char_boundary(i)).unwrap_or(0)
+            (0..=max)
+                .rev()
+                .find(|&i| p.is_char_boundary(i))
+                .unwrap_or(0)
         };
         if present == 1 {
             // Reuse the one label's buffer (no copy when it has no spare capacity).
@@ -396,6 +399,16 @@ pub enum CreateError {
     Store(#[from] StoreError),
 }
 
+/// When a completion wakes the waiters of its record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// With the transition.
+    Now,
+    /// When [`Store::wake`] is called: after the completer persisted what it obtained, so a
+    /// woken waiter finds it.
+    Later,
+}
+
 /// Where pending records live.
 ///
 /// All methods take `now` from the manager's [`Clock`](crate::time::Clock), so expiry is
@@ -431,13 +444,18 @@ pub trait Store<T>: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<Record<T>>, StoreError>> + Send;
 
     /// Completes an open record, if it is in `expect` (when given). Returns the completed
-    /// record.
+    /// record. With [`Wake::Later`] the record's waiters are not woken until
+    /// [`wake`](Self::wake) is called with it (the manager persists the result in between).
     fn complete(
         &self,
         id: PendingId,
         expect: Option<&Namespace>,
         now: Timestamp,
+        wake: Wake,
     ) -> impl Future<Output = Result<Record<T>, TransitionError>> + Send;
+
+    /// Wakes the waiters of a record that was completed with [`Wake::Later`].
+    fn wake(&self, record: &Record<T>) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Cancels or declines an open record, if it is in `expect` (when given). Returns the
     /// cancelled record.

@@ -169,6 +169,15 @@ impl<T> Subscription<T> {
         self.rx.borrow_and_update().clone()
     }
 
+    /// The record of a change that happened since the last one seen, without waiting; `None`
+    /// when nothing changed or the change carried no record.
+    pub fn try_changed(&mut self) -> Option<Arc<Record<T>>> {
+        match self.rx.has_changed() {
+            Ok(true) => self.rx.borrow_and_update().clone(),
+            _ => None,
+        }
+    }
+
     /// A subscription that never fires, for stores with no change events (waiters then rely
     /// on their deadline and timeout alone).
     #[must_use]

@@ -1,3 +1,4 @@
+#![allow(unused_imports)]
 use std::time::Duration;
 use oob::provider::FixedNamespace;
 use oob::store::MemoryStore;
