@@ -682,4 +682,51 @@ mod tests {
                 .contains(r#"`"10s"`, `"10m"` or `"10h"`"#)
         );
     }
+
+    mod props {
+        use super::super::*;
+        use super::route_id_position;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+            /// Any sum of `<n><unit>` groups parses to its number of seconds.
+            #[test]
+            fn ttl_groups_sum(groups in prop::collection::vec((0u64..100_000, 0usize..3), 1..5)) {
+                let units = [("s", 1u64), ("m", 60), ("h", 3600)];
+                let text: String = groups.iter().map(|(n, u)| format!("{n}{}", units[*u].0)).collect();
+                let secs: u64 = groups.iter().map(|(n, u)| n * units[*u].1).sum();
+                if secs == 0 {
+                    prop_assert_eq!(parse_ttl(&text), Err(TtlError::Zero));
+                } else {
+                    prop_assert_eq!(parse_ttl(&text), Ok(secs));
+                }
+            }
+
+            /// Arbitrary text never panics the TTL parser, and every error has a message.
+            #[test]
+            fn ttl_never_panics(s in ".{0,24}") {
+                if let Err(e) = parse_ttl(&s) {
+                    prop_assert!(!e.to_string().is_empty());
+                }
+            }
+
+            /// The derive's route check and the library's const check agree on any input, and
+            /// an accepted route has exactly one `{id}` at the reported position.
+            #[test]
+            fn routes_agree(s in "[/a-z{}?=#% .\t]{0,24}|\\PC{0,24}") {
+                let derive = check_route(&s);
+                prop_assert_eq!(derive.as_ref().ok().copied(), route_id_position(&s));
+                match derive {
+                    Ok(pos) => {
+                        prop_assert_eq!(&s[pos..pos + 4], "{id}");
+                        prop_assert_eq!(s.matches("{id}").count(), 1);
+                        prop_assert!(s.starts_with('/'));
+                    }
+                    Err(e) => prop_assert!(!e.message(&s).is_empty()),
+                }
+            }
+        }
+    }
 }
