@@ -42,3 +42,8 @@ pub use pending::{AnyPending, NamespaceToken, OpenPending, Pending};
 pub use provider::NamespaceProvider;
 pub use spec::Spec;
 pub use store::Store;
+
+/// The README's code blocks, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
