@@ -35,8 +35,8 @@ impl LogKey {
     /// A short keyed hash of the namespace (16 hex digits of HMAC-SHA256).
     #[cfg(feature = "tracing")]
     pub(crate) fn hash(&self, ns: &Namespace) -> String {
-        use hmac::{Hmac, Mac};
-        let Ok(mut mac) = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.key) else {
+        use hmac::{Hmac, KeyInit, Mac};
+        let Ok(mut mac) = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&self.key) else {
             return String::new();
         };
         mac.update(ns.as_str().as_bytes());

@@ -124,7 +124,7 @@ pub use bearer::{BearerHash, BearerSource, BearerToken, ShortKey};
 
 #[cfg(feature = "bearer-hash")]
 mod bearer {
-    use hmac::{Hmac, Mac};
+    use hmac::{Hmac, KeyInit, Mac};
     use sha2::Sha256;
 
     use super::{NamespaceProvider, ProviderError};
@@ -200,7 +200,7 @@ mod bearer {
                 .bearer_token()
                 .filter(|t| !t.is_empty())
                 .ok_or(ProviderError::NoIdentity)?;
-            let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
+            let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key)
                 .map_err(|e| ProviderError::Other(Box::new(e)))?;
             mac.update(token.as_bytes());
             let digest = mac.finalize().into_bytes();
