@@ -7,8 +7,10 @@ use oob::store::MemoryStore;
 use oob::time::TokioClock;
 use oob::{CallbackBase, Manager, Namespace, OobPayload, Spec};
 
+pub mod conformance;
+
 /// The device-code payload of the benchmarks.
-#[derive(Debug, Clone, PartialEq, Eq, OobPayload)]
+#[derive(Debug, Clone, PartialEq, Eq, OobPayload, serde::Serialize, serde::Deserialize)]
 #[oob(kind = "device_code", route = "/oob/cb/{id}", ttl = "10m")]
 pub struct DeviceCode {
     /// Where the user enters the code.
