@@ -441,3 +441,27 @@ async fn complete_with_reports_a_failed_persist_and_still_wakes() {
     let again = m.get(id).await.unwrap();
     assert!(matches!(again, oob::AnyPending::Completed(_)));
 }
+
+/// A waiter racing a zero-retention completion on another thread (subscribed, but not yet
+/// read) still gets the outcome: the store notifies before the record can be seen missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zero_retention_completion_racing_a_waiter_never_loses_the_outcome() {
+    let m = manager_with(MemoryStore::new().with_retention(Duration::ZERO));
+    for i in 0..2_000 {
+        let p = m.create(&user("a"), spec()).await.unwrap();
+        let id = p.id();
+        let w = tokio::spawn({
+            let m = m.clone();
+            async move { m.wait(id, Duration::from_secs(10)).await }
+        });
+        while m.store().watched() == 0 {
+            tokio::task::yield_now().await;
+        }
+        m.complete(p).await.unwrap();
+        match w.await.unwrap() {
+            Ok(Outcome::Completed(done)) => assert_eq!(done.id(), id),
+            other => panic!("iteration {i}: {other:?}"),
+        }
+    }
+    assert!(m.store().is_empty());
+}

@@ -579,7 +579,9 @@ impl<T> MemoryStore<T> {
         if expect.is_some_and(|ns| ns != inner.namespace_of(e)) {
             return Err(TransitionError::NamespaceMismatch);
         }
-        let record = if retention.is_zero() {
+        // With zero retention the record goes at once, unless its waiters are woken later:
+        // then `wake` removes it, so nobody in between finds it missing.
+        let record = if retention.is_zero() && wake == Wake::Now {
             let (mut entry, namespace) = inner.remove(slot);
             entry.set_state(to, now_ms);
             entry.into_record(namespace, now_ms)
@@ -587,10 +589,12 @@ impl<T> MemoryStore<T> {
             inner.close(slot, to, now_ms);
             inner.to_record(slot, now_ms)
         };
-        drop(inner);
+        // Notify before unlocking: a waiter that reads the store after this transition
+        // finds either the record or this event, never neither.
         if wake == Wake::Now && self.shared.notifier.has_waiters() {
             self.shared.notifier.notify_with(id, record.clone());
         }
+        drop(inner);
         Ok(record)
     }
 }
@@ -683,9 +687,18 @@ where
     }
 
     async fn wake(&self, record: &Record<T>) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if self.shared.retention.is_zero() {
+            if let Some(slot) = inner.slot(&record.id) {
+                if inner.entry(slot).state() != OPEN {
+                    drop(inner.remove(slot));
+                }
+            }
+        }
         if self.shared.notifier.has_waiters() {
             self.shared.notifier.notify_with(record.id, record.clone());
         }
+        drop(inner);
         Ok(())
     }
 
