@@ -19,6 +19,8 @@
 #![deny(missing_docs)]
 
 pub mod error;
+#[cfg(feature = "axum")]
+pub mod http;
 pub mod id;
 pub mod manager;
 pub mod namespace;
