@@ -8,6 +8,7 @@ use oob::time::TokioClock;
 use oob::{CallbackBase, Manager, Namespace, OobPayload, Spec};
 
 pub mod conformance;
+pub mod soak;
 
 /// The device-code payload of the benchmarks.
 #[derive(Debug, Clone, PartialEq, Eq, OobPayload, serde::Serialize, serde::Deserialize)]
