@@ -23,6 +23,8 @@ pub mod error;
 pub mod http;
 pub mod id;
 pub mod manager;
+#[cfg(feature = "mcp")]
+pub mod mcp;
 pub mod namespace;
 mod observe;
 pub mod payload;
