@@ -11,6 +11,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use crate::namespace::Namespace;
 use crate::pending::NamespaceToken;
 
+#[cfg(feature = "sqlite")]
+pub use crate::store::sqlite_vault::SqliteVault;
+
 /// A vault failure. The source chain is kept.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

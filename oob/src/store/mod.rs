@@ -16,9 +16,15 @@ use crate::time::Timestamp;
 
 pub mod memory;
 mod notify;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+#[cfg(feature = "sqlite")]
+pub(crate) mod sqlite_vault;
 
 pub use memory::MemoryStore;
 pub use notify::{Notifier, Subscription};
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
 
 /// A pending interaction as a store keeps it: plain data, no typestate.
 ///

@@ -1,0 +1,136 @@
+//! The store conformance suite against [`SqliteStore`], a fresh temp-file database per test.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use oob::PendingId;
+use oob::namespace::Namespace;
+use oob::state::CancelReason;
+use oob::store::{
+    CreateError, Created, Dedup, Limits, Record, SqliteStore, Store, StoreError, Subscription,
+    TransitionError, Wake,
+};
+use oob::time::Timestamp;
+use oob_tests::DeviceCode;
+
+/// Deletes the database files when the last handle goes.
+#[derive(Debug)]
+struct TempDb(PathBuf);
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = self.0.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// A [`SqliteStore`] on a temp file that is deleted with the store.
+#[derive(Debug, Clone)]
+struct TempStore {
+    store: SqliteStore<DeviceCode>,
+    _file: Arc<TempDb>,
+}
+
+async fn make(retention: Duration) -> TempStore {
+    let path = std::env::temp_dir().join(format!("oob-conformance-{}.db", PendingId::random()));
+    let file = Arc::new(TempDb(path.clone()));
+    let store = SqliteStore::open(&path)
+        .expect("open sqlite")
+        .with_retention(retention);
+    TempStore { store, _file: file }
+}
+
+oob_tests::store_conformance!(make);
+
+impl Store<DeviceCode> for TempStore {
+    fn create(
+        &self,
+        record: &Record<DeviceCode>,
+        limits: Limits,
+        dedup: Dedup,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Created<DeviceCode>, CreateError>> + Send {
+        self.store.create(record, limits, dedup, now)
+    }
+
+    fn put(
+        &self,
+        record: Record<DeviceCode>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.store.put(record)
+    }
+
+    fn get(
+        &self,
+        id: PendingId,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Option<Record<DeviceCode>>, StoreError>> + Send {
+        self.store.get(id, now)
+    }
+
+    fn complete(
+        &self,
+        id: PendingId,
+        expect: Option<&Namespace>,
+        now: Timestamp,
+        wake: Wake,
+    ) -> impl Future<Output = Result<Record<DeviceCode>, TransitionError>> + Send {
+        self.store.complete(id, expect, now, wake)
+    }
+
+    fn wake(
+        &self,
+        record: &Record<DeviceCode>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.store.wake(record)
+    }
+
+    fn cancel(
+        &self,
+        id: PendingId,
+        reason: CancelReason,
+        expect: Option<&Namespace>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Record<DeviceCode>, TransitionError>> + Send {
+        self.store.cancel(id, reason, expect, now)
+    }
+
+    fn list_namespace(
+        &self,
+        namespace: &Namespace,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Vec<Record<DeviceCode>>, StoreError>> + Send {
+        self.store.list_namespace(namespace, now)
+    }
+
+    fn clear_namespace(
+        &self,
+        namespace: &Namespace,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send {
+        self.store.clear_namespace(namespace)
+    }
+
+    fn purge(&self, now: Timestamp) -> impl Future<Output = Result<usize, StoreError>> + Send {
+        self.store.purge(now)
+    }
+
+    fn subscribe(
+        &self,
+        id: PendingId,
+    ) -> impl Future<Output = Result<Subscription<DeviceCode>, StoreError>> + Send {
+        self.store.subscribe(id)
+    }
+}
+
+/// The in-memory variant passes the same basic round trip.
+#[tokio::test]
+async fn in_memory_database_works() {
+    let store = SqliteStore::<DeviceCode>::open_in_memory().expect("open");
+    oob_tests::conformance::complete_is_single_and_final(store.clone()).await;
+    oob_tests::conformance::create_or_join_joins_the_same_key_only(store).await;
+}
