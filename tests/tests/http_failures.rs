@@ -1,0 +1,102 @@
+//! Failures over real HTTP: a failing store or vault is a 500 with a generic body and the
+//! interaction headers; a concurrent double submit of one form gives exactly one success.
+
+mod http_support;
+
+use std::sync::atomic::Ordering;
+
+use http_support::{INTERNAL_DETAIL, assert_interaction_headers, client, start};
+use oob::http::RejectionKind;
+use oob::vault::Vault;
+use oob_tests::{ns, spec, user};
+
+#[tokio::test]
+async fn store_failures_are_a_generic_500() {
+    let (state, _clock, store, base) = start().await;
+    let c = client();
+    let open = state.oob.create(&user("alice"), spec()).await.unwrap();
+    let url = format!("{base}/oob/cb/{}", open.id());
+
+    store.fail_get.store(true, Ordering::SeqCst);
+    let res = c.get(&url).send().await.unwrap();
+    assert_eq!(res.status(), 500);
+    assert_interaction_headers(&res, "500 on load");
+    let body = res.text().await.unwrap();
+    assert_eq!(body, RejectionKind::Internal.message());
+    assert!(!body.contains(INTERNAL_DETAIL) && !body.contains("alice"));
+    store.fail_get.store(false, Ordering::SeqCst);
+
+    // The load works, the completion's transition fails.
+    store.fail_complete.store(true, Ordering::SeqCst);
+    let res = c
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("secret=kept-out")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 500);
+    assert_interaction_headers(&res, "500 on complete");
+    let body = res.text().await.unwrap();
+    assert_eq!(body, RejectionKind::Internal.message());
+    assert!(!body.contains(INTERNAL_DETAIL) && !body.contains("kept-out"));
+    store.fail_complete.store(false, Ordering::SeqCst);
+
+    // Nothing was stored and the pending is still open: the user can retry.
+    assert_eq!(state.vault.get(&ns("alice"), "secret").await.unwrap(), None);
+    let res = c
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("secret=second-try")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        state
+            .vault
+            .get(&ns("alice"), "secret")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("second-try")
+    );
+}
+
+#[tokio::test]
+async fn concurrent_double_submit_has_exactly_one_winner() {
+    let (state, _clock, _store, base) = start().await;
+    let c = client();
+    for round in 0..5 {
+        let open = state.oob.create(&user("alice"), spec()).await.unwrap();
+        let url = format!("{base}/oob/cb/{}", open.id());
+        // Every request loaded the form first: all of them race the submit.
+        let submits = (0..8).map(|i| {
+            let (c, url) = (c.clone(), url.clone());
+            tokio::spawn(async move {
+                let res = c
+                    .post(&url)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(format!("secret=value-{i}"))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_interaction_headers(&res, "double submit");
+                (i, res.status().as_u16())
+            })
+        });
+        let mut results = Vec::new();
+        for s in submits.collect::<Vec<_>>() {
+            results.push(s.await.unwrap());
+        }
+        let winners: Vec<_> = results.iter().filter(|(_, s)| *s == 200).collect();
+        assert_eq!(winners.len(), 1, "round {round}: {results:?}");
+        assert!(
+            results.iter().all(|(_, s)| *s == 200 || *s == 410),
+            "round {round}: {results:?}"
+        );
+        // The stored value is the winner's.
+        let stored = state.vault.get(&ns("alice"), "secret").await.unwrap();
+        assert_eq!(stored, Some(format!("value-{}", winners[0].0)));
+    }
+}

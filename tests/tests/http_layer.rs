@@ -1,0 +1,165 @@
+//! `InteractionLayer` over real HTTP: in front of axum routes (`route_layer`) and of a plain
+//! tower service, the pending and its namespace in the request extensions, and the
+//! `InteractionContext` extractor reading them back.
+
+mod http_support;
+
+use std::convert::Infallible;
+use std::sync::atomic::Ordering;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::routing::get;
+use http_support::{AppState, assert_interaction_headers, client, serve, start};
+use oob::http::{Interaction, InteractionContext, InteractionLayer, interaction_headers};
+use oob::{PendingId, Spec};
+use oob_tests::{DeviceCode, spec, user};
+
+/// Reads the context back and completes its pending.
+async fn via_context(
+    State(state): State<AppState>,
+    cx: InteractionContext<DeviceCode>,
+) -> Result<String, oob::http::InteractionRejection> {
+    let ns = cx.namespace().as_str().len();
+    let pending = cx
+        .take_pending()
+        .ok_or(oob::http::RejectionKind::Misconfigured)?;
+    state.oob.complete(pending).await?;
+    Ok(format!("completed; namespace length {ns}"))
+}
+
+/// The ordinary extractor behind the layer takes the loaded pending (no second lookup).
+async fn via_extractor(ix: Interaction<DeviceCode>) -> String {
+    format!("open {}", ix.id())
+}
+
+#[tokio::test]
+async fn route_layer_puts_the_pending_and_namespace_in_extensions() {
+    let (state, _clock, store, _) = start().await;
+    let app = Router::new()
+        .route("/oob/cb/{id}", get(via_context))
+        .route("/oob/peek/{id}", get(via_extractor))
+        .route_layer(InteractionLayer::new(state.oob.clone()))
+        .layer(interaction_headers())
+        .with_state(state.clone());
+    let base = serve(app).await;
+    let c = client();
+    let open = state.oob.create(&user("alice"), spec()).await.unwrap();
+    let id = open.id();
+
+    let before = store.gets.load(Ordering::SeqCst);
+    let res = c.get(format!("{base}/oob/peek/{id}")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.unwrap(), format!("open {id}"));
+    assert_eq!(
+        store.gets.load(Ordering::SeqCst) - before,
+        1,
+        "the extractor reused the layer's pending"
+    );
+
+    let res = c.get(format!("{base}/oob/cb/{id}")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_interaction_headers(&res, "layer 200");
+    assert_eq!(
+        res.text().await.unwrap(),
+        format!("completed; namespace length {}", "alice".len())
+    );
+    assert!(matches!(
+        state.oob.get(id).await.unwrap(),
+        oob::AnyPending::Completed(_)
+    ));
+
+    for (path, status) in [
+        (format!("/oob/cb/{id}"), 410),
+        (format!("/oob/cb/{}", PendingId::random()), 404),
+        ("/oob/cb/..%2F..%2Fetc".into(), 400),
+        ("/oob/cb/%FF".into(), 400),
+    ] {
+        let res = c.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(res.status(), status, "{path}");
+        assert_interaction_headers(&res, "layer rejection");
+    }
+}
+
+#[tokio::test]
+async fn the_layer_serves_any_tower_service() {
+    let (state, _clock, _store, _) = start().await;
+    // A plain tower service, no axum routing: the layer finds the id in the path itself.
+    let svc = tower::service_fn(|req: axum::http::Request<Body>| async move {
+        let cx = req
+            .extensions()
+            .get::<InteractionContext<DeviceCode>>()
+            .cloned();
+        let body = match cx {
+            Some(cx) => {
+                let pending = cx.take_pending();
+                format!(
+                    "id={} ns-bytes={} has-pending={} again={}",
+                    cx.id(),
+                    cx.namespace().as_str().len(),
+                    pending.is_some(),
+                    cx.take_pending().is_some()
+                )
+            }
+            None => "no context".into(),
+        };
+        Ok::<_, Infallible>(axum::http::Response::new(Body::from(body)))
+    });
+    let layered = tower::Layer::layer(&InteractionLayer::new(state.oob.interactions()), svc);
+    let base = serve(Router::new().fallback_service(layered)).await;
+    let c = client();
+    let open = state.oob.create(&user("bob"), spec()).await.unwrap();
+    let id = open.id();
+    let res = c.get(format!("{base}/oob/cb/{id}")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.text().await.unwrap(),
+        format!("id={id} ns-bytes=3 has-pending=true again=false")
+    );
+    for (path, status) in [
+        ("/elsewhere".to_string(), 400),
+        ("/oob/cb/".into(), 400),
+        ("/oob/cb/a/b".into(), 400),
+        ("/oob/cb/%2e%2e%2F%2e%2e%2Fetc".into(), 400),
+        (format!("/oob/cb/{}", PendingId::random()), 404),
+    ] {
+        let res = c.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(res.status(), status, "{path}");
+        assert_interaction_headers(&res, "plain service rejection");
+    }
+    state
+        .oob
+        .cancel(state.oob.open(id).await.unwrap())
+        .await
+        .unwrap();
+    let res = c.get(format!("{base}/oob/cb/{id}")).send().await.unwrap();
+    assert_eq!(res.status(), 410);
+}
+
+#[tokio::test]
+async fn the_context_extractor_without_the_layer_is_a_generic_500() {
+    let (state, _clock, _store, _) = start().await;
+    let app = Router::new()
+        .route("/oob/cb/{id}", get(via_context))
+        .with_state(state.clone());
+    let base = serve(app).await;
+    let open = state
+        .oob
+        .create(&user("alice"), Spec::new(oob_tests::device_code()))
+        .await
+        .unwrap();
+    let res = client()
+        .get(format!("{base}/oob/cb/{}", open.id()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 500);
+    assert_interaction_headers(&res, "misconfigured");
+    assert_eq!(
+        res.text().await.unwrap(),
+        oob::http::RejectionKind::Misconfigured.message()
+    );
+    // Nothing happened to the pending.
+    assert!(state.oob.open(open.id()).await.is_ok());
+}

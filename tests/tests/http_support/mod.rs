@@ -1,0 +1,262 @@
+//! Shared pieces of the HTTP tests: a real server on 127.0.0.1:0, a client, a clock that can
+//! jump, a store that fails on demand, and a small interaction service under test.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+
+use axum::Router;
+use axum::extract::{FromRef, State};
+use axum::response::Html;
+use axum::routing::get;
+use oob::http::{Interaction, InteractionRejection, Interactions, interaction_headers};
+use oob::provider::FromVerifiedSubject;
+use oob::state::CancelReason;
+use oob::store::{
+    CreateError, Created, Dedup, Limits, MemoryStore, Record, StoreError, Subscription,
+    TransitionError, Wake,
+};
+use oob::time::{Clock, Timestamp};
+use oob::vault::{MemoryVault, Vault};
+use oob::{CallbackBase, Manager, Namespace, PendingId, Store};
+use oob_tests::DeviceCode;
+
+/// Text that only internal errors carry: a response containing it leaked one.
+pub(crate) const INTERNAL_DETAIL: &str = "db at 10.1.2.3 refused password hunter2";
+
+/// A server on 127.0.0.1:0; its base URL.
+pub(crate) async fn serve(app: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr");
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.expect("server runs");
+    });
+    format!("http://{addr}")
+}
+
+/// A client that does not follow redirects.
+pub(crate) fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// Asserts the three interaction headers.
+pub(crate) fn assert_interaction_headers(res: &reqwest::Response, what: &str) {
+    let h = res.headers();
+    assert_eq!(
+        h.get("cache-control").map(|v| v.as_bytes()),
+        Some(&b"no-store"[..]),
+        "Cache-Control on {what}"
+    );
+    assert_eq!(
+        h.get("referrer-policy").map(|v| v.as_bytes()),
+        Some(&b"no-referrer"[..]),
+        "Referrer-Policy on {what}"
+    );
+    assert_eq!(
+        h.get("x-content-type-options").map(|v| v.as_bytes()),
+        Some(&b"nosniff"[..]),
+        "X-Content-Type-Options on {what}"
+    );
+}
+
+/// The system clock plus an offset that tests move forward.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ShiftClock(Arc<AtomicU64>);
+
+impl ShiftClock {
+    pub(crate) fn advance(&self, by: Duration) {
+        let ms = u64::try_from(by.as_millis()).expect("small shift");
+        self.0.fetch_add(ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ShiftClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_system_time(SystemTime::now())
+            .saturating_add(Duration::from_millis(self.0.load(Ordering::SeqCst)))
+    }
+}
+
+/// A memory store that fails on demand (with an error whose text must never reach a
+/// response) and counts reads.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FlakyStore {
+    inner: MemoryStore<DeviceCode>,
+    pub(crate) fail_get: Arc<AtomicBool>,
+    pub(crate) fail_complete: Arc<AtomicBool>,
+    pub(crate) gets: Arc<AtomicUsize>,
+}
+
+#[derive(Debug)]
+struct Outage;
+
+impl std::fmt::Display for Outage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(INTERNAL_DETAIL)
+    }
+}
+
+impl std::error::Error for Outage {}
+
+fn outage() -> StoreError {
+    StoreError::backend(Outage)
+}
+
+impl Store<DeviceCode> for FlakyStore {
+    async fn create(
+        &self,
+        record: &Record<DeviceCode>,
+        limits: Limits,
+        dedup: Dedup,
+        now: Timestamp,
+    ) -> Result<Created<DeviceCode>, CreateError> {
+        self.inner.create(record, limits, dedup, now).await
+    }
+
+    async fn put(&self, record: Record<DeviceCode>) -> Result<(), StoreError> {
+        self.inner.put(record).await
+    }
+
+    async fn get(
+        &self,
+        id: PendingId,
+        now: Timestamp,
+    ) -> Result<Option<Record<DeviceCode>>, StoreError> {
+        self.gets.fetch_add(1, Ordering::SeqCst);
+        if self.fail_get.load(Ordering::SeqCst) {
+            return Err(outage());
+        }
+        self.inner.get(id, now).await
+    }
+
+    async fn complete(
+        &self,
+        id: PendingId,
+        expect: Option<&Namespace>,
+        now: Timestamp,
+        wake: Wake,
+    ) -> Result<Record<DeviceCode>, TransitionError> {
+        if self.fail_complete.load(Ordering::SeqCst) {
+            return Err(outage().into());
+        }
+        self.inner.complete(id, expect, now, wake).await
+    }
+
+    async fn wake(&self, record: &Record<DeviceCode>) -> Result<(), StoreError> {
+        self.inner.wake(record).await
+    }
+
+    async fn cancel(
+        &self,
+        id: PendingId,
+        reason: CancelReason,
+        expect: Option<&Namespace>,
+        now: Timestamp,
+    ) -> Result<Record<DeviceCode>, TransitionError> {
+        self.inner.cancel(id, reason, expect, now).await
+    }
+
+    async fn list_namespace(
+        &self,
+        namespace: &Namespace,
+        now: Timestamp,
+    ) -> Result<Vec<Record<DeviceCode>>, StoreError> {
+        self.inner.list_namespace(namespace, now).await
+    }
+
+    async fn clear_namespace(&self, namespace: &Namespace) -> Result<usize, StoreError> {
+        self.inner.clear_namespace(namespace).await
+    }
+
+    async fn purge(&self, now: Timestamp) -> Result<usize, StoreError> {
+        self.inner.purge(now).await
+    }
+
+    async fn subscribe(&self, id: PendingId) -> Result<Subscription<DeviceCode>, StoreError> {
+        self.inner.subscribe(id).await
+    }
+}
+
+/// The manager of the HTTP tests.
+pub(crate) type Oob = Manager<DeviceCode, FlakyStore, FromVerifiedSubject>;
+
+/// A manager over `store` on `clock`.
+pub(crate) fn manager(store: FlakyStore, clock: ShiftClock) -> Oob {
+    Manager::builder()
+        .store(store)
+        .provider(FromVerifiedSubject)
+        .callback_base(CallbackBase::parse("https://ex.com").expect("valid base"))
+        .clock(clock)
+        .build()
+}
+
+/// The state of the service under test.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub(crate) oob: Oob,
+    pub(crate) vault: MemoryVault<String>,
+}
+
+impl FromRef<AppState> for Interactions<DeviceCode> {
+    fn from_ref(state: &AppState) -> Self {
+        state.oob.interactions()
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct Submit {
+    pub(crate) secret: String,
+}
+
+/// GET: a form naming only the id.
+async fn form(ix: Interaction<DeviceCode>) -> Html<String> {
+    Html(format!(
+        "<form method=post action=\"/oob/cb/{}\"><input name=secret></form>",
+        ix.id()
+    ))
+}
+
+/// POST: completes, storing the secret under the pending's namespace before waking.
+async fn submit(
+    State(state): State<AppState>,
+    ix: Interaction<DeviceCode>,
+    axum::Form(f): axum::Form<Submit>,
+) -> Result<&'static str, InteractionRejection> {
+    state
+        .oob
+        .complete_with(ix.into_pending(), async |token| {
+            state.vault.put(&token, "secret", f.secret).await
+        })
+        .await?;
+    Ok("saved")
+}
+
+/// The routes of the service under test, without the header layer.
+pub(crate) fn bare_routes(state: AppState) -> Router {
+    Router::new()
+        .route("/oob/cb/{id}", get(form).post(submit))
+        .with_state(state)
+}
+
+/// The service under test: the callback route, with the interaction headers.
+pub(crate) fn app(state: AppState) -> Router {
+    bare_routes(state).layer(interaction_headers())
+}
+
+/// A fresh state and its server.
+pub(crate) async fn start() -> (AppState, ShiftClock, FlakyStore, String) {
+    let store = FlakyStore::default();
+    let clock = ShiftClock::default();
+    let state = AppState {
+        oob: manager(store.clone(), clock.clone()),
+        vault: MemoryVault::new(),
+    };
+    let base = serve(app(state.clone())).await;
+    (state, clock, store, base)
+}
