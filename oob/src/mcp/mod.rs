@@ -52,6 +52,8 @@ mod error;
 pub mod policy;
 mod resume;
 mod revision;
+#[cfg(feature = "rmcp")]
+pub mod rmcp;
 mod state;
 #[cfg(test)]
 mod test_support;
