@@ -1,39 +1,119 @@
-//! The 30-second path, end to end, with no browser: a tool call needs a credential, a
-//! pending interaction is created under the caller's namespace, the "user" completes it
-//! through its callback id, the credential is stored under that namespace (and no other),
-//! and the waiting tool call resumes with it.
+//! The main job, end to end, over real HTTP and with no browser: a tool call needs an API key,
+//! creates a pending interaction under its caller's namespace and hands out the callback URL;
+//! "the user" opens it (GET the form) and submits the key (POST); the handler completes the
+//! pending with `complete_with`, which stores the key under the pending's namespace (and no
+//! other) before it wakes the waiting tool call, which resumes with the key.
 //!
 //! Run: `cargo run -p oob-examples --bin quickstart` (exits 0 on success).
+//! With a browser: `cargo run -p oob-examples --bin quickstart -- --serve` and open the URL
+//! it prints. `--selftest` is the default run.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
+use axum::Router;
+use axum::extract::{FromRef, State};
+use axum::response::Html;
+use axum::routing::get;
+use oob::http::{Interaction, InteractionRejection, Interactions, interaction_headers};
 use oob::provider::{FromVerifiedSubject, VerifiedSubject};
-use oob::store::MemoryStore;
 use oob::vault::{MemoryVault, Vault};
-use oob::{CallbackBase, Manager, Namespace, OobPayload, Outcome, PendingId, Spec};
+use oob::{CallbackBase, Manager, Namespace, OobPayload, Outcome, Spec};
+use oob_examples::{
+    BoxError, Mode, OpenStore, ScratchDir, bind, client, ensure, ensure_interaction_headers,
+    escape, page, spawn_server, until_ctrl_c,
+};
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
 
 /// What the user is asked for: an API key for an upstream service.
-#[derive(Debug, Clone, OobPayload)]
+#[derive(Debug, Clone, Serialize, Deserialize, OobPayload)]
 #[oob(kind = "api_key", route = "/oob/api-key/{id}", ttl = "10m")]
 struct ApiKeyRequest {
     service: String,
 }
 
-type Oob = Manager<ApiKeyRequest, MemoryStore<ApiKeyRequest>, FromVerifiedSubject>;
+/// Where pendings live: SQLite in a scratch file (durable across restarts). The one-line
+/// switch to the in-process store: `type Store = oob::store::MemoryStore<ApiKeyRequest>;`
+type Store = oob::store::SqliteStore<ApiKeyRequest>;
 
-/// The tool call: needs a key for `alice`; asks for one and waits for the outcome.
+type Oob = Manager<ApiKeyRequest, Store, FromVerifiedSubject>;
+
+#[derive(Clone)]
+struct App {
+    oob: Oob,
+    vault: MemoryVault<String>,
+}
+
+impl FromRef<App> for Interactions<ApiKeyRequest> {
+    fn from_ref(app: &App) -> Self {
+        app.oob.interactions()
+    }
+}
+
+#[derive(Deserialize)]
+struct KeyForm {
+    key: String,
+}
+
+fn form_page(service: &str, error: Option<&str>) -> Html<String> {
+    let error = error.map_or(String::new(), |e| {
+        format!("<p class=error>{}</p>", escape(e))
+    });
+    page(
+        "Connect an API key",
+        &format!(
+            "<p>Your assistant needs an API key for <b>{}</b>. It is stored for your account \
+             only and never shown to the assistant or the model.</p>{error}\
+             <form method=post><label for=key>API key</label>\
+             <input id=key name=key type=password autocomplete=off required>\
+             <p><button>Save</button></p></form>",
+            escape(service)
+        ),
+    )
+}
+
+/// GET: the browser brings only the id; the extractor loads the open pending (400, 404 or 410
+/// otherwise).
+async fn form(ix: Interaction<ApiKeyRequest>) -> Html<String> {
+    form_page(&ix.data().service, None)
+}
+
+/// POST: complete exactly once, storing the key under the pending's namespace before the
+/// waiting tool call wakes.
+async fn submit(
+    State(app): State<App>,
+    ix: Interaction<ApiKeyRequest>,
+    axum::Form(f): axum::Form<KeyForm>,
+) -> Result<(axum::http::StatusCode, Html<String>), InteractionRejection> {
+    let key = f.key.trim().to_owned();
+    if key.is_empty() || key.len() > 4096 {
+        return Ok((
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            form_page(&ix.data().service, Some("Please paste a key.")),
+        ));
+    }
+    app.oob
+        .complete_with(ix.into_pending(), async |token| {
+            app.vault.put(&token, "upstream", key).await
+        })
+        .await?;
+    Ok((
+        axum::http::StatusCode::OK,
+        page("Saved", "<p>Saved. You can close this tab.</p>"),
+    ))
+}
+
+/// The tool call: needs a key for its caller; asks for one, hands the URL to the user (in an
+/// MCP server: through URL-mode elicitation) and waits for the outcome.
 async fn tool_call(
     oob: Oob,
     vault: MemoryVault<String>,
     caller: VerifiedSubject,
-) -> Result<String, String> {
-    let ns = caller.namespace().clone();
-    if let Some(key) = vault
-        .get(&ns, "upstream")
-        .await
-        .map_err(|e| e.to_string())?
-    {
+    show_url: oneshot::Sender<String>,
+    patience: Duration,
+) -> Result<String, BoxError> {
+    if let Some(key) = vault.get(caller.namespace(), "upstream").await? {
         return Ok(key);
     }
     let pending = oob
@@ -44,105 +124,109 @@ async fn tool_call(
             })
             .alias("upstream"),
         )
-        .await
-        .map_err(|e| e.to_string())?
+        .await?
         .into_open()
         .ok_or("the user declined recently")?;
-    println!(
-        "tool call: needs an API key; asking the user to open {}",
-        pending.callback_url()
-    );
-    match oob
-        .wait(pending.id(), Duration::from_secs(30))
-        .await
-        .map_err(|e| e.to_string())?
-    {
+    println!("tool call: needs an API key; waiting for the user");
+    let _ = show_url.send(pending.callback_url());
+    match oob.wait(pending.id(), patience).await? {
         Outcome::Completed(done) => {
             let key = vault
                 .get(done.namespace(), "upstream")
-                .await
-                .map_err(|e| e.to_string())?
+                .await?
                 .ok_or("completed without a key")?;
-            println!("tool call: resumed; the interaction completed");
+            println!("tool call: resumed with the key");
             Ok(key)
         }
-        other => Err(format!("interaction ended without a key: {other:?}")),
+        other => Err(format!("the interaction ended without a key: {other:?}").into()),
     }
 }
 
-/// The callback: the browser request carries only the id; the pending knows the namespace.
-async fn callback(
-    oob: &Oob,
-    vault: &MemoryVault<String>,
-    id: &str,
-    submitted_key: String,
-) -> Result<(), String> {
-    let id: PendingId = id.parse().map_err(|e| format!("bad id: {e}"))?;
-    let open = oob.open(id).await.map_err(|e| e.to_string())?;
-    println!("callback: form for `{}` submitted", open.data().service);
-    // Complete, persist under the pending's namespace (only a completed pending yields the
-    // token that writes there), and only then wake the waiting tool call.
-    oob.complete_with(open, async |token| {
-        vault.put(&token, "upstream", submitted_key).await
-    })
-    .await
-    .map(|_| ())
-    .map_err(|e| e.to_string())
+/// What a person with a browser does: open the URL, paste a key, submit.
+async fn act_as_user(url: &str) -> Result<(), BoxError> {
+    let c = client()?;
+    let res = c.get(url).send().await?;
+    ensure(res.status() == 200, format!("GET form: {}", res.status()))?;
+    ensure_interaction_headers(&res)?;
+    let html = res.text().await?;
+    ensure(html.contains("name=key"), "the form has a key field")?;
+    println!("user: opened the form");
+
+    let res = c.post(url).form(&[("key", "sk-live-alice")]).send().await?;
+    ensure(res.status() == 200, format!("POST key: {}", res.status()))?;
+    ensure_interaction_headers(&res)?;
+    ensure(
+        !res.text().await?.contains("sk-live-alice"),
+        "the key is never echoed",
+    )?;
+    println!("user: submitted the key");
+
+    let res = c.post(url).form(&[("key", "sk-again")]).send().await?;
+    ensure(res.status() == 410, "a second submit is 410 Gone")?;
+    Ok(())
 }
 
-async fn run() -> Result<(), String> {
+async fn run(mode: Mode) -> Result<(), BoxError> {
+    let dir = ScratchDir::new("quickstart")?;
+    let (listener, base) = bind().await?;
     let oob: Oob = Manager::builder()
-        .store(MemoryStore::new())
+        .store(Store::open_in(dir.path())?)
         .provider(FromVerifiedSubject)
-        .callback_base(CallbackBase::parse("http://127.0.0.1:8080").map_err(|e| e.to_string())?)
+        .callback_base(CallbackBase::parse(&base)?)
         .build();
     let _sweeper = oob.spawn_sweeper(Duration::from_secs(30));
     let vault = MemoryVault::<String>::new();
-    let alice =
-        VerifiedSubject::new(Namespace::new("alice@example.com").map_err(|e| e.to_string())?);
-
-    let call = tokio::spawn(tool_call(oob.clone(), vault.clone(), alice.clone()));
-
-    // The user opens the URL: find the id the tool call handed out, as a browser would.
-    let open = loop {
-        if let Some(p) = oob
-            .list(alice.namespace())
-            .await
-            .map_err(|e| e.to_string())?
-            .pop()
-        {
-            break p;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
+    let app = App {
+        oob: oob.clone(),
+        vault: vault.clone(),
     };
-    let url = open.callback_url();
-    let id = url.rsplit('/').next().ok_or("no id in the URL")?;
-    callback(&oob, &vault, id, "sk-live-alice".into()).await?;
+    let router = Router::new()
+        .route(ApiKeyRequest::ROUTE, get(form).post(submit))
+        .layer(interaction_headers())
+        .with_state(app);
+    spawn_server(listener, router);
+    println!("service: listening on {base}");
 
-    let key = call.await.map_err(|e| e.to_string())??;
-    if key != "sk-live-alice" {
-        return Err("the tool call got the wrong key".into());
+    // The caller as the MCP server's auth layer verified it.
+    let alice = VerifiedSubject::new(Namespace::new("alice@example.com")?);
+    let patience = match mode {
+        Mode::Serve => Duration::from_secs(600),
+        _ => Duration::from_secs(30),
+    };
+    let (show_url, url) = oneshot::channel();
+    let call = tokio::spawn(tool_call(
+        oob.clone(),
+        vault.clone(),
+        alice.clone(),
+        show_url,
+        patience,
+    ));
+    let url = url.await.map_err(|_| "the tool call gave no URL")?;
+    println!("open {url}");
+
+    if mode == Mode::Serve {
+        println!("(paste any key in the browser; Ctrl-C to stop)");
+        let key = call.await??;
+        println!("done: the tool call has a key of {} characters", key.len());
+        until_ctrl_c().await;
+        return Ok(());
     }
-    let bob = Namespace::new("bob@example.com").map_err(|e| e.to_string())?;
-    if vault
-        .get(&bob, "upstream")
-        .await
-        .map_err(|e| e.to_string())?
-        .is_some()
-    {
-        return Err("another namespace sees alice's key".into());
-    }
+    act_as_user(&url).await?;
+    let key = call.await??;
+    ensure(key == "sk-live-alice", "the tool call got the wrong key")?;
+    let bob = Namespace::new("bob@example.com")?;
+    ensure(
+        vault.get(&bob, "upstream").await?.is_none(),
+        "another namespace sees alice's key",
+    )?;
     println!("done: the key is stored under alice's namespace only; the tool call has it");
     Ok(())
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("quickstart failed: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    let Some(mode) = oob_examples::mode("quickstart") else {
+        return ExitCode::from(2);
+    };
+    oob_examples::exit("quickstart", run(mode).await)
 }
