@@ -1,0 +1,260 @@
+//! A device-code page: the tool call started a device authorization with an upstream
+//! provider and needs the user to approve it. The page shows the user code and the
+//! verification link, with Approve and Deny buttons (a per-pending anti-forgery token on
+//! both). Approve completes the pending and stores the grant under the user's namespace;
+//! Deny declines it; the waiting tool call sees which.
+//!
+//! Run: `cargo run -p oob-examples --bin device_code` and open the URL it prints.
+//! Non-interactive: `cargo run -p oob-examples --bin device_code -- --selftest`.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{FromRef, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use oob::http::{Interaction, InteractionRejection, Interactions, interaction_headers};
+use oob::provider::{FromVerifiedSubject, VerifiedSubject};
+use oob::store::MemoryStore;
+use oob::vault::{MemoryVault, Vault};
+use oob::{CallbackBase, Manager, Namespace, OobPayload, Outcome, PendingId, Spec};
+use oob_examples::{
+    BoxError, Mode, Signer, between, bind, client, ensure, ensure_interaction_headers, escape,
+    page, spawn_server, until_ctrl_c,
+};
+use serde::Deserialize;
+
+/// A device authorization waiting for the user's approval.
+#[derive(Debug, Clone, OobPayload)]
+#[oob(kind = "device_code", route = "/oob/device/{id}", ttl = "10m")]
+struct DeviceCode {
+    client_name: String,
+    user_code: String,
+    verification_uri: String,
+}
+
+type Oob = Manager<DeviceCode, MemoryStore<DeviceCode>, FromVerifiedSubject>;
+
+#[derive(Clone)]
+struct App {
+    oob: Oob,
+    vault: MemoryVault<String>,
+    signer: Signer,
+}
+
+impl FromRef<App> for Interactions<DeviceCode> {
+    fn from_ref(app: &App) -> Self {
+        app.oob.interactions()
+    }
+}
+
+/// GET: the code, the link, and the two buttons.
+async fn show(State(app): State<App>, ix: Interaction<DeviceCode>) -> Html<String> {
+    let d = ix.data();
+    let csrf = app.signer.sign("device", &ix.id().to_string());
+    page(
+        "Approve a device",
+        &format!(
+            "<p><b>{client}</b> asks to connect to your account.</p>\
+             <p>Check that the device shows this code:</p><p><code class=big>{code}</code></p>\
+             <p>Or confirm on the provider's page: \
+             <a href=\"{uri}\" rel=\"noreferrer noopener\">{uri}</a></p>\
+             <form method=post><input type=hidden name=csrf value=\"{csrf}\">\
+             <button name=action value=approve>Approve</button> \
+             <button name=action value=deny>Deny</button></form>",
+            client = escape(&d.client_name),
+            code = escape(&d.user_code),
+            uri = escape(&d.verification_uri),
+        ),
+    )
+}
+
+#[derive(Deserialize)]
+struct Decision {
+    action: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// POST: approve (complete, store the grant first) or deny (decline).
+async fn decide(
+    State(app): State<App>,
+    ix: Interaction<DeviceCode>,
+    axum::Form(d): axum::Form<Decision>,
+) -> Result<Response, InteractionRejection> {
+    if !app.signer.verify("device", &ix.id().to_string(), &d.csrf) {
+        return Ok((
+            StatusCode::FORBIDDEN,
+            page("Refused", "<p>This form has expired. Reload the page.</p>"),
+        )
+            .into_response());
+    }
+    match d.action.as_str() {
+        "approve" => {
+            let grant = format!("device-grant:{}", ix.data().user_code);
+            app.oob
+                .complete_with(ix.into_pending(), async |token| {
+                    app.vault.put(&token, "device_grant", grant).await
+                })
+                .await?;
+            Ok(page("Approved", "<p>Approved. You can close this tab.</p>").into_response())
+        }
+        "deny" => {
+            app.oob.decline(ix.into_pending()).await?;
+            Ok(page("Denied", "<p>Denied. Nothing was connected.</p>").into_response())
+        }
+        _ => Ok((
+            StatusCode::BAD_REQUEST,
+            page("Refused", "<p>Unknown action.</p>"),
+        )
+            .into_response()),
+    }
+}
+
+/// The upstream provider's own verification page (a stand-in).
+async fn verify_page() -> Html<String> {
+    page("Provider", "<p>Enter the code shown on your device.</p>")
+}
+
+/// The tool call: starts a device authorization and waits for the user's decision.
+async fn tool_call(
+    oob: Oob,
+    vault: MemoryVault<String>,
+    caller: VerifiedSubject,
+    user_code: &str,
+    base: &str,
+) -> Result<(PendingId, tokio::task::JoinHandle<Result<String, BoxError>>), BoxError> {
+    let pending = oob
+        .create(
+            &caller,
+            Spec::new(DeviceCode {
+                client_name: "CLI <on laptop>".into(),
+                user_code: user_code.into(),
+                verification_uri: format!("{base}/device"),
+            }),
+        )
+        .await?;
+    let id = pending.id();
+    println!("tool call: open {}", pending.callback_url());
+    let wait = tokio::spawn(async move {
+        match oob.wait(id, Duration::from_secs(600)).await? {
+            Outcome::Completed(done) => Ok(vault
+                .get(done.namespace(), "device_grant")
+                .await?
+                .ok_or("completed without a grant")?),
+            Outcome::Declined(_) => Ok("declined".to_string()),
+            other => Err(format!("unexpected outcome {other:?}").into()),
+        }
+    });
+    Ok((id, wait))
+}
+
+async fn selftest(oob: &Oob, vault: &MemoryVault<String>, base: &str) -> Result<(), BoxError> {
+    let c = client()?;
+    let alice = VerifiedSubject::new(Namespace::new("alice")?);
+
+    // Approve.
+    let (id, call) =
+        tool_call(oob.clone(), vault.clone(), alice.clone(), "WDJB-MJHT", base).await?;
+    let url = oob.callback_url(id);
+    let res = c.get(&url).send().await?;
+    ensure(res.status() == 200, "GET device page")?;
+    ensure_interaction_headers(&res)?;
+    let html = res.text().await?;
+    ensure(html.contains("WDJB-MJHT"), "the page shows the user code")?;
+    ensure(
+        html.contains("CLI &lt;on laptop&gt;"),
+        "the client name is escaped",
+    )?;
+    ensure(
+        html.contains(&format!("href=\"{base}/device\"")),
+        "verification link",
+    )?;
+    let csrf = between(&html, "name=csrf value=\"", "\"").ok_or("no csrf")?;
+    let res = c.post(&url).form(&[("action", "approve")]).send().await?;
+    ensure(
+        res.status() == 403,
+        "approve without the anti-forgery token",
+    )?;
+    let res = c
+        .post(&url)
+        .form(&[("action", "approve"), ("csrf", &"0".repeat(64))])
+        .send()
+        .await?;
+    ensure(res.status() == 403, "approve with a wrong token")?;
+    let res = c
+        .post(&url)
+        .form(&[("action", "approve"), ("csrf", csrf)])
+        .send()
+        .await?;
+    ensure(res.status() == 200, format!("approve: {}", res.status()))?;
+    ensure_interaction_headers(&res)?;
+    ensure(
+        call.await?? == "device-grant:WDJB-MJHT",
+        "the tool call got the grant",
+    )?;
+    println!("selftest: approved; the tool call has the grant");
+
+    // Deny.
+    let (id, call) = tool_call(oob.clone(), vault.clone(), alice, "QXRT-PLMN", base).await?;
+    let url = oob.callback_url(id);
+    let html = c.get(&url).send().await?.text().await?;
+    let csrf = between(&html, "name=csrf value=\"", "\"").ok_or("no csrf")?;
+    let res = c
+        .post(&url)
+        .form(&[("action", "deny"), ("csrf", csrf)])
+        .send()
+        .await?;
+    ensure(res.status() == 200, "deny")?;
+    ensure(call.await?? == "declined", "the tool call saw the decline")?;
+    let res = c
+        .post(&url)
+        .form(&[("action", "approve"), ("csrf", csrf)])
+        .send()
+        .await?;
+    ensure(res.status() == 410, "approving a denied request is 410")?;
+    println!("selftest: denied; approving afterwards is 410 Gone");
+    Ok(())
+}
+
+async fn run(mode: Mode) -> Result<(), BoxError> {
+    let (listener, base) = bind().await?;
+    let oob: Oob = Manager::builder()
+        .store(MemoryStore::new())
+        .provider(FromVerifiedSubject)
+        .callback_base(CallbackBase::parse(&base)?)
+        .build();
+    let vault = MemoryVault::new();
+    let app = App {
+        oob: oob.clone(),
+        vault: vault.clone(),
+        signer: Signer::random()?,
+    };
+    let router = Router::new()
+        .route(DeviceCode::ROUTE, get(show).post(decide))
+        .layer(interaction_headers())
+        .route("/device", get(verify_page))
+        .with_state(app);
+    spawn_server(listener, router);
+    if mode == Mode::Selftest {
+        return selftest(&oob, &vault, &base).await;
+    }
+    let alice = VerifiedSubject::new(Namespace::new("alice")?);
+    let (_, call) = tool_call(oob.clone(), vault, alice, "WDJB-MJHT", &base).await?;
+    println!("(approve or deny in the browser; Ctrl-C to stop)");
+    tokio::select! {
+        r = call => println!("tool call finished: {}", r??),
+        () = until_ctrl_c() => {}
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let Some(mode) = oob_examples::mode("device_code") else {
+        return ExitCode::from(2);
+    };
+    oob_examples::exit("device_code", run(mode).await)
+}

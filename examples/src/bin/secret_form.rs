@@ -1,0 +1,579 @@
+//! A secret form rendered from a flat field schema (the MCP form-schema subset: string,
+//! number, integer, boolean and enum fields with title, description, required, min/max
+//! length or value, and string format), submitted by POST with a per-pending anti-forgery
+//! token (HMAC of the pending id under a server key, verified in constant time), validated
+//! on the server, and stored under the pending's namespace. The secret is never echoed: not
+//! on success, not when validation fails.
+//!
+//! Run: `cargo run -p oob-examples --bin secret_form` and open the URL it prints.
+//! Non-interactive: `cargo run -p oob-examples --bin secret_form -- --selftest`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{FromRef, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use oob::http::{Interaction, InteractionRejection, Interactions, interaction_headers};
+use oob::provider::{FromVerifiedSubject, VerifiedSubject};
+use oob::store::MemoryStore;
+use oob::vault::{MemoryVault, Vault};
+use oob::{CallbackBase, Manager, Namespace, OobPayload, Outcome, Spec};
+use oob_examples::{
+    BoxError, Mode, Signer, between, bind, client, ensure, ensure_interaction_headers, escape,
+    page, spawn_server, until_ctrl_c,
+};
+
+/// String formats of the MCP form schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Email,
+    Uri,
+    Date,
+    DateTime,
+}
+
+/// A field's type and its constraints.
+#[derive(Debug, Clone)]
+enum Kind {
+    /// Text; `secret` renders a password input that is never refilled or echoed.
+    String {
+        min_length: Option<usize>,
+        max_length: Option<usize>,
+        format: Option<Format>,
+        secret: bool,
+    },
+    Number {
+        minimum: Option<f64>,
+        maximum: Option<f64>,
+    },
+    Integer {
+        minimum: Option<i64>,
+        maximum: Option<i64>,
+    },
+    Boolean,
+    Enum {
+        options: Vec<String>,
+    },
+}
+
+/// One field of the flat schema.
+#[derive(Debug, Clone)]
+struct Field {
+    name: String,
+    title: String,
+    description: Option<String>,
+    required: bool,
+    kind: Kind,
+}
+
+/// What the tool call asks for: a titled form.
+#[derive(Debug, Clone, OobPayload)]
+#[oob(kind = "secret_form", route = "/oob/form/{id}", ttl = "15m")]
+struct SecretForm {
+    title: String,
+    fields: Vec<Field>,
+}
+
+/// A validated value.
+#[derive(Debug, Clone, PartialEq)]
+enum Value {
+    Text(String),
+    Number(f64),
+    Integer(i64),
+    Bool(bool),
+}
+
+type Oob = Manager<SecretForm, MemoryStore<SecretForm>, FromVerifiedSubject>;
+
+#[derive(Clone)]
+struct App {
+    oob: Oob,
+    vault: MemoryVault<BTreeMap<String, Value>>,
+    signer: Signer,
+}
+
+impl FromRef<App> for Interactions<SecretForm> {
+    fn from_ref(app: &App) -> Self {
+        app.oob.interactions()
+    }
+}
+
+fn valid_format(format: Format, v: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let date = |s: &str| {
+        let p: Vec<&str> = s.split('-').collect();
+        p.len() == 3
+            && p[0].len() == 4
+            && p[1].len() == 2
+            && p[2].len() == 2
+            && p.iter().all(|x| digits(x))
+    };
+    match format {
+        Format::Email => v.split_once('@').is_some_and(|(l, d)| {
+            !l.is_empty()
+                && d.contains('.')
+                && !d.starts_with('.')
+                && !d.ends_with('.')
+                && !v.contains(char::is_whitespace)
+        }),
+        Format::Uri => {
+            (v.starts_with("https://") || v.starts_with("http://"))
+                && !v.contains(char::is_whitespace)
+        }
+        Format::Date => date(v),
+        Format::DateTime => v
+            .split_once('T')
+            .is_some_and(|(d, t)| date(d) && t.len() >= 8),
+    }
+}
+
+/// Validates the submitted fields against the schema: the values, or a message per field.
+fn validate(
+    fields: &[Field],
+    form: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, Value>, BTreeMap<String, String>> {
+    let mut values = BTreeMap::new();
+    let mut errors = BTreeMap::new();
+    for f in fields {
+        let raw = form.get(&f.name).map(|s| s.trim()).unwrap_or("");
+        if let Kind::Boolean = f.kind {
+            values.insert(f.name.clone(), Value::Bool(raw == "on" || raw == "true"));
+            continue;
+        }
+        if raw.is_empty() {
+            if f.required {
+                errors.insert(f.name.clone(), "This field is required.".into());
+            }
+            continue;
+        }
+        let checked = match &f.kind {
+            Kind::String {
+                min_length,
+                max_length,
+                format,
+                ..
+            } => {
+                let n = raw.chars().count();
+                if min_length.is_some_and(|m| n < m) {
+                    Err(format!("At least {} characters.", min_length.unwrap_or(0)))
+                } else if max_length.is_some_and(|m| n > m) {
+                    Err(format!("At most {} characters.", max_length.unwrap_or(0)))
+                } else if format.is_some_and(|fmt| !valid_format(fmt, raw)) {
+                    Err("This value has the wrong format.".into())
+                } else {
+                    Ok(Value::Text(raw.to_owned()))
+                }
+            }
+            Kind::Number { minimum, maximum } => match raw.parse::<f64>() {
+                Ok(x) if !x.is_finite() => Err("Enter a number.".into()),
+                Ok(x) if minimum.is_some_and(|m| x < m) || maximum.is_some_and(|m| x > m) => {
+                    Err("This number is out of range.".into())
+                }
+                Ok(x) => Ok(Value::Number(x)),
+                Err(_) => Err("Enter a number.".into()),
+            },
+            Kind::Integer { minimum, maximum } => match raw.parse::<i64>() {
+                Ok(x) if minimum.is_some_and(|m| x < m) || maximum.is_some_and(|m| x > m) => {
+                    Err("This number is out of range.".into())
+                }
+                Ok(x) => Ok(Value::Integer(x)),
+                Err(_) => Err("Enter a whole number.".into()),
+            },
+            Kind::Enum { options } => {
+                if options.iter().any(|o| o == raw) {
+                    Ok(Value::Text(raw.to_owned()))
+                } else {
+                    Err("Choose one of the options.".into())
+                }
+            }
+            Kind::Boolean => Ok(Value::Bool(true)),
+        };
+        match checked {
+            Ok(v) => {
+                values.insert(f.name.clone(), v);
+            }
+            Err(e) => {
+                errors.insert(f.name.clone(), e);
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(values)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The form, every schema string escaped; non-secret values refilled (escaped), secret
+/// ones never.
+fn render(
+    form: &SecretForm,
+    csrf: &str,
+    refill: &BTreeMap<String, String>,
+    errors: &BTreeMap<String, String>,
+) -> Html<String> {
+    let mut body = String::from("<form method=post>");
+    let _ = write!(
+        body,
+        "<input type=hidden name=csrf value=\"{}\">",
+        escape(csrf)
+    );
+    for f in &form.fields {
+        let name = escape(&f.name);
+        let req = if f.required { " required" } else { "" };
+        let _ = write!(body, "<label for=\"f-{name}\">{}</label>", escape(&f.title));
+        if let Some(d) = &f.description {
+            let _ = write!(body, "<small>{}</small><br>", escape(d));
+        }
+        let old = match &f.kind {
+            Kind::String { secret: true, .. } => String::new(),
+            _ => escape(refill.get(&f.name).map_or("", String::as_str)),
+        };
+        match &f.kind {
+            Kind::String {
+                min_length,
+                max_length,
+                format,
+                secret,
+            } => {
+                let ty = match (secret, format) {
+                    (true, _) => "password",
+                    (_, Some(Format::Email)) => "email",
+                    (_, Some(Format::Uri)) => "url",
+                    (_, Some(Format::Date)) => "date",
+                    (_, Some(Format::DateTime)) => "datetime-local",
+                    _ => "text",
+                };
+                let min = min_length.map_or(String::new(), |m| format!(" minlength={m}"));
+                let max = max_length.map_or(String::new(), |m| format!(" maxlength={m}"));
+                let _ = write!(
+                    body,
+                    "<input id=\"f-{name}\" name=\"{name}\" type={ty} value=\"{old}\" autocomplete=off{min}{max}{req}>"
+                );
+            }
+            Kind::Number { .. } | Kind::Integer { .. } => {
+                let step = if matches!(f.kind, Kind::Integer { .. }) {
+                    "1"
+                } else {
+                    "any"
+                };
+                let _ = write!(
+                    body,
+                    "<input id=\"f-{name}\" name=\"{name}\" type=number step={step} value=\"{old}\"{req}>"
+                );
+            }
+            Kind::Boolean => {
+                let _ = write!(
+                    body,
+                    "<input id=\"f-{name}\" name=\"{name}\" type=checkbox>"
+                );
+            }
+            Kind::Enum { options } => {
+                let _ = write!(body, "<select id=\"f-{name}\" name=\"{name}\"{req}>");
+                for o in options {
+                    let o = escape(o);
+                    let sel = if o == old { " selected" } else { "" };
+                    let _ = write!(body, "<option value=\"{o}\"{sel}>{o}</option>");
+                }
+                body.push_str("</select>");
+            }
+        }
+        if let Some(e) = errors.get(&f.name) {
+            let _ = write!(body, "<p class=error>{}</p>", escape(e));
+        }
+    }
+    body.push_str("<p><button>Save</button></p></form>");
+    page(&form.title, &body)
+}
+
+async fn show(State(app): State<App>, ix: Interaction<SecretForm>) -> Html<String> {
+    let csrf = app.signer.sign("form", &ix.id().to_string());
+    render(ix.data(), &csrf, &BTreeMap::new(), &BTreeMap::new())
+}
+
+async fn submit(
+    State(app): State<App>,
+    ix: Interaction<SecretForm>,
+    axum::Form(form): axum::Form<BTreeMap<String, String>>,
+) -> Result<Response, InteractionRejection> {
+    let id = ix.id().to_string();
+    let token = form.get("csrf").map_or("", String::as_str);
+    if !app.signer.verify("form", &id, token) {
+        return Ok((
+            StatusCode::FORBIDDEN,
+            page("Refused", "<p>This form has expired. Reload the page.</p>"),
+        )
+            .into_response());
+    }
+    match validate(&ix.data().fields, &form) {
+        Err(errors) => {
+            let csrf = app.signer.sign("form", &id);
+            Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                render(ix.data(), &csrf, &form, &errors),
+            )
+                .into_response())
+        }
+        Ok(values) => {
+            app.oob
+                .complete_with(ix.into_pending(), async |token| {
+                    app.vault.put(&token, "database", values).await
+                })
+                .await?;
+            Ok(page("Saved", "<p>Saved. You can close this tab.</p>").into_response())
+        }
+    }
+}
+
+fn schema() -> SecretForm {
+    let s = |min, max, format, secret| Kind::String {
+        min_length: min,
+        max_length: max,
+        format,
+        secret,
+    };
+    let field = |name: &str, title: &str, description: Option<&str>, required, kind| Field {
+        name: name.into(),
+        title: title.into(),
+        description: description.map(Into::into),
+        required,
+        kind,
+    };
+    SecretForm {
+        title: "Connect <your> database".into(),
+        fields: vec![
+            field(
+                "password",
+                "Password",
+                Some("Stored for your account only."),
+                true,
+                s(Some(12), Some(128), None, true),
+            ),
+            field(
+                "contact",
+                "Contact e-mail",
+                None,
+                true,
+                s(None, Some(254), Some(Format::Email), false),
+            ),
+            field(
+                "host",
+                "Host URL",
+                None,
+                false,
+                s(None, Some(2048), Some(Format::Uri), false),
+            ),
+            field(
+                "port",
+                "Port",
+                None,
+                true,
+                Kind::Integer {
+                    minimum: Some(1),
+                    maximum: Some(65535),
+                },
+            ),
+            field(
+                "timeout",
+                "Timeout (s)",
+                None,
+                false,
+                Kind::Number {
+                    minimum: Some(0.5),
+                    maximum: Some(60.0),
+                },
+            ),
+            field("read_only", "Read only", None, false, Kind::Boolean),
+            field(
+                "region",
+                "Region",
+                Some("Where the database runs"),
+                true,
+                Kind::Enum {
+                    options: vec!["eu".into(), "us".into(), "\"ap\"".into()],
+                },
+            ),
+            field(
+                "rotate_on",
+                "Rotate on",
+                None,
+                false,
+                s(None, None, Some(Format::Date), false),
+            ),
+            field(
+                "valid_until",
+                "Valid until",
+                None,
+                false,
+                s(None, None, Some(Format::DateTime), false),
+            ),
+        ],
+    }
+}
+
+async fn ask(
+    oob: &Oob,
+    vault: &MemoryVault<BTreeMap<String, Value>>,
+    caller: VerifiedSubject,
+) -> Result<
+    (
+        String,
+        tokio::task::JoinHandle<Result<BTreeMap<String, Value>, BoxError>>,
+    ),
+    BoxError,
+> {
+    let pending = oob.create(&caller, Spec::new(schema())).await?;
+    let (oob, vault, id) = (oob.clone(), vault.clone(), pending.id());
+    let wait = tokio::spawn(async move {
+        match oob.wait(id, Duration::from_secs(900)).await? {
+            Outcome::Completed(done) => Ok(vault
+                .get(done.namespace(), "database")
+                .await?
+                .ok_or("completed without values")?),
+            other => Err(format!("unexpected outcome {other:?}").into()),
+        }
+    });
+    Ok((pending.callback_url(), wait))
+}
+
+async fn selftest(oob: &Oob, vault: &MemoryVault<BTreeMap<String, Value>>) -> Result<(), BoxError> {
+    let c = client()?;
+    let (url, call) = ask(oob, vault, VerifiedSubject::new(Namespace::new("alice")?)).await?;
+    println!("open {url}");
+    let res = c.get(&url).send().await?;
+    ensure(res.status() == 200, "GET form")?;
+    ensure_interaction_headers(&res)?;
+    let html = res.text().await?;
+    ensure(
+        html.contains("Connect &lt;your&gt; database"),
+        "the title is escaped",
+    )?;
+    ensure(!html.contains("<your>"), "no raw markup from the schema")?;
+    ensure(
+        html.contains("value=\"&quot;ap&quot;\""),
+        "enum values are escaped",
+    )?;
+    ensure(
+        html.contains("type=password"),
+        "the secret is a password field",
+    )?;
+    let csrf = between(&html, "name=csrf value=\"", "\"")
+        .ok_or("no csrf")?
+        .to_owned();
+
+    let secret = "correct horse battery staple";
+    let good = |csrf: &str| {
+        vec![
+            ("csrf", csrf.to_owned()),
+            ("password", secret.to_owned()),
+            ("contact", "alice@example.com".to_owned()),
+            ("port", "5432".to_owned()),
+            ("timeout", "2.5".to_owned()),
+            ("read_only", "on".to_owned()),
+            ("region", "eu".to_owned()),
+        ]
+    };
+    let res = c.post(&url).form(&good("")[1..]).send().await?;
+    ensure(res.status() == 403, "no anti-forgery token")?;
+    let other = oob_examples::hex(&[7u8; 32]);
+    let res = c.post(&url).form(&good(&other)).send().await?;
+    ensure(res.status() == 403, "a forged anti-forgery token")?;
+
+    let mut bad = good(&csrf);
+    bad[2].1 = "not-an-email".into();
+    bad[3].1 = "70000".into();
+    bad[6].1 = "mars".into();
+    let res = c.post(&url).form(&bad).send().await?;
+    ensure(
+        res.status() == 422,
+        format!("invalid values: {}", res.status()),
+    )?;
+    ensure_interaction_headers(&res)?;
+    let html = res.text().await?;
+    ensure(!html.contains(secret), "the secret is never echoed")?;
+    ensure(
+        html.contains("wrong format")
+            && html.contains("out of range")
+            && html.contains("Choose one"),
+        "field errors shown",
+    )?;
+    let mut short = good(&csrf);
+    short[1].1 = "short".into();
+    let res = c.post(&url).form(&short).send().await?;
+    ensure(res.status() == 422, "a too-short secret")?;
+
+    let res = c.post(&url).form(&good(&csrf)).send().await?;
+    ensure(
+        res.status() == 200,
+        format!("valid submit: {}", res.status()),
+    )?;
+    ensure_interaction_headers(&res)?;
+    ensure(!res.text().await?.contains(secret), "not echoed on success")?;
+    let values = call.await??;
+    ensure(
+        values.get("password") == Some(&Value::Text(secret.into())),
+        "stored secret",
+    )?;
+    ensure(
+        values.get("port") == Some(&Value::Integer(5432)),
+        "stored port",
+    )?;
+    ensure(
+        values.get("read_only") == Some(&Value::Bool(true)),
+        "stored boolean",
+    )?;
+    ensure(
+        vault
+            .get(&Namespace::new("bob")?, "database")
+            .await?
+            .is_none(),
+        "not under bob",
+    )?;
+    let res = c.post(&url).form(&good(&csrf)).send().await?;
+    ensure(res.status() == 410, "a replayed submit is 410")?;
+    println!("selftest: validated, stored under alice only, never echoed, replay refused");
+    Ok(())
+}
+
+async fn run(mode: Mode) -> Result<(), BoxError> {
+    let (listener, base) = bind().await?;
+    let oob: Oob = Manager::builder()
+        .store(MemoryStore::new())
+        .provider(FromVerifiedSubject)
+        .callback_base(CallbackBase::parse(&base)?)
+        .build();
+    let vault = MemoryVault::new();
+    let app = App {
+        oob: oob.clone(),
+        vault: vault.clone(),
+        signer: Signer::random()?,
+    };
+    let router = Router::new()
+        .route(SecretForm::ROUTE, get(show).post(submit))
+        .layer(interaction_headers())
+        .with_state(app);
+    spawn_server(listener, router);
+    if mode == Mode::Selftest {
+        return selftest(&oob, &vault).await;
+    }
+    let (url, call) = ask(&oob, &vault, VerifiedSubject::new(Namespace::new("alice")?)).await?;
+    println!("open {url}\n(fill in the form; Ctrl-C to stop)");
+    tokio::select! {
+        r = call => println!("tool call finished with {} fields", r??.len()),
+        () = until_ctrl_c() => {}
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let Some(mode) = oob_examples::mode("secret_form") else {
+        return ExitCode::from(2);
+    };
+    oob_examples::exit("secret_form", run(mode).await)
+}
