@@ -1,6 +1,5 @@
 //! [`Namespace`]: the verified user or tenant a pending belongs to.
 
-use std::borrow::Borrow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -25,8 +24,47 @@ pub const MAX_NAMESPACE_LEN: usize = 256;
 /// assert!(Namespace::new("bob\n").is_err());
 /// # Ok::<(), oob::NamespaceError>(())
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Namespace(Arc<str>);
+#[derive(Clone)]
+pub struct Namespace(Arc<str>, u64);
+
+/// The keyed hash of a namespace's text, computed once when it is made (SipHash-1-3 under a
+/// random per-process key, so namespaces chosen by users cannot be made to collide), so
+/// indexes keyed by namespace never hash the text again.
+fn keyed_hash(s: &str) -> u64 {
+    use std::hash::BuildHasher;
+    static KEY: std::sync::OnceLock<std::collections::hash_map::RandomState> =
+        std::sync::OnceLock::new();
+    KEY.get_or_init(std::collections::hash_map::RandomState::new)
+        .hash_one(s)
+}
+
+impl PartialEq for Namespace {
+    fn eq(&self, other: &Self) -> bool {
+        self.1 == other.1 && (Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0)
+    }
+}
+
+impl Eq for Namespace {}
+
+impl std::hash::Hash for Namespace {
+    // The keyed hash computed at construction: maps keyed by namespace never rehash the text
+    // (with [`PrehashedBuild`] they do no hashing at all).
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.1);
+    }
+}
+
+impl PartialOrd for Namespace {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Namespace {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.cmp(&other.0)
+    }
+}
 
 /// Why a string is not a valid [`Namespace`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -48,7 +86,7 @@ impl Namespace {
     pub fn new(value: impl AsRef<str>) -> Result<Self, NamespaceError> {
         let s = value.as_ref();
         Self::validate(s)?;
-        Ok(Self(Arc::from(s)))
+        Ok(Self(Arc::from(s), keyed_hash(s)))
     }
 
     fn validate(s: &str) -> Result<(), NamespaceError> {
@@ -58,7 +96,7 @@ impl Namespace {
         if s.len() > MAX_NAMESPACE_LEN {
             return Err(NamespaceError::TooLong(s.len()));
         }
-        if let Some((at, _)) = s.char_indices().find(|(_, c)| c.is_control()) {
+        if let Some(at) = control_at(s) {
             return Err(NamespaceError::ControlCharacter(at));
         }
         Ok(())
@@ -89,12 +127,6 @@ impl AsRef<str> for Namespace {
     }
 }
 
-impl Borrow<str> for Namespace {
-    fn borrow(&self) -> &str {
-        &self.0
-    }
-}
-
 impl std::str::FromStr for Namespace {
     type Err = NamespaceError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -106,7 +138,8 @@ impl TryFrom<String> for Namespace {
     type Error = NamespaceError;
     fn try_from(s: String) -> Result<Self, Self::Error> {
         Self::validate(&s)?;
-        Ok(Self(Arc::from(s)))
+        let hash = keyed_hash(&s);
+        Ok(Self(Arc::from(s), hash))
     }
 }
 
@@ -129,6 +162,39 @@ impl<'de> Deserialize<'de> for Namespace {
         Self::new(&*s).map_err(serde::de::Error::custom)
     }
 }
+
+/// The byte offset of the first control character (C0, DEL or C1) in `s`, if any; ASCII
+/// text is checked byte by byte.
+pub(crate) fn control_at(s: &str) -> Option<usize> {
+    if s.is_ascii() {
+        s.bytes().position(|b| b < 0x20 || b == 0x7f)
+    } else {
+        s.char_indices()
+            .find(|(_, c)| c.is_control())
+            .map(|(at, _)| at)
+    }
+}
+
+/// A hasher that passes one `u64` through: for keys that are already keyed hashes.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Prehashed(u64);
+
+impl std::hash::Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 ^= n;
+    }
+}
+
+/// Builds [`Prehashed`] hashers.
+pub(crate) type PrehashedBuild = std::hash::BuildHasherDefault<Prehashed>;
 
 #[cfg(test)]
 mod tests {
@@ -155,6 +221,24 @@ mod tests {
         assert!(serde_json::from_str::<Namespace>("\"\"").is_err());
         let ns: Namespace = serde_json::from_str("\"x\"").unwrap();
         assert_eq!(ns.as_str(), "x");
+    }
+
+    #[test]
+    fn equal_text_means_equal_namespace_and_hash() {
+        let a = Namespace::new("tenant-1").unwrap();
+        let b: Namespace = "tenant-1".parse().unwrap();
+        let c = Namespace::try_from(String::from("tenant-1")).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a, c);
+        assert_eq!(a.1, c.1);
+        assert_ne!(a, Namespace::new("tenant-2").unwrap());
+        let mut m = std::collections::HashMap::<Namespace, u32, PrehashedBuild>::default();
+        m.insert(a, 1);
+        assert_eq!(m.get(&c), Some(&1));
+        assert_eq!(m.get(&Namespace::new("tenant-2").unwrap()), None);
+        let mut by_sip = std::collections::HashMap::new();
+        by_sip.insert(b, 2);
+        assert_eq!(by_sip.get(&c), Some(&2));
     }
 
     #[test]

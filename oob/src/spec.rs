@@ -138,7 +138,7 @@ impl<T> Spec<T> {
                         len: v.len(),
                     });
                 }
-                if v.chars().any(char::is_control) {
+                if crate::namespace::control_at(v).is_some() {
                     return Err(SpecError::ControlCharacter { field });
                 }
             }

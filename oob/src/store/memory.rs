@@ -10,7 +10,7 @@ use super::{
     Store, StoreError, Subscription, TransitionError,
 };
 use crate::id::PendingId;
-use crate::namespace::Namespace;
+use crate::namespace::{Namespace, PrehashedBuild};
 use crate::state::CancelReason;
 use crate::store::Wake;
 use crate::time::Timestamp;
@@ -157,7 +157,7 @@ struct Inner<T> {
     by_id: IdIndex,
     /// Namespace → its index in `ns_slots`. Empty indexes are kept until the next purge, so
     /// a namespace that comes and goes is not re-hashed and re-allocated every time.
-    ns_index: HashMap<Namespace, u32>,
+    ns_index: HashMap<Namespace, u32, PrehashedBuild>,
     ns_slots: Vec<Option<NsIndex>>,
     ns_free: Vec<u32>,
     open_total: usize,
@@ -493,7 +493,7 @@ impl<T> MemoryStore<T> {
                     slots: Vec::new(),
                     free: Vec::new(),
                     by_id: IdIndex::default(),
-                    ns_index: HashMap::new(),
+                    ns_index: HashMap::default(),
                     ns_slots: Vec::new(),
                     ns_free: Vec::new(),
                     open_total: 0,
