@@ -8,6 +8,7 @@ use oob::time::TokioClock;
 use oob::{CallbackBase, Manager, Namespace, OobPayload, Spec};
 
 pub mod conformance;
+pub mod redis_server;
 pub mod soak;
 
 /// The device-code payload of the benchmarks.

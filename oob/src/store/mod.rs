@@ -16,6 +16,8 @@ use crate::time::Timestamp;
 
 pub mod memory;
 mod notify;
+#[cfg(feature = "redis")]
+pub mod redis;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 #[cfg(feature = "sqlite")]
@@ -23,6 +25,8 @@ pub(crate) mod sqlite_vault;
 
 pub use memory::MemoryStore;
 pub use notify::{Notifier, Subscription};
+#[cfg(feature = "redis")]
+pub use redis::RedisStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 

@@ -1,0 +1,192 @@
+//! Two replicas of a service: two managers, each on its own `RedisStore` (its own
+//! connections and event subscriber), over one Redis.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use oob::provider::FromVerifiedSubject;
+use oob::store::RedisStore;
+use oob::time::SystemClock;
+use oob::{CallbackBase, Error, Joined, Manager, Outcome};
+use oob_tests::redis_server::RedisServer;
+use oob_tests::{DeviceCode, spec, user};
+
+type Replica = Manager<DeviceCode, RedisStore<DeviceCode>, FromVerifiedSubject>;
+
+async fn replica(server: &RedisServer, prefix: &str) -> Replica {
+    let client = redis::Client::open(server.url()).expect("client");
+    let store = RedisStore::builder(client)
+        .prefix(prefix)
+        .connect()
+        .await
+        .expect("connect");
+    Manager::builder()
+        .store(store)
+        .provider(FromVerifiedSubject)
+        .callback_base(CallbackBase::parse("https://ex.com").expect("valid base"))
+        .clock(SystemClock)
+        .build()
+}
+
+async fn pair(server: &RedisServer) -> (Replica, Replica) {
+    (replica(server, "rep:").await, replica(server, "rep:").await)
+}
+
+/// A waiter on replica A wakes with the outcome when replica B completes.
+#[tokio::test]
+async fn waiter_on_a_wakes_when_b_completes() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let (a, b) = pair(&server).await;
+    let p = a.create(&user("alice"), spec()).await.expect("create on A");
+    let id = p.id();
+    let waiter = tokio::spawn({
+        let a = a.clone();
+        async move { a.wait(id, Duration::from_secs(60)).await }
+    });
+    // Wait until A's waiter is registered, so the wake-up must come over pub/sub.
+    while a.store().watched() == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let done = b.complete_id(id).await.expect("complete on B");
+    assert_eq!(done.namespace(), &oob_tests::ns("alice"));
+    match waiter.await.expect("join").expect("wait") {
+        Outcome::Completed(p) => {
+            assert_eq!(p.id(), id);
+            assert_eq!(p.data(), &oob_tests::device_code());
+        }
+        other => panic!("expected completed, got {other:?}"),
+    }
+    // Cancels and declines travel the same way.
+    let q = a.create(&user("alice"), spec()).await.expect("create");
+    let qid = q.id();
+    let waiter = tokio::spawn({
+        let a = a.clone();
+        async move { a.wait(qid, Duration::from_secs(60)).await }
+    });
+    while a.store().watched() == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    b.decline(b.open(qid).await.expect("open on B"))
+        .await
+        .expect("decline on B");
+    assert!(matches!(
+        waiter.await.expect("join").expect("wait"),
+        Outcome::Declined(p) if p.id() == qid
+    ));
+}
+
+/// `complete_with` on B (deferred wake) releases A's waiter only after persisting.
+#[tokio::test]
+async fn deferred_wake_crosses_replicas() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let (a, b) = pair(&server).await;
+    let vault = oob::vault::MemoryVault::<String>::new();
+    let p = a.create(&user("alice"), spec()).await.expect("create");
+    let id = p.id();
+    let waiter = tokio::spawn({
+        let a = a.clone();
+        let vault = vault.clone();
+        async move {
+            let out = a.wait(id, Duration::from_secs(60)).await;
+            let found = oob::vault::Vault::get(&vault, &oob_tests::ns("alice"), "k").await;
+            (out, found.expect("vault"))
+        }
+    });
+    while a.store().watched() == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let open = b.open(id).await.expect("open on B");
+    b.complete_with(open, async |token| {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        oob::vault::Vault::put(&vault, &token, "k", "v".to_string()).await
+    })
+    .await
+    .expect("complete_with on B");
+    let (out, found) = waiter.await.expect("join");
+    assert!(matches!(out.expect("wait"), Outcome::Completed(_)));
+    assert_eq!(found.as_deref(), Some("v"));
+}
+
+/// 200 concurrent completers, half on each replica: exactly one wins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_completes_across_replicas_exactly_one_wins() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let (a, b) = pair(&server).await;
+    for _ in 0..3 {
+        let id = a.create(&user("alice"), spec()).await.expect("create").id();
+        let tasks: Vec<_> = (0..200)
+            .map(|i| {
+                let m = if i % 2 == 0 { a.clone() } else { b.clone() };
+                tokio::spawn(async move { m.complete_id(id).await })
+            })
+            .collect();
+        let mut won = 0;
+        for t in tasks {
+            match t.await.expect("join") {
+                Ok(done) => {
+                    assert_eq!(done.id(), id);
+                    won += 1;
+                }
+                Err(Error::Finished { .. }) => {}
+                Err(e) => panic!("unexpected error: {e:?}"),
+            }
+        }
+        assert_eq!(won, 1);
+    }
+}
+
+/// `create_or_join` from both replicas at once yields one pending, seen by both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dedup_across_replicas() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let (a, b) = pair(&server).await;
+    let tasks: Vec<_> = (0..100)
+        .map(|i| {
+            let m = if i % 2 == 0 { a.clone() } else { b.clone() };
+            tokio::spawn(async move { m.create_or_join(&user("alice"), spec().alias("gh")).await })
+        })
+        .collect();
+    let mut ids = HashSet::new();
+    let mut created = 0;
+    for t in tasks {
+        let j = t.await.expect("join").expect("create_or_join");
+        if matches!(j, Joined::Created(_)) {
+            created += 1;
+        }
+        ids.insert(j.into_open().expect("open").id());
+    }
+    assert_eq!(created, 1);
+    assert_eq!(ids.len(), 1);
+    let listed_a: HashSet<_> = a
+        .list(&oob_tests::ns("alice"))
+        .await
+        .expect("list on A")
+        .iter()
+        .map(oob::Pending::id)
+        .collect();
+    let listed_b: HashSet<_> = b
+        .list(&oob_tests::ns("alice"))
+        .await
+        .expect("list on B")
+        .iter()
+        .map(oob::Pending::id)
+        .collect();
+    assert_eq!(listed_a, ids);
+    assert_eq!(listed_b, ids);
+    // Once B completes it, A creates a new one for the key.
+    let id = *ids.iter().next().expect("one id");
+    b.complete_id(id).await.expect("complete on B");
+    let again = a
+        .create_or_join(&user("alice"), spec().alias("gh"))
+        .await
+        .expect("create_or_join");
+    assert!(matches!(again, Joined::Created(ref p) if p.id() != id));
+}
