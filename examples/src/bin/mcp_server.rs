@@ -7,7 +7,7 @@
 //!
 //! Pendings and tokens live in SQLite (`SqliteStore`, `SqliteVault`) in a scratch directory.
 //! Authentication is a demo: `Authorization: Bearer <user>` for MCP requests and
-//! `Cookie: session=<user>` for the browser both mean "signed in as <user>"; a real service
+//! `Cookie: session=<user>` for the browser both mean "signed in as `<user>`"; a real service
 //! verifies a token and puts the verified subject in the request extensions the same way.
 //!
 //! Run: `cargo run -p oob-examples --bin mcp_server` (serves until Ctrl-C).
