@@ -69,7 +69,8 @@ pub const SCHEMA_VERSION: i64 = 1;
 /// The most jobs the connection thread runs in one transaction.
 const MAX_BATCH: usize = 256;
 
-/// How many records one purge job deletes before letting other jobs run.
+/// How many records one purge job deletes before letting other jobs run (the `LIMIT` of
+/// the purge statement, a literal so the statement is not re-prepared).
 const PURGE_CHUNK: i64 = 1_000;
 
 /// Schema migrations: entry `i` moves a database from version `i` to `i + 1`.
@@ -87,7 +88,7 @@ const MIGRATIONS: &[&str] = &["
         state       TEXT NOT NULL,
         reason      TEXT,
         finished_at INTEGER
-    ) WITHOUT ROWID;
+    );
     CREATE INDEX oob_pendings_ns_state ON oob_pendings (namespace, state);
     CREATE INDEX oob_pendings_expires ON oob_pendings (expires_at);
     CREATE INDEX oob_pendings_finished ON oob_pendings (finished_at)
@@ -301,7 +302,7 @@ fn serve(conn: &Connection, rx: &mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        if conn.execute_batch("BEGIN IMMEDIATE").is_err() {
+        if exec_cached(conn, "BEGIN IMMEDIATE").is_err() {
             // No transaction (e.g. the lock is held elsewhere past the busy timeout): run
             // each job on its own; each issues at most one write, atomic by itself.
             for job in batch.drain(..) {
@@ -310,7 +311,7 @@ fn serve(conn: &Connection, rx: &mpsc::Receiver<Job>) {
             continue;
         }
         done.extend(batch.drain(..).map(|job| job(conn)));
-        let commit = conn.execute_batch("COMMIT").err().map(|e| {
+        let commit = exec_cached(conn, "COMMIT").err().map(|e| {
             let _ = conn.execute_batch("ROLLBACK");
             Arc::new(e)
         });
@@ -318,6 +319,10 @@ fn serve(conn: &Connection, rx: &mpsc::Receiver<Job>) {
             d(commit.as_ref());
         }
     }
+}
+
+fn exec_cached(conn: &Connection, sql: &str) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute([])
 }
 
 fn ms(t: Timestamp) -> i64 {
@@ -454,16 +459,46 @@ impl NewRow {
         })
     }
 
-    fn insert(&self, conn: &Connection, kind: &str, replace: bool) -> rusqlite::Result<usize> {
-        let sql = if replace {
-            "INSERT OR REPLACE INTO oob_pendings (id, namespace, kind, alias, resource, \
-             elicit_id, data, created_at, expires_at, state, reason, finished_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-        } else {
-            "INSERT INTO oob_pendings (id, namespace, kind, alias, resource, \
-             elicit_id, data, created_at, expires_at, state, reason, finished_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-        };
+    /// Inserts the row if its namespace has fewer than `per_ns` open, unexpired records of
+    /// this kind; returns how many rows were inserted (0 or 1). (No bound `LIMIT` in the
+    /// count: SQLite re-prepares a statement whose bound `LIMIT` value changes.)
+    fn insert_capped(
+        &self,
+        conn: &Connection,
+        kind: &str,
+        now: i64,
+        per_ns: i64,
+    ) -> rusqlite::Result<usize> {
+        conn.prepare_cached(
+            "INSERT INTO oob_pendings (id, namespace, kind, alias, resource, elicit_id, data, \
+             created_at, expires_at, state, reason, finished_at) \
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12 \
+             WHERE (SELECT COUNT(*) FROM oob_pendings WHERE namespace = ?2 \
+             AND state = 'open' AND kind = ?3 AND expires_at > ?13) < ?14",
+        )?
+        .execute(params![
+            &self.id.as_bytes()[..],
+            self.namespace,
+            kind,
+            self.alias,
+            self.resource,
+            self.elicit_id,
+            self.data,
+            self.created_at,
+            self.expires_at,
+            self.state,
+            self.reason,
+            self.finished_at,
+            now,
+            per_ns,
+        ])
+    }
+
+    /// Inserts or replaces the row with this id.
+    fn upsert(&self, conn: &Connection, kind: &str) -> rusqlite::Result<usize> {
+        let sql = "INSERT OR REPLACE INTO oob_pendings (id, namespace, kind, alias, resource, \
+                   elicit_id, data, created_at, expires_at, state, reason, finished_at) \
+                   VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
         conn.prepare_cached(sql)?.execute(params![
             &self.id.as_bytes()[..],
             self.namespace,
@@ -631,6 +666,18 @@ impl<T> SqliteStore<T> {
     pub(crate) fn db(&self) -> &Db {
         &self.db
     }
+
+    /// Runs `f` on the store's connection thread, inside the transaction of the current
+    /// batch, and returns its result once the batch committed. For benchmarks and
+    /// maintenance only: writing to the store's tables bypasses its invariants.
+    #[doc(hidden)]
+    pub async fn with_connection<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, rusqlite::Error> + Send + 'static,
+    {
+        self.db.call(None, move |conn, _| f(conn)).await
+    }
 }
 
 impl<T> SqliteStore<T>
@@ -744,13 +791,11 @@ where
                 let mut stmt = conn.prepare_cached(
                     "DELETE FROM oob_pendings WHERE id IN (SELECT id FROM oob_pendings \
                      WHERE kind = ?1 AND ((state IN ('open', 'expired') AND expires_at <= ?2) \
-                     OR (state IN ('completed', 'cancelled') AND finished_at <= ?2)) LIMIT ?3) \
+                     OR (state IN ('completed', 'cancelled') AND finished_at <= ?2)) LIMIT 1000) \
                      RETURNING id",
                 )?;
                 let ids = stmt
-                    .query_map(params![kind, cutoff, PURGE_CHUNK], |r| {
-                        r.get::<_, Vec<u8>>(0)
-                    })?
+                    .query_map(params![kind, cutoff], |r| r.get::<_, Vec<u8>>(0))?
                     .collect::<Result<Vec<_>, _>>()?;
                 touched.extend(ids.iter().filter_map(|b| id_of(b)));
                 Ok(ids)
@@ -791,12 +836,6 @@ where
         let total = i64::try_from(limits.total).ok();
         let outcome = self
             .call(move |conn, _| {
-                let exists = conn
-                    .prepare_cached("SELECT 1 FROM oob_pendings WHERE id = ?1")?
-                    .exists(params![&new.id.as_bytes()[..]])?;
-                if exists {
-                    return Ok(CreateOutcome::Duplicate);
-                }
                 if let Dedup::Join { decline_cooldown } = dedup {
                     let open = conn
                         .prepare_cached(&format!(
@@ -829,15 +868,6 @@ where
                         return Ok(CreateOutcome::Declined(row));
                     }
                 }
-                let in_ns: i64 = conn
-                    .prepare_cached(
-                        "SELECT COUNT(*) FROM (SELECT 1 FROM oob_pendings WHERE namespace = ?1 \
-                         AND state = 'open' AND kind = ?2 AND expires_at > ?3 LIMIT ?4)",
-                    )?
-                    .query_row(params![new.namespace, kind, now_ms, per_ns], |r| r.get(0))?;
-                if in_ns >= per_ns {
-                    return Ok(CreateOutcome::Full(Scope::Namespace));
-                }
                 if let Some(total) = total {
                     let all: i64 = conn
                         .prepare_cached(
@@ -849,8 +879,19 @@ where
                         return Ok(CreateOutcome::Full(Scope::Total));
                     }
                 }
-                new.insert(conn, kind, false)?;
-                Ok(CreateOutcome::Inserted)
+                // The per-namespace bound and the insert in one statement; a duplicate id
+                // fails on the primary key.
+                match new.insert_capped(conn, kind, now_ms, per_ns) {
+                    Ok(0) => Ok(CreateOutcome::Full(Scope::Namespace)),
+                    Ok(_) => Ok(CreateOutcome::Inserted),
+                    Err(rusqlite::Error::SqliteFailure(e, _))
+                        if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                            || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
+                    {
+                        Ok(CreateOutcome::Duplicate)
+                    }
+                    Err(e) => Err(e),
+                }
             })
             .await?;
         match outcome {
@@ -866,7 +907,7 @@ where
         let new = NewRow::encode(&record)?;
         let id = record.id;
         self.call(move |conn, touched| {
-            new.insert(conn, T::KIND, true)?;
+            new.upsert(conn, T::KIND)?;
             touched.push(id);
             Ok(())
         })
@@ -984,5 +1025,259 @@ where
 
     async fn subscribe(&self, id: PendingId) -> Result<Subscription<T>, StoreError> {
         Ok(self.notifier.subscribe(id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct P {
+        n: u32,
+    }
+
+    impl OobPayload for P {
+        const KIND: &'static str = "p";
+        const ROUTE: &'static str = "/p/{id}";
+    }
+
+    fn temp_path() -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("oob-unit-{}.db", PendingId::random()))
+    }
+
+    fn remove(path: &Path) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+    }
+
+    fn record(now: Timestamp) -> Record<P> {
+        Record {
+            id: PendingId::random(),
+            namespace: Namespace::new("a").expect("namespace"),
+            created_at: now,
+            expires_at: now.saturating_add(Duration::from_secs(60)),
+            state: RecordState::Open,
+            body: Arc::new(Body::new(P { n: 7 }, None, None, None)),
+        }
+    }
+
+    async fn exec(store: &SqliteStore<P>, sql: &'static str) {
+        store
+            .db()
+            .call(None, move |conn, _| conn.execute_batch(sql))
+            .await
+            .expect("raw sql");
+    }
+
+    #[tokio::test]
+    async fn corrupt_rows_are_decode_errors_not_panics() {
+        let store = SqliteStore::<P>::open_in_memory().expect("open");
+        let now = Timestamp::from_millis(1_000_000);
+        let r = record(now);
+        store
+            .create(&r, Limits::default(), Dedup::Never, now)
+            .await
+            .expect("create");
+        assert_eq!(
+            store
+                .get(r.id, now)
+                .await
+                .expect("get")
+                .map(|g| g.body.data().clone()),
+            Some(P { n: 7 })
+        );
+
+        exec(&store, "UPDATE oob_pendings SET data = '{not json'").await;
+        assert!(matches!(
+            store.get(r.id, now).await,
+            Err(StoreError::Decode(_))
+        ));
+        let ns = Namespace::new("a").expect("namespace");
+        assert!(matches!(
+            store.list_namespace(&ns, now).await,
+            Err(StoreError::Decode(_))
+        ));
+        // The transition happens; decoding its result fails and says so.
+        assert!(matches!(
+            store.complete(r.id, None, now, Wake::Now).await,
+            Err(TransitionError::Store(StoreError::Decode(_)))
+        ));
+
+        exec(
+            &store,
+            "UPDATE oob_pendings SET data = '{\"n\":1}', state = 'bogus'",
+        )
+        .await;
+        assert!(matches!(
+            store.get(r.id, now).await,
+            Err(StoreError::Decode(_))
+        ));
+        exec(
+            &store,
+            "UPDATE oob_pendings SET state = 'completed', finished_at = NULL",
+        )
+        .await;
+        assert!(matches!(
+            store.get(r.id, now).await,
+            Err(StoreError::Decode(_))
+        ));
+        exec(
+            &store,
+            "UPDATE oob_pendings SET state = 'cancelled', finished_at = 5, reason = 'x'",
+        )
+        .await;
+        assert!(matches!(
+            store.get(r.id, now).await,
+            Err(StoreError::Decode(_))
+        ));
+        exec(
+            &store,
+            "UPDATE oob_pendings SET state = 'open', created_at = -5",
+        )
+        .await;
+        assert!(matches!(
+            store.get(r.id, now).await,
+            Err(StoreError::Decode(_))
+        ));
+        exec(
+            &store,
+            "UPDATE oob_pendings SET created_at = 5, namespace = ''",
+        )
+        .await;
+        assert!(matches!(
+            store.get(r.id, now).await,
+            Err(StoreError::Decode(_))
+        ));
+        exec(
+            &store,
+            "INSERT INTO oob_pendings (id, namespace, kind, data, created_at, expires_at, state) \
+             VALUES (x'0102', 'b', 'p', '{\"n\":1}', 0, 99999999999, 'open')",
+        )
+        .await;
+        let b = Namespace::new("b").expect("namespace");
+        let err = store.list_namespace(&b, now).await.expect_err("bad id");
+        assert!(matches!(err, StoreError::Decode(_)));
+        // The source chain is kept.
+        assert!(std::error::Error::source(&err).is_some());
+        // Purge and clear still work on corrupt rows.
+        assert_eq!(store.clear_namespace(&b).await.expect("clear"), 1);
+    }
+
+    #[tokio::test]
+    async fn kinds_sharing_a_file_do_not_see_each_other() {
+        #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+        struct Q;
+        impl OobPayload for Q {
+            const KIND: &'static str = "q";
+            const ROUTE: &'static str = "/q/{id}";
+        }
+        let path = temp_path();
+        let p = SqliteStore::<P>::open(&path).expect("open");
+        let q = SqliteStore::<Q>::open(&path).expect("open again");
+        let now = Timestamp::from_millis(1_000_000);
+        let r = record(now);
+        p.create(&r, Limits::default(), Dedup::Never, now)
+            .await
+            .expect("create");
+        assert!(q.get(r.id, now).await.expect("get").is_none());
+        assert!(matches!(
+            q.complete(r.id, None, now, Wake::Now).await,
+            Err(TransitionError::NotFound)
+        ));
+        assert_eq!(q.clear_namespace(&r.namespace).await.expect("clear"), 0);
+        assert!(p.get(r.id, now).await.expect("get").is_some());
+        drop((p, q));
+        remove(&path);
+    }
+
+    #[tokio::test]
+    async fn schema_is_versioned_and_newer_schemas_are_refused() {
+        let path = temp_path();
+        let store = SqliteStore::<P>::open(&path).expect("open");
+        let v = store
+            .db()
+            .call(None, |conn, _| {
+                conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))
+            })
+            .await
+            .expect("version");
+        assert_eq!(v, SCHEMA_VERSION);
+        let mode = store
+            .db()
+            .call(None, |conn, _| {
+                conn.pragma_query_value(None, "journal_mode", |r| r.get::<_, String>(0))
+            })
+            .await
+            .expect("mode");
+        assert_eq!(mode, "wal");
+        drop(store);
+        // Opening again migrates nothing and keeps the data.
+        let again = SqliteStore::<P>::open(&path).expect("reopen");
+        drop(again);
+        let conn = Connection::open(&path).expect("raw open");
+        conn.pragma_update(None, "user_version", 99).expect("bump");
+        drop(conn);
+        let err = SqliteStore::<P>::open(&path).expect_err("newer schema");
+        let source = std::error::Error::source(&err).expect("source");
+        assert!(source.downcast_ref::<SchemaTooNew>().is_some());
+        remove(&path);
+    }
+
+    #[tokio::test]
+    async fn full_synchronous_is_selectable() {
+        let path = temp_path();
+        let store = SqliteStore::<P>::open_with(
+            &path,
+            SqliteOptions {
+                synchronous: Synchronous::Full,
+                ..SqliteOptions::default()
+            },
+        )
+        .expect("open");
+        let sync = store
+            .db()
+            .call(None, |conn, _| {
+                conn.pragma_query_value(None, "synchronous", |r| r.get::<_, i64>(0))
+            })
+            .await
+            .expect("synchronous");
+        assert_eq!(sync, 2, "FULL");
+        drop(store);
+        remove(&path);
+    }
+
+    #[tokio::test]
+    async fn vault_is_namespaced_and_shares_the_store_file() {
+        use crate::vault::{SqliteVault, Vault};
+        use crate::{CallbackBase, Manager, Spec};
+        let store = SqliteStore::<P>::open_in_memory().expect("open");
+        let vault = SqliteVault::<String>::from_store(&store);
+        let m = Manager::builder()
+            .store(store)
+            .provider(crate::provider::FromVerifiedSubject)
+            .callback_base(CallbackBase::parse("https://ex.com").expect("base"))
+            .build();
+        let alice = Namespace::new("alice").expect("ns");
+        let bob = Namespace::new("bob").expect("ns");
+        let cx = crate::provider::VerifiedSubject::new(alice.clone());
+        let open = m.create(&cx, Spec::new(P { n: 1 })).await.expect("create");
+        let (_done, ()) = m
+            .complete_with(open, async |token| {
+                vault.put(&token, "gh", "s3cret".to_owned()).await
+            })
+            .await
+            .expect("complete_with");
+        assert_eq!(
+            vault.get(&alice, "gh").await.expect("get").as_deref(),
+            Some("s3cret")
+        );
+        assert_eq!(vault.get(&bob, "gh").await.expect("get"), None);
+        assert!(!vault.delete(&bob, "gh").await.expect("delete"));
+        assert!(vault.delete(&alice, "gh").await.expect("delete"));
+        assert_eq!(vault.get(&alice, "gh").await.expect("get"), None);
     }
 }

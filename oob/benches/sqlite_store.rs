@@ -1,0 +1,270 @@
+//! Timings of the SQLite store against raw SQLite on the same schema, pragmas and thread.
+//!
+//! Run with `cargo bench -p oob --bench sqlite_store --features sqlite`. Measures a create
+//! immediately followed by a complete of the same id through the [`Store`] API, with 1 and
+//! 64 concurrent tasks on a temp-file WAL database (`synchronous=NORMAL`), and as the
+//! baseline a raw `INSERT` then `DELETE` of a row of the same table, issued as two calls
+//! through the same connection thread. The figure is wall time per pair; at the end the
+//! store's throughput is printed as a share of the raw one.
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use criterion::Criterion;
+use oob::store::{Body, Dedup, Limits, Record, RecordState, SqliteStore, Store, Wake};
+use oob::time::{Clock, SystemClock};
+use oob::{Namespace, OobPayload, PendingId};
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, OobPayload)]
+#[oob(kind = "device_code", route = "/oob/cb/{id}")]
+struct DeviceCode {
+    verify_url: String,
+    user_code: String,
+    message: String,
+}
+
+fn payload() -> DeviceCode {
+    DeviceCode {
+        verify_url: "https://ex.com/device".into(),
+        user_code: "ABCD-1234".into(),
+        message: "Enter the code".into(),
+    }
+}
+
+/// Total time and pairs per measured label, for the ratio printed at the end.
+static TOTALS: Mutex<BTreeMap<String, (Duration, u64)>> = Mutex::new(BTreeMap::new());
+
+fn record_total(label: &str, d: Duration, n: u64) {
+    let mut t = TOTALS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let e = t.entry(label.to_owned()).or_default();
+    e.0 += d;
+    e.1 += n;
+}
+
+struct TempDb(PathBuf);
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = self.0.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+fn temp_store(retention: Duration) -> (SqliteStore<DeviceCode>, TempDb) {
+    let path = std::env::temp_dir().join(format!("oob-bench-{}.db", PendingId::random()));
+    let store = SqliteStore::open(&path)
+        .expect("open")
+        .with_retention(retention);
+    (store, TempDb(path))
+}
+
+fn namespaces() -> Vec<Namespace> {
+    (0..64)
+        .map(|i| Namespace::new(format!("user-{i}")).expect("namespace"))
+        .collect()
+}
+
+async fn store_pair(store: &SqliteStore<DeviceCode>, ns: &Namespace) {
+    let now = SystemClock.now();
+    let record = Record {
+        id: PendingId::random(),
+        namespace: ns.clone(),
+        created_at: now,
+        expires_at: now.saturating_add(Duration::from_secs(600)),
+        state: RecordState::Open,
+        body: Arc::new(Body::new(payload(), None, Some("example.com".into()), None)),
+    };
+    store
+        .create(&record, Limits::default(), Dedup::Never, now)
+        .await
+        .expect("create");
+    black_box(
+        store
+            .complete(record.id, None, now, Wake::Now)
+            .await
+            .expect("complete"),
+    );
+}
+
+async fn raw_pair(store: &SqliteStore<DeviceCode>, ns: &Namespace) {
+    let now = i64::try_from(SystemClock.now().as_millis()).expect("time");
+    let id = PendingId::random();
+    let data = serde_json::to_string(&payload()).expect("json");
+    let namespace = ns.as_str().to_owned();
+    store
+        .with_connection(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO oob_pendings (id, namespace, kind, alias, resource, elicit_id, \
+                 data, created_at, expires_at, state, reason, finished_at) \
+                 VALUES (?1, ?2, 'device_code', NULL, 'example.com', NULL, ?3, ?4, ?5, 'open', \
+                 NULL, NULL)",
+            )?
+            .execute(rusqlite::params![
+                &id.as_bytes()[..],
+                namespace,
+                data,
+                now,
+                now + 600_000
+            ])
+        })
+        .await
+        .expect("insert");
+    store
+        .with_connection(move |conn| {
+            conn.prepare_cached("DELETE FROM oob_pendings WHERE id = ?1")?
+                .execute(rusqlite::params![&id.as_bytes()[..]])
+        })
+        .await
+        .expect("delete");
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Store,
+    Raw,
+}
+
+fn run(
+    rt: &tokio::runtime::Runtime,
+    store: &SqliteStore<DeviceCode>,
+    kind: Kind,
+    tasks: u64,
+    iters: u64,
+) -> Duration {
+    let nss = Arc::new(namespaces());
+    rt.block_on(async {
+        let start = Instant::now();
+        let handles: Vec<_> = (0..tasks)
+            .map(|t| {
+                let store = store.clone();
+                let nss = nss.clone();
+                let n = iters / tasks + u64::from(t < iters % tasks);
+                tokio::spawn(async move {
+                    let ns = &nss[usize::try_from(t).unwrap_or(0) % nss.len()];
+                    for _ in 0..n {
+                        match kind {
+                            Kind::Store => store_pair(&store, ns).await,
+                            Kind::Raw => raw_pair(&store, ns).await,
+                        }
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.await.expect("task");
+        }
+        start.elapsed()
+    })
+}
+
+fn pairs(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut g = c.benchmark_group("sqlite create+complete (time per pair)");
+    for tasks in [1u64, 64] {
+        for (label, kind, retention) in [
+            ("raw INSERT+DELETE", Kind::Raw, Duration::ZERO),
+            ("store, retention 0", Kind::Store, Duration::ZERO),
+            (
+                "store, retention 300s",
+                Kind::Store,
+                oob::store::sqlite::DEFAULT_RETENTION,
+            ),
+        ] {
+            let (store, _db) = temp_store(retention);
+            let name = format!("{label}, {tasks} task{}", if tasks == 1 { "" } else { "s" });
+            g.bench_function(&name, |b| {
+                b.iter_custom(|iters| {
+                    let d = run(&rt, &store, kind, tasks, iters);
+                    record_total(&name, d, iters);
+                    d
+                });
+            });
+        }
+    }
+    g.finish();
+}
+
+/// Throughput of store and raw measured in alternating rounds, so that load from other
+/// processes on the machine hits both alike.
+fn interleaved(rt: &tokio::runtime::Runtime) {
+    println!("\ninterleaved rounds (store vs raw on the same schema, pragmas and thread):");
+    for (tasks, n, rounds) in [(1u64, 1_000u64, 5), (64, 5_000, 5)] {
+        let kinds = [
+            ("raw INSERT+DELETE", Kind::Raw, Duration::ZERO),
+            ("store, retention 0", Kind::Store, Duration::ZERO),
+            (
+                "store, retention 300s",
+                Kind::Store,
+                oob::store::sqlite::DEFAULT_RETENTION,
+            ),
+        ];
+        let stores: Vec<_> = kinds.iter().map(|k| temp_store(k.2)).collect();
+        let mut totals = [Duration::ZERO; 3];
+        for _ in 0..rounds {
+            for (i, (_, kind, _)) in kinds.iter().enumerate() {
+                totals[i] += run(rt, &stores[i].0, *kind, tasks, n);
+            }
+        }
+        let pairs = (n * rounds) as f64;
+        let raw = pairs / totals[0].as_secs_f64();
+        for (i, (label, _, _)) in kinds.iter().enumerate() {
+            let rate = pairs / totals[i].as_secs_f64();
+            println!(
+                "  {tasks:>2} task(s), {label:<22} {rate:>8.0} pairs/s  {:>6.1} us/pair  {:>4.0}% of raw",
+                1e6 / rate,
+                100.0 * rate / raw
+            );
+        }
+    }
+}
+
+fn print_ratios() {
+    let t = TOTALS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let per_sec = |label: &str| {
+        t.get(label)
+            .filter(|(d, n)| *n > 0 && !d.is_zero())
+            .map(|(d, n)| *n as f64 / d.as_secs_f64())
+    };
+    println!("\nsqlite store throughput as a share of raw INSERT+DELETE (target >= 70%):");
+    for tasks in ["1 task", "64 tasks"] {
+        let Some(raw) = per_sec(&format!("raw INSERT+DELETE, {tasks}")) else {
+            continue;
+        };
+        println!("  raw, {tasks}: {raw:.0} pairs/s");
+        for store in ["store, retention 0", "store, retention 300s"] {
+            if let Some(s) = per_sec(&format!("{store}, {tasks}")) {
+                println!(
+                    "  {store}, {tasks}: {s:.0} pairs/s = {:.0}% of raw",
+                    100.0 * s / raw
+                );
+            }
+        }
+    }
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    pairs(&mut c);
+    c.final_summary();
+    print_ratios();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    interleaved(&rt);
+}
