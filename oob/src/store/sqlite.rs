@@ -7,7 +7,10 @@
 //! id), the payload kind ([`OobPayload::KIND`], so several payload types can share one
 //! file), the namespace, the times in milliseconds since the Unix epoch, the state
 //! (`open`, `completed`, `cancelled`, `expired`) with the cancel reason and when it finished.
-//! Indexes: the primary key on id, `(namespace, state)`, `expires_at` and `finished_at`.
+//! Indexes: the primary key on id (rows themselves are kept in insertion order, so only
+//! the small id index takes random writes), `(namespace, state, kind, expires_at)` (the
+//! capacity count and namespace listing read it alone), `expires_at` and `finished_at`
+//! (purge).
 //! The schema is versioned with `PRAGMA user_version` and migrated by [`migrate`] on open.
 //!
 //! # Threading
@@ -18,7 +21,12 @@
 //! them in a single `BEGIN IMMEDIATE` … `COMMIT` transaction, replying only after the
 //! commit (group commit). Every job issues at most one writing statement, so each job is
 //! atomic on its own and a failing job never leaves a partial write; if the commit fails,
-//! every job of the batch gets the error. With one task this costs one thread hop per call;
+//! every job of the batch gets the error. A create is one statement (the per-namespace
+//! bound checked inside the `INSERT … SELECT … WHERE count < bound`; a duplicate id fails
+//! on the primary key), a transition is one `UPDATE … WHERE id = ? AND state = 'open' AND
+//! expires_at > ? RETURNING …` (a `DELETE … RETURNING` with zero retention), and no
+//! statement binds a `LIMIT` (SQLite would re-prepare it on every call).
+//! With one task this costs one thread hop per call;
 //! under concurrency it turns N commits into one, which is what makes create + complete
 //! pairs fast. (A `spawn_blocking` + mutex design pays the same hop plus a commit and lock
 //! hand-off per call.) Payload encoding and decoding happen on the caller's task, not on
@@ -89,7 +97,7 @@ const MIGRATIONS: &[&str] = &["
         reason      TEXT,
         finished_at INTEGER
     );
-    CREATE INDEX oob_pendings_ns_state ON oob_pendings (namespace, state);
+    CREATE INDEX oob_pendings_ns_state ON oob_pendings (namespace, state, kind, expires_at);
     CREATE INDEX oob_pendings_expires ON oob_pendings (expires_at);
     CREATE INDEX oob_pendings_finished ON oob_pendings (finished_at)
         WHERE finished_at IS NOT NULL;
