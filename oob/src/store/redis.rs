@@ -12,9 +12,11 @@
 //! | `P` `open` | sorted set | open ids, scored by deadline (only kept when a finite total bound is used) |
 //! | `P` `events` | channel | change events |
 //!
-//! Each record key gets a `PEXPIREAT` at the end of its retention window (plus a slack for
-//! clock skew between the service and Redis), so Redis forgets records even when no sweeper
-//! runs; [`purge`](Store::purge) forgets them exactly, by the manager's clock.
+//! Each record key gets a `PEXPIREAT` at its deadline plus the retention window (the latest
+//! it may be purged; plus a slack for clock skew between the services and Redis), so Redis
+//! forgets records even when no sweeper runs; transitions leave it as it is (one command
+//! less per transition), and [`purge`](Store::purge) forgets finished records exactly, by
+//! the manager's clock.
 //!
 //! # Round trips and atomicity
 //!
@@ -41,10 +43,10 @@
 //!
 //! # Events
 //!
-//! Every transition, clear, purge and put publishes on `P` `events`: the id alone (readers
-//! re-read), or the id, a space and the record (a JSON array of field names and values) for
-//! completions and cancellations, so waiters learn the outcome even when the record is gone
-//! by the time they would read it. A background task per store subscribes to the channel and
+//! Every transition, clear, purge and put publishes on `P` `events`: the id alone (waiters
+//! re-read the record), or, for completions and cancellations in a store with zero
+//! retention, the id, a space and the record (a JSON array of field names and values), so
+//! waiters learn the outcome even when a purge removed the record before they read it. A background task per store subscribes to the channel and
 //! feeds the in-process [`Notifier`]; it reconnects after a connection loss and then wakes
 //! every local waiter once, since events may have been missed. Local waiters are also woken
 //! directly, without the round trip through Redis.
@@ -207,25 +209,34 @@ return {'ok'}
 });
 
 /// Completes, cancels or declines an open record: one key, and the event published from
-/// inside the script.
+/// inside the script. The key keeps its expiry (the end of the retention window after the
+/// deadline, the latest a finished record may be purged); [`purge`](Store::purge) forgets
+/// it exactly.
 static TRANSITION: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 local k = KEYS[1]
-local f = redis.call('HMGET', k, 's', 'e', 'n')
-if not f[1] then return {'none'} end
-if f[1] ~= 'o' then return {'done', f[1]} end
-if tonumber(f[2]) <= tonumber(ARGV[1]) then
-  redis.call('HSET', k, 's', 'e', 't', f[2])
-  redis.call('PUBLISH', ARGV[6], ARGV[7])
+local all = redis.call('HGETALL', k)
+if #all == 0 then return {'none'} end
+local f = {}
+for i = 1, #all, 2 do f[all[i]] = all[i + 1] end
+if f.s ~= 'o' then return {'done', f.s} end
+if tonumber(f.e) <= tonumber(ARGV[1]) then
+  redis.call('HSET', k, 's', 'e', 't', f.e)
+  redis.call('PUBLISH', ARGV[5], ARGV[6])
   return {'done', 'e'}
 end
-if ARGV[3] ~= '' and f[3] ~= string.sub(ARGV[3], 2) then return {'other'} end
+if ARGV[3] ~= '' and f.n ~= string.sub(ARGV[3], 2) then return {'other'} end
 redis.call('HSET', k, 's', ARGV[2], 't', ARGV[1])
-local all = redis.call('HGETALL', k)
-redis.call('PEXPIREAT', k, ARGV[4])
-if ARGV[5] == '1' then
-  redis.call('PUBLISH', ARGV[6], ARGV[7] .. ' ' .. cjson.encode(all))
+for i = 1, #all, 2 do
+  if all[i] == 's' then all[i + 1] = ARGV[2] end
+end
+all[#all + 1] = 't'
+all[#all + 1] = ARGV[1]
+if ARGV[4] == '1' then
+  redis.call('PUBLISH', ARGV[5], ARGV[6])
+elseif ARGV[4] == '2' then
+  redis.call('PUBLISH', ARGV[5], ARGV[6] .. ' ' .. cjson.encode(all))
 end
 return {'ok', all}
 ",
@@ -859,6 +870,30 @@ async fn subscriber<T: DeserializeOwned + Send + Sync + 'static>(cx: SubscriberC
     }
 }
 
+/// `EVALSHA` of `script` with the keys and arguments already in `cmd` (built by
+/// [`evalsha`]); on `NOSCRIPT` (a restarted or flushed server) loads the script and retries
+/// once. Builds the command once, unlike a `ScriptInvocation`, which copies every argument.
+async fn eval(
+    conn: &mut ConnectionManager,
+    script: &Script,
+    cmd: &redis::Cmd,
+) -> Result<Value, StoreError> {
+    match cmd.query_async(conn).await {
+        Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+            script.load_async(conn).await.map_err(backend)?;
+            cmd.query_async(conn).await.map_err(backend)
+        }
+        r => r.map_err(backend),
+    }
+}
+
+/// `EVALSHA <hash> <numkeys>`, to which the caller adds keys then arguments.
+fn evalsha(script: &Script, numkeys: usize) -> redis::Cmd {
+    let mut c = redis::cmd("EVALSHA");
+    c.arg(script.get_hash()).arg(numkeys);
+    c
+}
+
 impl<T> RedisStore<T>
 where
     T: Serialize + DeserializeOwned + Send + Sync + 'static,
@@ -875,19 +910,15 @@ where
         let id_str = ids.as_str();
         let keys = &self.shared.keys;
         let expect_arg = expect.map_or_else(String::new, |ns| format!("={}", ns.as_str()));
-        let expire = self.expire_at(now.saturating_add(self.shared.retention));
-        let v: Value = TRANSITION
-            .key(keys.record(id_str))
+        let mut cmd = evalsha(&TRANSITION, 1);
+        cmd.arg(keys.record(id_str))
             .arg(now.as_millis())
             .arg(to)
             .arg(expect_arg)
-            .arg(expire)
-            .arg(if wake == Wake::Now { "1" } else { "0" })
+            .arg(self.publish_mode(wake))
             .arg(&keys.channel)
-            .arg(id_str)
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(backend)?;
+            .arg(id_str);
+        let v = eval(&mut self.conn(), &TRANSITION, &cmd).await?;
         let (tag, rest) = tagged(&v)?;
         match tag {
             b"ok" => {
@@ -915,7 +946,18 @@ where
         }
     }
 
-    /// Publishes an id-only event and wakes local waiters (best effort for the publish).
+    /// What a transition publishes: nothing (the wake comes later), the id (waiters re-read
+    /// the retained record), or the record too (zero retention: a purge may remove it before
+    /// a waiter on another replica reads it).
+    fn publish_mode(&self, wake: Wake) -> &'static str {
+        match wake {
+            Wake::Later => "0",
+            Wake::Now if self.shared.retention.is_zero() => "2",
+            Wake::Now => "1",
+        }
+    }
+
+    /// Wakes local waiters of `ids` (scripts published the events for other replicas).
     fn notify_local(&self, ids: &[PendingId]) {
         for id in ids {
             self.shared.notifier.notify(*id);
@@ -956,11 +998,11 @@ where
         let base = record
             .created_at
             .min(state_fields(record.state).1.unwrap_or(record.created_at));
-        let mut inv = CREATE.prepare_invoke();
-        inv.key(keys.record(id_str))
-            .key(keys.namespace(record.namespace.as_str()))
-            .key(&keys.all)
-            .key(&keys.open)
+        let mut cmd = evalsha(&CREATE, 4);
+        cmd.arg(keys.record(id_str))
+            .arg(keys.namespace(record.namespace.as_str()))
+            .arg(&keys.all)
+            .arg(&keys.open)
             .arg(now.as_millis())
             .arg(limit_arg(limits.per_namespace))
             .arg(total)
@@ -975,9 +1017,9 @@ where
             .arg(base.as_millis())
             .arg(id_str);
         for (k, v) in &fields {
-            inv.arg(*k).arg(v);
+            cmd.arg(*k).arg(v);
         }
-        let v: Value = inv.invoke_async(&mut self.conn()).await.map_err(backend)?;
+        let v = eval(&mut self.conn(), &CREATE, &cmd).await?;
         let (tag, rest) = tagged(&v)?;
         match tag {
             b"ok" => Ok(Created::Inserted),
@@ -1088,7 +1130,11 @@ where
 
     async fn wake(&self, record: &Record<T>) -> Result<(), StoreError> {
         self.shared.notifier.notify_with(record.id, record.clone());
-        let msg = record_message(record)?;
+        let msg = if self.shared.retention.is_zero() {
+            record_message(record)?
+        } else {
+            record.id.encode().as_str().to_owned()
+        };
         redis::cmd("PUBLISH")
             .arg(&self.shared.keys.channel)
             .arg(msg)
@@ -1295,5 +1341,176 @@ where
 
     async fn subscribe(&self, id: PendingId) -> Result<Subscription<T>, StoreError> {
         Ok(self.shared.notifier.subscribe(id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct P {
+        s: String,
+        n: u64,
+    }
+
+    fn record(state: RecordState, labels: [Option<&str>; 3]) -> Record<P> {
+        Record {
+            id: PendingId::random(),
+            namespace: Namespace::new("ünï").expect("namespace"),
+            created_at: Timestamp::from_millis(1_700_000_000_000),
+            expires_at: Timestamp::from_millis(1_700_000_600_000),
+            state,
+            body: Arc::new(Body::new(
+                P {
+                    s: "a \"b\"\n\u{0}🦀".into(),
+                    n: u64::MAX,
+                },
+                labels[0].map(String::from),
+                labels[1].map(String::from),
+                labels[2].map(String::from),
+            )),
+        }
+    }
+
+    fn round_trip(r: &Record<P>) -> Record<P> {
+        let fields = encode_fields(r).expect("encode");
+        decode(
+            r.id,
+            fields.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())),
+        )
+        .expect("decode")
+    }
+
+    #[test]
+    fn fields_round_trip_every_state_and_label() {
+        let at = Timestamp::from_millis(1_700_000_100_000);
+        for state in [
+            RecordState::Open,
+            RecordState::Completed { at },
+            RecordState::Cancelled {
+                at,
+                reason: CancelReason::Cancelled,
+            },
+            RecordState::Cancelled {
+                at,
+                reason: CancelReason::Declined,
+            },
+        ] {
+            for labels in [
+                [None, None, None],
+                [Some(""), None, Some("x")],
+                [Some("ålias"), Some("res"), Some("el")],
+            ] {
+                let r = record(state, labels);
+                assert_eq!(round_trip(&r), r);
+            }
+        }
+        // Expired reads back at the deadline, like the memory store.
+        let r = record(RecordState::Expired { at }, [None; 3]);
+        assert_eq!(
+            round_trip(&r).state,
+            RecordState::Expired { at: r.expires_at }
+        );
+    }
+
+    #[test]
+    fn malformed_fields_are_decode_errors() {
+        let r = record(RecordState::Open, [None; 3]);
+        let fields = encode_fields(&r).expect("encode");
+        for drop in ["n", "c", "e", "s", "d"] {
+            let pairs = fields
+                .iter()
+                .filter(|(k, _)| *k != drop)
+                .map(|(k, v)| (k.as_bytes(), v.as_bytes()));
+            assert!(
+                matches!(decode::<P>(r.id, pairs), Err(StoreError::Decode(_))),
+                "{drop}"
+            );
+        }
+        let bad = [
+            ("n", ""),
+            ("c", "x"),
+            ("e", "-1"),
+            ("s", "q"),
+            ("d", "{"),
+            ("s", "c"),
+        ];
+        for (k, v) in bad {
+            let pairs = fields.iter().map(|(f, x)| {
+                (
+                    f.as_bytes(),
+                    if *f == k { v.as_bytes() } else { x.as_bytes() },
+                )
+            });
+            assert!(decode::<P>(r.id, pairs).is_err(), "{k}={v}");
+        }
+    }
+
+    #[test]
+    fn hash_replies_decode_from_arrays_and_maps() {
+        let r = record(RecordState::Open, [Some("a"), None, None]);
+        let fields = encode_fields(&r).expect("encode");
+        let flat = Value::Array(
+            fields
+                .iter()
+                .flat_map(|(k, v)| {
+                    [
+                        Value::BulkString(k.as_bytes().to_vec()),
+                        Value::BulkString(v.as_bytes().to_vec()),
+                    ]
+                })
+                .collect(),
+        );
+        let map = Value::Map(
+            fields
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        Value::BulkString(k.as_bytes().to_vec()),
+                        Value::BulkString(v.as_bytes().to_vec()),
+                    )
+                })
+                .collect(),
+        );
+        assert_eq!(
+            decode_hash::<P>(r.id, &flat).expect("flat"),
+            Some(r.clone())
+        );
+        assert_eq!(decode_hash::<P>(r.id, &map).expect("map"), Some(r.clone()));
+        assert_eq!(
+            decode_hash::<P>(r.id, &Value::Array(vec![])).expect("empty"),
+            None
+        );
+        assert!(decode_hash::<P>(r.id, &Value::Int(1)).is_err());
+    }
+
+    #[tokio::test]
+    async fn events_wake_with_or_without_the_record() {
+        let n = Notifier::<P>::new();
+        let r = record(
+            RecordState::Completed {
+                at: Timestamp::from_millis(1_700_000_100_000),
+            },
+            [None; 3],
+        );
+        let mut sub = n.subscribe(r.id);
+        on_event(&n, record_message(&r).expect("message").as_bytes());
+        assert_eq!(sub.changed().await.as_deref(), Some(&r));
+        on_event(&n, r.id.encode().as_str().as_bytes());
+        assert!(sub.changed().await.is_none());
+        // Garbage is ignored.
+        on_event(&n, b"not an id");
+        on_event(&n, b"");
+        assert!(sub.try_changed().is_none());
+    }
+
+    #[test]
+    fn limits_map_to_lua_numbers() {
+        assert_eq!(limit_arg(0), 0);
+        assert_eq!(limit_arg(1_000), 1_000);
+        assert_eq!(limit_arg(usize::MAX), -1);
+        assert_eq!(label_arg(None), "-");
+        assert_eq!(label_arg(Some("")), "+");
     }
 }
