@@ -5,7 +5,8 @@
 //! ```text
 //! cargo run -p oob-tests --release --bin soak -- --store memory --secs 30
 //! cargo run -p oob-tests --release --bin soak -- --store sqlite --replicas 3 --users 200
-//! cargo run -p oob-tests --release --bin soak -- --store redis --faults
+//! cargo run -p oob-tests --release --bin soak -- --store redis --faults   # kill/restart
+//! cargo run -p oob-tests --release --bin soak -- --store sqlite-kill      # SIGKILL a writer
 //! cargo run -p oob-tests --bin soak -- --short        # every store, a few seconds each (CI)
 //! ```
 //!
@@ -22,9 +23,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use oob::provider::{FromVerifiedSubject, VerifiedSubject};
-use oob::store::{MemoryStore, Store};
+use oob::store::{MemoryStore, RedisStore, SqliteStore, Store};
 use oob::vault::{MemoryVault, Vault};
 use oob::{AnyPending, CallbackBase, Error, Manager, Namespace, Outcome, PendingId, Spec};
+use oob_tests::redis_server::RedisServer;
 use oob_tests::soak::{Ops, SlowStore};
 use oob_tests::{DeviceCode, device_code};
 
@@ -132,7 +134,7 @@ impl Rng {
 }
 
 /// The stores `--short` runs, in order.
-const STORES: &[&str] = &["memory", "slow"];
+const STORES: &[&str] = &["memory", "slow", "sqlite", "sqlite-kill", "redis"];
 
 const TTL_SHORT: Duration = Duration::from_millis(300);
 const TTL: Duration = Duration::from_secs(30);
@@ -194,27 +196,37 @@ async fn user_loop<S: Store<DeviceCode> + Clone>(
         let id = open.id();
         {
             let mut l = ledger.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(prev) = l.owners.insert(id, ns.clone()) {
-                if prev != ns {
-                    l.violations.push(format!("{id} joined across namespaces"));
-                }
+            if let Some(prev) = l.owners.insert(id, ns.clone())
+                && prev != ns
+            {
+                l.violations.push(format!("{id} joined across namespaces"));
             }
         }
-        // A second caller joins the same interaction: it must get the same id.
+        // A second caller joins the same interaction: it must get the same id (while the
+        // first is open; a short-lived one may have expired in between, then it is new).
         if rng.below(4) == 0 {
             let again = Spec::new(device_code())
                 .alias(format!("a{}", n % 3))
                 .resource("example.com");
-            if let Ok(j) = pick(&mut rng).create_or_join(&caller, again).await {
-                if let Some(p) = j.into_open() {
-                    if p.id() != id && Instant::now() < until {
-                        // Only legitimate when the first one finished in between; never here.
-                        ledger
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .violations
-                            .push(format!("join returned {} instead of open {id}", p.id()));
+            if let Ok(j) = pick(&mut rng).create_or_join(&caller, again).await
+                && let Some(p) = j.into_open()
+                && p.id() != id
+            {
+                let other = p.id();
+                {
+                    let mut l = ledger.lock().unwrap_or_else(PoisonError::into_inner);
+                    if ttl == TTL {
+                        l.violations
+                            .push(format!("join returned {other} instead of open {id}"));
                     }
+                    l.owners.insert(other, ns.clone());
+                }
+                if pick(&mut rng).cancel(p).await.is_ok() {
+                    ledger
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .fates
+                        .insert(other, Fate::Cancelled);
                 }
             }
         }
@@ -296,6 +308,32 @@ async fn user_loop<S: Store<DeviceCode> + Clone>(
                 won = Some(Fate::Expired);
             }
         }
+        if won.is_none() && fate != Fate::Expired {
+            // The driver's transition hit a store fault: end the pending now, so its waiter
+            // is not left to the deadline. What the store already holds wins.
+            for _ in 0..100 {
+                match pick(&mut rng)
+                    .cancel_id(id, oob::state::CancelReason::Cancelled, None)
+                    .await
+                {
+                    Ok(_) => won = Some(Fate::Cancelled),
+                    Err(Error::Finished { how, .. }) => {
+                        won = Some(match how {
+                            oob::store::Finished::Completed => Fate::Completed,
+                            oob::store::Finished::Declined => Fate::Declined,
+                            oob::store::Finished::Cancelled => Fate::Cancelled,
+                            _ => Fate::Expired,
+                        });
+                    }
+                    Err(Error::Expired(_)) => won = Some(Fate::Expired),
+                    Err(_) => {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                }
+                break;
+            }
+        }
         let seen = match waiter.await {
             Ok(Ok(out)) => match fate_of(&out) {
                 Some(f) => Some(f),
@@ -333,12 +371,12 @@ async fn user_loop<S: Store<DeviceCode> + Clone>(
         if let Some(s) = seen {
             l.observed.push((id, s));
         }
-        if let (Some(s), Some(w)) = (stored, won) {
-            if s != w {
-                l.violations.push(format!(
-                    "{id}: the driver caused {w:?} but the store says {s:?}"
-                ));
-            }
+        if let (Some(s), Some(w)) = (stored, won)
+            && s != w
+        {
+            l.violations.push(format!(
+                "{id}: the driver caused {w:?} but the store says {s:?}"
+            ));
         }
     }
 }
@@ -381,7 +419,7 @@ async fn soak<S: Store<DeviceCode> + Clone>(
     }
 
     // Invariants.
-    let l = ledger.lock().unwrap_or_else(PoisonError::into_inner);
+    let l = std::mem::take(&mut *ledger.lock().unwrap_or_else(PoisonError::into_inner));
     let mut violations = l.violations.clone();
     for (id, n) in &l.completions {
         if *n > 1 {
@@ -414,7 +452,9 @@ async fn soak<S: Store<DeviceCode> + Clone>(
             }
         }
     }
-    let completed = l.fates.values().filter(|f| **f == Fate::Completed).count();
+    // Completions acknowledged to their completer (a completion whose reply a fault lost is
+    // in the store but was never persisted by anyone, correctly).
+    let completed: usize = l.completions.values().map(|n| *n as usize).sum();
     let persisted: usize = (0..cfg.users)
         .map(|u| {
             vault
@@ -428,21 +468,22 @@ async fn soak<S: Store<DeviceCode> + Clone>(
         ));
     }
     let total = l.fates.len();
-    drop(l);
 
     // Back to baseline: past every deadline and the retention window, a purge empties it.
     tokio::time::sleep(RETENTION + Duration::from_millis(200)).await;
     let mut purged = 0;
     for m in ms.iter() {
-        purged += m.purge().await.map_err(|e| format!("purge: {e}"))?;
+        purged += m
+            .purge()
+            .await
+            .map_err(|e| format!("purge: {}", chain(&e)))?;
     }
     let mut left = 0;
     for u in 0..cfg.users {
         let ns = Namespace::new(format!("user-{u}@soak.example")).expect("ns");
         left += ms[0].list(&ns).await.map_err(|e| e.to_string())?.len();
     }
-    let ledger = ledger.lock().unwrap_or_else(PoisonError::into_inner);
-    for id in ledger.owners.keys() {
+    for id in l.owners.keys() {
         if let Ok(p) = ms[0].get(*id).await {
             violations.push(format!("{id} still stored after purge: {:?}", p.id()));
             break;
@@ -488,13 +529,234 @@ async fn run(cfg: Config) -> Result<(), String> {
                 );
                 soak("slow", vec![s; cfg.replicas], &cfg, None).await?;
             }
+            "sqlite" => {
+                let db = Scratch::new("soak");
+                let s = SqliteStore::<DeviceCode>::open(&db.0)
+                    .map_err(|e| format!("sqlite: {e}"))?
+                    .with_retention(RETENTION);
+                // One process, one store: replicas of a SQLite service share it (several
+                // processes on one file work, but only Redis wakes waiters across processes).
+                soak("sqlite", vec![s; cfg.replicas], &cfg, None).await?;
+            }
+            "sqlite-kill" => sqlite_kill(&cfg).await?,
+            "redis" => {
+                let Some(server) = RedisServer::start_durable() else {
+                    println!("[redis] skipped: redis-server is not installed");
+                    continue;
+                };
+                let prefix = format!("soak-{}:", PendingId::random());
+                let mut stores = Vec::new();
+                for _ in 0..cfg.replicas {
+                    let client = redis::Client::open(server.url()).map_err(|e| e.to_string())?;
+                    stores.push(
+                        RedisStore::<DeviceCode>::builder(client)
+                            .prefix(prefix.clone())
+                            .retention(RETENTION)
+                            .connect()
+                            .await
+                            .map_err(|e| format!("redis: {e}"))?,
+                    );
+                }
+                let server = Arc::new(Mutex::new(server));
+                let faults = cfg.faults.then(|| {
+                    let server = server.clone();
+                    let until = Instant::now() + Duration::from_secs_f64(cfg.secs * 0.7);
+                    tokio::spawn(async move {
+                        let mut restarts = 0;
+                        tokio::time::sleep(Duration::from_secs_f64(cfg.secs * 0.3)).await;
+                        while Instant::now() < until {
+                            lock(&server).kill();
+                            tokio::time::sleep(Duration::from_millis(300)).await;
+                            lock(&server).restart();
+                            restarts += 1;
+                            tokio::time::sleep(Duration::from_millis(900)).await;
+                        }
+                        format!("redis-server SIGKILLed and restarted {restarts} times")
+                    })
+                });
+                soak("redis", stores, &cfg, faults).await?;
+            }
             other => return Err(format!("unknown store `{other}`: one of {STORES:?}")),
         }
     }
     Ok(())
 }
 
+/// An error with its sources, `a: b: c`.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A database file removed (with its WAL files) when dropped.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        Self(std::env::temp_dir().join(format!("oob-{name}-{}.db", PendingId::random())))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = self.0.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+fn sqlite_manager(path: &std::path::Path) -> Result<M<SqliteStore<DeviceCode>>, String> {
+    let store = SqliteStore::<DeviceCode>::open(path).map_err(|e| format!("sqlite: {e}"))?;
+    Ok(managers(&[store]).remove(0))
+}
+
+/// The child of `sqlite-kill`: creates and completes pendings in `path` as fast as it can,
+/// printing `C <id>` once a create is acknowledged and `D <id>` once a completion is, until
+/// it is killed.
+async fn sqlite_child(path: &str) -> Result<(), String> {
+    use std::io::Write as _;
+    let m = sqlite_manager(std::path::Path::new(path))?;
+    let mut out = std::io::stdout().lock();
+    let mut n = 0u64;
+    loop {
+        n += 1;
+        let user = VerifiedSubject::new(
+            Namespace::new(format!("user-{}@soak.example", n % 17)).map_err(|e| e.to_string())?,
+        );
+        let p = m
+            .create(&user, Spec::new(device_code()).ttl(TTL))
+            .await
+            .map_err(|e| e.to_string())?;
+        let id = p.id();
+        writeln!(out, "C {id}").map_err(|e| e.to_string())?;
+        out.flush().map_err(|e| e.to_string())?;
+        if n.is_multiple_of(2) {
+            m.complete(p).await.map_err(|e| e.to_string())?;
+            writeln!(out, "D {id}").map_err(|e| e.to_string())?;
+            out.flush().map_err(|e| e.to_string())?;
+        }
+    }
+}
+
+/// Fault run: a child process works on a SQLite file and is SIGKILLed mid-stream, twice;
+/// after each kill a new store on the file must find every acknowledged create, every
+/// acknowledged completion completed, and complete the rest exactly once.
+async fn sqlite_kill(cfg: &Config) -> Result<(), String> {
+    use std::io::{BufRead, BufReader};
+    let db = Scratch::new("soak-kill");
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let (mut created, mut done) = (Vec::new(), std::collections::HashSet::new());
+    let rounds = 2;
+    for round in 0..rounds {
+        let mut child = std::process::Command::new(&exe)
+            .arg("--sqlite-child")
+            .arg(&db.0)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("spawn child: {e}"))?;
+        let stdout = child.stdout.take().ok_or("no child stdout")?;
+        let reader = std::thread::spawn(move || {
+            BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+                .collect::<Vec<String>>()
+        });
+        tokio::time::sleep(Duration::from_secs_f64((cfg.secs / 4.0).clamp(0.5, 5.0))).await;
+        child.kill().map_err(|e| format!("kill: {e}"))?; // SIGKILL
+        let _ = child.wait();
+        let lines = reader.join().map_err(|_| "reader thread panicked")?;
+        for line in lines {
+            match line.split_once(' ') {
+                Some(("C", id)) => {
+                    created.push(id.parse::<PendingId>().map_err(|e| e.to_string())?)
+                }
+                Some(("D", id)) => {
+                    done.insert(id.parse::<PendingId>().map_err(|e| e.to_string())?);
+                }
+                _ => {}
+            }
+        }
+        println!(
+            "[sqlite-kill] round {}: child SIGKILLed after {} acknowledged creates, {} completions",
+            round + 1,
+            created.len(),
+            done.len()
+        );
+    }
+    let m = sqlite_manager(&db.0)?;
+    let mut violations = Vec::new();
+    let mut finished_now = 0;
+    for id in &created {
+        match m.get(*id).await {
+            Ok(AnyPending::Completed(_)) if done.contains(id) => {}
+            Ok(AnyPending::Completed(_)) => {} // completed, the kill came before its ack line
+            Ok(AnyPending::Open(p)) if !done.contains(id) => {
+                if m.complete(p).await.is_err() {
+                    violations.push(format!("{id}: open but not completable"));
+                }
+                finished_now += 1;
+                if m.complete_id(*id).await.is_ok() {
+                    violations.push(format!("{id}: completed twice"));
+                }
+            }
+            Ok(other) => violations.push(format!("{id}: acknowledged, found {other:?}")),
+            Err(e) => violations.push(format!("{id}: acknowledged, lost: {e}")),
+        }
+        if done.contains(id) && m.complete_id(*id).await.is_ok() {
+            violations.push(format!(
+                "{id}: completed again after its acknowledged completion"
+            ));
+        }
+    }
+    println!(
+        "[sqlite-kill] {} acknowledged creates all found; {} completed before the kills, {finished_now} completed now, exactly once",
+        created.len(),
+        done.len()
+    );
+    if created.is_empty() {
+        violations.push("the child acknowledged nothing".into());
+    }
+    if violations.is_empty() {
+        println!("[sqlite-kill] invariants hold");
+        Ok(())
+    } else {
+        for v in violations.iter().take(20) {
+            eprintln!("[sqlite-kill] VIOLATION: {v}");
+        }
+        Err(format!("[sqlite-kill] {} violations", violations.len()))
+    }
+}
+
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--sqlite-child") {
+        let Some(path) = args.get(2) else {
+            return ExitCode::from(2);
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        return match rt.block_on(sqlite_child(path)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("sqlite child: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let cfg = match Config::parse() {
         Ok(c) => c,
         Err(e) => {
