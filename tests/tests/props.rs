@@ -1,9 +1,11 @@
 //! Property tests for the parsers: ids, namespaces, callback bases and rendered callback URLs.
 
+use oob::mcp::{Binding, StateKeys};
 use oob::provider::FixedNamespace;
 use oob::store::MemoryStore;
 use oob::{CallbackBase, Manager, Namespace, OobPayload, PendingId, Spec};
 use proptest::prelude::*;
+use std::time::SystemTime;
 
 #[derive(Clone, OobPayload)]
 #[oob(kind = "probe", route = "/oob/cb/{id}/done?x=1")]
@@ -110,5 +112,159 @@ proptest! {
     #[test]
     fn callback_base_parse_never_panics(s in ".{0,120}") {
         let _ = CallbackBase::parse(&s);
+    }
+
+    /// A sealed `requestState` opens for the caller, method and params it was sealed for,
+    /// with its ids, whatever they are.
+    #[test]
+    fn request_state_round_trips(user in "[a-z@.]{1,30}", org in "\\PC{0,20}",
+                                 n in 1usize..5, key in any::<[u8; 32]>()) {
+        let keys = StateKeys::new(key.to_vec()).unwrap();
+        let ns = Namespace::new(&user).unwrap();
+        let params = serde_json::json!({"name": "list_repos", "arguments": {"org": org}});
+        let ids: Vec<PendingId> = (0..n).map(|_| PendingId::random()).collect();
+        let now = SystemTime::now();
+        let state = keys.seal(&Binding::new(&ns, "tools/call", &params), &ids, now);
+        let opened = keys.open(&state, &Binding::new(&ns, "tools/call", &params), now).unwrap();
+        prop_assert_eq!(opened.ids(), ids.as_slice());
+    }
+
+    /// Changing, inserting or removing any single byte of a sealed `requestState` is always
+    /// rejected, and never panics.
+    #[test]
+    fn request_state_tampering_is_always_rejected(pos in any::<prop::sample::Index>(),
+                                                  byte in any::<u8>(), op in 0u8..3) {
+        let keys = StateKeys::new([7u8; 32].to_vec()).unwrap();
+        let ns = Namespace::new("alice@example.com").unwrap();
+        let params = serde_json::json!({"name": "list_repos", "arguments": {}});
+        let now = SystemTime::now();
+        let binding = Binding::new(&ns, "tools/call", &params);
+        let state = keys.seal(&binding, &[PendingId::random()], now);
+        let mut bytes = state.clone().into_bytes();
+        let i = pos.index(bytes.len());
+        match op {
+            0 => bytes[i] = byte,
+            1 => bytes.insert(i, byte),
+            _ => { bytes.remove(i); }
+        }
+        prop_assume!(bytes != state.as_bytes());
+        let tampered = String::from_utf8_lossy(&bytes);
+        prop_assert!(keys.open(&tampered, &binding, now).is_err(), "accepted {:?}", tampered);
+    }
+
+    /// Arbitrary text as a `requestState` is refused without a panic.
+    #[test]
+    fn request_state_garbage_is_refused(s in ".{0,200}") {
+        let keys = StateKeys::new([9u8; 32].to_vec()).unwrap();
+        let ns = Namespace::new("alice").unwrap();
+        let params = serde_json::json!({});
+        prop_assert!(keys.open(&s, &Binding::new(&ns, "tools/call", &params), SystemTime::now()).is_err());
+    }
+}
+
+mod http_ids {
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::routing::get;
+    use oob::http::{Interaction, route_path};
+    use oob::provider::FromVerifiedSubject;
+    use oob::store::MemoryStore;
+    use oob::{CallbackBase, Manager, OobPayload, PendingId, Spec};
+    use oob_tests::user;
+    use proptest::prelude::*;
+    use tower::ServiceExt;
+
+    #[derive(Clone, OobPayload)]
+    #[oob(kind = "path_probe", route = "/oob/cb/{id}")]
+    struct PathProbe;
+
+    #[derive(Clone, OobPayload)]
+    #[oob(kind = "query_probe", route = "/oob?id={id}")]
+    struct QueryProbe;
+
+    type Pm = Manager<PathProbe, MemoryStore<PathProbe>, FromVerifiedSubject>;
+    type Qm = Manager<QueryProbe, MemoryStore<QueryProbe>, FromVerifiedSubject>;
+
+    fn managers() -> (Pm, Qm) {
+        let base = CallbackBase::parse("https://ex.com").unwrap();
+        (
+            Manager::builder()
+                .store(MemoryStore::new())
+                .provider(FromVerifiedSubject)
+                .callback_base(base.clone())
+                .build(),
+            Manager::builder()
+                .store(MemoryStore::new())
+                .provider(FromVerifiedSubject)
+                .callback_base(base)
+                .build(),
+        )
+    }
+
+    async fn status(app: Router, uri: &str) -> Option<StatusCode> {
+        let req = Request::get(uri).body(Body::empty()).ok()?;
+        Some(app.oneshot(req).await.ok()?.status())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        /// Whatever a browser sends as the id, in the path or the query, the answer is 200
+        /// for the open pending's own id and otherwise 400 (malformed) or 404 (unknown or
+        /// not routed): never a 500, never a panic, never another pending.
+        #[test]
+        fn any_id_text_is_a_clean_answer(raw in "[0-9a-fA-F%./_~-]{0,40}|\\PC{0,40}") {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                let (pm, qm) = managers();
+                let p = pm.create(&user("a"), Spec::new(PathProbe)).await.unwrap();
+                let q = qm.create(&user("a"), Spec::new(QueryProbe)).await.unwrap();
+                let paths = Router::new()
+                    .route(PathProbe::ROUTE, get(|ix: Interaction<PathProbe, Pm>| async move { ix.id().to_string() }))
+                    .with_state(pm);
+                let queries = Router::new()
+                    .route(route_path(QueryProbe::ROUTE), get(|ix: Interaction<QueryProbe, Qm>| async move { ix.id().to_string() }))
+                    .with_state(qm);
+                let enc: String = raw.bytes().map(|b| {
+                    if b.is_ascii_alphanumeric() || b"-._~%".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }
+                }).collect();
+                let expected_ok = |id: PendingId| {
+                    // Percent-decoding aside, only the exact id text (any hex case) is the pending.
+                    raw.parse::<PendingId>().ok() == Some(id)
+                };
+                for (app, uri, id) in [
+                    (paths, format!("/oob/cb/{enc}"), p.id()),
+                    (queries, format!("/oob?id={enc}"), q.id()),
+                ] {
+                    let Some(st) = status(app, &uri).await else { continue };
+                    if expected_ok(id) {
+                        prop_assert_eq!(st, StatusCode::OK, "{}", uri);
+                    } else {
+                        prop_assert!(
+                            st == StatusCode::BAD_REQUEST || st == StatusCode::NOT_FOUND,
+                            "{} -> {}", uri, st
+                        );
+                    }
+                }
+                Ok(())
+            })?;
+        }
+
+        /// The open pending's own id, in any hex case, is found through path and query.
+        #[test]
+        fn the_pending_s_own_id_is_found(upper in any::<bool>()) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                let (pm, _) = managers();
+                let p = pm.create(&user("a"), Spec::new(PathProbe)).await.unwrap();
+                let text = if upper { p.id().to_string().to_uppercase() } else { p.id().to_string() };
+                let app = Router::new()
+                    .route(PathProbe::ROUTE, get(|ix: Interaction<PathProbe, Pm>| async move { ix.id().to_string() }))
+                    .with_state(pm);
+                prop_assert_eq!(status(app, &format!("/oob/cb/{text}")).await, Some(StatusCode::OK));
+                Ok(())
+            })?;
+        }
     }
 }
