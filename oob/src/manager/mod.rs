@@ -340,6 +340,9 @@ where
     /// completed (the user did act), its waiters are still woken, and the error comes back as
     /// [`Error::Persist`]. (A plain read of the state while `persist` runs, such as
     /// [`get`](Self::get), already sees the pending completed; only the wake-up is held.)
+    /// If the wake-up itself fails (a shared store unreachable at that moment), the call
+    /// still succeeds, since the completion and the persisted result stand: waiters elsewhere
+    /// see them at their next read.
     ///
     /// ```
     /// # use oob::{CallbackBase, Manager, Namespace, OobPayload, Spec};
@@ -399,7 +402,13 @@ where
             id,
             source: Box::new(e),
         })?;
-        woken?;
+        if woken.is_err() {
+            // The completion and the persisted result stand; waiters elsewhere see them at
+            // their next read (their deadline, a reconnect of the store's events, a timeout).
+            self.inner
+                .log
+                .event("wake_failed", T::KIND, id, done.namespace());
+        }
         Ok((done, value))
     }
 
