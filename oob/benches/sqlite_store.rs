@@ -4,13 +4,13 @@
 //! immediately followed by a complete of the same id through the [`Store`] API, with 1 and
 //! 64 concurrent tasks on a temp-file WAL database (`synchronous=NORMAL`), and as the
 //! baseline a raw `INSERT` then `DELETE` of a row of the same table, issued as two calls
-//! through the same connection thread. The figure is wall time per pair; at the end the
-//! store's throughput is printed as a share of the raw one.
+//! through the same connection thread. Criterion reports wall time per pair; then the
+//! store's throughput is measured as a share of the raw one in alternating rounds (so load
+//! from other processes hits both alike) and printed.
 
-use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
@@ -32,18 +32,6 @@ fn payload() -> DeviceCode {
         user_code: "ABCD-1234".into(),
         message: "Enter the code".into(),
     }
-}
-
-/// Total time and pairs per measured label, for the ratio printed at the end.
-static TOTALS: Mutex<BTreeMap<String, (Duration, u64)>> = Mutex::new(BTreeMap::new());
-
-fn record_total(label: &str, d: Duration, n: u64) {
-    let mut t = TOTALS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let e = t.entry(label.to_owned()).or_default();
-    e.0 += d;
-    e.1 += n;
 }
 
 struct TempDb(PathBuf);
@@ -185,11 +173,7 @@ fn pairs(c: &mut Criterion) {
             let (store, _db) = temp_store(retention);
             let name = format!("{label}, {tasks} task{}", if tasks == 1 { "" } else { "s" });
             g.bench_function(&name, |b| {
-                b.iter_custom(|iters| {
-                    let d = run(&rt, &store, kind, tasks, iters);
-                    record_total(&name, d, iters);
-                    d
-                });
+                b.iter_custom(|iters| run(&rt, &store, kind, tasks, iters));
             });
         }
     }
@@ -230,37 +214,10 @@ fn interleaved(rt: &tokio::runtime::Runtime) {
     }
 }
 
-fn print_ratios() {
-    let t = TOTALS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let per_sec = |label: &str| {
-        t.get(label)
-            .filter(|(d, n)| *n > 0 && !d.is_zero())
-            .map(|(d, n)| *n as f64 / d.as_secs_f64())
-    };
-    println!("\nsqlite store throughput as a share of raw INSERT+DELETE (target >= 70%):");
-    for tasks in ["1 task", "64 tasks"] {
-        let Some(raw) = per_sec(&format!("raw INSERT+DELETE, {tasks}")) else {
-            continue;
-        };
-        println!("  raw, {tasks}: {raw:.0} pairs/s");
-        for store in ["store, retention 0", "store, retention 300s"] {
-            if let Some(s) = per_sec(&format!("{store}, {tasks}")) {
-                println!(
-                    "  {store}, {tasks}: {s:.0} pairs/s = {:.0}% of raw",
-                    100.0 * s / raw
-                );
-            }
-        }
-    }
-}
-
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     pairs(&mut c);
     c.final_summary();
-    print_ratios();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

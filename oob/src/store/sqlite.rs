@@ -725,61 +725,57 @@ where
         };
         let outcome = self
             .call(move |conn, touched| {
+                // Read, then write guarded by `state = 'open'`: the connection thread runs
+                // one job at a time inside an immediate transaction, so nothing can change
+                // the row in between (and the guard holds even outside a transaction).
+                // Cheaper than `RETURNING`, which buffers its rows in a temporary table.
                 let key = &id.as_bytes()[..];
-                let row = if delete {
-                    conn.prepare_cached(&format!(
-                        "DELETE FROM oob_pendings WHERE id = ?1 AND kind = ?2 AND state = 'open' \
-                         AND expires_at > ?3 AND (?4 IS NULL OR namespace = ?4) RETURNING {COLS}"
+                let row = conn
+                    .prepare_cached(&format!(
+                        "SELECT {COLS} FROM oob_pendings WHERE id = ?1 AND kind = ?2"
                     ))?
-                    .query_row(params![key, kind, now_ms, expect], Row::read)
-                    .optional()?
-                    .map(|mut r| {
-                        r.state = state.to_owned();
-                        r.reason = reason_s.map(str::to_owned);
-                        r.finished_at = Some(now_ms);
-                        r
-                    })
-                } else {
-                    conn.prepare_cached(&format!(
-                        "UPDATE oob_pendings SET state = ?5, reason = ?6, finished_at = ?3 \
-                         WHERE id = ?1 AND kind = ?2 AND state = 'open' AND expires_at > ?3 \
-                         AND (?4 IS NULL OR namespace = ?4) RETURNING {COLS}"
-                    ))?
-                    .query_row(
-                        params![key, kind, now_ms, expect, state, reason_s],
-                        Row::read,
-                    )
-                    .optional()?
-                };
-                if let Some(row) = row {
-                    touched.push(id);
-                    return Ok(TransitionOutcome::Done(row));
-                }
-                // Nothing changed: say why.
-                let found: Option<(String, Option<String>, i64)> = conn
-                    .prepare_cached(
-                        "SELECT state, reason, expires_at FROM oob_pendings \
-                         WHERE id = ?1 AND kind = ?2",
-                    )?
-                    .query_row(params![key, kind], |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                    })
+                    .query_row(params![key, kind], Row::read)
                     .optional()?;
-                Ok(match found {
-                    None => TransitionOutcome::NotFound,
-                    Some((s, reason, expires)) => match s.as_str() {
-                        "open" if expires <= now_ms => {
-                            TransitionOutcome::Finished(Finished::Expired)
-                        }
-                        "open" => TransitionOutcome::Mismatch,
-                        "completed" => TransitionOutcome::Finished(Finished::Completed),
-                        "cancelled" if reason.as_deref() == Some("declined") => {
-                            TransitionOutcome::Finished(Finished::Declined)
-                        }
-                        "cancelled" => TransitionOutcome::Finished(Finished::Cancelled),
-                        _ => TransitionOutcome::Finished(Finished::Expired),
-                    },
-                })
+                let Some(mut row) = row else {
+                    return Ok(TransitionOutcome::NotFound);
+                };
+                if row.state != "open" || row.expires_at <= now_ms {
+                    return Ok(TransitionOutcome::Finished(finished_as(&row)));
+                }
+                if expect.as_ref().is_some_and(|ns| *ns != row.namespace) {
+                    return Ok(TransitionOutcome::Mismatch);
+                }
+                let changed = if delete {
+                    conn.prepare_cached(
+                        "DELETE FROM oob_pendings WHERE id = ?1 AND state = 'open' \
+                         AND expires_at > ?2",
+                    )?
+                    .execute(params![key, now_ms])?
+                } else {
+                    conn.prepare_cached(
+                        "UPDATE oob_pendings SET state = ?3, reason = ?4, finished_at = ?2 \
+                         WHERE id = ?1 AND state = 'open' AND expires_at > ?2",
+                    )?
+                    .execute(params![key, now_ms, state, reason_s])?
+                };
+                if changed == 0 {
+                    // Only outside a transaction (another process won in between): say why.
+                    let again = conn
+                        .prepare_cached(&format!(
+                            "SELECT {COLS} FROM oob_pendings WHERE id = ?1 AND kind = ?2"
+                        ))?
+                        .query_row(params![key, kind], Row::read)
+                        .optional()?;
+                    return Ok(match again {
+                        None => TransitionOutcome::NotFound,
+                        Some(r) => TransitionOutcome::Finished(finished_as(&r)),
+                    });
+                }
+                touched.push(id);
+                row.state = state.to_owned();
+                row.reason = reason_s.map(str::to_owned);
+                row.finished_at = Some(now_ms);
+                Ok(TransitionOutcome::Done(row))
             })
             .await?;
         match outcome {
@@ -810,6 +806,16 @@ where
             })
             .await?;
         Ok((ids.len(), ids.iter().filter_map(|b| id_of(b)).collect()))
+    }
+}
+
+/// How a row that is not open (or past its deadline) finished.
+fn finished_as(row: &Row) -> Finished {
+    match (row.state.as_str(), row.reason.as_deref()) {
+        ("completed", _) => Finished::Completed,
+        ("cancelled", Some("declined")) => Finished::Declined,
+        ("cancelled", _) => Finished::Cancelled,
+        _ => Finished::Expired,
     }
 }
 
