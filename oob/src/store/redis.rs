@@ -414,6 +414,9 @@ impl<T> RedisStoreBuilder<T> {
     }
 
     /// How long finished and expired records stay readable (default [`DEFAULT_RETENTION`]).
+    /// With zero, a finished record is forgotten by the next [`purge`](Store::purge) (not
+    /// at once, unlike the memory store: until then a waiter on another replica that reads
+    /// it between the transition and the event still finds the outcome).
     #[must_use]
     pub fn retention(mut self, retention: Duration) -> Self {
         self.retention = retention;
