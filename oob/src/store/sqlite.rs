@@ -109,8 +109,14 @@ const MIGRATIONS: &[&str] = &["
     ) WITHOUT ROWID;
 "];
 
-const COLS: &str = "id, namespace, alias, resource, elicit_id, data, created_at, expires_at, \
-                    state, reason, finished_at";
+/// The columns [`Row::read`] reads, in order (a macro so statements are `concat!`ed at
+/// compile time and the statement cache is keyed without allocating).
+macro_rules! cols {
+    () => {
+        "id, namespace, alias, resource, elicit_id, data, created_at, expires_at, state, \
+         reason, finished_at"
+    };
+}
 
 /// Brings a database to [`SCHEMA_VERSION`], in one immediate transaction. Databases written
 /// by a newer version are refused.
@@ -731,8 +737,10 @@ where
                 // Cheaper than `RETURNING`, which buffers its rows in a temporary table.
                 let key = &id.as_bytes()[..];
                 let row = conn
-                    .prepare_cached(&format!(
-                        "SELECT {COLS} FROM oob_pendings WHERE id = ?1 AND kind = ?2"
+                    .prepare_cached(concat!(
+                        "SELECT ",
+                        cols!(),
+                        " FROM oob_pendings WHERE id = ?1 AND kind = ?2"
                     ))?
                     .query_row(params![key, kind], Row::read)
                     .optional()?;
@@ -761,8 +769,10 @@ where
                 if changed == 0 {
                     // Only outside a transaction (another process won in between): say why.
                     let again = conn
-                        .prepare_cached(&format!(
-                            "SELECT {COLS} FROM oob_pendings WHERE id = ?1 AND kind = ?2"
+                        .prepare_cached(concat!(
+                            "SELECT ",
+                            cols!(),
+                            " FROM oob_pendings WHERE id = ?1 AND kind = ?2"
                         ))?
                         .query_row(params![key, kind], Row::read)
                         .optional()?;
@@ -852,8 +862,10 @@ where
             .call(move |conn, _| {
                 if let Dedup::Join { decline_cooldown } = dedup {
                     let open = conn
-                        .prepare_cached(&format!(
-                            "SELECT {COLS} FROM oob_pendings WHERE namespace = ?1 AND \
+                        .prepare_cached(concat!(
+                            "SELECT ",
+                            cols!(),
+                            " FROM oob_pendings WHERE namespace = ?1 AND \
                              state = 'open' AND kind = ?2 AND alias IS ?3 AND resource IS ?4 \
                              AND expires_at > ?5 LIMIT 1"
                         ))?
@@ -867,8 +879,10 @@ where
                     }
                     let since = now_ms.saturating_sub(dur_ms(decline_cooldown));
                     let declined = conn
-                        .prepare_cached(&format!(
-                            "SELECT {COLS} FROM oob_pendings WHERE namespace = ?1 AND \
+                        .prepare_cached(concat!(
+                            "SELECT ",
+                            cols!(),
+                            " FROM oob_pendings WHERE namespace = ?1 AND \
                              state = 'cancelled' AND kind = ?2 AND alias IS ?3 AND \
                              resource IS ?4 AND reason = 'declined' AND finished_at > ?5 \
                              ORDER BY finished_at DESC LIMIT 1"
@@ -933,8 +947,10 @@ where
     async fn get(&self, id: PendingId, now: Timestamp) -> Result<Option<Record<T>>, StoreError> {
         let row = self
             .call(move |conn, _| {
-                conn.prepare_cached(&format!(
-                    "SELECT {COLS} FROM oob_pendings WHERE id = ?1 AND kind = ?2"
+                conn.prepare_cached(concat!(
+                    "SELECT ",
+                    cols!(),
+                    " FROM oob_pendings WHERE id = ?1 AND kind = ?2"
                 ))?
                 .query_row(params![&id.as_bytes()[..], T::KIND], Row::read)
                 .optional()
@@ -988,8 +1004,10 @@ where
         let rows = self
             .call(move |conn, _| {
                 read_rows(
-                    &mut conn.prepare_cached(&format!(
-                        "SELECT {COLS} FROM oob_pendings WHERE namespace = ?1 AND \
+                    &mut conn.prepare_cached(concat!(
+                        "SELECT ",
+                        cols!(),
+                        " FROM oob_pendings WHERE namespace = ?1 AND \
                          state = 'open' AND kind = ?2 AND expires_at > ?3"
                     ))?,
                     params![ns, T::KIND, now_ms],
