@@ -17,17 +17,16 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use oob::http::{Interaction, InteractionRejection, Interactions, interaction_headers};
 use oob::provider::{FromVerifiedSubject, VerifiedSubject};
-use oob::store::MemoryStore;
 use oob::vault::{MemoryVault, Vault};
 use oob::{CallbackBase, Manager, Namespace, OobPayload, Outcome, PendingId, Spec};
 use oob_examples::{
-    BoxError, Mode, Signer, between, bind, client, ensure, ensure_interaction_headers, escape,
-    page, spawn_server, until_ctrl_c,
+    BoxError, Mode, OpenStore, ScratchDir, Signer, between, bind, client, ensure,
+    ensure_interaction_headers, escape, page, spawn_server, until_ctrl_c,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// A device authorization waiting for the user's approval.
-#[derive(Debug, Clone, OobPayload)]
+#[derive(Debug, Clone, Serialize, Deserialize, OobPayload)]
 #[oob(kind = "device_code", route = "/oob/device/{id}", ttl = "10m")]
 struct DeviceCode {
     client_name: String,
@@ -35,7 +34,11 @@ struct DeviceCode {
     verification_uri: String,
 }
 
-type Oob = Manager<DeviceCode, MemoryStore<DeviceCode>, FromVerifiedSubject>;
+/// Where pendings live: SQLite in a scratch file (durable across restarts). The one-line
+/// switch to the in-process store: `type Store = oob::store::MemoryStore<DeviceCode>;`
+type Store = oob::store::SqliteStore<DeviceCode>;
+
+type Oob = Manager<DeviceCode, Store, FromVerifiedSubject>;
 
 #[derive(Clone)]
 struct App {
@@ -220,9 +223,10 @@ async fn selftest(oob: &Oob, vault: &MemoryVault<String>, base: &str) -> Result<
 }
 
 async fn run(mode: Mode) -> Result<(), BoxError> {
+    let dir = ScratchDir::new("device-code")?;
     let (listener, base) = bind().await?;
     let oob: Oob = Manager::builder()
-        .store(MemoryStore::new())
+        .store(Store::open_in(dir.path())?)
         .provider(FromVerifiedSubject)
         .callback_base(CallbackBase::parse(&base)?)
         .build();

@@ -24,12 +24,11 @@ use oob::http::{
     Interaction, InteractionRejection, Interactions, RejectionKind, interaction_headers,
 };
 use oob::provider::{FromVerifiedSubject, VerifiedSubject};
-use oob::store::MemoryStore;
 use oob::vault::{MemoryVault, Vault};
 use oob::{CallbackBase, Manager, Namespace, OobPayload, Outcome, PendingId, Spec};
 use oob_examples::{
-    BoxError, Mode, Signer, bind, client, ensure, ensure_interaction_headers, escape, hex, page,
-    random_bytes, spawn_server, until_ctrl_c,
+    BoxError, Mode, OpenStore, ScratchDir, Signer, bind, client, ensure,
+    ensure_interaction_headers, escape, hex, page, random_bytes, spawn_server, until_ctrl_c,
 };
 use serde::{Deserialize, Serialize};
 
@@ -37,13 +36,17 @@ const CLIENT_ID: &str = "oob-demo";
 const CLIENT_SECRET: &str = "demo-secret";
 
 /// An upstream account to connect.
-#[derive(Debug, Clone, OobPayload)]
+#[derive(Debug, Clone, Serialize, Deserialize, OobPayload)]
 #[oob(kind = "oauth", route = "/oob/oauth/{id}", ttl = "10m")]
 struct OAuthConnect {
     scope: String,
 }
 
-type Oob = Manager<OAuthConnect, MemoryStore<OAuthConnect>, FromVerifiedSubject>;
+/// Where pendings live: SQLite in a scratch file (durable across restarts). The one-line
+/// switch to the in-process store: `type Store = oob::store::MemoryStore<OAuthConnect>;`
+type Store = oob::store::SqliteStore<OAuthConnect>;
+
+type Oob = Manager<OAuthConnect, Store, FromVerifiedSubject>;
 
 #[derive(Clone)]
 struct App {
@@ -456,10 +459,11 @@ async fn selftest(app: &App) -> Result<(), BoxError> {
 }
 
 async fn run(mode: Mode) -> Result<(), BoxError> {
+    let dir = ScratchDir::new("oauth-redirect")?;
     let (listener, base) = bind().await?;
     let (as_listener, auth_server) = bind().await?;
     let oob: Oob = Manager::builder()
-        .store(MemoryStore::new())
+        .store(Store::open_in(dir.path())?)
         .provider(FromVerifiedSubject)
         .callback_base(CallbackBase::parse(&base)?)
         .build();

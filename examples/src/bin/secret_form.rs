@@ -20,16 +20,16 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use oob::http::{Interaction, InteractionRejection, Interactions, interaction_headers};
 use oob::provider::{FromVerifiedSubject, VerifiedSubject};
-use oob::store::MemoryStore;
 use oob::vault::{MemoryVault, Vault};
 use oob::{CallbackBase, Manager, Namespace, OobPayload, Outcome, Spec};
 use oob_examples::{
-    BoxError, Mode, Signer, between, bind, client, ensure, ensure_interaction_headers, escape,
-    page, spawn_server, until_ctrl_c,
+    BoxError, Mode, OpenStore, ScratchDir, Signer, between, bind, client, ensure,
+    ensure_interaction_headers, escape, page, spawn_server, until_ctrl_c,
 };
+use serde::{Deserialize, Serialize};
 
 /// String formats of the MCP form schema.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 enum Format {
     Email,
     Uri,
@@ -38,7 +38,7 @@ enum Format {
 }
 
 /// A field's type and its constraints.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 enum Kind {
     /// Text; `secret` renders a password input that is never refilled or echoed.
     String {
@@ -62,7 +62,7 @@ enum Kind {
 }
 
 /// One field of the flat schema.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Field {
     name: String,
     title: String,
@@ -72,7 +72,7 @@ struct Field {
 }
 
 /// What the tool call asks for: a titled form.
-#[derive(Debug, Clone, OobPayload)]
+#[derive(Debug, Clone, Serialize, Deserialize, OobPayload)]
 #[oob(kind = "secret_form", route = "/oob/form/{id}", ttl = "15m")]
 struct SecretForm {
     title: String,
@@ -88,7 +88,11 @@ enum Value {
     Bool(bool),
 }
 
-type Oob = Manager<SecretForm, MemoryStore<SecretForm>, FromVerifiedSubject>;
+/// Where pendings live: SQLite in a scratch file (durable across restarts). The one-line
+/// switch to the in-process store: `type Store = oob::store::MemoryStore<SecretForm>;`
+type Store = oob::store::SqliteStore<SecretForm>;
+
+type Oob = Manager<SecretForm, Store, FromVerifiedSubject>;
 
 #[derive(Clone)]
 struct App {
@@ -541,9 +545,10 @@ async fn selftest(oob: &Oob, vault: &MemoryVault<BTreeMap<String, Value>>) -> Re
 }
 
 async fn run(mode: Mode) -> Result<(), BoxError> {
+    let dir = ScratchDir::new("secret-form")?;
     let (listener, base) = bind().await?;
     let oob: Oob = Manager::builder()
-        .store(MemoryStore::new())
+        .store(Store::open_in(dir.path())?)
         .provider(FromVerifiedSubject)
         .callback_base(CallbackBase::parse(&base)?)
         .build();
