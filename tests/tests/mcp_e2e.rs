@@ -3,6 +3,7 @@
 //! protocol revisions. The "browser" is a plain HTTP client with a session cookie.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use axum::extract::{FromRef, Request, State};
@@ -12,7 +13,7 @@ use axum::routing::get;
 use axum::{Form, Router};
 use oob::http::{Interactions, SessionInteraction};
 use oob::mcp::rmcp::{Gate, Need, OobTools, ToolCall};
-use oob::mcp::{Binding, StateKeys};
+use oob::mcp::{Binding, MemoryStateGuard, StateKeys};
 use oob::provider::{FromVerifiedSubject, VerifiedSubject};
 use oob::store::MemoryStore;
 use oob::vault::{MemoryVault, Vault};
@@ -56,6 +57,8 @@ impl FromRef<App> for Interactions<UpstreamToken> {
 #[derive(Clone)]
 struct Server {
     tools: Tools,
+    /// How many times the tool ran with a credential.
+    runs: Arc<AtomicUsize>,
 }
 
 impl ServerHandler for Server {
@@ -78,6 +81,7 @@ impl ServerHandler for Server {
             Gate::Ready(token) => token,
             Gate::Respond(response) => return Ok(response),
         };
+        self.runs.fetch_add(1, Ordering::SeqCst);
         Ok(CallToolResult::success(vec![ContentBlock::text(format!(
             "repos listed with {token}"
         ))])
@@ -136,6 +140,7 @@ async fn form_submit(
 struct Harness {
     base: String,
     tools: Tools,
+    runs: Arc<AtomicUsize>,
     _shutdown: tokio_util_shutdown::Shutdown,
 }
 
@@ -152,6 +157,11 @@ mod tokio_util_shutdown {
 }
 
 async fn start() -> Harness {
+    start_with(None).await
+}
+
+/// A server whose tools use `guard` instead of the default request-state guard.
+async fn start_with(guard: Option<MemoryStateGuard>) -> Harness {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let base = format!("http://{addr}");
@@ -160,9 +170,14 @@ async fn start() -> Harness {
         .provider(FromVerifiedSubject)
         .callback_base(CallbackBase::parse(&base).unwrap())
         .build();
-    let tools = OobTools::new(manager, MemoryVault::new(), StateKeys::new(KEY).unwrap());
+    let mut tools = OobTools::new(manager, MemoryVault::new(), StateKeys::new(KEY).unwrap());
+    if let Some(guard) = guard {
+        tools = tools.state_guard(guard);
+    }
+    let runs = Arc::new(AtomicUsize::new(0));
     let server = Server {
         tools: tools.clone(),
+        runs: runs.clone(),
     };
     let mcp = StreamableHttpService::new(
         move || Ok(server.clone()),
@@ -187,6 +202,7 @@ async fn start() -> Harness {
     Harness {
         base,
         tools,
+        runs,
         _shutdown: tokio_util_shutdown::Shutdown(Some(tx)),
     }
 }
@@ -514,4 +530,125 @@ async fn clients_without_url_mode_get_the_error_not_a_url() {
     }
     c26.cancel().await.unwrap();
     c25.cancel().await.unwrap();
+}
+
+/// Asks, lets `user` complete the form in the browser, and returns the (now completed)
+/// request state.
+async fn completed_state(client: &RunningService<RoleClient, Client>, user: &str) -> String {
+    let CallToolResponse::InputRequired(first) = client.call_tool_once(call(None)).await.unwrap()
+    else {
+        panic!("expected input_required")
+    };
+    let first = serde_json::to_value(&first).unwrap();
+    let url = first["inputRequests"]["upstream_token"]["params"]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let state = first["requestState"].as_str().unwrap().to_owned();
+    assert_eq!(
+        browser_submit(&url, user, &format!("gho_{user}")).await,
+        200
+    );
+    state
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_completed_request_state_is_single_use() {
+    let h = start().await;
+    let (alice, _) = connect(&h, "alice", ProtocolVersion::V_2026_07_28, url_mode()).await;
+    let CallToolResponse::InputRequired(first) = alice.call_tool_once(call(None)).await.unwrap()
+    else {
+        panic!("expected input_required")
+    };
+    let first = serde_json::to_value(&first).unwrap();
+    let url = first["inputRequests"]["upstream_token"]["params"]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let state = first["requestState"].as_str().unwrap().to_owned();
+
+    // Retries while the pending is open are asked again and do not use the state up.
+    for _ in 0..2 {
+        let CallToolResponse::InputRequired(_) = alice
+            .call_tool_once(call(Some(state.clone())))
+            .await
+            .unwrap()
+        else {
+            panic!("still open")
+        };
+    }
+    assert_eq!(h.runs.load(Ordering::SeqCst), 0);
+
+    // Completed: the retry proceeds and the tool runs once.
+    assert_eq!(browser_submit(&url, "alice", "gho_alice").await, 200);
+    let ok = complete(
+        alice
+            .call_tool_once(call(Some(state.clone())))
+            .await
+            .unwrap(),
+    );
+    assert!(text_of(&ok).contains("gho_alice"));
+    assert_eq!(h.runs.load(Ordering::SeqCst), 1);
+
+    // The same state again (same user, same params, not expired): rejected like any other
+    // invalid state, and the tool does not run.
+    for _ in 0..2 {
+        let err = mcp_error(
+            alice
+                .call_tool_once(call(Some(state.clone())))
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(err.code.0, -32602);
+        assert!(err.message.contains("already used"), "{}", err.message);
+    }
+    assert_eq!(h.runs.load(Ordering::SeqCst), 1);
+
+    // A call without a state still finds the credential in the vault.
+    let again = complete(alice.call_tool_once(call(None)).await.unwrap());
+    assert!(text_of(&again).contains("gho_alice"));
+    assert_eq!(h.runs.load(Ordering::SeqCst), 2);
+    alice.cancel().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_retries_with_one_completed_state_run_the_tool_once() {
+    let h = start().await;
+    let (bob, _) = connect(&h, "bob", ProtocolVersion::V_2026_07_28, url_mode()).await;
+    let state = completed_state(&bob, "bob").await;
+    let retries: Vec<_> = (0..8)
+        .map(|_| {
+            let (peer, state) = (bob.peer().clone(), state.clone());
+            tokio::spawn(async move { peer.call_tool_once(call(Some(state))).await })
+        })
+        .collect();
+    let (mut ok, mut replayed) = (0, 0);
+    for r in retries {
+        match r.await.unwrap() {
+            Ok(response) => {
+                assert!(text_of(&complete(response)).contains("gho_bob"));
+                ok += 1;
+            }
+            Err(e) => {
+                let e = mcp_error(e);
+                assert!(e.message.contains("already used"), "{}", e.message);
+                replayed += 1;
+            }
+        }
+    }
+    assert_eq!((ok, replayed), (1, 7));
+    assert_eq!(h.runs.load(Ordering::SeqCst), 1);
+    bob.cancel().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_state_guard_refuses_instead_of_forgetting() {
+    let h = start_with(Some(MemoryStateGuard::with_capacity(0))).await;
+    let (carol, _) = connect(&h, "carol", ProtocolVersion::V_2026_07_28, url_mode()).await;
+    let state = completed_state(&carol, "carol").await;
+    let err = mcp_error(carol.call_tool_once(call(Some(state))).await.unwrap_err());
+    assert_eq!(err.code.0, -32600);
+    assert!(err.message.contains("later"), "{}", err.message);
+    assert_eq!(h.runs.load(Ordering::SeqCst), 0);
+    carol.cancel().await.unwrap();
 }

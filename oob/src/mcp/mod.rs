@@ -49,6 +49,7 @@
 mod canonical;
 mod capability;
 mod error;
+mod guard;
 pub mod policy;
 mod resume;
 mod revision;
@@ -63,6 +64,7 @@ mod v2026;
 pub use canonical::{canonical_json, params_digest};
 pub use capability::ElicitationModes;
 pub use error::{McpError, ModeError};
+pub use guard::{GuardError, MemoryStateGuard, StateGuard};
 pub use policy::PolicyError;
 pub use resume::{Resume, ResumeFailure, resume};
 pub use revision::Revision;

@@ -10,7 +10,9 @@
 //! - for a 2026-07-28 client, answers `input_required` with a sealed `requestState`; on the
 //!   retry it verifies the state (caller, method, params, expiry), asks again while the
 //!   pending is open, fails with a tool error if it was declined, cancelled or expired, and
-//!   returns the credential once it was completed;
+//!   returns the credential once it was completed, consuming the state in the
+//!   [`StateGuard`] so that it is used once (a replay is rejected like any other invalid
+//!   state; see [`OobTools::state_guard`] for several replicas);
 //! - for a client that did not declare URL-mode elicitation, answers with the
 //!   missing-capability error (`-32021`, 2026-07-28) or a tool error (2025-11-25), never with
 //!   a URL.
@@ -47,9 +49,11 @@ use ::rmcp::model::{
 use ::rmcp::service::{RequestContext, RoleServer};
 use serde_json::Value;
 
+use super::guard::DynStateGuard;
 use super::{
-    Binding, ElicitationComplete, ElicitationModes, InputRequired, McpError, ModeError, Resume,
-    Revision, StateKeys, UrlElicitation, UrlElicitationRequired, missing_capability_error, resume,
+    Binding, ElicitationComplete, ElicitationModes, GuardError, InputRequired, McpError,
+    MemoryStateGuard, ModeError, Resume, Revision, StateGuard, StateKeys, UrlElicitation,
+    UrlElicitationRequired, missing_capability_error, resume,
 };
 use crate::error::Error;
 use crate::manager::{Joined, Manager, Outcome};
@@ -184,11 +188,13 @@ pub enum Gate<V> {
     Respond(CallToolResponse),
 }
 
-/// Manager, vault and request-state keys for rmcp tool handlers. Cheap to clone.
+/// Manager, vault, request-state keys and request-state guard for rmcp tool handlers. Cheap
+/// to clone (clones share the guard).
 pub struct OobTools<T, S, P, V> {
     manager: Manager<T, S, P>,
     vault: V,
     keys: Arc<StateKeys>,
+    guard: Arc<dyn DynStateGuard>,
     notify_within: Duration,
 }
 
@@ -198,6 +204,7 @@ impl<T, S, P, V: Clone> Clone for OobTools<T, S, P, V> {
             manager: self.manager.clone(),
             vault: self.vault.clone(),
             keys: self.keys.clone(),
+            guard: self.guard.clone(),
             notify_within: self.notify_within,
         }
     }
@@ -222,15 +229,28 @@ where
     /// [`notify_within`](Self::notify_within) says otherwise: 15 minutes.
     pub const DEFAULT_NOTIFY_WITHIN: Duration = Duration::from_secs(900);
 
-    /// Glue for `manager`, reading credentials from `vault`, sealing with `keys`.
+    /// Glue for `manager`, reading credentials from `vault`, sealing with `keys`, enforcing
+    /// single use of `requestState`s with a [`MemoryStateGuard`] (one process; see
+    /// [`state_guard`](Self::state_guard)).
     #[must_use]
     pub fn new(manager: Manager<T, S, P>, vault: V, keys: StateKeys) -> Self {
         Self {
             manager,
             vault,
             keys: Arc::new(keys),
+            guard: Arc::new(MemoryStateGuard::new()),
             notify_within: Self::DEFAULT_NOTIFY_WITHIN,
         }
+    }
+
+    /// Enforces single use of `requestState`s with `guard` instead of the default
+    /// in-process [`MemoryStateGuard`]. With several replicas, the guard must be shared
+    /// between them (e.g. over Redis `SET key 1 NX PXAT <expiry>`): a state consumed on one
+    /// replica can otherwise be replayed on another until it expires.
+    #[must_use]
+    pub fn state_guard(mut self, guard: impl StateGuard) -> Self {
+        self.guard = Arc::new(guard);
+        self
     }
 
     /// How long a spawned waiter waits for a pending to complete before giving up on its
@@ -349,12 +369,19 @@ where
             .await
             .map_err(internal)?
         {
-            Resume::Proceed(_) => match self.load(namespace, &need.key).await? {
-                Some(value) => Ok(Gate::Ready(value)),
-                None => Ok(tool_error(
-                    "the interaction completed but stored no credential; call the tool again",
-                )),
-            },
+            Resume::Proceed(_) => {
+                // The state is used now, and only now: a retry that is asked again keeps it.
+                self.guard
+                    .consume_boxed(opened.nonce(), opened.expires_at())
+                    .await
+                    .map_err(guard_error)?;
+                match self.load(namespace, &need.key).await? {
+                    Some(value) => Ok(Gate::Ready(value)),
+                    None => Ok(tool_error(
+                        "the interaction completed but stored no credential; call the tool again",
+                    )),
+                }
+            }
             Resume::StillOpen(open) => {
                 let modes = modes_of(ctx);
                 if modes.require_url().is_err() {
@@ -486,6 +513,21 @@ fn tool_error<V>(message: &str) -> Gate<V> {
 fn policy(e: McpError) -> ErrorData {
     match e {
         McpError::Mode(ModeError::UrlNotDeclared { .. }) => missing_capability(),
+        e => internal(e),
+    }
+}
+
+/// A replay is rejected like any other invalid `requestState` (`-32602`); a full guard is a
+/// refusal the client may retry later; a backend failure is internal.
+fn guard_error(e: GuardError) -> ErrorData {
+    match e {
+        GuardError::Replayed => {
+            ErrorData::invalid_params(format!("requestState rejected: {e}"), None)
+        }
+        GuardError::Full { .. } => ErrorData::invalid_request(
+            "too many request states in use; call the tool again later",
+            None,
+        ),
         e => internal(e),
     }
 }
