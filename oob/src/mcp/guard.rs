@@ -4,14 +4,13 @@
 //!
 //! [`MemoryStateGuard`] is the in-process guard. It only protects one process: with several
 //! replicas behind a load balancer, a state consumed on one replica could be replayed on
-//! another, so the guard must be shared: implement [`StateGuard`] over a shared store with
-//! an atomic "insert if absent, with expiry" (Redis `SET key 1 NX PXAT <ms>`, a SQL `INSERT`
-//! on a primary key, ...).
+//! another, so the guard must be shared: `RedisStateGuard` (features `mcp` and `redis`), or
+//! your own [`StateGuard`] over a shared store with an atomic "insert if absent, with
+//! expiry" (Redis `SET key 1 NX PXAT <ms>`, a SQL `INSERT` on a primary key, ...).
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Mutex, PoisonError};
 use std::time::SystemTime;
 
@@ -43,6 +42,12 @@ pub enum GuardError {
 /// returns [`GuardError::Replayed`] until `expires_at` (after which the state itself is
 /// refused as expired, so the nonce can be forgotten).
 ///
+/// [`MemoryStateGuard`] only protects one process. With several replicas behind a load
+/// balancer, a state consumed on one replica could be replayed on another, so the guard must
+/// be shared: `RedisStateGuard` (features `mcp` and `redis`), or your own implementation
+/// over a shared store with an atomic "insert if absent, with expiry" (Redis
+/// `SET key 1 NX PXAT <ms>`, a SQL `INSERT` on a primary key, ...).
+///
 /// ```
 /// use std::time::{Duration, SystemTime};
 /// use oob::mcp::{GuardError, MemoryStateGuard, StateGuard};
@@ -67,10 +72,12 @@ pub trait StateGuard: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), GuardError>> + Send;
 }
 
-type BoxFuture<'a, O> = Pin<Box<dyn Future<Output = O> + Send + 'a>>;
+#[cfg(feature = "rmcp")]
+type BoxFuture<'a, O> = std::pin::Pin<Box<dyn Future<Output = O> + Send + 'a>>;
 
 /// [`StateGuard`] behind a pointer (its method returns `impl Future`, so it is not
 /// dyn-compatible itself).
+#[cfg(feature = "rmcp")]
 pub(crate) trait DynStateGuard: Send + Sync + 'static {
     fn consume_boxed<'a>(
         &'a self,
@@ -79,6 +86,7 @@ pub(crate) trait DynStateGuard: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<(), GuardError>>;
 }
 
+#[cfg(feature = "rmcp")]
 impl<G: StateGuard> DynStateGuard for G {
     fn consume_boxed<'a>(
         &'a self,
@@ -96,7 +104,7 @@ impl<G: StateGuard> DynStateGuard for G {
 /// [`capacity`](Self::with_capacity) unexpired entries are kept, beyond which consume fails
 /// with [`GuardError::Full`].
 ///
-/// Only for a single process: see the [module](self) for several replicas.
+/// Only for a single process: see [`StateGuard`] for several replicas.
 #[derive(Debug)]
 pub struct MemoryStateGuard {
     inner: Mutex<Inner>,

@@ -11,7 +11,8 @@
 //!   [sealed](StateKeys) `requestState` bound to the caller's namespace, the method, a
 //!   digest of the original params and an expiry. On the retry, [`StateKeys::open`] checks
 //!   all of that and [`resume`] decides from the pendings' states whether to ask again,
-//!   proceed or fail.
+//!   proceed or fail. A [`StateGuard`] makes each state single use: it is consumed when the
+//!   retry proceeds ([`MemoryStateGuard`] in one process; a shared guard across replicas).
 //! - [`ElicitationModes`] is what the client declared: nothing here builds a mode the
 //!   client did not declare.
 //! - [`policy`]: a pending's URL never goes into form mode, and a URL carries nothing but the
@@ -51,6 +52,8 @@ mod capability;
 mod error;
 mod guard;
 pub mod policy;
+#[cfg(feature = "redis")]
+mod redis_guard;
 mod resume;
 mod revision;
 #[cfg(feature = "rmcp")]
@@ -66,6 +69,8 @@ pub use capability::ElicitationModes;
 pub use error::{McpError, ModeError};
 pub use guard::{GuardError, MemoryStateGuard, StateGuard};
 pub use policy::PolicyError;
+#[cfg(feature = "redis")]
+pub use redis_guard::RedisStateGuard;
 pub use resume::{Resume, ResumeFailure, resume};
 pub use revision::Revision;
 pub use state::{

@@ -1,0 +1,132 @@
+//! [`RedisStateGuard`] against a real `redis-server` on loopback: single use across
+//! "replicas" (separate connections), atomicity under concurrency, and the keys' expiry.
+//!
+//! Without `redis-server` installed the whole binary skips with a notice (unless `CI` is
+//! set: then it fails).
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use oob::mcp::{GuardError, RedisStateGuard, StateGuard};
+use oob_tests::redis_server::RedisServer;
+
+static SERVER: OnceLock<Option<RedisServer>> = OnceLock::new();
+static SEQ: AtomicUsize = AtomicUsize::new(0);
+
+fn url() -> String {
+    let Some(server) = SERVER.get_or_init(RedisServer::start) else {
+        // No redis-server and not in CI: nothing here can run.
+        std::process::exit(0);
+    };
+    server.url()
+}
+
+/// `n` guards on their own connections (as on `n` replicas), sharing a fresh prefix.
+async fn replicas(n: usize) -> Vec<RedisStateGuard> {
+    let prefix = format!("g{}:", SEQ.fetch_add(1, Ordering::SeqCst));
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.push(
+            RedisStateGuard::open(&url())
+                .await
+                .expect("connect")
+                .with_prefix(prefix.clone()),
+        );
+    }
+    out
+}
+
+async fn raw() -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn first_consume_wins_on_any_replica_and_later_ones_are_replays() {
+    let g = replicas(2).await;
+    let exp = SystemTime::now() + Duration::from_secs(600);
+    g[0].consume("n1", exp).await.unwrap();
+    for replica in &g {
+        assert!(matches!(
+            replica.consume("n1", exp).await,
+            Err(GuardError::Replayed)
+        ));
+    }
+    g[1].consume("n2", exp).await.unwrap();
+    assert!(matches!(
+        g[0].consume("n2", exp).await,
+        Err(GuardError::Replayed)
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_consumers_on_several_replicas_exactly_one_wins() {
+    let g = replicas(4).await;
+    let exp = SystemTime::now() + Duration::from_secs(600);
+    for round in 0..20 {
+        let nonce = format!("c{round}");
+        let tasks: Vec<_> = (0..16)
+            .map(|i| {
+                let (g, nonce) = (g[i % g.len()].clone(), nonce.clone());
+                tokio::spawn(async move { g.consume(&nonce, exp).await })
+            })
+            .collect();
+        let mut ok = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(()) => ok += 1,
+                Err(GuardError::Replayed) => {}
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+        assert_eq!(ok, 1, "round {round}");
+    }
+}
+
+#[tokio::test]
+async fn keys_expire_with_their_state_plus_grace() {
+    let g = replicas(1)
+        .await
+        .remove(0)
+        .with_grace(Duration::from_secs(5));
+    let exp = UNIX_EPOCH + Duration::from_millis(4_000_000_000_000);
+    g.consume("e1", exp).await.unwrap();
+    let mut conn = raw().await;
+    let at: i64 = redis::cmd("PEXPIRETIME")
+        .arg(format!("{}e1", g.prefix()))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(at, 4_000_000_005_000);
+
+    // A state that expired long ago is not kept (Redis drops the key at once), so a second
+    // consume is not a replay; the state itself is refused as expired before the guard.
+    let past = SystemTime::now() - Duration::from_secs(3600);
+    g.consume("old", past).await.unwrap();
+    let exists: i64 = redis::cmd("EXISTS")
+        .arg(format!("{}old", g.prefix()))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(exists, 0);
+    g.consume("old", past).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_is_a_backend_error() {
+    // A port nothing listens on (bound, then released).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = RedisStateGuard::open(&format!("redis://127.0.0.1:{port}/"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, GuardError::Backend(_)), "{err:?}");
+    assert!(std::error::Error::source(&err).is_some());
+}
