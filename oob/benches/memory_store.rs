@@ -57,6 +57,38 @@ fn create_complete<P: Workload>(c: &mut Criterion) {
             start.elapsed()
         });
     });
+    // 64 tokio tasks on a 2-worker runtime, like the SQLite and Redis benches; the figure is
+    // wall time per pair, so 1 / figure is the throughput.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    g.bench_function("64 tasks, retention 0 (time per pair)", |b| {
+        b.iter_custom(|iters| {
+            let (m, users) = (m.clone(), users.clone());
+            rt.block_on(async move {
+                let start = Instant::now();
+                let tasks: Vec<_> = (0..64u64)
+                    .map(|t| {
+                        let (m, users) = (m.clone(), users.clone());
+                        let n = iters / 64 + u64::from(t < iters % 64);
+                        tokio::spawn(async move {
+                            for i in 0..n {
+                                let u = &users[(i as usize * 64 + t as usize) % users.len()];
+                                let p = m.create(u, spec::<P>()).await.expect("create");
+                                black_box(m.complete(p).await.expect("complete"));
+                            }
+                        })
+                    })
+                    .collect();
+                for t in tasks {
+                    t.await.expect("task");
+                }
+                start.elapsed()
+            })
+        });
+    });
     g.finish();
 }
 
