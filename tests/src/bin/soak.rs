@@ -194,6 +194,12 @@ async fn user_loop<S: Store<DeviceCode> + Clone>(
             }
         };
         let id = open.id();
+        // A join may hand back an older open pending (e.g. one a fault left open) whose
+        // deadline is not this round's TTL: time everything from the pending itself.
+        let left = open
+            .expires_at()
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_default();
         {
             let mut l = ledger.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some(prev) = l.owners.insert(id, ns.clone())
@@ -235,14 +241,16 @@ async fn user_loop<S: Store<DeviceCode> + Clone>(
             let ops = ops.clone();
             tokio::spawn(async move {
                 let t = Instant::now();
-                let out = m.wait(id, ttl + Duration::from_secs(20)).await;
+                let out = m.wait(id, left + Duration::from_secs(20)).await;
                 ops.record("wait", t.elapsed(), out.is_ok());
                 out
             })
         };
         tokio::task::yield_now().await;
         let fate = match fate_roll {
-            0..10 => Fate::Expired,
+            // Only this round's short-lived pendings are left to expire (not a joined one).
+            0..10 if left <= TTL_SHORT => Fate::Expired,
+            0..10 => Fate::Cancelled,
             10..70 => Fate::Completed,
             70..85 => Fate::Cancelled,
             _ => Fate::Declined,
@@ -304,7 +312,7 @@ async fn user_loop<S: Store<DeviceCode> + Clone>(
                 }
             }
             Fate::Expired => {
-                tokio::time::sleep(ttl + Duration::from_millis(50)).await;
+                tokio::time::sleep(left + Duration::from_millis(50)).await;
                 won = Some(Fate::Expired);
             }
         }
