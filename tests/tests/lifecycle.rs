@@ -465,3 +465,34 @@ async fn zero_retention_completion_racing_a_waiter_never_loses_the_outcome() {
     }
     assert!(m.store().is_empty());
 }
+
+/// A `complete_with` whose caller goes away while persisting (a disconnected HTTP client
+/// drops the handler's future) still wakes the waiters, instead of leaving them to the
+/// deadline.
+#[tokio::test]
+async fn a_dropped_complete_with_still_wakes_its_waiters() {
+    let m = manager();
+    let p = m.create(&user("a"), spec()).await.unwrap();
+    let id = p.id();
+    let waiter = tokio::spawn({
+        let m = m.clone();
+        async move { m.wait(id, Duration::from_secs(300)).await }
+    });
+    while m.store().watched() == 0 {
+        tokio::task::yield_now().await;
+    }
+    let dropped = tokio::time::timeout(
+        Duration::from_millis(50),
+        m.complete_with(p, async |_token| {
+            std::future::pending::<Result<(), std::io::Error>>().await
+        }),
+    )
+    .await;
+    assert!(dropped.is_err(), "the persist step never finishes");
+    let out = tokio::time::timeout(Duration::from_secs(5), waiter)
+        .await
+        .expect("woken at once, not at the deadline")
+        .unwrap()
+        .unwrap();
+    assert!(matches!(out, Outcome::Completed(_)), "{out:?}");
+}

@@ -104,6 +104,34 @@ pub enum Joined<T> {
     Declined(Pending<T, Cancelled>),
 }
 
+/// Wakes the waiters of a deferred completion when dropped still armed (see
+/// [`Manager::complete_with`]): on the current tokio runtime, in a task of its own.
+struct WakeOnDrop<T, S, P>
+where
+    T: OobPayload + Clone + Send + Sync + 'static,
+    S: Store<T>,
+    P: Send + Sync + 'static,
+{
+    pending: Option<(Manager<T, S, P>, Record<T>)>,
+}
+
+impl<T, S, P> Drop for WakeOnDrop<T, S, P>
+where
+    T: OobPayload + Clone + Send + Sync + 'static,
+    S: Store<T>,
+    P: Send + Sync + 'static,
+{
+    fn drop(&mut self) {
+        if let Some((manager, record)) = self.pending.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(async move {
+                let _ = manager.inner.store.wake(&record).await;
+            });
+        }
+    }
+}
+
 impl<T> Joined<T> {
     /// The open pending, created or joined; `None` for a decline in cooldown.
     #[must_use]
@@ -342,7 +370,9 @@ where
     /// [`get`](Self::get), already sees the pending completed; only the wake-up is held.)
     /// If the wake-up itself fails (a shared store unreachable at that moment), the call
     /// still succeeds, since the completion and the persisted result stand: waiters elsewhere
-    /// see them at their next read.
+    /// see them at their next read. If the returned future is dropped before it finishes
+    /// (its caller went away), the waiters are still woken, from a task on the current tokio
+    /// runtime.
     ///
     /// ```
     /// # use oob::{CallbackBase, Manager, Namespace, OobPayload, Spec};
@@ -388,16 +418,23 @@ where
         self.inner
             .log
             .event("complete", T::KIND, id, &record.namespace);
+        // Should this future be dropped (its caller went away, e.g. an HTTP client
+        // disconnected) or unwind before it wakes the waiters itself, the guard does.
+        let mut guard = WakeOnDrop {
+            pending: Some((self.clone(), record.clone())),
+        };
         let done = match self.completed_pending(record.clone()) {
             Ok(done) => done,
             Err(e) => {
                 // A store that returned a non-completed record: still release its waiters.
                 let _ = self.inner.store.wake(&record).await;
+                guard.pending = None;
                 return Err(e);
             }
         };
         let persisted = persist(done.namespace_token()).await;
         let woken = self.inner.store.wake(&record).await;
+        guard.pending = None;
         let value = persisted.map_err(|e| Error::Persist {
             id,
             source: Box::new(e),
