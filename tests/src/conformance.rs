@@ -78,6 +78,9 @@ macro_rules! store_conformance {
             concurrent_create_or_join_yields_one_pending,
             concurrent_creates_respect_capacity
         );
+        $crate::store_conformance!(@mt $make, ::std::time::Duration::ZERO;
+            zero_retention_readers_see_the_record_or_its_event
+        );
     };
     (@cases $make:path, $retention:expr; $($case:ident),* $(,)?) => {
         $(
@@ -1128,4 +1131,42 @@ pub async fn payload_and_labels_survive_unicode<S: Store<DeviceCode> + Clone>(st
     assert_eq!(r.body.alias(), None);
     assert_eq!(r.body.resource(), None);
     assert_eq!(r.body.elicit_id(), None);
+}
+
+/// Zero retention, racing: a reader that subscribed to an id, then reads it while another
+/// task completes or cancels it, finds either the record or the transition's event carrying
+/// it; never neither (a waiter would report `NotFound` for a pending that just completed).
+pub async fn zero_retention_readers_see_the_record_or_its_event<S: Store<DeviceCode> + Clone>(
+    store: S,
+) {
+    let (m, clock) = setup(store.clone());
+    for i in 0..300 {
+        let p = m.create(&user("a"), spec()).await.expect("create");
+        let id = p.id();
+        let mut sub = store.subscribe(id).await.expect("subscribe");
+        let finisher = tokio::spawn({
+            let m = m.clone();
+            async move {
+                if i % 2 == 0 {
+                    m.complete(p).await.map(|_| ())
+                } else {
+                    m.decline(p).await.map(|_| ())
+                }
+            }
+        });
+        for _ in 0..(i % 7) {
+            tokio::task::yield_now().await;
+        }
+        let read = store.get(id, clock.now()).await.expect("get");
+        if read.is_none() {
+            let event = sub.try_changed();
+            assert!(
+                event
+                    .as_ref()
+                    .is_some_and(|r| r.id == id && !r.state.is_open()),
+                "iteration {i}: the record is gone but its event is not there"
+            );
+        }
+        finisher.await.expect("join").expect("finish");
+    }
 }

@@ -431,6 +431,9 @@ pub enum Wake {
 ///   in [`purge`](Store::purge) after it;
 /// - wake [`subscribe`](Store::subscribe)rs of an id on every transition, clear and purge of
 ///   that id (on every replica, for a shared store).
+/// - never let a reader that subscribed to an id find its record missing before the
+///   transition's event (carrying the record) is there: a store that forgets finished
+///   records at once (zero retention) notifies first and forgets after.
 pub trait Store<T>: Send + Sync + 'static {
     /// Inserts a copy of a new open record, atomically checking `limits` and applying
     /// `dedup`.

@@ -24,7 +24,7 @@
 //! every job of the batch gets the error. A create is one statement (the per-namespace
 //! bound checked inside the `INSERT … SELECT … WHERE count < bound`; a duplicate id fails
 //! on the primary key), a transition is one `UPDATE … WHERE id = ? AND state = 'open' AND
-//! expires_at > ? RETURNING …` (a `DELETE … RETURNING` with zero retention), and no
+//! expires_at > ?` guarded by a read of the row in the same job, and no
 //! statement binds a `LIMIT` (SQLite would re-prepare it on every call).
 //! With one task this costs one thread hop per call;
 //! under concurrency it turns N commits into one, which is what makes create + complete
@@ -49,8 +49,8 @@
 
 use std::marker::PhantomData;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Row as SqlRow, params};
@@ -219,6 +219,9 @@ type Orphan = Arc<dyn Fn(&[PendingId]) + Send + Sync>;
 #[derive(Debug, Clone)]
 pub(crate) struct Db {
     tx: mpsc::Sender<Job>,
+    /// Finished records to delete at the start of the next batch (zero retention): queued
+    /// only after their waiters were told, so no reader finds one missing before its event.
+    forget: Arc<Mutex<Vec<PendingId>>>,
 }
 
 impl Db {
@@ -228,6 +231,8 @@ impl Db {
         let path = path.map(Path::to_path_buf);
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(), StoreError>>();
         let (tx, rx) = mpsc::channel::<Job>();
+        let forget = Arc::new(Mutex::new(Vec::new()));
+        let queued = forget.clone();
         std::thread::Builder::new()
             .name("oob-sqlite".into())
             .spawn(move || {
@@ -240,13 +245,21 @@ impl Db {
                 };
                 let _ = ready_tx.send(Ok(()));
                 drop(ready_tx);
-                serve(&conn, &rx);
+                serve(&conn, &rx, &queued);
             })
             .map_err(StoreError::backend)?;
         ready_rx
             .recv()
             .map_err(|_| StoreError::backend(WorkerGone))??;
-        Ok(Self { tx })
+        Ok(Self { tx, forget })
+    }
+
+    /// Queues finished records for deletion in the next batch.
+    pub(crate) fn forget(&self, id: PendingId) {
+        self.forget
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(id);
     }
 
     /// Runs `f` on the connection thread inside the current batch's transaction and returns
@@ -257,6 +270,22 @@ impl Db {
         R: Send + 'static,
         F: FnOnce(&Connection, &mut Vec<PendingId>) -> Result<R, rusqlite::Error> + Send + 'static,
     {
+        self.call_then(orphan, f, |_: &R| {}).await
+    }
+
+    /// Like [`call`](Self::call), and once the batch committed runs `then` on the result on
+    /// the connection thread, before any reply of the batch after this job is sent.
+    pub(crate) async fn call_then<R, F, H>(
+        &self,
+        orphan: Option<Orphan>,
+        f: F,
+        then: H,
+    ) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection, &mut Vec<PendingId>) -> Result<R, rusqlite::Error> + Send + 'static,
+        H: FnOnce(&R) + Send + 'static,
+    {
         let (reply, rx) = oneshot::channel::<Result<R, StoreError>>();
         let job: Job = Box::new(move |conn| {
             let mut touched = Vec::new();
@@ -265,7 +294,10 @@ impl Db {
                 let out = match (commit, out) {
                     (Some(e), _) => Err(StoreError::Backend(Box::new(e.clone()))),
                     (None, Err(e)) => Err(StoreError::backend(e)),
-                    (None, Ok(v)) => Ok(v),
+                    (None, Ok(v)) => {
+                        then(&v);
+                        Ok(v)
+                    }
                 };
                 if reply.send(out).is_err() && commit.is_none() && !touched.is_empty() {
                     if let Some(orphan) = orphan {
@@ -305,7 +337,7 @@ fn setup(path: Option<&Path>, opts: SqliteOptions) -> Result<Connection, StoreEr
 }
 
 /// The connection thread: runs queued jobs in batches, one transaction each.
-fn serve(conn: &Connection, rx: &mpsc::Receiver<Job>) {
+fn serve(conn: &Connection, rx: &mpsc::Receiver<Job>, forget: &Mutex<Vec<PendingId>>) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     let mut done: Vec<Done> = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = rx.recv() {
@@ -316,7 +348,15 @@ fn serve(conn: &Connection, rx: &mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        if exec_cached(conn, "BEGIN IMMEDIATE").is_err() {
+        let began = exec_cached(conn, "BEGIN IMMEDIATE").is_ok();
+        // Failures here are left to `purge`, which deletes the same rows by time.
+        let queued = std::mem::take(&mut *forget.lock().unwrap_or_else(PoisonError::into_inner));
+        for id in &queued {
+            let _ = conn
+                .prepare_cached("DELETE FROM oob_pendings WHERE id = ?1 AND state <> 'open'")
+                .and_then(|mut st| st.execute(params![&id.as_bytes()[..]]));
+        }
+        if !began {
             // No transaction (e.g. the lock is held elsewhere past the busy timeout): run
             // each job on its own; each issues at most one write, atomic by itself.
             for job in batch.drain(..) {
@@ -348,7 +388,7 @@ fn dur_ms(d: Duration) -> i64 {
 }
 
 /// A row as read from the table, decoded into a [`Record`] on the caller's task.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Row {
     id: Vec<u8>,
     namespace: String,
@@ -658,7 +698,8 @@ impl<T: Send + Sync + 'static> SqliteStore<T> {
 
 impl<T> SqliteStore<T> {
     /// The same store with another retention window for finished and expired records.
-    /// Zero deletes a record as soon as it finishes (waiters still get its outcome).
+    /// Zero deletes a record as soon as its waiters were told its outcome (in the
+    /// connection thread's next batch; `purge` catches any it missed).
     #[must_use]
     pub fn with_retention(mut self, retention: Duration) -> Self {
         self.retention = retention;
@@ -706,6 +747,18 @@ where
         self.db.call(Some(self.orphan.clone()), f).await
     }
 
+    /// Tells the waiters of a finished record (one kept by its transition), then (zero
+    /// retention, after a deferred wake-up) queues its row for deletion: in this order, a
+    /// reader never finds it missing before its event.
+    fn finished(&self, record: &Record<T>) {
+        if self.notifier.has_waiters() {
+            self.notifier.notify_with(record.id, record.clone());
+        }
+        if self.retention.is_zero() {
+            self.db.forget(record.id);
+        }
+    }
+
     fn notify_all(&self, ids: &[PendingId]) {
         if self.notifier.has_waiters() {
             for id in ids {
@@ -714,61 +767,49 @@ where
         }
     }
 
+    /// With zero retention and an immediate wake-up, the row is deleted in the transition
+    /// and its waiters are told on the connection thread right after the commit, before any
+    /// later reader of the batch gets its reply; otherwise the row is updated and the caller
+    /// tells the waiters.
     async fn transition(
         &self,
         id: PendingId,
         reason: Option<CancelReason>,
         expect: Option<&Namespace>,
         now: Timestamp,
+        wake: Wake,
     ) -> Result<Record<T>, TransitionError> {
+        let delete = self.retention.is_zero() && wake == Wake::Now;
         let kind = T::KIND;
         let expect = expect.map(|n| n.as_str().to_owned());
         let now_ms = ms(now);
-        let delete = self.retention.is_zero();
         let (state, reason_s) = match reason {
             None => ("completed", None),
             Some(r) => ("cancelled", Some(reason_str(r))),
         };
+        let notifier = self.notifier.clone();
+        let told = move |out: &TransitionOutcome| {
+            if let TransitionOutcome::Done(row) = out
+                && delete
+                && notifier.is_watched(id)
+            {
+                match row.clone().decode::<T>(now) {
+                    Ok(record) => notifier.notify_with(id, record),
+                    Err(_) => notifier.notify(id),
+                }
+            }
+        };
         let outcome = self
-            .call(move |conn, touched| {
-                // Read, then write guarded by `state = 'open'`: the connection thread runs
-                // one job at a time inside an immediate transaction, so nothing can change
-                // the row in between (and the guard holds even outside a transaction).
-                // Cheaper than `RETURNING`, which buffers its rows in a temporary table.
-                let key = &id.as_bytes()[..];
-                let row = conn
-                    .prepare_cached(concat!(
-                        "SELECT ",
-                        cols!(),
-                        " FROM oob_pendings WHERE id = ?1 AND kind = ?2"
-                    ))?
-                    .query_row(params![key, kind], Row::read)
-                    .optional()?;
-                let Some(mut row) = row else {
-                    return Ok(TransitionOutcome::NotFound);
-                };
-                if row.state != "open" || row.expires_at <= now_ms {
-                    return Ok(TransitionOutcome::Finished(finished_as(&row)));
-                }
-                if expect.as_ref().is_some_and(|ns| *ns != row.namespace) {
-                    return Ok(TransitionOutcome::Mismatch);
-                }
-                let changed = if delete {
-                    conn.prepare_cached(
-                        "DELETE FROM oob_pendings WHERE id = ?1 AND state = 'open' \
-                         AND expires_at > ?2",
-                    )?
-                    .execute(params![key, now_ms])?
-                } else {
-                    conn.prepare_cached(
-                        "UPDATE oob_pendings SET state = ?3, reason = ?4, finished_at = ?2 \
-                         WHERE id = ?1 AND state = 'open' AND expires_at > ?2",
-                    )?
-                    .execute(params![key, now_ms, state, reason_s])?
-                };
-                if changed == 0 {
-                    // Only outside a transaction (another process won in between): say why.
-                    let again = conn
+            .db
+            .call_then(
+                Some(self.orphan.clone()),
+                move |conn, touched| {
+                    // Read, then write guarded by `state = 'open'`: the connection thread runs
+                    // one job at a time inside an immediate transaction, so nothing can change
+                    // the row in between (and the guard holds even outside a transaction).
+                    // Cheaper than `RETURNING`, which buffers its rows in a temporary table.
+                    let key = &id.as_bytes()[..];
+                    let row = conn
                         .prepare_cached(concat!(
                             "SELECT ",
                             cols!(),
@@ -776,17 +817,53 @@ where
                         ))?
                         .query_row(params![key, kind], Row::read)
                         .optional()?;
-                    return Ok(match again {
-                        None => TransitionOutcome::NotFound,
-                        Some(r) => TransitionOutcome::Finished(finished_as(&r)),
-                    });
-                }
-                touched.push(id);
-                row.state = state.to_owned();
-                row.reason = reason_s.map(str::to_owned);
-                row.finished_at = Some(now_ms);
-                Ok(TransitionOutcome::Done(row))
-            })
+                    let Some(mut row) = row else {
+                        return Ok(TransitionOutcome::NotFound);
+                    };
+                    if row.state != "open" || row.expires_at <= now_ms {
+                        return Ok(TransitionOutcome::Finished(finished_as(&row)));
+                    }
+                    if expect.as_ref().is_some_and(|ns| *ns != row.namespace) {
+                        return Ok(TransitionOutcome::Mismatch);
+                    }
+                    let changed = if delete {
+                        conn.prepare_cached(
+                            "DELETE FROM oob_pendings WHERE id = ?1 AND state = 'open' \
+                         AND expires_at > ?2",
+                        )?
+                        .execute(params![key, now_ms])?
+                    } else {
+                        // With zero retention and a later wake-up, the row goes once the waiters
+                        // were told (see `Db::forget`).
+                        conn.prepare_cached(
+                            "UPDATE oob_pendings SET state = ?3, reason = ?4, finished_at = ?2 \
+                         WHERE id = ?1 AND state = 'open' AND expires_at > ?2",
+                        )?
+                        .execute(params![key, now_ms, state, reason_s])?
+                    };
+                    if changed == 0 {
+                        // Only outside a transaction (another process won in between): say why.
+                        let again = conn
+                            .prepare_cached(concat!(
+                                "SELECT ",
+                                cols!(),
+                                " FROM oob_pendings WHERE id = ?1 AND kind = ?2"
+                            ))?
+                            .query_row(params![key, kind], Row::read)
+                            .optional()?;
+                        return Ok(match again {
+                            None => TransitionOutcome::NotFound,
+                            Some(r) => TransitionOutcome::Finished(finished_as(&r)),
+                        });
+                    }
+                    touched.push(id);
+                    row.state = state.to_owned();
+                    row.reason = reason_s.map(str::to_owned);
+                    row.finished_at = Some(now_ms);
+                    Ok(TransitionOutcome::Done(row))
+                },
+                told,
+            )
             .await?;
         match outcome {
             TransitionOutcome::Done(row) => Ok(row.decode(now)?),
@@ -966,17 +1043,15 @@ where
         now: Timestamp,
         wake: Wake,
     ) -> Result<Record<T>, TransitionError> {
-        let record = self.transition(id, None, expect, now).await?;
-        if wake == Wake::Now && self.notifier.has_waiters() {
-            self.notifier.notify_with(id, record.clone());
+        let record = self.transition(id, None, expect, now, wake).await?;
+        if wake == Wake::Now && !self.retention.is_zero() {
+            self.finished(&record);
         }
         Ok(record)
     }
 
     async fn wake(&self, record: &Record<T>) -> Result<(), StoreError> {
-        if self.notifier.has_waiters() {
-            self.notifier.notify_with(record.id, record.clone());
-        }
+        self.finished(record);
         Ok(())
     }
 
@@ -987,9 +1062,11 @@ where
         expect: Option<&Namespace>,
         now: Timestamp,
     ) -> Result<Record<T>, TransitionError> {
-        let record = self.transition(id, Some(reason), expect, now).await?;
-        if self.notifier.has_waiters() {
-            self.notifier.notify_with(id, record.clone());
+        let record = self
+            .transition(id, Some(reason), expect, now, Wake::Now)
+            .await?;
+        if !self.retention.is_zero() {
+            self.finished(&record);
         }
         Ok(record)
     }
