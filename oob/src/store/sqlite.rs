@@ -21,11 +21,13 @@
 //! them in a single `BEGIN IMMEDIATE` … `COMMIT` transaction, replying only after the
 //! commit (group commit). Every job issues at most one writing statement, so each job is
 //! atomic on its own and a failing job never leaves a partial write; if the commit fails,
-//! every job of the batch gets the error. A create is one statement (the per-namespace
-//! bound checked inside the `INSERT … SELECT … WHERE count < bound`; a duplicate id fails
-//! on the primary key), a transition is one `UPDATE … WHERE id = ? AND state = 'open' AND
-//! expires_at > ?` guarded by a read of the row in the same job, and no
-//! statement binds a `LIMIT` (SQLite would re-prepare it on every call).
+//! every job of the batch gets the error. A create counts the namespace's open records and
+//! then inserts (nothing else writes inside the batch's immediate transaction; outside one,
+//! it is a single `INSERT … SELECT … WHERE count < bound`, which costs SQLite a temporary
+//! table because it reads the table it writes); a duplicate id fails on the primary key. A
+//! transition is one `UPDATE … WHERE id = ? AND state = 'open' AND expires_at > ?` guarded
+//! by a read of the row in the same job, and no statement binds a `LIMIT` (SQLite would
+//! re-prepare it on every call).
 //! With one task this costs one thread hop per call;
 //! under concurrency it turns N commits into one, which is what makes create + complete
 //! pairs fast. (A `spawn_blocking` + mutex design pays the same hop plus a commit and lock
@@ -53,7 +55,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, Row as SqlRow, params};
+use rusqlite::{Connection, OptionalExtension, Row as SqlRow, ToSql, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::oneshot;
@@ -513,6 +515,24 @@ impl NewRow {
         })
     }
 
+    /// The row's twelve columns as statement parameters `?1` … `?12`.
+    fn values<'a>(&'a self, kind: &'a &'a str) -> [&'a dyn ToSql; 12] {
+        [
+            self.id.as_bytes(),
+            &self.namespace,
+            kind,
+            &self.alias,
+            &self.resource,
+            &self.elicit_id,
+            &self.data,
+            &self.created_at,
+            &self.expires_at,
+            &self.state,
+            &self.reason,
+            &self.finished_at,
+        ]
+    }
+
     /// Inserts the row if its namespace has fewer than `per_ns` open, unexpired records of
     /// this kind; returns how many rows were inserted (0 or 1). (No bound `LIMIT` in the
     /// count: SQLite re-prepares a statement whose bound `LIMIT` value changes.)
@@ -523,29 +543,37 @@ impl NewRow {
         now: i64,
         per_ns: i64,
     ) -> rusqlite::Result<usize> {
+        if conn.is_autocommit() {
+            // Outside a transaction (another process holds the lock): the bound and the
+            // insert in one statement, atomic by itself.
+            return conn
+                .prepare_cached(
+                    "INSERT INTO oob_pendings (id, namespace, kind, alias, resource, elicit_id, \
+                     data, created_at, expires_at, state, reason, finished_at) \
+                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12 \
+                     WHERE (SELECT COUNT(*) FROM oob_pendings WHERE namespace = ?2 \
+                     AND state = 'open' AND kind = ?3 AND expires_at > ?13) < ?14",
+                )?
+                .execute(&[&self.values(&kind)[..], &[&now as &dyn ToSql, &per_ns]].concat()[..]);
+        }
+        // Inside the batch's immediate transaction nothing else writes between the count and
+        // the insert. Two statements are cheaper than the combined one, for which SQLite
+        // buffers the `SELECT` in a temporary table (it reads the table it inserts into).
+        let open: i64 = conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM oob_pendings WHERE namespace = ?1 AND state = 'open' \
+                 AND kind = ?2 AND expires_at > ?3",
+            )?
+            .query_row(params![self.namespace, kind, now], |r| r.get(0))?;
+        if open >= per_ns {
+            return Ok(0);
+        }
         conn.prepare_cached(
             "INSERT INTO oob_pendings (id, namespace, kind, alias, resource, elicit_id, data, \
              created_at, expires_at, state, reason, finished_at) \
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12 \
-             WHERE (SELECT COUNT(*) FROM oob_pendings WHERE namespace = ?2 \
-             AND state = 'open' AND kind = ?3 AND expires_at > ?13) < ?14",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         )?
-        .execute(params![
-            &self.id.as_bytes()[..],
-            self.namespace,
-            kind,
-            self.alias,
-            self.resource,
-            self.elicit_id,
-            self.data,
-            self.created_at,
-            self.expires_at,
-            self.state,
-            self.reason,
-            self.finished_at,
-            now,
-            per_ns,
-        ])
+        .execute(&self.values(&kind))
     }
 
     /// Inserts or replaces the row with this id.
@@ -553,20 +581,7 @@ impl NewRow {
         let sql = "INSERT OR REPLACE INTO oob_pendings (id, namespace, kind, alias, resource, \
                    elicit_id, data, created_at, expires_at, state, reason, finished_at) \
                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
-        conn.prepare_cached(sql)?.execute(params![
-            &self.id.as_bytes()[..],
-            self.namespace,
-            kind,
-            self.alias,
-            self.resource,
-            self.elicit_id,
-            self.data,
-            self.created_at,
-            self.expires_at,
-            self.state,
-            self.reason,
-            self.finished_at,
-        ])
+        conn.prepare_cached(sql)?.execute(&self.values(&kind))
     }
 }
 
@@ -1180,6 +1195,54 @@ mod tests {
             .call(None, move |conn, _| conn.execute_batch(sql))
             .await
             .expect("raw sql");
+    }
+
+    /// The per-namespace bound, the primary key and expiry, both in a batch's transaction
+    /// (count, then insert) and outside one (the combined statement).
+    #[test]
+    fn the_namespace_bound_holds_inside_and_outside_a_transaction() {
+        let path = temp_path();
+        let conn = setup(Some(&path), SqliteOptions::default()).expect("setup");
+        let now = Timestamp::from_millis(1_000_000);
+        let later = ms(now) + 61_000;
+        for in_tx in [false, true] {
+            conn.execute_batch("DELETE FROM oob_pendings")
+                .expect("clear");
+            if in_tx {
+                conn.execute_batch("BEGIN IMMEDIATE").expect("begin");
+            }
+            assert_eq!(conn.is_autocommit(), !in_tx);
+            let rows: Vec<NewRow> = (0..4)
+                .map(|_| NewRow::encode(&record(now)).expect("encode"))
+                .collect();
+            let insert =
+                |i: usize, at: i64, bound: i64| rows[i].insert_capped(&conn, "p", at, bound);
+            assert_eq!(insert(0, ms(now), 2).expect("first"), 1);
+            assert_eq!(insert(1, ms(now), 2).expect("second"), 1);
+            assert_eq!(insert(2, ms(now), 2).expect("third"), 0, "in tx: {in_tx}");
+            // Another kind does not count against this one.
+            assert_eq!(
+                rows[2].insert_capped(&conn, "q", ms(now), 1).expect("kind"),
+                1
+            );
+            // Once the first two expired they no longer count.
+            assert_eq!(insert(3, later, 2).expect("after expiry"), 1);
+            let dup = insert(0, later, 10);
+            assert!(
+                matches!(&dup, Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY),
+                "{dup:?}"
+            );
+            if in_tx {
+                conn.execute_batch("COMMIT").expect("commit");
+            }
+            let n: i64 = conn
+                .query_row("SELECT COUNT(*) FROM oob_pendings", [], |r| r.get(0))
+                .expect("count");
+            assert_eq!(n, 4);
+        }
+        drop(conn);
+        remove(&path);
     }
 
     #[tokio::test]
