@@ -29,8 +29,14 @@ impl Timestamp {
     /// Converts a [`SystemTime`] (times before the epoch become the epoch).
     #[must_use]
     pub fn from_system_time(t: SystemTime) -> Self {
-        let ms = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
-        Self(u64::try_from(ms).unwrap_or(u64::MAX))
+        // Seconds and milliseconds separately: cheaper than `as_millis`, a 128-bit product.
+        t.duration_since(UNIX_EPOCH).map_or(Self(0), |d| {
+            Self(
+                d.as_secs()
+                    .saturating_mul(1_000)
+                    .saturating_add(u64::from(d.subsec_millis())),
+            )
+        })
     }
 
     /// Converts to a [`SystemTime`].

@@ -573,7 +573,7 @@ impl NewRow {
              created_at, expires_at, state, reason, finished_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         )?
-        .execute(&self.values(&kind))
+        .execute(self.values(&kind))
     }
 
     /// Inserts or replaces the row with this id.
@@ -581,7 +581,7 @@ impl NewRow {
         let sql = "INSERT OR REPLACE INTO oob_pendings (id, namespace, kind, alias, resource, \
                    elicit_id, data, created_at, expires_at, state, reason, finished_at) \
                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
-        conn.prepare_cached(sql)?.execute(&self.values(&kind))
+        conn.prepare_cached(sql)?.execute(self.values(&kind))
     }
 }
 
