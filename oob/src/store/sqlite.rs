@@ -1279,51 +1279,20 @@ mod tests {
             Err(TransitionError::Store(StoreError::Decode(_)))
         ));
 
-        exec(
-            &store,
+        // Each corruption in turn (cumulative), each a decode error on read.
+        for sql in [
             "UPDATE oob_pendings SET data = '{\"n\":1}', state = 'bogus'",
-        )
-        .await;
-        assert!(matches!(
-            store.get(r.id, now).await,
-            Err(StoreError::Decode(_))
-        ));
-        exec(
-            &store,
             "UPDATE oob_pendings SET state = 'completed', finished_at = NULL",
-        )
-        .await;
-        assert!(matches!(
-            store.get(r.id, now).await,
-            Err(StoreError::Decode(_))
-        ));
-        exec(
-            &store,
             "UPDATE oob_pendings SET state = 'cancelled', finished_at = 5, reason = 'x'",
-        )
-        .await;
-        assert!(matches!(
-            store.get(r.id, now).await,
-            Err(StoreError::Decode(_))
-        ));
-        exec(
-            &store,
             "UPDATE oob_pendings SET state = 'open', created_at = -5",
-        )
-        .await;
-        assert!(matches!(
-            store.get(r.id, now).await,
-            Err(StoreError::Decode(_))
-        ));
-        exec(
-            &store,
             "UPDATE oob_pendings SET created_at = 5, namespace = ''",
-        )
-        .await;
-        assert!(matches!(
-            store.get(r.id, now).await,
-            Err(StoreError::Decode(_))
-        ));
+        ] {
+            exec(&store, sql).await;
+            assert!(
+                matches!(store.get(r.id, now).await, Err(StoreError::Decode(_))),
+                "{sql}"
+            );
+        }
         exec(
             &store,
             "INSERT INTO oob_pendings (id, namespace, kind, data, created_at, expires_at, state) \
