@@ -28,7 +28,7 @@ use oob::time::{Clock, SystemClock, Timestamp};
 use oob::vault::{MemoryVault, Vault};
 use oob::{AnyPending, CallbackBase, Error, Joined, Manager, Outcome, PendingId, Spec};
 
-use crate::{DeviceCode, device_code, ns, spec, user};
+use crate::{DeviceCode, device_code, finished, ns, spawn_wait, spec, user};
 
 /// The retention window the macro gives stores for most cases.
 pub const RETENTION: Duration = Duration::from_secs(300);
@@ -351,20 +351,14 @@ pub async fn complete_is_single_and_final<S: Store<DeviceCode> + Clone>(store: S
     assert_eq!(done.namespace(), &ns("a"));
     assert_eq!(done.state().at(), clock.now());
     assert_eq!(done.data(), &device_code());
-    assert!(matches!(
-        m.complete_id(id).await,
-        Err(Error::Finished {
-            how: Finished::Completed,
-            ..
-        })
-    ));
-    assert!(matches!(
-        m.cancel_id(id, CancelReason::Cancelled, None).await,
-        Err(Error::Finished {
-            how: Finished::Completed,
-            ..
-        })
-    ));
+    assert_eq!(
+        finished(&m.complete_id(id).await),
+        Some(Finished::Completed)
+    );
+    assert_eq!(
+        finished(&m.cancel_id(id, CancelReason::Cancelled, None).await),
+        Some(Finished::Completed)
+    );
     let r = store
         .get(id, clock.now())
         .await
@@ -372,13 +366,7 @@ pub async fn complete_is_single_and_final<S: Store<DeviceCode> + Clone>(store: S
         .expect("present");
     assert_eq!(r.state, RecordState::Completed { at: clock.now() });
     assert!(matches!(m.get(id).await, Ok(AnyPending::Completed(_))));
-    assert!(matches!(
-        m.open(id).await,
-        Err(Error::Finished {
-            how: Finished::Completed,
-            ..
-        })
-    ));
+    assert_eq!(finished(&m.open(id).await), Some(Finished::Completed));
 }
 
 /// Cancel and decline are recorded with their reason and are final.
@@ -391,27 +379,18 @@ pub async fn cancel_and_decline_are_final<S: Store<DeviceCode> + Clone>(store: S
     assert!(!cancelled.is_declined());
     let declined = m.decline(d).await.expect("decline");
     assert!(declined.is_declined());
-    assert!(matches!(
-        m.complete_id(cid).await,
-        Err(Error::Finished {
-            how: Finished::Cancelled,
-            ..
-        })
-    ));
-    assert!(matches!(
-        m.complete_id(did).await,
-        Err(Error::Finished {
-            how: Finished::Declined,
-            ..
-        })
-    ));
-    assert!(matches!(
-        m.cancel_id(did, CancelReason::Cancelled, None).await,
-        Err(Error::Finished {
-            how: Finished::Declined,
-            ..
-        })
-    ));
+    assert_eq!(
+        finished(&m.complete_id(cid).await),
+        Some(Finished::Cancelled)
+    );
+    assert_eq!(
+        finished(&m.complete_id(did).await),
+        Some(Finished::Declined)
+    );
+    assert_eq!(
+        finished(&m.cancel_id(did, CancelReason::Cancelled, None).await),
+        Some(Finished::Declined)
+    );
     let r = store
         .get(did, clock.now())
         .await
@@ -597,10 +576,7 @@ pub async fn zero_retention_forgets_at_once_and_waiters_get_outcome<
     let (m, _clock) = setup(store);
     let p = m.create(&user("a"), spec()).await.expect("create");
     let id = p.id();
-    let waiter = tokio::spawn({
-        let m = m.clone();
-        async move { m.wait(id, Duration::from_secs(30)).await }
-    });
+    let waiter = spawn_wait(&m, id, Duration::from_secs(30));
     tokio::time::sleep(Duration::from_millis(20)).await;
     m.complete(p).await.expect("complete");
     match waiter.await.expect("join").expect("wait") {
@@ -904,10 +880,7 @@ pub async fn waiter_is_woken_by_complete_on_another_task<S: Store<DeviceCode> + 
     let p = m.create(&user("a"), spec()).await.expect("create");
     let id = p.id();
     let waiters: Vec<_> = (0..3)
-        .map(|_| {
-            let m = m.clone();
-            tokio::spawn(async move { m.wait(id, Duration::from_secs(30)).await })
-        })
+        .map(|_| spawn_wait(&m, id, Duration::from_secs(30)))
         .collect();
     tokio::time::sleep(Duration::from_millis(20)).await;
     let completer = tokio::spawn({
@@ -932,14 +905,8 @@ pub async fn waiter_is_woken_with_cancel_and_decline<S: Store<DeviceCode> + Clon
     let c = m.create(&user("a"), spec()).await.expect("create");
     let d = m.create(&user("a"), spec()).await.expect("create");
     let (cid, did) = (c.id(), d.id());
-    let wc = tokio::spawn({
-        let m = m.clone();
-        async move { m.wait(cid, Duration::from_secs(30)).await }
-    });
-    let wd = tokio::spawn({
-        let m = m.clone();
-        async move { m.wait(did, Duration::from_secs(30)).await }
-    });
+    let wc = spawn_wait(&m, cid, Duration::from_secs(30));
+    let wd = spawn_wait(&m, did, Duration::from_secs(30));
     tokio::time::sleep(Duration::from_millis(20)).await;
     m.cancel(c).await.expect("cancel");
     m.decline(d).await.expect("decline");
@@ -978,10 +945,7 @@ pub async fn waiter_sees_expiry<S: Store<DeviceCode> + Clone>(store: S) {
         .await
         .expect("create");
     let id = p.id();
-    let waiter = tokio::spawn({
-        let m = m.clone();
-        async move { m.wait(id, Duration::from_secs(30)).await }
-    });
+    let waiter = spawn_wait(&m, id, Duration::from_secs(30));
     tokio::time::sleep(Duration::from_millis(50)).await;
     clock.advance(Duration::from_secs(1));
     assert!(matches!(
@@ -996,10 +960,7 @@ pub async fn waiter_sees_removal_by_clear<S: Store<DeviceCode> + Clone>(store: S
     let (m, _clock) = setup(store);
     let p = m.create(&user("a"), spec()).await.expect("create");
     let id = p.id();
-    let waiter = tokio::spawn({
-        let m = m.clone();
-        async move { m.wait(id, Duration::from_secs(30)).await }
-    });
+    let waiter = spawn_wait(&m, id, Duration::from_secs(30));
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(m.clear(&ns("a")).await.expect("clear"), 1);
     match waiter.await.expect("join") {

@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use oob::provider::{FixedNamespace, FromVerifiedSubject, VerifiedSubject};
-use oob::store::MemoryStore;
+use oob::store::{Finished, MemoryStore, Store};
 use oob::time::TokioClock;
-use oob::{CallbackBase, Manager, Namespace, OobPayload, Spec};
+use oob::{CallbackBase, Error, Manager, Namespace, OobPayload, Outcome, PendingId, Spec};
 
 pub mod conformance;
 pub mod redis_server;
@@ -37,6 +37,29 @@ pub fn device_code() -> DeviceCode {
 #[must_use]
 pub fn spec() -> Spec<DeviceCode> {
     Spec::new(device_code()).resource("example.com")
+}
+
+/// Spawns a task that waits up to `within` for the outcome of pending `id`.
+pub fn spawn_wait<S, P>(
+    m: &Manager<DeviceCode, S, P>,
+    id: PendingId,
+    within: Duration,
+) -> tokio::task::JoinHandle<Result<Outcome<DeviceCode>, Error>>
+where
+    S: Store<DeviceCode>,
+    P: Send + Sync + 'static,
+{
+    let m = m.clone();
+    tokio::spawn(async move { m.wait(id, within).await })
+}
+
+/// How the pending a call met had finished, when the call failed with
+/// [`Error::Finished`]; `None` for a success or any other error.
+pub fn finished<R>(r: &Result<R, Error>) -> Option<Finished> {
+    match r {
+        Err(Error::Finished { how, .. }) => Some(*how),
+        _ => None,
+    }
 }
 
 /// A namespace from a literal.

@@ -12,10 +12,7 @@ async fn waiter_is_woken_by_a_completion_on_another_task() {
     let m = manager();
     let p = m.create(&user("a"), spec()).await.unwrap();
     let id = p.id();
-    let waiter = tokio::spawn({
-        let m = m.clone();
-        async move { m.wait(id, Duration::from_secs(30)).await }
-    });
+    let waiter = spawn_wait(&m, id, Duration::from_secs(30));
     tokio::task::yield_now().await;
     m.complete(p).await.unwrap();
     match waiter.await.unwrap().unwrap() {
@@ -34,14 +31,8 @@ async fn outcomes_are_typed() {
     let c = m.create(&user("a"), spec()).await.unwrap();
     let d = m.create(&user("a"), spec()).await.unwrap();
     let (cid, did) = (c.id(), d.id());
-    let wc = tokio::spawn({
-        let m = m.clone();
-        async move { m.wait(cid, Duration::from_secs(30)).await }
-    });
-    let wd = tokio::spawn({
-        let m = m.clone();
-        async move { m.wait(did, Duration::from_secs(30)).await }
-    });
+    let wc = spawn_wait(&m, cid, Duration::from_secs(30));
+    let wd = spawn_wait(&m, did, Duration::from_secs(30));
     tokio::task::yield_now().await;
     m.cancel(c).await.unwrap();
     m.decline(d).await.unwrap();
@@ -78,10 +69,7 @@ async fn with_zero_retention_waiters_still_get_the_outcome() {
     let m = manager_with(MemoryStore::new().with_retention(Duration::ZERO));
     let p = m.create(&user("a"), spec()).await.unwrap();
     let id = p.id();
-    let w = tokio::spawn({
-        let m = m.clone();
-        async move { m.wait(id, Duration::from_secs(30)).await }
-    });
+    let w = spawn_wait(&m, id, Duration::from_secs(30));
     tokio::task::yield_now().await;
     m.complete(p).await.unwrap();
     assert!(matches!(w.await.unwrap().unwrap(), Outcome::Completed(_)));
@@ -148,10 +136,7 @@ async fn clearing_a_namespace_ends_its_waiters() {
     let m = manager();
     let p = m.create(&user("a"), spec()).await.unwrap();
     let id = p.id();
-    let w = tokio::spawn({
-        let m = m.clone();
-        async move { m.wait(id, Duration::from_secs(30)).await }
-    });
+    let w = spawn_wait(&m, id, Duration::from_secs(30));
     tokio::task::yield_now().await;
     m.clear(&ns("a")).await.unwrap();
     assert!(matches!(w.await.unwrap().unwrap(), Outcome::Removed(x) if x == id));
@@ -163,10 +148,7 @@ async fn dropping_waiters_leaks_nothing() {
     let p = m.create(&user("a"), spec()).await.unwrap();
     let id = p.id();
     let handles: Vec<_> = (0..100)
-        .map(|_| {
-            let m = m.clone();
-            tokio::spawn(async move { m.wait(id, Duration::from_secs(60)).await })
-        })
+        .map(|_| spawn_wait(&m, id, Duration::from_secs(60)))
         .collect();
     while m.store().watched() == 0 {
         tokio::task::yield_now().await;
@@ -413,10 +395,7 @@ async fn complete_with_reports_a_failed_persist_and_still_wakes() {
     let m = manager();
     let p = m.create(&user("a"), spec()).await.unwrap();
     let id = p.id();
-    let waiter = tokio::spawn({
-        let m = m.clone();
-        async move { m.wait(id, Duration::from_secs(30)).await }
-    });
+    let waiter = spawn_wait(&m, id, Duration::from_secs(30));
     tokio::task::yield_now().await;
     let err = m
         .complete_with(p, async |_token| {
@@ -450,10 +429,7 @@ async fn zero_retention_completion_racing_a_waiter_never_loses_the_outcome() {
     for i in 0..2_000 {
         let p = m.create(&user("a"), spec()).await.unwrap();
         let id = p.id();
-        let w = tokio::spawn({
-            let m = m.clone();
-            async move { m.wait(id, Duration::from_secs(10)).await }
-        });
+        let w = spawn_wait(&m, id, Duration::from_secs(10));
         while m.store().watched() == 0 {
             tokio::task::yield_now().await;
         }
@@ -474,10 +450,7 @@ async fn a_dropped_complete_with_still_wakes_its_waiters() {
     let m = manager();
     let p = m.create(&user("a"), spec()).await.unwrap();
     let id = p.id();
-    let waiter = tokio::spawn({
-        let m = m.clone();
-        async move { m.wait(id, Duration::from_secs(300)).await }
-    });
+    let waiter = spawn_wait(&m, id, Duration::from_secs(300));
     while m.store().watched() == 0 {
         tokio::task::yield_now().await;
     }

@@ -311,6 +311,23 @@ fn complete(response: CallToolResponse) -> CallToolResult {
     }
 }
 
+/// The `input_required` result of a tool call, as JSON.
+fn input_required(response: CallToolResponse) -> Value {
+    match response {
+        CallToolResponse::InputRequired(r) => serde_json::to_value(&r).unwrap(),
+        other => panic!("expected input_required, got {other:?}"),
+    }
+}
+
+/// The URL an `input_required` result sends the user to, and its request state.
+fn url_and_state(asked: &Value) -> (String, String) {
+    let url = asked["inputRequests"]["upstream_token"]["params"]["url"]
+        .as_str()
+        .unwrap();
+    let state = asked["requestState"].as_str().unwrap();
+    (url.to_owned(), state.to_owned())
+}
+
 fn mcp_error(e: rmcp::ServiceError) -> ErrorData {
     match e {
         rmcp::ServiceError::McpError(e) => e,
@@ -391,26 +408,22 @@ async fn revision_2026_07_28_input_required_and_sealed_request_state() {
     let h = start().await;
     let (alice, _) = connect(&h, "alice", ProtocolVersion::V_2026_07_28, url_mode()).await;
 
-    let CallToolResponse::InputRequired(first) = alice.call_tool_once(call(None)).await.unwrap()
-    else {
-        panic!("expected input_required")
-    };
-    let first = serde_json::to_value(&first).unwrap();
+    let first = input_required(alice.call_tool_once(call(None)).await.unwrap());
     assert_eq!(first["resultType"], "input_required");
-    let params = &first["inputRequests"]["upstream_token"]["params"];
-    assert_eq!(params["mode"], "url");
-    let url = params["url"].as_str().unwrap().to_owned();
+    assert_eq!(
+        first["inputRequests"]["upstream_token"]["params"]["mode"],
+        "url"
+    );
+    let (url, state) = url_and_state(&first);
     assert!(url.starts_with(&format!("{}/oob/token/", h.base)));
-    let state = first["requestState"].as_str().unwrap().to_owned();
 
     // Retried before the user acted: input_required again.
-    let CallToolResponse::InputRequired(_) = alice
-        .call_tool_once(call(Some(state.clone())))
-        .await
-        .unwrap()
-    else {
-        panic!("still open")
-    };
+    input_required(
+        alice
+            .call_tool_once(call(Some(state.clone())))
+            .await
+            .unwrap(),
+    );
 
     // Tampered, other user, other params, expired: rejected.
     let mut tampered = state.clone().into_bytes();
@@ -463,9 +476,8 @@ async fn revision_2026_07_28_input_required_and_sealed_request_state() {
     // Bob, even with Alice's (valid) state, never sees her token, and without one is asked.
     let err = mcp_error(bob.call_tool_once(call(Some(state))).await.unwrap_err());
     assert!(err.message.contains("another caller"));
-    let CallToolResponse::InputRequired(_) = bob.call_tool_once(call(None)).await.unwrap() else {
-        panic!("bob must be asked for his own token")
-    };
+    // Bob is asked for his own token.
+    input_required(bob.call_tool_once(call(None)).await.unwrap());
     alice.cancel().await.unwrap();
     bob.cancel().await.unwrap();
 }
@@ -474,11 +486,9 @@ async fn revision_2026_07_28_input_required_and_sealed_request_state() {
 async fn declined_interaction_is_a_tool_error_on_retry() {
     let h = start().await;
     let (alice, _) = connect(&h, "alice", ProtocolVersion::V_2026_07_28, url_mode()).await;
-    let CallToolResponse::InputRequired(first) = alice.call_tool_once(call(None)).await.unwrap()
-    else {
-        panic!("expected input_required")
-    };
-    let state = first.request_state.clone().unwrap();
+    let (_, state) = url_and_state(&input_required(
+        alice.call_tool_once(call(None)).await.unwrap(),
+    ));
     let open = h
         .tools
         .manager()
@@ -535,16 +545,9 @@ async fn clients_without_url_mode_get_the_error_not_a_url() {
 /// Asks, lets `user` complete the form in the browser, and returns the (now completed)
 /// request state.
 async fn completed_state(client: &RunningService<RoleClient, Client>, user: &str) -> String {
-    let CallToolResponse::InputRequired(first) = client.call_tool_once(call(None)).await.unwrap()
-    else {
-        panic!("expected input_required")
-    };
-    let first = serde_json::to_value(&first).unwrap();
-    let url = first["inputRequests"]["upstream_token"]["params"]["url"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let state = first["requestState"].as_str().unwrap().to_owned();
+    let (url, state) = url_and_state(&input_required(
+        client.call_tool_once(call(None)).await.unwrap(),
+    ));
     assert_eq!(
         browser_submit(&url, user, &format!("gho_{user}")).await,
         200
@@ -556,26 +559,18 @@ async fn completed_state(client: &RunningService<RoleClient, Client>, user: &str
 async fn a_completed_request_state_is_single_use() {
     let h = start().await;
     let (alice, _) = connect(&h, "alice", ProtocolVersion::V_2026_07_28, url_mode()).await;
-    let CallToolResponse::InputRequired(first) = alice.call_tool_once(call(None)).await.unwrap()
-    else {
-        panic!("expected input_required")
-    };
-    let first = serde_json::to_value(&first).unwrap();
-    let url = first["inputRequests"]["upstream_token"]["params"]["url"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let state = first["requestState"].as_str().unwrap().to_owned();
+    let (url, state) = url_and_state(&input_required(
+        alice.call_tool_once(call(None)).await.unwrap(),
+    ));
 
     // Retries while the pending is open are asked again and do not use the state up.
     for _ in 0..2 {
-        let CallToolResponse::InputRequired(_) = alice
-            .call_tool_once(call(Some(state.clone())))
-            .await
-            .unwrap()
-        else {
-            panic!("still open")
-        };
+        input_required(
+            alice
+                .call_tool_once(call(Some(state.clone())))
+                .await
+                .unwrap(),
+        );
     }
     assert_eq!(h.runs.load(Ordering::SeqCst), 0);
 

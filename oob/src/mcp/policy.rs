@@ -7,8 +7,12 @@
 
 use serde_json::Value;
 
+use super::capability::ElicitationModes;
+use super::error::McpError;
 use crate::id::PendingId;
 use crate::namespace::Namespace;
+use crate::pending::Pending;
+use crate::state::Open;
 
 /// The longest callback URL accepted (browsers and clients handle far more; a longer one
 /// suggests something rides along).
@@ -51,6 +55,19 @@ pub enum PolicyError {
     /// The pending belongs to another namespace than the caller the value is for.
     #[error("the pending belongs to another caller")]
     ForeignPending,
+}
+
+/// The callback URL of `pending` for a client with these elicitation modes: refused when the
+/// client did not declare URL mode, or when the URL breaks [`check_url`]. What both
+/// revisions' URL-mode builders send.
+pub(crate) fn url_for<T>(
+    pending: &Pending<T, Open>,
+    modes: ElicitationModes,
+) -> Result<String, McpError> {
+    modes.require_url()?;
+    let url = pending.callback_url();
+    check_url(&url, pending.id(), pending.namespace())?;
+    Ok(url)
 }
 
 /// Checks that `url`, the callback URL of pending `id` of `namespace`, carries nothing but

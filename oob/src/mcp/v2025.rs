@@ -29,9 +29,7 @@ impl UrlElicitation {
         message: impl Into<String>,
         modes: ElicitationModes,
     ) -> Result<Self, McpError> {
-        modes.require_url()?;
-        let url = pending.callback_url();
-        policy::check_url(&url, pending.id(), pending.namespace())?;
+        let url = policy::url_for(pending, modes)?;
         Ok(Self {
             elicitation_id: pending.id().to_string(),
             url,

@@ -30,9 +30,7 @@ impl InputRequest {
         message: impl Into<String>,
         modes: ElicitationModes,
     ) -> Result<Self, McpError> {
-        modes.require_url()?;
-        let url = pending.callback_url();
-        policy::check_url(&url, pending.id(), pending.namespace())?;
+        let url = policy::url_for(pending, modes)?;
         Ok(Self {
             url,
             message: message.into(),
