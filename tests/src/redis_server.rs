@@ -15,6 +15,16 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use oob::provider::FromVerifiedSubject;
+use oob::store::RedisStore;
+use oob::time::SystemClock;
+use oob::{CallbackBase, Manager};
+
+use crate::DeviceCode;
+
+/// A manager on a Redis store: one replica of a service.
+pub type Replica = Manager<DeviceCode, RedisStore<DeviceCode>, FromVerifiedSubject>;
+
 /// How long a starting server may take to answer `PING` before the test fails.
 const READY_WITHIN: Duration = Duration::from_secs(20);
 
@@ -169,6 +179,26 @@ impl RedisServer {
     #[must_use]
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// A replica on this server: a manager (system clock, verified-subject namespaces) on
+    /// its own connection to the store under `prefix`. Replicas with one prefix share pendings.
+    ///
+    /// # Panics
+    /// When the store cannot connect.
+    pub async fn replica(&self, prefix: &str) -> Replica {
+        let client = redis::Client::open(self.url()).expect("client");
+        let store = RedisStore::builder(client)
+            .prefix(prefix)
+            .connect()
+            .await
+            .expect("connect");
+        Manager::builder()
+            .store(store)
+            .provider(FromVerifiedSubject)
+            .callback_base(CallbackBase::parse("https://ex.com").expect("valid base"))
+            .clock(SystemClock)
+            .build()
     }
 
     /// Kills the server with SIGKILL and waits until it is gone.

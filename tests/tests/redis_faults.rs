@@ -4,33 +4,13 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use oob::provider::FromVerifiedSubject;
-use oob::store::RedisStore;
 use oob::store::redis::RedisStoreError;
-use oob::time::SystemClock;
-use oob::{AnyPending, CallbackBase, Error, Manager, Outcome, PendingId};
-use oob_tests::redis_server::RedisServer;
+use oob::{AnyPending, Error, Outcome, PendingId};
+use oob_tests::redis_server::{RedisServer, Replica};
 use oob_tests::{DeviceCode, ns, spec, user};
-
-type Replica = Manager<DeviceCode, RedisStore<DeviceCode>, FromVerifiedSubject>;
 
 /// A bound that turns a hang into a failure; never a speed assertion.
 const HANG: Duration = Duration::from_secs(60);
-
-async fn replica(server: &RedisServer) -> Replica {
-    let client = redis::Client::open(server.url()).expect("client");
-    let store = RedisStore::builder(client)
-        .prefix("faults:")
-        .connect()
-        .await
-        .expect("connect");
-    Manager::builder()
-        .store(store)
-        .provider(FromVerifiedSubject)
-        .callback_base(CallbackBase::parse("https://ex.com").expect("valid base"))
-        .clock(SystemClock)
-        .build()
-}
 
 /// Whether the error is a store failure whose source says Redis is unavailable.
 fn is_unavailable(e: &Error) -> bool {
@@ -79,8 +59,8 @@ async fn kill_and_restart_keeps_acknowledged_pendings() {
     let Some(mut server) = RedisServer::start_durable() else {
         return;
     };
-    let a = replica(&server).await;
-    let b = replica(&server).await;
+    let a = server.replica("faults:").await;
+    let b = server.replica("faults:").await;
 
     let mut open = Vec::new();
     for i in 0..20 {

@@ -4,32 +4,12 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use oob::provider::FromVerifiedSubject;
-use oob::store::RedisStore;
-use oob::time::SystemClock;
-use oob::{CallbackBase, Error, Joined, Manager, Outcome};
-use oob_tests::redis_server::RedisServer;
-use oob_tests::{DeviceCode, spec, user};
-
-type Replica = Manager<DeviceCode, RedisStore<DeviceCode>, FromVerifiedSubject>;
-
-async fn replica(server: &RedisServer, prefix: &str) -> Replica {
-    let client = redis::Client::open(server.url()).expect("client");
-    let store = RedisStore::builder(client)
-        .prefix(prefix)
-        .connect()
-        .await
-        .expect("connect");
-    Manager::builder()
-        .store(store)
-        .provider(FromVerifiedSubject)
-        .callback_base(CallbackBase::parse("https://ex.com").expect("valid base"))
-        .clock(SystemClock)
-        .build()
-}
+use oob::{Error, Joined, Outcome};
+use oob_tests::redis_server::{RedisServer, Replica};
+use oob_tests::{spec, user};
 
 async fn pair(server: &RedisServer) -> (Replica, Replica) {
-    (replica(server, "rep:").await, replica(server, "rep:").await)
+    (server.replica("rep:").await, server.replica("rep:").await)
 }
 
 /// A waiter on replica A wakes with the outcome when replica B completes.
