@@ -11,20 +11,27 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Owned, Shared, Workload, fill, manager, ready, spec, users};
+use common::{Owned, Shared, Workload, fill, manager, manager_on, ready, spec, users};
 use criterion::{BenchmarkId, Criterion};
+use oob::time::CoarseClock;
 
 fn create_complete<P: Workload>(c: &mut Criterion) {
     let users = users(1_000);
     let mut g = c.benchmark_group(format!("create+complete ({})", P::NAME));
-    for (label, retention) in [
-        ("1 task, retention 0", Duration::ZERO),
+    for (label, retention, coarse) in [
+        ("1 task, retention 0", Duration::ZERO, false),
         (
             "1 task, retention 300s (default)",
             oob::store::memory::DEFAULT_RETENTION,
+            false,
         ),
+        ("1 task, retention 0, coarse clock", Duration::ZERO, true),
     ] {
-        let m = manager::<P>(retention);
+        let m = if coarse {
+            manager_on::<P>(retention, CoarseClock::new())
+        } else {
+            manager::<P>(retention)
+        };
         let mut i = 0usize;
         g.bench_function(label, |b| {
             b.iter(|| {
@@ -94,16 +101,22 @@ fn create_complete<P: Workload>(c: &mut Criterion) {
 
 fn get<P: Workload>(c: &mut Criterion) {
     let users = users(1_000);
-    let m = manager::<P>(Duration::ZERO);
-    let ids = fill(&m, &users, 100_000);
-    let mut i = 0usize;
-    c.bench_function(&format!("get, 100,000 open ({})", P::NAME), |b| {
-        b.iter(|| {
-            let id = ids[i % ids.len()];
-            i += 1;
-            black_box(ready(m.get(id)).expect("get"));
+    for (label, coarse) in [("", false), (", coarse clock", true)] {
+        let m = if coarse {
+            manager_on::<P>(Duration::ZERO, CoarseClock::new())
+        } else {
+            manager::<P>(Duration::ZERO)
+        };
+        let ids = fill(&m, &users, 100_000);
+        let mut i = 0usize;
+        c.bench_function(&format!("get, 100,000 open ({}){label}", P::NAME), |b| {
+            b.iter(|| {
+                let id = ids[i % ids.len()];
+                i += 1;
+                black_box(ready(m.get(id)).expect("get"));
+            });
         });
-    });
+    }
 }
 
 fn list<P: Workload>(c: &mut Criterion) {

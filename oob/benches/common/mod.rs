@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use oob::provider::{FromVerifiedSubject, VerifiedSubject};
 use oob::store::MemoryStore;
+use oob::time::{Clock, SystemClock};
 use oob::{CallbackBase, Manager, Namespace, OobPayload, PendingId, Spec};
 
 /// The payload with owned `String` fields.
@@ -77,13 +78,20 @@ pub fn spec<P: Workload>() -> Spec<P> {
         .ttl(Duration::from_secs(600))
 }
 
-/// A manager over a memory store with this retention window and no per-namespace bound.
+/// A manager over a memory store with this retention window and no per-namespace bound,
+/// on the default (system) clock.
 pub fn manager<P: Workload>(retention: Duration) -> M<P> {
+    manager_on::<P>(retention, SystemClock)
+}
+
+/// Like [`manager`], on this clock.
+pub fn manager_on<P: Workload>(retention: Duration, clock: impl Clock) -> M<P> {
     Manager::builder()
         .store(MemoryStore::new().with_retention(retention))
         .provider(FromVerifiedSubject)
         .callback_base(CallbackBase::parse("https://ex.com").expect("base"))
         .max_open_per_namespace(usize::MAX)
+        .clock(clock)
         .build()
 }
 
