@@ -1,5 +1,6 @@
 //! [`Spec`]: what a caller supplies to create a pending interaction.
 
+use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
 /// The longest alias, resource or elicitation id, in bytes.
@@ -25,9 +26,9 @@ pub const MAX_LABEL_LEN: usize = 1024;
 #[derive(Debug, Clone)]
 pub struct Spec<T> {
     pub(crate) data: T,
-    pub(crate) alias: Option<String>,
-    pub(crate) resource: Option<String>,
-    pub(crate) elicit_id: Option<String>,
+    pub(crate) alias: Option<Cow<'static, str>>,
+    pub(crate) resource: Option<Cow<'static, str>>,
+    pub(crate) elicit_id: Option<Cow<'static, str>>,
     pub(crate) expiry: Option<Expiry>,
 }
 
@@ -78,15 +79,18 @@ impl<T> Spec<T> {
 
     /// A caller-chosen label for the interaction (e.g. which account or provider). Part of
     /// the dedup key of `create_or_join`.
+    ///
+    /// Labels take a `String` or a `&'static str`; a static one is kept without a copy when
+    /// it is the pending's only label. (Pass `s.to_owned()` for a borrowed string.)
     #[must_use]
-    pub fn alias(mut self, alias: impl Into<String>) -> Self {
+    pub fn alias(mut self, alias: impl Into<Cow<'static, str>>) -> Self {
         self.alias = Some(alias.into());
         self
     }
 
     /// The resource the interaction is for (e.g. an API host). Part of the dedup key.
     #[must_use]
-    pub fn resource(mut self, resource: impl Into<String>) -> Self {
+    pub fn resource(mut self, resource: impl Into<Cow<'static, str>>) -> Self {
         self.resource = Some(resource.into());
         self
     }
@@ -94,7 +98,7 @@ impl<T> Spec<T> {
     /// An MCP elicitation id to remember alongside the pending (by default the pending id
     /// itself is used as the `elicitationId`).
     #[must_use]
-    pub fn elicit_id(mut self, elicit_id: impl Into<String>) -> Self {
+    pub fn elicit_id(mut self, elicit_id: impl Into<Cow<'static, str>>) -> Self {
         self.elicit_id = Some(elicit_id.into());
         self
     }

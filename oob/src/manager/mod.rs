@@ -247,11 +247,9 @@ where
             created_at: now,
             expires_at,
             state: RecordState::Open,
-            body: Arc::new(Body::new(
+            body: Arc::new(Body::with_labels(
                 spec.data,
-                spec.alias,
-                spec.resource,
-                spec.elicit_id,
+                [spec.alias, spec.resource, spec.elicit_id],
             )),
         })
     }
