@@ -255,17 +255,28 @@ where
     }
 
     /// Creates an open pending under the namespace the provider derives from `cx`.
-    pub async fn create<C: ?Sized>(&self, cx: &C, spec: Spec<T>) -> Result<Pending<T, Open>, Error>
+    ///
+    /// The namespace, the id and the times are settled when this is called; the returned
+    /// future then stores the pending (and borrows neither `cx` nor `spec`).
+    pub fn create<C: ?Sized>(
+        &self,
+        cx: &C,
+        spec: Spec<T>,
+    ) -> impl Future<Output = Result<Pending<T, Open>, Error>> + use<'_, T, S, P, C>
     where
         P: NamespaceProvider<C>,
     {
-        let namespace = self.namespace_of(cx)?;
-        match self.insert(namespace, spec, Dedup::Never).await? {
-            Joined::Created(p) | Joined::Joined(p) => Ok(p),
-            Joined::Declined(p) => Err(Error::Finished {
-                id: p.id(),
-                how: crate::store::Finished::Declined,
-            }),
+        let record = self
+            .namespace_of(cx)
+            .and_then(|namespace| self.record(namespace, spec));
+        async move {
+            match self.insert(record?, Dedup::Never).await? {
+                Joined::Created(p) | Joined::Joined(p) => Ok(p),
+                Joined::Declined(p) => Err(Error::Finished {
+                    id: p.id(),
+                    how: crate::store::Finished::Declined,
+                }),
+            }
         }
     }
 
@@ -274,24 +285,24 @@ where
     /// storms). Atomic: any number of concurrent callers for one key get one pending. Within
     /// the [decline cooldown](ManagerBuilder::decline_cooldown) after a decline for the
     /// key, returns the decline.
-    pub async fn create_or_join<C: ?Sized>(&self, cx: &C, spec: Spec<T>) -> Result<Joined<T>, Error>
+    pub fn create_or_join<C: ?Sized>(
+        &self,
+        cx: &C,
+        spec: Spec<T>,
+    ) -> impl Future<Output = Result<Joined<T>, Error>> + use<'_, T, S, P, C>
     where
         P: NamespaceProvider<C>,
     {
-        let namespace = self.namespace_of(cx)?;
+        let record = self
+            .namespace_of(cx)
+            .and_then(|namespace| self.record(namespace, spec));
         let dedup = Dedup::Join {
             decline_cooldown: self.inner.decline_cooldown,
         };
-        self.insert(namespace, spec, dedup).await
+        async move { self.insert(record?, dedup).await }
     }
 
-    async fn insert(
-        &self,
-        namespace: Namespace,
-        spec: Spec<T>,
-        dedup: Dedup,
-    ) -> Result<Joined<T>, Error> {
-        let record = self.record(namespace, spec)?;
+    async fn insert(&self, record: Record<T>, dedup: Dedup) -> Result<Joined<T>, Error> {
         let now = record.created_at;
         let id = record.id;
         let created = self
@@ -350,12 +361,12 @@ where
 
     /// Completes an open pending. Of any number of concurrent completers of one id, exactly
     /// one gets `Ok`; the others get [`Error::Finished`].
-    pub async fn complete<O: OpenPending<T>>(
+    pub fn complete<O: OpenPending<T>>(
         &self,
         pending: O,
-    ) -> Result<Pending<T, Completed>, Error> {
+    ) -> impl Future<Output = Result<Pending<T, Completed>, Error>> + use<'_, T, S, P, O> {
+        // Only the id travels in the future.
         self.complete_inner(pending.open_id(), None, Wake::Now)
-            .await
     }
 
     /// Completes an open pending, persists what the user gave under its namespace with
