@@ -6,6 +6,14 @@
 use crate::id::PendingId;
 use crate::namespace::Namespace;
 
+/// Whether any subscriber may want `DEBUG` events (two loads, no call).
+#[cfg(feature = "tracing")]
+#[inline]
+fn debug_enabled() -> bool {
+    use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
+    tracing::Level::DEBUG <= STATIC_MAX_LEVEL && tracing::Level::DEBUG <= LevelFilter::current()
+}
+
 /// Hashes namespaces for logs with a per-manager random key.
 #[derive(Clone)]
 pub(crate) struct LogKey {
@@ -45,6 +53,9 @@ impl LogKey {
     }
 
     /// Emits one lifecycle event.
+    ///
+    /// Inline, only the level check: the event itself is built out of line, so that the
+    /// hot paths that call this stay small enough to inline when no one listens.
     #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
     #[inline]
     pub(crate) fn event(
@@ -55,6 +66,15 @@ impl LogKey {
         ns: &Namespace,
     ) {
         #[cfg(feature = "tracing")]
+        if debug_enabled() {
+            self.emit(action, kind, id, ns);
+        }
+    }
+
+    #[cfg(feature = "tracing")]
+    #[cold]
+    #[inline(never)]
+    fn emit(&self, action: &'static str, kind: &'static str, id: PendingId, ns: &Namespace) {
         tracing::debug!(target: "oob", action, kind, id = %id, ns = %self.hash(ns), "oob {action}");
     }
 
