@@ -466,3 +466,43 @@ async fn create_specs_with_deadline() {
         .unwrap_or_else(|e| e.duration());
     assert!(diff < Duration::from_millis(1));
 }
+
+/// On the coarse clock a manager behaves like on the system clock: times within a few
+/// milliseconds of it, completion once, and expiry enforced once the deadline has passed.
+#[tokio::test]
+async fn a_manager_on_the_coarse_clock_keeps_times_and_enforces_expiry() {
+    use oob::time::{Clock, CoarseClock, SystemClock};
+    let clock = CoarseClock::new();
+    assert!(clock.is_ticking());
+    let m = oob::Manager::builder()
+        .store(MemoryStore::new())
+        .provider(FromVerifiedSubject)
+        .callback_base(oob::CallbackBase::parse("https://ex.com").unwrap())
+        .clock(clock.clone())
+        .build();
+    let before = SystemClock.now();
+    let p = m.create(&user("a"), spec()).await.unwrap();
+    let created = Timestamp::from_system_time(p.created_at());
+    // Never ahead of the system clock; behind it by the ticker's delay at most (generous: a
+    // thread on a loaded machine).
+    assert!(created <= SystemClock.now());
+    assert!(created.until(before) <= Duration::from_secs(5));
+    let done = m.complete(p).await.unwrap();
+    assert_eq!(
+        finished(&m.complete_id(done.id()).await),
+        Some(Finished::Completed)
+    );
+
+    let short = m
+        .create(&user("a"), spec().ttl(Duration::from_millis(30)))
+        .await
+        .unwrap();
+    let deadline = Timestamp::from_system_time(short.expires_at());
+    // Wait (in real time) until the coarse clock itself has passed the deadline.
+    while clock.now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let id = short.id();
+    assert!(matches!(m.complete(short).await, Err(Error::Expired(e)) if e == id));
+    assert!(matches!(m.open(id).await, Err(Error::Expired(_))));
+}
