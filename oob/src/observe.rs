@@ -54,8 +54,8 @@ impl LogKey {
 
     /// Emits one lifecycle event.
     ///
-    /// Inline, only the level check: the event itself is built out of line, so that the
-    /// hot paths that call this stay small enough to inline when no one listens.
+    /// Inline, only the level check: the event itself is built out of line (and marked
+    /// cold), so its formatting code stays off the hot paths.
     #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
     #[inline]
     pub(crate) fn event(

@@ -481,7 +481,12 @@ async fn a_manager_on_the_coarse_clock_keeps_times_and_enforces_expiry() {
         .clock(clock.clone())
         .build();
     let before = SystemClock.now();
-    let p = m.create(&user("a"), spec()).await.unwrap();
+    // The future of a create borrows neither the caller's context nor the spec.
+    let create = {
+        let caller = user("a");
+        m.create(&caller, spec())
+    };
+    let p = create.await.unwrap();
     let created = Timestamp::from_system_time(p.created_at());
     // Never ahead of the system clock; behind it by the ticker's delay at most (generous: a
     // thread on a loaded machine).
