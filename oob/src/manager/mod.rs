@@ -269,15 +269,13 @@ where
         let record = self
             .namespace_of(cx)
             .and_then(|namespace| self.record(namespace, spec));
-        async move {
-            match self.insert(record?, Dedup::Never).await? {
-                Joined::Created(p) | Joined::Joined(p) => Ok(p),
-                Joined::Declined(p) => Err(Error::Finished {
-                    id: p.id(),
-                    how: crate::store::Finished::Declined,
-                }),
-            }
-        }
+        self.insert(record, Dedup::Never, |joined| match joined {
+            Joined::Created(p) | Joined::Joined(p) => Ok(p),
+            Joined::Declined(p) => Err(Error::Finished {
+                id: p.id(),
+                how: crate::store::Finished::Declined,
+            }),
+        })
     }
 
     /// Like [`create`](Self::create), but when an open, unexpired pending already exists for
@@ -299,22 +297,33 @@ where
         let dedup = Dedup::Join {
             decline_cooldown: self.inner.decline_cooldown,
         };
-        async move { self.insert(record?, dedup).await }
+        self.insert(record, dedup, Ok)
     }
 
-    async fn insert(&self, record: Record<T>, dedup: Dedup) -> Result<Joined<T>, Error> {
-        let now = record.created_at;
-        let id = record.id;
-        let created = self
-            .inner
-            .store
-            .create(&record, self.inner.limits, dedup, now)
-            .await
-            .map_err(|e| Error::from_create(id, e))?;
+    /// Stores a prepared record, then maps what happened with `then`. One `async fn` taking
+    /// the record as its argument, so the returned future holds the record once (an outer
+    /// `async` block would hold it a second time beside this future).
+    async fn insert<R>(
+        &self,
+        record: Result<Record<T>, Error>,
+        dedup: Dedup,
+        then: fn(Joined<T>) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        let created = match &record {
+            Ok(r) => self
+                .inner
+                .store
+                .create(r, self.inner.limits, dedup, r.created_at)
+                .await
+                .map_err(|e| Error::from_create(r.id, e)),
+            // Nothing to store: `record?` below returns why.
+            Err(_) => Ok(Created::Inserted),
+        };
+        let record = record?;
         let log = &self.inner.log;
-        match created {
+        let joined = match created? {
             Created::Inserted => {
-                log.event("create", T::KIND, id, &record.namespace);
+                log.event("create", T::KIND, record.id, &record.namespace);
                 self.open_pending(record).map(Joined::Created)
             }
             Created::Joined(existing) => {
@@ -325,7 +334,8 @@ where
                 log.event("cooldown", T::KIND, declined.id, &declined.namespace);
                 self.cancelled_pending(declined).map(Joined::Declined)
             }
-        }
+        };
+        joined.and_then(then)
     }
 
     /// The pending with this id, in whatever state the store holds it.
