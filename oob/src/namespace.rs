@@ -198,12 +198,10 @@ fn suspect(bytes: &[u8]) -> bool {
     };
     // Whole words from the start, and the last eight bytes for the rest (they overlap the
     // last whole word).
-    let mut acc = word(last);
-    for c in bytes.chunks_exact(8) {
-        if let Some(c) = c.first_chunk::<8>() {
-            acc |= word(c);
-        }
-    }
+    let acc = bytes
+        .chunks_exact(8)
+        .filter_map(<[u8]>::first_chunk::<8>)
+        .fold(word(last), |acc, w| acc | word(w));
     acc & HIGH != 0
 }
 
