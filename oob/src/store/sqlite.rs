@@ -406,6 +406,17 @@ struct Row {
 }
 
 impl Row {
+    /// The row of pending `id` of this kind, if any.
+    fn by_id(conn: &Connection, id: &[u8], kind: &str) -> rusqlite::Result<Option<Self>> {
+        conn.prepare_cached(concat!(
+            "SELECT ",
+            cols!(),
+            " FROM oob_pendings WHERE id = ?1 AND kind = ?2"
+        ))?
+        .query_row(params![id, kind], Self::read)
+        .optional()
+    }
+
     fn read(r: &SqlRow<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
             id: r.get(0)?,
@@ -824,15 +835,7 @@ where
                     // the row in between (and the guard holds even outside a transaction).
                     // Cheaper than `RETURNING`, which buffers its rows in a temporary table.
                     let key = &id.as_bytes()[..];
-                    let row = conn
-                        .prepare_cached(concat!(
-                            "SELECT ",
-                            cols!(),
-                            " FROM oob_pendings WHERE id = ?1 AND kind = ?2"
-                        ))?
-                        .query_row(params![key, kind], Row::read)
-                        .optional()?;
-                    let Some(mut row) = row else {
+                    let Some(mut row) = Row::by_id(conn, key, kind)? else {
                         return Ok(TransitionOutcome::NotFound);
                     };
                     if row.state != "open" || row.expires_at <= now_ms {
@@ -858,15 +861,7 @@ where
                     };
                     if changed == 0 {
                         // Only outside a transaction (another process won in between): say why.
-                        let again = conn
-                            .prepare_cached(concat!(
-                                "SELECT ",
-                                cols!(),
-                                " FROM oob_pendings WHERE id = ?1 AND kind = ?2"
-                            ))?
-                            .query_row(params![key, kind], Row::read)
-                            .optional()?;
-                        return Ok(match again {
+                        return Ok(match Row::by_id(conn, key, kind)? {
                             None => TransitionOutcome::NotFound,
                             Some(r) => TransitionOutcome::Finished(finished_as(&r)),
                         });
@@ -1038,15 +1033,7 @@ where
 
     async fn get(&self, id: PendingId, now: Timestamp) -> Result<Option<Record<T>>, StoreError> {
         let row = self
-            .call(move |conn, _| {
-                conn.prepare_cached(concat!(
-                    "SELECT ",
-                    cols!(),
-                    " FROM oob_pendings WHERE id = ?1 AND kind = ?2"
-                ))?
-                .query_row(params![&id.as_bytes()[..], T::KIND], Row::read)
-                .optional()
-            })
+            .call(move |conn, _| Row::by_id(conn, &id.as_bytes()[..], T::KIND))
             .await?;
         row.map(|r| r.decode(now)).transpose()
     }
