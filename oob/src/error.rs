@@ -38,6 +38,11 @@ pub enum Error {
     /// The store failed.
     #[error("store failure")]
     Store(#[from] StoreError),
+    /// The store answered a transition of this pending with another record (another id,
+    /// another namespace than the pending the call consumed, or another state): a bug in a
+    /// custom store. Nothing was handed out; the pending may be finished in the store.
+    #[error("the store answered for pending {0} with a record that is not the one asked for")]
+    StoreContract(PendingId),
     /// The pending was completed, but persisting its result failed (see
     /// [`Manager::complete_with`](crate::Manager::complete_with)).
     #[error("pending {id} completed, but persisting its result failed")]

@@ -1,14 +1,15 @@
-//! [`Pending`]: a pending interaction in a typestate, and the [`NamespaceToken`] only a
-//! completed one yields.
+//! [`Pending`]: a pending interaction in a typestate, and the [`NamespaceToken`]: the
+//! namespace capability that only a winning completion or a verified caller yields.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::id::PendingId;
 use crate::namespace::Namespace;
 use crate::payload::OobPayload;
-use crate::state::{CancelReason, Cancelled, Completed, Expired, Open, Persistable, State};
+use crate::state::{CancelReason, Cancelled, Completed, Expired, Open, State};
 use crate::store::{Body, Record, RecordState};
 use crate::time::Timestamp;
 
@@ -35,8 +36,11 @@ impl CallbackTemplate {
 /// Only a [`Manager`](crate::Manager) makes these, from what its store holds: fields are
 /// private and there is no constructor. An `Open` pending is a snapshot that the manager
 /// consumes to complete or cancel it; only the store decides which of several concurrent
-/// attempts wins. Only a `Pending<T, Completed>` yields the [`NamespaceToken`] that
-/// namespaced persistence ([`Vault`](crate::vault::Vault)) accepts.
+/// attempts wins. No pending, in any state, yields a [`NamespaceToken`]: the call that wins
+/// a completion gets one in its persist step
+/// ([`Manager::complete_with`](crate::Manager::complete_with)), so a completed pending read
+/// back later (by a replayed callback, a waiter, a join) can report the outcome and the data
+/// but can never write.
 pub struct Pending<T, S: State> {
     id: PendingId,
     namespace: Namespace,
@@ -161,30 +165,27 @@ impl<T, S: State> Pending<T, S> {
     }
 }
 
-impl<T, S: State> Pending<T, S> {
-    /// The token that lets namespaced persistence write under this pending's namespace, and
-    /// no other. Only a `Pending<T, Completed>` has one (`S:` [`Persistable`]); it borrows
-    /// the pending, so it cannot outlive it.
-    #[must_use]
-    pub fn namespace_token(&self) -> NamespaceToken<'_>
-    where
-        S: Persistable,
-    {
-        NamespaceToken {
-            namespace: &self.namespace,
+mod sealed {
+    use crate::id::PendingId;
+    use crate::namespace::Namespace;
+
+    /// Seals [`OpenPending`](super::OpenPending), and gives the manager what it needs of the
+    /// pending it consumes: its id and namespace (to check the store's answer against).
+    pub trait Sealed {
+        fn open_parts(&self) -> (PendingId, &Namespace);
+    }
+    impl<T> Sealed for super::Pending<T, super::Open> {
+        fn open_parts(&self) -> (PendingId, &Namespace) {
+            (self.id, &self.namespace)
         }
     }
 }
 
-mod sealed {
-    pub trait Sealed {}
-    impl<T> Sealed for super::Pending<T, super::Open> {}
-}
-
 /// An open pending of payload type `T`: what [`Manager::complete`](crate::Manager::complete),
-/// [`cancel`](crate::Manager::cancel) and [`decline`](crate::Manager::decline) consume.
-/// Implemented by `Pending<T, Open>` only (sealed); it exists so that handing them a finished
-/// pending, or one of another payload type, fails to compile with a message that says so.
+/// [`complete_with`](crate::Manager::complete_with), [`cancel`](crate::Manager::cancel) and
+/// [`decline`](crate::Manager::decline) consume. Implemented by `Pending<T, Open>` only
+/// (sealed); it exists so that handing them a finished pending, or one of another payload
+/// type, fails to compile with a message that says so.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an open pending of payload type `{T}`",
     label = "only a `Pending<{T}, Open>` can be completed, cancelled or declined",
@@ -211,7 +212,7 @@ impl<T> Pending<T, Open> {
     }
 }
 
-/// A completed pending: the only state that yields a [`NamespaceToken`].
+/// A completed pending (it reports the outcome; it cannot write: see [`NamespaceToken`]).
 impl<T> Pending<T, Completed> {
     /// When it was completed.
     #[must_use]
@@ -250,28 +251,53 @@ impl<T> Pending<T, Expired> {
     }
 }
 
-/// Proof that a pending of this namespace was completed: the only key that namespaced
-/// persistence accepts for writes.
+/// A namespace capability: what namespaced persistence ([`Vault`](crate::vault::Vault))
+/// and namespace-scoped store operations accept, and the only thing they accept.
 ///
-/// It cannot be built, cloned or forged from a string, and it borrows the completed
-/// [`Pending`] it came from, so it cannot outlive it:
+/// It comes from exactly two places, and cannot be built, cloned or parsed anywhere else:
+///
+/// 1. **The winning completion.** [`Manager::complete_with`](crate::Manager::complete_with)
+///    hands one to its persist step, for the namespace of the pending that call completed.
+///    Only the single call that won the store's atomic transition gets it; reading a
+///    finished pending back (`get`, `wait`, joins, the HTTP extractor) never yields one.
+///    The persist step is `'static`, so it cannot capture another completion's token.
+/// 2. **The verified caller.** [`Manager::caller`](crate::Manager::caller) applies the
+///    manager's [`NamespaceProvider`](crate::NamespaceProvider) to the live context of a
+///    request (a tool call, an authenticated HTTP request), so a tool can read, refresh and
+///    delete its own user's credentials. The token borrows that context and cannot outlive
+///    it.
+///
+/// A [`Namespace`] value alone (parsed from text, kept as a map key, displayed) opens
+/// nothing. A token cannot leave the persist step it was handed to:
 ///
 /// ```compile_fail
-/// # fn token_outlives<T>(p: oob::Pending<T, oob::state::Completed>) {
-/// let token = p.namespace_token();
-/// drop(p);
-/// let _ = token.namespace();
+/// # use oob::{Manager, Pending, NamespaceToken, state::Open};
+/// # async fn demo<T: oob::OobPayload + Clone + Send + Sync + 'static, S: oob::Store<T>, P: Send + Sync + 'static>(
+/// #     m: Manager<T, S, P>, open: Pending<T, Open>) {
+/// let mut kept: Option<NamespaceToken<'_>> = None;
+/// m.complete_with(open, async |token| { kept = Some(token); Ok::<_, std::io::Error>(()) }).await;
 /// # }
 /// ```
-pub struct NamespaceToken<'p> {
-    namespace: &'p Namespace,
+pub struct NamespaceToken<'a> {
+    namespace: Namespace,
+    /// Invariant in `'a`: the token lives no longer than what it was derived from.
+    _scope: PhantomData<fn(&'a ()) -> &'a ()>,
 }
 
 impl NamespaceToken<'_> {
-    /// The namespace this token writes under.
+    /// The capability of a winning completion, or of a verified caller (see the type's
+    /// docs); crate-private so that nothing outside the manager mints one.
+    pub(crate) fn new(namespace: Namespace) -> Self {
+        Self {
+            namespace,
+            _scope: PhantomData,
+        }
+    }
+
+    /// The namespace this token opens (what a store or vault backend keys by).
     #[must_use]
     pub fn namespace(&self) -> &Namespace {
-        self.namespace
+        &self.namespace
     }
 }
 

@@ -23,13 +23,22 @@ pub const MAX_LABEL_LEN: usize = 1024;
 ///     .ttl(Duration::from_secs(600));
 /// assert_eq!(spec.data().user_code, "ABCD-1234");
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Spec<T> {
     pub(crate) data: T,
     pub(crate) alias: Option<Cow<'static, str>>,
     pub(crate) resource: Option<Cow<'static, str>>,
     pub(crate) elicit_id: Option<Cow<'static, str>>,
     pub(crate) expiry: Option<Expiry>,
+}
+
+/// Prints the expiry only: the payload and labels may be secrets or personal data.
+impl<T> std::fmt::Debug for Spec<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spec")
+            .field("expiry", &self.expiry)
+            .finish_non_exhaustive()
+    }
 }
 
 /// When a pending stops being open, as given in a [`Spec`].

@@ -2,13 +2,20 @@
 //!
 //! A pending is [`Open`] until exactly one transition moves it to [`Completed`] or
 //! [`Cancelled`], or time moves it to [`Expired`]. The markers cannot be built outside this
-//! crate and the [`State`] trait cannot be implemented outside it, so the only way to hold a
-//! `Pending<T, Completed>` is to have won the store's atomic transition (or to have read a
-//! completed record back from the store).
+//! crate and the [`State`] trait cannot be implemented outside it, so a
+//! `Pending<T, Completed>` only ever comes from the store: from the call that won its atomic
+//! transition, or read back. Neither writes anything: the namespace capability of a
+//! completion exists only inside [`Manager::complete_with`](crate::Manager::complete_with)'s
+//! persist step.
 
 use crate::time::Timestamp;
 
 mod sealed {
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be a pending state: the states are sealed",
+        label = "not one of `oob::state::{{Open, Completed, Cancelled, Expired}}`",
+        note = "only the manager moves a pending between `Open`, `Completed`, `Cancelled` and `Expired`; to tell outcomes apart, match on `oob::AnyPending` or `oob::Outcome` instead of adding a state"
+    )]
     pub trait Sealed {}
 }
 
@@ -23,17 +30,6 @@ pub trait State: sealed::Sealed + Send + Sync + 'static {
     /// The state's name, for messages.
     const NAME: &'static str;
 }
-
-/// The states whose pending yields a [`NamespaceToken`](crate::NamespaceToken):
-/// [`Completed`] only. Sealed like [`State`].
-#[diagnostic::on_unimplemented(
-    message = "a `{Self}` pending yields no namespace token: only a completed pending does",
-    label = "this pending is not completed",
-    note = "complete it first and take the token from the result: `let done = manager.complete(pending).await?; vault.put(&done.namespace_token(), key, value)`"
-)]
-pub trait Persistable: State {}
-
-impl Persistable for Completed {}
 
 /// The pending is open: the interaction has not finished and has not expired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

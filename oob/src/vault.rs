@@ -1,8 +1,11 @@
 //! [`Vault`]: namespaced persistence of what out-of-band interactions obtain.
 //!
-//! Writes take a [`NamespaceToken`], which only a completed pending yields, so whatever a
-//! user's interaction obtained can only be stored under that user's namespace. Reads and
-//! deletes take a [`Namespace`], which the service derives from the authenticated caller.
+//! Every operation, reads included, takes a [`NamespaceToken`]: the capability of the call
+//! that won a completion (handed to the persist step of
+//! [`Manager::complete_with`](crate::Manager::complete_with)) or of a verified caller
+//! ([`Manager::caller`](crate::Manager::caller)). A [`Namespace`](crate::Namespace) parsed
+//! from text opens nothing, so whatever a user's interaction obtained can only be stored
+//! under, read from and deleted from that user's namespace.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -23,15 +26,33 @@ pub enum VaultError {
     Backend(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
 }
 
-/// Values of type `V` stored per namespace and key.
+/// Values of type `V` stored per namespace and key, opened by a [`NamespaceToken`].
 ///
 /// ```
 /// use oob::vault::{MemoryVault, Vault};
-/// # async fn demo<T>(completed: oob::Pending<T, oob::state::Completed>) -> Result<(), oob::vault::VaultError> {
+/// # use oob::{CallbackBase, Manager, OobPayload, Spec};
+/// # use oob::provider::{FromVerifiedSubject, VerifiedSubject};
+/// # use oob::store::MemoryStore;
+/// # #[derive(Clone, OobPayload)] #[oob(kind = "k", route = "/cb/{id}")] struct Key;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let manager = Manager::<Key, _, _>::builder().store(MemoryStore::new())
+/// #     .provider(FromVerifiedSubject).callback_base(CallbackBase::parse("https://ex.com")?).build();
+/// let alice = Some(VerifiedSubject::new("alice".parse()?));
+/// let open = manager.create(&alice, Spec::new(Key)).await?;
+///
+/// // The callback's winning completion writes under the pending's namespace...
 /// let vault = MemoryVault::<String>::new();
-/// vault.put(&completed.namespace_token(), "github", "gho_secret".into()).await?;
-/// let token = vault.get(completed.namespace(), "github").await?;
-/// assert_eq!(token.as_deref(), Some("gho_secret"));
+/// let writer = vault.clone();
+/// manager
+///     .complete_with(open, async move |token| writer.put(&token, "github", "gho_secret".into()).await)
+///     .await?;
+///
+/// // ...and alice's next tool call reads it with her own capability; bob finds nothing.
+/// let token = manager.caller(&alice)?;
+/// assert_eq!(vault.get(&token, "github").await?.as_deref(), Some("gho_secret"));
+/// let bob = Some(VerifiedSubject::new("bob".parse()?));
+/// assert_eq!(vault.get(&manager.caller(&bob)?, "github").await?, None);
 /// # Ok(()) }
 /// ```
 pub trait Vault<V>: Send + Sync + 'static {
@@ -43,25 +64,30 @@ pub trait Vault<V>: Send + Sync + 'static {
         value: V,
     ) -> impl Future<Output = Result<(), VaultError>> + Send;
 
-    /// The value under `namespace` and `key`.
+    /// The value under the token's namespace and `key`.
     fn get(
         &self,
-        namespace: &Namespace,
+        token: &NamespaceToken<'_>,
         key: &str,
     ) -> impl Future<Output = Result<Option<V>, VaultError>> + Send;
 
-    /// Removes the value under `namespace` and `key`; whether there was one.
+    /// Removes the value under the token's namespace and `key`; whether there was one.
     fn delete(
         &self,
-        namespace: &Namespace,
+        token: &NamespaceToken<'_>,
         key: &str,
     ) -> impl Future<Output = Result<bool, VaultError>> + Send;
 }
 
-/// An in-process [`Vault`]. Cloning shares it.
-#[derive(Debug)]
+/// An in-process [`Vault`]. Cloning shares it. `Debug` prints no value and no namespace.
 pub struct MemoryVault<V> {
     map: Arc<Mutex<HashMap<Namespace, HashMap<String, V>>>>,
+}
+
+impl<V> std::fmt::Debug for MemoryVault<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryVault").finish_non_exhaustive()
+    }
 }
 
 impl<V> Clone for MemoryVault<V> {
@@ -87,11 +113,11 @@ impl<V> MemoryVault<V> {
         Self::default()
     }
 
-    /// The keys stored under a namespace.
+    /// The keys stored under the token's namespace.
     #[must_use]
-    pub fn keys(&self, namespace: &Namespace) -> Vec<String> {
+    pub fn keys(&self, token: &NamespaceToken<'_>) -> Vec<String> {
         let map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-        map.get(namespace)
+        map.get(token.namespace())
             .map(|m| m.keys().cloned().collect())
             .unwrap_or_default()
     }
@@ -106,19 +132,19 @@ impl<V: Clone + Send + Sync + 'static> Vault<V> for MemoryVault<V> {
         Ok(())
     }
 
-    async fn get(&self, namespace: &Namespace, key: &str) -> Result<Option<V>, VaultError> {
+    async fn get(&self, token: &NamespaceToken<'_>, key: &str) -> Result<Option<V>, VaultError> {
         let map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-        Ok(map.get(namespace).and_then(|m| m.get(key)).cloned())
+        Ok(map.get(token.namespace()).and_then(|m| m.get(key)).cloned())
     }
 
-    async fn delete(&self, namespace: &Namespace, key: &str) -> Result<bool, VaultError> {
+    async fn delete(&self, token: &NamespaceToken<'_>, key: &str) -> Result<bool, VaultError> {
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(m) = map.get_mut(namespace) else {
+        let Some(m) = map.get_mut(token.namespace()) else {
             return Ok(false);
         };
         let removed = m.remove(key).is_some();
         if m.is_empty() {
-            map.remove(namespace);
+            map.remove(token.namespace());
         }
         Ok(removed)
     }

@@ -86,13 +86,26 @@ impl std::str::FromStr for CallbackBase {
     }
 }
 
-/// Satisfied once [`ManagerBuilder::store`] was called.
+mod sealed {
+    /// Seals the builder's marker traits: only [`Given`](super::Given) parts satisfy them,
+    /// so `build()` cannot be reached by implementing one for [`Missing`](super::Missing)
+    /// or a type of one's own.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` is not a part given to a manager builder",
+        label = "the builder's parts are sealed",
+        note = "give every part through the builder: `.store(...)`, `.provider(...)` and `.callback_base(...)`; the marker traits cannot be implemented outside `oob`"
+    )]
+    pub trait Sealed {}
+    impl<X> Sealed for super::Given<X> {}
+}
+
+/// Satisfied once [`ManagerBuilder::store`] was called. Sealed.
 #[diagnostic::on_unimplemented(
     message = "this manager builder has no store",
     label = "`build()` needs a store",
     note = "call `.store(...)` before `.build()`, e.g. `.store(oob::store::MemoryStore::new())`"
 )]
-pub trait HasStore<T> {
+pub trait HasStore<T>: sealed::Sealed {
     /// The store type.
     type Store: Store<T>;
     #[doc(hidden)]
@@ -106,13 +119,13 @@ impl<T, S: Store<T>> HasStore<T> for Given<S> {
     }
 }
 
-/// Satisfied once [`ManagerBuilder::provider`] was called.
+/// Satisfied once [`ManagerBuilder::provider`] was called. Sealed.
 #[diagnostic::on_unimplemented(
     message = "this manager builder has no namespace provider",
     label = "`build()` needs a namespace provider",
     note = "call `.provider(...)` before `.build()`, e.g. `.provider(oob::provider::FromVerifiedSubject)`"
 )]
-pub trait HasProvider {
+pub trait HasProvider: sealed::Sealed {
     /// The provider type.
     type Provider: Send + Sync + 'static;
     #[doc(hidden)]
@@ -126,13 +139,13 @@ impl<P: Send + Sync + 'static> HasProvider for Given<P> {
     }
 }
 
-/// Satisfied once [`ManagerBuilder::callback_base`] was called.
+/// Satisfied once [`ManagerBuilder::callback_base`] was called. Sealed.
 #[diagnostic::on_unimplemented(
     message = "this manager builder has no callback base",
     label = "`build()` needs the base URL of callback URLs",
     note = "call `.callback_base(oob::CallbackBase::parse(\"https://your.host\")?)` before `.build()`"
 )]
-pub trait HasCallbackBase {
+pub trait HasCallbackBase: sealed::Sealed {
     #[doc(hidden)]
     fn into_base(self) -> CallbackBase;
 }

@@ -14,13 +14,17 @@ use crate::pending::{AnyPending, CallbackTemplate, NamespaceToken, OpenPending, 
 use crate::provider::NamespaceProvider;
 use crate::spec::{Expiry, Spec};
 use crate::state::{CancelReason, Cancelled, Completed, Expired, Open};
-use crate::store::{Body, Created, Dedup, Finished, Limits, Record, RecordState, Store, Wake};
+use crate::store::{
+    Body, Created, Dedup, Finished, Limits, NewRecord, Record, RecordState, Store, Wake,
+};
 use crate::time::{Clock, Timestamp};
 
 pub mod builder;
+mod operator;
 mod sweeper;
 
 pub use builder::{CallbackBase, CallbackBaseError, Given, ManagerBuilder, Missing};
+pub use operator::Operator;
 pub use sweeper::Sweeper;
 
 /// Creates pending interactions under the caller's namespace and moves them through their
@@ -49,14 +53,19 @@ pub use sweeper::Sweeper;
 /// let open = manager.create(&(), Spec::new(ApiKey { service: "github".into() })).await?;
 /// assert!(open.callback_url().starts_with("https://mcp.example.com/oob/key/"));
 ///
-/// // The callback handler loads it by id and completes it, exactly once.
-/// let open = manager.open(open.id()).await?;
-/// let done = manager.complete(open).await?;
-///
-/// // Only a completed pending yields the token that writes under its namespace.
+/// // The callback handler loads it by id and completes it, exactly once. Only the call that
+/// // wins the completion gets the token that writes under the pending's namespace.
 /// let vault = MemoryVault::new();
-/// vault.put(&done.namespace_token(), "github", "s3cret".to_string()).await?;
-/// assert_eq!(vault.get(done.namespace(), "github").await?.as_deref(), Some("s3cret"));
+/// let open = manager.open(open.id()).await?;
+/// let writer = vault.clone();
+/// let (done, ()) = manager
+///     .complete_with(open, async move |token| writer.put(&token, "github", "s3cret".to_string()).await)
+///     .await?;
+/// assert!(done.completed_at() >= done.created_at());
+///
+/// // The tool call reads it back with the capability of its own verified caller.
+/// let caller = manager.caller(&())?;
+/// assert_eq!(vault.get(&caller, "github").await?.as_deref(), Some("s3cret"));
 /// # Ok(()) }
 /// ```
 pub struct Manager<T, S, P> {
@@ -229,7 +238,7 @@ where
         Ok(self.inner.provider.namespace(cx)?)
     }
 
-    fn record(&self, namespace: Namespace, spec: Spec<T>) -> Result<Record<T>, Error> {
+    fn record(&self, namespace: Namespace, spec: Spec<T>) -> Result<NewRecord<T>, Error> {
         spec.validate()?;
         let now = self.now();
         let expires_at = match spec.expiry {
@@ -240,10 +249,9 @@ where
         if expires_at <= now {
             return Err(crate::spec::SpecError::AlreadyExpired.into());
         }
-        Ok(Record {
+        Ok(NewRecord::new(Record {
             id: PendingId::random(),
             namespace,
-
             created_at: now,
             expires_at,
             state: RecordState::Open,
@@ -251,7 +259,7 @@ where
                 spec.data,
                 [spec.alias, spec.resource, spec.elicit_id],
             )),
-        })
+        }))
     }
 
     /// Creates an open pending under the namespace the provider derives from `cx`.
@@ -305,7 +313,7 @@ where
     /// `async` block would hold it a second time beside this future).
     async fn insert<R>(
         &self,
-        record: Result<Record<T>, Error>,
+        record: Result<NewRecord<T>, Error>,
         dedup: Dedup,
         then: fn(Joined<T>) -> Result<R, Error>,
     ) -> Result<R, Error> {
@@ -313,13 +321,13 @@ where
             Ok(r) => self
                 .inner
                 .store
-                .create(r, self.inner.limits, dedup, r.created_at)
+                .create(r, self.inner.limits, dedup, r.record().created_at)
                 .await
-                .map_err(|e| Error::from_create(r.id, e)),
+                .map_err(|e| Error::from_create(r.record().id, e)),
             // Nothing to store: `record?` below returns why.
             Err(_) => Ok(Created::Inserted),
         };
-        let record = record?;
+        let record = record?.into_record();
         let log = &self.inner.log;
         let joined = match created? {
             Created::Inserted => {
@@ -351,41 +359,72 @@ where
         self.open_pending(record.ok_or(Error::NotFound(id))?)
     }
 
+    /// Checks that the record a store answered a transition with is the one asked for: its
+    /// id, and the namespace of the pending the call consumed (when it consumed one). A
+    /// custom store that breaks this fails the call instead of handing out a capability for
+    /// another namespace.
+    fn check_answer(
+        &self,
+        record: &Record<T>,
+        id: PendingId,
+        namespace: Option<&Namespace>,
+    ) -> Result<(), Error> {
+        if record.id != id || namespace.is_some_and(|ns| *ns != record.namespace) {
+            return Err(Error::StoreContract(id));
+        }
+        Ok(())
+    }
+
     async fn complete_inner(
         &self,
         id: PendingId,
+        consumed: Option<Namespace>,
         expect: Option<&Namespace>,
         wake: Wake,
-    ) -> Result<Pending<T, Completed>, Error> {
+    ) -> Result<Record<T>, Error> {
         let record = self
             .inner
             .store
             .complete(id, expect, self.now(), wake)
             .await
             .map_err(|e| Error::from_transition(id, e))?;
+        self.check_answer(&record, id, consumed.as_ref().or(expect))?;
         self.inner
             .log
             .event("complete", T::KIND, id, &record.namespace);
-        self.completed_pending(record)
+        Ok(record)
     }
 
     /// Completes an open pending. Of any number of concurrent completers of one id, exactly
     /// one gets `Ok`; the others get [`Error::Finished`].
+    ///
+    /// This writes nothing: to store what the user gave under the pending's namespace, use
+    /// [`complete_with`](Self::complete_with), whose persist step is the only place a
+    /// completion's write capability exists.
     pub fn complete<O: OpenPending<T>>(
         &self,
         pending: O,
     ) -> impl Future<Output = Result<Pending<T, Completed>, Error>> + use<'_, T, S, P, O> {
-        // Only the id travels in the future.
-        self.complete_inner(pending.open_id(), None, Wake::Now)
+        let (id, namespace) = pending.open_parts();
+        let namespace = namespace.clone();
+        async move {
+            let record = self
+                .complete_inner(id, Some(namespace), None, Wake::Now)
+                .await?;
+            self.completed_pending(record)
+        }
     }
 
     /// Completes an open pending, persists what the user gave under its namespace with
     /// `persist`, and only then wakes its waiters, so a woken tool call finds the result.
     ///
     /// Of concurrent completers only the winner runs `persist`, with the
-    /// [`NamespaceToken`] of the completed pending. If `persist` fails the pending stays
-    /// completed (the user did act), its waiters are still woken, and the error comes back as
-    /// [`Error::Persist`]. (A plain read of the state while `persist` runs, such as
+    /// [`NamespaceToken`] of the pending it completed: the only write capability a
+    /// completion ever yields. The token cannot leave `persist` (it is higher-ranked), and
+    /// `persist` is `'static`, so it owns what it uses (move a clone of your vault in) and
+    /// cannot capture another completion's token. If `persist` fails the pending stays
+    /// completed (the user did act), its waiters are still woken, and the error comes back
+    /// as [`Error::Persist`]. (A plain read of the state while `persist` runs, such as
     /// [`get`](Self::get), already sees the pending completed; only the wake-up is held.)
     /// If the wake-up itself fails (a shared store unreachable at that moment), the call
     /// still succeeds, since the completion and the persisted result stand: waiters elsewhere
@@ -402,7 +441,7 @@ where
     /// # #[oob(kind = "api_key", route = "/oob/key/{id}")]
     /// # struct ApiKey;
     /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), oob::Error> {
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let manager = Manager::builder()
     /// #     .store(MemoryStore::new())
     /// #     .provider(FixedNamespace::new(Namespace::new("alice").unwrap()))
@@ -410,48 +449,66 @@ where
     /// #     .build();
     /// let vault = MemoryVault::<String>::new();
     /// let open = manager.create(&(), Spec::new(ApiKey)).await?;
+    /// let writer = vault.clone();
     /// let (done, ()) = manager
-    ///     .complete_with(open, async |token| vault.put(&token, "key", "sk-1".into()).await)
+    ///     .complete_with(open, async move |token| writer.put(&token, "key", "sk-1".into()).await)
     ///     .await?;
-    /// assert_eq!(vault.get(done.namespace(), "key").await.unwrap().as_deref(), Some("sk-1"));
+    /// assert_eq!(vault.get(&manager.caller(&())?, "key").await?.as_deref(), Some("sk-1"));
+    /// # let _ = done;
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn complete_with<O, F, R, E>(
+    pub fn complete_with<O, F, R, E>(
         &self,
         pending: O,
         persist: F,
-    ) -> Result<(Pending<T, Completed>, R), Error>
+    ) -> impl Future<Output = Result<(Pending<T, Completed>, R), Error>> + use<'_, T, S, P, O, F, R, E>
     where
         O: OpenPending<T>,
+        F: for<'t> AsyncFnOnce(NamespaceToken<'t>) -> Result<R, E> + 'static,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let (id, namespace) = pending.open_parts();
+        let namespace = namespace.clone();
+        self.complete_with_inner(id, namespace, persist)
+    }
+
+    async fn complete_with_inner<F, R, E>(
+        &self,
+        id: PendingId,
+        namespace: Namespace,
+        persist: F,
+    ) -> Result<(Pending<T, Completed>, R), Error>
+    where
         F: for<'t> AsyncFnOnce(NamespaceToken<'t>) -> Result<R, E>,
         E: std::error::Error + Send + Sync + 'static,
     {
-        let id = pending.open_id();
         let record = self
             .inner
             .store
             .complete(id, None, self.now(), Wake::Later)
             .await
             .map_err(|e| Error::from_transition(id, e))?;
-        self.inner
-            .log
-            .event("complete", T::KIND, id, &record.namespace);
         // Should this future be dropped (its caller went away, e.g. an HTTP client
         // disconnected) or unwind before it wakes the waiters itself, the guard does.
         let mut guard = WakeOnDrop {
             pending: Some((self.clone(), record.clone())),
         };
-        let done = match self.completed_pending(record.clone()) {
+        let checked = self
+            .check_answer(&record, id, Some(&namespace))
+            .and_then(|()| self.completed_pending(record.clone()));
+        let done = match checked {
             Ok(done) => done,
             Err(e) => {
-                // A store that returned a non-completed record: still release its waiters.
+                // A store that answered with another record or state: hand out nothing,
+                // but still release the waiters of the id it was asked to complete.
                 let _ = self.inner.store.wake(&record).await;
                 guard.pending = None;
                 return Err(e);
             }
         };
-        let persisted = persist(done.namespace_token()).await;
+        self.inner.log.event("complete", T::KIND, id, &namespace);
+        let persisted = persist(NamespaceToken::new(namespace)).await;
         let woken = self.inner.store.wake(&record).await;
         guard.pending = None;
         let value = persisted.map_err(|e| Error::Persist {
@@ -468,26 +525,32 @@ where
         Ok((done, value))
     }
 
-    /// Completes the open pending with this id.
+    /// Completes the open pending with this id (writing nothing; see
+    /// [`complete`](Self::complete)).
     pub async fn complete_id(&self, id: PendingId) -> Result<Pending<T, Completed>, Error> {
-        self.complete_inner(id, None, Wake::Now).await
+        let record = self.complete_inner(id, None, None, Wake::Now).await?;
+        self.completed_pending(record)
     }
 
     /// Completes the pending only if it belongs to `expected` (e.g. the namespace of the
     /// browser's own session, against forwarded URLs). A mismatch is
-    /// [`Error::NamespaceMismatch`] and leaves the pending open.
+    /// [`Error::NamespaceMismatch`] and leaves the pending open. Writes nothing.
     pub async fn complete_in(
         &self,
         id: PendingId,
         expected: &Namespace,
     ) -> Result<Pending<T, Completed>, Error> {
-        self.complete_inner(id, Some(expected), Wake::Now).await
+        let record = self
+            .complete_inner(id, None, Some(expected), Wake::Now)
+            .await?;
+        self.completed_pending(record)
     }
 
     async fn cancel_inner(
         &self,
         id: PendingId,
         reason: CancelReason,
+        consumed: Option<Namespace>,
         expect: Option<&Namespace>,
     ) -> Result<Pending<T, Cancelled>, Error> {
         let record = self
@@ -496,6 +559,7 @@ where
             .cancel(id, reason, expect, self.now())
             .await
             .map_err(|e| Error::from_transition(id, e))?;
+        self.check_answer(&record, id, consumed.as_ref().or(expect))?;
         let action = match reason {
             CancelReason::Cancelled => "cancel",
             CancelReason::Declined => "decline",
@@ -505,21 +569,21 @@ where
     }
 
     /// Cancels an open pending on the service's behalf.
-    pub async fn cancel<O: OpenPending<T>>(
+    pub fn cancel<O: OpenPending<T>>(
         &self,
         pending: O,
-    ) -> Result<Pending<T, Cancelled>, Error> {
-        self.cancel_inner(pending.open_id(), CancelReason::Cancelled, None)
-            .await
+    ) -> impl Future<Output = Result<Pending<T, Cancelled>, Error>> + use<'_, T, S, P, O> {
+        let (id, namespace) = pending.open_parts();
+        self.cancel_inner(id, CancelReason::Cancelled, Some(namespace.clone()), None)
     }
 
     /// Records that the user declined an open pending.
-    pub async fn decline<O: OpenPending<T>>(
+    pub fn decline<O: OpenPending<T>>(
         &self,
         pending: O,
-    ) -> Result<Pending<T, Cancelled>, Error> {
-        self.cancel_inner(pending.open_id(), CancelReason::Declined, None)
-            .await
+    ) -> impl Future<Output = Result<Pending<T, Cancelled>, Error>> + use<'_, T, S, P, O> {
+        let (id, namespace) = pending.open_parts();
+        self.cancel_inner(id, CancelReason::Declined, Some(namespace.clone()), None)
     }
 
     /// Cancels or declines the open pending with this id, if it belongs to `expected` when
@@ -530,18 +594,51 @@ where
         reason: CancelReason,
         expected: Option<&Namespace>,
     ) -> Result<Pending<T, Cancelled>, Error> {
-        self.cancel_inner(id, reason, expected).await
+        self.cancel_inner(id, reason, None, expected).await
     }
 
-    /// The open pendings of a namespace.
-    pub async fn list(&self, namespace: &Namespace) -> Result<Vec<Pending<T, Open>>, Error> {
-        let records = self
-            .inner
-            .store
-            .list_namespace(namespace, self.now())
-            .await?;
+    /// The namespace capability of the verified caller of `cx`: the manager's
+    /// [`NamespaceProvider`] applied to the live context of a request. What a tool passes to
+    /// a [`Vault`](crate::vault::Vault) to read, refresh or delete its own user's
+    /// credentials. It borrows `cx`, so it lives no longer than the request it came from.
+    ///
+    /// ```
+    /// # use oob::{CallbackBase, Manager, OobPayload};
+    /// # use oob::provider::{FromVerifiedSubject, VerifiedSubject};
+    /// # use oob::store::MemoryStore;
+    /// # use oob::vault::{MemoryVault, Vault};
+    /// # #[derive(Clone, OobPayload)] #[oob(kind = "k", route = "/cb/{id}")] struct Key;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::<Key, _, _>::builder().store(MemoryStore::new())
+    /// #     .provider(FromVerifiedSubject).callback_base(CallbackBase::parse("https://ex.com")?).build();
+    /// let vault = MemoryVault::<String>::new();
+    /// // In a tool call: the request's verified subject, placed by your auth layer.
+    /// let request = Some(VerifiedSubject::new("alice".parse()?));
+    /// let alice = manager.caller(&request)?;
+    /// assert_eq!(vault.get(&alice, "github").await?, None);
+    /// // No verified identity, no capability.
+    /// assert!(manager.caller(&None::<VerifiedSubject>).is_err());
+    /// # Ok(()) }
+    /// ```
+    pub fn caller<'c, C: ?Sized>(&self, cx: &'c C) -> Result<NamespaceToken<'c>, Error>
+    where
+        P: NamespaceProvider<C>,
+    {
+        Ok(NamespaceToken::new(self.namespace_of(cx)?))
+    }
+
+    /// The open pendings of the verified caller of `cx` (through the provider, like
+    /// [`caller`](Self::caller)).
+    pub async fn list<C: ?Sized>(&self, cx: &C) -> Result<Vec<Pending<T, Open>>, Error>
+    where
+        P: NamespaceProvider<C>,
+    {
+        let token = self.caller(cx)?;
+        let records = self.inner.store.list_namespace(&token, self.now()).await?;
         Ok(records
             .into_iter()
+            .filter(|r| r.namespace == *token.namespace())
             .filter_map(|r| match self.any(r) {
                 AnyPending::Open(p) => Some(p),
                 _ => None,
@@ -549,12 +646,31 @@ where
             .collect())
     }
 
-    /// Removes every pending of a namespace (open or finished); returns how many. Their
-    /// waiters end with [`Outcome::Removed`].
-    pub async fn clear(&self, namespace: &Namespace) -> Result<usize, Error> {
-        let n = self.inner.store.clear_namespace(namespace).await?;
-        self.inner.log.bulk("clear", T::KIND, Some(namespace), n);
+    /// Removes every pending (open or finished) of the verified caller of `cx`; returns how
+    /// many. Their waiters end with [`Outcome::Removed`]. (An operator who must clear
+    /// another user's pendings uses [`operator`](Self::operator).)
+    pub async fn clear<C: ?Sized>(&self, cx: &C) -> Result<usize, Error>
+    where
+        P: NamespaceProvider<C>,
+    {
+        let token = self.caller(cx)?;
+        self.clear_token(&token).await
+    }
+
+    async fn clear_token(&self, token: &NamespaceToken<'_>) -> Result<usize, Error> {
+        let n = self.inner.store.clear_namespace(token).await?;
+        self.inner
+            .log
+            .bulk("clear", T::KIND, Some(token.namespace()), n);
         Ok(n)
+    }
+
+    /// The operator's handle: maintenance by a namespace named in text (a support tool that
+    /// clears a user), which no caller-facing path needs. What it returns cannot complete a
+    /// pending or write anything.
+    #[must_use]
+    pub fn operator(&self) -> Operator<'_, T, S, P> {
+        Operator::new(self)
     }
 
     /// Forgets every pending whose retention window ended; returns how many.
@@ -673,11 +789,7 @@ where
     }
 }
 
-fn wrong_state(id: PendingId) -> Error {
-    Error::Store(crate::store::StoreError::backend(WrongState(id)))
-}
-
 /// A store answered a transition with a record in another state than the transition's.
-#[derive(Debug, thiserror::Error)]
-#[error("store returned pending {0} in an unexpected state")]
-struct WrongState(PendingId);
+fn wrong_state(id: PendingId) -> Error {
+    Error::StoreContract(id)
+}

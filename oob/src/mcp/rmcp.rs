@@ -59,7 +59,7 @@ use crate::error::Error;
 use crate::manager::{Joined, Manager, Outcome};
 use crate::namespace::Namespace;
 use crate::payload::OobPayload;
-use crate::pending::Pending;
+use crate::pending::{NamespaceToken, Pending};
 use crate::provider::{NamespaceProvider, SubjectSource, VerifiedSubject};
 use crate::spec::Spec;
 use crate::state::Open;
@@ -101,11 +101,20 @@ impl crate::provider::BearerSource for RequestContext<RoleServer> {
 
 /// The parts of a `tools/call` request the gate binds a `requestState` to: the tool name,
 /// the raw arguments and the echoed `requestState`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ToolCall {
     name: String,
     arguments: JsonObject,
     request_state: Option<String>,
+}
+
+/// Prints the tool name only: arguments and `requestState` may carry secrets.
+impl std::fmt::Debug for ToolCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToolCall")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ToolCall {
@@ -160,11 +169,20 @@ impl ToolCall {
 
 /// What a tool needs: the spec of the pending to create (or join), the vault key the
 /// interaction's handler stores the credential under, and the message shown to the user.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Need<T> {
     spec: Spec<T>,
     key: String,
     message: String,
+}
+
+/// Prints the vault key only: the spec's payload and the message may be personal.
+impl<T> std::fmt::Debug for Need<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Need")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<T> Need<T> {
@@ -180,12 +198,21 @@ impl<T> Need<T> {
 }
 
 /// What [`OobTools::require`] decided.
-#[derive(Debug)]
 pub enum Gate<V> {
     /// The credential, from the vault under the caller's namespace: go on.
     Ready(V),
     /// Return this from the tool: `input_required`, or a tool error the user should see.
     Respond(CallToolResponse),
+}
+
+/// Never prints the credential.
+impl<V> std::fmt::Debug for Gate<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Ready(_) => f.write_str("Gate::Ready(..)"),
+            Self::Respond(_) => f.write_str("Gate::Respond(..)"),
+        }
+    }
 }
 
 /// Manager, vault, request-state keys and request-state guard for rmcp tool handlers. Cheap
@@ -293,20 +320,20 @@ where
     where
         V: Vault<Val>,
     {
-        let namespace = self
+        // The caller's own capability: it reads this user's credentials and nobody else's.
+        let caller = self
             .manager
-            .namespace_of(ctx)
+            .caller(ctx)
             .map_err(|_| ErrorData::invalid_request("the caller could not be identified", None))?;
+        let namespace = caller.namespace();
         let revision = ctx
             .protocol_version()
             .and_then(|v| Revision::of_version(v.as_str()));
 
         if let Some(state) = call.request_state() {
-            return self
-                .retry(ctx, call, need, &namespace, revision, state)
-                .await;
+            return self.retry(ctx, &caller, call, need, revision, state).await;
         }
-        if let Some(value) = self.load(&namespace, &need.key).await? {
+        if let Some(value) = self.load(&caller, &need.key).await? {
             return Ok(Gate::Ready(value));
         }
         let modes = modes_of(ctx);
@@ -337,7 +364,7 @@ where
                 let Some(open) = self.open_pending(ctx, need.spec).await? else {
                     return Ok(tool_error("the request for input was declined recently"));
                 };
-                self.ask(call, &namespace, modes, &[open], &need.message)
+                self.ask(call, namespace, modes, &[open], &need.message)
             }
         }
     }
@@ -345,15 +372,16 @@ where
     async fn retry<Val>(
         &self,
         ctx: &RequestContext<RoleServer>,
+        caller: &NamespaceToken<'_>,
         call: &ToolCall,
         need: Need<T>,
-        namespace: &Namespace,
         revision: Option<Revision>,
         state: &str,
     ) -> Result<Gate<Val>, ErrorData>
     where
         V: Vault<Val>,
     {
+        let namespace = caller.namespace();
         if revision != Some(Revision::MultiRoundTrip) {
             return Err(ErrorData::invalid_params(
                 "requestState is not part of this protocol version",
@@ -376,7 +404,7 @@ where
                     .consume_boxed(opened.nonce(), opened.expires_at())
                     .await
                     .map_err(guard_error)?;
-                match self.load(namespace, &need.key).await? {
+                match self.load(caller, &need.key).await? {
                     Some(value) => Ok(Gate::Ready(value)),
                     None => Ok(tool_error(
                         "the interaction completed but stored no credential; call the tool again",
@@ -433,11 +461,15 @@ where
         }
     }
 
-    async fn load<Val>(&self, namespace: &Namespace, key: &str) -> Result<Option<Val>, ErrorData>
+    async fn load<Val>(
+        &self,
+        caller: &NamespaceToken<'_>,
+        key: &str,
+    ) -> Result<Option<Val>, ErrorData>
     where
         V: Vault<Val>,
     {
-        self.vault.get(namespace, key).await.map_err(internal)
+        self.vault.get(caller, key).await.map_err(internal)
     }
 
     /// Spawns the waiter that sends `notifications/elicitation/complete` to this request's

@@ -4,7 +4,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use crate::pending::NamespaceToken;
 use super::{
+    NewRecord,
     Body, CreateError, Created, Dedup, Finished, Limits, Notifier, Record, RecordState, Scope,
     Store, StoreError, Subscription, TransitionError,
 };
@@ -36,9 +38,17 @@ const PURGE_CHUNK: usize = 4096;
 /// let store: MemoryStore<Payload> = MemoryStore::new().with_retention(Duration::from_secs(60));
 /// assert_eq!(store.retention(), Duration::from_secs(60));
 /// ```
-#[derive(Debug)]
 pub struct MemoryStore<T> {
     shared: Arc<Shared<T>>,
+}
+
+impl<T> std::fmt::Debug for MemoryStore<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Records hold payloads and namespaces: never printed.
+        f.debug_struct("MemoryStore")
+            .field("retention", &self.shared.retention)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug)]
@@ -641,11 +651,12 @@ where
 {
     async fn create(
         &self,
-        record: &Record<T>,
+        new_record: &NewRecord<T>,
         limits: Limits,
         dedup: Dedup,
         now: Timestamp,
     ) -> Result<Created<T>, CreateError> {
+        let record = new_record.record();
         let now_ms = now.as_millis();
         let mut inner = self.lock();
         if inner.slot(&record.id).is_some() {
@@ -691,20 +702,6 @@ where
         }
         inner.insert_at(n, Entry::new(record));
         Ok(Created::Inserted)
-    }
-
-    async fn put(&self, record: Record<T>) -> Result<(), StoreError> {
-        let id = record.id;
-        let mut inner = self.lock();
-        if let Some(old) = inner.slot(&id) {
-            let (entry, _) = inner.remove(old);
-            inner.drop_ns_if_empty(entry.ns);
-        }
-        let n = inner.ns_for(&record.namespace);
-        inner.insert_at(n, Entry::new(&record));
-        drop(inner);
-        self.shared.notifier.notify(id);
-        Ok(())
     }
 
     async fn get(&self, id: PendingId, now: Timestamp) -> Result<Option<Record<T>>, StoreError> {
@@ -754,9 +751,10 @@ where
 
     async fn list_namespace(
         &self,
-        namespace: &Namespace,
+        token: &NamespaceToken<'_>,
         now: Timestamp,
     ) -> Result<Vec<Record<T>>, StoreError> {
+        let namespace = token.namespace();
         let now_ms = now.as_millis();
         let inner = self.lock();
         let Some(idx) = inner.ns_lookup(namespace) else {
@@ -779,7 +777,8 @@ where
             .collect())
     }
 
-    async fn clear_namespace(&self, namespace: &Namespace) -> Result<usize, StoreError> {
+    async fn clear_namespace(&self, token: &NamespaceToken<'_>) -> Result<usize, StoreError> {
+        let namespace = token.namespace();
         let mut inner = self.lock();
         let Some(&n) = inner.ns_index.get(namespace) else {
             return Ok(0);

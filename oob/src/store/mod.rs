@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use crate::id::PendingId;
 use crate::namespace::Namespace;
+use crate::pending::NamespaceToken;
 use crate::state::CancelReason;
 use crate::time::Timestamp;
 
@@ -34,8 +35,9 @@ pub use sqlite::SqliteStore;
 /// A pending interaction as a store keeps it: plain data, no typestate.
 ///
 /// The immutable part (payload and labels) is a shared [`Body`], so reading a record back
-/// from an in-process store copies no payload.
-#[derive(Debug, PartialEq, Eq)]
+/// from an in-process store copies no payload. `Debug` prints neither the payload nor the
+/// namespace.
+#[derive(PartialEq, Eq)]
 pub struct Record<T> {
     /// The id.
     pub id: PendingId,
@@ -51,6 +53,18 @@ pub struct Record<T> {
     pub body: Arc<Body<T>>,
 }
 
+impl<T> std::fmt::Debug for Record<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Record")
+            .field("id", &self.id)
+            .field("namespace", &self.namespace)
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<T> Clone for Record<T> {
     fn clone(&self) -> Self {
         Self {
@@ -61,6 +75,33 @@ impl<T> Clone for Record<T> {
             state: self.state,
             body: self.body.clone(),
         }
+    }
+}
+
+/// A new open record, as the manager hands it to [`Store::create`]. Only the manager makes
+/// these (from a [`Spec`](crate::Spec) and the namespace its provider derived), so nothing
+/// outside it can insert a record, or choose the namespace of one.
+pub struct NewRecord<T>(Record<T>);
+
+impl<T> NewRecord<T> {
+    pub(crate) fn new(record: Record<T>) -> Self {
+        Self(record)
+    }
+
+    /// The record to insert (open).
+    #[must_use]
+    pub fn record(&self) -> &Record<T> {
+        &self.0
+    }
+
+    pub(crate) fn into_record(self) -> Record<T> {
+        self.0
+    }
+}
+
+impl<T> std::fmt::Debug for NewRecord<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("NewRecord").field(&self.0).finish()
     }
 }
 
@@ -456,7 +497,16 @@ pub enum Wake {
     Later,
 }
 
-/// Where pending records live.
+/// Where pending records live: the backend SPI under a [`Manager`](crate::Manager).
+///
+/// The SPI cannot be used to forge or select what the caller does not own: there is no raw
+/// `put`; [`create`](Store::create) takes a [`NewRecord`] that only the manager makes (with
+/// the namespace its provider derived); the namespace-scoped operations take a
+/// [`NamespaceToken`]. What a store returns are plain [`Record`]s, and nothing built from a
+/// record yields a capability. The manager checks that the record a transition returns is
+/// the one it asked for (its id, and the namespace of the pending it consumed), so a buggy
+/// custom store fails with [`Error::StoreContract`](crate::Error::StoreContract) instead of
+/// handing a capability for another namespace to a persist step.
 ///
 /// All methods take `now` from the manager's [`Clock`](crate::time::Clock), so expiry is
 /// decided the same way by every store. Implementations must:
@@ -473,18 +523,14 @@ pub enum Wake {
 ///   records at once (zero retention) notifies first and forgets after.
 pub trait Store<T>: Send + Sync + 'static {
     /// Inserts a copy of a new open record, atomically checking `limits` and applying
-    /// `dedup`.
+    /// `dedup`. Only the manager makes a [`NewRecord`], so nothing else inserts records.
     fn create(
         &self,
-        record: &Record<T>,
+        new: &NewRecord<T>,
         limits: Limits,
         dedup: Dedup,
         now: Timestamp,
     ) -> impl Future<Output = Result<Created<T>, CreateError>> + Send;
-
-    /// Inserts or replaces a record as given (the Go `Store.Put`). Replacing an id keeps
-    /// every index consistent, also when the namespace changes.
-    fn put(&self, record: Record<T>) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The record, in its state as of `now`, or `None` when unknown or purged.
     fn get(
@@ -517,17 +563,17 @@ pub trait Store<T>: Send + Sync + 'static {
         now: Timestamp,
     ) -> impl Future<Output = Result<Record<T>, TransitionError>> + Send;
 
-    /// The open, unexpired records of a namespace.
+    /// The open, unexpired records of the token's namespace.
     fn list_namespace(
         &self,
-        namespace: &Namespace,
+        namespace: &NamespaceToken<'_>,
         now: Timestamp,
     ) -> impl Future<Output = Result<Vec<Record<T>>, StoreError>> + Send;
 
-    /// Removes every record of a namespace, open or finished; returns how many.
+    /// Removes every record of the token's namespace, open or finished; returns how many.
     fn clear_namespace(
         &self,
-        namespace: &Namespace,
+        namespace: &NamespaceToken<'_>,
     ) -> impl Future<Output = Result<usize, StoreError>> + Send;
 
     /// Forgets every record whose retention window has ended; returns how many.

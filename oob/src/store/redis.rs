@@ -62,7 +62,9 @@ use redis::{Client, RedisError, Script, Value};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::pending::NamespaceToken;
 use super::{
+    NewRecord,
     Body, CreateError, Created, Dedup, Finished, Limits, Notifier, Record, RecordState, Scope,
     Store, StoreError, Subscription, TransitionError, Wake,
 };
@@ -239,20 +241,6 @@ elseif ARGV[4] == '2' then
   redis.call('PUBLISH', ARGV[5], ARGV[6] .. ' ' .. cjson.encode(all))
 end
 return {'ok', all}
-",
-    )
-});
-
-/// Replaces a record; returns the namespace it had.
-static PUT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-local old = redis.call('HGET', KEYS[1], 'n')
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 4))
-redis.call('PEXPIREAT', KEYS[1], ARGV[1])
-redis.call('PUBLISH', ARGV[2], ARGV[3])
-return old
 ",
     )
 });
@@ -974,11 +962,12 @@ where
 {
     async fn create(
         &self,
-        record: &Record<T>,
+        new_record: &NewRecord<T>,
         limits: Limits,
         dedup: Dedup,
         now: Timestamp,
     ) -> Result<Created<T>, CreateError> {
+        let record = new_record.record();
         let keys = &self.shared.keys;
         let ids = record.id.encode();
         let id_str = ids.as_str();
@@ -1061,53 +1050,6 @@ where
         }
     }
 
-    async fn put(&self, record: Record<T>) -> Result<(), StoreError> {
-        let keys = &self.shared.keys;
-        let ids = record.id.encode();
-        let id_str = ids.as_str();
-        let fields = encode_fields(&record)?;
-        let mut inv = PUT.prepare_invoke();
-        inv.key(keys.record(id_str))
-            .arg(self.expire_at(record.purge_at(self.shared.retention)))
-            .arg(&keys.channel)
-            .arg(id_str);
-        for (k, v) in &fields {
-            inv.arg(*k).arg(v);
-        }
-        let mut conn = self.conn();
-        let old: Option<String> = inv.invoke_async(&mut conn).await.map_err(backend)?;
-        let (_, finished) = state_fields(record.state);
-        let score = match record.state {
-            RecordState::Open | RecordState::Expired { .. } => record.expires_at,
-            _ => finished.unwrap_or(record.expires_at),
-        };
-        let base = record.created_at.min(finished.unwrap_or(record.created_at));
-        let mut p = redis::pipe();
-        p.cmd("ZADD")
-            .arg(keys.namespace(record.namespace.as_str()))
-            .arg(score.as_millis())
-            .arg(id_str)
-            .ignore()
-            .cmd("ZADD")
-            .arg(&keys.all)
-            .arg(base.as_millis())
-            .arg(id_str)
-            .ignore();
-        if record.state.is_open() {
-            p.cmd("ZADD")
-                .arg(&keys.open)
-                .arg(record.expires_at.as_millis())
-                .arg(id_str)
-                .ignore();
-        }
-        if let Some(old) = old.filter(|o| o != record.namespace.as_str()) {
-            p.cmd("ZREM").arg(keys.namespace(&old)).arg(id_str).ignore();
-        }
-        p.exec_async(&mut conn).await.map_err(backend)?;
-        self.notify_local(&[record.id]);
-        Ok(())
-    }
-
     async fn get(&self, id: PendingId, now: Timestamp) -> Result<Option<Record<T>>, StoreError> {
         let ids = id.encode();
         let v: Value = redis::cmd("HGETALL")
@@ -1162,9 +1104,10 @@ where
 
     async fn list_namespace(
         &self,
-        namespace: &Namespace,
+        token: &NamespaceToken<'_>,
         now: Timestamp,
     ) -> Result<Vec<Record<T>>, StoreError> {
+        let namespace = token.namespace();
         let keys = &self.shared.keys;
         let nk = keys.namespace(namespace.as_str());
         let mut conn = self.conn();
@@ -1218,7 +1161,8 @@ where
         Ok(out)
     }
 
-    async fn clear_namespace(&self, namespace: &Namespace) -> Result<usize, StoreError> {
+    async fn clear_namespace(&self, token: &NamespaceToken<'_>) -> Result<usize, StoreError> {
+        let namespace = token.namespace();
         let keys = &self.shared.keys;
         let nk = keys.namespace(namespace.as_str());
         let mut conn = self.conn();

@@ -60,7 +60,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::oneshot;
 
+use crate::pending::NamespaceToken;
 use super::{
+    NewRecord,
     Body, CreateError, Created, Dedup, Finished, Limits, Notifier, Record, RecordState, Scope,
     Store, StoreError, Subscription, TransitionError, Wake,
 };
@@ -586,14 +588,6 @@ impl NewRow {
         )?
         .execute(self.values(&kind))
     }
-
-    /// Inserts or replaces the row with this id.
-    fn upsert(&self, conn: &Connection, kind: &str) -> rusqlite::Result<usize> {
-        let sql = "INSERT OR REPLACE INTO oob_pendings (id, namespace, kind, alias, resource, \
-                   elicit_id, data, created_at, expires_at, state, reason, finished_at) \
-                   VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
-        conn.prepare_cached(sql)?.execute(self.values(&kind))
-    }
 }
 
 fn reason_str(reason: CancelReason) -> &'static str {
@@ -935,11 +929,12 @@ where
 {
     async fn create(
         &self,
-        record: &Record<T>,
+        new_record: &NewRecord<T>,
         limits: Limits,
         dedup: Dedup,
         now: Timestamp,
     ) -> Result<Created<T>, CreateError> {
+        let record = new_record.record();
         let new = NewRow::encode(record)?;
         let kind = T::KIND;
         let now_ms = ms(now);
@@ -1018,19 +1013,6 @@ where
         }
     }
 
-    async fn put(&self, record: Record<T>) -> Result<(), StoreError> {
-        let new = NewRow::encode(&record)?;
-        let id = record.id;
-        self.call(move |conn, touched| {
-            new.upsert(conn, T::KIND)?;
-            touched.push(id);
-            Ok(())
-        })
-        .await?;
-        self.notify_all(&[id]);
-        Ok(())
-    }
-
     async fn get(&self, id: PendingId, now: Timestamp) -> Result<Option<Record<T>>, StoreError> {
         let row = self
             .call(move |conn, _| Row::by_id(conn, &id.as_bytes()[..], T::KIND))
@@ -1075,9 +1057,10 @@ where
 
     async fn list_namespace(
         &self,
-        namespace: &Namespace,
+        token: &NamespaceToken<'_>,
         now: Timestamp,
     ) -> Result<Vec<Record<T>>, StoreError> {
+        let namespace = token.namespace();
         let ns = namespace.as_str().to_owned();
         let now_ms = ms(now);
         let rows = self
@@ -1096,7 +1079,8 @@ where
         rows.into_iter().map(|r| r.decode(now)).collect()
     }
 
-    async fn clear_namespace(&self, namespace: &Namespace) -> Result<usize, StoreError> {
+    async fn clear_namespace(&self, token: &NamespaceToken<'_>) -> Result<usize, StoreError> {
+        let namespace = token.namespace();
         let ns = namespace.as_str().to_owned();
         let ids: Vec<Vec<u8>> = self
             .call(move |conn, touched| {

@@ -9,13 +9,13 @@ use serde::de::DeserializeOwned;
 
 use super::StoreError;
 use super::sqlite::{Db, SqliteOptions, SqliteStore};
-use crate::namespace::Namespace;
 use crate::pending::NamespaceToken;
 use crate::vault::{Vault, VaultError};
 
 /// A durable [`Vault`]: values stored as JSON in the `oob_vault` table of a SQLite file,
-/// keyed by namespace and key. Writes take the [`NamespaceToken`] of a completed pending,
-/// so a value can only land under the namespace of the user who completed it.
+/// keyed by namespace and key. Every operation takes a [`NamespaceToken`] (a winning
+/// completion's or a verified caller's), so a value can only be written or read under the
+/// namespace of the user it belongs to.
 ///
 /// It can share the file and connection thread of a [`SqliteStore`]
 /// ([`from_store`](Self::from_store)); the same durability settings then apply. Cloning
@@ -23,10 +23,20 @@ use crate::vault::{Vault, VaultError};
 ///
 /// ```
 /// use oob::vault::{SqliteVault, Vault};
-/// # async fn demo<T>(completed: oob::Pending<T, oob::state::Completed>) -> Result<(), Box<dyn std::error::Error>> {
+/// # use oob::{CallbackBase, Manager, OobPayload, Spec, provider::FixedNamespace, store::MemoryStore};
+/// # #[derive(Clone, OobPayload)] #[oob(kind = "k", route = "/cb/{id}")] struct Key;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let manager = Manager::<Key, _, _>::builder().store(MemoryStore::new())
+/// #     .provider(FixedNamespace::new("alice".parse()?)).callback_base(CallbackBase::parse("https://ex.com")?).build();
+/// # let open = manager.create(&(), Spec::new(Key)).await?;
 /// let vault = SqliteVault::<String>::open_in_memory()?;
-/// vault.put(&completed.namespace_token(), "github", "gho_secret".into()).await?;
-/// assert_eq!(vault.get(completed.namespace(), "github").await?.as_deref(), Some("gho_secret"));
+/// let writer = vault.clone();
+/// manager
+///     .complete_with(open, async move |token| writer.put(&token, "github", "gho_secret".into()).await)
+///     .await?;
+/// let alice = manager.caller(&())?;
+/// assert_eq!(vault.get(&alice, "github").await?.as_deref(), Some("gho_secret"));
 /// # Ok(()) }
 /// ```
 pub struct SqliteVault<V> {
@@ -116,8 +126,8 @@ where
             .map_err(backend)
     }
 
-    async fn get(&self, namespace: &Namespace, key: &str) -> Result<Option<V>, VaultError> {
-        let ns = namespace.as_str().to_owned();
+    async fn get(&self, token: &NamespaceToken<'_>, key: &str) -> Result<Option<V>, VaultError> {
+        let ns = token.namespace().as_str().to_owned();
         let key = key.to_owned();
         let json: Option<String> = self
             .db
@@ -134,8 +144,8 @@ where
             .transpose()
     }
 
-    async fn delete(&self, namespace: &Namespace, key: &str) -> Result<bool, VaultError> {
-        let ns = namespace.as_str().to_owned();
+    async fn delete(&self, token: &NamespaceToken<'_>, key: &str) -> Result<bool, VaultError> {
+        let ns = token.namespace().as_str().to_owned();
         let key = key.to_owned();
         let n = self
             .db
