@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod capability;
 pub mod error;
 #[cfg(feature = "axum")]
 pub mod http;
@@ -42,7 +43,8 @@ pub use manager::{CallbackBase, Joined, Manager, ManagerBuilder, Outcome, Sweepe
 pub use namespace::{Namespace, NamespaceError};
 pub use oob_derive::OobPayload;
 pub use payload::OobPayload;
-pub use pending::{AnyPending, NamespaceToken, OpenPending, Pending};
+pub use capability::{Capability, NamespaceToken};
+pub use pending::{AnyPending, Pending};
 pub use provider::NamespaceProvider;
 pub use spec::Spec;
 pub use store::Store;

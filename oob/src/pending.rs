@@ -1,8 +1,6 @@
-//! [`Pending`]: a pending interaction in a typestate, and the [`NamespaceToken`]: the
-//! namespace capability that only a winning completion or a verified caller yields.
+//! [`Pending`]: a pending interaction in a typestate.
 
 use std::fmt;
-use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -36,7 +34,7 @@ impl CallbackTemplate {
 /// Only a [`Manager`](crate::Manager) makes these, from what its store holds: fields are
 /// private and there is no constructor. An `Open` pending is a snapshot that the manager
 /// consumes to complete or cancel it; only the store decides which of several concurrent
-/// attempts wins. No pending, in any state, yields a [`NamespaceToken`]: the call that wins
+/// attempts wins. No pending, in any state, yields a [`NamespaceToken`](crate::NamespaceToken): the call that wins
 /// a completion gets one in its persist step
 /// ([`Manager::complete_with`](crate::Manager::complete_with)), so a completed pending read
 /// back later (by a replayed callback, a waiter, a join) can report the outcome and the data
@@ -165,46 +163,15 @@ impl<T, S: State> Pending<T, S> {
     }
 }
 
-mod sealed {
-    use crate::id::PendingId;
-    use crate::namespace::Namespace;
-
-    /// Seals [`OpenPending`](super::OpenPending), and gives the manager what it needs of the
-    /// pending it consumes: its id and namespace (to check the store's answer against).
-    pub trait Sealed {
-        fn open_parts(&self) -> (PendingId, &Namespace);
-    }
-    impl<T> Sealed for super::Pending<T, super::Open> {
-        fn open_parts(&self) -> (PendingId, &Namespace) {
-            (self.id, &self.namespace)
-        }
-    }
-}
-
-/// An open pending of payload type `T`: what [`Manager::complete`](crate::Manager::complete),
+/// An open pending: waiting for the user. What [`Manager::complete`](crate::Manager::complete),
 /// [`complete_with`](crate::Manager::complete_with), [`cancel`](crate::Manager::cancel) and
-/// [`decline`](crate::Manager::decline) consume. Implemented by `Pending<T, Open>` only
-/// (sealed); it exists so that handing them a finished pending, or one of another payload
-/// type, fails to compile with a message that says so.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` is not an open pending of payload type `{T}`",
-    label = "only a `Pending<{T}, Open>` can be completed, cancelled or declined",
-    note = "a pending finishes exactly once: keep the pending the first `complete`/`cancel`/`decline` returned, or read the current state with `manager.get(id)`",
-    note = "a manager serves one payload type: finish this pending with the manager that created it"
-)]
-pub trait OpenPending<T>: sealed::Sealed {
-    /// The pending's id.
-    fn open_id(&self) -> PendingId;
-}
-
-impl<T> OpenPending<T> for Pending<T, Open> {
-    fn open_id(&self) -> PendingId {
-        self.id
-    }
-}
-
-/// An open pending: waiting for the user.
+/// [`decline`](crate::Manager::decline) consume (by value: a pending finishes once).
 impl<T> Pending<T, Open> {
+    /// The id and namespace the manager checks the store's answer against.
+    pub(crate) fn open_parts(&self) -> (PendingId, &Namespace) {
+        (self.id, &self.namespace)
+    }
+
     /// Whether the deadline has passed at `now` (the store refuses to transition it then).
     #[must_use]
     pub fn is_expired_at(&self, now: SystemTime) -> bool {
@@ -212,7 +179,7 @@ impl<T> Pending<T, Open> {
     }
 }
 
-/// A completed pending (it reports the outcome; it cannot write: see [`NamespaceToken`]).
+/// A completed pending (it reports the outcome; it cannot write: see [`NamespaceToken`](crate::NamespaceToken)).
 impl<T> Pending<T, Completed> {
     /// When it was completed.
     #[must_use]
@@ -248,62 +215,6 @@ impl<T> Pending<T, Expired> {
     #[must_use]
     pub fn expired_at(&self) -> SystemTime {
         self.state.at.to_system_time()
-    }
-}
-
-/// A namespace capability: what namespaced persistence ([`Vault`](crate::vault::Vault))
-/// and namespace-scoped store operations accept, and the only thing they accept.
-///
-/// It comes from exactly two places, and cannot be built, cloned or parsed anywhere else:
-///
-/// 1. **The winning completion.** [`Manager::complete_with`](crate::Manager::complete_with)
-///    hands one to its persist step, for the namespace of the pending that call completed.
-///    Only the single call that won the store's atomic transition gets it; reading a
-///    finished pending back (`get`, `wait`, joins, the HTTP extractor) never yields one.
-///    The persist step is `'static`, so it cannot capture another completion's token.
-/// 2. **The verified caller.** [`Manager::caller`](crate::Manager::caller) applies the
-///    manager's [`NamespaceProvider`](crate::NamespaceProvider) to the live context of a
-///    request (a tool call, an authenticated HTTP request), so a tool can read, refresh and
-///    delete its own user's credentials. The token borrows that context and cannot outlive
-///    it.
-///
-/// A [`Namespace`] value alone (parsed from text, kept as a map key, displayed) opens
-/// nothing. A token cannot leave the persist step it was handed to:
-///
-/// ```compile_fail
-/// # use oob::{Manager, Pending, NamespaceToken, state::Open};
-/// # async fn demo<T: oob::OobPayload + Clone + Send + Sync + 'static, S: oob::Store<T>, P: Send + Sync + 'static>(
-/// #     m: Manager<T, S, P>, open: Pending<T, Open>) {
-/// let mut kept: Option<NamespaceToken<'_>> = None;
-/// m.complete_with(open, async |token| { kept = Some(token); Ok::<_, std::io::Error>(()) }).await;
-/// # }
-/// ```
-pub struct NamespaceToken<'a> {
-    namespace: Namespace,
-    /// Invariant in `'a`: the token lives no longer than what it was derived from.
-    _scope: PhantomData<fn(&'a ()) -> &'a ()>,
-}
-
-impl NamespaceToken<'_> {
-    /// The capability of a winning completion, or of a verified caller (see the type's
-    /// docs); crate-private so that nothing outside the manager mints one.
-    pub(crate) fn new(namespace: Namespace) -> Self {
-        Self {
-            namespace,
-            _scope: PhantomData,
-        }
-    }
-
-    /// The namespace this token opens (what a store or vault backend keys by).
-    #[must_use]
-    pub fn namespace(&self) -> &Namespace {
-        &self.namespace
-    }
-}
-
-impl fmt::Debug for NamespaceToken<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NamespaceToken").finish_non_exhaustive()
     }
 }
 

@@ -80,6 +80,12 @@ impl VerifiedSubject {
 }
 
 /// A caller context that may carry a [`VerifiedSubject`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a caller context that can carry a verified subject",
+    label = "`FromVerifiedSubject` reads the namespace from a verified request, not from this",
+    note = "pass the live request context your authentication layer marked: an rmcp `RequestContext<RoleServer>` (feature `rmcp`), `&Some(VerifiedSubject)` or `&VerifiedSubject`; a namespace is never taken from a string or a `Namespace`",
+    note = "or implement `oob::provider::SubjectSource` for your own request type, returning the subject your auth layer verified"
+)]
 pub trait SubjectSource {
     /// The verified subject, if authentication placed one.
     fn verified_subject(&self) -> Option<&VerifiedSubject>;
@@ -131,6 +137,11 @@ mod bearer {
     use crate::namespace::Namespace;
 
     /// A caller context that may carry a bearer token (already verified upstream).
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` is not a caller context that can carry a bearer token",
+        label = "`BearerHash` hashes the verified request's bearer token, not this",
+        note = "pass the live request context (an rmcp `RequestContext<RoleServer>` with feature `rmcp`, or a `BearerToken` your auth layer verified), or implement `oob::provider::BearerSource` for your request type"
+    )]
     pub trait BearerSource {
         /// The bearer token, without the `Bearer ` prefix.
         fn bearer_token(&self) -> Option<&str>;

@@ -12,7 +12,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::namespace::Namespace;
-use crate::pending::NamespaceToken;
+use crate::capability::Capability;
 
 #[cfg(feature = "sqlite")]
 pub use crate::store::sqlite_vault::SqliteVault;
@@ -26,7 +26,9 @@ pub enum VaultError {
     Backend(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
 }
 
-/// Values of type `V` stored per namespace and key, opened by a [`NamespaceToken`].
+/// Values of type `V` stored per namespace and key, opened by a
+/// [`NamespaceToken`](crate::NamespaceToken) (every method takes a [`Capability`], which only
+/// a token is).
 ///
 /// ```
 /// use oob::vault::{MemoryVault, Vault};
@@ -57,24 +59,24 @@ pub enum VaultError {
 /// ```
 pub trait Vault<V>: Send + Sync + 'static {
     /// Stores `value` under the token's namespace and `key`, replacing any previous value.
-    fn put(
+    fn put<C: Capability + ?Sized>(
         &self,
-        token: &NamespaceToken<'_>,
+        token: &C,
         key: &str,
         value: V,
     ) -> impl Future<Output = Result<(), VaultError>> + Send;
 
     /// The value under the token's namespace and `key`.
-    fn get(
+    fn get<C: Capability + ?Sized>(
         &self,
-        token: &NamespaceToken<'_>,
+        token: &C,
         key: &str,
     ) -> impl Future<Output = Result<Option<V>, VaultError>> + Send;
 
     /// Removes the value under the token's namespace and `key`; whether there was one.
-    fn delete(
+    fn delete<C: Capability + ?Sized>(
         &self,
-        token: &NamespaceToken<'_>,
+        token: &C,
         key: &str,
     ) -> impl Future<Output = Result<bool, VaultError>> + Send;
 }
@@ -115,7 +117,7 @@ impl<V> MemoryVault<V> {
 
     /// The keys stored under the token's namespace.
     #[must_use]
-    pub fn keys(&self, token: &NamespaceToken<'_>) -> Vec<String> {
+    pub fn keys<C: Capability + ?Sized>(&self, token: &C) -> Vec<String> {
         let map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
         map.get(token.namespace())
             .map(|m| m.keys().cloned().collect())
@@ -124,7 +126,7 @@ impl<V> MemoryVault<V> {
 }
 
 impl<V: Clone + Send + Sync + 'static> Vault<V> for MemoryVault<V> {
-    async fn put(&self, token: &NamespaceToken<'_>, key: &str, value: V) -> Result<(), VaultError> {
+    async fn put<C: Capability + ?Sized>(&self, token: &C, key: &str, value: V) -> Result<(), VaultError> {
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
         map.entry(token.namespace().clone())
             .or_default()
@@ -132,12 +134,12 @@ impl<V: Clone + Send + Sync + 'static> Vault<V> for MemoryVault<V> {
         Ok(())
     }
 
-    async fn get(&self, token: &NamespaceToken<'_>, key: &str) -> Result<Option<V>, VaultError> {
+    async fn get<C: Capability + ?Sized>(&self, token: &C, key: &str) -> Result<Option<V>, VaultError> {
         let map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
         Ok(map.get(token.namespace()).and_then(|m| m.get(key)).cloned())
     }
 
-    async fn delete(&self, token: &NamespaceToken<'_>, key: &str) -> Result<bool, VaultError> {
+    async fn delete<C: Capability + ?Sized>(&self, token: &C, key: &str) -> Result<bool, VaultError> {
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(m) = map.get_mut(token.namespace()) else {
             return Ok(false);

@@ -10,7 +10,8 @@ use crate::id::PendingId;
 use crate::namespace::Namespace;
 use crate::observe::LogKey;
 use crate::payload::OobPayload;
-use crate::pending::{AnyPending, CallbackTemplate, NamespaceToken, OpenPending, Pending};
+use crate::capability::NamespaceToken;
+use crate::pending::{AnyPending, CallbackTemplate, Pending};
 use crate::provider::NamespaceProvider;
 use crate::spec::{Expiry, Spec};
 use crate::state::{CancelReason, Cancelled, Completed, Expired, Open};
@@ -401,10 +402,10 @@ where
     /// This writes nothing: to store what the user gave under the pending's namespace, use
     /// [`complete_with`](Self::complete_with), whose persist step is the only place a
     /// completion's write capability exists.
-    pub fn complete<O: OpenPending<T>>(
+    pub fn complete(
         &self,
-        pending: O,
-    ) -> impl Future<Output = Result<Pending<T, Completed>, Error>> + use<'_, T, S, P, O> {
+        pending: Pending<T, Open>,
+    ) -> impl Future<Output = Result<Pending<T, Completed>, Error>> + use<'_, T, S, P> {
         let (id, namespace) = pending.open_parts();
         let namespace = namespace.clone();
         async move {
@@ -458,13 +459,12 @@ where
     /// # Ok(())
     /// # }
     /// ```
-    pub fn complete_with<O, F, R, E>(
+    pub fn complete_with<F, R, E>(
         &self,
-        pending: O,
+        pending: Pending<T, Open>,
         persist: F,
-    ) -> impl Future<Output = Result<(Pending<T, Completed>, R), Error>> + use<'_, T, S, P, O, F, R, E>
+    ) -> impl Future<Output = Result<(Pending<T, Completed>, R), Error>> + use<'_, T, S, P, F, R, E>
     where
-        O: OpenPending<T>,
         F: for<'t> AsyncFnOnce(NamespaceToken<'t>) -> Result<R, E> + 'static,
         E: std::error::Error + Send + Sync + 'static,
     {
@@ -569,19 +569,19 @@ where
     }
 
     /// Cancels an open pending on the service's behalf.
-    pub fn cancel<O: OpenPending<T>>(
+    pub fn cancel(
         &self,
-        pending: O,
-    ) -> impl Future<Output = Result<Pending<T, Cancelled>, Error>> + use<'_, T, S, P, O> {
+        pending: Pending<T, Open>,
+    ) -> impl Future<Output = Result<Pending<T, Cancelled>, Error>> + use<'_, T, S, P> {
         let (id, namespace) = pending.open_parts();
         self.cancel_inner(id, CancelReason::Cancelled, Some(namespace.clone()), None)
     }
 
     /// Records that the user declined an open pending.
-    pub fn decline<O: OpenPending<T>>(
+    pub fn decline(
         &self,
-        pending: O,
-    ) -> impl Future<Output = Result<Pending<T, Cancelled>, Error>> + use<'_, T, S, P, O> {
+        pending: Pending<T, Open>,
+    ) -> impl Future<Output = Result<Pending<T, Cancelled>, Error>> + use<'_, T, S, P> {
         let (id, namespace) = pending.open_parts();
         self.cancel_inner(id, CancelReason::Declined, Some(namespace.clone()), None)
     }

@@ -4,7 +4,7 @@ use super::Manager;
 use crate::error::Error;
 use crate::namespace::Namespace;
 use crate::payload::OobPayload;
-use crate::pending::NamespaceToken;
+use crate::capability::NamespaceToken;
 use crate::store::Store;
 
 /// The operator's handle on a [`Manager`], from [`Manager::operator`]: maintenance of a

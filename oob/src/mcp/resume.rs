@@ -197,7 +197,7 @@ mod tests {
         assert_eq!(f.how(), Some(Finished::Expired));
         assert!(f.to_string().contains("expired"));
 
-        m.clear(&alice).await.unwrap();
+        m.operator().clear_namespace(&alice).await.unwrap();
         let Resume::Failed(f) = resume(&m, &opened, &alice).await.unwrap() else {
             panic!("gone")
         };

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use crate::pending::NamespaceToken;
+use crate::capability::NamespaceToken;
 use super::{
     NewRecord,
     Body, CreateError, Created, Dedup, Finished, Limits, Notifier, Record, RecordState, Scope,
@@ -944,7 +944,8 @@ mod tests {
         for order in [[0, 1, 2], [1, 0, 2], [2, 1, 0], [1, 2, 0]] {
             let store = MemoryStore::<u32>::new().with_retention(Duration::ZERO);
             for id in ids {
-                ready(store.create(&record(id, now), Limits::default(), Dedup::Never, now))
+                let new = NewRecord::new(record(id, now));
+                ready(store.create(&new, Limits::default(), Dedup::Never, now))
                     .expect("create");
             }
             for (done, &i) in order.iter().enumerate() {

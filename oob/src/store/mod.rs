@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::id::PendingId;
 use crate::namespace::Namespace;
-use crate::pending::NamespaceToken;
+use crate::capability::NamespaceToken;
 use crate::state::CancelReason;
 use crate::time::Timestamp;
 

@@ -62,7 +62,7 @@ use redis::{Client, RedisError, Script, Value};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::pending::NamespaceToken;
+use crate::capability::NamespaceToken;
 use super::{
     NewRecord,
     Body, CreateError, Created, Dedup, Finished, Limits, Notifier, Record, RecordState, Scope,

@@ -60,7 +60,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::oneshot;
 
-use crate::pending::NamespaceToken;
+use crate::capability::NamespaceToken;
 use super::{
     NewRecord,
     Body, CreateError, Created, Dedup, Finished, Limits, Notifier, Record, RecordState, Scope,
@@ -1222,7 +1222,7 @@ mod tests {
         let now = Timestamp::from_millis(1_000_000);
         let r = record(now);
         store
-            .create(&r, Limits::default(), Dedup::Never, now)
+            .create(&NewRecord::new(r.clone()), Limits::default(), Dedup::Never, now)
             .await
             .expect("create");
         assert_eq!(
@@ -1239,7 +1239,7 @@ mod tests {
             store.get(r.id, now).await,
             Err(StoreError::Decode(_))
         ));
-        let ns = Namespace::new("a").expect("namespace");
+        let ns = NamespaceToken::new(Namespace::new("a").expect("namespace"));
         assert!(matches!(
             store.list_namespace(&ns, now).await,
             Err(StoreError::Decode(_))
@@ -1270,7 +1270,7 @@ mod tests {
              VALUES (x'0102', 'b', 'p', '{\"n\":1}', 0, 99999999999, 'open')",
         )
         .await;
-        let b = Namespace::new("b").expect("namespace");
+        let b = NamespaceToken::new(Namespace::new("b").expect("namespace"));
         let err = store.list_namespace(&b, now).await.expect_err("bad id");
         assert!(matches!(err, StoreError::Decode(_)));
         // The source chain is kept.
@@ -1292,7 +1292,7 @@ mod tests {
         let q = SqliteStore::<Q>::open(&path).expect("open again");
         let now = Timestamp::from_millis(1_000_000);
         let r = record(now);
-        p.create(&r, Limits::default(), Dedup::Never, now)
+        p.create(&NewRecord::new(r.clone()), Limits::default(), Dedup::Never, now)
             .await
             .expect("create");
         assert!(q.get(r.id, now).await.expect("get").is_none());
@@ -1300,7 +1300,8 @@ mod tests {
             q.complete(r.id, None, now, Wake::Now).await,
             Err(TransitionError::NotFound)
         ));
-        assert_eq!(q.clear_namespace(&r.namespace).await.expect("clear"), 0);
+        let token = NamespaceToken::new(r.namespace.clone());
+        assert_eq!(q.clear_namespace(&token).await.expect("clear"), 0);
         assert!(p.get(r.id, now).await.expect("get").is_some());
         drop((p, q));
         remove(&path);
@@ -1373,16 +1374,18 @@ mod tests {
             .provider(crate::provider::FromVerifiedSubject)
             .callback_base(CallbackBase::parse("https://ex.com").expect("base"))
             .build();
-        let alice = Namespace::new("alice").expect("ns");
-        let bob = Namespace::new("bob").expect("ns");
-        let cx = crate::provider::VerifiedSubject::new(alice.clone());
+        let cx = crate::provider::VerifiedSubject::new(Namespace::new("alice").expect("ns"));
+        let bob_cx = crate::provider::VerifiedSubject::new(Namespace::new("bob").expect("ns"));
         let open = m.create(&cx, Spec::new(P { n: 1 })).await.expect("create");
+        let writer = vault.clone();
         let (_done, ()) = m
-            .complete_with(open, async |token| {
-                vault.put(&token, "gh", "s3cret".to_owned()).await
+            .complete_with(open, async move |token| {
+                writer.put(&token, "gh", "s3cret".to_owned()).await
             })
             .await
             .expect("complete_with");
+        let alice = m.caller(&cx).expect("alice");
+        let bob = m.caller(&bob_cx).expect("bob");
         assert_eq!(
             vault.get(&alice, "gh").await.expect("get").as_deref(),
             Some("s3cret")

@@ -9,11 +9,11 @@ use serde::de::DeserializeOwned;
 
 use super::StoreError;
 use super::sqlite::{Db, SqliteOptions, SqliteStore};
-use crate::pending::NamespaceToken;
+use crate::capability::Capability;
 use crate::vault::{Vault, VaultError};
 
 /// A durable [`Vault`]: values stored as JSON in the `oob_vault` table of a SQLite file,
-/// keyed by namespace and key. Every operation takes a [`NamespaceToken`] (a winning
+/// keyed by namespace and key. Every operation takes a [`NamespaceToken`](crate::NamespaceToken) (a winning
 /// completion's or a verified caller's), so a value can only be written or read under the
 /// namespace of the user it belongs to.
 ///
@@ -109,7 +109,7 @@ impl<V> Vault<V> for SqliteVault<V>
 where
     V: Serialize + DeserializeOwned + Send + Sync + 'static,
 {
-    async fn put(&self, token: &NamespaceToken<'_>, key: &str, value: V) -> Result<(), VaultError> {
+    async fn put<C: Capability + ?Sized>(&self, token: &C, key: &str, value: V) -> Result<(), VaultError> {
         let json =
             serde_json::to_string(&value).map_err(|e| backend(StoreError::Encode(Box::new(e))))?;
         let ns = token.namespace().as_str().to_owned();
@@ -126,7 +126,7 @@ where
             .map_err(backend)
     }
 
-    async fn get(&self, token: &NamespaceToken<'_>, key: &str) -> Result<Option<V>, VaultError> {
+    async fn get<C: Capability + ?Sized>(&self, token: &C, key: &str) -> Result<Option<V>, VaultError> {
         let ns = token.namespace().as_str().to_owned();
         let key = key.to_owned();
         let json: Option<String> = self
@@ -144,7 +144,7 @@ where
             .transpose()
     }
 
-    async fn delete(&self, token: &NamespaceToken<'_>, key: &str) -> Result<bool, VaultError> {
+    async fn delete<C: Capability + ?Sized>(&self, token: &C, key: &str) -> Result<bool, VaultError> {
         let ns = token.namespace().as_str().to_owned();
         let key = key.to_owned();
         let n = self

@@ -21,6 +21,9 @@ fn manager() -> M {
 
 fn main() {
     let _ = (manager, Duration::ZERO);
-    let ns = Namespace::new("victim").unwrap();
-    let _token = oob::NamespaceToken { namespace: &ns };
+    // The token's fields are private: only a winning completion or a verified caller makes one.
+    let _token: oob::NamespaceToken<'static> = oob::NamespaceToken {
+        namespace: Namespace::new("victim").unwrap(),
+        _scope: std::marker::PhantomData,
+    };
 }

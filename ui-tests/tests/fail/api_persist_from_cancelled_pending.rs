@@ -1,27 +1,31 @@
 #![allow(unused_imports)]
-use std::time::Duration;
-use oob::provider::FixedNamespace;
+use oob::provider::{FixedNamespace, FromVerifiedSubject, VerifiedSubject};
 use oob::store::MemoryStore;
 use oob::vault::{MemoryVault, Vault};
-use oob::{CallbackBase, Manager, Namespace, OobPayload, Spec};
+use oob::{AnyPending, CallbackBase, Manager, Namespace, OobPayload, Outcome, Spec};
 
 #[derive(Clone, OobPayload)]
 #[oob(kind = "api_key", route = "/oob/key/{id}")]
 struct ApiKey;
 
-type M = Manager<ApiKey, MemoryStore<ApiKey>, FixedNamespace>;
+/// A multi-user server: namespaces come from the verified request.
+type M = Manager<ApiKey, MemoryStore<ApiKey>, FromVerifiedSubject>;
 
 fn manager() -> M {
     Manager::builder()
         .store(MemoryStore::new())
-        .provider(FixedNamespace::new(Namespace::new("alice").unwrap()))
+        .provider(FromVerifiedSubject)
         .callback_base(CallbackBase::parse("https://ex.com").unwrap())
         .build()
 }
 
-async fn run(m: M, vault: MemoryVault<String>) {
-    let open = m.create(&(), Spec::new(ApiKey)).await.unwrap();
-    let cancelled = m.cancel(open).await.unwrap();
-    vault.put(&cancelled.namespace_token(), "k", "secret".into()).await.unwrap();
+fn alice() -> VerifiedSubject {
+    VerifiedSubject::new(Namespace::new("alice").unwrap())
 }
-fn main() { let _ = (manager, run, Duration::ZERO); }
+
+async fn run(m: M, vault: MemoryVault<String>) {
+    let open = m.create(&alice(), Spec::new(ApiKey)).await.unwrap();
+    let cancelled = m.cancel(open).await.unwrap();
+    vault.put(&cancelled, "k", "secret".into()).await.unwrap();
+}
+fn main() { let _ = (manager, run); }

@@ -1,22 +1,26 @@
 #![allow(unused_imports)]
-use std::time::Duration;
-use oob::provider::FixedNamespace;
+use oob::provider::{FixedNamespace, FromVerifiedSubject, VerifiedSubject};
 use oob::store::MemoryStore;
 use oob::vault::{MemoryVault, Vault};
-use oob::{CallbackBase, Manager, Namespace, OobPayload, Spec};
+use oob::{AnyPending, CallbackBase, Manager, Namespace, OobPayload, Outcome, Spec};
 
 #[derive(Clone, OobPayload)]
 #[oob(kind = "api_key", route = "/oob/key/{id}")]
 struct ApiKey;
 
-type M = Manager<ApiKey, MemoryStore<ApiKey>, FixedNamespace>;
+/// A multi-user server: namespaces come from the verified request.
+type M = Manager<ApiKey, MemoryStore<ApiKey>, FromVerifiedSubject>;
 
 fn manager() -> M {
     Manager::builder()
         .store(MemoryStore::new())
-        .provider(FixedNamespace::new(Namespace::new("alice").unwrap()))
+        .provider(FromVerifiedSubject)
         .callback_base(CallbackBase::parse("https://ex.com").unwrap())
         .build()
+}
+
+fn alice() -> VerifiedSubject {
+    VerifiedSubject::new(Namespace::new("alice").unwrap())
 }
 
 async fn run(vault: MemoryVault<String>) {
@@ -24,4 +28,4 @@ async fn run(vault: MemoryVault<String>) {
     let ns = Namespace::new("alice").unwrap();
     vault.put(&ns, "k", "secret".into()).await.unwrap();
 }
-fn main() { let _ = (manager, run, Duration::ZERO); }
+fn main() { let _ = (manager, run); }

@@ -1,30 +1,38 @@
 #![allow(unused_imports)]
-use std::time::Duration;
-use oob::provider::FixedNamespace;
+use oob::provider::{FixedNamespace, FromVerifiedSubject, VerifiedSubject};
 use oob::store::MemoryStore;
 use oob::vault::{MemoryVault, Vault};
-use oob::{CallbackBase, Manager, Namespace, OobPayload, Spec};
+use oob::{AnyPending, CallbackBase, Manager, Namespace, OobPayload, Outcome, Spec};
 
 #[derive(Clone, OobPayload)]
 #[oob(kind = "api_key", route = "/oob/key/{id}")]
 struct ApiKey;
 
-type M = Manager<ApiKey, MemoryStore<ApiKey>, FixedNamespace>;
+/// A multi-user server: namespaces come from the verified request.
+type M = Manager<ApiKey, MemoryStore<ApiKey>, FromVerifiedSubject>;
 
 fn manager() -> M {
     Manager::builder()
         .store(MemoryStore::new())
-        .provider(FixedNamespace::new(Namespace::new("alice").unwrap()))
+        .provider(FromVerifiedSubject)
         .callback_base(CallbackBase::parse("https://ex.com").unwrap())
         .build()
 }
 
-async fn run(m: M, vault: MemoryVault<String>) {
-    let open = m.create(&(), Spec::new(ApiKey)).await.unwrap();
-    let token = {
-        let done = m.complete(open).await.unwrap();
-        done.namespace_token()
-    };
-    vault.put(&token, "k", "secret".into()).await.unwrap();
+fn alice() -> VerifiedSubject {
+    VerifiedSubject::new(Namespace::new("alice").unwrap())
 }
-fn main() { let _ = (manager, run, Duration::ZERO); }
+
+async fn run(m: M, vault: MemoryVault<String>) {
+    let open = m.create(&alice(), Spec::new(ApiKey)).await.unwrap();
+    // Keeping the completion's token for later (to replay it) does not compile.
+    let mut kept = None;
+    let _ = m
+        .complete_with(open, async |token| {
+            kept = Some(token);
+            Ok::<(), std::io::Error>(())
+        })
+        .await;
+    vault.put(&kept.unwrap(), "k", "later".into()).await.unwrap();
+}
+fn main() { let _ = (manager, run); }

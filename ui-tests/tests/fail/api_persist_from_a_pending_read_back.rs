@@ -1,0 +1,32 @@
+#![allow(unused_imports)]
+use oob::provider::{FixedNamespace, FromVerifiedSubject, VerifiedSubject};
+use oob::store::MemoryStore;
+use oob::vault::{MemoryVault, Vault};
+use oob::{AnyPending, CallbackBase, Manager, Namespace, OobPayload, Outcome, Spec};
+
+#[derive(Clone, OobPayload)]
+#[oob(kind = "api_key", route = "/oob/key/{id}")]
+struct ApiKey;
+
+/// A multi-user server: namespaces come from the verified request.
+type M = Manager<ApiKey, MemoryStore<ApiKey>, FromVerifiedSubject>;
+
+fn manager() -> M {
+    Manager::builder()
+        .store(MemoryStore::new())
+        .provider(FromVerifiedSubject)
+        .callback_base(CallbackBase::parse("https://ex.com").unwrap())
+        .build()
+}
+
+fn alice() -> VerifiedSubject {
+    VerifiedSubject::new(Namespace::new("alice").unwrap())
+}
+
+async fn run(m: M, vault: MemoryVault<String>, id: oob::PendingId) {
+    // A replayed callback reads the completed pending back: it must not write.
+    if let Ok(AnyPending::Completed(done)) = m.get(id).await {
+        vault.put(&done, "k", "attacker's value".into()).await.unwrap();
+    }
+}
+fn main() { let _ = (manager, run); }

@@ -1,0 +1,32 @@
+#![allow(unused_imports)]
+use oob::provider::{FixedNamespace, FromVerifiedSubject, VerifiedSubject};
+use oob::store::MemoryStore;
+use oob::vault::{MemoryVault, Vault};
+use oob::{AnyPending, CallbackBase, Manager, Namespace, OobPayload, Outcome, Spec};
+
+#[derive(Clone, OobPayload)]
+#[oob(kind = "api_key", route = "/oob/key/{id}")]
+struct ApiKey;
+
+/// A multi-user server: namespaces come from the verified request.
+type M = Manager<ApiKey, MemoryStore<ApiKey>, FromVerifiedSubject>;
+
+fn manager() -> M {
+    Manager::builder()
+        .store(MemoryStore::new())
+        .provider(FromVerifiedSubject)
+        .callback_base(CallbackBase::parse("https://ex.com").unwrap())
+        .build()
+}
+
+fn alice() -> VerifiedSubject {
+    VerifiedSubject::new(Namespace::new("alice").unwrap())
+}
+
+async fn run(m: M, vault: MemoryVault<String>, id: oob::PendingId) {
+    // A waiter learns the outcome; it gets no writer.
+    if let Ok(Outcome::Completed(done)) = m.wait(id, std::time::Duration::from_secs(1)).await {
+        vault.put(&done, "k", "value".into()).await.unwrap();
+    }
+}
+fn main() { let _ = (manager, run); }
