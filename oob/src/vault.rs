@@ -59,24 +59,24 @@ pub enum VaultError {
 /// ```
 pub trait Vault<V>: Send + Sync + 'static {
     /// Stores `value` under the token's namespace and `key`, replacing any previous value.
-    fn put<C: Capability + ?Sized>(
+    fn put(
         &self,
-        token: &C,
+        token: &dyn Capability,
         key: &str,
         value: V,
     ) -> impl Future<Output = Result<(), VaultError>> + Send;
 
     /// The value under the token's namespace and `key`.
-    fn get<C: Capability + ?Sized>(
+    fn get(
         &self,
-        token: &C,
+        token: &dyn Capability,
         key: &str,
     ) -> impl Future<Output = Result<Option<V>, VaultError>> + Send;
 
     /// Removes the value under the token's namespace and `key`; whether there was one.
-    fn delete<C: Capability + ?Sized>(
+    fn delete(
         &self,
-        token: &C,
+        token: &dyn Capability,
         key: &str,
     ) -> impl Future<Output = Result<bool, VaultError>> + Send;
 }
@@ -117,7 +117,7 @@ impl<V> MemoryVault<V> {
 
     /// The keys stored under the token's namespace.
     #[must_use]
-    pub fn keys<C: Capability + ?Sized>(&self, token: &C) -> Vec<String> {
+    pub fn keys(&self, token: &dyn Capability) -> Vec<String> {
         let map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
         map.get(token.namespace())
             .map(|m| m.keys().cloned().collect())
@@ -126,7 +126,7 @@ impl<V> MemoryVault<V> {
 }
 
 impl<V: Clone + Send + Sync + 'static> Vault<V> for MemoryVault<V> {
-    async fn put<C: Capability + ?Sized>(&self, token: &C, key: &str, value: V) -> Result<(), VaultError> {
+    async fn put(&self, token: &dyn Capability, key: &str, value: V) -> Result<(), VaultError> {
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
         map.entry(token.namespace().clone())
             .or_default()
@@ -134,12 +134,12 @@ impl<V: Clone + Send + Sync + 'static> Vault<V> for MemoryVault<V> {
         Ok(())
     }
 
-    async fn get<C: Capability + ?Sized>(&self, token: &C, key: &str) -> Result<Option<V>, VaultError> {
+    async fn get(&self, token: &dyn Capability, key: &str) -> Result<Option<V>, VaultError> {
         let map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
         Ok(map.get(token.namespace()).and_then(|m| m.get(key)).cloned())
     }
 
-    async fn delete<C: Capability + ?Sized>(&self, token: &C, key: &str) -> Result<bool, VaultError> {
+    async fn delete(&self, token: &dyn Capability, key: &str) -> Result<bool, VaultError> {
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(m) = map.get_mut(token.namespace()) else {
             return Ok(false);

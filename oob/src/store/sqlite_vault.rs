@@ -109,7 +109,7 @@ impl<V> Vault<V> for SqliteVault<V>
 where
     V: Serialize + DeserializeOwned + Send + Sync + 'static,
 {
-    async fn put<C: Capability + ?Sized>(&self, token: &C, key: &str, value: V) -> Result<(), VaultError> {
+    async fn put(&self, token: &dyn Capability, key: &str, value: V) -> Result<(), VaultError> {
         let json =
             serde_json::to_string(&value).map_err(|e| backend(StoreError::Encode(Box::new(e))))?;
         let ns = token.namespace().as_str().to_owned();
@@ -126,7 +126,7 @@ where
             .map_err(backend)
     }
 
-    async fn get<C: Capability + ?Sized>(&self, token: &C, key: &str) -> Result<Option<V>, VaultError> {
+    async fn get(&self, token: &dyn Capability, key: &str) -> Result<Option<V>, VaultError> {
         let ns = token.namespace().as_str().to_owned();
         let key = key.to_owned();
         let json: Option<String> = self
@@ -144,7 +144,7 @@ where
             .transpose()
     }
 
-    async fn delete<C: Capability + ?Sized>(&self, token: &C, key: &str) -> Result<bool, VaultError> {
+    async fn delete(&self, token: &dyn Capability, key: &str) -> Result<bool, VaultError> {
         let ns = token.namespace().as_str().to_owned();
         let key = key.to_owned();
         let n = self

@@ -21,15 +21,14 @@ fn manager() -> M {
 
 fn main() {
     let _ = (manager, Duration::ZERO);
-    // A pending's fields are private: only the manager makes one, from what its store holds.
-    let m = manager();
+    // A pending's fields are private (and its callback template is not even nameable):
+    // only the manager makes one, from what its store holds.
     let _forged: oob::Pending<ApiKey, oob::state::Completed> = oob::Pending {
         id: oob::PendingId::random(),
         namespace: Namespace::new("victim").unwrap(),
         created_at: oob::time::Timestamp::EPOCH,
         expires_at: oob::time::Timestamp::EPOCH,
         body: std::sync::Arc::new(oob::store::Body::new(ApiKey, None, None, None)),
-        callback: m.callback_url(oob::PendingId::random()),
         state: oob::state::Completed { at: oob::time::Timestamp::EPOCH },
     };
 }

@@ -26,7 +26,7 @@ fn alice() -> VerifiedSubject {
 async fn run(m: M) {
     // There is no raw put: nothing outside the manager writes a record's state or namespace.
     let forged: oob::store::Record<ApiKey> = todo_record();
-    let _ = oob::Store::put(m.store(), forged).await;
+    let _ = m.store().put(forged).await;
 }
 fn todo_record() -> oob::store::Record<ApiKey> { unimplemented!() }
 fn main() { let _ = (manager, run); }

@@ -33,15 +33,21 @@ async fn main() {
         let m = m.clone();
         async move { m.wait(id, Duration::from_secs(5)).await }
     });
+    // The callback: only the call that wins the completion writes, under the pending's
+    // namespace, before the waiter wakes.
     let open = m.open(id).await.unwrap();
-    let done = m.complete(open).await.unwrap();
-    vault
-        .put(&done.namespace_token(), "gh", "secret".into())
+    let writer = vault.clone();
+    let (done, ()) = m
+        .complete_with(open, async move |token| {
+            writer.put(&token, "gh", "secret".into()).await
+        })
         .await
         .unwrap();
-    assert_eq!(
-        vault.get(alice.namespace(), "gh").await.unwrap().as_deref(),
-        Some("secret")
-    );
+    assert_eq!(done.id(), id);
+    // The tool call reads it with its own caller's capability; another user sees nothing.
+    let token = m.caller(&alice).unwrap();
+    assert_eq!(vault.get(&token, "gh").await.unwrap().as_deref(), Some("secret"));
+    let bob = VerifiedSubject::new(Namespace::new("bob").unwrap());
+    assert_eq!(vault.get(&m.caller(&bob).unwrap(), "gh").await.unwrap(), None);
     assert!(matches!(waiter.await.unwrap().unwrap(), Outcome::Completed(_)));
 }
