@@ -193,8 +193,9 @@ where
 ///
 /// The handler gets a [`Pending<T, Open>`] (by [`Deref`], or
 /// [`into_pending`](Self::into_pending)) and its [`namespace`](Pending::namespace), and
-/// completes it with [`Manager::complete_with`], which persists under that namespace before
-/// waking the waiting tool call:
+/// completes it with [`Manager::complete_with`]: only the submit that wins the completion
+/// gets the token to persist under that namespace (a replayed submit gets 410 and no token),
+/// before the waiting tool call wakes:
 ///
 /// ```
 /// use axum::{Form, Router, extract::State, response::Html, routing::get};
@@ -226,7 +227,7 @@ where
 ///     Form(f): Form<Submitted>,
 /// ) -> Result<&'static str, InteractionRejection> {
 ///     let vault = MemoryVault::<String>::new(); // yours lives in the state
-///     oob.complete_with(ix.into_pending(), async |token| vault.put(&token, "key", f.key).await)
+///     oob.complete_with(ix.into_pending(), async move |token| vault.put(&token, "key", f.key).await)
 ///         .await?; // a second submit: 410
 ///     Ok("Done: you can close this tab.")
 /// }
