@@ -120,7 +120,7 @@ fn list<P: Workload>(c: &mut Criterion) {
         let mut i = 0usize;
         g.bench_function(BenchmarkId::new("store size", total), |b| {
             b.iter(|| {
-                let u = users[i % users.len()].namespace();
+                let u = &users[i % users.len()];
                 i += 7_919;
                 black_box(ready(m.list(u)).expect("list"));
             });

@@ -1,7 +1,8 @@
 //! Timings of the SQLite store against raw SQLite on the same schema, pragmas and thread.
 //!
 //! Run with `cargo bench -p oob --bench sqlite_store --features sqlite`. Measures a create
-//! immediately followed by a complete of the same id through the [`Store`] API, with 1 and
+//! immediately followed by a complete of the same id through a `Manager` on the store (the
+//! store SPI takes only manager-made records), with 1 and
 //! 64 concurrent tasks on a temp-file WAL database (`synchronous=NORMAL`), and as the
 //! baseline a raw `INSERT` then `DELETE` of a row of the same table, issued as two calls
 //! through the same connection thread. Criterion reports wall time per pair; then the
@@ -14,9 +15,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use oob::store::{Body, Dedup, Limits, Record, RecordState, SqliteStore, Store, Wake};
+use oob::provider::{FromVerifiedSubject, VerifiedSubject};
+use oob::store::SqliteStore;
 use oob::time::{Clock, SystemClock};
-use oob::{Namespace, OobPayload, PendingId};
+use oob::{CallbackBase, Manager, Namespace, OobPayload, PendingId, Spec};
+
+type M = Manager<DeviceCode, SqliteStore<DeviceCode>, FromVerifiedSubject>;
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, OobPayload)]
 #[oob(kind = "device_code", route = "/oob/cb/{id}")]
@@ -54,35 +58,30 @@ fn temp_store(retention: Duration) -> (SqliteStore<DeviceCode>, TempDb) {
     (store, TempDb(path))
 }
 
-fn namespaces() -> Vec<Namespace> {
+fn namespaces() -> Vec<VerifiedSubject> {
     (0..64)
-        .map(|i| Namespace::new(format!("user-{i}")).expect("namespace"))
+        .map(|i| VerifiedSubject::new(Namespace::new(format!("user-{i}")).expect("namespace")))
         .collect()
 }
 
-async fn store_pair(store: &SqliteStore<DeviceCode>, ns: &Namespace) {
-    let now = SystemClock.now();
-    let record = Record {
-        id: PendingId::random(),
-        namespace: ns.clone(),
-        created_at: now,
-        expires_at: now.saturating_add(Duration::from_secs(600)),
-        state: RecordState::Open,
-        body: Arc::new(Body::new(payload(), None, Some("example.com".into()), None)),
-    };
-    store
-        .create(&record, Limits::default(), Dedup::Never, now)
-        .await
-        .expect("create");
-    black_box(
-        store
-            .complete(record.id, None, now, Wake::Now)
-            .await
-            .expect("complete"),
-    );
+fn manager(store: &SqliteStore<DeviceCode>) -> M {
+    Manager::builder()
+        .store(store.clone())
+        .provider(FromVerifiedSubject)
+        .callback_base(CallbackBase::parse("https://ex.com").expect("base"))
+        .build()
 }
 
-async fn raw_pair(store: &SqliteStore<DeviceCode>, ns: &Namespace) {
+async fn store_pair(m: &M, user: &VerifiedSubject) {
+    let spec = Spec::new(payload())
+        .resource("example.com")
+        .ttl(Duration::from_secs(600));
+    let open = m.create(user, spec).await.expect("create");
+    black_box(m.complete(open).await.expect("complete"));
+}
+
+async fn raw_pair(store: &SqliteStore<DeviceCode>, user: &VerifiedSubject) {
+    let ns = user.namespace();
     let now = i64::try_from(SystemClock.now().as_millis()).expect("time");
     let id = PendingId::random();
     let data = serde_json::to_string(&payload()).expect("json");
@@ -128,18 +127,20 @@ fn run(
     iters: u64,
 ) -> Duration {
     let nss = Arc::new(namespaces());
+    let m = manager(store);
     rt.block_on(async {
         let start = Instant::now();
         let handles: Vec<_> = (0..tasks)
             .map(|t| {
                 let store = store.clone();
+                let m = m.clone();
                 let nss = nss.clone();
                 let n = iters / tasks + u64::from(t < iters % tasks);
                 tokio::spawn(async move {
                     let ns = &nss[usize::try_from(t).unwrap_or(0) % nss.len()];
                     for _ in 0..n {
                         match kind {
-                            Kind::Store => store_pair(&store, ns).await,
+                            Kind::Store => store_pair(&m, ns).await,
                             Kind::Raw => raw_pair(&store, ns).await,
                         }
                     }

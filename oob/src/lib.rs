@@ -37,13 +37,13 @@ pub mod store;
 pub mod time;
 pub mod vault;
 
+pub use capability::{Capability, NamespaceToken};
 pub use error::Error;
 pub use id::{PendingId, PendingIdError};
 pub use manager::{CallbackBase, Joined, Manager, ManagerBuilder, Outcome, Sweeper};
 pub use namespace::{Namespace, NamespaceError};
 pub use oob_derive::OobPayload;
 pub use payload::OobPayload;
-pub use capability::{Capability, NamespaceToken};
 pub use pending::{AnyPending, Pending};
 pub use provider::NamespaceProvider;
 pub use spec::Spec;

@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::namespace::Namespace;
 use crate::capability::Capability;
+use crate::namespace::Namespace;
 
 #[cfg(feature = "sqlite")]
 pub use crate::store::sqlite_vault::SqliteVault;

@@ -5,12 +5,12 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::capability::NamespaceToken;
 use crate::error::Error;
 use crate::id::PendingId;
 use crate::namespace::Namespace;
 use crate::observe::LogKey;
 use crate::payload::OobPayload;
-use crate::capability::NamespaceToken;
 use crate::pending::{AnyPending, CallbackTemplate, Pending};
 use crate::provider::NamespaceProvider;
 use crate::spec::{Expiry, Spec};

@@ -1,10 +1,10 @@
 //! [`Operator`]: maintenance by a namespace named in text, kept apart from the caller paths.
 
 use super::Manager;
+use crate::capability::NamespaceToken;
 use crate::error::Error;
 use crate::namespace::Namespace;
 use crate::payload::OobPayload;
-use crate::capability::NamespaceToken;
 use crate::store::Store;
 
 /// The operator's handle on a [`Manager`], from [`Manager::operator`]: maintenance of a

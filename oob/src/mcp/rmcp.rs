@@ -55,11 +55,11 @@ use super::{
     MemoryStateGuard, ModeError, Resume, Revision, StateGuard, StateKeys, UrlElicitation,
     UrlElicitationRequired, missing_capability_error, resume,
 };
+use crate::capability::NamespaceToken;
 use crate::error::Error;
 use crate::manager::{Joined, Manager, Outcome};
 use crate::namespace::Namespace;
 use crate::payload::OobPayload;
-use crate::capability::NamespaceToken;
 use crate::pending::Pending;
 use crate::provider::{NamespaceProvider, SubjectSource, VerifiedSubject};
 use crate::spec::Spec;

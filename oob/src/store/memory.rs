@@ -4,12 +4,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use crate::capability::NamespaceToken;
 use super::{
-    NewRecord,
-    Body, CreateError, Created, Dedup, Finished, Limits, Notifier, Record, RecordState, Scope,
-    Store, StoreError, Subscription, TransitionError,
+    Body, CreateError, Created, Dedup, Finished, Limits, NewRecord, Notifier, Record, RecordState,
+    Scope, Store, StoreError, Subscription, TransitionError,
 };
+use crate::capability::NamespaceToken;
 use crate::id::PendingId;
 use crate::namespace::{Namespace, PrehashedBuild};
 use crate::state::CancelReason;
@@ -475,11 +474,9 @@ impl<T> Inner<T> {
     /// Drops the index of a namespace that has no entries left.
     fn drop_ns_if_empty(&mut self, n: u32) {
         let empty = matches!(self.ns_slots.get(n as usize), Some(Some(i)) if i.slots.is_empty());
-        if empty {
-            if let Some(Some(idx)) = self.ns_slots.get_mut(n as usize).map(Option::take) {
-                self.ns_index.remove(&idx.namespace);
-                self.ns_free.push(n);
-            }
+        if empty && let Some(Some(idx)) = self.ns_slots.get_mut(n as usize).map(Option::take) {
+            self.ns_index.remove(&idx.namespace);
+            self.ns_free.push(n);
         }
     }
 
@@ -721,12 +718,11 @@ where
 
     async fn wake(&self, record: &Record<T>) -> Result<(), StoreError> {
         let mut inner = self.lock();
-        if self.shared.retention.is_zero() {
-            if let Some(slot) = inner.slot(&record.id) {
-                if inner.entry(slot).state() != OPEN {
-                    drop(inner.remove(slot));
-                }
-            }
+        if self.shared.retention.is_zero()
+            && let Some(slot) = inner.slot(&record.id)
+            && inner.entry(slot).state() != OPEN
+        {
+            drop(inner.remove(slot));
         }
         if self.shared.notifier.has_waiters() {
             self.shared.notifier.notify_with(record.id, record.clone());
@@ -945,8 +941,7 @@ mod tests {
             let store = MemoryStore::<u32>::new().with_retention(Duration::ZERO);
             for id in ids {
                 let new = NewRecord::new(record(id, now));
-                ready(store.create(&new, Limits::default(), Dedup::Never, now))
-                    .expect("create");
+                ready(store.create(&new, Limits::default(), Dedup::Never, now)).expect("create");
             }
             for (done, &i) in order.iter().enumerate() {
                 let r = ready(store.complete(ids[i], None, now, Wake::Now)).expect("complete");

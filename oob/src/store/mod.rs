@@ -10,9 +10,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::capability::NamespaceToken;
 use crate::id::PendingId;
 use crate::namespace::Namespace;
-use crate::capability::NamespaceToken;
 use crate::state::CancelReason;
 use crate::time::Timestamp;
 

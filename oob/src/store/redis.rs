@@ -62,12 +62,11 @@ use redis::{Client, RedisError, Script, Value};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::capability::NamespaceToken;
 use super::{
-    NewRecord,
-    Body, CreateError, Created, Dedup, Finished, Limits, Notifier, Record, RecordState, Scope,
-    Store, StoreError, Subscription, TransitionError, Wake,
+    Body, CreateError, Created, Dedup, Finished, Limits, NewRecord, Notifier, Record, RecordState,
+    Scope, Store, StoreError, Subscription, TransitionError, Wake,
 };
+use crate::capability::NamespaceToken;
 use crate::id::PendingId;
 use crate::namespace::Namespace;
 use crate::state::CancelReason;
@@ -1196,10 +1195,10 @@ where
             p.cmd("ZREM").arg(&keys.open).arg(&members).ignore();
             let deleted: Vec<i64> = p.query_async(&mut conn).await.map_err(backend)?;
             for (m, d) in members.iter().zip(&deleted) {
-                if *d == 1 {
-                    if let Ok(id) = PendingId::from_str(m) {
-                        cleared.push(id);
-                    }
+                if *d == 1
+                    && let Ok(id) = PendingId::from_str(m)
+                {
+                    cleared.push(id);
                 }
             }
         }

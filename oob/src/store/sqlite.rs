@@ -60,12 +60,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::oneshot;
 
-use crate::capability::NamespaceToken;
 use super::{
-    NewRecord,
-    Body, CreateError, Created, Dedup, Finished, Limits, Notifier, Record, RecordState, Scope,
-    Store, StoreError, Subscription, TransitionError, Wake,
+    Body, CreateError, Created, Dedup, Finished, Limits, NewRecord, Notifier, Record, RecordState,
+    Scope, Store, StoreError, Subscription, TransitionError, Wake,
 };
+use crate::capability::NamespaceToken;
 use crate::id::PendingId;
 use crate::namespace::Namespace;
 use crate::payload::OobPayload;
@@ -303,10 +302,12 @@ impl Db {
                         Ok(v)
                     }
                 };
-                if reply.send(out).is_err() && commit.is_none() && !touched.is_empty() {
-                    if let Some(orphan) = orphan {
-                        orphan(&touched);
-                    }
+                if reply.send(out).is_err()
+                    && commit.is_none()
+                    && !touched.is_empty()
+                    && let Some(orphan) = orphan
+                {
+                    orphan(&touched);
                 }
             })
         });
@@ -1222,7 +1223,12 @@ mod tests {
         let now = Timestamp::from_millis(1_000_000);
         let r = record(now);
         store
-            .create(&NewRecord::new(r.clone()), Limits::default(), Dedup::Never, now)
+            .create(
+                &NewRecord::new(r.clone()),
+                Limits::default(),
+                Dedup::Never,
+                now,
+            )
             .await
             .expect("create");
         assert_eq!(
@@ -1292,9 +1298,14 @@ mod tests {
         let q = SqliteStore::<Q>::open(&path).expect("open again");
         let now = Timestamp::from_millis(1_000_000);
         let r = record(now);
-        p.create(&NewRecord::new(r.clone()), Limits::default(), Dedup::Never, now)
-            .await
-            .expect("create");
+        p.create(
+            &NewRecord::new(r.clone()),
+            Limits::default(),
+            Dedup::Never,
+            now,
+        )
+        .await
+        .expect("create");
         assert!(q.get(r.id, now).await.expect("get").is_none());
         assert!(matches!(
             q.complete(r.id, None, now, Wake::Now).await,
