@@ -14,19 +14,22 @@
 //! moves when a case advances it, so stores with real-time key TTLs still behave.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use oob::namespace::Namespace;
 use oob::provider::FromVerifiedSubject;
 use oob::state::CancelReason;
 use oob::store::{
-    Body, CreateError, Created, Dedup, Finished, Limits, Record, RecordState, Scope, Store,
-    TransitionError, Wake,
+    CreateError, Created, Dedup, Finished, Limits, NewRecord, Record, RecordState, Scope, Store,
+    StoreError, Subscription, TransitionError, Wake,
 };
 use oob::time::{Clock, SystemClock, Timestamp};
 use oob::vault::{MemoryVault, Vault};
-use oob::{AnyPending, CallbackBase, Error, Joined, Manager, Outcome, PendingId, Spec};
+use oob::{
+    AnyPending, CallbackBase, Error, Joined, Manager, NamespaceToken, Outcome, PendingId, Spec,
+};
 
 use crate::{DeviceCode, device_code, finished, ns, spawn_wait, spec, user};
 
@@ -45,8 +48,6 @@ macro_rules! store_conformance {
             create_then_get_round_trips,
             create_refuses_a_duplicate_id,
             get_unknown_is_none,
-            put_inserts_and_replaces_keeping_indexes,
-            put_finished_record_is_not_listed,
             complete_is_single_and_final,
             cancel_and_decline_are_final,
             transitions_of_unknown_ids_are_not_found,
@@ -177,27 +178,89 @@ fn setup<S: Store<DeviceCode>>(store: S) -> (ConfManager<S>, ManualClock) {
     manager_on(store, Opts::default())
 }
 
-/// A plain open record in `namespace`, created at `now`, open for `ttl`.
-#[must_use]
-pub fn record(namespace: &str, now: Timestamp, ttl: Duration) -> Record<DeviceCode> {
-    Record {
-        id: PendingId::random(),
-        namespace: ns(namespace),
-        created_at: now,
-        expires_at: now.saturating_add(ttl),
-        state: RecordState::Open,
-        body: Arc::new(Body::new(
-            device_code(),
-            Some("alias".into()),
-            Some("res".into()),
-            Some("elicit".into()),
-        )),
-    }
+/// The ids of the open pendings that the verified caller `n` lists.
+async fn list_ids<S: Store<DeviceCode>>(m: &ConfManager<S>, n: &str) -> HashSet<PendingId> {
+    let list = m.list(&user(n)).await.expect("list");
+    list.iter().map(oob::Pending::id).collect()
 }
 
-async fn list_ids<S: Store<DeviceCode>>(m: &ConfManager<S>, n: &str) -> HashSet<PendingId> {
-    let list = m.list(&ns(n)).await.expect("list");
-    list.iter().map(oob::Pending::id).collect()
+/// What the second attempt of a [`CreateTwice`] store answered.
+type SecondCreate = Arc<Mutex<Option<Result<Created<DeviceCode>, CreateError>>>>;
+
+/// A store that inserts every new record the manager hands it twice: the first answer goes
+/// back to the manager, the second (the store's answer to a duplicate id) is kept for the
+/// case to inspect. Only the manager makes a [`NewRecord`], so this is how a test makes a
+/// store see the same id twice. Every other method delegates.
+struct CreateTwice<S> {
+    inner: S,
+    second: SecondCreate,
+}
+
+impl<S: Store<DeviceCode>> Store<DeviceCode> for CreateTwice<S> {
+    async fn create(
+        &self,
+        new: &NewRecord<DeviceCode>,
+        limits: Limits,
+        dedup: Dedup,
+        now: Timestamp,
+    ) -> Result<Created<DeviceCode>, CreateError> {
+        let first = self.inner.create(new, limits, dedup, now).await;
+        let second = self.inner.create(new, limits, dedup, now).await;
+        *self.second.lock().unwrap_or_else(PoisonError::into_inner) = Some(second);
+        first
+    }
+
+    async fn get(
+        &self,
+        id: PendingId,
+        now: Timestamp,
+    ) -> Result<Option<Record<DeviceCode>>, StoreError> {
+        self.inner.get(id, now).await
+    }
+
+    async fn complete(
+        &self,
+        id: PendingId,
+        expect: Option<&Namespace>,
+        now: Timestamp,
+        wake: Wake,
+    ) -> Result<Record<DeviceCode>, TransitionError> {
+        self.inner.complete(id, expect, now, wake).await
+    }
+
+    async fn wake(&self, record: &Record<DeviceCode>) -> Result<(), StoreError> {
+        self.inner.wake(record).await
+    }
+
+    async fn cancel(
+        &self,
+        id: PendingId,
+        reason: CancelReason,
+        expect: Option<&Namespace>,
+        now: Timestamp,
+    ) -> Result<Record<DeviceCode>, TransitionError> {
+        self.inner.cancel(id, reason, expect, now).await
+    }
+
+    async fn list_namespace(
+        &self,
+        namespace: &NamespaceToken<'_>,
+        now: Timestamp,
+    ) -> Result<Vec<Record<DeviceCode>>, StoreError> {
+        self.inner.list_namespace(namespace, now).await
+    }
+
+    async fn clear_namespace(&self, namespace: &NamespaceToken<'_>) -> Result<usize, StoreError> {
+        self.inner.clear_namespace(namespace).await
+    }
+
+    async fn purge(&self, now: Timestamp) -> Result<usize, StoreError> {
+        self.inner.purge(now).await
+    }
+
+    async fn subscribe(&self, id: PendingId) -> Result<Subscription<DeviceCode>, StoreError> {
+        self.inner.subscribe(id).await
+    }
 }
 
 /// Create, then read back through the store and the manager: every field survives.
@@ -241,30 +304,48 @@ pub async fn create_then_get_round_trips<S: Store<DeviceCode> + Clone>(store: S)
     assert_eq!(m.open(p.id()).await.expect("open").id(), p.id());
 }
 
-/// A second create of the same id inserts nothing.
+/// A second create of the same id inserts nothing: the store refuses it with
+/// `DuplicateId` and keeps the first record, once.
 pub async fn create_refuses_a_duplicate_id<S: Store<DeviceCode> + Clone>(store: S) {
-    let now = ManualClock::new().now();
-    let r = record("a", now, Duration::from_secs(60));
-    let created = store
-        .create(&r, Limits::default(), Dedup::Never, now)
-        .await
-        .expect("create");
-    assert_eq!(created, Created::Inserted);
-    let mut other = record("b", now, Duration::from_secs(60));
-    other.id = r.id;
-    let again = store
-        .create(&other, Limits::default(), Dedup::Never, now)
-        .await;
+    let second = SecondCreate::default();
+    let (m, clock) = setup(CreateTwice {
+        inner: store.clone(),
+        second: Arc::clone(&second),
+    });
+    let p = m.create(&user("a"), spec()).await.expect("create");
+    let again = second
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take()
+        .expect("the store saw the record twice");
     assert!(matches!(again, Err(CreateError::DuplicateId)), "{again:?}");
-    let got = store.get(r.id, now).await.expect("get").expect("present");
+    let got = store
+        .get(p.id(), clock.now())
+        .await
+        .expect("get")
+        .expect("present");
     assert_eq!(got.namespace, ns("a"));
-    assert!(
-        store
-            .list_namespace(&ns("b"), now)
-            .await
-            .expect("list")
-            .is_empty()
-    );
+    assert_eq!(got.state, RecordState::Open);
+    assert_eq!(list_ids(&m, "a").await, HashSet::from([p.id()]));
+    // The same holds for a record that `create_or_join` hands over.
+    let q = m
+        .create_or_join(&user("b"), spec().alias("gh"))
+        .await
+        .expect("create_or_join");
+    assert!(matches!(q, Joined::Created(_)), "{q:?}");
+    let qid = q.into_open().expect("open").id();
+    let again = second
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take()
+        .expect("the store saw the record twice");
+    match again {
+        // Refused as a duplicate, or joined to the very record it already holds.
+        Err(CreateError::DuplicateId) => {}
+        Ok(Created::Joined(r)) => assert_eq!(r.id, qid),
+        other => panic!("expected DuplicateId or a join of {qid}, got {other:?}"),
+    }
+    assert_eq!(list_ids(&m, "b").await, HashSet::from([qid]));
 }
 
 /// Unknown ids read as `None` / not found.
@@ -274,70 +355,6 @@ pub async fn get_unknown_is_none<S: Store<DeviceCode> + Clone>(store: S) {
     assert!(store.get(id, clock.now()).await.expect("get").is_none());
     assert!(matches!(m.get(id).await, Err(Error::NotFound(x)) if x == id));
     assert!(matches!(m.open(id).await, Err(Error::NotFound(_))));
-}
-
-/// `put` inserts, and re-putting an id under another namespace moves it between the
-/// namespace indexes (list and clear see it only in its new namespace).
-pub async fn put_inserts_and_replaces_keeping_indexes<S: Store<DeviceCode> + Clone>(store: S) {
-    let now = ManualClock::new().now();
-    let r = record("a", now, Duration::from_secs(60));
-    let id = r.id;
-    store.put(r.clone()).await.expect("put");
-    let listed: Vec<_> = store.list_namespace(&ns("a"), now).await.expect("list");
-    assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0].id, id);
-
-    let moved = Record {
-        namespace: ns("b"),
-        expires_at: now.saturating_add(Duration::from_secs(120)),
-        ..r
-    };
-    store.put(moved).await.expect("re-put");
-    assert!(
-        store
-            .list_namespace(&ns("a"), now)
-            .await
-            .expect("list a")
-            .is_empty()
-    );
-    let in_b = store.list_namespace(&ns("b"), now).await.expect("list b");
-    assert_eq!(in_b.len(), 1);
-    assert_eq!(in_b[0].id, id);
-    assert_eq!(
-        in_b[0].expires_at,
-        now.saturating_add(Duration::from_secs(120))
-    );
-    let got = store.get(id, now).await.expect("get").expect("present");
-    assert_eq!(got.namespace, ns("b"));
-    assert_eq!(store.clear_namespace(&ns("a")).await.expect("clear a"), 0);
-    assert!(store.get(id, now).await.expect("get").is_some());
-    assert_eq!(store.clear_namespace(&ns("b")).await.expect("clear b"), 1);
-    assert!(store.get(id, now).await.expect("get").is_none());
-}
-
-/// A finished record put as such reads back finished and is not listed.
-pub async fn put_finished_record_is_not_listed<S: Store<DeviceCode> + Clone>(store: S) {
-    let now = ManualClock::new().now();
-    let mut r = record("a", now, Duration::from_secs(60));
-    r.state = RecordState::Cancelled {
-        at: now,
-        reason: CancelReason::Declined,
-    };
-    store.put(r.clone()).await.expect("put");
-    let got = store.get(r.id, now).await.expect("get").expect("present");
-    assert_eq!(got.state, r.state);
-    assert!(
-        store
-            .list_namespace(&ns("a"), now)
-            .await
-            .expect("list")
-            .is_empty()
-    );
-    let again = store.complete(r.id, None, now, Wake::Now).await;
-    assert!(
-        matches!(again, Err(TransitionError::Finished(Finished::Declined))),
-        "{again:?}"
-    );
 }
 
 /// Complete succeeds once; every later transition reports the completion.
@@ -404,6 +421,22 @@ pub async fn cancel_and_decline_are_final<S: Store<DeviceCode> + Clone>(store: S
         }
     );
     assert!(list_ids(&m, "a").await.is_empty());
+    // At the store level too: a finished record is not listed, and refuses a transition
+    // with how it finished.
+    let alice = user("a");
+    let token = m.caller(&alice).expect("caller");
+    assert!(
+        store
+            .list_namespace(&token, clock.now())
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    let again = store.complete(did, None, clock.now(), Wake::Now).await;
+    assert!(
+        matches!(again, Err(TransitionError::Finished(Finished::Declined))),
+        "{again:?}"
+    );
 }
 
 /// Transitions of ids the store never saw are `NotFound`.
@@ -449,7 +482,7 @@ pub async fn clear_namespace_touches_no_other_namespace<S: Store<DeviceCode> + C
     let done_b_id = done_b.id();
     m.decline(done_b).await.expect("decline");
 
-    assert_eq!(m.clear(&ns("a")).await.expect("clear"), 2);
+    assert_eq!(m.clear(&user("a")).await.expect("clear"), 2);
     assert!(matches!(m.get(open_a.id()).await, Err(Error::NotFound(_))));
     assert!(matches!(m.get(done_a_id).await, Err(Error::NotFound(_))));
     assert!(matches!(
@@ -462,7 +495,7 @@ pub async fn clear_namespace_touches_no_other_namespace<S: Store<DeviceCode> + C
         m.get(done_b_id).await,
         Ok(AnyPending::Cancelled(_))
     ));
-    assert_eq!(m.clear(&ns("a")).await.expect("clear again"), 0);
+    assert_eq!(m.clear(&user("a")).await.expect("clear again"), 0);
     m.complete(open_b).await.expect("b still completes");
 }
 
@@ -962,7 +995,7 @@ pub async fn waiter_sees_removal_by_clear<S: Store<DeviceCode> + Clone>(store: S
     let id = p.id();
     let waiter = spawn_wait(&m, id, Duration::from_secs(30));
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(m.clear(&ns("a")).await.expect("clear"), 1);
+    assert_eq!(m.clear(&user("a")).await.expect("clear"), 1);
     match waiter.await.expect("join") {
         Ok(Outcome::Removed(x)) => assert_eq!(x, id),
         // The waiter had not read the record yet when it was cleared.
@@ -982,16 +1015,19 @@ pub async fn complete_with_persists_before_waking<S: Store<DeviceCode> + Clone>(
         let vault = vault.clone();
         async move {
             let out = m.wait(id, Duration::from_secs(30)).await;
-            let found = vault.get(&ns("a"), "token").await.expect("vault");
+            let alice = user("a");
+            let token = m.caller(&alice).expect("caller");
+            let found = vault.get(&token, "token").await.expect("vault");
             (out, found)
         }
     });
     tokio::time::sleep(Duration::from_millis(20)).await;
+    let writer = vault.clone();
     let (done, ()) = m
-        .complete_with(p, async |token| {
+        .complete_with(p, async move |token| {
             // Give an early wake-up every chance to show.
             tokio::time::sleep(Duration::from_millis(50)).await;
-            vault.put(&token, "token", "s3cret".into()).await
+            writer.put(&token, "token", "s3cret".into()).await
         })
         .await
         .expect("complete_with");
@@ -1007,22 +1043,19 @@ pub async fn complete_with_persists_before_waking<S: Store<DeviceCode> + Clone>(
 /// At the store level: a `Wake::Later` completion is visible to reads at once, and
 /// `wake` then releases the waiters with the completed record.
 pub async fn store_wake_later_holds_waiters<S: Store<DeviceCode> + Clone>(store: S) {
-    let now = ManualClock::new().now();
-    let r = record("a", now, Duration::from_secs(60));
-    store
-        .create(&r, Limits::default(), Dedup::Never, now)
-        .await
-        .expect("create");
-    let mut sub = store.subscribe(r.id).await.expect("subscribe");
-    assert_eq!(sub.id(), r.id);
+    let (m, clock) = setup(store.clone());
+    let now = clock.now();
+    let r = m.create(&user("a"), spec()).await.expect("create");
+    let mut sub = store.subscribe(r.id()).await.expect("subscribe");
+    assert_eq!(sub.id(), r.id());
     let done = store
-        .complete(r.id, Some(&ns("a")), now, Wake::Later)
+        .complete(r.id(), Some(&ns("a")), now, Wake::Later)
         .await
         .expect("complete");
     assert_eq!(done.state, RecordState::Completed { at: now });
     // Not woken with the record by the transition itself.
     assert!(sub.try_changed().is_none());
-    let read = store.get(r.id, now).await.expect("get").expect("present");
+    let read = store.get(r.id(), now).await.expect("get").expect("present");
     assert_eq!(read.state, RecordState::Completed { at: now });
     store.wake(&done).await.expect("wake");
     let woken = async {
@@ -1030,12 +1063,12 @@ pub async fn store_wake_later_holds_waiters<S: Store<DeviceCode> + Clone>(store:
             // A store may deliver a bare change before the one with the record; re-read then.
             match sub.changed().await {
                 Some(rec) => {
-                    assert_eq!(rec.id, r.id);
+                    assert_eq!(rec.id, r.id());
                     assert_eq!(rec.state, RecordState::Completed { at: now });
                     break;
                 }
                 None => {
-                    let rec = store.get(r.id, now).await.expect("get").expect("present");
+                    let rec = store.get(r.id(), now).await.expect("get").expect("present");
                     if rec.state == (RecordState::Completed { at: now }) {
                         break;
                     }
@@ -1076,8 +1109,10 @@ pub async fn payload_and_labels_survive_unicode<S: Store<DeviceCode> + Clone>(st
     assert_eq!(r.body.resource(), Some("résource"));
     assert_eq!(r.body.elicit_id(), Some("id'; DROP TABLE x; --"));
     assert_eq!(r.namespace, ns("ünïcode"));
+    let caller = user("ünïcode");
+    let token = m.caller(&caller).expect("caller");
     let listed = store
-        .list_namespace(&ns("ünïcode"), clock.now())
+        .list_namespace(&token, clock.now())
         .await
         .expect("list");
     assert_eq!(listed.len(), 1);

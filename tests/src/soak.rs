@@ -6,14 +6,14 @@ use std::fmt::Write as _;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use oob::PendingId;
 use oob::namespace::Namespace;
 use oob::state::CancelReason;
 use oob::store::{
-    CreateError, Created, Dedup, Limits, Record, Store, StoreError, Subscription, TransitionError,
-    Wake,
+    CreateError, Created, Dedup, Limits, NewRecord, Record, Store, StoreError, Subscription,
+    TransitionError, Wake,
 };
 use oob::time::Timestamp;
+use oob::{NamespaceToken, PendingId};
 
 /// Latencies and failures per operation name.
 #[derive(Debug, Default)]
@@ -74,18 +74,13 @@ where
 {
     async fn create(
         &self,
-        record: &Record<T>,
+        new: &NewRecord<T>,
         limits: Limits,
         dedup: Dedup,
         now: Timestamp,
     ) -> Result<Created<T>, CreateError> {
         tokio::time::sleep(self.delay).await;
-        self.inner.create(record, limits, dedup, now).await
-    }
-
-    async fn put(&self, record: Record<T>) -> Result<(), StoreError> {
-        tokio::time::sleep(self.delay).await;
-        self.inner.put(record).await
+        self.inner.create(new, limits, dedup, now).await
     }
 
     async fn get(&self, id: PendingId, now: Timestamp) -> Result<Option<Record<T>>, StoreError> {
@@ -122,14 +117,14 @@ where
 
     async fn list_namespace(
         &self,
-        namespace: &Namespace,
+        namespace: &NamespaceToken<'_>,
         now: Timestamp,
     ) -> Result<Vec<Record<T>>, StoreError> {
         tokio::time::sleep(self.delay).await;
         self.inner.list_namespace(namespace, now).await
     }
 
-    async fn clear_namespace(&self, namespace: &Namespace) -> Result<usize, StoreError> {
+    async fn clear_namespace(&self, namespace: &NamespaceToken<'_>) -> Result<usize, StoreError> {
         tokio::time::sleep(self.delay).await;
         self.inner.clear_namespace(namespace).await
     }

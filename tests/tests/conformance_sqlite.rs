@@ -5,14 +5,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use oob::PendingId;
 use oob::namespace::Namespace;
 use oob::state::CancelReason;
 use oob::store::{
-    CreateError, Created, Dedup, Limits, Record, SqliteStore, Store, StoreError, Subscription,
-    TransitionError, Wake,
+    CreateError, Created, Dedup, Limits, NewRecord, Record, SqliteStore, Store, StoreError,
+    Subscription, TransitionError, Wake,
 };
 use oob::time::Timestamp;
+use oob::{NamespaceToken, PendingId};
 use oob_tests::DeviceCode;
 
 /// Deletes the database files when the last handle goes.
@@ -50,19 +50,12 @@ oob_tests::store_conformance!(make);
 impl Store<DeviceCode> for TempStore {
     fn create(
         &self,
-        record: &Record<DeviceCode>,
+        new: &NewRecord<DeviceCode>,
         limits: Limits,
         dedup: Dedup,
         now: Timestamp,
     ) -> impl Future<Output = Result<Created<DeviceCode>, CreateError>> + Send {
-        self.store.create(record, limits, dedup, now)
-    }
-
-    fn put(
-        &self,
-        record: Record<DeviceCode>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        self.store.put(record)
+        self.store.create(new, limits, dedup, now)
     }
 
     fn get(
@@ -102,7 +95,7 @@ impl Store<DeviceCode> for TempStore {
 
     fn list_namespace(
         &self,
-        namespace: &Namespace,
+        namespace: &NamespaceToken<'_>,
         now: Timestamp,
     ) -> impl Future<Output = Result<Vec<Record<DeviceCode>>, StoreError>> + Send {
         self.store.list_namespace(namespace, now)
@@ -110,7 +103,7 @@ impl Store<DeviceCode> for TempStore {
 
     fn clear_namespace(
         &self,
-        namespace: &Namespace,
+        namespace: &NamespaceToken<'_>,
     ) -> impl Future<Output = Result<usize, StoreError>> + Send {
         self.store.clear_namespace(namespace)
     }

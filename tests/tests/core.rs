@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use oob::provider::{FixedNamespace, FromVerifiedSubject, ProviderError, VerifiedSubject};
 use oob::state::CancelReason;
-use oob::store::{Body, Finished, MemoryStore, Record, RecordState, Store, Wake};
+use oob::store::{Finished, MemoryStore, RecordState, Store, Wake};
 use oob::time::Timestamp;
 use oob::vault::{MemoryVault, Vault};
 use oob::{AnyPending, Error, Namespace, PendingId, Spec};
@@ -147,7 +147,7 @@ async fn expired_pending_cannot_be_completed_and_is_not_listed() {
     assert!(matches!(m.open(id).await, Err(Error::Expired(_))));
     assert!(matches!(m.get(id).await.unwrap(), AnyPending::Expired(_)));
     let listed: Vec<_> = m
-        .list(&ns("a"))
+        .list(&user("a"))
         .await
         .unwrap()
         .iter()
@@ -254,7 +254,7 @@ async fn list_and_clear_never_cross_namespaces() {
     }
     let b = m.create(&user("b"), spec()).await.unwrap();
     let mut listed: Vec<_> = m
-        .list(&ns("a"))
+        .list(&user("a"))
         .await
         .unwrap()
         .iter()
@@ -264,74 +264,65 @@ async fn list_and_clear_never_cross_namespaces() {
     a_ids.sort();
     assert_eq!(listed, a_ids);
     assert!(
-        m.list(&ns("a"))
+        m.list(&user("a"))
             .await
             .unwrap()
             .iter()
             .all(|p| p.namespace().as_str() == "a")
     );
-    assert_eq!(m.clear(&ns("a")).await.unwrap(), 5);
-    assert!(m.list(&ns("a")).await.unwrap().is_empty());
+    assert_eq!(m.clear(&user("a")).await.unwrap(), 5);
+    assert!(m.list(&user("a")).await.unwrap().is_empty());
     for id in &a_ids {
         assert!(matches!(m.get(*id).await, Err(Error::NotFound(_))));
     }
-    let bl = m.list(&ns("b")).await.unwrap();
+    let bl = m.list(&user("b")).await.unwrap();
     assert_eq!(bl.len(), 1);
     assert_eq!(bl[0].id(), b.id());
-    assert_eq!(m.clear(&ns("nobody")).await.unwrap(), 0);
+    assert_eq!(m.clear(&user("nobody")).await.unwrap(), 0);
     assert!(m.complete(b).await.is_ok());
 }
 
-fn record(id: PendingId, namespace: &str) -> Record<DeviceCode> {
-    Record {
-        id,
-        namespace: ns(namespace),
-        created_at: Timestamp::from_millis(1),
-        expires_at: Timestamp::from_millis(u64::MAX / 2),
-        state: RecordState::Open,
-        body: Arc::new(Body::new(device_code(), None, Some("r".into()), None)),
-    }
-}
-
+/// The operator's handle clears a namespace named in text, and no other.
 #[tokio::test]
-async fn re_put_under_another_namespace_keeps_both_indexes_right() {
-    let store = MemoryStore::<DeviceCode>::new();
-    let now = Timestamp::from_millis(10);
-    let id = PendingId::random();
-    let other = PendingId::random();
-    store.put(record(id, "a")).await.unwrap();
-    store.put(record(other, "a")).await.unwrap();
-    store.put(record(id, "b")).await.unwrap();
-    let a: Vec<_> = store.list_namespace(&ns("a"), now).await.unwrap();
-    let b: Vec<_> = store.list_namespace(&ns("b"), now).await.unwrap();
-    assert_eq!(a.iter().map(|r| r.id).collect::<Vec<_>>(), vec![other]);
-    assert_eq!(b.iter().map(|r| r.id).collect::<Vec<_>>(), vec![id]);
-    assert_eq!(store.len(), 2);
-    // Re-put in the same namespace does not duplicate.
-    store.put(record(id, "b")).await.unwrap();
-    assert_eq!(store.list_namespace(&ns("b"), now).await.unwrap().len(), 1);
-    assert_eq!(store.clear_namespace(&ns("a")).await.unwrap(), 1);
+async fn operator_clears_only_the_namespace_it_names() {
+    let m = manager();
+    let a = m.create(&user("a"), spec()).await.unwrap();
+    let done = m.create(&user("a"), spec()).await.unwrap();
+    let done_id = done.id();
+    m.complete(done).await.unwrap();
+    let b = m.create(&user("b"), spec()).await.unwrap();
+    assert_eq!(m.operator().clear_namespace(&ns("a")).await.unwrap(), 2);
+    assert!(matches!(m.get(a.id()).await, Err(Error::NotFound(_))));
+    assert!(matches!(m.get(done_id).await, Err(Error::NotFound(_))));
+    assert!(m.list(&user("a")).await.unwrap().is_empty());
+    assert_eq!(m.list(&user("b")).await.unwrap().len(), 1);
     assert_eq!(
-        store.get(id, now).await.unwrap().unwrap().namespace,
-        ns("b")
+        m.operator().clear_namespace(&ns("nobody")).await.unwrap(),
+        0
     );
-    assert_eq!(store.clear_namespace(&ns("b")).await.unwrap(), 1);
-    assert!(store.is_empty());
+    assert!(m.complete(b).await.is_ok());
 }
 
 #[tokio::test]
 async fn store_transitions_check_expiry_and_namespace() {
-    let store = MemoryStore::<DeviceCode>::new();
-    let id = PendingId::random();
-    let mut r = record(id, "a");
-    r.expires_at = Timestamp::from_millis(100);
-    store.put(r).await.unwrap();
-    let early = Timestamp::from_millis(50);
-    let late = Timestamp::from_millis(100);
+    let m = manager();
+    let p = m
+        .create(&user("a"), spec().ttl(Duration::from_secs(100)))
+        .await
+        .unwrap();
+    let store = m.store();
+    let id = p.id();
+    let created = Timestamp::from_system_time(p.created_at());
+    let early = created.saturating_add(Duration::from_secs(50));
+    let late = Timestamp::from_system_time(p.expires_at());
+    assert_eq!(late, created.saturating_add(Duration::from_secs(100)));
     assert!(matches!(
         store.complete(id, Some(&ns("b")), early, Wake::Now).await,
         Err(oob::store::TransitionError::NamespaceMismatch)
     ));
+    let a = user("a");
+    let token = m.caller(&a).unwrap();
+    assert_eq!(store.list_namespace(&token, early).await.unwrap().len(), 1);
     assert_eq!(
         store.get(id, late).await.unwrap().unwrap().state,
         RecordState::Expired { at: late }
@@ -340,21 +331,16 @@ async fn store_transitions_check_expiry_and_namespace() {
         store.complete(id, None, late, Wake::Now).await,
         Err(oob::store::TransitionError::Finished(Finished::Expired))
     ));
-    assert!(
-        store
-            .list_namespace(&ns("a"), late)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(store.list_namespace(&token, late).await.unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn retention_window_then_purge() {
-    let store = MemoryStore::<DeviceCode>::new().with_retention(Duration::from_secs(10));
-    let id = PendingId::random();
-    store.put(record(id, "a")).await.unwrap();
-    let t0 = Timestamp::from_millis(1_000);
+    let m = manager_with(MemoryStore::new().with_retention(Duration::from_secs(10)));
+    let p = m.create(&user("a"), spec()).await.unwrap();
+    let store = m.store();
+    let id = p.id();
+    let t0 = Timestamp::from_system_time(p.created_at()).saturating_add(Duration::from_secs(1));
     store.complete(id, None, t0, Wake::Now).await.unwrap();
     let within = t0.saturating_add(Duration::from_secs(9));
     let after = t0.saturating_add(Duration::from_secs(10));
@@ -384,33 +370,46 @@ async fn vault_writes_only_under_the_completed_namespace() {
     let vault = MemoryVault::<String>::new();
     let alice = m.create(&user("alice"), spec()).await.unwrap();
     let bob = m.create(&user("bob"), spec()).await.unwrap();
-    let alice_done = m.complete(alice).await.unwrap();
-    vault
-        .put(
-            &alice_done.namespace_token(),
-            "github",
-            "alice-token".into(),
-        )
+    let writer = vault.clone();
+    let (alice_done, ()) = m
+        .complete_with(alice, async move |token| {
+            writer.put(&token, "github", "alice-token".into()).await
+        })
         .await
         .unwrap();
+    assert_eq!(alice_done.namespace(), &ns("alice"));
+    // Each verified caller reads with their own capability.
+    let (alice_cx, bob_cx) = (user("alice"), user("bob"));
+    let (alice_t, bob_t) = (m.caller(&alice_cx).unwrap(), m.caller(&bob_cx).unwrap());
     assert_eq!(
-        vault.get(&ns("alice"), "github").await.unwrap().as_deref(),
+        vault.get(&alice_t, "github").await.unwrap().as_deref(),
         Some("alice-token")
     );
-    assert_eq!(vault.get(&ns("bob"), "github").await.unwrap(), None);
-    let bob_done = m.complete(bob).await.unwrap();
-    vault
-        .put(&bob_done.namespace_token(), "github", "bob-token".into())
-        .await
-        .unwrap();
+    assert_eq!(vault.get(&bob_t, "github").await.unwrap(), None);
+    let writer = vault.clone();
+    m.complete_with(bob, async move |token| {
+        writer.put(&token, "github", "bob-token".into()).await
+    })
+    .await
+    .unwrap();
     assert_eq!(
-        vault.get(&ns("alice"), "github").await.unwrap().as_deref(),
+        vault.get(&alice_t, "github").await.unwrap().as_deref(),
         Some("alice-token")
     );
-    assert_eq!(vault.keys(&ns("bob")), vec!["github".to_string()]);
-    assert!(vault.delete(&ns("bob"), "github").await.unwrap());
-    assert!(!vault.delete(&ns("bob"), "github").await.unwrap());
-    assert_eq!(vault.get(&ns("bob"), "github").await.unwrap(), None);
+    assert_eq!(
+        vault.get(&bob_t, "github").await.unwrap().as_deref(),
+        Some("bob-token")
+    );
+    assert_eq!(vault.keys(&bob_t), vec!["github".to_string()]);
+    assert!(vault.delete(&bob_t, "github").await.unwrap());
+    assert!(!vault.delete(&bob_t, "github").await.unwrap());
+    assert_eq!(vault.get(&bob_t, "github").await.unwrap(), None);
+    assert_eq!(vault.keys(&alice_t), vec!["github".to_string()]);
+    // A plain completion writes nothing.
+    let carol = m.create(&user("carol"), spec()).await.unwrap();
+    m.complete(carol).await.unwrap();
+    let carol_cx = user("carol");
+    assert!(vault.keys(&m.caller(&carol_cx).unwrap()).is_empty());
 }
 
 #[tokio::test]
@@ -420,8 +419,17 @@ async fn debug_output_never_shows_payload_or_namespace() {
     let s = format!("{p:?}");
     assert!(!s.contains("alice"), "{s}");
     assert!(!s.contains("ABCD-1234"), "{s}");
-    let done = m.complete(p).await.unwrap();
-    let t = format!("{:?}", done.namespace_token());
+    let (done, t) = m
+        .complete_with(p, async |token| {
+            Ok::<_, std::io::Error>(format!("{token:?} {token:#?}"))
+        })
+        .await
+        .unwrap();
+    assert!(!t.contains("alice"), "{t}");
+    let s = format!("{done:?} {:?}", done.namespace());
+    assert!(!s.contains("alice"), "{s}");
+    let cx = user("alice@example.com");
+    let t = format!("{:?}", m.caller(&cx).unwrap());
     assert!(!t.contains("alice"), "{t}");
 }
 

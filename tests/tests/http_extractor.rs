@@ -35,7 +35,13 @@ async fn form_then_submit_completes_once_and_persists_before_the_tool_call_wakes
         async move {
             match oob.wait(id, Duration::from_secs(60)).await.unwrap() {
                 // Woken only after the handler persisted: the secret is there.
-                Outcome::Completed(done) => vault.get(done.namespace(), "secret").await.unwrap(),
+                // The tool call reads with its own verified caller's capability.
+                Outcome::Completed(done) => {
+                    assert_eq!(done.namespace(), &oob_tests::ns("alice"));
+                    let caller = user("alice");
+                    let token = oob.caller(&caller).unwrap();
+                    vault.get(&token, "secret").await.unwrap()
+                }
                 other => panic!("unexpected outcome {other:?}"),
             }
         }
@@ -60,14 +66,7 @@ async fn form_then_submit_completes_once_and_persists_before_the_tool_call_wakes
     assert_eq!(res.text().await.unwrap(), "saved");
 
     assert_eq!(waiter.await.unwrap().as_deref(), Some("s3cret-value"));
-    assert_eq!(
-        state
-            .vault
-            .get(&oob_tests::ns("bob"), "secret")
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(state.stored("bob", "secret").await, None);
 
     // Completed: 410 on both methods, headers still set, a fixed body.
     for res in [

@@ -7,8 +7,7 @@ use std::sync::atomic::Ordering;
 
 use http_support::{INTERNAL_DETAIL, assert_interaction_headers, client, start};
 use oob::http::RejectionKind;
-use oob::vault::Vault;
-use oob_tests::{ns, spec, user};
+use oob_tests::{spec, user};
 
 #[tokio::test]
 async fn store_failures_are_a_generic_500() {
@@ -43,7 +42,7 @@ async fn store_failures_are_a_generic_500() {
     store.fail_complete.store(false, Ordering::SeqCst);
 
     // Nothing was stored and the pending is still open: the user can retry.
-    assert_eq!(state.vault.get(&ns("alice"), "secret").await.unwrap(), None);
+    assert_eq!(state.stored("alice", "secret").await, None);
     let res = c
         .post(&url)
         .header("content-type", "application/x-www-form-urlencoded")
@@ -53,12 +52,7 @@ async fn store_failures_are_a_generic_500() {
         .unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(
-        state
-            .vault
-            .get(&ns("alice"), "secret")
-            .await
-            .unwrap()
-            .as_deref(),
+        state.stored("alice", "secret").await.as_deref(),
         Some("second-try")
     );
 }
@@ -96,7 +90,7 @@ async fn concurrent_double_submit_has_exactly_one_winner() {
             "round {round}: {results:?}"
         );
         // The stored value is the winner's.
-        let stored = state.vault.get(&ns("alice"), "secret").await.unwrap();
+        let stored = state.stored("alice", "secret").await;
         assert_eq!(stored, Some(format!("value-{}", winners[0].0)));
     }
 }

@@ -138,8 +138,17 @@ async fn clearing_a_namespace_ends_its_waiters() {
     let id = p.id();
     let w = spawn_wait(&m, id, Duration::from_secs(30));
     tokio::task::yield_now().await;
-    m.clear(&ns("a")).await.unwrap();
+    m.clear(&user("a")).await.unwrap();
     assert!(matches!(w.await.unwrap().unwrap(), Outcome::Removed(x) if x == id));
+    // So does an operator's clear of the namespace by name.
+    let q = m.create(&user("a"), spec()).await.unwrap();
+    let qid = q.id();
+    let w = spawn_wait(&m, qid, Duration::from_secs(30));
+    while m.store().watched() == 0 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(m.operator().clear_namespace(&ns("a")).await.unwrap(), 1);
+    assert!(matches!(w.await.unwrap().unwrap(), Outcome::Removed(x) if x == qid));
 }
 
 #[tokio::test]
@@ -187,7 +196,7 @@ async fn create_or_join_under_100_concurrent_callers_yields_one_pending() {
     }
     assert_eq!(created, 1);
     assert_eq!(ids.len(), 1);
-    assert_eq!(m.list(&ns("a")).await.unwrap().len(), 1);
+    assert_eq!(m.list(&user("a")).await.unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -291,7 +300,7 @@ async fn capacity_errors_leave_the_store_unchanged() {
         Err(Error::Capacity(Scope::Namespace))
     ));
     assert_eq!(m.store().len(), before);
-    assert_eq!(m.list(&ns("a")).await.unwrap().len(), 3);
+    assert_eq!(m.list(&user("a")).await.unwrap().len(), 3);
     // Another namespace is not affected by a's bound, and cannot evict a's pendings.
     m.create(&user("b"), spec()).await.unwrap();
     m.create(&user("b"), spec()).await.unwrap();
@@ -299,10 +308,10 @@ async fn capacity_errors_leave_the_store_unchanged() {
         m.create(&user("c"), spec()).await,
         Err(Error::Capacity(Scope::Total))
     ));
-    assert_eq!(m.list(&ns("a")).await.unwrap().len(), 3);
+    assert_eq!(m.list(&user("a")).await.unwrap().len(), 3);
     assert_eq!(m.store().len(), 5);
     // Finishing one frees a place; so does expiry.
-    let one = m.list(&ns("a")).await.unwrap().pop().unwrap();
+    let one = m.list(&user("a")).await.unwrap().pop().unwrap();
     m.complete(one).await.unwrap();
     m.create(&user("a"), spec()).await.unwrap();
     tokio::time::advance(Duration::from_secs(601)).await;
@@ -349,7 +358,13 @@ async fn persisted_before_the_waiter_wakes(m: TestManager) {
         let (m, vault) = (m.clone(), vault.clone());
         async move {
             match m.wait(id, Duration::from_secs(30)).await.unwrap() {
-                Outcome::Completed(done) => vault.get(done.namespace(), "key").await.unwrap(),
+                Outcome::Completed(done) => {
+                    assert_eq!(done.namespace(), &ns("a"));
+                    // The woken tool call reads with its own verified caller's capability.
+                    let cx = user("a");
+                    let token = m.caller(&cx).unwrap();
+                    vault.get(&token, "key").await.unwrap()
+                }
                 other => panic!("{other:?}"),
             }
         }
@@ -361,24 +376,33 @@ async fn persisted_before_the_waiter_wakes(m: TestManager) {
     for _ in 0..10 {
         tokio::task::yield_now().await;
     }
+    let writer = vault.clone();
     let (done, n) = m
-        .complete_with(p, async |token| {
+        .complete_with(p, async move |token| {
             // Give the waiter every chance to run early, as a slow database write would.
             for _ in 0..50 {
                 tokio::task::yield_now().await;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
-            vault.put(&token, "key", "sk-a".into()).await.map(|()| 7)
+            writer.put(&token, "key", "sk-a".into()).await.map(|()| 7)
         })
         .await
         .unwrap();
     assert_eq!((done.id(), n), (id, 7));
     assert_eq!(waiter.await.unwrap().as_deref(), Some("sk-a"));
+    let (a, b) = (user("a"), user("b"));
     assert_eq!(
-        vault.get(&ns("a"), "key").await.unwrap().as_deref(),
+        vault
+            .get(&m.caller(&a).unwrap(), "key")
+            .await
+            .unwrap()
+            .as_deref(),
         Some("sk-a")
     );
-    assert_eq!(vault.get(&ns("b"), "key").await.unwrap(), None);
+    assert_eq!(
+        vault.get(&m.caller(&b).unwrap(), "key").await.unwrap(),
+        None
+    );
 }
 
 #[tokio::test]

@@ -127,7 +127,7 @@ async fn form_submit(
     match app
         .tools
         .manager()
-        .complete_with(ix.into_pending(), async |token| {
+        .complete_with(ix.into_pending(), async move |token| {
             vault.put(&token, "upstream", form.token).await
         })
         .await
@@ -388,12 +388,10 @@ async fn revision_2025_11_25_url_elicitation_error_notification_and_retry() {
     assert!(text_of(&ok).contains("gho_alice"));
     let bob_again = mcp_error(bob.call_tool_once(call(None)).await.unwrap_err());
     assert_eq!(bob_again.code.0, -32042);
+    let bob_cx = VerifiedSubject::new(Namespace::new("bob").unwrap());
+    let bob_token = h.tools.manager().caller(&bob_cx).unwrap();
     assert_eq!(
-        h.tools
-            .vault()
-            .get(&Namespace::new("bob").unwrap(), "upstream")
-            .await
-            .unwrap(),
+        h.tools.vault().get(&bob_token, "upstream").await.unwrap(),
         None
     );
 
@@ -492,7 +490,7 @@ async fn declined_interaction_is_a_tool_error_on_retry() {
     let open = h
         .tools
         .manager()
-        .list(&Namespace::new("alice").unwrap())
+        .list(&VerifiedSubject::new(Namespace::new("alice").unwrap()))
         .await
         .unwrap();
     h.tools
@@ -535,8 +533,8 @@ async fn clients_without_url_mode_get_the_error_not_a_url() {
     );
     // No pending was created for either.
     for user in ["carol", "dave"] {
-        let ns = Namespace::new(user).unwrap();
-        assert!(h.tools.manager().list(&ns).await.unwrap().is_empty());
+        let caller = VerifiedSubject::new(Namespace::new(user).unwrap());
+        assert!(h.tools.manager().list(&caller).await.unwrap().is_empty());
     }
     c26.cancel().await.unwrap();
     c25.cancel().await.unwrap();

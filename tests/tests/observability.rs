@@ -55,7 +55,7 @@ async fn events_name_action_kind_and_id_never_namespace_or_payload() {
     tokio::time::advance(Duration::from_secs(5)).await;
     assert!(m.purge().await.unwrap() > 0);
     m.create(&alice, spec()).await.unwrap();
-    m.clear(alice.namespace()).await.unwrap();
+    m.clear(&alice).await.unwrap();
 
     let out = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
     for action in [

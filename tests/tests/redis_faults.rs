@@ -7,7 +7,7 @@ use std::time::Duration;
 use oob::store::redis::RedisStoreError;
 use oob::{AnyPending, Error, Outcome, PendingId};
 use oob_tests::redis_server::{RedisServer, Replica};
-use oob_tests::{DeviceCode, ns, spec, user};
+use oob_tests::{DeviceCode, spec, user};
 
 /// A bound that turns a hang into a failure; never a speed assertion.
 const HANG: Duration = Duration::from_secs(60);
@@ -87,7 +87,7 @@ async fn kill_and_restart_keeps_acknowledged_pendings() {
         .await
         .expect_err("complete while down");
     assert!(is_unavailable(&e), "{e:?}");
-    let e = bounded(a.list(&ns("alice")))
+    let e = bounded(a.list(&user("alice")))
         .await
         .expect_err("list while down");
     assert!(is_unavailable(&e), "{e:?}");
@@ -112,11 +112,11 @@ async fn kill_and_restart_keeps_acknowledged_pendings() {
         assert!(matches!(until_back(&a, *id).await, AnyPending::Open(_)));
     }
     let listed: HashSet<PendingId> = a
-        .list(&ns("alice"))
+        .list(&user("alice"))
         .await
         .expect("list")
         .iter()
-        .chain(b.list(&ns("bob")).await.expect("list").iter())
+        .chain(b.list(&user("bob")).await.expect("list").iter())
         .map(oob::Pending::id)
         .collect();
     assert_eq!(listed, open.iter().copied().collect());

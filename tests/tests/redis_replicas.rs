@@ -72,7 +72,10 @@ async fn deferred_wake_crosses_replicas() {
         let vault = vault.clone();
         async move {
             let out = a.wait(id, Duration::from_secs(60)).await;
-            let found = oob::vault::Vault::get(&vault, &oob_tests::ns("alice"), "k").await;
+            // The tool call on A reads with its own verified caller's capability.
+            let alice = user("alice");
+            let token = a.caller(&alice).expect("caller");
+            let found = oob::vault::Vault::get(&vault, &token, "k").await;
             (out, found.expect("vault"))
         }
     });
@@ -80,9 +83,10 @@ async fn deferred_wake_crosses_replicas() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let open = b.open(id).await.expect("open on B");
-    b.complete_with(open, async |token| {
+    let writer = vault.clone();
+    b.complete_with(open, async move |token| {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        oob::vault::Vault::put(&vault, &token, "k", "v".to_string()).await
+        oob::vault::Vault::put(&writer, &token, "k", "v".to_string()).await
     })
     .await
     .expect("complete_with on B");
@@ -146,14 +150,14 @@ async fn dedup_across_replicas() {
     assert_eq!(created, 1);
     assert_eq!(ids.len(), 1);
     let listed_a: HashSet<_> = a
-        .list(&oob_tests::ns("alice"))
+        .list(&user("alice"))
         .await
         .expect("list on A")
         .iter()
         .map(oob::Pending::id)
         .collect();
     let listed_b: HashSet<_> = b
-        .list(&oob_tests::ns("alice"))
+        .list(&user("alice"))
         .await
         .expect("list on B")
         .iter()

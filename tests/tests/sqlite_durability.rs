@@ -80,7 +80,7 @@ async fn pendings_survive_sigkill_and_complete_exactly_once() {
         .callback_base(CallbackBase::parse("https://ex.com").expect("base"))
         .build();
 
-    let listed = m.list(&ns("durable")).await.expect("list");
+    let listed = m.list(&()).await.expect("list");
     assert_eq!(listed.len(), N - K);
     for id in &done_ids {
         assert!(matches!(m.get(*id).await, Ok(AnyPending::Completed(_))));
@@ -125,5 +125,5 @@ async fn pendings_survive_sigkill_and_complete_exactly_once() {
             Some(Finished::Completed)
         );
     }
-    assert!(m.list(&ns("durable")).await.expect("list").is_empty());
+    assert!(m.list(&()).await.expect("list").is_empty());
 }

@@ -97,9 +97,11 @@ async fn decide(
     match d.action.as_str() {
         "approve" => {
             let grant = format!("device-grant:{}", ix.data().user_code);
+            // The persist step is `'static`: it owns a handle on the vault.
+            let writer = app.vault.clone();
             app.oob
-                .complete_with(ix.into_pending(), async |token| {
-                    app.vault.put(&token, "device_grant", grant).await
+                .complete_with(ix.into_pending(), async move |token| {
+                    writer.put(&token, "device_grant", grant).await
                 })
                 .await?;
             Ok(page("Approved", "<p>Approved. You can close this tab.</p>").into_response())
@@ -143,8 +145,9 @@ async fn tool_call(
     println!("tool call: open {}", pending.callback_url());
     let wait = tokio::spawn(async move {
         match oob.wait(id, Duration::from_secs(600)).await? {
-            Outcome::Completed(done) => Ok(vault
-                .get(done.namespace(), "device_grant")
+            // The tool call reads with its own caller's capability.
+            Outcome::Completed(_) => Ok(vault
+                .get(&oob.caller(&caller)?, "device_grant")
                 .await?
                 .ok_or("completed without a grant")?),
             Outcome::Declined(_) => Ok("declined".to_string()),

@@ -162,7 +162,8 @@ async fn form_submit(
     let stored = app
         .tools
         .manager()
-        .complete_with(ix.into_pending(), async |token| {
+        // The persist step is `'static`: it owns its handle on the vault and the token.
+        .complete_with(ix.into_pending(), async move |token| {
             vault.put(&token, "upstream", form.token).await
         })
         .await;
@@ -404,16 +405,21 @@ async fn selftest(base: &str, tools: &Tools) -> Result<(), BoxError> {
     println!("2026-07-28: list_repos -> {out}");
     bob.cancel().await?;
 
-    // Each token lives under its own user's namespace only.
-    let vault = tools.vault();
-    let (a, b) = (Namespace::new("alice")?, Namespace::new("bob")?);
+    // Each token lives under its own user's namespace only: read back as each signed-in
+    // user, with that user's own capability.
+    let (manager, vault) = (tools.manager(), tools.vault());
+    let mut stored = Vec::new();
+    for name in ["alice", "bob", "mallory"] {
+        let user = VerifiedSubject::new(Namespace::new(name)?);
+        stored.push(vault.get(&manager.caller(&user)?, "upstream").await?);
+    }
     ensure(
-        vault.get(&a, "upstream").await?.as_deref() == Some("gho_alice")
-            && vault.get(&b, "upstream").await?.as_deref() == Some("gho_bob")
-            && vault
-                .get(&Namespace::new("mallory")?, "upstream")
-                .await?
-                .is_none(),
+        stored
+            == [
+                Some("gho_alice".to_owned()),
+                Some("gho_bob".to_owned()),
+                None,
+            ],
         "tokens stored per namespace",
     )?;
     println!("selftest ok");

@@ -171,9 +171,11 @@ async fn callback(
             "The provider refused the sign-in. Try again.",
         ));
     };
+    // The persist step is `'static`: it owns a handle on the vault.
+    let writer = app.vault.clone();
     app.oob
-        .complete_with(open, async |t| {
-            app.vault.put(&t, "upstream", token.access_token).await
+        .complete_with(open, async move |t| {
+            writer.put(&t, "upstream", token.access_token).await
         })
         .await?;
     Ok(page("Connected", "<p>Connected. You can close this tab.</p>").into_response())
@@ -329,10 +331,11 @@ async fn tool_call(
     let (app, id) = (app.clone(), pending.id());
     let wait = tokio::spawn(async move {
         match app.oob.wait(id, Duration::from_secs(600)).await? {
-            Outcome::Completed(done) => {
+            Outcome::Completed(_) => {
+                // The tool call reads with its own caller's capability.
                 let token = app
                     .vault
-                    .get(done.namespace(), "upstream")
+                    .get(&app.oob.caller(&caller)?, "upstream")
                     .await?
                     .ok_or("no token")?;
                 let res = app

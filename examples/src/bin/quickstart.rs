@@ -93,9 +93,11 @@ async fn submit(
             form_page(&ix.data().service, Some("Please paste a key.")),
         ));
     }
+    // The persist step is `'static`: it owns a handle on the vault.
+    let writer = app.vault.clone();
     app.oob
-        .complete_with(ix.into_pending(), async |token| {
-            app.vault.put(&token, "upstream", key).await
+        .complete_with(ix.into_pending(), async move |token| {
+            writer.put(&token, "upstream", key).await
         })
         .await?;
     Ok((
@@ -113,7 +115,9 @@ async fn tool_call(
     show_url: oneshot::Sender<String>,
     patience: Duration,
 ) -> Result<String, BoxError> {
-    if let Some(key) = vault.get(caller.namespace(), "upstream").await? {
+    // The caller's own capability: what reads its entries in the vault.
+    let token = oob.caller(&caller)?;
+    if let Some(key) = vault.get(&token, "upstream").await? {
         return Ok(key);
     }
     let pending = oob
@@ -130,9 +134,9 @@ async fn tool_call(
     println!("tool call: needs an API key; waiting for the user");
     let _ = show_url.send(pending.callback_url());
     match oob.wait(pending.id(), patience).await? {
-        Outcome::Completed(done) => {
+        Outcome::Completed(_) => {
             let key = vault
-                .get(done.namespace(), "upstream")
+                .get(&token, "upstream")
                 .await?
                 .ok_or("completed without a key")?;
             println!("tool call: resumed with the key");
@@ -214,9 +218,9 @@ async fn run(mode: Mode) -> Result<(), BoxError> {
     act_as_user(&url).await?;
     let key = call.await??;
     ensure(key == "sk-live-alice", "the tool call got the wrong key")?;
-    let bob = Namespace::new("bob@example.com")?;
+    let bob = VerifiedSubject::new(Namespace::new("bob@example.com")?);
     ensure(
-        vault.get(&bob, "upstream").await?.is_none(),
+        vault.get(&oob.caller(&bob)?, "upstream").await?.is_none(),
         "another namespace sees alice's key",
     )?;
     println!("done: the key is stored under alice's namespace only; the tool call has it");

@@ -324,9 +324,11 @@ async fn submit(
                 .into_response())
         }
         Ok(values) => {
+            // The persist step is `'static`: it owns a handle on the vault.
+            let writer = app.vault.clone();
             app.oob
-                .complete_with(ix.into_pending(), async |token| {
-                    app.vault.put(&token, "database", values).await
+                .complete_with(ix.into_pending(), async move |token| {
+                    writer.put(&token, "database", values).await
                 })
                 .await?;
             Ok(page("Saved", "<p>Saved. You can close this tab.</p>").into_response())
@@ -435,8 +437,9 @@ async fn ask(
     let (oob, vault, id) = (oob.clone(), vault.clone(), pending.id());
     let wait = tokio::spawn(async move {
         match oob.wait(id, Duration::from_secs(900)).await? {
-            Outcome::Completed(done) => Ok(vault
-                .get(done.namespace(), "database")
+            // The tool call reads with its own caller's capability.
+            Outcome::Completed(_) => Ok(vault
+                .get(&oob.caller(&caller)?, "database")
                 .await?
                 .ok_or("completed without values")?),
             other => Err(format!("unexpected outcome {other:?}").into()),
@@ -533,7 +536,10 @@ async fn selftest(oob: &Oob, vault: &MemoryVault<BTreeMap<String, Value>>) -> Re
     )?;
     ensure(
         vault
-            .get(&Namespace::new("bob")?, "database")
+            .get(
+                &oob.caller(&VerifiedSubject::new(Namespace::new("bob")?))?,
+                "database",
+            )
             .await?
             .is_none(),
         "not under bob",

@@ -489,23 +489,29 @@ where
             .complete(id, None, self.now(), Wake::Later)
             .await
             .map_err(|e| Error::from_transition(id, e))?;
-        // Should this future be dropped (its caller went away, e.g. an HTTP client
-        // disconnected) or unwind before it wakes the waiters itself, the guard does.
-        let mut guard = WakeOnDrop {
-            pending: Some((self.clone(), record.clone())),
-        };
         let checked = self
             .check_answer(&record, id, Some(&namespace))
             .and_then(|()| self.completed_pending(record.clone()));
         let done = match checked {
             Ok(done) => done,
             Err(e) => {
-                // A store that answered with another record or state: hand out nothing,
-                // but still release the waiters of the id it was asked to complete.
-                let _ = self.inner.store.wake(&record).await;
-                guard.pending = None;
+                // A store that answered with another record or state: hand out nothing. Its
+                // answer is not trusted for the wake-up either (it would wake another id's
+                // waiters, or report another namespace): the waiters of the id asked for are
+                // woken with that id's record as the store now reads it, if it reads right.
+                if let Ok(Some(own)) = self.inner.store.get(id, self.now()).await
+                    && own.id == id
+                    && own.namespace == namespace
+                {
+                    let _ = self.inner.store.wake(&own).await;
+                }
                 return Err(e);
             }
+        };
+        // Should this future be dropped (its caller went away, e.g. an HTTP client
+        // disconnected) or unwind before it wakes the waiters itself, the guard does.
+        let mut guard = WakeOnDrop {
+            pending: Some((self.clone(), record.clone())),
         };
         self.inner.log.event("complete", T::KIND, id, &namespace);
         let persisted = persist(NamespaceToken::new(namespace)).await;

@@ -270,7 +270,7 @@ async fn user_loop<S: Store<DeviceCode> + Clone>(
                                 Err(e) => return Err(e),
                             };
                             let r = m
-                                .complete_with(open, async |token| {
+                                .complete_with(open, async move |token| {
                                     vault.put(&token, &id.to_string(), ns.to_string()).await
                                 })
                                 .await;
@@ -444,8 +444,11 @@ async fn soak<S: Store<DeviceCode> + Clone>(
     }
     for ns_key in (0..cfg.users).map(|u| format!("user-{u}@soak.example")) {
         let ns = Namespace::new(&ns_key).expect("namespace");
-        for key in vault.keys(&ns) {
-            let v = vault.get(&ns, &key).await.map_err(|e| e.to_string())?;
+        // Read as that user's own tool call would: with their verified caller's capability.
+        let caller = VerifiedSubject::new(ns.clone());
+        let token = ms[0].caller(&caller).map_err(|e| chain(&e))?;
+        for key in vault.keys(&token) {
+            let v = vault.get(&token, &key).await.map_err(|e| e.to_string())?;
             if v.as_deref() != Some(ns_key.as_str()) {
                 violations.push(format!("vault of {ns_key} holds {v:?} under {key}"));
             }
@@ -463,13 +466,13 @@ async fn soak<S: Store<DeviceCode> + Clone>(
     // Completions acknowledged to their completer (a completion whose reply a fault lost is
     // in the store but was never persisted by anyone, correctly).
     let completed: usize = l.completions.values().map(|n| *n as usize).sum();
-    let persisted: usize = (0..cfg.users)
-        .map(|u| {
-            vault
-                .keys(&Namespace::new(format!("user-{u}@soak.example")).expect("ns"))
-                .len()
-        })
-        .sum();
+    let mut persisted = 0;
+    for u in 0..cfg.users {
+        let ns = Namespace::new(format!("user-{u}@soak.example")).expect("ns");
+        let caller = VerifiedSubject::new(ns);
+        let token = ms[0].caller(&caller).map_err(|e| chain(&e))?;
+        persisted += vault.keys(&token).len();
+    }
     if persisted != completed {
         violations.push(format!(
             "{completed} completions but {persisted} persisted values"
@@ -489,7 +492,8 @@ async fn soak<S: Store<DeviceCode> + Clone>(
     let mut left = 0;
     for u in 0..cfg.users {
         let ns = Namespace::new(format!("user-{u}@soak.example")).expect("ns");
-        left += ms[0].list(&ns).await.map_err(|e| e.to_string())?.len();
+        let caller = VerifiedSubject::new(ns);
+        left += ms[0].list(&caller).await.map_err(|e| e.to_string())?.len();
     }
     for id in l.owners.keys() {
         if let Ok(p) = ms[0].get(*id).await {

@@ -14,12 +14,12 @@ use oob::http::{Interaction, InteractionRejection, Interactions, interaction_hea
 use oob::provider::FromVerifiedSubject;
 use oob::state::CancelReason;
 use oob::store::{
-    CreateError, Created, Dedup, Limits, MemoryStore, Record, StoreError, Subscription,
+    CreateError, Created, Dedup, Limits, MemoryStore, NewRecord, Record, StoreError, Subscription,
     TransitionError, Wake,
 };
 use oob::time::{Clock, Timestamp};
 use oob::vault::{MemoryVault, Vault};
-use oob::{CallbackBase, Manager, Namespace, PendingId, Store};
+use oob::{CallbackBase, Manager, Namespace, NamespaceToken, PendingId, Store};
 use oob_tests::DeviceCode;
 
 /// Text that only internal errors carry: a response containing it leaked one.
@@ -111,16 +111,12 @@ fn outage() -> StoreError {
 impl Store<DeviceCode> for FlakyStore {
     async fn create(
         &self,
-        record: &Record<DeviceCode>,
+        new: &NewRecord<DeviceCode>,
         limits: Limits,
         dedup: Dedup,
         now: Timestamp,
     ) -> Result<Created<DeviceCode>, CreateError> {
-        self.inner.create(record, limits, dedup, now).await
-    }
-
-    async fn put(&self, record: Record<DeviceCode>) -> Result<(), StoreError> {
-        self.inner.put(record).await
+        self.inner.create(new, limits, dedup, now).await
     }
 
     async fn get(
@@ -164,13 +160,13 @@ impl Store<DeviceCode> for FlakyStore {
 
     async fn list_namespace(
         &self,
-        namespace: &Namespace,
+        namespace: &NamespaceToken<'_>,
         now: Timestamp,
     ) -> Result<Vec<Record<DeviceCode>>, StoreError> {
         self.inner.list_namespace(namespace, now).await
     }
 
-    async fn clear_namespace(&self, namespace: &Namespace) -> Result<usize, StoreError> {
+    async fn clear_namespace(&self, namespace: &NamespaceToken<'_>) -> Result<usize, StoreError> {
         self.inner.clear_namespace(namespace).await
     }
 
@@ -214,6 +210,16 @@ pub(crate) struct Submit {
     pub(crate) secret: String,
 }
 
+impl AppState {
+    /// What the vault holds under `key` for the verified caller `who`, read with that
+    /// caller's own capability (as a tool call would).
+    pub(crate) async fn stored(&self, who: &str, key: &str) -> Option<String> {
+        let cx = oob_tests::user(who);
+        let token = self.oob.caller(&cx).expect("a verified caller");
+        self.vault.get(&token, key).await.expect("vault")
+    }
+}
+
 /// GET: a form naming only the id.
 async fn form(ix: Interaction<DeviceCode>) -> Html<String> {
     Html(format!(
@@ -228,10 +234,11 @@ async fn submit(
     ix: Interaction<DeviceCode>,
     axum::Form(f): axum::Form<Submit>,
 ) -> Result<&'static str, InteractionRejection> {
+    let vault = state.vault.clone();
     state
         .oob
-        .complete_with(ix.into_pending(), async |token| {
-            state.vault.put(&token, "secret", f.secret).await
+        .complete_with(ix.into_pending(), async move |token| {
+            vault.put(&token, "secret", f.secret).await
         })
         .await?;
     Ok("saved")
