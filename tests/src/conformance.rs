@@ -116,6 +116,12 @@ impl ManualClock {
         }
     }
 
+    /// The clock's time, as a `SystemTime`.
+    #[must_use]
+    pub fn now_system(&self) -> std::time::SystemTime {
+        self.now().to_system_time()
+    }
+
     /// Moves the clock forward.
     pub fn advance(&self, d: Duration) {
         let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);

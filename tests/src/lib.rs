@@ -10,6 +10,7 @@ use oob::{CallbackBase, Error, Manager, Namespace, OobPayload, Outcome, PendingI
 pub mod conformance;
 pub mod redis_server;
 pub mod soak;
+pub mod vault_conformance;
 
 /// The device-code payload of the benchmarks.
 #[derive(Debug, Clone, PartialEq, Eq, OobPayload, serde::Serialize, serde::Deserialize)]

@@ -400,16 +400,28 @@ async fn vault_writes_only_under_the_completed_namespace() {
         vault.get(&bob_t, "github").await.unwrap().as_deref(),
         Some("bob-token")
     );
-    assert_eq!(vault.keys(&bob_t), vec!["github".to_string()]);
+    assert_eq!(
+        vault.keys(&bob_t).await.unwrap(),
+        vec!["github".to_string()]
+    );
     assert!(vault.delete(&bob_t, "github").await.unwrap());
     assert!(!vault.delete(&bob_t, "github").await.unwrap());
     assert_eq!(vault.get(&bob_t, "github").await.unwrap(), None);
-    assert_eq!(vault.keys(&alice_t), vec!["github".to_string()]);
+    assert_eq!(
+        vault.keys(&alice_t).await.unwrap(),
+        vec!["github".to_string()]
+    );
     // A plain completion writes nothing.
     let carol = m.create(&user("carol"), spec()).await.unwrap();
     m.complete(carol).await.unwrap();
     let carol_cx = user("carol");
-    assert!(vault.keys(&m.caller(&carol_cx).unwrap()).is_empty());
+    assert!(
+        vault
+            .keys(&m.caller(&carol_cx).unwrap())
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]

@@ -245,7 +245,10 @@ async fn core_types_print_neither_secret_nor_namespace() {
         Some(SECRET)
     );
     leaks.debug("MemoryVault", &vault);
-    leaks.debug("MemoryVault::keys", &vault.keys(&token));
+    leaks.debug(
+        "MemoryVault::keys",
+        &vault.keys(&token).await.expect("keys"),
+    );
 
     // Cancelled and declined, and the decline a cooldown answers with.
     let c = m.create(&cx, spec()).await.expect("create");

@@ -158,7 +158,7 @@ fn manager(on_complete: Lie, on_cancel: Lie) -> M {
 async fn stored(m: &M, vault: &MemoryVault<String>, who: &str) -> Vec<String> {
     let cx = user(who);
     let token = m.caller(&cx).expect("caller");
-    let mut keys = vault.keys(&token);
+    let mut keys = vault.keys(&token).await.expect("keys");
     if let Some(v) = vault.get(&token, "github").await.expect("vault") {
         keys.push(v);
     }

@@ -75,7 +75,7 @@ use crate::time::Timestamp;
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(300);
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The most jobs the connection thread runs in one transaction.
 const MAX_BATCH: usize = 256;
@@ -85,7 +85,8 @@ const MAX_BATCH: usize = 256;
 const PURGE_CHUNK: i64 = 1_000;
 
 /// Schema migrations: entry `i` moves a database from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE oob_pendings (
         id          BLOB PRIMARY KEY NOT NULL,
         namespace   TEXT NOT NULL,
@@ -110,7 +111,14 @@ const MIGRATIONS: &[&str] = &["
         value     TEXT NOT NULL,
         PRIMARY KEY (namespace, key)
     ) WITHOUT ROWID;
-"];
+",
+    "
+    ALTER TABLE oob_vault ADD COLUMN written_at INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE oob_vault ADD COLUMN expires_at INTEGER;
+    ALTER TABLE oob_vault ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX oob_vault_expires ON oob_vault (expires_at) WHERE expires_at IS NOT NULL;
+",
+];
 
 /// The columns [`Row::read`] reads, in order (a macro so statements are `concat!`ed at
 /// compile time and the statement cache is keyed without allocating).

@@ -2,6 +2,7 @@
 
 use std::marker::PhantomData;
 use std::path::Path;
+use std::sync::Arc;
 
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
@@ -10,10 +11,12 @@ use serde::de::DeserializeOwned;
 use super::StoreError;
 use super::sqlite::{Db, SqliteOptions, SqliteStore};
 use crate::capability::Capability;
-use crate::vault::{Vault, VaultError};
+use crate::time::{Clock, SystemClock, Timestamp};
+use crate::vault::{Entry, Vault, VaultError, Version, WriteOptions};
 
 /// A durable [`Vault`]: values stored as JSON in the `oob_vault` table of a SQLite file,
-/// keyed by namespace and key. Every operation takes a [`NamespaceToken`](crate::NamespaceToken) (a winning
+/// keyed by namespace and key, with their write time, expiry and version; a
+/// compare-and-swap write reads and writes in one job on the connection thread. Every operation takes a [`NamespaceToken`](crate::NamespaceToken) (a winning
 /// completion's or a verified caller's), so a value can only be written or read under the
 /// namespace of the user it belongs to.
 ///
@@ -41,6 +44,7 @@ use crate::vault::{Vault, VaultError};
 /// ```
 pub struct SqliteVault<V> {
     db: Db,
+    clock: Arc<dyn Clock>,
     _value: PhantomData<fn() -> V>,
 }
 
@@ -54,6 +58,7 @@ impl<V> Clone for SqliteVault<V> {
     fn clone(&self) -> Self {
         Self {
             db: self.db.clone(),
+            clock: self.clock.clone(),
             _value: PhantomData,
         }
     }
@@ -76,6 +81,7 @@ impl<V> SqliteVault<V> {
     pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self, StoreError> {
         Ok(Self {
             db: Db::open(Some(path.as_ref()), options)?,
+            clock: Arc::new(SystemClock),
             _value: PhantomData,
         })
     }
@@ -87,6 +93,7 @@ impl<V> SqliteVault<V> {
     pub fn open_in_memory() -> Result<Self, StoreError> {
         Ok(Self {
             db: Db::open(None, SqliteOptions::default())?,
+            clock: Arc::new(SystemClock),
             _value: PhantomData,
         })
     }
@@ -96,8 +103,34 @@ impl<V> SqliteVault<V> {
     pub fn from_store<T>(store: &SqliteStore<T>) -> Self {
         Self {
             db: store.db().clone(),
+            clock: Arc::new(SystemClock),
             _value: PhantomData,
         }
+    }
+
+    /// The clock expiry is decided by (e.g. a [`TokioClock`](crate::time::TokioClock) in
+    /// tests).
+    #[must_use]
+    pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Deletes the entries that expired before now; returns how many. Expired entries
+    /// already read as absent; this only reclaims their space (call it from time to time,
+    /// e.g. beside the manager's sweeper).
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn purge_expired(&self) -> Result<usize, VaultError> {
+        let now = ms(self.clock.now());
+        self.db
+            .call(None, move |conn, _| {
+                conn.prepare_cached("DELETE FROM oob_vault WHERE expires_at <= ?1")?
+                    .execute(params![now])
+            })
+            .await
+            .map_err(backend)
     }
 }
 
@@ -105,56 +138,136 @@ fn backend(e: StoreError) -> VaultError {
     VaultError::Backend(Box::new(e))
 }
 
+/// A version as SQLite stores it (the same 64 bits as an `INTEGER`).
+fn to_sql(v: Version) -> i64 {
+    i64::from_ne_bytes(v.get().to_ne_bytes())
+}
+
+fn from_sql(v: i64) -> Version {
+    Version::from_u64(u64::from_ne_bytes(v.to_ne_bytes()))
+}
+
+fn ms(t: Timestamp) -> i64 {
+    i64::try_from(t.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn ts(ms: i64) -> Timestamp {
+    Timestamp::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
 impl<V> Vault<V> for SqliteVault<V>
 where
     V: Serialize + DeserializeOwned + Send + Sync + 'static,
 {
-    async fn put(&self, token: &dyn Capability, key: &str, value: V) -> Result<(), VaultError> {
-        let json =
-            serde_json::to_string(&value).map_err(|e| backend(StoreError::Encode(Box::new(e))))?;
+    async fn write(
+        &self,
+        token: &dyn Capability,
+        key: &str,
+        value: V,
+        options: WriteOptions,
+    ) -> Result<Version, VaultError> {
+        let json = serde_json::to_string(&value).map_err(|e| VaultError::Codec(Box::new(e)))?;
         let ns = token.namespace().as_str().to_owned();
         let key = key.to_owned();
-        self.db
+        let now = ms(self.clock.now());
+        let expires = options.expires_at.map(ms);
+        let expect = options.expect;
+        let version = Version::random();
+        // Read and write in one job on the connection thread: atomic against every other.
+        let outcome = self
+            .db
             .call(None, move |conn, _| {
+                let current: Option<i64> = conn
+                    .prepare_cached(
+                        "SELECT version FROM oob_vault WHERE namespace = ?1 AND key = ?2 \
+                         AND (expires_at IS NULL OR expires_at > ?3)",
+                    )?
+                    .query_row(params![ns, key, now], |r| r.get(0))
+                    .optional()?;
+                let current = current.map(from_sql);
+                if !expect.admits(current) {
+                    return Ok(Err(current));
+                }
                 conn.prepare_cached(
-                    "INSERT OR REPLACE INTO oob_vault (namespace, key, value) VALUES (?1, ?2, ?3)",
+                    "INSERT OR REPLACE INTO oob_vault \
+                     (namespace, key, value, written_at, expires_at, version) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )?
-                .execute(params![ns, key, json])?;
-                Ok(())
+                .execute(params![ns, key, json, now, expires, to_sql(version)])?;
+                Ok(Ok(()))
             })
             .await
-            .map_err(backend)
+            .map_err(backend)?;
+        outcome.map_err(|current| VaultError::Conflict { current })?;
+        Ok(version)
     }
 
-    async fn get(&self, token: &dyn Capability, key: &str) -> Result<Option<V>, VaultError> {
+    async fn read(
+        &self,
+        token: &dyn Capability,
+        key: &str,
+    ) -> Result<Option<Entry<V>>, VaultError> {
         let ns = token.namespace().as_str().to_owned();
         let key = key.to_owned();
-        let json: Option<String> = self
+        let now = ms(self.clock.now());
+        let row: Option<(String, i64, Option<i64>, i64)> = self
             .db
             .call(None, move |conn, _| {
                 conn.prepare_cached(
-                    "SELECT value FROM oob_vault WHERE namespace = ?1 AND key = ?2",
+                    "SELECT value, written_at, expires_at, version FROM oob_vault \
+                     WHERE namespace = ?1 AND key = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
                 )?
-                .query_row(params![ns, key], |r| r.get(0))
+                .query_row(params![ns, key, now], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
                 .optional()
             })
             .await
             .map_err(backend)?;
-        json.map(|j| serde_json::from_str(&j).map_err(|e| backend(StoreError::Decode(Box::new(e)))))
-            .transpose()
+        let Some((json, written, expires, version)) = row else {
+            return Ok(None);
+        };
+        let value = serde_json::from_str(&json).map_err(|e| VaultError::Codec(Box::new(e)))?;
+        Ok(Some(Entry::at(
+            value,
+            ts(written),
+            expires.map(ts),
+            from_sql(version),
+        )))
     }
 
     async fn delete(&self, token: &dyn Capability, key: &str) -> Result<bool, VaultError> {
         let ns = token.namespace().as_str().to_owned();
         let key = key.to_owned();
-        let n = self
+        let now = ms(self.clock.now());
+        let live = self
             .db
             .call(None, move |conn, _| {
-                conn.prepare_cached("DELETE FROM oob_vault WHERE namespace = ?1 AND key = ?2")?
-                    .execute(params![ns, key])
+                conn.prepare_cached(
+                    "DELETE FROM oob_vault WHERE namespace = ?1 AND key = ?2 \
+                     RETURNING expires_at IS NULL OR expires_at > ?3",
+                )?
+                .query_row(params![ns, key, now], |r| r.get::<_, bool>(0))
+                .optional()
             })
             .await
             .map_err(backend)?;
-        Ok(n > 0)
+        Ok(live == Some(true))
+    }
+
+    async fn keys(&self, token: &dyn Capability) -> Result<Vec<String>, VaultError> {
+        let ns = token.namespace().as_str().to_owned();
+        let now = ms(self.clock.now());
+        self.db
+            .call(None, move |conn, _| {
+                conn.prepare_cached(
+                    "SELECT key FROM oob_vault WHERE namespace = ?1 \
+                     AND (expires_at IS NULL OR expires_at > ?2) ORDER BY key",
+                )?
+                .query_map(params![ns, now], |r| r.get(0))?
+                .collect()
+            })
+            .await
+            .map_err(backend)
     }
 }

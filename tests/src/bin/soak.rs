@@ -447,7 +447,7 @@ async fn soak<S: Store<DeviceCode> + Clone>(
         // Read as that user's own tool call would: with their verified caller's capability.
         let caller = VerifiedSubject::new(ns.clone());
         let token = ms[0].caller(&caller).map_err(|e| chain(&e))?;
-        for key in vault.keys(&token) {
+        for key in vault.keys(&token).await.map_err(|e| e.to_string())? {
             let v = vault.get(&token, &key).await.map_err(|e| e.to_string())?;
             if v.as_deref() != Some(ns_key.as_str()) {
                 violations.push(format!("vault of {ns_key} holds {v:?} under {key}"));
@@ -471,7 +471,7 @@ async fn soak<S: Store<DeviceCode> + Clone>(
         let ns = Namespace::new(format!("user-{u}@soak.example")).expect("ns");
         let caller = VerifiedSubject::new(ns);
         let token = ms[0].caller(&caller).map_err(|e| chain(&e))?;
-        persisted += vault.keys(&token).len();
+        persisted += vault.keys(&token).await.map_err(|e| e.to_string())?.len();
     }
     if persisted != completed {
         violations.push(format!(

@@ -1,0 +1,138 @@
+//! [`MemoryVault`]: an in-process [`Vault`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use super::{Entry, Vault, VaultError, Version, WriteOptions};
+use crate::capability::Capability;
+use crate::namespace::Namespace;
+use crate::time::{Clock, SystemClock};
+
+type Map<V> = HashMap<Namespace, HashMap<String, Entry<V>>>;
+
+/// An in-process [`Vault`]: one map per namespace behind a mutex. Cloning shares it.
+/// Expired entries read as absent and are dropped when their key is next written or read.
+/// `Debug` prints no value and no namespace.
+pub struct MemoryVault<V> {
+    map: Arc<Mutex<Map<V>>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl<V> std::fmt::Debug for MemoryVault<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryVault").finish_non_exhaustive()
+    }
+}
+
+impl<V> Clone for MemoryVault<V> {
+    fn clone(&self) -> Self {
+        Self {
+            map: self.map.clone(),
+            clock: self.clock.clone(),
+        }
+    }
+}
+
+impl<V> Default for MemoryVault<V> {
+    fn default() -> Self {
+        Self {
+            map: Arc::default(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+impl<V> MemoryVault<V> {
+    /// An empty vault on the system clock.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The clock expiry is decided by (e.g. a [`TokioClock`](crate::time::TokioClock) in
+    /// tests).
+    #[must_use]
+    pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Map<V>> {
+        self.map.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<V: Clone + Send + Sync + 'static> Vault<V> for MemoryVault<V> {
+    async fn write(
+        &self,
+        token: &dyn Capability,
+        key: &str,
+        value: V,
+        options: WriteOptions,
+    ) -> Result<Version, VaultError> {
+        let now = self.clock.now();
+        let mut map = self.lock();
+        let keys = map.entry(token.namespace().clone()).or_default();
+        let current = keys
+            .get(key)
+            .filter(|e| !e.is_expired_at(now))
+            .map(Entry::version);
+        if !options.expect.admits(current) {
+            return Err(VaultError::Conflict { current });
+        }
+        let version = Version::random();
+        keys.insert(
+            key.to_owned(),
+            Entry::at(value, now, options.expires_at, version),
+        );
+        Ok(version)
+    }
+
+    async fn read(
+        &self,
+        token: &dyn Capability,
+        key: &str,
+    ) -> Result<Option<Entry<V>>, VaultError> {
+        let now = self.clock.now();
+        let mut map = self.lock();
+        let Some(keys) = map.get_mut(token.namespace()) else {
+            return Ok(None);
+        };
+        match keys.get(key) {
+            Some(e) if e.is_expired_at(now) => {
+                keys.remove(key);
+                Ok(None)
+            }
+            found => Ok(found.cloned()),
+        }
+    }
+
+    async fn delete(&self, token: &dyn Capability, key: &str) -> Result<bool, VaultError> {
+        let now = self.clock.now();
+        let mut map = self.lock();
+        let Some(keys) = map.get_mut(token.namespace()) else {
+            return Ok(false);
+        };
+        let removed = keys.remove(key).is_some_and(|e| !e.is_expired_at(now));
+        if keys.is_empty() {
+            map.remove(token.namespace());
+        }
+        Ok(removed)
+    }
+
+    async fn keys(&self, token: &dyn Capability) -> Result<Vec<String>, VaultError> {
+        let now = self.clock.now();
+        let map = self.lock();
+        let mut keys: Vec<String> = map
+            .get(token.namespace())
+            .map(|m| {
+                m.iter()
+                    .filter(|(_, e)| !e.is_expired_at(now))
+                    .map(|(k, _)| k.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        keys.sort_unstable();
+        Ok(keys)
+    }
+}
