@@ -27,6 +27,8 @@ pub mod manager;
 #[cfg(feature = "mcp")]
 pub mod mcp;
 pub mod namespace;
+#[cfg(feature = "oauth")]
+pub mod oauth;
 mod observe;
 pub mod payload;
 pub mod pending;

@@ -8,6 +8,7 @@ use oob::time::TokioClock;
 use oob::{CallbackBase, Error, Manager, Namespace, OobPayload, Outcome, PendingId, Spec};
 
 pub mod conformance;
+pub mod oidc;
 pub mod redis_server;
 pub mod soak;
 pub mod vault_conformance;

@@ -1,0 +1,458 @@
+//! [`OAuth`]: consents, token exchange, refresh across replicas and revocation.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use oauth2::basic::BasicErrorResponseType;
+use oauth2::{
+    AuthorizationCode, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, RefreshToken,
+    RequestTokenError, Scope, StandardRevocableToken, TokenResponse,
+};
+use serde::{Deserialize, Serialize};
+
+use super::config::Provider;
+use super::http_client::{Http, HttpError, default_client};
+use super::tokens::{AccessToken, TokenSet};
+use crate::error::Error;
+use crate::manager::{Joined, Manager};
+use crate::pending::Pending;
+use crate::provider::NamespaceProvider;
+use crate::spec::Spec;
+use crate::state::{Completed, Open};
+use crate::store::Store;
+use crate::vault::{Vault, VaultError, WriteOptions};
+
+/// The payload of a consent pending: the provider, the scopes asked for and the PKCE
+/// verifier (kept server-side until the code exchange). `Debug` prints no verifier.
+#[derive(Clone, Serialize, Deserialize, crate::OobPayload)]
+#[oob(
+    kind = "oauth_consent",
+    route = "/oob/oauth/{id}",
+    ttl = "10m",
+    crate = "crate"
+)]
+pub struct Consent {
+    provider: String,
+    scopes: Vec<String>,
+    pkce_verifier: String,
+}
+
+impl fmt::Debug for Consent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Consent")
+            .field("provider", &self.provider)
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Consent {
+    /// The provider's name.
+    #[must_use]
+    pub fn provider(&self) -> &str {
+        &self.provider
+    }
+
+    /// The scopes asked for.
+    #[must_use]
+    pub fn scopes(&self) -> &[String] {
+        &self.scopes
+    }
+}
+
+/// Why [`OAuth`] could not give an access token (or finish a step).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OAuthError {
+    /// The user has not consented (or revoked the grant, or the refresh token was
+    /// rejected): hand them this open pending's [`callback_url`](Pending::callback_url).
+    #[error("the user must consent at the provider first")]
+    ConsentRequired(Box<Pending<Consent, Open>>),
+    /// The user declined within the manager's decline cooldown.
+    #[error("the user declined to connect this provider")]
+    Declined,
+    /// Another replica has been refreshing this token for longer than the refresh lease.
+    #[error("the token is being refreshed elsewhere; try again")]
+    Busy,
+    /// The provider refused a request (other than a rejected grant), or could not be
+    /// reached.
+    #[error("the provider refused or could not be reached")]
+    Provider(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
+    /// The manager failed (store, provider of namespaces).
+    #[error(transparent)]
+    Manager(#[from] Error),
+    /// The vault failed.
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    /// The HTTP client could not be built.
+    #[error("the HTTP client could not be built")]
+    Client(#[source] reqwest::Error),
+}
+
+type TokenError = RequestTokenError<HttpError, oauth2::basic::BasicErrorResponse>;
+
+/// Whether the provider rejected the grant itself (revoked, expired, or a bad code).
+pub(crate) fn is_rejected_grant(e: &TokenError) -> bool {
+    matches!(e, RequestTokenError::ServerResponse(r) if *r.error() == BasicErrorResponseType::InvalidGrant)
+}
+
+fn provider_error(e: impl std::error::Error + Send + Sync + 'static) -> OAuthError {
+    OAuthError::Provider(Box::new(e))
+}
+
+/// OAuth consents for one [`Provider`]: a [`Manager`] of [`Consent`] pendings, a vault of
+/// [`TokenSet`]s (put it under [`EncryptedVault`](crate::vault) in production), and the
+/// provider. Cheap to clone.
+pub struct OAuth<S, P, V> {
+    pub(super) inner: Arc<Inner<S, P, V>>,
+}
+
+pub(super) struct Inner<S, P, V> {
+    pub(super) manager: Manager<Consent, S, P>,
+    pub(super) vault: V,
+    pub(super) provider: Provider,
+    http: reqwest::Client,
+    refresh_margin: Duration,
+    lease: Duration,
+}
+
+impl<S, P, V> Clone for OAuth<S, P, V> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<S, P, V> fmt::Debug for OAuth<S, P, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OAuth")
+            .field("provider", &self.inner.provider)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, P, V> OAuth<S, P, V>
+where
+    S: Store<Consent>,
+    P: Send + Sync + 'static,
+    V: Vault<TokenSet> + Clone,
+{
+    /// Consents for `provider`, pendings in `manager`, tokens in `vault`. Token requests go
+    /// through a `reqwest` client that follows no redirects (enable a TLS feature of
+    /// `reqwest` in your application for `https` providers).
+    ///
+    /// # Errors
+    /// The HTTP client could not be built.
+    pub fn new(
+        manager: Manager<Consent, S, P>,
+        vault: V,
+        provider: Provider,
+    ) -> Result<Self, OAuthError> {
+        let http = default_client().map_err(OAuthError::Client)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                manager,
+                vault,
+                provider,
+                http,
+                refresh_margin: Duration::from_secs(30),
+                lease: Duration::from_secs(30),
+            }),
+        })
+    }
+
+    /// How long before its expiry an access token is refreshed (default 30 s).
+    #[must_use]
+    pub fn refresh_margin(self, margin: Duration) -> Self {
+        self.with(|i| i.refresh_margin = margin)
+    }
+
+    /// Token requests through this client (it should not follow redirects).
+    #[must_use]
+    pub fn http_client(self, client: reqwest::Client) -> Self {
+        self.with(|i| i.http = client)
+    }
+
+    fn with(self, f: impl FnOnce(&mut Inner<S, P, V>)) -> Self {
+        let mut inner = match Arc::try_unwrap(self.inner) {
+            Ok(inner) => inner,
+            Err(shared) => Inner {
+                manager: shared.manager.clone(),
+                vault: shared.vault.clone(),
+                provider: shared.provider.clone(),
+                http: shared.http.clone(),
+                refresh_margin: shared.refresh_margin,
+                lease: shared.lease,
+            },
+        };
+        f(&mut inner);
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The consent manager.
+    #[must_use]
+    pub fn manager(&self) -> &Manager<Consent, S, P> {
+        &self.inner.manager
+    }
+
+    /// The vault the token sets are stored in.
+    #[must_use]
+    pub fn vault(&self) -> &V {
+        &self.inner.vault
+    }
+
+    /// The provider.
+    #[must_use]
+    pub fn provider(&self) -> &Provider {
+        &self.inner.provider
+    }
+
+    /// The caller's access token: from the vault, refreshed first when it expires within the
+    /// refresh margin. [`OAuthError::ConsentRequired`] (with the pending to hand the user)
+    /// when there is no grant, or the provider rejected the refresh token.
+    pub async fn access_token<C: ?Sized>(&self, cx: &C) -> Result<AccessToken, OAuthError>
+    where
+        P: NamespaceProvider<C>,
+    {
+        let token = self.inner.manager.caller(cx)?;
+        let key = self.inner.provider.vault_key();
+        let vault = &self.inner.vault;
+        let give_up = tokio::time::Instant::now() + self.inner.lease + Duration::from_secs(5);
+        loop {
+            let Some(entry) = vault.read(&token, &key).await? else {
+                return Err(self.consent_required(cx).await);
+            };
+            let now = SystemTime::now();
+            let set = entry.value();
+            if set.is_leased(now) {
+                // Another replica is refreshing: wait for its result.
+                if tokio::time::Instant::now() >= give_up {
+                    return Err(OAuthError::Busy);
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+            if !set.needs_refresh(now, self.inner.refresh_margin) {
+                return Ok(set.access_token());
+            }
+            let Some(refresh) = set.refresh_token().map(str::to_owned) else {
+                vault.delete(&token, &key).await?;
+                return Err(self.consent_required(cx).await);
+            };
+            // Take the refresh: a compare-and-swap, so one replica refreshes at a time.
+            let lease = set.leased_until(now + self.inner.lease);
+            let leased = match vault
+                .write(
+                    &token,
+                    &key,
+                    lease,
+                    WriteOptions::new().if_version(entry.version()),
+                )
+                .await
+            {
+                Ok(v) => v,
+                Err(VaultError::Conflict { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let c = &self.inner.provider.client;
+            let http = Http(&self.inner.http);
+            let answer = c
+                .exchange_refresh_token(&RefreshToken::new(refresh.clone()))
+                .request_async(&http)
+                .await;
+            let only_if_ours = WriteOptions::new().if_version(leased);
+            return match answer {
+                Ok(r) => {
+                    let fresh = TokenSet::new(
+                        r.access_token().secret().clone(),
+                        // A provider that does not rotate refresh tokens returns none.
+                        Some(r.refresh_token().map_or(refresh, |t| t.secret().clone())),
+                        r.expires_in(),
+                        scopes_of(&r, set.scopes()),
+                        SystemTime::now(),
+                    );
+                    let access = fresh.access_token();
+                    vault.write(&token, &key, fresh, only_if_ours).await?;
+                    Ok(access)
+                }
+                Err(e) if is_rejected_grant(&e) => {
+                    vault.delete(&token, &key).await?;
+                    Err(self.consent_required(cx).await)
+                }
+                Err(e) => {
+                    vault
+                        .write(&token, &key, set.released(), only_if_ours)
+                        .await?;
+                    Err(provider_error(e))
+                }
+            };
+        }
+    }
+
+    /// The caller's open consent pending (created, or joined if one is open), to hand its
+    /// URL to the user.
+    pub async fn start<C: ?Sized>(&self, cx: &C) -> Result<Pending<Consent, Open>, OAuthError>
+    where
+        P: NamespaceProvider<C>,
+    {
+        let (_challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let consent = Consent {
+            provider: self.inner.provider.name.clone(),
+            scopes: self.inner.provider.scopes.clone(),
+            pkce_verifier: verifier.secret().clone(),
+        };
+        let spec = Spec::new(consent).resource(self.inner.provider.name.clone());
+        match self.inner.manager.create_or_join(cx, spec).await? {
+            Joined::Created(p) | Joined::Joined(p) => Ok(p),
+            Joined::Declined(_) => Err(OAuthError::Declined),
+        }
+    }
+
+    async fn consent_required<C: ?Sized>(&self, cx: &C) -> OAuthError
+    where
+        P: NamespaceProvider<C>,
+    {
+        match self.start(cx).await {
+            Ok(open) => OAuthError::ConsentRequired(Box::new(open)),
+            Err(e) => e,
+        }
+    }
+
+    /// The provider's authorization URL for an open consent: PKCE S256 from the pending's
+    /// verifier, and `state` = the pending's id.
+    #[must_use]
+    pub fn authorization_url(&self, pending: &Pending<Consent, Open>) -> String {
+        let verifier = PkceCodeVerifier::new(pending.data().pkce_verifier.clone());
+        let id = pending.id().to_string();
+        let (url, _state) = self
+            .inner
+            .provider
+            .client
+            .authorize_url(|| CsrfToken::new(id))
+            .add_scopes(pending.data().scopes.iter().cloned().map(Scope::new))
+            .set_pkce_challenge(PkceCodeChallenge::from_code_verifier_sha256(&verifier))
+            .url();
+        url.into()
+    }
+
+    /// Exchanges `code` for the pending's tokens and completes it, storing them in the vault
+    /// under the pending's namespace (the winning completion's token). A code the provider
+    /// rejects leaves the pending open (the user may start again).
+    pub(crate) async fn finish(
+        &self,
+        open: Pending<Consent, Open>,
+        code: String,
+    ) -> Result<Pending<Consent, Completed>, FinishError> {
+        let verifier = PkceCodeVerifier::new(open.data().pkce_verifier.clone());
+        let http = Http(&self.inner.http);
+        let r = self
+            .inner
+            .provider
+            .client
+            .exchange_code(AuthorizationCode::new(code))
+            .set_pkce_verifier(verifier)
+            .request_async(&http)
+            .await
+            .map_err(|e| {
+                if is_rejected_grant(&e) {
+                    FinishError::Rejected
+                } else {
+                    FinishError::Provider(provider_error(e))
+                }
+            })?;
+        let set = TokenSet::new(
+            r.access_token().secret().clone(),
+            r.refresh_token().map(|t| t.secret().clone()),
+            r.expires_in(),
+            scopes_of(&r, &open.data().scopes),
+            SystemTime::now(),
+        );
+        let (vault, key) = (self.inner.vault.clone(), self.inner.provider.vault_key());
+        let (done, ()) = self
+            .inner
+            .manager
+            .complete_with(open, async move |token| {
+                vault
+                    .write(&token, &key, set, WriteOptions::new())
+                    .await
+                    .map(|_| ())
+            })
+            .await
+            .map_err(|e| FinishError::Provider(e.into()))?;
+        Ok(done)
+    }
+
+    /// Revokes the caller's grant: at the provider (its refresh token, else its access
+    /// token) when a revocation URL is configured, and in the vault. Returns whether there
+    /// was one.
+    pub async fn revoke<C: ?Sized>(&self, cx: &C) -> Result<bool, OAuthError>
+    where
+        P: NamespaceProvider<C>,
+    {
+        let token = self.inner.manager.caller(cx)?;
+        let key = self.inner.provider.vault_key();
+        let Some(set) = self.inner.vault.get(&token, &key).await? else {
+            return Ok(false);
+        };
+        let (hint, secret) = match set.refresh_token() {
+            Some(r) => ("refresh_token", r.to_owned()),
+            None => ("access_token", set.access_token().secret().to_owned()),
+        };
+        let provider = &self.inner.provider;
+        if provider.client.revocation_url().is_some() {
+            let t = match hint {
+                "refresh_token" => StandardRevocableToken::RefreshToken(RefreshToken::new(secret)),
+                _ => StandardRevocableToken::AccessToken(oauth2::AccessToken::new(secret)),
+            };
+            provider
+                .client
+                .revoke_token(t)
+                .map_err(provider_error)?
+                .request_async(&Http(&self.inner.http))
+                .await
+                .map_err(provider_error)?;
+        } else if let Some(url) = &provider.loopback_revocation {
+            // RFC 7009 on a loopback development endpoint (the `oauth2` crate requires https).
+            let res = self
+                .inner
+                .http
+                .post(url.as_str())
+                .basic_auth(&provider.client_id, provider.client_secret.as_deref())
+                .form(&[("token", secret.as_str()), ("token_type_hint", hint)])
+                .send()
+                .await
+                .map_err(provider_error)?;
+            let status = res.status().as_u16();
+            if !res.status().is_success() {
+                let body = res.text().await.unwrap_or_default();
+                return Err(provider_error(RevocationRefused(status, body)));
+            }
+        }
+        Ok(self.inner.vault.delete(&token, &key).await?)
+    }
+}
+
+/// The revocation endpoint answered with this status.
+#[derive(Debug, thiserror::Error)]
+#[error("the revocation endpoint answered {0}: {1}")]
+struct RevocationRefused(u16, String);
+
+/// Why the callback could not finish a consent.
+#[derive(Debug)]
+pub(crate) enum FinishError {
+    /// The provider rejected the code (bad, reused or expired): the user may start again.
+    Rejected,
+    /// The provider failed, or completing failed.
+    Provider(OAuthError),
+}
+
+fn scopes_of(r: &oauth2::basic::BasicTokenResponse, asked: &[String]) -> Vec<String> {
+    r.scopes().map_or_else(
+        || asked.to_vec(),
+        |s| s.iter().map(|s| s.to_string()).collect(),
+    )
+}

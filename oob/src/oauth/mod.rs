@@ -1,0 +1,28 @@
+//! OAuth 2.1 consents as out-of-band interactions (feature `oauth`), on the `oauth2` crate.
+//!
+//! A tool that needs a third party's API calls [`OAuth::access_token`] with its caller's
+//! context. The first time (or after the user revoked the grant) that is
+//! [`OAuthError::ConsentRequired`], carrying the open pending whose URL the user opens (an
+//! MCP URL elicitation, or a plain message). [`OAuth::router`] serves that URL: it checks that
+//! the browser user is the pending's owner before anything else, then redirects to the
+//! provider with PKCE (S256) and a `state` that is the pending's id. The provider's callback
+//! is owner-checked the same way, the code is exchanged, and the token set is stored in the
+//! vault by the winning completion, under the pending's namespace and nowhere else. Later
+//! calls get the access token from the vault, refreshed when it is about to expire (one
+//! refresh at a time per user and provider across replicas, through the vault's
+//! compare-and-swap); a rejected refresh token deletes the grant and asks again.
+//!
+//! The browser user's identity is the [`VerifiedSubject`](crate::provider::VerifiedSubject)
+//! your web sign-in places in the request extensions, the same namespace your
+//! [`NamespaceProvider`](crate::NamespaceProvider) derives for that user's tool calls.
+
+mod config;
+mod flow;
+mod http_client;
+mod pages;
+mod tokens;
+
+pub use config::{Provider, ProviderConfigError};
+pub use flow::{Consent, OAuth, OAuthError};
+pub use http_client::HttpError;
+pub use tokens::{AccessToken, TokenSet};

@@ -1,0 +1,259 @@
+//! The routes a consent's browser steps take: the pending's URL (owner check, then off to the
+//! provider) and the provider's callback (owner check, code exchange, completion).
+
+use axum::Router;
+use axum::extract::{Extension, Path, Query};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+
+use super::flow::{Consent, FinishError, OAuth};
+use super::tokens::TokenSet;
+use crate::id::PendingId;
+use crate::pending::AnyPending;
+use crate::provider::VerifiedSubject;
+use crate::store::Store;
+use crate::vault::Vault;
+
+/// A page: status, title, one paragraph and an optional link, with the interaction headers.
+fn page(status: StatusCode, title: &str, text: &str, link: Option<(&str, &str)>) -> Response {
+    let link = link.map_or(String::new(), |(href, label)| {
+        format!("<p><a href=\"{}\">{}</a></p>", escape(href), escape(label))
+    });
+    let body = format!(
+        "<!doctype html><html lang=en><meta charset=utf-8><meta name=viewport content=\"width=device-width\">\
+         <title>{t}</title><h1>{t}</h1><p>{p}</p>{link}</html>",
+        t = escape(title),
+        p = escape(text),
+    );
+    let mut res = (status, Html(body)).into_response();
+    let h = res.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("frame-ancestors 'none'"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    res
+}
+
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn connected() -> Response {
+    page(
+        StatusCode::OK,
+        "Connected",
+        "Your account is connected. You can close this tab and return to your assistant.",
+        None,
+    )
+}
+
+/// The owner check, before anything about the pending is revealed: a signed-out user and
+/// another user learn nothing (not even whether the pending is still open).
+async fn owned<S, P, V>(
+    oauth: &OAuth<S, P, V>,
+    id: PendingId,
+    user: Option<&VerifiedSubject>,
+) -> Result<AnyPending<Consent>, Response>
+where
+    S: Store<Consent>,
+    P: Send + Sync + 'static,
+    V: Vault<TokenSet> + Clone,
+{
+    let Some(user) = user else {
+        return Err(page(
+            StatusCode::UNAUTHORIZED,
+            "Sign in first",
+            "Sign in to this service in this browser, then open the link from your assistant again.",
+            None,
+        ));
+    };
+    let found = oauth.manager().get(id).await;
+    match found {
+        Ok(p) if p.namespace() == user.namespace() => Ok(p),
+        Ok(_) => Err(page(
+            StatusCode::FORBIDDEN,
+            "Not your request",
+            "This link was created for another account. Ask your assistant for a new link while signed in as yourself.",
+            None,
+        )),
+        Err(crate::Error::NotFound(_)) => Err(page(
+            StatusCode::NOT_FOUND,
+            "Unknown link",
+            "This link is not known here. Ask your assistant for a new one.",
+            None,
+        )),
+        Err(_) => Err(page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong",
+            "The service could not look this request up. Try again in a moment.",
+            None,
+        )),
+    }
+}
+
+fn ended() -> Response {
+    page(
+        StatusCode::GONE,
+        "This request has ended",
+        "It was cancelled, declined or expired. Ask your assistant again to get a new link.",
+        None,
+    )
+}
+
+#[derive(Deserialize)]
+struct Callback {
+    state: Option<String>,
+    code: Option<String>,
+    error: Option<String>,
+}
+
+impl<S, P, V> OAuth<S, P, V>
+where
+    S: Store<Consent>,
+    P: Send + Sync + 'static,
+    V: Vault<TokenSet> + Clone,
+{
+    /// The consent routes: `Consent::ROUTE` (the pending's URL: owner check, then a redirect
+    /// to the provider) and the provider's redirect path (owner check, code exchange,
+    /// completion). The browser user is the [`VerifiedSubject`] in the request extensions.
+    pub fn router<St: Clone + Send + Sync + 'static>(&self) -> Router<St> {
+        let start = self.clone();
+        let callback = self.clone();
+        Router::new()
+            .route(
+                <Consent as crate::OobPayload>::ROUTE,
+                get(
+                    move |Path(id): Path<String>, user: Option<Extension<VerifiedSubject>>| {
+                        let oauth = start.clone();
+                        async move { oauth.start_page(&id, user.as_deref()).await }
+                    },
+                ),
+            )
+            .route(
+                &self.inner.provider.redirect_path,
+                get(
+                    move |Query(q): Query<Callback>, user: Option<Extension<VerifiedSubject>>| {
+                        let oauth = callback.clone();
+                        async move { oauth.callback_page(q, user.as_deref()).await }
+                    },
+                ),
+            )
+    }
+
+    async fn start_page(&self, id: &str, user: Option<&VerifiedSubject>) -> Response {
+        let Ok(id) = id.parse::<PendingId>() else {
+            return page(
+                StatusCode::BAD_REQUEST,
+                "Malformed link",
+                "This link is not valid.",
+                None,
+            );
+        };
+        match owned(self, id, user).await {
+            Err(res) => res,
+            Ok(AnyPending::Open(open)) => {
+                let mut res = StatusCode::SEE_OTHER.into_response();
+                if let Ok(to) = HeaderValue::from_str(&self.authorization_url(&open)) {
+                    res.headers_mut().insert(header::LOCATION, to);
+                }
+                res.headers_mut()
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                res.headers_mut().insert(
+                    header::REFERRER_POLICY,
+                    HeaderValue::from_static("no-referrer"),
+                );
+                res
+            }
+            Ok(AnyPending::Completed(_)) => connected(),
+            Ok(_) => ended(),
+        }
+    }
+
+    async fn callback_page(&self, q: Callback, user: Option<&VerifiedSubject>) -> Response {
+        let Some(Ok(id)) = q.state.as_deref().map(str::parse::<PendingId>) else {
+            return page(
+                StatusCode::BAD_REQUEST,
+                "Malformed callback",
+                "The provider's answer does not name a request of this service.",
+                None,
+            );
+        };
+        let open = match owned(self, id, user).await {
+            Err(res) => return res,
+            Ok(AnyPending::Open(open)) => open,
+            // A replayed callback: the code is not exchanged again.
+            Ok(AnyPending::Completed(_)) => return connected(),
+            Ok(_) => return ended(),
+        };
+        let retry = open.callback_url();
+        if q.error.is_some() {
+            return match self.manager().decline(open).await {
+                Ok(_) => page(
+                    StatusCode::OK,
+                    "Not connected",
+                    "You declined at the provider. Nothing was stored. Your assistant has been told.",
+                    None,
+                ),
+                Err(_) => ended(),
+            };
+        }
+        let Some(code) = q.code else {
+            return page(
+                StatusCode::BAD_REQUEST,
+                "Malformed callback",
+                "The provider's answer carries no code.",
+                Some((&retry, "Start again")),
+            );
+        };
+        match self.finish(open, code).await {
+            Ok(_) => connected(),
+            Err(FinishError::Rejected) => page(
+                StatusCode::BAD_REQUEST,
+                "The provider refused this sign-in",
+                "The authorization code was not accepted (it may have expired or been used). Nothing was stored.",
+                Some((&retry, "Start again")),
+            ),
+            Err(FinishError::Provider(e)) => {
+                log_failure(&e);
+                page(
+                    StatusCode::BAD_GATEWAY,
+                    "The provider could not be reached",
+                    "Nothing was stored. Try again in a moment.",
+                    Some((&retry, "Try again")),
+                )
+            }
+        }
+    }
+}
+
+/// A failure of the provider or of the service behind a generic page: logged for the
+/// service (feature `tracing`), never shown to the browser.
+fn log_failure(e: &super::OAuthError) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(target: "oob", error = %e, source = ?std::error::Error::source(e), "oauth callback failed");
+    #[cfg(not(feature = "tracing"))]
+    let _ = e;
+}

@@ -1,0 +1,127 @@
+//! [`TokenSet`]: what a completed OAuth consent stores in the vault, and [`AccessToken`].
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+/// An access token, to send to the provider's API. Never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessToken(String);
+
+impl AccessToken {
+    /// The token, for an `Authorization: Bearer` header.
+    #[must_use]
+    pub fn secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AccessToken(..)")
+    }
+}
+
+/// The tokens a consent obtained, as the vault keeps them (under the user's namespace and
+/// the provider's key). `Debug` prints no token.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenSet {
+    access_token: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+    /// When the access token expires (Unix milliseconds), if the provider said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires_at_ms: Option<u64>,
+    #[serde(default)]
+    scopes: Vec<String>,
+    /// While a replica refreshes, until when it holds the refresh (Unix milliseconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refreshing_until_ms: Option<u64>,
+}
+
+impl fmt::Debug for TokenSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenSet")
+            .field("has_refresh_token", &self.refresh_token.is_some())
+            .field("expires_at_ms", &self.expires_at_ms)
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+fn ms(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+impl TokenSet {
+    /// A token set from a token response received at `now`.
+    pub(crate) fn new(
+        access_token: String,
+        refresh_token: Option<String>,
+        expires_in: Option<Duration>,
+        scopes: Vec<String>,
+        now: SystemTime,
+    ) -> Self {
+        Self {
+            access_token,
+            refresh_token,
+            expires_at_ms: expires_in.map(|d| ms(now + d)),
+            scopes,
+            refreshing_until_ms: None,
+        }
+    }
+
+    /// The access token.
+    #[must_use]
+    pub fn access_token(&self) -> AccessToken {
+        AccessToken(self.access_token.clone())
+    }
+
+    /// The refresh token, if the provider issued one.
+    #[must_use]
+    pub fn refresh_token(&self) -> Option<&str> {
+        self.refresh_token.as_deref()
+    }
+
+    /// When the access token expires, if the provider said.
+    #[must_use]
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.expires_at_ms
+            .map(|m| SystemTime::UNIX_EPOCH + Duration::from_millis(m))
+    }
+
+    /// The scopes granted (as the token response listed them, else as requested).
+    #[must_use]
+    pub fn scopes(&self) -> &[String] {
+        &self.scopes
+    }
+
+    /// Whether the access token expires within `margin` of `now`.
+    pub(crate) fn needs_refresh(&self, now: SystemTime, margin: Duration) -> bool {
+        self.expires_at_ms.is_some_and(|e| e <= ms(now + margin))
+    }
+
+    /// Whether another replica holds the refresh at `now`.
+    pub(crate) fn is_leased(&self, now: SystemTime) -> bool {
+        self.refreshing_until_ms.is_some_and(|u| u > ms(now))
+    }
+
+    /// The same tokens, marked as being refreshed until `until`.
+    pub(crate) fn leased_until(&self, until: SystemTime) -> Self {
+        Self {
+            refreshing_until_ms: Some(ms(until)),
+            ..self.clone()
+        }
+    }
+
+    /// The same tokens with no refresh in progress.
+    pub(crate) fn released(&self) -> Self {
+        Self {
+            refreshing_until_ms: None,
+            ..self.clone()
+        }
+    }
+}

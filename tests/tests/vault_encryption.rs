@@ -1,0 +1,178 @@
+//! The encryption layer: what it stores is ciphertext bound to its namespace and key, a
+//! tampered, moved or foreign value does not open, and keys rotate.
+
+use oob::vault::{
+    EncryptedVault, KeyRing, MemoryVault, Sealed, SqliteVault, Vault, VaultError, VaultKey,
+    WriteOptions,
+};
+use oob_tests::{manager, user};
+
+const SECRET: &str = "gho_CANARY_SECRET_0f9e";
+
+fn ring(id: u32, byte: u8) -> KeyRing {
+    KeyRing::new(id, VaultKey::from_bytes([byte; 32]))
+}
+
+fn is_sealing(r: &Result<Option<String>, VaultError>) -> bool {
+    matches!(r, Err(VaultError::Sealing(_)))
+}
+
+#[tokio::test]
+async fn what_the_inner_vault_holds_is_ciphertext_that_opens_only_through_the_layer() {
+    let m = manager();
+    let alice = user("alice");
+    let t = m.caller(&alice).expect("caller");
+    let inner = SqliteVault::<Sealed>::open_in_memory().expect("open");
+    let vault = EncryptedVault::new(inner.clone(), ring(1, 7));
+    vault
+        .put(&t, "github", SECRET.to_owned())
+        .await
+        .expect("put");
+    let stored = inner.get(&t, "github").await.expect("get").expect("stored");
+    assert_eq!(stored.key_id(), Some(1));
+    let bytes = String::from_utf8_lossy(stored.as_bytes()).into_owned();
+    assert!(!bytes.contains(SECRET), "plaintext at rest");
+    // The same value sealed twice differs (a fresh nonce each time).
+    vault
+        .put(&t, "github", SECRET.to_owned())
+        .await
+        .expect("put");
+    let again = inner.get(&t, "github").await.expect("get").expect("stored");
+    assert_ne!(stored, again);
+    assert_eq!(
+        vault.get(&t, "github").await.expect("get").as_deref(),
+        Some(SECRET)
+    );
+    // No key material in Debug.
+    let shown = format!("{vault:?} {:?}", VaultKey::from_bytes([7; 32]));
+    assert!(
+        !shown.contains("7, 7") && !shown.contains("0707"),
+        "{shown}"
+    );
+}
+
+#[tokio::test]
+async fn a_tampered_value_does_not_open() {
+    let m = manager();
+    let alice = user("alice");
+    let t = m.caller(&alice).expect("caller");
+    let inner = MemoryVault::<Sealed>::new();
+    let vault = EncryptedVault::new(inner.clone(), ring(1, 7));
+    vault.put(&t, "k", SECRET.to_owned()).await.expect("put");
+    let sealed = inner.get(&t, "k").await.expect("get").expect("stored");
+    for at in [0, 3, 10, 29, 30, sealed.as_bytes().len() - 1] {
+        let mut bytes = sealed.as_bytes().to_vec();
+        bytes[at] ^= 0x01;
+        inner
+            .put(&t, "k", Sealed::from_bytes(bytes))
+            .await
+            .expect("plant");
+        let r: Result<Option<String>, _> = vault.get(&t, "k").await;
+        assert!(is_sealing(&r), "byte {at} flipped: {r:?}");
+    }
+    // Truncated and empty values are refused too, not a panic.
+    for bytes in [vec![], vec![1], sealed.as_bytes()[..20].to_vec()] {
+        inner
+            .put(&t, "k", Sealed::from_bytes(bytes))
+            .await
+            .expect("plant");
+        assert!(is_sealing(&vault.get(&t, "k").await));
+    }
+}
+
+#[tokio::test]
+async fn a_value_moved_to_another_namespace_or_key_does_not_open() {
+    let m = manager();
+    let (alice, bob) = (user("alice"), user("bob"));
+    let (a, b) = (m.caller(&alice).expect("a"), m.caller(&bob).expect("b"));
+    let inner = SqliteVault::<Sealed>::open_in_memory().expect("open");
+    let vault = EncryptedVault::new(inner.clone(), ring(1, 7));
+    vault
+        .put(&a, "github", SECRET.to_owned())
+        .await
+        .expect("put");
+    let sealed = inner.get(&a, "github").await.expect("get").expect("stored");
+    // Copied into bob's row (a swapped row in a stolen database file).
+    inner.put(&b, "github", sealed.clone()).await.expect("swap");
+    assert!(is_sealing(&vault.get(&b, "github").await));
+    // Copied to another key of alice's.
+    inner.put(&a, "gitlab", sealed).await.expect("move");
+    assert!(is_sealing(&vault.get(&a, "gitlab").await));
+    // The original still opens.
+    assert_eq!(
+        vault.get(&a, "github").await.expect("get").as_deref(),
+        Some(SECRET)
+    );
+}
+
+#[tokio::test]
+async fn the_wrong_key_or_an_unknown_key_id_does_not_open() {
+    let m = manager();
+    let alice = user("alice");
+    let t = m.caller(&alice).expect("caller");
+    let inner = MemoryVault::<Sealed>::new();
+    EncryptedVault::new(inner.clone(), ring(1, 7))
+        .put(&t, "k", SECRET.to_owned())
+        .await
+        .expect("put");
+    // Same id, other bytes: authentication fails.
+    let other = EncryptedVault::new(inner.clone(), ring(1, 8));
+    assert!(is_sealing(&other.get(&t, "k").await));
+    // A ring without key 1 says which key is missing.
+    let foreign = EncryptedVault::new(inner.clone(), ring(2, 7));
+    match foreign.get(&t, "k").await {
+        Err(VaultError::Sealing(e)) => assert!(e.to_string().contains("key 1"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn rotation_keeps_old_values_readable_and_reseals_on_write() {
+    let m = manager();
+    let alice = user("alice");
+    let t = m.caller(&alice).expect("caller");
+    let inner = SqliteVault::<Sealed>::open_in_memory().expect("open");
+    let v1 = EncryptedVault::new(inner.clone(), ring(1, 7));
+    v1.put(&t, "a", "old-a".to_owned()).await.expect("put");
+    v1.put(&t, "b", "old-b".to_owned()).await.expect("put");
+    let at = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
+    v1.write(
+        &t,
+        "c",
+        "old-c".to_owned(),
+        WriteOptions::new().expires_at(at),
+    )
+    .await
+    .expect("write");
+
+    // Rotate: key 2 active, key 1 kept to open what it sealed.
+    let rotated = KeyRing::new(2, VaultKey::from_bytes([9; 32]))
+        .with_old_key(1, VaultKey::from_bytes([7; 32]));
+    let v2 = EncryptedVault::new(inner.clone(), rotated);
+    assert_eq!(
+        v2.get(&t, "a").await.expect("get").as_deref(),
+        Some("old-a")
+    );
+    // A write seals under the active key.
+    v2.put(&t, "a", "new-a".to_owned()).await.expect("put");
+    let key_of = |k: &'static str| {
+        let (inner, t) = (&inner, &t);
+        async move { inner.get(t, k).await.expect("get").and_then(|s| s.key_id()) }
+    };
+    assert_eq!(key_of("a").await, Some(2));
+    assert_eq!(key_of("b").await, Some(1));
+    // reseal moves the rest, keeping expiry, and does nothing twice.
+    assert!(v2.reseal::<String>(&t, "b").await.expect("reseal"));
+    assert!(v2.reseal::<String>(&t, "c").await.expect("reseal"));
+    assert!(!v2.reseal::<String>(&t, "c").await.expect("reseal again"));
+    assert_eq!(key_of("b").await, Some(2));
+    let c = v2.read(&t, "c").await.expect("read").expect("c");
+    assert_eq!(c.value(), "old-c");
+    assert!(c.expires_at().is_some());
+
+    // Key 1 can now leave the ring; everything still opens.
+    let only_new = EncryptedVault::new(inner.clone(), ring(2, 9));
+    for (k, v) in [("a", "new-a"), ("b", "old-b"), ("c", "old-c")] {
+        assert_eq!(only_new.get(&t, k).await.expect("get").as_deref(), Some(v));
+    }
+}
