@@ -27,7 +27,7 @@ mod encrypted_memory {
     use oob::vault::{EncryptedVault, KeyRing, MemoryVault, Sealed, VaultKey};
     use oob_tests::conformance::ManualClock;
 
-    async fn make(clock: ManualClock) -> EncryptedVault<MemoryVault<Sealed>> {
+    async fn make(clock: ManualClock) -> EncryptedVault<String, MemoryVault<Sealed>> {
         let ring = KeyRing::new(1, VaultKey::generate().expect("key"));
         EncryptedVault::new(MemoryVault::new().with_clock(clock), ring)
     }
@@ -38,7 +38,7 @@ mod encrypted_sqlite {
     use oob::vault::{EncryptedVault, KeyRing, Sealed, SqliteVault, VaultKey};
     use oob_tests::conformance::ManualClock;
 
-    async fn make(clock: ManualClock) -> EncryptedVault<SqliteVault<Sealed>> {
+    async fn make(clock: ManualClock) -> EncryptedVault<String, SqliteVault<Sealed>> {
         let ring = KeyRing::new(7, VaultKey::generate().expect("key"));
         let inner = SqliteVault::open_in_memory()
             .expect("open")

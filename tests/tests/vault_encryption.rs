@@ -23,7 +23,7 @@ async fn what_the_inner_vault_holds_is_ciphertext_that_opens_only_through_the_la
     let alice = user("alice");
     let t = m.caller(&alice).expect("caller");
     let inner = SqliteVault::<Sealed>::open_in_memory().expect("open");
-    let vault = EncryptedVault::new(inner.clone(), ring(1, 7));
+    let vault = EncryptedVault::<String, _>::new(inner.clone(), ring(1, 7));
     vault
         .put(&t, "github", SECRET.to_owned())
         .await
@@ -57,7 +57,7 @@ async fn a_tampered_value_does_not_open() {
     let alice = user("alice");
     let t = m.caller(&alice).expect("caller");
     let inner = MemoryVault::<Sealed>::new();
-    let vault = EncryptedVault::new(inner.clone(), ring(1, 7));
+    let vault = EncryptedVault::<String, _>::new(inner.clone(), ring(1, 7));
     vault.put(&t, "k", SECRET.to_owned()).await.expect("put");
     let sealed = inner.get(&t, "k").await.expect("get").expect("stored");
     for at in [0, 3, 10, 29, 30, sealed.as_bytes().len() - 1] {
@@ -86,7 +86,7 @@ async fn a_value_moved_to_another_namespace_or_key_does_not_open() {
     let (alice, bob) = (user("alice"), user("bob"));
     let (a, b) = (m.caller(&alice).expect("a"), m.caller(&bob).expect("b"));
     let inner = SqliteVault::<Sealed>::open_in_memory().expect("open");
-    let vault = EncryptedVault::new(inner.clone(), ring(1, 7));
+    let vault = EncryptedVault::<String, _>::new(inner.clone(), ring(1, 7));
     vault
         .put(&a, "github", SECRET.to_owned())
         .await
@@ -111,15 +111,15 @@ async fn the_wrong_key_or_an_unknown_key_id_does_not_open() {
     let alice = user("alice");
     let t = m.caller(&alice).expect("caller");
     let inner = MemoryVault::<Sealed>::new();
-    EncryptedVault::new(inner.clone(), ring(1, 7))
+    EncryptedVault::<String, _>::new(inner.clone(), ring(1, 7))
         .put(&t, "k", SECRET.to_owned())
         .await
         .expect("put");
     // Same id, other bytes: authentication fails.
-    let other = EncryptedVault::new(inner.clone(), ring(1, 8));
+    let other = EncryptedVault::<String, _>::new(inner.clone(), ring(1, 8));
     assert!(is_sealing(&other.get(&t, "k").await));
     // A ring without key 1 says which key is missing.
-    let foreign = EncryptedVault::new(inner.clone(), ring(2, 7));
+    let foreign = EncryptedVault::<String, _>::new(inner.clone(), ring(2, 7));
     match foreign.get(&t, "k").await {
         Err(VaultError::Sealing(e)) => assert!(e.to_string().contains("key 1"), "{e}"),
         other => panic!("{other:?}"),
@@ -132,7 +132,7 @@ async fn rotation_keeps_old_values_readable_and_reseals_on_write() {
     let alice = user("alice");
     let t = m.caller(&alice).expect("caller");
     let inner = SqliteVault::<Sealed>::open_in_memory().expect("open");
-    let v1 = EncryptedVault::new(inner.clone(), ring(1, 7));
+    let v1 = EncryptedVault::<String, _>::new(inner.clone(), ring(1, 7));
     v1.put(&t, "a", "old-a".to_owned()).await.expect("put");
     v1.put(&t, "b", "old-b".to_owned()).await.expect("put");
     let at = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
@@ -148,7 +148,7 @@ async fn rotation_keeps_old_values_readable_and_reseals_on_write() {
     // Rotate: key 2 active, key 1 kept to open what it sealed.
     let rotated = KeyRing::new(2, VaultKey::from_bytes([9; 32]))
         .with_old_key(1, VaultKey::from_bytes([7; 32]));
-    let v2 = EncryptedVault::new(inner.clone(), rotated);
+    let v2 = EncryptedVault::<String, _>::new(inner.clone(), rotated);
     assert_eq!(
         v2.get(&t, "a").await.expect("get").as_deref(),
         Some("old-a")
@@ -162,16 +162,16 @@ async fn rotation_keeps_old_values_readable_and_reseals_on_write() {
     assert_eq!(key_of("a").await, Some(2));
     assert_eq!(key_of("b").await, Some(1));
     // reseal moves the rest, keeping expiry, and does nothing twice.
-    assert!(v2.reseal::<String>(&t, "b").await.expect("reseal"));
-    assert!(v2.reseal::<String>(&t, "c").await.expect("reseal"));
-    assert!(!v2.reseal::<String>(&t, "c").await.expect("reseal again"));
+    assert!(v2.reseal(&t, "b").await.expect("reseal"));
+    assert!(v2.reseal(&t, "c").await.expect("reseal"));
+    assert!(!v2.reseal(&t, "c").await.expect("reseal again"));
     assert_eq!(key_of("b").await, Some(2));
     let c = v2.read(&t, "c").await.expect("read").expect("c");
     assert_eq!(c.value(), "old-c");
     assert!(c.expires_at().is_some());
 
     // Key 1 can now leave the ring; everything still opens.
-    let only_new = EncryptedVault::new(inner.clone(), ring(2, 9));
+    let only_new = EncryptedVault::<String, _>::new(inner.clone(), ring(2, 9));
     for (k, v) in [("a", "new-a"), ("b", "old-b"), ("c", "old-c")] {
         assert_eq!(only_new.get(&t, k).await.expect("get").as_deref(), Some(v));
     }

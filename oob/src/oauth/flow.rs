@@ -102,7 +102,7 @@ fn provider_error(e: impl std::error::Error + Send + Sync + 'static) -> OAuthErr
 }
 
 /// OAuth consents for one [`Provider`]: a [`Manager`] of [`Consent`] pendings, a vault of
-/// [`TokenSet`]s (put it under [`EncryptedVault`](crate::vault) in production), and the
+/// [`TokenSet`]s (put it under an `EncryptedVault` in production, feature `encryption`), and the
 /// provider. Cheap to clone.
 pub struct OAuth<S, P, V> {
     pub(super) inner: Arc<Inner<S, P, V>>,

@@ -1,6 +1,7 @@
 //! [`EncryptedVault`]: encryption at rest as a layer over any vault (feature `encryption`).
 
 use std::fmt;
+use std::marker::PhantomData;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -122,7 +123,7 @@ fn cipher(key: &VaultKey) -> XChaCha20Poly1305 {
 /// # let manager = Manager::<Key, _, _>::builder().store(MemoryStore::new())
 /// #     .provider(FixedNamespace::new("alice".parse()?)).callback_base(CallbackBase::parse("https://ex.com")?).build();
 /// let ring = KeyRing::new(1, VaultKey::generate()?);
-/// let vault = EncryptedVault::new(MemoryVault::<Sealed>::new(), ring);
+/// let vault = EncryptedVault::<String, _>::new(MemoryVault::<Sealed>::new(), ring);
 /// let alice = manager.caller(&())?;
 /// vault.put(&alice, "github", "gho_secret".to_string()).await?;
 /// assert_eq!(vault.get(&alice, "github").await?.as_deref(), Some("gho_secret"));
@@ -131,13 +132,23 @@ fn cipher(key: &VaultKey) -> XChaCha20Poly1305 {
 /// assert!(!String::from_utf8_lossy(stored.as_bytes()).contains("gho_secret"));
 /// # Ok(()) }
 /// ```
-#[derive(Clone)]
-pub struct EncryptedVault<I> {
+pub struct EncryptedVault<V, I> {
     inner: I,
     ring: KeyRing,
+    _value: PhantomData<fn() -> V>,
 }
 
-impl<I> fmt::Debug for EncryptedVault<I> {
+impl<V, I: Clone> Clone for EncryptedVault<V, I> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            ring: self.ring.clone(),
+            _value: PhantomData,
+        }
+    }
+}
+
+impl<V, I> fmt::Debug for EncryptedVault<V, I> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EncryptedVault")
             .field("ring", &self.ring)
@@ -145,11 +156,15 @@ impl<I> fmt::Debug for EncryptedVault<I> {
     }
 }
 
-impl<I> EncryptedVault<I> {
-    /// Seals what it writes to `inner` with `ring`.
+impl<V, I> EncryptedVault<V, I> {
+    /// Seals the `V` values it writes to `inner` with `ring`.
     #[must_use]
     pub fn new(inner: I, ring: KeyRing) -> Self {
-        Self { inner, ring }
+        Self {
+            inner,
+            ring,
+            _value: PhantomData,
+        }
     }
 
     /// The inner vault (it holds only [`Sealed`] values).
@@ -158,12 +173,10 @@ impl<I> EncryptedVault<I> {
         &self.inner
     }
 
-    fn seal<V: Serialize>(
-        &self,
-        namespace: &str,
-        key: &str,
-        value: &V,
-    ) -> Result<Sealed, VaultError> {
+    fn seal(&self, namespace: &str, key: &str, value: &V) -> Result<Sealed, VaultError>
+    where
+        V: Serialize,
+    {
         let json = zeroize::Zeroizing::new(
             serde_json::to_vec(value).map_err(|e| VaultError::Codec(Box::new(e)))?,
         );
@@ -187,12 +200,10 @@ impl<I> EncryptedVault<I> {
         Ok(Sealed(out))
     }
 
-    fn open<V: DeserializeOwned>(
-        &self,
-        namespace: &str,
-        key: &str,
-        sealed: &Sealed,
-    ) -> Result<V, VaultError> {
+    fn open(&self, namespace: &str, key: &str, sealed: &Sealed) -> Result<V, VaultError>
+    where
+        V: DeserializeOwned,
+    {
         let id = sealed.key_id().ok_or(sealing(SealError::Format))?;
         let bytes = sealed.as_bytes();
         if bytes.len() < HEADER {
@@ -219,18 +230,19 @@ impl<I> EncryptedVault<I> {
     }
 }
 
-impl<I: Vault<Sealed>> EncryptedVault<I> {
+impl<V, I> EncryptedVault<V, I>
+where
+    V: Serialize + DeserializeOwned + Send,
+    I: Vault<Sealed>,
+{
     /// Re-seals the entry under `key` with the ring's active key, if another key sealed it
     /// (key rotation); a compare-and-swap on its version, keeping its expiry. Returns whether
-    /// it re-sealed. `V` is the type the entry holds.
+    /// it re-sealed.
     ///
     /// # Errors
     /// The entry does not open, the inner vault failed, or the entry changed meanwhile
     /// ([`VaultError::Conflict`]: read and retry).
-    pub async fn reseal<V>(&self, token: &dyn Capability, key: &str) -> Result<bool, VaultError>
-    where
-        V: Serialize + DeserializeOwned + Send,
-    {
+    pub async fn reseal(&self, token: &dyn Capability, key: &str) -> Result<bool, VaultError> {
         let Some(entry) = self.inner.read(token, key).await? else {
             return Ok(false);
         };
@@ -238,7 +250,7 @@ impl<I: Vault<Sealed>> EncryptedVault<I> {
             return Ok(false);
         }
         let ns = token.namespace().as_str();
-        let value: V = self.open(ns, key, entry.value())?;
+        let value = self.open(ns, key, entry.value())?;
         let sealed = self.seal(ns, key, &value)?;
         let mut options = WriteOptions::new().if_version(entry.version());
         if let Some(at) = entry.expires_at() {
@@ -249,7 +261,7 @@ impl<I: Vault<Sealed>> EncryptedVault<I> {
     }
 }
 
-impl<V, I> Vault<V> for EncryptedVault<I>
+impl<V, I> Vault<V> for EncryptedVault<V, I>
 where
     V: Serialize + DeserializeOwned + Send + Sync + 'static,
     I: Vault<Sealed>,
