@@ -6,14 +6,14 @@ use std::time::{Duration, SystemTime};
 
 use oauth2::basic::BasicErrorResponseType;
 use oauth2::{
-    AuthorizationCode, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, RefreshToken,
-    RequestTokenError, Scope, StandardRevocableToken, TokenResponse,
+    AuthorizationCode, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, RequestTokenError, Scope,
+    TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 
 use super::config::Provider;
 use super::http_client::{Http, HttpError, default_client};
-use super::tokens::{AccessToken, TokenSet};
+use super::tokens::TokenSet;
 use crate::error::Error;
 use crate::manager::{Joined, Manager};
 use crate::pending::Pending;
@@ -97,7 +97,7 @@ pub(crate) fn is_rejected_grant(e: &TokenError) -> bool {
     matches!(e, RequestTokenError::ServerResponse(r) if *r.error() == BasicErrorResponseType::InvalidGrant)
 }
 
-fn provider_error(e: impl std::error::Error + Send + Sync + 'static) -> OAuthError {
+pub(super) fn provider_error(e: impl std::error::Error + Send + Sync + 'static) -> OAuthError {
     OAuthError::Provider(Box::new(e))
 }
 
@@ -112,9 +112,9 @@ pub(super) struct Inner<S, P, V> {
     pub(super) manager: Manager<Consent, S, P>,
     pub(super) vault: V,
     pub(super) provider: Provider,
-    http: reqwest::Client,
-    refresh_margin: Duration,
-    lease: Duration,
+    pub(super) http: reqwest::Client,
+    pub(super) refresh_margin: Duration,
+    pub(super) lease: Duration,
 }
 
 impl<S, P, V> Clone for OAuth<S, P, V> {
@@ -211,88 +211,6 @@ where
         &self.inner.provider
     }
 
-    /// The caller's access token: from the vault, refreshed first when it expires within the
-    /// refresh margin. [`OAuthError::ConsentRequired`] (with the pending to hand the user)
-    /// when there is no grant, or the provider rejected the refresh token.
-    pub async fn access_token<C: ?Sized>(&self, cx: &C) -> Result<AccessToken, OAuthError>
-    where
-        P: NamespaceProvider<C>,
-    {
-        let token = self.inner.manager.caller(cx)?;
-        let key = self.inner.provider.vault_key();
-        let vault = &self.inner.vault;
-        let give_up = tokio::time::Instant::now() + self.inner.lease + Duration::from_secs(5);
-        loop {
-            let Some(entry) = vault.read(&token, &key).await? else {
-                return Err(self.consent_required(cx).await);
-            };
-            let now = SystemTime::now();
-            let set = entry.value();
-            if set.is_leased(now) {
-                // Another replica is refreshing: wait for its result.
-                if tokio::time::Instant::now() >= give_up {
-                    return Err(OAuthError::Busy);
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-            if !set.needs_refresh(now, self.inner.refresh_margin) {
-                return Ok(set.access_token());
-            }
-            let Some(refresh) = set.refresh_token().map(str::to_owned) else {
-                vault.delete(&token, &key).await?;
-                return Err(self.consent_required(cx).await);
-            };
-            // Take the refresh: a compare-and-swap, so one replica refreshes at a time.
-            let lease = set.leased_until(now + self.inner.lease);
-            let leased = match vault
-                .write(
-                    &token,
-                    &key,
-                    lease,
-                    WriteOptions::new().if_version(entry.version()),
-                )
-                .await
-            {
-                Ok(v) => v,
-                Err(VaultError::Conflict { .. }) => continue,
-                Err(e) => return Err(e.into()),
-            };
-            let c = &self.inner.provider.client;
-            let http = Http(&self.inner.http);
-            let answer = c
-                .exchange_refresh_token(&RefreshToken::new(refresh.clone()))
-                .request_async(&http)
-                .await;
-            let only_if_ours = WriteOptions::new().if_version(leased);
-            return match answer {
-                Ok(r) => {
-                    let fresh = TokenSet::new(
-                        r.access_token().secret().clone(),
-                        // A provider that does not rotate refresh tokens returns none.
-                        Some(r.refresh_token().map_or(refresh, |t| t.secret().clone())),
-                        r.expires_in(),
-                        scopes_of(&r, set.scopes()),
-                        SystemTime::now(),
-                    );
-                    let access = fresh.access_token();
-                    vault.write(&token, &key, fresh, only_if_ours).await?;
-                    Ok(access)
-                }
-                Err(e) if is_rejected_grant(&e) => {
-                    vault.delete(&token, &key).await?;
-                    Err(self.consent_required(cx).await)
-                }
-                Err(e) => {
-                    vault
-                        .write(&token, &key, set.released(), only_if_ours)
-                        .await?;
-                    Err(provider_error(e))
-                }
-            };
-        }
-    }
-
     /// The caller's open consent pending (created, or joined if one is open), to hand its
     /// URL to the user.
     pub async fn start<C: ?Sized>(&self, cx: &C) -> Result<Pending<Consent, Open>, OAuthError>
@@ -312,7 +230,7 @@ where
         }
     }
 
-    async fn consent_required<C: ?Sized>(&self, cx: &C) -> OAuthError
+    pub(super) async fn consent_required<C: ?Sized>(&self, cx: &C) -> OAuthError
     where
         P: NamespaceProvider<C>,
     {
@@ -385,61 +303,7 @@ where
             .map_err(|e| FinishError::Provider(e.into()))?;
         Ok(done)
     }
-
-    /// Revokes the caller's grant: at the provider (its refresh token, else its access
-    /// token) when a revocation URL is configured, and in the vault. Returns whether there
-    /// was one.
-    pub async fn revoke<C: ?Sized>(&self, cx: &C) -> Result<bool, OAuthError>
-    where
-        P: NamespaceProvider<C>,
-    {
-        let token = self.inner.manager.caller(cx)?;
-        let key = self.inner.provider.vault_key();
-        let Some(set) = self.inner.vault.get(&token, &key).await? else {
-            return Ok(false);
-        };
-        let (hint, secret) = match set.refresh_token() {
-            Some(r) => ("refresh_token", r.to_owned()),
-            None => ("access_token", set.access_token().secret().to_owned()),
-        };
-        let provider = &self.inner.provider;
-        if provider.client.revocation_url().is_some() {
-            let t = match hint {
-                "refresh_token" => StandardRevocableToken::RefreshToken(RefreshToken::new(secret)),
-                _ => StandardRevocableToken::AccessToken(oauth2::AccessToken::new(secret)),
-            };
-            provider
-                .client
-                .revoke_token(t)
-                .map_err(provider_error)?
-                .request_async(&Http(&self.inner.http))
-                .await
-                .map_err(provider_error)?;
-        } else if let Some(url) = &provider.loopback_revocation {
-            // RFC 7009 on a loopback development endpoint (the `oauth2` crate requires https).
-            let res = self
-                .inner
-                .http
-                .post(url.as_str())
-                .basic_auth(&provider.client_id, provider.client_secret.as_deref())
-                .form(&[("token", secret.as_str()), ("token_type_hint", hint)])
-                .send()
-                .await
-                .map_err(provider_error)?;
-            let status = res.status().as_u16();
-            if !res.status().is_success() {
-                let body = res.text().await.unwrap_or_default();
-                return Err(provider_error(RevocationRefused(status, body)));
-            }
-        }
-        Ok(self.inner.vault.delete(&token, &key).await?)
-    }
 }
-
-/// The revocation endpoint answered with this status.
-#[derive(Debug, thiserror::Error)]
-#[error("the revocation endpoint answered {0}: {1}")]
-struct RevocationRefused(u16, String);
 
 /// Why the callback could not finish a consent.
 #[derive(Debug)]
@@ -450,7 +314,7 @@ pub(crate) enum FinishError {
     Provider(OAuthError),
 }
 
-fn scopes_of(r: &oauth2::basic::BasicTokenResponse, asked: &[String]) -> Vec<String> {
+pub(super) fn scopes_of(r: &oauth2::basic::BasicTokenResponse, asked: &[String]) -> Vec<String> {
     r.scopes().map_or_else(
         || asked.to_vec(),
         |s| s.iter().map(|s| s.to_string()).collect(),

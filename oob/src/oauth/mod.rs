@@ -18,6 +18,7 @@
 
 mod config;
 mod flow;
+mod grant;
 mod http_client;
 mod pages;
 mod tokens;

@@ -1,0 +1,157 @@
+//! The life of a grant: the access token (refreshed across replicas) and its revocation.
+
+use std::time::{Duration, SystemTime};
+
+use oauth2::{RefreshToken, StandardRevocableToken, TokenResponse};
+
+use super::flow::{OAuth, OAuthError, is_rejected_grant, provider_error, scopes_of};
+use super::http_client::Http;
+use super::tokens::{AccessToken, TokenSet};
+use crate::provider::NamespaceProvider;
+use crate::store::Store;
+use crate::vault::{Vault, VaultError, WriteOptions};
+
+use super::flow::Consent;
+
+impl<S, P, V> OAuth<S, P, V>
+where
+    S: Store<Consent>,
+    P: Send + Sync + 'static,
+    V: Vault<TokenSet> + Clone,
+{
+    /// The caller's access token: from the vault, refreshed first when it expires within the
+    /// refresh margin. [`OAuthError::ConsentRequired`] (with the pending to hand the user)
+    /// when there is no grant, or the provider rejected the refresh token.
+    pub async fn access_token<C: ?Sized>(&self, cx: &C) -> Result<AccessToken, OAuthError>
+    where
+        P: NamespaceProvider<C>,
+    {
+        let token = self.inner.manager.caller(cx)?;
+        let key = self.inner.provider.vault_key();
+        let vault = &self.inner.vault;
+        let give_up = tokio::time::Instant::now() + self.inner.lease + Duration::from_secs(5);
+        loop {
+            let Some(entry) = vault.read(&token, &key).await? else {
+                return Err(self.consent_required(cx).await);
+            };
+            let now = SystemTime::now();
+            let set = entry.value();
+            if set.is_leased(now) {
+                // Another replica is refreshing: wait for its result.
+                if tokio::time::Instant::now() >= give_up {
+                    return Err(OAuthError::Busy);
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+            if !set.needs_refresh(now, self.inner.refresh_margin) {
+                return Ok(set.access_token());
+            }
+            let Some(refresh) = set.refresh_token().map(str::to_owned) else {
+                vault.delete(&token, &key).await?;
+                return Err(self.consent_required(cx).await);
+            };
+            // Take the refresh: a compare-and-swap, so one replica refreshes at a time.
+            let lease = set.leased_until(now + self.inner.lease);
+            let leased = match vault
+                .write(
+                    &token,
+                    &key,
+                    lease,
+                    WriteOptions::new().if_version(entry.version()),
+                )
+                .await
+            {
+                Ok(v) => v,
+                Err(VaultError::Conflict { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let c = &self.inner.provider.client;
+            let http = Http(&self.inner.http);
+            let answer = c
+                .exchange_refresh_token(&RefreshToken::new(refresh.clone()))
+                .request_async(&http)
+                .await;
+            let only_if_ours = WriteOptions::new().if_version(leased);
+            return match answer {
+                Ok(r) => {
+                    let fresh = TokenSet::new(
+                        r.access_token().secret().clone(),
+                        // A provider that does not rotate refresh tokens returns none.
+                        Some(r.refresh_token().map_or(refresh, |t| t.secret().clone())),
+                        r.expires_in(),
+                        scopes_of(&r, set.scopes()),
+                        SystemTime::now(),
+                    );
+                    let access = fresh.access_token();
+                    vault.write(&token, &key, fresh, only_if_ours).await?;
+                    Ok(access)
+                }
+                Err(e) if is_rejected_grant(&e) => {
+                    vault.delete(&token, &key).await?;
+                    Err(self.consent_required(cx).await)
+                }
+                Err(e) => {
+                    vault
+                        .write(&token, &key, set.released(), only_if_ours)
+                        .await?;
+                    Err(provider_error(e))
+                }
+            };
+        }
+    }
+
+    /// Revokes the caller's grant: at the provider (its refresh token, else its access
+    /// token) when a revocation URL is configured, and in the vault. Returns whether there
+    /// was one.
+    pub async fn revoke<C: ?Sized>(&self, cx: &C) -> Result<bool, OAuthError>
+    where
+        P: NamespaceProvider<C>,
+    {
+        let token = self.inner.manager.caller(cx)?;
+        let key = self.inner.provider.vault_key();
+        let Some(set) = self.inner.vault.get(&token, &key).await? else {
+            return Ok(false);
+        };
+        let (hint, secret) = match set.refresh_token() {
+            Some(r) => ("refresh_token", r.to_owned()),
+            None => ("access_token", set.access_token().secret().to_owned()),
+        };
+        let provider = &self.inner.provider;
+        if provider.client.revocation_url().is_some() {
+            let t = match hint {
+                "refresh_token" => StandardRevocableToken::RefreshToken(RefreshToken::new(secret)),
+                _ => StandardRevocableToken::AccessToken(oauth2::AccessToken::new(secret)),
+            };
+            provider
+                .client
+                .revoke_token(t)
+                .map_err(provider_error)?
+                .request_async(&Http(&self.inner.http))
+                .await
+                .map_err(provider_error)?;
+        } else if let Some(url) = &provider.loopback_revocation {
+            // RFC 7009 on a loopback development endpoint (the `oauth2` crate requires https).
+            let res = self
+                .inner
+                .http
+                .post(url.as_str())
+                .basic_auth(&provider.client_id, provider.client_secret.as_deref())
+                .form(&[("token", secret.as_str()), ("token_type_hint", hint)])
+                .send()
+                .await
+                .map_err(provider_error)?;
+            let status = res.status().as_u16();
+            if !res.status().is_success() {
+                let body = res.text().await.unwrap_or_default();
+                return Err(provider_error(RevocationRefused(status, body)));
+            }
+        }
+        Ok(self.inner.vault.delete(&token, &key).await?)
+    }
+}
+
+/// The revocation endpoint answered with this status.
+#[derive(Debug, thiserror::Error)]
+#[error("the revocation endpoint answered {0}: {1}")]
+struct RevocationRefused(u16, String);
