@@ -15,6 +15,7 @@
 //! - [`NamespaceProvider`]s derive the namespace from the caller's verified context.
 //!
 //! See [`Manager`] for the whole flow in one example.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -51,7 +52,13 @@ pub use provider::NamespaceProvider;
 pub use spec::Spec;
 pub use store::Store;
 
-/// The README's code blocks, compiled and run as doctests.
+/// The repository README's code blocks, compiled and run as doctests. (`cfg(doctest)`: not
+/// expanded in a normal build, so the packaged crate, which has no `../../README.md`, builds.)
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
+
+/// The crate README's code blocks (what crates.io shows), compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct CrateReadmeDoctests;

@@ -41,8 +41,10 @@ impl<T> std::fmt::Debug for Spec<T> {
     }
 }
 
-/// When a pending stops being open, as given in a [`Spec`].
+/// When a pending stops being open, as given in a [`Spec`] (through [`Spec::ttl`] or
+/// [`Spec::deadline`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Expiry {
     /// This long after creation.
     Ttl(Duration),

@@ -89,3 +89,55 @@ async fn events_name_action_kind_and_id_never_namespace_or_payload() {
         );
     }
 }
+
+/// The `ns=` pseudonyms in a captured log, in order.
+fn pseudonyms(log: &str) -> Vec<String> {
+    log.split("ns=")
+        .skip(1)
+        .map(|rest| rest.chars().take_while(char::is_ascii_hexdigit).collect())
+        .collect()
+}
+
+/// Creates one pending for `alice` on a manager built with `key` (or none) and returns the
+/// pseudonym its `create` event carries.
+async fn pseudonym_of_alice(key: Option<&[u8]>) -> String {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let builder = oob::Manager::builder()
+        .store(oob::store::MemoryStore::new())
+        .provider(oob::provider::FromVerifiedSubject)
+        .callback_base(oob::CallbackBase::parse("https://ex.com").unwrap());
+    let m = match key {
+        Some(key) => builder.pseudonym_key(key).build(),
+        None => builder.build(),
+    };
+    m.create(&user("alice@example.com"), spec()).await.unwrap();
+    let out = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let found = pseudonyms(&out);
+    assert_eq!(found.len(), 1, "{out}");
+    assert_eq!(found[0].len(), 16, "{out}");
+    found[0].clone()
+}
+
+#[tokio::test]
+async fn replicas_with_one_pseudonym_key_write_one_pseudonym() {
+    let key = b"a 32-byte secret from the vault!";
+    // Two managers stand for two replicas of one service.
+    let first = pseudonym_of_alice(Some(key)).await;
+    assert_eq!(first, pseudonym_of_alice(Some(key)).await);
+    assert_ne!(
+        first,
+        pseudonym_of_alice(Some(b"another service's secret key")).await
+    );
+    // Without a key each manager draws its own.
+    assert_ne!(
+        pseudonym_of_alice(None).await,
+        pseudonym_of_alice(None).await
+    );
+}

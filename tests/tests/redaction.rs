@@ -320,32 +320,29 @@ async fn core_types_print_neither_secret_nor_namespace() {
 
     // A store's plain data: a record built by hand (its fields are public), its body, its
     // state, and what `create` answers.
-    let record = Record {
-        id: PendingId::random(),
-        namespace: canary_ns(),
-        created_at: Timestamp::from_millis(1),
-        expires_at: Timestamp::from_millis(2),
-        state: RecordState::Open,
-        body: Arc::new(Body::new(
+    let record = Record::new(
+        PendingId::random(),
+        canary_ns(),
+        Timestamp::from_millis(1),
+        Timestamp::from_millis(2),
+        RecordState::Open,
+        Arc::new(Body::new(
             secret(),
             Some(SECRET.to_owned()),
             Some(NS.to_owned()),
             Some(SECRET.to_owned()),
         )),
-    };
+    );
     leaks.debug("Record", &record);
     leaks.debug("Body", &*record.body);
     leaks.debug("Created::Joined", &Created::Joined(record.clone()));
     leaks.debug("Created::Declined", &Created::Declined(record.clone()));
     leaks.debug(
         "Record (cancelled)",
-        &Record {
-            state: RecordState::Cancelled {
-                at: Timestamp::from_millis(2),
-                reason: CancelReason::Declined,
-            },
-            ..record
-        },
+        &record.clone().with_state(RecordState::Cancelled {
+            at: Timestamp::from_millis(2),
+            reason: CancelReason::Declined,
+        }),
     );
 
     leaks.assert_none(80);

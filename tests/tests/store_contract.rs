@@ -37,11 +37,16 @@ impl Lie {
     fn apply<T>(&self, record: Record<T>) -> Record<T> {
         match self {
             Self::None => record,
-            Self::Namespace(namespace) => Record {
-                namespace: namespace.clone(),
-                ..record
-            },
-            Self::Id(id) => Record { id: *id, ..record },
+            Self::Namespace(namespace) => {
+                let mut lie = record;
+                lie.namespace = namespace.clone();
+                lie
+            }
+            Self::Id(id) => {
+                let mut lie = record;
+                lie.id = *id;
+                lie
+            }
         }
     }
 }

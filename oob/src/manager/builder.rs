@@ -177,6 +177,7 @@ pub struct ManagerBuilder<T, St, Pr, Cb> {
     default_ttl: Duration,
     limits: Limits,
     decline_cooldown: Duration,
+    pseudonym: Option<LogKey>,
     _payload: PhantomData<fn() -> T>,
 }
 
@@ -200,6 +201,7 @@ impl<T: OobPayload> Manager<T, Missing, Missing> {
             default_ttl: T::DEFAULT_TTL.unwrap_or(DEFAULT_TTL),
             limits: Limits::default(),
             decline_cooldown: Duration::ZERO,
+            pseudonym: None,
             _payload: PhantomData,
         }
     }
@@ -216,6 +218,7 @@ impl<T, St, Pr, Cb> ManagerBuilder<T, St, Pr, Cb> {
             default_ttl: self.default_ttl,
             limits: self.limits,
             decline_cooldown: self.decline_cooldown,
+            pseudonym: self.pseudonym,
             _payload: PhantomData,
         }
     }
@@ -233,6 +236,7 @@ impl<T, St, Pr, Cb> ManagerBuilder<T, St, Pr, Cb> {
             default_ttl: self.default_ttl,
             limits: self.limits,
             decline_cooldown: self.decline_cooldown,
+            pseudonym: self.pseudonym,
             _payload: PhantomData,
         }
     }
@@ -250,6 +254,7 @@ impl<T, St, Pr, Cb> ManagerBuilder<T, St, Pr, Cb> {
             default_ttl: self.default_ttl,
             limits: self.limits,
             decline_cooldown: self.decline_cooldown,
+            pseudonym: self.pseudonym,
             _payload: PhantomData,
         }
     }
@@ -293,6 +298,18 @@ impl<T, St, Pr, Cb> ManagerBuilder<T, St, Pr, Cb> {
         self
     }
 
+    /// The key of the namespace pseudonym in `tracing` events (the `ns` field: a keyed hash,
+    /// never the namespace). By default each manager draws a random key, so one namespace
+    /// has another pseudonym in every process; give every replica of a service the same
+    /// secret key (at least 16 random bytes, from its secret store) and they all write the
+    /// same pseudonym, so one user's events can be followed across replicas. Anyone holding
+    /// the key can test a guessed namespace against a pseudonym: keep it as secret as the
+    /// logs are sensitive.
+    pub fn pseudonym_key(mut self, key: impl AsRef<[u8]>) -> Self {
+        self.pseudonym = Some(LogKey::keyed(key.as_ref()));
+        self
+    }
+
     /// The manager.
     pub fn build<S, P>(self) -> Manager<T, S, P>
     where
@@ -325,7 +342,9 @@ impl<T, St, Pr, Cb> ManagerBuilder<T, St, Pr, Cb> {
                 default_ttl: self.default_ttl,
                 limits: self.limits,
                 decline_cooldown: self.decline_cooldown,
-                log: LogKey::random(),
+                log: self.pseudonym.unwrap_or_else(LogKey::random),
+                #[cfg(feature = "metrics")]
+                expiries: super::instrument::ExpiryWatch::default(),
                 _payload: PhantomData,
             }),
         }

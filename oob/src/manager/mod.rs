@@ -21,8 +21,12 @@ use crate::store::{
 use crate::time::{Clock, Timestamp};
 
 pub mod builder;
+mod instrument;
 mod operator;
 mod sweeper;
+
+use crate::observe::Event;
+use instrument::{finished, observed};
 
 pub use builder::{CallbackBase, CallbackBaseError, Given, ManagerBuilder, Missing};
 pub use operator::Operator;
@@ -82,6 +86,8 @@ struct ManagerInner<T, S, P> {
     limits: Limits,
     decline_cooldown: Duration,
     log: LogKey,
+    #[cfg(feature = "metrics")]
+    expiries: instrument::ExpiryWatch,
     _payload: PhantomData<fn() -> T>,
 }
 
@@ -136,7 +142,12 @@ where
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
         {
             runtime.spawn(async move {
-                let _ = manager.inner.store.wake(&record).await;
+                let _ = observed(
+                    manager.inner.store.name(),
+                    "wake",
+                    manager.inner.store.wake(&record),
+                )
+                .await;
             });
         }
     }
@@ -319,12 +330,15 @@ where
         then: fn(Joined<T>) -> Result<R, Error>,
     ) -> Result<R, Error> {
         let created = match &record {
-            Ok(r) => self
-                .inner
-                .store
-                .create(r, self.inner.limits, dedup, r.record().created_at)
-                .await
-                .map_err(|e| Error::from_create(r.record().id, e)),
+            Ok(r) => observed(
+                self.inner.store.name(),
+                "create",
+                self.inner
+                    .store
+                    .create(r, self.inner.limits, dedup, r.record().created_at),
+            )
+            .await
+            .map_err(|e| Error::from_create(r.record().id, e)),
             // Nothing to store: `record?` below returns why.
             Err(_) => Ok(Created::Inserted),
         };
@@ -333,10 +347,14 @@ where
         let joined = match created? {
             Created::Inserted => {
                 log.event("create", T::KIND, record.id, &record.namespace);
+                crate::observe::interaction(T::KIND, Event::Created, Duration::ZERO);
+                #[cfg(feature = "metrics")]
+                self.inner.expiries.watch(record.id, record.expires_at);
                 self.open_pending(record).map(Joined::Created)
             }
             Created::Joined(existing) => {
                 log.event("join", T::KIND, existing.id, &existing.namespace);
+                crate::observe::interaction(T::KIND, Event::Joined, Duration::ZERO);
                 self.open_pending(existing).map(Joined::Joined)
             }
             Created::Declined(declined) => {
@@ -349,14 +367,24 @@ where
 
     /// The pending with this id, in whatever state the store holds it.
     pub async fn get(&self, id: PendingId) -> Result<AnyPending<T>, Error> {
-        let record = self.inner.store.get(id, self.now()).await?;
+        let record = observed(
+            self.inner.store.name(),
+            "get",
+            self.inner.store.get(id, self.now()),
+        )
+        .await?;
         record.map(|r| self.any(r)).ok_or(Error::NotFound(id))
     }
 
     /// The open pending with this id; [`Error::NotFound`], [`Error::Expired`] or
     /// [`Error::Finished`] otherwise. What a callback handler calls first.
     pub async fn open(&self, id: PendingId) -> Result<Pending<T, Open>, Error> {
-        let record = self.inner.store.get(id, self.now()).await?;
+        let record = observed(
+            self.inner.store.name(),
+            "get",
+            self.inner.store.get(id, self.now()),
+        )
+        .await?;
         self.open_pending(record.ok_or(Error::NotFound(id))?)
     }
 
@@ -383,16 +411,18 @@ where
         expect: Option<&Namespace>,
         wake: Wake,
     ) -> Result<Record<T>, Error> {
-        let record = self
-            .inner
-            .store
-            .complete(id, expect, self.now(), wake)
-            .await
-            .map_err(|e| Error::from_transition(id, e))?;
+        let record = observed(
+            self.inner.store.name(),
+            "complete",
+            self.inner.store.complete(id, expect, self.now(), wake),
+        )
+        .await
+        .map_err(|e| Error::from_transition(id, e))?;
         self.check_answer(&record, id, consumed.as_ref().or(expect))?;
         self.inner
             .log
             .event("complete", T::KIND, id, &record.namespace);
+        finished(T::KIND, &record);
         Ok(record)
     }
 
@@ -483,12 +513,13 @@ where
         F: for<'t> AsyncFnOnce(NamespaceToken<'t>) -> Result<R, E>,
         E: std::error::Error + Send + Sync + 'static,
     {
-        let record = self
-            .inner
-            .store
-            .complete(id, None, self.now(), Wake::Later)
-            .await
-            .map_err(|e| Error::from_transition(id, e))?;
+        let record = observed(
+            self.inner.store.name(),
+            "complete",
+            self.inner.store.complete(id, None, self.now(), Wake::Later),
+        )
+        .await
+        .map_err(|e| Error::from_transition(id, e))?;
         let checked = self
             .check_answer(&record, id, Some(&namespace))
             .and_then(|()| self.completed_pending(record.clone()));
@@ -499,11 +530,17 @@ where
                 // answer is not trusted for the wake-up either (it would wake another id's
                 // waiters, or report another namespace): the waiters of the id asked for are
                 // woken with that id's record as the store now reads it, if it reads right.
-                if let Ok(Some(own)) = self.inner.store.get(id, self.now()).await
+                if let Ok(Some(own)) = observed(
+                    self.inner.store.name(),
+                    "get",
+                    self.inner.store.get(id, self.now()),
+                )
+                .await
                     && own.id == id
                     && own.namespace == namespace
                 {
-                    let _ = self.inner.store.wake(&own).await;
+                    let _ = observed(self.inner.store.name(), "wake", self.inner.store.wake(&own))
+                        .await;
                 }
                 return Err(e);
             }
@@ -514,8 +551,14 @@ where
             pending: Some((self.clone(), record.clone())),
         };
         self.inner.log.event("complete", T::KIND, id, &namespace);
+        finished(T::KIND, &record);
         let persisted = persist(NamespaceToken::new(namespace)).await;
-        let woken = self.inner.store.wake(&record).await;
+        let woken = observed(
+            self.inner.store.name(),
+            "wake",
+            self.inner.store.wake(&record),
+        )
+        .await;
         guard.pending = None;
         let value = persisted.map_err(|e| Error::Persist {
             id,
@@ -559,18 +602,20 @@ where
         consumed: Option<Namespace>,
         expect: Option<&Namespace>,
     ) -> Result<Pending<T, Cancelled>, Error> {
-        let record = self
-            .inner
-            .store
-            .cancel(id, reason, expect, self.now())
-            .await
-            .map_err(|e| Error::from_transition(id, e))?;
+        let record = observed(
+            self.inner.store.name(),
+            "cancel",
+            self.inner.store.cancel(id, reason, expect, self.now()),
+        )
+        .await
+        .map_err(|e| Error::from_transition(id, e))?;
         self.check_answer(&record, id, consumed.as_ref().or(expect))?;
         let action = match reason {
             CancelReason::Cancelled => "cancel",
             CancelReason::Declined => "decline",
         };
         self.inner.log.event(action, T::KIND, id, &record.namespace);
+        finished(T::KIND, &record);
         self.cancelled_pending(record)
     }
 
@@ -641,7 +686,12 @@ where
         P: NamespaceProvider<C>,
     {
         let token = self.caller(cx)?;
-        let records = self.inner.store.list_namespace(&token, self.now()).await?;
+        let records = observed(
+            self.inner.store.name(),
+            "list",
+            self.inner.store.list_namespace(&token, self.now()),
+        )
+        .await?;
         Ok(records
             .into_iter()
             .filter(|r| r.namespace == *token.namespace())
@@ -664,10 +714,26 @@ where
     }
 
     async fn clear_token(&self, token: &NamespaceToken<'_>) -> Result<usize, Error> {
-        let n = self.inner.store.clear_namespace(token).await?;
+        // The open ones leave `oob_interactions_open` (counted just before the clear).
+        #[cfg(feature = "metrics")]
+        let open = observed(
+            self.inner.store.name(),
+            "list",
+            self.inner.store.list_namespace(token, self.now()),
+        )
+        .await?
+        .len();
+        let n = observed(
+            self.inner.store.name(),
+            "clear",
+            self.inner.store.clear_namespace(token),
+        )
+        .await?;
         self.inner
             .log
             .bulk("clear", T::KIND, Some(token.namespace()), n);
+        #[cfg(feature = "metrics")]
+        crate::observe::removed_open(T::KIND, open.min(n));
         Ok(n)
     }
 
@@ -680,12 +746,38 @@ where
     }
 
     /// Forgets every pending whose retention window ended; returns how many.
+    ///
+    /// With the `metrics` feature it first counts, once each, the interactions this manager
+    /// created whose deadline has passed and that the store reads as expired (see
+    /// [`ManagerBuilder`]'s metrics notes): so run a [sweeper](Self::spawn_sweeper).
     pub async fn purge(&self) -> Result<usize, Error> {
-        let n = self.inner.store.purge(self.now()).await?;
+        #[cfg(feature = "metrics")]
+        self.count_expiries().await?;
+        let n = observed(
+            self.inner.store.name(),
+            "purge",
+            self.inner.store.purge(self.now()),
+        )
+        .await?;
         if n > 0 {
             self.inner.log.bulk("purge", T::KIND, None, n);
         }
         Ok(n)
+    }
+
+    /// Counts the watched interactions past their deadline that the store reads as expired.
+    #[cfg(feature = "metrics")]
+    async fn count_expiries(&self) -> Result<(), Error> {
+        let now = self.now();
+        for id in self.inner.expiries.take_due(now) {
+            let store = &self.inner.store;
+            if let Some(record) = observed(store.name(), "get", store.get(id, now)).await?
+                && matches!(record.state, RecordState::Expired { .. })
+            {
+                finished(T::KIND, &record);
+            }
+        }
+        Ok(())
     }
 
     /// Waits for the outcome of the pending `id`, at most `timeout`.
@@ -708,11 +800,22 @@ where
 
     async fn wait_inner(&self, id: PendingId, timeout: Duration) -> Result<Outcome<T>, Error> {
         let until = tokio::time::Instant::now() + timeout;
-        let mut sub = self.inner.store.subscribe(id).await?;
+        let mut sub = observed(
+            self.inner.store.name(),
+            "subscribe",
+            self.inner.store.subscribe(id),
+        )
+        .await?;
         let mut last_open: Option<Record<T>> = None;
         loop {
             let now = self.now();
-            let Some(record) = self.inner.store.get(id, now).await? else {
+            let Some(record) = observed(
+                self.inner.store.name(),
+                "get",
+                self.inner.store.get(id, now),
+            )
+            .await?
+            else {
                 // Removed at completion (zero retention) between subscribing and reading:
                 // the event carries the outcome.
                 if let Some(r) = sub.try_changed().filter(|r| !r.state.is_open()) {

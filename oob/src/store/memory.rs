@@ -646,6 +646,10 @@ impl<T> Store<T> for MemoryStore<T>
 where
     T: Send + Sync + 'static,
 {
+    fn name(&self) -> &'static str {
+        "memory"
+    }
+
     async fn create(
         &self,
         new_record: &NewRecord<T>,

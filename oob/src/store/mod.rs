@@ -16,6 +16,7 @@ use crate::namespace::Namespace;
 use crate::state::CancelReason;
 use crate::time::Timestamp;
 
+mod erased;
 pub mod memory;
 mod notify;
 #[cfg(feature = "redis")]
@@ -25,6 +26,7 @@ pub mod sqlite;
 #[cfg(feature = "sqlite")]
 pub(crate) mod sqlite_vault;
 
+pub use erased::{BoxFuture, BoxStore, DynStore};
 pub use memory::MemoryStore;
 pub use notify::{Notifier, Subscription};
 #[cfg(feature = "redis")]
@@ -37,7 +39,11 @@ pub use sqlite::SqliteStore;
 /// The immutable part (payload and labels) is a shared [`Body`], so reading a record back
 /// from an in-process store copies no payload. `Debug` prints neither the payload nor the
 /// namespace.
+///
+/// Fields are public to read (and, for a store decoding or transitioning one, to set); a
+/// record is built with [`Record::new`], so that a field added later breaks no store.
 #[derive(PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Record<T> {
     /// The id.
     pub id: PendingId,
@@ -62,6 +68,35 @@ impl<T> std::fmt::Debug for Record<T> {
             .field("expires_at", &self.expires_at)
             .field("state", &self.state)
             .finish_non_exhaustive()
+    }
+}
+
+impl<T> Record<T> {
+    /// A record as a store decoded it.
+    #[must_use]
+    pub fn new(
+        id: PendingId,
+        namespace: Namespace,
+        created_at: Timestamp,
+        expires_at: Timestamp,
+        state: RecordState,
+        body: Arc<Body<T>>,
+    ) -> Self {
+        Self {
+            id,
+            namespace,
+            created_at,
+            expires_at,
+            state,
+            body,
+        }
+    }
+
+    /// The same record in another state (what a store answers a transition with).
+    #[must_use]
+    pub fn with_state(mut self, state: RecordState) -> Self {
+        self.state = state;
+        self
     }
 }
 
@@ -410,13 +445,26 @@ pub enum TransitionError {
     Store(#[from] StoreError),
 }
 
-/// Bounds on open pendings, enforced atomically by [`Store::create`].
+/// Bounds on open pendings, enforced atomically by [`Store::create`]. Built with
+/// [`Limits::new`] or [`Limits::default`] (1,000 per namespace, no total bound).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limits {
     /// The most open pendings one namespace may have.
     pub per_namespace: usize,
     /// The most open pendings the store may hold.
     pub total: usize,
+}
+
+impl Limits {
+    /// At most `per_namespace` open pendings per namespace and `total` in the store.
+    #[must_use]
+    pub fn new(per_namespace: usize, total: usize) -> Self {
+        Self {
+            per_namespace,
+            total,
+        }
+    }
 }
 
 impl Default for Limits {
@@ -444,6 +492,7 @@ pub enum Dedup {
 
 /// What [`Store::create`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Created<T> {
     /// The record was inserted.
     Inserted,
@@ -522,6 +571,12 @@ pub enum Wake {
 ///   transition's event (carrying the record) is there: a store that forgets finished
 ///   records at once (zero retention) notifies first and forgets after.
 pub trait Store<T>: Send + Sync + 'static {
+    /// A short, fixed name for the backend (`"memory"`, `"sqlite"`, `"redis"`): the `store`
+    /// label of the manager's store metrics and spans. Never derived from data.
+    fn name(&self) -> &'static str {
+        "custom"
+    }
+
     /// Inserts a copy of a new open record, atomically checking `limits` and applying
     /// `dedup`. Only the manager makes a [`NewRecord`], so nothing else inserts records.
     fn create(

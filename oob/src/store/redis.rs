@@ -959,6 +959,10 @@ impl<T> Store<T> for RedisStore<T>
 where
     T: Serialize + DeserializeOwned + Send + Sync + 'static,
 {
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+
     async fn create(
         &self,
         new_record: &NewRecord<T>,

@@ -202,14 +202,31 @@ pub enum Synchronous {
     Full,
 }
 
-/// Options for [`SqliteStore::open_with`].
+/// Options for [`SqliteStore::open_with`]: `SqliteOptions::default().synchronous(..)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SqliteOptions {
     /// Durability of commits.
     pub synchronous: Synchronous,
     /// How long to wait for a lock held by another connection (another process on the same
     /// file) before failing.
     pub busy_timeout: Duration,
+}
+
+impl SqliteOptions {
+    /// Durability of commits (default [`Synchronous::Normal`]).
+    #[must_use]
+    pub fn synchronous(mut self, synchronous: Synchronous) -> Self {
+        self.synchronous = synchronous;
+        self
+    }
+
+    /// How long to wait for another connection's lock (default 5 s).
+    #[must_use]
+    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
+    }
 }
 
 impl Default for SqliteOptions {
@@ -936,6 +953,10 @@ impl<T> Store<T> for SqliteStore<T>
 where
     T: OobPayload + Serialize + DeserializeOwned + Send + Sync + 'static,
 {
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+
     async fn create(
         &self,
         new_record: &NewRecord<T>,
@@ -1364,10 +1385,7 @@ mod tests {
         let path = temp_path();
         let store = SqliteStore::<P>::open_with(
             &path,
-            SqliteOptions {
-                synchronous: Synchronous::Full,
-                ..SqliteOptions::default()
-            },
+            SqliteOptions::default().synchronous(Synchronous::Full),
         )
         .expect("open");
         let sync = store

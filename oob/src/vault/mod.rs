@@ -20,6 +20,7 @@ use crate::capability::Capability;
 #[cfg(feature = "encryption")]
 mod encrypted;
 mod entry;
+mod erased;
 #[cfg(feature = "encryption")]
 mod keyring;
 mod memory;
@@ -27,6 +28,7 @@ mod memory;
 #[cfg(feature = "encryption")]
 pub use encrypted::{EncryptedVault, SealError, Sealed};
 pub use entry::{Entry, Expect, Version, WriteOptions};
+pub use erased::{BoxVault, DynVault};
 #[cfg(feature = "encryption")]
 pub use keyring::{KeyLength, KeyRing, RandomFailed, VaultKey};
 pub use memory::MemoryVault;

@@ -27,14 +27,14 @@ use oob::store::{Body, Dedup, Limits, Record, RecordState};
 use oob::time::Timestamp;
 async fn run(m: M) {
     // Store::create takes a NewRecord, which only the manager makes.
-    let forged = Record {
-        id: oob::PendingId::random(),
-        namespace: Namespace::new("victim").unwrap(),
-        created_at: Timestamp::from_millis(0),
-        expires_at: Timestamp::from_millis(u64::MAX),
-        state: RecordState::Open,
-        body: std::sync::Arc::new(Body::new(ApiKey, None, None, None)),
-    };
+    let forged = Record::new(
+        oob::PendingId::random(),
+        Namespace::new("victim").unwrap(),
+        Timestamp::from_millis(0),
+        Timestamp::from_millis(u64::MAX),
+        RecordState::Open,
+        std::sync::Arc::new(Body::new(ApiKey, None, None, None)),
+    );
     let now = Timestamp::from_millis(0);
     let _ = oob::Store::create(m.store(), &forged, Limits::default(), Dedup::Never, now).await;
 }
