@@ -767,18 +767,6 @@ impl<T> SqliteStore<T> {
     pub(crate) fn db(&self) -> &Db {
         &self.db
     }
-
-    /// Runs `f` on the store's connection thread, inside the transaction of the current
-    /// batch, and returns its result once the batch committed. For benchmarks and
-    /// maintenance only: writing to the store's tables bypasses its invariants.
-    #[doc(hidden)]
-    pub async fn with_connection<R, F>(&self, f: F) -> Result<R, StoreError>
-    where
-        R: Send + 'static,
-        F: FnOnce(&Connection) -> Result<R, rusqlite::Error> + Send + 'static,
-    {
-        self.db.call(None, move |conn, _| f(conn)).await
-    }
 }
 
 impl<T> SqliteStore<T>
