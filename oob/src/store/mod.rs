@@ -19,6 +19,8 @@ use crate::time::Timestamp;
 mod erased;
 pub mod memory;
 mod notify;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "redis")]
 pub mod redis;
 #[cfg(feature = "sqlite")]
@@ -29,6 +31,8 @@ pub(crate) mod sqlite_vault;
 pub use erased::{BoxFuture, BoxStore, DynStore};
 pub use memory::MemoryStore;
 pub use notify::{Notifier, Subscription};
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
 #[cfg(feature = "redis")]
 pub use redis::RedisStore;
 #[cfg(feature = "sqlite")]

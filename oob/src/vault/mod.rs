@@ -33,6 +33,8 @@ pub use erased::{BoxVault, DynVault};
 pub use keyring::{KeyLength, KeyRing, RandomFailed, VaultKey};
 pub use memory::MemoryVault;
 
+#[cfg(feature = "postgres")]
+pub use crate::store::postgres::PostgresVault;
 #[cfg(feature = "sqlite")]
 pub use crate::store::sqlite_vault::SqliteVault;
 

@@ -1,0 +1,185 @@
+//! Change events over `LISTEN`/`NOTIFY`: the task that feeds a store's [`Notifier`].
+//!
+//! Transitions, clears and purges `pg_notify` the schema's channel (`<schema>_events`) in
+//! the statement that makes the change, so the event is sent exactly when (and only if) the
+//! change commits. A payload is the pending id, or, for completions and cancellations in a
+//! store with zero retention, the id, a space and the row as JSON (so a waiter learns the
+//! outcome even when a purge removed the row before it re-read it; rows too large for a
+//! notification are sent as the id alone).
+//!
+//! The listener holds one connection of its own, made with the options of the service's
+//! pool (so it does not take a connection from that pool for ever). When the connection is
+//! lost it reconnects with a backoff, `LISTEN`s again and then wakes every local waiter once:
+//! events sent while it was away are gone, so every waiter re-reads its record.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use sqlx::PgPool;
+use sqlx::postgres::{PgListener, PgPoolOptions};
+
+use super::codec::Row;
+use super::error::PgError;
+use crate::id::PendingId;
+use crate::store::Notifier;
+use crate::time::Timestamp;
+
+/// The longest payload a notification carries with the row (Postgres refuses 8,000 bytes).
+pub(crate) const MAX_EVENT_ROW: i32 = 7_000;
+
+/// The first and the longest pause between reconnection attempts.
+const BACKOFF: (Duration, Duration) = (Duration::from_millis(50), Duration::from_secs(2));
+
+/// The running listener of a store; stops when dropped.
+#[derive(Debug)]
+pub(crate) struct Events {
+    task: tokio::task::AbortHandle,
+    connected: Arc<AtomicBool>,
+}
+
+impl Drop for Events {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Events {
+    /// Starts the listener on `pool`'s database and waits until it listens.
+    ///
+    /// # Errors
+    /// Outside a Tokio runtime, or when the first connection or `LISTEN` fails.
+    pub(crate) async fn start<T>(
+        pool: &PgPool,
+        channel: String,
+        notifier: Notifier<T>,
+    ) -> Result<Self, PgError>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| PgError::NoRuntime)?;
+        // One connection, with the service pool's options, for this listener alone.
+        let own = PgPoolOptions::new()
+            .max_connections(1)
+            .min_connections(0)
+            .max_lifetime(None)
+            .idle_timeout(None)
+            .acquire_timeout(pool.options().get_acquire_timeout())
+            .connect_lazy_with((*pool.connect_options()).clone());
+        let first = listen(&own, &channel).await.map_err(PgError::from_sqlx)?;
+        let connected = Arc::new(AtomicBool::new(true));
+        let task = runtime.spawn(run(own, channel, notifier, first, connected.clone()));
+        Ok(Self {
+            task: task.abort_handle(),
+            connected,
+        })
+    }
+
+    /// Whether the listener is connected now.
+    pub(crate) fn connected(&self) -> bool {
+        self.connected.load(Ordering::SeqCst)
+    }
+}
+
+async fn listen(pool: &PgPool, channel: &str) -> Result<PgListener, sqlx::Error> {
+    let mut l = PgListener::connect_with(pool).await?;
+    // A lost connection ends `try_recv` with `None`; `run` reconnects, then wakes waiters.
+    l.eager_reconnect(false);
+    l.ignore_pool_close_event(true);
+    l.listen(channel).await?;
+    Ok(l)
+}
+
+async fn run<T: DeserializeOwned + Send + Sync + 'static>(
+    pool: PgPool,
+    channel: String,
+    notifier: Notifier<T>,
+    first: PgListener,
+    connected: Arc<AtomicBool>,
+) {
+    let mut listener = Some(first);
+    let mut pause = BACKOFF.0;
+    loop {
+        let mut l = match listener.take() {
+            Some(l) => l,
+            None => match listen(&pool, &channel).await {
+                Ok(l) => {
+                    connected.store(true, Ordering::SeqCst);
+                    pause = BACKOFF.0;
+                    // Events sent while away are lost: every waiter re-reads once.
+                    notifier.notify_all();
+                    l
+                }
+                Err(_) => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(BACKOFF.1);
+                    continue;
+                }
+            },
+        };
+        while let Ok(Some(n)) = l.try_recv().await {
+            on_event(&notifier, n.payload());
+        }
+        connected.store(false, Ordering::SeqCst);
+        drop(l);
+    }
+}
+
+/// Wakes the waiters of the event's id, with the record when the event carries one.
+pub(crate) fn on_event<T: DeserializeOwned>(notifier: &Notifier<T>, payload: &str) {
+    let (id, row) = match payload.split_once(' ') {
+        Some((id, row)) => (id, Some(row)),
+        None => (payload, None),
+    };
+    let Ok(id) = id.parse::<PendingId>() else {
+        return;
+    };
+    if !notifier.is_watched(id) {
+        return;
+    }
+    let record = row
+        .and_then(|json| serde_json::from_str::<Row>(json).ok())
+        // The row of a finished record: its state does not depend on the time.
+        .and_then(|row| row.decode::<T>(Timestamp::from_millis(0)).ok())
+        .filter(|r| r.id == id);
+    match record {
+        Some(r) => notifier.notify_with(id, r),
+        None => notifier.notify(id),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn events_wake_with_or_without_the_row() {
+        let n = Notifier::<u32>::new();
+        let id = PendingId::random();
+        let mut sub = n.subscribe(id);
+        on_event(&n, &id.to_string());
+        assert!(sub.try_changed().is_none());
+        let row = Row {
+            id: id.to_string(),
+            namespace: "a".into(),
+            alias: None,
+            resource: None,
+            elicit_id: None,
+            data: "5".into(),
+            created_at: 1,
+            expires_at: 10,
+            state: "completed".into(),
+            reason: None,
+            finished_at: Some(3),
+        };
+        let json = serde_json::to_string(&row).expect("json");
+        on_event(&n, &format!("{id} {json}"));
+        let got = sub.try_changed().expect("the record");
+        assert_eq!(*got.body.data(), 5);
+        // Garbage never panics, and wakes nobody for an unparsable id.
+        on_event(&n, "not-an-id");
+        on_event(&n, &format!("{id} {{broken"));
+        on_event(&n, "");
+    }
+}

@@ -1,0 +1,381 @@
+//! [`PostgresStore`] and [`PostgresVault`]: shared state in the Postgres database a service
+//! already runs (feature `postgres`), on the service's own sqlx [`PgPool`].
+//!
+//! # Set-up
+//!
+//! The store does not change the database by itself: call [`migrate`] (or
+//! [`PostgresStore::migrate`]) once at start-up. Everything lives in one Postgres schema
+//! ([`DEFAULT_SCHEMA`], or another per [`PostgresStoreBuilder::schema`]); see [`schema`] for
+//! the tables.
+//!
+//! # Atomicity across replicas
+//!
+//! Every operation is one statement. A create calls the schema's `create_pending` function,
+//! which takes a transaction-scoped advisory lock on the namespace and kind (on the kind
+//! when the total is bounded), then applies dedup and both bounds and inserts, so creates
+//! from any number of replicas never exceed a bound nor create two pendings for one dedup
+//! key. A transition is one `UPDATE … WHERE state = 'open' AND expires_at > now …
+//! RETURNING`: of any number of completers on any replicas, exactly one changes the row.
+//! Expired and finished rows are purged through partial indexes.
+//!
+//! # Waiters
+//!
+//! The statements that change a record `pg_notify` the schema's channel; each store
+//! `LISTEN`s on its own connection (made with the pool's options) and wakes its local waiters,
+//! so a waiter on replica A wakes when replica B completes. See [`listener`] for reconnection.
+//!
+//! # Errors
+//!
+//! Failures are [`StoreError::Backend`] with a [`PgError`] source:
+//! [`PgError::is_unavailable`] tells a database that is down or unreachable from one that
+//! answered with an error. Nothing panics on a bad row or a lost server.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::PgPool;
+
+mod codec;
+mod error;
+pub mod listener;
+pub mod schema;
+mod transitions;
+mod vault;
+
+pub use error::PgError;
+pub use schema::{BadSchemaName, DEFAULT_SCHEMA, SCHEMA_VERSION, SchemaName, migrate};
+pub use vault::PostgresVault;
+
+use self::codec::{NewRow, Row, ms, reason_str};
+use self::listener::Events;
+use self::transitions::{CreateArgs, CreateOutcome, Move, PURGE_CHUNK, Sql};
+use super::{
+    CreateError, Created, Dedup, Limits, NewRecord, Notifier, Record, Store, StoreError,
+    Subscription, TransitionError, Wake,
+};
+use crate::capability::NamespaceToken;
+use crate::id::PendingId;
+use crate::namespace::Namespace;
+use crate::payload::OobPayload;
+use crate::state::CancelReason;
+use crate::time::Timestamp;
+
+/// The default retention window for finished records.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(300);
+
+/// A [`Store`] in Postgres, shared by every replica on the same database and schema
+/// (feature `postgres`). Cloning shares the pool, the listener and the waiters.
+///
+/// ```no_run
+/// # async fn run(pool: sqlx::PgPool) -> Result<(), oob::store::StoreError> {
+/// use oob::store::PostgresStore;
+/// # #[derive(Clone, serde::Serialize, serde::Deserialize, oob::OobPayload)]
+/// # #[oob(kind = "k", route = "/cb/{id}")] struct Key;
+/// let store = PostgresStore::<Key>::builder(pool).build().await?;
+/// store.migrate().await?; // once at start-up: creates or upgrades the `oob` schema
+/// # Ok(()) }
+/// ```
+pub struct PostgresStore<T> {
+    shared: Arc<Shared<T>>,
+}
+
+struct Shared<T> {
+    pool: PgPool,
+    schema: SchemaName,
+    sql: Sql,
+    retention: Duration,
+    notifier: Notifier<T>,
+    events: Events,
+}
+
+impl<T> Clone for PostgresStore<T> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for PostgresStore<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("schema", &self.shared.schema)
+            .field("retention", &self.shared.retention)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Options for a [`PostgresStore`]: `PostgresStore::builder(pool).schema("oob").build()`.
+#[derive(Debug)]
+#[must_use]
+pub struct PostgresStoreBuilder<T> {
+    pool: PgPool,
+    schema: String,
+    retention: Duration,
+    _payload: PhantomData<fn() -> T>,
+}
+
+impl<T> PostgresStoreBuilder<T> {
+    /// The Postgres schema the tables live in (default [`DEFAULT_SCHEMA`]; see
+    /// [`SchemaName`] for what is accepted). Stores on one schema share pendings.
+    pub fn schema(mut self, schema: impl Into<String>) -> Self {
+        self.schema = schema.into();
+        self
+    }
+
+    /// How long finished and expired records stay readable (default
+    /// [`DEFAULT_RETENTION`]). With zero, [`purge`](Store::purge) forgets a finished record
+    /// at once, and change events carry the record so waiters still learn the outcome.
+    pub fn retention(mut self, retention: Duration) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// Starts the store: checks the schema name and starts the listener (one connection
+    /// made with the pool's options). Does not migrate: call [`PostgresStore::migrate`].
+    ///
+    /// # Errors
+    /// A bad schema name, no Tokio runtime, or the database cannot be reached.
+    pub async fn build(self) -> Result<PostgresStore<T>, StoreError>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
+        let schema = SchemaName::new(&self.schema).map_err(StoreError::backend)?;
+        let sql = Sql::new(&schema);
+        let notifier = Notifier::new();
+        let events = Events::start(&self.pool, sql.channel.clone(), notifier.clone())
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(PostgresStore {
+            shared: Arc::new(Shared {
+                pool: self.pool,
+                schema,
+                sql,
+                retention: self.retention,
+                notifier,
+                events,
+            }),
+        })
+    }
+}
+
+impl<T> PostgresStore<T> {
+    /// A builder on the service's pool.
+    pub fn builder(pool: PgPool) -> PostgresStoreBuilder<T> {
+        PostgresStoreBuilder {
+            pool,
+            schema: DEFAULT_SCHEMA.to_owned(),
+            retention: DEFAULT_RETENTION,
+            _payload: PhantomData,
+        }
+    }
+
+    /// Creates or upgrades the store's schema (see [`migrate`]); returns the version found.
+    ///
+    /// # Errors
+    /// The database failed, or the schema is newer than this build's.
+    pub async fn migrate(&self) -> Result<i32, StoreError> {
+        migrate(&self.shared.pool, &self.shared.schema).await
+    }
+
+    /// The pool.
+    #[must_use]
+    pub fn pool(&self) -> &PgPool {
+        &self.shared.pool
+    }
+
+    /// The schema.
+    #[must_use]
+    pub fn schema(&self) -> &SchemaName {
+        &self.shared.schema
+    }
+
+    /// The retention window.
+    #[must_use]
+    pub fn retention(&self) -> Duration {
+        self.shared.retention
+    }
+
+    /// Whether the change-event listener is connected now (it reconnects by itself).
+    #[must_use]
+    pub fn events_connected(&self) -> bool {
+        self.shared.events.connected()
+    }
+
+    /// How many ids have waiters subscribed on this replica.
+    #[must_use]
+    pub fn watched(&self) -> usize {
+        self.shared.notifier.watched()
+    }
+
+    fn notify_local(&self, ids: &[PendingId]) {
+        if self.shared.notifier.has_waiters() {
+            for id in ids {
+                self.shared.notifier.notify(*id);
+            }
+        }
+    }
+}
+
+impl<T> PostgresStore<T>
+where
+    T: OobPayload + Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    async fn transition(
+        &self,
+        id: PendingId,
+        reason: Option<CancelReason>,
+        expect: Option<&Namespace>,
+        now: Timestamp,
+        wake: Wake,
+    ) -> Result<Record<T>, TransitionError> {
+        let (state, reason) = match reason {
+            None => ("completed", None),
+            Some(r) => ("cancelled", Some(reason_str(r))),
+        };
+        let m = Move {
+            id,
+            state,
+            reason,
+            expect: expect.map(Namespace::as_str),
+            now: ms(now),
+            notify: wake == Wake::Now,
+            with_row: self.shared.retention.is_zero(),
+        };
+        let s = &self.shared;
+        let row = transitions::transition(&s.pool, &s.sql, T::KIND, m).await?;
+        let record: Record<T> = row.decode(now)?;
+        if wake == Wake::Now && s.notifier.is_watched(id) {
+            // Local waiters at once; the event wakes the other replicas (and these again).
+            s.notifier.notify_with(id, record.clone());
+        }
+        Ok(record)
+    }
+}
+
+impl<T> Store<T> for PostgresStore<T>
+where
+    T: OobPayload + Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn create(
+        &self,
+        new: &NewRecord<T>,
+        limits: Limits,
+        dedup: Dedup,
+        now: Timestamp,
+    ) -> Result<Created<T>, CreateError> {
+        let row = NewRow::encode(new.record())?;
+        let now_ms = ms(now);
+        let args = CreateArgs {
+            now: now_ms,
+            per_ns: i64::try_from(limits.per_namespace).unwrap_or(i64::MAX),
+            total: i64::try_from(limits.total).ok(),
+            dedup: match dedup {
+                Dedup::Never => None,
+                Dedup::Join { decline_cooldown } => Some(now_ms.saturating_sub(
+                    i64::try_from(decline_cooldown.as_millis()).unwrap_or(i64::MAX),
+                )),
+            },
+        };
+        let s = &self.shared;
+        match transitions::create(&s.pool, &s.sql, T::KIND, &row, args).await? {
+            CreateOutcome::Inserted => Ok(Created::Inserted),
+            CreateOutcome::Joined(r) => Ok(Created::Joined(r.decode(now)?)),
+            CreateOutcome::Declined(r) => Ok(Created::Declined(r.decode(now)?)),
+        }
+    }
+
+    async fn get(&self, id: PendingId, now: Timestamp) -> Result<Option<Record<T>>, StoreError> {
+        let s = &self.shared;
+        transitions::get(&s.pool, &s.sql, T::KIND, id)
+            .await?
+            .map(|r| r.decode(now))
+            .transpose()
+    }
+
+    async fn complete(
+        &self,
+        id: PendingId,
+        expect: Option<&Namespace>,
+        now: Timestamp,
+        wake: Wake,
+    ) -> Result<Record<T>, TransitionError> {
+        self.transition(id, None, expect, now, wake).await
+    }
+
+    async fn wake(&self, record: &Record<T>) -> Result<(), StoreError> {
+        let s = &self.shared;
+        if s.notifier.has_waiters() {
+            s.notifier.notify_with(record.id, record.clone());
+        }
+        let row = if s.retention.is_zero() {
+            Some(Row::from_record(record)?)
+        } else {
+            None
+        };
+        transitions::notify(&s.pool, &s.sql, record.id, row.as_ref()).await
+    }
+
+    async fn cancel(
+        &self,
+        id: PendingId,
+        reason: CancelReason,
+        expect: Option<&Namespace>,
+        now: Timestamp,
+    ) -> Result<Record<T>, TransitionError> {
+        self.transition(id, Some(reason), expect, now, Wake::Now)
+            .await
+    }
+
+    async fn list_namespace(
+        &self,
+        token: &NamespaceToken<'_>,
+        now: Timestamp,
+    ) -> Result<Vec<Record<T>>, StoreError> {
+        let s = &self.shared;
+        let ns = token.namespace().as_str();
+        transitions::list(&s.pool, &s.sql, T::KIND, ns, ms(now))
+            .await?
+            .into_iter()
+            .map(|r| r.decode(now))
+            .collect()
+    }
+
+    async fn clear_namespace(&self, token: &NamespaceToken<'_>) -> Result<usize, StoreError> {
+        let s = &self.shared;
+        let ns = token.namespace().as_str();
+        let ids = transitions::clear(&s.pool, &s.sql, T::KIND, ns).await?;
+        self.notify_local(&ids);
+        Ok(ids.len())
+    }
+
+    async fn purge(&self, now: Timestamp) -> Result<usize, StoreError> {
+        let s = &self.shared;
+        let retention = i64::try_from(s.retention.as_millis()).unwrap_or(i64::MAX);
+        let now_ms = ms(now);
+        if retention > now_ms {
+            return Ok(0);
+        }
+        let cutoff = now_ms - retention;
+        let mut total = 0;
+        loop {
+            let ids = transitions::purge_chunk(&s.pool, &s.sql, T::KIND, cutoff).await?;
+            total += ids.len();
+            self.notify_local(&ids);
+            if ids.len() < usize::try_from(PURGE_CHUNK).unwrap_or(usize::MAX) {
+                return Ok(total);
+            }
+        }
+    }
+
+    async fn subscribe(&self, id: PendingId) -> Result<Subscription<T>, StoreError> {
+        Ok(self.shared.notifier.subscribe(id))
+    }
+}
