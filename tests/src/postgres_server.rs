@@ -282,6 +282,14 @@ fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
+/// The test binary's one server, started on first use (kept in a `static`: the watchdog
+/// stops it when the binary ends). `None` as for [`PostgresServer::start`].
+#[must_use]
+pub fn shared() -> Option<&'static PostgresServer> {
+    static SERVER: std::sync::OnceLock<Option<PostgresServer>> = std::sync::OnceLock::new();
+    SERVER.get_or_init(PostgresServer::start).as_ref()
+}
+
 /// A unique schema name for one test store.
 #[must_use]
 pub fn fresh_schema() -> String {

@@ -1,0 +1,307 @@
+//! [`RedisVault`]: a [`Vault`] in Redis beside a [`RedisStore`](super::RedisStore), so the
+//! replicas of a service share what their interactions obtained (feature `redis`).
+//!
+//! # Layout
+//!
+//! With the prefix `P` (default [`DEFAULT_PREFIX`](super::redis::DEFAULT_PREFIX)), and the
+//! namespace `n` written with its byte length first (`len:n`, so no namespace and key pair
+//! can spell another's key):
+//!
+//! | key | type | holds |
+//! |-----|------|-------|
+//! | `P` `v:` len`:`n`:`key | hash | one entry: value `val` (JSON), written `w`, expiry `e` (ms, or empty), version `v` |
+//! | `P` `vk:` len`:`n | sorted set | the namespace's keys, scored by expiry (`+inf`: none) |
+//!
+//! A write and a delete are one script each over the entry and its namespace index (on a
+//! cluster, use a prefix with a hash tag, as for the store). Expiry is decided by the vault's
+//! clock on every read; an entry key also gets a `PEXPIREAT` a slack after its expiry, so
+//! Redis forgets expired entries by itself.
+
+use std::marker::PhantomData;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Client, RedisError, Script};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::StoreError;
+use super::redis::{DEFAULT_PREFIX, RedisStoreError};
+use crate::capability::Capability;
+use crate::time::{Clock, SystemClock, Timestamp};
+use crate::vault::{Entry, Expect, Vault, VaultError, Version, WriteOptions};
+
+/// How long after an entry's expiry Redis deletes its key by itself (clock skew allowance).
+const SLACK: Duration = Duration::from_secs(60);
+
+/// KEYS: entry, index. ARGV: now, mode (`any`, `absent`, `version`), expected version,
+/// new version, value, expiry (ms or empty), member (the key), key expiry (ms or empty).
+/// Drops the index entries of expired keys. Returns `{1, new version}` or
+/// `{0, current version or ''}` (nothing written).
+static WRITE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local cur = redis.call('HMGET', KEYS[1], 'v', 'e')
+local live = cur[1]
+if live and cur[2] and cur[2] ~= '' and tonumber(cur[2]) <= tonumber(ARGV[1]) then
+  live = false
+end
+if (ARGV[2] == 'absent' and live) or (ARGV[2] == 'version' and live ~= ARGV[3]) then
+  return {0, live or ''}
+end
+redis.call('HSET', KEYS[1], 'val', ARGV[5], 'w', ARGV[1], 'e', ARGV[6], 'v', ARGV[4])
+if ARGV[8] ~= '' then
+  redis.call('PEXPIREAT', KEYS[1], ARGV[8])
+else
+  redis.call('PERSIST', KEYS[1])
+end
+local score = '+inf'
+if ARGV[6] ~= '' then score = ARGV[6] end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+redis.call('ZADD', KEYS[2], score, ARGV[7])
+return {1, ARGV[4]}
+",
+    )
+});
+
+/// KEYS: entry, index. ARGV: now, member. Returns 1 when a live entry was deleted.
+static DELETE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local cur = redis.call('HMGET', KEYS[1], 'v', 'e')
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[2])
+if not cur[1] then return 0 end
+if cur[2] and cur[2] ~= '' and tonumber(cur[2]) <= tonumber(ARGV[1]) then return 0 end
+return 1
+",
+    )
+});
+
+/// A [`Vault`] in Redis, shared by every replica on the same server and prefix. Put it
+/// under [`EncryptedVault`](crate::vault::EncryptedVault) to keep values sealed at rest.
+/// Cloning shares the connection.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), oob::store::StoreError> {
+/// use oob::vault::RedisVault;
+/// let client = redis::Client::open("redis://127.0.0.1:6379/").map_err(oob::store::StoreError::backend)?;
+/// let vault = RedisVault::<String>::connect(client).await?.with_prefix("{oob}:");
+/// # let _ = vault; Ok(()) }
+/// ```
+pub struct RedisVault<V> {
+    conn: ConnectionManager,
+    prefix: Arc<str>,
+    clock: Arc<dyn Clock>,
+    _value: PhantomData<fn() -> V>,
+}
+
+impl<V> std::fmt::Debug for RedisVault<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisVault")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<V> Clone for RedisVault<V> {
+    fn clone(&self) -> Self {
+        Self {
+            conn: self.conn.clone(),
+            prefix: self.prefix.clone(),
+            clock: self.clock.clone(),
+            _value: PhantomData,
+        }
+    }
+}
+
+fn backend(e: RedisError) -> VaultError {
+    let unavailable = e.is_io_error()
+        || e.is_timeout()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_unrecoverable_error();
+    VaultError::Backend(Box::new(if unavailable {
+        RedisStoreError::Unavailable(e)
+    } else {
+        RedisStoreError::Command(e)
+    }))
+}
+
+fn malformed(what: &'static str) -> VaultError {
+    VaultError::Backend(Box::new(RedisStoreError::Malformed(what)))
+}
+
+impl<V> RedisVault<V> {
+    /// Connects to the server of `client` (1 s to connect, 2 s per reply), with the default
+    /// prefix and the system clock.
+    ///
+    /// # Errors
+    /// Redis cannot be reached.
+    pub async fn connect(client: Client) -> Result<Self, StoreError> {
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_number_of_retries(0);
+        let conn = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(|e| StoreError::Backend(Box::new(RedisStoreError::Unavailable(e))))?;
+        Ok(Self::on(conn))
+    }
+
+    /// A vault on an existing connection (e.g. the one a service already holds).
+    #[must_use]
+    pub fn on(conn: ConnectionManager) -> Self {
+        Self {
+            conn,
+            prefix: Arc::from(DEFAULT_PREFIX),
+            clock: Arc::new(SystemClock),
+            _value: PhantomData,
+        }
+    }
+
+    /// The key prefix (default [`DEFAULT_PREFIX`]; on Redis Cluster one with a hash tag,
+    /// e.g. `{oob}:`). Vaults with one prefix share entries.
+    #[must_use]
+    pub fn with_prefix(mut self, prefix: &str) -> Self {
+        self.prefix = Arc::from(prefix);
+        self
+    }
+
+    /// The clock expiry is decided by.
+    #[must_use]
+    pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    fn entry_key(&self, ns: &str, key: &str) -> String {
+        format!("{}v:{}:{ns}:{key}", self.prefix, ns.len())
+    }
+
+    fn index_key(&self, ns: &str) -> String {
+        format!("{}vk:{}:{ns}", self.prefix, ns.len())
+    }
+}
+
+fn ms(t: Timestamp) -> u64 {
+    t.as_millis()
+}
+
+fn parse_u64(v: &str, what: &'static str) -> Result<u64, VaultError> {
+    v.parse().map_err(|_| malformed(what))
+}
+
+impl<V> Vault<V> for RedisVault<V>
+where
+    V: Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    async fn write(
+        &self,
+        token: &dyn Capability,
+        key: &str,
+        value: V,
+        options: WriteOptions,
+    ) -> Result<Version, VaultError> {
+        let json = serde_json::to_string(&value).map_err(|e| VaultError::Codec(Box::new(e)))?;
+        let ns = token.namespace().as_str();
+        let now = ms(self.clock.now());
+        let version = Version::random();
+        let (mode, expected) = match options.expect() {
+            Expect::Any => ("any", String::new()),
+            Expect::Absent => ("absent", String::new()),
+            Expect::Version(v) => ("version", v.get().to_string()),
+        };
+        let expires = options.expires_at.map(ms);
+        let text = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
+        let (done, current): (i64, String) = WRITE
+            .key(self.entry_key(ns, key))
+            .key(self.index_key(ns))
+            .arg(now)
+            .arg(mode)
+            .arg(expected)
+            .arg(version.get().to_string())
+            .arg(json)
+            .arg(text(expires))
+            .arg(key)
+            .arg(text(expires.map(|e| e.saturating_add(ms_of(SLACK)))))
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(backend)?;
+        if done == 1 {
+            return Ok(version);
+        }
+        let current = if current.is_empty() {
+            None
+        } else {
+            Some(Version::from_u64(parse_u64(&current, "vault version")?))
+        };
+        Err(VaultError::Conflict { current })
+    }
+
+    async fn read(
+        &self,
+        token: &dyn Capability,
+        key: &str,
+    ) -> Result<Option<Entry<V>>, VaultError> {
+        let ns = token.namespace().as_str();
+        let now = ms(self.clock.now());
+        let fields: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(self.entry_key(ns, key))
+            .arg(&["val", "w", "e", "v"][..])
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(backend)?;
+        let [Some(val), Some(w), e, Some(v)] =
+            <[Option<String>; 4]>::try_from(fields).map_err(|_| malformed("vault entry"))?
+        else {
+            return Ok(None);
+        };
+        let expires = match e.as_deref() {
+            None | Some("") => None,
+            Some(e) => Some(parse_u64(e, "vault expiry")?),
+        };
+        if expires.is_some_and(|e| e <= now) {
+            return Ok(None);
+        }
+        let value = serde_json::from_str(&val).map_err(|e| VaultError::Codec(Box::new(e)))?;
+        Ok(Some(Entry::at(
+            value,
+            Timestamp::from_millis(parse_u64(&w, "vault write time")?),
+            expires.map(Timestamp::from_millis),
+            Version::from_u64(parse_u64(&v, "vault version")?),
+        )))
+    }
+
+    async fn delete(&self, token: &dyn Capability, key: &str) -> Result<bool, VaultError> {
+        let ns = token.namespace().as_str();
+        let live: i64 = DELETE
+            .key(self.entry_key(ns, key))
+            .key(self.index_key(ns))
+            .arg(ms(self.clock.now()))
+            .arg(key)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(backend)?;
+        Ok(live == 1)
+    }
+
+    async fn keys(&self, token: &dyn Capability) -> Result<Vec<String>, VaultError> {
+        let ns = token.namespace().as_str();
+        let now = ms(self.clock.now());
+        let mut keys: Vec<String> = redis::cmd("ZRANGEBYSCORE")
+            .arg(self.index_key(ns))
+            .arg(format!("({now}"))
+            .arg("+inf")
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(backend)?;
+        keys.sort_unstable();
+        Ok(keys)
+    }
+}
+
+fn ms_of(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
