@@ -485,3 +485,107 @@ async fn another_user_signed_out_users_forged_and_replayed_callbacks_get_nothing
         Ok(AnyPending::Open(_))
     ));
 }
+
+/// A token endpoint whose answer does not parse (here `expires_in` is a string) must not
+/// put the body, which holds fresh tokens, into the error's `Debug` or the service's log.
+#[tokio::test(flavor = "current_thread")]
+async fn an_unparsable_token_answer_keeps_its_tokens_out_of_errors_and_logs() {
+    use axum::routing::post;
+    use std::sync::{Arc, Mutex};
+
+    // A fake token endpoint: a good answer to the code, an unparsable one to the refresh.
+    let token = Router::new().route(
+        "/token",
+        post(|body: String| async move {
+            let json = if body.contains("grant_type=authorization_code") {
+                r#"{"access_token":"A1","token_type":"bearer","expires_in":1,"refresh_token":"R1"}"#
+            } else {
+                r#"{"access_token":"LEAKED-ACCESS","token_type":"bearer","expires_in":"3600","refresh_token":"LEAKED-REFRESH"}"#
+            };
+            ([(header::CONTENT_TYPE, "application/json")], json)
+        }),
+    );
+    let op = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let op_base = format!("http://{}", op.local_addr().expect("addr"));
+    let op_task = tokio::spawn(async move {
+        let _ = axum::serve(op, token).await;
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let redirect = format!("{base}/oob/oauth/callback");
+    let provider = Provider::new(
+        "fake",
+        "client",
+        format!("{op_base}/auth"),
+        format!("{op_base}/token"),
+        &redirect,
+    )
+    .expect("provider")
+    .client_secret("secret");
+    let manager = Manager::builder()
+        .store(MemoryStore::new())
+        .provider(FromVerifiedSubject)
+        .callback_base(CallbackBase::parse(&base).expect("base"))
+        .build();
+    let oauth: Flow = OAuth::new(manager, MemoryVault::new(), provider)
+        .expect("oauth")
+        .refresh_margin(Duration::from_secs(30));
+    let router: Router = oauth.router().layer(middleware::from_fn(signed_in));
+    let app_task = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+
+    // Everything the service logs, captured.
+    #[derive(Clone, Default)]
+    struct Log(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Log {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let log = Log::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::TRACE)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let alice = user("alice");
+    let pending = consent_required(oauth.access_token(&alice).await);
+    let http = reqwest::Client::new();
+    let callback = format!("{redirect}?code=c1&state={}", pending.id());
+    let res = http
+        .get(&callback)
+        .header("x-user", "alice")
+        .send()
+        .await
+        .expect("callback");
+    assert_eq!(res.status(), StatusCode::OK);
+    // The access token expires within the margin: the refresh meets the unparsable answer.
+    let err = oauth
+        .access_token(&alice)
+        .await
+        .expect_err("unparsable refresh");
+    let shown = format!("{err:?} {err}");
+    assert!(matches!(err, OAuthError::Provider(_)), "{shown}");
+    // As text, or as the bytes of a kept body (`[76, 69, 65, 75, 69, 68, ...]`).
+    let leaked = |s: &str| s.contains("LEAKED") || s.contains("76, 69, 65, 75, 69, 68");
+    assert!(!leaked(&shown), "{shown}");
+    let logged =
+        String::from_utf8_lossy(&log.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned();
+    assert!(!leaked(&logged), "{logged}");
+    op_task.abort();
+    app_task.abort();
+}

@@ -101,6 +101,39 @@ pub(super) fn provider_error(e: impl std::error::Error + Send + Sync + 'static) 
     OAuthError::Provider(Box::new(e))
 }
 
+/// What a token or revocation endpoint answered, keeping nothing of the response body (a
+/// body that failed to parse may hold access and refresh tokens, and must not reach `Debug`
+/// or a log).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EndpointError {
+    /// The provider answered with an OAuth error response (its code and description).
+    #[error("the provider answered: {0}")]
+    Refused(String),
+    /// The request could not be made or read.
+    #[error("the request to the provider failed")]
+    Request(#[source] HttpError),
+    /// The answer did not parse; only where in it parsing failed is kept.
+    #[error("the provider's answer could not be parsed (at `{0}`)")]
+    Parse(String),
+    /// Any other unexpected answer (its text is not kept).
+    #[error("the provider answered unexpectedly")]
+    Unexpected,
+}
+
+/// Maps an `oauth2` request error to a [`OAuthError::Provider`] that carries no response
+/// body.
+pub(super) fn endpoint_error<T: oauth2::ErrorResponse>(
+    e: RequestTokenError<HttpError, T>,
+) -> OAuthError {
+    provider_error(match e {
+        RequestTokenError::ServerResponse(r) => EndpointError::Refused(r.to_string()),
+        RequestTokenError::Request(e) => EndpointError::Request(e),
+        RequestTokenError::Parse(e, _body) => EndpointError::Parse(e.path().to_string()),
+        RequestTokenError::Other(_) => EndpointError::Unexpected,
+    })
+}
+
 /// OAuth consents for one [`Provider`]: a [`Manager`] of [`Consent`] pendings, a vault of
 /// [`TokenSet`]s (put it under an `EncryptedVault` in production, feature `encryption`), and the
 /// provider. Cheap to clone.
@@ -279,7 +312,7 @@ where
                 if is_rejected_grant(&e) {
                     FinishError::Rejected
                 } else {
-                    FinishError::Provider(provider_error(e))
+                    FinishError::Provider(endpoint_error(e))
                 }
             })?;
         let set = TokenSet::new(

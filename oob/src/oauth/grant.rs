@@ -4,7 +4,9 @@ use std::time::{Duration, SystemTime};
 
 use oauth2::{RefreshToken, StandardRevocableToken, TokenResponse};
 
-use super::flow::{OAuth, OAuthError, is_rejected_grant, provider_error, scopes_of};
+use super::flow::{
+    OAuth, OAuthError, endpoint_error, is_rejected_grant, provider_error, scopes_of,
+};
 use super::http_client::Http;
 use super::tokens::{AccessToken, TokenSet};
 use crate::provider::NamespaceProvider;
@@ -95,7 +97,7 @@ where
                     vault
                         .write(&token, &key, set.released(), only_if_ours)
                         .await?;
-                    Err(provider_error(e))
+                    Err(endpoint_error(e))
                 }
             };
         }
@@ -129,7 +131,7 @@ where
                 .map_err(provider_error)?
                 .request_async(&Http(&self.inner.http))
                 .await
-                .map_err(provider_error)?;
+                .map_err(endpoint_error)?;
         } else if let Some(url) = &provider.loopback_revocation {
             // RFC 7009 on a loopback development endpoint (the `oauth2` crate requires https).
             let res = self

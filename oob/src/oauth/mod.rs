@@ -24,6 +24,6 @@ mod pages;
 mod tokens;
 
 pub use config::{Provider, ProviderConfigError};
-pub use flow::{Consent, OAuth, OAuthError};
+pub use flow::{Consent, EndpointError, OAuth, OAuthError};
 pub use http_client::HttpError;
 pub use tokens::{AccessToken, TokenSet};
