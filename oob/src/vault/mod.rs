@@ -35,8 +35,6 @@ pub use memory::MemoryVault;
 
 #[cfg(feature = "postgres")]
 pub use crate::store::postgres::PostgresVault;
-#[cfg(feature = "postgres")]
-pub use crate::store::postgres::PostgresVault;
 #[cfg(feature = "redis")]
 pub use crate::store::redis_vault::RedisVault;
 #[cfg(feature = "sqlite")]
