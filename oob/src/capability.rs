@@ -21,8 +21,11 @@ use crate::namespace::Namespace;
 ///    delete its own user's credentials. The token borrows that context and cannot outlive
 ///    it.
 ///
-/// A [`Namespace`] value alone (parsed from text, kept as a map key, displayed) opens
-/// nothing. A token cannot leave the persist step it was handed to:
+/// A [`Namespace`] value (parsed from text, kept as a map key, displayed) is never itself a
+/// capability. The provider and the contexts it reads are the root of trust: building a
+/// [`VerifiedSubject`](crate::provider::VerifiedSubject) asserts that the request was
+/// authenticated as that user, so do it only in your authentication layer. A token cannot
+/// leave the persist step it was handed to:
 ///
 /// ```compile_fail
 /// # use oob::{Manager, Pending, NamespaceToken, state::Open};

@@ -651,7 +651,9 @@ where
     /// The namespace capability of the verified caller of `cx`: the manager's
     /// [`NamespaceProvider`] applied to the live context of a request. What a tool passes to
     /// a [`Vault`](crate::vault::Vault) to read, refresh or delete its own user's
-    /// credentials. It borrows `cx`, so it lives no longer than the request it came from.
+    /// credentials. It borrows `cx` and the manager, so it lives no longer than the request
+    /// it came from (and a persist step, which is `'static`, cannot capture one unless both
+    /// the context and the manager are `'static`).
     ///
     /// ```
     /// # use oob::{CallbackBase, Manager, OobPayload};
@@ -672,7 +674,7 @@ where
     /// assert!(manager.caller(&None::<VerifiedSubject>).is_err());
     /// # Ok(()) }
     /// ```
-    pub fn caller<'c, C: ?Sized>(&self, cx: &'c C) -> Result<NamespaceToken<'c>, Error>
+    pub fn caller<'c, C: ?Sized>(&'c self, cx: &'c C) -> Result<NamespaceToken<'c>, Error>
     where
         P: NamespaceProvider<C>,
     {
