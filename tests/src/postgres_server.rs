@@ -239,6 +239,22 @@ impl PostgresServer {
             .expect("connect to postgres")
     }
 
+    /// A new pool on the server as the role `user` (which must exist and may log in).
+    ///
+    /// # Panics
+    /// When the server cannot be reached.
+    pub async fn pool_as(&self, user: &str, max: u32) -> PgPool {
+        PgPoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(Duration::from_secs(3))
+            .connect(&format!(
+                "postgres://{user}@127.0.0.1:{}/postgres",
+                self.port
+            ))
+            .await
+            .expect("connect to postgres")
+    }
+
     /// A migrated store in a fresh schema of its own on `pool`.
     ///
     /// # Panics
