@@ -1,62 +1,94 @@
 //! Glue for the official MCP Rust SDK, `rmcp` (feature `rmcp`): a tool handler requires a
 //! credential in a few lines, for clients of both protocol revisions.
 //!
-//! [`OobTools::require`] resolves the caller's namespace from the request context, and:
-//! - when the vault already holds the credential under that namespace, returns it;
-//! - for a 2025-11-25 client, creates (or joins) the pending, answers with the `-32042`
-//!   URL-elicitation error, and spawns a waiter that sends
-//!   `notifications/elicitation/complete` when the user completes it; the client's retry
-//!   then finds the credential in the vault;
-//! - for a 2026-07-28 client, answers `input_required` with a sealed `requestState`; on the
-//!   retry it verifies the state (caller, method, params, expiry), asks again while the
-//!   pending is open, fails with a tool error if it was declined, cancelled or expired, and
-//!   returns the credential once it was completed, consuming the state in the
-//!   [`StateGuard`] so that it is used once (a replay is rejected like any other invalid
-//!   state; see [`OobTools::state_guard`] for several replicas);
-//! - for a client that did not declare URL-mode elicitation, answers with the
-//!   missing-capability error (`-32021`, 2026-07-28) or a tool error (2025-11-25), never with
-//!   a URL.
+//! [`OobTools::require`] resolves the caller's namespace from the request context; when the
+//! vault holds the credential under that namespace it returns it, otherwise it creates (or
+//! joins) the pending and asks the user:
+//! - **2025-11-25**, client declared URL mode: an in-call URL-mode `elicitation/create`
+//!   (through rmcp's peer) whose `elicitationId` is the pending id. `decline` or `cancel`
+//!   end the pending and answer a tool result saying so; `accept` (the user agreed to open
+//!   the URL) waits up to [`accept_wait`](OobTools::accept_wait) for the browser step and
+//!   then runs the tool. If the step is not done by then, or the client cannot take the
+//!   request, it answers the `-32042` URL-elicitation error instead, and one task per pending
+//!   and session (ending with either) sends `notifications/elicitation/complete` once. A
+//!   retry in the same session after `accept` waits again instead of asking again.
+//!   [`UrlAsk::Error`] uses the `-32042` error only.
+//! - **2026-07-28**, client declared URL mode: `input_required` with a sealed
+//!   `requestState`. On the retry it verifies the state (caller, method, params, expiry) and
+//!   reads `inputResponses`: `decline`/`cancel` end the pending with a tool result saying
+//!   so; `accept` while the pending is open waits up to `accept_wait` for the outcome before
+//!   asking again. Declined, cancelled or expired pendings give a tool result; a completed
+//!   one returns the credential and consumes the state in the [`StateGuard`] (single use;
+//!   see [`OobTools::state_guard`] for several replicas).
+//! - A client that did not declare URL mode never receives a URL: the missing-capability
+//!   error (`-32021`, 2026-07-28) or a tool result (2025-11-25).
+//!
+//! Put [`spec_wire`] on the streamable-HTTP endpoint (or serve the handler through
+//! [`SpecWire`] on stdio) so that 2026-07-28 clients receive `input_required` exactly as the
+//! revision defines it, and guard streamable-HTTP sessions with [`bind_sessions`]. Failures of the store or vault are logged with `tracing` (target
+//! `oob`) and reach the client as a generic internal error.
 //!
 //! ```no_run
 //! # use oob::mcp::rmcp::{Gate, Need, OobTools, ToolCall};
-//! # use ::rmcp::model::{CallToolResponse, CallToolResult, ContentBlock, ErrorData, JsonObject};
+//! # use ::rmcp::model::{CallToolResponse, CallToolResult, ContentBlock, ErrorData};
 //! # use ::rmcp::service::{RequestContext, RoleServer};
+//! # use ::rmcp::{tool, tool_router};
 //! # #[derive(Clone, oob::OobPayload)]
 //! # #[oob(kind = "token", route = "/oob/token/{id}")]
 //! # struct Token;
 //! # type Tools = OobTools<Token, oob::store::MemoryStore<Token>, oob::provider::FromVerifiedSubject, oob::vault::MemoryVault<String>>;
-//! async fn list_repos(
-//!     oob: &Tools,
-//!     ctx: RequestContext<RoleServer>,
-//!     call: ToolCall,
-//! ) -> Result<CallToolResponse, ErrorData> {
-//!     let need = Need::new(oob::Spec::new(Token), "upstream", "Sign in to the upstream service.");
-//!     let token: String = match oob.require(&ctx, &call, need).await? {
-//!         Gate::Ready(token) => token,
-//!         Gate::Respond(response) => return Ok(response),
-//!     };
-//!     Ok(CallToolResult::success(vec![ContentBlock::text(format!("{} bytes", token.len()))]).into())
+//! #[derive(Clone)]
+//! struct Repos {
+//!     oob: Tools,
+//! }
+//!
+//! #[tool_router(server_handler)]
+//! impl Repos {
+//!     #[tool(description = "List the caller's repositories")]
+//!     async fn list_repos(
+//!         &self,
+//!         ctx: RequestContext<RoleServer>,
+//!         call: ToolCall,
+//!     ) -> Result<CallToolResponse, ErrorData> {
+//!         let need = Need::new(oob::Spec::new(Token), "upstream", "Sign in to the upstream service.");
+//!         let token: String = match self.oob.require(&ctx, &call, need).await? {
+//!             Gate::Ready(token) => token,
+//!             Gate::Respond(response) => return Ok(response),
+//!         };
+//!         Ok(CallToolResult::success(vec![ContentBlock::text(format!("{} bytes", token.len()))]).into())
+//!     }
 //! }
 //! ```
+
+mod call;
+mod notify;
+mod session;
+mod wire;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use ::rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, CustomNotification,
-    ErrorCode, ErrorData, InputRequiredResult, JsonObject, ServerNotification,
+    CallToolResponse, CallToolResult, ClientCapabilities, ContentBlock, CustomNotification,
+    ElicitRequestParams, ElicitationAction, ErrorCode, ErrorData, InputRequiredResult,
+    ServerNotification,
 };
 use ::rmcp::service::{RequestContext, RoleServer};
 use serde_json::Value;
 
+pub use call::{Gate, Need, ToolCall};
+pub use session::{SESSION_HEADER, SessionOwners, bind_sessions};
+pub use wire::{SpecWire, input_required_value, spec_wire};
+
 use super::guard::DynStateGuard;
 use super::{
     Binding, ElicitationComplete, ElicitationModes, GuardError, InputRequired, McpError,
-    MemoryStateGuard, ModeError, Resume, Revision, StateGuard, StateKeys, UrlElicitation,
-    UrlElicitationRequired, missing_capability_error, resume,
+    MemoryStateGuard, ModeError, OpenedState, Resume, ResumeFailure, Revision, StateGuard,
+    StateKeys, UrlElicitation, UrlElicitationRequired, resume,
 };
 use crate::capability::NamespaceToken;
 use crate::error::Error;
+use crate::id::PendingId;
 use crate::manager::{Joined, Manager, Outcome};
 use crate::namespace::Namespace;
 use crate::payload::OobPayload;
@@ -64,11 +96,19 @@ use crate::pending::Pending;
 use crate::provider::{NamespaceProvider, SubjectSource, VerifiedSubject};
 use crate::spec::Spec;
 use crate::state::Open;
-use crate::store::Store;
+use crate::store::{Finished, Store};
 use crate::vault::Vault;
+use notify::Sessions;
 
 /// The JSON-RPC method a tool call's `requestState` is bound to.
 pub const TOOLS_CALL: &str = "tools/call";
+
+/// The tool result text when the user declined.
+pub const DECLINED: &str =
+    "The user declined to provide the requested input. The tool did not run; do not retry.";
+/// The tool result text when the user cancelled.
+pub const CANCELLED: &str =
+    "The user cancelled the request for input. The tool did not run; do not retry.";
 
 /// The verified subject of an rmcp request: a [`VerifiedSubject`] that upstream
 /// authentication put in the HTTP request's extensions (read through the
@@ -100,130 +140,32 @@ impl crate::provider::BearerSource for RequestContext<RoleServer> {
     }
 }
 
-/// The parts of a `tools/call` request the gate binds a `requestState` to: the tool name,
-/// the raw arguments and the echoed `requestState`.
-#[derive(Clone)]
-pub struct ToolCall {
-    name: String,
-    arguments: JsonObject,
-    request_state: Option<String>,
-}
-
-/// Prints the tool name only: arguments and `requestState` may carry secrets.
-impl std::fmt::Debug for ToolCall {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ToolCall")
-            .field("name", &self.name)
-            .finish_non_exhaustive()
-    }
-}
-
-impl ToolCall {
-    /// A call from its parts (e.g. rmcp's `ToolName`, `JsonObject` and `RequestState`
-    /// extractors).
-    #[must_use]
-    pub fn new(
-        name: impl Into<String>,
-        arguments: JsonObject,
-        request_state: Option<String>,
-    ) -> Self {
-        Self {
-            name: name.into(),
-            arguments,
-            request_state,
-        }
-    }
-
-    /// The call of a whole `tools/call` params.
-    #[must_use]
-    pub fn from_params(params: &CallToolRequestParams) -> Self {
-        Self {
-            name: params.name.to_string(),
-            arguments: params.arguments.clone().unwrap_or_default(),
-            request_state: params.request_state.clone(),
-        }
-    }
-
-    /// The tool name.
-    #[must_use]
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The arguments.
-    #[must_use]
-    pub fn arguments(&self) -> &JsonObject {
-        &self.arguments
-    }
-
-    /// The echoed `requestState`, if any.
-    #[must_use]
-    pub fn request_state(&self) -> Option<&str> {
-        self.request_state.as_deref()
-    }
-
-    /// The params a `requestState` binds: name and arguments.
-    fn bound_params(&self) -> Value {
-        serde_json::json!({"name": self.name, "arguments": self.arguments})
-    }
-}
-
-/// What a tool needs: the spec of the pending to create (or join), the vault key the
-/// interaction's handler stores the credential under, and the message shown to the user.
-#[derive(Clone)]
-pub struct Need<T> {
-    spec: Spec<T>,
-    key: String,
-    message: String,
-}
-
-/// Prints the vault key only: the spec's payload and the message may be personal.
-impl<T> std::fmt::Debug for Need<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Need")
-            .field("key", &self.key)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<T> Need<T> {
-    /// A need.
-    #[must_use]
-    pub fn new(spec: Spec<T>, vault_key: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            spec,
-            key: vault_key.into(),
-            message: message.into(),
-        }
-    }
-}
-
-/// What [`OobTools::require`] decided.
-pub enum Gate<V> {
-    /// The credential, from the vault under the caller's namespace: go on.
-    Ready(V),
-    /// Return this from the tool: `input_required`, or a tool error the user should see.
-    Respond(CallToolResponse),
-}
-
-/// Never prints the credential.
-impl<V> std::fmt::Debug for Gate<V> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Ready(_) => f.write_str("Gate::Ready(..)"),
-            Self::Respond(_) => f.write_str("Gate::Respond(..)"),
-        }
-    }
+/// How a 2025-11-25 client that declared URL mode is asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum UrlAsk {
+    /// An in-call `elicitation/create` request, whose answer is handled (the default); the
+    /// `-32042` error when the client cannot take it or the browser step outlasts
+    /// [`OobTools::accept_wait`].
+    #[default]
+    Request,
+    /// The `-32042` error only (for transports that cannot carry server-to-client requests
+    /// during a call).
+    Error,
 }
 
 /// Manager, vault, request-state keys and request-state guard for rmcp tool handlers. Cheap
-/// to clone (clones share the guard).
+/// to clone (clones share the guard and the per-session notifier table).
 pub struct OobTools<T, S, P, V> {
     manager: Manager<T, S, P>,
     vault: V,
     keys: Arc<StateKeys>,
     guard: Arc<dyn DynStateGuard>,
+    sessions: Sessions,
     notify_within: Duration,
+    accept_wait: Duration,
+    ask_within: Duration,
+    url_ask: UrlAsk,
 }
 
 impl<T, S, P, V: Clone> Clone for OobTools<T, S, P, V> {
@@ -233,7 +175,11 @@ impl<T, S, P, V: Clone> Clone for OobTools<T, S, P, V> {
             vault: self.vault.clone(),
             keys: self.keys.clone(),
             guard: self.guard.clone(),
+            sessions: self.sessions.clone(),
             notify_within: self.notify_within,
+            accept_wait: self.accept_wait,
+            ask_within: self.ask_within,
+            url_ask: self.url_ask,
         }
     }
 }
@@ -243,6 +189,8 @@ impl<T, S, P, V> std::fmt::Debug for OobTools<T, S, P, V> {
         f.debug_struct("OobTools")
             .field("manager", &self.manager)
             .field("keys", &self.keys)
+            .field("accept_wait", &self.accept_wait)
+            .field("url_ask", &self.url_ask)
             .finish_non_exhaustive()
     }
 }
@@ -253,9 +201,17 @@ where
     S: Store<T>,
     P: NamespaceProvider<RequestContext<RoleServer>>,
 {
-    /// How long a spawned waiter waits to send a completion notification, unless
-    /// [`notify_within`](Self::notify_within) says otherwise: 15 minutes.
+    /// How long a completion notifier waits for its pending, unless
+    /// [`notify_within`](Self::notify_within) says otherwise: 15 minutes (it also ends with
+    /// the pending and with the session).
     pub const DEFAULT_NOTIFY_WITHIN: Duration = Duration::from_secs(900);
+    /// How long a call answered `accept` waits for the browser step, unless
+    /// [`accept_wait`](Self::accept_wait) says otherwise: 20 seconds, well under the 60 s
+    /// request timeout of the official client SDKs.
+    pub const DEFAULT_ACCEPT_WAIT: Duration = Duration::from_secs(20);
+    /// How long an in-call `elicitation/create` waits for the client's answer, unless
+    /// [`ask_within`](Self::ask_within) says otherwise: 30 seconds.
+    pub const DEFAULT_ASK_WITHIN: Duration = Duration::from_secs(30);
 
     /// Glue for `manager`, reading credentials from `vault`, sealing with `keys`, enforcing
     /// single use of `requestState`s with a [`MemoryStateGuard`] (one process; see
@@ -267,7 +223,11 @@ where
             vault,
             keys: Arc::new(keys),
             guard: Arc::new(MemoryStateGuard::new()),
+            sessions: Sessions::default(),
             notify_within: Self::DEFAULT_NOTIFY_WITHIN,
+            accept_wait: Self::DEFAULT_ACCEPT_WAIT,
+            ask_within: Self::DEFAULT_ASK_WITHIN,
+            url_ask: UrlAsk::default(),
         }
     }
 
@@ -282,11 +242,33 @@ where
         self
     }
 
-    /// How long a spawned waiter waits for a pending to complete before giving up on its
-    /// completion notification (2025-11-25).
+    /// How long a completion notifier waits for its pending (2025-11-25).
     #[must_use]
     pub fn notify_within(mut self, within: Duration) -> Self {
         self.notify_within = within;
+        self
+    }
+
+    /// How long a call whose client answered `accept` waits for the outcome of the browser
+    /// step before asking again (2026-07-28) or answering `-32042` (2025-11-25). Keep it
+    /// well under the client's request timeout.
+    #[must_use]
+    pub fn accept_wait(mut self, wait: Duration) -> Self {
+        self.accept_wait = wait;
+        self
+    }
+
+    /// How long an in-call `elicitation/create` (2025-11-25) waits for the client's answer.
+    #[must_use]
+    pub fn ask_within(mut self, within: Duration) -> Self {
+        self.ask_within = within;
+        self
+    }
+
+    /// How 2025-11-25 clients are asked (default [`UrlAsk::Request`]).
+    #[must_use]
+    pub fn url_ask(mut self, ask: UrlAsk) -> Self {
+        self.url_ask = ask;
         self
     }
 
@@ -308,10 +290,16 @@ where
         &self.keys
     }
 
+    /// How many completion notifiers are running (one at most per pending and session).
+    #[must_use]
+    pub fn notifiers(&self) -> usize {
+        self.sessions.notifiers()
+    }
+
     /// Requires the credential `need` describes for the caller of `ctx`; see the
     /// [module](self) for what it answers to each kind of client. `Err` is a JSON-RPC error
     /// for the whole request (`-32042`, `-32021`, a rejected `requestState`, or a failure of
-    /// the store or vault, whose details are not sent).
+    /// the store or vault, logged and not sent in detail).
     pub async fn require<Val>(
         &self,
         ctx: &RequestContext<RoleServer>,
@@ -322,11 +310,10 @@ where
         V: Vault<Val>,
     {
         // The caller's own capability: it reads this user's credentials and nobody else's.
-        let caller = self
-            .manager
-            .caller(ctx)
-            .map_err(|_| ErrorData::invalid_request("the caller could not be identified", None))?;
-        let namespace = caller.namespace();
+        let caller = self.manager.caller(ctx).map_err(|e| {
+            tracing::debug!(target: "oob", error = %e, "an MCP caller could not be identified");
+            ErrorData::invalid_request("the caller could not be identified", None)
+        })?;
         let revision = ctx
             .protocol_version()
             .and_then(|v| Revision::of_version(v.as_str()));
@@ -343,30 +330,123 @@ where
                 "this tool needs URL-mode elicitation (MCP 2025-11-25 or later), which this client does not support",
             )),
             Some(Revision::UrlElicitation) => {
-                if modes.require_url().is_err() {
+                if !modes.url() {
                     return Ok(tool_error(
                         "this tool needs URL-mode elicitation, which this client did not declare",
                     ));
                 }
                 let Some(open) = self.open_pending(ctx, need.spec).await? else {
-                    return Ok(tool_error("the request for input was declined recently"));
+                    return Ok(tool_error(DECLINED));
                 };
-                let elicitation =
-                    UrlElicitation::new(&open, need.message, modes).map_err(policy)?;
-                self.spawn_notifier(ctx, &open);
-                Err(url_elicitation_required(&UrlElicitationRequired::new([
-                    elicitation,
-                ])))
+                self.elicit(ctx, &caller, open, modes, &need.message, &need.key)
+                    .await
             }
             Some(_) => {
-                if modes.require_url().is_err() {
+                if !modes.url() {
                     return Err(missing_capability());
                 }
                 let Some(open) = self.open_pending(ctx, need.spec).await? else {
-                    return Ok(tool_error("the request for input was declined recently"));
+                    return Ok(tool_error(DECLINED));
                 };
-                self.ask(call, namespace, modes, &[open], &need.message)
+                self.ask(call, caller.namespace(), modes, &[open], &need.message)
             }
+        }
+    }
+
+    /// 2025-11-25: asks in the call when it can, handles the answer, and falls back to the
+    /// `-32042` error with one completion notifier for this pending and session.
+    async fn elicit<Val>(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        caller: &NamespaceToken<'_>,
+        open: Pending<T, Open>,
+        modes: ElicitationModes,
+        message: &str,
+        key: &str,
+    ) -> Result<Gate<Val>, ErrorData>
+    where
+        V: Vault<Val>,
+    {
+        let elicitation = UrlElicitation::new(&open, message, modes).map_err(policy)?;
+        let id = open.id();
+        let session = notify::session_of(ctx);
+        let mut accepted = self.sessions.accepted(&session, id);
+        if self.url_ask == UrlAsk::Request && !accepted {
+            let params = ElicitRequestParams::UrlElicitationParams {
+                meta: None,
+                message: elicitation.message().to_owned(),
+                url: elicitation.url().to_owned(),
+                elicitation_id: elicitation.elicitation_id().to_owned(),
+            };
+            match ctx
+                .peer
+                .create_elicitation_with_timeout(params, Some(self.ask_within))
+                .await
+            {
+                Ok(answer) => match answer.action {
+                    ElicitationAction::Accept => {
+                        self.sessions.accept(&session, id);
+                        accepted = true;
+                    }
+                    ElicitationAction::Decline => {
+                        return self.end(caller, open, Finished::Declined, key).await;
+                    }
+                    // Cancel, and whatever a later revision adds: the user did not agree.
+                    _ => return self.end(caller, open, Finished::Cancelled, key).await,
+                },
+                Err(e) => tracing::debug!(target: "oob", error = %e,
+                    "the in-call URL elicitation failed; answering -32042 instead"),
+            }
+        }
+        if accepted {
+            match self
+                .manager
+                .wait(id, self.accept_wait)
+                .await
+                .map_err(internal)?
+            {
+                Outcome::Completed(_) => {
+                    self.sessions.forget(&session, id);
+                    return self.loaded(caller, key).await;
+                }
+                Outcome::TimedOut => {}
+                other => {
+                    self.sessions.forget(&session, id);
+                    return Ok(finished_result(outcome_finish(&other)));
+                }
+            }
+        }
+        self.sessions
+            .spawn_notifier(&self.manager, ctx, session, id, self.notify_within);
+        Err(url_elicitation_required(&UrlElicitationRequired::new([
+            elicitation,
+        ])))
+    }
+
+    /// Ends `open` as the user answered (declined or cancelled), and says so to the model.
+    async fn end<Val>(
+        &self,
+        caller: &NamespaceToken<'_>,
+        open: Pending<T, Open>,
+        how: Finished,
+        key: &str,
+    ) -> Result<Gate<Val>, ErrorData>
+    where
+        V: Vault<Val>,
+    {
+        let ended = if how == Finished::Declined {
+            self.manager.decline(open).await
+        } else {
+            self.manager.cancel(open).await
+        };
+        match ended {
+            Ok(_) => Ok(finished_result(Some(how))),
+            // It finished another way first (completed in the browser a moment ago).
+            Err(e) if e.is_client_error() => match self.load(caller, key).await? {
+                Some(value) => Ok(Gate::Ready(value)),
+                None => Ok(finished_result(Some(how))),
+            },
+            Err(e) => Err(internal(e)),
         }
     }
 
@@ -395,31 +475,86 @@ where
             .keys
             .open(state, &binding, SystemTime::now())
             .map_err(|e| ErrorData::invalid_params(format!("requestState rejected: {e}"), None))?;
-        match resume(&self.manager, &opened, namespace)
+        let mut waited = false;
+        loop {
+            match resume(&self.manager, &opened, namespace)
+                .await
+                .map_err(internal)?
+            {
+                Resume::Proceed(_) => return self.proceed(caller, &opened, &need.key).await,
+                Resume::Failed(failure) => return Ok(failure_result(&failure)),
+                Resume::StillOpen(open) => {
+                    let modes = modes_of(ctx);
+                    if !modes.url() {
+                        return Err(missing_capability());
+                    }
+                    let mut accepted = Vec::new();
+                    let mut still = Vec::new();
+                    for p in open {
+                        let name = input_name::<T>(&opened, p.id(), p.alias());
+                        match call.action(&name) {
+                            Some("decline") => {
+                                return self.end(caller, p, Finished::Declined, &need.key).await;
+                            }
+                            Some("cancel") => {
+                                return self.end(caller, p, Finished::Cancelled, &need.key).await;
+                            }
+                            Some("accept") => accepted.push(p.id()),
+                            _ => {}
+                        }
+                        still.push(p);
+                    }
+                    if waited || accepted.is_empty() {
+                        return self.ask(call, namespace, modes, &still, &need.message);
+                    }
+                    // The user agreed to open the URL(s): give the browser step time before
+                    // asking again, then decide from the pendings' states once more.
+                    waited = true;
+                    let until = tokio::time::Instant::now() + self.accept_wait;
+                    for id in accepted {
+                        let left = until.saturating_duration_since(tokio::time::Instant::now());
+                        match self.manager.wait(id, left).await.map_err(internal)? {
+                            Outcome::Completed(_) => {}
+                            Outcome::TimedOut => break,
+                            // Decided on the next pass (declined, cancelled, expired, gone).
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn proceed<Val>(
+        &self,
+        caller: &NamespaceToken<'_>,
+        opened: &OpenedState,
+        key: &str,
+    ) -> Result<Gate<Val>, ErrorData>
+    where
+        V: Vault<Val>,
+    {
+        // The state is used now, and only now: a retry that is asked again keeps it.
+        self.guard
+            .consume_boxed(opened.nonce(), opened.expires_at())
             .await
-            .map_err(internal)?
-        {
-            Resume::Proceed(_) => {
-                // The state is used now, and only now: a retry that is asked again keeps it.
-                self.guard
-                    .consume_boxed(opened.nonce(), opened.expires_at())
-                    .await
-                    .map_err(guard_error)?;
-                match self.load(caller, &need.key).await? {
-                    Some(value) => Ok(Gate::Ready(value)),
-                    None => Ok(tool_error(
-                        "the interaction completed but stored no credential; call the tool again",
-                    )),
-                }
-            }
-            Resume::StillOpen(open) => {
-                let modes = modes_of(ctx);
-                if modes.require_url().is_err() {
-                    return Err(missing_capability());
-                }
-                self.ask(call, namespace, modes, &open, &need.message)
-            }
-            Resume::Failed(failure) => Ok(tool_error(&failure.to_string())),
+            .map_err(guard_error)?;
+        self.loaded(caller, key).await
+    }
+
+    async fn loaded<Val>(
+        &self,
+        caller: &NamespaceToken<'_>,
+        key: &str,
+    ) -> Result<Gate<Val>, ErrorData>
+    where
+        V: Vault<Val>,
+    {
+        match self.load(caller, key).await? {
+            Some(value) => Ok(Gate::Ready(value)),
+            None => Ok(tool_error(
+                "the interaction completed but stored no credential; call the tool again",
+            )),
         }
     }
 
@@ -433,14 +568,10 @@ where
     ) -> Result<Gate<Val>, ErrorData> {
         let params = call.bound_params();
         let binding = Binding::new(namespace, TOOLS_CALL, &params);
-        let asks = open.iter().enumerate().map(|(i, p)| {
-            let name = match p.alias() {
-                Some(alias) if !alias.is_empty() => alias.to_owned(),
-                _ if i == 0 => T::KIND.to_owned(),
-                _ => format!("{}-{i}", T::KIND),
-            };
-            (name, p, message.to_owned())
-        });
+        let asks = open
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (name_at::<T>(i, p.alias()), p, message.to_owned()));
         let result =
             InputRequired::for_pendings(&self.keys, &binding, modes, SystemTime::now(), asks)
                 .map_err(policy)?;
@@ -457,7 +588,10 @@ where
         match self.manager.create_or_join(ctx, spec).await {
             Ok(Joined::Declined(_)) => Ok(None),
             Ok(joined) => Ok(joined.into_open()),
-            Err(e @ Error::Capacity(_)) => Err(ErrorData::invalid_request(e.to_string(), None)),
+            Err(e @ Error::Capacity(_)) => {
+                tracing::info!(target: "oob", error = %e, "an MCP caller is at capacity");
+                Err(ErrorData::invalid_request(e.to_string(), None))
+            }
             Err(e) => Err(internal(e)),
         }
     }
@@ -472,19 +606,50 @@ where
     {
         self.vault.get(caller, key).await.map_err(internal)
     }
+}
 
-    /// Spawns the waiter that sends `notifications/elicitation/complete` to this request's
-    /// client when the pending completes (and nothing when it is cancelled, declined or
-    /// expires, or `notify_within` passes).
-    fn spawn_notifier(&self, ctx: &RequestContext<RoleServer>, open: &Pending<T, Open>) {
-        let manager = self.manager.clone();
-        let peer = ctx.peer.clone();
-        let (id, within) = (open.id(), self.notify_within);
-        tokio::spawn(async move {
-            if let Ok(Outcome::Completed(done)) = manager.wait(id, within).await {
-                let _ = peer.send_notification(completion_notification(&done)).await;
-            }
-        });
+/// The input request name of the pending at `index` of a round: its alias, else the kind
+/// (`kind-<index>` after the first).
+fn name_at<T: OobPayload>(index: usize, alias: Option<&str>) -> String {
+    match alias {
+        Some(alias) if !alias.is_empty() => alias.to_owned(),
+        _ if index == 0 => T::KIND.to_owned(),
+        _ => format!("{}-{index}", T::KIND),
+    }
+}
+
+/// The name pending `id` had in the round whose state is `opened` (the state seals the
+/// round's ids in order).
+fn input_name<T: OobPayload>(opened: &OpenedState, id: PendingId, alias: Option<&str>) -> String {
+    let index = opened.ids().iter().position(|&i| i == id).unwrap_or(0);
+    name_at::<T>(index, alias)
+}
+
+fn outcome_finish<T>(outcome: &Outcome<T>) -> Option<Finished> {
+    match outcome {
+        Outcome::Declined(_) => Some(Finished::Declined),
+        Outcome::Cancelled(_) => Some(Finished::Cancelled),
+        Outcome::Expired(_) => Some(Finished::Expired),
+        _ => None,
+    }
+}
+
+/// The tool result for a pending that finished without completing.
+fn finished_result<V>(how: Option<Finished>) -> Gate<V> {
+    match how {
+        Some(Finished::Declined) => tool_error(DECLINED),
+        Some(Finished::Cancelled) => tool_error(CANCELLED),
+        Some(Finished::Expired) => {
+            tool_error("the request for input expired before it was completed; call the tool again")
+        }
+        _ => tool_error("the request for input no longer exists; call the tool again"),
+    }
+}
+
+fn failure_result<V>(failure: &ResumeFailure) -> Gate<V> {
+    match failure.how() {
+        how @ Some(Finished::Declined | Finished::Cancelled) => finished_result(how),
+        _ => tool_error(&failure.to_string()),
     }
 }
 
@@ -501,7 +666,7 @@ pub fn completion_notification<T>(
     ))
 }
 
-/// The `-32042` error as an rmcp [`ErrorData`].
+/// The `-32042` error as an rmcp [`ErrorData`] (rmcp 3 has no type for it any more).
 #[must_use]
 pub fn url_elicitation_required(error: &UrlElicitationRequired) -> ErrorData {
     let code = i32::try_from(error.code()).unwrap_or(i32::MIN);
@@ -512,19 +677,17 @@ pub fn url_elicitation_required(error: &UrlElicitationRequired) -> ErrorData {
     )
 }
 
-/// The `-32021` missing-capability error (URL-mode elicitation) as an rmcp [`ErrorData`].
+/// The `-32021` missing-capability error for URL-mode elicitation, built by rmcp:
+/// `data.requiredCapabilities` is `{"elicitation":{"url":{}}}`.
 #[must_use]
 pub fn missing_capability() -> ErrorData {
-    let v = missing_capability_error();
-    let code = v["code"]
-        .as_i64()
-        .and_then(|c| i32::try_from(c).ok())
-        .unwrap_or(i32::MIN);
-    let message = v["message"].as_str().unwrap_or_default().to_owned();
-    ErrorData::new(ErrorCode(code), message, v.get("data").cloned())
+    let required: ClientCapabilities =
+        serde_json::from_value(serde_json::json!({"elicitation": {"url": {}}})).unwrap_or_default();
+    ErrorData::missing_required_client_capability(required)
 }
 
-/// An [`InputRequired`] as rmcp's [`InputRequiredResult`].
+/// An [`InputRequired`] as rmcp's [`InputRequiredResult`]. Its serde form carries the
+/// `elicitationId` revision 2026-07-28 removed; [`SpecWire`] writes it without.
 pub fn to_input_required_result(result: &InputRequired) -> Result<InputRequiredResult, ErrorData> {
     serde_json::from_value(result.to_result_value()).map_err(internal)
 }
@@ -535,7 +698,7 @@ pub fn to_input_required_result(result: &InputRequired) -> Result<InputRequiredR
 pub fn modes_of(ctx: &RequestContext<RoleServer>) -> ElicitationModes {
     ctx.client_capabilities()
         .and_then(|c| serde_json::to_value(c).ok())
-        .map_or(ElicitationModes::NONE, |c| {
+        .map_or(ElicitationModes::NONE, |c: Value| {
             ElicitationModes::from_capabilities(&c)
         })
 }
@@ -558,15 +721,27 @@ fn guard_error(e: GuardError) -> ErrorData {
         GuardError::Replayed => {
             ErrorData::invalid_params(format!("requestState rejected: {e}"), None)
         }
-        GuardError::Full { .. } => ErrorData::invalid_request(
-            "too many request states in use; call the tool again later",
-            None,
-        ),
+        GuardError::Full { .. } => {
+            tracing::warn!(target: "oob", error = %e, "the requestState guard is full");
+            ErrorData::invalid_request(
+                "too many request states in use; call the tool again later",
+                None,
+            )
+        }
         e => internal(e),
     }
 }
 
-/// A failure of the service: logged nowhere here, and never sent in detail.
-fn internal(_e: impl std::error::Error) -> ErrorData {
+/// A failure of the service (store, vault, guard, a value that did not serialize): logged
+/// here with its source chain, and never sent in detail.
+fn internal(e: impl std::error::Error) -> ErrorData {
+    let mut chain = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        chain.push_str(": ");
+        chain.push_str(&s.to_string());
+        source = s.source();
+    }
+    tracing::error!(target: "oob", error = %chain, "an MCP tool call failed inside oob");
     ErrorData::internal_error("internal error", None)
 }

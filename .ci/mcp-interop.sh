@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# MCP interop: the official client SDKs against the oob rmcp glue (tests/tests/mcp_interop.rs).
+# Installs the pinned SDKs (tests/mcp-interop/node/package-lock.json with `npm ci`,
+# tests/mcp-interop/python/requirements.txt into tests/mcp-interop/python/.venv), then runs
+# the interop tests and the mcp_server example's selftest. With CI set, a missing Node or
+# Python is a failure (the tests fail too rather than skip).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dir=tests/mcp-interop
+
+echo "== MCP interop: TypeScript SDKs (npm ci, $dir/node)"
+if command -v node >/dev/null && command -v npm >/dev/null; then
+    npm ci --prefix "$dir/node" --no-audit --no-fund
+elif [ -n "${CI:-}" ]; then
+    echo "node and npm are required by the MCP interop tests"; exit 1
+else
+    echo "node not found: the TypeScript interop tests will be skipped"
+fi
+
+echo "== MCP interop: Python SDK (pip, $dir/python/.venv)"
+python=$(command -v python3 || true)
+if [ -n "$python" ]; then
+    [ -x "$dir/python/.venv/bin/python" ] || "$python" -m venv "$dir/python/.venv"
+    "$dir/python/.venv/bin/pip" install -q --disable-pip-version-check -r "$dir/python/requirements.txt"
+elif [ -n "${CI:-}" ]; then
+    echo "python3 is required by the MCP interop tests"; exit 1
+else
+    echo "python3 not found: the Python interop tests will be skipped"
+fi
+
+echo "== MCP interop tests"
+start=$(date +%s)
+cargo test -p oob-tests --test mcp_interop --test mcp_flows --test mcp_e2e -- --test-threads 4
+echo "== mcp_server example selftest"
+cargo run -q -p oob-examples --bin mcp_server -- --selftest
+echo "MCP interop done in $(( $(date +%s) - start ))s"

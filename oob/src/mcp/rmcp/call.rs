@@ -1,0 +1,178 @@
+//! [`ToolCall`] (what a `requestState` binds, and the client's `inputResponses`), usable as
+//! an rmcp extractor; [`Need`] and [`Gate`].
+
+use ::rmcp::handler::server::common::FromContextPart;
+use ::rmcp::handler::server::tool::ToolCallContext;
+use ::rmcp::model::{CallToolRequestParams, CallToolResponse, InputResponses, JsonObject};
+use serde_json::Value;
+
+use crate::spec::Spec;
+
+/// The parts of a `tools/call` request the gate needs: the tool name and raw arguments
+/// (which a `requestState` is bound to), the echoed `requestState` and the client's
+/// `inputResponses` (2026-07-28).
+///
+/// In a `#[tool]` method it is an extractor; it copies what it reads, so rmcp's
+/// `Parameters<P>` may come before or after it:
+///
+/// ```ignore
+/// #[tool(description = "List your repositories")]
+/// async fn list_repos(
+///     &self,
+///     ctx: RequestContext<RoleServer>,
+///     call: ToolCall,
+/// ) -> Result<CallToolResponse, ErrorData> { .. }
+/// ```
+#[derive(Clone)]
+pub struct ToolCall {
+    name: String,
+    arguments: JsonObject,
+    request_state: Option<String>,
+    input_responses: InputResponses,
+}
+
+/// Prints the tool name only: arguments, `requestState` and responses may carry secrets.
+impl std::fmt::Debug for ToolCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToolCall")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ToolCall {
+    /// A call from its parts (e.g. rmcp's `ToolName`, `JsonObject` and `RequestState`
+    /// extractors); no `inputResponses` (add them with
+    /// [`with_input_responses`](Self::with_input_responses)).
+    #[must_use]
+    pub fn new(
+        name: impl Into<String>,
+        arguments: JsonObject,
+        request_state: Option<String>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            arguments,
+            request_state,
+            input_responses: InputResponses::new(),
+        }
+    }
+
+    /// The client's answers to the previous round's input requests (2026-07-28).
+    #[must_use]
+    pub fn with_input_responses(mut self, responses: InputResponses) -> Self {
+        self.input_responses = responses;
+        self
+    }
+
+    /// The call of a whole `tools/call` params.
+    #[must_use]
+    pub fn from_params(params: &CallToolRequestParams) -> Self {
+        Self {
+            name: params.name.to_string(),
+            arguments: params.arguments.clone().unwrap_or_default(),
+            request_state: params.request_state.clone(),
+            input_responses: params.input_responses.clone().unwrap_or_default(),
+        }
+    }
+
+    /// The tool name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The arguments.
+    #[must_use]
+    pub fn arguments(&self) -> &JsonObject {
+        &self.arguments
+    }
+
+    /// The echoed `requestState`, if any.
+    #[must_use]
+    pub fn request_state(&self) -> Option<&str> {
+        self.request_state.as_deref()
+    }
+
+    /// The client's answers to the previous round's input requests, by input request name.
+    #[must_use]
+    pub fn input_responses(&self) -> &InputResponses {
+        &self.input_responses
+    }
+
+    /// The `action` the client answered to the input request `name`, if it answered it
+    /// with an elicitation result.
+    pub(super) fn action(&self, name: &str) -> Option<&str> {
+        self.input_responses
+            .get(name)
+            .and_then(|r| r.get("action"))
+            .and_then(Value::as_str)
+    }
+
+    /// The params a `requestState` binds: name and arguments.
+    pub(super) fn bound_params(&self) -> Value {
+        serde_json::json!({"name": self.name, "arguments": self.arguments})
+    }
+}
+
+/// rmcp extractor: the call of the `#[tool]` method's request. Copies (never takes) the
+/// arguments, `requestState` and `inputResponses`, so rmcp's own extractors still see them.
+impl<S> FromContextPart<ToolCallContext<'_, S>> for ToolCall {
+    fn from_context_part(context: &mut ToolCallContext<'_, S>) -> Result<Self, ::rmcp::ErrorData> {
+        Ok(Self {
+            name: context.name.to_string(),
+            arguments: context.arguments.clone().unwrap_or_default(),
+            request_state: context.request_state.clone(),
+            input_responses: context.input_responses.clone().unwrap_or_default(),
+        })
+    }
+}
+
+/// What a tool needs: the spec of the pending to create (or join), the vault key the
+/// interaction's handler stores the credential under, and the message shown to the user.
+#[derive(Clone)]
+pub struct Need<T> {
+    pub(super) spec: Spec<T>,
+    pub(super) key: String,
+    pub(super) message: String,
+}
+
+/// Prints the vault key only: the spec's payload and the message may be personal.
+impl<T> std::fmt::Debug for Need<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Need")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> Need<T> {
+    /// A need.
+    #[must_use]
+    pub fn new(spec: Spec<T>, vault_key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            spec,
+            key: vault_key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// What [`OobTools::require`](super::OobTools::require) decided.
+pub enum Gate<V> {
+    /// The credential, from the vault under the caller's namespace: go on.
+    Ready(V),
+    /// Return this from the tool: `input_required`, or a tool result the model should see
+    /// (the user declined or cancelled, the client cannot do URL mode, ...).
+    Respond(CallToolResponse),
+}
+
+/// Never prints the credential.
+impl<V> std::fmt::Debug for Gate<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Ready(_) => f.write_str("Gate::Ready(..)"),
+            Self::Respond(_) => f.write_str("Gate::Respond(..)"),
+        }
+    }
+}
