@@ -1,6 +1,6 @@
 //! The vault conformance suite: one set of cases that every [`Vault`] must pass.
 //!
-//! Invoke [`vault_conformance!`](crate::vault_conformance) in a test file with a path to an
+//! Invoke [`vault_conformance!`](macro@crate::vault_conformance) in a test file with a path to an
 //! `async fn(clock: ManualClock) -> V` that returns a fresh, empty, isolated
 //! `V: Vault<String> + Clone` deciding expiry by `clock`:
 //!
