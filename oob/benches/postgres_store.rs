@@ -1,0 +1,254 @@
+//! Create+complete pairs on the Postgres store against a raw `INSERT`+`DELETE` baseline on
+//! the same pool, in the same run.
+//!
+//! Run with `cargo bench -p oob --features postgres --bench postgres_store`. Starts its own
+//! Postgres (`initdb` in a temporary directory, loopback, a free port; as the `postgres`
+//! user when run as root; default durability: `fsync` and `synchronous_commit` on) and
+//! skips with a notice when it is not installed. At 1 and 64 concurrent tasks on one pool
+//! (64 connections): a create followed by a complete of the same pending through the
+//! manager, and a raw `INSERT` of a row of the record's size then its `DELETE`. Prints
+//! pairs/s for both and the store's share of the raw rate. `OOB_BENCH_PG_OPTS` adds server
+//! options (e.g. `-c fsync=off`).
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use oob::provider::{FromVerifiedSubject, VerifiedSubject};
+use oob::store::PostgresStore;
+use oob::time::SystemClock;
+use oob::{CallbackBase, Manager, Namespace, OobPayload, PendingId, Spec};
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+
+#[derive(Clone, OobPayload, serde::Serialize, serde::Deserialize)]
+#[oob(kind = "device_code", route = "/oob/cb/{id}")]
+struct DeviceCode {
+    verify_url: String,
+    user_code: String,
+    message: String,
+}
+
+fn spec() -> Spec<DeviceCode> {
+    Spec::new(DeviceCode {
+        verify_url: "https://ex.com/device".into(),
+        user_code: "ABCD-1234".into(),
+        message: "Enter the code".into(),
+    })
+    .resource("example.com")
+    .ttl(Duration::from_secs(600))
+}
+
+type M = Manager<DeviceCode, PostgresStore<DeviceCode>, FromVerifiedSubject>;
+
+/// (tasks, pairs per task) of each measured configuration.
+const RUNS: [(usize, usize); 2] = [(1, 2_000), (64, 200)];
+
+/// A Postgres under a watchdog that stops it when this process ends.
+struct Server {
+    port: u16,
+    dir: PathBuf,
+    _watchdog: (Child, ChildStdin),
+}
+
+fn bin() -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin"))
+        .collect();
+    dirs.sort();
+    dirs.into_iter().rev().find(|d| d.join("initdb").is_file())
+}
+
+fn sh(cmd: &mut Command) {
+    let ok = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "{cmd:?} failed");
+}
+
+impl Server {
+    fn start() -> Option<Self> {
+        let Some(bin) = bin() else {
+            let _ = writeln!(
+                std::io::stderr(),
+                "NOTICE: Postgres is not installed; skipping (apt-get install -y postgresql)"
+            );
+            return None;
+        };
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free port");
+        let dir = std::env::temp_dir().join(format!("oob-pg-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+        let prefix = if root { "runuser -u postgres --" } else { "" };
+        if root {
+            sh(Command::new("chown").arg("postgres:postgres").arg(&dir));
+        }
+        let data = dir.join("data");
+        let as_pg = |program: &str| {
+            let mut c = Command::new("sh");
+            c.arg("-c")
+                .arg(format!("{prefix} \"$0\" \"$@\""))
+                .arg(bin.join(program));
+            c
+        };
+        sh(as_pg("initdb").arg("-D").arg(&data).args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+        ]));
+        sh(as_pg("pg_ctl")
+            .arg("start")
+            .arg("-D")
+            .arg(&data)
+            .args(["-w", "-l"])
+            .arg(dir.join("log"))
+            .arg("-o")
+            .arg(format!(
+                "-c listen_addresses=127.0.0.1 -p {port} -k {} -c max_connections=200 {}",
+                dir.display(),
+                std::env::var("OOB_BENCH_PG_OPTS").unwrap_or_default()
+            )));
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(r#"read -r _; $1 "$2" stop -D "$3" -m immediate -w >/dev/null 2>&1"#)
+            .arg("sh")
+            .arg(prefix)
+            .arg(bin.join("pg_ctl"))
+            .arg(&data)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("watchdog");
+        let stdin = child.stdin.take().expect("stdin");
+        Some(Self {
+            port,
+            dir,
+            _watchdog: (child, stdin),
+        })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self._watchdog.1.write_all(b"stop\n");
+        let _ = self._watchdog.0.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn pairs_store(m: &M, tasks: usize, per_task: usize) -> Duration {
+    let start = Instant::now();
+    let handles: Vec<_> = (0..tasks)
+        .map(|t| {
+            let m = m.clone();
+            tokio::spawn(async move {
+                let who = Some(VerifiedSubject::new(
+                    Namespace::new(format!("user-{t}")).expect("namespace"),
+                ));
+                for _ in 0..per_task {
+                    let open = m.create(&who, spec()).await.expect("create");
+                    m.complete(open).await.expect("complete");
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.await.expect("join");
+    }
+    start.elapsed()
+}
+
+async fn pairs_raw(pool: &PgPool, tasks: usize, per_task: usize, data: &str) -> Duration {
+    let start = Instant::now();
+    let handles: Vec<_> = (0..tasks)
+        .map(|_| {
+            let pool = pool.clone();
+            let data = data.to_owned();
+            tokio::spawn(async move {
+                for _ in 0..per_task {
+                    let id = PendingId::random().to_string();
+                    sqlx::query("INSERT INTO bench.raw (id, data) VALUES ($1::uuid, $2)")
+                        .bind(&id)
+                        .bind(&data)
+                        .execute(&pool)
+                        .await
+                        .expect("insert");
+                    sqlx::query("DELETE FROM bench.raw WHERE id = $1::uuid")
+                        .bind(&id)
+                        .execute(&pool)
+                        .await
+                        .expect("delete");
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.await.expect("join");
+    }
+    start.elapsed()
+}
+
+fn rate(pairs: usize, d: Duration) -> f64 {
+    pairs as f64 / d.as_secs_f64()
+}
+
+#[tokio::main]
+async fn main() {
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let url = format!("postgres://postgres@127.0.0.1:{}/postgres", server.port);
+    let pool = PgPoolOptions::new()
+        .max_connections(64)
+        .connect(&url)
+        .await
+        .expect("pool");
+    let store = PostgresStore::<DeviceCode>::builder(pool.clone())
+        .build()
+        .await
+        .expect("store");
+    store.migrate().await.expect("migrate");
+    sqlx::raw_sql(
+        "CREATE SCHEMA bench; CREATE TABLE bench.raw (id uuid PRIMARY KEY, data text NOT NULL)",
+    )
+    .execute(&pool)
+    .await
+    .expect("raw table");
+    let m: M = Manager::builder()
+        .store(store)
+        .provider(FromVerifiedSubject)
+        .callback_base(CallbackBase::parse("https://ex.com").expect("base"))
+        .clock(SystemClock)
+        .build();
+    // A row of the record's size: the payload JSON, labels, namespace and times.
+    let data = "x".repeat(200);
+    // Warm-up: connections, prepared statements, the function's plan.
+    pairs_store(&m, 64, 10).await;
+    pairs_raw(&pool, 64, 10, &data).await;
+    println!("tasks  store pairs/s  raw pairs/s  store/raw");
+    for (tasks, per_task) in RUNS {
+        let pairs = tasks * per_task;
+        let s = pairs_store(&m, tasks, per_task).await;
+        let r = pairs_raw(&pool, tasks, per_task, &data).await;
+        let (s, r) = (rate(pairs, s), rate(pairs, r));
+        println!("{tasks:>5}  {s:>13.0}  {r:>11.0}  {:>8.0} %", 100.0 * s / r);
+    }
+    drop(server);
+}
