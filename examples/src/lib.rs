@@ -1,19 +1,28 @@
-//! Shared pieces of the example services: HTML escaping and a page layout, a loopback server,
-//! the run mode (`--serve`, `--selftest`), an HMAC signer for anti-forgery tokens and OAuth
-//! `state`, a scratch directory for SQLite, and small helpers for the self-tests.
+//! Shared pieces of the example services: a page layout (escaping with `html-escape`), a
+//! demo sign-in on `tower-sessions` (the browser user the interaction routes check), a
+//! loopback server that serves until Ctrl-C or SIGTERM, the run mode (`--serve`,
+//! `--selftest`), an HMAC signer for OAuth `state`, a scratch directory (`tempfile`) for
+//! SQLite, and small helpers for the self-tests.
 
 use std::error::Error;
-use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use axum::Router;
-use axum::response::Html;
+use axum::extract::{FromRequest as _, Query, Request};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use hmac::{Hmac, KeyInit, Mac};
+use oob::Namespace;
+use oob::http::{RejectionKind, SessionUser, check_same_origin};
 use oob::store::{MemoryStore, SqliteStore, StoreError};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{MemoryStore as SessionStore, Session, SessionManagerLayer};
 
 /// The error type of the examples' `run` functions.
 pub type BoxError = Box<dyn Error + Send + Sync + 'static>;
@@ -26,18 +35,7 @@ pub fn ensure(cond: bool, msg: impl Into<String>) -> Result<(), BoxError> {
 /// Escapes text for HTML element content and double- or single-quoted attribute values.
 #[must_use]
 pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            c => out.push(c),
-        }
-    }
-    out
+    html_escape::encode_quoted_attribute(s).into_owned()
 }
 
 /// A whole page: `title` is escaped here, `body` must be escaped HTML already.
@@ -59,7 +57,7 @@ pub fn page(title: &str, body: &str) -> Html<String> {
 pub enum Mode {
     /// The example's default.
     Default,
-    /// `--serve`: keep serving for a person with a browser.
+    /// `--serve`: keep serving for a person with a browser until Ctrl-C or SIGTERM.
     Serve,
     /// `--selftest`: drive the flow over real HTTP and exit 0 on success.
     Selftest,
@@ -103,13 +101,17 @@ pub async fn bind() -> Result<(tokio::net::TcpListener, String), BoxError> {
     Ok((listener, base))
 }
 
-/// Serves `app` on `listener` in a background task.
-pub fn spawn_server(listener: tokio::net::TcpListener, app: Router) {
+/// Serves `app` on `listener` in a background task until Ctrl-C or SIGTERM; the handle
+/// finishes once the server has shut down gracefully.
+pub fn spawn_server(listener: tokio::net::TcpListener, app: Router) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+        {
             eprintln!("server stopped: {e}");
         }
-    });
+    })
 }
 
 /// An HTTP client that does not follow redirects (the self-tests follow them by hand).
@@ -119,11 +121,28 @@ pub fn client() -> Result<reqwest::Client, BoxError> {
         .build()?)
 }
 
-/// Waits for Ctrl-C.
-pub async fn until_ctrl_c() {
-    if tokio::signal::ctrl_c().await.is_err() {
-        // No signal handling available: serve until killed.
-        std::future::pending::<()>().await;
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM, so a stopped example returns from `run` and
+/// drops (removes) its scratch directory either way.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
     }
 }
 
@@ -134,28 +153,8 @@ pub fn random_bytes<const N: usize>() -> Result<[u8; N], BoxError> {
     Ok(b)
 }
 
-/// Lower-case hex.
-#[must_use]
-pub fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) || !s.is_ascii() {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
-        .collect()
-}
-
-/// HMAC-SHA256 tokens under a random server key: anti-forgery tokens and OAuth `state`
-/// values bound to one pending id, verified in constant time.
+/// HMAC-SHA256 tokens under a random server key: OAuth `state` values bound to one
+/// pending id, verified in constant time.
 #[derive(Clone)]
 pub struct Signer {
     key: [u8; 32],
@@ -185,16 +184,16 @@ impl Signer {
         mac.finalize().into_bytes().into()
     }
 
-    /// The token for `message` (e.g. a pending id) and `purpose` (e.g. `"csrf"`), as hex.
+    /// The token for `message` (e.g. a pending id) and `purpose` (e.g. `"state"`), as hex.
     #[must_use]
     pub fn sign(&self, purpose: &str, message: &str) -> String {
-        hex(&self.mac(purpose, message))
+        hex::encode(self.mac(purpose, message))
     }
 
     /// Whether `token` is the token for `message` and `purpose` (constant-time compare).
     #[must_use]
     pub fn verify(&self, purpose: &str, message: &str, token: &str) -> bool {
-        let Some(given) = unhex(token) else {
+        let Ok(given) = hex::decode(token) else {
             return false;
         };
         let expected = self.mac(purpose, message);
@@ -202,33 +201,152 @@ impl Signer {
     }
 }
 
-/// A scratch directory under the system temp dir, removed on drop.
-#[derive(Debug)]
-pub struct ScratchDir(PathBuf);
+/// A scratch directory under the system temp dir (`tempfile`), removed on drop: when `run`
+/// returns, also after Ctrl-C or SIGTERM.
+pub fn scratch_dir(name: &str) -> Result<tempfile::TempDir, BoxError> {
+    Ok(tempfile::Builder::new()
+        .prefix(&format!("oob-{name}-"))
+        .tempdir()?)
+}
 
-impl ScratchDir {
-    /// A new, empty directory.
-    pub fn new(name: &str) -> Result<Self, BoxError> {
-        let dir = std::env::temp_dir().join(format!(
-            "oob-{name}-{}-{}",
-            std::process::id(),
-            hex(&random_bytes::<6>()?)
-        ));
-        std::fs::create_dir_all(&dir)?;
-        Ok(Self(dir))
-    }
+/// The demo's web sign-in, on `tower-sessions`: `GET /login?next=/path` shows a form,
+/// `POST /login` records the user in the session with [`SessionUser::sign_in`] and goes on
+/// to `next`, `POST /logout` ends the session. A stand-in for the service's real login:
+/// anyone may sign in as anyone here. The interaction routes check the signed-in user
+/// against the pending's owner (`Interaction<T, SessionUser>`).
+pub fn with_sign_in(interaction_routes: Router) -> Router {
+    Router::new()
+        .route("/login", get(login_form).post(login))
+        .route("/logout", post(logout))
+        .merge(interaction_routes.layer(middleware::from_fn(sign_in_hint)))
+        .layer(
+            SessionManagerLayer::new(SessionStore::default())
+                // Plain HTTP on loopback; Lax so the link opened from the assistant (a
+                // top-level navigation from another site) still carries the session.
+                .with_secure(false)
+                .with_same_site(SameSite::Lax),
+        )
+}
 
-    /// Its path.
-    #[must_use]
-    pub fn path(&self) -> &Path {
-        &self.0
+#[derive(serde::Deserialize)]
+struct LoginQuery {
+    #[serde(default)]
+    next: String,
+}
+
+/// Only local paths: no open redirect.
+fn local_path(next: &str) -> &str {
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+        next
+    } else {
+        "/login"
     }
 }
 
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+async fn login_form(Query(q): Query<LoginQuery>) -> Html<String> {
+    page(
+        "Sign in",
+        &format!(
+            "<p>Demo sign-in: a real service has its own login here.</p>\
+             <form method=post action=/login><input type=hidden name=next value=\"{next}\">\
+             <label for=user>User</label><input id=user name=user value=alice required>\
+             <p><button>Sign in</button></p></form>",
+            next = escape(local_path(&q.next)),
+        ),
+    )
+}
+
+#[derive(serde::Deserialize)]
+struct LoginForm {
+    user: String,
+    #[serde(default)]
+    next: String,
+}
+
+async fn login(session: Session, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    // A cross-site login would sign the victim in as the attacker.
+    if let Err(r) = check_same_origin(&parts) {
+        return r.into_response();
     }
+    let Ok(axum::Form(form)) =
+        axum::Form::<LoginForm>::from_request(Request::from_parts(parts, body), &()).await
+    else {
+        return (
+            StatusCode::BAD_REQUEST,
+            page("Sign in", "<p>Bad request.</p>"),
+        )
+            .into_response();
+    };
+    let Ok(user) = form.user.trim().parse::<Namespace>() else {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            page(
+                "Sign in",
+                "<p class=error>Enter a user name.</p><p><a href=/login>Try again</a></p>",
+            ),
+        )
+            .into_response();
+    };
+    if SessionUser::sign_in(&session, &user).await.is_err() {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            page("Sign in", "<p>Could not sign in. Try again.</p>"),
+        )
+            .into_response();
+    }
+    Redirect::to(local_path(&form.next)).into_response()
+}
+
+async fn logout(session: Session) -> Response {
+    let _ = SessionUser::sign_out(&session).await;
+    Redirect::to("/login").into_response()
+}
+
+/// Turns the library's fixed "please sign in" refusal into a page with a sign-in link that
+/// comes back to the interaction.
+async fn sign_in_hint(req: Request, next: Next) -> Response {
+    let back = req.uri().path().to_owned();
+    let res = next.run(req).await;
+    if res.extensions().get::<RejectionKind>() != Some(&RejectionKind::NoIdentity) {
+        return res;
+    }
+    let mut hint = (
+        StatusCode::FORBIDDEN,
+        page(
+            RejectionKind::NoIdentity.message(),
+            &format!(
+                "<p>{}</p><p><a id=sign-in href=\"/login?next={}\">Sign in</a></p>",
+                escape(RejectionKind::NoIdentity.next_step()),
+                escape(&back),
+            ),
+        ),
+    )
+        .into_response();
+    for (name, value) in res.headers() {
+        if name != header::CONTENT_LENGTH && name != header::CONTENT_TYPE {
+            hint.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    hint
+}
+
+/// Signs `who` in on the example at `base` (the self-tests' browser stand-in) and returns
+/// the `Cookie` header value to send.
+pub async fn sign_in(c: &reqwest::Client, base: &str, who: &str) -> Result<String, BoxError> {
+    let res = c
+        .post(format!("{base}/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("user={who}&next=/login"))
+        .send()
+        .await?;
+    ensure(res.status() == 303, format!("sign-in: {}", res.status()))?;
+    let cookie = res
+        .headers()
+        .get(header::SET_COOKIE)
+        .ok_or("no session cookie")?
+        .to_str()?;
+    Ok(cookie.split(';').next().unwrap_or_default().to_owned())
 }
 
 /// A store an example can open in a scratch directory, so switching an example between
@@ -265,6 +383,8 @@ pub fn ensure_interaction_headers(res: &reqwest::Response) -> Result<(), BoxErro
         ("cache-control", "no-store"),
         ("referrer-policy", "no-referrer"),
         ("x-content-type-options", "nosniff"),
+        ("content-security-policy", "frame-ancestors 'none'"),
+        ("x-frame-options", "DENY"),
     ] {
         ensure(
             h.get(name).is_some_and(|v| v == value),

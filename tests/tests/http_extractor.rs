@@ -12,7 +12,7 @@ use axum::routing::get;
 use http_support::{
     AppState, INTERNAL_DETAIL, Oob, assert_interaction_headers, bare_routes, client, serve, start,
 };
-use oob::http::{Interaction, InteractionRejection, RejectionKind, route_path};
+use oob::http::{InteractionRejection, RejectionKind, UncheckedInteraction, route_path};
 use oob::vault::Vault;
 use oob::{OobPayload, Outcome, PendingId, Spec};
 use oob_tests::{spec, user};
@@ -68,7 +68,7 @@ async fn form_then_submit_completes_once_and_persists_before_the_tool_call_wakes
     assert_eq!(waiter.await.unwrap().as_deref(), Some("s3cret-value"));
     assert_eq!(state.stored("bob", "secret").await, None);
 
-    // Completed: 410 on both methods, headers still set, a fixed body.
+    // Completed: "already saved" (200) on both methods, headers still set, a fixed page.
     for res in [
         c.get(&url).send().await.unwrap(),
         c.post(&url)
@@ -78,12 +78,9 @@ async fn form_then_submit_completes_once_and_persists_before_the_tool_call_wakes
             .await
             .unwrap(),
     ] {
-        assert_eq!(res.status(), 410);
-        assert_interaction_headers(&res, "410 completed");
-        assert_eq!(
-            res.text().await.unwrap(),
-            RejectionKind::Completed.message()
-        );
+        assert_eq!(res.status(), 200);
+        assert_interaction_headers(&res, "200 already saved");
+        assert_eq!(res.text().await.unwrap(), RejectionKind::Completed.page());
     }
 }
 
@@ -126,7 +123,7 @@ async fn unknown_cancelled_declined_and_expired() {
         assert_eq!(res.status(), 410, "{kind:?}");
         assert_interaction_headers(&res, "410");
         let body = res.text().await.unwrap();
-        assert_eq!(body, kind.message());
+        assert_eq!(body, kind.page());
         // No namespace, payload or id in a rejection.
         for secret in ["alice", "ABCD-1234", "example.com", &id.to_string()] {
             assert!(!body.contains(secret), "{kind:?} body leaks {secret}");
@@ -167,7 +164,7 @@ async fn malformed_ids_are_400_with_headers() {
         assert_interaction_headers(&res, what);
         assert_eq!(
             res.text().await.unwrap(),
-            RejectionKind::MalformedId.message(),
+            RejectionKind::MalformedId.page(),
             "{what}"
         );
         let res = c
@@ -221,7 +218,7 @@ async fn rejections_set_the_headers_without_the_layer() {
         assert_interaction_headers(&res, "rejection without layer");
         assert_eq!(
             res.headers()["content-type"].as_bytes(),
-            b"text/plain; charset=utf-8"
+            b"text/html; charset=utf-8"
         );
     }
 }
@@ -230,7 +227,7 @@ type QueryOob =
     oob::Manager<QueryCode, oob::store::MemoryStore<QueryCode>, oob::provider::FromVerifiedSubject>;
 
 /// Explicit manager type as the source; the state is the manager itself.
-async fn query_page(ix: Interaction<QueryCode, QueryOob>) -> String {
+async fn query_page(ix: UncheckedInteraction<QueryCode, QueryOob>) -> String {
     format!("code length {}", ix.data().code.len())
 }
 
@@ -306,7 +303,9 @@ async fn a_path_id_wins_over_a_query_id() {
 }
 
 /// The handler maps the rejection itself: its own page for an expired link.
-async fn custom(ix: Result<Interaction<oob_tests::DeviceCode>, InteractionRejection>) -> Response {
+async fn custom(
+    ix: Result<UncheckedInteraction<oob_tests::DeviceCode>, InteractionRejection>,
+) -> Response {
     match ix {
         Ok(_) => "open".into_response(),
         Err(r) if r.kind().is_gone() => {
@@ -348,7 +347,7 @@ fn rejection_kinds_expose_their_status() {
         (K::MissingId, 400),
         (K::MalformedId, 400),
         (K::NotFound, 404),
-        (K::Completed, 410),
+        (K::Completed, 200),
         (K::Cancelled, 410),
         (K::Declined, 410),
         (K::Expired, 410),

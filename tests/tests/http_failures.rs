@@ -21,7 +21,7 @@ async fn store_failures_are_a_generic_500() {
     assert_eq!(res.status(), 500);
     assert_interaction_headers(&res, "500 on load");
     let body = res.text().await.unwrap();
-    assert_eq!(body, RejectionKind::Internal.message());
+    assert_eq!(body, RejectionKind::Internal.page());
     assert!(!body.contains(INTERNAL_DETAIL) && !body.contains("alice"));
     store.fail_get.store(false, Ordering::SeqCst);
 
@@ -37,7 +37,7 @@ async fn store_failures_are_a_generic_500() {
     assert_eq!(res.status(), 500);
     assert_interaction_headers(&res, "500 on complete");
     let body = res.text().await.unwrap();
-    assert_eq!(body, RejectionKind::Internal.message());
+    assert_eq!(body, RejectionKind::Internal.page());
     assert!(!body.contains(INTERNAL_DETAIL) && !body.contains("kept-out"));
     store.fail_complete.store(false, Ordering::SeqCst);
 
@@ -76,17 +76,20 @@ async fn concurrent_double_submit_has_exactly_one_winner() {
                     .await
                     .unwrap();
                 assert_interaction_headers(&res, "double submit");
-                (i, res.status().as_u16())
+                let status = res.status().as_u16();
+                (i, status, res.text().await.unwrap())
             })
         });
         let mut results = Vec::new();
         for s in submits.collect::<Vec<_>>() {
             results.push(s.await.unwrap());
         }
-        let winners: Vec<_> = results.iter().filter(|(_, s)| *s == 200).collect();
+        let winners: Vec<_> = results.iter().filter(|(_, _, b)| b == "saved").collect();
         assert_eq!(winners.len(), 1, "round {round}: {results:?}");
+        // Every other submit: the "already saved" page, with a success status.
         assert!(
-            results.iter().all(|(_, s)| *s == 200 || *s == 410),
+            results.iter().all(|(_, s, b)| *s == 200
+                && (b == "saved" || *b == oob::http::RejectionKind::Completed.page())),
             "round {round}: {results:?}"
         );
         // The stored value is the winner's.

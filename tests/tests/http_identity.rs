@@ -1,22 +1,31 @@
-//! The optional identity check over real HTTP: a service that signs its users in on the web
-//! refuses (403) a callback opened by nobody or by another user, and completes it for the
-//! owner.
+//! The owner check over real HTTP (issue 16): the checked `Interaction<T, U>` refuses a
+//! callback opened by nobody ("sign in") or by another user, the same way whatever the
+//! pending's state, before anything about it is told; its owner completes it and sees
+//! "already saved" after; forms are bound to the pending and the session, cross-site posts
+//! and framing refused; the same through `tower-sessions`.
 
 mod http_support;
 
-use axum::Router;
+use std::collections::HashMap;
+use std::time::Duration;
+
 use axum::extract::{Request, State};
 use axum::middleware::{Next, from_fn};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
+use axum::{Form, Router};
 use http_support::{AppState, assert_interaction_headers, client, serve, start};
 use oob::PendingId;
-use oob::http::{InteractionRejection, RejectionKind, SessionInteraction, interaction_headers};
+use oob::http::{
+    AntiForgery, ExtensionUser, Interaction, InteractionRejection, RejectionKind, SessionUser,
+    interaction_headers,
+};
 use oob::provider::VerifiedSubject;
+use oob::vault::Vault;
 use oob_tests::{DeviceCode, ns, spec, user};
 
-/// Stand-in for the service's own session middleware: a signed-in user, from a header
-/// that a real service would derive from its session cookie.
+/// Stand-in for the service's own auth layer: a signed-in user, from a header a real service
+/// would derive from its session cookie.
 async fn session(mut req: Request, next: Next) -> Response {
     let signed_in = req
         .headers()
@@ -29,106 +38,337 @@ async fn session(mut req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
-async fn page(ix: SessionInteraction<DeviceCode>) -> String {
-    format!("yours: {}", ix.id())
+#[derive(Clone)]
+struct App {
+    state: AppState,
+    forms: AntiForgery,
 }
 
-/// Completes only in the signed-in user's namespace, atomically (`complete_in`).
-async fn confirm(
-    State(state): State<AppState>,
-    ix: SessionInteraction<DeviceCode>,
+impl axum::extract::FromRef<App> for AntiForgery {
+    fn from_ref(app: &App) -> Self {
+        app.forms.clone()
+    }
+}
+
+impl axum::extract::FromRef<App> for oob::http::Interactions<DeviceCode> {
+    fn from_ref(app: &App) -> Self {
+        app.state.oob.interactions()
+    }
+}
+
+type Owned = Interaction<DeviceCode, ExtensionUser>;
+
+async fn page(State(forms): State<AntiForgery>, ix: Owned) -> String {
+    forms.token(&ix)
+}
+
+async fn submit(
+    State(app): State<App>,
+    ix: Owned,
+    Form(mut f): Form<HashMap<String, String>>,
 ) -> Result<&'static str, InteractionRejection> {
-    let user = ix.namespace().clone();
-    state.oob.complete_in(ix.into_pending().id(), &user).await?;
-    Ok("confirmed")
+    app.forms
+        .verify(&ix, f.get(AntiForgery::FIELD).map_or("", String::as_str))?;
+    let secret = f.remove("secret").unwrap_or_default();
+    let vault = app.state.vault.clone();
+    app.state
+        .oob
+        .complete_with(ix.into_pending(), async move |token| {
+            vault.put(&token, "secret", secret).await
+        })
+        .await?;
+    Ok("saved")
 }
 
-#[tokio::test]
-async fn only_the_owner_passes() {
-    let (state, _clock, _store, _) = start().await;
-    let app = Router::new()
-        .route("/oob/cb/{id}", get(page).post(confirm))
+async fn checked_app() -> (AppState, http_support::ShiftClock, String) {
+    let (state, clock, _store, _) = start().await;
+    let app = App {
+        state: state.clone(),
+        forms: AntiForgery::generate().unwrap(),
+    };
+    let router = Router::new()
+        .route("/oob/cb/{id}", get(page).post(submit))
         .layer(from_fn(session))
         .layer(interaction_headers())
-        .with_state(state.clone());
-    let base = serve(app).await;
-    let c = client();
+        .with_state(app);
+    (state, clock, serve(router).await)
+}
+
+async fn get_as(url: &str, who: Option<&str>) -> reqwest::Response {
+    let mut req = client().get(url);
+    if let Some(who) = who {
+        req = req.header("x-test-session", who);
+    }
+    req.send().await.unwrap()
+}
+
+async fn post_as(url: &str, who: &str, body: String) -> reqwest::Response {
+    client()
+        .post(url)
+        .header("x-test-session", who)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Point 1: nobody and another user are refused, the owner's pending stays open and its
+/// values land only under the owner, after the owner's own submit.
+#[tokio::test]
+async fn the_checked_extractor_refuses_all_but_the_owner() {
+    let (state, _clock, base) = checked_app().await;
     let open = state.oob.create(&user("alice"), spec()).await.unwrap();
     let url = format!("{base}/oob/cb/{}", open.id());
 
-    let res = c.get(&url).send().await.unwrap();
+    let res = get_as(&url, None).await;
     assert_eq!(res.status(), 403, "nobody signed in");
     assert_interaction_headers(&res, "403 no identity");
-    assert_eq!(
-        res.text().await.unwrap(),
-        RejectionKind::NoIdentity.message()
-    );
-
-    for method in [reqwest::Method::GET, reqwest::Method::POST] {
-        let res = c
-            .request(method.clone(), &url)
-            .header("x-test-session", "mallory")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 403, "{method} by another user");
-        assert_interaction_headers(&res, "403 wrong user");
-        let body = res.text().await.unwrap();
-        assert!(!body.contains("alice") && !body.contains("mallory"));
-    }
-    // Still open after the refusals.
-    assert!(state.oob.open(open.id()).await.is_ok());
-
-    let res = c
-        .get(&url)
-        .header("x-test-session", "alice")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    assert_interaction_headers(&res, "owner GET");
-    let res = c
+    assert_eq!(res.text().await.unwrap(), RejectionKind::NoIdentity.page());
+    let res = client()
         .post(&url)
-        .header("x-test-session", "alice")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("secret=forged")
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 200);
-    assert_eq!(res.text().await.unwrap(), "confirmed");
+    assert_eq!(res.status(), 403, "POST with no identity");
 
-    // Other refusals keep their own status for a signed-in user.
-    for (path, status) in [
-        (format!("/oob/cb/{}", open.id()), 410),
-        (format!("/oob/cb/{}", PendingId::random()), 404),
-        ("/oob/cb/nope".into(), 400),
-    ] {
-        let res = c
-            .get(format!("{base}{path}"))
-            .header("x-test-session", "alice")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), status, "{path}");
-    }
+    let res = get_as(&url, Some("mallory")).await;
+    assert_eq!(res.status(), 403);
+    let body = res.text().await.unwrap();
+    assert_eq!(body, RejectionKind::WrongUser.page());
+    assert_ne!(
+        body,
+        RejectionKind::NoIdentity.page(),
+        "signed out != other user"
+    );
+    assert!(!body.contains("alice") && !body.contains("mallory"));
+    // Mallory's own token for alice's pending cannot exist: her GET was refused. A POST
+    // with any token is refused before the token is even looked at.
+    let res = post_as(&url, "mallory", "secret=mallory-value&oob_csrf=x".into()).await;
+    assert_eq!(res.status(), 403);
+    assert!(state.oob.open(open.id()).await.is_ok(), "still open");
+    assert_eq!(state.stored("alice", "secret").await, None);
+
+    let token = get_as(&url, Some("alice")).await.text().await.unwrap();
+    let res = post_as(
+        &url,
+        "alice",
+        format!("secret=alice-value&oob_csrf={token}"),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.unwrap(), "saved");
+    assert_eq!(
+        state.stored("alice", "secret").await.as_deref(),
+        Some("alice-value")
+    );
+    assert_eq!(state.stored("mallory", "secret").await, None);
 }
 
+/// Point 2: a non-owner gets the same answer whether the pending is open, completed,
+/// cancelled, declined or expired.
 #[tokio::test]
-async fn check_user_on_the_plain_extractor() {
-    let (state, _clock, _store, _) = start().await;
+async fn a_non_owner_learns_nothing_about_the_state() {
+    let (state, clock, base) = checked_app().await;
+    let alice = user("alice");
+    let open = state.oob.create(&alice, spec()).await.unwrap();
+    let completed = state.oob.create(&alice, spec()).await.unwrap();
+    let completed_id = completed.id();
+    state.oob.complete(completed).await.unwrap();
+    let cancelled = state.oob.create(&alice, spec()).await.unwrap();
+    let cancelled_id = cancelled.id();
+    state.oob.cancel(cancelled).await.unwrap();
+    let declined = state.oob.create(&alice, spec()).await.unwrap();
+    let declined_id = declined.id();
+    state.oob.decline(declined).await.unwrap();
+    let expiring = state
+        .oob
+        .create(&alice, spec().ttl(Duration::from_secs(60)))
+        .await
+        .unwrap();
+    clock.advance(Duration::from_secs(61));
+
+    let mut answers = Vec::new();
+    for id in [
+        open.id(),
+        completed_id,
+        cancelled_id,
+        declined_id,
+        expiring.id(),
+    ] {
+        let url = format!("{base}/oob/cb/{id}");
+        for res in [
+            get_as(&url, Some("mallory")).await,
+            post_as(&url, "mallory", "secret=x".into()).await,
+        ] {
+            let status = res.status();
+            answers.push((status, res.text().await.unwrap()));
+        }
+    }
+    let first = answers[0].clone();
+    assert_eq!(first.0, 403);
+    assert!(answers.iter().all(|a| *a == first), "{answers:?}");
+    // The owner, meanwhile, is told the truth.
+    let res = get_as(&format!("{base}/oob/cb/{completed_id}"), Some("alice")).await;
+    assert_eq!(res.status(), 200, "already saved is a success");
+    assert_eq!(res.text().await.unwrap(), RejectionKind::Completed.page());
+    let res = get_as(&format!("{base}/oob/cb/{cancelled_id}"), Some("alice")).await;
+    assert_eq!(res.status(), 410);
+    let res = get_as(
+        &format!("{base}/oob/cb/{}", PendingId::random()),
+        Some("alice"),
+    )
+    .await;
+    assert_eq!(res.status(), 404);
+    let res = get_as(&format!("{base}/oob/cb/nope"), Some("alice")).await;
+    assert_eq!(res.status(), 400);
+}
+
+/// Point 3: frame-ancestors and X-Frame-Options on pages and refusals; cross-site posts and
+/// forged or foreign tokens refused, the pending intact.
+#[tokio::test]
+async fn framing_cross_site_posts_and_forged_tokens_are_refused() {
+    let (state, _clock, base) = checked_app().await;
     let open = state.oob.create(&user("alice"), spec()).await.unwrap();
-    // Drive the extractor in process to get an `Interaction` value.
-    let (mut parts, ()) = axum::http::Request::get(format!("/oob/cb/{}", open.id()))
-        .body(())
-        .unwrap()
-        .into_parts();
-    let ix = <oob::http::Interaction<DeviceCode> as axum::extract::FromRequestParts<
-        AppState,
-    >>::from_request_parts(&mut parts, &state)
-    .await
-    .unwrap();
-    assert!(ix.check_user(&ns("alice")).is_ok());
-    assert_eq!(
-        ix.check_user(&ns("bob")).unwrap_err().kind(),
-        RejectionKind::WrongUser
-    );
+    let other = state.oob.create(&user("alice"), spec()).await.unwrap();
+    let url = format!("{base}/oob/cb/{}", open.id());
+    let other_url = format!("{base}/oob/cb/{}", other.id());
+
+    for res in [get_as(&url, Some("alice")).await, get_as(&url, None).await] {
+        let h = res.headers();
+        assert_eq!(h["content-security-policy"], "frame-ancestors 'none'");
+        assert_eq!(h["x-frame-options"], "DENY");
+    }
+    let token = get_as(&url, Some("alice")).await.text().await.unwrap();
+    let other_token = get_as(&other_url, Some("alice"))
+        .await
+        .text()
+        .await
+        .unwrap();
+
+    let host = base.trim_start_matches("http://");
+    for (header, value) in [
+        ("sec-fetch-site", "cross-site"),
+        ("sec-fetch-site", "same-site"),
+        ("origin", "https://evil.example"),
+        ("origin", "null"),
+    ] {
+        let res = client()
+            .post(&url)
+            .header("x-test-session", "alice")
+            .header(header, value)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("secret=csrf&oob_csrf={token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403, "{header}: {value}");
+        assert_eq!(res.text().await.unwrap(), RejectionKind::CrossSite.page());
+    }
+    for bad in [String::new(), other_token, "AAAA".into(), "%%%".into()] {
+        let res = post_as(&url, "alice", format!("secret=forged&oob_csrf={bad}")).await;
+        assert_eq!(res.status(), 403, "token {bad:?}");
+        assert_eq!(res.text().await.unwrap(), RejectionKind::Forged.page());
+    }
+    assert!(state.oob.open(open.id()).await.is_ok(), "still open");
+    assert_eq!(state.stored("alice", "secret").await, None);
+
+    // Same-origin browser posts pass.
+    let res = client()
+        .post(&url)
+        .header("x-test-session", "alice")
+        .header("sec-fetch-site", "same-origin")
+        .header("origin", format!("http://{host}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("secret=ok&oob_csrf={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // A resubmit by the owner: "already saved", a success, nothing overwritten.
+    let res = post_as(&url, "alice", format!("secret=again&oob_csrf={token}")).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.unwrap(), RejectionKind::Completed.page());
+    assert_eq!(state.stored("alice", "secret").await.as_deref(), Some("ok"));
+}
+
+/// The `tower-sessions` path: the namespace stored at sign-in identifies the browser user;
+/// tokens are bound to the session.
+#[tokio::test]
+async fn tower_sessions_identify_the_browser_user() {
+    use tower_sessions::{MemoryStore, Session, SessionManagerLayer};
+
+    async fn login(session: Session, Form(f): Form<HashMap<String, String>>) -> &'static str {
+        SessionUser::sign_in(&session, &ns(&f["user"]))
+            .await
+            .unwrap();
+        "signed in"
+    }
+    async fn sess_page(
+        State(forms): State<AntiForgery>,
+        ix: Interaction<DeviceCode, SessionUser>,
+    ) -> String {
+        forms.token(&ix)
+    }
+
+    let (state, _clock, _store, _) = start().await;
+    let app = App {
+        state: state.clone(),
+        forms: AntiForgery::generate().unwrap(),
+    };
+    let router = Router::new()
+        .route("/login", post(login))
+        .route("/oob/cb/{id}", get(sess_page))
+        .layer(SessionManagerLayer::new(MemoryStore::default()).with_secure(false))
+        .layer(interaction_headers())
+        .with_state(app);
+    let base = serve(router).await;
+    let open = state.oob.create(&user("alice"), spec()).await.unwrap();
+    let url = format!("{base}/oob/cb/{}", open.id());
+
+    let cookie_of = |who: &'static str| {
+        let base = base.clone();
+        async move {
+            let res = client()
+                .post(format!("{base}/login"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("user={who}"))
+                .send()
+                .await
+                .unwrap();
+            let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+            cookie.split(';').next().unwrap().to_owned()
+        }
+    };
+    let alice = cookie_of("alice").await;
+    let alice_again = cookie_of("alice").await;
+    let mallory = cookie_of("mallory").await;
+
+    assert_eq!(client().get(&url).send().await.unwrap().status(), 403);
+    let res = client()
+        .get(&url)
+        .header("cookie", &mallory)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert_eq!(res.text().await.unwrap(), RejectionKind::WrongUser.page());
+    let res = client()
+        .get(&url)
+        .header("cookie", &alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let t1 = res.text().await.unwrap();
+    let res = client()
+        .get(&url)
+        .header("cookie", &alice_again)
+        .send()
+        .await
+        .unwrap();
+    let t2 = res.text().await.unwrap();
+    assert_ne!(t1, t2, "tokens are bound to the session, not only the user");
 }

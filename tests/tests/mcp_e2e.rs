@@ -11,8 +11,8 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Form, Router};
-use oob::http::{Interactions, SessionInteraction};
-use oob::mcp::rmcp::{Gate, Need, OobTools, ToolCall, UrlAsk};
+use oob::http::{ExtensionUser, Interaction, Interactions};
+use oob::mcp::rmcp::{Gate, Need, OobTools, ToolCall};
 use oob::mcp::{Binding, MemoryStateGuard, StateKeys};
 use oob::provider::{FromVerifiedSubject, VerifiedSubject};
 use oob::store::MemoryStore;
@@ -106,7 +106,7 @@ fn user_of(headers: &axum::http::HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
-async fn form_page(ix: SessionInteraction<UpstreamToken>) -> Html<String> {
+async fn form_page(ix: Interaction<UpstreamToken, ExtensionUser>) -> Html<String> {
     Html(format!(
         "<form method=post action=/oob/token/{}><input name=token type=password><button>Save</button></form>",
         ix.id()
@@ -120,7 +120,7 @@ struct TokenForm {
 
 async fn form_submit(
     State(app): State<App>,
-    ix: SessionInteraction<UpstreamToken>,
+    ix: Interaction<UpstreamToken, ExtensionUser>,
     Form(form): Form<TokenForm>,
 ) -> Response {
     let vault = app.tools.vault().clone();
@@ -170,9 +170,7 @@ async fn start_with(guard: Option<MemoryStateGuard>) -> Harness {
         .provider(FromVerifiedSubject)
         .callback_base(CallbackBase::parse(&base).unwrap())
         .build();
-    // The -32042 path (the in-call request is covered in mcp_flows.rs).
-    let mut tools = OobTools::new(manager, MemoryVault::new(), StateKeys::new(KEY).unwrap())
-        .url_ask(UrlAsk::Error);
+    let mut tools = OobTools::new(manager, MemoryVault::new(), StateKeys::new(KEY).unwrap());
     if let Some(guard) = guard {
         tools = tools.state_guard(guard);
     }
@@ -287,10 +285,11 @@ async fn browser_submit(url: &str, user: &str, token: &str) -> u16 {
         .send()
         .await
         .unwrap();
-    if !page.status().is_success() {
-        return page.status().as_u16();
+    let status = page.status().as_u16();
+    // A refusal, or the owner's "already saved" page (200) after completion: no form.
+    if !page.text().await.unwrap().contains("type=password") {
+        return status;
     }
-    assert!(page.text().await.unwrap().contains("type=password"));
     http.post(url)
         .header("cookie", format!("session={user}"))
         .header("content-type", "application/x-www-form-urlencoded")
@@ -398,7 +397,11 @@ async fn revision_2025_11_25_url_elicitation_error_notification_and_retry() {
     );
 
     // The used URL is gone.
-    assert_eq!(browser_submit(&url, "alice", "again").await, 410);
+    assert_eq!(
+        browser_submit(&url, "alice", "again").await,
+        200,
+        "already saved"
+    );
     alice.cancel().await.unwrap();
     bob.cancel().await.unwrap();
 }

@@ -167,7 +167,7 @@ mod http_ids {
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
     use axum::routing::get;
-    use oob::http::{Interaction, route_path};
+    use oob::http::{UncheckedInteraction, route_path};
     use oob::provider::FromVerifiedSubject;
     use oob::store::MemoryStore;
     use oob::{CallbackBase, Manager, OobPayload, PendingId, Spec};
@@ -221,10 +221,10 @@ mod http_ids {
                 let p = pm.create(&user("a"), Spec::new(PathProbe)).await.unwrap();
                 let q = qm.create(&user("a"), Spec::new(QueryProbe)).await.unwrap();
                 let paths = Router::new()
-                    .route(PathProbe::ROUTE, get(|ix: Interaction<PathProbe, Pm>| async move { ix.id().to_string() }))
+                    .route(PathProbe::ROUTE, get(|ix: UncheckedInteraction<PathProbe, Pm>| async move { ix.id().to_string() }))
                     .with_state(pm);
                 let queries = Router::new()
-                    .route(route_path(QueryProbe::ROUTE), get(|ix: Interaction<QueryProbe, Qm>| async move { ix.id().to_string() }))
+                    .route(route_path(QueryProbe::ROUTE), get(|ix: UncheckedInteraction<QueryProbe, Qm>| async move { ix.id().to_string() }))
                     .with_state(qm);
                 let enc: String = raw.bytes().map(|b| {
                     if b.is_ascii_alphanumeric() || b"-._~%".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }
@@ -260,7 +260,7 @@ mod http_ids {
                 let p = pm.create(&user("a"), Spec::new(PathProbe)).await.unwrap();
                 let text = if upper { p.id().to_string().to_uppercase() } else { p.id().to_string() };
                 let app = Router::new()
-                    .route(PathProbe::ROUTE, get(|ix: Interaction<PathProbe, Pm>| async move { ix.id().to_string() }))
+                    .route(PathProbe::ROUTE, get(|ix: UncheckedInteraction<PathProbe, Pm>| async move { ix.id().to_string() }))
                     .with_state(pm);
                 prop_assert_eq!(status(app, &format!("/oob/cb/{text}")).await, Some(StatusCode::OK));
                 Ok(())

@@ -625,8 +625,8 @@ async fn sqlite_and_redis_types_print_neither_secret_nor_namespace() {
 }
 
 /// The HTTP extractors and their rejections, through a router (they are only made by
-/// extraction): `Interaction`, `SessionInteraction`, `InteractionContext`, `Interactions`,
-/// and `InteractionRejection` for a wrong user, a finished pending and an internal failure.
+/// extraction): `UncheckedInteraction`, `Interaction<_, ExtensionUser>`, `InteractionContext`,
+/// `Interactions`, and `InteractionRejection` for a wrong user, a finished pending and an internal failure.
 #[tokio::test]
 async fn http_types_print_neither_secret_nor_namespace() {
     use axum::Router;
@@ -634,18 +634,20 @@ async fn http_types_print_neither_secret_nor_namespace() {
     use axum::http::Request;
     use axum::routing::get;
     use oob::http::{
-        Interaction, InteractionContext, InteractionLayer, InteractionRejection, Interactions,
-        RejectionKind, SessionInteraction,
+        ExtensionUser, Interaction, InteractionContext, InteractionLayer, InteractionRejection,
+        Interactions, RejectionKind, UncheckedInteraction,
     };
     use tower::ServiceExt;
 
     fn both<D: fmt::Debug>(v: &D) -> String {
         format!("{v:?}\n{v:#?}")
     }
-    async fn plain(ix: Result<Interaction<Secret>, InteractionRejection>) -> String {
+    async fn plain(ix: Result<UncheckedInteraction<Secret>, InteractionRejection>) -> String {
         ix.map_or_else(|r| both(&r), |ix| both(&ix))
     }
-    async fn session(ix: Result<SessionInteraction<Secret>, InteractionRejection>) -> String {
+    async fn session(
+        ix: Result<Interaction<Secret, ExtensionUser>, InteractionRejection>,
+    ) -> String {
         ix.map_or_else(|r| both(&r), |ix| both(&ix))
     }
     async fn context(cx: InteractionContext<Secret>) -> String {
@@ -677,7 +679,7 @@ async fn http_types_print_neither_secret_nor_namespace() {
         .with_state(interactions);
     let layered = Router::new()
         .route("/oob/secret/{id}", get(context))
-        .route_layer(InteractionLayer::new(m.clone()));
+        .route_layer(InteractionLayer::unchecked(m.clone()));
 
     let p = m.create(&subject(), spec()).await.expect("create");
     let id = p.id();
@@ -685,8 +687,8 @@ async fn http_types_print_neither_secret_nor_namespace() {
     assert!(out.starts_with("Interaction"), "{out}");
     leaks.text("Interaction", &out);
     let out = call(&app, format!("/session/oob/secret/{id}"), Some(subject())).await;
-    assert!(out.starts_with("SessionInteraction"), "{out}");
-    leaks.text("SessionInteraction", &out);
+    assert!(out.starts_with("Interaction"), "{out}");
+    leaks.text("Interaction (checked)", &out);
     let intruder = VerifiedSubject::new(Namespace::new(format!("x{NS}")).expect("namespace"));
     let out = call(&app, format!("/session/oob/secret/{id}"), Some(intruder)).await;
     assert!(out.contains("WrongUser"), "{out}");

@@ -1,10 +1,12 @@
 //! A device-code page: the tool call started a device authorization with an upstream
 //! provider and needs the user to approve it. The page shows the user code and the
-//! verification link, with Approve and Deny buttons (a per-pending anti-forgery token on
-//! both). Approve completes the pending and stores the grant under the user's namespace;
-//! Deny declines it; the waiting tool call sees which.
+//! verification link, with Approve and Deny buttons (an anti-forgery token bound to the
+//! pending and the browser session on both), only to the signed-in user the pending belongs
+//! to. Approve completes the pending and stores the grant under the user's namespace; Deny
+//! declines it; the waiting tool call sees which.
 //!
-//! Run: `cargo run -p oob-examples --bin device_code` and open the URL it prints.
+//! Run: `cargo run -p oob-examples --bin device_code`, open the URL it prints and sign in as
+//! alice. It serves until Ctrl-C or SIGTERM.
 //! Non-interactive: `cargo run -p oob-examples --bin device_code -- --selftest`.
 
 use std::process::ExitCode;
@@ -15,13 +17,15 @@ use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use oob::http::{Interaction, InteractionRejection, Interactions, interaction_headers};
+use oob::http::{
+    AntiForgery, Interaction, InteractionRejection, Interactions, SessionUser, interaction_headers,
+};
 use oob::provider::{FromVerifiedSubject, VerifiedSubject};
 use oob::vault::{MemoryVault, Vault};
 use oob::{CallbackBase, Manager, Namespace, OobPayload, Outcome, PendingId, Spec};
 use oob_examples::{
-    BoxError, Mode, OpenStore, ScratchDir, Signer, between, bind, client, ensure,
-    ensure_interaction_headers, escape, page, spawn_server, until_ctrl_c,
+    BoxError, Mode, OpenStore, between, bind, client, ensure, ensure_interaction_headers, escape,
+    page, scratch_dir, sign_in, spawn_server, with_sign_in,
 };
 use serde::{Deserialize, Serialize};
 
@@ -44,8 +48,11 @@ type Oob = Manager<DeviceCode, Store, FromVerifiedSubject>;
 struct App {
     oob: Oob,
     vault: MemoryVault<String>,
-    signer: Signer,
+    forms: AntiForgery,
 }
+
+/// The pending, checked to belong to the user signed in on this browser.
+type Owned = Interaction<DeviceCode, SessionUser>;
 
 impl FromRef<App> for Interactions<DeviceCode> {
     fn from_ref(app: &App) -> Self {
@@ -54,9 +61,9 @@ impl FromRef<App> for Interactions<DeviceCode> {
 }
 
 /// GET: the code, the link, and the two buttons.
-async fn show(State(app): State<App>, ix: Interaction<DeviceCode>) -> Html<String> {
+async fn show(State(app): State<App>, ix: Owned) -> Html<String> {
     let d = ix.data();
-    let csrf = app.signer.sign("device", &ix.id().to_string());
+    let csrf = app.forms.token(&ix);
     page(
         "Approve a device",
         &format!(
@@ -64,12 +71,13 @@ async fn show(State(app): State<App>, ix: Interaction<DeviceCode>) -> Html<Strin
              <p>Check that the device shows this code:</p><p><code class=big>{code}</code></p>\
              <p>Or confirm on the provider's page: \
              <a href=\"{uri}\" rel=\"noreferrer noopener\">{uri}</a></p>\
-             <form method=post><input type=hidden name=csrf value=\"{csrf}\">\
+             <form method=post><input type=hidden name={field} value=\"{csrf}\">\
              <button name=action value=approve>Approve</button> \
              <button name=action value=deny>Deny</button></form>",
             client = escape(&d.client_name),
             code = escape(&d.user_code),
             uri = escape(&d.verification_uri),
+            field = AntiForgery::FIELD,
         ),
     )
 }
@@ -77,23 +85,17 @@ async fn show(State(app): State<App>, ix: Interaction<DeviceCode>) -> Html<Strin
 #[derive(Deserialize)]
 struct Decision {
     action: String,
-    #[serde(default)]
+    #[serde(default, rename = "oob_csrf")]
     csrf: String,
 }
 
 /// POST: approve (complete, store the grant first) or deny (decline).
 async fn decide(
     State(app): State<App>,
-    ix: Interaction<DeviceCode>,
+    ix: Owned,
     axum::Form(d): axum::Form<Decision>,
 ) -> Result<Response, InteractionRejection> {
-    if !app.signer.verify("device", &ix.id().to_string(), &d.csrf) {
-        return Ok((
-            StatusCode::FORBIDDEN,
-            page("Refused", "<p>This form has expired. Reload the page.</p>"),
-        )
-            .into_response());
-    }
+    app.forms.verify(&ix, &d.csrf)?;
     match d.action.as_str() {
         "approve" => {
             let grant = format!("device-grant:{}", ix.data().user_code);
@@ -104,7 +106,11 @@ async fn decide(
                     writer.put(&token, "device_grant", grant).await
                 })
                 .await?;
-            Ok(page("Approved", "<p>Approved. You can close this tab.</p>").into_response())
+            Ok(page(
+                "Approved",
+                "<p id=saved>Approved. You can close this tab and go back to the assistant.</p>",
+            )
+            .into_response())
         }
         "deny" => {
             app.oob.decline(ix.into_pending()).await?;
@@ -112,7 +118,10 @@ async fn decide(
         }
         _ => Ok((
             StatusCode::BAD_REQUEST,
-            page("Refused", "<p>Unknown action.</p>"),
+            page(
+                "Refused",
+                "<p>Unknown action. Reload the page and choose Approve or Deny.</p>",
+            ),
         )
             .into_response()),
     }
@@ -160,12 +169,25 @@ async fn tool_call(
 async fn selftest(oob: &Oob, vault: &MemoryVault<String>, base: &str) -> Result<(), BoxError> {
     let c = client()?;
     let alice = VerifiedSubject::new(Namespace::new("alice")?);
+    let alice_cookie = sign_in(&c, base, "alice").await?;
+    let mallory_cookie = sign_in(&c, base, "mallory").await?;
+    let field = format!("name={} value=\"", AntiForgery::FIELD);
 
     // Approve.
     let (id, call) =
         tool_call(oob.clone(), vault.clone(), alice.clone(), "WDJB-MJHT", base).await?;
     let url = oob.callback_url(id);
-    let res = c.get(&url).send().await?;
+    ensure(
+        c.get(&url).send().await?.status() == 403,
+        "signed out: refused",
+    )?;
+    let res = c.get(&url).header("cookie", &mallory_cookie).send().await?;
+    ensure(res.status() == 403, "another user: refused")?;
+    ensure(
+        !res.text().await?.contains("WDJB-MJHT"),
+        "another user sees no code",
+    )?;
+    let res = c.get(&url).header("cookie", &alice_cookie).send().await?;
     ensure(res.status() == 200, "GET device page")?;
     ensure_interaction_headers(&res)?;
     let html = res.text().await?;
@@ -178,21 +200,35 @@ async fn selftest(oob: &Oob, vault: &MemoryVault<String>, base: &str) -> Result<
         html.contains(&format!("href=\"{base}/device\"")),
         "verification link",
     )?;
-    let csrf = between(&html, "name=csrf value=\"", "\"").ok_or("no csrf")?;
-    let res = c.post(&url).form(&[("action", "approve")]).send().await?;
+    let csrf = between(&html, &field, "\"").ok_or("no csrf")?;
+    let res = c
+        .post(&url)
+        .header("cookie", &alice_cookie)
+        .form(&[("action", "approve")])
+        .send()
+        .await?;
     ensure(
         res.status() == 403,
         "approve without the anti-forgery token",
     )?;
     let res = c
         .post(&url)
-        .form(&[("action", "approve"), ("csrf", &"0".repeat(64))])
+        .header("cookie", &alice_cookie)
+        .form(&[("action", "approve"), (AntiForgery::FIELD, &"A".repeat(43))])
         .send()
         .await?;
     ensure(res.status() == 403, "approve with a wrong token")?;
     let res = c
         .post(&url)
-        .form(&[("action", "approve"), ("csrf", csrf)])
+        .header("cookie", &mallory_cookie)
+        .form(&[("action", "approve"), (AntiForgery::FIELD, csrf)])
+        .send()
+        .await?;
+    ensure(res.status() == 403, "alice's token in mallory's session")?;
+    let res = c
+        .post(&url)
+        .header("cookie", &alice_cookie)
+        .form(&[("action", "approve"), (AntiForgery::FIELD, csrf)])
         .send()
         .await?;
     ensure(res.status() == 200, format!("approve: {}", res.status()))?;
@@ -201,23 +237,36 @@ async fn selftest(oob: &Oob, vault: &MemoryVault<String>, base: &str) -> Result<
         call.await?? == "device-grant:WDJB-MJHT",
         "the tool call got the grant",
     )?;
-    println!("selftest: approved; the tool call has the grant");
+    let res = c.get(&url).header("cookie", &alice_cookie).send().await?;
+    ensure(
+        res.status() == 200 && res.text().await?.contains("Already saved"),
+        "reload after approving: already saved",
+    )?;
+    println!("selftest: approved by the owner only; the tool call has the grant");
 
     // Deny.
     let (id, call) = tool_call(oob.clone(), vault.clone(), alice, "QXRT-PLMN", base).await?;
     let url = oob.callback_url(id);
-    let html = c.get(&url).send().await?.text().await?;
-    let csrf = between(&html, "name=csrf value=\"", "\"").ok_or("no csrf")?;
+    let html = c
+        .get(&url)
+        .header("cookie", &alice_cookie)
+        .send()
+        .await?
+        .text()
+        .await?;
+    let csrf = between(&html, &field, "\"").ok_or("no csrf")?;
     let res = c
         .post(&url)
-        .form(&[("action", "deny"), ("csrf", csrf)])
+        .header("cookie", &alice_cookie)
+        .form(&[("action", "deny"), (AntiForgery::FIELD, csrf)])
         .send()
         .await?;
     ensure(res.status() == 200, "deny")?;
     ensure(call.await?? == "declined", "the tool call saw the decline")?;
     let res = c
         .post(&url)
-        .form(&[("action", "approve"), ("csrf", csrf)])
+        .header("cookie", &alice_cookie)
+        .form(&[("action", "approve"), (AntiForgery::FIELD, csrf)])
         .send()
         .await?;
     ensure(res.status() == 410, "approving a denied request is 410")?;
@@ -226,7 +275,8 @@ async fn selftest(oob: &Oob, vault: &MemoryVault<String>, base: &str) -> Result<
 }
 
 async fn run(mode: Mode) -> Result<(), BoxError> {
-    let dir = ScratchDir::new("device-code")?;
+    // Removed when `run` returns: after the self-test, Ctrl-C or SIGTERM.
+    let dir = scratch_dir("device-code")?;
     let (listener, base) = bind().await?;
     let oob: Oob = Manager::builder()
         .store(Store::open_in(dir.path())?)
@@ -237,24 +287,28 @@ async fn run(mode: Mode) -> Result<(), BoxError> {
     let app = App {
         oob: oob.clone(),
         vault: vault.clone(),
-        signer: Signer::random()?,
+        forms: AntiForgery::generate()?,
     };
     let router = Router::new()
         .route(DeviceCode::ROUTE, get(show).post(decide))
         .layer(interaction_headers())
         .route("/device", get(verify_page))
         .with_state(app);
-    spawn_server(listener, router);
+    let server = spawn_server(listener, with_sign_in(router));
     if mode == Mode::Selftest {
         return selftest(&oob, &vault, &base).await;
     }
     let alice = VerifiedSubject::new(Namespace::new("alice")?);
     let (_, call) = tool_call(oob.clone(), vault, alice, "WDJB-MJHT", &base).await?;
-    println!("(approve or deny in the browser; Ctrl-C to stop)");
-    tokio::select! {
-        r = call => println!("tool call finished: {}", r??),
-        () = until_ctrl_c() => {}
-    }
+    println!("(sign in as alice when asked, approve or deny; Ctrl-C or SIGTERM to stop)");
+    tokio::spawn(async move {
+        match call.await {
+            Ok(Ok(r)) => println!("tool call finished: {r}"),
+            Ok(Err(e)) => println!("tool call failed: {e}"),
+            Err(e) => println!("tool call task failed: {e}"),
+        }
+    });
+    server.await?;
     Ok(())
 }
 

@@ -2,8 +2,10 @@
 //! token for a (fake) upstream service. The token is obtained out of band through a secret
 //! form served on the same axum router, stored under the caller's namespace, and never passes
 //! through the MCP client. Clients of both protocol revisions are served:
-//! 2025-11-25 gets the `-32042` URL elicitation and `notifications/elicitation/complete`,
-//! 2026-07-28 gets `input_required` with a sealed `requestState`.
+//! 2025-11-25 is asked in the call (URL-mode `elicitation/create`; `-32042` and
+//! `notifications/elicitation/complete` if the browser step outlasts the wait),
+//! 2026-07-28 gets `input_required` with a sealed `requestState`. `tools/list` offers the tool;
+//! a user's decline or cancel ends the interaction and the model is told so.
 //!
 //! Pendings and tokens live in SQLite (`SqliteStore`, `SqliteVault`) in a scratch directory.
 //! Authentication is a demo: `Authorization: Bearer <user>` for MCP requests and
@@ -13,6 +15,7 @@
 //! Run: `cargo run -p oob-examples --bin mcp_server` (serves until Ctrl-C).
 //! Non-interactive: `cargo run -p oob-examples --bin mcp_server -- --selftest`.
 
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,17 +26,20 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Form, Json, Router};
-use oob::http::{Interactions, SessionInteraction, interaction_headers};
+use oob::http::{AntiForgery, ExtensionUser, Interaction, Interactions, interaction_headers};
 use oob::mcp::StateKeys;
-use oob::mcp::rmcp::{Gate, Need, OobTools, ToolCall};
+use oob::mcp::rmcp::{Gate, Need, OobTools, SessionOwners, ToolCall, bind_sessions, spec_wire};
 use oob::provider::{FromVerifiedSubject, VerifiedSubject};
 use oob::store::SqliteStore;
 use oob::vault::{SqliteVault, Vault};
 use oob::{CallbackBase, Manager, Namespace, OobPayload, Spec};
-use oob_examples::{BoxError, Mode, ScratchDir, bind, ensure, escape, page, random_bytes};
+use oob_examples::{
+    BoxError, Mode, between, bind, ensure, escape, page, random_bytes, scratch_dir,
+};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ClientConfig, ContentBlock,
-    CustomNotification, ErrorData, ProtocolVersion, ServerCapabilities, ServerConfig,
+    CustomNotification, ElicitRequestParams, ElicitResult, ElicitationAction, ErrorData,
+    ProtocolVersion,
 };
 use rmcp::service::{NotificationContext, RequestContext, RoleClient, RoleServer, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
@@ -41,9 +47,9 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use rmcp::transport::streamable_http_server::{
     StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
 };
-use rmcp::{ClientHandler, ClientLifecycleMode, ClientServiceExt, ServerHandler};
+use rmcp::{ClientHandler, ClientLifecycleMode, ClientServiceExt, tool, tool_router};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::mpsc;
 
 /// The interaction: a token for the upstream service, typed in a secret form.
@@ -62,21 +68,19 @@ struct Repos {
     http: reqwest::Client,
 }
 
-impl ServerHandler for Repos {
-    fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-    }
-
-    async fn call_tool(
+// `tools/list` offers the tool to the model; `ToolCall` is what oob binds a `requestState` to.
+#[tool_router(server_handler)]
+impl Repos {
+    #[tool(
+        description = "List your repositories on the upstream service. The first time, \
+                          you are asked to connect the service in your browser."
+    )]
+    async fn list_repos(
         &self,
-        request: CallToolRequestParams,
         ctx: RequestContext<RoleServer>,
+        call: ToolCall,
     ) -> Result<CallToolResponse, ErrorData> {
-        if request.name != "list_repos" {
-            return Err(ErrorData::invalid_params("unknown tool", None));
-        }
         // The whole out-of-band part: require the token, or answer what the client needs.
-        let call = ToolCall::from_params(&request);
         let need = Need::new(
             Spec::new(UpstreamToken),
             "upstream",
@@ -105,7 +109,12 @@ impl ServerHandler for Repos {
 #[derive(Clone)]
 struct App {
     tools: Tools,
+    forms: AntiForgery,
 }
+
+/// The pending, checked to belong to the user the demo authentication signed in (a
+/// `VerifiedSubject` in the request extensions): 403 for anyone else whatever its state.
+type Owned = Interaction<UpstreamToken, ExtensionUser>;
 
 impl FromRef<App> for Interactions<UpstreamToken> {
     fn from_ref(app: &App) -> Self {
@@ -129,14 +138,18 @@ fn user_of(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The secret form, only for the user who started the interaction (`SessionInteraction`).
-async fn form_page(ix: SessionInteraction<UpstreamToken>) -> Html<String> {
+/// The secret form, only for the user who started the interaction, with an anti-forgery
+/// token bound to the pending and that user.
+async fn form_page(State(app): State<App>, ix: Owned) -> Html<String> {
     page(
         "Connect the upstream service",
         &format!(
-            "<form method=post action=\"/oob/token/{}\"><label>Token <input name=token \
+            "<form method=post action=\"/oob/token/{}\">\
+             <input type=hidden name={} value=\"{}\"><label>Token <input name=token \
              type=password autocomplete=off></label> <button>Save</button></form>",
-            escape(&ix.id().to_string())
+            escape(&ix.id().to_string()),
+            AntiForgery::FIELD,
+            escape(&app.forms.token(&ix)),
         ),
     )
 }
@@ -144,13 +157,14 @@ async fn form_page(ix: SessionInteraction<UpstreamToken>) -> Html<String> {
 #[derive(Deserialize)]
 struct TokenForm {
     token: String,
+    #[serde(default, rename = "oob_csrf")]
+    csrf: String,
 }
 
-async fn form_submit(
-    State(app): State<App>,
-    ix: SessionInteraction<UpstreamToken>,
-    Form(form): Form<TokenForm>,
-) -> Response {
+async fn form_submit(State(app): State<App>, ix: Owned, Form(form): Form<TokenForm>) -> Response {
+    if let Err(refused) = app.forms.verify(&ix, &form.csrf) {
+        return refused.into_response();
+    }
     if !form.token.starts_with("gho_") || form.token.len() > 200 {
         return (
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -169,10 +183,9 @@ async fn form_submit(
         .await;
     match stored {
         Ok(_) => page("Connected", "<p>Saved. You can close this tab.</p>").into_response(),
-        Err(e) if e.is_client_error() => {
-            (StatusCode::GONE, "This request is over.").into_response()
-        }
-        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong.").into_response(),
+        // A second submit: "already saved" (200); cancelled or expired: 410; a store
+        // failure: a generic 500. Fixed pages with a next step.
+        Err(e) => oob::http::InteractionRejection::from(e).into_response(),
     }
 }
 
@@ -190,8 +203,8 @@ async fn upstream_repos(headers: HeaderMap) -> Response {
     }
 }
 
-async fn build(base: &str, dir: &ScratchDir) -> Result<(Router, Tools), BoxError> {
-    let store = SqliteStore::open(dir.path().join("oob.sqlite3"))?;
+async fn build(base: &str, dir: &Path) -> Result<(Router, Tools), BoxError> {
+    let store = SqliteStore::open(dir.join("oob.sqlite3"))?;
     let vault = SqliteVault::from_store(&store);
     let manager = Manager::builder()
         .store(store)
@@ -217,10 +230,20 @@ async fn build(base: &str, dir: &ScratchDir) -> Result<(Router, Tools), BoxError
         .layer(interaction_headers())
         .with_state(App {
             tools: tools.clone(),
+            forms: AntiForgery::generate()?,
         });
+    // `input_required` exactly as 2026-07-28 defines it; each MCP session usable only by the
+    // user who opened it (inside `authenticate`, which runs first).
+    let mcp = Router::new()
+        .nest_service("/mcp", mcp)
+        .layer(axum::middleware::from_fn(spec_wire))
+        .layer(axum::middleware::from_fn_with_state(
+            SessionOwners::new(),
+            bind_sessions,
+        ));
     let app = Router::new()
         .merge(interactions)
-        .nest_service("/mcp", mcp)
+        .merge(mcp)
         .layer(axum::middleware::from_fn(authenticate))
         .route("/upstream/repos", get(upstream_repos));
     Ok((app, tools))
@@ -235,17 +258,19 @@ async fn main() -> ExitCode {
 }
 
 async fn run(mode: Mode) -> Result<(), BoxError> {
-    let dir = ScratchDir::new("mcp-server")?;
+    // Removed when `run` returns: after the self-test, Ctrl-C or SIGTERM.
+    let dir = scratch_dir("mcp-server")?;
     let (listener, base) = bind().await?;
-    let (app, tools) = build(&base, &dir).await?;
+    let (app, tools) = build(&base, dir.path()).await?;
     let _sweeper = tools.manager().spawn_sweeper(Duration::from_secs(60));
-    oob_examples::spawn_server(listener, app);
+    let server = oob_examples::spawn_server(listener, app);
     if mode == Mode::Selftest {
         return selftest(&base, &tools).await;
     }
     println!("MCP endpoint: {base}/mcp  (send `Authorization: Bearer <your name>`)");
     println!("Tool: list_repos. Open the URL it elicits with the cookie `session=<your name>`.");
-    oob_examples::until_ctrl_c().await;
+    println!("(Ctrl-C or SIGTERM to stop)");
+    server.await?;
     Ok(())
 }
 
@@ -254,12 +279,25 @@ async fn run(mode: Mode) -> Result<(), BoxError> {
 #[derive(Clone)]
 struct Client {
     config: ClientConfig,
-    completed: mpsc::UnboundedSender<String>,
+    /// The URLs the server asked the user to open, and the completion notifications' ids.
+    events: mpsc::UnboundedSender<String>,
 }
 
 impl ClientHandler for Client {
     fn get_info(&self) -> ClientConfig {
         self.config.clone()
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _cx: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        // The user agrees to open the URL (and does so in `selftest`'s browser).
+        if let ElicitRequestParams::UrlElicitationParams { url, .. } = request {
+            let _ = self.events.send(url);
+        }
+        Ok(ElicitResult::new(ElicitationAction::Accept))
     }
 
     async fn on_custom_notification(
@@ -270,7 +308,7 @@ impl ClientHandler for Client {
         if n.method == "notifications/elicitation/complete"
             && let Some(id) = n.params.as_ref().and_then(|p| p["elicitationId"].as_str())
         {
-            let _ = self.completed.send(id.to_owned());
+            let _ = self.events.send(id.to_owned());
         }
     }
 }
@@ -297,12 +335,9 @@ async fn connect(base: &str, user: &str, version: ProtocolVersion) -> Result<Con
     } else {
         ClientLifecycleMode::Initialize
     };
-    let client = Client {
-        config,
-        completed: tx,
-    }
-    .serve_with_lifecycle(transport, lifecycle)
-    .await?;
+    let client = Client { config, events: tx }
+        .serve_with_lifecycle(transport, lifecycle)
+        .await?;
     Ok((client, rx))
 }
 
@@ -316,13 +351,17 @@ async fn browser(url: &str, user: &str, token: &str) -> Result<StatusCode, BoxEr
     let http = oob_examples::client()?;
     let cookie = format!("session={user}");
     let form = http.get(url).header("cookie", &cookie).send().await?;
-    if !form.status().is_success() {
-        return Ok(form.status());
-    }
+    let status = form.status();
+    let html = form.text().await?;
+    let field = format!("name={} value=\"", AntiForgery::FIELD);
+    // A refusal, or the owner's "already saved" page after completion: no form.
+    let Some(csrf) = between(&html, &field, "\"") else {
+        return Ok(status);
+    };
     let res = http
         .post(url)
         .header("cookie", &cookie)
-        .form(&[("token", token)])
+        .form(&[("token", token), (AntiForgery::FIELD, csrf)])
         .send()
         .await?;
     Ok(res.status())
@@ -338,25 +377,25 @@ fn text(response: CallToolResponse) -> Result<String, BoxError> {
 }
 
 async fn selftest(base: &str, tools: &Tools) -> Result<(), BoxError> {
-    // Revision 2025-11-25: -32042, the form, the completion notification, the retry.
-    let (alice, mut completed) = connect(base, "alice", ProtocolVersion::V_2025_11_25).await?;
-    let err = match alice.call_tool_once(list_repos(None)).await {
-        Err(rmcp::ServiceError::McpError(e)) => e,
-        other => return Err(format!("expected -32042, got {other:?}").into()),
-    };
-    ensure(err.code.0 == -32042, "2025-11-25: -32042")?;
-    let data: Value = err.data.ok_or("no error data")?;
-    let elicitation = &data["elicitations"][0];
-    let url = elicitation["url"].as_str().ok_or("no url")?.to_owned();
-    let id = elicitation["elicitationId"]
-        .as_str()
-        .ok_or("no id")?
-        .to_owned();
+    // Revision 2025-11-25: the tool is listed; the call asks the user in the call
+    // (URL-mode elicitation/create), the user accepts and completes the form, the call runs.
+    let (alice, mut asked) = connect(base, "alice", ProtocolVersion::V_2025_11_25).await?;
+    let tools_listed: Vec<String> = alice
+        .list_all_tools()
+        .await?
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
     ensure(
-        url.ends_with(&id),
-        "the URL carries the elicitation id and nothing else",
+        tools_listed == ["list_repos"],
+        "tools/list offers list_repos",
     )?;
-    println!("2025-11-25: -32042 with {url}");
+    let peer = alice.peer().clone();
+    let call = tokio::spawn(async move { peer.call_tool_once(list_repos(None)).await });
+    let url = tokio::time::timeout(Duration::from_secs(30), asked.recv())
+        .await?
+        .ok_or("not asked")?;
+    println!("2025-11-25: elicitation/create (URL mode) with {url}");
     ensure(
         browser(&url, "mallory", "gho_x").await? == StatusCode::FORBIDDEN,
         "another user cannot open the form",
@@ -365,13 +404,11 @@ async fn selftest(base: &str, tools: &Tools) -> Result<(), BoxError> {
         browser(&url, "alice", "gho_alice").await? == StatusCode::OK,
         "form saved",
     )?;
-    let notified = tokio::time::timeout(Duration::from_secs(30), completed.recv())
-        .await?
-        .ok_or("no completion notification")?;
-    ensure(notified == id, "notification names the elicitation")?;
-    println!("2025-11-25: notifications/elicitation/complete for {notified}");
-    let out = text(alice.call_tool_once(list_repos(None)).await?)?;
-    ensure(out.contains("acme/widgets"), "tool result after the retry")?;
+    let out = text(call.await??)?;
+    ensure(
+        out.contains("acme/widgets"),
+        "the call ran once the form was saved",
+    )?;
     println!("2025-11-25: list_repos -> {out}");
     alice.cancel().await?;
 
@@ -404,6 +441,48 @@ async fn selftest(base: &str, tools: &Tools) -> Result<(), BoxError> {
     ensure(out.contains("acme/gadgets"), "tool result after the retry")?;
     println!("2026-07-28: list_repos -> {out}");
     bob.cancel().await?;
+
+    // A session belongs to the user who opened it: another bearer that learns its id can
+    // neither call in it nor delete it.
+    let http = oob_examples::client()?;
+    let mcp = |user: &str, method| {
+        http.request(method, format!("{base}/mcp"))
+            .header("authorization", format!("Bearer {user}"))
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-11-25")
+    };
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "selftest", "version": "1"}}});
+    let opened = mcp("alice", reqwest::Method::POST)
+        .json(&init)
+        .send()
+        .await?;
+    let session = opened
+        .headers()
+        .get("mcp-session-id")
+        .ok_or("no session id")?
+        .to_str()?
+        .to_owned();
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    for method in [reqwest::Method::POST, reqwest::Method::DELETE] {
+        let status = mcp("mallory", method.clone())
+            .header("mcp-session-id", &session)
+            .json(&list)
+            .send()
+            .await?
+            .status();
+        ensure(
+            status == StatusCode::NOT_FOUND,
+            "another user cannot use or delete a session",
+        )?;
+    }
+    let closed = mcp("alice", reqwest::Method::DELETE)
+        .header("mcp-session-id", &session)
+        .send()
+        .await?;
+    ensure(closed.status().is_success(), "the owner closes the session")?;
+    println!("sessions: another user's requests on alice's session are answered 404");
 
     // Each token lives under its own user's namespace only: read back as each signed-in
     // user, with that user's own capability.

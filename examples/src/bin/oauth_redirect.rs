@@ -3,11 +3,15 @@
 //! authorization server with a `state` bound to the pending (its id and an HMAC of it under
 //! a server key); the authorization server (a small fake one in this process, on another
 //! port) asks for consent and redirects back with a code; the service checks the `state`
-//! (constant time), loads the pending it names, exchanges the code, and completes the
-//! pending with the token stored under the user's namespace. A mismatched `state` is
-//! refused (400); a replayed one finds its pending completed (410).
+//! (constant time), checks that the signed-in browser user owns the pending it names (on
+//! the way out *and* on the way back: nobody else is sent to the provider with the owner's
+//! `state`, and no one else's consent lands in the owner's namespace), exchanges the code,
+//! and completes the pending with the token stored under the user's namespace. A mismatched
+//! `state` is refused (400); a code the provider does not accept is a 400 with a link to
+//! try again; a replay by the owner says "already saved".
 //!
-//! Run: `cargo run -p oob-examples --bin oauth_redirect` and open the URL it prints.
+//! Run: `cargo run -p oob-examples --bin oauth_redirect`, open the URL it prints and sign in
+//! as alice. It serves until Ctrl-C or SIGTERM.
 //! Non-interactive: `cargo run -p oob-examples --bin oauth_redirect -- --selftest`.
 
 use std::collections::HashMap;
@@ -16,19 +20,21 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::extract::{FromRef, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use oob::http::{
-    Interaction, InteractionRejection, Interactions, RejectionKind, interaction_headers,
+    BrowserUser, Interaction, InteractionRejection, Interactions, RejectionKind, SessionUser,
+    interaction_headers,
 };
 use oob::provider::{FromVerifiedSubject, VerifiedSubject};
 use oob::vault::{MemoryVault, Vault};
 use oob::{CallbackBase, Manager, Namespace, OobPayload, Outcome, PendingId, Spec};
 use oob_examples::{
-    BoxError, Mode, OpenStore, ScratchDir, Signer, bind, client, ensure,
-    ensure_interaction_headers, escape, hex, page, random_bytes, spawn_server, until_ctrl_c,
+    BoxError, Mode, OpenStore, Signer, bind, client, ensure, ensure_interaction_headers, escape,
+    page, random_bytes, scratch_dir, sign_in, spawn_server, with_sign_in,
 };
 use serde::{Deserialize, Serialize};
 
@@ -83,8 +89,9 @@ impl App {
     }
 }
 
-/// The pending's URL: start the flow with a `state` bound to this pending.
-async fn start(State(app): State<App>, ix: Interaction<OAuthConnect>) -> Response {
+/// The pending's URL: start the flow with a `state` bound to this pending, for its owner
+/// only (anyone else never sees the provider's page with the owner's `state`).
+async fn start(State(app): State<App>, ix: Interaction<OAuthConnect, SessionUser>) -> Response {
     let url = reqwest::Url::parse_with_params(
         &format!("{}/authorize", app.auth_server),
         &[
@@ -113,26 +120,41 @@ struct TokenResponse {
     access_token: String,
 }
 
-fn refused(status: StatusCode, msg: &str) -> Response {
+/// A refusal page with a next step (`retry`: a link that starts the flow again).
+fn refused(status: StatusCode, msg: &str, retry: Option<&str>) -> Response {
+    let next = match retry {
+        Some(url) => format!("<p><a id=retry href=\"{}\">Try again</a></p>", escape(url)),
+        None => "<p>Go back to the assistant and ask it to connect again.</p>".into(),
+    };
     (
         status,
-        page("Not connected", &format!("<p>{}</p>", escape(msg))),
+        page("Not connected", &format!("<p>{}</p>{next}", escape(msg))),
     )
         .into_response()
 }
 
-/// The redirect back from the authorization server.
+/// The redirect back from the authorization server: the owner check again (the `state`
+/// came back through the browser), before anything about the pending is told.
 async fn callback(
     State(app): State<App>,
+    parts: Parts,
     Query(p): Query<CallbackParams>,
 ) -> Result<Response, InteractionRejection> {
     let Some(id) = p.state.as_deref().and_then(|s| app.pending_of(s)) else {
         return Ok(refused(
             StatusCode::BAD_REQUEST,
             "This sign-in response does not match a request.",
+            None,
         ));
     };
-    let open = app.oob.open(id).await?; // unknown 404; completed (a replay) or expired 410
+    let user = SessionUser::identify(&parts)
+        .await?
+        .ok_or(RejectionKind::NoIdentity)?;
+    if app.oob.get(id).await?.namespace() != user.namespace() {
+        return Err(RejectionKind::WrongUser.into());
+    }
+    // The owner's: open, or "already saved" (a replay, 200), or cancelled/expired (410).
+    let open = app.oob.open(id).await?;
     if p.error.is_some() {
         app.oob.decline(open).await?;
         return Ok(page(
@@ -145,6 +167,7 @@ async fn callback(
         return Ok(refused(
             StatusCode::BAD_REQUEST,
             "The sign-in response has no code.",
+            Some(&app.oob.callback_url(id)),
         ));
     };
     let redirect_uri = app.redirect_uri();
@@ -160,16 +183,35 @@ async fn callback(
         ])
         .send()
         .await;
+    // The pending stays open on every failure: the user can try again.
+    let retry = app.oob.callback_url(id);
     let token = match exchanged {
-        Ok(res) if res.status().is_success() => res.json::<TokenResponse>().await.ok(),
-        _ => None,
-    };
-    let Some(token) = token else {
-        // The pending stays open: the user can try again.
-        return Ok(refused(
-            StatusCode::BAD_GATEWAY,
-            "The provider refused the sign-in. Try again.",
-        ));
+        Ok(res) if res.status().is_success() => match res.json::<TokenResponse>().await {
+            Ok(token) => token,
+            Err(_) => {
+                return Ok(refused(
+                    StatusCode::BAD_GATEWAY,
+                    "The provider answered something we do not understand.",
+                    Some(&retry),
+                ));
+            }
+        },
+        // The provider refused this code (used, expired, not its own): the user's sign-in
+        // response is bad, not our gateway.
+        Ok(res) if res.status().is_client_error() => {
+            return Ok(refused(
+                StatusCode::BAD_REQUEST,
+                "The provider did not accept this sign-in (the code may be used or expired).",
+                Some(&retry),
+            ));
+        }
+        _ => {
+            return Ok(refused(
+                StatusCode::BAD_GATEWAY,
+                "The provider could not be reached.",
+                Some(&retry),
+            ));
+        }
     };
     // The persist step is `'static`: it owns a handle on the vault.
     let writer = app.vault.clone();
@@ -178,7 +220,11 @@ async fn callback(
             writer.put(&t, "upstream", token.access_token).await
         })
         .await?;
-    Ok(page("Connected", "<p>Connected. You can close this tab.</p>").into_response())
+    Ok(page(
+        "Connected",
+        "<p id=saved>Connected. You can close this tab and go back to the assistant.</p>",
+    )
+    .into_response())
 }
 
 /// A failure of the fake authorization server: a bare 500.
@@ -239,7 +285,7 @@ struct Consent {
 async fn consent(State(s): State<AuthServer>, Form(c): Form<Consent>) -> Result<Redirect, Oops> {
     let mut params = vec![("state", c.state)];
     if c.decision == "approve" {
-        let code = hex(&random_bytes::<16>()?);
+        let code = hex::encode(random_bytes::<16>()?);
         s.codes
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -282,7 +328,7 @@ async fn token(State(s): State<AuthServer>, Form(r): Form<TokenRequest>) -> Resu
                 && r.grant_type == "authorization_code"
                 && r.redirect_uri == s.redirect_uri =>
         {
-            let access_token = hex(&random_bytes::<16>()?);
+            let access_token = hex::encode(random_bytes::<16>()?);
             s.tokens
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -357,10 +403,11 @@ async fn tool_call(
 /// The browser's part up to the redirect back: start, consent; the callback URL.
 async fn browse_to_callback(
     c: &reqwest::Client,
+    cookie: &str,
     url: &str,
     decision: &str,
 ) -> Result<String, BoxError> {
-    let res = c.get(url).send().await?;
+    let res = c.get(url).header("cookie", cookie).send().await?;
     ensure(
         res.status() == 303,
         format!("start redirects: {}", res.status()),
@@ -387,10 +434,47 @@ async fn browse_to_callback(
 async fn selftest(app: &App) -> Result<(), BoxError> {
     let c = client()?;
     let alice = VerifiedSubject::new(Namespace::new("alice")?);
+    let alice_cookie = sign_in(&c, &app.base, "alice").await?;
+    let mallory_cookie = sign_in(&c, &app.base, "mallory").await?;
 
     let (url, call) = tool_call(app, alice.clone()).await?;
     println!("open {url}");
-    let back = browse_to_callback(&c, &url, "approve").await?;
+    // Nobody else is sent to the provider with alice's `state`.
+    for cookie in ["", mallory_cookie.as_str()] {
+        let res = c.get(&url).header("cookie", cookie).send().await?;
+        ensure(res.status() == 403, "not the owner: refused, no redirect")?;
+        ensure(res.headers().get("location").is_none(), "no redirect")?;
+    }
+    // A bad code from the provider: 400 with a link to try again; the pending stays open.
+    let back = browse_to_callback(&c, &alice_cookie, &url, "approve").await?;
+    let parsed = reqwest::Url::parse(&back)?;
+    let state_param = parsed
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .ok_or("no state")?;
+    let bad_code = reqwest::Url::parse_with_params(
+        &app.redirect_uri(),
+        &[("code", "not-a-code"), ("state", &state_param)],
+    )?;
+    let res = c
+        .get(bad_code.as_str())
+        .header("cookie", &alice_cookie)
+        .send()
+        .await?;
+    ensure(res.status() == 400, format!("bad code: {}", res.status()))?;
+    ensure(res.text().await?.contains("id=retry"), "a retry link")?;
+    // Alice's code in mallory's browser: refused, nothing stored, alice's pending intact.
+    let res = c
+        .get(&back)
+        .header("cookie", &mallory_cookie)
+        .send()
+        .await?;
+    ensure(
+        res.status() == 403,
+        "the owner's callback in another session",
+    )?;
+    let back = browse_to_callback(&c, &alice_cookie, &url, "approve").await?;
     ensure(
         back.starts_with(&app.redirect_uri()),
         "back to our callback",
@@ -420,6 +504,7 @@ async fn selftest(app: &App) -> Result<(), BoxError> {
     for bad in [tampered.as_str(), forged.as_str(), "", "garbage"] {
         let res = c
             .get(format!("{}?code={code}&state={bad}", app.redirect_uri()))
+            .header("cookie", &alice_cookie)
             .send()
             .await?;
         ensure(
@@ -434,27 +519,35 @@ async fn selftest(app: &App) -> Result<(), BoxError> {
         .await?;
     ensure(res.status() == 400, "missing state")?;
 
-    let res = c.get(&back).send().await?;
+    let res = c.get(&back).header("cookie", &alice_cookie).send().await?;
     ensure(res.status() == 200, format!("callback: {}", res.status()))?;
     ensure_interaction_headers(&res)?;
     ensure(
         call.await?? == "upstream-user-42",
         "the tool call used the token upstream",
     )?;
-    let res = c.get(&back).send().await?;
+    let res = c.get(&back).header("cookie", &alice_cookie).send().await?;
     ensure(
-        res.status() == 410,
+        res.status() == 200,
         format!("replayed state: {}", res.status()),
     )?;
     ensure(
-        res.text().await? == RejectionKind::Completed.message(),
-        "generic 410 body",
+        res.text().await? == RejectionKind::Completed.page(),
+        "the owner's replay: already saved",
     )?;
-    println!("selftest: connected; mismatched states 400, replay 410");
+    let res = c
+        .get(&back)
+        .header("cookie", &mallory_cookie)
+        .send()
+        .await?;
+    ensure(res.status() == 403, "another user's replay: refused")?;
+    println!(
+        "selftest: owner only; bad code 400 with retry; mismatched states 400; replay: already saved"
+    );
 
     let (url, call) = tool_call(app, alice).await?;
-    let back = browse_to_callback(&c, &url, "deny").await?;
-    let res = c.get(&back).send().await?;
+    let back = browse_to_callback(&c, &alice_cookie, &url, "deny").await?;
+    let res = c.get(&back).header("cookie", &alice_cookie).send().await?;
     ensure(res.status() == 200, "denied callback")?;
     ensure(call.await?? == "declined", "the tool call saw the decline")?;
     println!("selftest: declined at the provider; the tool call saw it");
@@ -462,7 +555,8 @@ async fn selftest(app: &App) -> Result<(), BoxError> {
 }
 
 async fn run(mode: Mode) -> Result<(), BoxError> {
-    let dir = ScratchDir::new("oauth-redirect")?;
+    // Removed when `run` returns: after the self-test, Ctrl-C or SIGTERM.
+    let dir = scratch_dir("oauth-redirect")?;
     let (listener, base) = bind().await?;
     let (as_listener, auth_server) = bind().await?;
     let oob: Oob = Manager::builder()
@@ -490,23 +584,32 @@ async fn run(mode: Mode) -> Result<(), BoxError> {
             .route("/userinfo", get(userinfo))
             .with_state(fake),
     );
-    spawn_server(
+    let server = spawn_server(
         listener,
-        Router::new()
-            .route(OAuthConnect::ROUTE, get(start))
-            .route("/oauth/callback", get(callback))
-            .layer(interaction_headers())
-            .with_state(app.clone()),
+        with_sign_in(
+            Router::new()
+                .route(OAuthConnect::ROUTE, get(start))
+                .route("/oauth/callback", get(callback))
+                .layer(interaction_headers())
+                .with_state(app.clone()),
+        ),
     );
     if mode == Mode::Selftest {
         return selftest(&app).await;
     }
     let (url, call) = tool_call(&app, VerifiedSubject::new(Namespace::new("alice")?)).await?;
-    println!("open {url}\n(the fake provider runs on {auth_server}; Ctrl-C to stop)");
-    tokio::select! {
-        r = call => println!("tool call finished: upstream user {}", r??),
-        () = until_ctrl_c() => {}
-    }
+    println!(
+        "open {url}\n(sign in as alice when asked; the fake provider runs on {auth_server}; \
+         Ctrl-C or SIGTERM to stop)"
+    );
+    tokio::spawn(async move {
+        match call.await {
+            Ok(Ok(user)) => println!("tool call finished: upstream user {user}"),
+            Ok(Err(e)) => println!("tool call failed: {e}"),
+            Err(e) => println!("tool call task failed: {e}"),
+        }
+    });
+    server.await?;
     Ok(())
 }
 

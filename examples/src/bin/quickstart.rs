@@ -1,12 +1,15 @@
 //! The main job, end to end, over real HTTP and with no browser: a tool call needs an API key,
 //! creates a pending interaction under its caller's namespace and hands out the callback URL;
-//! "the user" opens it (GET the form) and submits the key (POST); the handler completes the
+//! "the user" signs in on the service's web side, opens it (GET the form: only the user the
+//! pending belongs to gets it) and submits the key (POST, with an anti-forgery token bound to
+//! the pending and the browser session); the handler completes the
 //! pending with `complete_with`, which stores the key under the pending's namespace (and no
 //! other) before it wakes the waiting tool call, which resumes with the key.
 //!
 //! Run: `cargo run -p oob-examples --bin quickstart` (exits 0 on success).
-//! With a browser: `cargo run -p oob-examples --bin quickstart -- --serve` and open the URL
-//! it prints. `--selftest` is the default run.
+//! With a browser: `cargo run -p oob-examples --bin quickstart -- --serve`, open the URL it
+//! prints and sign in as `alice@example.com`; it serves until Ctrl-C or SIGTERM.
+//! `--selftest` is the default run.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -15,13 +18,15 @@ use axum::Router;
 use axum::extract::{FromRef, State};
 use axum::response::Html;
 use axum::routing::get;
-use oob::http::{Interaction, InteractionRejection, Interactions, interaction_headers};
+use oob::http::{
+    AntiForgery, Interaction, InteractionRejection, Interactions, SessionUser, interaction_headers,
+};
 use oob::provider::{FromVerifiedSubject, VerifiedSubject};
 use oob::vault::{MemoryVault, Vault};
 use oob::{CallbackBase, Manager, Namespace, OobPayload, Outcome, Spec};
 use oob_examples::{
-    BoxError, Mode, OpenStore, ScratchDir, bind, client, ensure, ensure_interaction_headers,
-    escape, page, spawn_server, until_ctrl_c,
+    BoxError, Mode, OpenStore, between, bind, client, ensure, ensure_interaction_headers, escape,
+    page, scratch_dir, sign_in, spawn_server, with_sign_in,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
@@ -43,7 +48,12 @@ type Oob = Manager<ApiKeyRequest, Store, FromVerifiedSubject>;
 struct App {
     oob: Oob,
     vault: MemoryVault<String>,
+    forms: AntiForgery,
 }
+
+/// The pending, checked to belong to the user signed in on this browser (a `tower-sessions`
+/// session; `oob::http::ExtensionUser` reads a `VerifiedSubject` your auth layer set).
+type Owned = Interaction<ApiKeyRequest, SessionUser>;
 
 impl FromRef<App> for Interactions<ApiKeyRequest> {
     fn from_ref(app: &App) -> Self {
@@ -54,9 +64,11 @@ impl FromRef<App> for Interactions<ApiKeyRequest> {
 #[derive(Deserialize)]
 struct KeyForm {
     key: String,
+    #[serde(default, rename = "oob_csrf")]
+    csrf: String,
 }
 
-fn form_page(service: &str, error: Option<&str>) -> Html<String> {
+fn form_page(service: &str, csrf: &str, error: Option<&str>) -> Html<String> {
     let error = error.map_or(String::new(), |e| {
         format!("<p class=error>{}</p>", escape(e))
     });
@@ -65,32 +77,41 @@ fn form_page(service: &str, error: Option<&str>) -> Html<String> {
         &format!(
             "<p>Your assistant needs an API key for <b>{}</b>. It is stored for your account \
              only and never shown to the assistant or the model.</p>{error}\
-             <form method=post><label for=key>API key</label>\
+             <form method=post><input type=hidden name={field} value=\"{csrf}\">\
+             <label for=key>API key</label>\
              <input id=key name=key type=password autocomplete=off required>\
              <p><button>Save</button></p></form>",
-            escape(service)
+            escape(service),
+            field = AntiForgery::FIELD,
+            csrf = escape(csrf),
         ),
     )
 }
 
-/// GET: the browser brings only the id; the extractor loads the open pending (400, 404 or 410
-/// otherwise).
-async fn form(ix: Interaction<ApiKeyRequest>) -> Html<String> {
-    form_page(&ix.data().service, None)
+/// GET: the browser brings only the id; the extractor checks the signed-in user against the
+/// pending's owner, then loads the open pending (403 for anyone else whatever its state;
+/// 400, 404, 410 or "already saved" for its owner otherwise).
+async fn form(State(app): State<App>, ix: Owned) -> Html<String> {
+    form_page(&ix.data().service, &app.forms.token(&ix), None)
 }
 
 /// POST: complete exactly once, storing the key under the pending's namespace before the
 /// waiting tool call wakes.
 async fn submit(
     State(app): State<App>,
-    ix: Interaction<ApiKeyRequest>,
+    ix: Owned,
     axum::Form(f): axum::Form<KeyForm>,
 ) -> Result<(axum::http::StatusCode, Html<String>), InteractionRejection> {
+    app.forms.verify(&ix, &f.csrf)?;
     let key = f.key.trim().to_owned();
     if key.is_empty() || key.len() > 4096 {
         return Ok((
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            form_page(&ix.data().service, Some("Please paste a key.")),
+            form_page(
+                &ix.data().service,
+                &app.forms.token(&ix),
+                Some("Please paste a key."),
+            ),
         ));
     }
     // The persist step is `'static`: it owns a handle on the vault.
@@ -102,7 +123,10 @@ async fn submit(
         .await?;
     Ok((
         axum::http::StatusCode::OK,
-        page("Saved", "<p>Saved. You can close this tab.</p>"),
+        page(
+            "Saved",
+            "<p id=saved>Saved. You can close this tab and go back to the assistant.</p>",
+        ),
     ))
 }
 
@@ -146,17 +170,30 @@ async fn tool_call(
     }
 }
 
-/// What a person with a browser does: open the URL, paste a key, submit.
-async fn act_as_user(url: &str) -> Result<(), BoxError> {
+/// What a person with a browser does: sign in, open the URL, paste a key, submit.
+async fn act_as_user(base: &str, url: &str) -> Result<(), BoxError> {
     let c = client()?;
     let res = c.get(url).send().await?;
+    ensure(res.status() == 403, "signed out: asked to sign in")?;
+    let cookie = sign_in(&c, base, "alice@example.com").await?;
+    let res = c.get(url).header("cookie", &cookie).send().await?;
     ensure(res.status() == 200, format!("GET form: {}", res.status()))?;
     ensure_interaction_headers(&res)?;
     let html = res.text().await?;
     ensure(html.contains("name=key"), "the form has a key field")?;
-    println!("user: opened the form");
+    let field = format!("name={} value=\"", AntiForgery::FIELD);
+    let csrf = between(&html, &field, "\"")
+        .ok_or("no anti-forgery token")?
+        .to_owned();
+    println!("user: signed in, opened the form");
 
-    let res = c.post(url).form(&[("key", "sk-live-alice")]).send().await?;
+    let post = |key: &'static str| {
+        c.post(url)
+            .header("cookie", &cookie)
+            .form(&[("key", key), (AntiForgery::FIELD, &csrf)])
+            .send()
+    };
+    let res = post("sk-live-alice").await?;
     ensure(res.status() == 200, format!("POST key: {}", res.status()))?;
     ensure_interaction_headers(&res)?;
     ensure(
@@ -165,13 +202,17 @@ async fn act_as_user(url: &str) -> Result<(), BoxError> {
     )?;
     println!("user: submitted the key");
 
-    let res = c.post(url).form(&[("key", "sk-again")]).send().await?;
-    ensure(res.status() == 410, "a second submit is 410 Gone")?;
+    let res = post("sk-again").await?;
+    ensure(
+        res.status() == 200 && res.text().await?.contains("Already saved"),
+        "a second submit: already saved",
+    )?;
     Ok(())
 }
 
 async fn run(mode: Mode) -> Result<(), BoxError> {
-    let dir = ScratchDir::new("quickstart")?;
+    // Removed when `run` returns, also after Ctrl-C or SIGTERM.
+    let dir = scratch_dir("quickstart")?;
     let (listener, base) = bind().await?;
     let oob: Oob = Manager::builder()
         .store(Store::open_in(dir.path())?)
@@ -183,12 +224,13 @@ async fn run(mode: Mode) -> Result<(), BoxError> {
     let app = App {
         oob: oob.clone(),
         vault: vault.clone(),
+        forms: AntiForgery::generate()?,
     };
     let router = Router::new()
         .route(ApiKeyRequest::ROUTE, get(form).post(submit))
         .layer(interaction_headers())
         .with_state(app);
-    spawn_server(listener, router);
+    let server = spawn_server(listener, with_sign_in(router));
     println!("service: listening on {base}");
 
     // The caller as the MCP server's auth layer verified it.
@@ -209,13 +251,20 @@ async fn run(mode: Mode) -> Result<(), BoxError> {
     println!("open {url}");
 
     if mode == Mode::Serve {
-        println!("(paste any key in the browser; Ctrl-C to stop)");
-        let key = call.await??;
-        println!("done: the tool call has a key of {} characters", key.len());
-        until_ctrl_c().await;
+        println!("(sign in as alice@example.com, paste any key; Ctrl-C or SIGTERM to stop)");
+        tokio::spawn(async move {
+            match call.await {
+                Ok(Ok(key)) => {
+                    println!("done: the tool call has a key of {} characters", key.len())
+                }
+                Ok(Err(e)) => println!("tool call failed: {e}"),
+                Err(e) => println!("tool call task failed: {e}"),
+            }
+        });
+        server.await?;
         return Ok(());
     }
-    act_as_user(&url).await?;
+    act_as_user(&base, &url).await?;
     let key = call.await??;
     ensure(key == "sk-live-alice", "the tool call got the wrong key")?;
     let bob = VerifiedSubject::new(Namespace::new("bob@example.com")?);

@@ -1,11 +1,13 @@
 //! A secret form rendered from a flat field schema (the MCP form-schema subset: string,
 //! number, integer, boolean and enum fields with title, description, required, min/max
-//! length or value, and string format), submitted by POST with a per-pending anti-forgery
-//! token (HMAC of the pending id under a server key, verified in constant time), validated
-//! on the server, and stored under the pending's namespace. The secret is never echoed: not
-//! on success, not when validation fails.
+//! length or value, and string format), shown only to the signed-in user the pending
+//! belongs to (`Interaction<T, SessionUser>`), submitted by POST with an anti-forgery token
+//! bound to the pending and the browser session (`oob::http::AntiForgery`), validated on the
+//! server, and stored under the pending's namespace. The secret is never echoed: not on
+//! success, not when validation fails.
 //!
-//! Run: `cargo run -p oob-examples --bin secret_form` and open the URL it prints.
+//! Run: `cargo run -p oob-examples --bin secret_form`, sign in as alice at the URL it prints,
+//! fill in the form. It serves until Ctrl-C or SIGTERM.
 //! Non-interactive: `cargo run -p oob-examples --bin secret_form -- --selftest`.
 
 use std::collections::BTreeMap;
@@ -18,13 +20,15 @@ use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use oob::http::{Interaction, InteractionRejection, Interactions, interaction_headers};
+use oob::http::{
+    AntiForgery, Interaction, InteractionRejection, Interactions, SessionUser, interaction_headers,
+};
 use oob::provider::{FromVerifiedSubject, VerifiedSubject};
 use oob::vault::{MemoryVault, Vault};
 use oob::{CallbackBase, Manager, Namespace, OobPayload, Outcome, Spec};
 use oob_examples::{
-    BoxError, Mode, OpenStore, ScratchDir, Signer, between, bind, client, ensure,
-    ensure_interaction_headers, escape, page, spawn_server, until_ctrl_c,
+    BoxError, Mode, OpenStore, between, bind, client, ensure, ensure_interaction_headers, escape,
+    page, scratch_dir, sign_in, spawn_server, with_sign_in,
 };
 use serde::{Deserialize, Serialize};
 
@@ -98,8 +102,11 @@ type Oob = Manager<SecretForm, Store, FromVerifiedSubject>;
 struct App {
     oob: Oob,
     vault: MemoryVault<BTreeMap<String, Value>>,
-    signer: Signer,
+    forms: AntiForgery,
 }
+
+/// The pending, checked to belong to the user signed in on this browser.
+type Owned = Interaction<SecretForm, SessionUser>;
 
 impl FromRef<App> for Interactions<SecretForm> {
     fn from_ref(app: &App) -> Self {
@@ -130,9 +137,18 @@ fn valid_format(format: Format, v: &str) -> bool {
                 && !v.contains(char::is_whitespace)
         }
         Format::Date => date(v),
-        Format::DateTime => v
-            .split_once('T')
-            .is_some_and(|(d, t)| date(d) && t.len() >= 8),
+        // `YYYY-MM-DDTHH:MM`, as a browser's date-time picker sends it, or with `:SS` and
+        // fractions.
+        Format::DateTime => v.split_once('T').is_some_and(|(d, t)| {
+            let hm: Vec<&str> = t.splitn(3, ':').collect();
+            date(d)
+                && hm.len() >= 2
+                && hm[..2].iter().all(|x| x.len() == 2 && digits(x))
+                && hm.get(2).is_none_or(|sec| {
+                    let whole = sec.split('.').next().unwrap_or("");
+                    whole.len() == 2 && digits(whole)
+                })
+        }),
     }
 }
 
@@ -224,7 +240,8 @@ fn render(
     let mut body = String::from("<form method=post>");
     let _ = write!(
         body,
-        "<input type=hidden name=csrf value=\"{}\">",
+        "<input type=hidden name={} value=\"{}\">",
+        AntiForgery::FIELD,
         escape(csrf)
     );
     for f in &form.fields {
@@ -272,9 +289,14 @@ fn render(
                 );
             }
             Kind::Boolean => {
+                let checked = if old == "on" || old == "true" {
+                    " checked"
+                } else {
+                    ""
+                };
                 let _ = write!(
                     body,
-                    "<input id=\"f-{name}\" name=\"{name}\" type=checkbox>"
+                    "<input id=\"f-{name}\" name=\"{name}\" type=checkbox{checked}>"
                 );
             }
             Kind::Enum { options } => {
@@ -295,43 +317,45 @@ fn render(
     page(&form.title, &body)
 }
 
-async fn show(State(app): State<App>, ix: Interaction<SecretForm>) -> Html<String> {
-    let csrf = app.signer.sign("form", &ix.id().to_string());
-    render(ix.data(), &csrf, &BTreeMap::new(), &BTreeMap::new())
+async fn show(State(app): State<App>, ix: Owned) -> Html<String> {
+    render(
+        ix.data(),
+        &app.forms.token(&ix),
+        &BTreeMap::new(),
+        &BTreeMap::new(),
+    )
 }
 
 async fn submit(
     State(app): State<App>,
-    ix: Interaction<SecretForm>,
+    ix: Owned,
     axum::Form(form): axum::Form<BTreeMap<String, String>>,
 ) -> Result<Response, InteractionRejection> {
-    let id = ix.id().to_string();
-    let token = form.get("csrf").map_or("", String::as_str);
-    if !app.signer.verify("form", &id, token) {
-        return Ok((
-            StatusCode::FORBIDDEN,
-            page("Refused", "<p>This form has expired. Reload the page.</p>"),
-        )
-            .into_response());
-    }
+    // Refused with a page that says to reload (403) unless the form came from this
+    // pending's page in this browser session.
+    app.forms
+        .verify(&ix, form.get(AntiForgery::FIELD).map_or("", String::as_str))?;
     match validate(&ix.data().fields, &form) {
-        Err(errors) => {
-            let csrf = app.signer.sign("form", &id);
-            Ok((
-                StatusCode::UNPROCESSABLE_ENTITY,
-                render(ix.data(), &csrf, &form, &errors),
-            )
-                .into_response())
-        }
+        Err(errors) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            render(ix.data(), &app.forms.token(&ix), &form, &errors),
+        )
+            .into_response()),
         Ok(values) => {
             // The persist step is `'static`: it owns a handle on the vault.
             let writer = app.vault.clone();
+            // A second submit (double click, reload, second tab) gets the library's
+            // "already saved" page, with a success status.
             app.oob
                 .complete_with(ix.into_pending(), async move |token| {
                     writer.put(&token, "database", values).await
                 })
                 .await?;
-            Ok(page("Saved", "<p>Saved. You can close this tab.</p>").into_response())
+            Ok(page(
+                "Saved",
+                "<p id=saved>Saved. You can close this tab and go back to the assistant.</p>",
+            )
+            .into_response())
         }
     }
 }
@@ -448,11 +472,22 @@ async fn ask(
     Ok((pending.callback_url(), wait))
 }
 
-async fn selftest(oob: &Oob, vault: &MemoryVault<BTreeMap<String, Value>>) -> Result<(), BoxError> {
+async fn selftest(
+    base: &str,
+    oob: &Oob,
+    vault: &MemoryVault<BTreeMap<String, Value>>,
+) -> Result<(), BoxError> {
     let c = client()?;
     let (url, call) = ask(oob, vault, VerifiedSubject::new(Namespace::new("alice")?)).await?;
     println!("open {url}");
     let res = c.get(&url).send().await?;
+    ensure(res.status() == 403, "signed out: refused")?;
+    ensure(res.text().await?.contains("/login?next="), "a sign-in link")?;
+    let mallory = sign_in(&c, base, "mallory").await?;
+    let res = c.get(&url).header("cookie", &mallory).send().await?;
+    ensure(res.status() == 403, "another user: refused")?;
+    let alice = sign_in(&c, base, "alice").await?;
+    let res = c.get(&url).header("cookie", &alice).send().await?;
     ensure(res.status() == 200, "GET form")?;
     ensure_interaction_headers(&res)?;
     let html = res.text().await?;
@@ -469,33 +504,45 @@ async fn selftest(oob: &Oob, vault: &MemoryVault<BTreeMap<String, Value>>) -> Re
         html.contains("type=password"),
         "the secret is a password field",
     )?;
-    let csrf = between(&html, "name=csrf value=\"", "\"")
-        .ok_or("no csrf")?
-        .to_owned();
+    let field = format!("name={} value=\"", AntiForgery::FIELD);
+    let csrf = between(&html, &field, "\"").ok_or("no csrf")?.to_owned();
 
     let secret = "correct horse battery staple";
     let good = |csrf: &str| {
         vec![
-            ("csrf", csrf.to_owned()),
+            (AntiForgery::FIELD, csrf.to_owned()),
             ("password", secret.to_owned()),
             ("contact", "alice@example.com".to_owned()),
             ("port", "5432".to_owned()),
             ("timeout", "2.5".to_owned()),
             ("read_only", "on".to_owned()),
             ("region", "eu".to_owned()),
+            // What a browser's date-time picker sends: no seconds.
+            ("valid_until", "2030-01-02T03:04".to_owned()),
         ]
     };
-    let res = c.post(&url).form(&good("")[1..]).send().await?;
+    let post = |form: Vec<(&'static str, String)>| {
+        let body = form
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.replace(' ', "+").replace('@', "%40")))
+            .collect::<Vec<_>>()
+            .join("&");
+        c.post(&url)
+            .header("cookie", &alice)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let res = post(good("")).await?;
     ensure(res.status() == 403, "no anti-forgery token")?;
-    let other = oob_examples::hex(&[7u8; 32]);
-    let res = c.post(&url).form(&good(&other)).send().await?;
+    let res = post(good(&"A".repeat(43))).await?;
     ensure(res.status() == 403, "a forged anti-forgery token")?;
 
     let mut bad = good(&csrf);
     bad[2].1 = "not-an-email".into();
     bad[3].1 = "70000".into();
     bad[6].1 = "mars".into();
-    let res = c.post(&url).form(&bad).send().await?;
+    let res = post(bad).await?;
     ensure(
         res.status() == 422,
         format!("invalid values: {}", res.status()),
@@ -509,12 +556,16 @@ async fn selftest(oob: &Oob, vault: &MemoryVault<BTreeMap<String, Value>>) -> Re
             && html.contains("Choose one"),
         "field errors shown",
     )?;
+    ensure(
+        html.contains("type=checkbox checked"),
+        "a checked box stays checked",
+    )?;
     let mut short = good(&csrf);
     short[1].1 = "short".into();
-    let res = c.post(&url).form(&short).send().await?;
+    let res = post(short).await?;
     ensure(res.status() == 422, "a too-short secret")?;
 
-    let res = c.post(&url).form(&good(&csrf)).send().await?;
+    let res = post(good(&csrf)).await?;
     ensure(
         res.status() == 200,
         format!("valid submit: {}", res.status()),
@@ -537,21 +588,30 @@ async fn selftest(oob: &Oob, vault: &MemoryVault<BTreeMap<String, Value>>) -> Re
     ensure(
         vault
             .get(
-                &oob.caller(&VerifiedSubject::new(Namespace::new("bob")?))?,
+                &oob.caller(&VerifiedSubject::new(Namespace::new("mallory")?))?,
                 "database",
             )
             .await?
             .is_none(),
-        "not under bob",
+        "not under mallory",
     )?;
-    let res = c.post(&url).form(&good(&csrf)).send().await?;
-    ensure(res.status() == 410, "a replayed submit is 410")?;
-    println!("selftest: validated, stored under alice only, never echoed, replay refused");
+    let res = post(good(&csrf)).await?;
+    ensure(res.status() == 200, "a replayed submit: success status")?;
+    ensure(
+        res.text().await?.contains("Already saved"),
+        "says it was saved",
+    )?;
+    let res = c.get(&url).header("cookie", &mallory).send().await?;
+    ensure(res.status() == 403, "another user still learns nothing")?;
+    println!(
+        "selftest: owner only, validated, stored under alice only, never echoed, replay: already saved"
+    );
     Ok(())
 }
 
 async fn run(mode: Mode) -> Result<(), BoxError> {
-    let dir = ScratchDir::new("secret-form")?;
+    // Removed when `run` returns: after the self-test, Ctrl-C or SIGTERM.
+    let dir = scratch_dir("secret-form")?;
     let (listener, base) = bind().await?;
     let oob: Oob = Manager::builder()
         .store(Store::open_in(dir.path())?)
@@ -562,22 +622,26 @@ async fn run(mode: Mode) -> Result<(), BoxError> {
     let app = App {
         oob: oob.clone(),
         vault: vault.clone(),
-        signer: Signer::random()?,
+        forms: AntiForgery::generate()?,
     };
     let router = Router::new()
         .route(SecretForm::ROUTE, get(show).post(submit))
         .layer(interaction_headers())
         .with_state(app);
-    spawn_server(listener, router);
+    let server = spawn_server(listener, with_sign_in(router));
     if mode == Mode::Selftest {
-        return selftest(&oob, &vault).await;
+        return selftest(&base, &oob, &vault).await;
     }
     let (url, call) = ask(&oob, &vault, VerifiedSubject::new(Namespace::new("alice")?)).await?;
-    println!("open {url}\n(fill in the form; Ctrl-C to stop)");
-    tokio::select! {
-        r = call => println!("tool call finished with {} fields", r??.len()),
-        () = until_ctrl_c() => {}
-    }
+    println!("open {url}\n(sign in as alice when asked; Ctrl-C or SIGTERM to stop)");
+    tokio::spawn(async move {
+        match call.await {
+            Ok(Ok(values)) => println!("tool call finished with {} fields", values.len()),
+            Ok(Err(e)) => println!("tool call failed: {e}"),
+            Err(e) => println!("tool call task failed: {e}"),
+        }
+    });
+    server.await?;
     Ok(())
 }
 

@@ -10,6 +10,8 @@ use std::sync::Arc;
 use axum::extract::{FromRef, FromRequestParts};
 use http::request::Parts;
 
+use super::forgery::check_same_origin;
+use super::identity::{BrowserIdentity, OwnerCheck, Unchecked};
 use super::layer::InteractionContext;
 use super::locate::locate_id;
 use super::rejection::{InteractionRejection, RejectionKind};
@@ -18,8 +20,7 @@ use crate::id::PendingId;
 use crate::manager::Manager;
 use crate::namespace::Namespace;
 use crate::payload::OobPayload;
-use crate::pending::Pending;
-use crate::provider::VerifiedSubject;
+use crate::pending::{AnyPending, Pending};
 use crate::state::Open;
 use crate::store::Store;
 
@@ -27,13 +28,13 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// What loads open pendings for [`Interaction`] and [`InteractionLayer`](super::InteractionLayer):
+/// What loads pendings for [`Interaction`] and [`InteractionLayer`](super::InteractionLayer):
 /// a [`Manager`] (any store, any provider) or the type-erased [`Interactions`] handle.
 /// Sealed.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot load interactions",
     label = "not a manager or an `oob::http::Interactions<T>`",
-    note = "use `Interaction<T>` with a state that provides `oob::http::Interactions<T>` (a `Manager<T, _, _>` state does), or `Interaction<T, YourManagerType>` with a state that provides the manager by `FromRef`"
+    note = "use `Interaction<T, U>` with a state that provides `oob::http::Interactions<T>` (a `Manager<T, _, _>` state does), or `Interaction<T, U, YourManagerType>` with a state that provides the manager by `FromRef`"
 )]
 pub trait InteractionSource: sealed::Sealed + Clone + Send + Sync + 'static {
     /// The payload type of the pendings it loads.
@@ -44,6 +45,13 @@ pub trait InteractionSource: sealed::Sealed + Clone + Send + Sync + 'static {
         &self,
         id: PendingId,
     ) -> impl Future<Output = Result<Pending<Self::Payload, Open>, Error>> + Send;
+
+    /// The pending with this id in any state (see [`Manager::get`]), so that its owner is
+    /// checked before its state is told.
+    fn any_interaction(
+        &self,
+        id: PendingId,
+    ) -> impl Future<Output = Result<AnyPending<Self::Payload>, Error>> + Send;
 }
 
 impl<T, St, P> sealed::Sealed for Manager<T, St, P> {}
@@ -62,12 +70,20 @@ where
     ) -> impl Future<Output = Result<Pending<T, Open>, Error>> + Send {
         self.open(id)
     }
+
+    fn any_interaction(
+        &self,
+        id: PendingId,
+    ) -> impl Future<Output = Result<AnyPending<T>, Error>> + Send {
+        self.get(id)
+    }
 }
 
 type BoxFuture<'a, O> = Pin<Box<dyn Future<Output = O> + Send + 'a>>;
 
 trait DynSource<T>: Send + Sync + 'static {
     fn open_boxed(&self, id: PendingId) -> BoxFuture<'_, Result<Pending<T, Open>, Error>>;
+    fn any_boxed(&self, id: PendingId) -> BoxFuture<'_, Result<AnyPending<T>, Error>>;
 }
 
 impl<T, St, P> DynSource<T> for Manager<T, St, P>
@@ -79,11 +95,15 @@ where
     fn open_boxed(&self, id: PendingId) -> BoxFuture<'_, Result<Pending<T, Open>, Error>> {
         Box::pin(self.open(id))
     }
+
+    fn any_boxed(&self, id: PendingId) -> BoxFuture<'_, Result<AnyPending<T>, Error>> {
+        Box::pin(self.get(id))
+    }
 }
 
 /// A type-erased handle that loads open pendings of payload type `T` from a [`Manager`],
-/// whatever its store and provider: what [`Interaction<T>`] reads from the router state, so
-/// handler signatures name only the payload type. Cloning is cheap.
+/// whatever its store and provider: what [`Interaction`] reads from the router state, so
+/// handler signatures name only the payload and identity types. Cloning is cheap.
 ///
 /// A router whose state *is* the manager provides it already. With a state struct, give it
 /// one `FromRef` impl:
@@ -132,6 +152,13 @@ impl<T: OobPayload + Send + Sync + 'static> InteractionSource for Interactions<T
     ) -> impl Future<Output = Result<Pending<T, Open>, Error>> + Send {
         self.source.open_boxed(id)
     }
+
+    fn any_interaction(
+        &self,
+        id: PendingId,
+    ) -> impl Future<Output = Result<AnyPending<T>, Error>> + Send {
+        self.source.any_boxed(id)
+    }
 }
 
 /// Interaction routes (feature `axum`).
@@ -141,7 +168,7 @@ where
     St: Store<T>,
     P: Send + Sync + 'static,
 {
-    /// A type-erased [`Interactions`] handle on this manager, for [`Interaction<T>`].
+    /// A type-erased [`Interactions`] handle on this manager, for [`Interaction`].
     #[must_use]
     pub fn interactions(&self) -> Interactions<T> {
         Interactions {
@@ -174,32 +201,45 @@ where
     }
 }
 
-/// The open pending a callback request names, loaded by its id: the Rust equivalent of the
-/// Go `NamespaceFromPending`. The browser carries no MCP credentials; the pending knows
-/// the namespace.
+/// The open pending a callback request names, checked to belong to the person whose browser
+/// sent the request: the Rust equivalent of the Go `NamespaceFromPending`, with the owner
+/// check the MCP specification requires.
 ///
-/// The id comes from the route's `{id}` path parameter (the payload's
-/// [`ROUTE`](OobPayload::ROUTE) is axum route syntax, so
-/// `Router::new().route(T::ROUTE, get(handler))` just works), or, for a query route such as
-/// `/oob?id={id}` (routed on [`route_path`](super::route_path)`(T::ROUTE)`), from its query
-/// parameter. `L` is what loads the pending, read from the router state with [`FromRef`]:
-/// by default the type-erased [`Interactions<T>`] (a state that *is* the
-/// [`Manager`] provides it), or name your manager type, `Interaction<T, Oob>`, when the
-/// state provides the manager.
+/// `U` says how the browser user is identified (there is no default): [`ExtensionUser`](super::ExtensionUser)
+/// (a [`VerifiedSubject`](crate::provider::VerifiedSubject) your auth layer put in the
+/// request extensions), [`SessionUser`](super::SessionUser) (feature `tower-sessions`), your
+/// own [`BrowserUser`](super::BrowserUser), or [`Unchecked`] (spelled
+/// [`UncheckedInteraction<T>`]) where the URL alone is the capability.
 ///
-/// Refusals are [`InteractionRejection`]s: 400 for a missing or malformed id, 404 for an
-/// unknown one, 410 for a completed, cancelled, declined or expired one, 500 (generic body)
-/// when the store fails.
+/// In this order, before anything about the pending is told:
+/// 1. the id comes from the route's `{id}` path parameter (the payload's
+///    [`ROUTE`](OobPayload::ROUTE) is axum route syntax) or, for a query route such as
+///    `/oob?id={id}` (routed on [`route_path`](super::route_path)`(T::ROUTE)`), its query
+///    parameter: 400 when missing or malformed;
+/// 2. the browser user: 403 [`NoIdentity`](RejectionKind::NoIdentity) ("sign in") when
+///    there is none;
+/// 3. an unsafe method (POST, ...) a browser marks cross-site: 403
+///    [`CrossSite`](RejectionKind::CrossSite) (see [`check_same_origin`](super::check_same_origin));
+/// 4. the pending, in any state: 404 when unknown, 500 (generic body) when the store fails;
+///    then 403 [`WrongUser`](RejectionKind::WrongUser) when it is another user's, *whatever
+///    its state*: a non-owner learns nothing about it;
+/// 5. for its owner: the open pending, or 200 [`Completed`](RejectionKind::Completed)
+///    ("already saved": a resubmit, a reload, a second tab) or 410 for a cancelled,
+///    declined or expired one.
 ///
-/// The handler gets a [`Pending<T, Open>`] (by [`Deref`], or
-/// [`into_pending`](Self::into_pending)) and its [`namespace`](Pending::namespace), and
-/// completes it with [`Manager::complete_with`]: only the submit that wins the completion
-/// gets the token to persist under that namespace (a replayed submit gets 410 and no token),
-/// before the waiting tool call wakes:
+/// `L` is what loads the pending, read from the router state with [`FromRef`]: by default the
+/// type-erased [`Interactions<T>`] (a state that *is* the [`Manager`] provides it), or name
+/// your manager type, `Interaction<T, U, Oob>`.
+///
+/// The handler completes the pending with [`Manager::complete_with`]: only the submit that
+/// wins the completion gets the token to persist under the pending's namespace (a replayed
+/// submit gets the "already saved" page and no token), before the waiting tool call wakes.
+/// [`AntiForgery`](super::AntiForgery) binds the form to the pending and the browser session:
 ///
 /// ```
+/// use std::collections::HashMap;
 /// use axum::{Form, Router, extract::State, response::Html, routing::get};
-/// use oob::http::{Interaction, InteractionRejection, interaction_headers};
+/// use oob::http::{AntiForgery, ExtensionUser, Interaction, InteractionRejection, interaction_headers};
 /// use oob::provider::{FromVerifiedSubject, VerifiedSubject};
 /// use oob::store::MemoryStore;
 /// use oob::vault::{MemoryVault, Vault};
@@ -210,26 +250,38 @@ where
 /// struct ApiKey { service: String }
 ///
 /// type Oob = Manager<ApiKey, MemoryStore<ApiKey>, FromVerifiedSubject>;
+/// // Your auth layer puts the signed-in user's `VerifiedSubject` in the request extensions.
+/// type Owned = Interaction<ApiKey, ExtensionUser>;
 ///
-/// #[derive(serde::Deserialize)]
-/// struct Submitted { key: String }
-///
-/// // GET: the pending is open (or the request was refused before this runs).
-/// async fn form(ix: Interaction<ApiKey>) -> Html<&'static str> {
-///     let _asked_for: &str = &ix.data().service; // escape it if you render it
-///     Html("<form method=post><input name=key type=password><button>Save</button></form>")
+/// #[derive(Clone)]
+/// struct App { oob: Oob, forms: AntiForgery, vault: MemoryVault<String> }
+/// impl axum::extract::FromRef<App> for oob::http::Interactions<ApiKey> {
+///     fn from_ref(app: &App) -> Self { app.oob.interactions() }
+/// }
+/// impl axum::extract::FromRef<App> for AntiForgery {
+///     fn from_ref(app: &App) -> Self { app.forms.clone() }
 /// }
 ///
-/// // POST: complete exactly once, persisting under the pending's namespace first.
+/// // GET: the pending is open and belongs to the signed-in user.
+/// async fn form(State(forms): State<AntiForgery>, ix: Owned) -> Html<String> {
+///     // `ix.data().service`: escape it if you render it
+///     Html(format!("<form method=post><input type=hidden name={} value={}>\
+///         <input name=key type=password><button>Save</button></form>",
+///         AntiForgery::FIELD, forms.token(&ix)))
+/// }
+///
+/// // POST: check the form's token, complete exactly once, persisting under the namespace.
 /// async fn submit(
-///     State(oob): State<Oob>,
-///     ix: Interaction<ApiKey>,
-///     Form(f): Form<Submitted>,
+///     State(app): State<App>,
+///     ix: Owned,
+///     Form(mut f): Form<HashMap<String, String>>,
 /// ) -> Result<&'static str, InteractionRejection> {
-///     let vault = MemoryVault::<String>::new(); // yours lives in the state
-///     oob.complete_with(ix.into_pending(), async move |token| vault.put(&token, "key", f.key).await)
-///         .await?; // a second submit: 410
-///     Ok("Done: you can close this tab.")
+///     app.forms.verify(&ix, f.get(AntiForgery::FIELD).map_or("", String::as_str))?;
+///     let key = f.remove("key").unwrap_or_default();
+///     let vault = app.vault.clone(); // the persist step owns what it uses
+///     app.oob.complete_with(ix.into_pending(), async move |token| vault.put(&token, "key", key).await)
+///         .await?; // a second submit: the "already saved" page
+///     Ok("Saved: you can close this tab.")
 /// }
 ///
 /// # #[tokio::main(flavor = "current_thread")]
@@ -239,42 +291,59 @@ where
 ///     .provider(FromVerifiedSubject)
 ///     .callback_base(CallbackBase::parse("https://mcp.example.com")?)
 ///     .build();
-/// let app: Router = Router::new()
+/// let app = App { oob: oob.clone(), forms: AntiForgery::generate()?, vault: MemoryVault::new() };
+/// let router: Router = Router::new()
 ///     .route(ApiKey::ROUTE, get(form).post(submit))
 ///     .layer(interaction_headers())
-///     .with_state(oob.clone());
+///     .with_state(app);
 ///
-/// // Drive it once, in process.
 /// let alice = VerifiedSubject::new("alice".parse()?);
 /// let open = oob.create(&alice, Spec::new(ApiKey { service: "github".into() })).await?;
-/// let path = format!("/oob/key/{}", open.id());
-/// let req = http::Request::get(&path).body(axum::body::Body::empty())?;
-/// let res = tower::Service::call(&mut app.clone(), req).await?;
-/// assert_eq!(res.status(), 200);
-/// assert_eq!(res.headers()["cache-control"], "no-store");
-/// let res = tower::Service::call(&mut app.clone(),
-///     http::Request::get("/oob/key/not-an-id").body(axum::body::Body::empty())?).await?;
-/// assert_eq!(res.status(), 400);
+/// let get_as = |who: Option<&str>| {
+///     let mut req = http::Request::get(format!("/oob/key/{}", open.id()))
+///         .body(axum::body::Body::empty()).unwrap();
+///     if let Some(who) = who {
+///         req.extensions_mut().insert(VerifiedSubject::new(who.parse().unwrap()));
+///     }
+///     tower::Service::call(&mut router.clone(), req)
+/// };
+/// assert_eq!(get_as(Some("alice")).await?.status(), 200);
+/// assert_eq!(get_as(Some("mallory")).await?.status(), 403); // another user
+/// assert_eq!(get_as(None).await?.status(), 403);            // signed out: "sign in"
 /// # Ok(()) }
 /// ```
-pub struct Interaction<T, L = Interactions<T>> {
+pub struct Interaction<T, U, L = Interactions<T>> {
     pending: Pending<T, Open>,
-    _source: PhantomData<fn() -> L>,
+    user: Option<BrowserIdentity>,
+    _marker: PhantomData<fn() -> (U, L)>,
 }
 
-impl<T, L> fmt::Debug for Interaction<T, L> {
+/// An [`Interaction`] with no owner check: whoever holds the URL acts on the pending (the
+/// URL is a bearer capability, like a password-reset link).
+///
+/// Right only where no one else can hold the URL and the service cannot sign browser users
+/// in: a local single-user tool, a CLI that opens the browser on its own machine. Anywhere
+/// else, an attacker can send his own pending's link to a victim and collect the victim's
+/// consent or secret in his namespace (or, with the victim's link, the reverse): use
+/// [`Interaction`] with a [`BrowserUser`](super::BrowserUser). Without a user to check,
+/// the state of a pending is told to anyone with its URL (410 when finished).
+pub type UncheckedInteraction<T, L = Interactions<T>> = Interaction<T, Unchecked, L>;
+
+impl<T, U, L> fmt::Debug for Interaction<T, U, L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Interaction")
             .field("pending", &self.pending)
+            .field("user", &self.user)
             .finish()
     }
 }
 
-impl<T, L> Interaction<T, L> {
-    fn new(pending: Pending<T, Open>) -> Self {
+impl<T, U, L> Interaction<T, U, L> {
+    fn new(pending: Pending<T, Open>, user: Option<BrowserIdentity>) -> Self {
         Self {
             pending,
-            _source: PhantomData,
+            user,
+            _marker: PhantomData,
         }
     }
 
@@ -290,6 +359,12 @@ impl<T, L> Interaction<T, L> {
         self.pending.namespace()
     }
 
+    /// The browser user the pending was checked against (`None` for [`Unchecked`]).
+    #[must_use]
+    pub fn user(&self) -> Option<&BrowserIdentity> {
+        self.user.as_ref()
+    }
+
     /// The open pending, to complete, cancel or decline it.
     #[must_use]
     pub fn into_pending(self) -> Pending<T, Open> {
@@ -302,21 +377,9 @@ impl<T, L> Interaction<T, L> {
         let ns = self.pending.namespace().clone();
         (self.pending, ns)
     }
-
-    /// Checks that the pending belongs to `user`, the namespace of the user the service
-    /// authenticated on this browser request (its own session): a link forwarded to, or
-    /// phished from, another signed-in user is refused with 403
-    /// ([`RejectionKind::WrongUser`]). [`SessionInteraction`] does this as an extractor.
-    pub fn check_user(&self, user: &Namespace) -> Result<(), InteractionRejection> {
-        if self.pending.namespace() == user {
-            Ok(())
-        } else {
-            Err(InteractionRejection::new(RejectionKind::WrongUser))
-        }
-    }
 }
 
-impl<T, L> Deref for Interaction<T, L> {
+impl<T, U, L> Deref for Interaction<T, U, L> {
     type Target = Pending<T, Open>;
 
     fn deref(&self) -> &Pending<T, Open> {
@@ -324,91 +387,70 @@ impl<T, L> Deref for Interaction<T, L> {
     }
 }
 
-impl<T, L, S> FromRequestParts<S> for Interaction<T, L>
+/// Why a pending that is not open is refused, for its owner.
+fn not_open<T>(any: AnyPending<T>) -> InteractionRejection {
+    InteractionRejection::new(match any {
+        AnyPending::Open(_) | AnyPending::Completed(_) => RejectionKind::Completed,
+        AnyPending::Cancelled(p) if p.is_declined() => RejectionKind::Declined,
+        AnyPending::Cancelled(_) => RejectionKind::Cancelled,
+        AnyPending::Expired(_) => RejectionKind::Expired,
+    })
+}
+
+/// Steps 1 to 5 of [`Interaction`]: the open pending a request names, checked against the
+/// browser user `U` identifies (or not, for [`Unchecked`]).
+pub(crate) async fn load<U, L>(
+    parts: &mut Parts,
+    source: &L,
+) -> Result<(Pending<L::Payload, Open>, Option<BrowserIdentity>), InteractionRejection>
+where
+    U: OwnerCheck,
+    L: InteractionSource,
+{
+    let id = locate_id(parts, L::Payload::ROUTE).await?;
+    let user = U::owner(parts).await?;
+    check_same_origin(parts)?;
+    let Some(user) = user else {
+        return Ok((source.open_interaction(id).await?, None));
+    };
+    let any = source.any_interaction(id).await?;
+    if any.namespace() != user.namespace() {
+        return Err(InteractionRejection::new(RejectionKind::WrongUser));
+    }
+    match any {
+        AnyPending::Open(pending) => Ok((pending, Some(user))),
+        finished => Err(not_open(finished)),
+    }
+}
+
+impl<T, U, L, S> FromRequestParts<S> for Interaction<T, U, L>
 where
     T: OobPayload + Send + Sync + 'static,
+    U: OwnerCheck,
     L: InteractionSource<Payload = T> + FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = InteractionRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        // Behind an `InteractionLayer` the pending is loaded already.
-        if let Some(pending) = parts
-            .extensions
-            .get::<InteractionContext<T>>()
-            .and_then(InteractionContext::take_pending)
+        // Behind an `InteractionLayer` the pending is loaded already; check this extractor's
+        // user against it too (the layer may have checked another way, or not at all).
+        if let Some(cx) = parts.extensions.get::<InteractionContext<T>>().cloned()
+            && cx.has_pending()
         {
-            return Ok(Self::new(pending));
+            let user = U::owner(parts).await?;
+            check_same_origin(parts)?;
+            if user
+                .as_ref()
+                .is_some_and(|u| u.namespace() != cx.namespace())
+            {
+                return Err(InteractionRejection::new(RejectionKind::WrongUser));
+            }
+            if let Some(pending) = cx.take_pending() {
+                return Ok(Self::new(pending, user));
+            }
         }
-        let id = locate_id(parts, T::ROUTE).await?;
-        let pending = L::from_ref(state).open_interaction(id).await?;
-        Ok(Self::new(pending))
-    }
-}
-
-/// An [`Interaction`] whose pending belongs to the user the service authenticated on this
-/// browser request: the optional identity check, for services that sign their users in on
-/// the web as well.
-///
-/// Your session middleware places the signed-in user's [`VerifiedSubject`] in the request
-/// extensions (the same namespace your [`NamespaceProvider`](crate::NamespaceProvider)
-/// derives for that user's tool calls). Without one the request is refused with 403
-/// ([`RejectionKind::NoIdentity`]) before any lookup; with another user's pending, 403
-/// ([`RejectionKind::WrongUser`]). To make the check atomic with the completion, complete
-/// with [`Manager::complete_in`] and that namespace.
-///
-/// ```
-/// use oob::http::SessionInteraction;
-/// # #[derive(Clone, oob::OobPayload)] #[oob(kind = "k", route = "/cb/{id}")] struct ApiKey;
-/// async fn page(ix: SessionInteraction<ApiKey>) -> String {
-///     format!("Signed in as the owner of request {}", ix.id())
-/// }
-/// ```
-pub struct SessionInteraction<T, L = Interactions<T>>(Interaction<T, L>);
-
-impl<T, L> fmt::Debug for SessionInteraction<T, L> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("SessionInteraction").field(&self.0).finish()
-    }
-}
-
-impl<T, L> SessionInteraction<T, L> {
-    /// The checked interaction.
-    #[must_use]
-    pub fn into_inner(self) -> Interaction<T, L> {
-        self.0
-    }
-
-    /// The open pending, to complete, cancel or decline it.
-    #[must_use]
-    pub fn into_pending(self) -> Pending<T, Open> {
-        self.0.pending
-    }
-}
-
-impl<T, L> Deref for SessionInteraction<T, L> {
-    type Target = Interaction<T, L>;
-
-    fn deref(&self) -> &Interaction<T, L> {
-        &self.0
-    }
-}
-
-impl<T, L, S> FromRequestParts<S> for SessionInteraction<T, L>
-where
-    T: OobPayload + Send + Sync + 'static,
-    L: InteractionSource<Payload = T> + FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = InteractionRejection;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Some(user) = parts.extensions.get::<VerifiedSubject>().cloned() else {
-            return Err(InteractionRejection::new(RejectionKind::NoIdentity));
-        };
-        let ix = Interaction::<T, L>::from_request_parts(parts, state).await?;
-        ix.check_user(user.namespace())?;
-        Ok(Self(ix))
+        let (pending, user) = load::<U, L>(parts, &L::from_ref(state)).await?;
+        Ok(Self::new(pending, user))
     }
 }

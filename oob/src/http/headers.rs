@@ -10,8 +10,15 @@ use tower::{Layer, Service};
 /// Sets the interaction headers on `headers`, replacing any value a handler set:
 /// `Cache-Control: no-store` (the page may show a secret form or a code: no cache keeps it),
 /// `Referrer-Policy: no-referrer` (the URL holds the pending id, a bearer capability: it must
-/// not leak to the pages it links to) and `X-Content-Type-Options: nosniff`.
+/// not leak to the pages it links to), `X-Content-Type-Options: nosniff`, and
+/// `Content-Security-Policy: frame-ancestors 'none'` with `X-Frame-Options: DENY` (no other
+/// site may frame a consent page and trick a click on it).
 pub fn set_interaction_headers(headers: &mut HeaderMap) {
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("frame-ancestors 'none'"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(
         header::REFERRER_POLICY,

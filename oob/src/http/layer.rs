@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
@@ -13,12 +14,11 @@ use http::Request;
 use http::request::Parts;
 use tower::{Layer, Service};
 
-use super::extract::InteractionSource;
-use super::locate::locate_id;
+use super::extract::{InteractionSource, load};
+use super::identity::{OwnerCheck, Unchecked};
 use super::rejection::{InteractionRejection, RejectionKind};
 use crate::id::PendingId;
 use crate::namespace::Namespace;
-use crate::payload::OobPayload;
 use crate::pending::Pending;
 use crate::state::Open;
 
@@ -75,6 +75,13 @@ impl<T> InteractionContext<T> {
         &self.namespace
     }
 
+    pub(crate) fn has_pending(&self) -> bool {
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+    }
+
     /// The open pending, to complete, cancel or decline it; `None` once a consumer (this
     /// call on a clone, or an [`Interaction`](super::Interaction) extractor) has taken it.
     #[must_use]
@@ -104,15 +111,16 @@ where
 
 /// A tower layer equivalent to the Go `NamespaceFromPending` wrapper: for every request it
 /// finds the pending id (the `{id}` path parameter when axum matched one, else the same
-/// place in the request path for a path route, else the route's query parameter), loads
-/// the open pending through `L` (a [`Manager`](crate::Manager) or
-/// [`Interactions`](super::Interactions)), and calls the inner service with an
-/// [`InteractionContext`] in the request extensions. A request it refuses never reaches
-/// the inner service: it answers with the [`InteractionRejection`] (400, 404, 410, 500).
+/// place in the request path for a path route, else the route's query parameter), checks
+/// the browser user `U` identifies against the pending's owner and loads the open pending
+/// through `L` (a [`Manager`](crate::Manager) or [`Interactions`](super::Interactions)),
+/// in the order and with the answers of [`Interaction`](super::Interaction), and calls the
+/// inner service with an [`InteractionContext`] in the request extensions. A request it
+/// refuses never reaches the inner service: it answers with the [`InteractionRejection`].
 ///
 /// ```
 /// use axum::{Router, routing::get};
-/// use oob::http::{InteractionContext, InteractionLayer, interaction_headers};
+/// use oob::http::{ExtensionUser, InteractionContext, InteractionLayer, interaction_headers};
 /// # use oob::{CallbackBase, Manager, OobPayload};
 /// # #[derive(Clone, OobPayload)] #[oob(kind = "k", route = "/oob/key/{id}")] struct ApiKey;
 /// # let oob = Manager::builder().store(oob::store::MemoryStore::<ApiKey>::new())
@@ -125,57 +133,93 @@ where
 ///
 /// let app: Router = Router::new()
 ///     .route(ApiKey::ROUTE, get(page))
-///     .route_layer(InteractionLayer::new(oob))
+///     .route_layer(InteractionLayer::new(oob, ExtensionUser))
 ///     .layer(interaction_headers());
 /// ```
 ///
 /// With axum, prefer `route_layer` (the layer then runs only for matched routes, and sees
 /// their path parameters); in front of a plain tower service it reads the path itself.
-#[derive(Clone)]
-pub struct InteractionLayer<L> {
+/// [`InteractionLayer::unchecked`] skips the owner check (see
+/// [`UncheckedInteraction`](super::UncheckedInteraction) for when that is right).
+pub struct InteractionLayer<L, U> {
     source: L,
+    _user: PhantomData<fn() -> U>,
 }
 
-impl<L> fmt::Debug for InteractionLayer<L> {
+impl<L: Clone, U> Clone for InteractionLayer<L, U> {
+    fn clone(&self) -> Self {
+        Self {
+            source: self.source.clone(),
+            _user: PhantomData,
+        }
+    }
+}
+
+impl<L, U> fmt::Debug for InteractionLayer<L, U> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("InteractionLayer").finish_non_exhaustive()
     }
 }
 
-impl<L: InteractionSource> InteractionLayer<L> {
-    /// A layer loading pendings through `source`.
+impl<L: InteractionSource, U: OwnerCheck> InteractionLayer<L, U> {
+    /// A layer loading pendings through `source` for the browser user `user` identifies
+    /// (e.g. [`ExtensionUser`](super::ExtensionUser)).
     #[must_use]
-    pub fn new(source: L) -> Self {
-        Self { source }
+    pub fn new(source: L, user: U) -> Self {
+        let _ = user;
+        Self {
+            source,
+            _user: PhantomData,
+        }
     }
 }
 
-impl<L: Clone, S> Layer<S> for InteractionLayer<L> {
-    type Service = InteractionService<S, L>;
+impl<L: InteractionSource> InteractionLayer<L, Unchecked> {
+    /// A layer with no owner check: whoever holds the URL acts on the pending.
+    #[must_use]
+    pub fn unchecked(source: L) -> Self {
+        Self::new(source, Unchecked)
+    }
+}
+
+impl<L: Clone, U, S> Layer<S> for InteractionLayer<L, U> {
+    type Service = InteractionService<S, L, U>;
 
     fn layer(&self, inner: S) -> Self::Service {
         InteractionService {
             inner,
             source: self.source.clone(),
+            _user: PhantomData,
         }
     }
 }
 
 /// The service [`InteractionLayer`] wraps around another.
-#[derive(Clone)]
-pub struct InteractionService<S, L> {
+pub struct InteractionService<S, L, U> {
     inner: S,
     source: L,
+    _user: PhantomData<fn() -> U>,
 }
 
-impl<S, L> fmt::Debug for InteractionService<S, L> {
+impl<S: Clone, L: Clone, U> Clone for InteractionService<S, L, U> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            source: self.source.clone(),
+            _user: PhantomData,
+        }
+    }
+}
+
+impl<S, L, U> fmt::Debug for InteractionService<S, L, U> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("InteractionService").finish_non_exhaustive()
     }
 }
 
-impl<S, L, B> Service<Request<B>> for InteractionService<S, L>
+impl<S, L, U, B> Service<Request<B>> for InteractionService<S, L, U>
 where
+    U: OwnerCheck,
     S: Service<Request<B>> + Clone + Send + 'static,
     S::Response: IntoResponse,
     S::Future: Send + 'static,
@@ -197,15 +241,8 @@ where
         let source = self.source.clone();
         Box::pin(async move {
             let (mut parts, body) = req.into_parts();
-            let loaded = match locate_id(&mut parts, L::Payload::ROUTE).await {
-                Ok(id) => source
-                    .open_interaction(id)
-                    .await
-                    .map_err(InteractionRejection::from),
-                Err(r) => Err(r),
-            };
-            match loaded {
-                Ok(pending) => {
+            match load::<U, L>(&mut parts, &source).await {
+                Ok((pending, _user)) => {
                     parts.extensions.insert(InteractionContext::new(pending));
                     let res = inner.call(Request::from_parts(parts, body)).await?;
                     Ok(res.into_response())

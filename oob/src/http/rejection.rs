@@ -21,7 +21,8 @@ pub enum RejectionKind {
     MalformedId,
     /// No pending with this id (never created, cleared, or purged). 404.
     NotFound,
-    /// The pending was already completed. 410.
+    /// The pending was already completed: what its owner sees after a resubmit, a reload or
+    /// in a second tab ("already saved"). 200: nothing went wrong.
     Completed,
     /// The service cancelled the pending. 410.
     Cancelled,
@@ -29,10 +30,15 @@ pub enum RejectionKind {
     Declined,
     /// The pending's deadline passed. 410.
     Expired,
-    /// The identity check found no authenticated user on the request. 403.
+    /// The identity check found no signed-in user on the request ("sign in"). 403.
     NoIdentity,
-    /// The authenticated user is not the one the pending belongs to. 403.
+    /// The signed-in user is not the one the pending belongs to: the same answer whatever
+    /// the pending's state. 403.
     WrongUser,
+    /// An unsafe request (a form POST) a browser marked as sent from another site. 403.
+    CrossSite,
+    /// A form whose anti-forgery token is missing or not this pending's and session's. 403.
+    Forged,
     /// The store (or persisting a result) failed. 500.
     Internal,
     /// The service is wired wrongly, e.g. an extractor that reads what
@@ -47,31 +53,78 @@ impl RejectionKind {
         match self {
             Self::MissingId | Self::MalformedId => StatusCode::BAD_REQUEST,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::Completed | Self::Cancelled | Self::Declined | Self::Expired => StatusCode::GONE,
-            Self::NoIdentity | Self::WrongUser => StatusCode::FORBIDDEN,
+            Self::Completed => StatusCode::OK,
+            Self::Cancelled | Self::Declined | Self::Expired => StatusCode::GONE,
+            Self::NoIdentity | Self::WrongUser | Self::CrossSite | Self::Forged => {
+                StatusCode::FORBIDDEN
+            }
             Self::Internal | Self::Misconfigured => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
-    /// The fixed body this kind answers with. It names no id, namespace, payload or internal
-    /// error.
+    /// The fixed headline this kind answers with. It names no id, namespace, payload or
+    /// internal error.
     #[must_use]
     pub fn message(self) -> &'static str {
         match self {
             Self::MissingId | Self::MalformedId => "This link is not valid.",
             Self::NotFound => "This request does not exist.",
-            Self::Completed => "This request was already completed.",
+            Self::Completed => "Already saved: this request was completed.",
             Self::Cancelled | Self::Declined => "This request was cancelled.",
             Self::Expired => "This request has expired.",
-            Self::NoIdentity | Self::WrongUser => "You cannot act on this request.",
+            Self::NoIdentity => "Please sign in to continue.",
+            Self::WrongUser => "This request belongs to another account.",
+            Self::CrossSite => "This form was sent from another site.",
+            Self::Forged => "This form is out of date.",
             Self::Internal | Self::Misconfigured => "Something went wrong. Please try again later.",
         }
     }
 
-    /// Whether the pending is gone for good (410): completed, cancelled, declined or expired.
+    /// The next step the page suggests, fixed like [`message`](Self::message).
+    #[must_use]
+    pub fn next_step(self) -> &'static str {
+        match self {
+            Self::MissingId | Self::MalformedId | Self::NotFound => {
+                "Check that you opened the whole link, or ask the assistant for a new one."
+            }
+            Self::Completed => {
+                "Your answer was saved. You can close this tab and go back to the assistant."
+            }
+            Self::Cancelled | Self::Declined | Self::Expired => {
+                "Nothing was saved. Ask the assistant again for a new link."
+            }
+            Self::NoIdentity => {
+                "Sign in to this site in this browser with the account you use with the assistant, then open the link again."
+            }
+            Self::WrongUser => {
+                "If the assistant gave you this link, sign out and sign in with the account you use with it. If someone sent it to you, do not continue: ask your own assistant for a link."
+            }
+            Self::CrossSite => {
+                "Open the link from the assistant directly and submit the form there."
+            }
+            Self::Forged => "Reload the page and submit the form again.",
+            Self::Internal | Self::Misconfigured => "Reload the page in a minute.",
+        }
+    }
+
+    /// Whether the pending is gone for good (410): cancelled, declined or expired. (A
+    /// completed one answers 200, "already saved".)
     #[must_use]
     pub fn is_gone(self) -> bool {
         self.status() == StatusCode::GONE
+    }
+
+    /// The whole page: a small HTML document of the message and next step (fixed text only).
+    #[must_use]
+    pub fn page(self) -> String {
+        format!(
+            "<!doctype html>\n<html lang=en><head><meta charset=utf-8>\
+             <meta name=viewport content=\"width=device-width\"><title>{m}</title>\
+             <style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem}}</style>\
+             </head><body><h1>{m}</h1>\n<p id=next>{n}</p>\n</body></html>\n",
+            m = self.message(),
+            n = self.next_step(),
+        )
     }
 }
 
@@ -87,6 +140,8 @@ impl fmt::Display for RejectionKind {
             Self::Expired => "pending expired",
             Self::NoIdentity => "no authenticated user",
             Self::WrongUser => "pending belongs to another user",
+            Self::CrossSite => "cross-site form submission",
+            Self::Forged => "missing or wrong anti-forgery token",
             Self::Internal => "internal failure",
             Self::Misconfigured => "interaction route misconfigured",
         })
@@ -94,7 +149,9 @@ impl fmt::Display for RejectionKind {
 }
 
 /// Why an [`Interaction`](super::Interaction) (or the [`InteractionLayer`](super::InteractionLayer))
-/// refused a request. As a response: the kind's status, a fixed plain-text body, and the
+/// refused a request. As a response: the kind's status, a fixed HTML page
+/// ([`RejectionKind::page`]: what happened and what to do next), the [`RejectionKind`] in
+/// the response extensions (for a middleware that renders your own pages), and the
 /// [interaction headers](super::interaction_headers). The cause of an internal failure is
 /// kept as the error [`source`](std::error::Error::source) for logging and never reaches
 /// the response.
@@ -104,10 +161,10 @@ impl fmt::Display for RejectionKind {
 ///
 /// ```
 /// use axum::response::{Html, IntoResponse, Response};
-/// use oob::http::{Interaction, InteractionRejection, RejectionKind};
+/// use oob::http::{ExtensionUser, Interaction, InteractionRejection, RejectionKind};
 /// # #[derive(Clone, oob::OobPayload)] #[oob(kind = "k", route = "/cb/{id}")] struct ApiKey;
 ///
-/// async fn page(ix: Result<Interaction<ApiKey>, InteractionRejection>) -> Response {
+/// async fn page(ix: Result<Interaction<ApiKey, ExtensionUser>, InteractionRejection>) -> Response {
 ///     match ix {
 ///         Ok(ix) => Html("<form method=post>...</form>").into_response(),
 ///         Err(r) if r.kind() == RejectionKind::Expired => {
@@ -185,7 +242,8 @@ impl From<RejectionKind> for InteractionRejection {
 }
 
 impl From<Error> for InteractionRejection {
-    /// Maps a manager error: unknown → 404; expired, completed, cancelled, declined → 410;
+    /// Maps a manager error: unknown → 404; completed → 200 "already saved" (a second
+    /// submit); expired, cancelled, declined → 410;
     /// another namespace → 403; anything else (store, persistence) → 500, keeping the error
     /// as the source.
     fn from(e: Error) -> Self {
@@ -207,13 +265,15 @@ impl From<Error> for InteractionRejection {
 
 impl IntoResponse for InteractionRejection {
     fn into_response(self) -> Response {
-        let mut res = (self.kind.status(), self.kind.message()).into_response();
+        let mut res = (self.kind.status(), self.kind.page()).into_response();
         let headers = res.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
+            HeaderValue::from_static("text/html; charset=utf-8"),
         );
         set_interaction_headers(headers);
+        // For middleware that renders its own pages (e.g. a sign-in link for `NoIdentity`).
+        res.extensions_mut().insert(self.kind);
         res
     }
 }

@@ -10,7 +10,7 @@ use axum::Router;
 use axum::extract::{FromRef, State};
 use axum::response::Html;
 use axum::routing::get;
-use oob::http::{Interaction, InteractionRejection, Interactions, interaction_headers};
+use oob::http::{InteractionRejection, Interactions, UncheckedInteraction, interaction_headers};
 use oob::provider::FromVerifiedSubject;
 use oob::state::CancelReason;
 use oob::store::{
@@ -221,7 +221,7 @@ impl AppState {
 }
 
 /// GET: a form naming only the id.
-async fn form(ix: Interaction<DeviceCode>) -> Html<String> {
+async fn form(ix: UncheckedInteraction<DeviceCode>) -> Html<String> {
     Html(format!(
         "<form method=post action=\"/oob/cb/{}\"><input name=secret></form>",
         ix.id()
@@ -231,7 +231,7 @@ async fn form(ix: Interaction<DeviceCode>) -> Html<String> {
 /// POST: completes, storing the secret under the pending's namespace before waking.
 async fn submit(
     State(state): State<AppState>,
-    ix: Interaction<DeviceCode>,
+    ix: UncheckedInteraction<DeviceCode>,
     axum::Form(f): axum::Form<Submit>,
 ) -> Result<&'static str, InteractionRejection> {
     let vault = state.vault.clone();
