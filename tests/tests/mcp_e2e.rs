@@ -12,7 +12,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Form, Router};
 use oob::http::{ExtensionUser, Interaction, Interactions};
-use oob::mcp::rmcp::{Gate, Need, OobTools, ToolCall};
+use oob::mcp::rmcp::{Gate, Need, OobTools, ToolCall, UrlAsk};
 use oob::mcp::{Binding, MemoryStateGuard, StateKeys};
 use oob::provider::{FromVerifiedSubject, VerifiedSubject};
 use oob::store::MemoryStore;
@@ -170,7 +170,9 @@ async fn start_with(guard: Option<MemoryStateGuard>) -> Harness {
         .provider(FromVerifiedSubject)
         .callback_base(CallbackBase::parse(&base).unwrap())
         .build();
-    let mut tools = OobTools::new(manager, MemoryVault::new(), StateKeys::new(KEY).unwrap());
+    // The -32042 path (the in-call request is covered in mcp_flows.rs).
+    let mut tools = OobTools::new(manager, MemoryVault::new(), StateKeys::new(KEY).unwrap())
+        .url_ask(UrlAsk::Error);
     if let Some(guard) = guard {
         tools = tools.state_guard(guard);
     }
