@@ -24,6 +24,8 @@ pub mod error;
 #[cfg(feature = "axum")]
 pub mod http;
 pub mod id;
+#[cfg(feature = "integrity")]
+pub mod integrity;
 pub mod manager;
 #[cfg(feature = "mcp")]
 pub mod mcp;

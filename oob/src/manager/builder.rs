@@ -178,6 +178,8 @@ pub struct ManagerBuilder<T, St, Pr, Cb> {
     limits: Limits,
     decline_cooldown: Duration,
     pseudonym: Option<LogKey>,
+    #[cfg(feature = "integrity")]
+    integrity: Option<crate::integrity::IntegrityKey>,
     _payload: PhantomData<fn() -> T>,
 }
 
@@ -202,6 +204,8 @@ impl<T: OobPayload> Manager<T, Missing, Missing> {
             limits: Limits::default(),
             decline_cooldown: Duration::ZERO,
             pseudonym: None,
+            #[cfg(feature = "integrity")]
+            integrity: None,
             _payload: PhantomData,
         }
     }
@@ -219,6 +223,8 @@ impl<T, St, Pr, Cb> ManagerBuilder<T, St, Pr, Cb> {
             limits: self.limits,
             decline_cooldown: self.decline_cooldown,
             pseudonym: self.pseudonym,
+            #[cfg(feature = "integrity")]
+            integrity: self.integrity,
             _payload: PhantomData,
         }
     }
@@ -237,6 +243,8 @@ impl<T, St, Pr, Cb> ManagerBuilder<T, St, Pr, Cb> {
             limits: self.limits,
             decline_cooldown: self.decline_cooldown,
             pseudonym: self.pseudonym,
+            #[cfg(feature = "integrity")]
+            integrity: self.integrity,
             _payload: PhantomData,
         }
     }
@@ -255,6 +263,8 @@ impl<T, St, Pr, Cb> ManagerBuilder<T, St, Pr, Cb> {
             limits: self.limits,
             decline_cooldown: self.decline_cooldown,
             pseudonym: self.pseudonym,
+            #[cfg(feature = "integrity")]
+            integrity: self.integrity,
             _payload: PhantomData,
         }
     }
@@ -310,6 +320,19 @@ impl<T, St, Pr, Cb> ManagerBuilder<T, St, Pr, Cb> {
         self
     }
 
+    /// Binds every pending's namespace and kind to its id under `key` (feature
+    /// `integrity`), and checks it on every record the store returns: a store, or anyone who
+    /// can write its database, that moves a pending to another namespace makes the manager
+    /// fail with [`Error::StoreContract`](crate::Error::StoreContract) instead of handing a
+    /// persist step a token for that namespace. Give every replica the same key, and keep it
+    /// across restarts of a durable store; pendings minted without it (or under another key)
+    /// are refused.
+    #[cfg(feature = "integrity")]
+    pub fn integrity_key(mut self, key: crate::integrity::IntegrityKey) -> Self {
+        self.integrity = Some(key);
+        self
+    }
+
     /// The manager.
     pub fn build<S, P>(self) -> Manager<T, S, P>
     where
@@ -343,6 +366,8 @@ impl<T, St, Pr, Cb> ManagerBuilder<T, St, Pr, Cb> {
                 limits: self.limits,
                 decline_cooldown: self.decline_cooldown,
                 log: self.pseudonym.unwrap_or_else(LogKey::random),
+                #[cfg(feature = "integrity")]
+                integrity: self.integrity,
                 #[cfg(feature = "metrics")]
                 expiries: super::instrument::ExpiryWatch::default(),
                 _payload: PhantomData,

@@ -86,6 +86,8 @@ struct ManagerInner<T, S, P> {
     limits: Limits,
     decline_cooldown: Duration,
     log: LogKey,
+    #[cfg(feature = "integrity")]
+    integrity: Option<crate::integrity::IntegrityKey>,
     #[cfg(feature = "metrics")]
     expiries: instrument::ExpiryWatch,
     _payload: PhantomData<fn() -> T>,
@@ -202,8 +204,33 @@ where
         AnyPending::from_record(record, self.inner.callback.clone())
     }
 
+    /// Checks that a record the store returned is bound to its namespace and kind, when the
+    /// manager has an [integrity key](ManagerBuilder::integrity_key); every record becomes a
+    /// `Pending` only after this.
+    fn bound(&self, record: &Record<T>) -> Result<(), Error> {
+        #[cfg(feature = "integrity")]
+        if let Some(key) = &self.inner.integrity
+            && !key.verify(record.id, T::KIND, &record.namespace)
+        {
+            return Err(Error::StoreContract(record.id));
+        }
+        let _ = record;
+        Ok(())
+    }
+
+    /// A fresh id: random, or bound to its namespace under the integrity key.
+    fn mint(&self, namespace: &Namespace) -> PendingId {
+        #[cfg(feature = "integrity")]
+        if let Some(key) = &self.inner.integrity {
+            return key.mint(T::KIND, namespace);
+        }
+        let _ = namespace;
+        PendingId::random()
+    }
+
     /// The record as an open pending, or why it is not open.
     fn open_pending(&self, record: Record<T>) -> Result<Pending<T, Open>, Error> {
+        self.bound(&record)?;
         match record.state {
             RecordState::Open => Ok(Pending::from_record(
                 record,
@@ -220,6 +247,7 @@ where
 
     /// The record of a completed transition as a completed pending.
     fn completed_pending(&self, record: Record<T>) -> Result<Pending<T, Completed>, Error> {
+        self.bound(&record)?;
         match record.state {
             RecordState::Completed { at } => Ok(Pending::from_record(
                 record,
@@ -232,6 +260,7 @@ where
 
     /// The record of a cancel transition as a cancelled pending.
     fn cancelled_pending(&self, record: Record<T>) -> Result<Pending<T, Cancelled>, Error> {
+        self.bound(&record)?;
         match record.state {
             RecordState::Cancelled { at, reason } => Ok(Pending::from_record(
                 record,
@@ -262,7 +291,7 @@ where
             return Err(crate::spec::SpecError::AlreadyExpired.into());
         }
         Ok(NewRecord::new(Record {
-            id: PendingId::random(),
+            id: self.mint(&namespace),
             namespace,
             created_at: now,
             expires_at,
@@ -373,7 +402,9 @@ where
             self.inner.store.get(id, self.now()),
         )
         .await?;
-        record.map(|r| self.any(r)).ok_or(Error::NotFound(id))
+        let record = record.ok_or(Error::NotFound(id))?;
+        self.bound(&record)?;
+        Ok(self.any(record))
     }
 
     /// The open pending with this id; [`Error::NotFound`], [`Error::Expired`] or
@@ -694,14 +725,17 @@ where
             self.inner.store.list_namespace(&token, self.now()),
         )
         .await?;
-        Ok(records
-            .into_iter()
-            .filter(|r| r.namespace == *token.namespace())
-            .filter_map(|r| match self.any(r) {
-                AnyPending::Open(p) => Some(p),
-                _ => None,
-            })
-            .collect())
+        let mut open = Vec::with_capacity(records.len());
+        for r in records {
+            if r.namespace != *token.namespace() {
+                continue;
+            }
+            self.bound(&r)?;
+            if let AnyPending::Open(p) = self.any(r) {
+                open.push(p);
+            }
+        }
+        Ok(open)
     }
 
     /// Removes every pending (open or finished) of the verified caller of `cx`; returns how
@@ -821,6 +855,7 @@ where
                 // Removed at completion (zero retention) between subscribing and reading:
                 // the event carries the outcome.
                 if let Some(r) = sub.try_changed().filter(|r| !r.state.is_open()) {
+                    self.bound(&r)?;
                     return Ok(self.outcome(Record::clone(&r)));
                 }
                 return match last_open {
@@ -832,6 +867,7 @@ where
                     None => Err(Error::NotFound(id)),
                 };
             };
+            self.bound(&record)?;
             if !record.state.is_open() {
                 return Ok(self.outcome(record));
             }
@@ -841,6 +877,7 @@ where
             tokio::select! {
                 event = sub.changed() => {
                     if let Some(r) = event.filter(|r| !r.state.is_open()) {
+                        self.bound(&r)?;
                         return Ok(self.outcome(Record::clone(&r)));
                     }
                 }
