@@ -2,7 +2,7 @@
 //! provider) and the provider's callback (owner check, code exchange, completion).
 
 use axum::Router;
-use axum::extract::{Extension, Path, Query};
+use axum::extract::{Path, Query};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -10,9 +10,10 @@ use serde::Deserialize;
 
 use super::flow::{Consent, FinishError, OAuth};
 use super::tokens::TokenSet;
+use crate::http::{BrowserUser, ExtensionUser};
 use crate::id::PendingId;
+use crate::namespace::Namespace;
 use crate::pending::AnyPending;
-use crate::provider::VerifiedSubject;
 use crate::store::Store;
 use crate::vault::Vault;
 
@@ -75,7 +76,7 @@ fn connected() -> Response {
 async fn owned<S, P, V>(
     oauth: &OAuth<S, P, V>,
     id: PendingId,
-    user: Option<&VerifiedSubject>,
+    user: Option<&Namespace>,
 ) -> Result<AnyPending<Consent>, Response>
 where
     S: Store<Consent>,
@@ -92,7 +93,7 @@ where
     };
     let found = oauth.manager().get(id).await;
     match found {
-        Ok(p) if p.namespace() == user.namespace() => Ok(p),
+        Ok(p) if p.namespace() == user => Ok(p),
         Ok(_) => Err(page(
             StatusCode::FORBIDDEN,
             "Not your request",
@@ -138,32 +139,59 @@ where
 {
     /// The consent routes: `Consent::ROUTE` (the pending's URL: owner check, then a redirect
     /// to the provider) and the provider's redirect path (owner check, code exchange,
-    /// completion). The browser user is the [`VerifiedSubject`] in the request extensions.
+    /// completion). The browser user is the [`VerifiedSubject`](crate::provider::VerifiedSubject)
+    /// your auth layer put in the request extensions ([`ExtensionUser`]); see
+    /// [`router_for`](Self::router_for) for another source (e.g. `tower-sessions`).
     pub fn router<St: Clone + Send + Sync + 'static>(&self) -> Router<St> {
+        self.router_for::<St, ExtensionUser>()
+    }
+
+    /// [`router`](Self::router), identifying the browser user with `U` (such as
+    /// [`SessionUser`](crate::http) with feature `tower-sessions`, or your own
+    /// [`BrowserUser`]).
+    pub fn router_for<St, U>(&self) -> Router<St>
+    where
+        St: Clone + Send + Sync + 'static,
+        U: BrowserUser,
+    {
         let start = self.clone();
         let callback = self.clone();
         Router::new()
             .route(
                 <Consent as crate::OobPayload>::ROUTE,
-                get(
-                    move |Path(id): Path<String>, user: Option<Extension<VerifiedSubject>>| {
-                        let oauth = start.clone();
-                        async move { oauth.start_page(&id, user.as_deref()).await }
-                    },
-                ),
+                get(move |Path(id): Path<String>, parts: http::request::Parts| {
+                    let oauth = start.clone();
+                    async move {
+                        match U::identify(&parts).await {
+                            Ok(user) => {
+                                let user = user.map(|u| u.namespace().clone());
+                                oauth.start_page(&id, user.as_ref()).await
+                            }
+                            Err(rejection) => rejection.into_response(),
+                        }
+                    }
+                }),
             )
             .route(
                 &self.inner.provider.redirect_path,
                 get(
-                    move |Query(q): Query<Callback>, user: Option<Extension<VerifiedSubject>>| {
+                    move |Query(q): Query<Callback>, parts: http::request::Parts| {
                         let oauth = callback.clone();
-                        async move { oauth.callback_page(q, user.as_deref()).await }
+                        async move {
+                            match U::identify(&parts).await {
+                                Ok(user) => {
+                                    let user = user.map(|u| u.namespace().clone());
+                                    oauth.callback_page(q, user.as_ref()).await
+                                }
+                                Err(rejection) => rejection.into_response(),
+                            }
+                        }
                     },
                 ),
             )
     }
 
-    async fn start_page(&self, id: &str, user: Option<&VerifiedSubject>) -> Response {
+    async fn start_page(&self, id: &str, user: Option<&Namespace>) -> Response {
         let Ok(id) = id.parse::<PendingId>() else {
             return page(
                 StatusCode::BAD_REQUEST,
@@ -192,7 +220,7 @@ where
         }
     }
 
-    async fn callback_page(&self, q: Callback, user: Option<&VerifiedSubject>) -> Response {
+    async fn callback_page(&self, q: Callback, user: Option<&Namespace>) -> Response {
         let Some(Ok(id)) = q.state.as_deref().map(str::parse::<PendingId>) else {
             return page(
                 StatusCode::BAD_REQUEST,
