@@ -494,3 +494,41 @@ async fn oauth_redirect_in_a_browser() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn quickstart_in_a_browser() {
+    scenario("quickstart", async |c| {
+        let ex = start(env!("CARGO_BIN_EXE_quickstart"), "quickstart")?;
+        // Another user: refused, and no form.
+        sign_in_from(c, &ex.url, "mallory@example.com").await?;
+        let text = wait_text(c, "belongs to another account").await?;
+        ensure(!text.contains("Save"), "mallory gets no form")?;
+        // The owner pastes a key and saves.
+        sign_in_from(c, &ex.url, "alice@example.com").await?;
+        let key = c.wait().for_element(Locator::Id("key")).await?;
+        key.send_keys("sk-live-from-the-browser").await?;
+        c.find(Locator::Css("form button")).await?.click().await?;
+        wait_text(c, "Saved. You can close this tab").await?;
+        // The waiting tool call got it.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut said = Vec::new();
+        while !said
+            .iter()
+            .any(|l: &String| l.contains("the tool call has a key"))
+        {
+            ensure(
+                Instant::now() < deadline,
+                format!("the tool call never got the key: {said:?}"),
+            )?;
+            said.extend(ex.output());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // Back and reload after completion.
+        c.back().await?;
+        wait_text(c, "Already saved").await?;
+        c.refresh().await?;
+        wait_text(c, "Already saved").await?;
+        ex.stop_with("TERM")
+    })
+    .await;
+}
