@@ -163,3 +163,52 @@ async fn the_context_extractor_without_the_layer_is_a_generic_500() {
     // Nothing happened to the pending.
     assert!(state.oob.open(open.id()).await.is_ok());
 }
+
+/// The checked layer: the browser user (here a `VerifiedSubject` an auth middleware put in
+/// the extensions) must own the pending before the route runs; anyone else gets the same
+/// 403 whatever the pending's state.
+#[tokio::test]
+async fn the_checked_layer_lets_only_the_owner_through() {
+    use axum::extract::Request;
+    use axum::middleware::{self, Next};
+    use oob::http::ExtensionUser;
+
+    async fn signed_in(mut req: Request, next: Next) -> axum::response::Response {
+        if let Some(who) = req.headers().get("x-user").and_then(|v| v.to_str().ok()) {
+            let who = user(who);
+            req.extensions_mut().insert(who);
+        }
+        next.run(req).await
+    }
+
+    let (state, _clock, _store, _) = start().await;
+    let app = Router::new()
+        .route("/oob/cb/{id}", get(via_context))
+        .route_layer(InteractionLayer::new(state.oob.clone(), ExtensionUser))
+        .layer(middleware::from_fn(signed_in))
+        .layer(interaction_headers())
+        .with_state(state.clone());
+    let base = serve(app).await;
+    let c = client();
+    let open = state.oob.create(&user("alice"), spec()).await.unwrap();
+    let id = open.id();
+    let url = format!("{base}/oob/cb/{id}");
+
+    let res = c.get(&url).send().await.unwrap();
+    assert_eq!(res.status(), 403, "signed out");
+    let res = c.get(&url).header("x-user", "bob").send().await.unwrap();
+    assert_eq!(res.status(), 403, "another user");
+    assert!(matches!(
+        state.oob.get(id).await.unwrap(),
+        oob::AnyPending::Open(_)
+    ));
+    let res = c.get(&url).header("x-user", "alice").send().await.unwrap();
+    assert_eq!(res.status(), 200, "the owner");
+    assert!(matches!(
+        state.oob.get(id).await.unwrap(),
+        oob::AnyPending::Completed(_)
+    ));
+    // After the end, another user learns nothing new: still the same refusal.
+    let res = c.get(&url).header("x-user", "bob").send().await.unwrap();
+    assert_eq!(res.status(), 403);
+}
