@@ -411,7 +411,7 @@ async fn revision_2025_one_notifier_and_one_notification_per_pending_and_session
         .unwrap()
         .unwrap();
     assert_eq!(notified, id);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(c.completed.try_recv().is_err(), "one notification");
     assert_eq!(h.tools.notifiers(), 0);
     let r = complete(c.client.call_tool_once(call(None, None)).await.unwrap());

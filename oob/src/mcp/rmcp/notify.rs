@@ -2,6 +2,7 @@
 //! and the one completion notifier per pending and session.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -30,6 +31,8 @@ const SESSION_POLL: Duration = Duration::from_millis(500);
 #[derive(Debug, Clone, Default)]
 pub(super) struct Sessions {
     table: Arc<Mutex<HashMap<Key, Entry>>>,
+    /// Running notifier tasks.
+    running: Arc<AtomicUsize>,
 }
 
 /// The session of `ctx`: the `Mcp-Session-Id` of its HTTP request.
@@ -71,7 +74,7 @@ impl Sessions {
     }
 
     pub(super) fn notifiers(&self) -> usize {
-        self.lock().values().filter(|e| e.notifier).count()
+        self.running.load(Ordering::SeqCst)
     }
 
     /// Starts the completion notifier of `id` for `session` unless one runs: it sends
@@ -98,6 +101,7 @@ impl Sessions {
             }
             entry.notifier = true;
         }
+        self.running.fetch_add(1, Ordering::SeqCst);
         let done = Done {
             sessions: self.clone(),
             key,
@@ -135,5 +139,6 @@ struct Done {
 impl Drop for Done {
     fn drop(&mut self) {
         self.sessions.lock().remove(&self.key);
+        self.sessions.running.fetch_sub(1, Ordering::SeqCst);
     }
 }
