@@ -532,3 +532,56 @@ async fn quickstart_in_a_browser() {
     })
     .await;
 }
+
+/// A double submit on a slow link, for the pages with one button: the second click lands
+/// while the first is on the wire; returns the page the browser ends on once it shows one of
+/// `ends`.
+async fn double_submit(c: &Client, button: &str, ends: &[&str]) -> Result<String, BoxError> {
+    c.issue_cmd(Throttle { latency_ms: 1500 }).await?;
+    let script = format!(
+        "const b = document.querySelector({button:?}); b.click(); setTimeout(() => b.click(), 300);"
+    );
+    c.execute(&script, vec![]).await?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let text = loop {
+        let text = body_text(c).await.unwrap_or_default();
+        if ends.iter().any(|e| text.contains(e)) {
+            break text;
+        }
+        ensure(
+            Instant::now() < deadline,
+            format!("no success page after a double submit: {text}"),
+        )?;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    c.issue_cmd(Throttle { latency_ms: 0 }).await?;
+    Ok(text)
+}
+
+#[tokio::test]
+async fn quickstart_and_device_code_double_submit_on_a_slow_link() {
+    scenario("quickstart_double_submit", async |c| {
+        let ex = start(env!("CARGO_BIN_EXE_quickstart"), "quickstart")?;
+        sign_in_from(c, &ex.url, "alice@example.com").await?;
+        let key = c.wait().for_element(Locator::Id("key")).await?;
+        key.send_keys("sk-live-twice").await?;
+        double_submit(c, "form button", &["Already saved", "Saved. You can close"]).await?;
+        ex.stop_with("TERM")
+    })
+    .await;
+    scenario("device_code_double_submit", async |c| {
+        let ex = start(env!("CARGO_BIN_EXE_device_code"), "device-code")?;
+        sign_in_from(c, &ex.url, "alice").await?;
+        wait_text(c, "WDJB-MJHT").await?;
+        double_submit(c, "button[value=approve]", &["Already saved", "Approved"]).await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let finished = ex
+            .output()
+            .iter()
+            .filter(|l| l.starts_with("tool call finished"))
+            .count();
+        ensure(finished == 1, format!("one completion, saw {finished}"))?;
+        ex.stop_with("TERM")
+    })
+    .await;
+}
