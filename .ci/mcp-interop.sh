@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # MCP interop: the official client SDKs against the oob rmcp glue (tests/tests/mcp_interop.rs).
-# Installs the pinned SDKs (tests/mcp-interop/node/package-lock.json with `npm ci`,
-# tests/mcp-interop/python/requirements.txt into tests/mcp-interop/python/.venv), then runs
-# the interop tests and the mcp_server example's selftest. With CI set, a missing Node or
-# Python is a failure (the tests fail too rather than skip).
+#   .ci/mcp-interop.sh install   installs the pinned SDKs only (tests/mcp-interop/node with
+#                                `npm ci` from its package-lock.json; tests/mcp-interop/python/.venv
+#                                from requirements.txt), for a later `cargo test --workspace`
+#   .ci/mcp-interop.sh           installs them, then runs the MCP tests and the mcp_server
+#                                example's selftest
+# With CI set, a missing Node or Python is a failure (and the tests fail rather than skip).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=tests/mcp-interop
@@ -27,6 +29,8 @@ elif [ -n "${CI:-}" ]; then
 else
     echo "python3 not found: the Python interop tests will be skipped"
 fi
+
+[ "${1:-}" = install ] && exit 0
 
 echo "== MCP interop tests"
 start=$(date +%s)
