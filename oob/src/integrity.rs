@@ -18,8 +18,8 @@ use sha2::Sha256;
 use crate::id::PendingId;
 use crate::namespace::Namespace;
 
-/// The key a manager binds namespaces to ids with ([`ManagerBuilder::integrity_key`]
-/// (crate::ManagerBuilder::integrity_key)). Never printed.
+/// The key a manager binds namespaces to ids with
+/// ([`ManagerBuilder::integrity_key`](crate::ManagerBuilder::integrity_key)). Never printed.
 #[derive(Clone)]
 pub struct IntegrityKey {
     key: [u8; 32],
