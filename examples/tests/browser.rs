@@ -146,6 +146,12 @@ fn scratch_dirs(name: &str) -> Vec<PathBuf> {
 }
 
 fn start(bin: &str, scratch_name: &str) -> Result<Example, BoxError> {
+    start_at(bin, scratch_name, "open http://")
+}
+
+/// Starts an example with `--serve` and waits for the line holding `marker` (which ends
+/// with the start of the URL to keep).
+fn start_at(bin: &str, scratch_name: &str, marker: &str) -> Result<Example, BoxError> {
     let before = scratch_dirs(scratch_name);
     let mut child = Command::new(bin)
         .arg("--serve")
@@ -163,8 +169,8 @@ fn start(bin: &str, scratch_name: &str) -> Result<Example, BoxError> {
     });
     let url = loop {
         let line = lines.recv_timeout(Duration::from_secs(30))?;
-        if let Some(at) = line.find("open http://") {
-            break line[at + 5..]
+        if let Some(at) = line.find(marker) {
+            break line[at + marker.len() - "http://".len()..]
                 .split_whitespace()
                 .next()
                 .unwrap_or_default()
@@ -581,6 +587,99 @@ async fn quickstart_and_device_code_double_submit_on_a_slow_link() {
             .filter(|l| l.starts_with("tool call finished"))
             .count();
         ensure(finished == 1, format!("one completion, saw {finished}"))?;
+        ex.stop_with("TERM")
+    })
+    .await;
+}
+
+/// An MCP client of revision 2026-07-28 for the mcp_server scenario: no elicitation handler
+/// (that revision asks through `input_required`).
+#[derive(Clone)]
+struct McpClient(rmcp::model::ClientConfig);
+
+impl rmcp::ClientHandler for McpClient {
+    fn get_info(&self) -> rmcp::model::ClientConfig {
+        self.0.clone()
+    }
+}
+
+#[tokio::test]
+async fn mcp_server_in_a_browser() {
+    use rmcp::ClientLifecycleMode;
+    use rmcp::model::{CallToolRequestParams, CallToolResponse, ProtocolVersion};
+    use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+
+    scenario("mcp_server", async |c| {
+        let ex = start_at(
+            env!("CARGO_BIN_EXE_mcp_server"),
+            "mcp-server",
+            "MCP endpoint: http://",
+        )?;
+        // The tool call of alice's MCP host: input_required with the URL to open.
+        let config: rmcp::model::ClientConfig = serde_json::from_value(serde_json::json!({
+            "protocolVersion": "2026-07-28",
+            "capabilities": {"elicitation": {"url": {}}},
+            "clientInfo": {"name": "browser-test", "version": "1"},
+        }))?;
+        let transport = StreamableHttpClientTransport::from_config(
+            StreamableHttpClientTransportConfig::with_uri(ex.url.clone()).auth_header("alice"),
+        );
+        let host = rmcp::ClientServiceExt::serve_with_lifecycle(
+            McpClient(config),
+            transport,
+            ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            },
+        )
+        .await?;
+        let CallToolResponse::InputRequired(ask) = host
+            .call_tool_once(CallToolRequestParams::new("list_repos"))
+            .await?
+        else {
+            return Err("expected input_required".into());
+        };
+        let ask = serde_json::to_value(&ask)?;
+        let url = ask["inputRequests"]["upstream_token"]["params"]["url"]
+            .as_str()
+            .ok_or("no url")?
+            .to_owned();
+        let state = ask["requestState"].as_str().ok_or("no state")?.to_owned();
+
+        // The example's demo sign-in is the cookie `session=<user>`.
+        let sign_in = async |who: &str| -> Result<(), BoxError> {
+            // A page of the example's own origin first (its refusal page), so the cookie
+            // has a domain.
+            c.goto(&url).await?;
+            c.delete_all_cookies().await?;
+            let set = format!("document.cookie = 'session={who}; path=/'");
+            c.execute(&set, vec![]).await?;
+            c.goto(&url).await?;
+            Ok(())
+        };
+        // Another user: refused, no form.
+        sign_in("mallory").await?;
+        let text = wait_text(c, "another account").await?;
+        ensure(!text.contains("Save"), "mallory gets no form")?;
+        // The owner: the form, saved.
+        sign_in("alice").await?;
+        let token = c
+            .wait()
+            .for_element(Locator::Css("input[name=token]"))
+            .await?;
+        token.send_keys("gho_from_the_browser").await?;
+        c.find(Locator::Css("form button")).await?.click().await?;
+        wait_text(c, "aved").await?;
+        c.refresh().await?;
+        wait_text(c, "Already saved").await?;
+        // The host's retry runs the tool.
+        let mut retry = CallToolRequestParams::new("list_repos");
+        retry.request_state = Some(state);
+        let CallToolResponse::Complete(result) = host.call_tool_once(retry).await? else {
+            return Err("expected the tool's result after the retry".into());
+        };
+        ensure(result.is_error != Some(true), format!("{result:?}"))?;
+        let _ = host.cancel().await;
         ex.stop_with("TERM")
     })
     .await;
