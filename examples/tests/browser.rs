@@ -486,15 +486,14 @@ async fn oauth_redirect_in_a_browser() {
             .append_pair("state", &state);
         c.goto(bad.as_str()).await?;
         wait_text(c, "did not accept").await?;
-        // Retry, allow: connected.
+        // Retry, allow (twice, on a slow link): connected.
         c.find(Locator::Id("retry")).await?.click().await?;
         wait_text(c, "Fake provider").await?;
-        c.find(Locator::Css("button[value=approve]"))
-            .await?
-            .click()
-            .await?;
-        wait_text(c, "Connected").await?;
+        double_submit(c, "button[value=approve]", &["Connected", "Already saved"]).await?;
+        // Reload the callback, and open the link again (Back leads to the provider's page).
         c.refresh().await?;
+        wait_text(c, "Already saved").await?;
+        c.goto(&ex.url).await?;
         wait_text(c, "Already saved").await?;
         ex.stop_with("TERM")
     })
@@ -668,8 +667,10 @@ async fn mcp_server_in_a_browser() {
             .for_element(Locator::Css("input[name=token]"))
             .await?;
         token.send_keys("gho_from_the_browser").await?;
-        c.find(Locator::Css("form button")).await?.click().await?;
-        wait_text(c, "aved").await?;
+        // A double submit on a slow link ends on a success page.
+        double_submit(c, "form button", &["Already saved", "Saved"]).await?;
+        c.back().await?;
+        wait_text(c, "Already saved").await?;
         c.refresh().await?;
         wait_text(c, "Already saved").await?;
         // The host's retry runs the tool.
