@@ -33,8 +33,10 @@ use sqlx::postgres::PgPoolOptions;
 use crate::DeviceCode;
 
 /// Stops the server when a line arrives or the pipe closes. `$1`: the command prefix that
-/// runs as the server's user, `$2`: `pg_ctl`, `$3`: the data directory.
-const WATCHDOG: &str = r#"read -r _; $1 "$2" stop -D "$3" -m immediate -w >/dev/null 2>&1; exit 0"#;
+/// runs as the server's user, `$2`: `pg_ctl`, `$3`: the data directory, `$4`: the server's
+/// directory, removed once the server stopped (also for a server kept in a `static`, which
+/// is never dropped).
+const WATCHDOG: &str = r#"read -r _; $1 "$2" stop -D "$3" -m immediate -w >/dev/null 2>&1; rm -rf "$4"; exit 0"#;
 
 static SEQ: AtomicUsize = AtomicUsize::new(0);
 
@@ -148,6 +150,7 @@ impl PostgresServer {
             .arg(prefix)
             .arg(server.bin.join("pg_ctl"))
             .arg(&data)
+            .arg(&server.dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
