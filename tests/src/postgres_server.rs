@@ -36,7 +36,8 @@ use crate::DeviceCode;
 /// runs as the server's user, `$2`: `pg_ctl`, `$3`: the data directory, `$4`: the server's
 /// directory, removed once the server stopped (also for a server kept in a `static`, which
 /// is never dropped).
-const WATCHDOG: &str = r#"read -r _; $1 "$2" stop -D "$3" -m immediate -w >/dev/null 2>&1; rm -rf "$4"; exit 0"#;
+const WATCHDOG: &str =
+    r#"read -r _; $1 "$2" stop -D "$3" -m immediate -w >/dev/null 2>&1; rm -rf "$4"; exit 0"#;
 
 static SEQ: AtomicUsize = AtomicUsize::new(0);
 
