@@ -323,8 +323,12 @@ where
         if let Ok(html) = b.client.source().await {
             let _ = std::fs::write(dir.join(format!("{name}.html")), html);
         }
+        // End the WebDriver session, so chromedriver closes Chromium (killing chromedriver
+        // alone leaves the browser's processes running).
+        let _ = b.client.clone().close().await;
         panic!("{name}: {e} (screenshot: {})", shot.display());
     }
+    let _ = b.client.clone().close().await;
     eprintln!("{name}: {:.1}s", started.elapsed().as_secs_f64());
 }
 
