@@ -139,14 +139,6 @@ fn backend(e: StoreError) -> VaultError {
 }
 
 /// A version as SQLite stores it (the same 64 bits as an `INTEGER`).
-fn to_sql(v: Version) -> i64 {
-    i64::from_ne_bytes(v.get().to_ne_bytes())
-}
-
-fn from_sql(v: i64) -> Version {
-    Version::from_u64(u64::from_ne_bytes(v.to_ne_bytes()))
-}
-
 fn ms(t: Timestamp) -> i64 {
     i64::try_from(t.as_millis()).unwrap_or(i64::MAX)
 }
@@ -184,7 +176,7 @@ where
                     )?
                     .query_row(params![ns, key, now], |r| r.get(0))
                     .optional()?;
-                let current = current.map(from_sql);
+                let current = current.map(Version::from_i64);
                 if !expect.admits(current) {
                     return Ok(Err(current));
                 }
@@ -193,7 +185,14 @@ where
                      (namespace, key, value, written_at, expires_at, version) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )?
-                .execute(params![ns, key, json, now, expires, to_sql(version)])?;
+                .execute(params![
+                    ns,
+                    key,
+                    json,
+                    now,
+                    expires,
+                    Version::to_i64(version)
+                ])?;
                 Ok(Ok(()))
             })
             .await
@@ -232,7 +231,7 @@ where
             value,
             ts(written),
             expires.map(ts),
-            from_sql(version),
+            Version::from_i64(version),
         )))
     }
 

@@ -33,6 +33,19 @@ impl Version {
     pub fn from_u64(v: u64) -> Self {
         Self(v)
     }
+
+    /// The same 64 bits as a signed integer, for databases whose integers are signed
+    /// (SQLite, Postgres `BIGINT`).
+    #[must_use]
+    pub fn to_i64(self) -> i64 {
+        i64::from_ne_bytes(self.0.to_ne_bytes())
+    }
+
+    /// A version from the signed integer [`to_i64`](Self::to_i64) stored.
+    #[must_use]
+    pub fn from_i64(v: i64) -> Self {
+        Self(u64::from_ne_bytes(v.to_ne_bytes()))
+    }
 }
 
 impl fmt::Debug for Version {

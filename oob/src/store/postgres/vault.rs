@@ -186,14 +186,6 @@ impl<V> PostgresVault<V> {
 }
 
 /// A version as Postgres stores it (the same 64 bits as a `bigint`).
-fn to_sql(v: Version) -> i64 {
-    i64::from_ne_bytes(v.get().to_ne_bytes())
-}
-
-fn from_sql(v: i64) -> Version {
-    Version::from_u64(u64::from_ne_bytes(v.to_ne_bytes()))
-}
-
 fn ts(ms: i64) -> Result<Timestamp, VaultError> {
     u64::try_from(ms)
         .map(Timestamp::from_millis)
@@ -217,7 +209,7 @@ where
         let version = Version::random();
         let (sql, expected) = match options.expect() {
             Expect::Absent => (&self.sql.if_absent, None),
-            Expect::Version(v) => (&self.sql.if_version, Some(to_sql(v))),
+            Expect::Version(v) => (&self.sql.if_version, Some(Version::to_i64(v))),
             Expect::Any => (&self.sql.upsert, None),
         };
         let mut query = sqlx::query(Self::q(sql))
@@ -226,7 +218,7 @@ where
             .bind(json)
             .bind(now)
             .bind(options.expires_at.map(ms))
-            .bind(to_sql(version));
+            .bind(Version::to_i64(version));
         if let Some(v) = expected {
             query = query.bind(v);
         }
@@ -243,7 +235,7 @@ where
             .await
             .map_err(PgError::vault)?;
         Err(VaultError::Conflict {
-            current: current.map(from_sql),
+            current: current.map(Version::from_i64),
         })
     }
 
@@ -267,7 +259,7 @@ where
             value,
             ts(written)?,
             expires.map(ts).transpose()?,
-            from_sql(version),
+            Version::from_i64(version),
         )))
     }
 
