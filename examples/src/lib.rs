@@ -67,6 +67,14 @@ pub enum Mode {
 #[must_use]
 pub fn mode(name: &str) -> Option<Mode> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    mode_of(name, &args, "")
+}
+
+/// The mode from `args` (the command line without the program and the example's own
+/// flags, which `usage` describes for the usage line); `None` (after printing usage) for
+/// anything else.
+#[must_use]
+pub fn mode_of(name: &str, args: &[String], usage: &str) -> Option<Mode> {
     match args
         .iter()
         .map(String::as_str)
@@ -77,7 +85,9 @@ pub fn mode(name: &str) -> Option<Mode> {
         ["--serve"] => Some(Mode::Serve),
         ["--selftest"] => Some(Mode::Selftest),
         _ => {
-            eprintln!("usage: cargo run -p oob-examples --bin {name} [-- --serve | --selftest]");
+            eprintln!(
+                "usage: cargo run -p oob-examples --bin {name} [-- [--serve | --selftest]{usage}]"
+            );
             None
         }
     }

@@ -120,6 +120,85 @@ impl OidcProvider {
     }
 }
 
+impl OidcProvider {
+    /// Revokes every grant `account` gave (its access and refresh tokens), as the user does
+    /// in the provider's account settings; returns how many.
+    pub async fn revoke_grants(&self, account: &str) -> usize {
+        let res = reqwest::Client::new()
+            .post(format!("{}/test/revoke-grants", self.issuer))
+            .query(&[("account", account)])
+            .send()
+            .await
+            .expect("the provider's revocation route");
+        assert!(res.status().is_success(), "revoke-grants: {}", res.status());
+        let body: serde_json::Value = res.json().await.expect("revoke-grants answer");
+        body["revoked"]
+            .as_u64()
+            .and_then(|n| usize::try_from(n).ok())
+            .expect("a count")
+    }
+}
+
+/// Between two quotes after `marker` in `html` (a form's `action`, a hidden field's value).
+fn attr(html: &str, marker: &str) -> Option<String> {
+    let rest = &html[html.find(marker)? + marker.len()..];
+    Some(
+        rest[..rest.find('"')?]
+            .replace("&amp;", "&")
+            .replace("&#x2F;", "/"),
+    )
+}
+
+fn location(res: &reqwest::Response) -> String {
+    res.headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .expect("a Location")
+        .to_owned()
+}
+
+/// The user at the provider in a browser of their own (cookies kept, redirects followed by
+/// hand), from `authorize` (the provider's authorization URL with its query): signs in as
+/// `login` and consents. Returns the URL the provider sends the browser back to (the first
+/// one starting with `redirect`).
+pub async fn consent(authorize: &str, redirect: &str, login: &str) -> String {
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("browser");
+    let mut url = reqwest::Url::parse(authorize).expect("authorize url");
+    for _ in 0..20 {
+        if url.as_str().starts_with(redirect) {
+            return url.into();
+        }
+        let res = browser.get(url.clone()).send().await.expect("provider");
+        if res.status().is_redirection() {
+            url = url.join(&location(&res)).expect("redirect");
+            continue;
+        }
+        assert_eq!(res.status(), reqwest::StatusCode::OK, "{url}");
+        let html = res.text().await.expect("page");
+        let action = url
+            .join(&attr(&html, "action=\"").expect("a form"))
+            .expect("action");
+        let prompt = attr(&html, "name=\"prompt\" value=\"").expect("a prompt");
+        let form: &[(&str, &str)] = if prompt == "login" {
+            &[("prompt", "login"), ("login", login), ("password", "any")]
+        } else {
+            &[("prompt", "consent")]
+        };
+        let res = browser
+            .post(action)
+            .form(form)
+            .send()
+            .await
+            .expect("provider form");
+        url = url.join(&location(&res)).expect("redirect");
+    }
+    panic!("the provider never sent the browser back");
+}
+
 impl Drop for OidcProvider {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -62,6 +62,8 @@
 
 mod call;
 mod notify;
+#[cfg(feature = "oauth")]
+mod oauth;
 mod session;
 mod wire;
 
@@ -77,6 +79,8 @@ use ::rmcp::service::{RequestContext, RoleServer};
 use serde_json::Value;
 
 pub use call::{Gate, Need, ToolCall};
+#[cfg(feature = "oauth")]
+pub use oauth::OAuthTools;
 pub use session::{SESSION_HEADER, SessionOwners, bind_sessions};
 pub use wire::{SpecWire, input_required_value, spec_wire};
 
@@ -314,12 +318,12 @@ where
             tracing::debug!(target: "oob", error = %e, "an MCP caller could not be identified");
             ErrorData::invalid_request("the caller could not be identified", None)
         })?;
-        let revision = ctx
-            .protocol_version()
-            .and_then(|v| Revision::of_version(v.as_str()));
+        let revision = revision_of(ctx);
 
         if let Some(state) = call.request_state() {
-            return self.retry(ctx, &caller, call, need, revision, state).await;
+            return self
+                .retry(ctx, &caller, call, &need.key, &need.message, state)
+                .await;
         }
         if let Some(value) = self.load(&caller, &need.key).await? {
             return Ok(Gate::Ready(value));
@@ -455,15 +459,15 @@ where
         ctx: &RequestContext<RoleServer>,
         caller: &NamespaceToken<'_>,
         call: &ToolCall,
-        need: Need<T>,
-        revision: Option<Revision>,
+        key: &str,
+        message: &str,
         state: &str,
     ) -> Result<Gate<Val>, ErrorData>
     where
         V: Vault<Val>,
     {
         let namespace = caller.namespace();
-        if revision != Some(Revision::MultiRoundTrip) {
+        if revision_of(ctx) != Some(Revision::MultiRoundTrip) {
             return Err(ErrorData::invalid_params(
                 "requestState is not part of this protocol version",
                 None,
@@ -481,7 +485,7 @@ where
                 .await
                 .map_err(internal)?
             {
-                Resume::Proceed(_) => return self.proceed(caller, &opened, &need.key).await,
+                Resume::Proceed(_) => return self.proceed(caller, &opened, key).await,
                 Resume::Failed(failure) => return Ok(failure_result(&failure)),
                 Resume::StillOpen(open) => {
                     let modes = modes_of(ctx);
@@ -494,10 +498,10 @@ where
                         let name = input_name::<T>(&opened, p.id(), p.alias());
                         match call.action(&name) {
                             Some("decline") => {
-                                return self.end(caller, p, Finished::Declined, &need.key).await;
+                                return self.end(caller, p, Finished::Declined, key).await;
                             }
                             Some("cancel") => {
-                                return self.end(caller, p, Finished::Cancelled, &need.key).await;
+                                return self.end(caller, p, Finished::Cancelled, key).await;
                             }
                             Some("accept") => accepted.push(p.id()),
                             _ => {}
@@ -505,7 +509,7 @@ where
                         still.push(p);
                     }
                     if waited || accepted.is_empty() {
-                        return self.ask(call, namespace, modes, &still, &need.message);
+                        return self.ask(call, namespace, modes, &still, message);
                     }
                     // The user agreed to open the URL(s): give the browser step time before
                     // asking again, then decide from the pendings' states once more.
@@ -690,6 +694,12 @@ pub fn missing_capability() -> ErrorData {
 /// `elicitationId` revision 2026-07-28 removed; [`SpecWire`] writes it without.
 pub fn to_input_required_result(result: &InputRequired) -> Result<InputRequiredResult, ErrorData> {
     serde_json::from_value(result.to_result_value()).map_err(internal)
+}
+
+/// The protocol revision the client of `ctx` speaks, if oob knows it.
+fn revision_of(ctx: &RequestContext<RoleServer>) -> Option<Revision> {
+    ctx.protocol_version()
+        .and_then(|v| Revision::of_version(v.as_str()))
 }
 
 /// The elicitation modes the client of `ctx` declared (per request for 2026-07-28, at
