@@ -1,9 +1,9 @@
-//! [`RedisVault`]: a [`Vault`] in Redis beside a [`RedisStore`](super::RedisStore), so the
+//! [`RedisVault`]: a [`Vault`] in Redis beside a [`RedisStore`](crate::store::RedisStore), so the
 //! replicas of a service share what their interactions obtained (feature `redis`).
 //!
 //! # Layout
 //!
-//! With the prefix `P` (default [`DEFAULT_PREFIX`](super::redis::DEFAULT_PREFIX)), and the
+//! With the prefix `P` (default [`DEFAULT_PREFIX`](crate::store::redis::DEFAULT_PREFIX)), and the
 //! namespace `n` written with its byte length first (`len:n`, so no namespace and key pair
 //! can spell another's key):
 //!
@@ -26,9 +26,9 @@ use redis::{Client, RedisError, Script};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::StoreError;
-use super::redis::{DEFAULT_PREFIX, RedisStoreError};
+use super::{DEFAULT_PREFIX, RedisStoreError};
 use crate::capability::Capability;
+use crate::store::StoreError;
 use crate::time::{Clock, SystemClock, Timestamp};
 use crate::vault::{Entry, Expect, Vault, VaultError, Version, WriteOptions};
 
@@ -117,16 +117,7 @@ impl<V> Clone for RedisVault<V> {
 }
 
 fn backend(e: RedisError) -> VaultError {
-    let unavailable = e.is_io_error()
-        || e.is_timeout()
-        || e.is_connection_dropped()
-        || e.is_connection_refusal()
-        || e.is_unrecoverable_error();
-    VaultError::Backend(Box::new(if unavailable {
-        RedisStoreError::Unavailable(e)
-    } else {
-        RedisStoreError::Command(e)
-    }))
+    VaultError::Backend(Box::new(RedisStoreError::of(e)))
 }
 
 fn malformed(what: &'static str) -> VaultError {

@@ -1,0 +1,174 @@
+//! [`RedisStoreBuilder`]: the options of a [`RedisStore`], and connecting it.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+use super::conn::RedisTarget;
+use super::error::{RedisStoreError, reply};
+use super::events::{SubscriberCtx, subscriber};
+use super::keys::{Keys, has_hash_tag};
+use super::{DEFAULT_PREFIX, DEFAULT_RETENTION, DEFAULT_TTL_SLACK, RedisStore, Shared};
+use crate::payload::OobPayload;
+use crate::store::{Notifier, StoreError};
+
+/// Options for a [`RedisStore`]; [`connect`](Self::connect) opens it.
+pub struct RedisStoreBuilder<T> {
+    target: RedisTarget,
+    prefix: String,
+    retention: Duration,
+    slack: Duration,
+    connection_timeout: Duration,
+    response_timeout: Duration,
+    keepalive: Duration,
+    replicas: Option<(u32, Duration)>,
+    _payload: PhantomData<fn() -> T>,
+}
+
+impl<T> std::fmt::Debug for RedisStoreBuilder<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStoreBuilder")
+            .field("target", &self.target)
+            .field("prefix", &self.prefix)
+            .field("retention", &self.retention)
+            .field("connection_timeout", &self.connection_timeout)
+            .field("response_timeout", &self.response_timeout)
+            .field("wait_for_replicas", &self.replicas)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> RedisStoreBuilder<T> {
+    pub(super) fn new(target: RedisTarget) -> Self {
+        Self {
+            target,
+            prefix: DEFAULT_PREFIX.to_owned(),
+            retention: DEFAULT_RETENTION,
+            slack: DEFAULT_TTL_SLACK,
+            connection_timeout: Duration::from_secs(1),
+            response_timeout: Duration::from_secs(2),
+            keepalive: Duration::from_secs(10),
+            replicas: None,
+            _payload: PhantomData,
+        }
+    }
+
+    /// The key prefix (default [`DEFAULT_PREFIX`]). Keys are the prefix, the payload kind
+    /// and `:`, then a short tag, so payload types may share a prefix. On Redis Cluster it
+    /// must carry a hash tag (e.g. `{oob}:`).
+    #[must_use]
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// How long finished and expired records stay readable (default [`DEFAULT_RETENTION`]).
+    /// With zero, a finished record is gone for every read when the call that finished it
+    /// returns (its waiters, here and on other replicas, get the record with the event).
+    /// This setting changes no stored record.
+    #[must_use]
+    pub fn retention(mut self, retention: Duration) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// How long after its retention window Redis deletes a record key by itself (default
+    /// [`DEFAULT_TTL_SLACK`]): allows for clock skew between the services and Redis.
+    #[must_use]
+    pub fn ttl_slack(mut self, slack: Duration) -> Self {
+        self.slack = slack;
+        self
+    }
+
+    /// How long one connection attempt may take (default 1 s). While Redis is down an
+    /// operation fails within about this time.
+    #[must_use]
+    pub fn connection_timeout(mut self, timeout: Duration) -> Self {
+        self.connection_timeout = timeout;
+        self
+    }
+
+    /// How long a reply may take (default 2 s).
+    #[must_use]
+    pub fn response_timeout(mut self, timeout: Duration) -> Self {
+        self.response_timeout = timeout;
+        self
+    }
+
+    /// How often the event subscriber pings Redis to notice a dead connection (default 10 s).
+    #[must_use]
+    pub fn keepalive(mut self, every: Duration) -> Self {
+        self.keepalive = every;
+        self
+    }
+
+    /// After every create and transition, waits (`WAIT`) until `replicas` replicas of the
+    /// primary acknowledged it, at most `timeout`; fewer fails the call with
+    /// [`RedisStoreError::NotReplicated`] (the write itself stays applied). With this, an
+    /// acknowledged write survives a failover to any replica that acknowledged it: Redis
+    /// replication is asynchronous otherwise, and a primary killed before it replicated
+    /// loses its last writes. Default: off.
+    #[must_use]
+    pub fn wait_for_replicas(mut self, replicas: u32, timeout: Duration) -> Self {
+        self.replicas = (replicas > 0).then_some((replicas, timeout));
+        self
+    }
+
+    /// Connects, and starts the event subscriber on the current tokio runtime.
+    ///
+    /// # Errors
+    /// When Redis cannot be reached, the event subscription cannot be set up within the
+    /// connection and response timeouts, or the target is a cluster and the prefix has no
+    /// hash tag.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime.
+    pub async fn connect(self) -> Result<RedisStore<T>, StoreError>
+    where
+        T: OobPayload + DeserializeOwned + Send + Sync + 'static,
+    {
+        if self.target.is_cluster() && !has_hash_tag(&self.prefix) {
+            return Err(StoreError::Backend(Box::new(RedisStoreError::Config(
+                "on a cluster the prefix needs a hash tag, e.g. {oob}:",
+            ))));
+        }
+        let conn = self
+            .target
+            .connect(self.connection_timeout, self.response_timeout)
+            .await?;
+        let keys = Keys::new(&self.prefix, T::KIND);
+        let notifier = Notifier::new();
+        let subscribed = Arc::new(AtomicBool::new(false));
+        let (ready_tx, mut ready_rx) = tokio::sync::watch::channel(false);
+        let subscriber = tokio::spawn(subscriber::<T>(SubscriberCtx {
+            clients: self.target.subscriber_clients()?,
+            channel: keys.channel.clone(),
+            notifier: notifier.clone(),
+            subscribed: subscribed.clone(),
+            ready: ready_tx,
+            connection_timeout: self.connection_timeout,
+            response_timeout: self.response_timeout,
+            keepalive: self.keepalive,
+        }));
+        let store = RedisStore {
+            shared: Arc::new(Shared {
+                conn,
+                keys,
+                retention: self.retention,
+                slack: self.slack,
+                replicas: self.replicas,
+                notifier,
+                subscribed,
+                subscriber,
+            }),
+        };
+        let limit = self.connection_timeout + self.response_timeout;
+        match tokio::time::timeout(limit, ready_rx.wait_for(|r| *r)).await {
+            Ok(Ok(_)) => Ok(store),
+            _ => Err(reply("event subscription could not be set up")),
+        }
+    }
+}

@@ -1,0 +1,46 @@
+-- create.lua: inserts an open record, atomically with dedup and both capacity bounds.
+-- Every key shares the store's prefix (one slot on a cluster with a hash-tagged prefix).
+--
+-- KEYS[1] record hash (P p:id)        KEYS[2] namespace index (P n:namespace)
+-- KEYS[3] store index (P all)         KEYS[4] dedup index of the record's key (P j:key)
+-- KEYS[5] latest decline of the key (P x:key)
+-- ARGV[1] now (ms)                    ARGV[2] per-namespace bound (-1: none)
+-- ARGV[3] total bound (-1: none)      ARGV[4] decline cooldown (ms; -1: no dedup)
+-- ARGV[5] deadline (ms)               ARGV[6] key expiry (PEXPIREAT, ms)
+-- ARGV[7] id                          ARGV[8] record key prefix (P p:)
+-- ARGV[9..] the record's field/value pairs
+--
+-- Indexes score a record by its deadline while open and by its finish time after, so
+-- ZCOUNT (now, +inf) counts exactly the open, unexpired records, in O(log n).
+-- Returns {'ok'} | {'dup'} | {'cap', 'namespace' | 'total'}
+--       | {'join', id, fields} | {'declined', id, fields}
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'dup'} end
+local cool = tonumber(ARGV[4])
+if cool >= 0 then
+  local open = redis.call('ZRANGEBYSCORE', KEYS[4], '(' .. ARGV[1], '+inf', 'LIMIT', 0, 1)
+  if open[1] then
+    return {'join', open[1], redis.call('HGETALL', ARGV[8] .. open[1])}
+  end
+  if cool > 0 then
+    local d = redis.call('GET', KEYS[5])
+    if d then
+      local f = redis.call('HMGET', ARGV[8] .. d, 's', 't')
+      if f[1] == 'd' and tonumber(f[2]) + cool > tonumber(ARGV[1]) then
+        return {'declined', d, redis.call('HGETALL', ARGV[8] .. d)}
+      end
+    end
+  end
+end
+local per_ns, total = tonumber(ARGV[2]), tonumber(ARGV[3])
+if per_ns >= 0 and redis.call('ZCOUNT', KEYS[2], '(' .. ARGV[1], '+inf') >= per_ns then
+  return {'cap', 'namespace'}
+end
+if total >= 0 and redis.call('ZCOUNT', KEYS[3], '(' .. ARGV[1], '+inf') >= total then
+  return {'cap', 'total'}
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 9))
+redis.call('PEXPIREAT', KEYS[1], ARGV[6])
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[7])
+redis.call('ZADD', KEYS[3], ARGV[5], ARGV[7])
+redis.call('ZADD', KEYS[4], ARGV[5], ARGV[7])
+return {'ok'}

@@ -1,0 +1,96 @@
+//! The key names of one store (see the layout in the [module docs](super)).
+
+use crate::store::Record;
+
+/// The keys of one store: the user's prefix and the payload kind, then a short tag.
+pub(crate) struct Keys {
+    /// The prefix the user chose.
+    pub(crate) prefix: String,
+    /// The prefix of every key of this store: the user's prefix, the kind and `:`.
+    pub(crate) base: String,
+    /// `base` `p:`, the prefix of record keys.
+    pub(crate) record_prefix: String,
+    /// `base` `all`.
+    pub(crate) all: String,
+    /// `base` `events`.
+    pub(crate) channel: String,
+}
+
+impl Keys {
+    pub(crate) fn new(prefix: &str, kind: &str) -> Self {
+        let base = format!("{prefix}{kind}:");
+        Self {
+            prefix: prefix.to_owned(),
+            record_prefix: format!("{base}p:"),
+            all: format!("{base}all"),
+            channel: format!("{base}events"),
+            base,
+        }
+    }
+
+    pub(crate) fn record(&self, id: &str) -> String {
+        let mut k = String::with_capacity(self.record_prefix.len() + id.len());
+        k.push_str(&self.record_prefix);
+        k.push_str(id);
+        k
+    }
+
+    /// The index of a namespace's records.
+    pub(crate) fn namespace(&self, ns: &str) -> String {
+        format!("{}n:{ns}", self.base)
+    }
+
+    /// The index of the open records with dedup key `key` (see [`dedup_key`]).
+    pub(crate) fn dedup(&self, key: &str) -> String {
+        format!("{}j:{key}", self.base)
+    }
+
+    /// The latest decline with dedup key `key`.
+    pub(crate) fn declined(&self, key: &str) -> String {
+        format!("{}x:{key}", self.base)
+    }
+}
+
+/// A record's dedup key (namespace, alias, resource), written so that no two triples spell
+/// the same key: the namespace with its byte length first, then each label as `-` (none)
+/// or `+` with its byte length, `:` and the label. Stored in the record (field `k`), so the
+/// scripts never rebuild it.
+pub(crate) fn dedup_key<T>(r: &Record<T>) -> String {
+    let ns = r.namespace.as_str();
+    let mut k = format!("{}:{ns}", ns.len());
+    for l in [r.body.alias(), r.body.resource()] {
+        match l {
+            None => k.push('-'),
+            Some(l) => {
+                k.push('+');
+                k.push_str(&l.len().to_string());
+                k.push(':');
+                k.push_str(l);
+            }
+        }
+    }
+    k
+}
+
+/// Whether a prefix carries a Redis Cluster hash tag (`{...}` with something between the
+/// braces), so every key of the store hashes to one slot.
+pub(crate) fn has_hash_tag(prefix: &str) -> bool {
+    prefix
+        .find('{')
+        .and_then(|open| prefix[open + 1..].find('}'))
+        .is_some_and(|len| len > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_tags_are_recognised() {
+        assert!(has_hash_tag("{oob}:"));
+        assert!(has_hash_tag("app:{x}:"));
+        assert!(!has_hash_tag("oob:"));
+        assert!(!has_hash_tag("{}oob:"));
+        assert!(!has_hash_tag("}{"));
+    }
+}

@@ -1,0 +1,138 @@
+//! The namespace and store-wide operations: list, clear and purge.
+
+use std::str::FromStr;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::RedisStore;
+use super::codec::{bytes, decode_hash, int};
+use super::conn::{eval, evalsha};
+use super::error::{backend, reply};
+use super::scripts::{CLEAR, PURGE};
+use crate::id::PendingId;
+use crate::namespace::Namespace;
+use crate::store::{Record, StoreError};
+use crate::time::Timestamp;
+
+/// How many records clear and purge remove per script call (the time Redis is blocked).
+const BATCH: usize = 256;
+
+/// How many records a list reads per pipeline.
+const READ_BATCH: usize = 512;
+
+/// The ids a clear or purge script removed, and whether it examined a full batch.
+fn removed(v: &redis::Value) -> Result<(Vec<PendingId>, bool), StoreError> {
+    let redis::Value::Array(items) = v else {
+        return Err(reply("batch reply"));
+    };
+    let (examined, ids) = items.split_first().ok_or_else(|| reply("batch reply"))?;
+    let examined = int(examined).ok_or_else(|| reply("batch count"))?;
+    let ids = ids
+        .iter()
+        .filter_map(|m| bytes(m).and_then(|b| std::str::from_utf8(b).ok()))
+        .filter_map(|s| PendingId::from_str(s).ok())
+        .collect();
+    Ok((ids, usize::try_from(examined).unwrap_or(0) >= BATCH))
+}
+
+impl<T> RedisStore<T>
+where
+    T: Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    /// The open records of a namespace: its ids scored after `now` (open, unexpired), then
+    /// their records, read in pipelines.
+    pub(super) async fn list(
+        &self,
+        namespace: &Namespace,
+        now: Timestamp,
+    ) -> Result<Vec<Record<T>>, StoreError> {
+        let keys = &self.shared.keys;
+        let nk = keys.namespace(namespace.as_str());
+        let mut conn = self.conn();
+        let members: Vec<String> = redis::cmd("ZRANGEBYSCORE")
+            .arg(&nk)
+            .arg(format!("({}", now.as_millis()))
+            .arg("+inf")
+            .query_async(&mut conn)
+            .await
+            .map_err(backend)?;
+        let mut out = Vec::with_capacity(members.len());
+        for chunk in members.chunks(READ_BATCH) {
+            let mut p = redis::pipe();
+            for m in chunk {
+                p.cmd("HGETALL").arg(keys.record(m));
+            }
+            let replies: Vec<redis::Value> = p.query_async(&mut conn).await.map_err(backend)?;
+            for (m, v) in chunk.iter().zip(&replies) {
+                let Ok(id) = PendingId::from_str(m) else {
+                    continue;
+                };
+                if let Some(r) = decode_hash::<T>(id, v, now)?
+                    && &r.namespace == namespace
+                    && r.state.is_open()
+                {
+                    out.push(r);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes every record of a namespace, in batches.
+    pub(super) async fn clear(&self, namespace: &Namespace) -> Result<usize, StoreError> {
+        let keys = &self.shared.keys;
+        let nk = keys.namespace(namespace.as_str());
+        let mut conn = self.conn();
+        let mut cleared = 0;
+        loop {
+            let mut cmd = evalsha(&CLEAR.script, 2);
+            cmd.arg(&nk)
+                .arg(&keys.all)
+                .arg(&keys.base)
+                .arg(&keys.channel)
+                .arg(namespace.as_str())
+                .arg(BATCH);
+            let v = eval(&mut conn, CLEAR.source, &cmd).await?;
+            let (ids, full) = removed(&v)?;
+            cleared += ids.len();
+            self.notify_local(&ids);
+            if !full {
+                return Ok(cleared);
+            }
+        }
+    }
+
+    /// Forgets every record whose retention window ended by `now`, in batches.
+    pub(super) async fn forget_ended(&self, now: Timestamp) -> Result<usize, StoreError> {
+        let keys = &self.shared.keys;
+        let retention = u64::try_from(self.shared.retention.as_millis()).unwrap_or(u64::MAX);
+        let Some(max) = now.as_millis().checked_sub(retention) else {
+            return Ok(0);
+        };
+        let mut conn = self.conn();
+        let mut purged = 0;
+        loop {
+            let mut cmd = evalsha(&PURGE.script, 1);
+            cmd.arg(&keys.all)
+                .arg(max)
+                .arg(BATCH)
+                .arg(&keys.base)
+                .arg(&keys.channel);
+            let v = eval(&mut conn, PURGE.source, &cmd).await?;
+            let (ids, full) = removed(&v)?;
+            purged += ids.len();
+            self.notify_local(&ids);
+            if !full {
+                return Ok(purged);
+            }
+        }
+    }
+
+    /// Wakes local waiters of `ids` (the scripts published the events for other replicas).
+    fn notify_local(&self, ids: &[PendingId]) {
+        for id in ids {
+            self.shared.notifier.notify(*id);
+        }
+    }
+}

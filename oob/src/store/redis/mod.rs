@@ -1,0 +1,287 @@
+//! [`RedisStore`]: a store shared by the replicas of a service, in Redis (or Redis Cluster).
+//!
+//! # Layout
+//!
+//! With the prefix `P` (default [`DEFAULT_PREFIX`]) and the payload kind `K`
+//! ([`OobPayload::KIND`](crate::OobPayload::KIND)), every key starts with `P` `K` `:`
+//! (written `B` below), so payload types may share a prefix and a record read with
+//! another kind is not found:
+//!
+//! | key | type | holds |
+//! |-----|------|-------|
+//! | `B` `p:` id | hash | one record (see the fields in `codec.rs`) |
+//! | `B` `n:` namespace | sorted set | the namespace's ids |
+//! | `B` `all` | sorted set | every id |
+//! | `B` `j:` dedup key | sorted set | the open ids with one (namespace, alias, resource) |
+//! | `B` `x:` dedup key | string | the id of the latest decline with that key |
+//! | `B` `events` | channel | change events |
+//!
+//! The sorted sets score an id by its deadline while it is open, and by when it finished
+//! after that; so `ZCOUNT (now +inf` counts exactly the open, unexpired records of a
+//! namespace or of the store, and `ZRANGEBYSCORE -inf (now - retention)` finds exactly what
+//! [`purge`](Store::purge) forgets. Each record key also gets a `PEXPIREAT` a slack after the
+//! latest it may be purged, so Redis forgets records even when no sweeper runs.
+//!
+//! # Cost per operation
+//!
+//! Nothing scans more than it returns: a create is one script (`EXISTS`, for dedup a
+//! `ZRANGEBYSCORE … LIMIT 0 1` and at most a `GET` and `HMGET` of the latest decline, two
+//! `ZCOUNT`s, the `HSET` and three `ZADD`s); a transition is one script of `O(log n)`
+//! commands that returns the record from one `HMGET`; a get is one `HGETALL`; a list reads
+//! the open ids of the namespace and their records; clear and purge handle batches of what
+//! they remove.
+//!
+//! # Zero retention
+//!
+//! A transition marks the record finished and returns it; the store then wakes its local
+//! waiters with it, and only then removes it with a script that first publishes the record
+//! to the other replicas (so no reader that subscribed finds neither the record nor the
+//! event). With [`Wake::Later`], the same happens in [`wake`](Store::wake).
+//!
+//! # Redis Cluster
+//!
+//! Connect with [`RedisTarget::cluster`]: the store then follows the cluster's
+//! redirections and failovers. Every key of a store must live in one slot, so the prefix
+//! must carry a hash tag (e.g. `{oob}:`); [`connect`](RedisStoreBuilder::connect) refuses
+//! one without. Events are plain `PUBLISH`es, which reach every node; the subscriber
+//! listens on one node and moves to the next when it is lost.
+//!
+//! # Durability
+//!
+//! Redis acknowledges a write before it reaches a replica or the disk. For writes that
+//! survive a primary's loss, use
+//! [`wait_for_replicas`](RedisStoreBuilder::wait_for_replicas) (the write is acknowledged
+//! only once that many replicas have it) and, against a crash of every node,
+//! `appendfsync always` on the servers.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{
+    CreateError, Created, Dedup, Limits, NewRecord, Notifier, Record, Store, StoreError,
+    Subscription, TransitionError, Wake,
+};
+use crate::capability::NamespaceToken;
+use crate::id::PendingId;
+use crate::namespace::Namespace;
+use crate::payload::OobPayload;
+use crate::state::CancelReason;
+use crate::time::Timestamp;
+
+mod builder;
+mod codec;
+mod conn;
+mod error;
+mod events;
+mod keys;
+mod maintenance;
+mod scripts;
+#[cfg(test)]
+mod tests;
+mod transitions;
+pub(crate) mod vault;
+
+pub use builder::RedisStoreBuilder;
+pub use conn::RedisTarget;
+pub use error::RedisStoreError;
+pub use vault::RedisVault;
+
+/// The default key prefix.
+pub const DEFAULT_PREFIX: &str = "oob:";
+
+pub use crate::store::lifecycle::DEFAULT_RETENTION;
+
+/// How long after the end of its retention window Redis itself deletes a record key (the
+/// allowance for clock skew between services and Redis).
+pub const DEFAULT_TTL_SLACK: Duration = Duration::from_secs(60);
+
+/// A [`Store`] in Redis, shared by every replica that uses the same server and prefix.
+///
+/// Atomic transitions in one round trip, key TTLs, per-namespace and per-dedup-key indexes
+/// kept with the records, and change events over pub/sub, so a waiter on one replica wakes
+/// when another replica completes (see the [module docs](self) for the layout, the cost of
+/// each operation and Redis Cluster). Payloads are stored as JSON. Cloning shares the
+/// connection.
+///
+/// While Redis is unreachable every operation fails fast with a [`StoreError::Backend`]
+/// whose source is a [`RedisStoreError::Unavailable`]; the store reconnects by itself once
+/// Redis is back.
+///
+/// ```no_run
+/// use oob::store::RedisStore;
+///
+/// # #[derive(serde::Serialize, serde::Deserialize, oob::OobPayload)]
+/// # #[oob(kind = "device_code", route = "/oob/cb/{id}")] struct Payload;
+/// # async fn run() -> Result<(), oob::store::StoreError> {
+/// let client = redis::Client::open("redis://127.0.0.1:6379/").map_err(oob::store::StoreError::backend)?;
+/// let store: RedisStore<Payload> = RedisStore::builder(client).prefix("{oob}:").connect().await?;
+///
+/// // On Redis Cluster:
+/// let nodes = ["redis://10.0.0.1:7000/", "redis://10.0.0.2:7000/"];
+/// let target = oob::store::redis::RedisTarget::cluster(nodes)?;
+/// let store: RedisStore<Payload> = RedisStore::builder(target).prefix("{oob}:").connect().await?;
+/// # Ok(()) }
+/// ```
+pub struct RedisStore<T> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> Clone for RedisStore<T> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for RedisStore<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.shared.keys.prefix)
+            .field("retention", &self.shared.retention)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Shared<T> {
+    conn: conn::Conn,
+    keys: keys::Keys,
+    retention: Duration,
+    slack: Duration,
+    replicas: Option<(u32, Duration)>,
+    notifier: Notifier<T>,
+    subscribed: Arc<AtomicBool>,
+    subscriber: tokio::task::JoinHandle<()>,
+}
+
+impl<T> Drop for Shared<T> {
+    fn drop(&mut self) {
+        self.subscriber.abort();
+    }
+}
+
+impl<T> RedisStore<T> {
+    /// Options for a store on `target`: a [`redis::Client`] (one server) or a
+    /// [`RedisTarget::cluster`].
+    #[must_use]
+    pub fn builder(target: impl Into<RedisTarget>) -> RedisStoreBuilder<T> {
+        RedisStoreBuilder::new(target.into())
+    }
+
+    /// A store with the default options on the server at `url` (e.g.
+    /// `redis://127.0.0.1:6379/`).
+    ///
+    /// # Errors
+    /// When the URL is invalid or Redis cannot be reached.
+    pub async fn open(url: &str) -> Result<Self, StoreError>
+    where
+        T: OobPayload + DeserializeOwned + Send + Sync + 'static,
+    {
+        let client = redis::Client::open(url).map_err(error::backend)?;
+        Self::builder(client).connect().await
+    }
+
+    /// The retention window.
+    #[must_use]
+    pub fn retention(&self) -> Duration {
+        self.shared.retention
+    }
+
+    /// The key prefix.
+    #[must_use]
+    pub fn prefix(&self) -> &str {
+        &self.shared.keys.prefix
+    }
+
+    /// Whether the event subscriber is currently subscribed (false while Redis is
+    /// unreachable, until it has reconnected).
+    #[must_use]
+    pub fn events_connected(&self) -> bool {
+        self.shared.subscribed.load(Ordering::SeqCst)
+    }
+
+    /// How many ids have local waiters subscribed.
+    #[must_use]
+    pub fn watched(&self) -> usize {
+        self.shared.notifier.watched()
+    }
+
+    fn conn(&self) -> conn::Conn {
+        self.shared.conn.clone()
+    }
+}
+
+impl<T> Store<T> for RedisStore<T>
+where
+    T: OobPayload + Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn create(
+        &self,
+        new: &NewRecord<T>,
+        limits: Limits,
+        dedup: Dedup,
+        now: Timestamp,
+    ) -> Result<Created<T>, CreateError> {
+        self.insert(new.record(), limits, dedup, now).await
+    }
+
+    async fn get(&self, id: PendingId, now: Timestamp) -> Result<Option<Record<T>>, StoreError> {
+        self.read(id, now).await
+    }
+
+    async fn complete(
+        &self,
+        id: PendingId,
+        expect: Option<&Namespace>,
+        now: Timestamp,
+        wake: Wake,
+    ) -> Result<Record<T>, TransitionError> {
+        self.transition(id, "c", expect, now, wake).await
+    }
+
+    async fn wake(&self, record: &Record<T>) -> Result<(), StoreError> {
+        self.wake_later(record).await
+    }
+
+    async fn cancel(
+        &self,
+        id: PendingId,
+        reason: CancelReason,
+        expect: Option<&Namespace>,
+        now: Timestamp,
+    ) -> Result<Record<T>, TransitionError> {
+        let to = match reason {
+            CancelReason::Cancelled => "x",
+            CancelReason::Declined => "d",
+        };
+        self.transition(id, to, expect, now, Wake::Now).await
+    }
+
+    async fn list_namespace(
+        &self,
+        token: &NamespaceToken<'_>,
+        now: Timestamp,
+    ) -> Result<Vec<Record<T>>, StoreError> {
+        self.list(token.namespace(), now).await
+    }
+
+    async fn clear_namespace(&self, token: &NamespaceToken<'_>) -> Result<usize, StoreError> {
+        self.clear(token.namespace()).await
+    }
+
+    async fn purge(&self, now: Timestamp) -> Result<usize, StoreError> {
+        self.forget_ended(now).await
+    }
+
+    async fn subscribe(&self, id: PendingId) -> Result<Subscription<T>, StoreError> {
+        Ok(self.shared.notifier.subscribe(id))
+    }
+}

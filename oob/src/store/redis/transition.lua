@@ -1,0 +1,29 @@
+-- transition.lua: completes, cancels or declines an open record.
+--
+-- KEYS[1] record hash (P p:id)
+-- ARGV[1] now (ms)                    ARGV[2] new state: 'c' completed, 'x' cancelled, 'd' declined
+-- ARGV[3] '' or '=' .. the namespace the record must be in
+-- ARGV[4] '1': publish the id on the event channel now, '0': not (the caller does, later)
+-- ARGV[5] event channel (P events)    ARGV[6] id
+-- ARGV[7] store key prefix (P)        ARGV[8] expiry of the decline key (PXAT, ms)
+--
+-- Touches, besides the record: P n:namespace, P all (re-scored by the finish time),
+-- P j:key (the record leaves its dedup index), and for a decline P x:key (the latest
+-- decline of the key, for the cooldown). No scan: every command is O(1) or O(log n).
+-- Returns {'ok', n, c, e, a, r, i, d} (the record's fields; a missing label is nil)
+--       | {'none'} | {'other'} | {'done', state} ('e': open but past its deadline)
+local f = redis.call('HMGET', KEYS[1], 's', 'e', 'n', 'k', 'c', 'a', 'r', 'i', 'd')
+if not f[1] then return {'none'} end
+if f[1] ~= 'o' then return {'done', f[1]} end
+if tonumber(f[2]) <= tonumber(ARGV[1]) then return {'done', 'e'} end
+if ARGV[3] ~= '' and f[3] ~= string.sub(ARGV[3], 2) then return {'other'} end
+local p = ARGV[7]
+redis.call('HSET', KEYS[1], 's', ARGV[2], 't', ARGV[1])
+redis.call('ZADD', p .. 'n:' .. f[3], ARGV[1], ARGV[6])
+redis.call('ZADD', p .. 'all', ARGV[1], ARGV[6])
+redis.call('ZREM', p .. 'j:' .. f[4], ARGV[6])
+if ARGV[2] == 'd' then
+  redis.call('SET', p .. 'x:' .. f[4], ARGV[6], 'PXAT', ARGV[8])
+end
+if ARGV[4] == '1' then redis.call('PUBLISH', ARGV[5], ARGV[6]) end
+return {'ok', f[3], f[5], f[2], f[6], f[7], f[8], f[9]}

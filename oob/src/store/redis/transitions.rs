@@ -1,0 +1,266 @@
+//! The atomic operations on one record: create, get, the transitions (complete, cancel,
+//! decline), and the wake-up and removal that follow them.
+
+use std::str::FromStr;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::RedisStore;
+use super::codec::{
+    bytes, decode_hash, decode_transitioned, encode_fields, finished_of, int, record_message,
+    tagged,
+};
+use super::conn::{eval, evalsha};
+use super::error::{RedisStoreError, backend, reply};
+use super::keys::dedup_key;
+use super::scripts::{CREATE, FORGET, Lua, TRANSITION};
+use crate::id::PendingId;
+use crate::namespace::Namespace;
+use crate::state::CancelReason;
+use crate::store::{
+    CreateError, Created, Dedup, Limits, Record, RecordState, Scope, StoreError, TransitionError,
+    Wake, lifecycle,
+};
+use crate::time::Timestamp;
+
+/// Latest representable key expiry (far beyond any real deadline; keeps `PEXPIREAT` valid).
+const MAX_EXPIRE_MS: u64 = 1 << 52;
+
+/// A bound as a Lua number: `-1` for "none".
+pub(crate) fn limit_arg(n: usize) -> i64 {
+    if n >= 1 << 52 {
+        -1
+    } else {
+        i64::try_from(n).unwrap_or(-1)
+    }
+}
+
+fn ms(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis())
+        .unwrap_or(u64::MAX)
+        .min(MAX_EXPIRE_MS)
+}
+
+impl<T> RedisStore<T>
+where
+    T: Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    async fn call(&self, lua: &Lua, cmd: &redis::Cmd) -> Result<redis::Value, StoreError> {
+        eval(&mut self.conn(), lua.source, cmd).await
+    }
+
+    /// With [`wait_for_replicas`](super::RedisStoreBuilder::wait_for_replicas): waits until
+    /// enough replicas acknowledged every write so far.
+    async fn replicated(&self) -> Result<(), StoreError> {
+        let Some((wanted, timeout)) = self.shared.replicas else {
+            return Ok(());
+        };
+        let acked: i64 = redis::cmd("WAIT")
+            .arg(wanted)
+            .arg(ms(timeout).max(1))
+            .query_async(&mut self.conn())
+            .await
+            .map_err(backend)?;
+        if acked >= i64::from(wanted) {
+            Ok(())
+        } else {
+            Err(StoreError::Backend(Box::new(
+                RedisStoreError::NotReplicated { acked, wanted },
+            )))
+        }
+    }
+
+    pub(super) async fn insert(
+        &self,
+        record: &Record<T>,
+        limits: Limits,
+        dedup: Dedup,
+        now: Timestamp,
+    ) -> Result<Created<T>, CreateError> {
+        let keys = &self.shared.keys;
+        let ids = record.id.encode();
+        let id_str = ids.as_str();
+        let fields = encode_fields(record)?;
+        let dk = dedup_key(record);
+        let cooldown: i64 = match dedup {
+            Dedup::Never => -1,
+            // A decline answers only while it is readable: the cooldown ends with its
+            // retention window.
+            Dedup::Join { decline_cooldown } => {
+                i64::try_from(ms(decline_cooldown.min(self.shared.retention))).unwrap_or(i64::MAX)
+            }
+        };
+        let purge_at = record.purge_at(self.shared.retention);
+        let key_expiry = purge_at
+            .saturating_add(self.shared.slack)
+            .as_millis()
+            .min(MAX_EXPIRE_MS);
+        let mut cmd = evalsha(&CREATE.script, 5);
+        cmd.arg(keys.record(id_str))
+            .arg(keys.namespace(record.namespace.as_str()))
+            .arg(&keys.all)
+            .arg(keys.dedup(&dk))
+            .arg(keys.declined(&dk))
+            .arg(now.as_millis())
+            .arg(limit_arg(limits.per_namespace))
+            .arg(limit_arg(limits.total))
+            .arg(cooldown)
+            .arg(record.expires_at.as_millis())
+            .arg(key_expiry)
+            .arg(id_str)
+            .arg(&keys.record_prefix);
+        for (k, v) in &fields {
+            cmd.arg(*k).arg(v);
+        }
+        let v = self.call(&CREATE, &cmd).await?;
+        let (tag, rest) = tagged(&v)?;
+        match tag {
+            b"ok" => {
+                self.replicated().await?;
+                Ok(Created::Inserted)
+            }
+            b"dup" => Err(CreateError::DuplicateId),
+            b"cap" => Err(CreateError::Capacity(
+                if rest.first().and_then(bytes) == Some(b"total") {
+                    Scope::Total
+                } else {
+                    Scope::Namespace
+                },
+            )),
+            b"join" | b"declined" => {
+                let id = rest
+                    .first()
+                    .and_then(bytes)
+                    .and_then(|b| std::str::from_utf8(b).ok())
+                    .and_then(|s| PendingId::from_str(s).ok())
+                    .ok_or_else(|| reply("dedup id"))?;
+                let rec = rest
+                    .get(1)
+                    .map(|h| decode_hash::<T>(id, h, now))
+                    .transpose()?
+                    .flatten()
+                    .ok_or_else(|| reply("dedup record"))?;
+                Ok(if tag == b"join" {
+                    Created::Joined(rec)
+                } else {
+                    Created::Declined(rec)
+                })
+            }
+            _ => Err(reply("create tag").into()),
+        }
+    }
+
+    pub(super) async fn read(
+        &self,
+        id: PendingId,
+        now: Timestamp,
+    ) -> Result<Option<Record<T>>, StoreError> {
+        let ids = id.encode();
+        let v: redis::Value = redis::cmd("HGETALL")
+            .arg(self.shared.keys.record(ids.as_str()))
+            .query_async(&mut self.conn())
+            .await
+            .map_err(backend)?;
+        Ok(decode_hash::<T>(id, &v, now)?
+            .filter(|r| lifecycle::visible(r.state, self.shared.retention, now)))
+    }
+
+    pub(super) async fn transition(
+        &self,
+        id: PendingId,
+        to: &'static str,
+        expect: Option<&Namespace>,
+        now: Timestamp,
+        wake: Wake,
+    ) -> Result<Record<T>, TransitionError> {
+        let ids = id.encode();
+        let id_str = ids.as_str();
+        let keys = &self.shared.keys;
+        let zero = self.shared.retention.is_zero();
+        let expect_arg = expect.map_or_else(String::new, |ns| format!("={}", ns.as_str()));
+        let publish = if wake == Wake::Now && !zero { "1" } else { "0" };
+        let decline_expiry = now
+            .saturating_add(self.shared.retention)
+            .saturating_add(self.shared.slack)
+            .as_millis()
+            .min(MAX_EXPIRE_MS);
+        let mut cmd = evalsha(&TRANSITION.script, 1);
+        cmd.arg(keys.record(id_str))
+            .arg(now.as_millis())
+            .arg(to)
+            .arg(expect_arg)
+            .arg(publish)
+            .arg(&keys.channel)
+            .arg(id_str)
+            .arg(&keys.base)
+            .arg(decline_expiry);
+        let v = self.call(&TRANSITION, &cmd).await?;
+        let (tag, rest) = tagged(&v)?;
+        match tag {
+            b"ok" => {
+                let state = match to {
+                    "c" => RecordState::Completed { at: now },
+                    "x" => RecordState::Cancelled {
+                        at: now,
+                        reason: CancelReason::Cancelled,
+                    },
+                    _ => RecordState::Cancelled {
+                        at: now,
+                        reason: CancelReason::Declined,
+                    },
+                };
+                let rec = decode_transitioned::<T>(id, rest, state)?;
+                self.replicated().await?;
+                if wake == Wake::Now {
+                    self.shared.notifier.notify_with(id, rec.clone());
+                    if zero {
+                        // Best effort: on failure the record stays finished until a purge.
+                        let _ = self.forget(&rec).await;
+                    }
+                }
+                Ok(rec)
+            }
+            b"none" => Err(TransitionError::NotFound),
+            b"other" => Err(TransitionError::NamespaceMismatch),
+            b"done" => {
+                let code = rest.first().and_then(bytes).unwrap_or(b"e");
+                if code == b"e" {
+                    self.shared.notifier.notify(id);
+                }
+                Err(TransitionError::Finished(finished_of(code)))
+            }
+            _ => Err(reply("transition tag").into()),
+        }
+    }
+
+    /// Wakes the waiters of a record completed with [`Wake::Later`]: here, then on the other
+    /// replicas (with zero retention, with the record, which is removed at the same time).
+    pub(super) async fn wake_later(&self, record: &Record<T>) -> Result<(), StoreError> {
+        self.shared.notifier.notify_with(record.id, record.clone());
+        if self.shared.retention.is_zero() {
+            return self.forget(record).await;
+        }
+        redis::cmd("PUBLISH")
+            .arg(&self.shared.keys.channel)
+            .arg(record.id.encode().as_str())
+            .exec_async(&mut self.conn())
+            .await
+            .map_err(backend)
+    }
+
+    /// Publishes a finished record to the other replicas' waiters and removes it (zero
+    /// retention), in one script.
+    async fn forget(&self, record: &Record<T>) -> Result<(), StoreError> {
+        let keys = &self.shared.keys;
+        let ids = record.id.encode();
+        let mut cmd = evalsha(&FORGET.script, 1);
+        cmd.arg(keys.record(ids.as_str()))
+            .arg(&keys.base)
+            .arg(ids.as_str())
+            .arg(&keys.channel)
+            .arg(record_message(record)?);
+        let v = self.call(&FORGET, &cmd).await?;
+        int(&v).map(|_| ()).ok_or_else(|| reply("forget"))
+    }
+}
