@@ -17,6 +17,7 @@ use crate::state::CancelReason;
 use crate::time::Timestamp;
 
 mod erased;
+pub mod lifecycle;
 pub mod memory;
 mod notify;
 #[cfg(feature = "postgres")]
@@ -27,10 +28,9 @@ pub mod redis;
 pub(crate) mod redis_vault;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
-#[cfg(feature = "sqlite")]
-pub(crate) mod sqlite_vault;
 
 pub use erased::{BoxFuture, BoxStore, DynStore};
+pub use lifecycle::DEFAULT_RETENTION;
 pub use memory::MemoryStore;
 pub use notify::{Notifier, Subscription};
 #[cfg(feature = "postgres")]
@@ -377,11 +377,7 @@ impl<T> Record<T> {
     /// window that starts when it finished (or expired).
     #[must_use]
     pub fn purge_at(&self, retention: Duration) -> Timestamp {
-        match self.state {
-            RecordState::Open | RecordState::Expired { .. } => self.expires_at,
-            RecordState::Completed { at } | RecordState::Cancelled { at, .. } => at,
-        }
-        .saturating_add(retention)
+        lifecycle::purge_at(self.state, self.expires_at, retention)
     }
 }
 

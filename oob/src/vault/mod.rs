@@ -38,7 +38,7 @@ pub use crate::store::postgres::PostgresVault;
 #[cfg(feature = "redis")]
 pub use crate::store::redis_vault::RedisVault;
 #[cfg(feature = "sqlite")]
-pub use crate::store::sqlite_vault::SqliteVault;
+pub use crate::store::sqlite::vault::SqliteVault;
 
 /// A vault failure. The source chain is kept.
 #[derive(Debug, thiserror::Error)]

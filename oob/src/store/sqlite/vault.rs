@@ -8,9 +8,9 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::StoreError;
-use super::sqlite::{Db, SqliteOptions, SqliteStore};
+use super::{Db, SqliteOptions, SqliteStore};
 use crate::capability::Capability;
+use crate::store::StoreError;
 use crate::time::{Clock, SystemClock, Timestamp};
 use crate::vault::{Entry, Vault, VaultError, Version, WriteOptions};
 

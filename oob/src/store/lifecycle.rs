@@ -1,0 +1,332 @@
+//! The lifecycle rules, written once: what every store decides the same way.
+//!
+//! A store does storage and atomicity; what it decides inside its atomic step comes from
+//! here: which record a create joins ([`same_key`], [`joinable`]), which decline answers
+//! during its cooldown ([`LatestDecline`]), which capacity bound a create exceeds
+//! ([`capacity`]), whether a read still sees a finished record ([`visible`]), when it may be
+//! forgotten ([`purge_due`]), and how a state is written as text ([`StateCode`]). The
+//! memory store calls these under its lock; the SQLite store inside the transaction its
+//! connection thread holds; the conformance suite and the model-based test hold every store
+//! to them.
+//!
+//! The rules, in words:
+//! - **Expiry** is exact to the millisecond: an open record whose deadline is `<= now` is
+//!   expired at that instant for every purpose (reads, transitions, dedup, capacity).
+//! - **Dedup**: a create with [`Dedup::Join`](super::Dedup::Join) joins an open, unexpired
+//!   record of the same namespace with the same alias and resource; failing that, the most
+//!   recent decline with that key still in its cooldown answers; failing that, it inserts.
+//! - **Capacity**: the per-namespace bound is checked first, so a create that exceeds both
+//!   fails with [`Scope::Namespace`]; only open, unexpired records count.
+//! - **Retention**: a finished record stays readable for the retention window after it
+//!   finished (an expired one: after its deadline) and is then gone for every read, purged
+//!   or not. With zero retention a completed, cancelled or declined record is removed by the
+//!   call that finished it (after its waiters were told), and an expired one is gone at its
+//!   deadline.
+
+use std::time::Duration;
+
+use super::{Body, Limits, RecordState, Scope};
+use crate::state::CancelReason;
+use crate::time::Timestamp;
+
+/// The default retention window for finished records, the same for every store.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(300);
+
+/// Whether two bodies have the same dedup key (alias and resource; the namespace and the
+/// kind are the caller's to compare).
+#[must_use]
+pub fn same_key<T, U>(a: &Body<T>, b: &Body<U>) -> bool {
+    a.alias() == b.alias() && a.resource() == b.resource()
+}
+
+/// Whether a record in `state` with deadline `expires_at` may be joined at `now`: open and
+/// not past its deadline.
+#[must_use]
+pub fn joinable(state: RecordState, expires_at: Timestamp, now: Timestamp) -> bool {
+    state.is_open() && expires_at > now
+}
+
+/// When a record in `state` was declined, if it was and its cooldown has not lapsed at
+/// `now` (a decline answers while `declined_at + cooldown > now`).
+#[must_use]
+pub fn cooling(state: RecordState, cooldown: Duration, now: Timestamp) -> Option<Timestamp> {
+    match state {
+        RecordState::Cancelled {
+            at,
+            reason: CancelReason::Declined,
+        } if at.saturating_add(cooldown) > now => Some(at),
+        _ => None,
+    }
+}
+
+/// Picks the decline that answers a create during the cooldown: the most recent one (the
+/// first seen among equally recent ones).
+#[derive(Debug)]
+pub struct LatestDecline<K> {
+    best: Option<(Timestamp, K)>,
+}
+
+impl<K> Default for LatestDecline<K> {
+    fn default() -> Self {
+        Self { best: None }
+    }
+}
+
+impl<K> LatestDecline<K> {
+    /// Offers a candidate, declined at `at`.
+    pub fn offer(&mut self, at: Timestamp, key: K) {
+        if self.best.as_ref().is_none_or(|(b, _)| at > *b) {
+            self.best = Some((at, key));
+        }
+    }
+
+    /// The decline that answers, if any.
+    #[must_use]
+    pub fn pick(self) -> Option<K> {
+        self.best.map(|(_, k)| k)
+    }
+}
+
+/// Whether one more open record fits: `namespace_open` and `total_open` count the open,
+/// unexpired records of the namespace and of the store. The namespace bound is checked
+/// first.
+///
+/// # Errors
+/// The scope of the first bound the create would exceed.
+pub fn capacity(namespace_open: usize, total_open: usize, limits: Limits) -> Result<(), Scope> {
+    if namespace_open >= limits.per_namespace {
+        Err(Scope::Namespace)
+    } else if total_open >= limits.total {
+        Err(Scope::Total)
+    } else {
+        Ok(())
+    }
+}
+
+/// Whether a read at `now` still sees a record whose state as of `now` is `state` (see
+/// [`Record::state_at`](super::Record::state_at)): open records always; expired ones until
+/// their retention window ends; completed, cancelled and declined ones until their window
+/// ends, or, with zero retention, until the call that finished them removes them.
+#[must_use]
+pub fn visible(state: RecordState, retention: Duration, now: Timestamp) -> bool {
+    match state {
+        RecordState::Open => true,
+        RecordState::Expired { at } => at.saturating_add(retention) > now,
+        RecordState::Completed { at } | RecordState::Cancelled { at, .. } => {
+            retention.is_zero() || at.saturating_add(retention) > now
+        }
+    }
+}
+
+/// When a record may be forgotten: the end of the retention window that starts when it
+/// finished, or, for an open (or expired) record, at its deadline.
+#[must_use]
+pub fn purge_at(state: RecordState, expires_at: Timestamp, retention: Duration) -> Timestamp {
+    match state {
+        RecordState::Open | RecordState::Expired { .. } => expires_at,
+        RecordState::Completed { at } | RecordState::Cancelled { at, .. } => at,
+    }
+    .saturating_add(retention)
+}
+
+/// Whether [`purge`](super::Store::purge) at `now` forgets the record.
+#[must_use]
+pub fn purge_due(
+    state: RecordState,
+    expires_at: Timestamp,
+    retention: Duration,
+    now: Timestamp,
+) -> bool {
+    purge_at(state, expires_at, retention) <= now
+}
+
+/// A record's state as stored: one code and, for a finished record, when it finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StateCode {
+    /// Open (expired once its deadline passed).
+    Open,
+    /// Completed.
+    Completed,
+    /// Cancelled by the service.
+    Cancelled,
+    /// Declined by the user.
+    Declined,
+    /// Stored as expired.
+    Expired,
+}
+
+/// A stored state code that is not one of [`StateCode`]'s, or a finished state without its
+/// time.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("invalid stored state")]
+#[non_exhaustive]
+pub struct BadState;
+
+impl StateCode {
+    /// The code of a state, and when it finished (for completed, cancelled and declined).
+    #[must_use]
+    pub fn of(state: RecordState) -> (Self, Option<Timestamp>) {
+        match state {
+            RecordState::Open => (Self::Open, None),
+            RecordState::Expired { .. } => (Self::Expired, None),
+            RecordState::Completed { at } => (Self::Completed, Some(at)),
+            RecordState::Cancelled {
+                at,
+                reason: CancelReason::Cancelled,
+            } => (Self::Cancelled, Some(at)),
+            RecordState::Cancelled {
+                at,
+                reason: CancelReason::Declined,
+            } => (Self::Declined, Some(at)),
+        }
+    }
+
+    /// The code of a transition's target state.
+    #[must_use]
+    pub fn of_cancel(reason: CancelReason) -> Self {
+        match reason {
+            CancelReason::Cancelled => Self::Cancelled,
+            CancelReason::Declined => Self::Declined,
+        }
+    }
+
+    /// The state as of `now` of a record stored with this code.
+    ///
+    /// # Errors
+    /// A finished code without `finished_at`.
+    pub fn state(
+        self,
+        finished_at: Option<Timestamp>,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<RecordState, BadState> {
+        Ok(match self {
+            Self::Open if expires_at > now => RecordState::Open,
+            Self::Open | Self::Expired => RecordState::Expired { at: expires_at },
+            Self::Completed => RecordState::Completed {
+                at: finished_at.ok_or(BadState)?,
+            },
+            Self::Cancelled | Self::Declined => RecordState::Cancelled {
+                at: finished_at.ok_or(BadState)?,
+                reason: if self == Self::Declined {
+                    CancelReason::Declined
+                } else {
+                    CancelReason::Cancelled
+                },
+            },
+        })
+    }
+
+    /// The code as one word (`open`, `completed`, `cancelled`, `declined`, `expired`).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Completed => "completed",
+            Self::Cancelled => "cancelled",
+            Self::Declined => "declined",
+            Self::Expired => "expired",
+        }
+    }
+
+    /// The code written by [`as_str`](Self::as_str).
+    ///
+    /// # Errors
+    /// Any other text.
+    pub fn parse(s: &str) -> Result<Self, BadState> {
+        Ok(match s {
+            "open" => Self::Open,
+            "completed" => Self::Completed,
+            "cancelled" => Self::Cancelled,
+            "declined" => Self::Declined,
+            "expired" => Self::Expired,
+            _ => return Err(BadState),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: Timestamp = Timestamp::from_millis(10_000);
+
+    #[test]
+    fn the_namespace_bound_is_checked_first() {
+        let l = Limits::new(2, 3);
+        assert_eq!(capacity(2, 3, l), Err(Scope::Namespace));
+        assert_eq!(capacity(1, 3, l), Err(Scope::Total));
+        assert_eq!(capacity(1, 2, l), Ok(()));
+    }
+
+    #[test]
+    fn zero_retention_hides_an_expired_record_at_its_deadline() {
+        let expired = RecordState::Expired { at: T };
+        assert!(!visible(expired, Duration::ZERO, T));
+        assert!(visible(expired, Duration::from_millis(1), T));
+        assert!(!visible(
+            expired,
+            Duration::from_millis(1),
+            Timestamp::from_millis(10_001)
+        ));
+        let done = RecordState::Completed { at: T };
+        assert!(visible(done, Duration::ZERO, T));
+        assert!(!visible(
+            done,
+            Duration::from_secs(1),
+            T.saturating_add(Duration::from_secs(1))
+        ));
+        assert!(purge_due(done, T, Duration::ZERO, T));
+    }
+
+    #[test]
+    fn the_latest_decline_answers_and_the_cooldown_is_exact() {
+        let declined = |at| RecordState::Cancelled {
+            at,
+            reason: CancelReason::Declined,
+        };
+        let cd = Duration::from_millis(5);
+        assert_eq!(
+            cooling(declined(T), cd, Timestamp::from_millis(10_004)),
+            Some(T)
+        );
+        assert_eq!(
+            cooling(declined(T), cd, Timestamp::from_millis(10_005)),
+            None
+        );
+        let mut pick = LatestDecline::default();
+        pick.offer(T, 'a');
+        pick.offer(Timestamp::from_millis(10_001), 'b');
+        pick.offer(Timestamp::from_millis(10_001), 'c');
+        assert_eq!(pick.pick(), Some('b'));
+    }
+
+    #[test]
+    fn every_state_round_trips_through_its_code() {
+        let exp = T.saturating_add(Duration::from_secs(1));
+        for s in [
+            RecordState::Open,
+            RecordState::Completed { at: T },
+            RecordState::Cancelled {
+                at: T,
+                reason: CancelReason::Cancelled,
+            },
+            RecordState::Cancelled {
+                at: T,
+                reason: CancelReason::Declined,
+            },
+            RecordState::Expired { at: exp },
+        ] {
+            let (code, at) = StateCode::of(s);
+            assert_eq!(StateCode::parse(code.as_str()).ok(), Some(code));
+            assert_eq!(code.state(at, exp, T).ok(), Some(s));
+        }
+        assert!(StateCode::parse("bogus").is_err());
+        assert!(StateCode::Completed.state(None, exp, T).is_err());
+        assert_eq!(
+            StateCode::Open.state(None, exp, exp).ok(),
+            Some(RecordState::Expired { at: exp })
+        );
+    }
+}

@@ -1,0 +1,346 @@
+//! [`MemoryStore`]: an in-process store.
+
+mod table;
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use self::table::Table;
+use super::lifecycle::{self, LatestDecline};
+use super::{
+    CreateError, Created, Dedup, Limits, NewRecord, Notifier, Record, RecordState, Store,
+    StoreError, Subscription, TransitionError, Wake,
+};
+use crate::capability::NamespaceToken;
+use crate::id::PendingId;
+use crate::namespace::Namespace;
+use crate::state::CancelReason;
+use crate::time::Timestamp;
+
+pub use super::lifecycle::DEFAULT_RETENTION;
+pub use table::TableFull;
+
+/// How many slots [`MemoryStore::purge`](Store::purge) scans per lock acquisition.
+const PURGE_CHUNK: usize = 4096;
+
+/// An in-process [`Store`]: fast, bounded, and gone with the process.
+///
+/// Each record is stored once, with an id index and a namespace index beside it (no second
+/// copy of any payload). The [lifecycle rules](super::lifecycle) run under one lock: expiry
+/// is exact to the millisecond on every read, transition and capacity count; finished and
+/// expired records stay readable for the retention window (default [`DEFAULT_RETENTION`])
+/// and are forgotten by [`purge`](Store::purge). Cloning the store shares it.
+///
+/// ```
+/// use std::time::Duration;
+/// use oob::store::MemoryStore;
+///
+/// # #[derive(Clone)] struct Payload;
+/// let store: MemoryStore<Payload> = MemoryStore::new().with_retention(Duration::from_secs(60));
+/// assert_eq!(store.retention(), Duration::from_secs(60));
+/// ```
+pub struct MemoryStore<T> {
+    shared: Arc<Shared<T>>,
+    retention: Duration,
+}
+
+#[derive(Debug)]
+struct Shared<T> {
+    table: Mutex<Table<T>>,
+    notifier: Notifier<T>,
+}
+
+impl<T> std::fmt::Debug for MemoryStore<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Records hold payloads and namespaces: never printed.
+        f.debug_struct("MemoryStore")
+            .field("retention", &self.retention)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> Clone for MemoryStore<T> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+            retention: self.retention,
+        }
+    }
+}
+
+impl<T> Default for MemoryStore<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> MemoryStore<T> {
+    /// An empty store with the default retention window.
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                table: Mutex::new(Table::default()),
+                notifier: Notifier::new(),
+            }),
+            retention: DEFAULT_RETENTION,
+        }
+    }
+
+    /// The same store (its records kept, shared with its clones) with another retention
+    /// window for finished and expired records. Zero forgets a record as soon as it finishes
+    /// (waiters still get its outcome).
+    #[must_use]
+    pub fn with_retention(mut self, retention: Duration) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// The retention window.
+    #[must_use]
+    pub fn retention(&self) -> Duration {
+        self.retention
+    }
+
+    /// How many records (open, finished or expired) the store holds.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether the store holds no record.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many records are stored as open (including expired ones not yet noticed).
+    #[must_use]
+    pub fn open_count(&self) -> usize {
+        self.lock().open_count()
+    }
+
+    /// How many ids have waiters subscribed.
+    #[must_use]
+    pub fn watched(&self) -> usize {
+        self.shared.notifier.watched()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Table<T>> {
+        self.shared
+            .table
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn transition(
+        &self,
+        id: PendingId,
+        to: RecordState,
+        expect: Option<&Namespace>,
+        now: Timestamp,
+        wake: Wake,
+    ) -> Result<Record<T>, TransitionError> {
+        let mut table = self.lock();
+        let slot = table.slot(&id).ok_or(TransitionError::NotFound)?;
+        let e = table.entry(slot);
+        let state = e.state_at(now);
+        if !lifecycle::visible(state, self.retention, now) {
+            return Err(TransitionError::NotFound);
+        }
+        if let Some(how) = state.finished() {
+            if e.state.is_open() {
+                // Past its deadline: close it now, so it stops counting.
+                let at = e.expires_at;
+                table.close(slot, RecordState::Expired { at });
+                drop(table);
+                self.shared.notifier.notify(id);
+            }
+            return Err(TransitionError::Finished(how));
+        }
+        if expect.is_some_and(|ns| ns != table.namespace_of(slot)) {
+            return Err(TransitionError::NamespaceMismatch);
+        }
+        // With zero retention the record goes at once, unless its waiters are woken later:
+        // then `wake` removes it, so nobody in between finds it missing.
+        let record = if self.retention.is_zero() && wake == Wake::Now {
+            table.remove(slot, now).with_state(to)
+        } else {
+            table.close(slot, to);
+            table.record(slot, now)
+        };
+        // Notify before unlocking: a waiter that reads the store after this transition
+        // finds either the record or this event, never neither.
+        if wake == Wake::Now && self.shared.notifier.has_waiters() {
+            self.shared.notifier.notify_with(id, record.clone());
+        }
+        drop(table);
+        Ok(record)
+    }
+}
+
+impl<T> Store<T> for MemoryStore<T>
+where
+    T: Send + Sync + 'static,
+{
+    fn name(&self) -> &'static str {
+        "memory"
+    }
+
+    async fn create(
+        &self,
+        new_record: &NewRecord<T>,
+        limits: Limits,
+        dedup: Dedup,
+        now: Timestamp,
+    ) -> Result<Created<T>, CreateError> {
+        let record = new_record.record();
+        let mut table = self.lock();
+        if table.slot(&record.id).is_some() {
+            return Err(CreateError::DuplicateId);
+        }
+        if let Dedup::Join { decline_cooldown } = dedup {
+            let mut declined = LatestDecline::default();
+            for &s in table.namespace_slots(&record.namespace) {
+                let e = table.entry(s);
+                if !lifecycle::same_key(&e.body, &record.body) {
+                    continue;
+                }
+                let state = e.state_at(now);
+                if lifecycle::joinable(state, e.expires_at, now) {
+                    return Ok(Created::Joined(table.record(s, now)));
+                }
+                if lifecycle::visible(state, self.retention, now)
+                    && let Some(at) = lifecycle::cooling(state, decline_cooldown, now)
+                {
+                    declined.offer(at, s);
+                }
+            }
+            if let Some(s) = declined.pick() {
+                return Ok(Created::Declined(table.record(s, now)));
+            }
+        }
+        let in_namespace = table.open_in(&record.namespace, now, limits.per_namespace);
+        let total = if in_namespace >= limits.per_namespace {
+            0
+        } else {
+            table.open_total(now, limits.total)
+        };
+        lifecycle::capacity(in_namespace, total, limits).map_err(CreateError::Capacity)?;
+        table.insert(record).map_err(StoreError::backend)?;
+        Ok(Created::Inserted)
+    }
+
+    async fn get(&self, id: PendingId, now: Timestamp) -> Result<Option<Record<T>>, StoreError> {
+        let table = self.lock();
+        Ok(table
+            .slot(&id)
+            .map(|s| table.record(s, now))
+            .filter(|r| lifecycle::visible(r.state, self.retention, now)))
+    }
+
+    async fn complete(
+        &self,
+        id: PendingId,
+        expect: Option<&Namespace>,
+        now: Timestamp,
+        wake: Wake,
+    ) -> Result<Record<T>, TransitionError> {
+        self.transition(id, RecordState::Completed { at: now }, expect, now, wake)
+    }
+
+    async fn wake(&self, record: &Record<T>) -> Result<(), StoreError> {
+        let mut table = self.lock();
+        if self.retention.is_zero()
+            && let Some(slot) = table.slot(&record.id)
+            && !table.entry(slot).state.is_open()
+        {
+            drop(table.remove(slot, Timestamp::EPOCH));
+        }
+        if self.shared.notifier.has_waiters() {
+            self.shared.notifier.notify_with(record.id, record.clone());
+        }
+        drop(table);
+        Ok(())
+    }
+
+    async fn cancel(
+        &self,
+        id: PendingId,
+        reason: CancelReason,
+        expect: Option<&Namespace>,
+        now: Timestamp,
+    ) -> Result<Record<T>, TransitionError> {
+        let to = RecordState::Cancelled { at: now, reason };
+        self.transition(id, to, expect, now, Wake::Now)
+    }
+
+    async fn list_namespace(
+        &self,
+        token: &NamespaceToken<'_>,
+        now: Timestamp,
+    ) -> Result<Vec<Record<T>>, StoreError> {
+        let table = self.lock();
+        Ok(table
+            .namespace_slots(token.namespace())
+            .iter()
+            .filter(|&&s| {
+                let e = table.entry(s);
+                lifecycle::joinable(e.state, e.expires_at, now)
+            })
+            .map(|&s| table.record(s, now))
+            .collect())
+    }
+
+    async fn clear_namespace(&self, token: &NamespaceToken<'_>) -> Result<usize, StoreError> {
+        let mut table = self.lock();
+        let slots = table.namespace_slots(token.namespace()).to_vec();
+        let ids: Vec<PendingId> = slots
+            .iter()
+            .map(|&s| table.remove(s, Timestamp::EPOCH).id)
+            .collect();
+        drop(table);
+        for id in &ids {
+            self.shared.notifier.notify(*id);
+        }
+        Ok(ids.len())
+    }
+
+    async fn purge(&self, now: Timestamp) -> Result<usize, StoreError> {
+        let mut purged = Vec::new();
+        let mut start = 0usize;
+        loop {
+            let done = {
+                let mut table = self.lock();
+                let end = start + PURGE_CHUNK;
+                for s in table.occupied(start..end) {
+                    let e = table.entry(s);
+                    if lifecycle::purge_due(e.state, e.expires_at, self.retention, now) {
+                        purged.push(table.remove(s, now).id);
+                    }
+                }
+                start = end;
+                let done = end >= table.capacity();
+                if done {
+                    table.shrink();
+                }
+                done
+            };
+            if done {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        for id in &purged {
+            self.shared.notifier.notify(*id);
+        }
+        Ok(purged.len())
+    }
+
+    async fn subscribe(&self, id: PendingId) -> Result<Subscription<T>, StoreError> {
+        Ok(self.shared.notifier.subscribe(id))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,230 @@
+//! The jobs that run the [lifecycle rules](crate::store::lifecycle) on the connection thread,
+//! inside the transaction of its batch: create (dedup, cooldown, both bounds, insert) and
+//! the transitions. Each job issues at most one writing statement, so it is atomic on its
+//! own even when it runs outside a transaction.
+
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::row::{NewRow, Row, finished_as, ms, state_columns};
+use crate::id::PendingId;
+use crate::store::lifecycle::{self, StateCode};
+use crate::store::{Dedup, Finished, Limits, Scope};
+use crate::time::Timestamp;
+
+/// What a create job found.
+#[allow(clippy::large_enum_variant)] // moved once, from the thread to the caller
+pub(super) enum CreateOutcome {
+    Inserted,
+    Joined(Row),
+    Declined(Row),
+    Duplicate,
+    Full(Scope),
+}
+
+/// What a transition job found.
+#[allow(clippy::large_enum_variant)] // moved once, from the thread to the caller
+pub(super) enum TransitionOutcome {
+    Done(Row),
+    NotFound,
+    Finished(Finished),
+    Mismatch,
+}
+
+/// What a create needs on the connection thread.
+#[derive(Debug)]
+pub(super) struct CreateJob {
+    pub(super) row: NewRow,
+    pub(super) kind: &'static str,
+    pub(super) limits: Limits,
+    pub(super) dedup: Dedup,
+    pub(super) retention: Duration,
+    pub(super) now: Timestamp,
+}
+
+impl CreateJob {
+    pub(super) fn run(&self, conn: &Connection) -> rusqlite::Result<CreateOutcome> {
+        let (new, kind, now) = (&self.row, self.kind, ms(self.now));
+        if let Dedup::Join { decline_cooldown } = self.dedup {
+            let open = conn
+                .prepare_cached(concat!(
+                    "SELECT ",
+                    cols!(),
+                    " FROM oob_pendings WHERE namespace = ?1 AND state = 'open' AND kind = ?2 \
+                     AND alias IS ?3 AND resource IS ?4 AND expires_at > ?5 LIMIT 1"
+                ))?
+                .query_row(
+                    params![new.namespace, kind, new.alias, new.resource, now],
+                    Row::read,
+                )
+                .optional()?;
+            if let Some(row) = open {
+                return Ok(CreateOutcome::Joined(row));
+            }
+            // The latest decline of the key (the index orders them); it answers while it
+            // cools down and is still visible.
+            let declined = conn
+                .prepare_cached(concat!(
+                    "SELECT ",
+                    cols!(),
+                    " FROM oob_pendings WHERE namespace = ?1 AND state = 'cancelled' \
+                     AND kind = ?2 AND alias IS ?3 AND resource IS ?4 AND reason = 'declined' \
+                     ORDER BY finished_at DESC LIMIT 1"
+                ))?
+                .query_row(
+                    params![new.namespace, kind, new.alias, new.resource],
+                    Row::read,
+                )
+                .optional()?;
+            if let Some(row) = declined
+                && let Some(state) = row.state_at(self.now)
+                && lifecycle::visible(state, self.retention, self.now)
+                && lifecycle::cooling(state, decline_cooldown, self.now).is_some()
+            {
+                return Ok(CreateOutcome::Declined(row));
+            }
+        }
+        if conn.is_autocommit() {
+            // Outside a transaction (another process holds the lock): the bounds and the
+            // insert in one statement, atomic by itself; then say which bound refused.
+            return match new.insert_capped(conn, kind, now, self.limits) {
+                Ok(0) => Ok(CreateOutcome::Full(self.scope(conn)?)),
+                other => Self::inserted(other),
+            };
+        }
+        // Inside the batch's immediate transaction nothing else writes between the counts
+        // and the insert.
+        if let Err(scope) = self.fits(conn) {
+            return Ok(CreateOutcome::Full(scope?));
+        }
+        Self::inserted(new.insert(conn, kind))
+    }
+
+    /// The bound the insert would exceed, namespace first (the counts read only the
+    /// `(namespace, state, kind, expires_at)` index).
+    fn fits(&self, conn: &Connection) -> Result<(), rusqlite::Result<Scope>> {
+        let in_namespace = self.count_namespace(conn).map_err(Err)?;
+        let total = if in_namespace >= self.limits.per_namespace || self.limits.total == usize::MAX
+        {
+            0
+        } else {
+            self.count_total(conn).map_err(Err)?
+        };
+        lifecycle::capacity(in_namespace, total, self.limits).map_err(Ok)
+    }
+
+    fn scope(&self, conn: &Connection) -> rusqlite::Result<Scope> {
+        match self.fits(conn) {
+            Err(scope) => scope,
+            // Room again by now (something finished in between): report the total bound,
+            // the only one the statement could have seen full.
+            Ok(()) => Ok(Scope::Total),
+        }
+    }
+
+    fn count_namespace(&self, conn: &Connection) -> rusqlite::Result<usize> {
+        let n: i64 = conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM oob_pendings WHERE namespace = ?1 AND state = 'open' \
+                 AND kind = ?2 AND expires_at > ?3",
+            )?
+            .query_row(params![self.row.namespace, self.kind, ms(self.now)], |r| {
+                r.get(0)
+            })?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    fn count_total(&self, conn: &Connection) -> rusqlite::Result<usize> {
+        let n: i64 = conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM oob_pendings WHERE state = 'open' AND kind = ?1 \
+                 AND expires_at > ?2",
+            )?
+            .query_row(params![self.kind, ms(self.now)], |r| r.get(0))?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    fn inserted(result: rusqlite::Result<usize>) -> rusqlite::Result<CreateOutcome> {
+        match result {
+            Ok(0) => Ok(CreateOutcome::Full(Scope::Namespace)),
+            Ok(_) => Ok(CreateOutcome::Inserted),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                    || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
+            {
+                Ok(CreateOutcome::Duplicate)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// What a transition needs on the connection thread.
+#[derive(Debug)]
+pub(super) struct TransitionJob {
+    pub(super) id: PendingId,
+    pub(super) to: StateCode,
+    pub(super) expect: Option<String>,
+    pub(super) kind: &'static str,
+    pub(super) retention: Duration,
+    pub(super) now: Timestamp,
+    /// Delete the row instead of updating it (zero retention, waiters woken now).
+    pub(super) delete: bool,
+}
+
+impl TransitionJob {
+    /// Reads, then writes guarded by `state = 'open'`: the connection thread runs one job at
+    /// a time inside an immediate transaction, so nothing changes the row in between (and
+    /// the guard holds even outside a transaction). Cheaper than `RETURNING`, which buffers
+    /// its rows in a temporary table.
+    pub(super) fn run(
+        self,
+        conn: &Connection,
+        touched: &mut Vec<PendingId>,
+    ) -> rusqlite::Result<TransitionOutcome> {
+        let key = &self.id.as_bytes()[..];
+        let now = ms(self.now);
+        let Some(mut row) = Row::by_id(conn, key, self.kind)? else {
+            return Ok(TransitionOutcome::NotFound);
+        };
+        if let Some(state) = row.state_at(self.now)
+            && !lifecycle::visible(state, self.retention, self.now)
+        {
+            return Ok(TransitionOutcome::NotFound);
+        }
+        if row.state != "open" || row.expires_at <= now {
+            return Ok(TransitionOutcome::Finished(finished_as(&row)));
+        }
+        if self.expect.as_ref().is_some_and(|ns| *ns != row.namespace) {
+            return Ok(TransitionOutcome::Mismatch);
+        }
+        let (state, reason) = state_columns(self.to);
+        let changed = if self.delete {
+            conn.prepare_cached(
+                "DELETE FROM oob_pendings WHERE id = ?1 AND state = 'open' AND expires_at > ?2",
+            )?
+            .execute(params![key, now])?
+        } else {
+            // With zero retention and a later wake-up, the row goes once the waiters were
+            // told (see `Db::forget`).
+            conn.prepare_cached(
+                "UPDATE oob_pendings SET state = ?3, reason = ?4, finished_at = ?2 \
+                 WHERE id = ?1 AND state = 'open' AND expires_at > ?2",
+            )?
+            .execute(params![key, now, state, reason])?
+        };
+        if changed == 0 {
+            // Only outside a transaction (another process won in between): say why.
+            return Ok(match Row::by_id(conn, key, self.kind)? {
+                None => TransitionOutcome::NotFound,
+                Some(r) => TransitionOutcome::Finished(finished_as(&r)),
+            });
+        }
+        touched.push(self.id);
+        row.state = state.to_owned();
+        row.reason = reason.map(str::to_owned);
+        row.finished_at = Some(now);
+        Ok(TransitionOutcome::Done(row))
+    }
+}

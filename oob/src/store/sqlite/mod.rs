@@ -1,0 +1,242 @@
+//! [`SqliteStore`]: the embedded, durable store (feature `sqlite`).
+//!
+//! # Layout
+//!
+//! One table, `oob_pendings`, keyed by the 16-byte id. Each row holds the payload as JSON
+//! (so `T` must be `Serialize + DeserializeOwned`), its labels (alias, resource, elicitation
+//! id), the payload kind ([`OobPayload::KIND`], so several payload types can share one
+//! file), the namespace, the times in milliseconds since the Unix epoch, the state
+//! (`open`, `completed`, `cancelled`, `expired`) with the cancel reason and when it finished.
+//! Indexes: the primary key on id (rows themselves are kept in insertion order, so only
+//! the small id index takes random writes), `(namespace, state, kind, expires_at)` (the
+//! capacity count and namespace listing read it alone), `expires_at` and `finished_at`
+//! (purge).
+//! The schema is versioned with `PRAGMA user_version` and migrated by [`migrate`] on open.
+//!
+//! # Threading
+//!
+//! SQLite calls block, so none of them runs on the async executor. Each database is served
+//! by one dedicated thread that owns its connection. Callers send it jobs over a channel and
+//! await a oneshot reply. The thread drains whatever jobs are queued (up to 256) and runs
+//! them in a single `BEGIN IMMEDIATE` … `COMMIT` transaction, replying only after the
+//! commit (group commit). Every job issues at most one writing statement, so each job is
+//! atomic on its own and a failing job never leaves a partial write; if the commit fails,
+//! every job of the batch gets the error. A create counts the namespace's open records and
+//! then inserts (nothing else writes inside the batch's immediate transaction; outside one,
+//! it is a single `INSERT … SELECT … WHERE count < bound`, which costs SQLite a temporary
+//! table because it reads the table it writes); a duplicate id fails on the primary key. A
+//! transition is one `UPDATE … WHERE id = ? AND state = 'open' AND expires_at > ?` guarded
+//! by a read of the row in the same job, and no statement binds a `LIMIT` (SQLite would
+//! re-prepare it on every call).
+//! With one task this costs one thread hop per call;
+//! under concurrency it turns N commits into one, which is what makes create + complete
+//! pairs fast. (A `spawn_blocking` + mutex design pays the same hop plus a commit and lock
+//! hand-off per call.) Payload encoding and decoding happen on the caller's task, not on
+//! the connection thread.
+//!
+//! # Durability
+//!
+//! The database runs in WAL mode. With the default [`Synchronous::Normal`], a committed
+//! transaction survives a crash or kill of the process (the WAL is in the OS page cache),
+//! but the last transactions before an operating-system crash or power loss may be rolled
+//! back; the database is never corrupted. [`Synchronous::Full`] fsyncs the WAL on every
+//! commit (group commit amortises it under load) and survives power loss too.
+//!
+//! # Waiters
+//!
+//! An in-process [`Notifier`] wakes waiters on every transition, clear and purge made
+//! through this process's store handles. Another process writing the same file does not
+//! wake them; waiters then see its changes at their deadline (use Redis for several
+//! replicas).
+
+/// The columns [`Row::read`] reads, in order (a macro so statements are `concat!`ed at
+/// compile time and the statement cache is keyed without allocating).
+macro_rules! cols {
+    () => {
+        "id, namespace, alias, resource, elicit_id, data, created_at, expires_at, state, \
+         reason, finished_at"
+    };
+}
+
+mod jobs;
+mod options;
+mod row;
+mod schema;
+mod store;
+pub(crate) mod vault;
+mod worker;
+
+use std::marker::PhantomData;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{Notifier, Record, StoreError};
+use crate::id::PendingId;
+use crate::payload::OobPayload;
+
+pub use super::lifecycle::DEFAULT_RETENTION;
+pub use options::{SqliteOptions, Synchronous};
+pub use row::BadColumn;
+pub use schema::{SCHEMA_VERSION, SchemaTooNew};
+pub(crate) use worker::Db;
+use worker::Orphan;
+pub use worker::WorkerGone;
+
+/// A durable [`Store`] in one SQLite file (feature `sqlite`).
+///
+/// See the [module documentation](self) for the layout, the threading model and the
+/// durability trade-off. Cloning the store shares its connection thread and waiters.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use oob::{CallbackBase, Manager, OobPayload, Spec};
+/// use oob::provider::FixedNamespace;
+/// use oob::store::SqliteStore;
+///
+/// #[derive(Clone, serde::Serialize, serde::Deserialize, OobPayload)]
+/// #[oob(kind = "api_key", route = "/oob/key/{id}")]
+/// struct ApiKey { service: String }
+///
+/// let store = SqliteStore::<ApiKey>::open_in_memory()?.with_retention(Duration::from_secs(60));
+/// let manager = Manager::builder()
+///     .store(store)
+///     .provider(FixedNamespace::new("alice".parse()?))
+///     .callback_base(CallbackBase::parse("https://mcp.example.com")?)
+///     .build();
+/// let open = manager.create(&(), Spec::new(ApiKey { service: "github".into() })).await?;
+/// let done = manager.complete(open).await?;
+/// assert_eq!(done.data().service, "github");
+/// # Ok(()) }
+/// ```
+pub struct SqliteStore<T> {
+    db: Db,
+    notifier: Notifier<T>,
+    orphan: Orphan,
+    retention: Duration,
+    _payload: PhantomData<fn() -> T>,
+}
+
+impl<T> std::fmt::Debug for SqliteStore<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("retention", &self.retention)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> Clone for SqliteStore<T> {
+    fn clone(&self) -> Self {
+        Self {
+            db: self.db.clone(),
+            notifier: self.notifier.clone(),
+            orphan: self.orphan.clone(),
+            retention: self.retention,
+            _payload: PhantomData,
+        }
+    }
+}
+
+impl<T: Send + Sync + 'static> SqliteStore<T> {
+    /// Opens (creating if needed) the database file at `path` with the default
+    /// [`SqliteOptions`] (WAL, `synchronous=NORMAL`, 5 s busy timeout) and migrates its
+    /// schema. Blocks the calling thread while it opens.
+    ///
+    /// # Errors
+    /// The file cannot be opened, or its schema is newer than this build's.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::open_with(path, SqliteOptions::default())
+    }
+
+    /// Like [`open`](Self::open), with options (e.g. [`Synchronous::Full`]).
+    ///
+    /// # Errors
+    /// The file cannot be opened, or its schema is newer than this build's.
+    pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self, StoreError> {
+        Ok(Self::from_db(Db::open(Some(path.as_ref()), options)?))
+    }
+
+    /// A private in-memory database, gone with the store (for tests).
+    ///
+    /// # Errors
+    /// SQLite could not be initialised.
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        Ok(Self::from_db(Db::open(None, SqliteOptions::default())?))
+    }
+
+    fn from_db(db: Db) -> Self {
+        let notifier = Notifier::new();
+        let n = notifier.clone();
+        Self {
+            db,
+            notifier,
+            orphan: Arc::new(move |ids: &[PendingId]| {
+                for id in ids {
+                    n.notify(*id);
+                }
+            }),
+            retention: DEFAULT_RETENTION,
+            _payload: PhantomData,
+        }
+    }
+}
+
+impl<T> SqliteStore<T> {
+    /// The same store with another retention window for finished and expired records.
+    /// Zero deletes a record as soon as its waiters were told its outcome (in the
+    /// connection thread's next batch; `purge` catches any it missed).
+    #[must_use]
+    pub fn with_retention(mut self, retention: Duration) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// The retention window.
+    #[must_use]
+    pub fn retention(&self) -> Duration {
+        self.retention
+    }
+
+    /// How many ids have waiters subscribed.
+    #[must_use]
+    pub fn watched(&self) -> usize {
+        self.notifier.watched()
+    }
+
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
+    }
+}
+
+impl<T> SqliteStore<T>
+where
+    T: OobPayload + Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    /// Tells the waiters of a finished record (one kept by its transition), then (zero
+    /// retention, after a deferred wake-up) queues its row for deletion: in this order, a
+    /// reader never finds it missing before its event.
+    fn finished(&self, record: &Record<T>) {
+        if self.notifier.has_waiters() {
+            self.notifier.notify_with(record.id, record.clone());
+        }
+        if self.retention.is_zero() {
+            self.db.forget(record.id);
+        }
+    }
+
+    fn notify_all(&self, ids: &[PendingId]) {
+        if self.notifier.has_waiters() {
+            for id in ids {
+                self.notifier.notify(*id);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,78 @@
+//! The table layout, its version and its migrations.
+
+use rusqlite::Connection;
+
+use super::super::StoreError;
+
+/// The schema version this build writes (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// Schema migrations: entry `i` moves a database from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    "
+    CREATE TABLE oob_pendings (
+        id          BLOB PRIMARY KEY NOT NULL,
+        namespace   TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        alias       TEXT,
+        resource    TEXT,
+        elicit_id   TEXT,
+        data        TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL,
+        state       TEXT NOT NULL,
+        reason      TEXT,
+        finished_at INTEGER
+    );
+    CREATE INDEX oob_pendings_ns_state ON oob_pendings (namespace, state, kind, expires_at);
+    CREATE INDEX oob_pendings_expires ON oob_pendings (expires_at);
+    CREATE INDEX oob_pendings_finished ON oob_pendings (finished_at)
+        WHERE finished_at IS NOT NULL;
+    CREATE TABLE oob_vault (
+        namespace TEXT NOT NULL,
+        key       TEXT NOT NULL,
+        value     TEXT NOT NULL,
+        PRIMARY KEY (namespace, key)
+    ) WITHOUT ROWID;
+",
+    "
+    ALTER TABLE oob_vault ADD COLUMN written_at INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE oob_vault ADD COLUMN expires_at INTEGER;
+    ALTER TABLE oob_vault ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX oob_vault_expires ON oob_vault (expires_at) WHERE expires_at IS NOT NULL;
+",
+];
+
+/// Brings a database to [`SCHEMA_VERSION`], in one immediate transaction. Databases written
+/// by a newer version are refused.
+///
+/// # Errors
+/// A failing statement, or a database whose version is newer than this build's.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(StoreError::backend)?;
+    let version: i64 = tx
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(StoreError::backend)?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::backend(SchemaTooNew { found: version }));
+    }
+    let start = usize::try_from(version).unwrap_or(0);
+    for step in MIGRATIONS.iter().skip(start) {
+        tx.execute_batch(step).map_err(StoreError::backend)?;
+    }
+    if version < SCHEMA_VERSION {
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(StoreError::backend)?;
+    }
+    tx.commit().map_err(StoreError::backend)
+}
+
+/// The database was written by a newer version of this library.
+#[derive(Debug, thiserror::Error)]
+#[error("database schema version {found} is newer than this build's ({SCHEMA_VERSION})")]
+pub struct SchemaTooNew {
+    /// The version found.
+    pub found: i64,
+}

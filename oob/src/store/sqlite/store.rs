@@ -1,0 +1,259 @@
+//! The [`Store`] implementation: each operation one job on the connection thread.
+
+use rusqlite::params;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::SqliteStore;
+use super::jobs::{CreateJob, CreateOutcome, TransitionJob, TransitionOutcome};
+use super::row::{NewRow, Row, id_of, ms, read_rows};
+use crate::capability::NamespaceToken;
+use crate::id::PendingId;
+use crate::namespace::Namespace;
+use crate::payload::OobPayload;
+use crate::state::CancelReason;
+use crate::store::lifecycle::{self, StateCode};
+use crate::store::{
+    CreateError, Created, Dedup, Limits, NewRecord, Record, Store, StoreError, Subscription,
+    TransitionError, Wake,
+};
+use crate::time::Timestamp;
+
+/// How many records one purge job deletes before letting other jobs run (the `LIMIT` of
+/// the purge statement, a literal so the statement is not re-prepared).
+const PURGE_CHUNK: usize = 1_000;
+
+impl<T> SqliteStore<T>
+where
+    T: OobPayload + Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    async fn call<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&rusqlite::Connection, &mut Vec<PendingId>) -> Result<R, rusqlite::Error>
+            + Send
+            + 'static,
+    {
+        self.db.call(Some(self.orphan.clone()), f).await
+    }
+
+    /// With zero retention and an immediate wake-up, the row is deleted in the transition
+    /// and its waiters are told on the connection thread right after the commit, before any
+    /// later reader of the batch gets its reply; otherwise the row is updated and the caller
+    /// tells the waiters.
+    async fn transition(
+        &self,
+        id: PendingId,
+        to: StateCode,
+        expect: Option<&Namespace>,
+        now: Timestamp,
+        wake: Wake,
+    ) -> Result<Record<T>, TransitionError> {
+        let job = TransitionJob {
+            id,
+            to,
+            expect: expect.map(|n| n.as_str().to_owned()),
+            kind: T::KIND,
+            retention: self.retention,
+            now,
+            delete: self.retention.is_zero() && wake == Wake::Now,
+        };
+        let delete = job.delete;
+        let notifier = self.notifier.clone();
+        let told = move |out: &TransitionOutcome| {
+            if let TransitionOutcome::Done(row) = out
+                && delete
+                && notifier.is_watched(id)
+            {
+                match row.clone().decode::<T>(now) {
+                    Ok(record) => notifier.notify_with(id, record),
+                    Err(_) => notifier.notify(id),
+                }
+            }
+        };
+        let outcome = self
+            .db
+            .call_then(
+                Some(self.orphan.clone()),
+                move |conn, touched| job.run(conn, touched),
+                told,
+            )
+            .await?;
+        match outcome {
+            TransitionOutcome::Done(row) => Ok(row.decode(now)?),
+            TransitionOutcome::NotFound => Err(TransitionError::NotFound),
+            TransitionOutcome::Finished(how) => Err(TransitionError::Finished(how)),
+            TransitionOutcome::Mismatch => Err(TransitionError::NamespaceMismatch),
+        }
+    }
+
+    /// Deletes records whose retention window has ended, at most `PURGE_CHUNK` per job;
+    /// returns their ids.
+    async fn purge_chunk(&self, cutoff: i64) -> Result<Vec<PendingId>, StoreError> {
+        let kind = T::KIND;
+        let ids: Vec<Vec<u8>> = self
+            .call(move |conn, touched| {
+                let mut stmt = conn.prepare_cached(
+                    "DELETE FROM oob_pendings WHERE id IN (SELECT id FROM oob_pendings \
+                     WHERE kind = ?1 AND ((state IN ('open', 'expired') AND expires_at <= ?2) \
+                     OR (state IN ('completed', 'cancelled') AND finished_at <= ?2)) LIMIT 1000) \
+                     RETURNING id",
+                )?;
+                let ids = stmt
+                    .query_map(params![kind, cutoff], |r| r.get::<_, Vec<u8>>(0))?
+                    .collect::<Result<Vec<_>, _>>()?;
+                touched.extend(ids.iter().filter_map(|b| id_of(b)));
+                Ok(ids)
+            })
+            .await?;
+        Ok(ids.iter().filter_map(|b| id_of(b)).collect())
+    }
+}
+
+impl<T> Store<T> for SqliteStore<T>
+where
+    T: OobPayload + Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn create(
+        &self,
+        new_record: &NewRecord<T>,
+        limits: Limits,
+        dedup: Dedup,
+        now: Timestamp,
+    ) -> Result<Created<T>, CreateError> {
+        let job = CreateJob {
+            row: NewRow::encode(new_record.record())?,
+            kind: T::KIND,
+            limits,
+            dedup,
+            retention: self.retention,
+            now,
+        };
+        match self.call(move |conn, _| job.run(conn)).await? {
+            CreateOutcome::Inserted => Ok(Created::Inserted),
+            CreateOutcome::Joined(row) => Ok(Created::Joined(row.decode(now)?)),
+            CreateOutcome::Declined(row) => Ok(Created::Declined(row.decode(now)?)),
+            CreateOutcome::Duplicate => Err(CreateError::DuplicateId),
+            CreateOutcome::Full(scope) => Err(CreateError::Capacity(scope)),
+        }
+    }
+
+    async fn get(&self, id: PendingId, now: Timestamp) -> Result<Option<Record<T>>, StoreError> {
+        let row = self
+            .call(move |conn, _| Row::by_id(conn, &id.as_bytes()[..], T::KIND))
+            .await?;
+        Ok(row
+            .map(|r| r.decode(now))
+            .transpose()?
+            .filter(|r: &Record<T>| lifecycle::visible(r.state, self.retention, now)))
+    }
+
+    async fn complete(
+        &self,
+        id: PendingId,
+        expect: Option<&Namespace>,
+        now: Timestamp,
+        wake: Wake,
+    ) -> Result<Record<T>, TransitionError> {
+        let record = self
+            .transition(id, StateCode::Completed, expect, now, wake)
+            .await?;
+        if wake == Wake::Now && !self.retention.is_zero() {
+            self.finished(&record);
+        }
+        Ok(record)
+    }
+
+    async fn wake(&self, record: &Record<T>) -> Result<(), StoreError> {
+        self.finished(record);
+        Ok(())
+    }
+
+    async fn cancel(
+        &self,
+        id: PendingId,
+        reason: CancelReason,
+        expect: Option<&Namespace>,
+        now: Timestamp,
+    ) -> Result<Record<T>, TransitionError> {
+        let record = self
+            .transition(id, StateCode::of_cancel(reason), expect, now, Wake::Now)
+            .await?;
+        if !self.retention.is_zero() {
+            self.finished(&record);
+        }
+        Ok(record)
+    }
+
+    async fn list_namespace(
+        &self,
+        token: &NamespaceToken<'_>,
+        now: Timestamp,
+    ) -> Result<Vec<Record<T>>, StoreError> {
+        let namespace = token.namespace();
+        let ns = namespace.as_str().to_owned();
+        let now_ms = ms(now);
+        let rows = self
+            .call(move |conn, _| {
+                read_rows(
+                    &mut conn.prepare_cached(concat!(
+                        "SELECT ",
+                        cols!(),
+                        " FROM oob_pendings WHERE namespace = ?1 AND \
+                         state = 'open' AND kind = ?2 AND expires_at > ?3"
+                    ))?,
+                    params![ns, T::KIND, now_ms],
+                )
+            })
+            .await?;
+        rows.into_iter().map(|r| r.decode(now)).collect()
+    }
+
+    async fn clear_namespace(&self, token: &NamespaceToken<'_>) -> Result<usize, StoreError> {
+        let namespace = token.namespace();
+        let ns = namespace.as_str().to_owned();
+        let ids: Vec<Vec<u8>> = self
+            .call(move |conn, touched| {
+                let ids = conn
+                    .prepare_cached(
+                        "DELETE FROM oob_pendings WHERE namespace = ?1 AND kind = ?2 \
+                         RETURNING id",
+                    )?
+                    .query_map(params![ns, T::KIND], |r| r.get::<_, Vec<u8>>(0))?
+                    .collect::<Result<Vec<_>, _>>()?;
+                touched.extend(ids.iter().filter_map(|b| id_of(b)));
+                Ok(ids)
+            })
+            .await?;
+        let parsed: Vec<PendingId> = ids.iter().filter_map(|b| id_of(b)).collect();
+        self.notify_all(&parsed);
+        Ok(ids.len())
+    }
+
+    async fn purge(&self, now: Timestamp) -> Result<usize, StoreError> {
+        let now_ms = ms(now);
+        let ret = i64::try_from(self.retention.as_millis()).unwrap_or(i64::MAX);
+        if ret > now_ms {
+            return Ok(0);
+        }
+        let cutoff = now_ms - ret;
+        let mut total = 0;
+        loop {
+            let ids = self.purge_chunk(cutoff).await?;
+            let n = ids.len();
+            total += n;
+            self.notify_all(&ids);
+            if n < PURGE_CHUNK {
+                return Ok(total);
+            }
+        }
+    }
+
+    async fn subscribe(&self, id: PendingId) -> Result<Subscription<T>, StoreError> {
+        Ok(self.notifier.subscribe(id))
+    }
+}
