@@ -1,13 +1,17 @@
 //! [`SessionOwners`] and [`bind_sessions`]: each streamable-HTTP MCP session
-//! (`Mcp-Session-Id`) belongs to the verified subject that opened it.
+//! (`Mcp-Session-Id`) belongs to the verified subject that opened it. The table is bounded:
+//! entries go when the session is closed, after an idle timeout, and when it is full
+//! (the least recently used one, or a [`SessionRefused::Full`] refusal).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use axum::extract::{Request, State};
-use axum::http::{Method, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use tokio::time::Instant;
 
 use crate::namespace::Namespace;
 use crate::provider::VerifiedSubject;
@@ -15,53 +19,218 @@ use crate::provider::VerifiedSubject;
 /// The `Mcp-Session-Id` header.
 pub const SESSION_HEADER: &str = "mcp-session-id";
 
+/// Why [`bind_sessions`] refused to open a session.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+#[allow(
+    unreachable_pub,
+    reason = "public API: to be re-exported as oob::mcp::rmcp::SessionRefused next to SessionOwners"
+)]
+pub enum SessionRefused {
+    /// The owner table holds `capacity` sessions and was set to refuse new ones
+    /// ([`SessionOwners::refuse_when_full`]). Answered `503 Service Unavailable` with
+    /// `Retry-After` and a JSON-RPC error naming the reason.
+    #[error("too many open MCP sessions (at most {capacity}); try again later")]
+    Full {
+        /// The configured capacity.
+        capacity: usize,
+    },
+}
+
+impl IntoResponse for SessionRefused {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "jsonrpc": "2.0",
+            "id": null,
+            "error": {"code": -32000, "message": self.to_string()},
+        });
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                ),
+                (header::RETRY_AFTER, HeaderValue::from_static("30")),
+            ],
+            body.to_string(),
+        )
+            .into_response()
+    }
+}
+
 /// Who opened each MCP session: the [`VerifiedSubject`] of the request that created it
-/// (`None` for a session opened without one). Cheap to clone; clones share the table.
+/// (`None` for a session opened without one). Cheap to clone; clones share the table and
+/// its settings.
 ///
 /// A session id is a bearer handle that travels in a header: without this, anyone who
-/// learns one can call tools in that session or `DELETE` it. Entries go when the session is
-/// deleted or when rmcp answers `404` for it (expired).
+/// learns one can call tools in that session or `DELETE` it. [`bind_sessions`] answers
+/// `404 Not Found` for a session it has no entry for, so a session whose entry is gone can
+/// no longer be used through it (the client opens a new one, as the spec says it must after
+/// a 404).
+///
+/// Bounded: an entry goes when its session is deleted or rmcp answers `404` for it, when the
+/// session was not used for [`idle_timeout`](Self::idle_timeout) (default
+/// [`DEFAULT_IDLE_TIMEOUT`](Self::DEFAULT_IDLE_TIMEOUT)), and when a new session would exceed
+/// [`capacity`](Self::capacity) (default [`DEFAULT_CAPACITY`](Self::DEFAULT_CAPACITY)): the
+/// least recently used entry is evicted, or, after [`refuse_when_full`](Self::refuse_when_full),
+/// the new session is refused with [`SessionRefused::Full`].
 #[derive(Clone, Default)]
 pub struct SessionOwners {
-    owners: Arc<Mutex<HashMap<String, Option<Namespace>>>>,
+    table: Arc<Mutex<Table>>,
+}
+
+#[derive(Debug)]
+struct Table {
+    sessions: HashMap<String, Entry>,
+    /// Requests that may open a session, in flight: each holds a slot.
+    opening: usize,
+    capacity: usize,
+    idle: Duration,
+    refuse: bool,
+}
+
+impl Default for Table {
+    fn default() -> Self {
+        Self {
+            sessions: HashMap::new(),
+            opening: 0,
+            capacity: SessionOwners::DEFAULT_CAPACITY,
+            idle: SessionOwners::DEFAULT_IDLE_TIMEOUT,
+            refuse: false,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Entry {
+    owner: Option<Namespace>,
+    seen: Instant,
+}
+
+impl Table {
+    fn expired(&self, entry: &Entry, now: Instant) -> bool {
+        now.saturating_duration_since(entry.seen) >= self.idle
+    }
+
+    fn purge(&mut self, now: Instant) {
+        let idle = self.idle;
+        self.sessions
+            .retain(|_, e| now.saturating_duration_since(e.seen) < idle);
+    }
+
+    /// A slot for a request that may open a session.
+    fn reserve(&mut self, now: Instant) -> Result<(), SessionRefused> {
+        self.purge(now);
+        while self.sessions.len() + self.opening >= self.capacity {
+            let idlest = self
+                .sessions
+                .iter()
+                .min_by_key(|(_, e)| e.seen)
+                .map(|(id, _)| id.clone());
+            match idlest {
+                Some(id) if !self.refuse => {
+                    self.sessions.remove(&id);
+                    tracing::debug!(target: "oob", "MCP session owners full: evicted the least recently used session");
+                }
+                _ => {
+                    return Err(SessionRefused::Full {
+                        capacity: self.capacity,
+                    });
+                }
+            }
+        }
+        self.opening += 1;
+        Ok(())
+    }
 }
 
 impl std::fmt::Debug for SessionOwners {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let table = self.table();
         f.debug_struct("SessionOwners")
-            .field("sessions", &self.len())
+            .field("sessions", &table.sessions.len())
+            .field("capacity", &table.capacity)
+            .field("idle_timeout", &table.idle)
+            .field("refuse_when_full", &table.refuse)
             .finish()
     }
 }
 
 impl SessionOwners {
-    /// An empty table.
+    /// The default [`capacity`](Self::capacity): 10 000 sessions.
+    pub const DEFAULT_CAPACITY: usize = 10_000;
+    /// The default [`idle_timeout`](Self::idle_timeout): one hour (rmcp's own session
+    /// keep-alive is five minutes by default).
+    pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(3600);
+
+    /// An empty table with the default bounds.
     #[must_use]
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// How many sessions have a recorded owner.
+    /// At most `sessions` entries (at least 1). When a new session would exceed it, the least
+    /// recently used entry is evicted (or the session refused, see
+    /// [`refuse_when_full`](Self::refuse_when_full)). Requests opening a session count while
+    /// in flight.
+    #[must_use]
+    pub fn capacity(self, sessions: usize) -> Self {
+        self.table().capacity = sessions.max(1);
+        self
+    }
+
+    /// An entry not used for `idle` is removed; a later request for its session is answered
+    /// `404 Not Found`.
+    #[must_use]
+    pub fn idle_timeout(self, idle: Duration) -> Self {
+        self.table().idle = idle;
+        self
+    }
+
+    /// When full, refuse a new session with [`SessionRefused::Full`] (`503`) instead of
+    /// evicting the least recently used entry. Eviction (the default) keeps a burst of new
+    /// sessions from locking everybody out until entries expire; refusal keeps existing
+    /// sessions.
+    #[must_use]
+    pub fn refuse_when_full(self) -> Self {
+        self.table().refuse = true;
+        self
+    }
+
+    /// How many sessions have a recorded owner (expired entries not yet purged included).
     #[must_use]
     pub fn len(&self) -> usize {
-        self.table().len()
+        self.table().sessions.len()
     }
 
     /// Whether no session has a recorded owner.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.table().is_empty()
+        self.table().sessions.is_empty()
     }
 
-    fn table(&self) -> std::sync::MutexGuard<'_, HashMap<String, Option<Namespace>>> {
-        self.owners.lock().unwrap_or_else(PoisonError::into_inner)
+    fn table(&self) -> MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Gives the slot back when the request that held it ends (or is dropped).
+struct Slot(SessionOwners);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut table = self.0.table();
+        table.opening = table.opening.saturating_sub(1);
     }
 }
 
 /// axum middleware for the MCP endpoint, placed inside the authentication that inserts the
 /// [`VerifiedSubject`]: records who opened each session, and answers `404 Not Found` (as for
 /// an unknown session, revealing nothing) to a request of another subject, or of none, for
-/// that session, `DELETE` included.
+/// that session, `DELETE` included, and to a request for a session it has no entry for
+/// (never opened through it, closed, expired or evicted). A request that may open a session
+/// when the table is full and set to refuse is answered with [`SessionRefused::Full`].
 ///
 /// ```ignore
 /// let mcp = Router::new()
@@ -83,27 +252,62 @@ pub async fn bind_sessions(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let Some(session) = session else {
+        if let Err(refused) = owners.table().reserve(Instant::now()) {
+            tracing::warn!(target: "oob", error = %refused, "an MCP session was refused");
+            return refused.into_response();
+        }
+        let slot = Slot(owners.clone());
         let response = next.run(request).await;
         if let Some(opened) = response
             .headers()
             .get(SESSION_HEADER)
             .and_then(|v| v.to_str().ok())
         {
-            owners.table().insert(opened.to_owned(), subject);
+            let entry = Entry {
+                owner: subject,
+                seen: Instant::now(),
+            };
+            // Inserted while the slot is still held: the capacity is never exceeded.
+            owners.table().sessions.insert(opened.to_owned(), entry);
         }
+        drop(slot);
         return response;
     };
-    let known = owners.table().get(&session).cloned();
-    if let Some(owner) = known
-        && owner != subject
     {
-        tracing::warn!(target: "oob", "an MCP session was used by a subject other than its owner");
-        return StatusCode::NOT_FOUND.into_response();
+        let now = Instant::now();
+        let mut table = owners.table();
+        let known = match table.sessions.get(&session) {
+            Some(entry) if table.expired(entry, now) => None,
+            Some(entry) => Some(entry.owner == subject),
+            None => None,
+        };
+        match known {
+            Some(true) => {
+                if let Some(entry) = table.sessions.get_mut(&session) {
+                    entry.seen = now;
+                }
+            }
+            Some(false) => {
+                drop(table);
+                tracing::warn!(target: "oob", "an MCP session was used by a subject other than its owner");
+                return StatusCode::NOT_FOUND.into_response();
+            }
+            None => {
+                table.sessions.remove(&session);
+                drop(table);
+                tracing::debug!(target: "oob", "an MCP request named a session without an owner entry");
+                return StatusCode::NOT_FOUND.into_response();
+            }
+        }
     }
     let delete = request.method() == Method::DELETE;
     let response = next.run(request).await;
     if response.status() == StatusCode::NOT_FOUND || (delete && response.status().is_success()) {
-        owners.table().remove(&session);
+        owners.table().sessions.remove(&session);
     }
     response
 }
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;
