@@ -1,7 +1,7 @@
 //! Shared pieces of the example services: a page layout (escaping with `html-escape`), a
 //! demo sign-in on `tower-sessions` (the browser user the interaction routes check), a
 //! loopback server that serves until Ctrl-C or SIGTERM, the run mode (`--serve`,
-//! `--selftest`), an HMAC signer for OAuth `state`, a scratch directory (`tempfile`) for
+//! `--selftest`), a scratch directory (`tempfile`) for
 //! SQLite, and small helpers for the self-tests.
 
 use std::error::Error;
@@ -15,12 +15,9 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use hmac::{Hmac, KeyInit, Mac};
 use oob::Namespace;
 use oob::http::{RejectionKind, SessionUser, check_same_origin};
 use oob::store::{MemoryStore, SqliteStore, StoreError};
-use sha2::Sha256;
-use subtle::ConstantTimeEq;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{MemoryStore as SessionStore, Session, SessionManagerLayer};
 
@@ -161,54 +158,6 @@ pub fn random_bytes<const N: usize>() -> Result<[u8; N], BoxError> {
     let mut b = [0u8; N];
     getrandom::fill(&mut b).map_err(|e| format!("no randomness: {e}"))?;
     Ok(b)
-}
-
-/// HMAC-SHA256 tokens under a random server key: OAuth `state` values bound to one
-/// pending id, verified in constant time.
-#[derive(Clone)]
-pub struct Signer {
-    key: [u8; 32],
-}
-
-impl std::fmt::Debug for Signer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Signer(..)")
-    }
-}
-
-impl Signer {
-    /// A signer with a fresh random key.
-    pub fn random() -> Result<Self, BoxError> {
-        Ok(Self {
-            key: random_bytes()?,
-        })
-    }
-
-    fn mac(&self, purpose: &str, message: &str) -> [u8; 32] {
-        // HMAC accepts keys of any length: this cannot fail.
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key)
-            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
-        mac.update(purpose.as_bytes());
-        mac.update(&[0]);
-        mac.update(message.as_bytes());
-        mac.finalize().into_bytes().into()
-    }
-
-    /// The token for `message` (e.g. a pending id) and `purpose` (e.g. `"state"`), as hex.
-    #[must_use]
-    pub fn sign(&self, purpose: &str, message: &str) -> String {
-        hex::encode(self.mac(purpose, message))
-    }
-
-    /// Whether `token` is the token for `message` and `purpose` (constant-time compare).
-    #[must_use]
-    pub fn verify(&self, purpose: &str, message: &str, token: &str) -> bool {
-        let Ok(given) = hex::decode(token) else {
-            return false;
-        };
-        let expected = self.mac(purpose, message);
-        given.len() == expected.len() && bool::from(expected.ct_eq(given.as_slice()))
-    }
 }
 
 /// A scratch directory under the system temp dir (`tempfile`), removed on drop: when `run`

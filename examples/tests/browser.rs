@@ -470,7 +470,7 @@ async fn oauth_redirect_in_a_browser() {
         let ex = start(env!("CARGO_BIN_EXE_oauth_redirect"), "oauth-redirect")?;
         // Another user is not sent to the provider with alice's `state`.
         sign_in_from(c, &ex.url, "mallory").await?;
-        wait_text(c, "belongs to another account").await?;
+        wait_text(c, "created for another account").await?;
         ensure(
             c.current_url().await?.as_str().starts_with(&ex.base),
             "mallory stays on our site",
@@ -489,16 +489,20 @@ async fn oauth_redirect_in_a_browser() {
             .append_pair("code", "not-a-code")
             .append_pair("state", &state);
         c.goto(bad.as_str()).await?;
-        wait_text(c, "did not accept").await?;
-        // Retry, allow (twice, on a slow link): connected.
-        c.find(Locator::Id("retry")).await?.click().await?;
+        wait_text(c, "code was not accepted").await?;
+        // Start again, allow (twice, on a slow link): connected.
+        c.find(Locator::LinkText("Start again"))
+            .await?
+            .click()
+            .await?;
         wait_text(c, "Fake provider").await?;
-        double_submit(c, "button[value=approve]", &["Connected", "Already saved"]).await?;
-        // Reload the callback, and open the link again (Back leads to the provider's page).
+        double_submit(c, "button[value=approve]", &["Your account is connected"]).await?;
+        // Reload the callback (not exchanged again), and open the link again (Back leads to
+        // the provider's page).
         c.refresh().await?;
-        wait_text(c, "Already saved").await?;
+        wait_text(c, "Your account is connected").await?;
         c.goto(&ex.url).await?;
-        wait_text(c, "Already saved").await?;
+        wait_text(c, "Your account is connected").await?;
         ex.stop_with("TERM")
     })
     .await;

@@ -121,12 +121,14 @@ impl OidcProvider {
 }
 
 impl OidcProvider {
-    /// Revokes every grant `account` gave (its access and refresh tokens), as the user does
-    /// in the provider's account settings; returns how many.
+    /// Revokes every grant `account` (URL-safe, e.g. `alice`) gave, with its access and
+    /// refresh tokens, as the user does in the provider's account settings; returns how many.
     pub async fn revoke_grants(&self, account: &str) -> usize {
         let res = reqwest::Client::new()
-            .post(format!("{}/test/revoke-grants", self.issuer))
-            .query(&[("account", account)])
+            .post(format!(
+                "{}/test/revoke-grants?account={account}",
+                self.issuer
+            ))
             .send()
             .await
             .expect("the provider's revocation route");

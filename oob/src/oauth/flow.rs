@@ -333,7 +333,11 @@ where
                     .map(|_| ())
             })
             .await
-            .map_err(|e| FinishError::Provider(e.into()))?;
+            .map_err(|e| match e {
+                // Another callback (a double submit) or the expiry ended it first.
+                Error::Finished { .. } | Error::Expired(_) => FinishError::Ended,
+                e => FinishError::Provider(e.into()),
+            })?;
         Ok(done)
     }
 }
@@ -343,6 +347,9 @@ where
 pub(crate) enum FinishError {
     /// The provider rejected the code (bad, reused or expired): the user may start again.
     Rejected,
+    /// The pending ended while the code was exchanged (another callback completed it
+    /// first, or it expired): the exchanged tokens are dropped.
+    Ended,
     /// The provider failed, or completing failed.
     Provider(OAuthError),
 }

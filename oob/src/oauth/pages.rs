@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::flow::{Consent, FinishError, OAuth};
 use super::tokens::TokenSet;
-use crate::http::{BrowserUser, ExtensionUser};
+use crate::http::{BrowserUser, ExtensionUser, RejectionKind};
 use crate::id::PendingId;
 use crate::namespace::Namespace;
 use crate::pending::AnyPending;
@@ -71,6 +71,14 @@ fn connected() -> Response {
     )
 }
 
+/// `res` marked with the [`RejectionKind`] it stands for (in the response extensions, as
+/// [`InteractionRejection`](crate::http::InteractionRejection) marks its own), so a layer of
+/// the service can restyle it (e.g. a sign-in link on `NoIdentity`).
+fn tagged(mut res: Response, kind: RejectionKind) -> Response {
+    res.extensions_mut().insert(kind);
+    res
+}
+
 /// The owner check, before anything about the pending is revealed: a signed-out user and
 /// another user learn nothing (not even whether the pending is still open).
 async fn owned<S, P, V>(
@@ -84,33 +92,45 @@ where
     V: Vault<TokenSet> + Clone,
 {
     let Some(user) = user else {
-        return Err(page(
-            StatusCode::UNAUTHORIZED,
-            "Sign in first",
-            "Sign in to this service in this browser, then open the link from your assistant again.",
-            None,
+        return Err(tagged(
+            page(
+                StatusCode::UNAUTHORIZED,
+                "Sign in first",
+                "Sign in to this service in this browser, then open the link from your assistant again.",
+                None,
+            ),
+            RejectionKind::NoIdentity,
         ));
     };
     let found = oauth.manager().get(id).await;
     match found {
         Ok(p) if p.namespace() == user => Ok(p),
-        Ok(_) => Err(page(
-            StatusCode::FORBIDDEN,
-            "Not your request",
-            "This link was created for another account. Ask your assistant for a new link while signed in as yourself.",
-            None,
+        Ok(_) => Err(tagged(
+            page(
+                StatusCode::FORBIDDEN,
+                "Not your request",
+                "This link was created for another account. Ask your assistant for a new link while signed in as yourself.",
+                None,
+            ),
+            RejectionKind::WrongUser,
         )),
-        Err(crate::Error::NotFound(_)) => Err(page(
-            StatusCode::NOT_FOUND,
-            "Unknown link",
-            "This link is not known here. Ask your assistant for a new one.",
-            None,
+        Err(crate::Error::NotFound(_)) => Err(tagged(
+            page(
+                StatusCode::NOT_FOUND,
+                "Unknown link",
+                "This link is not known here. Ask your assistant for a new one.",
+                None,
+            ),
+            RejectionKind::NotFound,
         )),
-        Err(_) => Err(page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Something went wrong",
-            "The service could not look this request up. Try again in a moment.",
-            None,
+        Err(_) => Err(tagged(
+            page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "The service could not look this request up. Try again in a moment.",
+                None,
+            ),
+            RejectionKind::Internal,
         )),
     }
 }
@@ -139,7 +159,9 @@ where
 {
     /// The consent routes: `Consent::ROUTE` (the pending's URL: owner check, then a redirect
     /// to the provider) and the provider's redirect path (owner check, code exchange,
-    /// completion). The browser user is the [`VerifiedSubject`](crate::provider::VerifiedSubject)
+    /// completion). Refusals (signed out, another user, unknown link) carry their
+    /// [`RejectionKind`] in the response extensions, like the interaction extractors'. The
+    /// browser user is the [`VerifiedSubject`](crate::provider::VerifiedSubject)
     /// your auth layer put in the request extensions ([`ExtensionUser`]); see
     /// [`router_for`](Self::router_for) for another source (e.g. `tower-sessions`).
     pub fn router<St: Clone + Send + Sync + 'static>(&self) -> Router<St> {
@@ -258,6 +280,11 @@ where
         };
         match self.finish(open, code).await {
             Ok(_) => connected(),
+            // Lost a race (a double submit): say how the pending ended.
+            Err(FinishError::Ended) => match self.manager().get(id).await {
+                Ok(AnyPending::Completed(_)) => connected(),
+                _ => ended(),
+            },
             Err(FinishError::Rejected) => page(
                 StatusCode::BAD_REQUEST,
                 "The provider refused this sign-in",

@@ -135,53 +135,53 @@ impl Connect {
         ctx: &RequestContext<RoleServer>,
         call: &ToolCall,
     ) -> Result<CallToolResponse, ErrorData> {
-        let token = match self.flow.access_token(ctx, call).await? {
-            Gate::Ready(token) => token,
-            Gate::Respond(response) => return Ok(response),
-        };
-        let Some(userinfo) = &self.userinfo else {
+        let mut call = call.clone();
+        for attempt in 0..2 {
+            let token = match self.flow.access_token(ctx, &call).await? {
+                Gate::Ready(token) => token,
+                Gate::Respond(response) => return Ok(response),
+            };
+            let Some(userinfo) = &self.userinfo else {
+                return Ok(result(
+                    format!(
+                        "Connected to {}: an access token is available.",
+                        self.issuer
+                    ),
+                    false,
+                ));
+            };
+            let res = self
+                .http
+                .get(userinfo)
+                .bearer_auth(token.secret())
+                .send()
+                .await
+                .map_err(|_| ErrorData::internal_error("the provider is unavailable", None))?;
+            if res.status() == reqwest::StatusCode::UNAUTHORIZED && attempt == 0 {
+                // The provider no longer takes this token (the grant was revoked before the
+                // token expired): drop the grant and ask for a new consent (a new round:
+                // without the requestState this call may have carried, used up now).
+                self.flow.oauth().revoke(ctx).await.map_err(|_| {
+                    ErrorData::internal_error("the grant could not be dropped", None)
+                })?;
+                call = ToolCall::new(call.name(), call.arguments().clone(), None);
+                continue;
+            }
+            let info: Value = res
+                .error_for_status()
+                .map_err(|_| ErrorData::internal_error("the provider refused userinfo", None))?
+                .json()
+                .await
+                .map_err(|_| ErrorData::internal_error("the provider answered nonsense", None))?;
+            let sub = info["sub"].as_str().unwrap_or("(no subject)");
             return Ok(result(
-                format!(
-                    "Connected to {}: an access token is available.",
-                    self.issuer
-                ),
+                format!("You are `{sub}` at {}.", self.issuer),
                 false,
             ));
-        };
-        let res = self
-            .http
-            .get(userinfo)
-            .bearer_auth(token.secret())
-            .send()
-            .await
-            .map_err(|_| ErrorData::internal_error("the provider is unavailable", None))?;
-        if res.status() == reqwest::StatusCode::UNAUTHORIZED {
-            // The provider no longer takes this token (the grant was revoked before the token
-            // expired): forget the grant and ask for a new consent in this call.
-            self.flow
-                .oauth()
-                .revoke(ctx)
-                .await
-                .map_err(|_| ErrorData::internal_error("the grant could not be dropped", None))?;
-            let fresh = ToolCall::new(call.name(), call.arguments().clone(), None);
-            return match self.flow.access_token(ctx, &fresh).await? {
-                Gate::Respond(response) => Ok(response),
-                Gate::Ready(_) => Ok(result(
-                    "The provider refused the token; call the tool again.".to_owned(),
-                    true,
-                )),
-            };
         }
-        let info: Value = res
-            .error_for_status()
-            .map_err(|_| ErrorData::internal_error("the provider refused userinfo", None))?
-            .json()
-            .await
-            .map_err(|_| ErrorData::internal_error("the provider answered nonsense", None))?;
-        let sub = info["sub"].as_str().unwrap_or("(no subject)");
         Ok(result(
-            format!("You are `{sub}` at {}.", self.issuer),
-            false,
+            "The provider refused a fresh token; call the tool again later.".to_owned(),
+            true,
         ))
     }
 }
