@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# MCP interop: the official client SDKs against the oob rmcp glue (tests/tests/mcp_interop.rs).
+# MCP interop: the official client SDKs against the mcp_server example, started as a process
+# (examples/tests/mcp_interop.rs).
 #   .ci/mcp-interop.sh install   installs the pinned SDKs only (tests/mcp-interop/node with
 #                                `npm ci` from its package-lock.json; tests/mcp-interop/python/.venv
 #                                from requirements.txt), for a later `cargo test --workspace`
-#   .ci/mcp-interop.sh           installs them, then runs the MCP tests and the mcp_server
-#                                example's selftest
+#   .ci/mcp-interop.sh           installs them, then runs the SDK interop tests, the in-process
+#                                MCP tests (tests/tests/mcp_flows.rs, mcp_e2e.rs) and the
+#                                mcp_server example's selftest
 # With CI set, a missing Node or Python is a failure (and the tests fail rather than skip).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +36,9 @@ fi
 
 echo "== MCP interop tests"
 start=$(date +%s)
-cargo test -p oob-tests --test mcp_interop --test mcp_flows --test mcp_e2e -- --test-threads 4
+# One test per SDK and revision, each with its own mcp_server: all five at once.
+cargo test -p oob-examples --test mcp_interop -- --test-threads 5
+cargo test -p oob-tests --all-features --test mcp_flows --test mcp_e2e -- --test-threads 4
 echo "== mcp_server example selftest"
 cargo run -q -p oob-examples --bin mcp_server -- --selftest
 echo "MCP interop done in $(( $(date +%s) - start ))s"

@@ -1,4 +1,4 @@
-// An MCP host made of an official TypeScript client SDK, driven by tests/tests/mcp_interop.rs.
+// An MCP host made of an official TypeScript client SDK, driven by examples/tests/mcp_interop.rs.
 //
 //   node client.mjs <v1|v2> <2025-11-25|2026-07-28> <scenario> <mcp url> <user> [session id]
 //
@@ -8,6 +8,7 @@
 //   decline   the callback declines
 //   cancel    the callback cancels
 //   nourl     the client declares form-mode elicitation only
+//   session   opens a session, lists tools, waits for a line on stdin, lists tools again
 //   hijack    with another user's session id: tools/list, then DELETE; both must be refused
 import { createInterface } from 'node:readline';
 
@@ -97,8 +98,10 @@ async function main() {
     const tools = await client.listTools();
     emit('tools', { names: tools.tools.map((x) => x.name) });
     if (scenario === 'session') {
-        // Keeps the session open until the test says so.
+        // Keeps the session open until the test says so, then uses it once more.
         await next();
+        const again = await client.listTools();
+        emit('after', { names: again.tools.map((x) => x.name) });
         await client.close();
         return;
     }
