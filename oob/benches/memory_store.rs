@@ -1,219 +1,242 @@
-//! Timings of the memory store on the Go reference's workload (see `common`).
+//! Timings of the memory store on the Go reference's workload (see `common`), against a
+//! naive `Mutex<HashMap>` store (`common::naive`) driven through the same manager, in
+//! interleaved rounds (`common::rounds`): ratios per round, medians with their spread.
 //!
-//! Run with `cargo bench -p oob --bench memory_store`. Measures a create immediately
-//! followed by a complete of the same id (one task; two tasks on two threads), get on a
-//! store of 100,000 open pendings, and list of one namespace (10 pendings) on stores of
-//! 10,000 and 1,000,000 pendings (100,000 namespaces). The one-task pair and get are also
-//! measured on `CoarseClock`, which takes the system-clock reads off those paths.
+//! Run with `cargo bench -p oob --bench memory_store` (`ROUNDS=n` and `BATCH=n` change the
+//! number of rounds, 11, and operations per round, 20,000). Measures:
+//! - create immediately followed by complete of the same id, retention 0 and 300 s;
+//! - get on a store of 100,000 open pendings;
+//! - list of one namespace (10 pendings) on stores of 10,000 and 1,000,000 pendings;
+//! - growth: create+complete and get in a namespace of 10 … 10,000 open pendings, and in a
+//!   store holding 0 … 100,000 retained (finished) records, each against the smallest.
 
 mod common;
 
 use std::hint::black_box;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Owned, Shared, Workload, fill, manager, manager_clocked, ready, spec, users};
-use criterion::{BenchmarkId, Criterion};
+use common::naive::NaiveStore;
+use common::rounds::{Batch, Run, interleave};
+use common::{Owned, Shared, Workload, fill, manager_over, ready, spec, users};
+use oob::provider::{FromVerifiedSubject, VerifiedSubject};
+use oob::store::{DEFAULT_RETENTION, MemoryStore};
+use oob::{Manager, Store};
 
-fn create_complete<P: Workload>(c: &mut Criterion) {
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+type Mgr<P, S> = Manager<P, S, FromVerifiedSubject>;
+
+/// A batch of `n` create+complete pairs, taking the callers in turn.
+fn pairs<'a, P: Workload, S: Store<P>>(
+    m: &'a Mgr<P, S>,
+    users: &'a [VerifiedSubject],
+) -> impl FnMut(u64) + 'a {
+    let mut i = 0usize;
+    move |n| {
+        for _ in 0..n {
+            let u = &users[i % users.len()];
+            i += 1;
+            let p = ready(m.create(u, spec::<P>())).expect("create");
+            black_box(ready(m.complete(p)).expect("complete"));
+        }
+    }
+}
+
+/// A batch of `n` gets of the ids in turn.
+fn gets<'a, P: Workload, S: Store<P>>(
+    m: &'a Mgr<P, S>,
+    ids: &'a [oob::PendingId],
+) -> impl FnMut(u64) + 'a {
+    let mut i = 0usize;
+    move |n| {
+        for _ in 0..n {
+            let id = ids[i % ids.len()];
+            i += 7;
+            black_box(ready(m.get(id)).expect("get"));
+        }
+    }
+}
+
+fn create_complete<P: Workload>(rounds: usize, n: u64) {
     let users = users(1_000);
-    let mut g = c.benchmark_group(format!("create+complete ({})", P::NAME));
-    for (label, retention, coarse) in [
-        ("1 task, retention 0", Duration::ZERO, false),
-        (
-            "1 task, retention 300s (default)",
-            oob::store::memory::DEFAULT_RETENTION,
-            false,
-        ),
-        ("1 task, retention 0, coarse clock", Duration::ZERO, true),
+    for (label, retention) in [
+        ("retention 0", Duration::ZERO),
+        ("retention 300 s", DEFAULT_RETENTION),
     ] {
-        let m = manager_clocked::<P>(retention, coarse);
-        let mut i = 0usize;
-        g.bench_function(label, |b| {
-            b.iter(|| {
-                let u = &users[i % users.len()];
-                i += 1;
-                let p = ready(m.create(u, spec::<P>())).expect("create");
-                black_box(ready(m.complete(p)).expect("complete"));
-            });
-        });
+        let naive = manager_over::<P, _>(NaiveStore::new(!retention.is_zero()), usize::MAX);
+        let store = manager_over::<P, _>(MemoryStore::new().with_retention(retention), usize::MAX);
+        let r = interleave(
+            rounds,
+            n,
+            vec![
+                (
+                    "naive Mutex<HashMap>",
+                    Box::new(pairs(&naive, &users)) as Run<'_>,
+                ),
+                ("memory store", Box::new(pairs(&store, &users))),
+            ],
+        );
+        r.print(
+            &format!("create+complete, 1 task, {label} ({})", P::NAME),
+            0,
+        );
     }
-    // Two tasks on two threads against one store; the figure is wall time per pair.
-    let m = Arc::new(manager::<P>(Duration::ZERO));
-    let users = Arc::new(users);
-    g.bench_function("2 tasks, retention 0 (time per pair)", |b| {
-        b.iter_custom(|iters| {
-            let start = Instant::now();
-            std::thread::scope(|s| {
-                for t in 0..2u64 {
-                    let (m, users) = (m.clone(), users.clone());
-                    s.spawn(move || {
-                        let n = iters / 2 + if t == 0 { iters % 2 } else { 0 };
-                        for i in 0..n {
-                            let u = &users[(i as usize * 2 + t as usize) % users.len()];
-                            let p = ready(m.create(u, spec::<P>())).expect("create");
-                            black_box(ready(m.complete(p)).expect("complete"));
-                        }
-                    });
-                }
-            });
-            start.elapsed()
-        });
-    });
-    // 64 tokio tasks on a 2-worker runtime, like the SQLite and Redis benches; the figure is
-    // wall time per pair, so 1 / figure is the throughput.
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    g.bench_function("64 tasks, retention 0 (time per pair)", |b| {
-        b.iter_custom(|iters| {
-            let (m, users) = (m.clone(), users.clone());
-            rt.block_on(async move {
-                let start = Instant::now();
-                let tasks: Vec<_> = (0..64u64)
-                    .map(|t| {
-                        let (m, users) = (m.clone(), users.clone());
-                        let n = iters / 64 + u64::from(t < iters % 64);
-                        tokio::spawn(async move {
-                            for i in 0..n {
-                                let u = &users[(i as usize * 64 + t as usize) % users.len()];
-                                let p = m.create(u, spec::<P>()).await.expect("create");
-                                black_box(m.complete(p).await.expect("complete"));
-                            }
-                        })
-                    })
-                    .collect();
-                for t in tasks {
-                    t.await.expect("task");
-                }
-                start.elapsed()
-            })
-        });
-    });
-    g.finish();
 }
 
-fn get<P: Workload>(c: &mut Criterion) {
+fn get<P: Workload>(rounds: usize, n: u64) {
     let users = users(1_000);
-    for (label, coarse) in [("", false), (", coarse clock", true)] {
-        let m = manager_clocked::<P>(Duration::ZERO, coarse);
-        let ids = fill(&m, &users, 100_000);
-        let mut i = 0usize;
-        c.bench_function(&format!("get, 100,000 open ({}){label}", P::NAME), |b| {
-            b.iter(|| {
-                let id = ids[i % ids.len()];
-                i += 1;
-                black_box(ready(m.get(id)).expect("get"));
-            });
-        });
-    }
+    let naive = manager_over::<P, _>(NaiveStore::new(true), usize::MAX);
+    let store = manager_over::<P, _>(MemoryStore::new(), usize::MAX);
+    let fill_in = |m: &dyn Fn(&VerifiedSubject) -> oob::PendingId| -> Vec<oob::PendingId> {
+        (0..100_000).map(|i| m(&users[i % users.len()])).collect()
+    };
+    let naive_ids = fill_in(&|u| ready(naive.create(u, spec::<P>())).expect("create").id());
+    let store_ids = fill_in(&|u| ready(store.create(u, spec::<P>())).expect("create").id());
+    let r = interleave(
+        rounds,
+        n,
+        vec![
+            (
+                "naive Mutex<HashMap>",
+                Box::new(gets(&naive, &naive_ids)) as Run<'_>,
+            ),
+            ("memory store", Box::new(gets(&store, &store_ids))),
+        ],
+    );
+    r.print(&format!("get, 100,000 open ({})", P::NAME), 0);
 }
 
-fn list<P: Workload>(c: &mut Criterion) {
-    let mut g = c.benchmark_group(format!("list one namespace of 10 ({})", P::NAME));
-    for total in [10_000usize, 1_000_000] {
-        let users = users(total / 10);
-        let m = manager::<P>(Duration::ZERO);
-        let _ = fill(&m, &users, total);
+fn list(rounds: usize, n: u64) {
+    let small_users = users(1_000);
+    let big_users = users(100_000);
+    let small = common::manager::<Owned>(Duration::ZERO);
+    let big = common::manager::<Owned>(Duration::ZERO);
+    let _ = fill(&small, &small_users, 10_000);
+    let _ = fill(&big, &big_users, 1_000_000);
+    let lists = |m: &'static common::M<Owned>, users: &'static [VerifiedSubject]| {
         let mut i = 0usize;
-        g.bench_function(BenchmarkId::new("store size", total), |b| {
-            b.iter(|| {
+        move |n: u64| {
+            for _ in 0..n {
                 let u = &users[i % users.len()];
                 i += 7_919;
                 black_box(ready(m.list(u)).expect("list"));
-            });
-        });
-    }
-    g.finish();
+            }
+        }
+    };
+    let (small, big): (&'static _, &'static _) =
+        (Box::leak(Box::new(small)), Box::leak(Box::new(big)));
+    let (su, bu): (&'static [_], &'static [_]) = (small_users.leak(), big_users.leak());
+    let r = interleave(
+        rounds,
+        n,
+        vec![
+            (
+                "store of 10,000 (1,000 namespaces)",
+                Box::new(lists(small, su)) as Run<'_>,
+            ),
+            (
+                "store of 1,000,000 (100,000 namespaces)",
+                Box::new(lists(big, bu)),
+            ),
+        ],
+    );
+    r.print("list one namespace of 10 (String fields)", 0);
 }
 
-/// Time from the start of a `complete` to the waiting task running again, on a 2-worker
-/// runtime; printed as median and p99 over many samples.
-fn wake_latency() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let m = manager::<Owned>(Duration::ZERO);
-    let users = users(1_000);
-    let samples = 5_000;
-    let mut lat: Vec<Duration> = rt.block_on(async {
-        let mut lat = Vec::with_capacity(samples);
-        for i in 0..samples {
-            let p = m
-                .create(&users[i % users.len()], spec::<Owned>())
-                .await
-                .expect("create");
-            let id = p.id();
-            let waiter = tokio::spawn({
-                let m = m.clone();
-                async move {
-                    let out = m.wait(id, Duration::from_secs(10)).await;
-                    (Instant::now(), out)
-                }
-            });
-            while m.store().watched() == 0 {
-                tokio::task::yield_now().await;
-            }
-            let start = Instant::now();
-            m.complete(p).await.expect("complete");
-            let (woke, ok) = waiter.await.expect("join");
-            if let Err(e) = &ok {
-                panic!("wait failed: {e:?}");
-            }
-            lat.push(woke.saturating_duration_since(start));
-        }
-        lat
-    });
-    lat.sort();
-    println!(
-        "wake latency complete -> waiter ({samples} samples, 2 workers): median {:?}, p99 {:?}",
-        lat[lat.len() / 2],
-        lat[lat.len() * 99 / 100]
-    );
+/// Create+complete and get in one namespace holding 10 … 10,000 open pendings, and in a
+/// store holding 0 … 100,000 retained (finished) records over 1,000 namespaces; the naive
+/// map at the smallest and largest store size shows what memory alone costs (caches).
+fn growth(rounds: usize, n: u64) {
+    let caller = users(1);
+    let spread = users(1_000);
+    let mut namespaces = Vec::new();
+    for open in [10usize, 100, 1_000, 10_000] {
+        let m = manager_over::<Owned, _>(MemoryStore::new().with_retention(Duration::ZERO), 20_000);
+        let ids = fill(&m, &caller, open);
+        namespaces.push((format!("namespace of {open} open"), m, ids));
+    }
+    let mut stores = Vec::new();
+    for r in [0usize, 1_000, 10_000, 100_000] {
+        let m = manager_over::<Owned, _>(MemoryStore::new(), 20_000);
+        let ids = retained(&m, &spread, r);
+        stores.push((format!("store of {r} retained"), m, ids));
+    }
+    let mut naive = Vec::new();
+    for r in [0usize, 100_000] {
+        let m = manager_over::<Owned, _>(NaiveStore::new(true), 20_000);
+        let ids = retained(&m, &spread, r);
+        naive.push((format!("naive map of {r} retained"), m, ids));
+    }
+    let mut b: Vec<Batch<'_>> = Vec::new();
+    for (label, m, _) in &namespaces {
+        b.push((label.as_str(), Box::new(pairs(m, &caller))));
+    }
+    interleave(rounds, n, b).print("growth: create+complete, retention 0, in a namespace of", 0);
+    let mut b: Vec<Batch<'_>> = Vec::new();
+    for (label, m, _) in &stores {
+        b.push((label.as_str(), Box::new(pairs(m, &spread))));
+    }
+    for (label, m, _) in &naive {
+        b.push((label.as_str(), Box::new(pairs(m, &spread))));
+    }
+    interleave(rounds, n, b).print("growth: create+complete, retention 300 s, in a store of", 0);
+    let mut b: Vec<Batch<'_>> = Vec::new();
+    for (label, m, ids) in &namespaces {
+        b.push((label.as_str(), Box::new(gets(m, ids))));
+    }
+    interleave(rounds, n, b).print("growth: get in a namespace of", 0);
+    let mut b: Vec<Batch<'_>> = Vec::new();
+    for (label, m, ids) in &stores {
+        b.push((label.as_str(), Box::new(gets(m, ids))));
+    }
+    for (label, m, ids) in &naive {
+        b.push((label.as_str(), Box::new(gets(m, ids))));
+    }
+    interleave(rounds, n, b).print("growth: get in a store of", 0);
 }
 
-fn join(c: &mut Criterion) {
-    let users = users(1_000);
-    let m = manager::<Owned>(Duration::ZERO);
-    // Every namespace has one open pending with this key, among 9 others.
-    for u in &users {
-        for k in 0..9 {
-            let _ =
-                ready(m.create(u, spec::<Owned>().alias(format!("other-{k}")))).expect("create");
-        }
-        let _ = ready(m.create(u, spec::<Owned>().alias("gh"))).expect("create");
+/// `r` finished (retained) records over the callers, and one open one when `r` is 0.
+fn retained<S: Store<Owned>>(
+    m: &Mgr<Owned, S>,
+    callers: &[VerifiedSubject],
+    r: usize,
+) -> Vec<oob::PendingId> {
+    let ids = fill_over(m, callers, r.max(1));
+    for id in ids.iter().take(r) {
+        ready(m.complete_id(*id)).expect("complete");
     }
-    let mut i = 0usize;
-    c.bench_function(
-        "create_or_join, joining (10 pendings in the namespace)",
-        |b| {
-            b.iter(|| {
-                let u = &users[i % users.len()];
-                i += 1;
-                let j = ready(m.create_or_join(u, spec::<Owned>().alias("gh"))).expect("join");
-                debug_assert!(j.is_joined());
-                black_box(j);
-            });
-        },
-    );
+    ids
+}
+
+/// Like `common::fill`, on any store.
+fn fill_over<S: Store<Owned>>(
+    m: &Mgr<Owned, S>,
+    callers: &[VerifiedSubject],
+    n: usize,
+) -> Vec<oob::PendingId> {
+    (0..n)
+        .map(|i| {
+            ready(m.create(&callers[i % callers.len()], spec::<Owned>()))
+                .expect("create")
+                .id()
+        })
+        .collect()
 }
 
 fn main() {
-    let mut c = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .configure_from_args();
-    create_complete::<Owned>(&mut c);
-    create_complete::<Shared>(&mut c);
-    get::<Owned>(&mut c);
-    list::<Owned>(&mut c);
-    join(&mut c);
-    c.final_summary();
-    if !std::env::args().any(|a| a == "--list") {
-        wake_latency();
+    if std::env::args().any(|a| a == "--list") {
+        return;
     }
+    let rounds = usize::try_from(env("ROUNDS", 11)).unwrap_or(11);
+    let n = env("BATCH", 20_000);
+    create_complete::<Owned>(rounds, n);
+    create_complete::<Shared>(rounds, n);
+    get::<Owned>(rounds, n);
+    list(rounds, n);
+    growth(rounds, n);
 }

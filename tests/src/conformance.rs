@@ -33,6 +33,9 @@ use oob::{
 
 use crate::{DeviceCode, device_code, finished, ns, spawn_wait, spec, user};
 
+mod exact;
+pub use exact::*;
+
 /// The retention window the macro gives stores for most cases.
 pub const RETENTION: Duration = Duration::from_secs(300);
 
@@ -69,10 +72,16 @@ macro_rules! store_conformance {
             waiter_sees_removal_by_clear,
             complete_with_persists_before_waking,
             store_wake_later_holds_waiters,
-            payload_and_labels_survive_unicode
+            payload_and_labels_survive_unicode,
+            capacity_scope_is_the_namespace_when_both_bounds_are_exceeded,
+            expiry_is_exact_to_the_millisecond,
+            expired_pendings_free_capacity_at_the_millisecond,
+            reads_end_with_the_retention_window,
+            decline_cooldown_is_exact_and_the_latest_decline_answers
         );
         $crate::store_conformance!(@cases $make, ::std::time::Duration::ZERO;
-            zero_retention_forgets_at_once_and_waiters_get_outcome
+            zero_retention_forgets_at_once_and_waiters_get_outcome,
+            zero_retention_is_gone_when_the_call_returns
         );
         $crate::store_conformance!(@mt $make, $crate::conformance::RETENTION;
             concurrent_completers_exactly_one_wins,
@@ -618,19 +627,19 @@ pub async fn zero_retention_forgets_at_once_and_waiters_get_outcome<
     let waiter = spawn_wait(&m, id, Duration::from_secs(30));
     tokio::time::sleep(Duration::from_millis(20)).await;
     m.complete(p).await.expect("complete");
+    // Gone as soon as the completing call returned, before any purge.
+    assert!(matches!(m.get(id).await, Err(Error::NotFound(_))));
     match waiter.await.expect("join").expect("wait") {
         Outcome::Completed(done) => assert_eq!(done.id(), id),
         other => panic!("expected completed, got {other:?}"),
     }
     m.purge().await.expect("purge");
     assert!(matches!(m.get(id).await, Err(Error::NotFound(_))));
-    assert!(matches!(
-        m.complete_id(id).await,
-        Err(Error::NotFound(_) | Error::Finished { .. })
-    ));
+    assert!(matches!(m.complete_id(id).await, Err(Error::NotFound(_))));
     let q = m.create(&user("a"), spec()).await.expect("create");
     let qid = q.id();
     m.cancel(q).await.expect("cancel");
+    assert!(matches!(m.get(qid).await, Err(Error::NotFound(_))));
     m.purge().await.expect("purge");
     assert!(matches!(m.get(qid).await, Err(Error::NotFound(_))));
 }
@@ -878,7 +887,11 @@ pub async fn expired_pendings_do_not_count_against_capacity<S: Store<DeviceCode>
     m.create(&user("b"), short()).await.expect("create");
     assert!(matches!(
         m.create(&user("a"), spec()).await,
-        Err(Error::Capacity(_))
+        Err(Error::Capacity(Scope::Namespace))
+    ));
+    assert!(matches!(
+        m.create(&user("c"), spec()).await,
+        Err(Error::Capacity(Scope::Total))
     ));
     clock.advance(Duration::from_secs(6));
     m.create(&user("a"), spec()).await.expect("namespace room");

@@ -10,6 +10,9 @@
 //! with no copy).
 #![allow(dead_code, unreachable_pub)]
 
+pub mod naive;
+pub mod rounds;
+
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
@@ -130,4 +133,18 @@ pub fn fill<P: Workload>(m: &M<P>, users: &[VerifiedSubject], n: usize) -> Vec<P
                 .id()
         })
         .collect()
+}
+
+/// A manager of the workload over any store, with this per-namespace bound and no total
+/// bound, on the system clock.
+pub fn manager_over<P: Workload, S: oob::Store<P>>(
+    store: S,
+    per_namespace: usize,
+) -> Manager<P, S, FromVerifiedSubject> {
+    Manager::builder()
+        .store(store)
+        .provider(FromVerifiedSubject)
+        .callback_base(CallbackBase::parse("https://ex.com").expect("base"))
+        .max_open_per_namespace(per_namespace)
+        .build()
 }

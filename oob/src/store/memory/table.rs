@@ -307,17 +307,9 @@ impl<T> Table<T> {
         }
         idx.slots.swap_remove(entry.ns_pos as usize);
         let moved = idx.slots.get(entry.ns_pos as usize).copied();
-        let namespace = if idx.slots.is_empty() {
-            // The namespace's last record: forget its index.
-            let Some(idx) = self.ns.get_mut(entry.ns as usize).and_then(Option::take) else {
-                unreachable!("entry points at an empty namespace slot");
-            };
-            self.by_ns.remove(&idx.namespace);
-            self.ns_free.push(entry.ns);
-            idx.namespace
-        } else {
-            idx.namespace.clone()
-        };
+        // An emptied namespace keeps its index until the next purge: a namespace whose
+        // pendings come and go is not re-hashed and re-allocated every time.
+        let namespace = idx.namespace.clone();
         if let Some(m) = moved {
             self.entry_mut(m).ns_pos = entry.ns_pos;
         }
@@ -346,16 +338,27 @@ impl<T> Table<T> {
         self.slots.len()
     }
 
-    /// Gives back the free tail of the slab (e.g. after a burst was purged).
+    /// Forgets emptied namespace indexes and gives back the free tails of the slabs (e.g.
+    /// after a burst was purged).
     pub(super) fn shrink(&mut self) {
         while matches!(self.slots.last(), Some(None)) {
             self.slots.pop();
         }
         let len = self.slots.len();
         self.free.retain(|&s| (s as usize) < len);
-        if self.ns.iter().all(Option::is_none) {
-            self.ns.clear();
-            self.ns_free.clear();
+        for n in 0..self.ns.len() {
+            if let Some(Some(idx)) = self.ns.get(n)
+                && idx.slots.is_empty()
+                && let Some(idx) = self.ns.get_mut(n).and_then(Option::take)
+            {
+                self.by_ns.remove(&idx.namespace);
+                self.ns_free.push(u32::try_from(n).unwrap_or(u32::MAX));
+            }
         }
+        while matches!(self.ns.last(), Some(None)) {
+            self.ns.pop();
+        }
+        let len = self.ns.len();
+        self.ns_free.retain(|&n| (n as usize) < len);
     }
 }

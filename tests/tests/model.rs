@@ -1,0 +1,407 @@
+//! Model-based test: random sequences of operations (create, create-or-join, complete,
+//! cancel, decline, get, list, clear, purge, clock moves of a few milliseconds to seconds)
+//! run against a plain in-test model of the lifecycle rules and against each store through
+//! a `Manager`; every observable result must be the model's. The model is written from the
+//! rules in words (see `oob::store::lifecycle`), not from any store's code.
+//!
+//! Memory and SQLite always run; Redis and Postgres run when their servers are installed
+//! (with `CI` set, a missing server is a failure).
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::time::Duration;
+
+use oob::state::CancelReason;
+use oob::store::{MemoryStore, Scope, SqliteStore, Store};
+use oob::{AnyPending, Error, Joined, PendingId};
+use oob_tests::conformance::{ConfManager, ManualClock, Opts, manager_on};
+use oob_tests::{DeviceCode, spec, user};
+use proptest::prelude::*;
+
+const PER_NAMESPACE: usize = 3;
+const TOTAL: usize = 5;
+const COOLDOWN_MS: u64 = 500;
+const NAMESPACES: [&str; 3] = ["a", "b", "c"];
+
+#[derive(Debug, Clone)]
+enum Op {
+    Create {
+        ns: usize,
+        alias: Option<u8>,
+        ttl_ms: u64,
+        join: bool,
+    },
+    Complete(usize),
+    Cancel(usize, bool),
+    Get(usize),
+    List(usize),
+    Clear(usize),
+    Purge,
+    Advance(u64),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0..3usize, prop::option::of(0..2u8), 1..1_500u64, any::<bool>())
+            .prop_map(|(ns, alias, ttl_ms, join)| Op::Create { ns, alias, ttl_ms, join }),
+        2 => (0..12usize).prop_map(Op::Complete),
+        2 => (0..12usize, any::<bool>()).prop_map(|(i, d)| Op::Cancel(i, d)),
+        2 => (0..12usize).prop_map(Op::Get),
+        1 => (0..3usize).prop_map(Op::List),
+        1 => (0..3usize).prop_map(Op::Clear),
+        1 => Just(Op::Purge),
+        3 => prop_oneof![0..3u64, 1..1_200u64].prop_map(Op::Advance),
+    ]
+}
+
+/// What a caller observes; pendings are named by their creation index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Obs {
+    Created,
+    /// Joined one of these (several open pendings may share a key).
+    Joined(BTreeSet<usize>),
+    Declined(BTreeSet<usize>),
+    Capacity(Scope),
+    Ok,
+    NotFound,
+    Expired,
+    Finished(&'static str),
+    Open,
+    State(&'static str),
+    List(BTreeSet<usize>),
+    Done,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum St {
+    Open,
+    Done(&'static str, u64),
+}
+
+#[derive(Debug)]
+struct Rec {
+    ns: usize,
+    alias: Option<u8>,
+    expires: u64,
+    st: St,
+    present: bool,
+}
+
+/// The rules, plainly.
+struct Model {
+    recs: Vec<Rec>,
+    retention: u64,
+    now: u64,
+}
+
+impl Model {
+    fn expired(&self, r: &Rec) -> bool {
+        r.st == St::Open && r.expires <= self.now
+    }
+
+    fn open(&self, r: &Rec) -> bool {
+        r.present && r.st == St::Open && r.expires > self.now
+    }
+
+    fn visible(&self, r: &Rec) -> bool {
+        r.present
+            && match r.st {
+                St::Open if r.expires > self.now => true,
+                St::Open => r.expires + self.retention > self.now,
+                St::Done(_, at) => at + self.retention > self.now,
+            }
+    }
+
+    fn create(&mut self, ns: usize, alias: Option<u8>, ttl: u64, join: bool) -> Obs {
+        if join {
+            let joinable: BTreeSet<usize> = (0..self.recs.len())
+                .filter(|&i| {
+                    let r = &self.recs[i];
+                    r.ns == ns && r.alias == alias && self.open(r)
+                })
+                .collect();
+            if !joinable.is_empty() {
+                return Obs::Joined(joinable);
+            }
+            let cooling = |r: &Rec| match r.st {
+                St::Done("declined", at) if at + COOLDOWN_MS > self.now => Some(at),
+                _ => None,
+            };
+            let candidates: Vec<(usize, u64)> = (0..self.recs.len())
+                .filter(|&i| self.recs[i].ns == ns && self.recs[i].alias == alias)
+                .filter(|&i| self.visible(&self.recs[i]))
+                .filter_map(|i| cooling(&self.recs[i]).map(|at| (i, at)))
+                .collect();
+            if let Some(latest) = candidates.iter().map(|c| c.1).max() {
+                return Obs::Declined(
+                    candidates
+                        .iter()
+                        .filter(|c| c.1 == latest)
+                        .map(|c| c.0)
+                        .collect(),
+                );
+            }
+        }
+        let in_ns = self
+            .recs
+            .iter()
+            .filter(|r| r.ns == ns && self.open(r))
+            .count();
+        let total = self.recs.iter().filter(|r| self.open(r)).count();
+        if in_ns >= PER_NAMESPACE {
+            return Obs::Capacity(Scope::Namespace);
+        }
+        if total >= TOTAL {
+            return Obs::Capacity(Scope::Total);
+        }
+        self.recs.push(Rec {
+            ns,
+            alias,
+            expires: self.now + ttl,
+            st: St::Open,
+            present: true,
+        });
+        Obs::Created
+    }
+
+    fn finish(&mut self, i: usize, how: &'static str) -> Obs {
+        let Some(r) = self.recs.get(i) else {
+            return Obs::NotFound;
+        };
+        if !self.visible(r) {
+            return Obs::NotFound;
+        }
+        if self.expired(r) {
+            return Obs::Expired;
+        }
+        if let St::Done(was, _) = r.st {
+            return Obs::Finished(was);
+        }
+        let (now, zero) = (self.now, self.retention == 0);
+        let r = &mut self.recs[i];
+        r.st = St::Done(how, now);
+        if zero {
+            r.present = false;
+        }
+        Obs::Ok
+    }
+
+    fn get(&self, i: usize) -> Obs {
+        match self.recs.get(i) {
+            Some(r) if self.visible(r) => match r.st {
+                St::Open if self.expired(r) => Obs::State("expired"),
+                St::Open => Obs::Open,
+                St::Done(how, _) => Obs::State(how),
+            },
+            _ => Obs::NotFound,
+        }
+    }
+
+    fn list(&self, ns: usize) -> Obs {
+        Obs::List(
+            (0..self.recs.len())
+                .filter(|&i| self.recs[i].ns == ns && self.open(&self.recs[i]))
+                .collect(),
+        )
+    }
+}
+
+/// A store under test, driven through a manager; pendings named by creation index.
+struct Real<S: Store<DeviceCode>> {
+    m: ConfManager<S>,
+    clock: ManualClock,
+    ids: Vec<PendingId>,
+}
+
+fn how(e: &Error) -> Obs {
+    match e {
+        Error::NotFound(_) => Obs::NotFound,
+        Error::Expired(_) => Obs::Expired,
+        Error::Finished { how, .. } => Obs::Finished(match how.to_string().as_str() {
+            "completed" => "completed",
+            "cancelled" => "cancelled",
+            "declined" => "declined",
+            _ => "expired",
+        }),
+        Error::Capacity(scope) => Obs::Capacity(*scope),
+        other => panic!("unexpected error {other:?}"),
+    }
+}
+
+impl<S: Store<DeviceCode> + Clone> Real<S> {
+    fn index(&self, id: PendingId) -> usize {
+        self.ids.iter().position(|i| *i == id).unwrap_or(usize::MAX)
+    }
+
+    fn id(&self, i: usize) -> PendingId {
+        self.ids.get(i).copied().unwrap_or_else(PendingId::random)
+    }
+
+    async fn run(&mut self, op: &Op) -> Obs {
+        match *op {
+            Op::Create {
+                ns,
+                alias,
+                ttl_ms,
+                join,
+            } => {
+                let mut s = spec().ttl(Duration::from_millis(ttl_ms));
+                if let Some(a) = alias {
+                    s = s.alias(format!("k{a}"));
+                }
+                let u = user(NAMESPACES[ns]);
+                let out = if join {
+                    self.m.create_or_join(&u, s).await
+                } else {
+                    self.m.create(&u, s).await.map(Joined::Created)
+                };
+                match out {
+                    Ok(Joined::Created(p)) => {
+                        self.ids.push(p.id());
+                        Obs::Created
+                    }
+                    Ok(Joined::Joined(p)) => Obs::Joined([self.index(p.id())].into()),
+                    Ok(Joined::Declined(p)) => Obs::Declined([self.index(p.id())].into()),
+                    Ok(_) => panic!("unknown create outcome"),
+                    Err(e) => how(&e),
+                }
+            }
+            Op::Complete(i) => match self.m.complete_id(self.id(i)).await {
+                Ok(_) => Obs::Ok,
+                Err(e) => how(&e),
+            },
+            Op::Cancel(i, decline) => {
+                let reason = if decline {
+                    CancelReason::Declined
+                } else {
+                    CancelReason::Cancelled
+                };
+                match self.m.cancel_id(self.id(i), reason, None).await {
+                    Ok(_) => Obs::Ok,
+                    Err(e) => how(&e),
+                }
+            }
+            Op::Get(i) => match self.m.get(self.id(i)).await {
+                Ok(AnyPending::Open(_)) => Obs::Open,
+                Ok(AnyPending::Completed(_)) => Obs::State("completed"),
+                Ok(AnyPending::Cancelled(p)) if p.is_declined() => Obs::State("declined"),
+                Ok(AnyPending::Cancelled(_)) => Obs::State("cancelled"),
+                Ok(AnyPending::Expired(_)) => Obs::State("expired"),
+                Ok(_) => panic!("unknown state"),
+                Err(e) => how(&e),
+            },
+            Op::List(ns) => {
+                let list = self.m.list(&user(NAMESPACES[ns])).await.expect("list");
+                Obs::List(list.iter().map(|p| self.index(p.id())).collect())
+            }
+            Op::Clear(ns) => {
+                self.m.clear(&user(NAMESPACES[ns])).await.expect("clear");
+                Obs::Done
+            }
+            Op::Purge => {
+                self.m.purge().await.expect("purge");
+                Obs::Done
+            }
+            Op::Advance(ms) => {
+                self.clock.advance(Duration::from_millis(ms));
+                Obs::Done
+            }
+        }
+    }
+}
+
+/// Runs `ops` on the model and on the store; fails at the first difference.
+async fn check<S: Store<DeviceCode> + Clone>(
+    store: S,
+    retention: u64,
+    ops: &[Op],
+) -> Result<(), String> {
+    let (m, clock) = manager_on(
+        store,
+        Opts {
+            per_namespace: PER_NAMESPACE,
+            total: TOTAL,
+            cooldown: Duration::from_millis(COOLDOWN_MS),
+        },
+    );
+    let mut real = Real {
+        m,
+        clock,
+        ids: Vec::new(),
+    };
+    let mut model = Model {
+        recs: Vec::new(),
+        retention,
+        now: 0,
+    };
+    for (step, op) in ops.iter().enumerate() {
+        let want = match *op {
+            Op::Create {
+                ns,
+                alias,
+                ttl_ms,
+                join,
+            } => model.create(ns, alias, ttl_ms, join),
+            Op::Complete(i) => model.finish(i, "completed"),
+            Op::Cancel(i, d) => model.finish(i, if d { "declined" } else { "cancelled" }),
+            Op::Get(i) => model.get(i),
+            Op::List(ns) => model.list(ns),
+            Op::Clear(ns) => {
+                for r in model.recs.iter_mut().filter(|r| r.ns == ns) {
+                    r.present = false;
+                }
+                Obs::Done
+            }
+            Op::Purge => Obs::Done,
+            Op::Advance(ms) => {
+                model.now += ms;
+                Obs::Done
+            }
+        };
+        let got = real.run(op).await;
+        let agrees = match (&want, &got) {
+            (Obs::Joined(may), Obs::Joined(one)) | (Obs::Declined(may), Obs::Declined(one)) => {
+                one.is_subset(may) && one.len() == 1
+            }
+            _ => want == got,
+        };
+        if !agrees {
+            return Err(format!("step {step} {op:?}: model {want:?}, store {got:?}"));
+        }
+    }
+    Ok(())
+}
+
+fn block_on<F: Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(f)
+}
+
+fn retention(zero: bool) -> (Duration, u64) {
+    if zero {
+        (Duration::ZERO, 0)
+    } else {
+        (Duration::from_millis(1_000), 1_000)
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(192))]
+
+    #[test]
+    fn memory_store_agrees_with_the_model(zero in any::<bool>(), ops in prop::collection::vec(op(), 1..60)) {
+        let (d, ms) = retention(zero);
+        let store = MemoryStore::<DeviceCode>::new().with_retention(d);
+        block_on(check(store, ms, &ops)).map_err(TestCaseError::fail)?;
+    }
+
+    #[test]
+    fn sqlite_store_agrees_with_the_model(zero in any::<bool>(), ops in prop::collection::vec(op(), 1..60)) {
+        let (d, ms) = retention(zero);
+        let store = SqliteStore::<DeviceCode>::open_in_memory().expect("open").with_retention(d);
+        block_on(check(store, ms, &ops)).map_err(TestCaseError::fail)?;
+    }
+}
