@@ -1,176 +1,182 @@
-//! Timings and command counts of the Redis store against a raw `SET`+`DEL` baseline.
+//! The Redis store against its yardsticks, and its cost as data grows.
 //!
 //! Run with `cargo bench -p oob --features redis --bench redis_store`. Starts its own
 //! `redis-server` (loopback, no persistence) and skips with a notice when it is not
-//! installed. Measures, at 1 and 64 concurrent tasks on one store (one multiplexed
-//! connection): a create followed by a complete of the same pending (through the manager),
-//! and a raw `SET` then `DEL` of a key with a value of the record's size, on the same client.
-//! Prints the server's `INFO commandstats` deltas per operation (commands run inside
-//! scripts are counted there too, under their own names) and a summary of pairs/s.
+//! installed. One process, one server, one client library configuration throughout.
+//!
+//! **Throughput**, in interleaved rounds (each round runs every variant once, in turn), at
+//! 1 and 64 concurrent tasks on one multiplexed connection each: a raw `SET`+`DEL` of a
+//! record-sized value; the minimal atomic create+transition pair (the store's record writes
+//! and its event, nothing else; as `EVALSHA` scripts and as Redis Functions, `FCALL`); and
+//! the store (a create and a complete through the manager). Prints the median pairs/s of
+//! the rounds with their spread, and the store's ratio to each yardstick per round.
+//!
+//! **Growth**: the per-operation cost (client latency at 1 task, and Redis's own time in
+//! the commands) of create+complete, `create_or_join` (inserting, joining, and answering a
+//! decline in its cooldown), get and list, while one namespace grows from 10 to 10,000 open
+//! pendings and the store from 0 to 100,000 retained records.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, ChildStdin, Command, Stdio};
+mod redis_support;
+
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use criterion::{BenchmarkId, Criterion, Throughput};
 use oob::provider::{FromVerifiedSubject, VerifiedSubject};
 use oob::store::RedisStore;
 use oob::time::SystemClock;
-use oob::{CallbackBase, Manager, Namespace, OobPayload, Spec};
+use oob::{CallbackBase, Manager, Namespace};
 use redis::aio::ConnectionManager;
-
-/// The device-code payload of the other benches.
-#[derive(Clone, OobPayload, serde::Serialize, serde::Deserialize)]
-#[oob(kind = "device_code", route = "/oob/cb/{id}")]
-struct DeviceCode {
-    verify_url: String,
-    user_code: String,
-    message: String,
-}
-
-fn spec() -> Spec<DeviceCode> {
-    Spec::new(DeviceCode {
-        verify_url: "https://ex.com/device".into(),
-        user_code: "ABCD-1234".into(),
-        message: "Enter the code".into(),
-    })
-    .resource("example.com")
-    .ttl(Duration::from_secs(600))
-}
+use redis_support::{
+    DeviceCode, MIN_CREATE, MIN_DONE, MIN_LIBRARY, Server, commandstats, median, record_fields,
+    spec, usec_in,
+};
 
 type M = Manager<DeviceCode, RedisStore<DeviceCode>, FromVerifiedSubject>;
 
-const TASKS: [usize; 2] = [1, 64];
-
-/// A `redis-server` under a watchdog shell that kills it when this process ends.
-struct Server {
-    port: u16,
-    watchdog: Option<(Child, ChildStdin)>,
-}
-
-impl Server {
-    fn start() -> Option<Self> {
-        let found = Command::new("redis-server")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !found {
-            eprintln!("NOTICE: redis-server is not installed; skipping the Redis benchmark");
-            return None;
-        }
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("free port");
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(r#"redis-server "$@" & p=$!; read -r _; kill -9 "$p"; wait "$p"; exit 0"#)
-            .arg("sh")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--logfile", ""])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn redis-server");
-        let stdin = child.stdin.take().expect("stdin");
-        let server = Self {
-            port,
-            watchdog: Some((child, stdin)),
-        };
-        let start = Instant::now();
-        while !ping(port) {
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "redis-server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Some(server)
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some((mut child, mut stdin)) = self.watchdog.take() {
-            let _ = stdin.write_all(b"kill\n");
-            drop(stdin);
-            let _ = child.wait();
-        }
-    }
-}
-
-fn ping(port: u16) -> bool {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let mut buf = [0u8; 7];
-    s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
-}
+const ROUNDS: usize = 7;
 
 struct Setup {
     manager: M,
-    raw: ConnectionManager,
+    conn: ConnectionManager,
     stats: ConnectionManager,
     users: Arc<Vec<VerifiedSubject>>,
     value: Arc<String>,
+    seq: Arc<AtomicU64>,
+    hashes: Arc<(String, String)>,
 }
 
-async fn setup(url: &str) -> Setup {
-    let client = redis::Client::open(url).expect("client");
+async fn manager(client: &redis::Client, prefix: &str, per_ns: usize) -> M {
     let store = RedisStore::builder(client.clone())
-        .prefix("bench:")
+        .prefix(prefix)
         .connect()
         .await
         .expect("connect");
-    let manager = Manager::builder()
+    Manager::builder()
         .store(store)
         .provider(FromVerifiedSubject)
         .callback_base(CallbackBase::parse("https://ex.com").expect("base"))
         .clock(SystemClock)
-        .build();
-    // The raw baseline uses a connection manager configured like the store's.
+        .max_open_per_namespace(per_ns)
+        .decline_cooldown(Duration::from_secs(600))
+        .build()
+}
+
+async fn setup(url: &str) -> Setup {
+    let client = redis::Client::open(url).expect("client");
+    // The baselines use a connection manager configured like the store's.
     let config = redis::aio::ConnectionManagerConfig::new()
         .set_connection_timeout(Some(Duration::from_secs(1)))
         .set_response_timeout(Some(Duration::from_secs(2)))
         .set_number_of_retries(0);
-    let raw = ConnectionManager::new_with_config(client.clone(), config)
+    let mut conn = ConnectionManager::new_with_config(client.clone(), config)
         .await
-        .expect("raw");
-    let stats = ConnectionManager::new(client).await.expect("stats");
+        .expect("conn");
+    let load = |src: &'static str| {
+        let mut c = conn.clone();
+        async move {
+            redis::cmd("SCRIPT")
+                .arg("LOAD")
+                .arg(src)
+                .query_async::<String>(&mut c)
+                .await
+                .expect("SCRIPT LOAD")
+        }
+    };
+    let hashes = (load(MIN_CREATE).await, load(MIN_DONE).await);
+    redis::cmd("FUNCTION")
+        .arg("LOAD")
+        .arg("REPLACE")
+        .arg(MIN_LIBRARY)
+        .exec_async(&mut conn)
+        .await
+        .expect("FUNCTION LOAD");
     let users = (0..1_000)
         .map(|i| VerifiedSubject::new(Namespace::new(format!("user-{i}")).expect("namespace")))
         .collect();
     Setup {
-        manager,
-        raw,
-        stats,
+        manager: manager(&client, "{bench}:", 1_000).await,
+        stats: ConnectionManager::new(client).await.expect("stats"),
+        conn,
         users: Arc::new(users),
         // About the size of a stored record's fields.
         value: Arc::new("x".repeat(220)),
+        seq: Arc::new(AtomicU64::new(0)),
+        hashes: Arc::new(hashes),
     }
 }
 
-/// `n` create+complete pairs spread over `tasks` tasks; returns the wall time.
-async fn pairs(s: &Setup, tasks: usize, n: u64) -> Duration {
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Variant {
+    Raw,
+    MinEval,
+    MinFcall,
+    Store,
+}
+
+fn now_ms() -> u64 {
+    u64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis(),
+    )
+    .unwrap_or(0)
+}
+
+/// One pair of `variant`, by task `t`, its `i`th.
+async fn pair(s: &Setup, c: &mut ConnectionManager, variant: Variant, t: usize, i: u64) {
+    let n = s.seq.fetch_add(1, Ordering::Relaxed);
+    match variant {
+        Variant::Raw => {
+            let key = format!("raw:{n}");
+            redis::cmd("SET")
+                .arg(&key)
+                .arg(s.value.as_str())
+                .exec_async(c)
+                .await
+                .expect("SET");
+            redis::cmd("DEL")
+                .arg(&key)
+                .exec_async(c)
+                .await
+                .expect("DEL");
+        }
+        Variant::MinEval | Variant::MinFcall => {
+            let key = format!("{{min}}:p:{n:036}");
+            let now = now_ms();
+            let fcall = variant == Variant::MinFcall;
+            let mut create = redis::cmd(if fcall { "FCALL" } else { "EVALSHA" });
+            create.arg(if fcall { "oob_min_create" } else { &s.hashes.0 });
+            create.arg(1).arg(&key).arg(now + 660_000);
+            for (k, v) in record_fields(&format!("user-{}", n % 1_000), now) {
+                create.arg(k).arg(v);
+            }
+            create.exec_async(c).await.expect("create");
+            let mut done = redis::cmd(if fcall { "FCALL" } else { "EVALSHA" });
+            done.arg(if fcall { "oob_min_done" } else { &s.hashes.1 });
+            done.arg(1).arg(&key).arg(now).arg("{min}:events").arg(&key);
+            std::hint::black_box(done.query_async::<redis::Value>(c).await.expect("done"));
+        }
+        Variant::Store => {
+            let u = &s.users[usize::try_from(i).unwrap_or(0).wrapping_add(t) % s.users.len()];
+            let p = s.manager.create(u, spec()).await.expect("create");
+            std::hint::black_box(s.manager.complete(p).await.expect("complete"));
+        }
+    }
+}
+
+/// `n` pairs of `variant` spread over `tasks` tasks; returns pairs per second.
+async fn run(s: &Arc<Setup>, variant: Variant, tasks: usize, n: u64) -> f64 {
     let start = Instant::now();
     let handles: Vec<_> = (0..tasks)
         .map(|t| {
-            let m = s.manager.clone();
-            let users = s.users.clone();
+            let s = s.clone();
             let share = n / tasks as u64 + u64::from((t as u64) < n % tasks as u64);
             tokio::spawn(async move {
+                let mut c = s.conn.clone();
                 for i in 0..share {
-                    let u = &users[(i as usize * tasks + t) % users.len()];
-                    let p = m.create(u, spec()).await.expect("create");
-                    std::hint::black_box(m.complete(p).await.expect("complete"));
+                    pair(&s, &mut c, variant, t, i).await;
                 }
             })
         })
@@ -178,101 +184,198 @@ async fn pairs(s: &Setup, tasks: usize, n: u64) -> Duration {
     for h in handles {
         h.await.expect("task");
     }
-    start.elapsed()
-}
-
-/// `n` raw SET+DEL pairs spread over `tasks` tasks; returns the wall time.
-async fn raw_pairs(s: &Setup, tasks: usize, n: u64) -> Duration {
-    let start = Instant::now();
-    let handles: Vec<_> = (0..tasks)
-        .map(|t| {
-            let mut c = s.raw.clone();
-            let value = s.value.clone();
-            let share = n / tasks as u64 + u64::from((t as u64) < n % tasks as u64);
-            tokio::spawn(async move {
-                for i in 0..share {
-                    let key = format!("raw:{t}:{i}");
-                    redis::cmd("SET")
-                        .arg(&key)
-                        .arg(value.as_str())
-                        .exec_async(&mut c)
-                        .await
-                        .expect("SET");
-                    redis::cmd("DEL")
-                        .arg(&key)
-                        .exec_async(&mut c)
-                        .await
-                        .expect("DEL");
-                }
-            })
-        })
-        .collect();
-    for h in handles {
-        h.await.expect("task");
-    }
-    start.elapsed()
-}
-
-/// `INFO commandstats` as (command, calls, microseconds).
-async fn commandstats(c: &mut ConnectionManager) -> Vec<(String, u64, u64)> {
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(c)
-        .await
-        .expect("INFO");
-    info.lines()
-        .filter_map(|l| {
-            let rest = l.strip_prefix("cmdstat_")?;
-            let (name, stats) = rest.split_once(':')?;
-            let field = |f: &str| {
-                stats
-                    .split(',')
-                    .find_map(|kv| kv.strip_prefix(f))
-                    .and_then(|v| v.parse::<u64>().ok())
-            };
-            Some((name.to_owned(), field("calls=")?, field("usec=")?))
-        })
-        .collect()
-}
-
-async fn count_commands(s: &Setup, label: &str, n: u64, run: impl AsyncFnOnce()) {
-    let mut c = s.stats.clone();
-    let before = commandstats(&mut c).await;
-    run().await;
-    let after = commandstats(&mut c).await;
-    // Time spent in the commands the client sent (scripts include what they call).
-    let mut top_usec = 0;
-    let mut deltas: Vec<(String, f64, f64)> = Vec::new();
-    for (name, calls, usec) in after.iter().filter(|(name, _, _)| name != "info") {
-        let (was, was_usec) = before
-            .iter()
-            .find(|(b, _, _)| b == name)
-            .map_or((0, 0), |(_, v, u)| (*v, *u));
-        let (dc, du) = (calls - was, usec - was_usec);
-        if dc == 0 {
-            continue;
-        }
-        if ["evalsha", "set", "del"].contains(&name.as_str()) {
-            top_usec += du;
-        }
-        #[allow(clippy::cast_precision_loss)]
-        deltas.push((name.clone(), dc as f64 / n as f64, du as f64 / dc as f64));
-    }
-    deltas.sort_by(|a, b| a.0.cmp(&b.0));
-    let shown: Vec<String> = deltas
-        .iter()
-        .map(|(name, per, us)| format!("{name} {per:.2} ({us:.2} us each)"))
-        .collect();
-    println!(
-        "commands per {label} (server-side, incl. those inside scripts): {}",
-        shown.join(", ")
-    );
     #[allow(clippy::cast_precision_loss)]
-    let per = top_usec as f64 / n as f64;
-    println!("server time in commands per {label}: {per:.1} us");
+    let rate = n as f64 / start.elapsed().as_secs_f64();
+    rate
 }
 
-fn bench(c: &mut Criterion) {
+async fn throughput(s: &Arc<Setup>) {
+    const VARIANTS: [Variant; 4] = [
+        Variant::Raw,
+        Variant::MinEval,
+        Variant::MinFcall,
+        Variant::Store,
+    ];
+    println!("\n## Throughput: median pairs/s of {ROUNDS} interleaved rounds (min-max)\n");
+    println!(
+        "| tasks | raw SET+DEL | minimal pair EVALSHA | minimal pair FCALL | store | store / minimal EVALSHA | store / minimal FCALL | store / raw |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for tasks in [1, 64] {
+        let n = if tasks == 1 { 2_000 } else { 20_000 };
+        // Warm-up.
+        for v in VARIANTS {
+            run(s, v, tasks, n / 4).await;
+        }
+        let mut rates: Vec<Vec<f64>> = vec![Vec::new(); VARIANTS.len()];
+        for _ in 0..ROUNDS {
+            for (k, v) in VARIANTS.iter().enumerate() {
+                rates[k].push(run(s, *v, tasks, n).await);
+            }
+        }
+        let ratio = |a: usize, b: usize| {
+            median(
+                rates[a]
+                    .iter()
+                    .zip(&rates[b])
+                    .map(|(x, y)| 100.0 * x / y)
+                    .collect(),
+            )
+        };
+        let cell = |(m, lo, hi): (f64, f64, f64)| format!("{m:.0} ({lo:.0}-{hi:.0})");
+        let pct = |(m, lo, hi): (f64, f64, f64)| format!("{m:.0} % ({lo:.0}-{hi:.0})");
+        println!(
+            "| {tasks} | {} | {} | {} | {} | {} | {} | {} |",
+            cell(median(rates[0].clone())),
+            cell(median(rates[1].clone())),
+            cell(median(rates[2].clone())),
+            cell(median(rates[3].clone())),
+            pct(ratio(3, 1)),
+            pct(ratio(3, 2)),
+            pct(ratio(3, 0)),
+        );
+    }
+}
+
+/// Runs `op` `count` times in a row; returns (client µs per op, Redis µs per op in the
+/// top-level `commands`).
+async fn per_op(
+    s: &Setup,
+    count: u32,
+    commands: &[&str],
+    mut op: impl AsyncFnMut(u32),
+) -> (f64, f64) {
+    let mut stats = s.stats.clone();
+    let before = commandstats(&mut stats).await;
+    let start = Instant::now();
+    for i in 0..count {
+        op(i).await;
+    }
+    let client = start.elapsed().as_secs_f64() * 1e6 / f64::from(count);
+    let after = commandstats(&mut stats).await;
+    #[allow(clippy::cast_precision_loss)]
+    let server = usec_in(&before, &after, commands) as f64 / f64::from(count);
+    (client, server)
+}
+
+/// Fills until `m`'s namespace `ns` holds `open` open pendings (with distinct resources).
+async fn fill_open(m: &M, ns: &VerifiedSubject, from: usize, to: usize) {
+    let handles: Vec<_> = (0..16)
+        .map(|t| {
+            let (m, ns) = (m.clone(), ns.clone());
+            tokio::spawn(async move {
+                for i in (from + t..to).step_by(16) {
+                    let sp = spec().resource(format!("fill-{i}"));
+                    m.create(&ns, sp).await.expect("fill");
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.await.expect("fill task");
+    }
+}
+
+/// Adds finished, retained records (create+complete) in 1,000 other namespaces.
+async fn fill_retained(m: &M, users: &Arc<Vec<VerifiedSubject>>, from: usize, to: usize) {
+    let handles: Vec<_> = (0..64)
+        .map(|t| {
+            let (m, users) = (m.clone(), users.clone());
+            tokio::spawn(async move {
+                for i in (from + t..to).step_by(64) {
+                    let p = m.create(&users[i % users.len()], spec()).await.expect("c");
+                    m.complete(p).await.expect("complete");
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.await.expect("fill task");
+    }
+}
+
+async fn growth(s: &Setup, url: &str) {
+    const OPS: u32 = 500;
+    let client = redis::Client::open(url).expect("client");
+    let m = manager(&client, "{grow}:", 20_000).await;
+    let big = VerifiedSubject::new(Namespace::new("big").expect("ns"));
+    let small = VerifiedSubject::new(Namespace::new("small").expect("ns"));
+    fill_open(&m, &small, 0, 10).await;
+    println!("\n## Growth: per operation, client µs at 1 task / Redis µs\n");
+    println!(
+        "| open in the namespace | retained in the store | create+complete | create_or_join, inserting (+complete) | create_or_join, joining | create_or_join, in a decline's cooldown | get | list (10 open) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    let (mut open, mut retained) = (0, 0);
+    for (want_open, want_retained) in [
+        (10, 0),
+        (1_000, 0),
+        (10_000, 0),
+        (10_000, 10_000),
+        (10_000, 100_000),
+    ] {
+        fill_open(&m, &big, open, want_open).await;
+        fill_retained(&m, &s.users, retained, want_retained).await;
+        (open, retained) = (want_open, want_retained);
+        let e = ["evalsha"];
+        let pair = per_op(s, OPS, &e, async |_| {
+            let p = m.create(&big, spec()).await.expect("create");
+            m.complete(p).await.expect("complete");
+        })
+        .await;
+        let insert = per_op(s, OPS, &e, async |i| {
+            let sp = spec().resource(format!("cj-{open}-{retained}-{i}"));
+            let j = m.create_or_join(&big, sp).await.expect("create_or_join");
+            m.complete(j.into_open().expect("created"))
+                .await
+                .expect("c");
+        })
+        .await;
+        let keep = m
+            .create(&big, spec().resource("join.example"))
+            .await
+            .expect("create");
+        let join = per_op(s, OPS, &e, async |_| {
+            let j = m
+                .create_or_join(&big, spec().resource("join.example"))
+                .await;
+            assert!(j.expect("join").is_joined());
+        })
+        .await;
+        m.complete(keep).await.expect("complete");
+        let sp = spec().resource("declined.example");
+        let d = m.create(&big, sp).await.expect("create");
+        let id = d.id();
+        m.decline(d).await.expect("decline");
+        let cooldown = per_op(s, OPS, &e, async |_| {
+            let j = m
+                .create_or_join(&big, spec().resource("declined.example"))
+                .await;
+            assert!(matches!(j, Ok(oob::Joined::Declined(_))));
+        })
+        .await;
+        let get = per_op(s, OPS, &["hgetall"], async |_| {
+            std::hint::black_box(m.get(id).await.expect("get"));
+        })
+        .await;
+        let list = per_op(s, OPS, &["zrangebyscore", "hgetall"], async |_| {
+            assert_eq!(m.list(&small).await.expect("list").len(), 10);
+        })
+        .await;
+        let c = |(a, b): (f64, f64)| format!("{a:.0} / {b:.1}");
+        println!(
+            "| {open} | {retained} | {} | {} | {} | {} | {} | {} |",
+            c(pair),
+            c(insert),
+            c(join),
+            c(cooldown),
+            c(get),
+            c(list)
+        );
+    }
+}
+
+fn main() {
     let Some(server) = Server::start() else {
         return;
     };
@@ -281,104 +384,17 @@ fn bench(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
-    let s = rt.block_on(setup(&server.url()));
-
+    let url = server.url();
     rt.block_on(async {
-        count_commands(&s, "create+complete pair", 1_000, async || {
-            pairs(&s, 1, 1_000).await;
-        })
-        .await;
-        count_commands(&s, "raw SET+DEL pair", 1_000, async || {
-            raw_pairs(&s, 1, 1_000).await;
-        })
-        .await;
+        let s = Arc::new(setup(&url).await);
+        let only = std::env::args().find(|a| a == "throughput" || a == "growth");
+        if only.as_deref() != Some("growth") {
+            throughput(&s).await;
+        }
+        if only.as_deref() != Some("throughput") {
+            growth(&s, &url).await;
+        }
     });
-
-    let mut g = c.benchmark_group("redis");
-    g.throughput(Throughput::Elements(1));
-    g.sample_size(10);
-    g.measurement_time(Duration::from_secs(3));
-    for tasks in TASKS {
-        g.bench_with_input(
-            BenchmarkId::new("store create+complete", format!("{tasks} tasks")),
-            &tasks,
-            |b, &tasks| b.to_async(&rt).iter_custom(|n| pairs(&s, tasks, n)),
-        );
-        g.bench_with_input(
-            BenchmarkId::new("raw SET+DEL", format!("{tasks} tasks")),
-            &tasks,
-            |b, &tasks| b.to_async(&rt).iter_custom(|n| raw_pairs(&s, tasks, n)),
-        );
-    }
-    g.finish();
-
-    // A direct comparison in one run, for the README, with the CPU each side used.
-    for tasks in TASKS {
-        let n = if tasks == 1 { 5_000 } else { 40_000 };
-        let (store, store_cpu) = rt.block_on(cpu(&s, pairs(&s, tasks, n)));
-        let (raw, raw_cpu) = rt.block_on(cpu(&s, raw_pairs(&s, tasks, n)));
-        #[allow(clippy::cast_precision_loss)]
-        let (sp, rp) = (n as f64 / store.as_secs_f64(), n as f64 / raw.as_secs_f64());
-        println!(
-            "{tasks} tasks: store {sp:.0} pairs/s, raw SET+DEL {rp:.0} pairs/s, ratio {:.0}%",
-            100.0 * sp / rp
-        );
-        let per = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
-        println!(
-            "  cpu per pair: store: server {:.1} us, client {:.1} us; raw: server {:.1} us, client {:.1} us",
-            per(store_cpu.0),
-            per(store_cpu.1),
-            per(raw_cpu.0),
-            per(raw_cpu.1)
-        );
-    }
-    drop(s);
     drop(rt);
     drop(server);
-}
-
-/// Runs `f`, returning its result and the CPU time (server, this process) it took.
-async fn cpu<R>(s: &Setup, f: impl Future<Output = R>) -> (R, (Duration, Duration)) {
-    let mut c = s.stats.clone();
-    let (s0, c0) = (server_cpu(&mut c).await, own_cpu());
-    let r = f.await;
-    let (s1, c1) = (server_cpu(&mut c).await, own_cpu());
-    (r, (s1.saturating_sub(s0), c1.saturating_sub(c0)))
-}
-
-/// The server's user+system CPU time.
-async fn server_cpu(c: &mut ConnectionManager) -> Duration {
-    let info: String = redis::cmd("INFO")
-        .arg("cpu")
-        .query_async(c)
-        .await
-        .expect("INFO");
-    let secs: f64 = info
-        .lines()
-        .filter_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            (k == "used_cpu_user" || k == "used_cpu_sys").then(|| v.trim().parse::<f64>().ok())?
-        })
-        .sum();
-    Duration::from_secs_f64(secs)
-}
-
-/// This process's user+system CPU time (Linux; zero elsewhere).
-fn own_cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<u64> = after
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    // Clock ticks of 10 ms (USER_HZ = 100 on Linux).
-    Duration::from_millis(f.iter().sum::<u64>() * 10)
-}
-
-fn main() {
-    let mut c = Criterion::default().configure_from_args();
-    bench(&mut c);
-    c.final_summary();
 }

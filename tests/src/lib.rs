@@ -10,6 +10,7 @@ use oob::{CallbackBase, Error, Manager, Namespace, OobPayload, Outcome, PendingI
 pub mod conformance;
 pub mod oidc;
 pub mod postgres_server;
+pub mod redis_cluster;
 pub mod redis_server;
 pub mod soak;
 pub mod vault_conformance;

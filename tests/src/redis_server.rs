@@ -28,8 +28,9 @@ pub type Replica = Manager<DeviceCode, RedisStore<DeviceCode>, FromVerifiedSubje
 /// How long a starting server may take to answer `PING` before the test fails.
 const READY_WITHIN: Duration = Duration::from_secs(20);
 
-/// Kills the server when its line arrives or the pipe closes; waits for it to be gone.
-const WATCHDOG: &str = r#"redis-server "$@" & p=$!; read -r _; kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; exit 0"#;
+/// Kills the server when its line arrives or the pipe closes; waits for it to be gone. When
+/// the pipe closed (the test process ended), also removes the server's directory.
+const WATCHDOG: &str = r#"redis-server "$@" & p=$!; read -r line; kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; [ -n "$line" ] || rm -rf "$OOB_REDIS_DIR"; exit 0"#;
 
 static SEQ: AtomicUsize = AtomicUsize::new(0);
 
@@ -137,6 +138,7 @@ impl RedisServer {
             .arg(WATCHDOG)
             .arg("sh")
             .args(&args)
+            .env("OOB_REDIS_DIR", &self.dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -6,7 +6,10 @@ use std::time::Duration;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
-use redis::{Arg, Client, Cmd, ConnectionInfo, IntoConnectionInfo, RedisFuture, Script, Value};
+use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
+use redis::{
+    Arg, Client, Cmd, ConnectionInfo, IntoConnectionInfo, RedisFuture, RedisResult, Script, Value,
+};
 
 use super::error::{RedisStoreError, backend};
 use crate::store::StoreError;
@@ -161,6 +164,24 @@ impl ConnectionLike for Conn {
         match self {
             Self::Single(c) => c.get_db(),
             Self::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+impl Conn {
+    /// Sends `cmd` (a command without keys, e.g. `WAIT`) to the primary of `slot`, on the
+    /// connection this store's writes to that slot use.
+    pub(crate) async fn to_slot_primary(&mut self, slot: u16, cmd: Cmd) -> RedisResult<Value> {
+        match self {
+            Self::Single(c) => cmd.query_async(c).await,
+            Self::Cluster(c) => {
+                let route = Route::new(slot, SlotAddr::Master);
+                c.route_command(
+                    cmd,
+                    RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route)),
+                )
+                .await
+            }
         }
     }
 }

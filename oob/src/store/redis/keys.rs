@@ -14,6 +14,8 @@ pub(crate) struct Keys {
     pub(crate) all: String,
     /// `base` `events`.
     pub(crate) channel: String,
+    /// The cluster slot of every key (with a hash-tagged prefix).
+    pub(crate) slot: u16,
 }
 
 impl Keys {
@@ -24,6 +26,7 @@ impl Keys {
             record_prefix: format!("{base}p:"),
             all: format!("{base}all"),
             channel: format!("{base}events"),
+            slot: slot(&base),
             base,
         }
     }
@@ -72,6 +75,32 @@ pub(crate) fn dedup_key<T>(r: &Record<T>) -> String {
     k
 }
 
+/// The Redis Cluster hash slot of a key: CRC16 (XMODEM) of its hash tag (or of the whole
+/// key without one), modulo 16,384.
+pub(crate) fn slot(key: &str) -> u16 {
+    let tag = key
+        .find('{')
+        .and_then(|open| {
+            let rest = &key[open + 1..];
+            rest.find('}')
+                .filter(|len| *len > 0)
+                .map(|len| &rest[..len])
+        })
+        .unwrap_or(key);
+    let mut crc: u16 = 0;
+    for b in tag.bytes() {
+        crc ^= u16::from(b) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 == 0 {
+                crc << 1
+            } else {
+                (crc << 1) ^ 0x1021
+            };
+        }
+    }
+    crc % 16_384
+}
+
 /// Whether a prefix carries a Redis Cluster hash tag (`{...}` with something between the
 /// braces), so every key of the store hashes to one slot.
 pub(crate) fn has_hash_tag(prefix: &str) -> bool {
@@ -92,5 +121,13 @@ mod tests {
         assert!(!has_hash_tag("oob:"));
         assert!(!has_hash_tag("{}oob:"));
         assert!(!has_hash_tag("}{"));
+    }
+
+    #[test]
+    fn slots_match_redis() {
+        // Values from the `CLUSTER KEYSLOT` documentation.
+        assert_eq!(slot("somekey"), 11_058);
+        assert_eq!(slot("foo{hash_tag}"), 2_515);
+        assert_eq!(slot("{oob}:device_code:p:x"), slot("oob"));
     }
 }

@@ -11,11 +11,13 @@
 -- P j:key (the record leaves its dedup index), and for a decline P x:key (the latest
 -- decline of the key, for the cooldown). No scan: every command is O(1) or O(log n).
 -- Returns {'ok', n, c, e, a, r, i, d} (the record's fields; a missing label is nil)
---       | {'none'} | {'other'} | {'done', state} ('e': open but past its deadline)
-local f = redis.call('HMGET', KEYS[1], 's', 'e', 'n', 'k', 'c', 'a', 'r', 'i', 'd')
+--       | {'none'} | {'other'}
+--       | {'done', state, at} (state 'e': open but past its deadline, at = the deadline;
+--         otherwise at = when it finished)
+local f = redis.call('HMGET', KEYS[1], 's', 'e', 'n', 'k', 'c', 'a', 'r', 'i', 'd', 't')
 if not f[1] then return {'none'} end
-if f[1] ~= 'o' then return {'done', f[1]} end
-if tonumber(f[2]) <= tonumber(ARGV[1]) then return {'done', 'e'} end
+if f[1] ~= 'o' then return {'done', f[1], f[10]} end
+if tonumber(f[2]) <= tonumber(ARGV[1]) then return {'done', 'e', f[2]} end
 if ARGV[3] ~= '' and f[3] ~= string.sub(ARGV[3], 2) then return {'other'} end
 local p = ARGV[7]
 redis.call('HSET', KEYS[1], 's', ARGV[2], 't', ARGV[1])

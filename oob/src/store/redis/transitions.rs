@@ -56,12 +56,14 @@ where
         let Some((wanted, timeout)) = self.shared.replicas else {
             return Ok(());
         };
-        let acked: i64 = redis::cmd("WAIT")
-            .arg(wanted)
-            .arg(ms(timeout).max(1))
-            .query_async(&mut self.conn())
+        let mut cmd = redis::cmd("WAIT");
+        cmd.arg(wanted).arg(ms(timeout).max(1));
+        let answer = self
+            .conn()
+            .to_slot_primary(self.shared.keys.slot, cmd)
             .await
             .map_err(backend)?;
+        let acked = int(&answer).ok_or_else(|| reply("WAIT"))?;
         if acked >= i64::from(wanted) {
             Ok(())
         } else {
@@ -225,8 +227,21 @@ where
             b"other" => Err(TransitionError::NamespaceMismatch),
             b"done" => {
                 let code = rest.first().and_then(bytes).unwrap_or(b"e");
+                // Past its retention window a record is gone for transitions too, purged
+                // or not.
+                let at = rest
+                    .get(1)
+                    .and_then(int)
+                    .and_then(|t| u64::try_from(t).ok());
+                let ended = at.map(Timestamp::from_millis).is_some_and(|at| {
+                    at.saturating_add(self.shared.retention) <= now
+                        && (code == b"e" || !self.shared.retention.is_zero())
+                });
                 if code == b"e" {
                     self.shared.notifier.notify(id);
+                }
+                if ended {
+                    return Err(TransitionError::NotFound);
                 }
                 Err(TransitionError::Finished(finished_of(code)))
             }

@@ -1,0 +1,199 @@
+//! The Redis bench's server, payload, baselines and measuring tools.
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use oob::{OobPayload, Spec};
+use redis::aio::ConnectionManager;
+
+/// The device-code payload of the other benches.
+#[derive(Clone, OobPayload, serde::Serialize, serde::Deserialize)]
+#[oob(kind = "device_code", route = "/oob/cb/{id}")]
+pub struct DeviceCode {
+    verify_url: String,
+    user_code: String,
+    message: String,
+}
+
+/// The bench's spec (resource `example.com`, 10 minutes).
+pub fn spec() -> Spec<DeviceCode> {
+    Spec::new(DeviceCode {
+        verify_url: "https://ex.com/device".into(),
+        user_code: "ABCD-1234".into(),
+        message: "Enter the code".into(),
+    })
+    .resource("example.com")
+    .ttl(Duration::from_secs(600))
+}
+
+/// A `redis-server` under a watchdog shell that kills it when this process ends.
+pub struct Server {
+    port: u16,
+    watchdog: Option<(Child, ChildStdin)>,
+}
+
+impl Server {
+    pub fn start() -> Option<Self> {
+        let found = Command::new("redis-server")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !found {
+            eprintln!("NOTICE: redis-server is not installed; skipping the Redis benchmark");
+            return None;
+        }
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free port");
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(r#"redis-server "$@" & p=$!; read -r _; kill -9 "$p"; wait "$p"; exit 0"#)
+            .arg("sh")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--logfile", ""])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn redis-server");
+        let stdin = child.stdin.take().expect("stdin");
+        let server = Self {
+            port,
+            watchdog: Some((child, stdin)),
+        };
+        let start = Instant::now();
+        while !ping(port) {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "redis-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Some(server)
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some((mut child, mut stdin)) = self.watchdog.take() {
+            let _ = stdin.write_all(b"kill\n");
+            drop(stdin);
+            let _ = child.wait();
+        }
+    }
+}
+
+fn ping(port: u16) -> bool {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let mut buf = [0u8; 7];
+    s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+}
+
+/// The minimal atomic pair: the store's record writes and its event, nothing else (no
+/// index, no dedup, no capacity). Create: `HSET` of the record's fields and `PEXPIREAT`.
+/// Transition: check the state, `HSET` state and time, `PUBLISH`, return the fields.
+pub const MIN_CREATE: &str = "
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+return 1
+";
+
+/// See [`MIN_CREATE`].
+pub const MIN_DONE: &str = "
+local f = redis.call('HMGET', KEYS[1], 's', 'n', 'c', 'e', 'a', 'r', 'i', 'd')
+if f[1] ~= 'o' then return {0} end
+redis.call('HSET', KEYS[1], 's', 'c', 't', ARGV[1])
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return {1, f[2], f[3], f[4], f[5], f[6], f[7], f[8]}
+";
+
+/// The same pair as a Redis Functions library (`FCALL`).
+pub const MIN_LIBRARY: &str = "#!lua name=oobbench
+redis.register_function('oob_min_create', function(keys, args)
+  redis.call('HSET', keys[1], unpack(args, 2))
+  redis.call('PEXPIREAT', keys[1], args[1])
+  return 1
+end)
+redis.register_function('oob_min_done', function(keys, args)
+  local f = redis.call('HMGET', keys[1], 's', 'n', 'c', 'e', 'a', 'r', 'i', 'd')
+  if f[1] ~= 'o' then return {0} end
+  redis.call('HSET', keys[1], 's', 'c', 't', args[1])
+  redis.call('PUBLISH', args[2], args[3])
+  return {1, f[2], f[3], f[4], f[5], f[6], f[7], f[8]}
+end)
+";
+
+/// Fields like a stored record's (namespace, times, state, resource, payload, dedup key).
+pub fn record_fields(ns: &str, now: u64) -> Vec<(&'static str, String)> {
+    vec![
+        ("n", ns.to_owned()),
+        ("c", now.to_string()),
+        ("e", (now + 600_000).to_string()),
+        ("s", "o".to_owned()),
+        ("r", "example.com".to_owned()),
+        (
+            "d",
+            r#"{"verify_url":"https://ex.com/device","user_code":"ABCD-1234","message":"Enter the code"}"#
+                .to_owned(),
+        ),
+        ("k", format!("{}:{ns}-+11:example.com", ns.len())),
+    ]
+}
+
+/// `INFO commandstats` as (command, calls, microseconds).
+pub async fn commandstats(c: &mut ConnectionManager) -> Vec<(String, u64, u64)> {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(c)
+        .await
+        .expect("INFO");
+    info.lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("cmdstat_")?;
+            let (name, stats) = rest.split_once(':')?;
+            let field = |f: &str| {
+                stats
+                    .split(',')
+                    .find_map(|kv| kv.strip_prefix(f))
+                    .and_then(|v| v.parse::<u64>().ok())
+            };
+            Some((name.to_owned(), field("calls=")?, field("usec=")?))
+        })
+        .collect()
+}
+
+/// Microseconds Redis spent in `commands` (top-level ones: scripts include what they call)
+/// between two [`commandstats`] snapshots.
+pub fn usec_in(
+    before: &[(String, u64, u64)],
+    after: &[(String, u64, u64)],
+    commands: &[&str],
+) -> u64 {
+    let get = |s: &[(String, u64, u64)], n: &str| {
+        s.iter().find(|(name, _, _)| name == n).map_or(0, |x| x.2)
+    };
+    commands
+        .iter()
+        .map(|c| get(after, c).saturating_sub(get(before, c)))
+        .sum()
+}
+
+/// The median and the spread (min, max) of some figures.
+pub fn median(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    let mid = v.get(v.len() / 2).copied().unwrap_or(f64::NAN);
+    let lo = v.first().copied().unwrap_or(f64::NAN);
+    let hi = v.last().copied().unwrap_or(f64::NAN);
+    (mid, lo, hi)
+}
