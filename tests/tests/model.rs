@@ -9,12 +9,16 @@
 
 use std::collections::BTreeSet;
 use std::future::Future;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use oob::state::CancelReason;
-use oob::store::{MemoryStore, Scope, SqliteStore, Store};
+use oob::store::{MemoryStore, PostgresStore, RedisStore, Scope, SqliteStore, Store};
 use oob::{AnyPending, Error, Joined, PendingId};
 use oob_tests::conformance::{ConfManager, ManualClock, Opts, manager_on};
+use oob_tests::postgres_server::{PostgresServer, fresh_schema};
+use oob_tests::redis_server::RedisServer;
 use oob_tests::{DeviceCode, spec, user};
 use proptest::prelude::*;
 
@@ -42,15 +46,18 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        4 => (0..3usize, prop::option::of(0..2u8), 1..1_500u64, any::<bool>())
-            .prop_map(|(ns, alias, ttl_ms, join)| Op::Create { ns, alias, ttl_ms, join }),
+        // Times on a 100 ms grid (plus single milliseconds), so deadlines, cooldowns and
+        // retention windows are often hit exactly.
+        4 => (0..3usize, prop::option::of(0..2u8), 1..15u64, any::<bool>()).prop_map(
+            |(ns, alias, ttl, join)| Op::Create { ns, alias, ttl_ms: ttl * 100, join }
+        ),
         2 => (0..12usize).prop_map(Op::Complete),
         2 => (0..12usize, any::<bool>()).prop_map(|(i, d)| Op::Cancel(i, d)),
         2 => (0..12usize).prop_map(Op::Get),
         1 => (0..3usize).prop_map(Op::List),
         1 => (0..3usize).prop_map(Op::Clear),
         1 => Just(Op::Purge),
-        3 => prop_oneof![0..3u64, 1..1_200u64].prop_map(Op::Advance),
+        3 => prop_oneof![0..2u64, Just(99), (1..12u64).prop_map(|k| k * 100)].prop_map(Op::Advance),
     ]
 }
 
@@ -403,5 +410,48 @@ proptest! {
         let (d, ms) = retention(zero);
         let store = SqliteStore::<DeviceCode>::open_in_memory().expect("open").with_retention(d);
         block_on(check(store, ms, &ops)).map_err(TestCaseError::fail)?;
+    }
+}
+
+static REDIS: OnceLock<Option<RedisServer>> = OnceLock::new();
+static POSTGRES: OnceLock<Option<PostgresServer>> = OnceLock::new();
+static PREFIX: AtomicUsize = AtomicUsize::new(0);
+
+async fn redis_store(server: &RedisServer, retention: Duration) -> RedisStore<DeviceCode> {
+    let client = redis::Client::open(server.url()).expect("client");
+    RedisStore::builder(client)
+        .prefix(format!("m{}:", PREFIX.fetch_add(1, Ordering::SeqCst)))
+        .retention(retention)
+        .connect()
+        .await
+        .expect("connect")
+}
+
+async fn postgres_store(server: &PostgresServer, retention: Duration) -> PostgresStore<DeviceCode> {
+    let pool = server.pool(4).await;
+    PostgresServer::store(&pool, &fresh_schema(), retention).await
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Skipped without `redis-server` unless `CI` is set (then starting it fails).
+    #[test]
+    fn redis_store_agrees_with_the_model(zero in any::<bool>(), ops in prop::collection::vec(op(), 1..60)) {
+        if let Some(server) = REDIS.get_or_init(RedisServer::start) {
+            let (d, ms) = retention(zero);
+            block_on(async { check(redis_store(server, d).await, ms, &ops).await })
+                .map_err(TestCaseError::fail)?;
+        }
+    }
+
+    /// Skipped without Postgres unless `CI` is set (then starting it fails).
+    #[test]
+    fn postgres_store_agrees_with_the_model(zero in any::<bool>(), ops in prop::collection::vec(op(), 1..60)) {
+        if let Some(server) = POSTGRES.get_or_init(PostgresServer::start) {
+            let (d, ms) = retention(zero);
+            block_on(async { check(postgres_store(server, d).await, ms, &ops).await })
+                .map_err(TestCaseError::fail)?;
+        }
     }
 }
