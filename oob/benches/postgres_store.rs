@@ -6,9 +6,11 @@
 //! user when run as root; default durability: `fsync` and `synchronous_commit` on) and
 //! skips with a notice when it is not installed. At 1 and 64 concurrent tasks on one pool
 //! (64 connections): a create followed by a complete of the same pending through the
-//! manager, and a raw `INSERT` of a row of the record's size then its `DELETE`. Prints
-//! pairs/s for both and the store's share of the raw rate. `OOB_BENCH_PG_OPTS` adds server
-//! options (e.g. `-c fsync=off`).
+//! manager (a store with the default retention, and one with zero retention), and a raw
+//! `INSERT` of a row of the record's size then its `DELETE`, all in interleaved rounds
+//! (the order rotates each round). Prints, per task count, the median pairs/s of each and the
+//! median and range of the per-round ratios store / raw. `OOB_BENCH_PG_OPTS` adds server
+//! options (e.g. `-c fsync=off`); `OOB_BENCH_ROUNDS` sets the rounds (default 7).
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -44,7 +46,7 @@ fn spec() -> Spec<DeviceCode> {
 type M = Manager<DeviceCode, PostgresStore<DeviceCode>, FromVerifiedSubject>;
 
 /// (tasks, pairs per task) of each measured configuration.
-const RUNS: [(usize, usize); 2] = [(1, 2_000), (64, 200)];
+const RUNS: [(usize, usize); 2] = [(1, 300), (64, 40)];
 
 /// A Postgres under a watchdog that stops it when this process ends.
 struct Server {
@@ -209,46 +211,101 @@ fn rate(pairs: usize, d: Duration) -> f64 {
     pairs as f64 / d.as_secs_f64()
 }
 
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn range(v: &[f64]) -> (f64, f64) {
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (lo, hi)
+}
+
+fn manager(store: PostgresStore<DeviceCode>) -> M {
+    Manager::builder()
+        .store(store)
+        .provider(FromVerifiedSubject)
+        .callback_base(CallbackBase::parse("https://ex.com").expect("base"))
+        .clock(SystemClock)
+        .build()
+}
+
 #[tokio::main]
 async fn main() {
     let Some(server) = Server::start() else {
         return;
     };
+    let rounds: usize = std::env::var("OOB_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(7);
     let url = format!("postgres://postgres@127.0.0.1:{}/postgres", server.port);
     let pool = PgPoolOptions::new()
         .max_connections(64)
         .connect(&url)
         .await
         .expect("pool");
-    let store = PostgresStore::<DeviceCode>::builder(pool.clone())
+    let keep = PostgresStore::<DeviceCode>::builder(pool.clone())
         .build()
         .await
         .expect("store");
-    store.migrate().await.expect("migrate");
+    keep.migrate().await.expect("migrate");
+    let zero = PostgresStore::<DeviceCode>::builder(pool.clone())
+        .schema("oob_zero")
+        .retention(Duration::ZERO)
+        .build()
+        .await
+        .expect("store");
+    zero.migrate().await.expect("migrate");
     sqlx::raw_sql(
         "CREATE SCHEMA bench; CREATE TABLE bench.raw (id uuid PRIMARY KEY, data text NOT NULL)",
     )
     .execute(&pool)
     .await
     .expect("raw table");
-    let m: M = Manager::builder()
-        .store(store)
-        .provider(FromVerifiedSubject)
-        .callback_base(CallbackBase::parse("https://ex.com").expect("base"))
-        .clock(SystemClock)
-        .build();
+    let (keep, zero) = (manager(keep), manager(zero));
     // A row of the record's size: the payload JSON, labels, namespace and times.
     let data = "x".repeat(200);
     // Warm-up: connections, prepared statements, the function's plan.
-    pairs_store(&m, 64, 10).await;
+    pairs_store(&keep, 64, 10).await;
+    pairs_store(&zero, 64, 10).await;
     pairs_raw(&pool, 64, 10, &data).await;
-    println!("tasks  store pairs/s  raw pairs/s  store/raw");
+    println!(
+        "tasks  rounds  store pairs/s  zero-ret pairs/s  raw pairs/s  \
+         store/raw median (range)  zero-ret/raw median (range)"
+    );
     for (tasks, per_task) in RUNS {
         let pairs = tasks * per_task;
-        let s = pairs_store(&m, tasks, per_task).await;
-        let r = pairs_raw(&pool, tasks, per_task, &data).await;
-        let (s, r) = (rate(pairs, s), rate(pairs, r));
-        println!("{tasks:>5}  {s:>13.0}  {r:>11.0}  {:>8.0} %", 100.0 * s / r);
+        let (mut s, mut z, mut r) = (Vec::new(), Vec::new(), Vec::new());
+        for round in 0..rounds {
+            let mut got = [0.0; 3];
+            for k in 0..3 {
+                let which = (round + k) % 3;
+                let d = match which {
+                    0 => pairs_store(&keep, tasks, per_task).await,
+                    1 => pairs_store(&zero, tasks, per_task).await,
+                    _ => pairs_raw(&pool, tasks, per_task, &data).await,
+                };
+                got[which] = rate(pairs, d);
+            }
+            s.push(got[0]);
+            z.push(got[1]);
+            r.push(got[2]);
+        }
+        let ratio =
+            |x: &[f64]| -> Vec<f64> { x.iter().zip(&r).map(|(a, b)| 100.0 * a / b).collect() };
+        let (sr, zr) = (ratio(&s), ratio(&z));
+        let ((s_lo, s_hi), (z_lo, z_hi)) = (range(&sr), range(&zr));
+        println!(
+            "{tasks:>5}  {rounds:>6}  {:>13.0}  {:>16.0}  {:>11.0}  {:>8.0} % ({s_lo:.0}-{s_hi:.0})  \
+             {:>11.0} % ({z_lo:.0}-{z_hi:.0})",
+            median(s),
+            median(z),
+            median(r.clone()),
+            median(sr),
+            median(zr),
+        );
     }
     drop(server);
 }

@@ -320,9 +320,12 @@ pub fn fresh_schema() -> String {
     )
 }
 
-/// Two replicas of one store (two stores on two pools, one schema), used in turn: every
-/// call goes to the next replica, so a waiter subscribes on one and the completion it waits
-/// for happens on the other, and racing completers and creates are spread over two pools.
+/// Two replicas of one store (two stores on two pools, one schema). The reads and
+/// subscriptions of an id go to one replica (its reader, as a waiter reads and subscribes
+/// through its own manager's store) and its transitions and wake-ups to the other, so every
+/// waiter is woken through `LISTEN`/`NOTIFY` by a completion on the other replica; creates,
+/// lists, clears and purges go to each replica in turn, so racing creates are spread over
+/// two pools.
 #[derive(Debug, Clone)]
 pub struct Replicas<S> {
     stores: [S; 2],
@@ -343,6 +346,20 @@ impl<S> Replicas<S> {
         let mut n = self.next.lock().unwrap_or_else(PoisonError::into_inner);
         *n = (*n + 1) % 2;
         &self.stores[*n]
+    }
+
+    fn side(id: PendingId) -> usize {
+        usize::from(id.to_string().bytes().last().unwrap_or(0) % 2)
+    }
+
+    /// The replica that reads and subscribes to `id`.
+    fn reader(&self, id: PendingId) -> &S {
+        &self.stores[Self::side(id)]
+    }
+
+    /// The replica that transitions `id` (the other one).
+    fn writer(&self, id: PendingId) -> &S {
+        &self.stores[1 - Self::side(id)]
     }
 }
 
@@ -366,7 +383,7 @@ impl<S: Store<DeviceCode>> Store<DeviceCode> for Replicas<S> {
         id: PendingId,
         now: Timestamp,
     ) -> Result<Option<Record<DeviceCode>>, StoreError> {
-        self.pick().get(id, now).await
+        self.reader(id).get(id, now).await
     }
 
     async fn complete(
@@ -376,11 +393,11 @@ impl<S: Store<DeviceCode>> Store<DeviceCode> for Replicas<S> {
         now: Timestamp,
         wake: Wake,
     ) -> Result<Record<DeviceCode>, TransitionError> {
-        self.pick().complete(id, expect, now, wake).await
+        self.writer(id).complete(id, expect, now, wake).await
     }
 
     async fn wake(&self, record: &Record<DeviceCode>) -> Result<(), StoreError> {
-        self.pick().wake(record).await
+        self.writer(record.id).wake(record).await
     }
 
     async fn cancel(
@@ -390,7 +407,7 @@ impl<S: Store<DeviceCode>> Store<DeviceCode> for Replicas<S> {
         expect: Option<&Namespace>,
         now: Timestamp,
     ) -> Result<Record<DeviceCode>, TransitionError> {
-        self.pick().cancel(id, reason, expect, now).await
+        self.writer(id).cancel(id, reason, expect, now).await
     }
 
     async fn list_namespace(
@@ -410,6 +427,6 @@ impl<S: Store<DeviceCode>> Store<DeviceCode> for Replicas<S> {
     }
 
     async fn subscribe(&self, id: PendingId) -> Result<Subscription<DeviceCode>, StoreError> {
-        self.pick().subscribe(id).await
+        self.reader(id).subscribe(id).await
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! Times are milliseconds since the Unix epoch on the manager's clock (`bigint`), the id a
 //! `uuid` (read back as text), the payload JSON in a `text` column (not `jsonb`, which
-//! refuses `\u0000` and reorders keys), the state `open`, `completed` or `cancelled` with
-//! the cancel reason and when it finished. An open row past its deadline reads as expired.
+//! refuses `\u0000` and reorders keys), the state `open`, `completed`, `cancelled` (with
+//! the cancel reason) or `expired`, and when it finished. An open row past its deadline reads
+//! as expired.
 
 use std::sync::Arc;
 
@@ -95,6 +96,8 @@ impl Row {
         let state = match self.state.as_str() {
             "open" if expires_at <= now => RecordState::Expired { at: expires_at },
             "open" => RecordState::Open,
+            // An expired row moved out of `pendings` (by a create at the namespace bound).
+            "expired" => RecordState::Expired { at: expires_at },
             "completed" => RecordState::Completed { at: finished_at()? },
             "cancelled" => RecordState::Cancelled {
                 at: finished_at()?,

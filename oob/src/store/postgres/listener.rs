@@ -1,16 +1,18 @@
 //! Change events over `LISTEN`/`NOTIFY`: the task that feeds a store's [`Notifier`].
 //!
-//! Transitions, clears and purges `pg_notify` the schema's channel (`<schema>_events`) in
-//! the statement that makes the change, so the event is sent exactly when (and only if) the
-//! change commits. A payload is the pending id, or, for completions and cancellations in a
-//! store with zero retention, the id, a space and the row as JSON (so a waiter learns the
-//! outcome even when a purge removed the row before it re-read it; rows too large for a
-//! notification are sent as the id alone).
+//! Transitions, clears and purges send an event on the schema's channel (`<schema>_events`)
+//! once their change committed (the store queues it; a task of the store sends the queued
+//! events in one statement). A payload is the pending id, or, for completions and
+//! cancellations in a store with zero retention, the id, a space and the row as JSON (so a
+//! waiter learns the outcome although the call that finished the record removed it; rows
+//! too large for a notification are sent as the id alone).
 //!
 //! The listener holds one connection of its own, made with the options of the service's
 //! pool (so it does not take a connection from that pool for ever). When the connection is
 //! lost it reconnects with a backoff, `LISTEN`s again and then wakes every local waiter once:
-//! events sent while it was away are gone, so every waiter re-reads its record.
+//! events sent while it was away are gone, so every waiter re-reads its record. Every
+//! `SWEEP` (10 s) it also wakes every local waiter once, for events lost before they were
+//! sent (the store's process stopped between a commit and its event).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,6 +30,11 @@ use crate::time::Timestamp;
 
 /// The longest payload a notification carries with the row (Postgres refuses 8,000 bytes).
 pub(crate) const MAX_EVENT_ROW: i32 = 7_000;
+
+/// How often the listener wakes every local waiter to re-read its record, so that an event
+/// lost after its change committed (see [`sender`](super::sender)) delays a waiter by at most
+/// this long instead of leaving it waiting until its deadline.
+pub(crate) const SWEEP: Duration = Duration::from_secs(10);
 
 /// The first and the longest pause between reconnection attempts.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(50), Duration::from_secs(2));
@@ -118,8 +125,15 @@ async fn run<T: DeserializeOwned + Send + Sync + 'static>(
                 }
             },
         };
-        while let Ok(Some(n)) = l.try_recv().await {
-            on_event(&notifier, n.payload());
+        let mut sweep = tokio::time::interval_at(tokio::time::Instant::now() + SWEEP, SWEEP);
+        loop {
+            tokio::select! {
+                got = l.try_recv() => match got {
+                    Ok(Some(n)) => on_event(&notifier, n.payload()),
+                    _ => break,
+                },
+                _ = sweep.tick() => notifier.notify_all(),
+            }
         }
         connected.store(false, Ordering::SeqCst);
         drop(l);

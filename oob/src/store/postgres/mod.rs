@@ -14,15 +14,19 @@
 //! which takes a transaction-scoped advisory lock on the namespace and kind (on the kind
 //! when the total is bounded), then applies dedup and both bounds and inserts, so creates
 //! from any number of replicas never exceed a bound nor create two pendings for one dedup
-//! key. A transition is one `UPDATE … WHERE state = 'open' AND expires_at > now …
-//! RETURNING`: of any number of completers on any replicas, exactly one changes the row.
-//! Expired and finished rows are purged through partial indexes.
+//! key. A transition is one `DELETE FROM pendings WHERE id = … AND expires_at > now …
+//! RETURNING` that inserts the finished row into the `finished` table: of any number of
+//! completers on any replicas, exactly one deletes the open row. Expired and finished rows
+//! are purged through indexes on their times.
 //!
 //! # Waiters
 //!
-//! The statements that change a record `pg_notify` the schema's channel; each store
-//! `LISTEN`s on its own connection (made with the pool's options) and wakes its local waiters,
-//! so a waiter on replica A wakes when replica B completes. See [`listener`] for reconnection.
+//! Once a statement that changed a record returned, the store wakes its local waiters and
+//! queues a change event, which a task sends on the schema's channel with the other events
+//! queued meanwhile (not inside the change's transaction: Postgres serialises the commits of
+//! notifying transactions). Each store `LISTEN`s on its own connection (made with the pool's
+//! options) and wakes its local waiters, so a waiter on replica A wakes when replica B
+//! completes. See [`listener`] for reconnection and lost events.
 //!
 //! # Errors
 //!
@@ -42,6 +46,7 @@ mod codec;
 mod error;
 pub mod listener;
 pub mod schema;
+mod sender;
 mod transitions;
 mod vault;
 
@@ -50,7 +55,8 @@ pub use schema::{BadSchemaName, DEFAULT_SCHEMA, SCHEMA_VERSION, SchemaName, migr
 pub use vault::PostgresVault;
 
 use self::codec::{NewRow, Row, ms, reason_str};
-use self::listener::Events;
+use self::listener::{Events, MAX_EVENT_ROW};
+use self::sender::Sender;
 use self::transitions::{CreateArgs, CreateOutcome, Move, PURGE_CHUNK, Sql};
 use super::{
     CreateError, Created, Dedup, Limits, NewRecord, Notifier, Record, Store, StoreError,
@@ -65,6 +71,10 @@ use crate::time::Timestamp;
 
 /// The default retention window for finished records.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(300);
+
+/// How long a read that finds nothing for a watched id waits for its change event (zero
+/// retention only; see [`PostgresStore::get`](Store::get)).
+const EVENT_WAIT: Duration = Duration::from_secs(1);
 
 /// A [`Store`] in Postgres, shared by every replica on the same database and schema
 /// (feature `postgres`). Cloning shares the pool, the listener and the waiters.
@@ -89,6 +99,7 @@ struct Shared<T> {
     retention: Duration,
     notifier: Notifier<T>,
     events: Events,
+    sender: Sender,
 }
 
 impl<T> Clone for PostgresStore<T> {
@@ -127,8 +138,9 @@ impl<T> PostgresStoreBuilder<T> {
     }
 
     /// How long finished and expired records stay readable (default
-    /// [`DEFAULT_RETENTION`]). With zero, [`purge`](Store::purge) forgets a finished record
-    /// at once, and change events carry the record so waiters still learn the outcome.
+    /// [`DEFAULT_RETENTION`]). With zero, the call that completes, cancels or declines a
+    /// record removes it (its change event carries the record, so waiters still learn the
+    /// outcome), and an expired record is gone at its deadline.
     pub fn retention(mut self, retention: Duration) -> Self {
         self.retention = retention;
         self
@@ -149,6 +161,8 @@ impl<T> PostgresStoreBuilder<T> {
         let events = Events::start(&self.pool, sql.channel.clone(), notifier.clone())
             .await
             .map_err(StoreError::backend)?;
+        let sender =
+            Sender::start(self.pool.clone(), sql.channel.clone()).map_err(StoreError::backend)?;
         Ok(PostgresStore {
             shared: Arc::new(Shared {
                 pool: self.pool,
@@ -157,6 +171,7 @@ impl<T> PostgresStoreBuilder<T> {
                 retention: self.retention,
                 notifier,
                 events,
+                sender,
             }),
         })
     }
@@ -211,12 +226,35 @@ impl<T> PostgresStore<T> {
         self.shared.notifier.watched()
     }
 
-    fn notify_local(&self, ids: &[PendingId]) {
-        if self.shared.notifier.has_waiters() {
-            for id in ids {
-                self.shared.notifier.notify(*id);
+    /// Wakes the local waiters of `ids` and queues their change events.
+    fn changed(&self, ids: &[PendingId]) {
+        let s = &self.shared;
+        for id in ids {
+            if s.notifier.is_watched(*id) {
+                s.notifier.notify(*id);
             }
+            s.sender.send(id.to_string());
         }
+    }
+
+    /// Queues the change event of a finished record; with zero retention it carries the
+    /// row (the record is gone from the tables), unless that is too large for an event.
+    fn send_finished(&self, id: PendingId, row: Option<&Row>) {
+        let mut payload = id.to_string();
+        if self.shared.retention.is_zero()
+            && let Some(json) = row.and_then(|r| serde_json::to_string(r).ok())
+            && json.len() < usize::try_from(MAX_EVENT_ROW).unwrap_or(0)
+        {
+            payload.push(' ');
+            payload.push_str(&json);
+        }
+        self.shared.sender.send(payload);
+    }
+
+    /// Now minus the retention: what finished (or expired) at or before it is gone.
+    fn cutoff(&self, now: Timestamp) -> i64 {
+        let retention = i64::try_from(self.shared.retention.as_millis()).unwrap_or(i64::MAX);
+        ms(now).saturating_sub(retention)
     }
 }
 
@@ -242,11 +280,13 @@ where
             reason,
             expect: expect.map(Namespace::as_str),
             now: ms(now),
-            notify: wake == Wake::Now,
-            with_row: self.shared.retention.is_zero(),
+            keep: (!self.shared.retention.is_zero()).then(|| self.cutoff(now)),
         };
         let s = &self.shared;
         let row = transitions::transition(&s.pool, &s.sql, T::KIND, m).await?;
+        if wake == Wake::Now {
+            self.send_finished(id, Some(&row));
+        }
         let record: Record<T> = row.decode(now)?;
         if wake == Wake::Now && s.notifier.is_watched(id) {
             // Local waiters at once; the event wakes the other replicas (and these again).
@@ -279,10 +319,16 @@ where
             total: i64::try_from(limits.total).ok(),
             dedup: match dedup {
                 Dedup::Never => None,
-                Dedup::Join { decline_cooldown } => Some(now_ms.saturating_sub(
-                    i64::try_from(decline_cooldown.as_millis()).unwrap_or(i64::MAX),
-                )),
+                // A decline answers while in its cooldown and still readable.
+                Dedup::Join { decline_cooldown } => Some(
+                    now_ms
+                        .saturating_sub(
+                            i64::try_from(decline_cooldown.as_millis()).unwrap_or(i64::MAX),
+                        )
+                        .max(self.cutoff(now)),
+                ),
             },
+            keep: !self.shared.retention.is_zero(),
         };
         let s = &self.shared;
         match transitions::create(&s.pool, &s.sql, T::KIND, &row, args).await? {
@@ -294,10 +340,19 @@ where
 
     async fn get(&self, id: PendingId, now: Timestamp) -> Result<Option<Record<T>>, StoreError> {
         let s = &self.shared;
-        transitions::get(&s.pool, &s.sql, T::KIND, id)
-            .await?
-            .map(|r| r.decode(now))
-            .transpose()
+        // With zero retention a finished record leaves the tables before its change event
+        // reaches this replica's waiters: a read that finds nothing for a watched id waits
+        // (at most EVENT_WAIT) for that event, so whoever subscribed before reading sees the
+        // record or its outcome, never neither.
+        let mut event =
+            (s.retention.is_zero() && s.notifier.is_watched(id)).then(|| s.notifier.subscribe(id));
+        let row = transitions::get(&s.pool, &s.sql, T::KIND, id, self.cutoff(now)).await?;
+        if row.is_none()
+            && let Some(sub) = event.as_mut()
+        {
+            let _ = tokio::time::timeout(EVENT_WAIT, sub.changed()).await;
+        }
+        row.map(|r| r.decode(now)).transpose()
     }
 
     async fn complete(
@@ -320,7 +375,8 @@ where
         } else {
             None
         };
-        transitions::notify(&s.pool, &s.sql, record.id, row.as_ref()).await
+        self.send_finished(record.id, row.as_ref());
+        Ok(())
     }
 
     async fn cancel(
@@ -352,23 +408,18 @@ where
         let s = &self.shared;
         let ns = token.namespace().as_str();
         let ids = transitions::clear(&s.pool, &s.sql, T::KIND, ns).await?;
-        self.notify_local(&ids);
+        self.changed(&ids);
         Ok(ids.len())
     }
 
     async fn purge(&self, now: Timestamp) -> Result<usize, StoreError> {
         let s = &self.shared;
-        let retention = i64::try_from(s.retention.as_millis()).unwrap_or(i64::MAX);
-        let now_ms = ms(now);
-        if retention > now_ms {
-            return Ok(0);
-        }
-        let cutoff = now_ms - retention;
+        let cutoff = self.cutoff(now);
         let mut total = 0;
         loop {
             let ids = transitions::purge_chunk(&s.pool, &s.sql, T::KIND, cutoff).await?;
             total += ids.len();
-            self.notify_local(&ids);
+            self.changed(&ids);
             if ids.len() < usize::try_from(PURGE_CHUNK).unwrap_or(usize::MAX) {
                 return Ok(total);
             }

@@ -7,9 +7,13 @@
 //! | object | what |
 //! |--------|------|
 //! | `migrations` | one row per applied migration (its version and when) |
-//! | `pendings` | one row per pending, keyed by its UUID |
+//! | `pendings` | one row per open pending (or expired, until purged), keyed by its UUID |
+//! | `finished` | one row per completed, cancelled or declined pending, for its retention |
 //! | `vault` | one row per vault entry, keyed by namespace and key |
 //! | `create_pending(…)` | the create function: advisory lock, dedup, both bounds, insert |
+//!
+//! The migrations are the files `migrations/<n>.sql` next to this module (`n` moves a
+//! schema from version `n - 1` to `n`).
 //!
 //! Migrations run only when the service calls [`migrate`] (or
 //! [`PostgresStore::migrate`](super::PostgresStore::migrate)); they take a transaction-scoped
@@ -24,7 +28,7 @@ use crate::store::StoreError;
 pub const DEFAULT_SCHEMA: &str = "oob";
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// The longest schema name accepted: the notification channel (`<schema>_events`) must fit
 /// Postgres' 63-byte identifier limit.
@@ -78,116 +82,10 @@ impl Default for SchemaName {
 }
 
 /// Migration `i` moves a schema from version `i` to `i + 1`. `{s}` is the schema name.
-const MIGRATIONS: &[&str] = &[r"
-CREATE TABLE {s}.pendings (
-    id          uuid PRIMARY KEY,
-    kind        text NOT NULL,
-    namespace   text NOT NULL,
-    alias       text,
-    resource    text,
-    elicit_id   text,
-    data        text NOT NULL,
-    created_at  bigint NOT NULL,
-    expires_at  bigint NOT NULL,
-    state       text NOT NULL CHECK (state IN ('open', 'completed', 'cancelled')),
-    reason      text CHECK (reason IN ('cancelled', 'declined')),
-    finished_at bigint
-);
--- Namespace listing, capacity count and dedup (open), decline cooldown (cancelled).
-CREATE INDEX pendings_ns ON {s}.pendings (namespace, kind, state, expires_at);
--- The total bound and the purge of expired records.
-CREATE INDEX pendings_open ON {s}.pendings (kind, expires_at) WHERE state = 'open';
--- The purge of finished records.
-CREATE INDEX pendings_finished ON {s}.pendings (kind, finished_at) WHERE state <> 'open';
-
-CREATE TABLE {s}.vault (
-    namespace  text NOT NULL,
-    key        text NOT NULL,
-    value      text NOT NULL,
-    written_at bigint NOT NULL,
-    expires_at bigint,
-    version    bigint NOT NULL,
-    PRIMARY KEY (namespace, key)
-);
-CREATE INDEX vault_expires ON {s}.vault (expires_at) WHERE expires_at IS NOT NULL;
-
--- One create, atomically: serialised per namespace and kind by a transaction-scoped
--- advisory lock (per kind when the total is bounded), then dedup, the bounds, the insert.
--- VOLATILE: every statement below takes a fresh snapshot, so it sees what the previous
--- holder of the lock committed. Returns one row: the outcome ('inserted', 'duplicate',
--- 'full_namespace', 'full_total', 'joined', 'declined') and, for the last two, the record.
-CREATE FUNCTION {s}.create_pending(
-    p_id uuid, p_kind text, p_namespace text, p_alias text, p_resource text,
-    p_elicit_id text, p_data text, p_created_at bigint, p_expires_at bigint,
-    p_now bigint, p_per_ns bigint, p_total bigint, p_dedup boolean, p_declined_since bigint
-) RETURNS TABLE (
-    o_outcome text, o_id text, o_namespace text, o_alias text, o_resource text,
-    o_elicit_id text, o_data text, o_created_at bigint, o_expires_at bigint, o_state text,
-    o_reason text, o_finished_at bigint
-) LANGUAGE plpgsql VOLATILE AS $fn$
-DECLARE
-    n bigint;
-BEGIN
-    IF p_total IS NOT NULL THEN
-        PERFORM pg_advisory_xact_lock(hashtextextended('oob:{s}:' || p_kind, 0));
-    ELSE
-        PERFORM pg_advisory_xact_lock(
-            hashtextextended('oob:{s}:' || p_kind || ':' || p_namespace, 0));
-    END IF;
-    IF p_dedup THEN
-        RETURN QUERY SELECT 'joined'::text, p.id::text, p.namespace, p.alias, p.resource,
-            p.elicit_id, p.data, p.created_at, p.expires_at, p.state, p.reason, p.finished_at
-        FROM {s}.pendings p
-        WHERE p.namespace = p_namespace AND p.kind = p_kind AND p.state = 'open'
-          AND p.expires_at > p_now AND p.alias IS NOT DISTINCT FROM p_alias
-          AND p.resource IS NOT DISTINCT FROM p_resource
-        LIMIT 1;
-        IF FOUND THEN RETURN; END IF;
-        RETURN QUERY SELECT 'declined'::text, p.id::text, p.namespace, p.alias, p.resource,
-            p.elicit_id, p.data, p.created_at, p.expires_at, p.state, p.reason, p.finished_at
-        FROM {s}.pendings p
-        WHERE p.namespace = p_namespace AND p.kind = p_kind AND p.state = 'cancelled'
-          AND p.reason = 'declined' AND p.finished_at > p_declined_since
-          AND p.alias IS NOT DISTINCT FROM p_alias
-          AND p.resource IS NOT DISTINCT FROM p_resource
-        ORDER BY p.finished_at DESC
-        LIMIT 1;
-        IF FOUND THEN RETURN; END IF;
-    END IF;
-    IF p_total IS NOT NULL THEN
-        SELECT count(*) INTO n FROM (
-            SELECT 1 FROM {s}.pendings p
-            WHERE p.kind = p_kind AND p.state = 'open' AND p.expires_at > p_now
-            LIMIT p_total) t;
-        IF n >= p_total THEN
-            RETURN QUERY SELECT 'full_total'::text, NULL::text, NULL::text, NULL::text, NULL::text,
-                NULL::text, NULL::text, NULL::bigint, NULL::bigint, NULL::text, NULL::text,
-                NULL::bigint;
-            RETURN;
-        END IF;
-    END IF;
-    SELECT count(*) INTO n FROM (
-        SELECT 1 FROM {s}.pendings p
-        WHERE p.namespace = p_namespace AND p.kind = p_kind AND p.state = 'open'
-          AND p.expires_at > p_now
-        LIMIT p_per_ns) t;
-    IF n >= p_per_ns THEN
-        RETURN QUERY SELECT 'full_namespace'::text, NULL::text, NULL::text, NULL::text, NULL::text,
-            NULL::text, NULL::text, NULL::bigint, NULL::bigint, NULL::text, NULL::text,
-            NULL::bigint;
-        RETURN;
-    END IF;
-    INSERT INTO {s}.pendings (id, kind, namespace, alias, resource, elicit_id, data,
-        created_at, expires_at, state)
-    VALUES (p_id, p_kind, p_namespace, p_alias, p_resource, p_elicit_id, p_data,
-        p_created_at, p_expires_at, 'open')
-    ON CONFLICT (id) DO NOTHING;
-    RETURN QUERY SELECT (CASE WHEN FOUND THEN 'inserted' ELSE 'duplicate' END)::text,
-        NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text,
-        NULL::bigint, NULL::bigint, NULL::text, NULL::text, NULL::bigint;
-END
-$fn$;
-"];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/1.sql"),
+    include_str!("migrations/2.sql"),
+];
 
 /// Brings the schema `schema` of the pool's database to [`SCHEMA_VERSION`], creating it if
 /// needed, in one transaction under an advisory lock (replicas migrating at once wait for
@@ -267,6 +165,14 @@ mod tests {
             assert!(SchemaName::new(bad).is_err(), "{bad}");
         }
         assert_eq!(SchemaName::default().channel(), "oob_events");
+    }
+
+    #[test]
+    fn one_migration_per_version() {
+        assert_eq!(
+            MIGRATIONS.len(),
+            usize::try_from(SCHEMA_VERSION).expect("positive")
+        );
     }
 
     #[test]

@@ -1,12 +1,21 @@
 //! The statements of a [`PostgresStore`](super::PostgresStore), one per operation, each
-//! atomic on its own (no client-side transaction anywhere).
+//! atomic on its own (no client-side transaction anywhere). Open records live in
+//! `pendings`, finished ones in `finished` (see [`schema`](super::schema)).
 //!
-//! - create: one call of the schema's `create_pending` function (advisory lock, dedup, both
-//!   bounds, insert, in the statement's own transaction);
-//! - complete, cancel: one `UPDATE … WHERE id = $1 AND state = 'open' AND expires_at > now
-//!   … RETURNING`, which also `pg_notify`s (unless the wake-up is deferred); only when it
+//! - create: without dedup and a total bound, one statement that increments the namespace's
+//!   `counts` row while it is below the bound and inserts; otherwise (or when `counts` says
+//!   full) one call of the schema's `create_pending` function (advisory lock, dedup, both
+//!   bounds with exact expiry, insert, in the statement's own transaction);
+//! - complete, cancel: one `DELETE FROM pendings … WHERE id = $1 AND expires_at > now …
+//!   RETURNING` that inserts the finished row into `finished` (or, with zero retention,
+//!   only deletes it); of any number of completers exactly one deletes the row. Only when it
 //!   changed nothing, a second statement reads the row to say why;
-//! - clear, purge: one `DELETE … RETURNING` that notifies each id it deleted.
+//! - get: both tables by primary key, hiding records past their retention;
+//! - clear: one `DELETE … RETURNING` over both tables; purge: the same in a transaction
+//!   that first takes the schema's purge lock.
+//!
+//! No statement notifies: the store sends change events after the commit (see
+//! [`listener`](super::listener)).
 
 use std::sync::Arc;
 
@@ -15,73 +24,101 @@ use sqlx::{AssertSqlSafe, PgPool, Row as _};
 
 use super::codec::{COLS, NewRow, Row};
 use super::error::PgError;
-use super::listener::MAX_EVENT_ROW;
 use super::schema::SchemaName;
 use crate::id::PendingId;
 use crate::store::{CreateError, Scope, StoreError, TransitionError};
 
-/// How many records one purge statement deletes.
+/// How many records one purge statement deletes from each table.
 pub(crate) const PURGE_CHUNK: i64 = 1_000;
+
+/// The columns a finished row is made of: those of the open row (`d`) and the new state.
+const MOVED: &str = "d.id, d.kind, d.namespace, d.alias, d.resource, d.elicit_id, d.data, \
+     d.created_at, d.expires_at, $3::text, $4::text, $5::bigint";
 
 /// The statements of one schema, built once per store.
 #[derive(Debug)]
 pub(crate) struct Sql {
     get: Arc<str>,
+    create_fast: Arc<str>,
     create: Arc<str>,
-    transition_notify: Arc<str>,
-    transition_quiet: Arc<str>,
-    notify: Arc<str>,
+    transition_keep: Arc<str>,
+    transition_drop: Arc<str>,
     list: Arc<str>,
     clear: Arc<str>,
+    purge_lock: Arc<str>,
     purge: Arc<str>,
     pub(crate) channel: String,
-}
-
-/// The `pg_notify` call of a statement whose changed rows are `u` (`$ch`: the channel,
-/// `$full`: whether to send the row along).
-fn notify_expr(ch: &str, full: &str) -> String {
-    format!(
-        "pg_notify({ch}, CASE WHEN {full} AND octet_length(row_to_json(u)::text) < \
-         {MAX_EVENT_ROW} THEN u.id || ' ' || row_to_json(u)::text ELSE u.id END)::text"
-    )
 }
 
 impl Sql {
     pub(crate) fn new(schema: &SchemaName) -> Self {
         let s = schema.as_str();
-        let update = format!(
-            "WITH u AS (UPDATE {s}.pendings p SET state = $3, reason = $4, finished_at = $5 \
-             WHERE p.id = $1::uuid AND p.kind = $2 AND p.state = 'open' AND p.expires_at > $5 \
-             AND ($6::text IS NULL OR p.namespace = $6) RETURNING {COLS}) "
+        let delete = format!(
+            "WITH d AS (DELETE FROM {s}.pendings p \
+             WHERE p.id = $1::uuid AND p.kind = $2 AND p.expires_at > $5 \
+             AND ($6::text IS NULL OR p.namespace = $6) RETURNING p.*), \
+             c AS (UPDATE {s}.counts c SET open = c.open - 1 FROM d \
+             WHERE c.kind = d.kind AND c.namespace = d.namespace) "
         );
         let a = |s: String| Arc::from(s.as_str());
         Self {
+            // $3: records finished (or expired) at or before it are past their retention.
             get: a(format!(
-                "SELECT {COLS} FROM {s}.pendings p WHERE p.id = $1::uuid AND p.kind = $2"
+                "SELECT {COLS} FROM {s}.pendings p \
+                 WHERE p.id = $1::uuid AND p.kind = $2 AND p.expires_at > $3 \
+                 UNION ALL SELECT {COLS} FROM {s}.finished p \
+                 WHERE p.id = $1::uuid AND p.kind = $2 AND p.finished_at > $3 LIMIT 1"
+            )),
+            // Without dedup and a total bound: the namespace's `counts` row, incremented
+            // while below the bound (its row lock serialises the namespace's creates), and
+            // the insert. Neither column true: `counts` says full, ask `create_pending`.
+            create_fast: a(format!(
+                "WITH f AS (SELECT EXISTS (SELECT 1 FROM {s}.finished WHERE id = $1::uuid) AS dup), \
+                 c AS (INSERT INTO {s}.counts AS c (kind, namespace, open) \
+                 SELECT $2, $3, 1 FROM f WHERE NOT f.dup ON CONFLICT (kind, namespace) \
+                 DO UPDATE SET open = c.open + 1 WHERE c.open < $10 RETURNING 1), \
+                 i AS (INSERT INTO {s}.pendings (id, kind, namespace, alias, resource, \
+                 elicit_id, data, created_at, expires_at, state) SELECT $1::uuid, $2, $3, $4, \
+                 $5, $6, $7, $8, $9, 'open' FROM c RETURNING 1) \
+                 SELECT (SELECT dup FROM f), EXISTS (SELECT 1 FROM i)"
             )),
             create: a(format!(
                 "SELECT * FROM {s}.create_pending($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, \
-                 $10, $11, $12, $13, $14)"
+                 $10, $11, $12, $13, $14, $15)"
             )),
-            transition_notify: a(format!(
-                "{update}SELECT u.*, {} FROM u",
-                notify_expr("$7", "$8")
+            transition_keep: a(format!(
+                "{delete}INSERT INTO {s}.finished AS p SELECT {MOVED} FROM d RETURNING {COLS}"
             )),
-            transition_quiet: a(format!("{update}SELECT u.* FROM u")),
-            notify: a("SELECT pg_notify($1, $2)::text".to_owned()),
+            transition_drop: a(format!(
+                "{delete}SELECT d.id::text AS id, d.namespace, d.alias, d.resource, \
+                 d.elicit_id, d.data, d.created_at, d.expires_at, $3::text AS state, \
+                 $4::text AS reason, $5::bigint AS finished_at FROM d"
+            )),
             list: a(format!(
                 "SELECT {COLS} FROM {s}.pendings p WHERE p.namespace = $1 AND p.kind = $2 \
-                 AND p.state = 'open' AND p.expires_at > $3"
+                 AND p.expires_at > $3"
             )),
             clear: a(format!(
-                "WITH u AS (DELETE FROM {s}.pendings p WHERE p.namespace = $1 AND p.kind = $2 \
-                 RETURNING p.id::text AS id) SELECT u.id, pg_notify($3, u.id)::text FROM u"
+                "WITH o AS (DELETE FROM {s}.pendings p WHERE p.namespace = $1 AND p.kind = $2 \
+                 RETURNING p.id), c AS (UPDATE {s}.counts c SET open = c.open - \
+                 (SELECT count(*) FROM o) WHERE c.kind = $2 AND c.namespace = $1), f AS (DELETE FROM {s}.finished p WHERE p.namespace = $1 \
+                 AND p.kind = $2 RETURNING p.id) \
+                 SELECT id::text FROM o UNION ALL SELECT id::text FROM f"
+            )),
+            // Purges run one at a time (their `counts` updates would deadlock otherwise).
+            purge_lock: a(format!(
+                "SELECT pg_advisory_xact_lock(hashtextextended('oob:{s}:purge', 0))::text"
             )),
             purge: a(format!(
-                "WITH u AS (DELETE FROM {s}.pendings WHERE id IN (SELECT p.id FROM \
-                 {s}.pendings p WHERE p.kind = $1 AND ((p.state = 'open' AND p.expires_at <= $2) \
-                 OR (p.state <> 'open' AND p.finished_at <= $2)) LIMIT {PURGE_CHUNK}) \
-                 RETURNING id::text AS id) SELECT u.id, pg_notify($3, u.id)::text FROM u"
+                "WITH o AS (DELETE FROM {s}.pendings WHERE id IN (SELECT p.id FROM \
+                 {s}.pendings p WHERE p.kind = $1 AND p.expires_at <= $2 LIMIT {PURGE_CHUNK} \
+                 FOR UPDATE SKIP LOCKED) RETURNING id, kind, namespace), \
+                 c AS (UPDATE {s}.counts c SET open = c.open - x.n FROM (SELECT kind, \
+                 namespace, count(*) AS n FROM o GROUP BY 1, 2) x \
+                 WHERE c.kind = x.kind AND c.namespace = x.namespace), f AS (DELETE FROM {s}.finished WHERE id IN (SELECT p.id FROM \
+                 {s}.finished p WHERE p.kind = $1 AND p.finished_at <= $2 \
+                 LIMIT {PURGE_CHUNK}) RETURNING id) \
+                 SELECT id::text FROM o UNION ALL SELECT id::text FROM f"
             )),
             channel: schema.channel(),
         }
@@ -108,6 +145,8 @@ pub(crate) struct CreateArgs {
     pub(crate) total: Option<i64>,
     /// `Some(since)`: join an open one, or answer a decline finished after `since`.
     pub(crate) dedup: Option<i64>,
+    /// Whether finished records are kept (non-zero retention).
+    pub(crate) keep: bool,
 }
 
 pub(crate) async fn create(
@@ -117,6 +156,38 @@ pub(crate) async fn create(
     new: &NewRow,
     args: CreateArgs,
 ) -> Result<CreateOutcome, CreateError> {
+    if args.dedup.is_none() && args.total.is_none() {
+        let row = sqlx::query(q(&sql.create_fast))
+            .bind(&new.id)
+            .bind(kind)
+            .bind(&new.namespace)
+            .bind(&new.alias)
+            .bind(&new.resource)
+            .bind(&new.elicit_id)
+            .bind(&new.data)
+            .bind(new.created_at)
+            .bind(new.expires_at)
+            .bind(args.per_ns)
+            .fetch_one(pool)
+            .await;
+        let row = match row {
+            Ok(row) => row,
+            // The id is open already (the primary key refused it; nothing was counted).
+            Err(e) if e.as_database_error().and_then(|d| d.code()).as_deref() == Some("23505") => {
+                return Err(CreateError::DuplicateId);
+            }
+            Err(e) => return Err(PgError::store(e).into()),
+        };
+        let dup: bool = row.try_get(0).map_err(PgError::store)?;
+        let inserted: bool = row.try_get(1).map_err(PgError::store)?;
+        if dup {
+            return Err(CreateError::DuplicateId);
+        }
+        if inserted {
+            return Ok(CreateOutcome::Inserted);
+        }
+        // `counts` says the namespace is full; the function decides with expiry.
+    }
     let row: PgRow = sqlx::query(q(&sql.create))
         .bind(&new.id)
         .bind(kind)
@@ -132,6 +203,7 @@ pub(crate) async fn create(
         .bind(args.total)
         .bind(args.dedup.is_some())
         .bind(args.dedup.unwrap_or(i64::MAX))
+        .bind(args.keep)
         .fetch_one(pool)
         .await
         .map_err(PgError::store)?;
@@ -151,15 +223,19 @@ pub(crate) async fn create(
     }
 }
 
+/// The record `id` of `kind`, unless it finished (or expired) at or before `cutoff` (now
+/// minus the retention).
 pub(crate) async fn get(
     pool: &PgPool,
     sql: &Sql,
     kind: &str,
     id: PendingId,
+    cutoff: i64,
 ) -> Result<Option<Row>, StoreError> {
     let row = sqlx::query(q(&sql.get))
         .bind(id.to_string())
         .bind(kind)
+        .bind(cutoff)
         .fetch_optional(pool)
         .await
         .map_err(PgError::store)?;
@@ -175,10 +251,8 @@ pub(crate) struct Move<'a> {
     pub(crate) reason: Option<&'static str>,
     pub(crate) expect: Option<&'a str>,
     pub(crate) now: i64,
-    /// Notify in the statement (else the caller wakes later).
-    pub(crate) notify: bool,
-    /// Send the row in the event (zero retention).
-    pub(crate) with_row: bool,
+    /// Now minus the retention; `None` with zero retention: the finished row is not kept.
+    pub(crate) keep: Option<i64>,
 }
 
 pub(crate) async fn transition(
@@ -188,28 +262,28 @@ pub(crate) async fn transition(
     m: Move<'_>,
 ) -> Result<Row, TransitionError> {
     let id = m.id.to_string();
-    let stmt = if m.notify {
-        &sql.transition_notify
+    let stmt = if m.keep.is_some() {
+        &sql.transition_keep
     } else {
-        &sql.transition_quiet
+        &sql.transition_drop
     };
-    let mut query = sqlx::query(q(stmt))
+    let changed = sqlx::query(q(stmt))
         .bind(&id)
         .bind(kind)
         .bind(m.state)
         .bind(m.reason)
         .bind(m.now)
-        .bind(m.expect);
-    if m.notify {
-        query = query.bind(&sql.channel).bind(m.with_row);
-    }
-    let changed = query.fetch_optional(pool).await.map_err(PgError::store)?;
+        .bind(m.expect)
+        .fetch_optional(pool)
+        .await
+        .map_err(PgError::store)?;
     if let Some(row) = changed {
         return Ok(Row::read(&row, 0).map_err(PgError::store)?);
     }
     // Nothing changed: say why, from the row as it is now (a fresh snapshot, so a
     // concurrent winner's commit is seen).
-    let Some(row) = get(pool, sql, kind, m.id).await? else {
+    let cutoff = m.keep.unwrap_or(m.now);
+    let Some(row) = get(pool, sql, kind, m.id, cutoff).await? else {
         return Err(TransitionError::NotFound);
     };
     if !row.is_open_at(m.now) {
@@ -218,32 +292,9 @@ pub(crate) async fn transition(
     if m.expect.is_some_and(|ns| ns != row.namespace) {
         return Err(TransitionError::NamespaceMismatch);
     }
-    // Open now, yet the update did not apply: it was reopened? Rows never reopen, so this
-    // is a store that changed underneath; report it as a backend answer that cannot be used.
+    // Open now, yet the delete did not apply: rows never reopen, so this is a store that
+    // changed underneath; report it as a backend answer that cannot be used.
     Err(PgError::malformed("transition").into())
-}
-
-/// Sends the change event of `id` (for a deferred wake-up), with `row` when given.
-pub(crate) async fn notify(
-    pool: &PgPool,
-    sql: &Sql,
-    id: PendingId,
-    row: Option<&Row>,
-) -> Result<(), StoreError> {
-    let mut payload = id.to_string();
-    if let Some(json) = row.and_then(|r| serde_json::to_string(r).ok())
-        && json.len() < usize::try_from(MAX_EVENT_ROW).unwrap_or(0)
-    {
-        payload.push(' ');
-        payload.push_str(&json);
-    }
-    sqlx::query(q(&sql.notify))
-        .bind(&sql.channel)
-        .bind(payload)
-        .execute(pool)
-        .await
-        .map_err(PgError::store)?;
-    Ok(())
 }
 
 pub(crate) async fn list(
@@ -275,27 +326,32 @@ pub(crate) async fn clear(
     let rows = sqlx::query(q(&sql.clear))
         .bind(namespace)
         .bind(kind)
-        .bind(&sql.channel)
         .fetch_all(pool)
         .await
         .map_err(PgError::store)?;
     ids(&rows)
 }
 
-/// Deletes up to [`PURGE_CHUNK`] records whose retention ended by `cutoff`; their ids.
+/// Deletes up to [`PURGE_CHUNK`] records of each table whose retention ended by `cutoff`;
+/// their ids.
 pub(crate) async fn purge_chunk(
     pool: &PgPool,
     sql: &Sql,
     kind: &str,
     cutoff: i64,
 ) -> Result<Vec<PendingId>, StoreError> {
+    let mut tx = pool.begin().await.map_err(PgError::store)?;
+    sqlx::query(q(&sql.purge_lock))
+        .execute(&mut *tx)
+        .await
+        .map_err(PgError::store)?;
     let rows = sqlx::query(q(&sql.purge))
         .bind(kind)
         .bind(cutoff)
-        .bind(&sql.channel)
-        .fetch_all(pool)
+        .fetch_all(&mut *tx)
         .await
         .map_err(PgError::store)?;
+    tx.commit().await.map_err(PgError::store)?;
     ids(&rows)
 }
 
