@@ -298,16 +298,21 @@ fn selftest_on_postgres() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    // The state lived in Postgres: the example migrated the `oob` schema and stored there.
+    // The state lived in Postgres: the example migrated the `oob` schema and stored the
+    // tokens there, sealed (the self-test's tokens are `gho_alice` and `gho_bob`).
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let rows: i64 = rt.block_on(async {
+    let values: Vec<String> = rt.block_on(async {
         let pool = pg.pool(1).await;
-        sqlx::query_scalar("SELECT count(*) FROM oob.vault")
-            .fetch_one(&pool)
+        sqlx::query_scalar("SELECT value::text FROM oob.vault")
+            .fetch_all(&pool)
             .await
             .expect("the oob schema's vault table")
     });
-    assert!(rows >= 2, "the tokens were stored in Postgres ({rows})");
+    assert_eq!(values.len(), 2, "both tokens stored in Postgres");
+    assert!(
+        values.iter().all(|v| !v.contains("gho_")),
+        "stored encrypted: {values:?}"
+    );
 }
 
 #[test]

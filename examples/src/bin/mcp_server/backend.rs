@@ -1,13 +1,16 @@
 //! Where the example keeps its state: the embedded SQLite store (the default) or Postgres
 //! (`--store postgres`, the database named by `DATABASE_URL`). Both hold the pendings of
-//! both interactions and, in their vaults, what the interactions obtained.
+//! both interactions and, in their vaults, what the interactions obtained, sealed by an
+//! `EncryptedVault` (XChaCha20-Poly1305) under a key that is not in the database:
+//! `OOB_VAULT_KEY` (64 hex digits, from your secret store), or a key generated for this run
+//! (what earlier runs stored then no longer opens).
 
 use std::path::Path;
 
 use oob::OobPayload;
 use oob::oauth::{Consent, TokenSet};
 use oob::store::{BoxStore, PostgresStore, SqliteStore};
-use oob::vault::{BoxVault, PostgresVault, SqliteVault};
+use oob::vault::{BoxVault, EncryptedVault, KeyRing, PostgresVault, Sealed, SqliteVault, VaultKey};
 use oob_examples::BoxError;
 use serde::de::DeserializeOwned;
 
@@ -57,14 +60,16 @@ impl Backend {
     /// Opens (and for Postgres migrates) the stores: SQLite in `dir`, Postgres at
     /// `DATABASE_URL`.
     pub(crate) async fn open(self, dir: &Path) -> Result<Stores, BoxError> {
+        let ring = key_ring()?;
         match self {
             Self::Sqlite => {
                 let file = dir.join("oob.sqlite3");
                 let tokens = SqliteStore::open(&file)?;
                 let consents = SqliteStore::<Consent>::open(&file)?;
+                let vault = SqliteVault::<Sealed>::from_store(&tokens);
                 Ok(Stores {
-                    token_vault: BoxVault::new(SqliteVault::from_store(&tokens)),
-                    grants: BoxVault::new(SqliteVault::from_store(&consents)),
+                    token_vault: BoxVault::new(EncryptedVault::new(vault.clone(), ring.clone())),
+                    grants: BoxVault::new(EncryptedVault::new(vault, ring)),
                     tokens: BoxStore::new(tokens),
                     consents: BoxStore::new(consents),
                 })
@@ -80,11 +85,12 @@ impl Backend {
                 // Once at start-up: creates or upgrades the `oob` schema (pendings and vault).
                 tokens.migrate().await?;
                 let consents = postgres::<Consent>(&pool).await?;
+                let vault = PostgresVault::<Sealed>::with_default_schema(pool);
                 Ok(Stores {
                     tokens: BoxStore::new(tokens),
-                    token_vault: BoxVault::new(PostgresVault::with_default_schema(pool.clone())),
+                    token_vault: BoxVault::new(EncryptedVault::new(vault.clone(), ring.clone())),
                     consents: BoxStore::new(consents),
-                    grants: BoxVault::new(PostgresVault::with_default_schema(pool)),
+                    grants: BoxVault::new(EncryptedVault::new(vault, ring)),
                 })
             }
         }
@@ -96,4 +102,18 @@ where
     T: OobPayload + serde::Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
 {
     Ok(PostgresStore::builder(pool.clone()).build().await?)
+}
+
+/// The vault's key ring: `OOB_VAULT_KEY` as key 1, or a key generated for this run. To
+/// rotate, make the new key active and keep the old one with `KeyRing::with_old_key` until
+/// every entry was written (or `EncryptedVault::reseal`ed) again.
+fn key_ring() -> Result<KeyRing, BoxError> {
+    let key = match std::env::var("OOB_VAULT_KEY") {
+        Ok(hex_key) => VaultKey::from_slice(
+            &hex::decode(hex_key.trim()).map_err(|_| "OOB_VAULT_KEY must be 64 hex digits")?,
+        )
+        .map_err(|_| "OOB_VAULT_KEY must be 64 hex digits (32 bytes)")?,
+        Err(_) => VaultKey::generate()?,
+    };
+    Ok(KeyRing::new(1, key))
 }
