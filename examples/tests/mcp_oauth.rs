@@ -69,11 +69,13 @@ fn serve(port: u16, op: &OidcProvider) -> Server {
     Server { child, base }
 }
 
-/// An MCP host whose user agrees to open every URL it is asked to (and sends it to the test).
+/// An MCP host whose user gives `answer` (agrees to open, by default) to every URL it is
+/// asked to open (and sends the URL to the test).
 #[derive(Clone)]
 struct Host {
     config: ClientConfig,
     urls: mpsc::UnboundedSender<String>,
+    answer: ElicitationAction,
 }
 
 impl ClientHandler for Host {
@@ -89,7 +91,7 @@ impl ClientHandler for Host {
         if let ElicitRequestParams::UrlElicitationParams { url, .. } = request {
             let _ = self.urls.send(url);
         }
-        Ok(ElicitResult::new(ElicitationAction::Accept))
+        Ok(ElicitResult::new(self.answer.clone()))
     }
 }
 
@@ -99,9 +101,27 @@ type Connected = (
 );
 
 async fn connect(base: &str, user: &str, version: ProtocolVersion) -> Connected {
+    connect_with(
+        base,
+        user,
+        version,
+        json!({"url": {}}),
+        ElicitationAction::Accept,
+    )
+    .await
+}
+
+/// A host declaring `elicitation` capabilities `modes`, whose user answers `answer`.
+async fn connect_with(
+    base: &str,
+    user: &str,
+    version: ProtocolVersion,
+    modes: serde_json::Value,
+    answer: ElicitationAction,
+) -> Connected {
     let config: ClientConfig = serde_json::from_value(json!({
         "protocolVersion": version.as_str(),
-        "capabilities": {"elicitation": {"url": {}}},
+        "capabilities": {"elicitation": modes},
         "clientInfo": {"name": "mcp_oauth-test", "version": "1"},
     }))
     .expect("config");
@@ -116,10 +136,14 @@ async fn connect(base: &str, user: &str, version: ProtocolVersion) -> Connected 
     } else {
         ClientLifecycleMode::Initialize
     };
-    let client = Host { config, urls: tx }
-        .serve_with_lifecycle(transport, lifecycle)
-        .await
-        .expect("MCP session");
+    let client = Host {
+        config,
+        urls: tx,
+        answer,
+    }
+    .serve_with_lifecycle(transport, lifecycle)
+    .await
+    .expect("MCP session");
     (client, rx)
 }
 
@@ -278,6 +302,102 @@ async fn whoami_consents_refreshes_and_asks_again_after_revocation() {
         "a requestState is used once"
     );
     bob.cancel().await.expect("close");
+}
+
+/// The tool's error text; panics on anything but a tool result flagged as an error.
+fn error_text(response: CallToolResponse) -> String {
+    match response {
+        CallToolResponse::Complete(r) if r.is_error == Some(true) => {
+            serde_json::to_string(&r.content).expect("content")
+        }
+        other => panic!("expected a tool error, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn whoami_declined_and_clients_without_url_mode() {
+    let port = free_port();
+    let redirect = format!("http://127.0.0.1:{port}/oob/oauth/callback");
+    let Some(op) = OidcProvider::start(&redirect, ACCESS_TTL) else {
+        return;
+    };
+    let server = serve(port, &op);
+    let url_mode = json!({"url": {}});
+
+    // 2025-11-25, the user declines in the host: the model is told, and is not asked again
+    // within the example's decline cooldown.
+    let (carol, mut urls) = connect_with(
+        &server.base,
+        "carol",
+        ProtocolVersion::V_2025_11_25,
+        url_mode.clone(),
+        ElicitationAction::Decline,
+    )
+    .await;
+    let said = error_text(carol.call_tool_once(whoami(None)).await.expect("whoami"));
+    assert!(said.contains("declined"), "{said}");
+    next_url(&mut urls).await;
+    let said = error_text(carol.call_tool_once(whoami(None)).await.expect("whoami"));
+    assert!(said.contains("declined"), "{said}");
+    assert!(urls.try_recv().is_err(), "not asked again after a decline");
+    carol.cancel().await.expect("close");
+
+    // 2026-07-28, declined in the retry's inputResponses.
+    let (dave, _) = connect_with(
+        &server.base,
+        "dave",
+        ProtocolVersion::V_2026_07_28,
+        url_mode,
+        ElicitationAction::Accept,
+    )
+    .await;
+    let CallToolResponse::InputRequired(ask) =
+        dave.call_tool_once(whoami(None)).await.expect("whoami")
+    else {
+        panic!("2026-07-28: expected input_required");
+    };
+    let state = serde_json::to_value(&ask).expect("json")["requestState"]
+        .as_str()
+        .expect("a state")
+        .to_owned();
+    let mut retry = whoami(Some(state));
+    retry.input_responses = Some(
+        [("oauth_consent".to_owned(), json!({"action": "decline"}))]
+            .into_iter()
+            .collect(),
+    );
+    let said = error_text(dave.call_tool_once(retry).await.expect("retry"));
+    assert!(said.contains("declined"), "{said}");
+    dave.cancel().await.expect("close");
+
+    // Clients that did not declare URL mode never get a URL: a tool error (2025-11-25), the
+    // missing-capability error -32021 (2026-07-28).
+    let (erin, mut urls) = connect_with(
+        &server.base,
+        "erin",
+        ProtocolVersion::V_2025_11_25,
+        json!({"form": {}}),
+        ElicitationAction::Accept,
+    )
+    .await;
+    let said = error_text(erin.call_tool_once(whoami(None)).await.expect("whoami"));
+    assert!(said.contains("URL-mode elicitation"), "{said}");
+    assert!(urls.try_recv().is_err(), "no URL");
+    erin.cancel().await.expect("close");
+    let (frank, _) = connect_with(
+        &server.base,
+        "frank",
+        ProtocolVersion::V_2026_07_28,
+        json!({"form": {}}),
+        ElicitationAction::Accept,
+    )
+    .await;
+    let refused = frank
+        .call_tool_once(whoami(None))
+        .await
+        .expect_err("no URL mode");
+    assert!(format!("{refused:?}").contains("-32021"), "{refused:?}");
+    frank.cancel().await.expect("close");
 }
 
 #[test]

@@ -104,6 +104,8 @@ pub(crate) async fn from_env(
         .store(consents)
         .provider(FromVerifiedSubject)
         .callback_base(CallbackBase::parse(base)?)
+        // A user who declined is not asked again for a minute (the model is told so).
+        .decline_cooldown(Duration::from_secs(60))
         .build();
     let oauth = OAuth::new(manager, grants, provider)?.refresh_margin(Duration::from_secs(margin));
     // In production: a persistent secret from your key store.
