@@ -91,6 +91,18 @@ async fn setup(url: &str) -> Setup {
         .exec_async(&mut conn)
         .await
         .expect("FUNCTION LOAD");
+    // The store's events reach its subscriber: the minimal pair's reach one too.
+    let mut events = client.get_async_pubsub().await.expect("pubsub");
+    events.subscribe("{min}:events").await.expect("subscribe");
+    tokio::spawn(async move {
+        let mut stream = events.into_on_message();
+        while std::future::poll_fn(|c| {
+            futures_core::Stream::poll_next(std::pin::Pin::new(&mut stream), c)
+        })
+        .await
+        .is_some()
+        {}
+    });
     let users = (0..1_000)
         .map(|i| VerifiedSubject::new(Namespace::new(format!("user-{i}")).expect("namespace")))
         .collect();
@@ -166,8 +178,11 @@ async fn pair(s: &Setup, c: &mut ConnectionManager, variant: Variant, t: usize, 
     }
 }
 
-/// `n` pairs of `variant` spread over `tasks` tasks; returns pairs per second.
-async fn run(s: &Arc<Setup>, variant: Variant, tasks: usize, n: u64) -> f64 {
+/// `n` pairs of `variant` spread over `tasks` tasks; returns pairs per second and Redis's
+/// time per pair in the commands the client sent (scripts include what they call).
+async fn run(s: &Arc<Setup>, variant: Variant, tasks: usize, n: u64) -> (f64, f64) {
+    let mut stats = s.stats.clone();
+    let before = commandstats(&mut stats).await;
     let start = Instant::now();
     let handles: Vec<_> = (0..tasks)
         .map(|t| {
@@ -186,7 +201,11 @@ async fn run(s: &Arc<Setup>, variant: Variant, tasks: usize, n: u64) -> f64 {
     }
     #[allow(clippy::cast_precision_loss)]
     let rate = n as f64 / start.elapsed().as_secs_f64();
-    rate
+    let after = commandstats(&mut stats).await;
+    let sent = ["set", "del", "evalsha", "eval", "fcall"];
+    #[allow(clippy::cast_precision_loss)]
+    let server = usec_in(&before, &after, &sent) as f64 / n as f64;
+    (rate, server)
 }
 
 async fn throughput(s: &Arc<Setup>) {
@@ -201,6 +220,7 @@ async fn throughput(s: &Arc<Setup>) {
         "| tasks | raw SET+DEL | minimal pair EVALSHA | minimal pair FCALL | store | store / minimal EVALSHA | store / minimal FCALL | store / raw |"
     );
     println!("|---|---|---|---|---|---|---|---|");
+    let mut redis_us = Vec::new();
     for tasks in [1, 64] {
         let n = if tasks == 1 { 2_000 } else { 20_000 };
         // Warm-up.
@@ -208,11 +228,19 @@ async fn throughput(s: &Arc<Setup>) {
             run(s, v, tasks, n / 4).await;
         }
         let mut rates: Vec<Vec<f64>> = vec![Vec::new(); VARIANTS.len()];
+        let mut server: Vec<Vec<f64>> = vec![Vec::new(); VARIANTS.len()];
         for _ in 0..ROUNDS {
             for (k, v) in VARIANTS.iter().enumerate() {
-                rates[k].push(run(s, *v, tasks, n).await);
+                let (rate, us) = run(s, *v, tasks, n).await;
+                rates[k].push(rate);
+                server[k].push(us);
             }
         }
+        let us: Vec<String> = server
+            .iter()
+            .map(|v| format!("{:.1}", median(v.clone()).0))
+            .collect();
+        redis_us.push(format!("| {tasks} | {} |", us.join(" | ")));
         let ratio = |a: usize, b: usize| {
             median(
                 rates[a]
@@ -234,6 +262,12 @@ async fn throughput(s: &Arc<Setup>) {
             pct(ratio(3, 2)),
             pct(ratio(3, 0)),
         );
+    }
+    println!("\nRedis µs per pair in the commands sent (median of the rounds):\n");
+    println!("| tasks | raw SET+DEL | minimal pair EVALSHA | minimal pair FCALL | store |");
+    println!("|---|---|---|---|---|");
+    for line in redis_us {
+        println!("{line}");
     }
 }
 

@@ -93,7 +93,7 @@ async fn a_killed_primary_fails_over_with_nothing_acknowledged_lost() {
                     let id = p.id();
                     acked.lock().expect("lock").ids.insert(id, false);
                     // Half stay open, half are completed.
-                    if i % 2 == 0 && m.complete(p).await.is_ok() {
+                    if i.is_multiple_of(2) && m.complete(p).await.is_ok() {
                         let mut a = acked.lock().expect("lock");
                         a.ids.insert(id, true);
                         if was_killed {

@@ -171,7 +171,7 @@ impl ConnectionLike for Conn {
 impl Conn {
     /// Sends `cmd` (a command without keys, e.g. `WAIT`) to the primary of `slot`, on the
     /// connection this store's writes to that slot use.
-    pub(crate) async fn to_slot_primary(&mut self, slot: u16, cmd: Cmd) -> RedisResult<Value> {
+    pub(crate) async fn send_to_slot_primary(&mut self, slot: u16, cmd: Cmd) -> RedisResult<Value> {
         match self {
             Self::Single(c) => cmd.query_async(c).await,
             Self::Cluster(c) => {

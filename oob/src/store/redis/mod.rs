@@ -3,7 +3,7 @@
 //! # Layout
 //!
 //! With the prefix `P` (default [`DEFAULT_PREFIX`]) and the payload kind `K`
-//! ([`OobPayload::KIND`](crate::OobPayload::KIND)), every key starts with `P` `K` `:`
+//! ([`OobPayload::KIND`]), every key starts with `P` `K` `:`
 //! (written `B` below), so payload types may share a prefix and a record read with
 //! another kind is not found:
 //!

@@ -60,7 +60,7 @@ where
         cmd.arg(wanted).arg(ms(timeout).max(1));
         let answer = self
             .conn()
-            .to_slot_primary(self.shared.keys.slot, cmd)
+            .send_to_slot_primary(self.shared.keys.slot, cmd)
             .await
             .map_err(backend)?;
         let acked = int(&answer).ok_or_else(|| reply("WAIT"))?;
