@@ -1,21 +1,5 @@
-//! [`OAuthTools`]: an OAuth access token for an rmcp tool call, where a consent the user
-//! has not given (or must give again) becomes a URL elicitation (features `rmcp` and
-//! `oauth`).
-//!
-//! [`OAuthTools::access_token`] asks [`OAuth::access_token`] for the caller's token
-//! (refreshed when it is about to expire). When that is
-//! [`OAuthError::ConsentRequired`] (no grant yet, or the provider rejected the refresh token
-//! because the user revoked the grant), the consent pending's URL is handed to the client
-//! exactly as [`OobTools::require`] hands over any other pending:
-//! - **2025-11-25**: an in-call URL-mode `elicitation/create` (the `-32042` error and a
-//!   completion notification when the browser step outlasts the wait, or with
-//!   [`UrlAsk::Error`](super::UrlAsk::Error));
-//! - **2026-07-28**: `input_required` with a sealed `requestState`; the retry carrying it
-//!   gets the token once the consent completed;
-//! - a client without URL mode gets a tool error (2025-11-25) or `-32021` (2026-07-28).
-//!
-//! The URL is the pending's own (served by [`OAuth::router`]: owner check, then PKCE to the
-//! provider); no token ever passes through the MCP client.
+//! [`OAuthTools`]: an OAuth access token for an rmcp tool call; a consent to give becomes a
+//! URL elicitation (features `rmcp` and `oauth`).
 
 use ::rmcp::ErrorData;
 use ::rmcp::service::{RequestContext, RoleServer};
@@ -35,6 +19,23 @@ use crate::vault::Vault;
 
 /// An [`OAuth`] flow for rmcp tool handlers: the caller's access token, or the answer that
 /// asks the user to consent. Cheap to clone.
+///
+/// [`OAuthTools::access_token`] asks [`OAuth::access_token`] for the caller's token
+/// (refreshed when it is about to expire). When that is
+/// [`OAuthError::ConsentRequired`] (no grant yet, or the provider rejected the refresh token
+/// because the user revoked the grant), the consent pending's URL is handed to the client
+/// exactly as [`OobTools::require`] hands over any other pending:
+/// - **2025-11-25**: an in-call URL-mode `elicitation/create` (the `-32042` error and a
+///   completion notification when the browser step outlasts the wait, or with
+///   [`UrlAsk::Error`](super::UrlAsk::Error));
+/// - **2026-07-28**: `input_required` with a sealed `requestState`; the retry carrying it
+///   gets the token once the consent completed;
+/// - a client without URL mode gets a tool error (2025-11-25) or `-32021` (2026-07-28).
+///
+/// The URL is the pending's own (served by [`OAuth::router`]: owner check, then PKCE to the
+/// provider); no token ever passes through the MCP client. A client without URL mode still
+/// gets the token of a grant the user already gave; when there is none, the consent pending
+/// is created (or joined) before the client's modes rule out asking, and expires unused.
 ///
 /// ```no_run
 /// # use oob::mcp::rmcp::{Gate, OAuthTools, ToolCall};
@@ -99,7 +100,7 @@ where
     V: Vault<TokenSet> + Clone,
 {
     /// Tool-call glue for `oauth`: its manager and vault, `requestState`s sealed with
-    /// `keys` (single use in one process; see [`tools`](Self::tools) for the rest).
+    /// `keys` (single use in one process; see [`configure`](Self::configure) for the rest).
     #[must_use]
     pub fn new(oauth: OAuth<S, P, V>, keys: StateKeys) -> Self {
         let tools = OobTools::new(oauth.manager().clone(), oauth.vault().clone(), keys);
@@ -125,7 +126,7 @@ where
     /// Configures the elicitation glue (accept wait, state guard for several replicas,
     /// [`UrlAsk`](super::UrlAsk), ...): `f` gets the [`OobTools`] over the consent manager.
     #[must_use]
-    pub fn tools(
+    pub fn configure(
         mut self,
         f: impl FnOnce(OobTools<Consent, S, P, V>) -> OobTools<Consent, S, P, V>,
     ) -> Self {
@@ -141,12 +142,12 @@ where
 
     /// The elicitation glue over the consent manager.
     #[must_use]
-    pub fn glue(&self) -> &OobTools<Consent, S, P, V> {
+    pub fn tools(&self) -> &OobTools<Consent, S, P, V> {
         &self.tools
     }
 
     /// The access token of the caller of `ctx` (refreshed first when it is about to
-    /// expire), or the response that asks the user to consent (see the [module](self)).
+    /// expire), or the response that asks the user to consent (see [`OAuthTools`]).
     /// A declined consent, a refresh in progress elsewhere for too long, or a provider
     /// that failed become tool results the model can read. `Err` is a JSON-RPC error for
     /// the whole request (`-32042`, `-32021`, a rejected `requestState`, a caller at
