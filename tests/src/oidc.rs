@@ -159,11 +159,30 @@ fn location(res: &reqwest::Response) -> String {
         .to_owned()
 }
 
+/// What the user does on the provider's consent page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Signs in and allows.
+    Consent,
+    /// Aborts (the provider answers `access_denied`).
+    Decline,
+}
+
 /// The user at the provider in a browser of their own (cookies kept, redirects followed by
 /// hand), from `authorize` (the provider's authorization URL with its query): signs in as
 /// `login` and consents. Returns the URL the provider sends the browser back to (the first
 /// one starting with `redirect`).
 pub async fn consent(authorize: &str, redirect: &str, login: &str) -> String {
+    at_provider(authorize, redirect, login, Decision::Consent).await
+}
+
+/// [`consent`], or a decline, as `decision` says.
+pub async fn at_provider(
+    authorize: &str,
+    redirect: &str,
+    login: &str,
+    decision: Decision,
+) -> String {
     let browser = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -185,17 +204,22 @@ pub async fn consent(authorize: &str, redirect: &str, login: &str) -> String {
             .join(&attr(&html, "action=\"").expect("a form"))
             .expect("action");
         let prompt = attr(&html, "name=\"prompt\" value=\"").expect("a prompt");
-        let form: &[(&str, &str)] = if prompt == "login" {
-            &[("prompt", "login"), ("login", login), ("password", "any")]
+        let res = if decision == Decision::Decline {
+            let abort = reqwest::Url::parse(&format!("{action}/abort")).expect("abort");
+            browser.get(abort).send().await.expect("abort")
         } else {
-            &[("prompt", "consent")]
+            let form: &[(&str, &str)] = if prompt == "login" {
+                &[("prompt", "login"), ("login", login), ("password", "any")]
+            } else {
+                &[("prompt", "consent")]
+            };
+            browser
+                .post(action)
+                .form(form)
+                .send()
+                .await
+                .expect("provider form")
         };
-        let res = browser
-            .post(action)
-            .form(form)
-            .send()
-            .await
-            .expect("provider form");
         url = url.join(&location(&res)).expect("redirect");
     }
     panic!("the provider never sent the browser back");

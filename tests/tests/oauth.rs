@@ -14,9 +14,9 @@ use oob::provider::FromVerifiedSubject;
 use oob::store::MemoryStore;
 use oob::vault::{MemoryVault, Vault};
 use oob::{AnyPending, CallbackBase, Manager, Pending, state::Open};
-use oob_tests::oidc::{CLIENT_ID, CLIENT_SECRET, OidcProvider};
+use oob_tests::oidc::{self, CLIENT_ID, CLIENT_SECRET, Decision, OidcProvider};
 use oob_tests::user;
-use reqwest::{StatusCode, Url, header};
+use reqwest::{StatusCode, header};
 
 type Flow = OAuth<MemoryStore<Consent>, FromVerifiedSubject, MemoryVault<TokenSet>>;
 
@@ -118,67 +118,10 @@ fn location(res: &reqwest::Response) -> String {
         .to_owned()
 }
 
-/// Between two quotes after `marker` in `html`.
-fn attr(html: &str, marker: &str) -> Option<String> {
-    let rest = &html[html.find(marker)? + marker.len()..];
-    Some(
-        rest[..rest.find('"')?]
-            .replace("&amp;", "&")
-            .replace("&#x2F;", "/"),
-    )
-}
-
-enum AtProvider {
-    Consent,
-    Decline,
-}
-
-/// The user at the provider, in their own browser (cookies kept, redirects followed by
-/// hand): signs in as `login`, then consents (or declines). Returns the callback URL the
-/// provider sends the browser back to.
-async fn at_provider(f: &Fixture, authorize: &str, login: &str, what: AtProvider) -> String {
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("browser");
-    let mut url = Url::parse(authorize).expect("authorize url");
-    for _ in 0..20 {
-        if url.as_str().starts_with(&f.redirect) {
-            return url.into();
-        }
-        let res = browser.get(url.clone()).send().await.expect("provider");
-        if res.status().is_redirection() {
-            url = url.join(&location(&res)).expect("redirect");
-            continue;
-        }
-        assert_eq!(res.status(), StatusCode::OK, "{url}");
-        let html = res.text().await.expect("page");
-        let action = url
-            .join(&attr(&html, "action=\"").expect("a form"))
-            .expect("action");
-        let prompt = attr(&html, "name=\"prompt\" value=\"").expect("a prompt");
-        let res = match (prompt.as_str(), &what) {
-            (_, AtProvider::Decline) => {
-                let abort = Url::parse(&format!("{action}/abort")).expect("abort");
-                browser.get(abort).send().await.expect("abort")
-            }
-            ("login", _) => browser
-                .post(action)
-                .form(&[("prompt", "login"), ("login", login), ("password", "any")])
-                .send()
-                .await
-                .expect("login"),
-            _ => browser
-                .post(action)
-                .form(&[("prompt", "consent")])
-                .send()
-                .await
-                .expect("consent"),
-        };
-        url = url.join(&location(&res)).expect("redirect");
-    }
-    panic!("the provider never sent the browser back");
+/// The user at the provider, in their own browser: signs in as `login`, then consents (or
+/// declines). Returns the callback URL the provider sends the browser back to.
+async fn at_provider(f: &Fixture, authorize: &str, login: &str, what: Decision) -> String {
+    oidc::at_provider(authorize, &f.redirect, login, what).await
 }
 
 /// Opens the pending's URL as `who` (the owner check), follows it to the provider.
@@ -221,7 +164,7 @@ async fn connect(f: &Fixture, who: &str) -> Pending<Consent, Open> {
         authorize.contains(&format!("state={}", pending.id())),
         "{authorize}"
     );
-    let callback = at_provider(f, &authorize, who, AtProvider::Consent).await;
+    let callback = at_provider(f, &authorize, who, Decision::Consent).await;
     let res = callback_as(f, &callback, Some(who)).await;
     assert_eq!(
         res.status(),
@@ -335,7 +278,7 @@ async fn a_grant_revoked_at_the_provider_asks_again() {
     );
     // And the new consent works.
     let res = open_as(&f, &again.callback_url(), "alice").await;
-    let callback = at_provider(&f, &location(&res), "alice", AtProvider::Consent).await;
+    let callback = at_provider(&f, &location(&res), "alice", Decision::Consent).await;
     assert_eq!(
         callback_as(&f, &callback, Some("alice")).await.status(),
         StatusCode::OK
@@ -382,7 +325,7 @@ async fn declining_at_the_provider_declines_the_pending() {
     let alice = user("alice");
     let pending = consent_required(f.oauth.access_token(&alice).await);
     let res = open_as(&f, &pending.callback_url(), "alice").await;
-    let callback = at_provider(&f, &location(&res), "alice", AtProvider::Decline).await;
+    let callback = at_provider(&f, &location(&res), "alice", Decision::Decline).await;
     assert!(callback.contains("error=access_denied"), "{callback}");
     let res = callback_as(&f, &callback, Some("alice")).await;
     assert_eq!(res.status(), StatusCode::OK);
@@ -414,7 +357,7 @@ async fn another_user_signed_out_users_forged_and_replayed_callbacks_get_nothing
 
     // Alice goes to the provider; bob's browser brings her callback back (a phished code).
     let res = open_as(&f, &url, "alice").await;
-    let callback = at_provider(&f, &location(&res), "alice", AtProvider::Consent).await;
+    let callback = at_provider(&f, &location(&res), "alice", Decision::Consent).await;
     assert_eq!(
         callback_as(&f, &callback, Some("bob")).await.status(),
         StatusCode::FORBIDDEN
