@@ -143,8 +143,11 @@ impl<T> RedisStoreBuilder<T> {
         let notifier = Notifier::new();
         let subscribed = Arc::new(AtomicBool::new(false));
         let (ready_tx, mut ready_rx) = tokio::sync::watch::channel(false);
+        let clients = self.target.subscriber_clients()?;
+        // The subscriber tries the servers in turn: allow each one attempt.
+        let attempts = u32::try_from(clients.len()).unwrap_or(u32::MAX).max(1);
         let subscriber = tokio::spawn(subscriber::<T>(SubscriberCtx {
-            clients: self.target.subscriber_clients()?,
+            clients,
             channel: keys.channel.clone(),
             notifier: notifier.clone(),
             subscribed: subscribed.clone(),
@@ -165,7 +168,7 @@ impl<T> RedisStoreBuilder<T> {
                 subscriber,
             }),
         };
-        let limit = self.connection_timeout + self.response_timeout;
+        let limit = (self.connection_timeout + self.response_timeout).saturating_mul(attempts);
         match tokio::time::timeout(limit, ready_rx.wait_for(|r| *r)).await {
             Ok(Ok(_)) => Ok(store),
             _ => Err(reply("event subscription could not be set up")),
