@@ -14,33 +14,42 @@
 -- ZCOUNT (now, +inf) counts exactly the open, unexpired records, in O(log n).
 -- Returns {'ok'} | {'dup'} | {'cap', 'namespace' | 'total'}
 --       | {'join', id, fields} | {'declined', id, fields}
-if redis.call('EXISTS', KEYS[1]) == 1 then return {'dup'} end
+-- The store index doubles as the duplicate-id check: every record is in it until purged or
+-- cleared, so ZADD NX adds nothing for a known id. Every refusal below takes the entry back.
+if redis.call('ZADD', KEYS[3], 'NX', ARGV[5], ARGV[7]) == 0 then return {'dup'} end
+local function refuse(reply)
+  redis.call('ZREM', KEYS[3], ARGV[7])
+  return reply
+end
+local now = tonumber(ARGV[1])
 local cool = tonumber(ARGV[4])
 if cool >= 0 then
   local open = redis.call('ZRANGEBYSCORE', KEYS[4], '(' .. ARGV[1], '+inf', 'LIMIT', 0, 1)
   if open[1] then
-    return {'join', open[1], redis.call('HGETALL', ARGV[8] .. open[1])}
+    return refuse({'join', open[1], redis.call('HGETALL', ARGV[8] .. open[1])})
   end
   if cool > 0 then
     local d = redis.call('GET', KEYS[5])
     if d then
       local f = redis.call('HMGET', ARGV[8] .. d, 's', 't')
-      if f[1] == 'd' and tonumber(f[2]) + cool > tonumber(ARGV[1]) then
-        return {'declined', d, redis.call('HGETALL', ARGV[8] .. d)}
+      if f[1] == 'd' and tonumber(f[2]) + cool > now then
+        return refuse({'declined', d, redis.call('HGETALL', ARGV[8] .. d)})
       end
     end
   end
 end
 local per_ns, total = tonumber(ARGV[2]), tonumber(ARGV[3])
 if per_ns >= 0 and redis.call('ZCOUNT', KEYS[2], '(' .. ARGV[1], '+inf') >= per_ns then
-  return {'cap', 'namespace'}
+  return refuse({'cap', 'namespace'})
 end
-if total >= 0 and redis.call('ZCOUNT', KEYS[3], '(' .. ARGV[1], '+inf') >= total then
-  return {'cap', 'total'}
+if total >= 0 then
+  -- Minus this record's own entry, when it counts (a deadline after now).
+  local open = redis.call('ZCOUNT', KEYS[3], '(' .. ARGV[1], '+inf')
+  if tonumber(ARGV[5]) > now then open = open - 1 end
+  if open >= total then return refuse({'cap', 'total'}) end
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 9))
 redis.call('PEXPIREAT', KEYS[1], ARGV[6])
 redis.call('ZADD', KEYS[2], ARGV[5], ARGV[7])
-redis.call('ZADD', KEYS[3], ARGV[5], ARGV[7])
 redis.call('ZADD', KEYS[4], ARGV[5], ARGV[7])
 return {'ok'}

@@ -24,9 +24,10 @@
 //!
 //! # Cost per operation
 //!
-//! Nothing scans more than it returns: a create is one script (`EXISTS`, for dedup a
-//! `ZRANGEBYSCORE … LIMIT 0 1` and at most a `GET` and `HMGET` of the latest decline, two
-//! `ZCOUNT`s, the `HSET` and three `ZADD`s); a transition is one script of `O(log n)`
+//! Nothing scans more than it returns: a create is one script (a `ZADD NX` to the store
+//! index, which is also the duplicate-id check; for dedup a `ZRANGEBYSCORE … LIMIT 0 1` and
+//! at most a `GET` and `HMGET` of the latest decline; one `ZCOUNT` per bound; the `HSET`,
+//! `PEXPIREAT` and two more `ZADD`s); a transition is one script of `O(log n)`
 //! commands that returns the record from one `HMGET`; a get is one `HGETALL`; a list reads
 //! the open ids of the namespace and their records; clear and purge handle batches of what
 //! they remove.
