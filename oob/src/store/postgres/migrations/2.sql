@@ -27,16 +27,21 @@ ALTER TABLE {s}.pendings ADD CONSTRAINT pendings_only_open CHECK (state = 'open'
 DROP INDEX {s}.pendings_ns;
 DROP INDEX {s}.pendings_open;
 DROP INDEX {s}.pendings_finished;
--- Listing, the namespace count and dedup joins (open rows of a namespace by deadline).
+-- Listing, and expired rows of a namespace (open rows of a namespace by deadline).
 CREATE INDEX pendings_ns ON {s}.pendings (namespace, kind, expires_at);
+-- Dedup joins: the open rows of a namespace with one alias and resource (NULL as '' here;
+-- the lookup compares exactly).
+CREATE INDEX pendings_key ON {s}.pendings
+    (namespace, kind, (coalesce(alias, '')), (coalesce(resource, '')));
 -- The total count and the purge of expired records.
 CREATE INDEX pendings_expiry ON {s}.pendings (kind, expires_at);
 -- The purge of finished records.
 CREATE INDEX finished_purge ON {s}.finished (kind, finished_at);
 -- Clearing a namespace.
 CREATE INDEX finished_ns ON {s}.finished (namespace, kind);
--- The decline cooldown.
-CREATE INDEX finished_declined ON {s}.finished (namespace, kind, finished_at)
+-- The decline cooldown: the latest decline of a namespace with one alias and resource.
+CREATE INDEX finished_declined ON {s}.finished
+    (namespace, kind, (coalesce(alias, '')), (coalesce(resource, '')), finished_at)
     WHERE reason = 'declined';
 
 -- Rows in `pendings` per kind and namespace, expired ones included until they are moved
@@ -85,8 +90,10 @@ BEGIN
         RETURN QUERY SELECT 'joined'::text, p.id::text, p.namespace, p.alias, p.resource,
             p.elicit_id, p.data, p.created_at, p.expires_at, p.state, p.reason, p.finished_at
         FROM {s}.pendings p
-        WHERE p.namespace = p_namespace AND p.kind = p_kind AND p.expires_at > p_now
-          AND p.alias IS NOT DISTINCT FROM p_alias
+        WHERE p.namespace = p_namespace AND p.kind = p_kind
+          AND coalesce(p.alias, '') = coalesce(p_alias, '')
+          AND coalesce(p.resource, '') = coalesce(p_resource, '')
+          AND p.expires_at > p_now AND p.alias IS NOT DISTINCT FROM p_alias
           AND p.resource IS NOT DISTINCT FROM p_resource
         LIMIT 1;
         IF FOUND THEN RETURN; END IF;
@@ -94,6 +101,8 @@ BEGIN
             p.elicit_id, p.data, p.created_at, p.expires_at, p.state, p.reason, p.finished_at
         FROM {s}.finished p
         WHERE p.namespace = p_namespace AND p.kind = p_kind AND p.reason = 'declined'
+          AND coalesce(p.alias, '') = coalesce(p_alias, '')
+          AND coalesce(p.resource, '') = coalesce(p_resource, '')
           AND p.finished_at > p_declined_since
           AND p.alias IS NOT DISTINCT FROM p_alias
           AND p.resource IS NOT DISTINCT FROM p_resource
