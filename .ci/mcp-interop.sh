@@ -24,7 +24,14 @@ fi
 echo "== MCP interop: Python SDK (pip, $dir/python/.venv)"
 python=$(command -v python3 || true)
 if [ -n "$python" ]; then
-    [ -x "$dir/python/.venv/bin/python" ] || "$python" -m venv "$dir/python/.venv"
+    if [ ! -x "$dir/python/.venv/bin/python" ] && ! "$python" -m venv "$dir/python/.venv"; then
+        # Debian ships venv separately (python3-venv); install it, as .ci/run does redis-server.
+        rm -rf "$dir/python/.venv"
+        sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get update
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv
+        "$python" -m venv "$dir/python/.venv"
+    fi
     "$dir/python/.venv/bin/pip" install -q --disable-pip-version-check -r "$dir/python/requirements.txt"
 elif [ -n "${CI:-}" ]; then
     echo "python3 is required by the MCP interop tests"; exit 1
