@@ -157,3 +157,39 @@ async fn kill_and_restart_keeps_acknowledged_pendings() {
         .await
         .expect("create after restart");
 }
+
+/// A server whose script cache was flushed (as after a restart without persistence, or a
+/// promoted replica): every scripted operation loads its script again and works.
+#[tokio::test]
+async fn a_flushed_script_cache_is_reloaded() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let m = server.replica("flush:").await;
+    let client = redis::Client::open(server.url()).expect("client");
+    let mut raw = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("raw connection");
+    let flush = async |raw: &mut redis::aio::MultiplexedConnection| {
+        redis::cmd("SCRIPT")
+            .arg("FLUSH")
+            .exec_async(raw)
+            .await
+            .expect("SCRIPT FLUSH");
+    };
+    flush(&mut raw).await;
+    let p = m.create(&user("alice"), spec()).await.expect("create");
+    let id = p.id();
+    flush(&mut raw).await;
+    m.complete(p).await.expect("complete");
+    assert!(matches!(m.get(id).await, Ok(AnyPending::Completed(_))));
+    flush(&mut raw).await;
+    let q = m.create(&user("alice"), spec()).await.expect("create");
+    flush(&mut raw).await;
+    assert_eq!(m.list(&user("alice")).await.expect("list").len(), 1);
+    assert_eq!(m.clear(&user("alice")).await.expect("clear"), 2);
+    flush(&mut raw).await;
+    assert_eq!(m.purge().await.expect("purge"), 0);
+    assert!(matches!(m.get(q.id()).await, Err(Error::NotFound(_))));
+}

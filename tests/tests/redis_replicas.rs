@@ -174,3 +174,50 @@ async fn dedup_across_replicas() {
         .expect("create_or_join");
     assert!(matches!(again, Joined::Created(ref p) if p.id() != id));
 }
+
+/// Another payload kind, to share the prefix with `DeviceCode`.
+#[derive(Debug, Clone, PartialEq, Eq, oob::OobPayload, serde::Serialize, serde::Deserialize)]
+#[oob(kind = "other_kind", route = "/oob/other/{id}")]
+struct Other {
+    n: u32,
+}
+
+/// Two payload kinds on one prefix keep apart: a record read, completed or listed with the
+/// other kind is not found, and each kind's capacity counts only its own.
+#[tokio::test]
+async fn payload_kinds_on_one_prefix_do_not_see_each_other() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let devices = server.replica("kinds:").await;
+    let client = redis::Client::open(server.url()).expect("client");
+    let store = oob::store::RedisStore::<Other>::builder(client)
+        .prefix("kinds:")
+        .connect()
+        .await
+        .expect("connect");
+    let others = oob::Manager::builder()
+        .store(store)
+        .provider(oob::provider::FromVerifiedSubject)
+        .callback_base(oob::CallbackBase::parse("https://ex.com").expect("base"))
+        .max_open_per_namespace(1)
+        .build();
+    let d = devices
+        .create(&user("alice"), spec())
+        .await
+        .expect("device");
+    assert!(matches!(others.get(d.id()).await, Err(Error::NotFound(_))));
+    assert!(matches!(
+        others.complete_id(d.id()).await,
+        Err(Error::NotFound(_))
+    ));
+    // The device pending does not count against the other kind's bound of one.
+    let o = others
+        .create(&user("alice"), oob::Spec::new(Other { n: 7 }))
+        .await
+        .expect("other");
+    assert!(others.list(&user("alice")).await.expect("list").len() == 1);
+    assert!(matches!(devices.get(o.id()).await, Err(Error::NotFound(_))));
+    assert_eq!(devices.list(&user("alice")).await.expect("list").len(), 1);
+    devices.complete(d).await.expect("still open");
+}
