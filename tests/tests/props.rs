@@ -33,7 +33,7 @@ proptest! {
     fn pending_id_parse_accepts_only_canonical_text(s in ".{0,48}") {
         if let Ok(id) = s.parse::<PendingId>() {
             prop_assert_eq!(id.to_string(), s.to_ascii_lowercase());
-            prop_assert_eq!(id.as_uuid().get_version_num(), 4);
+            prop_assert_eq!(id.as_bytes()[6] >> 4, 4);
         }
     }
 

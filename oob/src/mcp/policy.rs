@@ -139,8 +139,7 @@ pub fn check_form(
     }
     let text = params.to_string().to_ascii_lowercase();
     for id in pendings {
-        if text.contains(id.encode().as_str()) || text.contains(&id.as_uuid().simple().to_string())
-        {
+        if text.contains(id.encode().as_str()) || text.contains(&id.simple_hex()) {
             return Err(PolicyError::FormMode);
         }
     }
@@ -301,7 +300,7 @@ mod tests {
             "requestedSchema": {"type": "object", "properties": {}}
         });
         assert_eq!(check_form(&form, [id]), Err(PolicyError::FormMode));
-        let legacy = json!({"message": "x", "requestedSchema": {"properties": {"d": {"default": id.as_uuid().simple().to_string()}}}});
+        let legacy = json!({"message": "x", "requestedSchema": {"properties": {"d": {"default": id.simple_hex()}}}});
         assert_eq!(check_form(&legacy, [id]), Err(PolicyError::FormMode));
         let harmless = json!({"mode": "form", "message": "Your name?", "requestedSchema": {}});
         assert_eq!(check_form(&harmless, [id]), Ok(()));

@@ -244,7 +244,7 @@ impl StateKeys {
             ids: ids.to_vec(),
             exp: millis(now)
                 .saturating_add(u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX)),
-            n: PendingId::random().as_uuid().simple().to_string(),
+            n: PendingId::random().simple_hex(),
         };
         // Serializing plain strings and numbers cannot fail.
         let json = serde_json::to_vec(&payload).unwrap_or_default();
