@@ -69,6 +69,7 @@ impl PendingId {
 
     /// The 32 lowercase hex digits without hyphens (a form some clients echo back).
     #[must_use]
+    #[cfg(any(feature = "mcp", test))]
     pub(crate) fn simple_hex(&self) -> String {
         self.0.simple().to_string()
     }
