@@ -1,9 +1,7 @@
-//! Support for the soak binary: per-operation latency figures and a store wrapper that
-//! injects latency.
+//! A store wrapper that injects latency (a slow disk or a far network), varying per call.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::{Mutex, PoisonError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use oob::namespace::Namespace;
@@ -15,55 +13,27 @@ use oob::store::{
 use oob::time::Timestamp;
 use oob::{NamespaceToken, PendingId};
 
-/// Latencies and failures per operation name.
-#[derive(Debug, Default)]
-pub struct Ops {
-    inner: Mutex<BTreeMap<&'static str, (Vec<Duration>, u64)>>,
-}
-
-impl Ops {
-    /// Records one operation.
-    pub fn record(&self, op: &'static str, took: Duration, ok: bool) {
-        let mut m = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        let e = m.entry(op).or_default();
-        e.0.push(took);
-        if !ok {
-            e.1 += 1;
-        }
-    }
-
-    /// One line per operation: count, rate over `elapsed`, failures, p50 and p99.
-    #[must_use]
-    pub fn report(&self, elapsed: Duration) -> String {
-        let mut m = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut out = String::new();
-        for (op, (lat, failed)) in m.iter_mut() {
-            lat.sort_unstable();
-            let q = |p: usize| lat.get(lat.len().saturating_sub(1) * p / 100).copied();
-            let _ = writeln!(
-                out,
-                "  {op:<16} {:>8} ops {:>9.0}/s  failed {failed:>5}  p50 {:>10?}  p99 {:>10?}",
-                lat.len(),
-                lat.len() as f64 / elapsed.as_secs_f64(),
-                q(50).unwrap_or_default(),
-                q(99).unwrap_or_default(),
-            );
-        }
-        out.trim_end().to_owned()
-    }
-}
-
-/// A store that sleeps `delay` before every operation: a slow disk or a far network.
+/// A store that sleeps before every operation: in turn ½, 1, 1½ and 2 times `delay`.
 #[derive(Debug, Clone)]
 pub struct SlowStore<S> {
     inner: S,
     delay: Duration,
+    calls: Arc<AtomicU64>,
 }
 
 impl<S> SlowStore<S> {
     /// Wraps `inner`.
     pub fn new(inner: S, delay: Duration) -> Self {
-        Self { inner, delay }
+        Self {
+            inner,
+            delay,
+            calls: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    async fn pause(&self) {
+        let n = self.calls.fetch_add(1, Ordering::Relaxed) % 4 + 1;
+        tokio::time::sleep(self.delay * u32::try_from(n).unwrap_or(1) / 2).await;
     }
 }
 
@@ -79,12 +49,12 @@ where
         dedup: Dedup,
         now: Timestamp,
     ) -> Result<Created<T>, CreateError> {
-        tokio::time::sleep(self.delay).await;
+        self.pause().await;
         self.inner.create(new, limits, dedup, now).await
     }
 
     async fn get(&self, id: PendingId, now: Timestamp) -> Result<Option<Record<T>>, StoreError> {
-        tokio::time::sleep(self.delay).await;
+        self.pause().await;
         self.inner.get(id, now).await
     }
 
@@ -95,12 +65,12 @@ where
         now: Timestamp,
         wake: Wake,
     ) -> Result<Record<T>, TransitionError> {
-        tokio::time::sleep(self.delay).await;
+        self.pause().await;
         self.inner.complete(id, expect, now, wake).await
     }
 
     async fn wake(&self, record: &Record<T>) -> Result<(), StoreError> {
-        tokio::time::sleep(self.delay).await;
+        self.pause().await;
         self.inner.wake(record).await
     }
 
@@ -111,7 +81,7 @@ where
         expect: Option<&Namespace>,
         now: Timestamp,
     ) -> Result<Record<T>, TransitionError> {
-        tokio::time::sleep(self.delay).await;
+        self.pause().await;
         self.inner.cancel(id, reason, expect, now).await
     }
 
@@ -120,22 +90,22 @@ where
         namespace: &NamespaceToken<'_>,
         now: Timestamp,
     ) -> Result<Vec<Record<T>>, StoreError> {
-        tokio::time::sleep(self.delay).await;
+        self.pause().await;
         self.inner.list_namespace(namespace, now).await
     }
 
     async fn clear_namespace(&self, namespace: &NamespaceToken<'_>) -> Result<usize, StoreError> {
-        tokio::time::sleep(self.delay).await;
+        self.pause().await;
         self.inner.clear_namespace(namespace).await
     }
 
     async fn purge(&self, now: Timestamp) -> Result<usize, StoreError> {
-        tokio::time::sleep(self.delay).await;
+        self.pause().await;
         self.inner.purge(now).await
     }
 
     async fn subscribe(&self, id: PendingId) -> Result<Subscription<T>, StoreError> {
-        tokio::time::sleep(self.delay).await;
+        self.pause().await;
         self.inner.subscribe(id).await
     }
 }
