@@ -10,11 +10,16 @@
 //!
 //! # Atomicity across replicas
 //!
-//! Every operation is one statement. A create calls the schema's `create_pending` function,
-//! which takes a transaction-scoped advisory lock on the namespace and kind (on the kind
-//! when the total is bounded), then applies dedup and both bounds and inserts, so creates
-//! from any number of replicas never exceed a bound nor create two pendings for one dedup
-//! key. A transition is one `DELETE FROM pendings WHERE id = … AND expires_at > now …
+//! Every operation is one statement. A create without dedup and total bound increments the
+//! namespace's row in the `counts` table while it is below the bound (its row lock
+//! serialises the namespace's creates on every replica) and inserts. Otherwise, or when
+//! `counts` says the namespace is full, it calls the schema's `create_pending` function,
+//! which takes a transaction-scoped advisory lock on the namespace and kind (on the kind when
+//! the total is bounded) and the namespace's `counts` row, then applies dedup, moves the
+//! namespace's expired pendings out if it is at its bound (expiry is exact to the
+//! millisecond), checks the namespace bound, then the total, and inserts; so creates from any
+//! number of replicas never exceed a bound nor create two pendings for one dedup key, and no
+//! create counts rows. A transition is one `DELETE FROM pendings WHERE id = … AND expires_at > now …
 //! RETURNING` that inserts the finished row into the `finished` table: of any number of
 //! completers on any replicas, exactly one deletes the open row. Expired and finished rows
 //! are purged through indexes on their times.
@@ -69,8 +74,7 @@ use crate::payload::OobPayload;
 use crate::state::CancelReason;
 use crate::time::Timestamp;
 
-/// The default retention window for finished records.
-pub const DEFAULT_RETENTION: Duration = Duration::from_secs(300);
+pub use crate::store::lifecycle::DEFAULT_RETENTION;
 
 /// How long a read that finds nothing for a watched id waits for its change event (zero
 /// retention only; see [`PostgresStore::get`](Store::get)).
