@@ -1,7 +1,7 @@
 //! The jobs that run the [lifecycle rules](crate::store::lifecycle) on the connection thread,
 //! inside the transaction of its batch: create (dedup, cooldown, both bounds, insert) and
-//! the transitions. Each job issues at most one writing statement, so it is atomic on its
-//! own even when it runs outside a transaction.
+//! the transitions. A transition issues one writing statement, so it is atomic on its own
+//! even when it runs outside a transaction; a create outside one uses a single statement.
 
 use std::time::Duration;
 
@@ -123,16 +123,38 @@ impl CreateJob {
         }
     }
 
+    /// The namespace's open, unexpired records of this kind, exact at least up to the bound:
+    /// the `oob_open` row, and when it is at the bound with a deadline passed, the expired
+    /// rows closed first (the triggers decrement the count) and `earliest` made exact.
     fn count_namespace(&self, conn: &Connection) -> rusqlite::Result<usize> {
-        let n: i64 = conn
-            .prepare_cached(
-                "SELECT COUNT(*) FROM oob_pendings WHERE namespace = ?1 AND state = 'open' \
-                 AND kind = ?2 AND expires_at > ?3",
+        let (ns, kind, now) = (&self.row.namespace, self.kind, ms(self.now));
+        let read = || {
+            conn.prepare_cached(
+                "SELECT open, earliest FROM oob_open WHERE namespace = ?1 AND kind = ?2",
             )?
-            .query_row(params![self.row.namespace, self.kind, ms(self.now)], |r| {
-                r.get(0)
-            })?;
-        Ok(usize::try_from(n).unwrap_or(0))
+            .query_row(params![ns, kind], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+            })
+            .optional()
+            .map(|row| row.unwrap_or((0, i64::MAX)))
+        };
+        let (mut open, earliest) = read()?;
+        let full = usize::try_from(open).unwrap_or(0) >= self.limits.per_namespace;
+        if full && earliest <= now {
+            conn.prepare_cached(
+                "UPDATE oob_pendings SET state = 'expired' WHERE namespace = ?1 \
+                 AND state = 'open' AND kind = ?2 AND expires_at <= ?3",
+            )?
+            .execute(params![ns, kind, now])?;
+            conn.prepare_cached(
+                "UPDATE oob_open SET earliest = COALESCE((SELECT MIN(expires_at) \
+                 FROM oob_pendings WHERE namespace = ?1 AND state = 'open' AND kind = ?2), \
+                 9223372036854775807) WHERE namespace = ?1 AND kind = ?2",
+            )?
+            .execute(params![ns, kind])?;
+            open = read()?.0;
+        }
+        Ok(usize::try_from(open).unwrap_or(0))
     }
 
     fn count_total(&self, conn: &Connection) -> rusqlite::Result<usize> {

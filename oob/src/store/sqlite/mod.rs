@@ -11,7 +11,10 @@
 //! the small id index takes random writes), `(namespace, state, kind, expires_at)` (the
 //! capacity count and namespace listing read it alone), `expires_at` and `finished_at`
 //! (purge).
-//! The schema is versioned with `PRAGMA user_version` and migrated by [`migrate`] on open.
+//! A table `oob_open` counts the open records of each namespace and kind, kept by triggers,
+//! so a create reads one row instead of counting (see `jobs`).
+//! The schema is versioned with `PRAGMA user_version` ([`SCHEMA_VERSION`]) and migrated on
+//! open.
 //!
 //! # Threading
 //!

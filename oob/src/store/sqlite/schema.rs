@@ -5,7 +5,7 @@ use rusqlite::Connection;
 use super::super::StoreError;
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Schema migrations: entry `i` moves a database from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -40,6 +40,41 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE oob_vault ADD COLUMN expires_at INTEGER;
     ALTER TABLE oob_vault ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX oob_vault_expires ON oob_vault (expires_at) WHERE expires_at IS NOT NULL;
+",
+    // The open records of each namespace and kind, counted with the rows by triggers (so
+    // every statement keeps them right, in any process), with a lower bound on their
+    // deadlines: a create reads one row instead of counting the namespace. Rows expired
+    // while counted are closed (`state = 'expired'`) by the create that finds the count at
+    // its bound and `earliest <= now`, which then makes `earliest` exact again.
+    "
+    CREATE TABLE oob_open (
+        namespace TEXT NOT NULL,
+        kind      TEXT NOT NULL,
+        open      INTEGER NOT NULL,
+        earliest  INTEGER NOT NULL,
+        PRIMARY KEY (namespace, kind)
+    ) WITHOUT ROWID;
+    INSERT INTO oob_open (namespace, kind, open, earliest)
+        SELECT namespace, kind, COUNT(*), MIN(expires_at) FROM oob_pendings
+        WHERE state = 'open' GROUP BY namespace, kind;
+    CREATE TRIGGER oob_open_insert AFTER INSERT ON oob_pendings WHEN NEW.state = 'open'
+    BEGIN
+        INSERT INTO oob_open (namespace, kind, open, earliest)
+            VALUES (NEW.namespace, NEW.kind, 1, NEW.expires_at)
+            ON CONFLICT (namespace, kind)
+            DO UPDATE SET open = open + 1, earliest = MIN(earliest, excluded.earliest);
+    END;
+    CREATE TRIGGER oob_open_close AFTER UPDATE OF state ON oob_pendings
+        WHEN OLD.state = 'open' AND NEW.state <> 'open'
+    BEGIN
+        UPDATE oob_open SET open = open - 1
+            WHERE namespace = OLD.namespace AND kind = OLD.kind;
+    END;
+    CREATE TRIGGER oob_open_delete AFTER DELETE ON oob_pendings WHEN OLD.state = 'open'
+    BEGIN
+        UPDATE oob_open SET open = open - 1
+            WHERE namespace = OLD.namespace AND kind = OLD.kind;
+    END;
 ",
 ];
 

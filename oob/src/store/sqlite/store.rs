@@ -248,6 +248,12 @@ where
             total += n;
             self.notify_all(&ids);
             if n < PURGE_CHUNK {
+                // Forget the counts of namespaces with nothing open.
+                self.call(|conn, _| {
+                    conn.prepare_cached("DELETE FROM oob_open WHERE open <= 0")?
+                        .execute([])
+                })
+                .await?;
                 return Ok(total);
             }
         }

@@ -305,3 +305,80 @@ async fn vault_is_namespaced_and_shares_the_store_file() {
     assert!(vault.delete(&alice, "gh").await.expect("delete"));
     assert_eq!(vault.get(&alice, "gh").await.expect("get"), None);
 }
+
+/// The `oob_open` counts the triggers keep match the rows through inserts, transitions,
+/// deletes at zero retention, the sweep of expired rows at the bound, clear and purge.
+#[tokio::test]
+async fn open_counts_follow_the_rows() {
+    let store = SqliteStore::<P>::open_in_memory()
+        .expect("open")
+        .with_retention(Duration::ZERO);
+    let t0 = Timestamp::from_millis(1_000_000);
+    let check = |store: SqliteStore<P>| async move {
+        let (counted, actual) = store
+            .db()
+            .call(None, |conn, _| {
+                let counted: i64 =
+                    conn.query_row("SELECT COALESCE(SUM(open), 0) FROM oob_open", [], |r| {
+                        r.get(0)
+                    })?;
+                let actual: i64 = conn.query_row(
+                    "SELECT COUNT(*) FROM oob_pendings WHERE state = 'open'",
+                    [],
+                    |r| r.get(0),
+                )?;
+                Ok((counted, actual))
+            })
+            .await
+            .expect("counts");
+        assert_eq!(counted, actual);
+        counted
+    };
+    let limits = Limits::new(3, usize::MAX);
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let r = record(t0);
+        ids.push(r.id);
+        store
+            .create(&NewRecord::new(r), limits, Dedup::Never, t0)
+            .await
+            .expect("create");
+    }
+    assert_eq!(check(store.clone()).await, 3);
+    store
+        .complete(ids[0], None, t0, Wake::Now)
+        .await
+        .expect("complete");
+    store
+        .cancel(ids[1], crate::state::CancelReason::Cancelled, None, t0)
+        .await
+        .expect("cancel");
+    assert_eq!(check(store.clone()).await, 1);
+    // Past the deadline of the third (60 s), at the bound: the sweep closes it.
+    let later = t0.saturating_add(Duration::from_secs(61));
+    for _ in 0..3 {
+        store
+            .create(&NewRecord::new(record(later)), limits, Dedup::Never, later)
+            .await
+            .expect("create after expiry");
+    }
+    assert_eq!(check(store.clone()).await, 3);
+    assert!(matches!(
+        store
+            .create(&NewRecord::new(record(later)), limits, Dedup::Never, later)
+            .await,
+        Err(crate::store::CreateError::Capacity(Scope::Namespace))
+    ));
+    let token = NamespaceToken::new(Namespace::new("a").expect("namespace"));
+    assert_eq!(store.clear_namespace(&token).await.expect("clear"), 4);
+    assert_eq!(check(store.clone()).await, 0);
+    store.purge(later).await.expect("purge");
+    let rows: i64 = store
+        .db()
+        .call(None, |conn, _| {
+            conn.query_row("SELECT COUNT(*) FROM oob_open", [], |r| r.get(0))
+        })
+        .await
+        .expect("rows");
+    assert_eq!(rows, 0);
+}
