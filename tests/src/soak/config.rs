@@ -129,7 +129,7 @@ impl Config {
                 vec![Backend::Memory]
             };
         }
-        if c.replicas == 0 || c.users == 0 || !(c.secs > 0.0) {
+        if c.replicas == 0 || c.users == 0 || !c.secs.is_finite() || c.secs <= 0.0 {
             return Err("--replicas, --users and --secs must be positive".into());
         }
         Ok(c)
