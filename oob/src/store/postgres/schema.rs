@@ -8,7 +8,8 @@
 //! |--------|------|
 //! | `migrations` | one row per applied migration (its version and when) |
 //! | `pendings` | one row per open pending (or expired, until purged), keyed by its UUID |
-//! | `finished` | one row per completed, cancelled or declined pending, for its retention |
+//! | `finished` | one row per finished pending (expired ones once moved out), for its retention |
+//! | `counts` | per kind and namespace, how many rows `pendings` holds (the namespace bound) |
 //! | `vault` | one row per vault entry, keyed by namespace and key |
 //! | `create_pending(…)` | the create function: advisory lock, dedup, both bounds, insert |
 //!
