@@ -23,7 +23,9 @@ mod support;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{Rev, Run, Sdk, Server, Step, events_of, open, run, runner, spawn, submit};
+use support::{
+    CLIENT_GUARD, Rev, Run, Sdk, Server, Step, events_of, open, run, runner, spawn, submit,
+};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 /// The example's accept wait (`OobTools::DEFAULT_ACCEPT_WAIT`): how long an accepted
@@ -117,7 +119,8 @@ async fn accept_before_done(sdk: Sdk, rev: Rev, server: &Server, tag: &str) {
 /// done, and the host's retry gets the result.
 async fn error_fallback(sdk: Sdk, server: &Server, tag: &str) {
     let user = format!("{tag}-slow");
-    let step = Step::At(EXAMPLE_ACCEPT_WAIT + Duration::from_secs(3));
+    // The margin covers the accept's way back to the server (the wait starts there).
+    let step = Step::At(EXAMPLE_ACCEPT_WAIT + Duration::from_secs(5));
     let r = run(sdk, Rev::V2025, "accept", server, &user, step).await;
     let asked = r.all("elicit");
     assert_eq!(asked.len(), 2, "{:#?}", r.events);
@@ -209,7 +212,7 @@ async fn another_users_session(sdk: Sdk, rev: Rev, server: &Server, tag: &str) {
     let mut alice = spawn(sdk, rev, "session", server, &owner, &[]);
     let mut lines = BufReader::new(alice.stdout.take().unwrap()).lines();
     let mut session = None;
-    while let Some(line) = lines.next_line().await.unwrap() {
+    while let Some(line) = guarded(lines.next_line()).await {
         let event: Value = serde_json::from_str(&line).unwrap_or_default();
         if event["event"] == "connected" {
             session = event["sessionId"].as_str().map(str::to_owned);
@@ -240,7 +243,7 @@ async fn another_users_session(sdk: Sdk, rev: Rev, server: &Server, tag: &str) {
     let stdin = alice.stdin.as_mut().unwrap();
     stdin.write_all(b"done\n").await.unwrap();
     let mut after = None;
-    while let Some(line) = lines.next_line().await.unwrap() {
+    while let Some(line) = guarded(lines.next_line()).await {
         let event: Value = serde_json::from_str(&line).unwrap_or_default();
         if event["event"] == "after" {
             after = Some(event);
@@ -254,6 +257,14 @@ async fn another_users_session(sdk: Sdk, rev: Rev, server: &Server, tag: &str) {
         "{after}"
     );
     assert!(alice.wait().await.unwrap().success());
+}
+
+/// The next line of a client's output; a client that hangs fails the test.
+async fn guarded(next: impl Future<Output = std::io::Result<Option<String>>>) -> Option<String> {
+    tokio::time::timeout(CLIENT_GUARD, next)
+        .await
+        .expect("the client hung")
+        .expect("read the client's output")
 }
 
 /// A `session` client's events: the Node script waits for a line on stdin before it ends.

@@ -12,7 +12,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt};
 use tokio::process::{Child, Command};
 
 /// A guard against a hung client, not a timing assertion.
-const CLIENT_GUARD: Duration = Duration::from_secs(90);
+pub(crate) const CLIENT_GUARD: Duration = Duration::from_secs(90);
 
 /// The `mcp_server` example, serving on a loopback port it chose and printed.
 pub(crate) struct Server {
