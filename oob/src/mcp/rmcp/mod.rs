@@ -81,7 +81,7 @@ use serde_json::Value;
 pub use call::{Gate, Need, ToolCall};
 #[cfg(feature = "oauth")]
 pub use oauth::OAuthTools;
-pub use session::{SESSION_HEADER, SessionOwners, bind_sessions};
+pub use session::{SESSION_HEADER, SessionOwners, SessionRefused, bind_sessions};
 pub use wire::{SpecWire, input_required_value, spec_wire};
 
 use super::guard::DynStateGuard;

@@ -22,10 +22,6 @@ pub const SESSION_HEADER: &str = "mcp-session-id";
 /// Why [`bind_sessions`] refused to open a session.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-#[allow(
-    unreachable_pub,
-    reason = "public API: to be re-exported as oob::mcp::rmcp::SessionRefused next to SessionOwners"
-)]
 pub enum SessionRefused {
     /// The owner table holds `capacity` sessions and was set to refuse new ones
     /// ([`SessionOwners::refuse_when_full`]). Answered `503 Service Unavailable` with
