@@ -62,7 +62,7 @@ pub use vault::PostgresVault;
 use self::codec::{NewRow, Row, ms, reason_str};
 use self::listener::{Events, MAX_EVENT_ROW};
 use self::sender::Sender;
-use self::transitions::{CreateArgs, CreateOutcome, Move, PURGE_CHUNK, Sql};
+use self::transitions::{CreateArgs, CreateOutcome, Lookup, Move, PURGE_CHUNK, Sql};
 use super::{
     CreateError, Created, Dedup, Limits, NewRecord, Notifier, Record, Store, StoreError,
     Subscription, TransitionError, Wake,
@@ -345,18 +345,22 @@ where
     async fn get(&self, id: PendingId, now: Timestamp) -> Result<Option<Record<T>>, StoreError> {
         let s = &self.shared;
         // With zero retention a finished record leaves the tables before its change event
-        // reaches this replica's waiters: a read that finds nothing for a watched id waits
-        // (at most EVENT_WAIT) for that event, so whoever subscribed before reading sees the
-        // record or its outcome, never neither.
+        // reaches this replica's waiters: a read that finds no row at all for a watched id
+        // waits (at most EVENT_WAIT) for that event, so whoever subscribed before reading
+        // sees the record or its outcome, never neither. (An expired record's row stays
+        // until purged, so a read at its deadline does not wait.)
         let mut event =
             (s.retention.is_zero() && s.notifier.is_watched(id)).then(|| s.notifier.subscribe(id));
-        let row = transitions::get(&s.pool, &s.sql, T::KIND, id, self.cutoff(now)).await?;
-        if row.is_none()
-            && let Some(sub) = event.as_mut()
-        {
-            let _ = tokio::time::timeout(EVENT_WAIT, sub.changed()).await;
+        match transitions::lookup(&s.pool, &s.sql, T::KIND, id, self.cutoff(now)).await? {
+            Lookup::Visible(row) => row.decode(now).map(Some),
+            Lookup::Hidden => Ok(None),
+            Lookup::Absent => {
+                if let Some(sub) = event.as_mut() {
+                    let _ = tokio::time::timeout(EVENT_WAIT, sub.changed()).await;
+                }
+                Ok(None)
+            }
         }
-        row.map(|r| r.decode(now)).transpose()
     }
 
     async fn complete(

@@ -63,11 +63,12 @@ impl Sql {
         let a = |s: String| Arc::from(s.as_str());
         Self {
             // $3: records finished (or expired) at or before it are past their retention.
+            // The row and whether it is still visible (not past its retention).
             get: a(format!(
-                "SELECT {COLS} FROM {s}.pendings p \
-                 WHERE p.id = $1::uuid AND p.kind = $2 AND p.expires_at > $3 \
-                 UNION ALL SELECT {COLS} FROM {s}.finished p \
-                 WHERE p.id = $1::uuid AND p.kind = $2 AND p.finished_at > $3 LIMIT 1"
+                "SELECT {COLS}, p.expires_at > $3 FROM {s}.pendings p \
+                 WHERE p.id = $1::uuid AND p.kind = $2 \
+                 UNION ALL SELECT {COLS}, p.finished_at > $3 FROM {s}.finished p \
+                 WHERE p.id = $1::uuid AND p.kind = $2 LIMIT 1"
             )),
             // Without dedup and a total bound: the namespace's `counts` row, incremented
             // while below the bound (its row lock serialises the namespace's creates), and
@@ -232,6 +233,31 @@ pub(crate) async fn get(
     id: PendingId,
     cutoff: i64,
 ) -> Result<Option<Row>, StoreError> {
+    Ok(match lookup(pool, sql, kind, id, cutoff).await? {
+        Lookup::Visible(row) => Some(row),
+        Lookup::Hidden | Lookup::Absent => None,
+    })
+}
+
+/// What a read of one id found.
+#[derive(Debug)]
+pub(crate) enum Lookup {
+    /// The row, still visible.
+    Visible(Row),
+    /// A row past its retention (gone for reads, not yet purged).
+    Hidden,
+    /// No row.
+    Absent,
+}
+
+/// Reads `id` of `kind`; rows that finished (or expired) at or before `cutoff` are hidden.
+pub(crate) async fn lookup(
+    pool: &PgPool,
+    sql: &Sql,
+    kind: &str,
+    id: PendingId,
+    cutoff: i64,
+) -> Result<Lookup, StoreError> {
     let row = sqlx::query(q(&sql.get))
         .bind(id.to_string())
         .bind(kind)
@@ -239,8 +265,14 @@ pub(crate) async fn get(
         .fetch_optional(pool)
         .await
         .map_err(PgError::store)?;
-    row.map(|r| Row::read(&r, 0).map_err(PgError::store))
-        .transpose()
+    let Some(row) = row else {
+        return Ok(Lookup::Absent);
+    };
+    let visible: bool = row.try_get(11).map_err(PgError::store)?;
+    if !visible {
+        return Ok(Lookup::Hidden);
+    }
+    Ok(Lookup::Visible(Row::read(&row, 0).map_err(PgError::store)?))
 }
 
 /// A transition to `state` (`completed` or `cancelled`, with `reason`).
