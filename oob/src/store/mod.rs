@@ -565,8 +565,12 @@ pub enum Wake {
 ///   list it, and refuse to transition it;
 /// - make [`create`](Store::create), [`complete`](Store::complete) and
 ///   [`cancel`](Store::cancel) atomic;
-/// - keep finished and expired records readable for their retention window, and forget them
-///   in [`purge`](Store::purge) after it;
+/// - keep finished and expired records readable for their retention window, hide them from
+///   every read once it ended, and forget them in [`purge`](Store::purge); with zero
+///   retention a transition's record is gone when the call returns (after
+///   [`wake`](Store::wake) for [`Wake::Later`]), an expired one at its deadline;
+/// - decide dedup, cooldowns, capacity (namespace bound first) and visibility by the
+///   [`lifecycle`] rules, under the same atomicity as the write;
 /// - wake [`subscribe`](Store::subscribe)rs of an id on every transition, clear and purge of
 ///   that id (on every replica, for a shared store).
 /// - never let a reader that subscribed to an id find its record missing before the

@@ -89,7 +89,7 @@ pub(crate) use worker::Db;
 use worker::Orphan;
 pub use worker::WorkerGone;
 
-/// A durable [`Store`] in one SQLite file (feature `sqlite`).
+/// A durable [`Store`](super::Store) in one SQLite file (feature `sqlite`).
 ///
 /// See the [module documentation](self) for the layout, the threading model and the
 /// durability trade-off. Cloning the store shares its connection thread and waiters.

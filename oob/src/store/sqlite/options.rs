@@ -14,7 +14,7 @@ pub enum Synchronous {
     Full,
 }
 
-/// Options for [`SqliteStore::open_with`]: `SqliteOptions::default().synchronous(..)`.
+/// Options for [`SqliteStore::open_with`](super::SqliteStore::open_with): `SqliteOptions::default().synchronous(..)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SqliteOptions {
