@@ -1,0 +1,117 @@
+//! Reads filter by kind on every store: two payload types whose JSON is the same, in one
+//! backend (one SQLite file, one Redis prefix, one Postgres schema). A pending of one kind
+//! is not found, transitioned, listed, joined or cleared through a store of the other.
+//!
+//! Redis and Postgres run when their servers are installed (with `CI` set, a missing server
+//! is a failure).
+
+use std::time::Duration;
+
+use oob::provider::FromVerifiedSubject;
+use oob::state::CancelReason;
+use oob::store::{PostgresStore, RedisStore, SqliteStore, Store};
+use oob::{CallbackBase, Error, Joined, Manager, OobPayload, PendingId, Spec};
+use oob_tests::postgres_server::{PostgresServer, fresh_schema};
+use oob_tests::redis_server::RedisServer;
+use oob_tests::{DeviceCode, spec, user};
+
+/// The same fields as [`DeviceCode`], another kind.
+#[derive(Debug, Clone, PartialEq, Eq, OobPayload, serde::Serialize, serde::Deserialize)]
+#[oob(kind = "other_code", route = "/oob/other/{id}")]
+struct OtherCode {
+    verify_url: String,
+    user_code: String,
+    message: String,
+}
+
+fn manager<T: OobPayload + Clone + Send + Sync + 'static, S: Store<T>>(
+    store: S,
+) -> Manager<T, S, FromVerifiedSubject> {
+    Manager::builder()
+        .store(store)
+        .provider(FromVerifiedSubject)
+        .callback_base(CallbackBase::parse("https://ex.com").expect("base"))
+        .build()
+}
+
+async fn kinds_do_not_see_each_other<P, Q>(p: P, q: Q)
+where
+    P: Store<DeviceCode>,
+    Q: Store<OtherCode>,
+{
+    let (mp, mq) = (manager(p), manager(q));
+    let open = mp
+        .create(&user("a"), spec().alias("k"))
+        .await
+        .expect("create");
+    let id: PendingId = open.id();
+    assert!(matches!(mq.get(id).await, Err(Error::NotFound(_))));
+    assert!(matches!(mq.complete_id(id).await, Err(Error::NotFound(_))));
+    assert!(matches!(
+        mq.cancel_id(id, CancelReason::Declined, None).await,
+        Err(Error::NotFound(_))
+    ));
+    assert!(mq.list(&user("a")).await.expect("list").is_empty());
+    let other = Spec::new(OtherCode {
+        verify_url: "https://ex.com/device".into(),
+        user_code: "ABCD-1234".into(),
+        message: "Enter the code".into(),
+    })
+    .resource("example.com")
+    .alias("k");
+    match mq.create_or_join(&user("a"), other).await {
+        Ok(Joined::Created(c)) => assert_ne!(c.id(), id),
+        other => panic!("expected a pending of the other kind, got {other:?}"),
+    }
+    assert_eq!(mq.clear(&user("a")).await.expect("clear"), 1);
+    // The first kind's pending is untouched.
+    mp.complete(open).await.expect("complete");
+}
+
+#[tokio::test]
+async fn sqlite_reads_filter_by_kind() {
+    let path = std::env::temp_dir().join(format!("oob-kinds-{}.db", PendingId::random()));
+    let p = SqliteStore::<DeviceCode>::open(&path).expect("open");
+    let q = SqliteStore::<OtherCode>::open(&path).expect("open again");
+    kinds_do_not_see_each_other(p, q).await;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut f = path.clone().into_os_string();
+        f.push(suffix);
+        let _ = std::fs::remove_file(f);
+    }
+}
+
+#[tokio::test]
+async fn redis_reads_filter_by_kind() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let client = redis::Client::open(server.url()).expect("client");
+    let p = RedisStore::<DeviceCode>::builder(client.clone())
+        .prefix("kinds:")
+        .connect()
+        .await
+        .expect("connect");
+    let q = RedisStore::<OtherCode>::builder(client)
+        .prefix("kinds:")
+        .connect()
+        .await
+        .expect("connect");
+    kinds_do_not_see_each_other(p, q).await;
+}
+
+#[tokio::test]
+async fn postgres_reads_filter_by_kind() {
+    let Some(server) = PostgresServer::start() else {
+        return;
+    };
+    let pool = server.pool(4).await;
+    let schema = fresh_schema();
+    let p = PostgresServer::store(&pool, &schema, Duration::from_secs(300)).await;
+    let q = PostgresStore::<OtherCode>::builder(pool.clone())
+        .schema(&schema)
+        .build()
+        .await
+        .expect("build");
+    kinds_do_not_see_each_other(p, q).await;
+}
