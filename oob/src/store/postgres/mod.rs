@@ -19,10 +19,11 @@
 //! namespace's expired pendings out if it is at its bound (expiry is exact to the
 //! millisecond), checks the namespace bound, then the total, and inserts; so creates from any
 //! number of replicas never exceed a bound nor create two pendings for one dedup key, and no
-//! create counts rows. A transition is one `DELETE FROM pendings WHERE id = … AND expires_at > now …
-//! RETURNING` that inserts the finished row into the `finished` table: of any number of
-//! completers on any replicas, exactly one deletes the open row. Expired and finished rows
-//! are purged through indexes on their times.
+//! create counts rows. A transition is one
+//! `DELETE FROM pendings WHERE id = … AND expires_at > now … RETURNING` that inserts the
+//! finished row into the `finished` table: of any number of completers on any replicas,
+//! exactly one deletes the open row. Expired and finished rows are purged through indexes on
+//! their times.
 //!
 //! # Waiters
 //!
@@ -47,6 +48,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::PgPool;
 
+mod builder;
 mod codec;
 mod error;
 pub mod listener;
@@ -55,6 +57,7 @@ mod sender;
 mod transitions;
 mod vault;
 
+pub use builder::PostgresStoreBuilder;
 pub use error::PgError;
 pub use schema::{BadSchemaName, DEFAULT_SCHEMA, SCHEMA_VERSION, SchemaName, migrate};
 pub use vault::PostgresVault;
@@ -120,64 +123,6 @@ impl<T> std::fmt::Debug for PostgresStore<T> {
             .field("schema", &self.shared.schema)
             .field("retention", &self.shared.retention)
             .finish_non_exhaustive()
-    }
-}
-
-/// Options for a [`PostgresStore`]: `PostgresStore::builder(pool).schema("oob").build()`.
-#[derive(Debug)]
-#[must_use]
-pub struct PostgresStoreBuilder<T> {
-    pool: PgPool,
-    schema: String,
-    retention: Duration,
-    _payload: PhantomData<fn() -> T>,
-}
-
-impl<T> PostgresStoreBuilder<T> {
-    /// The Postgres schema the tables live in (default [`DEFAULT_SCHEMA`]; see
-    /// [`SchemaName`] for what is accepted). Stores on one schema share pendings.
-    pub fn schema(mut self, schema: impl Into<String>) -> Self {
-        self.schema = schema.into();
-        self
-    }
-
-    /// How long finished and expired records stay readable (default
-    /// [`DEFAULT_RETENTION`]). With zero, the call that completes, cancels or declines a
-    /// record removes it (its change event carries the record, so waiters still learn the
-    /// outcome), and an expired record is gone at its deadline.
-    pub fn retention(mut self, retention: Duration) -> Self {
-        self.retention = retention;
-        self
-    }
-
-    /// Starts the store: checks the schema name and starts the listener (one connection
-    /// made with the pool's options). Does not migrate: call [`PostgresStore::migrate`].
-    ///
-    /// # Errors
-    /// A bad schema name, no Tokio runtime, or the database cannot be reached.
-    pub async fn build(self) -> Result<PostgresStore<T>, StoreError>
-    where
-        T: DeserializeOwned + Send + Sync + 'static,
-    {
-        let schema = SchemaName::new(&self.schema).map_err(StoreError::backend)?;
-        let sql = Sql::new(&schema);
-        let notifier = Notifier::new();
-        let events = Events::start(&self.pool, sql.channel.clone(), notifier.clone())
-            .await
-            .map_err(StoreError::backend)?;
-        let sender =
-            Sender::start(self.pool.clone(), sql.channel.clone()).map_err(StoreError::backend)?;
-        Ok(PostgresStore {
-            shared: Arc::new(Shared {
-                pool: self.pool,
-                schema,
-                sql,
-                retention: self.retention,
-                notifier,
-                events,
-                sender,
-            }),
-        })
     }
 }
 

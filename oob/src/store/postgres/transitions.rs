@@ -74,8 +74,8 @@ impl Sql {
             // while below the bound (its row lock serialises the namespace's creates), and
             // the insert. Neither column true: `counts` says full, ask `create_pending`.
             create_fast: a(format!(
-                "WITH f AS (SELECT EXISTS (SELECT 1 FROM {s}.finished WHERE id = $1::uuid) AS dup), \
-                 c AS (INSERT INTO {s}.counts AS c (kind, namespace, open) \
+                "WITH f AS (SELECT EXISTS (SELECT 1 FROM {s}.finished WHERE id = $1::uuid) \
+                 AS dup), c AS (INSERT INTO {s}.counts AS c (kind, namespace, open) \
                  SELECT $2, $3, 1 FROM f WHERE NOT f.dup ON CONFLICT (kind, namespace) \
                  DO UPDATE SET open = c.open + 1 WHERE c.open < $10 RETURNING 1), \
                  i AS (INSERT INTO {s}.pendings (id, kind, namespace, alias, resource, \
@@ -102,7 +102,8 @@ impl Sql {
             clear: a(format!(
                 "WITH o AS (DELETE FROM {s}.pendings p WHERE p.namespace = $1 AND p.kind = $2 \
                  RETURNING p.id), c AS (UPDATE {s}.counts c SET open = c.open - \
-                 (SELECT count(*) FROM o) WHERE c.kind = $2 AND c.namespace = $1), f AS (DELETE FROM {s}.finished p WHERE p.namespace = $1 \
+                 (SELECT count(*) FROM o) WHERE c.kind = $2 AND c.namespace = $1), \
+                 f AS (DELETE FROM {s}.finished p WHERE p.namespace = $1 \
                  AND p.kind = $2 RETURNING p.id) \
                  SELECT id::text FROM o UNION ALL SELECT id::text FROM f"
             )),
@@ -116,7 +117,8 @@ impl Sql {
                  FOR UPDATE SKIP LOCKED) RETURNING id, kind, namespace), \
                  c AS (UPDATE {s}.counts c SET open = c.open - x.n FROM (SELECT kind, \
                  namespace, count(*) AS n FROM o GROUP BY 1, 2) x \
-                 WHERE c.kind = x.kind AND c.namespace = x.namespace), f AS (DELETE FROM {s}.finished WHERE id IN (SELECT p.id FROM \
+                 WHERE c.kind = x.kind AND c.namespace = x.namespace), \
+                 f AS (DELETE FROM {s}.finished WHERE id IN (SELECT p.id FROM \
                  {s}.finished p WHERE p.kind = $1 AND p.finished_at <= $2 \
                  LIMIT {PURGE_CHUNK}) RETURNING id) \
                  SELECT id::text FROM o UNION ALL SELECT id::text FROM f"

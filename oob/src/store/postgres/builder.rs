@@ -1,0 +1,74 @@
+//! [`PostgresStoreBuilder`]: the options of a [`PostgresStore`] and its start.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use sqlx::PgPool;
+
+use super::listener::Events;
+use super::schema::SchemaName;
+use super::sender::Sender;
+use super::transitions::Sql;
+use super::{PostgresStore, Shared};
+use crate::store::{Notifier, StoreError};
+
+/// Options for a [`PostgresStore`]: `PostgresStore::builder(pool).schema("oob").build()`.
+#[derive(Debug)]
+#[must_use]
+pub struct PostgresStoreBuilder<T> {
+    pub(super) pool: PgPool,
+    pub(super) schema: String,
+    pub(super) retention: Duration,
+    pub(super) _payload: PhantomData<fn() -> T>,
+}
+
+impl<T> PostgresStoreBuilder<T> {
+    /// The Postgres schema the tables live in (default
+    /// [`DEFAULT_SCHEMA`](super::DEFAULT_SCHEMA); see [`SchemaName`] for what is accepted).
+    /// Stores on one schema share pendings.
+    pub fn schema(mut self, schema: impl Into<String>) -> Self {
+        self.schema = schema.into();
+        self
+    }
+
+    /// How long finished and expired records stay readable (default
+    /// [`DEFAULT_RETENTION`](super::DEFAULT_RETENTION)). With zero, the call that completes,
+    /// cancels or declines a record removes it (its change event carries the record, so
+    /// waiters still learn the outcome), and an expired record is gone at its deadline.
+    pub fn retention(mut self, retention: Duration) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// Starts the store: checks the schema name and starts the listener (one connection
+    /// made with the pool's options). Does not migrate: call [`PostgresStore::migrate`].
+    ///
+    /// # Errors
+    /// A bad schema name, no Tokio runtime, or the database cannot be reached.
+    pub async fn build(self) -> Result<PostgresStore<T>, StoreError>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
+        let schema = SchemaName::new(&self.schema).map_err(StoreError::backend)?;
+        let sql = Sql::new(&schema);
+        let notifier = Notifier::new();
+        let events = Events::start(&self.pool, sql.channel.clone(), notifier.clone())
+            .await
+            .map_err(StoreError::backend)?;
+        let sender =
+            Sender::start(self.pool.clone(), sql.channel.clone()).map_err(StoreError::backend)?;
+        Ok(PostgresStore {
+            shared: Arc::new(Shared {
+                pool: self.pool,
+                schema,
+                sql,
+                retention: self.retention,
+                notifier,
+                events,
+                sender,
+            }),
+        })
+    }
+}
