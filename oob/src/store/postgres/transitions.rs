@@ -236,7 +236,7 @@ pub(crate) async fn get(
     cutoff: i64,
 ) -> Result<Option<Row>, StoreError> {
     Ok(match lookup(pool, sql, kind, id, cutoff).await? {
-        Lookup::Visible(row) => Some(row),
+        Lookup::Visible(row) => Some(*row),
         Lookup::Hidden | Lookup::Absent => None,
     })
 }
@@ -245,7 +245,7 @@ pub(crate) async fn get(
 #[derive(Debug)]
 pub(crate) enum Lookup {
     /// The row, still visible.
-    Visible(Row),
+    Visible(Box<Row>),
     /// A row past its retention (gone for reads, not yet purged).
     Hidden,
     /// No row.
@@ -274,7 +274,9 @@ pub(crate) async fn lookup(
     if !visible {
         return Ok(Lookup::Hidden);
     }
-    Ok(Lookup::Visible(Row::read(&row, 0).map_err(PgError::store)?))
+    Ok(Lookup::Visible(Box::new(
+        Row::read(&row, 0).map_err(PgError::store)?,
+    )))
 }
 
 /// A transition to `state` (`completed` or `cancelled`, with `reason`).
