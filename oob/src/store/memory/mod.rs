@@ -1,5 +1,6 @@
 //! [`MemoryStore`]: an in-process store.
 
+mod count;
 mod table;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -221,10 +222,10 @@ where
             }
         }
         let in_namespace = table.open_in(&record.namespace, now, limits.per_namespace);
-        let total = if in_namespace >= limits.per_namespace {
+        let total = if in_namespace >= limits.per_namespace || limits.total == usize::MAX {
             0
         } else {
-            table.open_total(now, limits.total)
+            table.open_total(now)
         };
         lifecycle::capacity(in_namespace, total, limits).map_err(CreateError::Capacity)?;
         table.insert(record).map_err(StoreError::backend)?;

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::super::{Body, Record, RecordState};
+use super::count::{Deadlines, OpenCount};
 use crate::id::PendingId;
 use crate::namespace::{Namespace, PrehashedBuild};
 use crate::time::Timestamp;
@@ -41,29 +42,6 @@ impl<T> Entry<T> {
     }
 }
 
-/// Open records counted, with a lower bound on their deadlines. Expiry is exact without a
-/// timer: when a count reaches its bound and `earliest <= now`, a sweep closes the expired
-/// ones and makes `earliest` exact again. A sweep only happens at a bound, and each one
-/// either closes a record or follows a transition that made `earliest` stale, so its cost
-/// is paid for by the records it sweeps or by the transitions before it.
-#[derive(Debug)]
-struct OpenCount {
-    n: usize,
-    earliest: Timestamp,
-}
-
-impl OpenCount {
-    const NONE: Self = Self {
-        n: 0,
-        earliest: Timestamp::from_millis(u64::MAX),
-    };
-
-    fn add(&mut self, expires_at: Timestamp) {
-        self.n += 1;
-        self.earliest = self.earliest.min(expires_at);
-    }
-}
-
 #[derive(Debug)]
 struct NsIndex {
     namespace: Namespace,
@@ -80,7 +58,9 @@ pub(super) struct Table<T> {
     by_ns: HashMap<Namespace, u32, PrehashedBuild>,
     ns: Vec<Option<NsIndex>>,
     ns_free: Vec<u32>,
-    open: OpenCount,
+    open: Deadlines,
+    /// Records stored as open (expired ones not yet closed included).
+    stored_open: usize,
 }
 
 /// The table holds `u32::MAX` slots or namespaces already.
@@ -101,7 +81,8 @@ impl<T> Default for Table<T> {
             by_ns: HashMap::default(),
             ns: Vec::new(),
             ns_free: Vec::new(),
-            open: OpenCount::NONE,
+            open: Deadlines::default(),
+            stored_open: 0,
         }
     }
 }
@@ -112,9 +93,9 @@ impl<T> Table<T> {
         self.by_id.len()
     }
 
-    /// How many records are stored as open (expired ones not yet swept included).
+    /// How many records are stored as open (expired ones not yet closed included).
     pub(super) fn open_count(&self) -> usize {
-        self.open.n
+        self.stored_open
     }
 
     pub(super) fn slot(&self, id: &PendingId) -> Option<u32> {
@@ -190,17 +171,22 @@ impl<T> Table<T> {
         self.ns_index(n).open.n
     }
 
-    /// How many open, unexpired records the table holds, exact at least up to `bound`.
-    pub(super) fn open_total(&mut self, now: Timestamp, bound: usize) -> usize {
-        if self.open.n >= bound && self.open.earliest <= now {
-            let all: Vec<u32> = (0..self.slots.len())
-                .filter(|&i| self.slots[i].is_some())
-                .filter_map(|i| u32::try_from(i).ok())
+    /// How many open, unexpired records the table holds.
+    pub(super) fn open_total(&mut self, now: Timestamp) -> usize {
+        if !self.open.enabled {
+            self.open.enabled = true;
+            let deadlines: Vec<Timestamp> = self
+                .slots
+                .iter()
+                .flatten()
+                .filter(|e| e.state.is_open())
+                .map(|e| e.expires_at)
                 .collect();
-            self.sweep(&all, now);
-            self.open.earliest = self.earliest_of(&all);
+            for d in deadlines {
+                self.open.add(d);
+            }
         }
-        self.open.n
+        self.open.count(now)
     }
 
     /// The earliest deadline of the open records among `slots`.
@@ -242,6 +228,7 @@ impl<T> Table<T> {
         if record.state.is_open() {
             idx.open.add(record.expires_at);
             self.open.add(record.expires_at);
+            self.stored_open += 1;
         }
         self.slots[slot as usize] = Some(Entry {
             id: record.id,
@@ -285,9 +272,10 @@ impl<T> Table<T> {
         let e = self.entry_mut(slot);
         debug_assert!(e.state.is_open() && !to.is_open());
         e.state = to;
-        let n = e.ns;
+        let (n, expires_at) = (e.ns, e.expires_at);
         self.ns_index_mut(n).open.n -= 1;
-        self.open.n -= 1;
+        self.open.remove(expires_at);
+        self.stored_open -= 1;
     }
 
     /// Removes a record from every index; returns it as a record in its state as of `now`.
@@ -299,7 +287,8 @@ impl<T> Table<T> {
         self.free.push(slot);
         let was_open = entry.state.is_open();
         if was_open {
-            self.open.n -= 1;
+            self.open.remove(entry.expires_at);
+            self.stored_open -= 1;
         }
         let idx = self.ns_index_mut(entry.ns);
         if was_open {

@@ -60,7 +60,12 @@ fn expiry_frees_both_bounds_to_the_millisecond() {
     }
     // "a" expires at T0 + 1000 exactly.
     create("c", Timestamp::from_millis(T0.as_millis() + 1_000)).expect("room at the deadline");
-    assert_eq!(store.open_count(), 2);
+    // "a" is still stored as open (nothing closed it), yet no longer counts.
+    assert_eq!(store.open_count(), 3);
+    assert!(matches!(
+        create("d", Timestamp::from_millis(T0.as_millis() + 1_000)),
+        Err(CreateError::Capacity(Scope::Total))
+    ));
 }
 
 #[test]
