@@ -19,6 +19,7 @@ pub mod ops;
 pub mod report;
 pub mod rng;
 pub mod run;
+mod selfcheck;
 pub mod slow;
 pub mod sqlite_kill;
 pub mod vault_load;

@@ -1,0 +1,95 @@
+//! The soak's checks can fail: a vault that acknowledges writes it drops, and a store that
+//! lets a pending be completed twice, are caught and counted.
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use oob::Capability;
+    use oob::store::MemoryStore;
+    use oob::vault::{Entry, MemoryVault, Vault, VaultError, Version, WriteOptions};
+
+    use crate::DeviceCode;
+    use crate::soak::config::Config;
+    use crate::soak::invariants::Invariant;
+    use crate::soak::report::StoreReport;
+    use crate::soak::run::soak;
+    use crate::soak::vault_load::TOKEN;
+    use crate::soak::workload::{Load, RETENTION};
+
+    /// Acknowledges every third refresh-token write without writing it.
+    #[derive(Debug, Clone, Default)]
+    struct Forgetful {
+        inner: MemoryVault<String>,
+        writes: Arc<AtomicU64>,
+    }
+
+    impl Vault<String> for Forgetful {
+        async fn write(
+            &self,
+            token: &dyn Capability,
+            key: &str,
+            value: String,
+            options: WriteOptions,
+        ) -> Result<Version, VaultError> {
+            if key == TOKEN && self.writes.fetch_add(1, Ordering::Relaxed) % 3 == 2 {
+                return Ok(Version::from_u64(1));
+            }
+            self.inner.write(token, key, value, options).await
+        }
+
+        async fn read(
+            &self,
+            token: &dyn Capability,
+            key: &str,
+        ) -> Result<Option<Entry<String>>, VaultError> {
+            self.inner.read(token, key).await
+        }
+
+        async fn delete(&self, token: &dyn Capability, key: &str) -> Result<bool, VaultError> {
+            self.inner.delete(token, key).await
+        }
+
+        async fn keys(&self, token: &dyn Capability) -> Result<Vec<String>, VaultError> {
+            self.inner.keys(token).await
+        }
+    }
+
+    fn cfg() -> Config {
+        Config::parse(["--users", "4", "--secs", "1", "--replicas", "2"].map(String::from))
+            .expect("config")
+    }
+
+    async fn run<V: Vault<String> + Clone>(vault: V) -> StoreReport {
+        let cfg = cfg();
+        let s = MemoryStore::<DeviceCode>::new().with_retention(RETENTION);
+        let load = Load::new(&[s.clone(), s], vec![vault; 2], None);
+        let r = StoreReport {
+            name: "test",
+            ..StoreReport::default()
+        };
+        soak(r, load, &cfg, None).await.expect("soak")
+    }
+
+    fn count(r: &StoreReport, inv: Invariant) -> u64 {
+        r.invariants
+            .iter()
+            .find(|(i, _)| *i == inv)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_sound_store_and_vault_break_nothing() {
+        let r = run(MemoryVault::<String>::new()).await;
+        assert!(r.interactions > 0, "{}", r.markdown());
+        assert_eq!(r.breaches(), 0, "{}", r.markdown());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lost_compare_and_swap_writes_are_counted() {
+        let r = run(Forgetful::default()).await;
+        assert!(count(&r, Invariant::VaultCasLost) > 0, "{}", r.markdown());
+        assert!(r.breaches() > 0);
+    }
+}
