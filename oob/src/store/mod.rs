@@ -24,8 +24,6 @@ pub mod postgres;
 mod record;
 #[cfg(feature = "redis")]
 pub mod redis;
-#[cfg(feature = "redis")]
-pub(crate) mod redis_vault;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
@@ -38,7 +36,7 @@ pub use notify::{Notifier, Subscription};
 pub use postgres::PostgresStore;
 pub use record::{Finished, NewRecord, Record, RecordState};
 #[cfg(feature = "redis")]
-pub use redis::RedisStore;
+pub use redis::{RedisStore, RedisTarget};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 

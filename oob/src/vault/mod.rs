@@ -36,7 +36,7 @@ pub use memory::MemoryVault;
 #[cfg(feature = "postgres")]
 pub use crate::store::postgres::PostgresVault;
 #[cfg(feature = "redis")]
-pub use crate::store::redis_vault::RedisVault;
+pub use crate::store::redis::RedisVault;
 #[cfg(feature = "sqlite")]
 pub use crate::store::sqlite::vault::SqliteVault;
 
