@@ -197,6 +197,12 @@ pub(crate) fn evalsha(script: &Script, numkeys: usize) -> Cmd {
 /// server) sends the same call as `EVAL` with the script's source, which also caches it on
 /// the node that holds the keys (on a cluster, `SCRIPT LOAD` would go to another node).
 pub(crate) async fn eval(conn: &mut Conn, source: &str, cmd: &Cmd) -> Result<Value, StoreError> {
+    eval_redis(conn, source, cmd).await.map_err(backend)
+}
+
+/// [`eval`], with the `redis` error as it came (for callers with their own error type, e.g.
+/// the vault).
+pub(crate) async fn eval_redis(conn: &mut Conn, source: &str, cmd: &Cmd) -> RedisResult<Value> {
     match cmd.query_async(conn).await {
         Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
             let mut again = redis::cmd("EVAL");
@@ -206,8 +212,8 @@ pub(crate) async fn eval(conn: &mut Conn, source: &str, cmd: &Cmd) -> Result<Val
                     again.arg(bytes);
                 }
             }
-            again.query_async(conn).await.map_err(backend)
+            again.query_async(conn).await
         }
-        r => r.map_err(backend),
+        r => r,
     }
 }

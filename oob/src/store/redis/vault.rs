@@ -12,20 +12,29 @@
 //! | `P` `v:` len`:`n`:`key | hash | one entry: value `val` (JSON), written `w`, expiry `e` (ms, or empty), version `v` |
 //! | `P` `vk:` len`:`n | sorted set | the namespace's keys, scored by expiry (`+inf`: none) |
 //!
-//! A write and a delete are one script each over the entry and its namespace index (on a
-//! cluster, use a prefix with a hash tag, as for the store). Expiry is decided by the vault's
-//! clock on every read; an entry key also gets a `PEXPIREAT` a slack after its expiry, so
-//! Redis forgets expired entries by itself.
+//! A write (with its compare-and-swap) and a delete are one script each over the entry and
+//! its namespace index, so each is atomic. Expiry is decided by the vault's clock on every
+//! read; an entry key also gets a `PEXPIREAT` a slack after its expiry, so Redis forgets
+//! expired entries by itself.
+//!
+//! # Redis Cluster
+//!
+//! Connect with a [`RedisTarget::cluster`] (see [`RedisVault::connect_with_prefix`]): the
+//! vault then follows the cluster's redirections and failovers, as the store does. A script
+//! may only touch keys of one slot, so the prefix must carry a hash tag (e.g. `{oob}:`):
+//! every key of the vault then hashes to the slot of that tag.
 
 use std::marker::PhantomData;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, RedisError, Script};
+use redis::aio::ConnectionManager;
+use redis::{Cmd, RedisError, Script, Value};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::conn::{Conn, RedisTarget, eval_redis, evalsha};
+use super::keys::has_hash_tag;
 use super::{DEFAULT_PREFIX, RedisStoreError};
 use crate::capability::Capability;
 use crate::store::StoreError;
@@ -39,9 +48,7 @@ const SLACK: Duration = Duration::from_secs(60);
 /// new version, value, expiry (ms or empty), member (the key), key expiry (ms or empty).
 /// Drops the index entries of expired keys. Returns `{1, new version}` or
 /// `{0, current version or ''}` (nothing written).
-static WRITE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
+const WRITE_LUA: &str = r"
 local cur = redis.call('HMGET', KEYS[1], 'v', 'e')
 local live = cur[1]
 if live and cur[2] and cur[2] ~= '' and tonumber(cur[2]) <= tonumber(ARGV[1]) then
@@ -61,37 +68,47 @@ if ARGV[6] ~= '' then score = ARGV[6] end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
 redis.call('ZADD', KEYS[2], score, ARGV[7])
 return {1, ARGV[4]}
-",
-    )
-});
+";
 
 /// KEYS: entry, index. ARGV: now, member. Returns 1 when a live entry was deleted.
-static DELETE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
+const DELETE_LUA: &str = r"
 local cur = redis.call('HMGET', KEYS[1], 'v', 'e')
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[2])
 if not cur[1] then return 0 end
 if cur[2] and cur[2] ~= '' and tonumber(cur[2]) <= tonumber(ARGV[1]) then return 0 end
 return 1
-",
-    )
-});
+";
 
-/// A [`Vault`] in Redis, shared by every replica on the same server and prefix. Put it
-/// under [`EncryptedVault`](crate::vault::EncryptedVault) to keep values sealed at rest.
-/// Cloning shares the connection.
+static WRITE: LazyLock<Script> = LazyLock::new(|| Script::new(WRITE_LUA));
+static DELETE: LazyLock<Script> = LazyLock::new(|| Script::new(DELETE_LUA));
+
+/// A [`Vault`] in Redis, shared by every replica on the same server (or cluster) and
+/// prefix. Put it under [`EncryptedVault`](crate::vault::EncryptedVault) to keep values
+/// sealed at rest. Cloning shares the connection.
+///
+/// It connects wherever a [`RedisStore`](crate::store::RedisStore) does: a
+/// [`redis::Client`] (one server) or a [`RedisTarget::cluster`]. On a cluster the prefix
+/// must carry a hash tag (e.g. `{oob}:`), so every key of an operation lives in one slot:
+/// [`connect_with_prefix`](Self::connect_with_prefix) refuses one without, and a vault
+/// given one by [`with_prefix`](Self::with_prefix) fails every operation with
+/// [`RedisStoreError::Config`].
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), oob::store::StoreError> {
+/// use oob::store::RedisTarget;
 /// use oob::vault::RedisVault;
+/// // One server:
 /// let client = redis::Client::open("redis://127.0.0.1:6379/").map_err(oob::store::StoreError::backend)?;
-/// let vault = RedisVault::<String>::connect(client).await?.with_prefix("{oob}:");
-/// # let _ = vault; Ok(()) }
+/// let vault = RedisVault::<String>::connect(client).await?.with_prefix("oob:");
+/// // A Redis Cluster, reached through any of its nodes:
+/// let nodes = ["redis://10.0.0.1:7000/", "redis://10.0.0.2:7000/"];
+/// let shared = RedisVault::<String>::connect_with_prefix(RedisTarget::cluster(nodes)?, "{oob}:").await?;
+/// # let _ = (vault, shared); Ok(()) }
 /// ```
 pub struct RedisVault<V> {
-    conn: ConnectionManager,
+    conn: Conn,
+    cluster: bool,
     prefix: Arc<str>,
     clock: Arc<dyn Clock>,
     _value: PhantomData<fn() -> V>,
@@ -100,6 +117,7 @@ pub struct RedisVault<V> {
 impl<V> std::fmt::Debug for RedisVault<V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisVault")
+            .field("cluster", &self.cluster)
             .field("prefix", &self.prefix)
             .finish_non_exhaustive()
     }
@@ -109,6 +127,7 @@ impl<V> Clone for RedisVault<V> {
     fn clone(&self) -> Self {
         Self {
             conn: self.conn.clone(),
+            cluster: self.cluster,
             prefix: self.prefix.clone(),
             clock: self.clock.clone(),
             _value: PhantomData,
@@ -124,28 +143,55 @@ fn malformed(what: &'static str) -> VaultError {
     VaultError::Backend(Box::new(RedisStoreError::Malformed(what)))
 }
 
+/// The refusal of a prefix without a hash tag on a cluster.
+fn untagged() -> RedisStoreError {
+    RedisStoreError::Config("on a cluster the prefix needs a hash tag, e.g. {oob}:")
+}
+
 impl<V> RedisVault<V> {
-    /// Connects to the server of `client` (1 s to connect, 2 s per reply), with the default
-    /// prefix and the system clock.
+    /// Connects to `target`, a [`redis::Client`] (one server) or a
+    /// [`RedisTarget::cluster`] (1 s to connect, 2 s per reply), with the default prefix and
+    /// the system clock. The default prefix has no hash tag: on a cluster, use
+    /// [`connect_with_prefix`](Self::connect_with_prefix).
     ///
     /// # Errors
     /// Redis cannot be reached.
-    pub async fn connect(client: Client) -> Result<Self, StoreError> {
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(1)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
-            .set_number_of_retries(0);
-        let conn = ConnectionManager::new_with_config(client, config)
-            .await
-            .map_err(|e| StoreError::Backend(Box::new(RedisStoreError::Unavailable(e))))?;
-        Ok(Self::on(conn))
+    pub async fn connect(target: impl Into<RedisTarget>) -> Result<Self, StoreError> {
+        let target = target.into();
+        let conn = target
+            .connect(Duration::from_secs(1), Duration::from_secs(2))
+            .await?;
+        Ok(Self::with_conn(conn, target.is_cluster()))
     }
 
-    /// A vault on an existing connection (e.g. the one a service already holds).
+    /// [`connect`](Self::connect) with the key prefix `prefix` (see
+    /// [`with_prefix`](Self::with_prefix)).
+    ///
+    /// # Errors
+    /// The target is a cluster and `prefix` has no hash tag
+    /// ([`RedisStoreError::Config`], checked before connecting), or Redis cannot be reached.
+    pub async fn connect_with_prefix(
+        target: impl Into<RedisTarget>,
+        prefix: &str,
+    ) -> Result<Self, StoreError> {
+        let target = target.into();
+        if target.is_cluster() && !has_hash_tag(prefix) {
+            return Err(StoreError::Backend(Box::new(untagged())));
+        }
+        Ok(Self::connect(target).await?.with_prefix(prefix))
+    }
+
+    /// A vault on an existing connection to one server (e.g. the one a service already
+    /// holds).
     #[must_use]
     pub fn on(conn: ConnectionManager) -> Self {
+        Self::with_conn(Conn::Single(conn), false)
+    }
+
+    fn with_conn(conn: Conn, cluster: bool) -> Self {
         Self {
             conn,
+            cluster,
             prefix: Arc::from(DEFAULT_PREFIX),
             clock: Arc::new(SystemClock),
             _value: PhantomData,
@@ -153,7 +199,8 @@ impl<V> RedisVault<V> {
     }
 
     /// The key prefix (default [`DEFAULT_PREFIX`]; on Redis Cluster one with a hash tag,
-    /// e.g. `{oob}:`). Vaults with one prefix share entries.
+    /// e.g. `{oob}:`, else every operation fails with [`RedisStoreError::Config`]). Vaults
+    /// with one prefix share entries.
     #[must_use]
     pub fn with_prefix(mut self, prefix: &str) -> Self {
         self.prefix = Arc::from(prefix);
@@ -167,12 +214,30 @@ impl<V> RedisVault<V> {
         self
     }
 
-    fn entry_key(&self, ns: &str, key: &str) -> String {
-        format!("{}v:{}:{ns}:{key}", self.prefix, ns.len())
+    /// Refuses a prefix that would spread the vault's keys over slots of a cluster.
+    fn usable(&self) -> Result<(), VaultError> {
+        if self.cluster && !has_hash_tag(&self.prefix) {
+            return Err(VaultError::Backend(Box::new(untagged())));
+        }
+        Ok(())
     }
 
-    fn index_key(&self, ns: &str) -> String {
-        format!("{}vk:{}:{ns}", self.prefix, ns.len())
+    fn entry_key(&self, ns: &str, key: &str) -> Result<String, VaultError> {
+        self.usable()?;
+        Ok(format!("{}v:{}:{ns}:{key}", self.prefix, ns.len()))
+    }
+
+    fn index_key(&self, ns: &str) -> Result<String, VaultError> {
+        self.usable()?;
+        Ok(format!("{}vk:{}:{ns}", self.prefix, ns.len()))
+    }
+
+    /// Runs a script call built by [`evalsha`] (reloading it where the keys live on
+    /// `NOSCRIPT`).
+    async fn script(&self, source: &str, cmd: &Cmd) -> Result<Value, VaultError> {
+        eval_redis(&mut self.conn.clone(), source, cmd)
+            .await
+            .map_err(backend)
     }
 }
 
@@ -206,9 +271,9 @@ where
         };
         let expires = options.expires_at.map(ms);
         let text = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
-        let (done, current): (i64, String) = WRITE
-            .key(self.entry_key(ns, key))
-            .key(self.index_key(ns))
+        let mut cmd = evalsha(&WRITE, 2);
+        cmd.arg(self.entry_key(ns, key)?)
+            .arg(self.index_key(ns)?)
             .arg(now)
             .arg(mode)
             .arg(expected)
@@ -216,10 +281,10 @@ where
             .arg(json)
             .arg(text(expires))
             .arg(key)
-            .arg(text(expires.map(|e| e.saturating_add(ms_of(SLACK)))))
-            .invoke_async(&mut self.conn.clone())
-            .await
-            .map_err(backend)?;
+            .arg(text(expires.map(|e| e.saturating_add(ms_of(SLACK)))));
+        let (done, current): (i64, String) =
+            redis::from_redis_value(self.script(WRITE_LUA, &cmd).await?)
+                .map_err(|_| malformed("vault write reply"))?;
         if done == 1 {
             return Ok(version);
         }
@@ -239,7 +304,7 @@ where
         let ns = token.namespace().as_str();
         let now = ms(self.clock.now());
         let fields: Vec<Option<String>> = redis::cmd("HMGET")
-            .arg(self.entry_key(ns, key))
+            .arg(self.entry_key(ns, key)?)
             .arg(&["val", "w", "e", "v"][..])
             .query_async(&mut self.conn.clone())
             .await
@@ -267,14 +332,13 @@ where
 
     async fn delete(&self, token: &dyn Capability, key: &str) -> Result<bool, VaultError> {
         let ns = token.namespace().as_str();
-        let live: i64 = DELETE
-            .key(self.entry_key(ns, key))
-            .key(self.index_key(ns))
+        let mut cmd = evalsha(&DELETE, 2);
+        cmd.arg(self.entry_key(ns, key)?)
+            .arg(self.index_key(ns)?)
             .arg(ms(self.clock.now()))
-            .arg(key)
-            .invoke_async(&mut self.conn.clone())
-            .await
-            .map_err(backend)?;
+            .arg(key);
+        let live: i64 = redis::from_redis_value(self.script(DELETE_LUA, &cmd).await?)
+            .map_err(|_| malformed("vault delete reply"))?;
         Ok(live == 1)
     }
 
@@ -282,7 +346,7 @@ where
         let ns = token.namespace().as_str();
         let now = ms(self.clock.now());
         let mut keys: Vec<String> = redis::cmd("ZRANGEBYSCORE")
-            .arg(self.index_key(ns))
+            .arg(self.index_key(ns)?)
             .arg(format!("({now}"))
             .arg("+inf")
             .query_async(&mut self.conn.clone())
