@@ -14,12 +14,13 @@ use redis::{
 use super::error::{RedisStoreError, backend};
 use crate::store::StoreError;
 
-/// Where a [`RedisStore`](super::RedisStore) connects: one endpoint (a standalone server, a
-/// replicated primary, or a proxy), or a Redis Cluster, whose redirections the store then
-/// follows (commands go to the node that holds the store's slot, also after a failover).
+/// Where a [`RedisStore`](super::RedisStore) or a [`RedisVault`](super::RedisVault)
+/// connects: one endpoint (a standalone server, a replicated primary, or a proxy), or a
+/// Redis Cluster, whose redirections it then follows (commands go to the node that holds
+/// its slot, also after a failover).
 ///
 /// A [`redis::Client`] converts into a single-endpoint target, so
-/// `RedisStore::builder(client)` keeps working.
+/// `RedisStore::builder(client)` and `RedisVault::connect(client)` keep working.
 #[derive(Clone)]
 pub struct RedisTarget {
     kind: TargetKind,
