@@ -20,6 +20,8 @@ mod matrix;
 mod mcp;
 #[path = "hostile/oauth.rs"]
 mod oauth;
+#[path = "hostile/provider.rs"]
+mod provider;
 #[path = "hostile/tally.rs"]
 mod tally;
 #[path = "hostile/wire.rs"]
@@ -133,9 +135,20 @@ async fn hostile_input_is_refused_and_never_echoed() {
     oauth::run(&oauth_redirect, &mut tally).await;
     drop(oauth_redirect);
 
-    let mcp_server = Example::start(env!("CARGO_BIN_EXE_mcp_server"), "MCP endpoint: ");
-    let (url, _) = mcp::Mcp::new(&mcp_server.base).ask("carol").await;
-    let route = Route {
+    // With a provider configured, so that `whoami`'s consent routes are served too.
+    let (provider, provider_task) = provider::start().await;
+    let mcp_server = Example::start_with(
+        env!("CARGO_BIN_EXE_mcp_server"),
+        "MCP endpoint: ",
+        &[
+            ("OAUTH_CLIENT_ID", "hostile-test"),
+            ("OAUTH_AUTH_URL", &format!("{provider}/authorize")),
+            ("OAUTH_TOKEN_URL", &format!("{provider}/token")),
+        ],
+    );
+    let mut mcp = mcp::Mcp::new(&mcp_server.base);
+    let (url, _) = mcp.ask("carol").await;
+    let mut route = Route {
         name: "mcp_server /oob/token/{id}".to_owned(),
         authority: mcp_server.authority().to_owned(),
         place: Place::Path("/oob/token/"),
@@ -145,8 +158,18 @@ async fn hostile_input_is_refused_and_never_echoed() {
         stranger: "session=mallory".to_owned(),
     };
     matrix::run(&route, &mut tally).await;
+    let (url, _) = mcp.ask_for("carol", ("whoami", "oauth_consent")).await;
+    route.name = "mcp_server /oob/oauth/{id}".to_owned();
+    route.place = Place::Path("/oob/oauth/");
+    route.post = false;
+    route.real = id_of(&url);
+    matrix::run(&route, &mut tally).await;
+    route.name = "mcp_server /oob/oauth/callback?state=".to_owned();
+    route.place = Place::State("/oob/oauth/callback");
+    matrix::run(&route, &mut tally).await;
     mcp::run(&mcp_server.base, &mut tally).await;
     drop(mcp_server);
+    provider_task.abort();
 
     println!(
         "\nHostile input against the example binaries:\n\n{}",

@@ -63,14 +63,26 @@ impl Mcp {
     /// `tools/call list_repos` as `user` on 2026-07-28, with `state` and an accept for the
     /// upstream token when given.
     pub(crate) async fn call(&mut self, user: &str, state: Option<&str>) -> Answer {
+        self.call_tool(user, ("list_repos", "upstream_token"), state)
+            .await
+    }
+
+    /// `tools/call` of `tool` (whose input request is named `key`) as `user` on 2026-07-28,
+    /// with `state` and an accept when given.
+    async fn call_tool(
+        &mut self,
+        user: &str,
+        (tool, key): (&str, &str),
+        state: Option<&str>,
+    ) -> Answer {
         self.next_id += 1;
-        let mut params = json!({"name": "list_repos", "arguments": {}, "_meta": {
+        let mut params = json!({"name": tool, "arguments": {}, "_meta": {
             "io.modelcontextprotocol/protocolVersion": "2026-07-28",
             "io.modelcontextprotocol/clientCapabilities": {"elicitation": {"url": {}}},
             "io.modelcontextprotocol/clientInfo": {"name": "hostile", "version": "1"}}});
         if let Some(state) = state {
             params["requestState"] = state.into();
-            params["inputResponses"] = json!({"upstream_token": {"action": "accept"}});
+            params["inputResponses"] = json!({ key: {"action": "accept"} });
         }
         let body = json!({"jsonrpc": "2.0", "id": self.next_id, "method": "tools/call",
             "params": params});
@@ -81,7 +93,7 @@ impl Mcp {
             .header("accept", "application/json, text/event-stream")
             .header("mcp-protocol-version", "2026-07-28")
             .header("mcp-method", "tools/call")
-            .header("mcp-name", "list_repos")
+            .header("mcp-name", tool)
             .json(&body)
             .send()
             .await
@@ -94,14 +106,24 @@ impl Mcp {
 
     /// A fresh `input_required` for `user`: the URL to open and the `requestState`.
     pub(crate) async fn ask(&mut self, user: &str) -> (String, String) {
-        let a = self.call(user, None).await;
+        self.ask_for(user, ("list_repos", "upstream_token")).await
+    }
+
+    /// A fresh `input_required` of `tool` (input request `key`) for `user`: the URL to open
+    /// and the `requestState`.
+    pub(crate) async fn ask_for(
+        &mut self,
+        user: &str,
+        (tool, key): (&str, &str),
+    ) -> (String, String) {
+        let a = self.call_tool(user, (tool, key), None).await;
         let r = &a.msg["result"];
         assert_eq!(
             r["resultType"], "input_required",
             "{}: {}",
             a.status, a.body
         );
-        let url = r["inputRequests"]["upstream_token"]["params"]["url"]
+        let url = r["inputRequests"][key]["params"]["url"]
             .as_str()
             .expect("a URL")
             .to_owned();

@@ -29,12 +29,19 @@ impl Example {
     /// Starts `bin --serve` and waits for the stdout line starting with `prefix`; the base
     /// URL is the `http://127.0.0.1:PORT` in that line.
     pub(crate) fn start(bin: &str, prefix: &str) -> Self {
+        Self::start_with(bin, prefix, &[])
+    }
+
+    /// [`start`](Self::start) with `env` set for the example.
+    pub(crate) fn start_with(bin: &str, prefix: &str, env: &[(&str, &str)]) -> Self {
         let tmp = tempfile::tempdir().expect("a temporary directory");
         let mut child = Command::new(bin)
             .arg("--serve")
             .env("TMPDIR", tmp.path())
             .env_remove("MCP_SERVER_ADDR")
             .env_remove("OAUTH_CLIENT_ID")
+            .env_remove("OAUTH_ISSUER")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
