@@ -341,11 +341,10 @@ async fn the_sweeper_purges_and_stops_when_dropped() {
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_secs(60)).await;
-    // Nobody purges any more.
-    assert!(matches!(
-        m.get(r.id()).await,
-        Ok(oob::AnyPending::Expired(_))
-    ));
+    // Nobody purges any more: the record stays stored, though reads no longer see it once
+    // its retention window (after its deadline) has passed.
+    assert_eq!(m.store().len(), 1);
+    assert!(matches!(m.get(r.id()).await, Err(Error::NotFound(_))));
 }
 
 /// `complete_with` persists before it wakes: the woken waiter always finds the result.
@@ -492,4 +491,48 @@ async fn a_dropped_complete_with_still_wakes_its_waiters() {
         .unwrap()
         .unwrap();
     assert!(matches!(out, Outcome::Completed(_)), "{out:?}");
+}
+
+/// A waiter that starts while the winning completion is still persisting (its first read
+/// already sees the record completed) answers only once the persist step is done, so what
+/// it reads next is there. Fails on a manager that answers at that first read.
+#[tokio::test]
+async fn a_waiter_starting_during_the_persist_step_answers_after_it() {
+    use oob::vault::{MemoryVault, Vault};
+    use tokio::sync::oneshot;
+    let m = manager();
+    let vault = MemoryVault::<String>::new();
+    let p = m.create(&user("a"), spec()).await.unwrap();
+    let id = p.id();
+    let (started_tx, started) = oneshot::channel::<()>();
+    let (release, released) = oneshot::channel::<()>();
+    let completer = tokio::spawn({
+        let (m, writer) = (m.clone(), vault.clone());
+        async move {
+            m.complete_with(p, async move |token| {
+                let _ = started_tx.send(());
+                let _ = released.await;
+                writer.put(&token, "key", "sk-a".into()).await
+            })
+            .await
+            .map(|_| ())
+        }
+    });
+    started.await.unwrap();
+    // The store already holds the record as completed.
+    assert!(matches!(m.get(id).await, Ok(oob::AnyPending::Completed(_))));
+    let waiter = tokio::spawn({
+        let (m, vault) = (m.clone(), vault.clone());
+        async move {
+            let out = m.wait(id, Duration::from_secs(30)).await.unwrap();
+            assert!(matches!(out, Outcome::Completed(_)), "{out:?}");
+            vault.get(&m.caller(&user("a")).unwrap(), "key").await.unwrap()
+        }
+    });
+    // While the persist step is held, the waiter has not answered.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiter.is_finished(), "answered before the persist step ended");
+    release.send(()).unwrap();
+    completer.await.unwrap().unwrap();
+    assert_eq!(waiter.await.unwrap().as_deref(), Some("sk-a"));
 }

@@ -370,6 +370,7 @@ impl<T, St, Pr, Cb> ManagerBuilder<T, St, Pr, Cb> {
                 integrity: self.integrity,
                 #[cfg(feature = "metrics")]
                 expiries: super::instrument::ExpiryWatch::default(),
+                settling: super::settling::Settling::default(),
                 _payload: PhantomData,
             }),
         }

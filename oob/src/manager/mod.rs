@@ -23,6 +23,7 @@ use crate::time::{Clock, Timestamp};
 pub mod builder;
 mod instrument;
 mod operator;
+mod settling;
 mod sweeper;
 
 use crate::observe::Event;
@@ -77,6 +78,10 @@ pub struct Manager<T, S, P> {
     inner: Arc<ManagerInner<T, S, P>>,
 }
 
+/// How often a waiter re-reads a record whose completion this process is still persisting
+/// (it is normally woken by the completer well before).
+const SETTLE_RECHECK: Duration = Duration::from_millis(200);
+
 struct ManagerInner<T, S, P> {
     store: S,
     provider: P,
@@ -90,6 +95,7 @@ struct ManagerInner<T, S, P> {
     integrity: Option<crate::integrity::IntegrityKey>,
     #[cfg(feature = "metrics")]
     expiries: instrument::ExpiryWatch,
+    settling: settling::Settling,
     _payload: PhantomData<fn() -> T>,
 }
 
@@ -407,6 +413,17 @@ where
         Ok(self.any(record))
     }
 
+    /// Returns once a completion of `id` that this process is persisting has been persisted
+    /// (at most after `limit`); at once when there is none. A reader that found the record
+    /// completed calls this before it reads what the completion wrote.
+    #[cfg(feature = "mcp")]
+    pub(crate) async fn settled(&self, id: PendingId, limit: Duration) -> Result<(), Error> {
+        if self.inner.settling.contains(id) {
+            self.wait(id, limit).await?;
+        }
+        Ok(())
+    }
+
     /// The open pending with this id; [`Error::NotFound`], [`Error::Expired`] or
     /// [`Error::Finished`] otherwise. What a callback handler calls first.
     pub async fn open(&self, id: PendingId) -> Result<Pending<T, Open>, Error> {
@@ -544,6 +561,9 @@ where
         F: for<'t> AsyncFnOnce(NamespaceToken<'t>) -> Result<R, E>,
         E: std::error::Error + Send + Sync + 'static,
     {
+        // From before the store finishes the record until the waiters are woken, this
+        // process's waiters of `id` wait for the wake-up instead of answering at a read.
+        let settling = self.inner.settling.begin(id);
         let record = observed(
             self.inner.store.name(),
             "complete",
@@ -557,6 +577,7 @@ where
         let done = match checked {
             Ok(done) => done,
             Err(e) => {
+                drop(settling);
                 // A store that answered with another record or state: hand out nothing. Its
                 // answer is not trusted for the wake-up either (it would wake another id's
                 // waiters, or report another namespace): the waiters of the id asked for are
@@ -584,6 +605,7 @@ where
         self.inner.log.event("complete", T::KIND, id, &namespace);
         finished(T::KIND, &record);
         let persisted = persist(NamespaceToken::new(namespace)).await;
+        drop(settling);
         let woken = observed(
             self.inner.store.name(),
             "wake",
@@ -868,6 +890,24 @@ where
                 };
             };
             self.bound(&record)?;
+            if matches!(record.state, RecordState::Completed { .. })
+                && self.inner.settling.contains(id)
+            {
+                // Completed here and its result is still being persisted: answer once the
+                // completer wakes the waiters (re-checking now and then, should its wake-up
+                // fail), not before the result can be read.
+                tokio::select! {
+                    event = sub.changed() => {
+                        if let Some(r) = event.filter(|r| !r.state.is_open()) {
+                            self.bound(&r)?;
+                            return Ok(self.outcome(Record::clone(&r)));
+                        }
+                    }
+                    () = tokio::time::sleep(SETTLE_RECHECK) => {}
+                    () = tokio::time::sleep_until(until) => return Ok(Outcome::TimedOut),
+                }
+                continue;
+            }
             if !record.state.is_open() {
                 return Ok(self.outcome(record));
             }

@@ -59,6 +59,10 @@ impl ResumeFailure {
     }
 }
 
+/// The longest a retry waits for this process's persist step of a pending it found
+/// completed.
+const SETTLE_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Looks up the pendings `opened` names, through the manager (so expiry is enforced), for
 /// the caller `namespace`: all completed → [`Resume::Proceed`]; any cancelled, declined,
 /// expired, gone or belonging to another namespace → [`Resume::Failed`]; otherwise the
@@ -87,6 +91,9 @@ where
         }
         let how = match pending {
             AnyPending::Completed(p) => {
+                // Completed by this process a moment ago: let its persist step finish, so
+                // the caller reads what it wrote.
+                manager.settled(id, SETTLE_LIMIT).await?;
                 done.push(p);
                 continue;
             }
