@@ -2,13 +2,16 @@
 //! no replicas) started for this binary, plain and under the encryption layer; every vault
 //! gets its own hash-tagged prefix, so the vaults spread over the cluster's slots and the
 //! client follows redirections. Also: a prefix without a hash tag is refused with a typed
-//! error, at connect and on every operation.
+//! error, at connect and on every operation; and a vault whose primary is killed carries on
+//! against the promoted replica (what it wrote just before the kill may be lost: the vault
+//! does not wait for replicas).
 //!
 //! Without Redis installed the whole binary skips with a notice (unless `CI` is set: then
 //! it fails).
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use oob::store::redis::RedisStoreError;
 use oob::store::{RedisTarget, StoreError};
@@ -136,5 +139,93 @@ async fn vaults_on_different_primaries_each_work() {
             .expect("entry");
         assert_eq!((entry.value(), entry.version()), (tag, v));
         assert_eq!(vault.keys(&token).await.expect("keys"), ["github"]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vault_carries_on_after_its_primary_fails_over() {
+    let Some(mut cluster) = RedisCluster::start(3, 1) else {
+        return;
+    };
+    let m = oob_tests::manager();
+    let alice = oob_tests::user("alice");
+    let token = m.caller(&alice).expect("caller");
+    let target = RedisTarget::cluster(cluster.urls()).expect("cluster target");
+    let vault = RedisVault::<String>::connect_with_prefix(target, "{failover}:")
+        .await
+        .expect("connect");
+    vault
+        .put(&token, "before", "1".into())
+        .await
+        .expect("write");
+    let victim = cluster
+        .primary_of(key_slot("failover"))
+        .expect("the slot has a primary");
+    replica_online(&cluster.urls()[victim]).await;
+    cluster.kill(victim);
+    // Until a replica is promoted, operations fail (with an error, not a hang or a panic);
+    // then the same vault, on the same connection, works against the new primary.
+    let start = Instant::now();
+    let version = loop {
+        match vault
+            .write(&token, "after", "2".into(), WriteOptions::new())
+            .await
+        {
+            Ok(v) => break v,
+            Err(VaultError::Backend(_)) if start.elapsed() < Duration::from_secs(60) => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("no write succeeded within 60 s of the kill: {e}"),
+        }
+    };
+    assert_ne!(cluster.primary_of(key_slot("failover")), Some(victim));
+    let entry = vault
+        .read(&token, "after")
+        .await
+        .expect("read")
+        .expect("entry");
+    assert_eq!((entry.value().as_str(), entry.version()), ("2", version));
+    let next = WriteOptions::new().if_version(version);
+    vault
+        .write(&token, "after", "3".into(), next)
+        .await
+        .expect("compare-and-swap on the new primary");
+    let stale = vault
+        .write(
+            &token,
+            "after",
+            "4".into(),
+            WriteOptions::new().if_version(version),
+        )
+        .await;
+    assert!(
+        matches!(stale, Err(VaultError::Conflict { .. })),
+        "{stale:?}"
+    );
+}
+
+/// Waits until the primary at `url` has its replica online (a replica that never synced is
+/// not promoted).
+async fn replica_online(url: &str) {
+    let client = redis::Client::open(url).expect("client");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect to the primary");
+    let start = Instant::now();
+    loop {
+        let info: String = redis::cmd("INFO")
+            .arg("replication")
+            .query_async(&mut conn)
+            .await
+            .expect("INFO");
+        if info.contains("state=online") {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the replica did not sync: {info}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
