@@ -264,8 +264,25 @@ async fn logout(session: Session) -> Response {
 
 /// Turns the library's fixed "please sign in" refusal into a page with a sign-in link that
 /// comes back to the interaction.
+/// The page to come back to after signing in: the request's path, decoded (the route that
+/// answered matched the decoded path), and only if it is a plain local path; a path with
+/// anything else gets no way back rather than an echo of what was sent.
+fn way_back(path: &str) -> Option<String> {
+    let decoded = percent_encoding::percent_decode_str(path)
+        .decode_utf8()
+        .ok()?;
+    let plain = decoded.starts_with('/')
+        && !decoded.starts_with("//")
+        && !decoded.contains("..")
+        && decoded.len() <= 256
+        && decoded
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.'));
+    plain.then(|| decoded.into_owned())
+}
+
 async fn sign_in_hint(req: Request, next: Next) -> Response {
-    let back = req.uri().path().to_owned();
+    let back = way_back(req.uri().path());
     let res = next.run(req).await;
     if res.extensions().get::<RejectionKind>() != Some(&RejectionKind::NoIdentity) {
         return res;
@@ -275,9 +292,10 @@ async fn sign_in_hint(req: Request, next: Next) -> Response {
         page(
             RejectionKind::NoIdentity.message(),
             &format!(
-                "<p>{}</p><p><a id=sign-in href=\"/login?next={}\">Sign in</a></p>",
+                "<p>{}</p><p><a id=sign-in href=\"/login{}\">Sign in</a></p>",
                 escape(RejectionKind::NoIdentity.next_step()),
-                escape(&back),
+                back.map(|b| format!("?next={}", escape(&b)))
+                    .unwrap_or_default(),
             ),
         ),
     )
@@ -363,5 +381,27 @@ mod tests {
             escape("<a href=\"x\">'&'</a>"),
             "&lt;a href=&quot;x&quot;&gt;&#x27;&amp;&#x27;&lt;/a&gt;"
         );
+    }
+    #[test]
+    fn the_way_back_is_a_plain_decoded_path_or_none() {
+        assert_eq!(
+            way_back("/oob/api-key/ab-12").as_deref(),
+            Some("/oob/api-key/ab-12")
+        );
+        assert_eq!(
+            way_back("/oob/api-key/%61%62").as_deref(),
+            Some("/oob/api-key/ab")
+        );
+        for hostile in [
+            "//evil.example/x",
+            "/a/../b",
+            "/a%2F..%2Fb/..",
+            "/a%3Cb",
+            "/a%00",
+            "/a\\b",
+        ] {
+            assert_eq!(way_back(hostile), None, "{hostile}");
+        }
+        assert_eq!(way_back(&format!("/{}", "a".repeat(300))), None);
     }
 }

@@ -526,12 +526,18 @@ async fn a_waiter_starting_during_the_persist_step_answers_after_it() {
         async move {
             let out = m.wait(id, Duration::from_secs(30)).await.unwrap();
             assert!(matches!(out, Outcome::Completed(_)), "{out:?}");
-            vault.get(&m.caller(&user("a")).unwrap(), "key").await.unwrap()
+            vault
+                .get(&m.caller(&user("a")).unwrap(), "key")
+                .await
+                .unwrap()
         }
     });
     // While the persist step is held, the waiter has not answered.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!waiter.is_finished(), "answered before the persist step ended");
+    assert!(
+        !waiter.is_finished(),
+        "answered before the persist step ended"
+    );
     release.send(()).unwrap();
     completer.await.unwrap().unwrap();
     assert_eq!(waiter.await.unwrap().as_deref(), Some("sk-a"));
