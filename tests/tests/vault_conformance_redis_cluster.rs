@@ -2,9 +2,9 @@
 //! no replicas) started for this binary, plain and under the encryption layer; every vault
 //! gets its own hash-tagged prefix, so the vaults spread over the cluster's slots and the
 //! client follows redirections. Also: a prefix without a hash tag is refused with a typed
-//! error, at connect and on every operation; and a vault whose primary is killed carries on
-//! against the promoted replica (what it wrote just before the kill may be lost: the vault
-//! does not wait for replicas).
+//! error, at connect and on every operation; a vault that waits for replicas says when too
+//! few acknowledged; and a vault whose primary is killed carries on against the promoted
+//! replica, which has what the vault wrote while waiting for it.
 //!
 //! Without Redis installed the whole binary skips with a notice (unless `CI` is set: then
 //! it fails).
@@ -142,6 +142,44 @@ async fn vaults_on_different_primaries_each_work() {
     }
 }
 
+/// Without replicas, a vault waiting for one fails its writes and deletes with
+/// `NotReplicated` (the write itself is applied), and a plain vault is not affected.
+#[tokio::test]
+async fn too_few_replicas_is_a_typed_error() {
+    let m = oob_tests::manager();
+    let alice = oob_tests::user("alice");
+    let token = m.caller(&alice).expect("caller");
+    let vault = vault::<String>(ManualClock::new()).await;
+    let waiting = vault
+        .clone()
+        .with_wait_for_replicas(1, Duration::from_millis(50));
+    let not_replicated = |r: Result<(), VaultError>| match r {
+        Err(VaultError::Backend(source)) => {
+            source.downcast_ref::<RedisStoreError>().is_some_and(|e| {
+                matches!(
+                    e,
+                    RedisStoreError::NotReplicated {
+                        acked: 0,
+                        wanted: 1
+                    }
+                )
+            })
+        }
+        _ => false,
+    };
+    let w = waiting.put(&token, "github", "gho".into()).await;
+    assert!(not_replicated(w.map(|_| ())));
+    let entry = vault.read(&token, "github").await.expect("read");
+    assert_eq!(entry.map(|e| e.value().clone()).as_deref(), Some("gho"));
+    let d = waiting.delete(&token, "github").await;
+    assert!(not_replicated(d.map(|_| ())));
+    assert!(vault.read(&token, "github").await.expect("read").is_none());
+    vault
+        .put(&token, "github", "gho".into())
+        .await
+        .expect("a plain vault does not wait");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_vault_carries_on_after_its_primary_fails_over() {
     let Some(mut cluster) = RedisCluster::start(3, 1) else {
@@ -154,14 +192,18 @@ async fn a_vault_carries_on_after_its_primary_fails_over() {
     let vault = RedisVault::<String>::connect_with_prefix(target, "{failover}:")
         .await
         .expect("connect");
-    vault
-        .put(&token, "before", "1".into())
-        .await
-        .expect("write");
     let victim = cluster
         .primary_of(key_slot("failover"))
         .expect("the slot has a primary");
     replica_online(&cluster.urls()[victim]).await;
+    // Acknowledged by the one replica, which is the one promoted.
+    let waiting = vault
+        .clone()
+        .with_wait_for_replicas(1, Duration::from_secs(5));
+    waiting
+        .put(&token, "before", "1".into())
+        .await
+        .expect("write acknowledged by the replica");
     cluster.kill(victim);
     // Until a replica is promoted, operations fail (with an error, not a hang or a panic);
     // then the same vault, on the same connection, works against the new primary.
@@ -179,6 +221,8 @@ async fn a_vault_carries_on_after_its_primary_fails_over() {
         }
     };
     assert_ne!(cluster.primary_of(key_slot("failover")), Some(victim));
+    let before = vault.get(&token, "before").await.expect("read");
+    assert_eq!(before.as_deref(), Some("1"), "a replicated write survives");
     let entry = vault
         .read(&token, "after")
         .await

@@ -34,7 +34,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::conn::{Conn, RedisTarget, eval_redis, evalsha};
-use super::keys::has_hash_tag;
+use super::keys::{has_hash_tag, slot};
 use super::{DEFAULT_PREFIX, RedisStoreError};
 use crate::capability::Capability;
 use crate::store::StoreError;
@@ -44,41 +44,10 @@ use crate::vault::{Entry, Expect, Vault, VaultError, Version, WriteOptions};
 /// How long after an entry's expiry Redis deletes its key by itself (clock skew allowance).
 const SLACK: Duration = Duration::from_secs(60);
 
-/// KEYS: entry, index. ARGV: now, mode (`any`, `absent`, `version`), expected version,
-/// new version, value, expiry (ms or empty), member (the key), key expiry (ms or empty).
-/// Drops the index entries of expired keys. Returns `{1, new version}` or
-/// `{0, current version or ''}` (nothing written).
-const WRITE_LUA: &str = r"
-local cur = redis.call('HMGET', KEYS[1], 'v', 'e')
-local live = cur[1]
-if live and cur[2] and cur[2] ~= '' and tonumber(cur[2]) <= tonumber(ARGV[1]) then
-  live = false
-end
-if (ARGV[2] == 'absent' and live) or (ARGV[2] == 'version' and live ~= ARGV[3]) then
-  return {0, live or ''}
-end
-redis.call('HSET', KEYS[1], 'val', ARGV[5], 'w', ARGV[1], 'e', ARGV[6], 'v', ARGV[4])
-if ARGV[8] ~= '' then
-  redis.call('PEXPIREAT', KEYS[1], ARGV[8])
-else
-  redis.call('PERSIST', KEYS[1])
-end
-local score = '+inf'
-if ARGV[6] ~= '' then score = ARGV[6] end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
-redis.call('ZADD', KEYS[2], score, ARGV[7])
-return {1, ARGV[4]}
-";
-
-/// KEYS: entry, index. ARGV: now, member. Returns 1 when a live entry was deleted.
-const DELETE_LUA: &str = r"
-local cur = redis.call('HMGET', KEYS[1], 'v', 'e')
-redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[2])
-if not cur[1] then return 0 end
-if cur[2] and cur[2] ~= '' and tonumber(cur[2]) <= tonumber(ARGV[1]) then return 0 end
-return 1
-";
+/// The write script (its header names KEYS and ARGV).
+const WRITE_LUA: &str = include_str!("vault_write.lua");
+/// The delete script (its header names KEYS and ARGV).
+const DELETE_LUA: &str = include_str!("vault_delete.lua");
 
 static WRITE: LazyLock<Script> = LazyLock::new(|| Script::new(WRITE_LUA));
 static DELETE: LazyLock<Script> = LazyLock::new(|| Script::new(DELETE_LUA));
@@ -110,6 +79,7 @@ pub struct RedisVault<V> {
     conn: Conn,
     cluster: bool,
     prefix: Arc<str>,
+    replicas: Option<(u32, Duration)>,
     clock: Arc<dyn Clock>,
     _value: PhantomData<fn() -> V>,
 }
@@ -119,6 +89,7 @@ impl<V> std::fmt::Debug for RedisVault<V> {
         f.debug_struct("RedisVault")
             .field("cluster", &self.cluster)
             .field("prefix", &self.prefix)
+            .field("wait_for_replicas", &self.replicas)
             .finish_non_exhaustive()
     }
 }
@@ -129,6 +100,7 @@ impl<V> Clone for RedisVault<V> {
             conn: self.conn.clone(),
             cluster: self.cluster,
             prefix: self.prefix.clone(),
+            replicas: self.replicas,
             clock: self.clock.clone(),
             _value: PhantomData,
         }
@@ -193,6 +165,7 @@ impl<V> RedisVault<V> {
             conn,
             cluster,
             prefix: Arc::from(DEFAULT_PREFIX),
+            replicas: None,
             clock: Arc::new(SystemClock),
             _value: PhantomData,
         }
@@ -204,6 +177,18 @@ impl<V> RedisVault<V> {
     #[must_use]
     pub fn with_prefix(mut self, prefix: &str) -> Self {
         self.prefix = Arc::from(prefix);
+        self
+    }
+
+    /// After every write and delete, waits (`WAIT`) until `replicas` replicas of the primary
+    /// acknowledged it, at most `timeout`; fewer fails the call with
+    /// [`RedisStoreError::NotReplicated`] (the write itself stays applied), as
+    /// [`RedisStoreBuilder::wait_for_replicas`](super::RedisStoreBuilder::wait_for_replicas)
+    /// does for the store. Without it, a primary lost before it replicated takes its last
+    /// acknowledged writes with it. Default: off.
+    #[must_use]
+    pub fn with_wait_for_replicas(mut self, replicas: u32, timeout: Duration) -> Self {
+        self.replicas = (replicas > 0).then_some((replicas, timeout));
         self
     }
 
@@ -230,6 +215,30 @@ impl<V> RedisVault<V> {
     fn index_key(&self, ns: &str) -> Result<String, VaultError> {
         self.usable()?;
         Ok(format!("{}vk:{}:{ns}", self.prefix, ns.len()))
+    }
+
+    /// With [`with_wait_for_replicas`](Self::with_wait_for_replicas): waits until enough
+    /// replicas acknowledged every write so far to the primary that holds `key`.
+    async fn replicated(&self, key: &str) -> Result<(), VaultError> {
+        let Some((wanted, timeout)) = self.replicas else {
+            return Ok(());
+        };
+        let mut cmd = redis::cmd("WAIT");
+        cmd.arg(wanted).arg(ms_of(timeout).max(1));
+        let answer = self
+            .conn
+            .clone()
+            .send_to_slot_primary(slot(key), cmd)
+            .await
+            .map_err(backend)?;
+        let acked: i64 = redis::from_redis_value(answer).map_err(|_| malformed("WAIT reply"))?;
+        if acked >= i64::from(wanted) {
+            Ok(())
+        } else {
+            Err(VaultError::Backend(Box::new(
+                RedisStoreError::NotReplicated { acked, wanted },
+            )))
+        }
     }
 
     /// Runs a script call built by [`evalsha`] (reloading it where the keys live on
@@ -271,8 +280,9 @@ where
         };
         let expires = options.expires_at.map(ms);
         let text = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
+        let entry = self.entry_key(ns, key)?;
         let mut cmd = evalsha(&WRITE, 2);
-        cmd.arg(self.entry_key(ns, key)?)
+        cmd.arg(&entry)
             .arg(self.index_key(ns)?)
             .arg(now)
             .arg(mode)
@@ -286,6 +296,7 @@ where
             redis::from_redis_value(self.script(WRITE_LUA, &cmd).await?)
                 .map_err(|_| malformed("vault write reply"))?;
         if done == 1 {
+            self.replicated(&entry).await?;
             return Ok(version);
         }
         let current = if current.is_empty() {
@@ -332,13 +343,15 @@ where
 
     async fn delete(&self, token: &dyn Capability, key: &str) -> Result<bool, VaultError> {
         let ns = token.namespace().as_str();
+        let entry = self.entry_key(ns, key)?;
         let mut cmd = evalsha(&DELETE, 2);
-        cmd.arg(self.entry_key(ns, key)?)
+        cmd.arg(&entry)
             .arg(self.index_key(ns)?)
             .arg(ms(self.clock.now()))
             .arg(key);
         let live: i64 = redis::from_redis_value(self.script(DELETE_LUA, &cmd).await?)
             .map_err(|_| malformed("vault delete reply"))?;
+        self.replicated(&entry).await?;
         Ok(live == 1)
     }
 

@@ -118,7 +118,8 @@ pub(super) async fn redis_cluster(cfg: &Config) -> Result<StoreReport, String> {
         let target = RedisTarget::cluster(cluster.urls()).map_err(|e| e.to_string())?;
         let vault = RedisVault::<String>::connect_with_prefix(target, &format!("{prefix}vault:"))
             .await
-            .map_err(|e| format!("redis cluster vault: {e}"))?;
+            .map_err(|e| format!("redis cluster vault: {e}"))?
+            .with_wait_for_replicas(1, Duration::from_secs(1));
         vaults.push(vault);
     }
     let cluster = Arc::new(Mutex::new(cluster));
@@ -131,7 +132,7 @@ pub(super) async fn redis_cluster(cfg: &Config) -> Result<StoreReport, String> {
         cfg,
         "RedisVault (same cluster and hash tag as the store), a connection per replica",
         "3 primaries with 2 replicas each; the store waits for one replica (WAIT 1) before it \
-         acknowledges a write, the vault does not wait. Redis does not promise that the \
+         acknowledges a write, and so does the vault. Redis does not promise that the \
          replica promoted at a failover is the one that acknowledged (WAIT is not strong \
          consistency), so losses at the failover (store and vault) are measured here, not \
          enforced",

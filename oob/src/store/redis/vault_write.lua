@@ -1,0 +1,24 @@
+-- The vault's write (RedisVault, vault.rs), one entry with its compare-and-swap.
+-- KEYS: entry, index. ARGV: now, mode (`any`, `absent`, `version`), expected version,
+-- new version, value, expiry (ms or empty), member (the key), key expiry (ms or empty).
+-- Drops the index entries of expired keys. Returns {1, new version} or
+-- {0, current version or ''} (nothing written).
+local cur = redis.call('HMGET', KEYS[1], 'v', 'e')
+local live = cur[1]
+if live and cur[2] and cur[2] ~= '' and tonumber(cur[2]) <= tonumber(ARGV[1]) then
+  live = false
+end
+if (ARGV[2] == 'absent' and live) or (ARGV[2] == 'version' and live ~= ARGV[3]) then
+  return {0, live or ''}
+end
+redis.call('HSET', KEYS[1], 'val', ARGV[5], 'w', ARGV[1], 'e', ARGV[6], 'v', ARGV[4])
+if ARGV[8] ~= '' then
+  redis.call('PEXPIREAT', KEYS[1], ARGV[8])
+else
+  redis.call('PERSIST', KEYS[1])
+end
+local score = '+inf'
+if ARGV[6] ~= '' then score = ARGV[6] end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+redis.call('ZADD', KEYS[2], score, ARGV[7])
+return {1, ARGV[4]}
