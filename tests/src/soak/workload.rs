@@ -98,7 +98,7 @@ where
     }
 
     /// Runs `f` under the operation timeout, recording it as `op` (failed unless it succeeded
-    /// or got a [decided](decided) answer); `Err(None)` when it timed out.
+    /// or got a [`decided`] answer); `Err(None)` when it timed out.
     pub async fn timed<R>(
         &self,
         op: &'static str,
