@@ -419,7 +419,12 @@ where
     #[cfg(feature = "mcp")]
     pub(crate) async fn settled(&self, id: PendingId, limit: Duration) -> Result<(), Error> {
         if self.inner.settling.contains(id) {
-            self.wait(id, limit).await?;
+            match self.wait(id, limit).await {
+                // Gone by now: the completer woke its waiters and a zero retention removed
+                // the record in between; its persist step is over either way.
+                Ok(_) | Err(Error::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(())
     }

@@ -10,33 +10,34 @@
 //! The manager therefore remembers the ids it is persisting. A waiter of this process that
 //! reads such a record keeps waiting for the completer's wake-up instead of answering; the
 //! entry is gone before the completer wakes anyone, and when the completer's future is
-//! dropped. (A waiter on another replica still answers at its first read: the store alone
+//! dropped. Entries are counted per id: a second `complete_with` of the same id (a double
+//! submit, which loses at the store) ends only its own entry, not the winner's. (A waiter on another replica still answers at its first read: the store alone
 //! cannot tell it whether the persist step finished.)
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use crate::id::PendingId;
 
-/// The ids this process is persisting a completion for.
+/// The ids this process is persisting a completion for, with how many calls hold each.
 #[derive(Debug, Default)]
 pub(super) struct Settling {
-    ids: Mutex<HashSet<PendingId>>,
+    ids: Mutex<HashMap<PendingId, usize>>,
 }
 
 impl Settling {
     /// Marks `id` as persisting until the returned entry is dropped.
     pub(super) fn begin(&self, id: PendingId) -> Entry<'_> {
-        self.lock().insert(id);
+        *self.lock().entry(id).or_insert(0) += 1;
         Entry { settling: self, id }
     }
 
     /// Whether a completion of `id` is being persisted in this process.
     pub(super) fn contains(&self, id: PendingId) -> bool {
-        self.lock().contains(&id)
+        self.lock().contains_key(&id)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<PendingId>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PendingId, usize>> {
         self.ids.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -50,7 +51,13 @@ pub(super) struct Entry<'a> {
 
 impl Drop for Entry<'_> {
     fn drop(&mut self) {
-        self.settling.lock().remove(&self.id);
+        let mut ids = self.settling.lock();
+        if let Some(n) = ids.get_mut(&self.id) {
+            *n -= 1;
+            if *n == 0 {
+                ids.remove(&self.id);
+            }
+        }
     }
 }
 
@@ -67,6 +74,18 @@ mod tests {
         assert!(s.contains(id));
         assert!(!s.contains(PendingId::random()));
         drop(entry);
+        assert!(!s.contains(id));
+    }
+
+    #[test]
+    fn a_second_entry_for_the_same_id_does_not_end_the_first() {
+        let s = Settling::default();
+        let id = PendingId::random();
+        let winner = s.begin(id);
+        let loser = s.begin(id);
+        drop(loser);
+        assert!(s.contains(id), "the loser ended the winner's entry");
+        drop(winner);
         assert!(!s.contains(id));
     }
 }
