@@ -70,7 +70,9 @@ impl IntoResponse for SessionRefused {
 /// [`DEFAULT_IDLE_TIMEOUT`](Self::DEFAULT_IDLE_TIMEOUT)), and when a new session would exceed
 /// [`capacity`](Self::capacity) (default [`DEFAULT_CAPACITY`](Self::DEFAULT_CAPACITY)): the
 /// least recently used entry is evicted, or, after [`refuse_when_full`](Self::refuse_when_full),
-/// the new session is refused with [`SessionRefused::Full`].
+/// the new session is refused with [`SessionRefused::Full`]. One subject holds at most
+/// [`per_owner`](Self::per_owner) entries (default
+/// [`DEFAULT_PER_OWNER`](Self::DEFAULT_PER_OWNER)); its own least recently used goes first.
 #[derive(Clone, Default)]
 pub struct SessionOwners {
     table: Arc<Mutex<Table>>,
@@ -82,6 +84,7 @@ struct Table {
     /// Requests that may open a session, in flight: each holds a slot.
     opening: usize,
     capacity: usize,
+    per_owner: usize,
     idle: Duration,
     refuse: bool,
 }
@@ -92,6 +95,7 @@ impl Default for Table {
             sessions: HashMap::new(),
             opening: 0,
             capacity: SessionOwners::DEFAULT_CAPACITY,
+            per_owner: SessionOwners::DEFAULT_PER_OWNER,
             idle: SessionOwners::DEFAULT_IDLE_TIMEOUT,
             refuse: false,
         }
@@ -139,6 +143,31 @@ impl Table {
         self.opening += 1;
         Ok(())
     }
+
+    /// Records `session` as opened by `owner`; an owner already holding `per_owner` entries
+    /// gives up its least recently used one first (so one subject cannot fill the table and
+    /// evict everyone else's sessions).
+    fn insert(&mut self, session: String, owner: Option<Namespace>, now: Instant) {
+        loop {
+            let mut count = 0usize;
+            let mut idlest: Option<(&String, Instant)> = None;
+            for (id, e) in self.sessions.iter().filter(|(_, e)| e.owner == owner) {
+                count += 1;
+                if idlest.is_none_or(|(_, seen)| e.seen < seen) {
+                    idlest = Some((id, e.seen));
+                }
+            }
+            match idlest {
+                Some((id, _)) if count >= self.per_owner => {
+                    let id = id.clone();
+                    self.sessions.remove(&id);
+                    tracing::debug!(target: "oob", "an MCP subject at its session limit: evicted its least recently used session");
+                }
+                _ => break,
+            }
+        }
+        self.sessions.insert(session, Entry { owner, seen: now });
+    }
 }
 
 impl std::fmt::Debug for SessionOwners {
@@ -147,6 +176,7 @@ impl std::fmt::Debug for SessionOwners {
         f.debug_struct("SessionOwners")
             .field("sessions", &table.sessions.len())
             .field("capacity", &table.capacity)
+            .field("per_owner", &table.per_owner)
             .field("idle_timeout", &table.idle)
             .field("refuse_when_full", &table.refuse)
             .finish()
@@ -156,6 +186,8 @@ impl std::fmt::Debug for SessionOwners {
 impl SessionOwners {
     /// The default [`capacity`](Self::capacity): 10 000 sessions.
     pub const DEFAULT_CAPACITY: usize = 10_000;
+    /// The default [`per_owner`](Self::per_owner) limit: 32 sessions per subject.
+    pub const DEFAULT_PER_OWNER: usize = 32;
     /// The default [`idle_timeout`](Self::idle_timeout): one hour (rmcp's own session
     /// keep-alive is five minutes by default).
     pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(3600);
@@ -173,6 +205,15 @@ impl SessionOwners {
     #[must_use]
     pub fn capacity(self, sessions: usize) -> Self {
         self.table().capacity = sessions.max(1);
+        self
+    }
+
+    /// At most `sessions` entries (at least 1) per subject (sessions opened without one count
+    /// as one subject): a subject opening one more gives up its own least recently used
+    /// session, so one user cannot fill the table and evict everyone else's.
+    #[must_use]
+    pub fn per_owner(self, sessions: usize) -> Self {
+        self.table().per_owner = sessions.max(1);
         self
     }
 
@@ -259,12 +300,10 @@ pub async fn bind_sessions(
             .get(SESSION_HEADER)
             .and_then(|v| v.to_str().ok())
         {
-            let entry = Entry {
-                owner: subject,
-                seen: Instant::now(),
-            };
             // Inserted while the slot is still held: the capacity is never exceeded.
-            owners.table().sessions.insert(opened.to_owned(), entry);
+            owners
+                .table()
+                .insert(opened.to_owned(), subject, Instant::now());
         }
         drop(slot);
         return response;

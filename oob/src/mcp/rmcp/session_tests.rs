@@ -219,6 +219,33 @@ async fn when_full_the_least_recently_used_entry_is_evicted() {
     assert_eq!(f.status(Method::POST, "carol", &c).await, StatusCode::OK);
 }
 
+#[tokio::test(start_paused = true)]
+async fn one_subject_gives_up_its_own_sessions_not_anothers() {
+    let f = fixture(SessionOwners::new().capacity(10).per_owner(2));
+    let bob = f.open("bob").await;
+    tokio::time::advance(Duration::from_secs(1)).await;
+    let mut alice = Vec::new();
+    for _ in 0..5 {
+        alice.push(f.open("alice").await);
+        tokio::time::advance(Duration::from_secs(1)).await;
+    }
+    // Bob's session is the least recently used of all, yet it stays: Alice's oldest went.
+    assert_eq!(f.owners.len(), 3);
+    assert_eq!(f.status(Method::POST, "bob", &bob).await, StatusCode::OK);
+    assert_eq!(
+        f.status(Method::POST, "alice", &alice[2]).await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        f.status(Method::POST, "alice", &alice[3]).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        f.status(Method::POST, "alice", &alice[4]).await,
+        StatusCode::OK
+    );
+}
+
 #[tokio::test]
 async fn when_full_and_refusing_a_new_session_gets_a_typed_503() {
     let f = fixture(SessionOwners::new().capacity(1).refuse_when_full());
