@@ -146,27 +146,30 @@ impl Table {
 
     /// Records `session` as opened by `owner`; an owner already holding `per_owner` entries
     /// gives up its least recently used one first (so one subject cannot fill the table and
-    /// evict everyone else's sessions).
+    /// evict everyone else's sessions). Sessions opened without a subject are bounded by the
+    /// capacity alone: they cannot be told apart.
     fn insert(&mut self, session: String, owner: Option<Namespace>, now: Instant) {
-        loop {
-            let mut count = 0usize;
-            let mut idlest: Option<(&String, Instant)> = None;
-            for (id, e) in self.sessions.iter().filter(|(_, e)| e.owner == owner) {
-                count += 1;
-                if idlest.is_none_or(|(_, seen)| e.seen < seen) {
-                    idlest = Some((id, e.seen));
-                }
-            }
-            match idlest {
-                Some((id, _)) if count >= self.per_owner => {
-                    let id = id.clone();
-                    self.sessions.remove(&id);
-                    tracing::debug!(target: "oob", "an MCP subject at its session limit: evicted its least recently used session");
-                }
-                _ => break,
+        if owner.is_some() {
+            while self.owned_by(owner.as_ref()) >= self.per_owner {
+                let idlest = self
+                    .sessions
+                    .iter()
+                    .filter(|(_, e)| e.owner == owner)
+                    .min_by_key(|(_, e)| e.seen)
+                    .map(|(id, _)| id.clone());
+                let Some(id) = idlest else { break };
+                self.sessions.remove(&id);
+                tracing::debug!(target: "oob", "an MCP subject at its session limit: evicted its least recently used session");
             }
         }
         self.sessions.insert(session, Entry { owner, seen: now });
+    }
+
+    fn owned_by(&self, owner: Option<&Namespace>) -> usize {
+        self.sessions
+            .values()
+            .filter(|e| e.owner.as_ref() == owner)
+            .count()
     }
 }
 
@@ -208,9 +211,10 @@ impl SessionOwners {
         self
     }
 
-    /// At most `sessions` entries (at least 1) per subject (sessions opened without one count
-    /// as one subject): a subject opening one more gives up its own least recently used
-    /// session, so one user cannot fill the table and evict everyone else's.
+    /// At most `sessions` entries (at least 1) per subject: a subject opening one more gives
+    /// up its own least recently used session, so one user cannot fill the table and evict
+    /// everyone else's. (Sessions opened without a subject are bounded by the
+    /// [`capacity`](Self::capacity) alone.)
     #[must_use]
     pub fn per_owner(self, sessions: usize) -> Self {
         self.table().per_owner = sessions.max(1);

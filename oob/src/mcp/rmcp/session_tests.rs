@@ -247,6 +247,16 @@ async fn one_subject_gives_up_its_own_sessions_not_anothers() {
 }
 
 #[tokio::test]
+async fn sessions_without_a_subject_are_bounded_by_the_capacity_alone() {
+    let f = fixture(SessionOwners::new().capacity(10).per_owner(2));
+    for _ in 0..5 {
+        let r = f.send(Method::POST, "", None).await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    assert_eq!(f.owners.len(), 5);
+}
+
+#[tokio::test]
 async fn when_full_and_refusing_a_new_session_gets_a_typed_503() {
     let f = fixture(SessionOwners::new().capacity(1).refuse_when_full());
     let a = f.open("alice").await;
