@@ -28,23 +28,28 @@ use tokio::sync::mpsc;
 /// How long the provider's access tokens live.
 const ACCESS_TTL: Duration = Duration::from_secs(2);
 
-/// A running `mcp_server --serve`, killed when dropped.
+/// A running `mcp_server --serve`, killed when dropped; its scratch directory lives in
+/// `_tmp` (its `TMPDIR`), removed after the kill (a killed example cannot remove it itself).
 struct Server {
     child: Child,
     base: String,
+    _tmp: tempfile::TempDir,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // `_tmp` is removed when the fields drop, after the kill.
     }
 }
 
 /// Starts `mcp_server --serve` on `port`, with `op` as its OAuth provider.
 fn serve(port: u16, op: &OidcProvider) -> Server {
+    let tmp = tempfile::tempdir().expect("a TMPDIR for the example");
     let mut child = Command::new(env!("CARGO_BIN_EXE_mcp_server"))
         .arg("--serve")
+        .env("TMPDIR", tmp.path())
         .env("MCP_SERVER_ADDR", format!("127.0.0.1:{port}"))
         .env("OAUTH_ISSUER", op.issuer())
         .env("OAUTH_CLIENT_ID", CLIENT_ID)
@@ -66,7 +71,11 @@ fn serve(port: u16, op: &OidcProvider) -> Server {
         }
     };
     std::thread::spawn(move || lines.for_each(drop));
-    Server { child, base }
+    Server {
+        child,
+        base,
+        _tmp: tmp,
+    }
 }
 
 /// An MCP host whose user gives `answer` (agrees to open, by default) to every URL it is
