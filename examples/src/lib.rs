@@ -271,8 +271,9 @@ fn way_back(path: &str) -> Option<String> {
     let decoded = percent_encoding::percent_decode_str(path)
         .decode_utf8()
         .ok()?;
-    let plain = decoded.starts_with('/')
-        && !decoded.starts_with("//")
+    // The sign-in form's own rule for `next` (a local path), and: no `..`, short, plain
+    // characters, so nothing of what was sent can come back but a real route's path.
+    let plain = local_path(&decoded) == decoded
         && !decoded.contains("..")
         && decoded.len() <= 256
         && decoded
