@@ -163,7 +163,15 @@ async fn stopped_mid_run_then_restarted() {
         Err(Error::Finished { .. })
     ));
     exactly_one_completes(&a, &b, some_open, 100).await;
-    assert!(store_a.events_connected() && store_b.events_connected());
+    // The listeners reconnect with a backoff (at most 2 s between attempts).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !(store_a.events_connected() && store_b.events_connected()) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the listeners did not reconnect within 10 s of the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// A replica whose listener cannot reconnect misses the event of a completion made on
