@@ -1,0 +1,163 @@
+//! Waiting for a pending's outcome: [`Manager::wait`], event-driven, and what a wait ends
+//! with ([`Outcome`]).
+
+use std::time::Duration;
+
+use super::Manager;
+use crate::error::Error;
+use crate::id::PendingId;
+use crate::payload::OobPayload;
+use crate::pending::{AnyPending, Pending};
+use crate::state::{Cancelled, Completed, Expired};
+use crate::store::{Record, RecordState, Store};
+
+use super::instrument::observed;
+
+/// How a wait for a pending ended.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Outcome<T> {
+    /// It was completed.
+    Completed(Pending<T, Completed>),
+    /// The service cancelled it.
+    Cancelled(Pending<T, Cancelled>),
+    /// The user declined it.
+    Declined(Pending<T, Cancelled>),
+    /// Its deadline passed.
+    Expired(Pending<T, Expired>),
+    /// It was removed (its namespace cleared) before it finished.
+    Removed(PendingId),
+    /// The wait's own timeout passed first; the pending is still open.
+    TimedOut,
+}
+
+/// How often a waiter re-reads a record whose completion this process is still persisting
+/// (it is normally woken by the completer well before).
+const SETTLE_RECHECK: Duration = Duration::from_millis(200);
+
+impl<T, S, P> Manager<T, S, P>
+where
+    T: OobPayload + Clone + Send + Sync + 'static,
+    S: Store<T>,
+    P: Send + Sync + 'static,
+{
+    /// Waits for the outcome of the pending `id`, at most `timeout`.
+    ///
+    /// Event-driven: the waiter sleeps until the store reports a change of this id, the
+    /// pending's deadline (so expiry is seen at the deadline itself, not at the next sweep),
+    /// or the timeout. Any number of waiters may wait on one pending; a waiter that starts
+    /// after the pending finished gets its outcome while the store retains it. Dropping
+    /// the future leaves nothing behind.
+    pub async fn wait(&self, id: PendingId, timeout: Duration) -> Result<Outcome<T>, Error> {
+        #[cfg(feature = "tracing")]
+        {
+            use tracing::Instrument;
+            let span = tracing::debug_span!(target: "oob", "oob.wait", kind = T::KIND, id = %id);
+            self.wait_inner(id, timeout).instrument(span).await
+        }
+        #[cfg(not(feature = "tracing"))]
+        self.wait_inner(id, timeout).await
+    }
+
+    async fn wait_inner(&self, id: PendingId, timeout: Duration) -> Result<Outcome<T>, Error> {
+        let until = tokio::time::Instant::now() + timeout;
+        let mut sub = observed(
+            self.inner.store.name(),
+            "subscribe",
+            self.inner.store.subscribe(id),
+        )
+        .await?;
+        let mut last_open: Option<Record<T>> = None;
+        loop {
+            let now = self.now();
+            let Some(record) = observed(
+                self.inner.store.name(),
+                "get",
+                self.inner.store.get(id, now),
+            )
+            .await?
+            else {
+                // Removed at completion (zero retention) between subscribing and reading:
+                // the event carries the outcome.
+                if let Some(r) = sub.try_changed().filter(|r| !r.state.is_open()) {
+                    self.bound(&r)?;
+                    return Ok(self.outcome(Record::clone(&r)));
+                }
+                return match last_open {
+                    Some(r) if r.expires_at <= now => Ok(self.outcome(Record {
+                        state: RecordState::Expired { at: r.expires_at },
+                        ..r
+                    })),
+                    Some(_) => Ok(Outcome::Removed(id)),
+                    None => Err(Error::NotFound(id)),
+                };
+            };
+            self.bound(&record)?;
+            if matches!(record.state, RecordState::Completed { .. })
+                && self.inner.settling.contains(id)
+            {
+                // Completed here and its result is still being persisted: answer once the
+                // completer wakes the waiters (re-checking now and then, should its wake-up
+                // fail), not before the result can be read.
+                tokio::select! {
+                    event = sub.changed() => {
+                        if let Some(r) = event.filter(|r| !r.state.is_open()) {
+                            self.bound(&r)?;
+                            return Ok(self.outcome(Record::clone(&r)));
+                        }
+                    }
+                    () = tokio::time::sleep(SETTLE_RECHECK) => {}
+                    () = tokio::time::sleep_until(until) => return Ok(Outcome::TimedOut),
+                }
+                continue;
+            }
+            if !record.state.is_open() {
+                return Ok(self.outcome(record));
+            }
+            // Wake a millisecond after the deadline so the re-read sees it passed.
+            let to_deadline = now.until(record.expires_at) + Duration::from_millis(1);
+            last_open = Some(record);
+            tokio::select! {
+                event = sub.changed() => {
+                    if let Some(r) = event.filter(|r| !r.state.is_open()) {
+                        self.bound(&r)?;
+                        return Ok(self.outcome(Record::clone(&r)));
+                    }
+                }
+                () = tokio::time::sleep(to_deadline) => {}
+                () = tokio::time::sleep_until(until) => return Ok(Outcome::TimedOut),
+            }
+        }
+    }
+
+    fn outcome(&self, record: Record<T>) -> Outcome<T> {
+        match self.any(record) {
+            AnyPending::Completed(p) => Outcome::Completed(p),
+            AnyPending::Cancelled(p) if p.is_declined() => Outcome::Declined(p),
+            AnyPending::Cancelled(p) => Outcome::Cancelled(p),
+            AnyPending::Expired(p) => {
+                self.inner
+                    .log
+                    .event("expire", T::KIND, p.id(), p.namespace());
+                Outcome::Expired(p)
+            }
+            AnyPending::Open(p) => Outcome::Removed(p.id()),
+        }
+    }
+
+    /// Returns once a completion of `id` that this process is persisting has been persisted
+    /// (at most after `limit`); at once when there is none. A reader that found the record
+    /// completed calls this before it reads what the completion wrote.
+    #[cfg(feature = "mcp")]
+    pub(crate) async fn settled(&self, id: PendingId, limit: Duration) -> Result<(), Error> {
+        if self.inner.settling.contains(id) {
+            match self.wait(id, limit).await {
+                // Gone by now: the completer woke its waiters and a zero retention removed
+                // the record in between; its persist step is over either way.
+                Ok(_) | Err(Error::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
