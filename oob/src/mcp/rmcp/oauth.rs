@@ -4,12 +4,10 @@
 use ::rmcp::ErrorData;
 use ::rmcp::service::{RequestContext, RoleServer};
 
-use super::{
-    DECLINED, Gate, OobTools, Revision, ToolCall, internal, missing_capability, modes_of,
-    revision_of, tool_error,
-};
+use super::respond::{internal, missing_capability, modes_of, revision_of, tool_error};
+use super::{DECLINED, Gate, OobTools, ToolCall};
 use crate::error::Error;
-use crate::mcp::StateKeys;
+use crate::mcp::{Revision, StateKeys};
 use crate::oauth::{AccessToken, Consent, OAuth, OAuthError, TokenSet};
 use crate::pending::Pending;
 use crate::provider::NamespaceProvider;
