@@ -13,24 +13,22 @@ use crate::observe::LogKey;
 use crate::payload::OobPayload;
 use crate::pending::{AnyPending, CallbackTemplate, Pending};
 use crate::provider::NamespaceProvider;
-use crate::spec::{Expiry, Spec};
 use crate::state::{CancelReason, Cancelled, Completed, Open};
-use crate::store::{
-    Body, Created, Dedup, Finished, Limits, NewRecord, Record, RecordState, Store, Wake,
-};
+use crate::store::{Finished, Limits, Record, RecordState, Store, Wake};
 use crate::time::{Clock, Timestamp};
 
 pub mod builder;
+mod create;
 mod instrument;
 mod operator;
 mod settling;
 mod sweeper;
 mod wait;
 
-use crate::observe::Event;
 use instrument::{finished, observed};
 
 pub use builder::{CallbackBase, CallbackBaseError, Given, ManagerBuilder, Missing};
+pub use create::Joined;
 pub use operator::Operator;
 pub use sweeper::Sweeper;
 pub use wait::Outcome;
@@ -115,18 +113,6 @@ impl<T, S, P> std::fmt::Debug for Manager<T, S, P> {
     }
 }
 
-/// What [`Manager::create_or_join`] did.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum Joined<T> {
-    /// No open pending had the same key: this one was created.
-    Created(Pending<T, Open>),
-    /// An open pending with the same namespace, kind, alias and resource exists: this is it.
-    Joined(Pending<T, Open>),
-    /// The user declined a pending with the same key within the decline cooldown.
-    Declined(Pending<T, Cancelled>),
-}
-
 /// Wakes the waiters of a deferred completion when dropped still armed (see
 /// [`Manager::complete_with`]): on the current tokio runtime, in a task of its own.
 struct WakeOnDrop<T, S, P>
@@ -160,23 +146,6 @@ where
     }
 }
 
-impl<T> Joined<T> {
-    /// The open pending, created or joined; `None` for a decline in cooldown.
-    #[must_use]
-    pub fn into_open(self) -> Option<Pending<T, Open>> {
-        match self {
-            Self::Created(p) | Self::Joined(p) => Some(p),
-            Self::Declined(_) => None,
-        }
-    }
-
-    /// Whether an existing pending was joined.
-    #[must_use]
-    pub fn is_joined(&self) -> bool {
-        matches!(self, Self::Joined(_))
-    }
-}
-
 impl<T, S, P> Manager<T, S, P>
 where
     T: OobPayload + Clone + Send + Sync + 'static,
@@ -206,15 +175,6 @@ where
     }
 
     /// A fresh id: random, or bound to its namespace under the integrity key.
-    fn mint(&self, namespace: &Namespace) -> PendingId {
-        #[cfg(feature = "integrity")]
-        if let Some(key) = &self.inner.integrity {
-            return key.mint(T::KIND, namespace);
-        }
-        let _ = namespace;
-        PendingId::random()
-    }
-
     /// The record as an open pending, or why it is not open.
     fn open_pending(&self, record: Record<T>) -> Result<Pending<T, Open>, Error> {
         self.bound(&record)?;
@@ -264,121 +224,6 @@ where
         P: NamespaceProvider<C>,
     {
         Ok(self.inner.provider.namespace(cx)?)
-    }
-
-    fn record(&self, namespace: Namespace, spec: Spec<T>) -> Result<NewRecord<T>, Error> {
-        spec.validate()?;
-        let now = self.now();
-        let expires_at = match spec.expiry {
-            None => now.saturating_add(self.inner.default_ttl),
-            Some(Expiry::Ttl(ttl)) => now.saturating_add(ttl),
-            Some(Expiry::Deadline(at)) => Timestamp::from_system_time(at),
-        };
-        if expires_at <= now {
-            return Err(crate::spec::SpecError::AlreadyExpired.into());
-        }
-        Ok(NewRecord::new(Record {
-            id: self.mint(&namespace),
-            namespace,
-            created_at: now,
-            expires_at,
-            state: RecordState::Open,
-            body: Arc::new(Body::with_labels(
-                spec.data,
-                [spec.alias, spec.resource, spec.elicit_id],
-            )),
-        }))
-    }
-
-    /// Creates an open pending under the namespace the provider derives from `cx`.
-    ///
-    /// The namespace, the id and the times are settled when this is called; the returned
-    /// future then stores the pending (and borrows neither `cx` nor `spec`).
-    pub fn create<C: ?Sized>(
-        &self,
-        cx: &C,
-        spec: Spec<T>,
-    ) -> impl Future<Output = Result<Pending<T, Open>, Error>> + use<'_, T, S, P, C>
-    where
-        P: NamespaceProvider<C>,
-    {
-        let record = self
-            .namespace_of(cx)
-            .and_then(|namespace| self.record(namespace, spec));
-        self.insert(record, Dedup::Never, |joined| match joined {
-            Joined::Created(p) | Joined::Joined(p) => Ok(p),
-            Joined::Declined(p) => Err(Error::Finished {
-                id: p.id(),
-                how: crate::store::Finished::Declined,
-            }),
-        })
-    }
-
-    /// Like [`create`](Self::create), but when an open, unexpired pending already exists for
-    /// the same namespace, kind, alias and resource, returns it instead (against prompt
-    /// storms). Atomic: any number of concurrent callers for one key get one pending. Within
-    /// the [decline cooldown](ManagerBuilder::decline_cooldown) after a decline for the
-    /// key, returns the decline.
-    pub fn create_or_join<C: ?Sized>(
-        &self,
-        cx: &C,
-        spec: Spec<T>,
-    ) -> impl Future<Output = Result<Joined<T>, Error>> + use<'_, T, S, P, C>
-    where
-        P: NamespaceProvider<C>,
-    {
-        let record = self
-            .namespace_of(cx)
-            .and_then(|namespace| self.record(namespace, spec));
-        let dedup = Dedup::Join {
-            decline_cooldown: self.inner.decline_cooldown,
-        };
-        self.insert(record, dedup, Ok)
-    }
-
-    /// Stores a prepared record, then maps what happened with `then`. One `async fn` taking
-    /// the record as its argument, so the returned future holds the record once (an outer
-    /// `async` block would hold it a second time beside this future).
-    async fn insert<R>(
-        &self,
-        record: Result<NewRecord<T>, Error>,
-        dedup: Dedup,
-        then: fn(Joined<T>) -> Result<R, Error>,
-    ) -> Result<R, Error> {
-        let created = match &record {
-            Ok(r) => observed(
-                self.inner.store.name(),
-                "create",
-                self.inner
-                    .store
-                    .create(r, self.inner.limits, dedup, r.record().created_at),
-            )
-            .await
-            .map_err(|e| Error::from_create(r.record().id, e)),
-            // Nothing to store: `record?` below returns why.
-            Err(_) => Ok(Created::Inserted),
-        };
-        let record = record?.into_record();
-        let log = &self.inner.log;
-        let joined = match created? {
-            Created::Inserted => {
-                log.event("create", T::KIND, record.id, &record.namespace);
-                crate::observe::interaction(T::KIND, Event::Created, Duration::ZERO);
-                #[cfg(feature = "metrics")]
-                self.inner.expiries.watch(record.id, record.expires_at);
-                self.open_pending(record).map(Joined::Created)
-            }
-            Created::Joined(existing) => {
-                log.event("join", T::KIND, existing.id, &existing.namespace);
-                crate::observe::interaction(T::KIND, Event::Joined, Duration::ZERO);
-                self.open_pending(existing).map(Joined::Joined)
-            }
-            Created::Declined(declined) => {
-                log.event("cooldown", T::KIND, declined.id, &declined.namespace);
-                self.cancelled_pending(declined).map(Joined::Declined)
-            }
-        };
-        joined.and_then(then)
     }
 
     /// The pending with this id, in whatever state the store holds it.
