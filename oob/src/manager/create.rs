@@ -54,6 +54,7 @@ where
     S: Store<T>,
     P: Send + Sync + 'static,
 {
+    /// A fresh id: random, or bound to its namespace under the integrity key.
     fn mint(&self, namespace: &Namespace) -> PendingId {
         #[cfg(feature = "integrity")]
         if let Some(key) = &self.inner.integrity {

@@ -174,7 +174,6 @@ where
         Ok(())
     }
 
-    /// A fresh id: random, or bound to its namespace under the integrity key.
     /// The record as an open pending, or why it is not open.
     fn open_pending(&self, record: Record<T>) -> Result<Pending<T, Open>, Error> {
         self.bound(&record)?;
