@@ -1,0 +1,250 @@
+//! Completing pendings: [`Manager::complete`] and its variants by id, and
+//! [`Manager::complete_with`], which persists what the user gave before it wakes the waiters.
+
+use super::Manager;
+use crate::capability::NamespaceToken;
+use crate::error::Error;
+use crate::id::PendingId;
+use crate::namespace::Namespace;
+use crate::payload::OobPayload;
+use crate::pending::Pending;
+use crate::state::{Completed, Open};
+use crate::store::{Record, Store, Wake};
+
+use super::instrument::{finished, observed};
+
+/// Wakes the waiters of a deferred completion when dropped still armed (see
+/// [`Manager::complete_with`]): on the current tokio runtime, in a task of its own.
+struct WakeOnDrop<T, S, P>
+where
+    T: OobPayload + Clone + Send + Sync + 'static,
+    S: Store<T>,
+    P: Send + Sync + 'static,
+{
+    pending: Option<(Manager<T, S, P>, Record<T>)>,
+}
+
+impl<T, S, P> Drop for WakeOnDrop<T, S, P>
+where
+    T: OobPayload + Clone + Send + Sync + 'static,
+    S: Store<T>,
+    P: Send + Sync + 'static,
+{
+    fn drop(&mut self) {
+        if let Some((manager, record)) = self.pending.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(async move {
+                let _ = observed(
+                    manager.inner.store.name(),
+                    "wake",
+                    manager.inner.store.wake(&record),
+                )
+                .await;
+            });
+        }
+    }
+}
+
+impl<T, S, P> Manager<T, S, P>
+where
+    T: OobPayload + Clone + Send + Sync + 'static,
+    S: Store<T>,
+    P: Send + Sync + 'static,
+{
+    async fn complete_inner(
+        &self,
+        id: PendingId,
+        consumed: Option<Namespace>,
+        expect: Option<&Namespace>,
+        wake: Wake,
+    ) -> Result<Record<T>, Error> {
+        let record = observed(
+            self.inner.store.name(),
+            "complete",
+            self.inner.store.complete(id, expect, self.now(), wake),
+        )
+        .await
+        .map_err(|e| Error::from_transition(id, e))?;
+        self.check_answer(&record, id, consumed.as_ref().or(expect))?;
+        self.inner
+            .log
+            .event("complete", T::KIND, id, &record.namespace);
+        finished(T::KIND, &record);
+        Ok(record)
+    }
+
+    /// Completes an open pending. Of any number of concurrent completers of one id, exactly
+    /// one gets `Ok`; the others get [`Error::Finished`].
+    ///
+    /// This writes nothing: to store what the user gave under the pending's namespace, use
+    /// [`complete_with`](Self::complete_with), whose persist step is the only place a
+    /// completion's write capability exists.
+    pub fn complete(
+        &self,
+        pending: Pending<T, Open>,
+    ) -> impl Future<Output = Result<Pending<T, Completed>, Error>> + use<'_, T, S, P> {
+        let (id, namespace) = pending.open_parts();
+        let namespace = namespace.clone();
+        async move {
+            let record = self
+                .complete_inner(id, Some(namespace), None, Wake::Now)
+                .await?;
+            self.completed_pending(record)
+        }
+    }
+
+    /// Completes an open pending, persists what the user gave under its namespace with
+    /// `persist`, and only then wakes its waiters, so a woken tool call finds the result.
+    ///
+    /// Of concurrent completers only the winner runs `persist`, with the
+    /// [`NamespaceToken`] of the pending it completed: the only write capability a
+    /// completion ever yields. The token cannot leave `persist` (it is higher-ranked), and
+    /// `persist` is `'static`, so it owns what it uses (move a clone of your vault in) and
+    /// cannot capture another completion's token. If `persist` fails the pending stays
+    /// completed (the user did act), its waiters are still woken, and the error comes back
+    /// as [`Error::Persist`]. (A plain read of the state while `persist` runs, such as
+    /// [`get`](Self::get), already sees the pending completed; only the wake-up is held.)
+    /// If the wake-up itself fails (a shared store unreachable at that moment), the call
+    /// still succeeds, since the completion and the persisted result stand: waiters elsewhere
+    /// see them at their next read. If the returned future is dropped before it finishes
+    /// (its caller went away), the waiters are still woken, from a task on the current tokio
+    /// runtime.
+    ///
+    /// ```
+    /// # use oob::{CallbackBase, Manager, Namespace, OobPayload, Spec};
+    /// # use oob::provider::FixedNamespace;
+    /// # use oob::store::MemoryStore;
+    /// # use oob::vault::{MemoryVault, Vault};
+    /// # #[derive(Clone, OobPayload)]
+    /// # #[oob(kind = "api_key", route = "/oob/key/{id}")]
+    /// # struct ApiKey;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::builder()
+    /// #     .store(MemoryStore::new())
+    /// #     .provider(FixedNamespace::new(Namespace::new("alice").unwrap()))
+    /// #     .callback_base(CallbackBase::parse("https://ex.com").unwrap())
+    /// #     .build();
+    /// let vault = MemoryVault::<String>::new();
+    /// let open = manager.create(&(), Spec::new(ApiKey)).await?;
+    /// let writer = vault.clone();
+    /// let (done, ()) = manager
+    ///     .complete_with(open, async move |token| writer.put(&token, "key", "sk-1".into()).await)
+    ///     .await?;
+    /// assert_eq!(vault.get(&manager.caller(&())?, "key").await?.as_deref(), Some("sk-1"));
+    /// # let _ = done;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn complete_with<F, R, E>(
+        &self,
+        pending: Pending<T, Open>,
+        persist: F,
+    ) -> impl Future<Output = Result<(Pending<T, Completed>, R), Error>> + use<'_, T, S, P, F, R, E>
+    where
+        F: for<'t> AsyncFnOnce(NamespaceToken<'t>) -> Result<R, E> + 'static,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let (id, namespace) = pending.open_parts();
+        let namespace = namespace.clone();
+        self.complete_with_inner(id, namespace, persist)
+    }
+
+    async fn complete_with_inner<F, R, E>(
+        &self,
+        id: PendingId,
+        namespace: Namespace,
+        persist: F,
+    ) -> Result<(Pending<T, Completed>, R), Error>
+    where
+        F: for<'t> AsyncFnOnce(NamespaceToken<'t>) -> Result<R, E>,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        // From before the store finishes the record until the waiters are woken, this
+        // process's waiters of `id` wait for the wake-up instead of answering at a read.
+        let settling = self.inner.settling.begin(id);
+        let record = observed(
+            self.inner.store.name(),
+            "complete",
+            self.inner.store.complete(id, None, self.now(), Wake::Later),
+        )
+        .await
+        .map_err(|e| Error::from_transition(id, e))?;
+        let checked = self
+            .check_answer(&record, id, Some(&namespace))
+            .and_then(|()| self.completed_pending(record.clone()));
+        let done = match checked {
+            Ok(done) => done,
+            Err(e) => {
+                drop(settling);
+                // A store that answered with another record or state: hand out nothing. Its
+                // answer is not trusted for the wake-up either (it would wake another id's
+                // waiters, or report another namespace): the waiters of the id asked for are
+                // woken with that id's record as the store now reads it, if it reads right.
+                if let Ok(Some(own)) = observed(
+                    self.inner.store.name(),
+                    "get",
+                    self.inner.store.get(id, self.now()),
+                )
+                .await
+                    && own.id == id
+                    && own.namespace == namespace
+                {
+                    let _ = observed(self.inner.store.name(), "wake", self.inner.store.wake(&own))
+                        .await;
+                }
+                return Err(e);
+            }
+        };
+        // Should this future be dropped (its caller went away, e.g. an HTTP client
+        // disconnected) or unwind before it wakes the waiters itself, the guard does.
+        let mut guard = WakeOnDrop {
+            pending: Some((self.clone(), record.clone())),
+        };
+        self.inner.log.event("complete", T::KIND, id, &namespace);
+        finished(T::KIND, &record);
+        let persisted = persist(NamespaceToken::new(namespace)).await;
+        drop(settling);
+        let woken = observed(
+            self.inner.store.name(),
+            "wake",
+            self.inner.store.wake(&record),
+        )
+        .await;
+        guard.pending = None;
+        let value = persisted.map_err(|e| Error::Persist {
+            id,
+            source: Box::new(e),
+        })?;
+        if woken.is_err() {
+            // The completion and the persisted result stand; waiters elsewhere see them at
+            // their next read (their deadline, a reconnect of the store's events, a timeout).
+            self.inner
+                .log
+                .event("wake_failed", T::KIND, id, done.namespace());
+        }
+        Ok((done, value))
+    }
+
+    /// Completes the open pending with this id (writing nothing; see
+    /// [`complete`](Self::complete)).
+    pub async fn complete_id(&self, id: PendingId) -> Result<Pending<T, Completed>, Error> {
+        let record = self.complete_inner(id, None, None, Wake::Now).await?;
+        self.completed_pending(record)
+    }
+
+    /// Completes the pending only if it belongs to `expected` (e.g. the namespace of the
+    /// browser's own session, against forwarded URLs). A mismatch is
+    /// [`Error::NamespaceMismatch`] and leaves the pending open. Writes nothing.
+    pub async fn complete_in(
+        &self,
+        id: PendingId,
+        expected: &Namespace,
+    ) -> Result<Pending<T, Completed>, Error> {
+        let record = self
+            .complete_inner(id, None, Some(expected), Wake::Now)
+            .await?;
+        self.completed_pending(record)
+    }
+}
