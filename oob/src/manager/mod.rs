@@ -13,11 +13,12 @@ use crate::observe::LogKey;
 use crate::payload::OobPayload;
 use crate::pending::{AnyPending, CallbackTemplate, Pending};
 use crate::provider::NamespaceProvider;
-use crate::state::{CancelReason, Cancelled, Completed, Open};
+use crate::state::{Cancelled, Completed, Open};
 use crate::store::{Finished, Limits, Record, RecordState, Store};
 use crate::time::{Clock, Timestamp};
 
 pub mod builder;
+mod cancel;
 mod complete;
 mod create;
 mod instrument;
@@ -232,59 +233,6 @@ where
             return Err(Error::StoreContract(id));
         }
         Ok(())
-    }
-
-    async fn cancel_inner(
-        &self,
-        id: PendingId,
-        reason: CancelReason,
-        consumed: Option<Namespace>,
-        expect: Option<&Namespace>,
-    ) -> Result<Pending<T, Cancelled>, Error> {
-        let record = observed(
-            self.inner.store.name(),
-            "cancel",
-            self.inner.store.cancel(id, reason, expect, self.now()),
-        )
-        .await
-        .map_err(|e| Error::from_transition(id, e))?;
-        self.check_answer(&record, id, consumed.as_ref().or(expect))?;
-        let action = match reason {
-            CancelReason::Cancelled => "cancel",
-            CancelReason::Declined => "decline",
-        };
-        self.inner.log.event(action, T::KIND, id, &record.namespace);
-        finished(T::KIND, &record);
-        self.cancelled_pending(record)
-    }
-
-    /// Cancels an open pending on the service's behalf.
-    pub fn cancel(
-        &self,
-        pending: Pending<T, Open>,
-    ) -> impl Future<Output = Result<Pending<T, Cancelled>, Error>> + use<'_, T, S, P> {
-        let (id, namespace) = pending.open_parts();
-        self.cancel_inner(id, CancelReason::Cancelled, Some(namespace.clone()), None)
-    }
-
-    /// Records that the user declined an open pending.
-    pub fn decline(
-        &self,
-        pending: Pending<T, Open>,
-    ) -> impl Future<Output = Result<Pending<T, Cancelled>, Error>> + use<'_, T, S, P> {
-        let (id, namespace) = pending.open_parts();
-        self.cancel_inner(id, CancelReason::Declined, Some(namespace.clone()), None)
-    }
-
-    /// Cancels or declines the open pending with this id, if it belongs to `expected` when
-    /// given.
-    pub async fn cancel_id(
-        &self,
-        id: PendingId,
-        reason: CancelReason,
-        expected: Option<&Namespace>,
-    ) -> Result<Pending<T, Cancelled>, Error> {
-        self.cancel_inner(id, reason, None, expected).await
     }
 
     /// The namespace capability of the verified caller of `cx`: the manager's
