@@ -3,7 +3,6 @@
 //! entries go when the session is closed, after an idle timeout, and when it is full
 //! (the least recently used one, or a [`SessionRefused::Full`] refusal).
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -13,8 +12,12 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tokio::time::Instant;
 
-use crate::namespace::Namespace;
 use crate::provider::VerifiedSubject;
+
+#[path = "session_table.rs"]
+mod table;
+
+use table::{Table, Use};
 
 /// The `Mcp-Session-Id` header.
 pub const SESSION_HEADER: &str = "mcp-session-id";
@@ -73,111 +76,21 @@ impl IntoResponse for SessionRefused {
 /// the new session is refused with [`SessionRefused::Full`]. One subject holds at most
 /// [`per_owner`](Self::per_owner) entries (default
 /// [`DEFAULT_PER_OWNER`](Self::DEFAULT_PER_OWNER)); its own least recently used goes first.
+///
+/// No request scans the table: entries are indexed by last use (overall and per subject),
+/// so purging idle entries, evicting the least recently used one and counting a subject's
+/// sessions cost a logarithmic index update per request, plus constant work for each entry
+/// removed (each is removed once).
 #[derive(Clone, Default)]
 pub struct SessionOwners {
     table: Arc<Mutex<Table>>,
-}
-
-#[derive(Debug)]
-struct Table {
-    sessions: HashMap<String, Entry>,
-    /// Requests that may open a session, in flight: each holds a slot.
-    opening: usize,
-    capacity: usize,
-    per_owner: usize,
-    idle: Duration,
-    refuse: bool,
-}
-
-impl Default for Table {
-    fn default() -> Self {
-        Self {
-            sessions: HashMap::new(),
-            opening: 0,
-            capacity: SessionOwners::DEFAULT_CAPACITY,
-            per_owner: SessionOwners::DEFAULT_PER_OWNER,
-            idle: SessionOwners::DEFAULT_IDLE_TIMEOUT,
-            refuse: false,
-        }
-    }
-}
-
-#[derive(Debug)]
-struct Entry {
-    owner: Option<Namespace>,
-    seen: Instant,
-}
-
-impl Table {
-    fn expired(&self, entry: &Entry, now: Instant) -> bool {
-        now.saturating_duration_since(entry.seen) >= self.idle
-    }
-
-    fn purge(&mut self, now: Instant) {
-        let idle = self.idle;
-        self.sessions
-            .retain(|_, e| now.saturating_duration_since(e.seen) < idle);
-    }
-
-    /// A slot for a request that may open a session.
-    fn reserve(&mut self, now: Instant) -> Result<(), SessionRefused> {
-        self.purge(now);
-        while self.sessions.len() + self.opening >= self.capacity {
-            let idlest = self
-                .sessions
-                .iter()
-                .min_by_key(|(_, e)| e.seen)
-                .map(|(id, _)| id.clone());
-            match idlest {
-                Some(id) if !self.refuse => {
-                    self.sessions.remove(&id);
-                    tracing::debug!(target: "oob", "MCP session owners full: evicted the least recently used session");
-                }
-                _ => {
-                    return Err(SessionRefused::Full {
-                        capacity: self.capacity,
-                    });
-                }
-            }
-        }
-        self.opening += 1;
-        Ok(())
-    }
-
-    /// Records `session` as opened by `owner`; an owner already holding `per_owner` entries
-    /// gives up its least recently used one first (so one subject cannot fill the table and
-    /// evict everyone else's sessions). Sessions opened without a subject are bounded by the
-    /// capacity alone: they cannot be told apart.
-    fn insert(&mut self, session: String, owner: Option<Namespace>, now: Instant) {
-        if owner.is_some() {
-            while self.owned_by(owner.as_ref()) >= self.per_owner {
-                let idlest = self
-                    .sessions
-                    .iter()
-                    .filter(|(_, e)| e.owner == owner)
-                    .min_by_key(|(_, e)| e.seen)
-                    .map(|(id, _)| id.clone());
-                let Some(id) = idlest else { break };
-                self.sessions.remove(&id);
-                tracing::debug!(target: "oob", "an MCP subject at its session limit: evicted its least recently used session");
-            }
-        }
-        self.sessions.insert(session, Entry { owner, seen: now });
-    }
-
-    fn owned_by(&self, owner: Option<&Namespace>) -> usize {
-        self.sessions
-            .values()
-            .filter(|e| e.owner.as_ref() == owner)
-            .count()
-    }
 }
 
 impl std::fmt::Debug for SessionOwners {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let table = self.table();
         f.debug_struct("SessionOwners")
-            .field("sessions", &table.sessions.len())
+            .field("sessions", &table.len())
             .field("capacity", &table.capacity)
             .field("per_owner", &table.per_owner)
             .field("idle_timeout", &table.idle)
@@ -242,13 +155,13 @@ impl SessionOwners {
     /// How many sessions have a recorded owner (expired entries not yet purged included).
     #[must_use]
     pub fn len(&self) -> usize {
-        self.table().sessions.len()
+        self.table().len()
     }
 
     /// Whether no session has a recorded owner.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.table().sessions.is_empty()
+        self.table().len() == 0
     }
 
     fn table(&self) -> MutexGuard<'_, Table> {
@@ -312,37 +225,24 @@ pub async fn bind_sessions(
         drop(slot);
         return response;
     };
-    {
-        let now = Instant::now();
-        let mut table = owners.table();
-        let known = match table.sessions.get(&session) {
-            Some(entry) if table.expired(entry, now) => None,
-            Some(entry) => Some(entry.owner == subject),
-            None => None,
-        };
-        match known {
-            Some(true) => {
-                if let Some(entry) = table.sessions.get_mut(&session) {
-                    entry.seen = now;
-                }
-            }
-            Some(false) => {
-                drop(table);
-                tracing::warn!(target: "oob", "an MCP session was used by a subject other than its owner");
-                return StatusCode::NOT_FOUND.into_response();
-            }
-            None => {
-                table.sessions.remove(&session);
-                drop(table);
-                tracing::debug!(target: "oob", "an MCP request named a session without an owner entry");
-                return StatusCode::NOT_FOUND.into_response();
-            }
+    let used = owners
+        .table()
+        .use_session(&session, subject.as_ref(), Instant::now());
+    match used {
+        Use::Owner => {}
+        Use::Other => {
+            tracing::warn!(target: "oob", "an MCP session was used by a subject other than its owner");
+            return StatusCode::NOT_FOUND.into_response();
+        }
+        Use::Unknown => {
+            tracing::debug!(target: "oob", "an MCP request named a session without an owner entry");
+            return StatusCode::NOT_FOUND.into_response();
         }
     }
     let delete = request.method() == Method::DELETE;
     let response = next.run(request).await;
     if response.status() == StatusCode::NOT_FOUND || (delete && response.status().is_success()) {
-        owners.table().sessions.remove(&session);
+        owners.table().remove(&session);
     }
     response
 }
