@@ -5,14 +5,12 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::capability::NamespaceToken;
 use crate::error::Error;
 use crate::id::PendingId;
 use crate::namespace::Namespace;
 use crate::observe::LogKey;
 use crate::payload::OobPayload;
 use crate::pending::{AnyPending, CallbackTemplate, Pending};
-use crate::provider::NamespaceProvider;
 use crate::state::{Cancelled, Completed, Open};
 use crate::store::{Finished, Limits, Record, RecordState, Store};
 use crate::time::{Clock, Timestamp};
@@ -22,13 +20,12 @@ mod cancel;
 mod complete;
 mod create;
 mod instrument;
+mod maintenance;
 mod operator;
 mod read;
 mod settling;
 mod sweeper;
 mod wait;
-
-use instrument::{finished, observed};
 
 pub use builder::{CallbackBase, CallbackBaseError, Given, ManagerBuilder, Missing};
 pub use create::Joined;
@@ -201,100 +198,6 @@ where
             return Err(Error::StoreContract(id));
         }
         Ok(())
-    }
-
-    /// Removes every pending (open or finished) of the verified caller of `cx`; returns how
-    /// many. Their waiters end with [`Outcome::Removed`]. (An operator who must clear
-    /// another user's pendings uses [`operator`](Self::operator).)
-    pub async fn clear<C: ?Sized>(&self, cx: &C) -> Result<usize, Error>
-    where
-        P: NamespaceProvider<C>,
-    {
-        let token = self.caller(cx)?;
-        self.clear_token(&token).await
-    }
-
-    async fn clear_token(&self, token: &NamespaceToken<'_>) -> Result<usize, Error> {
-        // The open ones leave `oob_interactions_open` (counted just before the clear).
-        #[cfg(feature = "metrics")]
-        let open = observed(
-            self.inner.store.name(),
-            "list",
-            self.inner.store.list_namespace(token, self.now()),
-        )
-        .await?
-        .len();
-        let n = observed(
-            self.inner.store.name(),
-            "clear",
-            self.inner.store.clear_namespace(token),
-        )
-        .await?;
-        self.inner
-            .log
-            .bulk("clear", T::KIND, Some(token.namespace()), n);
-        #[cfg(feature = "metrics")]
-        crate::observe::removed_open(T::KIND, open.min(n));
-        Ok(n)
-    }
-
-    /// The operator's handle: maintenance by a namespace named in text (a support tool that
-    /// clears a user), which no caller-facing path needs. What it returns cannot complete a
-    /// pending or write anything.
-    #[must_use]
-    pub fn operator(&self) -> Operator<'_, T, S, P> {
-        Operator::new(self)
-    }
-
-    /// Forgets every pending whose retention window ended; returns how many.
-    ///
-    /// With the `metrics` feature it first counts, once each, the interactions this manager
-    /// created whose deadline has passed and that the store reads as expired (see
-    /// [`ManagerBuilder`]'s metrics notes): so run a [sweeper](Self::spawn_sweeper).
-    pub async fn purge(&self) -> Result<usize, Error> {
-        #[cfg(feature = "metrics")]
-        self.count_expiries().await?;
-        let n = observed(
-            self.inner.store.name(),
-            "purge",
-            self.inner.store.purge(self.now()),
-        )
-        .await?;
-        if n > 0 {
-            self.inner.log.bulk("purge", T::KIND, None, n);
-        }
-        Ok(n)
-    }
-
-    /// Counts the watched interactions past their deadline that the store reads as expired.
-    #[cfg(feature = "metrics")]
-    async fn count_expiries(&self) -> Result<(), Error> {
-        let now = self.now();
-        for id in self.inner.expiries.take_due(now) {
-            let store = &self.inner.store;
-            if let Some(record) = observed(store.name(), "get", store.get(id, now)).await?
-                && matches!(record.state, RecordState::Expired { .. })
-            {
-                finished(T::KIND, &record);
-            }
-        }
-        Ok(())
-    }
-
-    /// Spawns a task on the current tokio runtime that [`purge`](Self::purge)s every
-    /// `every`. It stops when the returned handle is dropped or [`Sweeper::stop`]ped.
-    ///
-    /// # Panics
-    /// Outside a tokio runtime (like [`tokio::spawn`]).
-    pub fn spawn_sweeper(&self, every: Duration) -> Sweeper {
-        let manager = self.clone();
-        Sweeper::spawn(every, move || {
-            let manager = manager.clone();
-            async move {
-                // A failing store is retried at the next tick; the error is logged there.
-                let _ = manager.purge().await;
-            }
-        })
     }
 
     /// The store.
