@@ -18,18 +18,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use oob::namespace::Namespace;
 use oob::provider::FromVerifiedSubject;
 use oob::state::CancelReason;
 use oob::store::{
-    CreateError, Created, Dedup, Finished, Limits, NewRecord, Record, RecordState, Scope, Store,
-    StoreError, Subscription, TransitionError, Wake,
+    CreateError, Created, Dedup, Finished, Limits, NewRecord, RecordState, Scope, Store,
+    TransitionError, Wake,
 };
 use oob::time::{Clock, SystemClock, Timestamp};
 use oob::vault::{MemoryVault, Vault};
-use oob::{
-    AnyPending, CallbackBase, Error, Joined, Manager, NamespaceToken, Outcome, PendingId, Spec,
-};
+use oob::{AnyPending, CallbackBase, Error, Joined, Manager, Outcome, PendingId, Spec};
 
 use crate::{DeviceCode, device_code, finished, ns, spawn_wait, spec, user};
 

@@ -8,6 +8,7 @@ use oob::time::TokioClock;
 use oob::{CallbackBase, Error, Manager, Namespace, OobPayload, Outcome, PendingId, Spec};
 
 pub mod conformance;
+pub mod delegate;
 pub mod oidc;
 pub mod postgres_server;
 pub mod redis_cluster;

@@ -6,14 +6,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use oob::provider::{FromVerifiedSubject, VerifiedSubject};
-use oob::state::CancelReason;
-use oob::store::{
-    BoxStore, CreateError, Created, Dedup, Limits, MemoryStore, NewRecord, Record, SqliteStore,
-    Store, StoreError, Subscription, TransitionError, Wake,
-};
-use oob::time::Timestamp;
+use oob::store::{BoxStore, MemoryStore, SqliteStore, Store};
 use oob::vault::{BoxVault, MemoryVault, SqliteVault, Vault};
-use oob::{CallbackBase, Manager, Namespace, NamespaceToken, Outcome, PendingId};
+use oob::{CallbackBase, Manager, Outcome};
+use oob_tests::delegate::{Delegate, Overrides};
 use oob_tests::{DeviceCode, spec, user};
 
 fn store_from(config: &str) -> BoxStore<DeviceCode> {
@@ -96,82 +92,11 @@ async fn the_backend_is_chosen_from_a_string_at_run_time() {
 
 /// A layer over any store: counts the operations it passes on. Written against the public
 /// SPI only, as a service's caching or metrics layer would be.
-struct Counting<S> {
-    inner: S,
-    calls: Arc<AtomicUsize>,
-}
+struct Counting(Arc<AtomicUsize>);
 
-impl<S> Counting<S> {
-    fn tick(&self) {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-impl<S: Store<DeviceCode>> Store<DeviceCode> for Counting<S> {
-    fn name(&self) -> &'static str {
-        self.inner.name()
-    }
-    async fn create(
-        &self,
-        new: &NewRecord<DeviceCode>,
-        limits: Limits,
-        dedup: Dedup,
-        now: Timestamp,
-    ) -> Result<Created<DeviceCode>, CreateError> {
-        self.tick();
-        self.inner.create(new, limits, dedup, now).await
-    }
-    async fn get(
-        &self,
-        id: PendingId,
-        now: Timestamp,
-    ) -> Result<Option<Record<DeviceCode>>, StoreError> {
-        self.tick();
-        self.inner.get(id, now).await
-    }
-    async fn complete(
-        &self,
-        id: PendingId,
-        expect: Option<&Namespace>,
-        now: Timestamp,
-        wake: Wake,
-    ) -> Result<Record<DeviceCode>, TransitionError> {
-        self.tick();
-        self.inner.complete(id, expect, now, wake).await
-    }
-    async fn wake(&self, record: &Record<DeviceCode>) -> Result<(), StoreError> {
-        self.tick();
-        self.inner.wake(record).await
-    }
-    async fn cancel(
-        &self,
-        id: PendingId,
-        reason: CancelReason,
-        expect: Option<&Namespace>,
-        now: Timestamp,
-    ) -> Result<Record<DeviceCode>, TransitionError> {
-        self.tick();
-        self.inner.cancel(id, reason, expect, now).await
-    }
-    async fn list_namespace(
-        &self,
-        namespace: &NamespaceToken<'_>,
-        now: Timestamp,
-    ) -> Result<Vec<Record<DeviceCode>>, StoreError> {
-        self.tick();
-        self.inner.list_namespace(namespace, now).await
-    }
-    async fn clear_namespace(&self, namespace: &NamespaceToken<'_>) -> Result<usize, StoreError> {
-        self.tick();
-        self.inner.clear_namespace(namespace).await
-    }
-    async fn purge(&self, now: Timestamp) -> Result<usize, StoreError> {
-        self.tick();
-        self.inner.purge(now).await
-    }
-    async fn subscribe(&self, id: PendingId) -> Result<Subscription<DeviceCode>, StoreError> {
-        self.tick();
-        self.inner.subscribe(id).await
+impl<S: Store<DeviceCode>> Overrides<DeviceCode, S> for Counting {
+    async fn before(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -179,10 +104,7 @@ impl<S: Store<DeviceCode>> Store<DeviceCode> for Counting<S> {
 async fn a_layer_wraps_an_erased_store_and_is_erased_again() {
     for config in ["memory", "sqlite"] {
         let calls = Arc::new(AtomicUsize::new(0));
-        let layered = BoxStore::new(Counting {
-            inner: store_from(config),
-            calls: calls.clone(),
-        });
+        let layered = BoxStore::new(Delegate::new(store_from(config), Counting(calls.clone())));
         // The layer keeps the backend's name (the `store` label of metrics).
         assert_eq!(layered.name(), config);
         let m = manager(layered);

@@ -16,17 +16,17 @@ async fn store_failures_are_a_generic_500() {
     let open = state.oob.create(&user("alice"), spec()).await.unwrap();
     let url = format!("{base}/oob/cb/{}", open.id());
 
-    store.fail_get.store(true, Ordering::SeqCst);
+    store.over.fail_get.store(true, Ordering::SeqCst);
     let res = c.get(&url).send().await.unwrap();
     assert_eq!(res.status(), 500);
     assert_interaction_headers(&res, "500 on load");
     let body = res.text().await.unwrap();
     assert_eq!(body, RejectionKind::Internal.page());
     assert!(!body.contains(INTERNAL_DETAIL) && !body.contains("alice"));
-    store.fail_get.store(false, Ordering::SeqCst);
+    store.over.fail_get.store(false, Ordering::SeqCst);
 
     // The load works, the completion's transition fails.
-    store.fail_complete.store(true, Ordering::SeqCst);
+    store.over.fail_complete.store(true, Ordering::SeqCst);
     let res = c
         .post(&url)
         .header("content-type", "application/x-www-form-urlencoded")
@@ -39,7 +39,7 @@ async fn store_failures_are_a_generic_500() {
     let body = res.text().await.unwrap();
     assert_eq!(body, RejectionKind::Internal.page());
     assert!(!body.contains(INTERNAL_DETAIL) && !body.contains("kept-out"));
-    store.fail_complete.store(false, Ordering::SeqCst);
+    store.over.fail_complete.store(false, Ordering::SeqCst);
 
     // Nothing was stored and the pending is still open: the user can retry.
     assert_eq!(state.stored("alice", "secret").await, None);

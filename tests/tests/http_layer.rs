@@ -48,12 +48,12 @@ async fn route_layer_puts_the_pending_and_namespace_in_extensions() {
     let open = state.oob.create(&user("alice"), spec()).await.unwrap();
     let id = open.id();
 
-    let before = store.gets.load(Ordering::SeqCst);
+    let before = store.over.gets.load(Ordering::SeqCst);
     let res = c.get(format!("{base}/oob/peek/{id}")).send().await.unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(res.text().await.unwrap(), format!("open {id}"));
     assert_eq!(
-        store.gets.load(Ordering::SeqCst) - before,
+        store.over.gets.load(Ordering::SeqCst) - before,
         1,
         "the extractor reused the layer's pending"
     );

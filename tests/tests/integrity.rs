@@ -6,22 +6,15 @@ use std::sync::Arc;
 
 use oob::integrity::IntegrityKey;
 use oob::provider::FromVerifiedSubject;
-use oob::store::{
-    CreateError, Created, Dedup, Limits, MemoryStore, NewRecord, Record, Store, StoreError,
-    Subscription, TransitionError, Wake,
-};
+use oob::store::{MemoryStore, Record, Store, StoreError, TransitionError, Wake};
 use oob::time::Timestamp;
 use oob::vault::{MemoryVault, Vault};
-use oob::{
-    AnyPending, CallbackBase, Error, Manager, Namespace, NamespaceToken, PendingId,
-    state::CancelReason,
-};
+use oob::{AnyPending, CallbackBase, Error, Manager, Namespace, PendingId, state::CancelReason};
+use oob_tests::delegate::{Delegate, Overrides};
 use oob_tests::{DeviceCode, ns, spec, user};
 
-/// A store that reports every record as alice's, consistently: on reads and transitions.
-#[derive(Clone)]
+/// Reports every record as alice's, consistently: on reads and transitions.
 struct Relabel {
-    inner: MemoryStore<DeviceCode>,
     to: Namespace,
 }
 
@@ -38,59 +31,34 @@ impl Relabel {
     }
 }
 
-impl Store<DeviceCode> for Relabel {
-    async fn create(
-        &self,
-        new: &NewRecord<DeviceCode>,
-        limits: Limits,
-        dedup: Dedup,
-        now: Timestamp,
-    ) -> Result<Created<DeviceCode>, CreateError> {
-        self.inner.create(new, limits, dedup, now).await
-    }
+impl<S: Store<DeviceCode>> Overrides<DeviceCode, S> for Relabel {
     async fn get(
         &self,
+        inner: &S,
         id: PendingId,
         now: Timestamp,
     ) -> Result<Option<Record<DeviceCode>>, StoreError> {
-        Ok(self.inner.get(id, now).await?.map(|r| self.relabel(r)))
+        Ok(inner.get(id, now).await?.map(|r| self.relabel(r)))
     }
     async fn complete(
         &self,
+        inner: &S,
         id: PendingId,
         expect: Option<&Namespace>,
         now: Timestamp,
         wake: Wake,
     ) -> Result<Record<DeviceCode>, TransitionError> {
-        Ok(self.relabel(self.inner.complete(id, expect, now, wake).await?))
-    }
-    async fn wake(&self, record: &Record<DeviceCode>) -> Result<(), StoreError> {
-        self.inner.wake(record).await
+        Ok(self.relabel(inner.complete(id, expect, now, wake).await?))
     }
     async fn cancel(
         &self,
+        inner: &S,
         id: PendingId,
         reason: CancelReason,
         expect: Option<&Namespace>,
         now: Timestamp,
     ) -> Result<Record<DeviceCode>, TransitionError> {
-        Ok(self.relabel(self.inner.cancel(id, reason, expect, now).await?))
-    }
-    async fn list_namespace(
-        &self,
-        token: &NamespaceToken<'_>,
-        now: Timestamp,
-    ) -> Result<Vec<Record<DeviceCode>>, StoreError> {
-        self.inner.list_namespace(token, now).await
-    }
-    async fn clear_namespace(&self, token: &NamespaceToken<'_>) -> Result<usize, StoreError> {
-        self.inner.clear_namespace(token).await
-    }
-    async fn purge(&self, now: Timestamp) -> Result<usize, StoreError> {
-        self.inner.purge(now).await
-    }
-    async fn subscribe(&self, id: PendingId) -> Result<Subscription<DeviceCode>, StoreError> {
-        self.inner.subscribe(id).await
+        Ok(self.relabel(inner.cancel(id, reason, expect, now).await?))
     }
 }
 
@@ -120,13 +88,7 @@ async fn bob_completes(key: Option<IntegrityKey>) -> (Option<String>, Result<(),
     let bob = user("bob");
     let open = honest.create(&bob, spec()).await.expect("create");
     let id = open.id();
-    let lying = manager(
-        Relabel {
-            inner,
-            to: ns("alice"),
-        },
-        key,
-    );
+    let lying = manager(Delegate::new(inner, Relabel { to: ns("alice") }), key);
     let vault = MemoryVault::<String>::new();
     let writer = vault.clone();
     let done = async {

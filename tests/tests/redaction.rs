@@ -16,7 +16,7 @@ use oob::provider::{
 use oob::state::CancelReason;
 use oob::store::{
     Body, CreateError, Created, Dedup, Limits, MemoryStore, NewRecord, Record, RecordState, Store,
-    StoreError, Subscription, TransitionError, Wake,
+    StoreError, TransitionError, Wake,
 };
 use oob::time::{Timestamp, TokioClock};
 use oob::vault::{MemoryVault, Vault, VaultError};
@@ -24,6 +24,7 @@ use oob::{
     AnyPending, CallbackBase, Error, Joined, Manager, Namespace, NamespaceToken, OobPayload,
     Outcome, PendingId, Spec,
 };
+use oob_tests::delegate::{Delegate, Overrides};
 
 /// The secret every payload, credential and key here carries.
 const SECRET: &str = "CANARY-SECRET-7f3a";
@@ -348,10 +349,9 @@ async fn core_types_print_neither_secret_nor_namespace() {
     leaks.assert_none(80);
 }
 
-/// A store that keeps the `Debug` of every `NewRecord` it is handed and of every answer it
-/// gives (a `NewRecord` is made only by the manager, so this is how a test gets one).
+/// Keeps the `Debug` of every `NewRecord` a store is handed and of every answer it gives (a
+/// `NewRecord` is made only by the manager, so this is how a test gets one).
 struct Spy {
-    inner: MemoryStore<Secret>,
     seen: Arc<Mutex<Vec<(String, String)>>>,
 }
 
@@ -363,80 +363,77 @@ impl Spy {
     }
 }
 
-impl Store<Secret> for Spy {
+impl<S: Store<Secret>> Overrides<Secret, S> for Spy {
     async fn create(
         &self,
+        inner: &S,
         new: &NewRecord<Secret>,
         limits: Limits,
         dedup: Dedup,
         now: Timestamp,
     ) -> Result<Created<Secret>, CreateError> {
         self.saw("NewRecord", new);
-        let created = self.inner.create(new, limits, dedup, now).await;
+        let created = inner.create(new, limits, dedup, now).await;
         self.saw("Result<Created, CreateError>", &created);
         created
     }
 
     async fn get(
         &self,
+        inner: &S,
         id: PendingId,
         now: Timestamp,
     ) -> Result<Option<Record<Secret>>, StoreError> {
-        let got = self.inner.get(id, now).await;
+        let got = inner.get(id, now).await;
         self.saw("Result<Option<Record>, StoreError> (get)", &got);
         got
     }
 
     async fn complete(
         &self,
+        inner: &S,
         id: PendingId,
         expect: Option<&Namespace>,
         now: Timestamp,
         wake: Wake,
     ) -> Result<Record<Secret>, TransitionError> {
-        let done = self.inner.complete(id, expect, now, wake).await;
+        let done = inner.complete(id, expect, now, wake).await;
         self.saw("Result<Record, TransitionError> (complete)", &done);
         done
     }
 
-    async fn wake(&self, record: &Record<Secret>) -> Result<(), StoreError> {
-        self.inner.wake(record).await
-    }
-
     async fn cancel(
         &self,
+        inner: &S,
         id: PendingId,
         reason: CancelReason,
         expect: Option<&Namespace>,
         now: Timestamp,
     ) -> Result<Record<Secret>, TransitionError> {
-        let done = self.inner.cancel(id, reason, expect, now).await;
+        let done = inner.cancel(id, reason, expect, now).await;
         self.saw("Result<Record, TransitionError> (cancel)", &done);
         done
     }
 
     async fn list_namespace(
         &self,
+        inner: &S,
         namespace: &NamespaceToken<'_>,
         now: Timestamp,
     ) -> Result<Vec<Record<Secret>>, StoreError> {
         self.saw("NamespaceToken (list_namespace)", namespace);
-        let listed = self.inner.list_namespace(namespace, now).await;
+        let listed = inner.list_namespace(namespace, now).await;
         self.saw("Result<Vec<Record>, StoreError> (list)", &listed);
         listed
     }
 
-    async fn clear_namespace(&self, namespace: &NamespaceToken<'_>) -> Result<usize, StoreError> {
+    async fn clear_namespace(
+        &self,
+        inner: &S,
+        namespace: &NamespaceToken<'_>,
+    ) -> Result<usize, StoreError> {
         self.saw("NamespaceToken (clear_namespace)", namespace);
-        self.inner.clear_namespace(namespace).await
-    }
-
-    async fn purge(&self, now: Timestamp) -> Result<usize, StoreError> {
-        self.inner.purge(now).await
-    }
-
-    async fn subscribe(&self, id: PendingId) -> Result<Subscription<Secret>, StoreError> {
-        self.inner.subscribe(id).await
+        inner.clear_namespace(namespace).await
     }
 }
 
@@ -447,10 +444,12 @@ async fn what_the_store_spi_sees_prints_neither_secret_nor_namespace() {
     let mut leaks = Leaks::default();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let m = Manager::builder()
-        .store(Spy {
-            inner: MemoryStore::new(),
-            seen: Arc::clone(&seen),
-        })
+        .store(Delegate::new(
+            MemoryStore::new(),
+            Spy {
+                seen: Arc::clone(&seen),
+            },
+        ))
         .provider(FromVerifiedSubject)
         .callback_base(CallbackBase::parse("https://ex.com").expect("valid base"))
         .build();

@@ -13,13 +13,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use oob::provider::FromVerifiedSubject;
 use oob::state::CancelReason;
-use oob::store::{
-    CreateError, Created, Dedup, Limits, MemoryStore, NewRecord, Record, Store, StoreError,
-    Subscription, TransitionError, Wake,
-};
+use oob::store::{MemoryStore, Record, Store, TransitionError, Wake};
 use oob::time::{Timestamp, TokioClock};
 use oob::vault::{MemoryVault, Vault};
-use oob::{AnyPending, CallbackBase, Error, Manager, Namespace, NamespaceToken, PendingId};
+use oob::{AnyPending, CallbackBase, Error, Manager, Namespace, PendingId};
+use oob_tests::delegate::{Delegate, Overrides};
 use oob_tests::{DeviceCode, ns, spec, user};
 
 /// How a [`Doctored`] store bends the record it answers a transition with.
@@ -53,21 +51,25 @@ impl Lie {
 
 /// A custom store: a `MemoryStore` whose `complete` and `cancel` answers pass through a
 /// [`Lie`] each (the transition itself is done, truthfully, by the inner store).
-struct Doctored<T> {
-    inner: MemoryStore<T>,
+type Doctored<T> = Delegate<MemoryStore<T>, Lies>;
+
+/// The [`Lie`]s a [`Doctored`] store tells, changeable while it runs.
+struct Lies {
     on_complete: Mutex<Lie>,
     on_cancel: Mutex<Lie>,
 }
 
-impl<T> Doctored<T> {
-    fn new(on_complete: Lie, on_cancel: Lie) -> Self {
-        Self {
-            inner: MemoryStore::new(),
+fn doctored<T>(on_complete: Lie, on_cancel: Lie) -> Doctored<T> {
+    Delegate::new(
+        MemoryStore::new(),
+        Lies {
             on_complete: Mutex::new(on_complete),
             on_cancel: Mutex::new(on_cancel),
-        }
-    }
+        },
+    )
+}
 
+impl Lies {
     fn lie_on_complete(&self) -> Lie {
         self.on_complete
             .lock()
@@ -83,67 +85,31 @@ impl<T> Doctored<T> {
     }
 }
 
-impl<T: Send + Sync + 'static> Store<T> for Doctored<T> {
-    async fn create(
-        &self,
-        new: &NewRecord<T>,
-        limits: Limits,
-        dedup: Dedup,
-        now: Timestamp,
-    ) -> Result<Created<T>, CreateError> {
-        self.inner.create(new, limits, dedup, now).await
-    }
-
-    async fn get(&self, id: PendingId, now: Timestamp) -> Result<Option<Record<T>>, StoreError> {
-        self.inner.get(id, now).await
-    }
-
+impl<T: Send + Sync + 'static, S: Store<T>> Overrides<T, S> for Lies {
     async fn complete(
         &self,
+        inner: &S,
         id: PendingId,
         expect: Option<&Namespace>,
         now: Timestamp,
         wake: Wake,
     ) -> Result<Record<T>, TransitionError> {
         let lie = self.lie_on_complete();
-        let record = self.inner.complete(id, expect, now, wake).await?;
+        let record = inner.complete(id, expect, now, wake).await?;
         Ok(lie.apply(record))
-    }
-
-    async fn wake(&self, record: &Record<T>) -> Result<(), StoreError> {
-        self.inner.wake(record).await
     }
 
     async fn cancel(
         &self,
+        inner: &S,
         id: PendingId,
         reason: CancelReason,
         expect: Option<&Namespace>,
         now: Timestamp,
     ) -> Result<Record<T>, TransitionError> {
         let lie = self.lie_on_cancel();
-        let record = self.inner.cancel(id, reason, expect, now).await?;
+        let record = inner.cancel(id, reason, expect, now).await?;
         Ok(lie.apply(record))
-    }
-
-    async fn list_namespace(
-        &self,
-        namespace: &NamespaceToken<'_>,
-        now: Timestamp,
-    ) -> Result<Vec<Record<T>>, StoreError> {
-        self.inner.list_namespace(namespace, now).await
-    }
-
-    async fn clear_namespace(&self, namespace: &NamespaceToken<'_>) -> Result<usize, StoreError> {
-        self.inner.clear_namespace(namespace).await
-    }
-
-    async fn purge(&self, now: Timestamp) -> Result<usize, StoreError> {
-        self.inner.purge(now).await
-    }
-
-    async fn subscribe(&self, id: PendingId) -> Result<Subscription<T>, StoreError> {
-        self.inner.subscribe(id).await
     }
 }
 
@@ -151,7 +117,7 @@ type M = Manager<DeviceCode, Doctored<DeviceCode>, FromVerifiedSubject>;
 
 fn manager(on_complete: Lie, on_cancel: Lie) -> M {
     Manager::builder()
-        .store(Doctored::new(on_complete, on_cancel))
+        .store(doctored(on_complete, on_cancel))
         .provider(FromVerifiedSubject)
         .callback_base(CallbackBase::parse("https://ex.com").expect("valid base"))
         .clock(TokioClock::new())
@@ -220,6 +186,7 @@ async fn complete_with_refuses_an_answer_with_another_id_and_persists_nothing() 
     // for either of them.
     let bobs = m.create(&user("bob"), spec()).await.expect("create");
     *m.store()
+        .over
         .on_complete
         .lock()
         .unwrap_or_else(PoisonError::into_inner) = Lie::Id(bobs.id());
@@ -364,6 +331,7 @@ async fn a_refused_complete_with_wakes_only_its_own_waiters_with_its_own_record(
         tokio::task::yield_now().await;
     }
     *m.store()
+        .over
         .on_complete
         .lock()
         .unwrap_or_else(PoisonError::into_inner) = Lie::Id(bid);

@@ -2,82 +2,30 @@
 
 use super::*;
 
+use crate::delegate::{Delegate, Overrides};
+
 /// What the second attempt of a [`CreateTwice`] store answered.
 type SecondCreate = Arc<Mutex<Option<Result<Created<DeviceCode>, CreateError>>>>;
 
-/// A store that inserts every new record the manager hands it twice: the first answer goes
-/// back to the manager, the second (the store's answer to a duplicate id) is kept for the
-/// case to inspect. Only the manager makes a [`NewRecord`], so this is how a test makes a
-/// store see the same id twice. Every other method delegates.
-struct CreateTwice<S> {
-    inner: S,
-    second: SecondCreate,
-}
+/// Inserts every new record the manager hands the store twice: the first answer goes back
+/// to the manager, the second (the store's answer to a duplicate id) is kept for the case to
+/// inspect. Only the manager makes a [`NewRecord`], so this is how a test makes a store see
+/// the same id twice. Every other method delegates.
+struct CreateTwice(SecondCreate);
 
-impl<S: Store<DeviceCode>> Store<DeviceCode> for CreateTwice<S> {
+impl<S: Store<DeviceCode>> Overrides<DeviceCode, S> for CreateTwice {
     async fn create(
         &self,
+        inner: &S,
         new: &NewRecord<DeviceCode>,
         limits: Limits,
         dedup: Dedup,
         now: Timestamp,
     ) -> Result<Created<DeviceCode>, CreateError> {
-        let first = self.inner.create(new, limits, dedup, now).await;
-        let second = self.inner.create(new, limits, dedup, now).await;
-        *self.second.lock().unwrap_or_else(PoisonError::into_inner) = Some(second);
+        let first = inner.create(new, limits, dedup, now).await;
+        let second = inner.create(new, limits, dedup, now).await;
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(second);
         first
-    }
-
-    async fn get(
-        &self,
-        id: PendingId,
-        now: Timestamp,
-    ) -> Result<Option<Record<DeviceCode>>, StoreError> {
-        self.inner.get(id, now).await
-    }
-
-    async fn complete(
-        &self,
-        id: PendingId,
-        expect: Option<&Namespace>,
-        now: Timestamp,
-        wake: Wake,
-    ) -> Result<Record<DeviceCode>, TransitionError> {
-        self.inner.complete(id, expect, now, wake).await
-    }
-
-    async fn wake(&self, record: &Record<DeviceCode>) -> Result<(), StoreError> {
-        self.inner.wake(record).await
-    }
-
-    async fn cancel(
-        &self,
-        id: PendingId,
-        reason: CancelReason,
-        expect: Option<&Namespace>,
-        now: Timestamp,
-    ) -> Result<Record<DeviceCode>, TransitionError> {
-        self.inner.cancel(id, reason, expect, now).await
-    }
-
-    async fn list_namespace(
-        &self,
-        namespace: &NamespaceToken<'_>,
-        now: Timestamp,
-    ) -> Result<Vec<Record<DeviceCode>>, StoreError> {
-        self.inner.list_namespace(namespace, now).await
-    }
-
-    async fn clear_namespace(&self, namespace: &NamespaceToken<'_>) -> Result<usize, StoreError> {
-        self.inner.clear_namespace(namespace).await
-    }
-
-    async fn purge(&self, now: Timestamp) -> Result<usize, StoreError> {
-        self.inner.purge(now).await
-    }
-
-    async fn subscribe(&self, id: PendingId) -> Result<Subscription<DeviceCode>, StoreError> {
-        self.inner.subscribe(id).await
     }
 }
 
@@ -126,10 +74,10 @@ pub async fn create_then_get_round_trips<S: Store<DeviceCode> + Clone>(store: S)
 /// `DuplicateId` and keeps the first record, once.
 pub async fn create_refuses_a_duplicate_id<S: Store<DeviceCode> + Clone>(store: S) {
     let second = SecondCreate::default();
-    let (m, clock) = setup(CreateTwice {
-        inner: store.clone(),
-        second: Arc::clone(&second),
-    });
+    let (m, clock) = setup(Delegate::new(
+        store.clone(),
+        CreateTwice(Arc::clone(&second)),
+    ));
     let p = m.create(&user("a"), spec()).await.expect("create");
     let again = second
         .lock()

@@ -26,4 +26,4 @@ pub mod vault_load;
 pub mod workload;
 
 pub use ops::Ops;
-pub use slow::SlowStore;
+pub use slow::{Slow, SlowStore};

@@ -12,15 +12,12 @@ use axum::response::Html;
 use axum::routing::get;
 use oob::http::{InteractionRejection, Interactions, UncheckedInteraction, interaction_headers};
 use oob::provider::FromVerifiedSubject;
-use oob::state::CancelReason;
-use oob::store::{
-    CreateError, Created, Dedup, Limits, MemoryStore, NewRecord, Record, StoreError, Subscription,
-    TransitionError, Wake,
-};
+use oob::store::{MemoryStore, Record, StoreError, TransitionError, Wake};
 use oob::time::{Clock, Timestamp};
 use oob::vault::{MemoryVault, Vault};
-use oob::{CallbackBase, Manager, Namespace, NamespaceToken, PendingId, Store};
+use oob::{CallbackBase, Manager, Namespace, PendingId, Store};
 use oob_tests::DeviceCode;
+use oob_tests::delegate::{Delegate, Overrides};
 
 /// Text that only internal errors carry: a response containing it leaked one.
 pub(crate) const INTERNAL_DETAIL: &str = "db at 10.1.2.3 refused password hunter2";
@@ -85,9 +82,11 @@ impl Clock for ShiftClock {
 
 /// A memory store that fails on demand (with an error whose text must never reach a
 /// response) and counts reads.
+pub(crate) type FlakyStore = Delegate<MemoryStore<DeviceCode>, Flaky>;
+
+/// The switches and the read count of a [`FlakyStore`].
 #[derive(Debug, Clone, Default)]
-pub(crate) struct FlakyStore {
-    inner: MemoryStore<DeviceCode>,
+pub(crate) struct Flaky {
     pub(crate) fail_get: Arc<AtomicBool>,
     pub(crate) fail_complete: Arc<AtomicBool>,
     pub(crate) gets: Arc<AtomicUsize>,
@@ -108,19 +107,10 @@ fn outage() -> StoreError {
     StoreError::backend(Outage)
 }
 
-impl Store<DeviceCode> for FlakyStore {
-    async fn create(
-        &self,
-        new: &NewRecord<DeviceCode>,
-        limits: Limits,
-        dedup: Dedup,
-        now: Timestamp,
-    ) -> Result<Created<DeviceCode>, CreateError> {
-        self.inner.create(new, limits, dedup, now).await
-    }
-
+impl Overrides<DeviceCode, MemoryStore<DeviceCode>> for Flaky {
     async fn get(
         &self,
+        inner: &MemoryStore<DeviceCode>,
         id: PendingId,
         now: Timestamp,
     ) -> Result<Option<Record<DeviceCode>>, StoreError> {
@@ -128,11 +118,12 @@ impl Store<DeviceCode> for FlakyStore {
         if self.fail_get.load(Ordering::SeqCst) {
             return Err(outage());
         }
-        self.inner.get(id, now).await
+        inner.get(id, now).await
     }
 
     async fn complete(
         &self,
+        inner: &MemoryStore<DeviceCode>,
         id: PendingId,
         expect: Option<&Namespace>,
         now: Timestamp,
@@ -141,41 +132,7 @@ impl Store<DeviceCode> for FlakyStore {
         if self.fail_complete.load(Ordering::SeqCst) {
             return Err(outage().into());
         }
-        self.inner.complete(id, expect, now, wake).await
-    }
-
-    async fn wake(&self, record: &Record<DeviceCode>) -> Result<(), StoreError> {
-        self.inner.wake(record).await
-    }
-
-    async fn cancel(
-        &self,
-        id: PendingId,
-        reason: CancelReason,
-        expect: Option<&Namespace>,
-        now: Timestamp,
-    ) -> Result<Record<DeviceCode>, TransitionError> {
-        self.inner.cancel(id, reason, expect, now).await
-    }
-
-    async fn list_namespace(
-        &self,
-        namespace: &NamespaceToken<'_>,
-        now: Timestamp,
-    ) -> Result<Vec<Record<DeviceCode>>, StoreError> {
-        self.inner.list_namespace(namespace, now).await
-    }
-
-    async fn clear_namespace(&self, namespace: &NamespaceToken<'_>) -> Result<usize, StoreError> {
-        self.inner.clear_namespace(namespace).await
-    }
-
-    async fn purge(&self, now: Timestamp) -> Result<usize, StoreError> {
-        self.inner.purge(now).await
-    }
-
-    async fn subscribe(&self, id: PendingId) -> Result<Subscription<DeviceCode>, StoreError> {
-        self.inner.subscribe(id).await
+        inner.complete(id, expect, now, wake).await
     }
 }
 

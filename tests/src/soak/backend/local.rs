@@ -10,7 +10,7 @@ use crate::DeviceCode;
 use crate::soak::config::{Backend, Config};
 use crate::soak::report::StoreReport;
 use crate::soak::run::soak;
-use crate::soak::slow::SlowStore;
+use crate::soak::slow::Slow;
 use crate::soak::sqlite_kill::Scratch;
 use crate::soak::workload::{Load, RETENTION};
 
@@ -33,7 +33,7 @@ pub(super) async fn memory(cfg: &Config) -> Result<StoreReport, String> {
 }
 
 pub(super) async fn slow(cfg: &Config) -> Result<StoreReport, String> {
-    let s = SlowStore::new(
+    let s = Slow::store(
         MemoryStore::<DeviceCode>::new().with_retention(RETENTION),
         SLOW_DELAY,
     );
