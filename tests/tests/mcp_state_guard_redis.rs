@@ -1,5 +1,7 @@
 //! [`RedisStateGuard`] against a real `redis-server` on loopback: single use across
-//! "replicas" (separate connections), atomicity under concurrency, and the keys' expiry.
+//! "replicas" (separate connections), atomicity under concurrency, and the keys' expiry;
+//! and the same on a real Redis Cluster of three primaries, started by the test, with the
+//! keys spread over every primary.
 //!
 //! Without `redis-server` installed the whole binary skips with a notice (unless `CI` is
 //! set: then it fails).
@@ -9,6 +11,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use oob::mcp::{GuardError, RedisStateGuard, StateGuard};
+use oob::store::RedisTarget;
+use oob_tests::redis_cluster::{RedisCluster, key_slot};
 use oob_tests::redis_server::RedisServer;
 
 static SERVER: OnceLock<Option<RedisServer>> = OnceLock::new();
@@ -118,15 +122,117 @@ async fn keys_expire_with_their_state_plus_grace() {
 
 #[tokio::test]
 async fn an_unreachable_redis_is_a_backend_error() {
-    // A port nothing listens on (bound, then released).
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+    let err = RedisStateGuard::open(&format!("redis://127.0.0.1:{}/", unused_port()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, GuardError::Backend(_)), "{err:?}");
+    assert!(std::error::Error::source(&err).is_some());
+}
+
+/// A free loopback port nothing listens on (bound, then released).
+fn unused_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port();
-    let err = RedisStateGuard::open(&format!("redis://127.0.0.1:{port}/"))
+        .port()
+}
+
+/// `PEXPIRETIME` of `key` asked of node `url` directly (no redirection followed): a node
+/// that does not hold the key's slot answers `MOVED`, an error here.
+async fn pexpiretime_on(url: &str, key: &str) -> redis::RedisResult<i64> {
+    let mut conn = redis::Client::open(url)?
+        .get_multiplexed_async_connection()
+        .await?;
+    redis::cmd("PEXPIRETIME")
+        .arg(key)
+        .query_async(&mut conn)
         .await
-        .unwrap_err();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_cluster_each_nonce_is_used_once_on_the_primary_of_its_slot() {
+    let Some(cluster) = RedisCluster::start(3, 0) else {
+        return;
+    };
+    let urls = cluster.urls();
+    let prefix = "oob:mcp:used:";
+    // Three replicas: two seeded with every node, one with a single node (it finds the
+    // others, and follows redirections to them).
+    let mut g = Vec::new();
+    for seeds in [urls.clone(), urls.clone(), vec![urls[0].clone()]] {
+        let target = RedisTarget::cluster(seeds).expect("cluster target");
+        let guard = RedisStateGuard::connect(target).await.expect("connect");
+        assert!(guard.is_cluster());
+        assert_eq!(
+            guard.prefix(),
+            prefix,
+            "the default prefix needs no hash tag"
+        );
+        g.push(guard.with_grace(Duration::from_secs(5)));
+    }
+    let exp = UNIX_EPOCH + Duration::from_millis(4_000_000_000_000);
+    let mut primaries = std::collections::HashSet::new();
+    for i in 0..30 {
+        let nonce = format!("k{i}");
+        g[i % 3].consume(&nonce, exp).await.unwrap();
+        for replica in &g {
+            assert!(
+                matches!(
+                    replica.consume(&nonce, exp).await,
+                    Err(GuardError::Replayed)
+                ),
+                "{nonce} replayed"
+            );
+        }
+        // The key is on the primary serving its slot, with the state's expiry plus grace.
+        let key = format!("{prefix}{nonce}");
+        let primary = cluster.primary_of(key_slot(&key)).expect("a primary");
+        primaries.insert(primary);
+        assert_eq!(
+            pexpiretime_on(&urls[primary], &key).await.unwrap(),
+            4_000_000_005_000,
+            "{key}"
+        );
+    }
+    assert_eq!(primaries.len(), 3, "the keys spread over every primary");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_cluster_concurrent_consumers_on_several_replicas_exactly_one_wins() {
+    let Some(cluster) = RedisCluster::start(3, 0) else {
+        return;
+    };
+    let mut g = Vec::new();
+    for _ in 0..3 {
+        let target = RedisTarget::cluster(cluster.urls()).expect("cluster target");
+        g.push(RedisStateGuard::connect(target).await.expect("connect"));
+    }
+    let exp = SystemTime::now() + Duration::from_secs(600);
+    for round in 0..20 {
+        let nonce = format!("c{round}");
+        let tasks: Vec<_> = (0..12)
+            .map(|i| {
+                let (g, nonce) = (g[i % g.len()].clone(), nonce.clone());
+                tokio::spawn(async move { g.consume(&nonce, exp).await })
+            })
+            .collect();
+        let mut ok = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(()) => ok += 1,
+                Err(GuardError::Replayed) => {}
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+        assert_eq!(ok, 1, "round {round}");
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_cluster_is_a_backend_error() {
+    let target = RedisTarget::cluster([format!("redis://127.0.0.1:{}/", unused_port())]).unwrap();
+    let err = RedisStateGuard::connect(target).await.unwrap_err();
     assert!(matches!(err, GuardError::Backend(_)), "{err:?}");
     assert!(std::error::Error::source(&err).is_some());
 }

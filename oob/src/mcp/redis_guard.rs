@@ -1,12 +1,15 @@
-//! [`RedisStateGuard`]: a [`StateGuard`] shared by every replica that talks to one Redis
-//! (features `mcp` and `redis`).
+//! [`RedisStateGuard`]: a [`StateGuard`] shared by every replica that talks to one Redis, a
+//! standalone server or a Redis Cluster (features `mcp` and `redis`).
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{ConnectionLike, ConnectionManager};
+use redis::{Cmd, RedisFuture, Value};
 
 use super::guard::{GuardError, StateGuard};
+use crate::store::RedisTarget;
 
 /// A [`StateGuard`] over Redis: consuming a nonce is one `SET <prefix><nonce> 1 NX PXAT
 /// <expiry + grace>`, atomic on the server, so of any number of replicas consuming one
@@ -14,17 +17,69 @@ use super::guard::{GuardError, StateGuard};
 /// [`grace`](Self::with_grace)); memory is bounded by the server's `maxmemory`, not here.
 /// A failure of Redis is [`GuardError::Backend`]: the retry is refused (fails closed).
 ///
+/// It connects to the same [`RedisTarget`]s as the Redis store and vault: one endpoint, or
+/// a Redis Cluster ([`RedisTarget::cluster`]), where each key is set on the primary of its
+/// slot (redirections followed, as the store does). Every consume is one key, so the prefix
+/// needs no hash tag on a cluster; without one, the keys spread over every primary.
+///
 /// `PXAT` needs Redis 6.2 or later.
+///
+/// ```no_run
+/// use oob::mcp::RedisStateGuard;
+/// use oob::store::RedisTarget;
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let nodes = ["redis://10.0.0.1:7000/", "redis://10.0.0.2:7000/"];
+/// let guard = RedisStateGuard::connect(RedisTarget::cluster(nodes)?).await?;
+/// # let _ = guard;
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct RedisStateGuard {
-    conn: ConnectionManager,
+    conn: Arc<dyn Handle>,
+    cluster: bool,
     prefix: String,
     grace: Duration,
+}
+
+/// A connection of either kind the target opens (one multiplexed connection that
+/// reconnects by itself, or a cluster connection that routes by slot), behind a pointer:
+/// each command is sent on a clone of it (a cheap handle).
+trait Handle: Send + Sync + 'static {
+    fn handle(&self) -> Erased;
+}
+
+impl<C: ConnectionLike + Clone + Send + Sync + 'static> Handle for C {
+    fn handle(&self) -> Erased {
+        Erased(Box::new(self.clone()))
+    }
+}
+
+struct Erased(Box<dyn ConnectionLike + Send>);
+
+impl ConnectionLike for Erased {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        self.0.req_packed_command(cmd)
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        self.0.req_packed_commands(cmd, offset, count)
+    }
+
+    fn get_db(&self) -> i64 {
+        self.0.get_db()
+    }
 }
 
 impl fmt::Debug for RedisStateGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStateGuard")
+            .field("cluster", &self.cluster)
             .field("prefix", &self.prefix)
             .field("grace", &self.grace)
             .finish_non_exhaustive()
@@ -38,11 +93,16 @@ impl RedisStateGuard {
     /// otherwise: 30 seconds.
     pub const DEFAULT_GRACE: Duration = Duration::from_secs(30);
 
-    /// A guard on an existing connection.
+    /// A guard on an existing connection to one server.
     #[must_use]
     pub fn new(conn: ConnectionManager) -> Self {
+        Self::on(Arc::new(conn), false)
+    }
+
+    fn on(conn: Arc<dyn Handle>, cluster: bool) -> Self {
         Self {
             conn,
+            cluster,
             prefix: Self::DEFAULT_PREFIX.to_owned(),
             grace: Self::DEFAULT_GRACE,
         }
@@ -55,14 +115,28 @@ impl RedisStateGuard {
     /// When the URL is invalid or Redis cannot be reached.
     pub async fn open(url: &str) -> Result<Self, GuardError> {
         let client = redis::Client::open(url).map_err(backend)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(1)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
-            .set_number_of_retries(0);
-        let conn = ConnectionManager::new_with_config(client, config)
+        Self::connect(client).await
+    }
+
+    /// A guard on `target`: a [`redis::Client`] (one server: 1 s to connect, 2 s per
+    /// reply, no retries) or a [`RedisTarget::cluster`] (the same timeouts per attempt;
+    /// redirections and a failover are retried, as for the store).
+    ///
+    /// # Errors
+    /// When Redis cannot be reached.
+    pub async fn connect(target: impl Into<RedisTarget>) -> Result<Self, GuardError> {
+        let target = target.into();
+        let conn = target
+            .connect(Duration::from_secs(1), Duration::from_secs(2))
             .await
-            .map_err(backend)?;
-        Ok(Self::new(conn))
+            .map_err(|e| GuardError::Backend(Box::new(e)))?;
+        Ok(Self::on(Arc::new(conn), target.is_cluster()))
+    }
+
+    /// Whether the guard is on a Redis Cluster.
+    #[must_use]
+    pub fn is_cluster(&self) -> bool {
+        self.cluster
     }
 
     /// The prefix of the keys (one key per used state).
@@ -102,7 +176,7 @@ impl StateGuard for RedisStateGuard {
             .duration_since(UNIX_EPOCH)
             .map_or(1, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
             .max(1);
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn.handle();
         let set: Option<String> = redis::cmd("SET")
             .arg(format!("{}{nonce}", self.prefix))
             .arg(1)
