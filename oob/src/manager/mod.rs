@@ -5,14 +5,11 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::Error;
 use crate::id::PendingId;
-use crate::namespace::Namespace;
 use crate::observe::LogKey;
 use crate::payload::OobPayload;
-use crate::pending::{AnyPending, CallbackTemplate, Pending};
-use crate::state::{Cancelled, Completed, Open};
-use crate::store::{Finished, Limits, Record, RecordState, Store};
+use crate::pending::{AnyPending, CallbackTemplate};
+use crate::store::{Limits, Record, Store};
 use crate::time::{Clock, Timestamp};
 
 pub mod builder;
@@ -23,6 +20,7 @@ mod instrument;
 mod maintenance;
 mod operator;
 mod read;
+mod records;
 mod settling;
 mod sweeper;
 mod wait;
@@ -74,7 +72,6 @@ pub use wait::Outcome;
 /// assert_eq!(vault.get(&caller, "github").await?.as_deref(), Some("s3cret"));
 /// # Ok(()) }
 /// ```
-
 pub struct Manager<T, S, P> {
     inner: Arc<ManagerInner<T, S, P>>,
 }
@@ -127,79 +124,6 @@ where
         AnyPending::from_record(record, self.inner.callback.clone())
     }
 
-    /// Checks that a record the store returned is bound to its namespace and kind, when the
-    /// manager has an [integrity key](ManagerBuilder::integrity_key); every record becomes a
-    /// `Pending` only after this.
-    fn bound(&self, record: &Record<T>) -> Result<(), Error> {
-        #[cfg(feature = "integrity")]
-        if let Some(key) = &self.inner.integrity
-            && !key.verify(record.id, T::KIND, &record.namespace)
-        {
-            return Err(Error::StoreContract(record.id));
-        }
-        let _ = record;
-        Ok(())
-    }
-
-    /// The record as an open pending, or why it is not open.
-    fn open_pending(&self, record: Record<T>) -> Result<Pending<T, Open>, Error> {
-        self.bound(&record)?;
-        match record.state {
-            RecordState::Open => Ok(Pending::from_record(
-                record,
-                Open::new(),
-                self.inner.callback.clone(),
-            )),
-            RecordState::Expired { .. } => Err(Error::Expired(record.id)),
-            state => Err(Error::Finished {
-                id: record.id,
-                how: state.finished().unwrap_or(Finished::Expired),
-            }),
-        }
-    }
-
-    /// The record of a completed transition as a completed pending.
-    fn completed_pending(&self, record: Record<T>) -> Result<Pending<T, Completed>, Error> {
-        self.bound(&record)?;
-        match record.state {
-            RecordState::Completed { at } => Ok(Pending::from_record(
-                record,
-                Completed { at },
-                self.inner.callback.clone(),
-            )),
-            _ => Err(wrong_state(record.id)),
-        }
-    }
-
-    /// The record of a cancel transition as a cancelled pending.
-    fn cancelled_pending(&self, record: Record<T>) -> Result<Pending<T, Cancelled>, Error> {
-        self.bound(&record)?;
-        match record.state {
-            RecordState::Cancelled { at, reason } => Ok(Pending::from_record(
-                record,
-                Cancelled { at, reason },
-                self.inner.callback.clone(),
-            )),
-            _ => Err(wrong_state(record.id)),
-        }
-    }
-
-    /// Checks that the record a store answered a transition with is the one asked for: its
-    /// id, and the namespace of the pending the call consumed (when it consumed one). A
-    /// custom store that breaks this fails the call instead of handing out a capability for
-    /// another namespace.
-    fn check_answer(
-        &self,
-        record: &Record<T>,
-        id: PendingId,
-        namespace: Option<&Namespace>,
-    ) -> Result<(), Error> {
-        if record.id != id || namespace.is_some_and(|ns| *ns != record.namespace) {
-            return Err(Error::StoreContract(id));
-        }
-        Ok(())
-    }
-
     /// The store.
     #[must_use]
     pub fn store(&self) -> &S {
@@ -217,9 +141,4 @@ where
     pub fn callback_url(&self, id: PendingId) -> String {
         self.inner.callback.render(id)
     }
-}
-
-/// A store answered a transition with a record in another state than the transition's.
-fn wrong_state(id: PendingId) -> Error {
-    Error::StoreContract(id)
 }
