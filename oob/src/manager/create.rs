@@ -115,7 +115,7 @@ where
     /// Like [`create`](Self::create), but when an open, unexpired pending already exists for
     /// the same namespace, kind, alias and resource, returns it instead (against prompt
     /// storms). Atomic: any number of concurrent callers for one key get one pending. Within
-    /// the [decline cooldown](ManagerBuilder::decline_cooldown) after a decline for the
+    /// the [decline cooldown](super::ManagerBuilder::decline_cooldown) after a decline for the
     /// key, returns the decline.
     pub fn create_or_join<C: ?Sized>(
         &self,

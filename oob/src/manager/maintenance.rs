@@ -23,8 +23,8 @@ where
     P: Send + Sync + 'static,
 {
     /// Removes every pending (open or finished) of the verified caller of `cx`; returns how
-    /// many. Their waiters end with [`Outcome::Removed`]. (An operator who must clear
-    /// another user's pendings uses [`operator`](Self::operator).)
+    /// many. Their waiters end with [`Outcome::Removed`](super::Outcome::Removed). (An
+    /// operator who must clear another user's pendings uses [`operator`](Self::operator).)
     pub async fn clear<C: ?Sized>(&self, cx: &C) -> Result<usize, Error>
     where
         P: NamespaceProvider<C>,
@@ -69,7 +69,8 @@ where
     ///
     /// With the `metrics` feature it first counts, once each, the interactions this manager
     /// created whose deadline has passed and that the store reads as expired (see
-    /// [`ManagerBuilder`]'s metrics notes): so run a [sweeper](Self::spawn_sweeper).
+    /// [`ManagerBuilder`](super::ManagerBuilder)'s metrics notes): so run a
+    /// [sweeper](Self::spawn_sweeper).
     pub async fn purge(&self) -> Result<usize, Error> {
         #[cfg(feature = "metrics")]
         self.count_expiries().await?;
