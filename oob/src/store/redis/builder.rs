@@ -11,6 +11,7 @@ use super::conn::RedisTarget;
 use super::error::{RedisStoreError, reply};
 use super::events::{SubscriberCtx, subscriber};
 use super::keys::{Keys, has_hash_tag};
+use super::maintenance::sweep;
 use super::{DEFAULT_PREFIX, DEFAULT_RETENTION, DEFAULT_TTL_SLACK, RedisStore, Shared};
 use crate::payload::OobPayload;
 use crate::store::{Notifier, StoreError};
@@ -75,8 +76,11 @@ impl<T> RedisStoreBuilder<T> {
         self
     }
 
-    /// How long after its retention window Redis deletes a record key by itself (default
-    /// [`DEFAULT_TTL_SLACK`]): allows for clock skew between the services and Redis.
+    /// How long after its retention window a record is forgotten at the latest when no
+    /// sweeper calls [`purge`](crate::store::Store::purge) (default
+    /// [`DEFAULT_TTL_SLACK`]): every connected store purges by itself this often (at least
+    /// once a second), forgetting what a purge at its clock minus this would, which allows
+    /// for clocks of other services running up to this much ahead.
     #[must_use]
     pub fn ttl_slack(mut self, slack: Duration) -> Self {
         self.slack = slack;
@@ -111,6 +115,11 @@ impl<T> RedisStoreBuilder<T> {
     /// acknowledged write survives a failover to any replica that acknowledged it: Redis
     /// replication is asynchronous otherwise, and a primary killed before it replicated
     /// loses its last writes. Default: off.
+    ///
+    /// Creates and transitions then go on a connection of their own, and each waits
+    /// there: `WAIT` covers only its own connection's writes and holds that connection
+    /// while it waits, so a lagging replica delays the store's other writes (up to
+    /// `timeout` each) but not its reads, lists, purges and clears.
     #[must_use]
     pub fn wait_for_replicas(mut self, replicas: u32, timeout: Duration) -> Self {
         self.replicas = (replicas > 0).then_some((replicas, timeout));
@@ -156,9 +165,18 @@ impl<T> RedisStoreBuilder<T> {
             response_timeout: self.response_timeout,
             keepalive: self.keepalive,
         }));
+        let writes = if self.replicas.is_some() {
+            self.target
+                .connect(self.connection_timeout, self.response_timeout)
+                .await?
+        } else {
+            conn.clone()
+        };
+        let slack = self.slack;
         let store = RedisStore {
-            shared: Arc::new(Shared {
+            shared: Arc::new_cyclic(|weak| Shared {
                 conn,
+                writes,
                 keys,
                 retention: self.retention,
                 slack: self.slack,
@@ -166,6 +184,7 @@ impl<T> RedisStoreBuilder<T> {
                 notifier,
                 subscribed,
                 subscriber,
+                sweeper: tokio::spawn(sweep(weak.clone(), slack)),
             }),
         };
         let limit = (self.connection_timeout + self.response_timeout).saturating_mul(attempts);

@@ -3,6 +3,12 @@
 //! Fields: namespace `n`, created `c`, deadline `e`, state `s` (`o` open, `c` completed,
 //! `x` cancelled, `d` declined), finished `t`, labels `a` `r` `i` (absent when `None`),
 //! JSON payload `d`, dedup key `k`.
+//!
+//! A stored hash keeps `s` = `o`: a transition writes the *finish marker* `f` instead, the
+//! new state's code followed by when it finished (ms), e.g. `c1700000000000`, with
+//! `HSETNX` (only the first finisher writes it). The marker decides the state: the state
+//! it names when it finished before the deadline, and open (so expired at the deadline)
+//! when it came at or after it. Event messages carry `s` and `t`.
 
 use std::sync::Arc;
 
@@ -80,7 +86,7 @@ pub(crate) fn decode<'a, T: DeserializeOwned>(
     fields: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
 ) -> Result<Record<T>, StoreError> {
     let (mut n, mut c, mut e, mut s, mut t, mut d) = (None, None, None, None, None, None);
-    let (mut a, mut r, mut i) = (None, None, None);
+    let (mut a, mut r, mut i, mut f) = (None, None, None, None);
     for (k, v) in fields {
         match k {
             b"n" => n = Some(v),
@@ -92,6 +98,7 @@ pub(crate) fn decode<'a, T: DeserializeOwned>(
             b"r" => r = Some(utf8(v, "resource")?),
             b"i" => i = Some(utf8(v, "elicitation id")?),
             b"d" => d = Some(v),
+            b"f" => f = Some(v),
             _ => {}
         }
     }
@@ -105,18 +112,10 @@ pub(crate) fn decode<'a, T: DeserializeOwned>(
         t.map(Timestamp::from_millis)
             .ok_or_else(|| malformed("finished"))
     };
-    let state = match s.ok_or_else(|| malformed("state"))? {
-        b"o" => RecordState::Open,
-        b"c" => RecordState::Completed { at: at()? },
-        b"x" => RecordState::Cancelled {
-            at: at()?,
-            reason: CancelReason::Cancelled,
-        },
-        b"d" => RecordState::Cancelled {
-            at: at()?,
-            reason: CancelReason::Declined,
-        },
-        _ => return Err(malformed("state")),
+    let s = s.ok_or_else(|| malformed("state"))?;
+    let state = match f {
+        Some(f) => finish_marker(f, expires)?,
+        None => stored_state(s, at)?,
     };
     let data: T = serde_json::from_slice(d.ok_or_else(|| malformed("payload"))?)
         .map_err(|e| StoreError::Decode(Box::new(e)))?;
@@ -128,6 +127,40 @@ pub(crate) fn decode<'a, T: DeserializeOwned>(
         state,
         Arc::new(Body::new(data, a, r, i)),
     ))
+}
+
+/// The state a finish marker (`f`) decides, for a record with deadline `expires`.
+pub(crate) fn finish_marker(f: &[u8], expires: Timestamp) -> Result<RecordState, StoreError> {
+    let (code, at) = f.split_first().ok_or_else(|| malformed("finish marker"))?;
+    let at = Timestamp::from_millis(parse_ms(at, "finish marker")?);
+    if at >= expires {
+        // Too late: the record expired at its deadline.
+        return Ok(RecordState::Open);
+    }
+    match code {
+        b'o' => Err(malformed("finish marker")),
+        code => stored_state(std::slice::from_ref(code), || Ok(at)),
+    }
+}
+
+/// The state of an `s` code, finished at `at()`.
+fn stored_state(
+    s: &[u8],
+    at: impl Fn() -> Result<Timestamp, StoreError>,
+) -> Result<RecordState, StoreError> {
+    Ok(match s {
+        b"o" => RecordState::Open,
+        b"c" => RecordState::Completed { at: at()? },
+        b"x" => RecordState::Cancelled {
+            at: at()?,
+            reason: CancelReason::Cancelled,
+        },
+        b"d" => RecordState::Cancelled {
+            at: at()?,
+            reason: CancelReason::Declined,
+        },
+        _ => return Err(malformed("state")),
+    })
 }
 
 pub(crate) fn bytes(v: &Value) -> Option<&[u8]> {
@@ -170,6 +203,9 @@ pub(crate) fn decode_hash<T: DeserializeOwned>(
 ) -> Result<Option<Record<T>>, StoreError> {
     match hash_pairs(v)? {
         None => Ok(None),
+        // Only a finish marker: left by a transition that raced a clear or purge of the
+        // record (see `transitions.rs`), about to be deleted; not a record.
+        Some(pairs) if pairs.iter().all(|(k, _)| *k == b"f") => Ok(None),
         Some(pairs) => decode::<T>(id, pairs).map(|r| {
             let state = r.state_at(now);
             Some(r.with_state(state))

@@ -6,34 +6,48 @@
 -- KEYS[5] latest decline of the key (P x:key)
 -- ARGV[1] now (ms)                    ARGV[2] per-namespace bound (-1: none)
 -- ARGV[3] total bound (-1: none)      ARGV[4] decline cooldown (ms; -1: no dedup)
--- ARGV[5] deadline (ms)               ARGV[6] key expiry (PEXPIREAT, ms)
--- ARGV[7] id                          ARGV[8] record key prefix (P p:)
--- ARGV[9..] the record's field/value pairs
+-- ARGV[5] deadline (ms)               ARGV[6] id
+-- ARGV[7] record key prefix (P p:)    ARGV[8..] the record's field/value pairs
+-- Also reads the record of an open id found in KEYS[4] and of the id KEYS[5] names (keys
+-- named by index entries, so not in KEYS; same hash tag).
 --
 -- Indexes score a record by its deadline while open and by its finish time after, so
--- ZCOUNT (now, +inf) counts exactly the open, unexpired records, in O(log n).
+-- ZCOUNT (now, +inf) counts exactly the open, unexpired records, in O(log n). The record
+-- gets no TTL: purge removes it with its index entries.
 -- Returns {'ok'} | {'dup'} | {'cap', 'namespace' | 'total'}
 --       | {'join', id, fields} | {'declined', id, fields}
 -- The store index doubles as the duplicate-id check: every record is in it until purged or
 -- cleared, so ZADD NX adds nothing for a known id. Every refusal below takes the entry back.
-if redis.call('ZADD', KEYS[3], 'NX', ARGV[5], ARGV[7]) == 0 then return {'dup'} end
+if redis.call('ZADD', KEYS[3], 'NX', ARGV[5], ARGV[6]) == 0 then return {'dup'} end
 local function refuse(reply)
-  redis.call('ZREM', KEYS[3], ARGV[7])
+  redis.call('ZREM', KEYS[3], ARGV[6])
   return reply
 end
 local now = tonumber(ARGV[1])
 local cool = tonumber(ARGV[4])
 if cool >= 0 then
-  local open = redis.call('ZRANGEBYSCORE', KEYS[4], '(' .. ARGV[1], '+inf', 'LIMIT', 0, 1)
-  if open[1] then
-    return refuse({'join', open[1], redis.call('HGETALL', ARGV[8] .. open[1])})
+  -- An id in the dedup index may already carry a finish marker whose finisher has not
+  -- taken it out yet (or failed to): such an entry is dropped here and the next one tried.
+  for _ = 1, 16 do
+    local open = redis.call('ZRANGEBYSCORE', KEYS[4], '(' .. ARGV[1], '+inf', 'LIMIT', 0, 1)
+    if not open[1] then break end
+    local h = redis.call('HGETALL', ARGV[7] .. open[1])
+    local joinable = #h > 0
+    for i = 1, #h, 2 do
+      if h[i] == 'f' then joinable = false end
+    end
+    if joinable then return refuse({'join', open[1], h}) end
+    redis.call('ZREM', KEYS[4], open[1])
   end
   if cool > 0 then
     local d = redis.call('GET', KEYS[5])
     if d then
-      local f = redis.call('HMGET', ARGV[8] .. d, 's', 't')
-      if f[1] == 'd' and tonumber(f[2]) + cool > now then
-        return refuse({'declined', d, redis.call('HGETALL', ARGV[8] .. d)})
+      local f = redis.call('HMGET', ARGV[7] .. d, 'f', 'e')
+      if f[1] and string.sub(f[1], 1, 1) == 'd' then
+        local at = tonumber(string.sub(f[1], 2))
+        if at < tonumber(f[2]) and at + cool > now then
+          return refuse({'declined', d, redis.call('HGETALL', ARGV[7] .. d)})
+        end
       end
     end
   end
@@ -48,8 +62,7 @@ if total >= 0 then
   if tonumber(ARGV[5]) > now then open = open - 1 end
   if open >= total then return refuse({'cap', 'total'}) end
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 9))
-redis.call('PEXPIREAT', KEYS[1], ARGV[6])
-redis.call('ZADD', KEYS[2], ARGV[5], ARGV[7])
-redis.call('ZADD', KEYS[4], ARGV[5], ARGV[7])
+redis.call('HSET', KEYS[1], unpack(ARGV, 8))
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[6])
+redis.call('ZADD', KEYS[4], ARGV[5], ARGV[6])
 return {'ok'}

@@ -4,10 +4,11 @@
 -- KEYS[1] record hash (P p:id)
 -- ARGV[1] store key prefix (P)        ARGV[2] id
 -- ARGV[3] event channel (P events)    ARGV[4] event message (the id and the record)
--- Touches P n:namespace, P all and P j:key besides the record. Returns 1, or 0 when the
--- record was already gone (cleared or purged) or is open.
-local f = redis.call('HMGET', KEYS[1], 's', 'n', 'k')
-if not f[1] or f[1] == 'o' then return 0 end
+-- Touches P n:namespace, P all and P j:key besides the record (named by its fields, so
+-- not in KEYS; same hash tag). Returns 1, or 0 when the record was already gone (cleared
+-- or purged) or is not finished (no finish marker `f`).
+local f = redis.call('HMGET', KEYS[1], 'f', 'n', 'k')
+if not f[1] or not f[2] then return 0 end
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', ARGV[1] .. 'n:' .. f[2], ARGV[2])

@@ -5,11 +5,14 @@ use std::str::FromStr;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::RedisStore;
+use std::sync::Weak;
+use std::time::Duration;
+
 use super::codec::{bytes, decode_hash, int};
 use super::conn::{eval, evalsha};
 use super::error::{backend, reply};
 use super::scripts::{CLEAR, PURGE};
+use super::{RedisStore, Shared};
 use crate::id::PendingId;
 use crate::namespace::Namespace;
 use crate::store::{Record, StoreError};
@@ -102,7 +105,9 @@ where
             }
         }
     }
+}
 
+impl<T: Send + Sync + 'static> RedisStore<T> {
     /// Forgets every record whose retention window ended by `now`, in batches.
     pub(super) async fn forget_ended(&self, now: Timestamp) -> Result<usize, StoreError> {
         let keys = &self.shared.keys;
@@ -134,5 +139,25 @@ where
         for id in ids {
             self.shared.notifier.notify(*id);
         }
+    }
+}
+
+/// The store's own purge: every `every` (at least a second), forgets what a purge at
+/// `now - every` would (so the services' clocks may run up to `every` ahead of this one's),
+/// for as long as the store is alive. Records carry no TTL (purge removes them together
+/// with their index entries), so this is what bounds Redis's memory when no sweeper runs.
+pub(super) async fn sweep<T: Send + Sync + 'static>(shared: Weak<Shared<T>>, every: Duration) {
+    let every = every.max(Duration::from_secs(1));
+    loop {
+        tokio::time::sleep(every).await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let store = RedisStore { shared };
+        let now = std::time::SystemTime::now()
+            .checked_sub(every)
+            .unwrap_or(std::time::UNIX_EPOCH);
+        // Best effort: the next round tries again.
+        let _ = store.forget_ended(Timestamp::from_system_time(now)).await;
     }
 }

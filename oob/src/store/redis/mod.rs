@@ -19,18 +19,34 @@
 //! The sorted sets score an id by its deadline while it is open, and by when it finished
 //! after that; so `ZCOUNT (now +inf` counts exactly the open, unexpired records of a
 //! namespace or of the store, and `ZRANGEBYSCORE -inf (now - retention)` finds exactly what
-//! [`purge`](Store::purge) forgets. Each record key also gets a `PEXPIREAT` a slack after the
-//! latest it may be purged, so Redis forgets records even when no sweeper runs.
+//! [`purge`](Store::purge) forgets. Record keys carry no TTL, so no index entry outlives its
+//! record: purge removes both. Every connected store also purges by itself every
+//! [`ttl_slack`](RedisStoreBuilder::ttl_slack), so Redis forgets ended records even when
+//! no sweeper runs.
 //!
 //! # Cost per operation
 //!
 //! Nothing scans more than it returns: a create is one script (a `ZADD NX` to the store
 //! index, which is also the duplicate-id check; for dedup a `ZRANGEBYSCORE … LIMIT 0 1` and
-//! at most a `GET` and `HMGET` of the latest decline; one `ZCOUNT` per bound; the `HSET`,
-//! `PEXPIREAT` and two more `ZADD`s); a transition is one script of `O(log n)`
-//! commands that returns the record from one `HMGET`; a get is one `HGETALL`; a list reads
-//! the open ids of the namespace and their records; clear and purge handle batches of what
-//! they remove.
+//! `HGETALL` of what it finds, and at most a `GET` and `HMGET` of the latest decline; one
+//! `ZCOUNT` per bound; the `HSET` and two more `ZADD`s). A complete or cancel is no script:
+//! a `MULTI` of `HSETNX` (the finish marker, which decides the one winner) and `HMGET`,
+//! then for the winner `ZADD XX` ×2, `ZREM` and `PUBLISH` in one pipeline (see
+//! `transitions.rs` for what a reader sees in between); a decline, or a transition that
+//! must check the namespace, is one script of `O(log n)` commands. A get is one `HGETALL`;
+//! a list reads the open ids of the namespace and their records; clear and purge handle
+//! batches of what they remove.
+//!
+//! # Keys the scripts do not declare
+//!
+//! Every key a script touches starts with the store's prefix, so with a hash-tagged prefix
+//! all of them share one slot, but the scripts also touch keys named by a record's fields
+//! or an index entry (the namespace and dedup indexes of the record a transition, purge or
+//! forget handles, the records a clear or purge removes, the record a dedup lookup finds),
+//! which they cannot declare in `KEYS` before reading them. Redis runs such scripts (the
+//! keys are in the slot of the declared ones), but during a live reshard that migrates the
+//! store's slot a script may fail with a cross-slot or `TRYAGAIN` error (the operation fails,
+//! nothing is half-written); retry it after the migration.
 //!
 //! # Zero retention
 //!
@@ -150,6 +166,11 @@ impl<T> std::fmt::Debug for RedisStore<T> {
 
 struct Shared<T> {
     conn: conn::Conn,
+    /// The connection creates and transitions go on: `conn` itself, or with
+    /// [`wait_for_replicas`](RedisStoreBuilder::wait_for_replicas) a connection of their
+    /// own, since `WAIT` covers its connection's writes and holds the connection while it
+    /// waits (reads, lists, purges and clears stay on `conn` and are not held).
+    writes: conn::Conn,
     keys: keys::Keys,
     retention: Duration,
     slack: Duration,
@@ -157,11 +178,13 @@ struct Shared<T> {
     notifier: Notifier<T>,
     subscribed: Arc<AtomicBool>,
     subscriber: tokio::task::JoinHandle<()>,
+    sweeper: tokio::task::JoinHandle<()>,
 }
 
 impl<T> Drop for Shared<T> {
     fn drop(&mut self) {
         self.subscriber.abort();
+        self.sweeper.abort();
     }
 }
 
@@ -213,6 +236,10 @@ impl<T> RedisStore<T> {
 
     fn conn(&self) -> conn::Conn {
         self.shared.conn.clone()
+    }
+
+    fn writes(&self) -> conn::Conn {
+        self.shared.writes.clone()
     }
 }
 

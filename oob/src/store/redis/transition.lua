@@ -1,4 +1,6 @@
--- transition.lua: completes, cancels or declines an open record.
+-- transition.lua: completes, cancels or declines an open record (the path for a decline
+-- and for a transition that must check the namespace first; see `transitions.rs` for the
+-- one without Lua). Writes the finish marker `f` (state code and time, see `codec.rs`).
 --
 -- KEYS[1] record hash (P p:id)
 -- ARGV[1] now (ms)                    ARGV[2] new state: 'c' completed, 'x' cancelled, 'd' declined
@@ -9,18 +11,24 @@
 --
 -- Touches, besides the record: P n:namespace, P all (re-scored by the finish time),
 -- P j:key (the record leaves its dedup index), and for a decline P x:key (the latest
--- decline of the key, for the cooldown). No scan: every command is O(1) or O(log n).
+-- decline of the key, for the cooldown): keys named by the record's fields, so they are
+-- not in KEYS (they share the store's hash tag, so its slot). No scan: every command is
+-- O(1) or O(log n).
 -- Returns {'ok', n, c, e, a, r, i, d} (the record's fields; a missing label is nil)
 --       | {'none'} | {'other'}
 --       | {'done', state, at} (state 'e': open but past its deadline, at = the deadline;
 --         otherwise at = when it finished)
-local f = redis.call('HMGET', KEYS[1], 's', 'e', 'n', 'k', 'c', 'a', 'r', 'i', 'd', 't')
-if not f[1] then return {'none'} end
-if f[1] ~= 'o' then return {'done', f[1], f[10]} end
+local f = redis.call('HMGET', KEYS[1], 'f', 'e', 'n', 'k', 'c', 'a', 'r', 'i', 'd')
+if not f[3] then return {'none'} end
+if f[1] then
+  local at = string.sub(f[1], 2)
+  if tonumber(at) >= tonumber(f[2]) then return {'done', 'e', f[2]} end
+  return {'done', string.sub(f[1], 1, 1), at}
+end
 if tonumber(f[2]) <= tonumber(ARGV[1]) then return {'done', 'e', f[2]} end
 if ARGV[3] ~= '' and f[3] ~= string.sub(ARGV[3], 2) then return {'other'} end
 local p = ARGV[7]
-redis.call('HSET', KEYS[1], 's', ARGV[2], 't', ARGV[1])
+redis.call('HSET', KEYS[1], 'f', ARGV[2] .. ARGV[1])
 redis.call('ZADD', p .. 'n:' .. f[3], ARGV[1], ARGV[6])
 redis.call('ZADD', p .. 'all', ARGV[1], ARGV[6])
 redis.call('ZREM', p .. 'j:' .. f[4], ARGV[6])

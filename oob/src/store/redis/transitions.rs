@@ -27,6 +27,21 @@ use crate::time::Timestamp;
 /// Latest representable key expiry (far beyond any real deadline; keeps `PEXPIREAT` valid).
 const MAX_EXPIRE_MS: u64 = 1 << 52;
 
+/// The state a transition to `to` (`c`, `x` or `d`) at `now` leaves.
+fn new_state(to: &str, now: Timestamp) -> RecordState {
+    match to {
+        "c" => RecordState::Completed { at: now },
+        "x" => RecordState::Cancelled {
+            at: now,
+            reason: CancelReason::Cancelled,
+        },
+        _ => RecordState::Cancelled {
+            at: now,
+            reason: CancelReason::Declined,
+        },
+    }
+}
+
 /// A bound as a Lua number: `-1` for "none".
 pub(crate) fn limit_arg(n: usize) -> i64 {
     if n >= 1 << 52 {
@@ -47,7 +62,7 @@ where
     T: Serialize + DeserializeOwned + Send + Sync + 'static,
 {
     async fn call(&self, lua: &Lua, cmd: &redis::Cmd) -> Result<redis::Value, StoreError> {
-        eval(&mut self.conn(), lua.source, cmd).await
+        eval(&mut self.writes(), lua.source, cmd).await
     }
 
     /// With [`wait_for_replicas`](super::RedisStoreBuilder::wait_for_replicas): waits until
@@ -59,7 +74,7 @@ where
         let mut cmd = redis::cmd("WAIT");
         cmd.arg(wanted).arg(ms(timeout).max(1));
         let answer = self
-            .conn()
+            .writes()
             .send_to_slot_primary(self.shared.keys.slot, cmd)
             .await
             .map_err(backend)?;
@@ -93,11 +108,6 @@ where
                 i64::try_from(ms(decline_cooldown.min(self.shared.retention))).unwrap_or(i64::MAX)
             }
         };
-        let purge_at = record.purge_at(self.shared.retention);
-        let key_expiry = purge_at
-            .saturating_add(self.shared.slack)
-            .as_millis()
-            .min(MAX_EXPIRE_MS);
         let mut cmd = evalsha(&CREATE.script, 5);
         cmd.arg(keys.record(id_str))
             .arg(keys.namespace(record.namespace.as_str()))
@@ -109,7 +119,6 @@ where
             .arg(limit_arg(limits.total))
             .arg(cooldown)
             .arg(record.expires_at.as_millis())
-            .arg(key_expiry)
             .arg(id_str)
             .arg(&keys.record_prefix);
         for (k, v) in &fields {
@@ -176,6 +185,9 @@ where
         now: Timestamp,
         wake: Wake,
     ) -> Result<Record<T>, TransitionError> {
+        if expect.is_none() && to != "d" {
+            return self.finish(id, to, now, wake).await;
+        }
         let ids = id.encode();
         let id_str = ids.as_str();
         let keys = &self.shared.keys;
@@ -201,52 +213,150 @@ where
         let (tag, rest) = tagged(&v)?;
         match tag {
             b"ok" => {
-                let state = match to {
-                    "c" => RecordState::Completed { at: now },
-                    "x" => RecordState::Cancelled {
-                        at: now,
-                        reason: CancelReason::Cancelled,
-                    },
-                    _ => RecordState::Cancelled {
-                        at: now,
-                        reason: CancelReason::Declined,
-                    },
-                };
-                let rec = decode_transitioned::<T>(id, rest, state)?;
-                self.replicated().await?;
-                if wake == Wake::Now {
-                    self.shared.notifier.notify_with(id, rec.clone());
-                    if zero {
-                        // Best effort: on failure the record stays finished until a purge.
-                        let _ = self.forget(&rec).await;
-                    }
-                }
-                Ok(rec)
+                let rec = decode_transitioned::<T>(id, rest, new_state(to, now))?;
+                self.finished(rec, wake).await
             }
             b"none" => Err(TransitionError::NotFound),
             b"other" => Err(TransitionError::NamespaceMismatch),
             b"done" => {
                 let code = rest.first().and_then(bytes).unwrap_or(b"e");
-                // Past its retention window a record is gone for transitions too, purged
-                // or not.
                 let at = rest
                     .get(1)
                     .and_then(int)
                     .and_then(|t| u64::try_from(t).ok());
-                let ended = at.map(Timestamp::from_millis).is_some_and(|at| {
-                    at.saturating_add(self.shared.retention) <= now
-                        && (code == b"e" || !self.shared.retention.is_zero())
-                });
-                if code == b"e" {
-                    self.shared.notifier.notify(id);
-                }
-                if ended {
-                    return Err(TransitionError::NotFound);
-                }
-                Err(TransitionError::Finished(finished_of(code)))
+                Err(self.done(id, code, at, now))
             }
             _ => Err(reply("transition tag").into()),
         }
+    }
+
+    /// After a transition won: waits for the replicas, wakes the local waiters (and with
+    /// zero retention removes the record) unless the caller wakes later.
+    async fn finished(&self, rec: Record<T>, wake: Wake) -> Result<Record<T>, TransitionError> {
+        self.replicated().await?;
+        if wake == Wake::Now {
+            self.shared.notifier.notify_with(rec.id, rec.clone());
+            if self.shared.retention.is_zero() {
+                // Best effort: on failure the record stays finished until a purge.
+                let _ = self.forget(&rec).await;
+            }
+        }
+        Ok(rec)
+    }
+
+    /// The error of a transition that found the record finished (`code`, at `at`) or past
+    /// its deadline (`e`, at the deadline).
+    fn done(&self, id: PendingId, code: &[u8], at: Option<u64>, now: Timestamp) -> TransitionError {
+        // Past its retention window a record is gone for transitions too, purged or not.
+        let ended = at.map(Timestamp::from_millis).is_some_and(|at| {
+            at.saturating_add(self.shared.retention) <= now
+                && (code == b"e" || !self.shared.retention.is_zero())
+        });
+        if code == b"e" {
+            self.shared.notifier.notify(id);
+        }
+        if ended {
+            return TransitionError::NotFound;
+        }
+        TransitionError::Finished(finished_of(code))
+    }
+
+    /// A transition without Lua (no namespace to check, not a decline). `HSETNX` of the
+    /// finish marker decides the single winner, in a `MULTI` with the read of the record's
+    /// fields; the marker alone makes the record finished for every reader (see
+    /// `codec.rs`). The winner then moves the record in its indexes (`ZADD XX`, so an entry
+    /// a concurrent clear or purge removed is not put back) and publishes the event. Should
+    /// those follow-up writes fail, the record still reads finished: a dedup lookup skips
+    /// it and drops its stale entry, the namespace's open count includes it until its
+    /// deadline, and purge goes by the marker.
+    async fn finish(
+        &self,
+        id: PendingId,
+        to: &'static str,
+        now: Timestamp,
+        wake: Wake,
+    ) -> Result<Record<T>, TransitionError> {
+        let ids = id.encode();
+        let id_str = ids.as_str();
+        let keys = &self.shared.keys;
+        let key = keys.record(id_str);
+        let at = now.as_millis();
+        let mut p = redis::pipe();
+        p.atomic()
+            .cmd("HSETNX")
+            .arg(&key)
+            .arg("f")
+            .arg(format!("{to}{at}"))
+            .cmd("HMGET")
+            .arg(&key)
+            .arg(&["f", "e", "n", "k", "c", "a", "r", "i", "d"]);
+        let (won, f): (i64, Vec<redis::Value>) =
+            p.query_async(&mut self.writes()).await.map_err(backend)?;
+        if f.len() != 9 {
+            return Err(reply("HMGET").into());
+        }
+        let field = |i: usize| f.get(i).and_then(bytes);
+        let Some(ns) = field(2) else {
+            if won == 1 {
+                // The record was cleared or purged just before: take the marker back.
+                let _ = redis::cmd("DEL")
+                    .arg(&key)
+                    .exec_async(&mut self.writes())
+                    .await;
+            }
+            return Err(TransitionError::NotFound);
+        };
+        let deadline = field(1)
+            .and_then(|e| std::str::from_utf8(e).ok())
+            .and_then(|e| e.parse::<u64>().ok())
+            .ok_or_else(|| reply("deadline"))?;
+        if won != 1 {
+            let marker = field(0).ok_or_else(|| reply("finish marker"))?;
+            let (code, t) = marker.split_first().ok_or_else(|| reply("finish marker"))?;
+            let t = std::str::from_utf8(t)
+                .ok()
+                .and_then(|t| t.parse::<u64>().ok());
+            if t.is_some_and(|t| t >= deadline) {
+                return Err(self.done(id, b"e", Some(deadline), now));
+            }
+            return Err(self.done(id, std::slice::from_ref(code), t, now));
+        }
+        if deadline <= at {
+            // Expired: the marker this call wrote came too late and reads so.
+            return Err(self.done(id, b"e", Some(deadline), now));
+        }
+        let mut rest = Vec::with_capacity(7);
+        rest.push(f[2].clone());
+        rest.extend(f[4..5].iter().cloned());
+        rest.push(f[1].clone());
+        rest.extend(f[5..9].iter().cloned());
+        let rec = decode_transitioned::<T>(id, &rest, new_state(to, now))?;
+        let dk = field(3)
+            .and_then(|k| std::str::from_utf8(k).ok())
+            .unwrap_or("");
+        let ns = std::str::from_utf8(ns).map_err(|_| reply("namespace"))?;
+        let mut p = redis::pipe();
+        p.cmd("ZADD")
+            .arg(keys.namespace(ns))
+            .arg("XX")
+            .arg(at)
+            .arg(id_str)
+            .ignore()
+            .cmd("ZADD")
+            .arg(&keys.all)
+            .arg("XX")
+            .arg(at)
+            .arg(id_str)
+            .ignore()
+            .cmd("ZREM")
+            .arg(keys.dedup(dk))
+            .arg(id_str)
+            .ignore();
+        if wake == Wake::Now && !self.shared.retention.is_zero() {
+            p.cmd("PUBLISH").arg(&keys.channel).arg(id_str).ignore();
+        }
+        p.exec_async(&mut self.writes()).await.map_err(backend)?;
+        self.finished(rec, wake).await
     }
 
     /// Wakes the waiters of a record completed with [`Wake::Later`]: here, then on the other
