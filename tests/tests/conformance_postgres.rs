@@ -48,3 +48,159 @@ mod two_pools {
 
     oob_tests::store_conformance!(make);
 }
+
+/// Behaviour of the Postgres store beyond the shared suite: what its tables keep, and what
+/// it makes of change events it did not send.
+mod postgres_only {
+    use super::*;
+    use oob::provider::FromVerifiedSubject;
+    use oob::store::{Finished, RecordState, Store, TransitionError, Wake};
+    use oob::time::{Clock, SystemClock};
+    use oob::{CallbackBase, Manager, Outcome, PendingId};
+    use oob_tests::{ns, spec, user};
+
+    type M = Manager<DeviceCode, PostgresStore<DeviceCode>, FromVerifiedSubject>;
+
+    async fn setup(retention: Duration) -> (PostgresStore<DeviceCode>, M) {
+        let pool = server().pool(8).await;
+        let store = PostgresServer::store(&pool, &fresh_schema(), retention).await;
+        let m = Manager::builder()
+            .store(store.clone())
+            .provider(FromVerifiedSubject)
+            .callback_base(CallbackBase::parse("https://ex.com").expect("base"))
+            .clock(SystemClock)
+            .build();
+        (store, m)
+    }
+
+    async fn create(m: &M, namespace: &str) -> PendingId {
+        m.create(&Some(user(namespace)), spec())
+            .await
+            .expect("create")
+            .id()
+    }
+
+    /// Whether the `counts` table has a row for `namespace`.
+    async fn counted(store: &PostgresStore<DeviceCode>, namespace: &str) -> bool {
+        let sql = format!(
+            "SELECT count(*) FROM {}.counts WHERE namespace = $1",
+            store.schema().as_str()
+        );
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(namespace)
+            .fetch_one(store.pool())
+            .await
+            .expect("count");
+        n > 0
+    }
+
+    /// With zero retention, a record completed with `Wake::Later` stays readable (completed)
+    /// until `wake`: a retry in between reads the outcome, not "not found".
+    #[tokio::test]
+    async fn zero_retention_wake_later_keeps_the_record_until_wake() {
+        let (store, m) = setup(Duration::ZERO).await;
+        let id = create(&m, "a").await;
+        let now = SystemClock.now();
+        let done = store
+            .complete(id, Some(&ns("a")), now, Wake::Later)
+            .await
+            .expect("complete");
+        let read = store
+            .get(id, now)
+            .await
+            .expect("get")
+            .expect("kept until wake");
+        assert_eq!(read.state, RecordState::Completed { at: now });
+        assert!(matches!(
+            store.complete(id, Some(&ns("a")), now, Wake::Later).await,
+            Err(TransitionError::Finished(Finished::Completed))
+        ));
+        store.wake(&done).await.expect("wake");
+        assert!(store.get(id, now).await.expect("get").is_none());
+        assert!(matches!(
+            store.complete(id, None, now, Wake::Now).await,
+            Err(TransitionError::NotFound)
+        ));
+        assert!(
+            !counted(&store, "a").await,
+            "the zero count went with the record"
+        );
+    }
+
+    /// A namespace's `counts` row goes once nothing of it is open: at the purge that removes
+    /// its last finished records, at a clear, and (zero retention) at the next purge after
+    /// its last record finished; capacity still counts from zero afterwards.
+    #[tokio::test]
+    async fn counts_rows_go_when_the_namespace_has_nothing_open() {
+        let retention = Duration::from_secs(1);
+        let (store, m) = setup(retention).await;
+        let a = create(&m, "a").await;
+        create(&m, "b").await;
+        create(&m, "c").await;
+        m.complete_id(a).await.expect("complete");
+        assert!(counted(&store, "a").await);
+        let later = SystemClock.now().saturating_add(retention * 2);
+        assert_eq!(store.purge(later).await.expect("purge"), 1);
+        assert!(!counted(&store, "a").await, "purged, nothing open");
+        assert!(counted(&store, "b").await, "b is still open");
+        m.operator().clear_namespace(&ns("c")).await.expect("clear");
+        assert!(!counted(&store, "c").await, "cleared");
+        create(&m, "a").await;
+        assert!(counted(&store, "a").await, "made again by the next create");
+
+        let (zero, mz) = setup(Duration::ZERO).await;
+        let z = create(&mz, "z").await;
+        mz.complete_id(z).await.expect("complete");
+        assert!(counted(&zero, "z").await, "kept until the purge");
+        zero.purge(SystemClock.now()).await.expect("purge");
+        assert!(!counted(&zero, "z").await, "the purge deletes the zero row");
+    }
+
+    /// Anyone who can connect can `NOTIFY` on the store's channel: a forged "completed" event
+    /// (with a well-formed row) for an open pending does not make a waiter answer it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_forged_event_does_not_answer_a_waiter() {
+        let (store, m) = setup(Duration::ZERO).await;
+        let id = create(&m, "a").await;
+        let s = store.schema().as_str().to_owned();
+        let (data, created, expires): (String, i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(
+            format!("SELECT data, created_at, expires_at FROM {s}.pendings WHERE id = $1::uuid"),
+        ))
+        .bind(id.to_string())
+        .fetch_one(store.pool())
+        .await
+        .expect("row");
+        let forged = serde_json::json!({
+            "id": id.to_string(), "namespace": "a", "alias": null, "resource": "example.com",
+            "elicit_id": null, "data": data, "created_at": created, "expires_at": expires,
+            "state": "completed", "reason": null, "finished_at": created + 1,
+        });
+        let waiter = {
+            let m = m.clone();
+            tokio::spawn(async move { m.wait(id, Duration::from_secs(3)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(format!("{s}_events"))
+            .bind(format!("{id} {forged}"))
+            .execute(store.pool())
+            .await
+            .expect("notify");
+        let out = waiter.await.expect("join");
+        assert!(
+            !matches!(out, Ok(Outcome::Completed(_))),
+            "a forged event was answered"
+        );
+        // The pending is still open, and a real completion still reaches a waiter.
+        let waiter = {
+            let m = m.clone();
+            tokio::spawn(async move { m.wait(id, Duration::from_secs(30)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        m.complete_id(id).await.expect("still open");
+        assert!(matches!(
+            waiter.await.expect("join"),
+            Ok(Outcome::Completed(_))
+        ));
+    }
+}

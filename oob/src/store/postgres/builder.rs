@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use sqlx::PgPool;
 
-use super::listener::Events;
+use super::listener::{Check, Events};
 use super::schema::SchemaName;
 use super::sender::Sender;
 use super::transitions::Sql;
@@ -49,12 +49,17 @@ impl<T> PostgresStoreBuilder<T> {
     /// A bad schema name, no Tokio runtime, or the database cannot be reached.
     pub async fn build(self) -> Result<PostgresStore<T>, StoreError>
     where
-        T: DeserializeOwned + Send + Sync + 'static,
+        T: crate::payload::OobPayload + DeserializeOwned + Send + Sync + 'static,
     {
         let schema = SchemaName::new(&self.schema).map_err(StoreError::backend)?;
         let sql = Sql::new(&schema);
         let notifier = Notifier::new();
-        let events = Events::start(&self.pool, sql.channel.clone(), notifier.clone())
+        let check = Check {
+            channel: sql.channel.clone(),
+            state: sql.state.to_string(),
+            kind: T::KIND,
+        };
+        let events = Events::start(&self.pool, check, notifier.clone())
             .await
             .map_err(StoreError::backend)?;
         let sender =
@@ -68,6 +73,7 @@ impl<T> PostgresStoreBuilder<T> {
                 notifier,
                 events,
                 sender,
+                emptied: std::sync::Mutex::default(),
             }),
         })
     }

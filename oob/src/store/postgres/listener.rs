@@ -7,6 +7,15 @@
 //! waiter learns the outcome although the call that finished the record removed it; rows
 //! too large for a notification are sent as the id alone).
 //!
+//! Any role that can connect to the database can `NOTIFY` on the channel, so an event is
+//! never taken on trust: a bare event only makes waiters re-read their record; an event
+//! carrying a row for a watched id is checked against the tables first (one read by id):
+//! while the database holds the record open, or finished otherwise than the event says, the
+//! waiters only re-read (so a forged outcome for an open pending is never answered); the
+//! row is handed to them only when the database holds that outcome, or no row at all (zero
+//! retention: the finishing call removed it). Roles that can connect are trusted not to
+//! race a real zero-retention completion with a forged one (see SECURITY.md).
+//!
 //! The listener holds one connection of its own, made with the options of the service's
 //! pool (so it does not take a connection from that pool for ever). When the connection is
 //! lost it reconnects with a backoff, `LISTEN`s again and then wakes every local waiter once:
@@ -59,7 +68,7 @@ impl Events {
     /// Outside a Tokio runtime, or when the first connection or `LISTEN` fails.
     pub(crate) async fn start<T>(
         pool: &PgPool,
-        channel: String,
+        check: Check,
         notifier: Notifier<T>,
     ) -> Result<Self, PgError>
     where
@@ -74,9 +83,13 @@ impl Events {
             .idle_timeout(None)
             .acquire_timeout(pool.options().get_acquire_timeout())
             .connect_lazy_with((*pool.connect_options()).clone());
-        let first = listen(&own, &channel).await.map_err(PgError::from_sqlx)?;
+        let first = listen(&own, &check.channel)
+            .await
+            .map_err(PgError::from_sqlx)?;
         let connected = Arc::new(AtomicBool::new(true));
-        let task = runtime.spawn(run(own, channel, notifier, first, connected.clone()));
+        let check = Arc::new(check);
+        let reader = pool.clone();
+        let task = runtime.spawn(run(own, reader, check, notifier, first, connected.clone()));
         Ok(Self {
             task: task.abort_handle(),
             connected,
@@ -98,9 +111,19 @@ async fn listen(pool: &PgPool, channel: &str) -> Result<PgListener, sqlx::Error>
     Ok(l)
 }
 
+/// What a listener needs to check an event: its channel and the read of one record's state.
+#[derive(Debug)]
+pub(crate) struct Check {
+    pub(crate) channel: String,
+    /// `$1` the id, `$2` the kind: the record's state and reason, if it has a row.
+    pub(crate) state: String,
+    pub(crate) kind: &'static str,
+}
+
 async fn run<T: DeserializeOwned + Send + Sync + 'static>(
     pool: PgPool,
-    channel: String,
+    reader: PgPool,
+    check: Arc<Check>,
     notifier: Notifier<T>,
     first: PgListener,
     connected: Arc<AtomicBool>,
@@ -110,7 +133,7 @@ async fn run<T: DeserializeOwned + Send + Sync + 'static>(
     loop {
         let mut l = match listener.take() {
             Some(l) => l,
-            None => match listen(&pool, &channel).await {
+            None => match listen(&pool, &check.channel).await {
                 Ok(l) => {
                     connected.store(true, Ordering::SeqCst);
                     pause = BACKOFF.0;
@@ -129,7 +152,11 @@ async fn run<T: DeserializeOwned + Send + Sync + 'static>(
         loop {
             tokio::select! {
                 got = l.try_recv() => match got {
-                    Ok(Some(n)) => on_event(&notifier, n.payload()),
+                    Ok(Some(n)) => {
+                        if let Some((id, row)) = on_event(&notifier, n.payload()) {
+                            tokio::spawn(confirm(reader.clone(), check.clone(), notifier.clone(), id, row));
+                        }
+                    }
                     _ => break,
                 },
                 _ = sweep.tick() => notifier.notify_all(),
@@ -140,25 +167,57 @@ async fn run<T: DeserializeOwned + Send + Sync + 'static>(
     }
 }
 
-/// Wakes the waiters of the event's id, with the record when the event carries one.
-pub(crate) fn on_event<T: DeserializeOwned>(notifier: &Notifier<T>, payload: &str) {
+/// Wakes the waiters of the event's id to re-read; when the event carries a finished row
+/// for a watched id, returns it instead, for [`confirm`] to check against the tables.
+pub(crate) fn on_event<T: DeserializeOwned>(
+    notifier: &Notifier<T>,
+    payload: &str,
+) -> Option<(PendingId, Row)> {
     let (id, row) = match payload.split_once(' ') {
         Some((id, row)) => (id, Some(row)),
         None => (payload, None),
     };
-    let Ok(id) = id.parse::<PendingId>() else {
-        return;
-    };
+    let id = id.parse::<PendingId>().ok()?;
     if !notifier.is_watched(id) {
-        return;
+        return None;
     }
-    let record = row
+    let row = row
         .and_then(|json| serde_json::from_str::<Row>(json).ok())
-        // The row of a finished record: its state does not depend on the time.
-        .and_then(|row| row.decode::<T>(Timestamp::from_millis(0)).ok())
-        .filter(|r| r.id == id);
-    match record {
-        Some(r) => notifier.notify_with(id, r),
+        .filter(|r| r.id == id.to_string() && r.state != "open");
+    if row.is_none() {
+        notifier.notify(id);
+    }
+    row.map(|r| (id, r))
+}
+
+/// Hands the event's row to the waiters of `id` only if the tables hold that outcome or
+/// no row at all; otherwise (open, or finished otherwise: a forged or stale event) they
+/// only re-read. A failed read also only makes them re-read.
+async fn confirm<T: DeserializeOwned>(
+    reader: PgPool,
+    check: Arc<Check>,
+    notifier: Notifier<T>,
+    id: PendingId,
+    row: Row,
+) {
+    let held: Result<Option<(String, Option<String>)>, _> =
+        sqlx::query_as(sqlx::AssertSqlSafe(check.state.as_str()))
+            .bind(id.to_string())
+            .bind(check.kind)
+            .fetch_optional(&reader)
+            .await;
+    let agrees = match held {
+        Ok(None) => true,
+        Ok(Some((state, reason))) => state == row.state && reason == row.reason,
+        Err(_) => false,
+    };
+    // The row of a finished record: its state does not depend on the time.
+    match row
+        .decode::<T>(Timestamp::from_millis(0))
+        .ok()
+        .filter(|r| agrees && r.id == id)
+    {
+        Some(record) => notifier.notify_with(id, record),
         None => notifier.notify(id),
     }
 }
@@ -168,11 +227,11 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn events_wake_with_or_without_the_row() {
+    async fn events_wake_to_re_read_or_return_the_row_to_check() {
         let n = Notifier::<u32>::new();
         let id = PendingId::random();
         let mut sub = n.subscribe(id);
-        on_event(&n, &id.to_string());
+        assert!(on_event(&n, &id.to_string()).is_none());
         assert!(sub.try_changed().is_none());
         let row = Row {
             id: id.to_string(),
@@ -188,12 +247,13 @@ mod tests {
             finished_at: Some(3),
         };
         let json = serde_json::to_string(&row).expect("json");
-        on_event(&n, &format!("{id} {json}"));
-        let got = sub.try_changed().expect("the record");
-        assert_eq!(*got.body.data(), 5);
+        // A row is not handed over before `confirm` checked it.
+        let (got, checked) = on_event(&n, &format!("{id} {json}")).expect("the row");
+        assert_eq!((got, checked.data.as_str()), (id, "5"));
+        assert!(sub.try_changed().is_none());
         // Garbage never panics, and wakes nobody for an unparsable id.
-        on_event(&n, "not-an-id");
-        on_event(&n, &format!("{id} {{broken"));
-        on_event(&n, "");
+        assert!(on_event(&n, "not-an-id").is_none());
+        assert!(on_event(&n, &format!("{id} {{broken")).is_none());
+        assert!(on_event(&n, "").is_none());
     }
 }

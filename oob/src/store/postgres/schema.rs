@@ -9,7 +9,7 @@
 //! | `migrations` | one row per applied migration (its version and when) |
 //! | `pendings` | one row per open pending (or expired, until purged), keyed by its UUID |
 //! | `finished` | one row per finished pending (expired ones once moved out), for its retention |
-//! | `counts` | per kind and namespace, how many rows `pendings` holds (the namespace bound) |
+//! | `counts` | per kind and namespace, how many rows `pendings` holds (the namespace bound); a row at zero is deleted by the next clear or purge that touches its namespace |
 //! | `vault` | one row per vault entry, keyed by namespace and key |
 //! | `create_pending(…)` | the create function: advisory lock, dedup, both bounds, insert |
 //!
@@ -29,7 +29,7 @@ use crate::store::StoreError;
 pub const DEFAULT_SCHEMA: &str = "oob";
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 /// The longest schema name accepted: the notification channel (`<schema>_events`) must fit
 /// Postgres' 63-byte identifier limit.
@@ -86,6 +86,7 @@ impl Default for SchemaName {
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/1.sql"),
     include_str!("migrations/2.sql"),
+    include_str!("migrations/3.sql"),
 ];
 
 /// Brings the schema `schema` of the pool's database to [`SCHEMA_VERSION`], creating it if

@@ -10,9 +10,13 @@
 //!   RETURNING` that inserts the finished row into `finished` (or, with zero retention,
 //!   only deletes it); of any number of completers exactly one deletes the row. Only when it
 //!   changed nothing, a second statement reads the row to say why;
+//!   A complete with [`Wake::Later`](crate::store::Wake::Later) keeps the finished row even
+//!   with zero retention, until the store's `wake` deletes it (`forget`), so a retry in
+//!   between reads the outcome instead of not found;
 //! - get: both tables by primary key, hiding records past their retention;
 //! - clear: one `DELETE … RETURNING` over both tables; purge: the same in a transaction
-//!   that first takes the schema's purge lock.
+//!   that first takes the schema's purge lock. Both then delete the `counts` rows that are
+//!   zero of the namespaces they touched (see [`schema`](super::schema)).
 //!
 //! No statement notifies: the store sends change events after the commit (see
 //! [`listener`](super::listener)).
@@ -39,6 +43,8 @@ const MOVED: &str = "d.id, d.kind, d.namespace, d.alias, d.resource, d.elicit_id
 #[derive(Debug)]
 pub(crate) struct Sql {
     get: Arc<str>,
+    forget: Arc<str>,
+    pub(crate) state: Arc<str>,
     create_fast: Arc<str>,
     create: Arc<str>,
     transition_keep: Arc<str>,
@@ -47,6 +53,7 @@ pub(crate) struct Sql {
     clear: Arc<str>,
     purge_lock: Arc<str>,
     purge: Arc<str>,
+    drop_counts: Arc<str>,
     pub(crate) channel: String,
 }
 
@@ -58,17 +65,32 @@ impl Sql {
              WHERE p.id = $1::uuid AND p.kind = $2 AND p.expires_at > $5 \
              AND ($6::text IS NULL OR p.namespace = $6) RETURNING p.*), \
              c AS (UPDATE {s}.counts c SET open = c.open - 1 FROM d \
-             WHERE c.kind = d.kind AND c.namespace = d.namespace) "
+             WHERE c.kind = d.kind AND c.namespace = d.namespace RETURNING c.open) "
         );
         let a = |s: String| Arc::from(s.as_str());
         Self {
-            // $3: records finished (or expired) at or before it are past their retention.
+            // $3: open records that expired at or before it are past their retention; $4:
+            // finished ones that finished at or before it (with zero retention the store
+            // passes the smallest time: its finished rows are those awaiting `wake`).
             // The row and whether it is still visible (not past its retention).
             get: a(format!(
                 "SELECT {COLS}, p.expires_at > $3 FROM {s}.pendings p \
                  WHERE p.id = $1::uuid AND p.kind = $2 \
-                 UNION ALL SELECT {COLS}, p.finished_at > $3 FROM {s}.finished p \
+                 UNION ALL SELECT {COLS}, p.finished_at > $4 FROM {s}.finished p \
                  WHERE p.id = $1::uuid AND p.kind = $2 LIMIT 1"
+            )),
+            // A record's state and reason, if it has a row (the listener's check).
+            state: a(format!(
+                "SELECT p.state, p.reason FROM {s}.pendings p WHERE p.id = $1::uuid \
+                 AND p.kind = $2 UNION ALL SELECT p.state, p.reason FROM {s}.finished p \
+                 WHERE p.id = $1::uuid AND p.kind = $2 LIMIT 1"
+            )),
+            // Zero retention: the finished row a `Wake::Later` complete kept, once woken.
+            // And the namespace's `counts` row if that is zero.
+            forget: a(format!(
+                "WITH f AS (DELETE FROM {s}.finished WHERE id = $1::uuid AND kind = $2 \
+                 RETURNING kind, namespace) DELETE FROM {s}.counts c USING f \
+                 WHERE c.kind = f.kind AND c.namespace = f.namespace AND c.open = 0"
             )),
             // Without dedup and a total bound: the namespace's `counts` row, incremented
             // while below the bound (its row lock serialises the namespace's creates), and
@@ -93,7 +115,8 @@ impl Sql {
             transition_drop: a(format!(
                 "{delete}SELECT d.id::text AS id, d.namespace, d.alias, d.resource, \
                  d.elicit_id, d.data, d.created_at, d.expires_at, $3::text AS state, \
-                 $4::text AS reason, $5::bigint AS finished_at FROM d"
+                 $4::text AS reason, $5::bigint AS finished_at, \
+                 coalesce((SELECT c.open = 0 FROM c), false) FROM d"
             )),
             list: a(format!(
                 "SELECT {COLS} FROM {s}.pendings p WHERE p.namespace = $1 AND p.kind = $2 \
@@ -120,8 +143,15 @@ impl Sql {
                  WHERE c.kind = x.kind AND c.namespace = x.namespace), \
                  f AS (DELETE FROM {s}.finished WHERE id IN (SELECT p.id FROM \
                  {s}.finished p WHERE p.kind = $1 AND p.finished_at <= $2 \
-                 LIMIT {PURGE_CHUNK}) RETURNING id) \
-                 SELECT id::text FROM o UNION ALL SELECT id::text FROM f"
+                 LIMIT {PURGE_CHUNK}) RETURNING id, namespace) \
+                 SELECT id::text, namespace FROM o UNION ALL SELECT id::text, namespace FROM f"
+            )),
+            // The `counts` rows of these namespaces that are zero (a missing row is zero:
+            // the next create makes it again). A concurrent create holding the row lock
+            // made it non-zero by the time this reads it again, and keeps it.
+            drop_counts: a(format!(
+                "DELETE FROM {s}.counts c WHERE c.kind = $1 AND c.namespace = ANY($2::text[]) \
+                 AND c.open = 0"
             )),
             channel: schema.channel(),
         }
@@ -226,14 +256,22 @@ pub(crate) async fn create(
     }
 }
 
-/// The record `id` of `kind`, unless it finished (or expired) at or before `cutoff` (now
-/// minus the retention).
+/// What of a record reads still see: open rows that expired after `expired`, finished rows
+/// that finished after `finished` (now minus the retention; with zero retention the
+/// smallest time, see [`Sql`]'s `get`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Cutoff {
+    pub(crate) expired: i64,
+    pub(crate) finished: i64,
+}
+
+/// The record `id` of `kind`, unless past its retention (see [`Cutoff`]).
 pub(crate) async fn get(
     pool: &PgPool,
     sql: &Sql,
     kind: &str,
     id: PendingId,
-    cutoff: i64,
+    cutoff: Cutoff,
 ) -> Result<Option<Row>, StoreError> {
     Ok(match lookup(pool, sql, kind, id, cutoff).await? {
         Lookup::Visible(row) => Some(*row),
@@ -252,18 +290,19 @@ pub(crate) enum Lookup {
     Absent,
 }
 
-/// Reads `id` of `kind`; rows that finished (or expired) at or before `cutoff` are hidden.
+/// Reads `id` of `kind`; rows past their retention (see [`Cutoff`]) are hidden.
 pub(crate) async fn lookup(
     pool: &PgPool,
     sql: &Sql,
     kind: &str,
     id: PendingId,
-    cutoff: i64,
+    cutoff: Cutoff,
 ) -> Result<Lookup, StoreError> {
     let row = sqlx::query(q(&sql.get))
         .bind(id.to_string())
         .bind(kind)
-        .bind(cutoff)
+        .bind(cutoff.expired)
+        .bind(cutoff.finished)
         .fetch_optional(pool)
         .await
         .map_err(PgError::store)?;
@@ -287,18 +326,22 @@ pub(crate) struct Move<'a> {
     pub(crate) reason: Option<&'static str>,
     pub(crate) expect: Option<&'a str>,
     pub(crate) now: i64,
-    /// Now minus the retention; `None` with zero retention: the finished row is not kept.
-    pub(crate) keep: Option<i64>,
+    /// Whether the finished row is kept (non-zero retention, or a `Wake::Later` complete).
+    pub(crate) keep: bool,
+    /// What reads still see, to say why a transition changed nothing.
+    pub(crate) cutoff: Cutoff,
 }
 
+/// A transition's record, and whether it left its namespace with no open record (zero
+/// retention only: the store then deletes the namespace's `counts` row at its next purge).
 pub(crate) async fn transition(
     pool: &PgPool,
     sql: &Sql,
     kind: &str,
     m: Move<'_>,
-) -> Result<Row, TransitionError> {
+) -> Result<(Row, bool), TransitionError> {
     let id = m.id.to_string();
-    let stmt = if m.keep.is_some() {
+    let stmt = if m.keep {
         &sql.transition_keep
     } else {
         &sql.transition_drop
@@ -314,12 +357,16 @@ pub(crate) async fn transition(
         .await
         .map_err(PgError::store)?;
     if let Some(row) = changed {
-        return Ok(Row::read(&row, 0).map_err(PgError::store)?);
+        let emptied = if m.keep {
+            false
+        } else {
+            row.try_get(11).map_err(PgError::store)?
+        };
+        return Ok((Row::read(&row, 0).map_err(PgError::store)?, emptied));
     }
     // Nothing changed: say why, from the row as it is now (a fresh snapshot, so a
     // concurrent winner's commit is seen).
-    let cutoff = m.keep.unwrap_or(m.now);
-    let Some(row) = get(pool, sql, kind, m.id, cutoff).await? else {
+    let Some(row) = get(pool, sql, kind, m.id, m.cutoff).await? else {
         return Err(TransitionError::NotFound);
     };
     if !row.is_open_at(m.now) {
@@ -352,6 +399,23 @@ pub(crate) async fn list(
         .collect()
 }
 
+/// Deletes the finished row of `id` that a `Wake::Later` complete kept in a store with zero
+/// retention.
+pub(crate) async fn forget(
+    pool: &PgPool,
+    sql: &Sql,
+    kind: &str,
+    id: PendingId,
+) -> Result<(), StoreError> {
+    sqlx::query(q(&sql.forget))
+        .bind(id.to_string())
+        .bind(kind)
+        .execute(pool)
+        .await
+        .map_err(PgError::store)?;
+    Ok(())
+}
+
 /// Deletes every record of `namespace`; returns the ids deleted.
 pub(crate) async fn clear(
     pool: &PgPool,
@@ -359,22 +423,31 @@ pub(crate) async fn clear(
     kind: &str,
     namespace: &str,
 ) -> Result<Vec<PendingId>, StoreError> {
+    let mut tx = pool.begin().await.map_err(PgError::store)?;
     let rows = sqlx::query(q(&sql.clear))
         .bind(namespace)
         .bind(kind)
-        .fetch_all(pool)
+        .fetch_all(&mut *tx)
         .await
         .map_err(PgError::store)?;
+    sqlx::query(q(&sql.drop_counts))
+        .bind(kind)
+        .bind(&[namespace][..])
+        .execute(&mut *tx)
+        .await
+        .map_err(PgError::store)?;
+    tx.commit().await.map_err(PgError::store)?;
     ids(&rows)
 }
 
-/// Deletes up to [`PURGE_CHUNK`] records of each table whose retention ended by `cutoff`;
-/// their ids.
+/// Deletes up to [`PURGE_CHUNK`] records of each table whose retention ended by `cutoff`,
+/// then the `counts` rows that are zero of their namespaces and of `emptied`; their ids.
 pub(crate) async fn purge_chunk(
     pool: &PgPool,
     sql: &Sql,
     kind: &str,
     cutoff: i64,
+    emptied: Vec<String>,
 ) -> Result<Vec<PendingId>, StoreError> {
     let mut tx = pool.begin().await.map_err(PgError::store)?;
     sqlx::query(q(&sql.purge_lock))
@@ -387,6 +460,20 @@ pub(crate) async fn purge_chunk(
         .fetch_all(&mut *tx)
         .await
         .map_err(PgError::store)?;
+    let mut namespaces = emptied;
+    for row in &rows {
+        namespaces.push(row.try_get(1).map_err(PgError::store)?);
+    }
+    namespaces.sort_unstable();
+    namespaces.dedup();
+    if !namespaces.is_empty() {
+        sqlx::query(q(&sql.drop_counts))
+            .bind(kind)
+            .bind(&namespaces)
+            .execute(&mut *tx)
+            .await
+            .map_err(PgError::store)?;
+    }
     tx.commit().await.map_err(PgError::store)?;
     ids(&rows)
 }
