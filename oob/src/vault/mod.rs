@@ -24,6 +24,8 @@ mod erased;
 #[cfg(feature = "encryption")]
 mod keyring;
 mod memory;
+#[cfg(any(feature = "redis", feature = "postgres"))]
+mod write_start;
 
 #[cfg(feature = "encryption")]
 pub use encrypted::{EncryptedVault, SealError, Sealed};
@@ -32,6 +34,8 @@ pub use erased::{BoxVault, DynVault};
 #[cfg(feature = "encryption")]
 pub use keyring::{KeyLength, KeyRing, RandomFailed, VaultKey};
 pub use memory::MemoryVault;
+#[cfg(any(feature = "redis", feature = "postgres"))]
+pub(crate) use write_start::WriteStart;
 
 #[cfg(feature = "postgres")]
 pub use crate::store::postgres::PostgresVault;

@@ -13,7 +13,7 @@ use super::schema::{DEFAULT_SCHEMA, SchemaName, migrate};
 use crate::capability::Capability;
 use crate::store::StoreError;
 use crate::time::{Clock, SystemClock, Timestamp};
-use crate::vault::{Entry, Expect, Vault, VaultError, Version, WriteOptions};
+use crate::vault::{Entry, Expect, Vault, VaultError, Version, WriteOptions, WriteStart};
 
 /// A durable [`Vault`] shared by every replica on the same database and schema (feature
 /// `postgres`): values as JSON, keyed by namespace and key, with write time, expiry and
@@ -203,10 +203,13 @@ where
         value: V,
         options: WriteOptions,
     ) -> Result<Version, VaultError> {
-        let json = serde_json::to_string(&value).map_err(|e| VaultError::Codec(Box::new(e)))?;
-        let ns = token.namespace().as_str();
-        let now = ms(self.clock.now());
-        let version = Version::random();
+        let WriteStart {
+            json,
+            namespace: ns,
+            now,
+            version,
+        } = WriteStart::new(token, &value, &*self.clock)?;
+        let now = ms(now);
         let (sql, expected) = match options.expect() {
             Expect::Absent => (&self.sql.if_absent, None),
             Expect::Version(v) => (&self.sql.if_version, Some(Version::to_i64(v))),

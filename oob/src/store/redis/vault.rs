@@ -39,7 +39,7 @@ use super::{DEFAULT_PREFIX, RedisStoreError};
 use crate::capability::Capability;
 use crate::store::StoreError;
 use crate::time::{Clock, SystemClock, Timestamp};
-use crate::vault::{Entry, Expect, Vault, VaultError, Version, WriteOptions};
+use crate::vault::{Entry, Expect, Vault, VaultError, Version, WriteOptions, WriteStart};
 
 /// How long after an entry's expiry Redis deletes its key by itself (clock skew allowance).
 const SLACK: Duration = Duration::from_secs(60);
@@ -269,10 +269,13 @@ where
         value: V,
         options: WriteOptions,
     ) -> Result<Version, VaultError> {
-        let json = serde_json::to_string(&value).map_err(|e| VaultError::Codec(Box::new(e)))?;
-        let ns = token.namespace().as_str();
-        let now = ms(self.clock.now());
-        let version = Version::random();
+        let WriteStart {
+            json,
+            namespace: ns,
+            now,
+            version,
+        } = WriteStart::new(token, &value, &*self.clock)?;
+        let now = ms(now);
         let (mode, expected) = match options.expect() {
             Expect::Any => ("any", String::new()),
             Expect::Absent => ("absent", String::new()),
