@@ -5,6 +5,9 @@
 //! Run with `cargo bench -p oob --bench memory_store` (`ROUNDS=n` and `BATCH=n` change the
 //! number of rounds, 11, and operations per round, 20,000). Measures:
 //! - create immediately followed by complete of the same id, retention 0 and 300 s;
+//! - the same with `complete_with` (the persist path) instead of `complete`;
+//! - create_or_join+complete with a decline cooldown, in a namespace that also holds 10 …
+//!   10,000 open pendings and as many recent declines under other keys;
 //! - get on a store of 100,000 open pendings;
 //! - list of one namespace (10 pendings) on stores of 10,000 and 1,000,000 pendings;
 //! - growth: create+complete and get in a namespace of 10 … 10,000 open pendings, and in a
@@ -12,6 +15,7 @@
 
 mod common;
 
+use std::convert::Infallible;
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -20,7 +24,7 @@ use common::rounds::{Batch, Run, interleave};
 use common::{Owned, Shared, Workload, fill, manager_over, ready, spec, users};
 use oob::provider::{FromVerifiedSubject, VerifiedSubject};
 use oob::store::{DEFAULT_RETENTION, MemoryStore};
-use oob::{Manager, Store};
+use oob::{CallbackBase, Manager, Store};
 
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -62,6 +66,38 @@ fn gets<'a, P: Workload, S: Store<P>>(
     }
 }
 
+/// Like [`pairs`], completing with `complete_with` and a persist step that does nothing.
+fn pairs_with<'a, P: Workload, S: Store<P>>(
+    m: &'a Mgr<P, S>,
+    users: &'a [VerifiedSubject],
+) -> impl FnMut(u64) + 'a {
+    let mut i = 0usize;
+    move |n| {
+        for _ in 0..n {
+            let u = &users[i % users.len()];
+            i += 1;
+            let p = ready(m.create(u, spec::<P>())).expect("create");
+            let persist = async |_token| Ok::<(), Infallible>(());
+            black_box(ready(m.complete_with(p, persist)).expect("complete_with"));
+        }
+    }
+}
+
+/// A batch of `n` create_or_join+complete pairs under the key `new`, by one caller.
+fn joins<'a, S: Store<Owned>>(
+    m: &'a Mgr<Owned, S>,
+    caller: &'a VerifiedSubject,
+) -> impl FnMut(u64) + 'a {
+    move |n| {
+        for _ in 0..n {
+            let spec = spec::<Owned>().alias("new");
+            let p = ready(m.create_or_join(caller, spec)).expect("create_or_join");
+            let p = p.into_open().expect("not declined");
+            black_box(ready(m.complete(p)).expect("complete"));
+        }
+    }
+}
+
 fn create_complete<P: Workload>(rounds: usize, n: u64) {
     let users = users(1_000);
     for (label, retention) in [
@@ -86,6 +122,80 @@ fn create_complete<P: Workload>(rounds: usize, n: u64) {
             0,
         );
     }
+}
+
+/// create+complete through `complete` and through `complete_with`, retention 0.
+fn complete_with<P: Workload>(rounds: usize, n: u64) {
+    let users = users(1_000);
+    let naive = manager_over::<P, _>(NaiveStore::new(false), usize::MAX);
+    let store = manager_over::<P, _>(
+        MemoryStore::new().with_retention(Duration::ZERO),
+        usize::MAX,
+    );
+    let r = interleave(
+        rounds,
+        n,
+        vec![
+            (
+                "naive Mutex<HashMap>, complete",
+                Box::new(pairs(&naive, &users)) as Run<'_>,
+            ),
+            ("memory store, complete", Box::new(pairs(&store, &users))),
+            (
+                "memory store, complete_with",
+                Box::new(pairs_with(&store, &users)),
+            ),
+        ],
+    );
+    r.print(
+        &format!("create+complete_with, 1 task, retention 0 ({})", P::NAME),
+        0,
+    );
+    r.print_ratio(2, 1);
+}
+
+/// create_or_join+complete (key `new`, decline cooldown 600 s, retention 300 s) in one
+/// namespace that also holds `size` open pendings and `size` recent declines under other
+/// keys; the naive map (which ignores dedup: a plain create) as the yardstick.
+fn dedup(rounds: usize, n: u64) {
+    let caller = users(1);
+    let cooled = |size: usize| {
+        let m = Manager::builder()
+            .store(MemoryStore::new())
+            .provider(FromVerifiedSubject)
+            .callback_base(CallbackBase::parse("https://ex.com").expect("base"))
+            .max_open_per_namespace(usize::MAX)
+            .decline_cooldown(Duration::from_secs(600))
+            .build();
+        for i in 0..size {
+            let open = spec::<Owned>().alias(format!("open-{i}"));
+            ready(m.create(&caller[0], open)).expect("create");
+            let declined = spec::<Owned>().alias(format!("declined-{i}"));
+            let p = ready(m.create(&caller[0], declined)).expect("create");
+            ready(m.decline(p)).expect("decline");
+        }
+        m
+    };
+    let naive = manager_over::<Owned, _>(NaiveStore::new(true), usize::MAX);
+    let sizes = [10usize, 1_000, 10_000];
+    let stores: Vec<_> = sizes.iter().map(|&s| cooled(s)).collect();
+    let labels: Vec<String> = sizes
+        .iter()
+        .map(|s| format!("memory store, {s} open + {s} declined"))
+        .collect();
+    let mut b: Vec<Batch<'_>> = vec![(
+        "naive Mutex<HashMap> (plain create)",
+        Box::new(joins(&naive, &caller[0])),
+    )];
+    for (label, m) in labels.iter().zip(&stores) {
+        b.push((label.as_str(), Box::new(joins(m, &caller[0]))));
+    }
+    let r = interleave(rounds, n, b);
+    r.print(
+        "create_or_join+complete, cooldown 600 s, retention 300 s, in a namespace of",
+        0,
+    );
+    r.print_ratio(3, 1);
 }
 
 fn get<P: Workload>(rounds: usize, n: u64) {
@@ -236,6 +346,8 @@ fn main() {
     let n = env("BATCH", 20_000);
     create_complete::<Owned>(rounds, n);
     create_complete::<Shared>(rounds, n);
+    complete_with::<Owned>(rounds, n);
+    dedup(rounds, n);
     get::<Owned>(rounds, n);
     list(rounds, n);
     growth(rounds, n);

@@ -81,4 +81,13 @@ impl Rounds {
             }
         }
     }
+
+    /// Prints the median (min–max) of the per-round ratio of contender `a` to contender `b`.
+    pub fn print_ratio(&self, a: usize, b: usize) {
+        let (r, lo, hi) = summary(&self.ratio(a, b));
+        println!(
+            "  {} / {}: x{r:.2} ({lo:.2}-{hi:.2})",
+            self.names[a], self.names[b]
+        );
+    }
 }

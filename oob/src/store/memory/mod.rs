@@ -1,13 +1,14 @@
 //! [`MemoryStore`]: an in-process store.
 
 mod count;
+mod keys;
 mod table;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use self::table::Table;
-use super::lifecycle::{self, LatestDecline};
+use self::table::{Cursor, Table};
+use super::lifecycle;
 use super::{
     CreateError, Created, Dedup, Limits, NewRecord, Notifier, Record, RecordState, Store,
     StoreError, Subscription, TransitionError, Wake,
@@ -21,13 +22,15 @@ use crate::time::Timestamp;
 pub use super::lifecycle::DEFAULT_RETENTION;
 pub use table::TableFull;
 
-/// How many slots [`MemoryStore::purge`](Store::purge) scans per lock acquisition.
+/// How many records [`MemoryStore::purge`](Store::purge) looks at per lock acquisition.
 const PURGE_CHUNK: usize = 4096;
 
 /// An in-process [`Store`]: fast, bounded, and gone with the process.
 ///
-/// Each record is stored once, with an id index and a namespace index beside it (no second
-/// copy of any payload). The [lifecycle rules](super::lifecycle) run under one lock: expiry
+/// Each record is stored once, beside the other records of its namespace, with an id index
+/// (no second copy of any payload); a namespace where creates ask to join also gets a dedup
+/// index, so no operation reads more records than it returns. The
+/// [lifecycle rules](super::lifecycle) run under one lock: expiry
 /// is exact to the millisecond on every read, transition and capacity count; finished and
 /// expired records stay readable for the retention window (default [`DEFAULT_RETENTION`])
 /// and are forgotten by [`purge`](Store::purge). Cloning the store shares it.
@@ -201,24 +204,16 @@ where
             return Err(CreateError::DuplicateId);
         }
         if let Dedup::Join { decline_cooldown } = dedup {
-            let mut declined = LatestDecline::default();
-            for &s in table.namespace_slots(&record.namespace) {
-                let e = table.entry(s);
-                if !lifecycle::same_key(&e.body, &record.body) {
-                    continue;
-                }
-                let state = e.state_at(now);
-                if lifecycle::joinable(state, e.expires_at, now) {
-                    return Ok(Created::Joined(table.record(s, now)));
-                }
-                if lifecycle::visible(state, self.retention, now)
-                    && let Some(at) = lifecycle::cooling(state, decline_cooldown, now)
-                {
-                    declined.offer(at, s);
-                }
+            if let Some(at) = table.joinable(&record.namespace, &record.body, now) {
+                return Ok(Created::Joined(table.record(at, now)));
             }
-            if let Some(s) = declined.pick() {
-                return Ok(Created::Declined(table.record(s, now)));
+            if let Some(at) = table.latest_decline(&record.namespace, &record.body) {
+                let state = table.entry(at).state_at(now);
+                if lifecycle::visible(state, self.retention, now)
+                    && lifecycle::cooling(state, decline_cooldown, now).is_some()
+                {
+                    return Ok(Created::Declined(table.record(at, now)));
+                }
             }
         }
         let in_namespace = table.open_in(&record.namespace, now, limits.per_namespace);
@@ -281,26 +276,11 @@ where
         token: &NamespaceToken<'_>,
         now: Timestamp,
     ) -> Result<Vec<Record<T>>, StoreError> {
-        let table = self.lock();
-        Ok(table
-            .namespace_slots(token.namespace())
-            .iter()
-            .filter(|&&s| {
-                let e = table.entry(s);
-                lifecycle::joinable(e.state, e.expires_at, now)
-            })
-            .map(|&s| table.record(s, now))
-            .collect())
+        Ok(self.lock().list(token.namespace(), now))
     }
 
     async fn clear_namespace(&self, token: &NamespaceToken<'_>) -> Result<usize, StoreError> {
-        let mut table = self.lock();
-        let slots = table.namespace_slots(token.namespace()).to_vec();
-        let ids: Vec<PendingId> = slots
-            .iter()
-            .map(|&s| table.remove(s, Timestamp::EPOCH).id)
-            .collect();
-        drop(table);
+        let ids = self.lock().clear(token.namespace());
         for id in &ids {
             self.shared.notifier.notify(*id);
         }
@@ -309,19 +289,17 @@ where
 
     async fn purge(&self, now: Timestamp) -> Result<usize, StoreError> {
         let mut purged = Vec::new();
-        let mut start = 0usize;
+        let mut cursor = Cursor::START;
         loop {
             let done = {
                 let mut table = self.lock();
-                let end = start + PURGE_CHUNK;
-                for s in table.occupied(start..end) {
-                    let e = table.entry(s);
-                    if lifecycle::purge_due(e.state, e.expires_at, self.retention, now) {
-                        purged.push(table.remove(s, now).id);
-                    }
-                }
-                start = end;
-                let done = end >= table.capacity();
+                let done = table.purge_some(
+                    &mut cursor,
+                    PURGE_CHUNK,
+                    now,
+                    |e| lifecycle::purge_due(e.state, e.expires_at, self.retention, now),
+                    &mut purged,
+                );
                 if done {
                     table.shrink();
                 }

@@ -1,21 +1,21 @@
 //! [`Table`]: the memory store's records and indexes, on standard collections.
 //!
-//! Records live once, in a slab (`Vec<Option<Entry>>` with a free list) addressed by a `u32`
-//! slot; a `HashMap` maps ids to slots and each namespace keeps the list of its slots, so no
-//! payload is copied and a namespace index costs 4 bytes per record. (A `HashMap` from id to
-//! record would hold the record in its buckets, which it over-allocates up to twice: about
-//! 60 bytes more per pending at a million.)
+//! Records live once, grouped by namespace: each namespace keeps its records in one `Vec`
+//! (so listing a namespace reads one contiguous block, however large the store), and a
+//! `HashMap` maps ids to a namespace and a position in it. No payload is copied. A
+//! namespace where a create asked to join also keeps a dedup index ([`Keys`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::super::{Body, Record, RecordState};
 use super::count::{Deadlines, OpenCount};
+use super::keys::Keys;
 use crate::id::PendingId;
 use crate::namespace::{Namespace, PrehashedBuild};
 use crate::time::Timestamp;
 
-/// One stored record. The namespace is the index of its [`NsIndex`].
+/// One stored record; its namespace is the one whose `records` hold it.
 #[derive(Debug)]
 pub(super) struct Entry<T> {
     pub(super) id: PendingId,
@@ -25,9 +25,6 @@ pub(super) struct Entry<T> {
     /// As stored: an open record past its deadline is still `Open` here until a sweep or a
     /// transition closes it; readers use [`Record::state_at`]'s rule.
     pub(super) state: RecordState,
-    ns: u32,
-    /// Where this entry's slot sits in its namespace's `slots`.
-    ns_pos: u32,
 }
 
 impl<T> Entry<T> {
@@ -42,28 +39,34 @@ impl<T> Entry<T> {
     }
 }
 
+/// Where a record is: its namespace's index in the table and its position there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Loc {
+    ns: u32,
+    pos: u32,
+}
+
 #[derive(Debug)]
-struct NsIndex {
+struct Ns<T> {
     namespace: Namespace,
-    slots: Vec<u32>,
+    records: Vec<Entry<T>>,
     open: OpenCount,
+    keys: Option<Box<Keys>>,
 }
 
 /// The records and their indexes. Every method keeps the indexes and counts consistent.
 #[derive(Debug)]
 pub(super) struct Table<T> {
-    slots: Vec<Option<Entry<T>>>,
-    free: Vec<u32>,
-    by_id: HashMap<PendingId, u32>,
+    by_id: HashMap<PendingId, Loc>,
     by_ns: HashMap<Namespace, u32, PrehashedBuild>,
-    ns: Vec<Option<NsIndex>>,
+    ns: Vec<Option<Ns<T>>>,
     ns_free: Vec<u32>,
     open: Deadlines,
     /// Records stored as open (expired ones not yet closed included).
     stored_open: usize,
 }
 
-/// The table holds `u32::MAX` slots or namespaces already.
+/// The table holds `u32::MAX` namespaces, or records in one namespace, already.
 #[derive(Debug, thiserror::Error)]
 #[error("the memory store is full")]
 pub struct TableFull;
@@ -72,11 +75,25 @@ fn index(i: usize) -> Result<u32, TableFull> {
     u32::try_from(i).map_err(|_| TableFull)
 }
 
+/// Where [`Table::purge_some`] goes on: a namespace, and the position below which its
+/// records are still to be looked at (records are looked at from the last down, so a
+/// removal, which moves the last record into the hole, moves one already looked at).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Cursor {
+    ns: usize,
+    below: usize,
+}
+
+impl Cursor {
+    pub(super) const START: Self = Self {
+        ns: 0,
+        below: usize::MAX,
+    };
+}
+
 impl<T> Default for Table<T> {
     fn default() -> Self {
         Self {
-            slots: Vec::new(),
-            free: Vec::new(),
             by_id: HashMap::new(),
             by_ns: HashMap::default(),
             ns: Vec::new(),
@@ -98,62 +115,90 @@ impl<T> Table<T> {
         self.stored_open
     }
 
-    pub(super) fn slot(&self, id: &PendingId) -> Option<u32> {
+    pub(super) fn slot(&self, id: &PendingId) -> Option<Loc> {
         self.by_id.get(id).copied()
     }
 
-    pub(super) fn entry(&self, slot: u32) -> &Entry<T> {
-        match self.slots.get(slot as usize) {
-            Some(Some(e)) => e,
-            // The indexes only ever point at occupied slots.
-            _ => unreachable!("index points at an empty slot"),
-        }
-    }
-
-    fn entry_mut(&mut self, slot: u32) -> &mut Entry<T> {
-        match self.slots.get_mut(slot as usize) {
-            Some(Some(e)) => e,
-            _ => unreachable!("index points at an empty slot"),
-        }
-    }
-
-    fn ns_index(&self, n: u32) -> &NsIndex {
+    fn ns_index(&self, n: u32) -> &Ns<T> {
         match self.ns.get(n as usize) {
             Some(Some(i)) => i,
-            _ => unreachable!("entry points at an empty namespace slot"),
+            // Locations and `by_ns` only ever point at live namespaces.
+            _ => unreachable!("index points at an empty namespace slot"),
         }
     }
 
-    fn ns_index_mut(&mut self, n: u32) -> &mut NsIndex {
+    fn ns_index_mut(&mut self, n: u32) -> &mut Ns<T> {
         match self.ns.get_mut(n as usize) {
             Some(Some(i)) => i,
-            _ => unreachable!("entry points at an empty namespace slot"),
+            _ => unreachable!("index points at an empty namespace slot"),
         }
     }
 
-    /// The namespace of the record in `slot`.
-    pub(super) fn namespace_of(&self, slot: u32) -> &Namespace {
-        &self.ns_index(self.entry(slot).ns).namespace
+    pub(super) fn entry(&self, at: Loc) -> &Entry<T> {
+        &self.ns_index(at.ns).records[at.pos as usize]
     }
 
-    /// The slots of a namespace's records (none when it has none).
-    pub(super) fn namespace_slots(&self, namespace: &Namespace) -> &[u32] {
-        self.by_ns
-            .get(namespace)
-            .map_or(&[], |&n| &self.ns_index(n).slots)
+    /// The namespace of the record at `at`.
+    pub(super) fn namespace_of(&self, at: Loc) -> &Namespace {
+        &self.ns_index(at.ns).namespace
     }
 
-    /// The record in `slot`, in its state as of `now`.
-    pub(super) fn record(&self, slot: u32, now: Timestamp) -> Record<T> {
-        let e = self.entry(slot);
-        Record::new(
-            e.id,
-            self.ns_index(e.ns).namespace.clone(),
-            e.created_at,
-            e.expires_at,
-            e.state_at(now),
-            e.body.clone(),
-        )
+    /// The record at `at`, in its state as of `now`.
+    pub(super) fn record(&self, at: Loc, now: Timestamp) -> Record<T> {
+        let ns = self.ns_index(at.ns);
+        to_record(&ns.records[at.pos as usize], &ns.namespace, now)
+    }
+
+    /// A namespace's open, unexpired records as of `now`.
+    pub(super) fn list(&self, namespace: &Namespace, now: Timestamp) -> Vec<Record<T>> {
+        let Some(&n) = self.by_ns.get(namespace) else {
+            return Vec::new();
+        };
+        let ns = self.ns_index(n);
+        ns.records
+            .iter()
+            .filter(|e| e.state.is_open() && e.expires_at > now)
+            .map(|e| to_record(e, &ns.namespace, now))
+            .collect()
+    }
+
+    /// An open, unexpired record of the namespace with `body`'s dedup key (closing the
+    /// expired ones it meets on the way).
+    pub(super) fn joinable(
+        &mut self,
+        namespace: &Namespace,
+        body: &Body<T>,
+        now: Timestamp,
+    ) -> Option<Loc> {
+        let n = *self.by_ns.get(namespace)?;
+        let ns = self.ns_index_mut(n);
+        if ns.keys.is_none() {
+            ns.keys = Some(Box::new(Keys::build(&ns.records)));
+        }
+        loop {
+            let ns = self.ns_index_mut(n);
+            let p = ns.keys.as_mut()?.first_open(body)?;
+            let at = Loc {
+                ns: n,
+                pos: index(p).ok()?,
+            };
+            let expires_at = ns.records[p].expires_at;
+            if expires_at > now {
+                return Some(at);
+            }
+            self.close(at, RecordState::Expired { at: expires_at });
+        }
+    }
+
+    /// The most recent decline stored in the namespace with `body`'s dedup key (after
+    /// [`joinable`](Self::joinable) built the namespace's index).
+    pub(super) fn latest_decline(&mut self, namespace: &Namespace, body: &Body<T>) -> Option<Loc> {
+        let n = *self.by_ns.get(namespace)?;
+        let p = self.ns_index_mut(n).keys.as_mut()?.latest_decline(body)?;
+        Some(Loc {
+            ns: n,
+            pos: index(p).ok()?,
+        })
     }
 
     /// How many open, unexpired records the namespace holds, exact at least up to `bound`.
@@ -161,12 +206,30 @@ impl<T> Table<T> {
         let Some(&n) = self.by_ns.get(namespace) else {
             return 0;
         };
-        let idx = self.ns_index(n);
-        if idx.open.n >= bound && idx.open.earliest <= now {
-            let slots = idx.slots.clone();
-            self.sweep(&slots, now);
-            let earliest = self.earliest_of(&self.ns_index(n).slots);
-            self.ns_index_mut(n).open.earliest = earliest;
+        let ns = self.ns_index(n);
+        if ns.open.n >= bound && ns.open.earliest <= now {
+            // Close the expired open records (they stop counting); positions stay put.
+            for p in 0..ns.records.len() {
+                let e = &self.ns_index(n).records[p];
+                if e.state.is_open() && e.expires_at <= now {
+                    let at = RecordState::Expired { at: e.expires_at };
+                    self.close(
+                        Loc {
+                            ns: n,
+                            pos: index(p).unwrap_or(u32::MAX),
+                        },
+                        at,
+                    );
+                }
+            }
+            let ns = self.ns_index_mut(n);
+            ns.open.earliest = ns
+                .records
+                .iter()
+                .filter(|e| e.state.is_open())
+                .map(|e| e.expires_at)
+                .min()
+                .unwrap_or(OpenCount::NONE.earliest);
         }
         self.ns_index(n).open.n
     }
@@ -176,9 +239,10 @@ impl<T> Table<T> {
         if !self.open.enabled {
             self.open.enabled = true;
             let deadlines: Vec<Timestamp> = self
-                .slots
+                .ns
                 .iter()
                 .flatten()
+                .flat_map(|ns| &ns.records)
                 .filter(|e| e.state.is_open())
                 .map(|e| e.expires_at)
                 .collect();
@@ -189,57 +253,31 @@ impl<T> Table<T> {
         self.open.count(now)
     }
 
-    /// The earliest deadline of the open records among `slots`.
-    fn earliest_of(&self, slots: &[u32]) -> Timestamp {
-        slots
-            .iter()
-            .map(|&s| self.entry(s))
-            .filter(|e| e.state.is_open())
-            .map(|e| e.expires_at)
-            .min()
-            .unwrap_or(OpenCount::NONE.earliest)
-    }
-
-    /// Closes the expired open records among `slots` (they stop counting).
-    fn sweep(&mut self, slots: &[u32], now: Timestamp) {
-        for &s in slots {
-            let e = self.entry(s);
-            if e.state.is_open() && e.expires_at <= now {
-                let at = e.expires_at;
-                self.close(s, RecordState::Expired { at });
-            }
-        }
-    }
-
-    /// Inserts a new open record.
+    /// Inserts a new record.
     pub(super) fn insert(&mut self, record: &Record<T>) -> Result<(), TableFull> {
         let n = self.namespace_for(&record.namespace)?;
-        let slot = match self.free.pop() {
-            Some(s) => s,
-            None => {
-                let s = index(self.slots.len())?;
-                self.slots.push(None);
-                s
-            }
+        let ns = self.ns_index_mut(n);
+        let p = ns.records.len();
+        let at = Loc {
+            ns: n,
+            pos: index(p)?,
         };
-        let idx = self.ns_index_mut(n);
-        let ns_pos = index(idx.slots.len())?;
-        idx.slots.push(slot);
-        if record.state.is_open() {
-            idx.open.add(record.expires_at);
-            self.open.add(record.expires_at);
-            self.stored_open += 1;
-        }
-        self.slots[slot as usize] = Some(Entry {
+        ns.records.push(Entry {
             id: record.id,
             body: record.body.clone(),
             created_at: record.created_at,
             expires_at: record.expires_at,
             state: record.state,
-            ns: n,
-            ns_pos,
         });
-        self.by_id.insert(record.id, slot);
+        if let Some(keys) = &mut ns.keys {
+            keys.push(&ns.records, p);
+        }
+        if record.state.is_open() {
+            ns.open.add(record.expires_at);
+            self.open.add(record.expires_at);
+            self.stored_open += 1;
+        }
+        self.by_id.insert(record.id, at);
         Ok(())
     }
 
@@ -247,19 +285,20 @@ impl<T> Table<T> {
         if let Some(&n) = self.by_ns.get(namespace) {
             return Ok(n);
         }
-        let idx = NsIndex {
+        let ns = Ns {
             namespace: namespace.clone(),
-            slots: Vec::new(),
+            records: Vec::new(),
             open: OpenCount::NONE,
+            keys: None,
         };
         let n = match self.ns_free.pop() {
             Some(n) => {
-                self.ns[n as usize] = Some(idx);
+                self.ns[n as usize] = Some(ns);
                 n
             }
             None => {
                 let n = index(self.ns.len())?;
-                self.ns.push(Some(idx));
+                self.ns.push(Some(ns));
                 n
             }
         };
@@ -268,80 +307,127 @@ impl<T> Table<T> {
     }
 
     /// Moves an open record to a finished state (the counts follow).
-    pub(super) fn close(&mut self, slot: u32, to: RecordState) {
-        let e = self.entry_mut(slot);
-        debug_assert!(e.state.is_open() && !to.is_open());
+    pub(super) fn close(&mut self, at: Loc, to: RecordState) {
+        let ns = self.ns_index_mut(at.ns);
+        let p = at.pos as usize;
+        debug_assert!(ns.records[p].state.is_open() && !to.is_open());
+        if let Some(keys) = &mut ns.keys {
+            keys.close(&ns.records, p, to);
+        }
+        let e = &mut ns.records[p];
         e.state = to;
-        let (n, expires_at) = (e.ns, e.expires_at);
-        self.ns_index_mut(n).open.n -= 1;
+        let expires_at = e.expires_at;
+        ns.open.n -= 1;
         self.open.remove(expires_at);
         self.stored_open -= 1;
     }
 
     /// Removes a record from every index; returns it as a record in its state as of `now`.
-    pub(super) fn remove(&mut self, slot: u32, now: Timestamp) -> Record<T> {
-        let Some(entry) = self.slots.get_mut(slot as usize).and_then(Option::take) else {
-            unreachable!("removing an empty slot");
-        };
-        self.by_id.remove(&entry.id);
-        self.free.push(slot);
+    pub(super) fn remove(&mut self, at: Loc, now: Timestamp) -> Record<T> {
+        let ns = self.ns_index_mut(at.ns);
+        let p = at.pos as usize;
+        if let Some(keys) = &mut ns.keys {
+            keys.remove(&ns.records, p);
+        }
+        let entry = ns.records.swap_remove(p);
+        let moved = ns.records.get(p).map(|m| m.id);
         let was_open = entry.state.is_open();
+        if was_open {
+            ns.open.n -= 1;
+        }
+        // An emptied namespace keeps its index until the next purge: a namespace whose
+        // pendings come and go is not re-hashed and re-allocated every time.
+        let record = to_record(&entry, &ns.namespace, now);
         if was_open {
             self.open.remove(entry.expires_at);
             self.stored_open -= 1;
         }
-        let idx = self.ns_index_mut(entry.ns);
-        if was_open {
-            idx.open.n -= 1;
+        self.by_id.remove(&entry.id);
+        if let Some(m) = moved
+            && let Some(loc) = self.by_id.get_mut(&m)
+        {
+            *loc = at;
         }
-        idx.slots.swap_remove(entry.ns_pos as usize);
-        let moved = idx.slots.get(entry.ns_pos as usize).copied();
-        // An emptied namespace keeps its index until the next purge: a namespace whose
-        // pendings come and go is not re-hashed and re-allocated every time.
-        let namespace = idx.namespace.clone();
-        if let Some(m) = moved {
-            self.entry_mut(m).ns_pos = entry.ns_pos;
-        }
-        let state = entry.state_at(now);
-        Record::new(
-            entry.id,
-            namespace,
-            entry.created_at,
-            entry.expires_at,
-            state,
-            entry.body,
-        )
+        drop(entry);
+        record
     }
 
-    /// The slots in `range` that hold a record.
-    pub(super) fn occupied(&self, range: std::ops::Range<usize>) -> Vec<u32> {
-        let end = range.end.min(self.slots.len());
-        (range.start.min(end)..end)
-            .filter(|&i| self.slots[i].is_some())
-            .filter_map(|i| u32::try_from(i).ok())
+    /// Removes every record of a namespace; returns their ids.
+    pub(super) fn clear(&mut self, namespace: &Namespace) -> Vec<PendingId> {
+        let Some(&n) = self.by_ns.get(namespace) else {
+            return Vec::new();
+        };
+        let ns = self.ns_index_mut(n);
+        let records = std::mem::take(&mut ns.records);
+        ns.keys = None;
+        ns.open = OpenCount::NONE;
+        for e in records.iter().filter(|e| e.state.is_open()) {
+            self.open.remove(e.expires_at);
+            self.stored_open -= 1;
+        }
+        records
+            .into_iter()
+            .map(|e| {
+                self.by_id.remove(&e.id);
+                e.id
+            })
             .collect()
     }
 
-    /// The number of slots (occupied or free).
-    pub(super) fn capacity(&self) -> usize {
-        self.slots.len()
+    /// Looks at up to `budget` records from `cursor` on and removes those `due` says; returns
+    /// whether every namespace has been looked at.
+    pub(super) fn purge_some(
+        &mut self,
+        cursor: &mut Cursor,
+        budget: usize,
+        now: Timestamp,
+        due: impl Fn(&Entry<T>) -> bool,
+        purged: &mut Vec<PendingId>,
+    ) -> bool {
+        let mut left = budget;
+        while let Some(slot) = self.ns.get(cursor.ns) {
+            let len = slot.as_ref().map_or(0, |ns| ns.records.len());
+            let mut p = cursor.below.min(len);
+            while p > 0 && left > 0 {
+                p -= 1;
+                left -= 1;
+                let at = Loc {
+                    ns: index(cursor.ns).unwrap_or(u32::MAX),
+                    pos: index(p).unwrap_or(u32::MAX),
+                };
+                if due(self.entry(at)) {
+                    purged.push(self.remove(at, now).id);
+                }
+            }
+            if p > 0 {
+                cursor.below = p;
+                return false;
+            }
+            *cursor = Cursor {
+                ns: cursor.ns + 1,
+                below: usize::MAX,
+            };
+            if left == 0 {
+                return cursor.ns >= self.ns.len();
+            }
+        }
+        true
     }
 
-    /// Forgets emptied namespace indexes and gives back the free tails of the slabs (e.g.
-    /// after a burst was purged).
+    /// Forgets emptied namespaces and gives back what a namespace's `Vec`s hold beyond
+    /// twice their records (e.g. after a burst was purged).
     pub(super) fn shrink(&mut self) {
-        while matches!(self.slots.last(), Some(None)) {
-            self.slots.pop();
-        }
-        let len = self.slots.len();
-        self.free.retain(|&s| (s as usize) < len);
         for n in 0..self.ns.len() {
-            if let Some(Some(idx)) = self.ns.get(n)
-                && idx.slots.is_empty()
-                && let Some(idx) = self.ns.get_mut(n).and_then(Option::take)
-            {
-                self.by_ns.remove(&idx.namespace);
-                self.ns_free.push(u32::try_from(n).unwrap_or(u32::MAX));
+            let Some(ns) = self.ns.get_mut(n).and_then(Option::as_mut) else {
+                continue;
+            };
+            if ns.records.is_empty() {
+                if let Some(ns) = self.ns.get_mut(n).and_then(Option::take) {
+                    self.by_ns.remove(&ns.namespace);
+                    self.ns_free.push(u32::try_from(n).unwrap_or(u32::MAX));
+                }
+            } else if ns.records.capacity() > 2 * ns.records.len() + 8 {
+                ns.records.shrink_to(ns.records.len() * 5 / 4);
             }
         }
         while matches!(self.ns.last(), Some(None)) {
@@ -350,4 +436,15 @@ impl<T> Table<T> {
         let len = self.ns.len();
         self.ns_free.retain(|&n| (n as usize) < len);
     }
+}
+
+fn to_record<T>(e: &Entry<T>, namespace: &Namespace, now: Timestamp) -> Record<T> {
+    Record::new(
+        e.id,
+        namespace.clone(),
+        e.created_at,
+        e.expires_at,
+        e.state_at(now),
+        e.body.clone(),
+    )
 }

@@ -113,3 +113,74 @@ fn removing_records_in_any_order_keeps_the_indexes_right() {
         assert_eq!(store.open_count(), 0);
     }
 }
+
+fn keyed(ns: &str, now: Timestamp, ttl_ms: u64, alias: &str) -> NewRecord<u32> {
+    NewRecord::new(Record::new(
+        PendingId::random(),
+        Namespace::new(ns).expect("namespace"),
+        now,
+        Timestamp::from_millis(now.as_millis() + ttl_ms),
+        RecordState::Open,
+        Arc::new(Body::new(7, Some(alias.into()), None, None)),
+    ))
+}
+
+fn join(store: &MemoryStore<u32>, r: &NewRecord<u32>, now: Timestamp) -> Created<u32> {
+    let dedup = Dedup::Join {
+        decline_cooldown: Duration::from_secs(10),
+    };
+    ready(store.create(r, Limits::default(), dedup, now)).expect("create")
+}
+
+/// The dedup index follows records as removals move them within their namespace, skips
+/// expired ones, and finds the latest decline after it moved.
+#[test]
+fn the_dedup_index_follows_moved_records() {
+    let store = MemoryStore::<u32>::new().with_retention(Duration::ZERO);
+    let (a, b, c) = (
+        keyed("n", T0, 60_000, "x"),
+        keyed("n", T0, 60_000, "y"),
+        keyed("n", T0, 60_000, "x"),
+    );
+    for r in [&a, &b, &c] {
+        ready(store.create(r, Limits::default(), Dedup::Never, T0)).expect("create");
+    }
+    let probe = keyed("n", T0, 60_000, "x");
+    let Created::Joined(first) = join(&store, &probe, T0) else {
+        panic!("no join")
+    };
+    assert!(first.id == a.record().id || first.id == c.record().id);
+    // Completing `a` (zero retention) removes it and moves the last record into its place.
+    ready(store.complete(a.record().id, None, T0, Wake::Now)).expect("complete");
+    let Created::Joined(second) = join(&store, &probe, T0) else {
+        panic!("no join")
+    };
+    assert_eq!(second.id, c.record().id);
+    ready(store.complete(c.record().id, None, T0, Wake::Now)).expect("complete");
+    assert!(matches!(join(&store, &probe, T0), Created::Inserted));
+    // `y` joins `b`; once `b` expired, a create under `y` inserts.
+    let y = keyed("n", T0, 60_000, "y");
+    assert!(matches!(join(&store, &y, T0), Created::Joined(r) if r.id == b.record().id));
+    let late = Timestamp::from_millis(T0.as_millis() + 60_000);
+    assert!(matches!(join(&store, &y, late), Created::Inserted));
+
+    // A decline moved by a purge still answers during its cooldown.
+    let store = MemoryStore::<u32>::new().with_retention(Duration::from_secs(60));
+    let gone = keyed("m", T0, 10, "old");
+    let declined = keyed("m", T0, 60_000, "z");
+    for r in [&gone, &declined] {
+        ready(store.create(r, Limits::default(), Dedup::Never, T0)).expect("create");
+    }
+    let at = Timestamp::from_millis(T0.as_millis() + 20);
+    ready(store.cancel(declined.record().id, CancelReason::Declined, None, at)).expect("decline");
+    let purge_at = Timestamp::from_millis(T0.as_millis() + 60_010);
+    assert_eq!(ready(store.purge(purge_at)).expect("purge"), 1);
+    let z = keyed("m", T0, 60_000, "z");
+    let within = Timestamp::from_millis(at.as_millis() + 9_999);
+    assert!(matches!(
+        join(&store, &z, within),
+        Created::Declined(r) if r.id == declined.record().id
+    ));
+    let after = Timestamp::from_millis(at.as_millis() + 10_000);
+    assert!(matches!(join(&store, &z, after), Created::Inserted));
+}

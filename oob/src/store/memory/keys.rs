@@ -1,0 +1,230 @@
+//! [`Keys`]: a namespace's dedup index, so `create_or_join` finds its match without reading
+//! the namespace's records.
+//!
+//! Records of a namespace sit in one `Vec`, addressed by position. For each dedup key
+//! (alias and resource) the index keeps the open records with that key as a doubly linked
+//! list threaded through `links` (a `Vec` parallel to the records: 8 bytes per record), and
+//! the position of the key's most recent decline. A namespace gets its index the first time
+//! a create there asks to join (built then from its records, once): namespaces that never
+//! dedup pay nothing.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+
+use super::super::Body;
+use super::table::Entry;
+use crate::state::CancelReason;
+use crate::store::RecordState;
+use crate::time::Timestamp;
+
+const NONE: u32 = u32::MAX;
+
+/// The neighbours of an open record in its key's list (positions, [`NONE`] at the ends).
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    prev: u32,
+    next: u32,
+}
+
+const UNLINKED: Link = Link {
+    prev: NONE,
+    next: NONE,
+};
+
+#[derive(Debug)]
+struct Group {
+    /// The first open record with this key ([`NONE`] when there is none).
+    head: u32,
+    /// The most recent decline with this key still stored: when, and where.
+    declined: Option<(Timestamp, u32)>,
+}
+
+/// One namespace's dedup index (see the module docs). Every method takes the namespace's
+/// records as they are at the call, before any change the call describes.
+#[derive(Debug, Default)]
+pub(super) struct Keys {
+    groups: HashMap<Box<str>, Group>,
+    links: Vec<Link>,
+    /// The key being looked up, encoded (reused: no allocation per lookup).
+    scratch: String,
+}
+
+fn declined_at(state: RecordState) -> Option<Timestamp> {
+    match state {
+        RecordState::Cancelled {
+            at,
+            reason: CancelReason::Declined,
+        } => Some(at),
+        _ => None,
+    }
+}
+
+fn pos(p: usize) -> u32 {
+    u32::try_from(p).unwrap_or(NONE)
+}
+
+impl Keys {
+    /// The index of these records.
+    pub(super) fn build<T>(records: &[Entry<T>]) -> Self {
+        let mut keys = Self::default();
+        for p in 0..records.len() {
+            keys.push(records, p);
+        }
+        keys
+    }
+
+    /// Writes `body`'s key (alias and resource, each absent or length-prefixed) to `scratch`.
+    fn encode<T>(&mut self, body: &Body<T>) {
+        self.scratch.clear();
+        for label in [body.alias(), body.resource()] {
+            match label {
+                None => self.scratch.push('-'),
+                Some(l) => {
+                    let _ = write!(self.scratch, "{}:{l}", l.len());
+                }
+            }
+        }
+    }
+
+    fn group<T>(&mut self, body: &Body<T>) -> Option<&mut Group> {
+        self.encode(body);
+        self.groups.get_mut(self.scratch.as_str())
+    }
+
+    /// Forgets the key's group once it holds nothing.
+    fn tidy<T>(&mut self, body: &Body<T>) {
+        if self
+            .group(body)
+            .is_some_and(|g| g.head == NONE && g.declined.is_none())
+        {
+            self.groups.remove(self.scratch.as_str());
+        }
+    }
+
+    /// Indexes the record just pushed at position `p` of `records`.
+    pub(super) fn push<T>(&mut self, records: &[Entry<T>], p: usize) {
+        self.links.push(UNLINKED);
+        let e = &records[p];
+        self.encode(&e.body);
+        if !self.groups.contains_key(self.scratch.as_str()) {
+            let key = self.scratch.as_str().into();
+            self.groups.insert(
+                key,
+                Group {
+                    head: NONE,
+                    declined: None,
+                },
+            );
+        }
+        if e.state.is_open() {
+            self.link(&e.body, pos(p));
+        }
+        if let Some(at) = declined_at(e.state) {
+            self.offer_decline(&e.body, at, pos(p));
+        }
+        self.tidy(&e.body);
+    }
+
+    /// Puts the open record at `p` first in its key's list.
+    fn link<T>(&mut self, body: &Body<T>, p: u32) {
+        let Some(g) = self.group(body) else { return };
+        let next = g.head;
+        g.head = p;
+        self.links[p as usize] = Link { prev: NONE, next };
+        if next != NONE {
+            self.links[next as usize].prev = p;
+        }
+    }
+
+    /// Takes the open record at `p` out of its key's list.
+    fn unlink<T>(&mut self, body: &Body<T>, p: u32) {
+        let Link { prev, next } = std::mem::replace(&mut self.links[p as usize], UNLINKED);
+        if prev == NONE {
+            if let Some(g) = self.group(body) {
+                g.head = next;
+            }
+        } else {
+            self.links[prev as usize].next = next;
+        }
+        if next != NONE {
+            self.links[next as usize].prev = prev;
+        }
+    }
+
+    fn offer_decline<T>(&mut self, body: &Body<T>, at: Timestamp, p: u32) {
+        if let Some(g) = self.group(body)
+            && g.declined.is_none_or(|(latest, _)| at >= latest)
+        {
+            g.declined = Some((at, p));
+        }
+    }
+
+    /// The open record at `p` moves to the finished state `to`.
+    pub(super) fn close<T>(&mut self, records: &[Entry<T>], p: usize, to: RecordState) {
+        let body = &records[p].body;
+        self.unlink(body, pos(p));
+        if let Some(at) = declined_at(to) {
+            self.offer_decline(body, at, pos(p));
+        }
+        self.tidy(body);
+    }
+
+    /// The record at `p` is removed, and the last record moves to `p` (`Vec::swap_remove`).
+    pub(super) fn remove<T>(&mut self, records: &[Entry<T>], p: usize) {
+        let gone = &records[p];
+        if gone.state.is_open() {
+            self.unlink(&gone.body, pos(p));
+        }
+        if declined_at(gone.state).is_some()
+            && let Some(g) = self.group(&gone.body)
+            && g.declined.is_some_and(|(_, d)| d == pos(p))
+        {
+            // An older decline of this key finished earlier, so its retention ended no
+            // later: none answers once this one is gone.
+            g.declined = None;
+        }
+        self.tidy(&gone.body);
+        let last = records.len() - 1;
+        self.links.swap_remove(p);
+        if p == last {
+            return;
+        }
+        let (moved, from, to) = (&records[last], pos(last), pos(p));
+        if moved.state.is_open() {
+            let Link { prev, next } = self.links[p];
+            if prev == NONE {
+                if let Some(g) = self.group(&moved.body) {
+                    g.head = to;
+                }
+            } else {
+                self.links[prev as usize].next = to;
+            }
+            if next != NONE {
+                self.links[next as usize].prev = to;
+            }
+        }
+        if declined_at(moved.state).is_some()
+            && let Some(g) = self.group(&moved.body)
+            && let Some((at, d)) = g.declined
+            && d == from
+        {
+            g.declined = Some((at, to));
+        }
+    }
+
+    /// The first open record with `body`'s key (maybe past its deadline: the caller closes
+    /// those and asks again).
+    pub(super) fn first_open<T>(&mut self, body: &Body<T>) -> Option<usize> {
+        self.group(body)
+            .map(|g| g.head)
+            .filter(|&h| h != NONE)
+            .map(|h| h as usize)
+    }
+
+    /// The most recent stored decline with `body`'s key.
+    pub(super) fn latest_decline<T>(&mut self, body: &Body<T>) -> Option<usize> {
+        self.group(body)
+            .and_then(|g| g.declined)
+            .map(|(_, p)| p as usize)
+    }
+}
