@@ -9,6 +9,9 @@
 //! does. Criterion reports wall time per pair; then the store's throughput is measured as a
 //! share of the raw one in alternating rounds (so load from other processes hits both alike)
 //! and printed.
+//!
+//! With `SQLITE_BENCH=growth` it measures instead how one task's operations cost as the data
+//! grows (`sqlite_store/growth.rs`), including creates with a total bound set.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -267,123 +270,8 @@ fn interleaved(rt: &tokio::runtime::Runtime) {
     }
 }
 
-/// Fills a store through `m`: `open` open pendings in `user`'s namespace, then `retained`
-/// finished ones over 64 namespaces, 64 tasks at a time.
-fn fill(rt: &tokio::runtime::Runtime, m: &M, user: &VerifiedSubject, open: usize, retained: usize) {
-    let nss = Arc::new(namespaces());
-    rt.block_on(async {
-        let handles: Vec<_> = (0..64usize)
-            .map(|t| {
-                let (m, nss, user) = (m.clone(), nss.clone(), user.clone());
-                tokio::spawn(async move {
-                    let spec = || {
-                        Spec::new(payload())
-                            .resource("example.com")
-                            .ttl(Duration::from_secs(3_600))
-                    };
-                    for _ in (0..open).skip(t).step_by(64) {
-                        m.create(&user, spec()).await.expect("create");
-                    }
-                    for _ in (0..retained).skip(t).step_by(64) {
-                        let p = m.create(&nss[t], spec()).await.expect("create");
-                        m.complete(p).await.expect("complete");
-                    }
-                })
-            })
-            .collect();
-        for h in handles {
-            h.await.expect("task");
-        }
-    });
-}
-
-/// Growth: create+complete and get, one task, in a namespace holding 10 … 10,000 open
-/// pendings (a per-namespace bound of 20,000, so the bound is checked), and in a store
-/// holding 0 … 100,000 retained records; interleaved rounds, medians and spread, each
-/// against the smallest. `SQLITE_BENCH=growth` runs only this.
-fn growth(rt: &tokio::runtime::Runtime) {
-    let rounds = 7;
-    let n = 300u64;
-    let caller = VerifiedSubject::new(Namespace::new("caller").expect("namespace"));
-    let mut cases = Vec::new();
-    for (open, retained) in [
-        (10, 0),
-        (100, 0),
-        (1_000, 0),
-        (10_000, 0),
-        (1, 0),
-        (1, 1_000),
-        (1, 10_000),
-        (1, 100_000),
-    ] {
-        let (store, db, _raw) = temp_store(oob::store::DEFAULT_RETENTION);
-        let m = Manager::builder()
-            .store(store)
-            .provider(FromVerifiedSubject)
-            .callback_base(CallbackBase::parse("https://ex.com").expect("base"))
-            .max_open_per_namespace(20_000)
-            .build();
-        fill(rt, &m, &caller, open, retained);
-        let ids: Vec<PendingId> = rt
-            .block_on(m.list(&caller))
-            .expect("list")
-            .iter()
-            .map(oob::Pending::id)
-            .collect();
-        cases.push((
-            format!("{open} open in the namespace, {retained} retained"),
-            m,
-            db,
-            ids,
-        ));
-    }
-    let mut pair_ns = vec![Vec::new(); cases.len()];
-    let mut get_ns = vec![Vec::new(); cases.len()];
-    for round in 0..rounds {
-        for j in 0..cases.len() {
-            let i = if round % 2 == 0 {
-                j
-            } else {
-                cases.len() - 1 - j
-            };
-            let (_, m, _, ids) = &cases[i];
-            let start = Instant::now();
-            rt.block_on(async {
-                for _ in 0..n {
-                    store_pair(m, &caller).await;
-                }
-            });
-            pair_ns[i].push(start.elapsed().as_secs_f64() * 1e6 / n as f64);
-            let start = Instant::now();
-            rt.block_on(async {
-                for k in 0..n {
-                    let id = ids[usize::try_from(k).unwrap_or(0) % ids.len()];
-                    black_box(m.get(id).await.expect("get"));
-                }
-            });
-            get_ns[i].push(start.elapsed().as_secs_f64() * 1e6 / n as f64);
-        }
-    }
-    let median = |v: &[f64]| {
-        let mut v = v.to_vec();
-        v.sort_by(f64::total_cmp);
-        (v[v.len() / 2], v[0], v[v.len() - 1])
-    };
-    println!(
-        "\ngrowth (1 task, {rounds} interleaved rounds of {n}; us per op, median (min-max), ratio to the first row of its kind):"
-    );
-    for (what, all) in [("create+complete", &pair_ns), ("get", &get_ns)] {
-        for (i, (label, ..)) in cases.iter().enumerate() {
-            let base = if i < 4 { 0 } else { 4 };
-            let (m, lo, hi) = median(&all[i]);
-            let ratios: Vec<f64> = all[i].iter().zip(&all[base]).map(|(a, b)| a / b).collect();
-            let (r, rlo, rhi) = median(&ratios);
-            println!(
-                "  {what:<16} {label:<44} {m:>8.1} us ({lo:.1}-{hi:.1})  x{r:.2} ({rlo:.2}-{rhi:.2})"
-            );
-        }
-    }
-}
+#[path = "sqlite_store/growth.rs"]
+mod growth;
 
 fn main() {
     if std::env::var("SQLITE_BENCH").as_deref() == Ok("growth") {
@@ -392,7 +280,7 @@ fn main() {
             .enable_all()
             .build()
             .expect("runtime");
-        growth(&rt);
+        growth::growth(&rt);
         return;
     }
     let mut c = Criterion::default().configure_from_args();

@@ -1,11 +1,11 @@
 //! The jobs that run the [lifecycle rules](crate::store::lifecycle) on the connection thread,
-//! inside the transaction of its batch: create (dedup, cooldown, both bounds, insert) and
-//! the transitions. A transition issues one writing statement, so it is atomic on its own
-//! even when it runs outside a transaction; a create outside one uses a single statement.
+//! inside the immediate transaction of its batch (a job never runs outside one, see
+//! `worker`): create (dedup, cooldown, both bounds, insert) and the transitions. Nothing
+//! else writes the file between a job's reads and its write, in this process or another.
 
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, ToSql, params};
 
 use super::row::{NewRow, Row, finished_as, ms, state_columns};
 use crate::id::PendingId;
@@ -42,6 +42,38 @@ pub(super) struct CreateJob {
     pub(super) retention: Duration,
     pub(super) now: Timestamp,
 }
+
+/// An open count kept by the triggers, with a lower bound on the deadlines of the rows it
+/// counts: its row (`read`, giving `open, earliest`), the statement closing its expired
+/// rows (`close`, the keys then `now`) and the one making `earliest` exact (`earliest`).
+/// Every statement takes the counter's keys as `?1` … `?k`.
+pub(super) struct Counter {
+    pub(super) read: &'static str,
+    pub(super) close: &'static str,
+    pub(super) earliest: &'static str,
+}
+
+/// The open records of one namespace and kind (`oob_open`; keys: namespace, kind), read
+/// through the `(namespace, state, kind, expires_at)` index.
+pub(super) const NAMESPACE: Counter = Counter {
+    read: "SELECT open, earliest FROM oob_open WHERE namespace = ?1 AND kind = ?2",
+    close: "UPDATE oob_pendings SET state = 'expired' WHERE namespace = ?1 \
+            AND state = 'open' AND kind = ?2 AND expires_at <= ?3",
+    earliest: "UPDATE oob_open SET earliest = COALESCE((SELECT MIN(expires_at) \
+               FROM oob_pendings WHERE namespace = ?1 AND state = 'open' AND kind = ?2), \
+               9223372036854775807) WHERE namespace = ?1 AND kind = ?2",
+};
+
+/// The open records of one kind in the file (`oob_open_total`; key: kind), read through
+/// the partial index of open rows by `(kind, expires_at)`.
+pub(super) const TOTAL: Counter = Counter {
+    read: "SELECT open, earliest FROM oob_open_total WHERE kind = ?1",
+    close: "UPDATE oob_pendings SET state = 'expired' WHERE state = 'open' AND kind = ?1 \
+            AND expires_at <= ?2",
+    earliest: "UPDATE oob_open_total SET earliest = COALESCE((SELECT MIN(expires_at) \
+               FROM oob_pendings WHERE state = 'open' AND kind = ?1), 9223372036854775807) \
+               WHERE kind = ?1",
+};
 
 impl CreateJob {
     pub(super) fn run(&self, conn: &Connection) -> rusqlite::Result<CreateOutcome> {
@@ -85,14 +117,6 @@ impl CreateJob {
                 return Ok(CreateOutcome::Declined(row));
             }
         }
-        if conn.is_autocommit() {
-            // Outside a transaction (another process holds the lock): the bounds and the
-            // insert in one statement, atomic by itself; then say which bound refused.
-            return match new.insert_capped(conn, kind, now, self.limits) {
-                Ok(0) => Ok(CreateOutcome::Full(self.scope(conn)?)),
-                other => Self::inserted(other),
-            };
-        }
         // Inside the batch's immediate transaction nothing else writes between the counts
         // and the insert.
         if let Err(scope) = self.fits(conn) {
@@ -101,70 +125,49 @@ impl CreateJob {
         Self::inserted(new.insert(conn, kind))
     }
 
-    /// The bound the insert would exceed, namespace first (the counts read only the
-    /// `(namespace, state, kind, expires_at)` index).
+    /// The bound the insert would exceed, namespace first (each count reads one row kept by
+    /// the triggers, see [`Counter`]).
     fn fits(&self, conn: &Connection) -> Result<(), rusqlite::Result<Scope>> {
-        let in_namespace = self.count_namespace(conn).map_err(Err)?;
+        let (ns, kind): (&dyn ToSql, &dyn ToSql) = (&self.row.namespace, &self.kind);
+        let in_namespace = self
+            .count(conn, &NAMESPACE, &[ns, kind], self.limits.per_namespace)
+            .map_err(Err)?;
         let total = if in_namespace >= self.limits.per_namespace || self.limits.total == usize::MAX
         {
             0
         } else {
-            self.count_total(conn).map_err(Err)?
+            self.count(conn, &TOTAL, &[kind], self.limits.total)
+                .map_err(Err)?
         };
         lifecycle::capacity(in_namespace, total, self.limits).map_err(Ok)
     }
 
-    fn scope(&self, conn: &Connection) -> rusqlite::Result<Scope> {
-        match self.fits(conn) {
-            Err(scope) => scope,
-            // Room again by now (something finished in between): report the total bound,
-            // the only one the statement could have seen full.
-            Ok(()) => Ok(Scope::Total),
-        }
-    }
-
-    /// The namespace's open, unexpired records of this kind, exact at least up to the bound:
-    /// the `oob_open` row, and when it is at the bound with a deadline passed, the expired
-    /// rows closed first (the triggers decrement the count) and `earliest` made exact.
-    fn count_namespace(&self, conn: &Connection) -> rusqlite::Result<usize> {
-        let (ns, kind, now) = (&self.row.namespace, self.kind, ms(self.now));
+    /// The open, unexpired records a counter counts, exact at least up to `bound`: its row,
+    /// and when that is at the bound with a deadline passed, the expired rows closed first
+    /// (`state = 'expired'`; the triggers decrement the counts) and `earliest` made exact.
+    /// Each expired row is closed once, so the cost stays constant per create.
+    fn count(
+        &self,
+        conn: &Connection,
+        counter: &Counter,
+        keys: &[&dyn ToSql],
+        bound: usize,
+    ) -> rusqlite::Result<usize> {
+        let now = ms(self.now);
         let read = || {
-            conn.prepare_cached(
-                "SELECT open, earliest FROM oob_open WHERE namespace = ?1 AND kind = ?2",
-            )?
-            .query_row(params![ns, kind], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
-            })
-            .optional()
-            .map(|row| row.unwrap_or((0, i64::MAX)))
+            conn.prepare_cached(counter.read)?
+                .query_row(keys, |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+                .optional()
+                .map(|row| row.unwrap_or((0, i64::MAX)))
         };
         let (mut open, earliest) = read()?;
-        let full = usize::try_from(open).unwrap_or(0) >= self.limits.per_namespace;
-        if full && earliest <= now {
-            conn.prepare_cached(
-                "UPDATE oob_pendings SET state = 'expired' WHERE namespace = ?1 \
-                 AND state = 'open' AND kind = ?2 AND expires_at <= ?3",
-            )?
-            .execute(params![ns, kind, now])?;
-            conn.prepare_cached(
-                "UPDATE oob_open SET earliest = COALESCE((SELECT MIN(expires_at) \
-                 FROM oob_pendings WHERE namespace = ?1 AND state = 'open' AND kind = ?2), \
-                 9223372036854775807) WHERE namespace = ?1 AND kind = ?2",
-            )?
-            .execute(params![ns, kind])?;
+        if usize::try_from(open).unwrap_or(0) >= bound && earliest <= now {
+            conn.prepare_cached(counter.close)?
+                .execute(&[keys, &[&now as &dyn ToSql]].concat()[..])?;
+            conn.prepare_cached(counter.earliest)?.execute(keys)?;
             open = read()?.0;
         }
         Ok(usize::try_from(open).unwrap_or(0))
-    }
-
-    fn count_total(&self, conn: &Connection) -> rusqlite::Result<usize> {
-        let n: i64 = conn
-            .prepare_cached(
-                "SELECT COUNT(*) FROM oob_pendings WHERE state = 'open' AND kind = ?1 \
-                 AND expires_at > ?2",
-            )?
-            .query_row(params![self.kind, ms(self.now)], |r| r.get(0))?;
-        Ok(usize::try_from(n).unwrap_or(0))
     }
 
     fn inserted(result: rusqlite::Result<usize>) -> rusqlite::Result<CreateOutcome> {
@@ -197,9 +200,8 @@ pub(super) struct TransitionJob {
 
 impl TransitionJob {
     /// Reads, then writes guarded by `state = 'open'`: the connection thread runs one job at
-    /// a time inside an immediate transaction, so nothing changes the row in between (and
-    /// the guard holds even outside a transaction). Cheaper than `RETURNING`, which buffers
-    /// its rows in a temporary table.
+    /// a time inside an immediate transaction, so nothing changes the row in between. Cheaper
+    /// than `RETURNING`, which buffers its rows in a temporary table.
     pub(super) fn run(
         self,
         conn: &Connection,
@@ -237,7 +239,7 @@ impl TransitionJob {
             .execute(params![key, now, state, reason])?
         };
         if changed == 0 {
-            // Only outside a transaction (another process won in between): say why.
+            // Not expected inside the immediate transaction; if the guard ever refuses, say why.
             return Ok(match Row::by_id(conn, key, self.kind)? {
                 None => TransitionOutcome::NotFound,
                 Some(r) => TransitionOutcome::Finished(finished_as(&r)),

@@ -11,8 +11,10 @@
 //! the small id index takes random writes), `(namespace, state, kind, expires_at)` (the
 //! capacity count and namespace listing read it alone), `expires_at` and `finished_at`
 //! (purge).
-//! A table `oob_open` counts the open records of each namespace and kind, kept by triggers,
-//! so a create reads one row instead of counting (see `jobs`).
+//! Tables `oob_open` and `oob_open_total` count the open records of each namespace and kind
+//! and of each kind in the file, kept by triggers, so a create reads one row per bound
+//! instead of counting (see `jobs`); a partial index of the open rows by kind and deadline
+//! serves the total bound's expiry.
 //! The schema is versioned with `PRAGMA user_version` ([`SCHEMA_VERSION`]) and migrated on
 //! open.
 //!
@@ -22,15 +24,17 @@
 //! by one dedicated thread that owns its connection. Callers send it jobs over a channel and
 //! await a oneshot reply. The thread drains whatever jobs are queued (up to 256) and runs
 //! them in a single `BEGIN IMMEDIATE` … `COMMIT` transaction, replying only after the
-//! commit (group commit). Every job issues at most one writing statement, so each job is
-//! atomic on its own and a failing job never leaves a partial write; if the commit fails,
-//! every job of the batch gets the error. A create counts the namespace's open records and
-//! then inserts (nothing else writes inside the batch's immediate transaction; outside one,
-//! it is a single `INSERT … SELECT … WHERE count < bound`, which costs SQLite a temporary
-//! table because it reads the table it writes); a duplicate id fails on the primary key. A
-//! transition is one `UPDATE … WHERE id = ? AND state = 'open' AND expires_at > ?` guarded
-//! by a read of the row in the same job, and no statement binds a `LIMIT` (SQLite would
-//! re-prepare it on every call).
+//! commit (group commit). No job runs outside that transaction: while another connection to
+//! the file (another process) holds the write lock, SQLite retries the `BEGIN` for the busy
+//! timeout ([`SqliteOptions::busy_timeout()`]), and past it every job of the batch fails with
+//! the error, having written nothing. So a create's reads (dedup, the two counts) and its
+//! insert are atomic against every writer. Every job issues one writing statement (a create
+//! at a bound with a deadline passed first closes the rows past it, true whatever follows),
+//! so a failing job never leaves a partial write; if the commit fails, every job of the
+//! batch gets the error. A duplicate id fails on the primary key. A transition is one
+//! `UPDATE … WHERE id = ? AND state = 'open' AND expires_at > ?` guarded by a read of the
+//! row in the same job, and no statement binds a `LIMIT` (SQLite would re-prepare it on
+//! every call).
 //! With one task this costs one thread hop per call;
 //! under concurrency it turns N commits into one, which is what makes create + complete
 //! pairs fast. (A `spawn_blocking` + mutex design pays the same hop plus a commit and lock
@@ -241,5 +245,7 @@ where
     }
 }
 
+#[cfg(test)]
+mod count_tests;
 #[cfg(test)]
 mod tests;

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::super::lifecycle::StateCode;
-use super::super::{Body, Finished, Limits, Record, RecordState, StoreError};
+use super::super::{Body, Finished, Record, RecordState, StoreError};
 use crate::id::PendingId;
 use crate::namespace::Namespace;
 use crate::time::Timestamp;
@@ -226,36 +226,6 @@ impl NewRow {
             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
         ))?
         .execute(self.values(&kind))
-    }
-
-    /// Inserts the row if both bounds leave room (open, unexpired records of this kind, in
-    /// its namespace and in the table), in one statement; returns how many rows were
-    /// inserted (0 or 1). For use outside a transaction: SQLite buffers the `SELECT` in a
-    /// temporary table, as it reads the table it inserts into.
-    pub(super) fn insert_capped(
-        &self,
-        conn: &Connection,
-        kind: &str,
-        now: i64,
-        limits: Limits,
-    ) -> rusqlite::Result<usize> {
-        let bound = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
-        let (per_ns, total) = (bound(limits.per_namespace), bound(limits.total));
-        conn.prepare_cached(concat!(
-            insert!(),
-            "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12 \
-             WHERE (SELECT COUNT(*) FROM oob_pendings WHERE namespace = ?2 \
-             AND state = 'open' AND kind = ?3 AND expires_at > ?13) < ?14 \
-             AND (SELECT COUNT(*) FROM oob_pendings WHERE state = 'open' AND kind = ?3 \
-             AND expires_at > ?13) < ?15"
-        ))?
-        .execute(
-            &[
-                &self.values(&kind)[..],
-                &[&now as &dyn ToSql, &per_ns, &total],
-            ]
-            .concat()[..],
-        )
     }
 }
 

@@ -5,10 +5,10 @@ use rusqlite::Connection;
 use super::super::StoreError;
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Schema migrations: entry `i` moves a database from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     "
     CREATE TABLE oob_pendings (
         id          BLOB PRIMARY KEY NOT NULL,
@@ -74,6 +74,53 @@ const MIGRATIONS: &[&str] = &[
     BEGIN
         UPDATE oob_open SET open = open - 1
             WHERE namespace = OLD.namespace AND kind = OLD.kind;
+    END;
+",
+    // The open records of each kind in the whole file, counted the same way (by the same
+    // triggers, now keeping both tables), for the total bound; and an index of the open
+    // records by kind and deadline, so the create that finds the total at its bound with a
+    // deadline passed closes the expired rows and finds the next deadline without reading
+    // finished rows. Both tables are recounted from the rows.
+    "
+    CREATE TABLE oob_open_total (
+        kind     TEXT PRIMARY KEY NOT NULL,
+        open     INTEGER NOT NULL,
+        earliest INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX oob_pendings_open ON oob_pendings (kind, expires_at) WHERE state = 'open';
+    DELETE FROM oob_open;
+    INSERT INTO oob_open (namespace, kind, open, earliest)
+        SELECT namespace, kind, COUNT(*), MIN(expires_at) FROM oob_pendings
+        WHERE state = 'open' GROUP BY namespace, kind;
+    INSERT INTO oob_open_total (kind, open, earliest)
+        SELECT kind, COUNT(*), MIN(expires_at) FROM oob_pendings
+        WHERE state = 'open' GROUP BY kind;
+    DROP TRIGGER oob_open_insert;
+    DROP TRIGGER oob_open_close;
+    DROP TRIGGER oob_open_delete;
+    CREATE TRIGGER oob_open_insert AFTER INSERT ON oob_pendings WHEN NEW.state = 'open'
+    BEGIN
+        INSERT INTO oob_open (namespace, kind, open, earliest)
+            VALUES (NEW.namespace, NEW.kind, 1, NEW.expires_at)
+            ON CONFLICT (namespace, kind)
+            DO UPDATE SET open = open + 1, earliest = MIN(earliest, excluded.earliest);
+        INSERT INTO oob_open_total (kind, open, earliest)
+            VALUES (NEW.kind, 1, NEW.expires_at)
+            ON CONFLICT (kind)
+            DO UPDATE SET open = open + 1, earliest = MIN(earliest, excluded.earliest);
+    END;
+    CREATE TRIGGER oob_open_close AFTER UPDATE OF state ON oob_pendings
+        WHEN OLD.state = 'open' AND NEW.state <> 'open'
+    BEGIN
+        UPDATE oob_open SET open = open - 1
+            WHERE namespace = OLD.namespace AND kind = OLD.kind;
+        UPDATE oob_open_total SET open = open - 1 WHERE kind = OLD.kind;
+    END;
+    CREATE TRIGGER oob_open_delete AFTER DELETE ON oob_pendings WHEN OLD.state = 'open'
+    BEGIN
+        UPDATE oob_open SET open = open - 1
+            WHERE namespace = OLD.namespace AND kind = OLD.kind;
+        UPDATE oob_open_total SET open = open - 1 WHERE kind = OLD.kind;
     END;
 ",
 ];

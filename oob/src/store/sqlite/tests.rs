@@ -56,65 +56,56 @@ async fn exec(store: &SqliteStore<P>, sql: &'static str) {
         .expect("raw sql");
 }
 
-/// Both bounds (namespace first), the primary key and expiry, in a batch's transaction
-/// (counts, then insert) and outside one (the combined statement).
+/// Both bounds (namespace first), the primary key and expiry, in a batch's transaction: a
+/// pending past its deadline stops counting against either bound at that millisecond.
 #[test]
-fn the_bounds_hold_inside_and_outside_a_transaction() {
+fn the_bounds_hold_in_a_batch_transaction() {
     let path = temp_path();
     let conn = setup(Some(&path), SqliteOptions::default()).expect("setup");
     let now = Timestamp::from_millis(1_000_000);
-    let later = now.saturating_add(Duration::from_secs(61));
-    for in_tx in [false, true] {
-        conn.execute_batch("DELETE FROM oob_pendings")
-            .expect("clear");
-        if in_tx {
-            conn.execute_batch("BEGIN IMMEDIATE").expect("begin");
-        }
-        assert_eq!(conn.is_autocommit(), !in_tx);
-        let create = |ns: &str, kind: &'static str, at: Timestamp, limits: Limits| {
-            let mut r = record(now);
-            r.namespace = Namespace::new(ns).expect("namespace");
-            let job = CreateJob {
-                row: NewRow::encode(&r).expect("encode"),
-                kind,
-                limits,
-                dedup: Dedup::Never,
-                retention: DEFAULT_RETENTION,
-                now: at,
-            };
-            match job.run(&conn).expect("create") {
-                CreateOutcome::Inserted => Ok(()),
-                CreateOutcome::Full(scope) => Err(scope),
-                _ => panic!("unexpected outcome"),
-            }
+    let deadline = now.saturating_add(Duration::from_secs(60));
+    conn.execute_batch("BEGIN IMMEDIATE").expect("begin");
+    let create = |ns: &str, kind: &'static str, at: Timestamp, limits: Limits| {
+        let mut r = record(at);
+        r.namespace = Namespace::new(ns).expect("namespace");
+        let job = CreateJob {
+            row: NewRow::encode(&r).expect("encode"),
+            kind,
+            limits,
+            dedup: Dedup::Never,
+            retention: DEFAULT_RETENTION,
+            now: at,
         };
-        let l = Limits::new(2, 3);
-        create("a", "p", now, l).expect("first");
-        create("a", "p", now, l).expect("second");
-        create("b", "p", now, l).expect("third");
-        // Both bounds exceeded: the namespace bound answers.
-        assert_eq!(
-            create("a", "p", now, l),
-            Err(Scope::Namespace),
-            "in tx: {in_tx}"
-        );
-        assert_eq!(
-            create("c", "p", now, l),
-            Err(Scope::Total),
-            "in tx: {in_tx}"
-        );
-        // Another kind does not count against this one.
-        create("a", "q", now, Limits::new(1, 1)).expect("kind");
-        // Once they expired they no longer count (`record` gives 60 s).
-        create("a", "p", later, l).expect("after expiry");
-        if in_tx {
-            conn.execute_batch("COMMIT").expect("commit");
+        match job.run(&conn).expect("create") {
+            CreateOutcome::Inserted => Ok(()),
+            CreateOutcome::Full(scope) => Err(scope),
+            _ => panic!("unexpected outcome"),
         }
-        let n: i64 = conn
-            .query_row("SELECT COUNT(*) FROM oob_pendings", [], |r| r.get(0))
-            .expect("count");
-        assert_eq!(n, 5);
-    }
+    };
+    let l = Limits::new(2, 3);
+    create("a", "p", now, l).expect("first");
+    create("a", "p", now, l).expect("second");
+    create("b", "p", now, l).expect("third");
+    // Both bounds exceeded: the namespace bound answers.
+    assert_eq!(create("a", "p", now, l), Err(Scope::Namespace));
+    assert_eq!(create("c", "p", now, l), Err(Scope::Total));
+    // Another kind does not count against this one.
+    create("a", "q", now, Limits::new(1, 1)).expect("kind");
+    // One millisecond before the deadline (`record` gives 60 s) they still count; at it,
+    // they no longer do: for the namespace bound (closing `a`'s two), then for the total
+    // (`b`'s, still counted until the total reaches its bound again).
+    let before = Timestamp::from_millis(deadline.as_millis() - 1);
+    assert_eq!(create("a", "p", before, l), Err(Scope::Namespace));
+    assert_eq!(create("c", "p", before, l), Err(Scope::Total));
+    create("a", "p", deadline, l).expect("namespace bound after expiry");
+    create("c", "p", deadline, l).expect("room in both");
+    create("d", "p", deadline, l).expect("total bound after expiry");
+    assert_eq!(create("e", "p", deadline, l), Err(Scope::Total));
+    conn.execute_batch("COMMIT").expect("commit");
+    let n: i64 = conn
+        .query_row("SELECT COUNT(*) FROM oob_pendings", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(n, 7);
     drop(conn);
     remove(&path);
 }
@@ -304,81 +295,4 @@ async fn vault_is_namespaced_and_shares_the_store_file() {
     assert!(!vault.delete(&bob, "gh").await.expect("delete"));
     assert!(vault.delete(&alice, "gh").await.expect("delete"));
     assert_eq!(vault.get(&alice, "gh").await.expect("get"), None);
-}
-
-/// The `oob_open` counts the triggers keep match the rows through inserts, transitions,
-/// deletes at zero retention, the sweep of expired rows at the bound, clear and purge.
-#[tokio::test]
-async fn open_counts_follow_the_rows() {
-    let store = SqliteStore::<P>::open_in_memory()
-        .expect("open")
-        .with_retention(Duration::ZERO);
-    let t0 = Timestamp::from_millis(1_000_000);
-    let check = |store: SqliteStore<P>| async move {
-        let (counted, actual) = store
-            .db()
-            .call(None, |conn, _| {
-                let counted: i64 =
-                    conn.query_row("SELECT COALESCE(SUM(open), 0) FROM oob_open", [], |r| {
-                        r.get(0)
-                    })?;
-                let actual: i64 = conn.query_row(
-                    "SELECT COUNT(*) FROM oob_pendings WHERE state = 'open'",
-                    [],
-                    |r| r.get(0),
-                )?;
-                Ok((counted, actual))
-            })
-            .await
-            .expect("counts");
-        assert_eq!(counted, actual);
-        counted
-    };
-    let limits = Limits::new(3, usize::MAX);
-    let mut ids = Vec::new();
-    for _ in 0..3 {
-        let r = record(t0);
-        ids.push(r.id);
-        store
-            .create(&NewRecord::new(r), limits, Dedup::Never, t0)
-            .await
-            .expect("create");
-    }
-    assert_eq!(check(store.clone()).await, 3);
-    store
-        .complete(ids[0], None, t0, Wake::Now)
-        .await
-        .expect("complete");
-    store
-        .cancel(ids[1], crate::state::CancelReason::Cancelled, None, t0)
-        .await
-        .expect("cancel");
-    assert_eq!(check(store.clone()).await, 1);
-    // Past the deadline of the third (60 s), at the bound: the sweep closes it.
-    let later = t0.saturating_add(Duration::from_secs(61));
-    for _ in 0..3 {
-        store
-            .create(&NewRecord::new(record(later)), limits, Dedup::Never, later)
-            .await
-            .expect("create after expiry");
-    }
-    assert_eq!(check(store.clone()).await, 3);
-    assert!(matches!(
-        store
-            .create(&NewRecord::new(record(later)), limits, Dedup::Never, later)
-            .await,
-        Err(crate::store::CreateError::Capacity(Scope::Namespace))
-    ));
-    let token = NamespaceToken::new(Namespace::new("a").expect("namespace"));
-    assert_eq!(store.clear_namespace(&token).await.expect("clear"), 4);
-    assert_eq!(check(store.clone()).await, 0);
-    store.purge(later).await.expect("purge");
-    let rows: i64 = store
-        .db()
-        .call(None, |conn, _| {
-            conn.query_row("SELECT COUNT(*) FROM oob_open", [], |r| r.get(0))
-        })
-        .await
-        .expect("rows");
-    assert_eq!(rows, 0);
 }

@@ -21,7 +21,9 @@ const MAX_BATCH: usize = 256;
 pub struct WorkerGone;
 
 pub(super) type Done = Box<dyn FnOnce(Option<&Arc<rusqlite::Error>>) + Send>;
-pub(super) type Job = Box<dyn FnOnce(&Connection) -> Done + Send>;
+/// A job: run on the connection inside the batch's transaction, or told why there is none
+/// (then it does not run); either way it returns what to do once the batch ended.
+pub(super) type Job = Box<dyn FnOnce(Result<&Connection, &Arc<rusqlite::Error>>) -> Done + Send>;
 pub(super) type Orphan = Arc<dyn Fn(&[PendingId]) + Send + Sync>;
 
 /// A handle on a database's connection thread. Cloning shares the thread; it stops when
@@ -98,6 +100,16 @@ impl Db {
     {
         let (reply, rx) = oneshot::channel::<Result<R, StoreError>>();
         let job: Job = Box::new(move |conn| {
+            let conn = match conn {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // No transaction: the job does not run and writes nothing.
+                    let e = StoreError::Backend(Box::new(Arc::clone(e)));
+                    return Box::new(move |_| {
+                        let _ = reply.send(Err(e));
+                    });
+                }
+            };
             let mut touched = Vec::new();
             let out = f(conn, &mut touched);
             Box::new(move |commit| {
@@ -160,7 +172,18 @@ fn serve(conn: &Connection, rx: &mpsc::Receiver<Job>, forget: &Mutex<Vec<Pending
                 Err(_) => break,
             }
         }
-        let began = exec_cached(conn, "BEGIN IMMEDIATE").is_ok();
+        // Every job runs inside the immediate transaction, never outside one: a create's
+        // reads (dedup, counts) and its insert must be atomic against another connection on
+        // the file (another process). While that connection holds the write lock, SQLite
+        // retries `BEGIN IMMEDIATE` through the busy handler for the busy timeout; past it,
+        // each job of the batch fails with the error, having written nothing.
+        if let Err(e) = exec_cached(conn, "BEGIN IMMEDIATE") {
+            let e = Arc::new(e);
+            for job in batch.drain(..) {
+                job(Err(&e))(Some(&e));
+            }
+            continue;
+        }
         // Failures here are left to `purge`, which deletes the same rows by time.
         let queued = std::mem::take(&mut *forget.lock().unwrap_or_else(PoisonError::into_inner));
         for id in &queued {
@@ -168,15 +191,7 @@ fn serve(conn: &Connection, rx: &mpsc::Receiver<Job>, forget: &Mutex<Vec<Pending
                 .prepare_cached("DELETE FROM oob_pendings WHERE id = ?1 AND state <> 'open'")
                 .and_then(|mut st| st.execute(params![&id.as_bytes()[..]]));
         }
-        if !began {
-            // No transaction (e.g. the lock is held elsewhere past the busy timeout): run
-            // each job on its own; each issues at most one write, atomic by itself.
-            for job in batch.drain(..) {
-                job(conn)(None);
-            }
-            continue;
-        }
-        done.extend(batch.drain(..).map(|job| job(conn)));
+        done.extend(batch.drain(..).map(|job| job(Ok(conn))));
         let commit = exec_cached(conn, "COMMIT").err().map(|e| {
             let _ = conn.execute_batch("ROLLBACK");
             Arc::new(e)
