@@ -14,9 +14,10 @@ use http::Request;
 use http::request::Parts;
 use tower::{Layer, Service};
 
-use super::extract::{InteractionSource, load};
+use super::extract::load;
 use super::identity::{OwnerCheck, Unchecked};
 use super::rejection::{InteractionRejection, RejectionKind};
+use super::source::InteractionSource;
 use crate::id::PendingId;
 use crate::namespace::Namespace;
 use crate::pending::Pending;

@@ -36,8 +36,9 @@ mod locate;
 mod rejection;
 #[cfg(feature = "tower-sessions")]
 mod session;
+mod source;
 
-pub use extract::{Interaction, InteractionSource, Interactions, UncheckedInteraction};
+pub use extract::{Interaction, UncheckedInteraction};
 pub use forgery::{AntiForgery, KeyError, check_same_origin};
 pub use headers::{
     InteractionHeaders, InteractionHeadersLayer, interaction_headers, set_interaction_headers,
@@ -48,3 +49,4 @@ pub use locate::route_path;
 pub use rejection::{InteractionRejection, RejectionKind};
 #[cfg(feature = "tower-sessions")]
 pub use session::SessionUser;
+pub use source::{InteractionSource, Interactions};
