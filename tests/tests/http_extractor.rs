@@ -10,7 +10,8 @@ use axum::Router;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http_support::{
-    AppState, INTERNAL_DETAIL, Oob, assert_interaction_headers, bare_routes, client, serve, start,
+    AppState, INTERNAL_DETAIL, Oob, assert_interaction_headers, bare_routes, client,
+    ended_pendings, serve, start,
 };
 use oob::http::{InteractionRejection, RejectionKind, UncheckedInteraction, route_path};
 use oob::vault::Vault;
@@ -101,23 +102,11 @@ async fn unknown_cancelled_declined_and_expired() {
     let body = res.text().await.unwrap();
     assert!(!body.contains(&unknown.to_string()));
 
-    let cancelled = state.oob.create(&alice, spec()).await.unwrap();
-    let cancelled_id = cancelled.id();
-    state.oob.cancel(cancelled).await.unwrap();
-    let declined = state.oob.create(&alice, spec()).await.unwrap();
-    let declined_id = declined.id();
-    state.oob.decline(declined).await.unwrap();
-    let expiring = state
-        .oob
-        .create(&alice, spec().ttl(Duration::from_secs(60)))
-        .await
-        .unwrap();
-    clock.advance(Duration::from_secs(61));
-
+    let [cancelled, declined, expired] = ended_pendings(&state.oob, &alice, &clock).await;
     for (id, kind) in [
-        (cancelled_id, RejectionKind::Cancelled),
-        (declined_id, RejectionKind::Declined),
-        (expiring.id(), RejectionKind::Expired),
+        (cancelled, RejectionKind::Cancelled),
+        (declined, RejectionKind::Declined),
+        (expired, RejectionKind::Expired),
     ] {
         let res = c.get(format!("{base}/oob/cb/{id}")).send().await.unwrap();
         assert_eq!(res.status(), 410, "{kind:?}");

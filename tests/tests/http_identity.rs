@@ -7,14 +7,13 @@
 mod http_support;
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::middleware::{Next, from_fn};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use http_support::{AppState, assert_interaction_headers, client, serve, start};
+use http_support::{AppState, assert_interaction_headers, client, ended_pendings, serve, start};
 use oob::PendingId;
 use oob::http::{
     AntiForgery, ExtensionUser, Interaction, InteractionRejection, RejectionKind, SessionUser,
@@ -177,27 +176,10 @@ async fn a_non_owner_learns_nothing_about_the_state() {
     let completed = state.oob.create(&alice, spec()).await.unwrap();
     let completed_id = completed.id();
     state.oob.complete(completed).await.unwrap();
-    let cancelled = state.oob.create(&alice, spec()).await.unwrap();
-    let cancelled_id = cancelled.id();
-    state.oob.cancel(cancelled).await.unwrap();
-    let declined = state.oob.create(&alice, spec()).await.unwrap();
-    let declined_id = declined.id();
-    state.oob.decline(declined).await.unwrap();
-    let expiring = state
-        .oob
-        .create(&alice, spec().ttl(Duration::from_secs(60)))
-        .await
-        .unwrap();
-    clock.advance(Duration::from_secs(61));
+    let [cancelled, declined, expired] = ended_pendings(&state.oob, &alice, &clock).await;
 
     let mut answers = Vec::new();
-    for id in [
-        open.id(),
-        completed_id,
-        cancelled_id,
-        declined_id,
-        expiring.id(),
-    ] {
+    for id in [open.id(), completed_id, cancelled, declined, expired] {
         let url = format!("{base}/oob/cb/{id}");
         for res in [
             get_as(&url, Some("mallory")).await,
@@ -214,7 +196,7 @@ async fn a_non_owner_learns_nothing_about_the_state() {
     let res = get_as(&format!("{base}/oob/cb/{completed_id}"), Some("alice")).await;
     assert_eq!(res.status(), 200, "already saved is a success");
     assert_eq!(res.text().await.unwrap(), RejectionKind::Completed.page());
-    let res = get_as(&format!("{base}/oob/cb/{cancelled_id}"), Some("alice")).await;
+    let res = get_as(&format!("{base}/oob/cb/{cancelled}"), Some("alice")).await;
     assert_eq!(res.status(), 410);
     let res = get_as(
         &format!("{base}/oob/cb/{}", PendingId::random()),

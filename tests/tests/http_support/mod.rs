@@ -12,12 +12,13 @@ use axum::response::Html;
 use axum::routing::get;
 use oob::http::{InteractionRejection, Interactions, UncheckedInteraction, interaction_headers};
 use oob::provider::FromVerifiedSubject;
+use oob::provider::VerifiedSubject;
 use oob::store::{MemoryStore, Record, StoreError, TransitionError, Wake};
 use oob::time::{Clock, Timestamp};
 use oob::vault::{MemoryVault, Vault};
 use oob::{CallbackBase, Manager, Namespace, PendingId, Store};
-use oob_tests::DeviceCode;
 use oob_tests::delegate::{Delegate, Overrides};
+use oob_tests::{DeviceCode, spec};
 
 /// Text that only internal errors carry: a response containing it leaked one.
 pub(crate) const INTERNAL_DETAIL: &str = "db at 10.1.2.3 refused password hunter2";
@@ -147,6 +148,27 @@ pub(crate) fn manager(store: FlakyStore, clock: ShiftClock) -> Oob {
         .callback_base(CallbackBase::parse("https://ex.com").expect("valid base"))
         .clock(clock)
         .build()
+}
+
+/// Pendings of `who` that ended without completing: one cancelled, one declined, and one
+/// expired (its 60 s deadline passed by moving `clock`); their ids in that order.
+pub(crate) async fn ended_pendings(
+    oob: &Oob,
+    who: &VerifiedSubject,
+    clock: &ShiftClock,
+) -> [PendingId; 3] {
+    let cancelled = oob.create(who, spec()).await.unwrap();
+    let cancelled_id = cancelled.id();
+    oob.cancel(cancelled).await.unwrap();
+    let declined = oob.create(who, spec()).await.unwrap();
+    let declined_id = declined.id();
+    oob.decline(declined).await.unwrap();
+    let expiring = oob
+        .create(who, spec().ttl(Duration::from_secs(60)))
+        .await
+        .unwrap();
+    clock.advance(Duration::from_secs(61));
+    [cancelled_id, declined_id, expiring.id()]
 }
 
 /// The state of the service under test.
