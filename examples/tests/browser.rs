@@ -269,6 +269,41 @@ async fn sign_in_from(c: &Client, url: &str, who: &str) -> Result<(), BoxError> 
     Ok(())
 }
 
+/// Fills the secret form's password, contact and `port` (the other fields keep their
+/// defaults).
+async fn fill_secret_form(c: &Client, port: &str) -> Result<(), BoxError> {
+    field(c, "f-password")
+        .await?
+        .send_keys("correct horse battery staple")
+        .await?;
+    field(c, "f-contact")
+        .await?
+        .send_keys("alice@example.com")
+        .await?;
+    field(c, "f-port").await?.send_keys(port).await?;
+    Ok(())
+}
+
+/// Back, then reload, after a completion: both pages say `says`.
+async fn back_and_reload(c: &Client, says: &str) -> Result<(), BoxError> {
+    c.back().await?;
+    wait_text(c, says).await?;
+    c.refresh().await?;
+    wait_text(c, says).await?;
+    Ok(())
+}
+
+/// After a double submit: the example's waiting tool call finished exactly once.
+async fn one_completion(ex: &Example) -> Result<(), BoxError> {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let finished = ex
+        .output()
+        .iter()
+        .filter(|l| l.starts_with("tool call finished"))
+        .count();
+    ensure(finished == 1, format!("one completion, saw {finished}"))
+}
+
 /// chromedriver's network emulation (a Chromium extension command).
 #[derive(Debug)]
 struct Throttle {
@@ -347,15 +382,7 @@ async fn secret_form_in_a_browser() {
         // The owner: sign in, fill, a server-side validation error first.
         sign_in_from(c, &ex.url, "alice").await?;
         wait_text(c, "Connect <your> database").await?;
-        field(c, "f-password")
-            .await?
-            .send_keys("correct horse battery staple")
-            .await?;
-        field(c, "f-contact")
-            .await?
-            .send_keys("alice@example.com")
-            .await?;
-        field(c, "f-port").await?.send_keys("70000").await?;
+        fill_secret_form(c, "70000").await?;
         field(c, "f-read_only").await?.click().await?;
         // What Chromium's own date-time picker produces: no seconds.
         c.execute(
@@ -377,15 +404,7 @@ async fn secret_form_in_a_browser() {
         // Start over from the link (the error page is a POST answer), fill it right.
         c.goto(&ex.url).await?;
         wait_text(c, "Connect <your> database").await?;
-        field(c, "f-password")
-            .await?
-            .send_keys("correct horse battery staple")
-            .await?;
-        field(c, "f-contact")
-            .await?
-            .send_keys("alice@example.com")
-            .await?;
-        field(c, "f-port").await?.send_keys("5432").await?;
+        fill_secret_form(c, "5432").await?;
         c.execute(
             "document.getElementById('f-valid_until').value = '2030-01-02T03:04'",
             vec![],
@@ -395,10 +414,7 @@ async fn secret_form_in_a_browser() {
         wait_text(c, "Saved. You can close this tab").await?;
 
         // Back, then reload: "already saved", from the still-running server.
-        c.back().await?;
-        wait_text(c, "Already saved").await?;
-        c.refresh().await?;
-        wait_text(c, "Already saved").await?;
+        back_and_reload(c, "Already saved").await?;
         // Another user after the end: the same refusal as before.
         sign_in_from(c, &ex.url, "mallory").await?;
         wait_text(c, "belongs to another account").await?;
@@ -413,29 +429,9 @@ async fn secret_form_double_submit_on_a_slow_link() {
         let ex = start(env!("CARGO_BIN_EXE_secret_form"), "secret-form")?;
         sign_in_from(c, &ex.url, "alice").await?;
         wait_text(c, "Connect <your> database").await?;
-        field(c, "f-password").await?.send_keys("correct horse battery staple").await?;
-        field(c, "f-contact").await?.send_keys("alice@example.com").await?;
-        field(c, "f-port").await?.send_keys("5432").await?;
-        c.issue_cmd(Throttle { latency_ms: 1500 }).await?;
-        // Two clicks, the second while the first is still on the wire.
-        c.execute(
-            "const b = document.querySelector('form button'); b.click(); setTimeout(() => b.click(), 300);",
-            vec![],
-        )
-        .await?;
-        let text = wait_text(c, "aved").await?;
-        ensure(
-            text.contains("Already saved") || text.contains("Saved. You can close"),
-            format!("a success page after a double submit: {text}"),
-        )?;
-        c.issue_cmd(Throttle { latency_ms: 0 }).await?;
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let finished = ex
-            .output()
-            .iter()
-            .filter(|l| l.starts_with("tool call finished"))
-            .count();
-        ensure(finished == 1, format!("one completion, saw {finished}"))?;
+        fill_secret_form(c, "5432").await?;
+        double_submit(c, "form button", &["Already saved", "Saved. You can close"]).await?;
+        one_completion(&ex).await?;
         ex.stop_with("INT")
     })
     .await;
@@ -455,10 +451,7 @@ async fn device_code_in_a_browser() {
             .click()
             .await?;
         wait_text(c, "Approved").await?;
-        c.back().await?;
-        wait_text(c, "Already saved").await?;
-        c.refresh().await?;
-        wait_text(c, "Already saved").await?;
+        back_and_reload(c, "Already saved").await?;
         ex.stop_with("TERM")
     })
     .await;
@@ -537,10 +530,7 @@ async fn quickstart_in_a_browser() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         // Back and reload after completion.
-        c.back().await?;
-        wait_text(c, "Already saved").await?;
-        c.refresh().await?;
-        wait_text(c, "Already saved").await?;
+        back_and_reload(c, "Already saved").await?;
         ex.stop_with("TERM")
     })
     .await;
@@ -587,13 +577,7 @@ async fn quickstart_and_device_code_double_submit_on_a_slow_link() {
         sign_in_from(c, &ex.url, "alice").await?;
         wait_text(c, "WDJB-MJHT").await?;
         double_submit(c, "button[value=approve]", &["Already saved", "Approved"]).await?;
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let finished = ex
-            .output()
-            .iter()
-            .filter(|l| l.starts_with("tool call finished"))
-            .count();
-        ensure(finished == 1, format!("one completion, saw {finished}"))?;
+        one_completion(&ex).await?;
         ex.stop_with("TERM")
     })
     .await;
@@ -677,10 +661,7 @@ async fn mcp_server_in_a_browser() {
         token.send_keys("gho_from_the_browser").await?;
         // A double submit on a slow link ends on a success page.
         double_submit(c, "form button", &["Already saved", "Saved"]).await?;
-        c.back().await?;
-        wait_text(c, "Already saved").await?;
-        c.refresh().await?;
-        wait_text(c, "Already saved").await?;
+        back_and_reload(c, "Already saved").await?;
         // The host's retry runs the tool.
         let mut retry = CallToolRequestParams::new("list_repos");
         retry.request_state = Some(state);
