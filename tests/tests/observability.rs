@@ -11,6 +11,19 @@ use oob_tests::*;
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);
 
+impl Capture {
+    /// Captures this thread's events, DEBUG and up, until the guard drops.
+    fn install(&self) -> tracing::subscriber::DefaultGuard {
+        let writer = self.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_default(subscriber)
+    }
+}
+
 impl Write for Capture {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.0.lock().unwrap().extend_from_slice(buf);
@@ -24,13 +37,7 @@ impl Write for Capture {
 #[tokio::test(start_paused = true)]
 async fn events_name_action_kind_and_id_never_namespace_or_payload() {
     let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = capture.install();
 
     let m = manager_with(oob::store::MemoryStore::new().with_retention(Duration::from_secs(1)));
     let alice = user("alice@example.com");
@@ -102,13 +109,7 @@ fn pseudonyms(log: &str) -> Vec<String> {
 /// pseudonym its `create` event carries.
 async fn pseudonym_of_alice(key: Option<&[u8]>) -> String {
     let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = capture.install();
     let builder = oob::Manager::builder()
         .store(oob::store::MemoryStore::new())
         .provider(oob::provider::FromVerifiedSubject)

@@ -239,9 +239,9 @@ async fn complete_complete_id_and_complete_in_refuse_an_answer_with_another_id()
     assert!(is_contract(&r, id), "{r:?}");
 }
 
-#[tokio::test]
-async fn cancel_and_decline_refuse_an_answer_in_another_namespace() {
-    let m = manager(Lie::None, Lie::Namespace(ns("mallory")));
+/// `cancel`, `decline`, and `cancel_id` with `reason` and `expect`, each on a fresh pending
+/// of alice: every one fails with the contract error.
+async fn cancels_are_refused(m: &M, reason: CancelReason, expect: Option<&Namespace>) {
     let open = m.create(&user("alice"), spec()).await.expect("create");
     let id = open.id();
     let r = m.cancel(open).await;
@@ -253,28 +253,20 @@ async fn cancel_and_decline_refuse_an_answer_in_another_namespace() {
     assert!(is_contract(&r, id), "{r:?}");
 
     let id = m.create(&user("alice"), spec()).await.expect("create").id();
-    let r = m
-        .cancel_id(id, CancelReason::Cancelled, Some(&ns("alice")))
-        .await;
+    let r = m.cancel_id(id, reason, expect).await;
     assert!(is_contract(&r, id), "{r:?}");
+}
+
+#[tokio::test]
+async fn cancel_and_decline_refuse_an_answer_in_another_namespace() {
+    let m = manager(Lie::None, Lie::Namespace(ns("mallory")));
+    cancels_are_refused(&m, CancelReason::Cancelled, Some(&ns("alice"))).await;
 }
 
 #[tokio::test]
 async fn cancel_and_decline_refuse_an_answer_with_another_id() {
     let m = manager(Lie::None, Lie::Id(PendingId::random()));
-    let open = m.create(&user("alice"), spec()).await.expect("create");
-    let id = open.id();
-    let r = m.cancel(open).await;
-    assert!(is_contract(&r, id), "{r:?}");
-
-    let open = m.create(&user("alice"), spec()).await.expect("create");
-    let id = open.id();
-    let r = m.decline(open).await;
-    assert!(is_contract(&r, id), "{r:?}");
-
-    let id = m.create(&user("alice"), spec()).await.expect("create").id();
-    let r = m.cancel_id(id, CancelReason::Declined, None).await;
-    assert!(is_contract(&r, id), "{r:?}");
+    cancels_are_refused(&m, CancelReason::Declined, None).await;
 }
 
 /// The same wrapper, delegating truthfully: every call above succeeds, and `complete_with`
