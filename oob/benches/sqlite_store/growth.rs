@@ -129,9 +129,12 @@ fn median(v: &[f64]) -> (f64, f64, f64) {
 /// pendings (a per-namespace bound of 20,000, so the bound is checked), in a store holding
 /// 0 … 100,000 retained records, and with a total bound of 1,000,000 set in a store of 10
 /// or 100,000 open, or 100,000 retained records; interleaved rounds, medians and spread,
-/// each against the first case of its group.
+/// each against the first case of its group. `OOB_BENCH_ROUNDS` sets the rounds (default 7).
 pub(super) fn growth(rt: &tokio::runtime::Runtime) {
-    let rounds = 7;
+    let rounds = std::env::var("OOB_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(7);
     let n = 300u64;
     let caller = VerifiedSubject::new(Namespace::new("caller").expect("namespace"));
     let cases = cases();

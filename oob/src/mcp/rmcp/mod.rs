@@ -18,15 +18,17 @@
 //!   reads `inputResponses`: `decline`/`cancel` end the pending with a tool result saying
 //!   so; `accept` while the pending is open waits up to `accept_wait` for the outcome before
 //!   asking again. Declined, cancelled or expired pendings give a tool result; a completed
-//!   one returns the credential and consumes the state in the [`StateGuard`] (single use;
-//!   see [`OobTools::state_guard`] for several replicas).
+//!   one returns the credential and consumes the state in the
+//!   [`StateGuard`](crate::mcp::StateGuard) (single use; see [`OobTools::state_guard`] for
+//!   several replicas).
 //! - A client that did not declare URL mode never receives a URL: the missing-capability
 //!   error (`-32021`, 2026-07-28) or a tool result (2025-11-25).
 //!
 //! Put [`spec_wire`] on the streamable-HTTP endpoint (or serve the handler through
 //! [`SpecWire`] on stdio) so that 2026-07-28 clients receive `input_required` exactly as the
-//! revision defines it, and guard streamable-HTTP sessions with [`bind_sessions`]. Failures of the store or vault are logged with `tracing` (target
-//! `oob`) and reach the client as a generic internal error.
+//! revision defines it, and guard streamable-HTTP sessions with [`bind_sessions`]. Failures
+//! of the store or vault are logged with `tracing` (target `oob`) and reach the client as a
+//! generic internal error.
 //!
 //! ```no_run
 //! # use oob::mcp::rmcp::{Gate, Need, OobTools, ToolCall};

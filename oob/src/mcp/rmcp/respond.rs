@@ -79,7 +79,7 @@ pub fn missing_capability() -> ErrorData {
 }
 
 /// An [`InputRequired`] as rmcp's [`InputRequiredResult`]. Its serde form carries the
-/// `elicitationId` revision 2026-07-28 removed; [`SpecWire`] writes it without.
+/// `elicitationId` revision 2026-07-28 removed; [`SpecWire`](super::SpecWire) writes it without.
 pub fn to_input_required_result(result: &InputRequired) -> Result<InputRequiredResult, ErrorData> {
     serde_json::from_value(result.to_result_value()).map_err(internal)
 }

@@ -1,4 +1,4 @@
-//! The open counts the triggers keep (`oob_open` per namespace, `oob_open_total` per kind),
+//! The open counts the triggers keep (`oob_open`: per namespace, and per kind under the empty namespace),
 //! their migration, and the query plans that keep a create's cost constant.
 
 use std::sync::Arc;
@@ -35,12 +35,12 @@ fn record(ns: &str, now: Timestamp) -> Record<P> {
     )
 }
 
-/// Both count tables against the rows: (counted in `oob_open`, in `oob_open_total`, rows).
+/// The counts against the rows: (the namespaces' counts, the kinds' totals, open rows).
 fn counts(conn: &Connection) -> rusqlite::Result<(i64, i64, i64)> {
     let one = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0));
     Ok((
-        one("SELECT COALESCE(SUM(open), 0) FROM oob_open")?,
-        one("SELECT COALESCE(SUM(open), 0) FROM oob_open_total")?,
+        one("SELECT COALESCE(SUM(open), 0) FROM oob_open WHERE namespace <> ''")?,
+        one("SELECT COALESCE(SUM(open), 0) FROM oob_open WHERE namespace = ''")?,
         one("SELECT COUNT(*) FROM oob_pendings WHERE state = 'open'")?,
     ))
 }
@@ -129,8 +129,8 @@ async fn open_counts_follow_the_rows() {
 }
 
 /// A version 3 file with data (and a wrong count, as an older build's bug could have left)
-/// is upgraded to version 4 with both count tables recounted from its rows, and its
-/// records stay readable and bounded.
+/// is upgraded to version 4 with the counts recounted from its rows, and its records stay
+/// readable and bounded.
 #[tokio::test]
 async fn a_version_3_file_is_upgraded_with_its_counts() {
     let path = std::env::temp_dir().join(format!("oob-v3-{}.db", PendingId::random()));
@@ -141,21 +141,31 @@ async fn a_version_3_file_is_upgraded_with_its_counts() {
     }
     tx.pragma_update(None, "user_version", 3).expect("version");
     let now = 1_000_000i64;
-    let insert = |ns: &str, kind: &str, state: &str, expires_at: i64| {
+    let insert = |ns: &str, kind: &str, state: &str, expires_at: i64, finished: Option<i64>| {
         let id = PendingId::random();
         tx.execute(
             "INSERT INTO oob_pendings (id, namespace, kind, data, created_at, expires_at, \
-             state) VALUES (?1, ?2, ?3, '{\"n\":1}', ?4, ?5, ?6)",
-            params![&id.as_bytes()[..], ns, kind, now, expires_at, state],
+             state, finished_at) VALUES (?1, ?2, ?3, '{\"n\":1}', ?4, ?5, ?6, ?7)",
+            params![
+                &id.as_bytes()[..],
+                ns,
+                kind,
+                now,
+                expires_at,
+                state,
+                finished
+            ],
         )
         .expect("insert");
         id
     };
-    let kept = insert("a", "p", "open", now + 60_000);
-    insert("a", "p", "open", now + 120_000);
-    insert("b", "p", "open", now + 60_000);
-    insert("b", "p", "completed", now + 60_000);
-    insert("a", "q", "open", now + 60_000);
+    let kept = insert("a", "p", "open", now + 60_000, None);
+    insert("a", "p", "open", now + 120_000, None);
+    insert("b", "p", "open", now + 60_000, None);
+    insert("b", "p", "completed", now + 60_000, Some(now));
+    insert("a", "q", "open", now + 60_000, None);
+    // Closed as expired by a version 3 build: no `finished_at`.
+    insert("a", "p", "expired", now + 10_000, None);
     tx.execute("UPDATE oob_open SET open = 7 WHERE namespace = 'b'", [])
         .expect("skew");
     tx.commit().expect("commit");
@@ -166,7 +176,7 @@ async fn a_version_3_file_is_upgraded_with_its_counts() {
     assert_eq!(version, SCHEMA_VERSION);
     assert_eq!(counts(&conn).expect("counts"), (4, 4, 4));
     let per_kind: Vec<(String, i64, i64)> = conn
-        .prepare("SELECT kind, open, earliest FROM oob_open_total ORDER BY kind")
+        .prepare("SELECT kind, open, earliest FROM oob_open WHERE namespace = '' ORDER BY kind")
         .and_then(|mut st| {
             st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                 .collect()
@@ -194,6 +204,10 @@ async fn a_version_3_file_is_upgraded_with_its_counts() {
             .await,
         Err(CreateError::Capacity(Scope::Total))
     ));
+    assert_eq!(check(&store).await, 4);
+    // Purge finds the finished rows, the one closed as expired by its deadline.
+    let cutoff = Timestamp::from_millis(1_010_000).saturating_add(DEFAULT_RETENTION);
+    assert_eq!(store.purge(cutoff).await.expect("purge"), 2);
     assert_eq!(check(&store).await, 4);
     drop(store);
     for suffix in ["", "-wal", "-shm"] {
@@ -228,6 +242,8 @@ fn a_create_at_a_bound_reads_only_indexes() {
         (TOTAL.read, "PRIMARY KEY"),
         (TOTAL.close, "oob_pendings_open"),
         (TOTAL.earliest, "oob_pendings_open"),
+        (store::PURGE, "oob_pendings_finished"),
+        (store::PURGE, "oob_pendings_open"),
     ] {
         let plan = plan(sql);
         assert!(plan.contains(index), "{sql}: {plan}");

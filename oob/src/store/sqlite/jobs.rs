@@ -57,22 +57,22 @@ pub(super) struct Counter {
 /// through the `(namespace, state, kind, expires_at)` index.
 pub(super) const NAMESPACE: Counter = Counter {
     read: "SELECT open, earliest FROM oob_open WHERE namespace = ?1 AND kind = ?2",
-    close: "UPDATE oob_pendings SET state = 'expired' WHERE namespace = ?1 \
-            AND state = 'open' AND kind = ?2 AND expires_at <= ?3",
+    close: "UPDATE oob_pendings SET state = 'expired', finished_at = expires_at \
+            WHERE namespace = ?1 AND state = 'open' AND kind = ?2 AND expires_at <= ?3",
     earliest: "UPDATE oob_open SET earliest = COALESCE((SELECT MIN(expires_at) \
                FROM oob_pendings WHERE namespace = ?1 AND state = 'open' AND kind = ?2), \
                9223372036854775807) WHERE namespace = ?1 AND kind = ?2",
 };
 
-/// The open records of one kind in the file (`oob_open_total`; key: kind), read through
-/// the partial index of open rows by `(kind, expires_at)`.
+/// The open records of one kind in the file (the `oob_open` row of the empty namespace;
+/// key: kind), read through the partial index of open rows by `(kind, expires_at)`.
 pub(super) const TOTAL: Counter = Counter {
-    read: "SELECT open, earliest FROM oob_open_total WHERE kind = ?1",
-    close: "UPDATE oob_pendings SET state = 'expired' WHERE state = 'open' AND kind = ?1 \
-            AND expires_at <= ?2",
-    earliest: "UPDATE oob_open_total SET earliest = COALESCE((SELECT MIN(expires_at) \
+    read: "SELECT open, earliest FROM oob_open WHERE namespace = '' AND kind = ?1",
+    close: "UPDATE oob_pendings SET state = 'expired', finished_at = expires_at \
+            WHERE state = 'open' AND kind = ?1 AND expires_at <= ?2",
+    earliest: "UPDATE oob_open SET earliest = COALESCE((SELECT MIN(expires_at) \
                FROM oob_pendings WHERE state = 'open' AND kind = ?1), 9223372036854775807) \
-               WHERE kind = ?1",
+               WHERE namespace = '' AND kind = ?1",
 };
 
 impl CreateJob {
@@ -144,7 +144,7 @@ impl CreateJob {
 
     /// The open, unexpired records a counter counts, exact at least up to `bound`: its row,
     /// and when that is at the bound with a deadline passed, the expired rows closed first
-    /// (`state = 'expired'`; the triggers decrement the counts) and `earliest` made exact.
+    /// (`state = 'expired'`, `finished_at` its deadline; the triggers decrement the counts) and `earliest` made exact.
     /// Each expired row is closed once, so the cost stays constant per create.
     fn count(
         &self,

@@ -9,12 +9,12 @@
 //! (`open`, `completed`, `cancelled`, `expired`) with the cancel reason and when it finished.
 //! Indexes: the primary key on id (rows themselves are kept in insertion order, so only
 //! the small id index takes random writes), `(namespace, state, kind, expires_at)` (the
-//! capacity count and namespace listing read it alone), `expires_at` and `finished_at`
-//! (purge).
-//! Tables `oob_open` and `oob_open_total` count the open records of each namespace and kind
-//! and of each kind in the file, kept by triggers, so a create reads one row per bound
-//! instead of counting (see `jobs`); a partial index of the open rows by kind and deadline
-//! serves the total bound's expiry.
+//! namespace count's expiry and namespace listing read it alone), `(kind, expires_at)` of
+//! the open rows only (the total count's expiry, purge of open rows) and `finished_at`
+//! (purge of finished rows).
+//! A table `oob_open` counts the open records of each namespace and kind, and, under the
+//! empty namespace, of each kind in the file, kept by triggers, so a create reads one row
+//! per bound instead of counting (see `jobs`).
 //! The schema is versioned with `PRAGMA user_version` ([`SCHEMA_VERSION`]) and migrated on
 //! open.
 //!

@@ -76,24 +76,26 @@ pub(super) const MIGRATIONS: &[&str] = &[
             WHERE namespace = OLD.namespace AND kind = OLD.kind;
     END;
 ",
-    // The open records of each kind in the whole file, counted the same way (by the same
-    // triggers, now keeping both tables), for the total bound; and an index of the open
-    // records by kind and deadline, so the create that finds the total at its bound with a
-    // deadline passed closes the expired rows and finds the next deadline without reading
-    // finished rows. Both tables are recounted from the rows.
+    // The open records of each kind in the whole file, for the total bound: a row of
+    // `oob_open` with the empty namespace (no namespace is empty), kept by the same
+    // triggers in the same statements, so a create or transition writes no page more. The
+    // open rows indexed by kind and deadline (partial: they leave it when they finish), so
+    // the create that finds the total at its bound with a deadline passed closes the expired
+    // rows and finds the next deadline without reading finished ones. That index replaces
+    // the one on `expires_at` alone: purge finds open rows past their deadline through it,
+    // and closed ones (rows closed as expired now carry `finished_at = expires_at`) through
+    // `finished_at`. The counts are recounted from the rows.
     "
-    CREATE TABLE oob_open_total (
-        kind     TEXT PRIMARY KEY NOT NULL,
-        open     INTEGER NOT NULL,
-        earliest INTEGER NOT NULL
-    ) WITHOUT ROWID;
+    DROP INDEX oob_pendings_expires;
     CREATE INDEX oob_pendings_open ON oob_pendings (kind, expires_at) WHERE state = 'open';
+    UPDATE oob_pendings SET finished_at = expires_at
+        WHERE state = 'expired' AND finished_at IS NULL;
     DELETE FROM oob_open;
     INSERT INTO oob_open (namespace, kind, open, earliest)
         SELECT namespace, kind, COUNT(*), MIN(expires_at) FROM oob_pendings
-        WHERE state = 'open' GROUP BY namespace, kind;
-    INSERT INTO oob_open_total (kind, open, earliest)
-        SELECT kind, COUNT(*), MIN(expires_at) FROM oob_pendings
+        WHERE state = 'open' GROUP BY namespace, kind
+        UNION ALL
+        SELECT '', kind, COUNT(*), MIN(expires_at) FROM oob_pendings
         WHERE state = 'open' GROUP BY kind;
     DROP TRIGGER oob_open_insert;
     DROP TRIGGER oob_open_close;
@@ -101,26 +103,21 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER oob_open_insert AFTER INSERT ON oob_pendings WHEN NEW.state = 'open'
     BEGIN
         INSERT INTO oob_open (namespace, kind, open, earliest)
-            VALUES (NEW.namespace, NEW.kind, 1, NEW.expires_at)
+            VALUES (NEW.namespace, NEW.kind, 1, NEW.expires_at),
+                   ('', NEW.kind, 1, NEW.expires_at)
             ON CONFLICT (namespace, kind)
-            DO UPDATE SET open = open + 1, earliest = MIN(earliest, excluded.earliest);
-        INSERT INTO oob_open_total (kind, open, earliest)
-            VALUES (NEW.kind, 1, NEW.expires_at)
-            ON CONFLICT (kind)
             DO UPDATE SET open = open + 1, earliest = MIN(earliest, excluded.earliest);
     END;
     CREATE TRIGGER oob_open_close AFTER UPDATE OF state ON oob_pendings
         WHEN OLD.state = 'open' AND NEW.state <> 'open'
     BEGIN
         UPDATE oob_open SET open = open - 1
-            WHERE namespace = OLD.namespace AND kind = OLD.kind;
-        UPDATE oob_open_total SET open = open - 1 WHERE kind = OLD.kind;
+            WHERE namespace IN (OLD.namespace, '') AND kind = OLD.kind;
     END;
     CREATE TRIGGER oob_open_delete AFTER DELETE ON oob_pendings WHEN OLD.state = 'open'
     BEGIN
         UPDATE oob_open SET open = open - 1
-            WHERE namespace = OLD.namespace AND kind = OLD.kind;
-        UPDATE oob_open_total SET open = open - 1 WHERE kind = OLD.kind;
+            WHERE namespace IN (OLD.namespace, '') AND kind = OLD.kind;
     END;
 ",
 ];

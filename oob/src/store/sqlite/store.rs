@@ -23,6 +23,15 @@ use crate::time::Timestamp;
 /// the purge statement, a literal so the statement is not re-prepared).
 const PURGE_CHUNK: usize = 1_000;
 
+/// Deletes up to `PURGE_CHUNK` records of kind `?1` whose retention window ended by the
+/// cutoff `?2`: open ones past their deadline (through the partial index of open rows) and
+/// finished ones (expired ones carry their deadline as `finished_at`).
+pub(super) const PURGE: &str = "DELETE FROM oob_pendings WHERE id IN (\
+     SELECT id FROM oob_pendings WHERE state = 'open' AND kind = ?1 AND expires_at <= ?2 \
+     UNION ALL \
+     SELECT id FROM oob_pendings WHERE finished_at <= ?2 AND state <> 'open' AND kind = ?1 \
+     LIMIT 1000) RETURNING id";
+
 impl<T> SqliteStore<T>
 where
     T: OobPayload + Serialize + DeserializeOwned + Send + Sync + 'static,
@@ -93,12 +102,7 @@ where
         let kind = T::KIND;
         let ids: Vec<Vec<u8>> = self
             .call(move |conn, touched| {
-                let mut stmt = conn.prepare_cached(
-                    "DELETE FROM oob_pendings WHERE id IN (SELECT id FROM oob_pendings \
-                     WHERE kind = ?1 AND ((state IN ('open', 'expired') AND expires_at <= ?2) \
-                     OR (state IN ('completed', 'cancelled') AND finished_at <= ?2)) LIMIT 1000) \
-                     RETURNING id",
-                )?;
+                let mut stmt = conn.prepare_cached(PURGE)?;
                 let ids = stmt
                     .query_map(params![kind, cutoff], |r| r.get::<_, Vec<u8>>(0))?
                     .collect::<Result<Vec<_>, _>>()?;
