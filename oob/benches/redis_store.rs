@@ -9,10 +9,11 @@
 //! record-sized value; the minimal atomic create+transition pair (the store's record writes
 //! and its event, nothing else; as `EVALSHA` scripts and as Redis Functions, `FCALL`); and
 //! the store (a create and a complete through the manager). Prints the median pairs/s of
-//! the rounds with their spread, and the store's ratio to each yardstick per round.
+//! the rounds with their spread, the store's ratio to each yardstick per round, and the CPU
+//! time per pair of Redis's main thread (`INFO cpu`) and of this process (the client).
 //!
-//! **Growth**: the per-operation cost (client latency at 1 task, and Redis's own time in
-//! the commands) of create+complete, `create_or_join` (inserting, joining, and answering a
+//! **Growth**: the per-operation cost (client latency at 1 task, and Redis's main-thread
+//! CPU time) of create+complete, `create_or_join` (inserting, joining, and answering a
 //! decline in its cooldown), get and list, while one namespace grows from 10 to 10,000 open
 //! pendings and the store from 0 to 100,000 retained records.
 
@@ -28,8 +29,8 @@ use oob::time::SystemClock;
 use oob::{CallbackBase, Manager, Namespace};
 use redis::aio::ConnectionManager;
 use redis_support::{
-    DeviceCode, MIN_CREATE, MIN_DONE, MIN_LIBRARY, Server, commandstats, median, record_fields,
-    spec, usec_in,
+    DeviceCode, MIN_CREATE, MIN_DONE, MIN_LIBRARY, Server, client_cpu_ns, median, record_fields,
+    redis_cpu_us, spec,
 };
 
 type M = Manager<DeviceCode, RedisStore<DeviceCode>, FromVerifiedSubject>;
@@ -178,11 +179,12 @@ async fn pair(s: &Setup, c: &mut ConnectionManager, variant: Variant, t: usize, 
     }
 }
 
-/// `n` pairs of `variant` spread over `tasks` tasks; returns pairs per second and Redis's
-/// time per pair in the commands the client sent (scripts include what they call).
-async fn run(s: &Arc<Setup>, variant: Variant, tasks: usize, n: u64) -> (f64, f64) {
+/// `n` pairs of `variant` spread over `tasks` tasks; returns pairs per second, Redis's
+/// main-thread CPU time per pair (µs) and this process's CPU time per pair (µs).
+async fn run(s: &Arc<Setup>, variant: Variant, tasks: usize, n: u64) -> (f64, f64, f64) {
     let mut stats = s.stats.clone();
-    let before = commandstats(&mut stats).await;
+    let before = redis_cpu_us(&mut stats).await;
+    let client_before = client_cpu_ns();
     let start = Instant::now();
     let handles: Vec<_> = (0..tasks)
         .map(|t| {
@@ -201,11 +203,12 @@ async fn run(s: &Arc<Setup>, variant: Variant, tasks: usize, n: u64) -> (f64, f6
     }
     #[allow(clippy::cast_precision_loss)]
     let rate = n as f64 / start.elapsed().as_secs_f64();
-    let after = commandstats(&mut stats).await;
-    let sent = ["set", "del", "evalsha", "eval", "fcall"];
     #[allow(clippy::cast_precision_loss)]
-    let server = usec_in(&before, &after, &sent) as f64 / n as f64;
-    (rate, server)
+    let client = client_cpu_ns().saturating_sub(client_before) as f64 / 1e3 / n as f64;
+    let after = redis_cpu_us(&mut stats).await;
+    #[allow(clippy::cast_precision_loss)]
+    let server = (after - before) / n as f64;
+    (rate, server, client)
 }
 
 async fn throughput(s: &Arc<Setup>) {
@@ -229,16 +232,19 @@ async fn throughput(s: &Arc<Setup>) {
         }
         let mut rates: Vec<Vec<f64>> = vec![Vec::new(); VARIANTS.len()];
         let mut server: Vec<Vec<f64>> = vec![Vec::new(); VARIANTS.len()];
+        let mut client: Vec<Vec<f64>> = vec![Vec::new(); VARIANTS.len()];
         for _ in 0..ROUNDS {
             for (k, v) in VARIANTS.iter().enumerate() {
-                let (rate, us) = run(s, *v, tasks, n).await;
+                let (rate, us, cl) = run(s, *v, tasks, n).await;
                 rates[k].push(rate);
                 server[k].push(us);
+                client[k].push(cl);
             }
         }
         let us: Vec<String> = server
             .iter()
-            .map(|v| format!("{:.1}", median(v.clone()).0))
+            .zip(&client)
+            .map(|(r, c)| format!("{:.1} / {:.1}", median(r.clone()).0, median(c.clone()).0))
             .collect();
         redis_us.push(format!("| {tasks} | {} |", us.join(" | ")));
         let ratio = |a: usize, b: usize| {
@@ -263,7 +269,7 @@ async fn throughput(s: &Arc<Setup>) {
             pct(ratio(3, 0)),
         );
     }
-    println!("\nRedis µs per pair in the commands sent (median of the rounds):\n");
+    println!("\nCPU µs per pair, Redis's main thread / this process (median of the rounds):\n");
     println!("| tasks | raw SET+DEL | minimal pair EVALSHA | minimal pair FCALL | store |");
     println!("|---|---|---|---|---|");
     for line in redis_us {
@@ -271,24 +277,18 @@ async fn throughput(s: &Arc<Setup>) {
     }
 }
 
-/// Runs `op` `count` times in a row; returns (client µs per op, Redis µs per op in the
-/// top-level `commands`).
-async fn per_op(
-    s: &Setup,
-    count: u32,
-    commands: &[&str],
-    mut op: impl AsyncFnMut(u32),
-) -> (f64, f64) {
+/// Runs `op` `count` times in a row; returns (client µs per op, Redis main-thread CPU µs
+/// per op).
+async fn per_op(s: &Setup, count: u32, mut op: impl AsyncFnMut(u32)) -> (f64, f64) {
     let mut stats = s.stats.clone();
-    let before = commandstats(&mut stats).await;
+    let before = redis_cpu_us(&mut stats).await;
     let start = Instant::now();
     for i in 0..count {
         op(i).await;
     }
     let client = start.elapsed().as_secs_f64() * 1e6 / f64::from(count);
-    let after = commandstats(&mut stats).await;
-    #[allow(clippy::cast_precision_loss)]
-    let server = usec_in(&before, &after, commands) as f64 / f64::from(count);
+    let after = redis_cpu_us(&mut stats).await;
+    let server = (after - before) / f64::from(count);
     (client, server)
 }
 
@@ -335,7 +335,7 @@ async fn growth(s: &Setup, url: &str) {
     let big = VerifiedSubject::new(Namespace::new("big").expect("ns"));
     let small = VerifiedSubject::new(Namespace::new("small").expect("ns"));
     fill_open(&m, &small, 0, 10).await;
-    println!("\n## Growth: per operation, client µs at 1 task / Redis µs\n");
+    println!("\n## Growth: per operation, client µs at 1 task / Redis main-thread CPU µs\n");
     println!(
         "| open in the namespace | retained in the store | create+complete | create_or_join, inserting (+complete) | create_or_join, joining | create_or_join, in a decline's cooldown | get | list (10 open) |"
     );
@@ -351,13 +351,12 @@ async fn growth(s: &Setup, url: &str) {
         fill_open(&m, &big, open, want_open).await;
         fill_retained(&m, &s.users, retained, want_retained).await;
         (open, retained) = (want_open, want_retained);
-        let e = ["evalsha"];
-        let pair = per_op(s, OPS, &e, async |_| {
+        let pair = per_op(s, OPS, async |_| {
             let p = m.create(&big, spec()).await.expect("create");
             m.complete(p).await.expect("complete");
         })
         .await;
-        let insert = per_op(s, OPS, &e, async |i| {
+        let insert = per_op(s, OPS, async |i| {
             let sp = spec().resource(format!("cj-{open}-{retained}-{i}"));
             let j = m.create_or_join(&big, sp).await.expect("create_or_join");
             m.complete(j.into_open().expect("created"))
@@ -369,7 +368,7 @@ async fn growth(s: &Setup, url: &str) {
             .create(&big, spec().resource("join.example"))
             .await
             .expect("create");
-        let join = per_op(s, OPS, &e, async |_| {
+        let join = per_op(s, OPS, async |_| {
             let j = m
                 .create_or_join(&big, spec().resource("join.example"))
                 .await;
@@ -381,18 +380,18 @@ async fn growth(s: &Setup, url: &str) {
         let d = m.create(&big, sp).await.expect("create");
         let id = d.id();
         m.decline(d).await.expect("decline");
-        let cooldown = per_op(s, OPS, &e, async |_| {
+        let cooldown = per_op(s, OPS, async |_| {
             let j = m
                 .create_or_join(&big, spec().resource("declined.example"))
                 .await;
             assert!(matches!(j, Ok(oob::Joined::Declined(_))));
         })
         .await;
-        let get = per_op(s, OPS, &["hgetall"], async |_| {
+        let get = per_op(s, OPS, async |_| {
             std::hint::black_box(m.get(id).await.expect("get"));
         })
         .await;
-        let list = per_op(s, OPS, &["zrangebyscore", "hgetall"], async |_| {
+        let list = per_op(s, OPS, async |_| {
             assert_eq!(m.list(&small).await.expect("list").len(), 10);
         })
         .await;

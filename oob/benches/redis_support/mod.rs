@@ -197,3 +197,31 @@ pub fn median(mut v: Vec<f64>) -> (f64, f64, f64) {
     let hi = v.last().copied().unwrap_or(f64::NAN);
     (mid, lo, hi)
 }
+
+/// CPU time this process's threads have used so far (ns; `/proc/self/task/*/schedstat`),
+/// or 0 where that is not available.
+pub fn client_cpu_ns() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .filter_map(Result::ok)
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// CPU time Redis's main thread has used so far (µs; `INFO cpu`).
+pub async fn redis_cpu_us(c: &mut ConnectionManager) -> f64 {
+    let info: String = redis::cmd("INFO")
+        .arg("cpu")
+        .query_async(c)
+        .await
+        .expect("INFO cpu");
+    info.lines()
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(k, _)| *k == "used_cpu_sys_main_thread" || *k == "used_cpu_user_main_thread")
+        .filter_map(|(_, v)| v.trim().parse::<f64>().ok())
+        .sum::<f64>()
+        * 1e6
+}

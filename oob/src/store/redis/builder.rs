@@ -12,6 +12,7 @@ use super::error::{RedisStoreError, reply};
 use super::events::{SubscriberCtx, subscriber};
 use super::keys::{Keys, has_hash_tag};
 use super::maintenance::sweep;
+use super::recent::Recent;
 use super::{DEFAULT_PREFIX, DEFAULT_RETENTION, DEFAULT_TTL_SLACK, RedisStore, Shared};
 use crate::payload::OobPayload;
 use crate::store::{Notifier, StoreError};
@@ -185,6 +186,7 @@ impl<T> RedisStoreBuilder<T> {
                 subscribed,
                 subscriber,
                 sweeper: tokio::spawn(sweep(weak.clone(), slack)),
+                recent: Recent::default(),
             }),
         };
         let limit = (self.connection_timeout + self.response_timeout).saturating_mul(attempts);

@@ -96,6 +96,7 @@ mod error;
 mod events;
 mod keys;
 mod maintenance;
+mod recent;
 mod scripts;
 #[cfg(test)]
 mod tests;
@@ -179,6 +180,7 @@ struct Shared<T> {
     subscribed: Arc<AtomicBool>,
     subscriber: tokio::task::JoinHandle<()>,
     sweeper: tokio::task::JoinHandle<()>,
+    recent: recent::Recent,
 }
 
 impl<T> Drop for Shared<T> {

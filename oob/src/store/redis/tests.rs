@@ -149,6 +149,50 @@ fn hash_replies_decode_from_arrays_and_maps_in_their_state_as_of_now() {
 }
 
 #[test]
+fn the_finish_marker_decides_the_state() {
+    let r = record(RecordState::Open, [None; 3]);
+    let fields = encode_fields(&r).expect("encode");
+    let with = |marker: &str| {
+        let mut pairs: Vec<(&[u8], &[u8])> = fields
+            .iter()
+            .map(|(k, v)| (k.as_bytes(), v.as_bytes()))
+            .collect();
+        pairs.push((b"f", marker.as_bytes()));
+        decode::<P>(r.id, pairs)
+    };
+    let e = r.expires_at.as_millis();
+    let at = Timestamp::from_millis(e - 1);
+    let state = |m: String| with(&m).expect("decode").state;
+    assert_eq!(state(format!("c{}", e - 1)), RecordState::Completed { at });
+    assert_eq!(
+        state(format!("x{}", e - 1)),
+        RecordState::Cancelled {
+            at,
+            reason: CancelReason::Cancelled
+        }
+    );
+    assert_eq!(
+        state(format!("d{}", e - 1)),
+        RecordState::Cancelled {
+            at,
+            reason: CancelReason::Declined
+        }
+    );
+    // At or after the deadline the marker came too late: open as stored, so expired.
+    assert_eq!(state(format!("c{e}")), RecordState::Open);
+    for bad in ["", "c", "cx", "o1", "q1"] {
+        assert!(with(bad).is_err(), "{bad:?}");
+    }
+    // A marker alone (left on a record removed under its completer) is no record.
+    let lone = Value::Array(vec![
+        Value::BulkString(b"f".to_vec()),
+        Value::BulkString(b"c1".to_vec()),
+    ]);
+    let now = Timestamp::from_millis(1);
+    assert_eq!(decode_hash::<P>(r.id, &lone, now).expect("lone"), None);
+}
+
+#[test]
 fn dedup_keys_of_different_triples_differ() {
     let triples = [
         [None, None],

@@ -14,6 +14,7 @@ use super::codec::{
 use super::conn::{eval, evalsha};
 use super::error::{RedisStoreError, backend, reply};
 use super::keys::dedup_key;
+use super::recent::IndexKeys;
 use super::scripts::{CREATE, FORGET, Lua, TRANSITION};
 use crate::id::PendingId;
 use crate::namespace::Namespace;
@@ -39,6 +40,39 @@ fn new_state(to: &str, now: Timestamp) -> RecordState {
             at: now,
             reason: CancelReason::Declined,
         },
+    }
+}
+
+/// Adds to `p` what follows a transition's win: the record re-scored by its finish time
+/// in its namespace index and the store index (`XX`: an entry a clear or purge removed is
+/// not put back), out of its dedup index, and the event.
+fn moves(
+    p: &mut redis::Pipeline,
+    keys: &super::keys::Keys,
+    namespace_index: &str,
+    dedup_index: &str,
+    id: &str,
+    at: u64,
+    publish: bool,
+) {
+    p.cmd("ZADD")
+        .arg(namespace_index)
+        .arg("XX")
+        .arg(at)
+        .arg(id)
+        .ignore()
+        .cmd("ZADD")
+        .arg(&keys.all)
+        .arg("XX")
+        .arg(at)
+        .arg(id)
+        .ignore()
+        .cmd("ZREM")
+        .arg(dedup_index)
+        .arg(id)
+        .ignore();
+    if publish {
+        p.cmd("PUBLISH").arg(&keys.channel).arg(id).ignore();
     }
 }
 
@@ -108,11 +142,15 @@ where
                 i64::try_from(ms(decline_cooldown.min(self.shared.retention))).unwrap_or(i64::MAX)
             }
         };
+        let index = IndexKeys {
+            namespace: keys.namespace(record.namespace.as_str()),
+            dedup: keys.dedup(&dk),
+        };
         let mut cmd = evalsha(&CREATE.script, 5);
         cmd.arg(keys.record(id_str))
-            .arg(keys.namespace(record.namespace.as_str()))
+            .arg(&index.namespace)
             .arg(&keys.all)
-            .arg(keys.dedup(&dk))
+            .arg(&index.dedup)
             .arg(keys.declined(&dk))
             .arg(now.as_millis())
             .arg(limit_arg(limits.per_namespace))
@@ -128,6 +166,7 @@ where
         let (tag, rest) = tagged(&v)?;
         match tag {
             b"ok" => {
+                self.shared.recent.insert(record.id, index);
                 self.replicated().await?;
                 Ok(Created::Inserted)
             }
@@ -269,6 +308,13 @@ where
     /// those follow-up writes fail, the record still reads finished: a dedup lookup skips
     /// it and drops its stale entry, the namespace's open count includes it until its
     /// deadline, and purge goes by the marker.
+    ///
+    /// When this store created the record lately it knows the index keys already
+    /// ([`Recent`](super::recent::Recent)), and the index moves and the event join the
+    /// `MULTI`: one round trip. They then run whether or not this call wins, which is
+    /// harmless: a loser re-scores the entries of a record that is finished anyway (to its
+    /// own time, not after its `now`; purge goes by the marker), takes out a dedup entry
+    /// that is leaving anyway, and publishes an extra event (waiters re-read).
     async fn finish(
         &self,
         id: PendingId,
@@ -281,6 +327,8 @@ where
         let keys = &self.shared.keys;
         let key = keys.record(id_str);
         let at = now.as_millis();
+        let publish = wake == Wake::Now && !self.shared.retention.is_zero();
+        let known = self.shared.recent.take(id);
         let mut p = redis::pipe();
         p.atomic()
             .cmd("HSETNX")
@@ -290,6 +338,17 @@ where
             .cmd("HMGET")
             .arg(&key)
             .arg(&["f", "e", "n", "k", "c", "a", "r", "i", "d"]);
+        if let Some(known) = &known {
+            moves(
+                &mut p,
+                keys,
+                &known.namespace,
+                &known.dedup,
+                id_str,
+                at,
+                publish,
+            );
+        }
         let (won, f): (i64, Vec<redis::Value>) =
             p.query_async(&mut self.writes()).await.map_err(backend)?;
         if f.len() != 9 {
@@ -331,31 +390,23 @@ where
         rest.push(f[1].clone());
         rest.extend(f[5..9].iter().cloned());
         let rec = decode_transitioned::<T>(id, &rest, new_state(to, now))?;
-        let dk = field(3)
-            .and_then(|k| std::str::from_utf8(k).ok())
-            .unwrap_or("");
-        let ns = std::str::from_utf8(ns).map_err(|_| reply("namespace"))?;
-        let mut p = redis::pipe();
-        p.cmd("ZADD")
-            .arg(keys.namespace(ns))
-            .arg("XX")
-            .arg(at)
-            .arg(id_str)
-            .ignore()
-            .cmd("ZADD")
-            .arg(&keys.all)
-            .arg("XX")
-            .arg(at)
-            .arg(id_str)
-            .ignore()
-            .cmd("ZREM")
-            .arg(keys.dedup(dk))
-            .arg(id_str)
-            .ignore();
-        if wake == Wake::Now && !self.shared.retention.is_zero() {
-            p.cmd("PUBLISH").arg(&keys.channel).arg(id_str).ignore();
+        if known.is_none() {
+            let dk = field(3)
+                .and_then(|k| std::str::from_utf8(k).ok())
+                .unwrap_or("");
+            let ns = std::str::from_utf8(ns).map_err(|_| reply("namespace"))?;
+            let mut p = redis::pipe();
+            moves(
+                &mut p,
+                keys,
+                &keys.namespace(ns),
+                &keys.dedup(dk),
+                id_str,
+                at,
+                publish,
+            );
+            p.exec_async(&mut self.writes()).await.map_err(backend)?;
         }
-        p.exec_async(&mut self.writes()).await.map_err(backend)?;
         self.finished(rec, wake).await
     }
 

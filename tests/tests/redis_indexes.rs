@@ -1,0 +1,182 @@
+//! The Redis store's keys: no index entry outlives its record, the store purges by
+//! itself, and a finish marker alone (a completer that stopped between its two steps)
+//! decides what every reader sees.
+//!
+//! Without `redis-server` installed the binary skips with a notice (unless `CI` is set:
+//! then it fails).
+
+use std::time::Duration;
+
+use oob::provider::FromVerifiedSubject;
+use oob::store::{Finished, RedisStore};
+use oob::time::SystemClock;
+use oob::{AnyPending, CallbackBase, Manager};
+use oob_tests::conformance::{Opts, manager_on};
+use oob_tests::redis_server::RedisServer;
+use oob_tests::{DeviceCode, spec, user};
+
+/// A bound that turns a hang into a failure; never a speed assertion.
+const HANG: Duration = Duration::from_secs(30);
+
+async fn store(server: &RedisServer, prefix: &str, retention: Duration) -> RedisStore<DeviceCode> {
+    let client = redis::Client::open(server.url()).expect("client");
+    RedisStore::builder(client)
+        .prefix(prefix)
+        .retention(retention)
+        .ttl_slack(Duration::from_secs(1))
+        .connect()
+        .await
+        .expect("connect")
+}
+
+async fn raw(server: &RedisServer) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(server.url())
+        .expect("client")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("raw connection")
+}
+
+/// Every key under `prefix`, sorted.
+async fn keys(c: &mut redis::aio::MultiplexedConnection, prefix: &str) -> Vec<String> {
+    let mut k: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(c)
+        .await
+        .expect("KEYS");
+    k.sort();
+    k
+}
+
+#[tokio::test]
+async fn purge_leaves_no_key_behind_and_records_carry_no_ttl() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let prefix = "{ix}:";
+    let s = store(&server, prefix, Duration::from_secs(5)).await;
+    let opts = Opts {
+        cooldown: Duration::from_secs(1),
+        ..Opts::default()
+    };
+    let (m, clock) = manager_on(s, opts);
+    let (a, b) = (user("a"), user("b"));
+    let done = m.create(&a, spec()).await.expect("create");
+    m.complete(done).await.expect("complete");
+    let joined = m.create_or_join(&b, spec().alias("x")).await.expect("cj");
+    let open = joined.into_open().expect("created");
+    m.create(&a, spec().resource("other.example"))
+        .await
+        .expect("create");
+    let cancelled = m.create(&b, spec()).await.expect("create");
+    m.cancel(cancelled).await.expect("cancel");
+    let mut c = raw(&server).await;
+    let before = keys(&mut c, prefix).await;
+    let records: Vec<&String> = before.iter().filter(|k| k.contains(":p:")).collect();
+    assert_eq!(records.len(), 4, "{before:?}");
+    for k in records {
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg(k)
+            .query_async(&mut c)
+            .await
+            .expect("PTTL");
+        assert_eq!(
+            ttl, -1,
+            "a record key with a TTL could vanish before its index entries"
+        );
+    }
+    // Past every deadline (10 minutes) and the retention after it.
+    clock.advance(Duration::from_secs(600) + Duration::from_secs(6));
+    assert_eq!(m.purge().await.expect("purge"), 4);
+    assert!(m.get(open.id()).await.is_err());
+    let after = keys(&mut c, prefix).await;
+    assert!(after.is_empty(), "left behind: {after:?}");
+}
+
+#[tokio::test]
+async fn a_store_purges_by_itself() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let prefix = "{self}:";
+    let s = store(&server, prefix, Duration::from_millis(100)).await;
+    let m = Manager::builder()
+        .store(s)
+        .provider(FromVerifiedSubject)
+        .callback_base(CallbackBase::parse("https://ex.com").expect("base"))
+        .clock(SystemClock)
+        .build();
+    let p = m.create(&user("a"), spec()).await.expect("create");
+    m.complete(p).await.expect("complete");
+    let mut c = raw(&server).await;
+    assert!(!keys(&mut c, prefix).await.is_empty());
+    // Forgotten by the store's own purge (every ttl_slack, 1 s here), no purge called.
+    tokio::time::timeout(HANG, async {
+        while !keys(&mut c, prefix).await.is_empty() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the store never purged by itself");
+}
+
+#[tokio::test]
+async fn a_finish_marker_alone_decides_and_a_marker_on_a_gone_record_is_taken_back() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let prefix = "{mark}:";
+    let s = store(&server, prefix, Duration::from_secs(5)).await;
+    let (m, clock) = manager_on(s, Opts::default());
+    let a = user("a");
+    let p = m.create_or_join(&a, spec()).await.expect("create");
+    let p = p.into_open().expect("created");
+    let id = p.id();
+    let key = format!("{prefix}device_code:p:{}", id);
+    let mut c = raw(&server).await;
+    // A completer that wrote its marker and stopped before moving the record in its
+    // indexes (the marker's time is the clock's now).
+    let at = u64::try_from(
+        clock
+            .now_system()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("time")
+            .as_millis(),
+    )
+    .expect("ms");
+    let _: i64 = redis::cmd("HSETNX")
+        .arg(&key)
+        .arg("f")
+        .arg(format!("c{at}"))
+        .query_async(&mut c)
+        .await
+        .expect("HSETNX");
+    assert!(matches!(m.get(id).await, Ok(AnyPending::Completed(_))));
+    assert!(m.list(&a).await.expect("list").is_empty());
+    let again = m.complete(p).await;
+    assert_eq!(oob_tests::finished(&again), Some(Finished::Completed));
+    // The dedup lookup skips it (and drops its stale entry): a new pending, not a join.
+    let next = m.create_or_join(&a, spec()).await.expect("create_or_join");
+    let next = next.into_open().expect("a new pending");
+    assert_ne!(next.id(), id);
+    m.complete(next).await.expect("complete");
+    // Purge goes by the marker once the index entry (still at the deadline) comes up.
+    clock.advance(Duration::from_secs(606));
+    assert_eq!(m.purge().await.expect("purge"), 2);
+    assert!(keys(&mut c, prefix).await.is_empty());
+    // A record gone (cleared, purged) under a completer: the marker it wrote is removed.
+    let q = m.create(&user("b"), spec()).await.expect("create");
+    let qkey = format!("{prefix}device_code:p:{}", q.id());
+    let _: i64 = redis::cmd("DEL")
+        .arg(&qkey)
+        .query_async(&mut c)
+        .await
+        .expect("DEL");
+    assert!(m.complete(q).await.is_err());
+    let exists: i64 = redis::cmd("EXISTS")
+        .arg(&qkey)
+        .query_async(&mut c)
+        .await
+        .expect("EXISTS");
+    assert_eq!(exists, 0);
+}
