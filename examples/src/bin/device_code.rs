@@ -166,6 +166,24 @@ async fn tool_call(
     Ok((id, wait))
 }
 
+/// Posts `action` (with the anti-forgery token `csrf`, if any) to the device page at `url`
+/// in the session of `cookie`.
+async fn post_decision(
+    c: &reqwest::Client,
+    url: &str,
+    cookie: &str,
+    action: &str,
+    csrf: Option<&str>,
+) -> Result<reqwest::Response, BoxError> {
+    let mut form = vec![("action", action)];
+    form.extend(csrf.map(|t| (AntiForgery::FIELD, t)));
+    Ok(c.post(url)
+        .header("cookie", cookie)
+        .form(&form)
+        .send()
+        .await?)
+}
+
 async fn selftest(oob: &Oob, vault: &MemoryVault<String>, base: &str) -> Result<(), BoxError> {
     let c = client()?;
     let alice = VerifiedSubject::new(Namespace::new("alice")?);
@@ -201,36 +219,16 @@ async fn selftest(oob: &Oob, vault: &MemoryVault<String>, base: &str) -> Result<
         "verification link",
     )?;
     let csrf = between(&html, &field, "\"").ok_or("no csrf")?;
-    let res = c
-        .post(&url)
-        .header("cookie", &alice_cookie)
-        .form(&[("action", "approve")])
-        .send()
-        .await?;
+    let res = post_decision(&c, &url, &alice_cookie, "approve", None).await?;
     ensure(
         res.status() == 403,
         "approve without the anti-forgery token",
     )?;
-    let res = c
-        .post(&url)
-        .header("cookie", &alice_cookie)
-        .form(&[("action", "approve"), (AntiForgery::FIELD, &"A".repeat(43))])
-        .send()
-        .await?;
+    let res = post_decision(&c, &url, &alice_cookie, "approve", Some(&"A".repeat(43))).await?;
     ensure(res.status() == 403, "approve with a wrong token")?;
-    let res = c
-        .post(&url)
-        .header("cookie", &mallory_cookie)
-        .form(&[("action", "approve"), (AntiForgery::FIELD, csrf)])
-        .send()
-        .await?;
+    let res = post_decision(&c, &url, &mallory_cookie, "approve", Some(csrf)).await?;
     ensure(res.status() == 403, "alice's token in mallory's session")?;
-    let res = c
-        .post(&url)
-        .header("cookie", &alice_cookie)
-        .form(&[("action", "approve"), (AntiForgery::FIELD, csrf)])
-        .send()
-        .await?;
+    let res = post_decision(&c, &url, &alice_cookie, "approve", Some(csrf)).await?;
     ensure(res.status() == 200, format!("approve: {}", res.status()))?;
     ensure_interaction_headers(&res)?;
     ensure(
@@ -255,20 +253,10 @@ async fn selftest(oob: &Oob, vault: &MemoryVault<String>, base: &str) -> Result<
         .text()
         .await?;
     let csrf = between(&html, &field, "\"").ok_or("no csrf")?;
-    let res = c
-        .post(&url)
-        .header("cookie", &alice_cookie)
-        .form(&[("action", "deny"), (AntiForgery::FIELD, csrf)])
-        .send()
-        .await?;
+    let res = post_decision(&c, &url, &alice_cookie, "deny", Some(csrf)).await?;
     ensure(res.status() == 200, "deny")?;
     ensure(call.await?? == "declined", "the tool call saw the decline")?;
-    let res = c
-        .post(&url)
-        .header("cookie", &alice_cookie)
-        .form(&[("action", "approve"), (AntiForgery::FIELD, csrf)])
-        .send()
-        .await?;
+    let res = post_decision(&c, &url, &alice_cookie, "approve", Some(csrf)).await?;
     ensure(res.status() == 410, "approving a denied request is 410")?;
     println!("selftest: denied; approving afterwards is 410 Gone");
     Ok(())
