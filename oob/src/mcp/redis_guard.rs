@@ -20,7 +20,10 @@ use crate::store::RedisTarget;
 /// It connects to the same [`RedisTarget`]s as the Redis store and vault: one endpoint, or
 /// a Redis Cluster ([`RedisTarget::cluster`]), where each key is set on the primary of its
 /// slot (redirections followed, as the store does). Every consume is one key, so the prefix
-/// needs no hash tag on a cluster; without one, the keys spread over every primary.
+/// needs no hash tag on a cluster; without one, the keys spread over every primary. Redis
+/// replicates asynchronously: a key set on a primary that fails before a replica has it is
+/// lost with it, and that state could be used once more after the failover, until it
+/// expires.
 ///
 /// `PXAT` needs Redis 6.2 or later.
 ///
