@@ -121,6 +121,22 @@ pub fn spawn_server(listener: tokio::net::TcpListener, app: Router) -> tokio::ta
     })
 }
 
+/// Prints, in the background, how the example's waiting tool call ended: `done` describes
+/// its result; a failure is printed as `tool call failed: …` (the browser tests read these
+/// lines).
+pub fn print_when_done<T: Send + 'static>(
+    call: tokio::task::JoinHandle<Result<T, BoxError>>,
+    done: impl FnOnce(T) -> String + Send + 'static,
+) {
+    tokio::spawn(async move {
+        match call.await {
+            Ok(Ok(r)) => println!("{}", done(r)),
+            Ok(Err(e)) => println!("tool call failed: {e}"),
+            Err(e) => println!("tool call task failed: {e}"),
+        }
+    });
+}
+
 /// An HTTP client that does not follow redirects (the self-tests follow them by hand).
 pub fn client() -> Result<reqwest::Client, BoxError> {
     Ok(reqwest::Client::builder()

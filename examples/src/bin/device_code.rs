@@ -25,7 +25,7 @@ use oob::vault::{MemoryVault, Vault};
 use oob::{CallbackBase, Manager, Namespace, OobPayload, Outcome, PendingId, Spec};
 use oob_examples::{
     BoxError, Mode, OpenStore, between, bind, client, ensure, ensure_interaction_headers, escape,
-    page, scratch_dir, sign_in, spawn_server, with_sign_in,
+    page, print_when_done, scratch_dir, sign_in, spawn_server, with_sign_in,
 };
 use serde::{Deserialize, Serialize};
 
@@ -289,13 +289,7 @@ async fn run(mode: Mode) -> Result<(), BoxError> {
     let alice = VerifiedSubject::new(Namespace::new("alice")?);
     let (_, call) = tool_call(oob.clone(), vault, alice, "WDJB-MJHT", &base).await?;
     println!("(sign in as alice when asked, approve or deny; Ctrl-C or SIGTERM to stop)");
-    tokio::spawn(async move {
-        match call.await {
-            Ok(Ok(r)) => println!("tool call finished: {r}"),
-            Ok(Err(e)) => println!("tool call failed: {e}"),
-            Err(e) => println!("tool call task failed: {e}"),
-        }
-    });
+    print_when_done(call, |r| format!("tool call finished: {r}"));
     server.await?;
     Ok(())
 }

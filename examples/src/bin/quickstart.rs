@@ -26,7 +26,7 @@ use oob::vault::{MemoryVault, Vault};
 use oob::{CallbackBase, Manager, Namespace, OobPayload, Outcome, Spec};
 use oob_examples::{
     BoxError, Mode, OpenStore, between, bind, client, ensure, ensure_interaction_headers, escape,
-    page, scratch_dir, sign_in, spawn_server, with_sign_in,
+    page, print_when_done, scratch_dir, sign_in, spawn_server, with_sign_in,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
@@ -252,14 +252,8 @@ async fn run(mode: Mode) -> Result<(), BoxError> {
 
     if mode == Mode::Serve {
         println!("(sign in as alice@example.com, paste any key; Ctrl-C or SIGTERM to stop)");
-        tokio::spawn(async move {
-            match call.await {
-                Ok(Ok(key)) => {
-                    println!("done: the tool call has a key of {} characters", key.len())
-                }
-                Ok(Err(e)) => println!("tool call failed: {e}"),
-                Err(e) => println!("tool call task failed: {e}"),
-            }
+        print_when_done(call, |key| {
+            format!("done: the tool call has a key of {} characters", key.len())
         });
         server.await?;
         return Ok(());

@@ -28,7 +28,7 @@ use oob::vault::{MemoryVault, Vault};
 use oob::{CallbackBase, Manager, Namespace, OobPayload, Outcome, Spec};
 use oob_examples::{
     BoxError, Mode, OpenStore, between, bind, client, ensure, ensure_interaction_headers, escape,
-    page, scratch_dir, sign_in, spawn_server, with_sign_in,
+    page, print_when_done, scratch_dir, sign_in, spawn_server, with_sign_in,
 };
 use serde::{Deserialize, Serialize};
 
@@ -634,12 +634,8 @@ async fn run(mode: Mode) -> Result<(), BoxError> {
     }
     let (url, call) = ask(&oob, &vault, VerifiedSubject::new(Namespace::new("alice")?)).await?;
     println!("open {url}\n(sign in as alice when asked; Ctrl-C or SIGTERM to stop)");
-    tokio::spawn(async move {
-        match call.await {
-            Ok(Ok(values)) => println!("tool call finished with {} fields", values.len()),
-            Ok(Err(e)) => println!("tool call failed: {e}"),
-            Err(e) => println!("tool call task failed: {e}"),
-        }
+    print_when_done(call, |values| {
+        format!("tool call finished with {} fields", values.len())
     });
     server.await?;
     Ok(())

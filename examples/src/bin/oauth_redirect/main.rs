@@ -27,7 +27,8 @@ use oob::provider::{FromVerifiedSubject, VerifiedSubject};
 use oob::vault::MemoryVault;
 use oob::{CallbackBase, Manager, Namespace, Outcome};
 use oob_examples::{
-    BoxError, Mode, OpenStore, bind, client, scratch_dir, spawn_server, with_sign_in,
+    BoxError, Mode, OpenStore, bind, client, print_when_done, scratch_dir, spawn_server,
+    with_sign_in,
 };
 
 use provider::AuthServer;
@@ -155,12 +156,8 @@ async fn run(mode: Mode) -> Result<(), BoxError> {
         "open {url}\n(sign in as alice when asked; the demo provider runs on {auth_server}; \
          Ctrl-C or SIGTERM to stop)"
     );
-    tokio::spawn(async move {
-        match call.await {
-            Ok(Ok(user)) => println!("tool call finished: upstream user {user}"),
-            Ok(Err(e)) => println!("tool call failed: {e}"),
-            Err(e) => println!("tool call task failed: {e}"),
-        }
+    print_when_done(call, |user| {
+        format!("tool call finished: upstream user {user}")
     });
     server.await?;
     Ok(())
