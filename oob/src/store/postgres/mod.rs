@@ -21,7 +21,7 @@
 //! number of replicas never exceed a bound nor create two pendings for one dedup key.
 //!
 //! The per-namespace bound costs one `counts` row update per create and per transition
-//! (constant). The total bound does not: with [`Limits::total`] set (finite), a create
+//! (constant). The total bound does not: with [`Limits::total`](super::Limits::total) set (finite), a create
 //! takes an advisory lock on the kind (so creates of that kind, on every replica, run one
 //! at a time through their commit) and counts the kind's open, unexpired rows by the
 //! `(kind, expires_at)` index up to the bound: its cost grows with the number of open
@@ -31,7 +31,7 @@
 //! pgbench (Postgres 15, durable commits, 64 clients, the store's create and complete plus
 //! that row, 5 rounds of 5 s), 4-6 % of raw `INSERT`+`DELETE` against 43-52 % without
 //! it, about a tenth of the store's rate. Services that need a tight total bound pay it on creates; the default
-//! ([`Limits::default`]) sets none.
+//! ([`Limits::default`](super::Limits::default)) sets none.
 //!
 //! A transition is one
 //! `DELETE FROM pendings WHERE id = … AND expires_at > now … RETURNING` that inserts the
@@ -68,6 +68,8 @@ mod error;
 pub mod listener;
 pub mod schema;
 mod sender;
+mod sql;
+mod store;
 mod transitions;
 mod vault;
 
@@ -76,15 +78,11 @@ pub use error::PgError;
 pub use schema::{BadSchemaName, DEFAULT_SCHEMA, SCHEMA_VERSION, SchemaName, migrate};
 pub use vault::PostgresVault;
 
-use self::codec::{NewRow, Row, ms, reason_str};
+use self::codec::{Row, ms, reason_str};
 use self::listener::{Events, MAX_EVENT_ROW};
 use self::sender::Sender;
-use self::transitions::{CreateArgs, CreateOutcome, Cutoff, Lookup, Move, PURGE_CHUNK, Sql};
-use super::{
-    CreateError, Created, Dedup, Limits, NewRecord, Notifier, Record, Store, StoreError,
-    Subscription, TransitionError, Wake,
-};
-use crate::capability::NamespaceToken;
+use self::transitions::{Cutoff, Move, Sql};
+use super::{Notifier, Record, StoreError, TransitionError, Wake};
 use crate::id::PendingId;
 use crate::namespace::Namespace;
 use crate::payload::OobPayload;
@@ -94,7 +92,7 @@ use crate::time::Timestamp;
 pub use crate::store::lifecycle::DEFAULT_RETENTION;
 
 /// How long a read that finds nothing for a watched id waits for its change event (zero
-/// retention only; see [`PostgresStore::get`](Store::get)).
+/// retention only; see [`PostgresStore::get`](super::Store::get)).
 const EVENT_WAIT: Duration = Duration::from_secs(1);
 
 /// A [`Store`] in Postgres, shared by every replica on the same database and schema
@@ -123,7 +121,7 @@ struct Shared<T> {
     sender: Sender,
     /// Namespaces a zero-retention transition left with no open record: the next purge
     /// deletes their `counts` rows if still zero (at most [`MAX_EMPTIED`] remembered).
-    emptied: std::sync::Mutex<Vec<String>>,
+    emptied: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// The most namespaces [`Shared::emptied`] remembers between purges (the rest keep their
@@ -228,7 +226,7 @@ impl<T> PostgresStore<T> {
     }
 
     /// What reads still see at `now`. With zero retention every finished row: the store
-    /// keeps one only from a [`Wake::Later`] complete until its [`wake`](Store::wake).
+    /// keeps one only from a [`Wake::Later`] complete until its [`wake`](super::Store::wake).
     fn read_cutoff(&self, now: Timestamp) -> Cutoff {
         let expired = self.cutoff(now);
         Cutoff {
@@ -276,8 +274,8 @@ where
                 .emptied
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if list.len() < MAX_EMPTIED {
-                list.push(row.namespace.clone());
+            if list.len() < MAX_EMPTIED && !list.contains(&row.namespace) {
+                list.insert(row.namespace.clone());
             }
         }
         if wake == Wake::Now {
@@ -289,161 +287,5 @@ where
             s.notifier.notify_with(id, record.clone());
         }
         Ok(record)
-    }
-}
-
-impl<T> Store<T> for PostgresStore<T>
-where
-    T: OobPayload + Serialize + DeserializeOwned + Send + Sync + 'static,
-{
-    fn name(&self) -> &'static str {
-        "postgres"
-    }
-
-    async fn create(
-        &self,
-        new: &NewRecord<T>,
-        limits: Limits,
-        dedup: Dedup,
-        now: Timestamp,
-    ) -> Result<Created<T>, CreateError> {
-        let row = NewRow::encode(new.record())?;
-        let now_ms = ms(now);
-        let args = CreateArgs {
-            now: now_ms,
-            per_ns: i64::try_from(limits.per_namespace).unwrap_or(i64::MAX),
-            total: i64::try_from(limits.total).ok(),
-            dedup: match dedup {
-                Dedup::Never => None,
-                // A decline answers while in its cooldown and still readable.
-                Dedup::Join { decline_cooldown } => Some(
-                    now_ms
-                        .saturating_sub(
-                            i64::try_from(decline_cooldown.as_millis()).unwrap_or(i64::MAX),
-                        )
-                        .max(self.cutoff(now)),
-                ),
-            },
-            keep: !self.shared.retention.is_zero(),
-        };
-        let s = &self.shared;
-        match transitions::create(&s.pool, &s.sql, T::KIND, &row, args).await? {
-            CreateOutcome::Inserted => Ok(Created::Inserted),
-            CreateOutcome::Joined(r) => Ok(Created::Joined(r.decode(now)?)),
-            CreateOutcome::Declined(r) => Ok(Created::Declined(r.decode(now)?)),
-        }
-    }
-
-    async fn get(&self, id: PendingId, now: Timestamp) -> Result<Option<Record<T>>, StoreError> {
-        let s = &self.shared;
-        // With zero retention a finished record leaves the tables before its change event
-        // reaches this replica's waiters: a read that finds no row at all for a watched id
-        // waits (at most EVENT_WAIT) for that event, so whoever subscribed before reading
-        // sees the record or its outcome, never neither. (An expired record's row stays
-        // until purged, so a read at its deadline does not wait.)
-        let mut event =
-            (s.retention.is_zero() && s.notifier.is_watched(id)).then(|| s.notifier.subscribe(id));
-        match transitions::lookup(&s.pool, &s.sql, T::KIND, id, self.read_cutoff(now)).await? {
-            Lookup::Visible(row) => row.decode(now).map(Some),
-            Lookup::Hidden => Ok(None),
-            Lookup::Absent => {
-                if let Some(sub) = event.as_mut() {
-                    let _ = tokio::time::timeout(EVENT_WAIT, sub.changed()).await;
-                }
-                Ok(None)
-            }
-        }
-    }
-
-    async fn complete(
-        &self,
-        id: PendingId,
-        expect: Option<&Namespace>,
-        now: Timestamp,
-        wake: Wake,
-    ) -> Result<Record<T>, TransitionError> {
-        self.transition(id, None, expect, now, wake).await
-    }
-
-    async fn wake(&self, record: &Record<T>) -> Result<(), StoreError> {
-        let s = &self.shared;
-        if s.notifier.has_waiters() {
-            s.notifier.notify_with(record.id, record.clone());
-        }
-        let row = if s.retention.is_zero() {
-            Some(Row::from_record(record)?)
-        } else {
-            None
-        };
-        self.send_finished(record.id, row.as_ref());
-        if s.retention.is_zero() {
-            // The row the `Wake::Later` complete kept: gone once its waiters were told.
-            transitions::forget(&s.pool, &s.sql, T::KIND, record.id).await?;
-        }
-        Ok(())
-    }
-
-    async fn cancel(
-        &self,
-        id: PendingId,
-        reason: CancelReason,
-        expect: Option<&Namespace>,
-        now: Timestamp,
-    ) -> Result<Record<T>, TransitionError> {
-        self.transition(id, Some(reason), expect, now, Wake::Now)
-            .await
-    }
-
-    async fn list_namespace(
-        &self,
-        token: &NamespaceToken<'_>,
-        now: Timestamp,
-    ) -> Result<Vec<Record<T>>, StoreError> {
-        let s = &self.shared;
-        let ns = token.namespace().as_str();
-        transitions::list(&s.pool, &s.sql, T::KIND, ns, ms(now))
-            .await?
-            .into_iter()
-            .map(|r| r.decode(now))
-            .collect()
-    }
-
-    async fn clear_namespace(&self, token: &NamespaceToken<'_>) -> Result<usize, StoreError> {
-        let s = &self.shared;
-        let ns = token.namespace().as_str();
-        let ids = transitions::clear(&s.pool, &s.sql, T::KIND, ns).await?;
-        self.changed(&ids);
-        Ok(ids.len())
-    }
-
-    async fn purge(&self, now: Timestamp) -> Result<usize, StoreError> {
-        let s = &self.shared;
-        let cutoff = self.cutoff(now);
-        let mut total = 0;
-        let mut emptied = std::mem::take(
-            &mut *s
-                .emptied
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        );
-        loop {
-            let ids = transitions::purge_chunk(
-                &s.pool,
-                &s.sql,
-                T::KIND,
-                cutoff,
-                std::mem::take(&mut emptied),
-            )
-            .await?;
-            total += ids.len();
-            self.changed(&ids);
-            if ids.len() < usize::try_from(PURGE_CHUNK).unwrap_or(usize::MAX) {
-                return Ok(total);
-            }
-        }
-    }
-
-    async fn subscribe(&self, id: PendingId) -> Result<Subscription<T>, StoreError> {
-        Ok(self.shared.notifier.subscribe(id))
     }
 }
