@@ -13,8 +13,9 @@
 //! time per pair of Redis's main thread (`INFO cpu`) and of this process (the client).
 //!
 //! **Growth**: the per-operation cost (client latency at 1 task, and Redis's main-thread
-//! CPU time) of create+complete, `create_or_join` (inserting, joining, and answering a
-//! decline in its cooldown), get and list, while one namespace grows from 10 to 10,000 open
+//! CPU time) of create+complete (and of the minimal pair right after it, at the same
+//! size), `create_or_join` (inserting, joining, and answering a decline in its cooldown),
+//! get and list, while one namespace grows from 10 to 10,000 open
 //! pendings and the store from 0 to 100,000 retained records.
 
 mod redis_support;
@@ -337,9 +338,9 @@ async fn growth(s: &Setup, url: &str) {
     fill_open(&m, &small, 0, 10).await;
     println!("\n## Growth: per operation, client µs at 1 task / Redis main-thread CPU µs\n");
     println!(
-        "| open in the namespace | retained in the store | create+complete | create_or_join, inserting (+complete) | create_or_join, joining | create_or_join, in a decline's cooldown | get | list (10 open) |"
+        "| open in the namespace | retained in the store | create+complete | minimal pair (EVALSHA) | store / minimal (pairs/s) | create_or_join, inserting (+complete) | create_or_join, joining | create_or_join, in a decline's cooldown | get | list (10 open) |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     let (mut open, mut retained) = (0, 0);
     for (want_open, want_retained) in [
         (10, 0),
@@ -351,9 +352,15 @@ async fn growth(s: &Setup, url: &str) {
         fill_open(&m, &big, open, want_open).await;
         fill_retained(&m, &s.users, retained, want_retained).await;
         (open, retained) = (want_open, want_retained);
-        let pair = per_op(s, OPS, async |_| {
+        let store_pair = per_op(s, OPS, async |_| {
             let p = m.create(&big, spec()).await.expect("create");
             m.complete(p).await.expect("complete");
+        })
+        .await;
+        // The minimal pair at the same size, right after the store's pairs.
+        let mut conn = s.conn.clone();
+        let minimal = per_op(s, OPS, async |i| {
+            pair(s, &mut conn, Variant::MinEval, 0, u64::from(i)).await;
         })
         .await;
         let insert = per_op(s, OPS, async |i| {
@@ -397,8 +404,10 @@ async fn growth(s: &Setup, url: &str) {
         .await;
         let c = |(a, b): (f64, f64)| format!("{a:.0} / {b:.1}");
         println!(
-            "| {open} | {retained} | {} | {} | {} | {} | {} | {} |",
-            c(pair),
+            "| {open} | {retained} | {} | {} | {:.0} % | {} | {} | {} | {} | {} |",
+            c(store_pair),
+            c(minimal),
+            100.0 * minimal.0 / store_pair.0,
             c(insert),
             c(join),
             c(cooldown),

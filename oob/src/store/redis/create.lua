@@ -26,9 +26,10 @@ end
 local now = tonumber(ARGV[1])
 local cool = tonumber(ARGV[4])
 if cool >= 0 then
-  -- An id in the dedup index may already carry a finish marker whose finisher has not
-  -- taken it out yet (or failed to): such an entry is dropped here and the next one tried.
-  for _ = 1, 16 do
+  -- The dedup index keeps finished ids until purge or a lookup like this one meets them
+  -- (transitions leave it alone): each such entry is dropped here, once, and the next one
+  -- tried, so the loop ends.
+  while true do
     local open = redis.call('ZRANGEBYSCORE', KEYS[4], '(' .. ARGV[1], '+inf', 'LIMIT', 0, 1)
     if not open[1] then break end
     local h = redis.call('HGETALL', ARGV[7] .. open[1])

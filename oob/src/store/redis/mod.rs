@@ -12,12 +12,12 @@
 //! | `B` `p:` id | hash | one record (see the fields in `codec.rs`) |
 //! | `B` `n:` namespace | sorted set | the namespace's ids |
 //! | `B` `all` | sorted set | every id |
-//! | `B` `j:` dedup key | sorted set | the open ids with one (namespace, alias, resource) |
+//! | `B` `j:` dedup key | sorted set | the ids with one (namespace, alias, resource), by deadline (finished ones until a dedup lookup or purge drops them) |
 //! | `B` `x:` dedup key | string | the id of the latest decline with that key |
 //! | `B` `events` | channel | change events |
 //!
-//! The sorted sets score an id by its deadline while it is open, and by when it finished
-//! after that; so `ZCOUNT (now +inf` counts exactly the open, unexpired records of a
+//! The namespace and store indexes score an id by its deadline while it is open, and by
+//! when it finished after that; so `ZCOUNT (now +inf` counts exactly the open, unexpired records of a
 //! namespace or of the store, and `ZRANGEBYSCORE -inf (now - retention)` finds exactly what
 //! [`purge`](Store::purge) forgets. Record keys carry no TTL, so no index entry outlives its
 //! record: purge removes both. Every connected store also purges by itself every
@@ -28,12 +28,13 @@
 //!
 //! Nothing scans more than it returns: a create is one script (a `ZADD NX` to the store
 //! index, which is also the duplicate-id check; for dedup a `ZRANGEBYSCORE … LIMIT 0 1` and
-//! `HGETALL` of what it finds, and at most a `GET` and `HMGET` of the latest decline; one
+//! `HGETALL` of what it finds, dropping the finished ids it meets, and at most a `GET` and `HMGET` of the latest decline; one
 //! `ZCOUNT` per bound; the `HSET` and two more `ZADD`s). A complete or cancel is no script:
-//! a `MULTI` of `HSETNX` (the finish marker, which decides the one winner) and `HMGET`,
-//! then for the winner `ZADD XX` ×2, `ZREM` and `PUBLISH` in one pipeline (see
-//! `transitions.rs` for what a reader sees in between); a decline, or a transition that
-//! must check the namespace, is one script of `O(log n)` commands. A get is one `HGETALL`;
+//! a `MULTI` of `HSETNX` (the finish marker, which decides the one winner), `HMGET`, two
+//! `ZADD XX` re-scoring the record by its finish time and the `PUBLISH`, in one round trip
+//! when this store created the record lately, else the winner sends the last three after
+//! the first two (see `transitions.rs` for what a reader sees in between); a decline, or a
+//! transition that must check the namespace, is one script of `O(log n)` commands. A get is one `HGETALL`;
 //! a list reads the open ids of the namespace and their records; clear and purge handle
 //! batches of what they remove.
 //!

@@ -1,7 +1,7 @@
-//! [`Recent`]: the index keys of the records this store created lately, so that completing
-//! one of them is a single round trip (see `transitions.rs`).
+//! [`Recent`]: the namespace index keys of the records this store created lately, so that
+//! completing one of them is a single round trip (see `transitions.rs`).
 //!
-//! A record's namespace and dedup key never change, so neither do its index keys: an entry
+//! A record's namespace never changes, so neither does its index key: an entry
 //! stays right for as long as the id exists. A record completed elsewhere, cleared or
 //! purged leaves its entry here until it is pushed out (oldest first), and a wrong entry
 //! cannot occur, since an id is stored once (`DuplicateId` otherwise).
@@ -14,19 +14,13 @@ use crate::id::PendingId;
 /// How many records' keys are kept (about 100 bytes each).
 const CAPACITY: usize = 65_536;
 
-/// The keys of one record's namespace index and dedup index.
-pub(crate) struct IndexKeys {
-    pub(crate) namespace: String,
-    pub(crate) dedup: String,
-}
-
 #[derive(Default)]
 struct Inner {
-    keys: BTreeMap<PendingId, IndexKeys>,
+    keys: BTreeMap<PendingId, String>,
     order: VecDeque<PendingId>,
 }
 
-/// The index keys of recently created records, by id, at most [`CAPACITY`] of them.
+/// The namespace index keys of recently created records, by id, at most [`CAPACITY`] of them.
 #[derive(Default)]
 pub(crate) struct Recent {
     inner: Mutex<Inner>,
@@ -34,12 +28,12 @@ pub(crate) struct Recent {
 
 impl Recent {
     /// Remembers a record this store just created.
-    pub(crate) fn insert(&self, id: PendingId, keys: IndexKeys) {
+    pub(crate) fn insert(&self, id: PendingId, namespace_index: String) {
         let mut inner = self
             .inner
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if inner.keys.insert(id, keys).is_none() {
+        if inner.keys.insert(id, namespace_index).is_none() {
             inner.order.push_back(id);
         }
         while inner.order.len() > CAPACITY {
@@ -50,8 +44,8 @@ impl Recent {
         }
     }
 
-    /// Takes the keys of `id` out, if this store created it lately.
-    pub(crate) fn take(&self, id: PendingId) -> Option<IndexKeys> {
+    /// Takes the namespace index key of `id` out, if this store created it lately.
+    pub(crate) fn take(&self, id: PendingId) -> Option<String> {
         let mut inner = self
             .inner
             .lock()
@@ -68,11 +62,8 @@ impl Recent {
 mod tests {
     use super::*;
 
-    fn keys(n: &str) -> IndexKeys {
-        IndexKeys {
-            namespace: n.to_owned(),
-            dedup: format!("j{n}"),
-        }
+    fn keys(n: &str) -> String {
+        n.to_owned()
     }
 
     #[test]
@@ -80,8 +71,7 @@ mod tests {
         let r = Recent::default();
         let first = PendingId::random();
         r.insert(first, keys("a"));
-        let k = r.take(first).expect("kept");
-        assert_eq!((k.namespace.as_str(), k.dedup.as_str()), ("a", "ja"));
+        assert_eq!(r.take(first).as_deref(), Some("a"));
         assert!(r.take(first).is_none());
         let ids: Vec<PendingId> = (0..=CAPACITY).map(|_| PendingId::random()).collect();
         for id in &ids {

@@ -9,8 +9,8 @@
 -- ARGV[5] event channel (P events)    ARGV[6] id
 -- ARGV[7] store key prefix (P)        ARGV[8] expiry of the decline key (PXAT, ms)
 --
--- Touches, besides the record: P n:namespace, P all (re-scored by the finish time),
--- P j:key (the record leaves its dedup index), and for a decline P x:key (the latest
+-- Touches, besides the record: P n:namespace, P all (re-scored by the finish time), and
+-- for a decline P x:key (the latest
 -- decline of the key, for the cooldown): keys named by the record's fields, so they are
 -- not in KEYS (they share the store's hash tag, so its slot). No scan: every command is
 -- O(1) or O(log n).
@@ -31,7 +31,6 @@ local p = ARGV[7]
 redis.call('HSET', KEYS[1], 'f', ARGV[2] .. ARGV[1])
 redis.call('ZADD', p .. 'n:' .. f[3], ARGV[1], ARGV[6])
 redis.call('ZADD', p .. 'all', ARGV[1], ARGV[6])
-redis.call('ZREM', p .. 'j:' .. f[4], ARGV[6])
 if ARGV[2] == 'd' then
   redis.call('SET', p .. 'x:' .. f[4], ARGV[6], 'PXAT', ARGV[8])
 end

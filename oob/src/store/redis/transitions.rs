@@ -14,7 +14,6 @@ use super::codec::{
 use super::conn::{eval, evalsha};
 use super::error::{RedisStoreError, backend, reply};
 use super::keys::dedup_key;
-use super::recent::IndexKeys;
 use super::scripts::{CREATE, FORGET, Lua, TRANSITION};
 use crate::id::PendingId;
 use crate::namespace::Namespace;
@@ -45,12 +44,12 @@ fn new_state(to: &str, now: Timestamp) -> RecordState {
 
 /// Adds to `p` what follows a transition's win: the record re-scored by its finish time
 /// in its namespace index and the store index (`XX`: an entry a clear or purge removed is
-/// not put back), out of its dedup index, and the event.
+/// not put back), and the event. Its dedup index entry stays: a dedup lookup drops the
+/// finished ids it meets, purge the rest.
 fn moves(
     p: &mut redis::Pipeline,
     keys: &super::keys::Keys,
     namespace_index: &str,
-    dedup_index: &str,
     id: &str,
     at: u64,
     publish: bool,
@@ -65,10 +64,6 @@ fn moves(
         .arg(&keys.all)
         .arg("XX")
         .arg(at)
-        .arg(id)
-        .ignore()
-        .cmd("ZREM")
-        .arg(dedup_index)
         .arg(id)
         .ignore();
     if publish {
@@ -142,15 +137,12 @@ where
                 i64::try_from(ms(decline_cooldown.min(self.shared.retention))).unwrap_or(i64::MAX)
             }
         };
-        let index = IndexKeys {
-            namespace: keys.namespace(record.namespace.as_str()),
-            dedup: keys.dedup(&dk),
-        };
+        let namespace_index = keys.namespace(record.namespace.as_str());
         let mut cmd = evalsha(&CREATE.script, 5);
         cmd.arg(keys.record(id_str))
-            .arg(&index.namespace)
+            .arg(&namespace_index)
             .arg(&keys.all)
-            .arg(&index.dedup)
+            .arg(keys.dedup(&dk))
             .arg(keys.declined(&dk))
             .arg(now.as_millis())
             .arg(limit_arg(limits.per_namespace))
@@ -166,7 +158,7 @@ where
         let (tag, rest) = tagged(&v)?;
         match tag {
             b"ok" => {
-                self.shared.recent.insert(record.id, index);
+                self.shared.recent.insert(record.id, namespace_index);
                 self.replicated().await?;
                 Ok(Created::Inserted)
             }
@@ -339,15 +331,7 @@ where
             .arg(&key)
             .arg(&["f", "e", "n", "k", "c", "a", "r", "i", "d"]);
         if let Some(known) = &known {
-            moves(
-                &mut p,
-                keys,
-                &known.namespace,
-                &known.dedup,
-                id_str,
-                at,
-                publish,
-            );
+            moves(&mut p, keys, known, id_str, at, publish);
         }
         let (won, f): (i64, Vec<redis::Value>) =
             p.query_async(&mut self.writes()).await.map_err(backend)?;
@@ -391,20 +375,9 @@ where
         rest.extend(f[5..9].iter().cloned());
         let rec = decode_transitioned::<T>(id, &rest, new_state(to, now))?;
         if known.is_none() {
-            let dk = field(3)
-                .and_then(|k| std::str::from_utf8(k).ok())
-                .unwrap_or("");
             let ns = std::str::from_utf8(ns).map_err(|_| reply("namespace"))?;
             let mut p = redis::pipe();
-            moves(
-                &mut p,
-                keys,
-                &keys.namespace(ns),
-                &keys.dedup(dk),
-                id_str,
-                at,
-                publish,
-            );
+            moves(&mut p, keys, &keys.namespace(ns), id_str, at, publish);
             p.exec_async(&mut self.writes()).await.map_err(backend)?;
         }
         self.finished(rec, wake).await
