@@ -3,12 +3,13 @@
 //! interleaved rounds (`common::rounds`): ratios per round, medians with their spread.
 //!
 //! Run with `cargo bench -p oob --bench memory_store` (`ROUNDS=n` and `BATCH=n` change the
-//! number of rounds, 11, and operations per round, 20,000). Measures:
+//! number of rounds, 11, and operations per round, 20,000; `MEMORY_BENCH=get,list` runs only
+//! the sections named: create, complete_with, dedup, get, list, growth). Measures:
 //! - create immediately followed by complete of the same id, retention 0 and 300 s;
 //! - the same with `complete_with` (the persist path) instead of `complete`;
 //! - create_or_join+complete with a decline cooldown, in a namespace that also holds 10 …
 //!   10,000 open pendings and as many recent declines under other keys;
-//! - get on a store of 100,000 open pendings;
+//! - get on a store of 100,000 open pendings, the ids in creation order and shuffled;
 //! - list of one namespace (10 pendings) on stores of 10,000 and 1,000,000 pendings;
 //! - growth: create+complete and get in a namespace of 10 … 10,000 open pendings, and in a
 //!   store holding 0 … 100,000 retained (finished) records, each against the smallest.
@@ -219,6 +220,38 @@ fn get<P: Workload>(rounds: usize, n: u64) {
         ],
     );
     r.print(&format!("get, 100,000 open ({})", P::NAME), 0);
+    // The same ids in a shuffled order (one permutation, the same for both): the reads above
+    // go through the ids in creation order, which favours a store laid out in that order.
+    let (mut naive_ids, mut store_ids) = (naive_ids, store_ids);
+    shuffle(&mut naive_ids);
+    shuffle(&mut store_ids);
+    let r = interleave(
+        rounds,
+        n,
+        vec![
+            (
+                "naive Mutex<HashMap>",
+                Box::new(gets(&naive, &naive_ids)) as Run<'_>,
+            ),
+            ("memory store", Box::new(gets(&store, &store_ids))),
+        ],
+    );
+    r.print(
+        &format!("get, 100,000 open, shuffled order ({})", P::NAME),
+        0,
+    );
+}
+
+/// A fixed pseudo-random permutation (xorshift; the same for every slice of one length).
+fn shuffle<X>(xs: &mut [X]) {
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    for i in (1..xs.len()).rev() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let j = usize::try_from(state % (i as u64 + 1)).unwrap_or(0);
+        xs.swap(i, j);
+    }
 }
 
 fn list(rounds: usize, n: u64) {
@@ -344,11 +377,29 @@ fn main() {
     }
     let rounds = usize::try_from(env("ROUNDS", 11)).unwrap_or(11);
     let n = env("BATCH", 20_000);
-    create_complete::<Owned>(rounds, n);
-    create_complete::<Shared>(rounds, n);
-    complete_with::<Owned>(rounds, n);
-    dedup(rounds, n);
-    get::<Owned>(rounds, n);
-    list(rounds, n);
-    growth(rounds, n);
+    // `MEMORY_BENCH=get,list` runs only those sections (all by default).
+    let only = std::env::var("MEMORY_BENCH").ok();
+    let run = |name: &str| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|s| s == name))
+    };
+    if run("create") {
+        create_complete::<Owned>(rounds, n);
+        create_complete::<Shared>(rounds, n);
+    }
+    if run("complete_with") {
+        complete_with::<Owned>(rounds, n);
+    }
+    if run("dedup") {
+        dedup(rounds, n);
+    }
+    if run("get") {
+        get::<Owned>(rounds, n);
+    }
+    if run("list") {
+        list(rounds, n);
+    }
+    if run("growth") {
+        growth(rounds, n);
+    }
 }

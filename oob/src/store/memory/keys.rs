@@ -221,6 +221,11 @@ impl Keys {
             .map(|h| h as usize)
     }
 
+    /// Gives back what `links` holds beyond `capacity` (as the records' `Vec` does).
+    pub(super) fn shrink_to(&mut self, capacity: usize) {
+        self.links.shrink_to(capacity);
+    }
+
     /// The most recent stored decline with `body`'s key.
     pub(super) fn latest_decline<T>(&mut self, body: &Body<T>) -> Option<usize> {
         self.group(body)

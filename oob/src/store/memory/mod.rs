@@ -2,12 +2,14 @@
 
 mod count;
 mod keys;
+mod purge;
 mod table;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use self::table::{Cursor, Table};
+use self::purge::Cursor;
+use self::table::Table;
 use super::lifecycle;
 use super::{
     CreateError, Created, Dedup, Limits, NewRecord, Notifier, Record, RecordState, Store,

@@ -42,25 +42,25 @@ impl<T> Entry<T> {
 /// Where a record is: its namespace's index in the table and its position there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Loc {
-    ns: u32,
-    pos: u32,
+    pub(super) ns: u32,
+    pub(super) pos: u32,
 }
 
 #[derive(Debug)]
-struct Ns<T> {
-    namespace: Namespace,
-    records: Vec<Entry<T>>,
+pub(super) struct Ns<T> {
+    pub(super) namespace: Namespace,
+    pub(super) records: Vec<Entry<T>>,
     open: OpenCount,
-    keys: Option<Box<Keys>>,
+    pub(super) keys: Option<Box<Keys>>,
 }
 
 /// The records and their indexes. Every method keeps the indexes and counts consistent.
 #[derive(Debug)]
 pub(super) struct Table<T> {
     by_id: HashMap<PendingId, Loc>,
-    by_ns: HashMap<Namespace, u32, PrehashedBuild>,
-    ns: Vec<Option<Ns<T>>>,
-    ns_free: Vec<u32>,
+    pub(super) by_ns: HashMap<Namespace, u32, PrehashedBuild>,
+    pub(super) ns: Vec<Option<Ns<T>>>,
+    pub(super) ns_free: Vec<u32>,
     open: Deadlines,
     /// Records stored as open (expired ones not yet closed included).
     stored_open: usize,
@@ -71,24 +71,8 @@ pub(super) struct Table<T> {
 #[error("the memory store is full")]
 pub struct TableFull;
 
-fn index(i: usize) -> Result<u32, TableFull> {
+pub(super) fn index(i: usize) -> Result<u32, TableFull> {
     u32::try_from(i).map_err(|_| TableFull)
-}
-
-/// Where [`Table::purge_some`] goes on: a namespace, and the position below which its
-/// records are still to be looked at (records are looked at from the last down, so a
-/// removal, which moves the last record into the hole, moves one already looked at).
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Cursor {
-    ns: usize,
-    below: usize,
-}
-
-impl Cursor {
-    pub(super) const START: Self = Self {
-        ns: 0,
-        below: usize::MAX,
-    };
 }
 
 impl<T> Default for Table<T> {
@@ -372,69 +356,6 @@ impl<T> Table<T> {
                 e.id
             })
             .collect()
-    }
-
-    /// Looks at up to `budget` records from `cursor` on and removes those `due` says; returns
-    /// whether every namespace has been looked at.
-    pub(super) fn purge_some(
-        &mut self,
-        cursor: &mut Cursor,
-        budget: usize,
-        now: Timestamp,
-        due: impl Fn(&Entry<T>) -> bool,
-        purged: &mut Vec<PendingId>,
-    ) -> bool {
-        let mut left = budget;
-        while let Some(slot) = self.ns.get(cursor.ns) {
-            let len = slot.as_ref().map_or(0, |ns| ns.records.len());
-            let mut p = cursor.below.min(len);
-            while p > 0 && left > 0 {
-                p -= 1;
-                left -= 1;
-                let at = Loc {
-                    ns: index(cursor.ns).unwrap_or(u32::MAX),
-                    pos: index(p).unwrap_or(u32::MAX),
-                };
-                if due(self.entry(at)) {
-                    purged.push(self.remove(at, now).id);
-                }
-            }
-            if p > 0 {
-                cursor.below = p;
-                return false;
-            }
-            *cursor = Cursor {
-                ns: cursor.ns + 1,
-                below: usize::MAX,
-            };
-            if left == 0 {
-                return cursor.ns >= self.ns.len();
-            }
-        }
-        true
-    }
-
-    /// Forgets emptied namespaces and gives back what a namespace's `Vec`s hold beyond
-    /// twice their records (e.g. after a burst was purged).
-    pub(super) fn shrink(&mut self) {
-        for n in 0..self.ns.len() {
-            let Some(ns) = self.ns.get_mut(n).and_then(Option::as_mut) else {
-                continue;
-            };
-            if ns.records.is_empty() {
-                if let Some(ns) = self.ns.get_mut(n).and_then(Option::take) {
-                    self.by_ns.remove(&ns.namespace);
-                    self.ns_free.push(u32::try_from(n).unwrap_or(u32::MAX));
-                }
-            } else if ns.records.capacity() > 2 * ns.records.len() + 8 {
-                ns.records.shrink_to(ns.records.len() * 5 / 4);
-            }
-        }
-        while matches!(self.ns.last(), Some(None)) {
-            self.ns.pop();
-        }
-        let len = self.ns.len();
-        self.ns_free.retain(|&n| (n as usize) < len);
     }
 }
 

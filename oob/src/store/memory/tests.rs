@@ -129,7 +129,8 @@ fn join(store: &MemoryStore<u32>, r: &NewRecord<u32>, now: Timestamp) -> Created
     let dedup = Dedup::Join {
         decline_cooldown: Duration::from_secs(10),
     };
-    ready(store.create(r, Limits::default(), dedup, now)).expect("create")
+    let unbounded = Limits::new(usize::MAX, usize::MAX);
+    ready(store.create(r, unbounded, dedup, now)).expect("create")
 }
 
 /// The dedup index follows records as removals move them within their namespace, skips
@@ -183,4 +184,37 @@ fn the_dedup_index_follows_moved_records() {
     ));
     let after = Timestamp::from_millis(at.as_millis() + 10_000);
     assert!(matches!(join(&store, &z, after), Created::Inserted));
+}
+
+/// A purge over more records than one chunk, across namespaces, forgets exactly the due
+/// ones, and the indexes still find every record it kept.
+#[tokio::test]
+async fn a_purge_over_several_chunks_keeps_the_indexes_right() {
+    let store = MemoryStore::<u32>::new().with_retention(Duration::ZERO);
+    let mut kept = Vec::new();
+    for i in 0..(3 * PURGE_CHUNK) {
+        let ns = ["a", "b", "c"][i % 3];
+        let short = i % 2 == 0;
+        let r = keyed(ns, T0, if short { 10 } else { 60_000 }, ["x", "y"][i % 2]);
+        let unbounded = Limits::new(usize::MAX, usize::MAX);
+        ready(store.create(&r, unbounded, Dedup::Never, T0)).expect("create");
+        if !short {
+            kept.push(r.record().id);
+        }
+    }
+    // Give the namespaces a dedup index before the purge moves their records.
+    let probe = keyed("a", T0, 60_000, "y");
+    assert!(matches!(join(&store, &probe, T0), Created::Joined(_)));
+    let at = Timestamp::from_millis(T0.as_millis() + 10);
+    assert_eq!(
+        store.purge(at).await.expect("purge"),
+        3 * PURGE_CHUNK - kept.len()
+    );
+    assert_eq!(store.len(), kept.len());
+    for id in &kept {
+        assert!(ready(store.get(*id, at)).expect("get").is_some());
+    }
+    let x = keyed("a", T0, 60_000, "x");
+    assert!(matches!(join(&store, &x, at), Created::Inserted));
+    assert!(matches!(join(&store, &probe, at), Created::Joined(r) if kept.contains(&r.id)));
 }
