@@ -1,8 +1,6 @@
 //! Time: [`Timestamp`] (milliseconds since the Unix epoch) and the [`Clock`] a manager reads.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -75,10 +73,8 @@ impl From<SystemTime> for Timestamp {
 
 /// The source of "now" for a manager and its stores.
 ///
-/// [`SystemClock`] in production (the default); [`CoarseClock`] for services that create
-/// and complete at high rates and can accept expiry to within a millisecond or so;
-/// [`TokioClock`] in tests that pause tokio's clock, so that expiry and tokio timers move
-/// together.
+/// [`SystemClock`] in production (the default); [`TokioClock`] in tests that pause tokio's
+/// clock, so that expiry and tokio timers move together.
 pub trait Clock: Send + Sync + 'static {
     /// The current wall-clock time.
     fn now(&self) -> Timestamp;
@@ -91,113 +87,6 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
         Timestamp::from_system_time(SystemTime::now())
-    }
-}
-
-/// The system's wall clock, read once per `resolution` by a background thread and shared:
-/// reading it is one atomic load.
-///
-/// A read of the system clock costs 20 to 40 ns on x86 Linux and serialises the CPU
-/// pipeline, and a create plus a complete reads it twice; with this clock the memory store's
-/// hot paths read no clock at all (see the README's performance section). The price:
-///
-/// - one thread, named `oob-clock`, which wakes every `resolution` (1 ms by default) and
-///   ends within one resolution after the last clone of the clock is dropped;
-/// - times lag the system clock by up to one resolution, more if the process is starved of
-///   CPU, so a pending may be completed that long after its deadline (timestamps have
-///   millisecond precision anyway);
-/// - it never goes backwards, even if the system clock is set back.
-///
-/// If the thread cannot be started, every read falls back to the system clock.
-///
-/// ```
-/// use oob::time::{Clock, CoarseClock, SystemClock};
-///
-/// let clock = CoarseClock::new();
-/// let (coarse, exact) = (clock.now(), SystemClock.now());
-/// assert!(coarse <= exact);
-/// ```
-#[derive(Debug, Clone)]
-pub struct CoarseClock {
-    shared: Arc<Coarse>,
-}
-
-#[derive(Debug)]
-struct Coarse {
-    now_ms: AtomicU64,
-    ticking: AtomicBool,
-}
-
-impl Coarse {
-    fn tick(&self) {
-        self.now_ms
-            .fetch_max(SystemClock.now().as_millis(), Ordering::Relaxed);
-    }
-}
-
-impl CoarseClock {
-    /// The default resolution: 1 ms, the precision of a [`Timestamp`].
-    pub const DEFAULT_RESOLUTION: Duration = Duration::from_millis(1);
-
-    /// A coarse clock refreshed every millisecond.
-    #[must_use]
-    pub fn new() -> Self {
-        Self::with_resolution(Self::DEFAULT_RESOLUTION)
-    }
-
-    /// A coarse clock refreshed every `resolution` (at least 1 ms). A coarser resolution
-    /// wakes the thread less often and lets times lag further behind.
-    #[must_use]
-    pub fn with_resolution(resolution: Duration) -> Self {
-        let resolution = resolution.max(Self::DEFAULT_RESOLUTION);
-        let shared = Arc::new(Coarse {
-            now_ms: AtomicU64::new(SystemClock.now().as_millis()),
-            ticking: AtomicBool::new(true),
-        });
-        let weak = Arc::downgrade(&shared);
-        let started = std::thread::Builder::new()
-            .name("oob-clock".into())
-            .spawn(move || ticker(&weak, resolution));
-        if started.is_err() {
-            shared.ticking.store(false, Ordering::Relaxed);
-        }
-        Self { shared }
-    }
-
-    /// Whether a background thread keeps this clock (`false` only if it could not be
-    /// started: then every read is a read of the system clock).
-    #[must_use]
-    pub fn is_ticking(&self) -> bool {
-        self.shared.ticking.load(Ordering::Relaxed)
-    }
-}
-
-/// The thread behind a [`CoarseClock`]: ticks until the last clone of the clock is gone.
-fn ticker(clock: &Weak<Coarse>, resolution: Duration) {
-    #[cfg(test)]
-    let _live = tests::LiveTicker::new();
-    loop {
-        std::thread::sleep(resolution);
-        match clock.upgrade() {
-            Some(c) => c.tick(),
-            None => return,
-        }
-    }
-}
-
-impl Default for CoarseClock {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Clock for CoarseClock {
-    fn now(&self) -> Timestamp {
-        if self.shared.ticking.load(Ordering::Relaxed) {
-            Timestamp(self.shared.now_ms.load(Ordering::Relaxed))
-        } else {
-            SystemClock.now()
-        }
     }
 }
 
@@ -235,60 +124,6 @@ impl Clock for TokioClock {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicUsize;
-
-    /// Ticker threads alive (only `CoarseClock`'s unit test starts any in this binary).
-    static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-    pub(super) struct LiveTicker;
-
-    impl LiveTicker {
-        pub(super) fn new() -> Self {
-            LIVE.fetch_add(1, Ordering::SeqCst);
-            Self
-        }
-    }
-
-    impl Drop for LiveTicker {
-        fn drop(&mut self) {
-            LIVE.fetch_sub(1, Ordering::SeqCst);
-        }
-    }
-
-    /// Polls `cond` every millisecond for up to ten seconds (a liveness bound, not a timing).
-    fn eventually(cond: impl Fn() -> bool) -> bool {
-        (0..10_000).any(|_| {
-            if cond() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-            false
-        })
-    }
-
-    #[test]
-    fn coarse_clock_follows_the_system_clock_and_its_thread_ends_with_it() {
-        let clock = CoarseClock::new();
-        assert!(clock.is_ticking());
-        assert!(eventually(|| LIVE.load(Ordering::SeqCst) == 1));
-        // It lags the system clock, never leads it, and it advances.
-        let first = clock.now();
-        assert!(first <= SystemClock.now());
-        let later = SystemClock.now().saturating_add(Duration::from_millis(5));
-        assert!(eventually(|| clock.now() >= later));
-        // It never goes backwards, whatever the system clock does.
-        let ahead = clock.now().as_millis() + 3_600_000;
-        clock.shared.now_ms.store(ahead, Ordering::Relaxed);
-        clock.shared.tick();
-        assert_eq!(clock.now().as_millis(), ahead);
-        // Clones share one thread, which ends when the last clone goes.
-        let copy = clock.clone();
-        drop(clock);
-        assert_eq!(LIVE.load(Ordering::SeqCst), 1);
-        assert!(copy.now().as_millis() >= ahead);
-        drop(copy);
-        assert!(eventually(|| LIVE.load(Ordering::SeqCst) == 0));
-    }
 
     #[test]
     fn conversions() {

@@ -87,15 +87,6 @@ pub fn manager<P: Workload>(retention: Duration) -> M<P> {
     manager_on::<P>(retention, SystemClock)
 }
 
-/// Like [`manager`], on a [`CoarseClock`](oob::time::CoarseClock) when `coarse`.
-pub fn manager_clocked<P: Workload>(retention: Duration, coarse: bool) -> M<P> {
-    if coarse {
-        manager_on::<P>(retention, oob::time::CoarseClock::new())
-    } else {
-        manager::<P>(retention)
-    }
-}
-
 /// Like [`manager`], on this clock.
 pub fn manager_on<P: Workload>(retention: Duration, clock: impl Clock) -> M<P> {
     Manager::builder()

@@ -300,9 +300,7 @@ impl<T, St, Pr, Cb> ManagerBuilder<T, St, Pr, Cb> {
     }
 
     /// The clock: by default the [system clock](crate::time::SystemClock), read on every
-    /// create, read and transition. A [`CoarseClock`](crate::time::CoarseClock) makes those
-    /// reads one atomic load, at the cost of a ticking thread and expiry to within about a
-    /// millisecond; tests may use [`TokioClock`](crate::time::TokioClock).
+    /// create, read and transition; tests may use [`TokioClock`](crate::time::TokioClock).
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
         self
