@@ -1,7 +1,7 @@
 //! [`RedisStateGuard`] against a real `redis-server` on loopback: single use across
 //! "replicas" (separate connections), atomicity under concurrency, and the keys' expiry;
 //! and the same on a real Redis Cluster of three primaries, started by the test, with the
-//! keys spread over every primary.
+//! keys spread over every primary; a used state stays used across a failover.
 //!
 //! Without `redis-server` installed the whole binary skips with a notice (unless `CI` is
 //! set: then it fails).
@@ -227,6 +227,79 @@ async fn on_a_cluster_concurrent_consumers_on_several_replicas_exactly_one_wins(
         }
         assert_eq!(ok, 1, "round {round}");
     }
+}
+
+/// Whether some node other than `primary` is a replica that already holds `key` (asked with
+/// `READONLY`; a node that does not serve the key's slot answers `MOVED`, an error here).
+async fn replicated(urls: &[String], primary: usize, key: &str) -> bool {
+    for (i, url) in urls.iter().enumerate() {
+        if i == primary {
+            continue;
+        }
+        let Ok(client) = redis::Client::open(url.as_str()) else {
+            continue;
+        };
+        let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+            continue;
+        };
+        let _: redis::RedisResult<()> = redis::cmd("READONLY").query_async(&mut conn).await;
+        let exists: redis::RedisResult<i64> =
+            redis::cmd("EXISTS").arg(key).query_async(&mut conn).await;
+        if exists == Ok(1) {
+            return true;
+        }
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_cluster_a_used_state_stays_used_across_a_failover() {
+    let Some(mut cluster) = RedisCluster::start(3, 1) else {
+        return;
+    };
+    let urls = cluster.urls();
+    let target = RedisTarget::cluster(urls.clone()).expect("cluster target");
+    let g = RedisStateGuard::connect(target).await.expect("connect");
+    let exp = SystemTime::now() + Duration::from_secs(600);
+    // Every nonce with the hash tag {f} is in one slot.
+    g.consume("{f}before", exp).await.unwrap();
+    let key = format!("{}{{f}}before", g.prefix());
+    let primary = cluster.primary_of(key_slot(&key)).expect("a primary");
+    // Killed only once its replica has the key (replication is asynchronous).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !replicated(&urls, primary, &key).await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the key never reached a replica"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    cluster.kill(primary);
+
+    // The guard carries on against the promoted replica (a bounded wait for the failover,
+    // not a timing assertion).
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match g.consume(&format!("{{f}}after{attempt}"), exp).await {
+            Ok(()) => break,
+            Err(GuardError::Backend(_)) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            other => panic!("after the kill: {other:?}"),
+        }
+    }
+    // A write to the slot succeeded with its primary dead: the replica was promoted, and
+    // it has the key consumed before.
+    assert!(matches!(
+        g.consume("{f}before", exp).await,
+        Err(GuardError::Replayed)
+    ));
+    assert!(matches!(
+        g.consume(&format!("{{f}}after{attempt}"), exp).await,
+        Err(GuardError::Replayed)
+    ));
 }
 
 #[tokio::test]
