@@ -1,5 +1,5 @@
-//! Cancelling pendings: on the service's behalf ([`Manager::cancel`]) or because the user
-//! declined ([`Manager::decline`]).
+//! Cancelling pendings: the transition behind [`Manager::cancel`] (on the service's behalf),
+//! [`Manager::decline`] (the user declined) and [`Manager::cancel_id`].
 
 use super::Manager;
 use crate::error::Error;
@@ -7,7 +7,7 @@ use crate::id::PendingId;
 use crate::namespace::Namespace;
 use crate::payload::OobPayload;
 use crate::pending::Pending;
-use crate::state::{CancelReason, Cancelled, Open};
+use crate::state::{CancelReason, Cancelled};
 use crate::store::Store;
 
 use super::instrument::{finished, observed};
@@ -18,7 +18,7 @@ where
     S: Store<T>,
     P: Send + Sync + 'static,
 {
-    async fn cancel_inner(
+    pub(super) async fn cancel_inner(
         &self,
         id: PendingId,
         reason: CancelReason,
@@ -40,24 +40,6 @@ where
         self.inner.log.event(action, T::KIND, id, &record.namespace);
         finished(T::KIND, &record);
         self.cancelled_pending(record)
-    }
-
-    /// Cancels an open pending on the service's behalf.
-    pub fn cancel(
-        &self,
-        pending: Pending<T, Open>,
-    ) -> impl Future<Output = Result<Pending<T, Cancelled>, Error>> + use<'_, T, S, P> {
-        let (id, namespace) = pending.open_parts();
-        self.cancel_inner(id, CancelReason::Cancelled, Some(namespace.clone()), None)
-    }
-
-    /// Records that the user declined an open pending.
-    pub fn decline(
-        &self,
-        pending: Pending<T, Open>,
-    ) -> impl Future<Output = Result<Pending<T, Cancelled>, Error>> + use<'_, T, S, P> {
-        let (id, namespace) = pending.open_parts();
-        self.cancel_inner(id, CancelReason::Declined, Some(namespace.clone()), None)
     }
 
     /// Cancels or declines the open pending with this id, if it belongs to `expected` when

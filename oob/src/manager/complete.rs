@@ -1,5 +1,6 @@
-//! Completing pendings: [`Manager::complete`] and its variants by id, and
-//! [`Manager::complete_with`], which persists what the user gave before it wakes the waiters.
+//! Completing pendings: the transition behind [`Manager::complete`] and its variants by id,
+//! and [`Manager::complete_with`]'s, which persists what the user gave before it wakes the
+//! waiters (also when its future is dropped).
 
 use super::Manager;
 use crate::capability::NamespaceToken;
@@ -8,7 +9,7 @@ use crate::id::PendingId;
 use crate::namespace::Namespace;
 use crate::payload::OobPayload;
 use crate::pending::Pending;
-use crate::state::{Completed, Open};
+use crate::state::Completed;
 use crate::store::{Record, Store, Wake};
 
 use super::instrument::{finished, observed};
@@ -52,7 +53,7 @@ where
     S: Store<T>,
     P: Send + Sync + 'static,
 {
-    async fn complete_inner(
+    pub(super) async fn complete_inner(
         &self,
         id: PendingId,
         consumed: Option<Namespace>,
@@ -74,84 +75,7 @@ where
         Ok(record)
     }
 
-    /// Completes an open pending. Of any number of concurrent completers of one id, exactly
-    /// one gets `Ok`; the others get [`Error::Finished`].
-    ///
-    /// This writes nothing: to store what the user gave under the pending's namespace, use
-    /// [`complete_with`](Self::complete_with), whose persist step is the only place a
-    /// completion's write capability exists.
-    pub fn complete(
-        &self,
-        pending: Pending<T, Open>,
-    ) -> impl Future<Output = Result<Pending<T, Completed>, Error>> + use<'_, T, S, P> {
-        let (id, namespace) = pending.open_parts();
-        let namespace = namespace.clone();
-        async move {
-            let record = self
-                .complete_inner(id, Some(namespace), None, Wake::Now)
-                .await?;
-            self.completed_pending(record)
-        }
-    }
-
-    /// Completes an open pending, persists what the user gave under its namespace with
-    /// `persist`, and only then wakes its waiters, so a woken tool call finds the result.
-    ///
-    /// Of concurrent completers only the winner runs `persist`, with the
-    /// [`NamespaceToken`] of the pending it completed: the only write capability a
-    /// completion ever yields. The token cannot leave `persist` (it is higher-ranked), and
-    /// `persist` is `'static`, so it owns what it uses (move a clone of your vault in) and
-    /// cannot capture another completion's token. If `persist` fails the pending stays
-    /// completed (the user did act), its waiters are still woken, and the error comes back
-    /// as [`Error::Persist`]. (A plain read of the state while `persist` runs, such as
-    /// [`get`](Self::get), already sees the pending completed; only the wake-up is held.)
-    /// If the wake-up itself fails (a shared store unreachable at that moment), the call
-    /// still succeeds, since the completion and the persisted result stand: waiters elsewhere
-    /// see them at their next read. If the returned future is dropped before it finishes
-    /// (its caller went away), the waiters are still woken, from a task on the current tokio
-    /// runtime.
-    ///
-    /// ```
-    /// # use oob::{CallbackBase, Manager, Namespace, OobPayload, Spec};
-    /// # use oob::provider::FixedNamespace;
-    /// # use oob::store::MemoryStore;
-    /// # use oob::vault::{MemoryVault, Vault};
-    /// # #[derive(Clone, OobPayload)]
-    /// # #[oob(kind = "api_key", route = "/oob/key/{id}")]
-    /// # struct ApiKey;
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let manager = Manager::builder()
-    /// #     .store(MemoryStore::new())
-    /// #     .provider(FixedNamespace::new(Namespace::new("alice").unwrap()))
-    /// #     .callback_base(CallbackBase::parse("https://ex.com").unwrap())
-    /// #     .build();
-    /// let vault = MemoryVault::<String>::new();
-    /// let open = manager.create(&(), Spec::new(ApiKey)).await?;
-    /// let writer = vault.clone();
-    /// let (done, ()) = manager
-    ///     .complete_with(open, async move |token| writer.put(&token, "key", "sk-1".into()).await)
-    ///     .await?;
-    /// assert_eq!(vault.get(&manager.caller(&())?, "key").await?.as_deref(), Some("sk-1"));
-    /// # let _ = done;
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn complete_with<F, R, E>(
-        &self,
-        pending: Pending<T, Open>,
-        persist: F,
-    ) -> impl Future<Output = Result<(Pending<T, Completed>, R), Error>> + use<'_, T, S, P, F, R, E>
-    where
-        F: for<'t> AsyncFnOnce(NamespaceToken<'t>) -> Result<R, E> + 'static,
-        E: std::error::Error + Send + Sync + 'static,
-    {
-        let (id, namespace) = pending.open_parts();
-        let namespace = namespace.clone();
-        self.complete_with_inner(id, namespace, persist)
-    }
-
-    async fn complete_with_inner<F, R, E>(
+    pub(super) async fn complete_with_inner<F, R, E>(
         &self,
         id: PendingId,
         namespace: Namespace,

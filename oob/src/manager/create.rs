@@ -1,4 +1,5 @@
-//! Creating pendings: [`Manager::create`], and [`Manager::create_or_join`] with what it did
+//! Creating pendings: the record [`Manager::create`] and [`Manager::create_or_join`] store
+//! (its id, namespace and times), the insert with or without joining, and what it did
 //! ([`Joined`]).
 
 use std::sync::Arc;
@@ -11,7 +12,6 @@ use crate::namespace::Namespace;
 use crate::observe::Event;
 use crate::payload::OobPayload;
 use crate::pending::Pending;
-use crate::provider::NamespaceProvider;
 use crate::spec::{Expiry, Spec};
 use crate::state::{Cancelled, Open};
 use crate::store::{Body, Created, Dedup, NewRecord, Record, RecordState, Store};
@@ -64,7 +64,11 @@ where
         PendingId::random()
     }
 
-    fn record(&self, namespace: Namespace, spec: Spec<T>) -> Result<NewRecord<T>, Error> {
+    pub(super) fn record(
+        &self,
+        namespace: Namespace,
+        spec: Spec<T>,
+    ) -> Result<NewRecord<T>, Error> {
         spec.validate()?;
         let now = self.now();
         let expires_at = match spec.expiry {
@@ -88,56 +92,10 @@ where
         }))
     }
 
-    /// Creates an open pending under the namespace the provider derives from `cx`.
-    ///
-    /// The namespace, the id and the times are settled when this is called; the returned
-    /// future then stores the pending (and borrows neither `cx` nor `spec`).
-    pub fn create<C: ?Sized>(
-        &self,
-        cx: &C,
-        spec: Spec<T>,
-    ) -> impl Future<Output = Result<Pending<T, Open>, Error>> + use<'_, T, S, P, C>
-    where
-        P: NamespaceProvider<C>,
-    {
-        let record = self
-            .namespace_of(cx)
-            .and_then(|namespace| self.record(namespace, spec));
-        self.insert(record, Dedup::Never, |joined| match joined {
-            Joined::Created(p) | Joined::Joined(p) => Ok(p),
-            Joined::Declined(p) => Err(Error::Finished {
-                id: p.id(),
-                how: crate::store::Finished::Declined,
-            }),
-        })
-    }
-
-    /// Like [`create`](Self::create), but when an open, unexpired pending already exists for
-    /// the same namespace, kind, alias and resource, returns it instead (against prompt
-    /// storms). Atomic: any number of concurrent callers for one key get one pending. Within
-    /// the [decline cooldown](super::ManagerBuilder::decline_cooldown) after a decline for the
-    /// key, returns the decline.
-    pub fn create_or_join<C: ?Sized>(
-        &self,
-        cx: &C,
-        spec: Spec<T>,
-    ) -> impl Future<Output = Result<Joined<T>, Error>> + use<'_, T, S, P, C>
-    where
-        P: NamespaceProvider<C>,
-    {
-        let record = self
-            .namespace_of(cx)
-            .and_then(|namespace| self.record(namespace, spec));
-        let dedup = Dedup::Join {
-            decline_cooldown: self.inner.decline_cooldown,
-        };
-        self.insert(record, dedup, Ok)
-    }
-
     /// Stores a prepared record, then maps what happened with `then`. One `async fn` taking
     /// the record as its argument, so the returned future holds the record once (an outer
     /// `async` block would hold it a second time beside this future).
-    async fn insert<R>(
+    pub(super) async fn insert<R>(
         &self,
         record: Result<NewRecord<T>, Error>,
         dedup: Dedup,

@@ -1,5 +1,5 @@
-//! Maintenance: clearing the caller's pendings, purging finished ones past their retention,
-//! the sweeper that purges on a timer, and the [`Operator`] handle.
+//! Maintenance: clearing a namespace (for [`Manager::clear`] and the [`Operator`] handle),
+//! purging finished pendings past their retention, and the sweeper that purges on a timer.
 
 use std::time::Duration;
 
@@ -7,7 +7,6 @@ use super::{Manager, Operator, Sweeper};
 use crate::capability::NamespaceToken;
 use crate::error::Error;
 use crate::payload::OobPayload;
-use crate::provider::NamespaceProvider;
 #[cfg(feature = "metrics")]
 use crate::store::RecordState;
 use crate::store::Store;
@@ -22,17 +21,6 @@ where
     S: Store<T>,
     P: Send + Sync + 'static,
 {
-    /// Removes every pending (open or finished) of the verified caller of `cx`; returns how
-    /// many. Their waiters end with [`Outcome::Removed`](super::Outcome::Removed). (An
-    /// operator who must clear another user's pendings uses [`operator`](Self::operator).)
-    pub async fn clear<C: ?Sized>(&self, cx: &C) -> Result<usize, Error>
-    where
-        P: NamespaceProvider<C>,
-    {
-        let token = self.caller(cx)?;
-        self.clear_token(&token).await
-    }
-
     pub(super) async fn clear_token(&self, token: &NamespaceToken<'_>) -> Result<usize, Error> {
         // The open ones leave `oob_interactions_open` (counted just before the clear).
         #[cfg(feature = "metrics")]
