@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use oob::store::{MemoryStore, Scope};
-use oob::{Error, Joined, Outcome};
+use oob::{Error, Joined, Outcome, Spec};
 use oob_tests::*;
 
 #[tokio::test]
@@ -202,45 +202,26 @@ async fn create_or_join_under_100_concurrent_callers_yields_one_pending() {
 #[tokio::test]
 async fn dedup_key_is_namespace_alias_and_resource() {
     let m = manager();
+    let joins = async |who: &str, spec: Spec<DeviceCode>| {
+        m.create_or_join(&user(who), spec)
+            .await
+            .unwrap()
+            .is_joined()
+    };
     let a = m
         .create_or_join(&user("a"), spec().alias("x"))
         .await
         .unwrap();
     assert!(!a.is_joined());
     let a = a.into_open().unwrap();
-    assert!(
-        m.create_or_join(&user("a"), spec().alias("x"))
-            .await
-            .unwrap()
-            .is_joined()
-    );
+    assert!(joins("a", spec().alias("x")).await);
     // Another alias, resource or namespace creates anew.
-    assert!(
-        !m.create_or_join(&user("a"), spec().alias("y"))
-            .await
-            .unwrap()
-            .is_joined()
-    );
-    assert!(
-        !m.create_or_join(&user("a"), spec().alias("x").resource("other"))
-            .await
-            .unwrap()
-            .is_joined()
-    );
-    assert!(
-        !m.create_or_join(&user("b"), spec().alias("x"))
-            .await
-            .unwrap()
-            .is_joined()
-    );
+    assert!(!joins("a", spec().alias("y")).await);
+    assert!(!joins("a", spec().alias("x").resource("other")).await);
+    assert!(!joins("b", spec().alias("x")).await);
     // A finished one is not joined.
     m.complete(a).await.unwrap();
-    assert!(
-        !m.create_or_join(&user("a"), spec().alias("x"))
-            .await
-            .unwrap()
-            .is_joined()
-    );
+    assert!(!joins("a", spec().alias("x")).await);
 }
 
 #[tokio::test(start_paused = true)]
