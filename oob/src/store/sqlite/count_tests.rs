@@ -133,7 +133,7 @@ async fn open_counts_follow_the_rows() {
 /// readable and bounded.
 #[tokio::test]
 async fn a_version_3_file_is_upgraded_with_its_counts() {
-    let path = std::env::temp_dir().join(format!("oob-v3-{}.db", PendingId::random()));
+    let path = super::tests::temp_path();
     let mut conn = Connection::open(&path).expect("open");
     let tx = conn.transaction().expect("tx");
     for step in &MIGRATIONS[..3] {
@@ -210,11 +210,6 @@ async fn a_version_3_file_is_upgraded_with_its_counts() {
     assert_eq!(store.purge(cutoff).await.expect("purge"), 2);
     assert_eq!(check(&store).await, 4);
     drop(store);
-    for suffix in ["", "-wal", "-shm"] {
-        let mut p = path.as_os_str().to_owned();
-        p.push(suffix);
-        let _ = std::fs::remove_file(p);
-    }
 }
 
 /// The statements a create runs at a bound read indexes, never the whole table: the count

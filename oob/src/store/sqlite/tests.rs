@@ -25,16 +25,27 @@ impl OobPayload for P {
     const ROUTE: &'static str = "/p/{id}";
 }
 
-fn temp_path() -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("oob-unit-{}.db", PendingId::random()))
+/// A temporary database path, its files removed when dropped (also when a test fails).
+pub(super) struct TempPath(std::path::PathBuf);
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = self.0.as_os_str().to_owned();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+    }
 }
 
-fn remove(path: &Path) {
-    for suffix in ["", "-wal", "-shm"] {
-        let mut p = path.as_os_str().to_owned();
-        p.push(suffix);
-        let _ = std::fs::remove_file(p);
+impl AsRef<Path> for TempPath {
+    fn as_ref(&self) -> &Path {
+        &self.0
     }
+}
+
+pub(super) fn temp_path() -> TempPath {
+    TempPath(std::env::temp_dir().join(format!("oob-unit-{}.db", PendingId::random())))
 }
 
 fn record(now: Timestamp) -> Record<P> {
@@ -61,7 +72,7 @@ async fn exec(store: &SqliteStore<P>, sql: &'static str) {
 #[test]
 fn the_bounds_hold_in_a_batch_transaction() {
     let path = temp_path();
-    let conn = setup(Some(&path), SqliteOptions::default()).expect("setup");
+    let conn = setup(Some(path.as_ref()), SqliteOptions::default()).expect("setup");
     let now = Timestamp::from_millis(1_000_000);
     let deadline = now.saturating_add(Duration::from_secs(60));
     conn.execute_batch("BEGIN IMMEDIATE").expect("begin");
@@ -107,7 +118,6 @@ fn the_bounds_hold_in_a_batch_transaction() {
         .expect("count");
     assert_eq!(n, 7);
     drop(conn);
-    remove(&path);
 }
 
 #[tokio::test]
@@ -208,7 +218,6 @@ async fn kinds_sharing_a_file_do_not_see_each_other() {
     assert_eq!(q.clear_namespace(&token).await.expect("clear"), 0);
     assert!(p.get(r.id, now).await.expect("get").is_some());
     drop((p, q));
-    remove(&path);
 }
 
 #[tokio::test]
@@ -241,7 +250,6 @@ async fn schema_is_versioned_and_newer_schemas_are_refused() {
     let err = SqliteStore::<P>::open(&path).expect_err("newer schema");
     let source = std::error::Error::source(&err).expect("source");
     assert!(source.downcast_ref::<SchemaTooNew>().is_some());
-    remove(&path);
 }
 
 #[tokio::test]
@@ -261,7 +269,6 @@ async fn full_synchronous_is_selectable() {
         .expect("synchronous");
     assert_eq!(sync, 2, "FULL");
     drop(store);
-    remove(&path);
 }
 
 #[tokio::test]
