@@ -203,13 +203,8 @@ where
         value: V,
         options: WriteOptions,
     ) -> Result<Version, VaultError> {
-        let WriteStart {
-            json,
-            namespace: ns,
-            now,
-            version,
-        } = WriteStart::new(token, &value, &*self.clock)?;
-        let now = ms(now);
+        let w = WriteStart::new(token, &value, &*self.clock)?;
+        let (ns, now) = (w.namespace, ms(w.now));
         let (sql, expected) = match options.expect() {
             Expect::Absent => (&self.sql.if_absent, None),
             Expect::Version(v) => (&self.sql.if_version, Some(Version::to_i64(v))),
@@ -218,16 +213,16 @@ where
         let mut query = sqlx::query(Self::q(sql))
             .bind(ns)
             .bind(key)
-            .bind(json)
+            .bind(w.json)
             .bind(now)
             .bind(options.expires_at.map(ms))
-            .bind(Version::to_i64(version));
+            .bind(Version::to_i64(w.version));
         if let Some(v) = expected {
             query = query.bind(v);
         }
         let done = query.execute(&self.pool).await.map_err(PgError::vault)?;
         if done.rows_affected() == 1 {
-            return Ok(version);
+            return Ok(w.version);
         }
         // The condition failed: nothing was written. Say what is there now.
         let current: Option<i64> = sqlx::query_scalar(Self::q(&self.sql.current))

@@ -269,13 +269,8 @@ where
         value: V,
         options: WriteOptions,
     ) -> Result<Version, VaultError> {
-        let WriteStart {
-            json,
-            namespace: ns,
-            now,
-            version,
-        } = WriteStart::new(token, &value, &*self.clock)?;
-        let now = ms(now);
+        let w = WriteStart::new(token, &value, &*self.clock)?;
+        let (ns, now) = (w.namespace, ms(w.now));
         let (mode, expected) = match options.expect() {
             Expect::Any => ("any", String::new()),
             Expect::Absent => ("absent", String::new()),
@@ -290,8 +285,8 @@ where
             .arg(now)
             .arg(mode)
             .arg(expected)
-            .arg(version.get().to_string())
-            .arg(json)
+            .arg(w.version.get().to_string())
+            .arg(w.json)
             .arg(text(expires))
             .arg(key)
             .arg(text(expires.map(|e| e.saturating_add(ms_of(SLACK)))));
@@ -300,7 +295,7 @@ where
                 .map_err(|_| malformed("vault write reply"))?;
         if done == 1 {
             self.replicated(&entry).await?;
-            return Ok(version);
+            return Ok(w.version);
         }
         let current = if current.is_empty() {
             None
