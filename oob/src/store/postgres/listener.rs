@@ -154,7 +154,8 @@ async fn run<T: DeserializeOwned + Send + Sync + 'static>(
                 got = l.try_recv() => match got {
                     Ok(Some(n)) => {
                         if let Some((id, row)) = on_event(&notifier, n.payload()) {
-                            tokio::spawn(confirm(reader.clone(), check.clone(), notifier.clone(), id, row));
+                            let (reader, check) = (reader.clone(), check.clone());
+                            tokio::spawn(confirm(reader, check, notifier.clone(), id, row));
                         }
                     }
                     _ => break,

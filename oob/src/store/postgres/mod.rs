@@ -21,17 +21,17 @@
 //! number of replicas never exceed a bound nor create two pendings for one dedup key.
 //!
 //! The per-namespace bound costs one `counts` row update per create and per transition
-//! (constant). The total bound does not: with [`Limits::total`](super::Limits::total) set (finite), a create
-//! takes an advisory lock on the kind (so creates of that kind, on every replica, run one
-//! at a time through their commit) and counts the kind's open, unexpired rows by the
-//! `(kind, expires_at)` index up to the bound: its cost grows with the number of open
-//! pendings, up to the bound. A per-kind counter row would make it constant, but every
-//! complete, cancel, purge and clear of the kind would then update that one row, so every
-//! transition of every namespace would wait for the previous one's commit: measured with
-//! pgbench (Postgres 15, durable commits, 64 clients, the store's create and complete plus
-//! that row, 5 rounds of 5 s), 4-6 % of raw `INSERT`+`DELETE` against 43-52 % without
-//! it, about a tenth of the store's rate. Services that need a tight total bound pay it on creates; the default
-//! ([`Limits::default`](super::Limits::default)) sets none.
+//! (constant). The total bound does not: with [`Limits::total`](super::Limits::total) set
+//! (finite), a create takes an advisory lock on the kind (so creates of that kind, on every
+//! replica, run one at a time through their commit) and counts the kind's open, unexpired
+//! rows by the `(kind, expires_at)` index up to the bound: its cost grows with the number
+//! of open pendings, up to the bound. A per-kind counter row would make it constant, but
+//! every complete, cancel, purge and clear of the kind would then update that one row, so
+//! every transition of every namespace would wait for the previous one's commit: measured
+//! with pgbench (Postgres 15, durable commits, 64 clients, the store's create and complete
+//! plus that row, 5 rounds of 5 s), 4-6 % of raw `INSERT`+`DELETE` against 43-52 % without
+//! it, about a tenth of the store's rate. Services that need a tight total bound pay it on
+//! creates; the default ([`Limits::default`](super::Limits::default)) sets none.
 //!
 //! A transition is one
 //! `DELETE FROM pendings WHERE id = … AND expires_at > now … RETURNING` that inserts the
@@ -95,8 +95,8 @@ pub use crate::store::lifecycle::DEFAULT_RETENTION;
 /// retention only; see [`PostgresStore::get`](super::Store::get)).
 const EVENT_WAIT: Duration = Duration::from_secs(1);
 
-/// A [`Store`] in Postgres, shared by every replica on the same database and schema
-/// (feature `postgres`). Cloning shares the pool, the listener and the waiters.
+/// A [`Store`](super::Store) in Postgres, shared by every replica on the same database and
+/// schema (feature `postgres`). Cloning shares the pool, the listener and the waiters.
 ///
 /// ```no_run
 /// # async fn run(pool: sqlx::PgPool) -> Result<(), oob::store::StoreError> {

@@ -9,9 +9,12 @@
 //! | `migrations` | one row per applied migration (its version and when) |
 //! | `pendings` | one row per open pending (or expired, until purged), keyed by its UUID |
 //! | `finished` | one row per finished pending (expired ones once moved out), for its retention |
-//! | `counts` | per kind and namespace, how many rows `pendings` holds (the namespace bound); a row at zero is deleted by the next clear or purge that touches its namespace |
+//! | `counts` | per kind and namespace, the rows in `pendings` (the namespace bound); gone at 0 |
 //! | `vault` | one row per vault entry, keyed by namespace and key |
 //! | `create_pending(…)` | the create function: advisory lock, dedup, both bounds, insert |
+//!
+//! A `counts` row at zero is deleted by the next clear or purge of its namespace (a
+//! zero-retention store remembers namespaces its transitions emptied until its next purge).
 //!
 //! The migrations are the files `migrations/<n>.sql` next to this module (`n` moves a
 //! schema from version `n - 1` to `n`).
