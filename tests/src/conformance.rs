@@ -35,12 +35,14 @@ mod dedup_capacity;
 mod exact;
 mod lifecycle;
 mod waiters;
+mod wake_later;
 
 pub use basics::*;
 pub use dedup_capacity::*;
 pub use exact::*;
 pub use lifecycle::*;
 pub use waiters::*;
+pub use wake_later::*;
 
 /// The retention window the macro gives stores for most cases.
 pub const RETENTION: Duration = Duration::from_secs(300);
@@ -87,7 +89,8 @@ macro_rules! store_conformance {
         );
         $crate::store_conformance!(@cases $make, ::std::time::Duration::ZERO;
             zero_retention_forgets_at_once_and_waiters_get_outcome,
-            zero_retention_is_gone_when_the_call_returns
+            zero_retention_is_gone_when_the_call_returns,
+            zero_retention_wake_later_keeps_the_record_until_wake
         );
         $crate::store_conformance!(@mt $make, $crate::conformance::RETENTION;
             concurrent_completers_exactly_one_wins,
