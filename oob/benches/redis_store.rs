@@ -8,7 +8,10 @@
 //! 1 and 64 concurrent tasks on one multiplexed connection each: a raw `SET`+`DEL` of a
 //! record-sized value; the minimal atomic create+transition pair (the store's record writes
 //! and its event, nothing else; as `EVALSHA` scripts and as Redis Functions, `FCALL`); and
-//! the store (a create and a complete through the manager). Prints the median pairs/s of
+//! the store (a create and a complete through the manager; and the same with the complete
+//! through a second manager and store on the same prefix, as when another replica takes
+//! the callback: the store that created a record completes it in one round trip, another
+//! in two). Prints the median pairs/s of
 //! the rounds with their spread, the store's ratio to each yardstick per round, and the CPU
 //! time per pair of Redis's main thread (`INFO cpu`) and of this process (the client).
 //!
@@ -40,6 +43,10 @@ const ROUNDS: usize = 7;
 
 struct Setup {
     manager: M,
+    /// The server, for a second replica on the same prefix that completes what `manager`
+    /// creates; it exists only while that variant runs (its event subscriber would
+    /// otherwise receive every event of the others).
+    client: redis::Client,
     conn: ConnectionManager,
     stats: ConnectionManager,
     users: Arc<Vec<VerifiedSubject>>,
@@ -110,7 +117,8 @@ async fn setup(url: &str) -> Setup {
         .collect();
     Setup {
         manager: manager(&client, "{bench}:", 1_000).await,
-        stats: ConnectionManager::new(client).await.expect("stats"),
+        stats: ConnectionManager::new(client.clone()).await.expect("stats"),
+        client,
         conn,
         users: Arc::new(users),
         // About the size of a stored record's fields.
@@ -126,6 +134,7 @@ enum Variant {
     MinEval,
     MinFcall,
     Store,
+    StoreElsewhere,
 }
 
 fn now_ms() -> u64 {
@@ -139,7 +148,13 @@ fn now_ms() -> u64 {
 }
 
 /// One pair of `variant`, by task `t`, its `i`th.
-async fn pair(s: &Setup, c: &mut ConnectionManager, variant: Variant, t: usize, i: u64) {
+async fn pair(
+    s: &Setup,
+    c: &mut ConnectionManager,
+    variant: Variant,
+    (t, i): (usize, u64),
+    other: Option<&M>,
+) {
     let n = s.seq.fetch_add(1, Ordering::Relaxed);
     match variant {
         Variant::Raw => {
@@ -172,10 +187,11 @@ async fn pair(s: &Setup, c: &mut ConnectionManager, variant: Variant, t: usize, 
             done.arg(1).arg(&key).arg(now).arg("{min}:events").arg(&key);
             std::hint::black_box(done.query_async::<redis::Value>(c).await.expect("done"));
         }
-        Variant::Store => {
+        Variant::Store | Variant::StoreElsewhere => {
             let u = &s.users[usize::try_from(i).unwrap_or(0).wrapping_add(t) % s.users.len()];
             let p = s.manager.create(u, spec()).await.expect("create");
-            std::hint::black_box(s.manager.complete(p).await.expect("complete"));
+            let completer = other.unwrap_or(&s.manager);
+            std::hint::black_box(completer.complete(p).await.expect("complete"));
         }
     }
 }
@@ -185,16 +201,21 @@ async fn pair(s: &Setup, c: &mut ConnectionManager, variant: Variant, t: usize, 
 async fn run(s: &Arc<Setup>, variant: Variant, tasks: usize, n: u64) -> (f64, f64, f64) {
     let mut stats = s.stats.clone();
     let before = redis_cpu_us(&mut stats).await;
+    let other = match variant {
+        Variant::StoreElsewhere => Some(manager(&s.client, "{bench}:", 1_000).await),
+        _ => None,
+    };
     let client_before = client_cpu_ns();
     let start = Instant::now();
     let handles: Vec<_> = (0..tasks)
         .map(|t| {
             let s = s.clone();
+            let other = other.clone();
             let share = n / tasks as u64 + u64::from((t as u64) < n % tasks as u64);
             tokio::spawn(async move {
                 let mut c = s.conn.clone();
                 for i in 0..share {
-                    pair(&s, &mut c, variant, t, i).await;
+                    pair(&s, &mut c, variant, (t, i), other.as_ref()).await;
                 }
             })
         })
@@ -213,17 +234,18 @@ async fn run(s: &Arc<Setup>, variant: Variant, tasks: usize, n: u64) -> (f64, f6
 }
 
 async fn throughput(s: &Arc<Setup>) {
-    const VARIANTS: [Variant; 4] = [
+    const VARIANTS: [Variant; 5] = [
         Variant::Raw,
         Variant::MinEval,
         Variant::MinFcall,
         Variant::Store,
+        Variant::StoreElsewhere,
     ];
     println!("\n## Throughput: median pairs/s of {ROUNDS} interleaved rounds (min-max)\n");
     println!(
-        "| tasks | raw SET+DEL | minimal pair EVALSHA | minimal pair FCALL | store | store / minimal EVALSHA | store / minimal FCALL | store / raw |"
+        "| tasks | raw SET+DEL | minimal pair EVALSHA | minimal pair FCALL | store | store / minimal EVALSHA | store / minimal FCALL | store / raw | store, completed by another replica | that / minimal EVALSHA |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     let mut redis_us = Vec::new();
     for tasks in [1, 64] {
         let n = if tasks == 1 { 2_000 } else { 20_000 };
@@ -260,7 +282,7 @@ async fn throughput(s: &Arc<Setup>) {
         let cell = |(m, lo, hi): (f64, f64, f64)| format!("{m:.0} ({lo:.0}-{hi:.0})");
         let pct = |(m, lo, hi): (f64, f64, f64)| format!("{m:.0} % ({lo:.0}-{hi:.0})");
         println!(
-            "| {tasks} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {tasks} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             cell(median(rates[0].clone())),
             cell(median(rates[1].clone())),
             cell(median(rates[2].clone())),
@@ -268,11 +290,15 @@ async fn throughput(s: &Arc<Setup>) {
             pct(ratio(3, 1)),
             pct(ratio(3, 2)),
             pct(ratio(3, 0)),
+            cell(median(rates[4].clone())),
+            pct(ratio(4, 1)),
         );
     }
     println!("\nCPU µs per pair, Redis's main thread / this process (median of the rounds):\n");
-    println!("| tasks | raw SET+DEL | minimal pair EVALSHA | minimal pair FCALL | store |");
-    println!("|---|---|---|---|---|");
+    println!(
+        "| tasks | raw SET+DEL | minimal pair EVALSHA | minimal pair FCALL | store | store, completed by another replica |"
+    );
+    println!("|---|---|---|---|---|---|");
     for line in redis_us {
         println!("{line}");
     }
@@ -360,7 +386,7 @@ async fn growth(s: &Setup, url: &str) {
         // The minimal pair at the same size, right after the store's pairs.
         let mut conn = s.conn.clone();
         let minimal = per_op(s, OPS, async |i| {
-            pair(s, &mut conn, Variant::MinEval, 0, u64::from(i)).await;
+            pair(s, &mut conn, Variant::MinEval, (0, u64::from(i)), None).await;
         })
         .await;
         let insert = per_op(s, OPS, async |i| {
