@@ -2,18 +2,17 @@
 -- and for a transition that must check the namespace first; see `transitions.rs` for the
 -- one without Lua). Writes the finish marker `f` (state code and time, see `codec.rs`).
 --
--- KEYS[1] record hash (P p:id)
+-- KEYS[1] record hash (P p:id)       KEYS[2] store index (P all)
 -- ARGV[1] now (ms)                    ARGV[2] new state: 'c' completed, 'x' cancelled, 'd' declined
 -- ARGV[3] '' or '=' .. the namespace the record must be in
 -- ARGV[4] '1': publish the id on the event channel now, '0': not (the caller does, later)
 -- ARGV[5] event channel (P events)    ARGV[6] id
 -- ARGV[7] store key prefix (P)        ARGV[8] expiry of the decline key (PXAT, ms)
 --
--- Touches, besides the record: P n:namespace, P all (re-scored by the finish time), and
--- for a decline P x:key (the latest
--- decline of the key, for the cooldown): keys named by the record's fields, so they are
--- not in KEYS (they share the store's hash tag, so its slot). No scan: every command is
--- O(1) or O(log n).
+-- Touches, besides the declared keys: P n:namespace (the record re-scored by its finish
+-- time, as in P all), and for a decline P x:key (the latest decline of the key, for the
+-- cooldown): keys named by the record's fields, so they are not in KEYS (they share the
+-- store's hash tag, so its slot). No scan: every command is O(1) or O(log n).
 -- Returns {'ok', n, c, e, a, r, i, d} (the record's fields; a missing label is nil)
 --       | {'none'} | {'other'}
 --       | {'done', state, at} (state 'e': open but past its deadline, at = the deadline;
@@ -30,7 +29,7 @@ if ARGV[3] ~= '' and f[3] ~= string.sub(ARGV[3], 2) then return {'other'} end
 local p = ARGV[7]
 redis.call('HSET', KEYS[1], 'f', ARGV[2] .. ARGV[1])
 redis.call('ZADD', p .. 'n:' .. f[3], ARGV[1], ARGV[6])
-redis.call('ZADD', p .. 'all', ARGV[1], ARGV[6])
+redis.call('ZADD', KEYS[2], ARGV[1], ARGV[6])
 if ARGV[2] == 'd' then
   redis.call('SET', p .. 'x:' .. f[4], ARGV[6], 'PXAT', ARGV[8])
 end

@@ -230,8 +230,9 @@ where
             .saturating_add(self.shared.slack)
             .as_millis()
             .min(MAX_EXPIRE_MS);
-        let mut cmd = evalsha(&TRANSITION.script, 1);
+        let mut cmd = evalsha(&TRANSITION.script, 2);
         cmd.arg(keys.record(id_str))
+            .arg(&keys.all)
             .arg(now.as_millis())
             .arg(to)
             .arg(expect_arg)
@@ -403,8 +404,9 @@ where
     async fn forget(&self, record: &Record<T>) -> Result<(), StoreError> {
         let keys = &self.shared.keys;
         let ids = record.id.encode();
-        let mut cmd = evalsha(&FORGET.script, 1);
+        let mut cmd = evalsha(&FORGET.script, 2);
         cmd.arg(keys.record(ids.as_str()))
+            .arg(&keys.all)
             .arg(&keys.base)
             .arg(ids.as_str())
             .arg(&keys.channel)
