@@ -18,11 +18,8 @@
 --       | {'join', id, fields} | {'declined', id, fields}
 -- The store index doubles as the duplicate-id check: every record is in it until purged or
 -- cleared, so ZADD NX adds nothing for a known id. Every refusal below takes the entry back.
+-- (Each refusal takes it back inline: a local function would be a new closure per call.)
 if redis.call('ZADD', KEYS[3], 'NX', ARGV[5], ARGV[6]) == 0 then return {'dup'} end
-local function refuse(reply)
-  redis.call('ZREM', KEYS[3], ARGV[6])
-  return reply
-end
 local now = tonumber(ARGV[1])
 local cool = tonumber(ARGV[4])
 if cool >= 0 then
@@ -37,7 +34,10 @@ if cool >= 0 then
     for i = 1, #h, 2 do
       if h[i] == 'f' then joinable = false end
     end
-    if joinable then return refuse({'join', open[1], h}) end
+    if joinable then
+      redis.call('ZREM', KEYS[3], ARGV[6])
+      return {'join', open[1], h}
+    end
     redis.call('ZREM', KEYS[4], open[1])
   end
   if cool > 0 then
@@ -47,7 +47,8 @@ if cool >= 0 then
       if f[1] and string.sub(f[1], 1, 1) == 'd' then
         local at = tonumber(string.sub(f[1], 2))
         if at < tonumber(f[2]) and at + cool > now then
-          return refuse({'declined', d, redis.call('HGETALL', ARGV[7] .. d)})
+          redis.call('ZREM', KEYS[3], ARGV[6])
+          return {'declined', d, redis.call('HGETALL', ARGV[7] .. d)}
         end
       end
     end
@@ -55,13 +56,17 @@ if cool >= 0 then
 end
 local per_ns, total = tonumber(ARGV[2]), tonumber(ARGV[3])
 if per_ns >= 0 and redis.call('ZCOUNT', KEYS[2], '(' .. ARGV[1], '+inf') >= per_ns then
-  return refuse({'cap', 'namespace'})
+  redis.call('ZREM', KEYS[3], ARGV[6])
+  return {'cap', 'namespace'}
 end
 if total >= 0 then
   -- Minus this record's own entry, when it counts (a deadline after now).
   local open = redis.call('ZCOUNT', KEYS[3], '(' .. ARGV[1], '+inf')
   if tonumber(ARGV[5]) > now then open = open - 1 end
-  if open >= total then return refuse({'cap', 'total'}) end
+  if open >= total then
+    redis.call('ZREM', KEYS[3], ARGV[6])
+    return {'cap', 'total'}
+  end
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 8))
 redis.call('ZADD', KEYS[2], ARGV[5], ARGV[6])

@@ -330,17 +330,17 @@ where
             .arg(format!("{to}{at}"))
             .cmd("HMGET")
             .arg(&key)
-            .arg(&["f", "e", "n", "k", "c", "a", "r", "i", "d"]);
+            .arg(&["f", "n", "c", "e", "a", "r", "i", "d"]);
         if let Some(known) = &known {
             moves(&mut p, keys, known, id_str, at, publish);
         }
         let (won, f): (i64, Vec<redis::Value>) =
             p.query_async(&mut self.writes()).await.map_err(backend)?;
-        if f.len() != 9 {
+        if f.len() != 8 {
             return Err(reply("HMGET").into());
         }
         let field = |i: usize| f.get(i).and_then(bytes);
-        let Some(ns) = field(2) else {
+        let Some(ns) = field(1) else {
             if won == 1 {
                 // The record was cleared or purged just before: take the marker back.
                 let _ = redis::cmd("DEL")
@@ -350,7 +350,7 @@ where
             }
             return Err(TransitionError::NotFound);
         };
-        let deadline = field(1)
+        let deadline = field(3)
             .and_then(|e| std::str::from_utf8(e).ok())
             .and_then(|e| e.parse::<u64>().ok())
             .ok_or_else(|| reply("deadline"))?;
@@ -369,12 +369,8 @@ where
             // Expired: the marker this call wrote came too late and reads so.
             return Err(self.done(id, b"e", Some(deadline), now));
         }
-        let mut rest = Vec::with_capacity(7);
-        rest.push(f[2].clone());
-        rest.extend(f[4..5].iter().cloned());
-        rest.push(f[1].clone());
-        rest.extend(f[5..9].iter().cloned());
-        let rec = decode_transitioned::<T>(id, &rest, new_state(to, now))?;
+        // `n c e a r i d`, as a transition script returns them.
+        let rec = decode_transitioned::<T>(id, &f[1..], new_state(to, now))?;
         if known.is_none() {
             let ns = std::str::from_utf8(ns).map_err(|_| reply("namespace"))?;
             let mut p = redis::pipe();
