@@ -77,11 +77,12 @@ impl<T> RedisStoreBuilder<T> {
         self
     }
 
-    /// How long after its retention window a record is forgotten at the latest when no
-    /// sweeper calls [`purge`](crate::store::Store::purge) (default
-    /// [`DEFAULT_TTL_SLACK`]): every connected store purges by itself this often (at least
+    /// How soon after its retention window a record is forgotten when no sweeper calls
+    /// [`purge`](crate::store::Store::purge): within twice this (default
+    /// [`DEFAULT_TTL_SLACK`]). Every connected store purges by itself this often (at least
     /// once a second), forgetting what a purge at its clock minus this would, which allows
-    /// for clocks of other services running up to this much ahead.
+    /// for clocks of other services running up to this much ahead. (Records carry no Redis
+    /// TTL: a key expiring by itself would leave its index entries behind.)
     #[must_use]
     pub fn ttl_slack(mut self, slack: Duration) -> Self {
         self.slack = slack;

@@ -114,8 +114,10 @@ pub const DEFAULT_PREFIX: &str = "oob:";
 
 pub use crate::store::lifecycle::DEFAULT_RETENTION;
 
-/// How long after the end of its retention window Redis itself deletes a record key (the
-/// allowance for clock skew between services and Redis).
+/// How often a connected store purges by itself, and how far behind its clock it purges
+/// (the allowance for clocks of other services running ahead): a record is forgotten at
+/// most about twice this after its retention window ended, with or without a sweeper (see
+/// [`RedisStoreBuilder::ttl_slack`]).
 pub const DEFAULT_TTL_SLACK: Duration = Duration::from_secs(60);
 
 /// A [`Store`] in Redis, shared by every replica that uses the same server and prefix.

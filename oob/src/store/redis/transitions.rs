@@ -342,7 +342,9 @@ where
         let field = |i: usize| f.get(i).and_then(bytes);
         let Some(ns) = field(1) else {
             if won == 1 {
-                // The record was cleared or purged just before: take the marker back.
+                // The record was cleared or purged just before: take the marker back. (Should
+                // this fail too, a key holding only the marker stays; no read takes it for a
+                // record.)
                 let _ = redis::cmd("DEL")
                     .arg(&key)
                     .exec_async(&mut self.writes())
