@@ -1,7 +1,9 @@
 //! [`RedisStateGuard`] against a real `redis-server` on loopback: single use across
 //! "replicas" (separate connections), atomicity under concurrency, and the keys' expiry;
 //! and the same on a real Redis Cluster of three primaries, started by the test, with the
-//! keys spread over every primary; a used state stays used across a failover.
+//! keys spread over every primary; a used state stays used across a failover. Every backend
+//! error has the same source type. (A consume sent twice, its first reply lost:
+//! `mcp_state_guard_redis_lost_reply.rs`.)
 //!
 //! Without `redis-server` installed the whole binary skips with a notice (unless `CI` is
 //! set: then it fails).
@@ -12,6 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use oob::mcp::{GuardError, RedisStateGuard, StateGuard};
 use oob::store::RedisTarget;
+use oob::store::redis::RedisStoreError;
 use oob_tests::redis_cluster::{RedisCluster, key_slot};
 use oob_tests::redis_server::RedisServer;
 
@@ -120,13 +123,87 @@ async fn keys_expire_with_their_state_plus_grace() {
     g.consume("old", past).await.unwrap();
 }
 
+/// The source of a [`GuardError::Backend`]: every one, whatever failed, is a
+/// [`RedisStoreError`] whose own source is the `redis` error.
+fn redis_source(err: &GuardError) -> &RedisStoreError {
+    assert!(matches!(err, GuardError::Backend(_)), "{err:?}");
+    let source = std::error::Error::source(err)
+        .and_then(|s| s.downcast_ref::<RedisStoreError>())
+        .unwrap_or_else(|| panic!("not a RedisStoreError source: {err:?}"));
+    assert!(
+        std::error::Error::source(source).is_some_and(|s| s.is::<redis::RedisError>()),
+        "{source:?}"
+    );
+    source
+}
+
 #[tokio::test]
 async fn an_unreachable_redis_is_a_backend_error() {
     let err = RedisStateGuard::open(&format!("redis://127.0.0.1:{}/", unused_port()))
         .await
         .unwrap_err();
-    assert!(matches!(err, GuardError::Backend(_)), "{err:?}");
-    assert!(std::error::Error::source(&err).is_some());
+    assert!(redis_source(&err).is_unavailable(), "{err:?}");
+}
+
+#[tokio::test]
+async fn an_invalid_url_is_a_backend_error_with_the_same_source_type() {
+    let err = RedisStateGuard::open("nope://127.0.0.1/")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(redis_source(&err), RedisStoreError::Command(_)),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_consume_is_a_backend_error_with_the_same_source_type() {
+    let g = replicas(1).await.remove(0);
+    // A key of another type under the guard's name: Redis answers WRONGTYPE.
+    let mut conn = raw().await;
+    let _: i64 = redis::cmd("RPUSH")
+        .arg(format!("{}wrongtype", g.prefix()))
+        .arg("x")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let exp = SystemTime::now() + Duration::from_secs(600);
+    let err = g.consume("wrongtype", exp).await.unwrap_err();
+    assert!(
+        matches!(redis_source(&err), RedisStoreError::Command(_)),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn each_consume_stores_its_own_random_token() {
+    let g = replicas(1).await.remove(0);
+    let exp = SystemTime::now() + Duration::from_secs(600);
+    g.consume("t1", exp).await.unwrap();
+    g.consume("t2", exp).await.unwrap();
+    let mut conn = raw().await;
+    let mut tokens = Vec::new();
+    for n in ["t1", "t2"] {
+        let v: Vec<u8> = redis::cmd("GET")
+            .arg(format!("{}{n}", g.prefix()))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(v.len(), 16, "{n}");
+        tokens.push(v);
+    }
+    assert_ne!(tokens[0], tokens[1]);
+    // A key stored by an earlier version of the guard (value `1`) is still a use.
+    let _: () = redis::cmd("SET")
+        .arg(format!("{}old-version", g.prefix()))
+        .arg(1)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(matches!(
+        g.consume("old-version", exp).await,
+        Err(GuardError::Replayed)
+    ));
 }
 
 /// A free loopback port nothing listens on (bound, then released).
@@ -306,6 +383,5 @@ async fn on_a_cluster_a_used_state_stays_used_across_a_failover() {
 async fn an_unreachable_cluster_is_a_backend_error() {
     let target = RedisTarget::cluster([format!("redis://127.0.0.1:{}/", unused_port())]).unwrap();
     let err = RedisStateGuard::connect(target).await.unwrap_err();
-    assert!(matches!(err, GuardError::Backend(_)), "{err:?}");
-    assert!(std::error::Error::source(&err).is_some());
+    assert!(redis_source(&err).is_unavailable(), "{err:?}");
 }

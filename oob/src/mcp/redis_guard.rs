@@ -9,13 +9,25 @@ use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::{Cmd, RedisFuture, Value};
 
 use super::guard::{GuardError, StateGuard};
-use crate::store::RedisTarget;
+use crate::store::redis::RedisStoreError;
+use crate::store::{RedisTarget, StoreError};
 
-/// A [`StateGuard`] over Redis: consuming a nonce is one `SET <prefix><nonce> 1 NX PXAT
-/// <expiry + grace>`, atomic on the server, so of any number of replicas consuming one
-/// nonce exactly one succeeds. Redis drops each key when its state has expired (plus
-/// [`grace`](Self::with_grace)); memory is bounded by the server's `maxmemory`, not here.
-/// A failure of Redis is [`GuardError::Backend`]: the retry is refused (fails closed).
+/// A [`StateGuard`] over Redis: consuming a nonce is one `SET <prefix><nonce> <token> NX
+/// GET PXAT <expiry + grace>`, atomic on the server, so of any number of replicas consuming
+/// one nonce exactly one succeeds. The token is 16 random bytes drawn for each consume:
+/// when the client sends the command again because its reply was lost (the cluster
+/// connection retries after a dropped connection, a timeout or a failover), Redis answers
+/// with the token the first attempt stored, and the consume is still the first use (`Ok`),
+/// not a replay; any other stored value is [`GuardError::Replayed`]. Redis drops each key
+/// when its state has expired (plus [`grace`](Self::with_grace)); memory is bounded by the
+/// server's `maxmemory`, not here.
+///
+/// A failure of Redis is [`GuardError::Backend`]: the retry is refused (fails closed). Its
+/// source is always a [`RedisStoreError`] (as for the Redis store and vault), whatever
+/// failed (an invalid URL, connecting, or a consume):
+/// [`Unavailable`](RedisStoreError::Unavailable) when Redis could not be reached, the
+/// connection dropped or a reply timed out, [`Command`](RedisStoreError::Command) when the
+/// URL was refused or Redis answered with an error; its own source is the `redis` error.
 ///
 /// It connects to the same [`RedisTarget`]s as the Redis store and vault: one endpoint, or
 /// a Redis Cluster ([`RedisTarget::cluster`]), where each key is set on the primary of its
@@ -25,7 +37,8 @@ use crate::store::RedisTarget;
 /// lost with it, and that state could be used once more after the failover, until it
 /// expires.
 ///
-/// `PXAT` needs Redis 6.2 or later.
+/// `SET` with both `NX` and `GET` needs Redis 7.0 or later (an older server answers every
+/// consume with an error, so the guard fails closed).
 ///
 /// ```no_run
 /// use oob::mcp::RedisStateGuard;
@@ -132,7 +145,7 @@ impl RedisStateGuard {
         let conn = target
             .connect(Duration::from_secs(1), Duration::from_secs(2))
             .await
-            .map_err(|e| GuardError::Backend(Box::new(e)))?;
+            .map_err(from_store)?;
         Ok(Self::on(Arc::new(conn), target.is_cluster()))
     }
 
@@ -179,23 +192,85 @@ impl StateGuard for RedisStateGuard {
             .duration_since(UNIX_EPOCH)
             .map_or(1, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
             .max(1);
+        let token = uuid::Uuid::new_v4().into_bytes();
         let mut conn = self.conn.handle();
-        let set: Option<String> = redis::cmd("SET")
+        let previous: Option<Vec<u8>> = redis::cmd("SET")
             .arg(format!("{}{nonce}", self.prefix))
-            .arg(1)
+            .arg(&token[..])
             .arg("NX")
+            .arg("GET")
             .arg("PXAT")
             .arg(at)
             .query_async(&mut conn)
             .await
             .map_err(backend)?;
-        match set {
-            Some(_) => Ok(()),
-            None => Err(GuardError::Replayed),
-        }
+        outcome(previous.as_deref(), &token)
     }
 }
 
+/// What the reply to `SET key <token> NX GET` means: no previous value, the key was set now;
+/// our own token, it was set by an earlier attempt of this same consume whose reply was lost
+/// (the connection sent the command again); any other value, the nonce was used before.
+fn outcome(previous: Option<&[u8]>, token: &[u8]) -> Result<(), GuardError> {
+    match previous {
+        None => Ok(()),
+        Some(stored) if stored == token => Ok(()),
+        Some(_) => Err(GuardError::Replayed),
+    }
+}
+
+/// A `redis` failure, as the source the Redis store and vault give it.
 fn backend(e: redis::RedisError) -> GuardError {
-    GuardError::Backend(Box::new(e))
+    GuardError::Backend(Box::new(RedisStoreError::of(e)))
+}
+
+/// A failure to connect: the [`RedisStoreError`] inside the [`StoreError`] (connecting only
+/// fails with one), so every [`GuardError::Backend`] of this guard has the same source type.
+fn from_store(e: StoreError) -> GuardError {
+    match e {
+        StoreError::Backend(inner) => GuardError::Backend(inner),
+        other => GuardError::Backend(Box::new(other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_previous_value_or_our_own_token_is_the_first_use() {
+        let token = uuid::Uuid::new_v4().into_bytes();
+        assert!(outcome(None, &token).is_ok());
+        // The reply of a retried SET whose first attempt was applied.
+        assert!(outcome(Some(&token), &token).is_ok());
+    }
+
+    #[test]
+    fn any_other_stored_value_is_a_replay() {
+        let token = uuid::Uuid::new_v4().into_bytes();
+        let other = uuid::Uuid::new_v4().into_bytes();
+        for stored in [&other[..], b"1", b"", &token[..15]] {
+            assert!(matches!(
+                outcome(Some(stored), &token),
+                Err(GuardError::Replayed)
+            ));
+        }
+    }
+
+    #[test]
+    fn every_backend_error_has_a_redis_store_error_source() {
+        let redis =
+            || redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+        let errors = [
+            backend(redis()),
+            from_store(StoreError::Backend(Box::new(RedisStoreError::of(redis())))),
+        ];
+        for e in errors {
+            let source = std::error::Error::source(&e).expect("a source");
+            let r = source
+                .downcast_ref::<RedisStoreError>()
+                .expect("a RedisStoreError");
+            assert!(r.is_unavailable());
+        }
+    }
 }
