@@ -1,6 +1,6 @@
 //! The jobs that run the [lifecycle rules](crate::store::lifecycle) on the connection thread,
-//! inside the immediate transaction of its batch (a job never runs outside one, see
-//! `worker`): create (dedup, cooldown, both bounds, insert) and the transitions. Nothing
+//! inside the immediate transaction of its batch (a writing job never runs outside one, see
+//! `batch`): create (dedup, cooldown, both bounds, insert) and the transitions. Nothing
 //! else writes the file between a job's reads and its write, in this process or another.
 
 use std::time::Duration;

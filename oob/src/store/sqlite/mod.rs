@@ -23,17 +23,25 @@
 //! SQLite calls block, so none of them runs on the async executor. Each database is served
 //! by one dedicated thread that owns its connection. Callers send it jobs over a channel and
 //! await a oneshot reply. The thread drains whatever jobs are queued (up to 256) and runs
-//! them in a single `BEGIN IMMEDIATE` … `COMMIT` transaction, replying only after the
-//! commit (group commit). No job runs outside that transaction: while another connection to
-//! the file (another process) holds the write lock, SQLite retries the `BEGIN` for the busy
-//! timeout ([`SqliteOptions::busy_timeout()`]), and past it every job of the batch fails with
-//! the error, having written nothing. So a create's reads (dedup, the two counts) and its
-//! insert are atomic against every writer. Every job issues one writing statement (a create
-//! at a bound with a deadline passed first closes the rows past it, true whatever follows),
-//! so a failing job never leaves a partial write; if the commit fails, every job of the
-//! batch gets the error. A duplicate id fails on the primary key. A transition is one
-//! `UPDATE … WHERE id = ? AND state = 'open' AND expires_at > ?` guarded by a read of the
-//! row in the same job, and no statement binds a `LIMIT` (SQLite would re-prepare it on
+//! them in a single transaction, replying only after the commit (group commit). A batch
+//! with a writing job runs in `BEGIN IMMEDIATE` … `COMMIT`, and no writing job runs outside
+//! that transaction: while another connection to the file (another process) holds the
+//! write lock, SQLite retries the `BEGIN` for the busy timeout
+//! ([`SqliteOptions::busy_timeout()`]), and past it every writing job of the batch fails
+//! with SQLite's busy error, having written nothing, while its reads (`get`,
+//! `list_namespace`, vault reads) run in a deferred transaction, which in WAL mode needs no
+//! write lock (unless zero-retention records still wait for their deletion: then they fail
+//! too). A batch of reads only runs in a deferred transaction and never waits for the lock.
+//! So a create's reads (dedup, the two counts) and its insert are atomic against every
+//! writer. Each writing job runs under its own savepoint, rolled back when the job fails, so
+//! a failing job leaves no partial write (a create at a bound with a deadline passed closes
+//! the expired rows before it inserts; if the insert fails, the closing is undone too). When
+//! SQLite rolls the whole transaction back by itself (it may on `SQLITE_FULL`, `IOERR`,
+//! `NOMEM` or `BUSY`), the writes of the batch's earlier jobs are gone: they, the failing
+//! job and every later job (which does not run) get the error. If the commit fails, every
+//! job of the batch gets the error. A duplicate id fails on the primary key. A transition
+//! is one `UPDATE … WHERE id = ? AND state = 'open' AND expires_at > ?` guarded by a read of
+//! the row in the same job, and no statement binds a `LIMIT` (SQLite would re-prepare it on
 //! every call).
 //! With one task this costs one thread hop per call;
 //! under concurrency it turns N commits into one, which is what makes create + complete
@@ -65,6 +73,7 @@ macro_rules! cols {
     };
 }
 
+mod batch;
 mod jobs;
 mod options;
 mod row;
@@ -245,6 +254,8 @@ where
     }
 }
 
+#[cfg(test)]
+mod batch_tests;
 #[cfg(test)]
 mod count_tests;
 #[cfg(test)]

@@ -5,7 +5,7 @@ use rusqlite::Connection;
 use super::super::StoreError;
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Schema migrations: entry `i` moves a database from version `i` to `i + 1`.
 pub(super) const MIGRATIONS: &[&str] = &[
@@ -118,6 +118,21 @@ pub(super) const MIGRATIONS: &[&str] = &[
     BEGIN
         UPDATE oob_open SET open = open - 1
             WHERE namespace IN (OLD.namespace, '') AND kind = OLD.kind;
+    END;
+",
+    // A process of schema v3 still running on the file after the upgrade closes expired rows
+    // without `finished_at`, which purge reads for every closed row: a trigger gives such a
+    // row its deadline as `finished_at` (in the same statement, whichever process ran it),
+    // and the rows closed so since the v4 upgrade get it now. This build sets `finished_at`
+    // with the state, so the trigger's condition is false for its own writes
+    // (and a row finished otherwise without `finished_at` stays a decode error).
+    "
+    UPDATE oob_pendings SET finished_at = expires_at
+        WHERE state = 'expired' AND finished_at IS NULL;
+    CREATE TRIGGER oob_finished_at AFTER UPDATE OF state ON oob_pendings
+        WHEN NEW.state = 'expired' AND NEW.finished_at IS NULL
+    BEGIN
+        UPDATE oob_pendings SET finished_at = NEW.expires_at WHERE id = NEW.id;
     END;
 ",
 ];

@@ -148,7 +148,8 @@ where
 
     async fn get(&self, id: PendingId, now: Timestamp) -> Result<Option<Record<T>>, StoreError> {
         let row = self
-            .call(move |conn, _| Row::by_id(conn, &id.as_bytes()[..], T::KIND))
+            .db
+            .read(move |conn| Row::by_id(conn, &id.as_bytes()[..], T::KIND))
             .await?;
         Ok(row
             .map(|r| r.decode(now))
@@ -202,7 +203,8 @@ where
         let ns = namespace.as_str().to_owned();
         let now_ms = ms(now);
         let rows = self
-            .call(move |conn, _| {
+            .db
+            .read(move |conn| {
                 read_rows(
                     &mut conn.prepare_cached(concat!(
                         "SELECT ",

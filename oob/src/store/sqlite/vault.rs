@@ -211,7 +211,7 @@ where
         let now = ms(self.clock.now());
         let row: Option<(String, i64, Option<i64>, i64)> = self
             .db
-            .call(None, move |conn, _| {
+            .read(move |conn| {
                 conn.prepare_cached(
                     "SELECT value, written_at, expires_at, version FROM oob_vault \
                      WHERE namespace = ?1 AND key = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
@@ -258,7 +258,7 @@ where
         let ns = token.namespace().as_str().to_owned();
         let now = ms(self.clock.now());
         self.db
-            .call(None, move |conn, _| {
+            .read(move |conn| {
                 conn.prepare_cached(
                     "SELECT key FROM oob_vault WHERE namespace = ?1 \
                      AND (expires_at IS NULL OR expires_at > ?2) ORDER BY key",

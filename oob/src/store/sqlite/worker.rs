@@ -4,16 +4,14 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+use super::batch::serve;
 use super::options::{SqliteOptions, Synchronous};
 use super::schema::migrate;
 use crate::id::PendingId;
 use crate::store::StoreError;
-
-/// The most jobs the connection thread runs in one transaction.
-const MAX_BATCH: usize = 256;
 
 /// The connection thread is gone (it could not start, or stopped).
 #[derive(Debug, thiserror::Error)]
@@ -21,9 +19,28 @@ const MAX_BATCH: usize = 256;
 pub struct WorkerGone;
 
 pub(super) type Done = Box<dyn FnOnce(Option<&Arc<rusqlite::Error>>) + Send>;
-/// A job: run on the connection inside the batch's transaction, or told why there is none
-/// (then it does not run); either way it returns what to do once the batch ended.
-pub(super) type Job = Box<dyn FnOnce(Result<&Connection, &Arc<rusqlite::Error>>) -> Done + Send>;
+/// A job's body: given the connection inside the batch's transaction, or the error that
+/// left none.
+pub(super) type Run = Box<dyn FnOnce(Result<&Connection, &Arc<rusqlite::Error>>) -> Ran + Send>;
+
+/// A job queued for the connection thread.
+pub(super) struct Job {
+    /// Whether the job may write: a write runs only inside the batch's immediate
+    /// transaction, under its own savepoint; a read may run without the write lock.
+    pub(super) writes: bool,
+    /// Runs on the connection inside the batch's transaction, or is told why there is none
+    /// (then it does not run).
+    pub(super) run: Run,
+}
+
+/// What a job returns to the connection thread.
+pub(super) struct Ran {
+    /// What to do once the batch ended (told the error that ended it, if any).
+    pub(super) done: Done,
+    /// The error the job failed with, if it ran and failed.
+    pub(super) failed: Option<Arc<rusqlite::Error>>,
+}
+
 pub(super) type Orphan = Arc<dyn Fn(&[PendingId]) + Send + Sync>;
 
 /// A handle on a database's connection thread. Cloning shares the thread; it stops when
@@ -74,15 +91,28 @@ impl Db {
             .push(id);
     }
 
-    /// Runs `f` on the connection thread inside the current batch's transaction and returns
-    /// its result once the batch committed. `f` records the ids it changed; if the caller
-    /// is gone by then, `orphan` is told about them (so waiters still wake).
+    /// Runs the writing job `f` on the connection thread inside the current batch's
+    /// immediate transaction, under a savepoint rolled back if `f` fails, and returns its
+    /// result once the batch committed. `f` records the ids it changed; if the caller is gone
+    /// by then, `orphan` is told about them (so waiters still wake).
     pub(crate) async fn call<R, F>(&self, orphan: Option<Orphan>, f: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
         F: FnOnce(&Connection, &mut Vec<PendingId>) -> Result<R, rusqlite::Error> + Send + 'static,
     {
         self.call_then(orphan, f, |_: &R| {}).await
+    }
+
+    /// Runs the reading job `f` (it must not write) on the connection thread: inside the
+    /// batch's transaction, or, while another connection holds the write lock, in a
+    /// deferred (read) transaction of its own, which needs no write lock in WAL mode.
+    pub(crate) async fn read<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, rusqlite::Error> + Send + 'static,
+    {
+        self.submit(false, None, move |conn, _| f(conn), |_: &R| {})
+            .await
     }
 
     /// Like [`call`](Self::call), and once the batch committed runs `then` on the result on
@@ -98,40 +128,59 @@ impl Db {
         F: FnOnce(&Connection, &mut Vec<PendingId>) -> Result<R, rusqlite::Error> + Send + 'static,
         H: FnOnce(&R) + Send + 'static,
     {
+        self.submit(true, orphan, f, then).await
+    }
+
+    async fn submit<R, F, H>(
+        &self,
+        writes: bool,
+        orphan: Option<Orphan>,
+        f: F,
+        then: H,
+    ) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection, &mut Vec<PendingId>) -> Result<R, rusqlite::Error> + Send + 'static,
+        H: FnOnce(&R) + Send + 'static,
+    {
         let (reply, rx) = oneshot::channel::<Result<R, StoreError>>();
-        let job: Job = Box::new(move |conn| {
+        let run: Run = Box::new(move |conn| {
             let conn = match conn {
                 Ok(conn) => conn,
                 Err(e) => {
                     // No transaction: the job does not run and writes nothing.
                     let e = StoreError::Backend(Box::new(Arc::clone(e)));
-                    return Box::new(move |_| {
+                    let done: Done = Box::new(move |_| {
                         let _ = reply.send(Err(e));
                     });
+                    return Ran { done, failed: None };
                 }
             };
             let mut touched = Vec::new();
-            let out = f(conn, &mut touched);
-            Box::new(move |commit| {
-                let out = match (commit, out) {
+            let out = f(conn, &mut touched).map_err(Arc::new);
+            let failed = out.as_ref().err().cloned();
+            let done: Done = Box::new(move |end| {
+                let out = match (end, out) {
                     (Some(e), _) => Err(StoreError::Backend(Box::new(e.clone()))),
-                    (None, Err(e)) => Err(StoreError::backend(e)),
+                    (None, Err(e)) => Err(Arc::try_unwrap(e)
+                        .map_or_else(|e| StoreError::Backend(Box::new(e)), StoreError::backend)),
                     (None, Ok(v)) => {
                         then(&v);
                         Ok(v)
                     }
                 };
                 if reply.send(out).is_err()
-                    && commit.is_none()
+                    && end.is_none()
                     && !touched.is_empty()
                     && let Some(orphan) = orphan
                 {
                     orphan(&touched);
                 }
-            })
+            });
+            Ran { done, failed }
         });
         self.tx
-            .send(job)
+            .send(Job { writes, run })
             .map_err(|_| StoreError::backend(WorkerGone))?;
         rx.await.map_err(|_| StoreError::backend(WorkerGone))?
     }
@@ -158,50 +207,4 @@ pub(super) fn setup(path: Option<&Path>, opts: SqliteOptions) -> Result<Connecti
     conn.set_prepared_statement_cache_capacity(64);
     migrate(&mut conn)?;
     Ok(conn)
-}
-
-/// The connection thread: runs queued jobs in batches, one transaction each.
-fn serve(conn: &Connection, rx: &mpsc::Receiver<Job>, forget: &Mutex<Vec<PendingId>>) {
-    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
-    let mut done: Vec<Done> = Vec::with_capacity(MAX_BATCH);
-    while let Ok(first) = rx.recv() {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        // Every job runs inside the immediate transaction, never outside one: a create's
-        // reads (dedup, counts) and its insert must be atomic against another connection on
-        // the file (another process). While that connection holds the write lock, SQLite
-        // retries `BEGIN IMMEDIATE` through the busy handler for the busy timeout; past it,
-        // each job of the batch fails with the error, having written nothing.
-        if let Err(e) = exec_cached(conn, "BEGIN IMMEDIATE") {
-            let e = Arc::new(e);
-            for job in batch.drain(..) {
-                job(Err(&e))(Some(&e));
-            }
-            continue;
-        }
-        // Failures here are left to `purge`, which deletes the same rows by time.
-        let queued = std::mem::take(&mut *forget.lock().unwrap_or_else(PoisonError::into_inner));
-        for id in &queued {
-            let _ = conn
-                .prepare_cached("DELETE FROM oob_pendings WHERE id = ?1 AND state <> 'open'")
-                .and_then(|mut st| st.execute(params![&id.as_bytes()[..]]));
-        }
-        done.extend(batch.drain(..).map(|job| job(Ok(conn))));
-        let commit = exec_cached(conn, "COMMIT").err().map(|e| {
-            let _ = conn.execute_batch("ROLLBACK");
-            Arc::new(e)
-        });
-        for d in done.drain(..) {
-            d(commit.as_ref());
-        }
-    }
-}
-
-fn exec_cached(conn: &Connection, sql: &str) -> rusqlite::Result<usize> {
-    conn.prepare_cached(sql)?.execute([])
 }
