@@ -6,7 +6,9 @@
 //! replicas behind a load balancer, a state consumed on one replica could be replayed on
 //! another, so the guard must be shared: `RedisStateGuard` (features `mcp` and `redis`), or
 //! your own [`StateGuard`] over a shared store with an atomic "insert if absent, with
-//! expiry" (Redis `SET key 1 NX PXAT <ms>`, a SQL `INSERT` on a primary key, ...).
+//! expiry" that a retried request cannot mistake for a replay (Redis
+//! `SET key <token> NX GET PXAT <ms>` with a random token per use, where getting back your own
+//! token means your first attempt landed; a SQL `INSERT` on a primary key, ...).
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -45,8 +47,9 @@ pub enum GuardError {
 /// [`MemoryStateGuard`] only protects one process. With several replicas behind a load
 /// balancer, a state consumed on one replica could be replayed on another, so the guard must
 /// be shared: `RedisStateGuard` (features `mcp` and `redis`), or your own implementation
-/// over a shared store with an atomic "insert if absent, with expiry" (Redis
-/// `SET key 1 NX PXAT <ms>`, a SQL `INSERT` on a primary key, ...).
+/// over a shared store with an atomic "insert if absent, with expiry" that a retried request
+/// cannot mistake for a replay (Redis `SET key <token> NX GET PXAT <ms>` with a random token
+/// per use, as `RedisStateGuard` does; a SQL `INSERT` on a primary key, ...).
 ///
 /// ```
 /// use std::time::{Duration, SystemTime};

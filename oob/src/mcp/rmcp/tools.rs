@@ -113,7 +113,7 @@ where
     /// Enforces single use of `requestState`s with `guard` instead of the default
     /// in-process [`MemoryStateGuard`]. With several replicas, the guard must be shared
     /// between them (`RedisStateGuard` with feature `redis`, or your own over Redis
-    /// `SET key 1 NX PXAT <expiry>`): a state consumed on one replica can otherwise be
+    /// `SET key <token> NX GET PXAT <expiry>`): a state consumed on one replica can otherwise be
     /// replayed on another until it expires.
     #[must_use]
     pub fn state_guard(mut self, guard: impl StateGuard) -> Self {
