@@ -204,7 +204,7 @@ pub(crate) fn decode_hash<T: DeserializeOwned>(
     match hash_pairs(v)? {
         None => Ok(None),
         // Only a finish marker: left by a transition that raced a clear or purge of the
-        // record (see `transitions.rs`), about to be deleted; not a record.
+        // record (see `finish.rs`), about to be deleted; not a record.
         Some(pairs) if pairs.iter().all(|(k, _)| *k == b"f") => Ok(None),
         Some(pairs) => decode::<T>(id, pairs).map(|r| {
             let state = r.state_at(now);

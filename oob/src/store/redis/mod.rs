@@ -33,7 +33,7 @@
 //! a `MULTI` of `HSETNX` (the finish marker, which decides the one winner), `HMGET`, two
 //! `ZADD XX` re-scoring the record by its finish time and the `PUBLISH`, in one round trip
 //! when this store created the record lately, else the winner sends the last three after
-//! the first two (see `transitions.rs` for what a reader sees in between); a decline, or a
+//! the first two (see `finish.rs` for what a reader sees in between); a decline, or a
 //! transition that must check the namespace, is one script of `O(log n)` commands. A get is one `HGETALL`;
 //! a list reads the open ids of the namespace and their records; clear and purge handle
 //! batches of what they remove.
@@ -95,6 +95,7 @@ mod codec;
 mod conn;
 mod error;
 mod events;
+mod finish;
 mod keys;
 mod maintenance;
 mod recent;

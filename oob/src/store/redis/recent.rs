@@ -1,5 +1,5 @@
 //! [`Recent`]: the namespace index keys of the records this store created lately, so that
-//! completing one of them is a single round trip (see `transitions.rs`).
+//! completing one of them is a single round trip (see `finish.rs`).
 //!
 //! A record's namespace never changes, so neither does its index key: an entry
 //! stays right for as long as the id exists. A record completed elsewhere, cleared or

@@ -1,5 +1,5 @@
 -- transition.lua: completes, cancels or declines an open record (the path for a decline
--- and for a transition that must check the namespace first; see `transitions.rs` for the
+-- and for a transition that must check the namespace first; see `finish.rs` for the
 -- one without Lua). Writes the finish marker `f` (state code and time, see `codec.rs`).
 --
 -- KEYS[1] record hash (P p:id)       KEYS[2] store index (P all)

@@ -1,5 +1,5 @@
-//! The atomic operations on one record: create, get, the transitions (complete, cancel,
-//! decline), and the wake-up and removal that follow them.
+//! The atomic operations on one record: create, get, the scripted transitions (decline, and
+//! complete or cancel with a namespace to check), and what follows every transition.
 
 use std::str::FromStr;
 
@@ -28,7 +28,7 @@ use crate::time::Timestamp;
 const MAX_EXPIRE_MS: u64 = 1 << 52;
 
 /// The state a transition to `to` (`c`, `x` or `d`) at `now` leaves.
-fn new_state(to: &str, now: Timestamp) -> RecordState {
+pub(super) fn new_state(to: &str, now: Timestamp) -> RecordState {
     match to {
         "c" => RecordState::Completed { at: now },
         "x" => RecordState::Cancelled {
@@ -39,35 +39,6 @@ fn new_state(to: &str, now: Timestamp) -> RecordState {
             at: now,
             reason: CancelReason::Declined,
         },
-    }
-}
-
-/// Adds to `p` what follows a transition's win: the record re-scored by its finish time
-/// in its namespace index and the store index (`XX`: an entry a clear or purge removed is
-/// not put back), and the event. Its dedup index entry stays: a dedup lookup drops the
-/// finished ids it meets, purge the rest.
-fn moves(
-    p: &mut redis::Pipeline,
-    keys: &super::keys::Keys,
-    namespace_index: &str,
-    id: &str,
-    at: u64,
-    publish: bool,
-) {
-    p.cmd("ZADD")
-        .arg(namespace_index)
-        .arg("XX")
-        .arg(at)
-        .arg(id)
-        .ignore()
-        .cmd("ZADD")
-        .arg(&keys.all)
-        .arg("XX")
-        .arg(at)
-        .arg(id)
-        .ignore();
-    if publish {
-        p.cmd("PUBLISH").arg(&keys.channel).arg(id).ignore();
     }
 }
 
@@ -264,7 +235,11 @@ where
 
     /// After a transition won: waits for the replicas, wakes the local waiters (and with
     /// zero retention removes the record) unless the caller wakes later.
-    async fn finished(&self, rec: Record<T>, wake: Wake) -> Result<Record<T>, TransitionError> {
+    pub(super) async fn finished(
+        &self,
+        rec: Record<T>,
+        wake: Wake,
+    ) -> Result<Record<T>, TransitionError> {
         self.replicated().await?;
         if wake == Wake::Now {
             self.shared.notifier.notify_with(rec.id, rec.clone());
@@ -278,7 +253,13 @@ where
 
     /// The error of a transition that found the record finished (`code`, at `at`) or past
     /// its deadline (`e`, at the deadline).
-    fn done(&self, id: PendingId, code: &[u8], at: Option<u64>, now: Timestamp) -> TransitionError {
+    pub(super) fn done(
+        &self,
+        id: PendingId,
+        code: &[u8],
+        at: Option<u64>,
+        now: Timestamp,
+    ) -> TransitionError {
         // Past its retention window a record is gone for transitions too, purged or not.
         let ended = at.map(Timestamp::from_millis).is_some_and(|at| {
             at.saturating_add(self.shared.retention) <= now
@@ -291,95 +272,6 @@ where
             return TransitionError::NotFound;
         }
         TransitionError::Finished(finished_of(code))
-    }
-
-    /// A transition without Lua (no namespace to check, not a decline). `HSETNX` of the
-    /// finish marker decides the single winner, in a `MULTI` with the read of the record's
-    /// fields; the marker alone makes the record finished for every reader (see
-    /// `codec.rs`). The winner then moves the record in its indexes (`ZADD XX`, so an entry
-    /// a concurrent clear or purge removed is not put back) and publishes the event. Should
-    /// those follow-up writes fail, the record still reads finished: a dedup lookup skips
-    /// it and drops its stale entry, the namespace's open count includes it until its
-    /// deadline, and purge goes by the marker.
-    ///
-    /// When this store created the record lately it knows the index keys already
-    /// ([`Recent`](super::recent::Recent)), and the index moves and the event join the
-    /// `MULTI`: one round trip. They then run whether or not this call wins, which is
-    /// harmless: a loser re-scores the entries of a record that is finished anyway (to its
-    /// own time, not after its `now`; purge goes by the marker), takes out a dedup entry
-    /// that is leaving anyway, and publishes an extra event (waiters re-read).
-    async fn finish(
-        &self,
-        id: PendingId,
-        to: &'static str,
-        now: Timestamp,
-        wake: Wake,
-    ) -> Result<Record<T>, TransitionError> {
-        let ids = id.encode();
-        let id_str = ids.as_str();
-        let keys = &self.shared.keys;
-        let key = keys.record(id_str);
-        let at = now.as_millis();
-        let publish = wake == Wake::Now && !self.shared.retention.is_zero();
-        let known = self.shared.recent.take(id);
-        let mut p = redis::pipe();
-        p.atomic()
-            .cmd("HSETNX")
-            .arg(&key)
-            .arg("f")
-            .arg(format!("{to}{at}"))
-            .cmd("HMGET")
-            .arg(&key)
-            .arg(&["f", "n", "c", "e", "a", "r", "i", "d"]);
-        if let Some(known) = &known {
-            moves(&mut p, keys, known, id_str, at, publish);
-        }
-        let (won, f): (i64, Vec<redis::Value>) =
-            p.query_async(&mut self.writes()).await.map_err(backend)?;
-        if f.len() != 8 {
-            return Err(reply("HMGET").into());
-        }
-        let field = |i: usize| f.get(i).and_then(bytes);
-        let Some(ns) = field(1) else {
-            if won == 1 {
-                // The record was cleared or purged just before: take the marker back. (Should
-                // this fail too, a key holding only the marker stays; no read takes it for a
-                // record.)
-                let _ = redis::cmd("DEL")
-                    .arg(&key)
-                    .exec_async(&mut self.writes())
-                    .await;
-            }
-            return Err(TransitionError::NotFound);
-        };
-        let deadline = field(3)
-            .and_then(|e| std::str::from_utf8(e).ok())
-            .and_then(|e| e.parse::<u64>().ok())
-            .ok_or_else(|| reply("deadline"))?;
-        if won != 1 {
-            let marker = field(0).ok_or_else(|| reply("finish marker"))?;
-            let (code, t) = marker.split_first().ok_or_else(|| reply("finish marker"))?;
-            let t = std::str::from_utf8(t)
-                .ok()
-                .and_then(|t| t.parse::<u64>().ok());
-            if t.is_some_and(|t| t >= deadline) {
-                return Err(self.done(id, b"e", Some(deadline), now));
-            }
-            return Err(self.done(id, std::slice::from_ref(code), t, now));
-        }
-        if deadline <= at {
-            // Expired: the marker this call wrote came too late and reads so.
-            return Err(self.done(id, b"e", Some(deadline), now));
-        }
-        // `n c e a r i d`, as a transition script returns them.
-        let rec = decode_transitioned::<T>(id, &f[1..], new_state(to, now))?;
-        if known.is_none() {
-            let ns = std::str::from_utf8(ns).map_err(|_| reply("namespace"))?;
-            let mut p = redis::pipe();
-            moves(&mut p, keys, &keys.namespace(ns), id_str, at, publish);
-            p.exec_async(&mut self.writes()).await.map_err(backend)?;
-        }
-        self.finished(rec, wake).await
     }
 
     /// Wakes the waiters of a record completed with [`Wake::Later`]: here, then on the other
