@@ -1,5 +1,5 @@
 //! The connection thread's loop: the jobs queued together run as one batch in one
-//! transaction (group commit), each writing job under its own savepoint.
+//! transaction (group commit).
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -93,15 +93,17 @@ fn deferred(conn: &Connection, jobs: impl Iterator<Item = Job>, done: &mut Vec<D
     finish(conn, done, lost);
 }
 
-/// Runs `jobs` inside the open transaction, each writing job under a savepoint that is
-/// rolled back when the job fails, so a failing job leaves no write behind.
+/// Runs `jobs` inside the open transaction.
 ///
-/// SQLite may roll the whole transaction back by itself when a statement fails
-/// (`SQLITE_FULL`, `SQLITE_IOERR`, `SQLITE_NOMEM`, `SQLITE_BUSY`): the writes of the jobs
-/// before it are gone, and a job run after it would run in autocommit, each statement
-/// committed alone (a create's dedup read and insert no longer atomic). So after each job,
-/// if the connection is back in autocommit, the jobs after it fail with that error without
-/// running. Returns the error that ended the transaction, if one did (or `lost`, given).
+/// A failing statement leaves nothing behind (SQLite undoes the statement; the one job
+/// that writes more than once, a create closing expired rows first, does so under a
+/// savepoint of its own). But SQLite may roll the whole transaction back by itself when a
+/// statement fails (`SQLITE_FULL`, `SQLITE_IOERR`, `SQLITE_NOMEM`, `SQLITE_BUSY`): the
+/// writes of the jobs before it are gone, and a job run after it would run in autocommit,
+/// each statement committed alone (a create's dedup read and insert no longer atomic). So
+/// after each job, if the connection is back in autocommit, the jobs after it fail with
+/// that error without running. Returns the error that ended the transaction, if one did
+/// (or `lost`, given).
 fn run_jobs(
     conn: &Connection,
     jobs: impl Iterator<Item = Job>,
@@ -113,31 +115,10 @@ fn run_jobs(
             done.push((job.run)(Err(e)).done);
             continue;
         }
-        if job.writes
-            && let Err(e) = exec_cached(conn, "SAVEPOINT oob_job")
-        {
-            let e = Arc::new(e);
-            done.push((job.run)(Err(&e)).done);
-            if conn.is_autocommit() {
-                lost = Some(e);
-            }
-            continue;
-        }
         let ran = (job.run)(Ok(conn));
         done.push(ran.done);
         if conn.is_autocommit() {
             lost = Some(ran.failed.unwrap_or_else(|| Arc::new(ended())));
-        } else if job.writes {
-            let end = match ran.failed {
-                Some(_) => exec_cached(conn, "ROLLBACK TO oob_job")
-                    .and_then(|_| exec_cached(conn, "RELEASE oob_job")),
-                None => exec_cached(conn, "RELEASE oob_job"),
-            };
-            if let Err(e) = end {
-                // What the transaction holds is unknown: end it.
-                let _ = conn.execute_batch("ROLLBACK");
-                lost = Some(Arc::new(e));
-            }
         }
     }
     lost

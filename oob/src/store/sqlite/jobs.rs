@@ -76,7 +76,33 @@ pub(super) const TOTAL: Counter = Counter {
 };
 
 impl CreateJob {
+    /// Runs the create. It issues one writing statement (the insert) unless it finds a
+    /// count at its bound with a deadline passed: then it closes the expired rows first,
+    /// under a savepoint that is rolled back if the create then fails, so a failing create
+    /// leaves no write behind (the closing is kept with any outcome: it is true whatever
+    /// follows).
     pub(super) fn run(&self, conn: &Connection) -> rusqlite::Result<CreateOutcome> {
+        let mut saved = false;
+        let out = self.decide(conn, &mut saved);
+        if !saved {
+            return out;
+        }
+        let end = match &out {
+            Ok(_) => exec(conn, "RELEASE oob_close"),
+            Err(_) => {
+                exec(conn, "ROLLBACK TO oob_close").and_then(|_| exec(conn, "RELEASE oob_close"))
+            }
+        };
+        if end.is_err() && !conn.is_autocommit() {
+            // The closing cannot be undone alone: the batch's transaction goes with it (the
+            // connection thread then fails the whole batch).
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        let out = out?;
+        end.map(|_| out)
+    }
+
+    fn decide(&self, conn: &Connection, saved: &mut bool) -> rusqlite::Result<CreateOutcome> {
         let (new, kind, now) = (&self.row, self.kind, ms(self.now));
         if let Dedup::Join { decline_cooldown } = self.dedup {
             let open = conn
@@ -119,7 +145,7 @@ impl CreateJob {
         }
         // Inside the batch's immediate transaction nothing else writes between the counts
         // and the insert.
-        if let Err(scope) = self.fits(conn) {
+        if let Err(scope) = self.fits(conn, saved) {
             return Ok(CreateOutcome::Full(scope?));
         }
         Self::inserted(new.insert(conn, kind))
@@ -127,16 +153,22 @@ impl CreateJob {
 
     /// The bound the insert would exceed, namespace first (each count reads one row kept by
     /// the triggers, see [`Counter`]).
-    fn fits(&self, conn: &Connection) -> Result<(), rusqlite::Result<Scope>> {
+    fn fits(&self, conn: &Connection, saved: &mut bool) -> Result<(), rusqlite::Result<Scope>> {
         let (ns, kind): (&dyn ToSql, &dyn ToSql) = (&self.row.namespace, &self.kind);
         let in_namespace = self
-            .count(conn, &NAMESPACE, &[ns, kind], self.limits.per_namespace)
+            .count(
+                conn,
+                &NAMESPACE,
+                &[ns, kind],
+                self.limits.per_namespace,
+                saved,
+            )
             .map_err(Err)?;
         let total = if in_namespace >= self.limits.per_namespace || self.limits.total == usize::MAX
         {
             0
         } else {
-            self.count(conn, &TOTAL, &[kind], self.limits.total)
+            self.count(conn, &TOTAL, &[kind], self.limits.total, saved)
                 .map_err(Err)?
         };
         lifecycle::capacity(in_namespace, total, self.limits).map_err(Ok)
@@ -152,6 +184,7 @@ impl CreateJob {
         counter: &Counter,
         keys: &[&dyn ToSql],
         bound: usize,
+        saved: &mut bool,
     ) -> rusqlite::Result<usize> {
         let now = ms(self.now);
         let read = || {
@@ -162,6 +195,10 @@ impl CreateJob {
         };
         let (mut open, earliest) = read()?;
         if usize::try_from(open).unwrap_or(0) >= bound && earliest <= now {
+            if !*saved {
+                exec(conn, "SAVEPOINT oob_close")?;
+                *saved = true;
+            }
             conn.prepare_cached(counter.close)?
                 .execute(&[keys, &[&now as &dyn ToSql]].concat()[..])?;
             conn.prepare_cached(counter.earliest)?.execute(keys)?;
@@ -251,4 +288,8 @@ impl TransitionJob {
         row.finished_at = Some(now);
         Ok(TransitionOutcome::Done(row))
     }
+}
+
+fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute([])
 }

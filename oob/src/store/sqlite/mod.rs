@@ -33,9 +33,10 @@
 //! write lock (unless zero-retention records still wait for their deletion: then they fail
 //! too). A batch of reads only runs in a deferred transaction and never waits for the lock.
 //! So a create's reads (dedup, the two counts) and its insert are atomic against every
-//! writer. Each writing job runs under its own savepoint, rolled back when the job fails, so
-//! a failing job leaves no partial write (a create at a bound with a deadline passed closes
-//! the expired rows before it inserts; if the insert fails, the closing is undone too). When
+//! writer. A failing job leaves no partial write: every writing job issues one writing
+//! statement (with the triggers it fires, undone as a whole by SQLite when it fails),
+//! except a create that finds a count at its bound with a deadline passed, which closes the
+//! expired rows before it inserts, under a savepoint rolled back if the create fails. When
 //! SQLite rolls the whole transaction back by itself (it may on `SQLITE_FULL`, `IOERR`,
 //! `NOMEM` or `BUSY`), the writes of the batch's earlier jobs are gone: they, the failing
 //! job and every later job (which does not run) get the error. If the commit fails, every

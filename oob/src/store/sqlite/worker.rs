@@ -26,7 +26,7 @@ pub(super) type Run = Box<dyn FnOnce(Result<&Connection, &Arc<rusqlite::Error>>)
 /// A job queued for the connection thread.
 pub(super) struct Job {
     /// Whether the job may write: a write runs only inside the batch's immediate
-    /// transaction, under its own savepoint; a read may run without the write lock.
+    /// transaction; a read may run without the write lock.
     pub(super) writes: bool,
     /// Runs on the connection inside the batch's transaction, or is told why there is none
     /// (then it does not run).
@@ -92,9 +92,11 @@ impl Db {
     }
 
     /// Runs the writing job `f` on the connection thread inside the current batch's
-    /// immediate transaction, under a savepoint rolled back if `f` fails, and returns its
-    /// result once the batch committed. `f` records the ids it changed; if the caller is gone
-    /// by then, `orphan` is told about them (so waiters still wake).
+    /// immediate transaction and returns its result once the batch committed. `f` issues
+    /// one writing statement (SQLite undoes a failing statement), or makes its writes atomic
+    /// itself (a savepoint), so that a failing job leaves no write behind. `f` records the
+    /// ids it changed; if the caller is gone by then, `orphan` is told about them (so
+    /// waiters still wake).
     pub(crate) async fn call<R, F>(&self, orphan: Option<Orphan>, f: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
