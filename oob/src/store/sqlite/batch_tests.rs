@@ -1,8 +1,8 @@
 //! How a batch's jobs fail: a failing create writes nothing (the expired rows it closed
 //! first are reopened with its savepoint), a transaction SQLite rolled back by itself fails
-//! the rest of the batch without running it,
-//! reads answer while another connection holds the write lock, and rows closed as expired
-//! without `finished_at` (by a v3 process) are still purged.
+//! the rest of the batch without running it, reads answer while another connection holds
+//! the write lock, and rows closed as expired without `finished_at` (by a v3 process) are
+//! still purged.
 
 use std::error::Error as StdError;
 use std::sync::Arc;
