@@ -20,8 +20,8 @@ pub enum Synchronous {
 pub struct SqliteOptions {
     /// Durability of commits.
     pub synchronous: Synchronous,
-    /// How long to wait for a lock held by another connection (another process on the same
-    /// file) before failing.
+    /// How long a write waits for the write lock held by another connection (another
+    /// process on the same file) before failing; reads do not need that lock.
     pub busy_timeout: Duration,
 }
 
@@ -33,7 +33,7 @@ impl SqliteOptions {
         self
     }
 
-    /// How long to wait for another connection's lock (default 5 s).
+    /// How long a write waits for another connection's write lock (default 5 s).
     #[must_use]
     pub fn busy_timeout(mut self, timeout: Duration) -> Self {
         self.busy_timeout = timeout;
