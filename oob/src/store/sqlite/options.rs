@@ -21,7 +21,8 @@ pub struct SqliteOptions {
     /// Durability of commits.
     pub synchronous: Synchronous,
     /// How long a write waits for the write lock held by another connection (another
-    /// process on the same file) before failing; reads do not need that lock.
+    /// process on the same file) before failing. Reads do not need that lock: a read
+    /// batched with writes waits as long, then answers.
     pub busy_timeout: Duration,
 }
 
