@@ -180,3 +180,61 @@ async fn a_finish_marker_alone_decides_and_a_marker_on_a_gone_record_is_taken_ba
         .expect("EXISTS");
     assert_eq!(exists, 0);
 }
+
+/// A finished record whose re-score was lost (the completer's second round trip failed, or
+/// it crashed between its two steps) still scores by its deadline: a create at a bound must
+/// not count it as open.
+#[tokio::test]
+async fn a_finished_record_left_at_its_deadline_does_not_hold_a_bound() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let prefix = "{bound}:";
+    let s = store(&server, prefix, Duration::from_secs(5)).await;
+    let opts = Opts {
+        per_namespace: 1,
+        total: 2,
+        ..Opts::default()
+    };
+    let (m, clock) = manager_on(s, opts);
+    let at = u64::try_from(
+        clock
+            .now_system()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("time")
+            .as_millis(),
+    )
+    .expect("ms");
+    let mut c = raw(&server).await;
+    // Per namespace: `a`'s only record is finished by its marker alone.
+    let a = user("a");
+    let p = m.create(&a, spec()).await.expect("create");
+    let _: i64 = redis::cmd("HSETNX")
+        .arg(format!("{prefix}device_code:p:{}", p.id()))
+        .arg("f")
+        .arg(format!("c{at}"))
+        .query_async(&mut c)
+        .await
+        .expect("HSETNX");
+    let next = m
+        .create(&a, spec())
+        .await
+        .expect("not held by a finished record");
+    // It is open, so it holds the bound.
+    assert!(m.create(&a, spec()).await.is_err());
+    // Store-wide: `b`'s record finished the same way; `a`'s open one and a new one fit.
+    let b = user("b");
+    let q = m.create(&b, spec()).await.expect("create");
+    let _: i64 = redis::cmd("HSETNX")
+        .arg(format!("{prefix}device_code:p:{}", q.id()))
+        .arg("f")
+        .arg(format!("x{at}"))
+        .query_async(&mut c)
+        .await
+        .expect("HSETNX");
+    m.create(&user("c"), spec())
+        .await
+        .expect("not held by a finished record");
+    assert!(m.create(&user("d"), spec()).await.is_err());
+    m.complete(next).await.expect("complete");
+}

@@ -7,7 +7,8 @@
 -- ARGV[1] now (ms)                    ARGV[2] per-namespace bound (-1: none)
 -- ARGV[3] total bound (-1: none)      ARGV[4] decline cooldown (ms; -1: no dedup)
 -- ARGV[5] deadline (ms)               ARGV[6] id
--- ARGV[7] record key prefix (P p:)    ARGV[8..] the record's field/value pairs
+-- ARGV[7] record key prefix (P p:)    ARGV[8] store key prefix (P)
+-- ARGV[9..] the record's field/value pairs
 -- Also reads the record of an open id found in KEYS[4] and of the id KEYS[5] names (keys
 -- named by index entries, so not in KEYS; same hash tag).
 --
@@ -54,21 +55,50 @@ if cool >= 0 then
     end
   end
 end
-local per_ns, total = tonumber(ARGV[2]), tonumber(ARGV[3])
-if per_ns >= 0 and redis.call('ZCOUNT', KEYS[2], '(' .. ARGV[1], '+inf') >= per_ns then
-  redis.call('ZREM', KEYS[3], ARGV[6])
-  return {'cap', 'namespace'}
-end
-if total >= 0 then
-  -- Minus this record's own entry, when it counts (a deadline after now).
-  local open = redis.call('ZCOUNT', KEYS[3], '(' .. ARGV[1], '+inf')
-  if tonumber(ARGV[5]) > now then open = open - 1 end
-  if open >= total then
-    redis.call('ZREM', KEYS[3], ARGV[6])
-    return {'cap', 'total'}
+-- Each bound in turn: the namespace's (first), then the store's, minus this record's own
+-- entry there when it counts (a deadline after now).
+--
+-- A finished record whose re-score was lost (a completer's second round trip failed, or it
+-- stopped between its two steps; see finish.rs) still scores by its deadline, so ZCOUNT
+-- counts it as open. Only at a bound, the `k` lowest-scored entries in (now, +inf) are
+-- looked at: those with a finish marker are re-scored by their finish time in the store
+-- index and their namespace index (as a transition does), and the round repeats while it
+-- changed a score (each round repairs an entry for good or is the last); then the count is
+-- taken again. So it is exact for bounds up to 254 (the open entries a round
+-- meets are at most the bound); above, each create at the bound repairs the lowest-scored.
+-- (A loop, not a local function: that would be a new closure per call.)
+local own = 0
+if tonumber(ARGV[5]) > now then own = 1 end
+for pass = 1, 2 do
+  local index, bound, mine, scope = KEYS[2], tonumber(ARGV[2]), 0, 'namespace'
+  if pass == 2 then index, bound, mine, scope = KEYS[3], tonumber(ARGV[3]), own, 'total' end
+  if bound >= 0 then
+    local open = redis.call('ZCOUNT', index, '(' .. ARGV[1], '+inf') - mine
+    if open >= bound and bound > 0 then
+      local k = math.min(bound + mine + 1, 256)
+      while true do
+        local ids = redis.call('ZRANGEBYSCORE', index, '(' .. ARGV[1], '+inf', 'LIMIT', 0, k)
+        local moved = 0
+        for _, m in ipairs(ids) do
+          local f = redis.call('HMGET', ARGV[7] .. m, 'f', 'n')
+          if f[1] and f[2] then
+            local at = string.sub(f[1], 2)
+            moved = moved + redis.call('ZADD', index, 'XX', 'CH', at, m)
+            redis.call('ZADD', KEYS[3], 'XX', at, m)
+            redis.call('ZADD', ARGV[8] .. 'n:' .. f[2], 'XX', at, m)
+          end
+        end
+        if moved == 0 then break end
+      end
+      open = redis.call('ZCOUNT', index, '(' .. ARGV[1], '+inf') - mine
+    end
+    if open >= bound then
+      redis.call('ZREM', KEYS[3], ARGV[6])
+      return {'cap', scope}
+    end
   end
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 8))
+redis.call('HSET', KEYS[1], unpack(ARGV, 9))
 redis.call('ZADD', KEYS[2], ARGV[5], ARGV[6])
 redis.call('ZADD', KEYS[4], ARGV[5], ARGV[6])
 return {'ok'}

@@ -121,7 +121,8 @@ where
             .arg(cooldown)
             .arg(record.expires_at.as_millis())
             .arg(id_str)
-            .arg(&keys.record_prefix);
+            .arg(&keys.record_prefix)
+            .arg(&keys.base);
         for (k, v) in &fields {
             cmd.arg(*k).arg(v);
         }
