@@ -33,6 +33,14 @@ mod one_pool {
     }
 
     oob_tests::store_conformance!(make);
+
+    #[tokio::test]
+    async fn zero_retention_purge_keeps_a_record_awaiting_wake() {
+        oob_tests::conformance::zero_retention_purge_keeps_a_record_awaiting_wake(
+            make(Duration::ZERO).await,
+        )
+        .await;
+    }
 }
 
 mod two_pools {
@@ -47,6 +55,14 @@ mod two_pools {
     }
 
     oob_tests::store_conformance!(make);
+
+    #[tokio::test]
+    async fn zero_retention_purge_keeps_a_record_awaiting_wake() {
+        oob_tests::conformance::zero_retention_purge_keeps_a_record_awaiting_wake(
+            make(Duration::ZERO).await,
+        )
+        .await;
+    }
 }
 
 /// Behaviour of the Postgres store beyond the shared suite: what its tables keep, and what
@@ -54,9 +70,10 @@ mod two_pools {
 mod postgres_only {
     use super::*;
     use oob::provider::FromVerifiedSubject;
+    use oob::store::Scope;
     use oob::store::{Finished, RecordState, Store, TransitionError, Wake};
     use oob::time::{Clock, SystemClock};
-    use oob::{CallbackBase, Manager, Outcome, PendingId};
+    use oob::{CallbackBase, Error, Manager, Outcome, PendingId};
     use oob_tests::{ns, spec, user};
 
     type M = Manager<DeviceCode, PostgresStore<DeviceCode>, FromVerifiedSubject>;
@@ -154,6 +171,102 @@ mod postgres_only {
         assert!(counted(&zero, "z").await, "kept until the purge");
         zero.purge(SystemClock.now()).await.expect("purge");
         assert!(!counted(&zero, "z").await, "the purge deletes the zero row");
+    }
+
+    /// A refused create leaves no `counts` row behind: at a per-namespace bound of zero
+    /// (on both create paths) and at the total bound.
+    #[tokio::test]
+    async fn a_refused_create_leaves_no_counts_row() {
+        let (store, _) = setup(Duration::from_secs(300)).await;
+        let limited = |per_ns: usize, total: usize| -> M {
+            Manager::builder()
+                .store(store.clone())
+                .provider(FromVerifiedSubject)
+                .callback_base(CallbackBase::parse("https://ex.com").expect("base"))
+                .clock(SystemClock)
+                .max_open_per_namespace(per_ns)
+                .max_open_total(total)
+                .build()
+        };
+        let none = limited(0, usize::MAX);
+        let got = none.create(&Some(user("z")), spec()).await;
+        assert!(
+            matches!(got, Err(Error::Capacity(Scope::Namespace))),
+            "{got:?}"
+        );
+        assert!(!counted(&store, "z").await, "no row for a bound of zero");
+        let got = limited(0, 5).create(&Some(user("z")), spec()).await;
+        assert!(
+            matches!(got, Err(Error::Capacity(Scope::Namespace))),
+            "{got:?}"
+        );
+        assert!(!counted(&store, "z").await, "no row for a bound of zero");
+        let one = limited(5, 1);
+        create(&one, "a").await;
+        let got = one.create(&Some(user("b")), spec()).await;
+        assert!(matches!(got, Err(Error::Capacity(Scope::Total))), "{got:?}");
+        assert!(
+            !counted(&store, "b").await,
+            "no row for a create over the total"
+        );
+        assert!(counted(&store, "a").await);
+    }
+
+    /// A forged event for a record the database holds completed, with the real state but its
+    /// own namespace and finish time: the waiter gets the database's row, never the event's
+    /// (with a retention rows in events are ignored; with zero retention the database's row
+    /// wins over the event's).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_forged_row_never_replaces_the_stored_outcome() {
+        for retention in [Duration::from_secs(300), Duration::ZERO] {
+            let (store, m) = setup(retention).await;
+            let id = create(&m, "a").await;
+            let waiter = {
+                let m = m.clone();
+                tokio::spawn(async move { m.wait(id, Duration::from_secs(30)).await })
+            };
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            // Completed in the tables with no event (`Wake::Later` sends none before `wake`).
+            store
+                .complete(id, Some(&ns("a")), SystemClock.now(), Wake::Later)
+                .await
+                .expect("complete");
+            let s = store.schema().as_str().to_owned();
+            let (data, created, expires, finished): (String, i64, i64, i64) =
+                sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT data, created_at, expires_at, finished_at FROM {s}.finished \
+                     WHERE id = $1::uuid"
+                )))
+                .bind(id.to_string())
+                .fetch_one(store.pool())
+                .await
+                .expect("row");
+            let forged = serde_json::json!({
+                "id": id.to_string(), "namespace": "evil", "alias": null,
+                "resource": "example.com", "elicit_id": null, "data": data,
+                "created_at": created, "expires_at": expires, "state": "completed",
+                "reason": null, "finished_at": created + 1,
+            });
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(format!("{s}_events"))
+                .bind(format!("{id} {forged}"))
+                .execute(store.pool())
+                .await
+                .expect("notify");
+            let out = tokio::time::timeout(Duration::from_secs(8), waiter)
+                .await
+                .expect("woken by the event (before the 10 s sweep)")
+                .expect("join");
+            match out {
+                Ok(Outcome::Completed(p)) => {
+                    assert_eq!(p.namespace(), &ns("a"), "retention {retention:?}");
+                    let at = std::time::UNIX_EPOCH
+                        + Duration::from_millis(u64::try_from(finished).expect("time"));
+                    assert_eq!(p.completed_at(), at, "retention {retention:?}");
+                }
+                other => panic!("retention {retention:?}: {other:?}"),
+            }
+        }
     }
 
     /// Anyone who can connect can `NOTIFY` on the store's channel: a forged "completed" event

@@ -32,6 +32,13 @@ use crate::time::Timestamp;
 /// The default retention window for finished records, the same for every store.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(300);
 
+/// The rule for every store: with zero retention, a record completed with
+/// [`Wake::Later`](super::Wake::Later) is kept for its [`wake`](super::Store::wake), and a
+/// purge at `now` removes it only once `finished_at + WAKE_GRACE <= now` (so a waiter that
+/// re-reads during the manager's persist step still finds the outcome, and the record of a
+/// completer that died before its wake-up is still removed in the end).
+pub const WAKE_GRACE: Duration = Duration::from_secs(60);
+
 /// Whether two bodies have the same dedup key (alias and resource; the namespace and the
 /// kind are the caller's to compare).
 #[must_use]

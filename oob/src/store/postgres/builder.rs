@@ -56,8 +56,9 @@ impl<T> PostgresStoreBuilder<T> {
         let notifier = Notifier::new();
         let check = Check {
             channel: sql.channel.clone(),
-            state: sql.state.to_string(),
+            row: sql.row.to_string(),
             kind: T::KIND,
+            rows: self.retention.is_zero(),
         };
         let events = Events::start(&self.pool, check, notifier.clone())
             .await

@@ -8,13 +8,17 @@
 //! too large for a notification are sent as the id alone).
 //!
 //! Any role that can connect to the database can `NOTIFY` on the channel, so an event is
-//! never taken on trust: a bare event only makes waiters re-read their record; an event
-//! carrying a row for a watched id is checked against the tables first (one read by id):
-//! while the database holds the record open, or finished otherwise than the event says, the
-//! waiters only re-read (so a forged outcome for an open pending is never answered); the
-//! row is handed to them only when the database holds that outcome, or no row at all (zero
-//! retention: the finishing call removed it). Roles that can connect are trusted not to
-//! race a real zero-retention completion with a forged one (see SECURITY.md).
+//! never taken on trust: a bare event only makes waiters re-read their record. A store with
+//! a non-zero retention never sends rows, so there every event is taken as bare (its row is
+//! ignored). With zero retention an event carrying a row for a watched id is checked
+//! against the tables first (one read of the whole row by id): when the database holds the
+//! record open, the waiters only re-read (a forged outcome for an open pending is never
+//! answered); when it holds the record finished, they get the database's row, never the
+//! event's; only when it holds no row at all (the finishing call removed it) do they get the
+//! event's row. Roles that can connect are trusted not to race a real zero-retention
+//! completion with a forged one (see SECURITY.md). At most [`CONFIRMS`] such reads run at
+//! once; an event beyond them only makes the waiters re-read, so a flood of events cannot
+//! take the service pool's connections.
 //!
 //! The listener holds one connection of its own, made with the options of the service's
 //! pool (so it does not take a connection from that pool for ever). When the connection is
@@ -44,6 +48,10 @@ pub(crate) const MAX_EVENT_ROW: i32 = 7_000;
 /// lost after its change committed (see [`sender`](super::sender)) delays a waiter by at most
 /// this long instead of leaving it waiting until its deadline.
 pub(crate) const SWEEP: Duration = Duration::from_secs(10);
+
+/// The most checks of event rows ([`confirm`]) that run at once, each on a connection of
+/// the service's pool.
+pub(crate) const CONFIRMS: usize = 4;
 
 /// The first and the longest pause between reconnection attempts.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(50), Duration::from_secs(2));
@@ -111,13 +119,15 @@ async fn listen(pool: &PgPool, channel: &str) -> Result<PgListener, sqlx::Error>
     Ok(l)
 }
 
-/// What a listener needs to check an event: its channel and the read of one record's state.
+/// What a listener needs to check an event: its channel and the read of one record's row.
 #[derive(Debug)]
 pub(crate) struct Check {
     pub(crate) channel: String,
-    /// `$1` the id, `$2` the kind: the record's state and reason, if it has a row.
-    pub(crate) state: String,
+    /// `$1` the id, `$2` the kind: the record's row (`COLS`), if it has one.
+    pub(crate) row: String,
     pub(crate) kind: &'static str,
+    /// Whether events may carry rows (zero retention); otherwise rows are ignored.
+    pub(crate) rows: bool,
 }
 
 async fn run<T: DeserializeOwned + Send + Sync + 'static>(
@@ -130,6 +140,7 @@ async fn run<T: DeserializeOwned + Send + Sync + 'static>(
 ) {
     let mut listener = Some(first);
     let mut pause = BACKOFF.0;
+    let confirms = Arc::new(tokio::sync::Semaphore::new(CONFIRMS));
     loop {
         let mut l = match listener.take() {
             Some(l) => l,
@@ -153,9 +164,19 @@ async fn run<T: DeserializeOwned + Send + Sync + 'static>(
             tokio::select! {
                 got = l.try_recv() => match got {
                     Ok(Some(n)) => {
-                        if let Some((id, row)) = on_event(&notifier, n.payload()) {
-                            let (reader, check) = (reader.clone(), check.clone());
-                            tokio::spawn(confirm(reader, check, notifier.clone(), id, row));
+                        if let Some((id, row)) = on_event(&notifier, n.payload(), check.rows) {
+                            match confirms.clone().try_acquire_owned() {
+                                Ok(permit) => {
+                                    let (reader, check) = (reader.clone(), check.clone());
+                                    let notifier = notifier.clone();
+                                    tokio::spawn(async move {
+                                        confirm(reader, check, notifier, id, row).await;
+                                        drop(permit);
+                                    });
+                                }
+                                // Enough checks running: its waiters re-read instead.
+                                Err(_) => notifier.notify(id),
+                            }
                         }
                     }
                     _ => break,
@@ -168,11 +189,13 @@ async fn run<T: DeserializeOwned + Send + Sync + 'static>(
     }
 }
 
-/// Wakes the waiters of the event's id to re-read; when the event carries a finished row
-/// for a watched id, returns it instead, for [`confirm`] to check against the tables.
+/// Wakes the waiters of the event's id to re-read; when `rows` (zero retention) and the
+/// event carries a finished row for a watched id, returns it instead, for [`confirm`] to
+/// check against the tables.
 pub(crate) fn on_event<T: DeserializeOwned>(
     notifier: &Notifier<T>,
     payload: &str,
+    rows: bool,
 ) -> Option<(PendingId, Row)> {
     let (id, row) = match payload.split_once(' ') {
         Some((id, row)) => (id, Some(row)),
@@ -183,6 +206,7 @@ pub(crate) fn on_event<T: DeserializeOwned>(
         return None;
     }
     let row = row
+        .filter(|_| rows)
         .and_then(|json| serde_json::from_str::<Row>(json).ok())
         .filter(|r| r.id == id.to_string() && r.state != "open");
     if row.is_none() {
@@ -191,9 +215,9 @@ pub(crate) fn on_event<T: DeserializeOwned>(
     row.map(|r| (id, r))
 }
 
-/// Hands the event's row to the waiters of `id` only if the tables hold that outcome or
-/// no row at all; otherwise (open, or finished otherwise: a forged or stale event) they
-/// only re-read. A failed read also only makes them re-read.
+/// Hands the waiters of `id` the database's row when it holds the record finished, the
+/// event's row only when it holds no row at all (the finishing call removed it); while it
+/// holds the record open they only re-read. A failed read also only makes them re-read.
 async fn confirm<T: DeserializeOwned>(
     reader: PgPool,
     check: Arc<Check>,
@@ -201,22 +225,20 @@ async fn confirm<T: DeserializeOwned>(
     id: PendingId,
     row: Row,
 ) {
-    let held: Result<Option<(String, Option<String>)>, _> =
-        sqlx::query_as(sqlx::AssertSqlSafe(check.state.as_str()))
-            .bind(id.to_string())
-            .bind(check.kind)
-            .fetch_optional(&reader)
-            .await;
-    let agrees = match held {
-        Ok(None) => true,
-        Ok(Some((state, reason))) => state == row.state && reason == row.reason,
-        Err(_) => false,
+    let held = sqlx::query(sqlx::AssertSqlSafe(check.row.as_str()))
+        .bind(id.to_string())
+        .bind(check.kind)
+        .fetch_optional(&reader)
+        .await;
+    let chosen = match held {
+        Ok(None) => Some(row),
+        Ok(Some(db)) => Row::read(&db, 0).ok().filter(|r| r.state != "open"),
+        Err(_) => None,
     };
     // The row of a finished record: its state does not depend on the time.
-    match row
-        .decode::<T>(Timestamp::from_millis(0))
-        .ok()
-        .filter(|r| agrees && r.id == id)
+    match chosen
+        .and_then(|r| r.decode::<T>(Timestamp::from_millis(0)).ok())
+        .filter(|r| r.id == id)
     {
         Some(record) => notifier.notify_with(id, record),
         None => notifier.notify(id),
@@ -232,7 +254,7 @@ mod tests {
         let n = Notifier::<u32>::new();
         let id = PendingId::random();
         let mut sub = n.subscribe(id);
-        assert!(on_event(&n, &id.to_string()).is_none());
+        assert!(on_event(&n, &id.to_string(), true).is_none());
         assert!(sub.try_changed().is_none());
         let row = Row {
             id: id.to_string(),
@@ -249,12 +271,16 @@ mod tests {
         };
         let json = serde_json::to_string(&row).expect("json");
         // A row is not handed over before `confirm` checked it.
-        let (got, checked) = on_event(&n, &format!("{id} {json}")).expect("the row");
+        let (got, checked) = on_event(&n, &format!("{id} {json}"), true).expect("the row");
         assert_eq!((got, checked.data.as_str()), (id, "5"));
         assert!(sub.try_changed().is_none());
+        // A store that keeps finished records never sends rows: one is only a wake-up.
+        assert!(on_event(&n, &format!("{id} {json}"), false).is_none());
+        let woke = tokio::time::timeout(Duration::from_secs(1), sub.changed()).await;
+        assert!(matches!(woke, Ok(None)), "woken to re-read, with no row");
         // Garbage never panics, and wakes nobody for an unparsable id.
-        assert!(on_event(&n, "not-an-id").is_none());
-        assert!(on_event(&n, &format!("{id} {{broken")).is_none());
-        assert!(on_event(&n, "").is_none());
+        assert!(on_event(&n, "not-an-id", true).is_none());
+        assert!(on_event(&n, &format!("{id} {{broken"), true).is_none());
+        assert!(on_event(&n, "", true).is_none());
     }
 }

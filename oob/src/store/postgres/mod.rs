@@ -128,6 +128,19 @@ struct Shared<T> {
 /// zero `counts` row until a purge or clear touches their namespace again).
 const MAX_EMPTIED: usize = 10_000;
 
+/// Adds `namespaces` to the emptied set `set` while it holds fewer than [`MAX_EMPTIED`].
+fn remember(
+    set: &mut std::collections::HashSet<String>,
+    namespaces: impl IntoIterator<Item = String>,
+) {
+    for namespace in namespaces {
+        if set.len() >= MAX_EMPTIED {
+            return;
+        }
+        set.insert(namespace);
+    }
+}
+
 impl<T> Clone for PostgresStore<T> {
     fn clone(&self) -> Self {
         Self {
@@ -274,8 +287,8 @@ where
                 .emptied
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if list.len() < MAX_EMPTIED && !list.contains(&row.namespace) {
-                list.insert(row.namespace.clone());
+            if !list.contains(&row.namespace) {
+                remember(&mut list, [row.namespace.clone()]);
             }
         }
         if wake == Wake::Now {
@@ -287,5 +300,27 @@ where
             s.notifier.notify_with(id, record.clone());
         }
         Ok(record)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The emptied set never grows past MAX_EMPTIED, also when a failed purge puts back
+    /// what it took (the set may have filled again in between).
+    #[test]
+    fn remembering_stops_at_the_cap() {
+        let mut set = std::collections::HashSet::new();
+        remember(&mut set, (0..MAX_EMPTIED - 1).map(|i| i.to_string()));
+        remember(&mut set, ["0".to_owned()]);
+        assert_eq!(
+            set.len(),
+            MAX_EMPTIED - 1,
+            "a known namespace is not added twice"
+        );
+        remember(&mut set, (0..10).map(|i| format!("x{i}")));
+        assert_eq!(set.len(), MAX_EMPTIED);
+        assert!(set.contains("x0") && !set.contains("x1"));
     }
 }

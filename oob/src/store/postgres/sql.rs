@@ -21,7 +21,7 @@ const MOVED: &str = "d.id, d.kind, d.namespace, d.alias, d.resource, d.elicit_id
 pub(crate) struct Sql {
     pub(crate) get: Arc<str>,
     pub(crate) forget: Arc<str>,
-    pub(crate) state: Arc<str>,
+    pub(crate) row: Arc<str>,
     pub(crate) create_fast: Arc<str>,
     pub(crate) create: Arc<str>,
     pub(crate) transition_keep: Arc<str>,
@@ -56,10 +56,10 @@ impl Sql {
                  UNION ALL SELECT {COLS}, p.finished_at > $4 FROM {s}.finished p \
                  WHERE p.id = $1::uuid AND p.kind = $2 LIMIT 1"
             )),
-            // A record's state and reason, if it has a row (the listener's check).
-            state: a(format!(
-                "SELECT p.state, p.reason FROM {s}.pendings p WHERE p.id = $1::uuid \
-                 AND p.kind = $2 UNION ALL SELECT p.state, p.reason FROM {s}.finished p \
+            // A record's row, open or finished, if it has one (the listener's check).
+            row: a(format!(
+                "SELECT {COLS} FROM {s}.pendings p WHERE p.id = $1::uuid AND p.kind = $2 \
+                 UNION ALL SELECT {COLS} FROM {s}.finished p \
                  WHERE p.id = $1::uuid AND p.kind = $2 LIMIT 1"
             )),
             // Zero retention: the finished row a `Wake::Later` complete kept, once woken.
@@ -71,12 +71,14 @@ impl Sql {
             )),
             // Without dedup and a total bound: the namespace's `counts` row, incremented
             // while below the bound (its row lock serialises the namespace's creates), and
-            // the insert. Neither column true: `counts` says full, ask `create_pending`.
+            // the insert. Neither column true: `counts` says full (or the bound is zero: no
+            // row is made), ask `create_pending`.
             create_fast: a(format!(
                 "WITH f AS (SELECT EXISTS (SELECT 1 FROM {s}.finished WHERE id = $1::uuid) \
                  AS dup), c AS (INSERT INTO {s}.counts AS c (kind, namespace, open) \
-                 SELECT $2, $3, 1 FROM f WHERE NOT f.dup ON CONFLICT (kind, namespace) \
-                 DO UPDATE SET open = c.open + 1 WHERE c.open < $10 RETURNING 1), \
+                 SELECT $2, $3, 1 FROM f WHERE NOT f.dup AND $10 > 0 \
+                 ON CONFLICT (kind, namespace) DO UPDATE SET open = c.open + 1 \
+                 WHERE c.open < $10 RETURNING 1), \
                  i AS (INSERT INTO {s}.pendings (id, kind, namespace, alias, resource, \
                  elicit_id, data, created_at, expires_at, state) SELECT $1::uuid, $2, $3, $4, \
                  $5, $6, $7, $8, $9, 'open' FROM c RETURNING 1) \
@@ -111,6 +113,8 @@ impl Sql {
             purge_lock: a(format!(
                 "SELECT pg_advisory_xact_lock(hashtextextended('oob:{s}:purge', 0))::text"
             )),
+            // $2: open records that expired at or before it go; $3: finished ones that
+            // finished at or before it (zero retention: WAKE_GRACE earlier, see `purge`).
             purge: a(format!(
                 "WITH o AS (DELETE FROM {s}.pendings WHERE id IN (SELECT p.id FROM \
                  {s}.pendings p WHERE p.kind = $1 AND p.expires_at <= $2 LIMIT {PURGE_CHUNK} \
@@ -119,7 +123,7 @@ impl Sql {
                  namespace, count(*) AS n FROM o GROUP BY 1, 2) x \
                  WHERE c.kind = x.kind AND c.namespace = x.namespace), \
                  f AS (DELETE FROM {s}.finished WHERE id IN (SELECT p.id FROM \
-                 {s}.finished p WHERE p.kind = $1 AND p.finished_at <= $2 \
+                 {s}.finished p WHERE p.kind = $1 AND p.finished_at <= $3 \
                  LIMIT {PURGE_CHUNK}) RETURNING id, namespace) \
                  SELECT id::text, namespace FROM o UNION ALL SELECT id::text, namespace FROM f"
             )),

@@ -12,6 +12,7 @@ use crate::id::PendingId;
 use crate::namespace::Namespace;
 use crate::payload::OobPayload;
 use crate::state::CancelReason;
+use crate::store::lifecycle::WAKE_GRACE;
 use crate::store::{
     CreateError, Created, Dedup, Limits, NewRecord, Record, Store, StoreError, Subscription,
     TransitionError, Wake,
@@ -145,6 +146,14 @@ where
     async fn purge(&self, now: Timestamp) -> Result<usize, StoreError> {
         let s = &self.shared;
         let cutoff = self.cutoff(now);
+        // With zero retention the finished rows are those a `Wake::Later` complete kept for
+        // its `wake`: purged only once WAKE_GRACE has passed since they finished.
+        let finished_cutoff = if s.retention.is_zero() {
+            let grace = i64::try_from(WAKE_GRACE.as_millis()).unwrap_or(i64::MAX);
+            cutoff.saturating_sub(grace)
+        } else {
+            cutoff
+        };
         let mut total = 0;
         let mut emptied: Vec<String> = std::mem::take(
             &mut *s
@@ -155,18 +164,30 @@ where
         .into_iter()
         .collect();
         loop {
-            let ids =
-                match transitions::purge_chunk(&s.pool, &s.sql, T::KIND, cutoff, &emptied).await {
-                    Ok(ids) => ids,
-                    Err(e) => {
-                        // Not purged: the next purge tries these namespaces again.
-                        s.emptied
+            let ids = match transitions::purge_chunk(
+                &s.pool,
+                &s.sql,
+                T::KIND,
+                cutoff,
+                finished_cutoff,
+                &emptied,
+            )
+            .await
+            {
+                Ok(ids) => ids,
+                Err(e) => {
+                    // Not purged: the next purge tries these namespaces again.
+                    // Not more than MAX_EMPTIED, as when they were remembered.
+                    super::remember(
+                        &mut s
+                            .emptied
                             .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .extend(emptied);
-                        return Err(e);
-                    }
-                };
+                            .unwrap_or_else(std::sync::PoisonError::into_inner),
+                        emptied,
+                    );
+                    return Err(e);
+                }
+            };
             emptied.clear();
             total += ids.len();
             self.changed(&ids);

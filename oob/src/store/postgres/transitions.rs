@@ -316,6 +316,7 @@ pub(crate) async fn purge_chunk(
     sql: &Sql,
     kind: &str,
     cutoff: i64,
+    finished_cutoff: i64,
     emptied: &[String],
 ) -> Result<Vec<PendingId>, StoreError> {
     let mut tx = pool.begin().await.map_err(PgError::store)?;
@@ -326,6 +327,7 @@ pub(crate) async fn purge_chunk(
     let rows = sqlx::query(q(&sql.purge))
         .bind(kind)
         .bind(cutoff)
+        .bind(finished_cutoff)
         .fetch_all(&mut *tx)
         .await
         .map_err(PgError::store)?;

@@ -2,6 +2,10 @@
 -- whose records it removed), so `create_pending` creates, locks and reads its namespace's
 -- row in one statement instead of an insert then a `SELECT … FOR UPDATE` (between which a
 -- purge could now delete the row). Otherwise as version 2. `{s}` is the schema name.
+-- The lock waits for creates of version 2 in flight (they insert a zero row, then lock and
+-- read it in a second statement: deleting it in between would lose their increment) and
+-- holds new ones until this commits.
+LOCK TABLE {s}.counts IN SHARE ROW EXCLUSIVE MODE;
 DELETE FROM {s}.counts WHERE open = 0;
 CREATE OR REPLACE FUNCTION {s}.create_pending(
     p_id uuid, p_kind text, p_namespace text, p_alias text, p_resource text,
@@ -73,6 +77,9 @@ BEGIN
             n := n - gone;
         END IF;
         IF n >= p_per_ns THEN
+            -- A refused create leaves no zero row behind (this one holds its lock).
+            DELETE FROM {s}.counts c
+                WHERE c.kind = p_kind AND c.namespace = p_namespace AND c.open = 0;
             RETURN QUERY SELECT 'full_namespace'::text, NULL::text, NULL::text, NULL::text,
                 NULL::text, NULL::text, NULL::text, NULL::bigint, NULL::bigint, NULL::text,
                 NULL::text, NULL::bigint;
@@ -85,6 +92,8 @@ BEGIN
             WHERE p.kind = p_kind AND p.expires_at > p_now
             LIMIT p_total) t;
         IF n >= p_total THEN
+            DELETE FROM {s}.counts c
+                WHERE c.kind = p_kind AND c.namespace = p_namespace AND c.open = 0;
             RETURN QUERY SELECT 'full_total'::text, NULL::text, NULL::text, NULL::text,
                 NULL::text, NULL::text, NULL::text, NULL::bigint, NULL::bigint, NULL::text,
                 NULL::text, NULL::bigint;
@@ -103,6 +112,10 @@ BEGIN
                 WHERE c.kind = p_kind AND c.namespace = p_namespace;
             n := 1;
         END IF;
+    END IF;
+    IF n = 0 THEN
+        DELETE FROM {s}.counts c
+            WHERE c.kind = p_kind AND c.namespace = p_namespace AND c.open = 0;
     END IF;
     RETURN QUERY SELECT (CASE WHEN n = 1 THEN 'inserted' ELSE 'duplicate' END)::text,
         NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text,
