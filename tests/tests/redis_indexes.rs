@@ -238,3 +238,51 @@ async fn a_finished_record_left_at_its_deadline_does_not_hold_a_bound() {
     assert!(m.create(&user("d"), spec()).await.is_err());
     m.complete(next).await.expect("complete");
 }
+
+/// The write commands Redis ran so far (`INFO commandstats`), by name.
+async fn writes_run(c: &mut redis::aio::MultiplexedConnection) -> Vec<String> {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(c)
+        .await
+        .expect("INFO");
+    ["hsetnx", "hset", "del", "zadd", "publish"]
+        .iter()
+        .filter(|w| info.contains(&format!("cmdstat_{w}:")))
+        .map(|w| (*w).to_owned())
+        .collect()
+}
+
+/// Completing or cancelling an id that names no record (say, a made-up one from a URL)
+/// writes nothing, so it cannot leave a lone finish marker behind either.
+#[tokio::test]
+async fn a_transition_of_an_unknown_id_writes_nothing() {
+    use oob::id::PendingId;
+    use oob::state::CancelReason;
+    use oob::store::{Store, TransitionError, Wake};
+    use oob::time::Timestamp;
+
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let prefix = "{bogus}:";
+    let s = store(&server, prefix, Duration::from_secs(5)).await;
+    let mut c = raw(&server).await;
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query_async(&mut c)
+        .await
+        .expect("RESETSTAT");
+    let now = Timestamp::from_system_time(std::time::SystemTime::now());
+    let id = PendingId::random();
+    assert!(matches!(
+        s.complete(id, None, now, Wake::Now).await,
+        Err(TransitionError::NotFound)
+    ));
+    assert!(matches!(
+        s.cancel(id, CancelReason::Cancelled, None, now).await,
+        Err(TransitionError::NotFound)
+    ));
+    assert_eq!(writes_run(&mut c).await, Vec::<String>::new());
+    assert!(keys(&mut c, prefix).await.is_empty());
+}

@@ -12,7 +12,7 @@ use crate::id::PendingId;
 use crate::store::{Record, TransitionError, Wake};
 use crate::time::Timestamp;
 
-/// Adds to `p` what follows a transition's win: the record re-scored by its finish time
+/// Adds to `p` what follows a transition's win (see [`RedisStore::finish`]): the record re-scored by its finish time
 /// in its namespace index and the store index (`XX`: an entry a clear or purge removed is
 /// not put back), and the event. Its dedup index entry stays: a dedup lookup drops the
 /// finished ids it meets, purge the rest.
@@ -45,24 +45,24 @@ impl<T> RedisStore<T>
 where
     T: Serialize + DeserializeOwned + Send + Sync + 'static,
 {
-    /// A transition without Lua (no namespace to check, not a decline). `HSETNX` of the
-    /// finish marker decides the single winner, in a `MULTI` with the read of the record's
-    /// fields; the marker alone makes the record finished for every reader (see
-    /// `codec.rs`). The winner then moves the record in its indexes (`ZADD XX`, so an entry
-    /// a concurrent clear or purge removed is not put back) and publishes the event. Should
-    /// those follow-up writes fail, the record still reads finished: a dedup lookup skips
-    /// it and drops its stale entry, the namespace's open count includes it until its
-    /// deadline, and purge goes by the marker.
+    /// A transition without Lua (no namespace to check, not a decline) of a record this
+    /// store created lately, so whose namespace index key it knows
+    /// ([`Recent`](super::recent::Recent), taken out by the caller). One round trip: a
+    /// `MULTI` of `HSETNX` of the finish marker, which decides the single winner, the read
+    /// of the record's fields, the index moves (`ZADD XX`, so an entry a concurrent clear
+    /// or purge removed is not put back) and the event. The marker alone makes the record
+    /// finished for every reader (see `codec.rs`).
     ///
-    /// When this store created the record lately it knows the index keys already
-    /// ([`Recent`](super::recent::Recent)), and the index moves and the event join the
-    /// `MULTI`: one round trip. They then run whether or not this call wins, which is
-    /// harmless: a loser re-scores the entries of a record that is finished anyway (to its
-    /// own time, not after its `now`; purge goes by the marker), takes out a dedup entry
-    /// that is leaving anyway, and publishes an extra event (waiters re-read).
+    /// The moves and the event run whether or not this call wins, which is harmless: a
+    /// loser re-scores the entries of a record that is finished anyway (to its own time,
+    /// not after its `now`; purge goes by the marker), and publishes an extra event
+    /// (waiters re-read). Nothing follows a win but [`finished`](Self::finished), so a win
+    /// always wakes the local waiters. Any other id takes the script (`transition.lua`):
+    /// one round trip too, and no write for an id that names no record.
     pub(super) async fn finish(
         &self,
         id: PendingId,
+        namespace_index: &str,
         to: &'static str,
         now: Timestamp,
         wake: Wake,
@@ -73,7 +73,6 @@ where
         let key = keys.record(id_str);
         let at = now.as_millis();
         let publish = wake == Wake::Now && !self.shared.retention.is_zero();
-        let known = self.shared.recent.take(id);
         let mut p = redis::pipe();
         p.atomic()
             .cmd("HSETNX")
@@ -83,16 +82,14 @@ where
             .cmd("HMGET")
             .arg(&key)
             .arg(&["f", "n", "c", "e", "a", "r", "i", "d"]);
-        if let Some(known) = &known {
-            moves(&mut p, keys, known, id_str, at, publish);
-        }
+        moves(&mut p, keys, namespace_index, id_str, at, publish);
         let (won, f): (i64, Vec<redis::Value>) =
             p.query_async(&mut self.writes()).await.map_err(backend)?;
         if f.len() != 8 {
             return Err(reply("HMGET").into());
         }
         let field = |i: usize| f.get(i).and_then(bytes);
-        let Some(ns) = field(1) else {
+        if field(1).is_none() {
             if won == 1 {
                 // The record was cleared or purged just before: take the marker back. (Should
                 // this fail too, a key holding only the marker stays; no read takes it for a
@@ -103,7 +100,7 @@ where
                     .await;
             }
             return Err(TransitionError::NotFound);
-        };
+        }
         let deadline = field(3)
             .and_then(|e| std::str::from_utf8(e).ok())
             .and_then(|e| e.parse::<u64>().ok())
@@ -125,12 +122,6 @@ where
         }
         // `n c e a r i d`, as a transition script returns them.
         let rec = decode_transitioned::<T>(id, &f[1..], new_state(to, now))?;
-        if known.is_none() {
-            let ns = std::str::from_utf8(ns).map_err(|_| reply("namespace"))?;
-            let mut p = redis::pipe();
-            moves(&mut p, keys, &keys.namespace(ns), id_str, at, publish);
-            p.exec_async(&mut self.writes()).await.map_err(backend)?;
-        }
         self.finished(rec, wake).await
     }
 }

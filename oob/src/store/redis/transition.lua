@@ -1,6 +1,7 @@
--- transition.lua: completes, cancels or declines an open record (the path for a decline
--- and for a transition that must check the namespace first; see `finish.rs` for the
--- one without Lua). Writes the finish marker `f` (state code and time, see `codec.rs`).
+-- transition.lua: completes, cancels or declines an open record (the path for a decline,
+-- for a transition that must check the namespace first, and for a record this store did
+-- not create lately: see `finish.rs` for the one without Lua). Writes nothing for an id
+-- that names no record. Writes the finish marker `f` (state code and time, see `codec.rs`).
 --
 -- KEYS[1] record hash (P p:id)       KEYS[2] store index (P all)
 -- ARGV[1] now (ms)                    ARGV[2] new state: 'c' completed, 'x' cancelled, 'd' declined

@@ -1,5 +1,6 @@
-//! The atomic operations on one record: create, get, the scripted transitions (decline, and
-//! complete or cancel with a namespace to check), and what follows every transition.
+//! The atomic operations on one record: create, get, the scripted transitions (decline,
+//! complete or cancel with a namespace to check or of a record this store did not create
+//! lately), and what follows every transition.
 
 use std::str::FromStr;
 
@@ -188,8 +189,11 @@ where
         now: Timestamp,
         wake: Wake,
     ) -> Result<Record<T>, TransitionError> {
-        if expect.is_none() && to != "d" {
-            return self.finish(id, to, now, wake).await;
+        if expect.is_none()
+            && to != "d"
+            && let Some(namespace_index) = self.shared.recent.take(id)
+        {
+            return self.finish(id, &namespace_index, to, now, wake).await;
         }
         let ids = id.encode();
         let id_str = ids.as_str();
