@@ -80,9 +80,12 @@ impl<T> RedisStoreBuilder<T> {
     /// How soon after its retention window a record is forgotten when no sweeper calls
     /// [`purge`](crate::store::Store::purge): within twice this (default
     /// [`DEFAULT_TTL_SLACK`]). Every connected store purges by itself this often (at least
-    /// once a second), forgetting what a purge at its clock minus this would, which allows
-    /// for clocks of other services running up to this much ahead. (Records carry no Redis
-    /// TTL: a key expiring by itself would leave its index entries behind.)
+    /// once a second), forgetting what a purge at its own clock minus this would. That is
+    /// safe for the records of services whose clocks run up to this much behind this
+    /// store's; a store whose clock runs ahead of another service's by more than this
+    /// forgets that service's records early, by the excess (and a record it just finished,
+    /// once the excess passes the retention window). (Records carry no Redis TTL: a key
+    /// expiring by itself would leave its index entries behind.)
     #[must_use]
     pub fn ttl_slack(mut self, slack: Duration) -> Self {
         self.slack = slack;
@@ -122,6 +125,14 @@ impl<T> RedisStoreBuilder<T> {
     /// there: `WAIT` covers only its own connection's writes and holds that connection
     /// while it waits, so a lagging replica delays the store's other writes (up to
     /// `timeout` each) but not its reads, lists, purges and clears.
+    ///
+    /// `timeout` is capped at three quarters of the
+    /// [`response_timeout`](Self::response_timeout), so the reply of a `WAIT` that runs out
+    /// arrives before the client gives up on it. `WAIT` counts the replicas that have the
+    /// writes of its own connection: should that connection break between a write and its
+    /// `WAIT` (the store reconnects by itself), the `WAIT` runs on the new connection,
+    /// which wrote nothing yet, and answers at once with every connected replica, so that
+    /// one write is acknowledged without being known to be replicated.
     #[must_use]
     pub fn wait_for_replicas(mut self, replicas: u32, timeout: Duration) -> Self {
         self.replicas = (replicas > 0).then_some((replicas, timeout));
@@ -182,7 +193,12 @@ impl<T> RedisStoreBuilder<T> {
                 keys,
                 retention: self.retention,
                 slack: self.slack,
-                replicas: self.replicas,
+                replicas: self.replicas.map(|(n, timeout)| {
+                    let cap = self
+                        .response_timeout
+                        .saturating_sub(self.response_timeout / 4);
+                    (n, timeout.min(cap))
+                }),
                 notifier,
                 subscribed,
                 subscriber,

@@ -143,7 +143,8 @@ impl<T: Send + Sync + 'static> RedisStore<T> {
 }
 
 /// The store's own purge: every `every` (at least a second), forgets what a purge at
-/// `now - every` would (so the services' clocks may run up to `every` ahead of this one's),
+/// `now - every` would (so the clocks of services running up to `every` behind this one's
+/// are allowed for; see [`RedisStoreBuilder::ttl_slack`](super::RedisStoreBuilder::ttl_slack)),
 /// for as long as the store is alive. Records carry no TTL (purge removes them together
 /// with their index entries), so this is what bounds Redis's memory when no sweeper runs.
 pub(super) async fn sweep<T: Send + Sync + 'static>(shared: Weak<Shared<T>>, every: Duration) {

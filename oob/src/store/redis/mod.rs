@@ -29,12 +29,13 @@
 //! Nothing scans more than it returns: a create is one script (a `ZADD NX` to the store
 //! index, which is also the duplicate-id check; for dedup a `ZRANGEBYSCORE … LIMIT 0 1` and
 //! `HGETALL` of what it finds, dropping the finished ids it meets, and at most a `GET` and `HMGET` of the latest decline; one
-//! `ZCOUNT` per bound; the `HSET` and two more `ZADD`s). A complete or cancel is no script:
-//! a `MULTI` of `HSETNX` (the finish marker, which decides the one winner), `HMGET`, two
-//! `ZADD XX` re-scoring the record by its finish time and the `PUBLISH`, in one round trip
-//! when this store created the record lately, else the winner sends the last three after
-//! the first two (see `finish.rs` for what a reader sees in between); a decline, or a
-//! transition that must check the namespace, is one script of `O(log n)` commands. A get is one `HGETALL`;
+//! `ZCOUNT` per bound, and only at a bound a look at up to 256 of its lowest-scored entries
+//! for finished records whose re-score was lost (see `create.lua`); the `HSET` and two
+//! more `ZADD`s). A complete or cancel of a record this store created lately is no
+//! script: one `MULTI` of `HSETNX` (the finish marker, which decides the one winner),
+//! `HMGET`, two `ZADD XX` re-scoring the record by its finish time and the `PUBLISH` (see
+//! `finish.rs`); any other transition (of another replica's record, an unknown id, a
+//! decline, or one that must check the namespace) is one script of `O(log n)` commands. A get is one `HGETALL`;
 //! a list reads the open ids of the namespace and their records; clear and purge handle
 //! batches of what they remove.
 //!
@@ -115,16 +116,16 @@ pub const DEFAULT_PREFIX: &str = "oob:";
 
 pub use crate::store::lifecycle::DEFAULT_RETENTION;
 
-/// How often a connected store purges by itself, and how far behind its clock it purges
-/// (the allowance for clocks of other services running ahead): a record is forgotten at
-/// most about twice this after its retention window ended, with or without a sweeper (see
-/// [`RedisStoreBuilder::ttl_slack`]).
+/// How often a connected store purges by itself, and how far behind its own clock it
+/// purges (the allowance for services whose clocks run behind its own): a record is
+/// forgotten at most about twice this after its retention window ended, with or without
+/// a sweeper (see [`RedisStoreBuilder::ttl_slack`], also for clocks running ahead).
 pub const DEFAULT_TTL_SLACK: Duration = Duration::from_secs(60);
 
 /// A [`Store`] in Redis, shared by every replica that uses the same server and prefix.
 ///
-/// Atomic transitions in one round trip, key TTLs, per-namespace and per-dedup-key indexes
-/// kept with the records, and change events over pub/sub, so a waiter on one replica wakes
+/// Atomic transitions in one round trip, per-namespace and per-dedup-key indexes kept with
+/// the records, purged together with them (by the store itself too, no key TTLs), and change events over pub/sub, so a waiter on one replica wakes
 /// when another replica completes (see the [module docs](self) for the layout, the cost of
 /// each operation and Redis Cluster). Payloads are stored as JSON. Cloning shares the
 /// connection.

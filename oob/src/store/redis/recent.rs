@@ -11,7 +11,8 @@ use std::sync::Mutex;
 
 use crate::id::PendingId;
 
-/// How many records' keys are kept (about 100 bytes each).
+/// How many records' keys are kept (about 100 bytes each with a short namespace, up to about
+/// 400 with one of 256 bytes: the namespace index key holds the namespace).
 const CAPACITY: usize = 65_536;
 
 #[derive(Default)]
