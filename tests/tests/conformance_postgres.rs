@@ -71,6 +71,7 @@ mod postgres_only {
     use super::*;
     use oob::provider::FromVerifiedSubject;
     use oob::store::Scope;
+    use oob::store::postgres::{SchemaName, migrate};
     use oob::store::{Finished, RecordState, Store, TransitionError, Wake};
     use oob::time::{Clock, SystemClock};
     use oob::{CallbackBase, Error, Manager, Outcome, PendingId};
@@ -210,6 +211,74 @@ mod postgres_only {
             "no row for a create over the total"
         );
         assert!(counted(&store, "a").await);
+    }
+
+    /// Migration 3 deletes the zero `counts` rows only once the creates of version 2 in
+    /// flight are done: such a create (an insert that does nothing on the existing zero row,
+    /// then a `SELECT … FOR UPDATE` of it, in one transaction) still finds its row.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn migration_3_waits_for_creates_of_version_2_in_flight() {
+        let pool = server().pool(4).await;
+        let s = fresh_schema();
+        let mut setup = format!(
+            "CREATE SCHEMA {s}; CREATE TABLE {s}.migrations (version integer PRIMARY KEY, \
+             applied_at timestamptz NOT NULL DEFAULT now()); "
+        );
+        for step in [
+            include_str!("../../oob/src/store/postgres/migrations/1.sql"),
+            include_str!("../../oob/src/store/postgres/migrations/2.sql"),
+        ] {
+            setup.push_str(&step.replace("{s}", &s));
+            setup.push('\n');
+        }
+        setup.push_str(&format!(
+            "INSERT INTO {s}.migrations (version) VALUES (1), (2); \
+             INSERT INTO {s}.counts (kind, namespace, open) VALUES ('k', 'n', 0);"
+        ));
+        sqlx::raw_sql(sqlx::AssertSqlSafe(setup))
+            .execute(&pool)
+            .await
+            .expect("schema at version 2");
+        // A create of version 2, between its two statements.
+        let mut create = pool.begin().await.expect("begin");
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO {s}.counts (kind, namespace, open) VALUES ('k', 'n', 0) \
+             ON CONFLICT (kind, namespace) DO NOTHING"
+        )))
+        .execute(&mut *create)
+        .await
+        .expect("insert");
+        let migration = {
+            let (pool, name) = (pool.clone(), SchemaName::new(&s).expect("name"));
+            tokio::spawn(async move { migrate(&pool, &name).await })
+        };
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(
+            !migration.is_finished(),
+            "the migration waits for the create"
+        );
+        let open: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT open FROM {s}.counts WHERE kind = 'k' AND namespace = 'n' FOR UPDATE"
+        )))
+        .fetch_optional(&mut *create)
+        .await
+        .expect("select");
+        assert_eq!(open, Some(0), "the create still finds its row");
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE {s}.counts SET open = open + 1 WHERE kind = 'k' AND namespace = 'n'"
+        )))
+        .execute(&mut *create)
+        .await
+        .expect("count");
+        create.commit().await.expect("commit");
+        assert_eq!(migration.await.expect("join").expect("migrate"), 2);
+        let open: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT open FROM {s}.counts WHERE kind = 'k' AND namespace = 'n'"
+        )))
+        .fetch_one(&pool)
+        .await
+        .expect("count after");
+        assert_eq!(open, 1, "the count of the create survives the migration");
     }
 
     /// A forged event for a record the database holds completed, with the real state but its
