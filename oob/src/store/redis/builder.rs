@@ -80,12 +80,13 @@ impl<T> RedisStoreBuilder<T> {
     /// How soon after its retention window a record is forgotten when no sweeper calls
     /// [`purge`](crate::store::Store::purge): within twice this (default
     /// [`DEFAULT_TTL_SLACK`]). Every connected store purges by itself this often (at least
-    /// once a second), forgetting what a purge at its own clock minus this would. That is
-    /// safe for the records of services whose clocks run up to this much behind this
-    /// store's; a store whose clock runs ahead of another service's by more than this
-    /// forgets that service's records early, by the excess (and a record it just finished,
-    /// once the excess passes the retention window). (Records carry no Redis TTL: a key
-    /// expiring by itself would leave its index entries behind.)
+    /// once a second), forgetting what a purge at Redis's clock (`TIME`) minus this would,
+    /// so the host clocks of the stores that sweep do not matter. That is safe for the
+    /// records of services whose clocks run up to this much behind Redis's; the records of
+    /// a service whose clock runs further behind are forgotten early, by the excess (and
+    /// one it just finished, once the excess passes the retention window). An explicit
+    /// [`purge`](crate::store::Store::purge) goes by the `now` it is given. (Records carry
+    /// no Redis TTL: a key expiring by itself would leave its index entries behind.)
     #[must_use]
     pub fn ttl_slack(mut self, slack: Duration) -> Self {
         self.slack = slack;

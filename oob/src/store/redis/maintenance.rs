@@ -110,11 +110,16 @@ where
 impl<T: Send + Sync + 'static> RedisStore<T> {
     /// Forgets every record whose retention window ended by `now`, in batches.
     pub(super) async fn forget_ended(&self, now: Timestamp) -> Result<usize, StoreError> {
-        let keys = &self.shared.keys;
         let retention = u64::try_from(self.shared.retention.as_millis()).unwrap_or(u64::MAX);
         let Some(max) = now.as_millis().checked_sub(retention) else {
             return Ok(0);
         };
+        self.purge_up_to(max, None).await
+    }
+
+    /// Purges up to the score `max`, or with `behind`, up to Redis's own clock minus it.
+    async fn purge_up_to(&self, max: u64, behind: Option<u64>) -> Result<usize, StoreError> {
+        let keys = &self.shared.keys;
         let mut conn = self.conn();
         let mut purged = 0;
         loop {
@@ -124,6 +129,9 @@ impl<T: Send + Sync + 'static> RedisStore<T> {
                 .arg(BATCH)
                 .arg(&keys.base)
                 .arg(&keys.channel);
+            if let Some(behind) = behind {
+                cmd.arg(behind);
+            }
             let v = eval(&mut conn, PURGE.source, &cmd).await?;
             let (ids, full) = removed(&v)?;
             purged += ids.len();
@@ -143,10 +151,11 @@ impl<T: Send + Sync + 'static> RedisStore<T> {
 }
 
 /// The store's own purge: every `every` (at least a second), forgets what a purge at
-/// `now - every` would (so the clocks of services running up to `every` behind this one's
-/// are allowed for; see [`RedisStoreBuilder::ttl_slack`](super::RedisStoreBuilder::ttl_slack)),
-/// for as long as the store is alive. Records carry no TTL (purge removes them together
-/// with their index entries), so this is what bounds Redis's memory when no sweeper runs.
+/// Redis's clock (`TIME`, so this host's clock does not matter) minus `every` would (so the
+/// clocks of services running up to `every` behind Redis's are allowed for; see
+/// [`RedisStoreBuilder::ttl_slack`](super::RedisStoreBuilder::ttl_slack)), for as long as
+/// the store is alive. Records carry no TTL (purge removes them together with their index
+/// entries), so this is what bounds Redis's memory when no sweeper runs.
 pub(super) async fn sweep<T: Send + Sync + 'static>(shared: Weak<Shared<T>>, every: Duration) {
     let every = every.max(Duration::from_secs(1));
     loop {
@@ -154,11 +163,11 @@ pub(super) async fn sweep<T: Send + Sync + 'static>(shared: Weak<Shared<T>>, eve
         let Some(shared) = shared.upgrade() else {
             return;
         };
+        let behind = u64::try_from(shared.retention.saturating_add(every).as_millis())
+            .unwrap_or(u64::MAX)
+            .min(1 << 52);
         let store = RedisStore { shared };
-        let now = std::time::SystemTime::now()
-            .checked_sub(every)
-            .unwrap_or(std::time::UNIX_EPOCH);
         // Best effort: the next round tries again.
-        let _ = store.forget_ended(Timestamp::from_system_time(now)).await;
+        let _ = store.purge_up_to(0, Some(behind)).await;
     }
 }

@@ -116,10 +116,10 @@ pub const DEFAULT_PREFIX: &str = "oob:";
 
 pub use crate::store::lifecycle::DEFAULT_RETENTION;
 
-/// How often a connected store purges by itself, and how far behind its own clock it
-/// purges (the allowance for services whose clocks run behind its own): a record is
+/// How often a connected store purges by itself, and how far behind Redis's clock it
+/// purges (the allowance for services whose clocks run behind Redis's): a record is
 /// forgotten at most about twice this after its retention window ended, with or without
-/// a sweeper (see [`RedisStoreBuilder::ttl_slack`], also for clocks running ahead).
+/// a sweeper (see [`RedisStoreBuilder::ttl_slack`], also for clocks further behind).
 pub const DEFAULT_TTL_SLACK: Duration = Duration::from_secs(60);
 
 /// A [`Store`] in Redis, shared by every replica that uses the same server and prefix.

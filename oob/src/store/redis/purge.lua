@@ -3,12 +3,19 @@
 -- KEYS[1] store index (P all), scored by deadline while open and finish time after
 -- ARGV[1] latest score to forget (now - retention, ms)   ARGV[2] batch size
 -- ARGV[3] store key prefix (P)        ARGV[4] event channel (P events)
+-- ARGV[5] (optional) how far behind Redis's own clock to purge (ms): then ARGV[1] is
+--         ignored and the latest score is TIME - ARGV[5] (the store's own sweep, so that
+--         its host's clock does not matter)
 -- Touches each forgotten record's hash, P n:namespace and P j:key (named by the index
 -- entry and the record's fields, so not in KEYS; same hash tag). Reads only what it
 -- forgets (ZRANGEBYSCORE ... LIMIT). Records carry no TTL, so every index entry still
 -- has its record here. Returns {examined, forgotten ids...}.
 local max = tonumber(ARGV[1])
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+if ARGV[5] then
+  local t = redis.call('TIME')
+  max = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[5])
+end
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', max, 'LIMIT', 0, tonumber(ARGV[2]))
 local out = {#ids}
 for _, m in ipairs(ids) do
   local k = ARGV[3] .. 'p:' .. m
