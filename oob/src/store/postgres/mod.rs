@@ -239,7 +239,8 @@ impl<T> PostgresStore<T> {
     }
 
     /// What reads still see at `now`. With zero retention every finished row: the store
-    /// keeps one only from a [`Wake::Later`] complete until its [`wake`](super::Store::wake).
+    /// keeps one only from a [`Wake::Later`] complete until its [`wake`](super::Store::wake)
+    /// (or a purge `WAKE_GRACE` after it finished).
     fn read_cutoff(&self, now: Timestamp) -> Cutoff {
         let expired = self.cutoff(now);
         Cutoff {

@@ -12,7 +12,8 @@
 //!   changed nothing, a second statement reads the row to say why;
 //!   A complete with [`Wake::Later`](crate::store::Wake::Later) keeps the finished row even
 //!   with zero retention, until the store's `wake` deletes it (`forget`), so a retry in
-//!   between reads the outcome instead of not found;
+//!   between reads the outcome instead of not found (a purge removes it only `WAKE_GRACE`
+//!   after it finished: its completer died before waking);
 //! - get: both tables by primary key, hiding records past their retention;
 //! - clear: one `DELETE … RETURNING` over both tables; purge: the same in a transaction
 //!   that first takes the schema's purge lock. Both then delete the `counts` rows that are
