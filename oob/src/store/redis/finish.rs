@@ -12,10 +12,10 @@ use crate::id::PendingId;
 use crate::store::{Record, TransitionError, Wake};
 use crate::time::Timestamp;
 
-/// Adds to `p` what follows a transition's win (see [`RedisStore::finish`]): the record re-scored by its finish time
-/// in its namespace index and the store index (`XX`: an entry a clear or purge removed is
-/// not put back), and the event. Its dedup index entry stays: a dedup lookup drops the
-/// finished ids it meets, purge the rest.
+/// Adds to `p` what follows a transition's win (see [`RedisStore::finish`]): the record
+/// re-scored by its finish time in its namespace index and the store index (`XX`: an
+/// entry a clear or purge removed is not put back), and the event. Its dedup index entry
+/// stays: a dedup lookup drops the finished ids it meets, purge the rest.
 fn moves(
     p: &mut redis::Pipeline,
     keys: &Keys,

@@ -26,18 +26,19 @@
 //!
 //! # Cost per operation
 //!
-//! Nothing scans more than it returns: a create is one script (a `ZADD NX` to the store
-//! index, which is also the duplicate-id check; for dedup a `ZRANGEBYSCORE … LIMIT 0 1` and
-//! `HGETALL` of what it finds, dropping the finished ids it meets, and at most a `GET` and `HMGET` of the latest decline; one
-//! `ZCOUNT` per bound, and only at a bound a look at up to 256 of its lowest-scored entries
-//! for finished records whose re-score was lost (see `create.lua`); the `HSET` and two
-//! more `ZADD`s). A complete or cancel of a record this store created lately is no
-//! script: one `MULTI` of `HSETNX` (the finish marker, which decides the one winner),
-//! `HMGET`, two `ZADD XX` re-scoring the record by its finish time and the `PUBLISH` (see
-//! `finish.rs`); any other transition (of another replica's record, an unknown id, a
-//! decline, or one that must check the namespace) is one script of `O(log n)` commands. A get is one `HGETALL`;
-//! a list reads the open ids of the namespace and their records; clear and purge handle
-//! batches of what they remove.
+//! Nothing scans more than it returns or repairs: a create is one script (a `ZADD NX` to
+//! the store index, which is also the duplicate-id check; for dedup a
+//! `ZRANGEBYSCORE … LIMIT 0 1` and `HGETALL` of what it finds, dropping the finished ids it
+//! meets, and at most a `GET` and `HMGET` of the latest decline; one `ZCOUNT` per bound,
+//! and only at a bound a look at up to 256 of its lowest-scored entries for finished
+//! records whose re-score was lost, repeated only while it repairs one (see `create.lua`);
+//! the `HSET` and two more `ZADD`s). A complete or cancel of a record this store created
+//! lately is no script: one `MULTI` of `HSETNX` (the finish marker, which decides the one
+//! winner), `HMGET`, two `ZADD XX` re-scoring the record by its finish time and the
+//! `PUBLISH` (see `finish.rs`); any other transition (of another replica's record, an
+//! unknown id, a decline, or one that must check the namespace) is one script of
+//! `O(log n)` commands. A get is one `HGETALL`; a list reads the open ids of the namespace
+//! and their records; clear and purge handle batches of what they remove.
 //!
 //! # Keys the scripts do not declare
 //!
