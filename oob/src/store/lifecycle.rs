@@ -20,8 +20,9 @@
 //! - **Retention**: a finished record stays readable for the retention window after it
 //!   finished (an expired one: after its deadline) and is then gone for every read, purged
 //!   or not. With zero retention a completed, cancelled or declined record is removed by the
-//!   call that finished it (after its waiters were told), and an expired one is gone at its
-//!   deadline.
+//!   call that finished it (after its waiters were told; a completion whose waiters wake
+//!   later, at its wake-up, or by a purge [`WAKE_GRACE`] after it), and an expired one is gone
+//!   at its deadline.
 
 use std::time::Duration;
 
@@ -126,14 +127,23 @@ pub fn visible(state: RecordState, retention: Duration, now: Timestamp) -> bool 
 }
 
 /// When a record may be forgotten: the end of the retention window that starts when it
-/// finished, or, for an open (or expired) record, at its deadline.
+/// finished, or, for an open (or expired) record, at its deadline. With zero retention a
+/// completed or cancelled record still in the store is one awaiting its
+/// [`wake`](super::Store::wake) (every other transition removed its record at once): it may
+/// be forgotten [`WAKE_GRACE`] after it finished.
 #[must_use]
 pub fn purge_at(state: RecordState, expires_at: Timestamp, retention: Duration) -> Timestamp {
     match state {
-        RecordState::Open | RecordState::Expired { .. } => expires_at,
-        RecordState::Completed { at } | RecordState::Cancelled { at, .. } => at,
+        RecordState::Open | RecordState::Expired { .. } => expires_at.saturating_add(retention),
+        RecordState::Completed { at } | RecordState::Cancelled { at, .. }
+            if retention.is_zero() =>
+        {
+            at.saturating_add(WAKE_GRACE)
+        }
+        RecordState::Completed { at } | RecordState::Cancelled { at, .. } => {
+            at.saturating_add(retention)
+        }
     }
-    .saturating_add(retention)
 }
 
 /// Whether [`purge`](super::Store::purge) at `now` forgets the record.
@@ -284,7 +294,17 @@ mod tests {
             Duration::from_secs(1),
             T.saturating_add(Duration::from_secs(1))
         ));
-        assert!(purge_due(done, T, Duration::ZERO, T));
+        // With zero retention a completed record still stored awaits its wake-up.
+        assert!(!purge_due(done, T, Duration::ZERO, T));
+        let grace = T.saturating_add(WAKE_GRACE);
+        assert!(!purge_due(
+            done,
+            T,
+            Duration::ZERO,
+            Timestamp::from_millis(grace.as_millis() - 1)
+        ));
+        assert!(purge_due(done, T, Duration::ZERO, grace));
+        assert!(purge_due(expired, T, Duration::ZERO, T));
     }
 
     #[test]

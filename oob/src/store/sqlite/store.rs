@@ -25,11 +25,16 @@ const PURGE_CHUNK: usize = 1_000;
 
 /// Deletes up to `PURGE_CHUNK` records of kind `?1` whose retention window ended by the
 /// cutoff `?2`: open ones past their deadline (through the partial index of open rows) and
-/// finished ones (expired ones carry their deadline as `finished_at`).
+/// finished ones (expired ones carry their deadline as `finished_at`); completed, cancelled
+/// and declined ones by the cutoff `?3`, which with zero retention lies
+/// [`WAKE_GRACE`](crate::store::lifecycle::WAKE_GRACE) earlier (`lifecycle::purge_at`).
 pub(super) const PURGE: &str = "DELETE FROM oob_pendings WHERE id IN (\
      SELECT id FROM oob_pendings WHERE state = 'open' AND kind = ?1 AND expires_at <= ?2 \
      UNION ALL \
-     SELECT id FROM oob_pendings WHERE finished_at <= ?2 AND state <> 'open' AND kind = ?1 \
+     SELECT id FROM oob_pendings WHERE finished_at <= ?2 AND state = 'expired' AND kind = ?1 \
+     UNION ALL \
+     SELECT id FROM oob_pendings WHERE finished_at <= ?3 AND state <> 'open' \
+     AND state <> 'expired' AND kind = ?1 \
      LIMIT 1000) RETURNING id";
 
 impl<T> SqliteStore<T>
@@ -98,13 +103,13 @@ where
 
     /// Deletes records whose retention window has ended, at most `PURGE_CHUNK` per job;
     /// returns their ids.
-    async fn purge_chunk(&self, cutoff: i64) -> Result<Vec<PendingId>, StoreError> {
+    async fn purge_chunk(&self, cutoff: i64, finished: i64) -> Result<Vec<PendingId>, StoreError> {
         let kind = T::KIND;
         let ids: Vec<Vec<u8>> = self
             .call(move |conn, touched| {
                 let mut stmt = conn.prepare_cached(PURGE)?;
                 let ids = stmt
-                    .query_map(params![kind, cutoff], |r| r.get::<_, Vec<u8>>(0))?
+                    .query_map(params![kind, cutoff, finished], |r| r.get::<_, Vec<u8>>(0))?
                     .collect::<Result<Vec<_>, _>>()?;
                 touched.extend(ids.iter().filter_map(|b| id_of(b)));
                 Ok(ids)
@@ -247,9 +252,17 @@ where
             return Ok(0);
         }
         let cutoff = now_ms - ret;
+        // Completed, cancelled and declined records (`lifecycle::purge_at`): with zero
+        // retention, those still here await their wake-up.
+        let finished = if self.retention.is_zero() {
+            let grace = i64::try_from(lifecycle::WAKE_GRACE.as_millis()).unwrap_or(i64::MAX);
+            now_ms.saturating_sub(grace)
+        } else {
+            cutoff
+        };
         let mut total = 0;
         loop {
-            let ids = self.purge_chunk(cutoff).await?;
+            let ids = self.purge_chunk(cutoff, finished).await?;
             let n = ids.len();
             total += n;
             self.notify_all(&ids);
