@@ -336,3 +336,39 @@ async fn another_replicas_complete_moves_the_record_in_its_indexes() {
         assert_eq!(score, Some(at), "{index}");
     }
 }
+
+/// With zero retention, more than a purge batch of records in their wake-up grace (kept,
+/// scored before an expired record) neither stop a purge nor make it loop: it skips them
+/// and forgets the expired record behind them.
+#[tokio::test]
+async fn a_purge_skips_more_than_a_batch_of_records_in_their_grace() {
+    use oob::store::{Store, Wake};
+
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let s = store(&server, "{grace}:", Duration::ZERO).await;
+    let (m, clock) = manager_on(s.clone(), Opts::default());
+    let t0 = oob::time::Timestamp::from_system_time(clock.now_system());
+    let a = user("a");
+    let mut ids = Vec::new();
+    for _ in 0..300 {
+        ids.push(m.create(&a, spec()).await.expect("create").id());
+    }
+    let expired = m.create(&a, spec()).await.expect("create").id();
+    // Completed 550 s in (before their 10-minute deadline), awaiting their wake-up.
+    let late = t0.saturating_add(Duration::from_secs(550));
+    for id in ids {
+        s.complete(id, None, late, Wake::Later)
+            .await
+            .expect("complete");
+    }
+    // Past the last deadline, within the grace of the completed ones.
+    let at = t0.saturating_add(Duration::from_secs(600) + Duration::from_millis(1));
+    let purged = tokio::time::timeout(HANG, s.purge(at))
+        .await
+        .expect("the purge never ended")
+        .expect("purge");
+    assert_eq!(purged, 1);
+    assert!(s.get(expired, at).await.expect("get").is_none());
+}

@@ -15,7 +15,7 @@ use super::scripts::{CLEAR, PURGE};
 use super::{RedisStore, Shared};
 use crate::id::PendingId;
 use crate::namespace::Namespace;
-use crate::store::{Record, StoreError};
+use crate::store::{Record, StoreError, lifecycle};
 use crate::time::Timestamp;
 
 /// How many records clear and purge remove per script call (the time Redis is blocked).
@@ -24,13 +24,17 @@ const BATCH: usize = 256;
 /// How many records a list reads per pipeline.
 const READ_BATCH: usize = 512;
 
-/// The ids a clear or purge script removed, and whether it examined a full batch.
-fn removed(v: &redis::Value) -> Result<(Vec<PendingId>, bool), StoreError> {
+/// The ids a clear or purge script removed, and whether it examined a full batch; the
+/// purge script's reply has one more count (`counts`: 2), what it kept.
+fn removed(v: &redis::Value, counts: usize) -> Result<(Vec<PendingId>, bool), StoreError> {
     let redis::Value::Array(items) = v else {
         return Err(reply("batch reply"));
     };
-    let (examined, ids) = items.split_first().ok_or_else(|| reply("batch reply"))?;
-    let examined = int(examined).ok_or_else(|| reply("batch count"))?;
+    let examined = items
+        .first()
+        .and_then(int)
+        .ok_or_else(|| reply("batch count"))?;
+    let ids = items.get(counts..).ok_or_else(|| reply("batch reply"))?;
     let ids = ids
         .iter()
         .filter_map(|m| bytes(m).and_then(|b| std::str::from_utf8(b).ok()))
@@ -97,7 +101,7 @@ where
                 .arg(namespace.as_str())
                 .arg(BATCH);
             let v = eval(&mut conn, CLEAR.source, &cmd).await?;
-            let (ids, full) = removed(&v)?;
+            let (ids, full) = removed(&v, 1)?;
             cleared += ids.len();
             self.notify_local(&ids);
             if !full {
@@ -118,22 +122,37 @@ impl<T: Send + Sync + 'static> RedisStore<T> {
     }
 
     /// Purges up to the score `max`, or with `behind`, up to Redis's own clock minus it.
+    /// With zero retention a finished record is forgotten only
+    /// [`WAKE_GRACE`](lifecycle::WAKE_GRACE) after it finished (it may await its
+    /// [`Wake::Later`](crate::store::Wake::Later) wake-up); the entries kept for that are
+    /// skipped by the next batches.
     async fn purge_up_to(&self, max: u64, behind: Option<u64>) -> Result<usize, StoreError> {
         let keys = &self.shared.keys;
+        let grace = if self.shared.retention.is_zero() {
+            u64::try_from(lifecycle::WAKE_GRACE.as_millis()).unwrap_or(u64::MAX)
+        } else {
+            0
+        };
         let mut conn = self.conn();
         let mut purged = 0;
+        let mut kept: i64 = 0;
         loop {
             let mut cmd = evalsha(&PURGE.script, 1);
             cmd.arg(&keys.all)
                 .arg(max)
                 .arg(BATCH)
                 .arg(&keys.base)
-                .arg(&keys.channel);
+                .arg(&keys.channel)
+                .arg(grace)
+                .arg(kept);
             if let Some(behind) = behind {
                 cmd.arg(behind);
             }
             let v = eval(&mut conn, PURGE.source, &cmd).await?;
-            let (ids, full) = removed(&v)?;
+            let (ids, full) = removed(&v, 2)?;
+            if let redis::Value::Array(items) = &v {
+                kept += items.get(1).and_then(int).unwrap_or(0);
+            }
             purged += ids.len();
             self.notify_local(&ids);
             if !full {

@@ -56,7 +56,11 @@
 //! A transition marks the record finished and returns it; the store then wakes its local
 //! waiters with it, and only then removes it with a script that first publishes the record
 //! to the other replicas (so no reader that subscribed finds neither the record nor the
-//! event). With [`Wake::Later`], the same happens in [`wake`](Store::wake).
+//! event). With [`Wake::Later`], the same happens in [`wake`](Store::wake); until then a
+//! purge keeps the record for [`WAKE_GRACE`](crate::store::lifecycle::WAKE_GRACE) after it
+//! finished (the manager's persist step runs in between), and removes it after that (a
+//! completer that died before its wake-up); later batches of the purge skip the entries it
+//! keeps.
 //!
 //! # Redis Cluster
 //!
