@@ -58,14 +58,15 @@ end
 -- Each bound in turn: the namespace's (first), then the store's, minus this record's own
 -- entry there when it counts (a deadline after now).
 --
--- A finished record whose re-score was lost (a completer's second round trip failed, or it
--- stopped between its two steps; see finish.rs) still scores by its deadline, so ZCOUNT
--- counts it as open. Only at a bound, the `k` lowest-scored entries in (now, +inf) are
+-- A finished record whose re-score was lost (a finish marker written without its index
+-- moves: by a completer of an earlier version, which sent them in a second round trip that
+-- may fail, or by hand; see finish.rs) still scores by its deadline, so ZCOUNT counts it
+-- as open. Only at a bound, the `k` lowest-scored entries in (now, +inf) are
 -- looked at: those with a finish marker are re-scored by their finish time in the store
 -- index and their namespace index (as a transition does), and the round repeats while it
 -- changed a score (each round repairs an entry for good or is the last); then the count is
--- taken again. So it is exact for bounds up to 254 (the open entries a round
--- meets are at most the bound); above, each create at the bound repairs the lowest-scored.
+-- taken again. So it is exact for bounds up to 254 (the open entries a round meets are at
+-- most the bound); above, each create at the bound repairs the lowest-scored.
 -- (A loop, not a local function: that would be a new closure per call.)
 local own = 0
 if tonumber(ARGV[5]) > now then own = 1 end

@@ -11,8 +11,8 @@
 --         its host's clock does not matter)
 -- Touches each forgotten record's hash, P n:namespace and P j:key (named by the index
 -- entry and the record's fields, so not in KEYS; same hash tag). Reads only what it
--- forgets (ZRANGEBYSCORE ... LIMIT). Records carry no TTL, so every index entry still
--- has its record here. Returns {examined, kept (in their grace), forgotten ids...}.
+-- forgets or keeps (ZRANGEBYSCORE ... LIMIT; the kept ones skipped by offset). Records
+-- carry no TTL, so every index entry still has its record here. Returns {examined, kept (in their grace), forgotten ids...}.
 local max = tonumber(ARGV[1])
 local grace = tonumber(ARGV[5])
 if ARGV[7] then
