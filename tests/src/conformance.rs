@@ -90,7 +90,8 @@ macro_rules! store_conformance {
         $crate::store_conformance!(@cases $make, ::std::time::Duration::ZERO;
             zero_retention_forgets_at_once_and_waiters_get_outcome,
             zero_retention_is_gone_when_the_call_returns,
-            zero_retention_wake_later_keeps_the_record_until_wake
+            zero_retention_wake_later_keeps_the_record_until_wake,
+            zero_retention_purge_keeps_a_record_awaiting_wake
         );
         $crate::store_conformance!(@mt $make, $crate::conformance::RETENTION;
             concurrent_completers_exactly_one_wins,

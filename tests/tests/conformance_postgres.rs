@@ -33,14 +33,6 @@ mod one_pool {
     }
 
     oob_tests::store_conformance!(make);
-
-    #[tokio::test]
-    async fn zero_retention_purge_keeps_a_record_awaiting_wake() {
-        oob_tests::conformance::zero_retention_purge_keeps_a_record_awaiting_wake(
-            make(Duration::ZERO).await,
-        )
-        .await;
-    }
 }
 
 mod two_pools {
@@ -55,14 +47,6 @@ mod two_pools {
     }
 
     oob_tests::store_conformance!(make);
-
-    #[tokio::test]
-    async fn zero_retention_purge_keeps_a_record_awaiting_wake() {
-        oob_tests::conformance::zero_retention_purge_keeps_a_record_awaiting_wake(
-            make(Duration::ZERO).await,
-        )
-        .await;
-    }
 }
 
 /// Behaviour of the Postgres store beyond the shared suite: what its tables keep, and what

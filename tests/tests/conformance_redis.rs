@@ -30,13 +30,3 @@ async fn make(retention: Duration) -> RedisStore<DeviceCode> {
 }
 
 oob_tests::store_conformance!(make);
-
-/// Not yet in `store_conformance!` (see the case's docs; named apart so the two can coexist
-/// once it is); Redis keeps the rule already.
-#[tokio::test]
-async fn zero_retention_purge_keeps_a_record_awaiting_wake_on_redis() {
-    oob_tests::conformance::zero_retention_purge_keeps_a_record_awaiting_wake(
-        make(Duration::ZERO).await,
-    )
-    .await;
-}
