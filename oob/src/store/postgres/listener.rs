@@ -16,7 +16,7 @@
 //! answered); when it holds the record finished, they get the database's row, never the
 //! event's; only when it holds no row at all (the finishing call removed it) do they get the
 //! event's row. Roles that can connect are trusted not to race a real zero-retention
-//! completion with a forged one (see SECURITY.md). At most [`CONFIRMS`] such reads run at
+//! completion with a forged one (see SECURITY.md). At most `CONFIRMS` (4) such reads run at
 //! once; an event beyond them only makes the waiters re-read, so a flood of events cannot
 //! take the service pool's connections.
 //!
