@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use oob::provider::FromVerifiedSubject;
 use oob::store::{Finished, RedisStore};
-use oob::time::SystemClock;
+use oob::time::{Clock, SystemClock};
 use oob::{AnyPending, CallbackBase, Manager};
 use oob_tests::conformance::{Opts, manager_on};
 use oob_tests::redis_server::RedisServer;
@@ -137,14 +137,7 @@ async fn a_finish_marker_alone_decides_and_a_marker_on_a_gone_record_is_taken_ba
     let mut c = raw(&server).await;
     // A completer that wrote its marker and stopped before moving the record in its
     // indexes (the marker's time is the clock's now).
-    let at = u64::try_from(
-        clock
-            .now_system()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("time")
-            .as_millis(),
-    )
-    .expect("ms");
+    let at = clock.now().as_millis();
     let _: i64 = redis::cmd("HSETNX")
         .arg(&key)
         .arg("f")
@@ -198,14 +191,7 @@ async fn a_finished_record_left_at_its_deadline_does_not_hold_a_bound() {
         ..Opts::default()
     };
     let (m, clock) = manager_on(s, opts);
-    let at = u64::try_from(
-        clock
-            .now_system()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("time")
-            .as_millis(),
-    )
-    .expect("ms");
+    let at = clock.now().as_millis();
     let mut c = raw(&server).await;
     // Per namespace: `a`'s only record is finished by its marker alone.
     let a = user("a");
@@ -312,14 +298,7 @@ async fn another_replicas_complete_moves_the_record_in_its_indexes() {
         panic!("open on the other replica");
     };
     other.complete(q).await.expect("complete");
-    let at = u64::try_from(
-        other_clock
-            .now_system()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("time")
-            .as_millis(),
-    )
-    .expect("ms");
+    let at = other_clock.now().as_millis();
     let mut c = raw(&server).await;
     for index in ["n:", "all"] {
         let key = if index == "all" {
@@ -349,7 +328,7 @@ async fn a_purge_skips_more_than_a_batch_of_records_in_their_grace() {
     };
     let s = store(&server, "{grace}:", Duration::ZERO).await;
     let (m, clock) = manager_on(s.clone(), Opts::default());
-    let t0 = oob::time::Timestamp::from_system_time(clock.now_system());
+    let t0 = clock.now();
     let a = user("a");
     let mut ids = Vec::new();
     for _ in 0..300 {

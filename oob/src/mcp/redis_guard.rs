@@ -2,14 +2,13 @@
 //! standalone server or a Redis Cluster (features `mcp` and `redis`).
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use redis::aio::{ConnectionLike, ConnectionManager};
-use redis::{Cmd, RedisFuture, Value};
+use redis::aio::ConnectionManager;
 
 use super::guard::{GuardError, StateGuard};
 use crate::store::redis::RedisStoreError;
+use crate::store::redis::conn::Conn;
 use crate::store::{RedisTarget, StoreError};
 
 /// A [`StateGuard`] over Redis: consuming a nonce is one `SET <prefix><nonce> <token> NX
@@ -52,50 +51,15 @@ use crate::store::{RedisTarget, StoreError};
 /// ```
 #[derive(Clone)]
 pub struct RedisStateGuard {
-    conn: Arc<dyn Handle>,
-    cluster: bool,
+    conn: Conn,
     prefix: String,
     grace: Duration,
-}
-
-/// A connection of either kind the target opens (one multiplexed connection that
-/// reconnects by itself, or a cluster connection that routes by slot), behind a pointer:
-/// each command is sent on a clone of it (a cheap handle).
-trait Handle: Send + Sync + 'static {
-    fn handle(&self) -> Erased;
-}
-
-impl<C: ConnectionLike + Clone + Send + Sync + 'static> Handle for C {
-    fn handle(&self) -> Erased {
-        Erased(Box::new(self.clone()))
-    }
-}
-
-struct Erased(Box<dyn ConnectionLike + Send>);
-
-impl ConnectionLike for Erased {
-    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        self.0.req_packed_command(cmd)
-    }
-
-    fn req_packed_commands<'a>(
-        &'a mut self,
-        cmd: &'a redis::Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> RedisFuture<'a, Vec<Value>> {
-        self.0.req_packed_commands(cmd, offset, count)
-    }
-
-    fn get_db(&self) -> i64 {
-        self.0.get_db()
-    }
 }
 
 impl fmt::Debug for RedisStateGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStateGuard")
-            .field("cluster", &self.cluster)
+            .field("cluster", &self.is_cluster())
             .field("prefix", &self.prefix)
             .field("grace", &self.grace)
             .finish_non_exhaustive()
@@ -112,13 +76,12 @@ impl RedisStateGuard {
     /// A guard on an existing connection to one server.
     #[must_use]
     pub fn new(conn: ConnectionManager) -> Self {
-        Self::on(Arc::new(conn), false)
+        Self::on(Conn::Single(conn))
     }
 
-    fn on(conn: Arc<dyn Handle>, cluster: bool) -> Self {
+    fn on(conn: Conn) -> Self {
         Self {
             conn,
-            cluster,
             prefix: Self::DEFAULT_PREFIX.to_owned(),
             grace: Self::DEFAULT_GRACE,
         }
@@ -146,13 +109,13 @@ impl RedisStateGuard {
             .connect(Duration::from_secs(1), Duration::from_secs(2))
             .await
             .map_err(from_store)?;
-        Ok(Self::on(Arc::new(conn), target.is_cluster()))
+        Ok(Self::on(conn))
     }
 
     /// Whether the guard is on a Redis Cluster.
     #[must_use]
     pub fn is_cluster(&self) -> bool {
-        self.cluster
+        matches!(self.conn, Conn::Cluster(_))
     }
 
     /// The prefix of the keys (one key per used state).
@@ -193,7 +156,7 @@ impl StateGuard for RedisStateGuard {
             .map_or(1, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
             .max(1);
         let token = uuid::Uuid::new_v4().into_bytes();
-        let mut conn = self.conn.handle();
+        let mut conn = self.conn.clone();
         let previous: Option<Vec<u8>> = redis::cmd("SET")
             .arg(format!("{}{nonce}", self.prefix))
             .arg(&token[..])

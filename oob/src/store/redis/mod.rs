@@ -98,7 +98,7 @@ use crate::time::Timestamp;
 
 mod builder;
 mod codec;
-mod conn;
+pub(crate) mod conn;
 mod error;
 mod events;
 mod finish;

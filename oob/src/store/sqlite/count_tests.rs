@@ -1,39 +1,18 @@
 //! The open counts the triggers keep (`oob_open`: per namespace, and per kind under the empty namespace),
 //! their migration, and the query plans that keep a create's cost constant.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::{Connection, params};
 
 use super::jobs::{NAMESPACE, TOTAL};
 use super::schema::{MIGRATIONS, migrate};
+use super::tests::{P, record_in as record};
 use super::*;
 use crate::capability::NamespaceToken;
 use crate::namespace::Namespace;
-use crate::store::{Body, CreateError, Dedup, Limits, NewRecord, RecordState, Scope, Store, Wake};
+use crate::store::{CreateError, Dedup, Limits, NewRecord, Scope, Store, Wake};
 use crate::time::Timestamp;
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-struct P {
-    n: u32,
-}
-
-impl OobPayload for P {
-    const KIND: &'static str = "p";
-    const ROUTE: &'static str = "/p/{id}";
-}
-
-fn record(ns: &str, now: Timestamp) -> Record<P> {
-    Record::new(
-        PendingId::random(),
-        Namespace::new(ns).expect("namespace"),
-        now,
-        now.saturating_add(Duration::from_secs(60)),
-        RecordState::Open,
-        Arc::new(Body::new(P { n: 7 }, None, None, None)),
-    )
-}
 
 /// The counts against the rows: (the namespaces' counts, the kinds' totals, open rows).
 fn counts(conn: &Connection) -> rusqlite::Result<(i64, i64, i64)> {

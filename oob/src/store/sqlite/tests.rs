@@ -15,8 +15,9 @@ use crate::store::{
 };
 use crate::time::Timestamp;
 
+/// The payload of the SQLite unit tests.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-struct P {
+pub(super) struct P {
     n: u32,
 }
 
@@ -49,9 +50,14 @@ pub(super) fn temp_path() -> TempPath {
 }
 
 fn record(now: Timestamp) -> Record<P> {
+    record_in("a", now)
+}
+
+/// An open record of namespace `ns`, created at `now`, due a minute later.
+pub(super) fn record_in(ns: &str, now: Timestamp) -> Record<P> {
     Record::new(
         PendingId::random(),
-        Namespace::new("a").expect("namespace"),
+        Namespace::new(ns).expect("namespace"),
         now,
         now.saturating_add(Duration::from_secs(60)),
         RecordState::Open,
