@@ -4,11 +4,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::RedisStore;
-use super::codec::{bytes, decode_transitioned};
+use super::codec::bytes;
 use super::error::{backend, reply};
 use super::keys::Keys;
+use super::recent::Entry;
 use super::transitions::new_state;
-use crate::id::PendingId;
 use crate::store::{Record, TransitionError, Wake};
 use crate::time::Timestamp;
 
@@ -46,27 +46,34 @@ where
     T: Serialize + DeserializeOwned + Send + Sync + 'static,
 {
     /// A transition without Lua (no namespace to check, not a decline) of a record this
-    /// store created lately, so whose namespace index key it knows
-    /// ([`Recent`](super::recent::Recent), taken out by the caller). One round trip: a
-    /// `MULTI` of `HSETNX` of the finish marker, which decides the single winner, the read
-    /// of the record's fields, the index moves (`ZADD XX`, so an entry a concurrent clear
-    /// or purge removed is not put back) and the event. The marker alone makes the record
-    /// finished for every reader (see `codec.rs`).
+    /// store created lately ([`Recent`](super::recent::Recent), whose entry the caller took
+    /// out: the record as created, which nothing but the finish marker changes after). One
+    /// round trip: a `MULTI` of `HMGET` of the finish marker and `s` (which every record
+    /// has: whether it still exists), `HSETNX` of the finish marker, which decides the
+    /// single winner, the index moves (`ZADD XX`, so an entry a concurrent clear or purge
+    /// removed is not put back) and the event. Nothing of the record is read back: the
+    /// winner answers with the record it created, in its new state. The marker alone makes
+    /// the record finished for every reader (see `codec.rs`).
     ///
     /// The moves and the event run whether or not this call wins, which is harmless: a
     /// loser re-scores the entries of a record that is finished anyway (to its own time,
     /// not after its `now`; purge goes by the marker), and publishes an extra event
-    /// (waiters re-read). Nothing follows a win but [`finished`](Self::finished), so a win
+    /// (waiters re-read). A loser learns how the record finished from the marker the
+    /// `HMGET` read. Nothing follows a win but [`finished`](Self::finished), so a win
     /// always wakes the local waiters. Any other id takes the script (`transition.lua`):
     /// one round trip too, and no write for an id that names no record.
     pub(super) async fn finish(
         &self,
-        id: PendingId,
-        namespace_index: &str,
+        entry: Entry<T>,
         to: &'static str,
         now: Timestamp,
         wake: Wake,
     ) -> Result<Record<T>, TransitionError> {
+        let Entry {
+            namespace_index,
+            record,
+        } = entry;
+        let id = record.id;
         let ids = id.encode();
         let id_str = ids.as_str();
         let keys = &self.shared.keys;
@@ -75,21 +82,21 @@ where
         let publish = wake == Wake::Now && !self.shared.retention.is_zero();
         let mut p = redis::pipe();
         p.atomic()
+            .cmd("HMGET")
+            .arg(&key)
+            .arg("f")
+            .arg("s")
             .cmd("HSETNX")
             .arg(&key)
             .arg("f")
-            .arg(format!("{to}{at}"))
-            .cmd("HMGET")
-            .arg(&key)
-            .arg(&["f", "n", "c", "e", "a", "r", "i", "d"]);
-        moves(&mut p, keys, namespace_index, id_str, at, publish);
-        let (won, f): (i64, Vec<redis::Value>) =
+            .arg(format!("{to}{at}"));
+        moves(&mut p, keys, &namespace_index, id_str, at, publish);
+        let (f, won): (Vec<redis::Value>, i64) =
             p.query_async(&mut self.writes()).await.map_err(backend)?;
-        if f.len() != 8 {
+        let [marker, state] = f.as_slice() else {
             return Err(reply("HMGET").into());
-        }
-        let field = |i: usize| f.get(i).and_then(bytes);
-        if field(1).is_none() {
+        };
+        if bytes(state).is_none() {
             if won == 1 {
                 // The record was cleared or purged just before: take the marker back. (Should
                 // this fail too, a key holding only the marker stays; no read takes it for a
@@ -101,12 +108,9 @@ where
             }
             return Err(TransitionError::NotFound);
         }
-        let deadline = field(3)
-            .and_then(|e| std::str::from_utf8(e).ok())
-            .and_then(|e| e.parse::<u64>().ok())
-            .ok_or_else(|| reply("deadline"))?;
+        let deadline = record.expires_at.as_millis();
         if won != 1 {
-            let marker = field(0).ok_or_else(|| reply("finish marker"))?;
+            let marker = bytes(marker).ok_or_else(|| reply("finish marker"))?;
             let (code, t) = marker.split_first().ok_or_else(|| reply("finish marker"))?;
             let t = std::str::from_utf8(t)
                 .ok()
@@ -120,8 +124,7 @@ where
             // Expired: the marker this call wrote came too late and reads so.
             return Err(self.done(id, b"e", Some(deadline), now));
         }
-        // `n c e a r i d`, as a transition script returns them.
-        let rec = decode_transitioned::<T>(id, &f[1..], new_state(to, now))?;
-        self.finished(rec, wake).await
+        self.finished(record.with_state(new_state(to, now)), wake)
+            .await
     }
 }

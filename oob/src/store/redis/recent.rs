@@ -1,84 +1,145 @@
-//! [`Recent`]: the namespace index keys of the records this store created lately, so that
-//! completing one of them is a single round trip (see `finish.rs`).
+//! [`Recent`]: the records this store created lately, as it wrote them, so that completing
+//! one of them is a single round trip that reads nothing back (see `finish.rs`).
 //!
-//! A record's namespace never changes, so neither does its index key: an entry
-//! stays right for as long as the id exists. A record completed elsewhere, cleared or
-//! purged leaves its entry here until it is pushed out (oldest first), and a wrong entry
-//! cannot occur, since an id is stored once (`DuplicateId` otherwise).
+//! Nothing of a record but its finish marker changes after create (its namespace, times,
+//! labels and payload are written once, by `create.lua`; transitions write only `f`), so
+//! an entry stays right for as long as the id exists. A record completed elsewhere, cleared
+//! or purged leaves its entry here until it is pushed out, and a wrong entry cannot occur,
+//! since an id is stored once (`DuplicateId` otherwise).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 
 use crate::id::PendingId;
+use crate::store::Record;
+use crate::time::Timestamp;
 
-/// How many records' keys are kept (about 100 bytes each with a short namespace, up to about
-/// 400 with one of 256 bytes: the namespace index key holds the namespace).
+/// How many records are kept. An entry is the record's namespace index key (about 40 bytes
+/// plus the namespace) and the record as created, whose payload and labels it shares with
+/// the pending the caller holds; an entry whose deadline passed is dropped at the next
+/// insert that meets it first in line, so at most the records created within one pending
+/// lifetime are kept (and never more than this many).
 const CAPACITY: usize = 65_536;
 
-#[derive(Default)]
-struct Inner {
-    keys: BTreeMap<PendingId, String>,
+/// A record this store created lately: its namespace index key and the record, open.
+pub(crate) struct Entry<T> {
+    pub(crate) namespace_index: String,
+    pub(crate) record: Record<T>,
+}
+
+struct Inner<T> {
+    entries: BTreeMap<PendingId, Entry<T>>,
     order: VecDeque<PendingId>,
 }
 
-/// The namespace index keys of recently created records, by id, at most [`CAPACITY`] of them.
-#[derive(Default)]
-pub(crate) struct Recent {
-    inner: Mutex<Inner>,
+/// The records this store created lately, by id, at most [`CAPACITY`] of them.
+pub(crate) struct Recent<T> {
+    inner: Mutex<Inner<T>>,
 }
 
-impl Recent {
-    /// Remembers a record this store just created.
-    pub(crate) fn insert(&self, id: PendingId, namespace_index: String) {
+impl<T> Default for Recent<T> {
+    fn default() -> Self {
+        Self {
+            inner: Mutex::new(Inner {
+                entries: BTreeMap::new(),
+                order: VecDeque::new(),
+            }),
+        }
+    }
+}
+
+impl<T> Recent<T> {
+    /// Remembers a record this store just created (at `now`).
+    pub(crate) fn insert(&self, entry: Entry<T>, now: Timestamp) {
+        let id = entry.record.id;
         let mut inner = self
             .inner
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if inner.keys.insert(id, namespace_index).is_none() {
+        if inner.entries.insert(id, entry).is_none() {
             inner.order.push_back(id);
         }
-        while inner.order.len() > CAPACITY {
-            // Ids already taken out stay in `order` until they come up here.
-            if let Some(old) = inner.order.pop_front() {
-                inner.keys.remove(&old);
+        // Ids already taken out stay in `order` until they come up here.
+        while let Some(old) = inner.order.front().copied() {
+            let expired = inner
+                .entries
+                .get(&old)
+                .is_none_or(|e| e.record.expires_at <= now);
+            if !expired && inner.order.len() <= CAPACITY {
+                break;
             }
+            inner.order.pop_front();
+            inner.entries.remove(&old);
         }
     }
 
-    /// Takes the namespace index key of `id` out, if this store created it lately.
-    pub(crate) fn take(&self, id: PendingId) -> Option<String> {
+    /// Takes the entry of `id` out, if this store created it lately.
+    pub(crate) fn take(&self, id: PendingId) -> Option<Entry<T>> {
         let mut inner = self
             .inner
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let keys = inner.keys.remove(&id);
-        if inner.keys.is_empty() {
+        let entry = inner.entries.remove(&id);
+        if inner.entries.is_empty() {
             inner.order.clear();
         }
-        keys
+        entry
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::sync::Arc;
 
-    fn keys(n: &str) -> String {
-        n.to_owned()
+    use super::*;
+    use crate::namespace::Namespace;
+    use crate::store::{Body, RecordState};
+
+    fn entry(ns: &str, expires: u64) -> Entry<()> {
+        Entry {
+            namespace_index: ns.to_owned(),
+            record: Record::new(
+                PendingId::random(),
+                Namespace::new(ns).expect("namespace"),
+                Timestamp::from_millis(0),
+                Timestamp::from_millis(expires),
+                RecordState::Open,
+                Arc::new(Body::new((), None, None, None)),
+            ),
+        }
     }
 
     #[test]
     fn taken_once_and_the_oldest_pushed_out() {
         let r = Recent::default();
-        let first = PendingId::random();
-        r.insert(first, keys("a"));
-        assert_eq!(r.take(first).as_deref(), Some("a"));
-        assert!(r.take(first).is_none());
-        let ids: Vec<PendingId> = (0..=CAPACITY).map(|_| PendingId::random()).collect();
-        for id in &ids {
-            r.insert(*id, keys("b"));
-        }
+        let now = Timestamp::from_millis(1);
+        let first = entry("a", 10);
+        let id = first.record.id;
+        r.insert(first, now);
+        assert_eq!(r.take(id).map(|e| e.namespace_index).as_deref(), Some("a"));
+        assert!(r.take(id).is_none());
+        let ids: Vec<PendingId> = (0..=CAPACITY)
+            .map(|_| {
+                let e = entry("b", 10);
+                let id = e.record.id;
+                r.insert(e, now);
+                id
+            })
+            .collect();
         assert!(r.take(ids[0]).is_none(), "the oldest is pushed out");
         assert!(r.take(ids[CAPACITY]).is_some());
+    }
+
+    #[test]
+    fn entries_past_their_deadline_are_dropped_first_in_line() {
+        let r = Recent::default();
+        let old = entry("a", 10);
+        let old_id = old.record.id;
+        r.insert(old, Timestamp::from_millis(1));
+        let young = entry("a", 100);
+        let young_id = young.record.id;
+        r.insert(young, Timestamp::from_millis(10));
+        assert!(r.take(old_id).is_none(), "expired at the second insert");
+        assert!(r.take(young_id).is_some());
     }
 }

@@ -15,6 +15,7 @@ use super::codec::{
 use super::conn::{eval, evalsha};
 use super::error::{RedisStoreError, backend, reply};
 use super::keys::dedup_key;
+use super::recent::Entry;
 use super::scripts::{CREATE, FORGET, Lua, TRANSITION};
 use crate::id::PendingId;
 use crate::namespace::Namespace;
@@ -131,7 +132,11 @@ where
         let (tag, rest) = tagged(&v)?;
         match tag {
             b"ok" => {
-                self.shared.recent.insert(record.id, namespace_index);
+                let entry = Entry {
+                    namespace_index,
+                    record: record.clone(),
+                };
+                self.shared.recent.insert(entry, now);
                 self.replicated().await?;
                 Ok(Created::Inserted)
             }
@@ -191,9 +196,9 @@ where
     ) -> Result<Record<T>, TransitionError> {
         if expect.is_none()
             && to != "d"
-            && let Some(namespace_index) = self.shared.recent.take(id)
+            && let Some(entry) = self.shared.recent.take(id)
         {
-            return self.finish(id, &namespace_index, to, now, wake).await;
+            return self.finish(entry, to, now, wake).await;
         }
         let ids = id.encode();
         let id_str = ids.as_str();
