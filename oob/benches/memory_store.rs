@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use common::naive::NaiveStore;
 use common::rounds::{Batch, Run, interleave};
+use common::vec::VecStore;
 use common::{Owned, Shared, Workload, fill, manager_over, ready, spec, users};
 use oob::provider::{FromVerifiedSubject, VerifiedSubject};
 use oob::store::{DEFAULT_RETENTION, MemoryStore};
@@ -254,6 +255,24 @@ fn shuffle<X>(xs: &mut [X]) {
     }
 }
 
+/// A batch of `n` lists, of the callers' namespaces in a scattered order.
+fn lists<'a, S: Store<Owned>>(
+    m: &'a Mgr<Owned, S>,
+    users: &'a [VerifiedSubject],
+) -> impl FnMut(u64) + 'a {
+    let mut i = 0usize;
+    move |n| {
+        for _ in 0..n {
+            let u = &users[i % users.len()];
+            i += 7_919;
+            black_box(ready(m.list(u)).expect("list"));
+        }
+    }
+}
+
+/// List one namespace of 10 on stores of 10,000 and 1,000,000 pendings, and the same on the
+/// yardstick (`common::vec`: each namespace's records in a plain `Vec`, cloned), filled
+/// alike: the yardstick's growth is what memory alone costs at that size.
 fn list(rounds: usize, n: u64) {
     let small_users = users(1_000);
     let big_users = users(100_000);
@@ -261,34 +280,36 @@ fn list(rounds: usize, n: u64) {
     let big = common::manager::<Owned>(Duration::ZERO);
     let _ = fill(&small, &small_users, 10_000);
     let _ = fill(&big, &big_users, 1_000_000);
-    let lists = |m: &'static common::M<Owned>, users: &'static [VerifiedSubject]| {
-        let mut i = 0usize;
-        move |n: u64| {
-            for _ in 0..n {
-                let u = &users[i % users.len()];
-                i += 7_919;
-                black_box(ready(m.list(u)).expect("list"));
-            }
-        }
-    };
-    let (small, big): (&'static _, &'static _) =
-        (Box::leak(Box::new(small)), Box::leak(Box::new(big)));
-    let (su, bu): (&'static [_], &'static [_]) = (small_users.leak(), big_users.leak());
+    let small_vec = manager_over::<Owned, _>(VecStore::new(), usize::MAX);
+    let big_vec = manager_over::<Owned, _>(VecStore::new(), usize::MAX);
+    let _ = fill_over(&small_vec, &small_users, 10_000);
+    let _ = fill_over(&big_vec, &big_users, 1_000_000);
     let r = interleave(
         rounds,
         n,
         vec![
             (
                 "store of 10,000 (1,000 namespaces)",
-                Box::new(lists(small, su)) as Run<'_>,
+                Box::new(lists(&small, &small_users)) as Run<'_>,
             ),
             (
                 "store of 1,000,000 (100,000 namespaces)",
-                Box::new(lists(big, bu)),
+                Box::new(lists(&big, &big_users)),
+            ),
+            (
+                "yardstick (plain Vec) of 10,000",
+                Box::new(lists(&small_vec, &small_users)),
+            ),
+            (
+                "yardstick (plain Vec) of 1,000,000",
+                Box::new(lists(&big_vec, &big_users)),
             ),
         ],
     );
     r.print("list one namespace of 10 (String fields)", 0);
+    r.print_ratio(3, 2);
+    r.print_ratio(0, 2);
+    r.print_ratio(1, 3);
 }
 
 /// Create+complete and get in one namespace holding 10 … 10,000 open pendings, and in a

@@ -12,6 +12,7 @@
 
 pub mod naive;
 pub mod rounds;
+pub mod vec;
 
 use std::future::Future;
 use std::pin::pin;

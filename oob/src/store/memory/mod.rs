@@ -1,9 +1,11 @@
 //! [`MemoryStore`]: an in-process store.
 
 mod count;
+mod ids;
 mod keys;
 mod purge;
 mod table;
+mod warm;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -232,8 +234,7 @@ where
     async fn get(&self, id: PendingId, now: Timestamp) -> Result<Option<Record<T>>, StoreError> {
         let table = self.lock();
         Ok(table
-            .slot(&id)
-            .map(|s| table.record(s, now))
+            .get(&id, now)
             .filter(|r| lifecycle::visible(r.state, self.retention, now)))
     }
 

@@ -1,8 +1,10 @@
-//! [`Table::purge_some`] and [`Table::shrink`]: forgetting records a chunk at a time, and
-//! giving memory back.
+//! [`Table::purge_some`], [`Table::clear`] and [`Table::shrink`]: forgetting records a chunk
+//! at a time or a namespace at once, and giving memory back.
 
+use super::count::OpenCount;
 use super::table::{Entry, Loc, Table, index};
 use crate::id::PendingId;
+use crate::namespace::Namespace;
 use crate::time::Timestamp;
 
 /// Where [`Table::purge_some`] goes on: a namespace, and the position below which its
@@ -22,6 +24,33 @@ impl Cursor {
 }
 
 impl<T> Table<T> {
+    /// Removes every record of a namespace; returns their ids.
+    pub(super) fn clear(&mut self, namespace: &Namespace) -> Vec<PendingId> {
+        let Some(&n) = self.by_ns.get(namespace) else {
+            return Vec::new();
+        };
+        let ns = self.ns_index_mut(n);
+        let records = std::mem::take(&mut ns.records);
+        ns.keys = None;
+        ns.open = OpenCount::NONE;
+        for e in records.iter().filter(|e| e.state.is_open()) {
+            self.open.remove(e.expires_at);
+            self.stored_open -= 1;
+        }
+        records
+            .into_iter()
+            .enumerate()
+            .map(|(p, e)| {
+                let at = Loc {
+                    ns: n,
+                    pos: index(p).unwrap_or(u32::MAX),
+                };
+                self.by_id.remove(&e.id, at);
+                e.id
+            })
+            .collect()
+    }
+
     /// Looks at up to `budget` records from `cursor` on and removes those `due` says; returns
     /// whether every namespace has been looked at.
     pub(super) fn purge_some(

@@ -1,8 +1,8 @@
 //! [`Table`]: the memory store's records and indexes, on standard collections.
 //!
 //! Records live once, grouped by namespace: each namespace keeps its records in one `Vec`
-//! (so listing a namespace reads one contiguous block, however large the store), and a
-//! `HashMap` maps ids to a namespace and a position in it. No payload is copied. A
+//! (so listing a namespace reads one contiguous block, however large the store), and an id
+//! index ([`Ids`]) maps ids to a namespace and a position in it. No payload is copied. A
 //! namespace where a create asked to join also keeps a dedup index ([`Keys`]).
 
 use std::collections::HashMap;
@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use super::super::{Body, Record, RecordState};
 use super::count::{Deadlines, OpenCount};
+use super::ids::Ids;
 use super::keys::Keys;
+use super::warm::warm;
 use crate::id::PendingId;
 use crate::namespace::{Namespace, PrehashedBuild};
 use crate::time::Timestamp;
@@ -50,7 +52,7 @@ pub(super) struct Loc {
 pub(super) struct Ns<T> {
     pub(super) namespace: Namespace,
     pub(super) records: Vec<Entry<T>>,
-    open: OpenCount,
+    pub(super) open: OpenCount,
     pub(super) keys: Option<Box<Keys>>,
 }
 
@@ -58,14 +60,14 @@ pub(super) struct Ns<T> {
 #[derive(Debug)]
 pub(super) struct Table<T> {
     /// Ids are random (the manager draws them), so their folded bits are the hash: no
-    /// SipHash per lookup (about a tenth of a get; an id from outside only looks up).
-    by_id: HashMap<PendingId, Loc, PrehashedBuild>,
+    /// SipHash per lookup (an id from outside only looks up).
+    pub(super) by_id: Ids<T>,
     pub(super) by_ns: HashMap<Namespace, u32, PrehashedBuild>,
     pub(super) ns: Vec<Option<Ns<T>>>,
     pub(super) ns_free: Vec<u32>,
-    open: Deadlines,
+    pub(super) open: Deadlines,
     /// Records stored as open (expired ones not yet closed included).
-    stored_open: usize,
+    pub(super) stored_open: usize,
 }
 
 /// The table holds `u32::MAX` namespaces, or records in one namespace, already.
@@ -80,7 +82,7 @@ pub(super) fn index(i: usize) -> Result<u32, TableFull> {
 impl<T> Default for Table<T> {
     fn default() -> Self {
         Self {
-            by_id: HashMap::default(),
+            by_id: Ids::default(),
             by_ns: HashMap::default(),
             ns: Vec::new(),
             ns_free: Vec::new(),
@@ -102,7 +104,25 @@ impl<T> Table<T> {
     }
 
     pub(super) fn slot(&self, id: &PendingId) -> Option<Loc> {
-        self.by_id.get(id).copied()
+        let ns = &self.ns;
+        self.by_id.get(id, |at| id_at(ns, at)).map(|s| s.at)
+    }
+
+    /// The record with this id, in its state as of `now` (its body from the id index).
+    pub(super) fn get(&self, id: &PendingId, now: Timestamp) -> Option<Record<T>> {
+        let ns = &self.ns;
+        let s = self.by_id.get(id, |at| id_at(ns, at))?;
+        let ns = self.ns_index(s.at.ns);
+        let e = &ns.records[s.at.pos as usize];
+        let r = Record::new(
+            e.id,
+            ns.namespace.clone(),
+            e.created_at,
+            e.expires_at,
+            e.state_at(now),
+            s.body.clone(),
+        );
+        Some(r)
     }
 
     fn ns_index(&self, n: u32) -> &Ns<T> {
@@ -113,7 +133,7 @@ impl<T> Table<T> {
         }
     }
 
-    fn ns_index_mut(&mut self, n: u32) -> &mut Ns<T> {
+    pub(super) fn ns_index_mut(&mut self, n: u32) -> &mut Ns<T> {
         match self.ns.get_mut(n as usize) {
             Some(Some(i)) => i,
             _ => unreachable!("index points at an empty namespace slot"),
@@ -141,11 +161,17 @@ impl<T> Table<T> {
             return Vec::new();
         };
         let ns = self.ns_index(n);
-        ns.records
-            .iter()
-            .filter(|e| e.state.is_open() && e.expires_at > now)
-            .map(|e| to_record(e, &ns.namespace, now))
-            .collect()
+        let listed = || {
+            ns.records
+                .iter()
+                .filter(|e| e.state.is_open() && e.expires_at > now)
+        };
+        // The bodies' loads overlap, instead of one after each clone (see `warm`).
+        listed().for_each(|e| warm(&e.body));
+        // At most the records stored as open: one allocation, no regrowth.
+        let mut open = Vec::with_capacity(ns.open.n);
+        open.extend(listed().map(|e| to_record(e, &ns.namespace, now)));
+        open
     }
 
     /// An open, unexpired record of the namespace with `body`'s dedup key (closing the
@@ -263,7 +289,7 @@ impl<T> Table<T> {
             self.open.add(record.expires_at);
             self.stored_open += 1;
         }
-        self.by_id.insert(record.id, at);
+        self.by_id.insert(record.id, at, record.body.clone());
         Ok(())
     }
 
@@ -316,7 +342,12 @@ impl<T> Table<T> {
             keys.remove(&ns.records, p);
         }
         let entry = ns.records.swap_remove(p);
+        // The last record, if it was not this one, moved into its place.
         let moved = ns.records.get(p).map(|m| m.id);
+        let last = Loc {
+            ns: at.ns,
+            pos: index(ns.records.len()).unwrap_or(u32::MAX),
+        };
         let was_open = entry.state.is_open();
         if was_open {
             ns.open.n -= 1;
@@ -328,37 +359,19 @@ impl<T> Table<T> {
             self.open.remove(entry.expires_at);
             self.stored_open -= 1;
         }
-        self.by_id.remove(&entry.id);
-        if let Some(m) = moved
-            && let Some(loc) = self.by_id.get_mut(&m)
-        {
-            *loc = at;
+        self.by_id.remove(&entry.id, at);
+        if let Some(m) = moved {
+            self.by_id.moved(&m, last, at);
         }
         drop(entry);
         record
     }
+}
 
-    /// Removes every record of a namespace; returns their ids.
-    pub(super) fn clear(&mut self, namespace: &Namespace) -> Vec<PendingId> {
-        let Some(&n) = self.by_ns.get(namespace) else {
-            return Vec::new();
-        };
-        let ns = self.ns_index_mut(n);
-        let records = std::mem::take(&mut ns.records);
-        ns.keys = None;
-        ns.open = OpenCount::NONE;
-        for e in records.iter().filter(|e| e.state.is_open()) {
-            self.open.remove(e.expires_at);
-            self.stored_open -= 1;
-        }
-        records
-            .into_iter()
-            .map(|e| {
-                self.by_id.remove(&e.id);
-                e.id
-            })
-            .collect()
-    }
+/// The id of the record at `at`.
+fn id_at<T>(ns: &[Option<Ns<T>>], at: Loc) -> Option<PendingId> {
+    let ns = ns.get(at.ns as usize)?.as_ref()?;
+    Some(ns.records.get(at.pos as usize)?.id)
 }
 
 fn to_record<T>(e: &Entry<T>, namespace: &Namespace, now: Timestamp) -> Record<T> {

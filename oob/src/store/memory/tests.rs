@@ -86,13 +86,32 @@ fn zero_retention_hides_an_expired_record_at_its_deadline_and_purge_forgets_it()
     assert!(store.is_empty());
 }
 
+/// Three ids whose 64 folded bits are the same (the id index keeps two of them aside).
+fn sharing_folded_bits() -> [PendingId; 3] {
+    let base = [9, 1, 2, 3, 4, 5, 0x46, 8, 0x89, 9, 10, 11, 12, 13, 14, 16];
+    [0u8, 1, 2].map(|bit| {
+        let mut b = base;
+        b[7] ^= bit;
+        b[15] ^= bit;
+        PendingId::from_bytes(b).expect("v4")
+    })
+}
+
 #[test]
 fn removing_records_in_any_order_keeps_the_indexes_right() {
     let store = MemoryStore::<u32>::new().with_retention(Duration::ZERO);
-    for order in [[0, 1, 2], [1, 0, 2], [2, 1, 0], [1, 2, 0]] {
+    let orders = [[0, 1, 2], [1, 0, 2], [2, 1, 0], [1, 2, 0]];
+    for (order, shared) in orders.iter().flat_map(|o| [(*o, false), (*o, true)]) {
         let ids: Vec<PendingId> = (0..3)
-            .map(|_| {
+            .map(|k| {
                 let r = new("a", T0, 60_000);
+                let r = if shared {
+                    let mut r = r.into_record();
+                    r.id = sharing_folded_bits()[k];
+                    NewRecord::new(r)
+                } else {
+                    r
+                };
                 ready(store.create(&r, Limits::default(), Dedup::Never, T0)).expect("create");
                 r.record().id
             })
