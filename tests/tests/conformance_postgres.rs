@@ -322,6 +322,46 @@ mod postgres_only {
         }
     }
 
+    /// A transition finds its row by the primary key alone, however the planner sees the
+    /// table: no other index of `pendings` is read (with plain conditions on the kind and
+    /// the deadline it read `pendings_expiry`: the kind's rows, dead ones too, per call).
+    #[tokio::test]
+    async fn a_transition_reads_its_row_by_the_primary_key() {
+        const PAIRS: i64 = 300;
+        let (store, m) = setup(Duration::from_secs(300)).await;
+        for _ in 0..PAIRS {
+            let id = create(&m, "a").await;
+            m.complete_id(id).await.expect("complete");
+        }
+        // Backends report their index statistics when they exit.
+        store.pool().close().await;
+        let pool = server().pool(1).await;
+        let sql = format!(
+            "SELECT indexrelname::text, idx_scan FROM pg_stat_user_indexes \
+             WHERE schemaname = '{}' AND relname = 'pendings'",
+            store.schema().as_str()
+        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let scans = loop {
+            let scans: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+                .fetch_all(&pool)
+                .await
+                .expect("statistics");
+            if scans.iter().map(|(_, n)| n).sum::<i64>() >= PAIRS
+                || std::time::Instant::now() > deadline
+            {
+                break scans;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        for (name, n) in &scans {
+            match name.as_str() {
+                "pendings_pkey" => assert!(*n >= PAIRS, "one read per transition: {scans:?}"),
+                _ => assert_eq!(*n, 0, "{name} was read: {scans:?}"),
+            }
+        }
+    }
+
     /// Anyone who can connect can `NOTIFY` on the store's channel: a forged "completed" event
     /// (with a well-formed row) for an open pending does not make a waiter answer it.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
