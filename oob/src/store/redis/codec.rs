@@ -5,8 +5,8 @@
 //! JSON payload `d`, dedup key `k`.
 //!
 //! A stored hash keeps `s` = `o`: a transition writes the *finish marker* `f` instead, the
-//! new state's code followed by when it finished (ms), e.g. `c1700000000000`, with
-//! `HSETNX` (only the first finisher writes it). The marker decides the state: the state
+//! new state's code followed by when it finished (ms), e.g. `c1700000000000`, only where
+//! none is (so only the first finisher writes it). The marker decides the state: the state
 //! it names when it finished before the deadline, and open (so expired at the deadline)
 //! when it came at or after it. Event messages carry `s` and `t`.
 
@@ -203,8 +203,8 @@ pub(crate) fn decode_hash<T: DeserializeOwned>(
 ) -> Result<Option<Record<T>>, StoreError> {
     match hash_pairs(v)? {
         None => Ok(None),
-        // Only a finish marker: left by a transition that raced a clear or purge of the
-        // record (see `finish.rs`), about to be deleted; not a record.
+        // Only a finish marker: left by an earlier version's complete that raced a clear or
+        // purge of the record (today's scripts write none where no record is); not a record.
         Some(pairs) if pairs.iter().all(|(k, _)| *k == b"f") => Ok(None),
         Some(pairs) => decode::<T>(id, pairs).map(|r| {
             let state = r.state_at(now);

@@ -33,13 +33,12 @@
 //! and only at a bound a look at up to 256 of its lowest-scored entries for finished
 //! records whose re-score was lost, repeated only while it repairs one (see `create.lua`);
 //! the `HSET` and two more `ZADD`s). A complete or cancel of a record this store created
-//! lately is no script: one `MULTI` of an `HMGET` of two short fields (whether the record
-//! still exists, and for a loser how it finished), `HSETNX` (the finish marker, which
-//! decides the one winner), two `ZADD XX` re-scoring the record by its finish time and the
-//! `PUBLISH`, reading nothing of the record back (the store keeps what it created lately;
-//! see `finish.rs`); any other transition (of another replica's record, an
-//! unknown id, a decline, or one that must check the namespace) is one script of
-//! `O(log n)` commands. A get is one `HGETALL`; a list reads the open ids of the namespace
+//! lately is one short script (`finish.lua`: an `HMGET` of two short fields, whether the
+//! record exists and whether it finished, then only for an open record the finish marker,
+//! two `ZADD`s re-scoring it by its finish time and the `PUBLISH`), reading nothing of the
+//! record back (the store keeps what it created lately; see `finish.rs`); any other
+//! transition (of another replica's record, an unknown id, a decline, or one that must
+//! check the namespace) is one script of `O(log n)` commands. A get is one `HGETALL`; a list reads the open ids of the namespace
 //! and their records; clear and purge handle batches of what they remove.
 //!
 //! # Keys the scripts do not declare

@@ -21,6 +21,7 @@ macro_rules! lua {
 
 lua!(CREATE, "create.lua");
 lua!(TRANSITION, "transition.lua");
+lua!(FINISH, "finish.lua");
 lua!(FORGET, "forget.lua");
 lua!(PURGE, "purge.lua");
 lua!(CLEAR, "clear.lua");
