@@ -35,8 +35,8 @@ use oob::time::SystemClock;
 use oob::{CallbackBase, Manager, Namespace};
 use redis::aio::ConnectionManager;
 use redis_support::{
-    DeviceCode, MIN_CREATE, MIN_DONE, MIN_LIBRARY, Server, client_cpu_ns, median, record_fields,
-    redis_cpu_us, spec,
+    DeviceCode, MIN_CREATE, MIN_DONE, MIN_LIBRARY, Server, client_cpu_ns, commandstats, median,
+    record_fields, redis_cpu_us, spec,
 };
 
 type M = Manager<DeviceCode, RedisStore<DeviceCode>, FromVerifiedSubject>;
@@ -202,6 +202,13 @@ async fn pair(
 /// main-thread CPU time per pair (µs) and this process's CPU time per pair (µs).
 async fn run(s: &Arc<Setup>, variant: Variant, tasks: usize, n: u64) -> (f64, f64, f64) {
     let mut stats = s.stats.clone();
+    // `OOB_BENCH_COMMANDSTATS=1` prints what Redis spent per command (to profile).
+    let cmdstats = std::env::var_os("OOB_BENCH_COMMANDSTATS").is_some();
+    let cmd_before = if cmdstats {
+        commandstats(&mut stats).await
+    } else {
+        Vec::new()
+    };
     let before = redis_cpu_us(&mut stats).await;
     let other = match variant {
         Variant::StoreElsewhere => Some(manager(&s.client, "{bench}:", 1_000).await),
@@ -230,6 +237,25 @@ async fn run(s: &Arc<Setup>, variant: Variant, tasks: usize, n: u64) -> (f64, f6
     #[allow(clippy::cast_precision_loss)]
     let client = client_cpu_ns().saturating_sub(client_before) as f64 / 1e3 / n as f64;
     let after = redis_cpu_us(&mut stats).await;
+    if cmdstats {
+        let cmd_after = commandstats(&mut stats).await;
+        let mut line = format!("{variant:?} x{tasks}:");
+        for (name, calls, usec) in &cmd_after {
+            let (c0, u0) = cmd_before
+                .iter()
+                .find(|(b, _, _)| b == name)
+                .map_or((0, 0), |(_, c, u)| (*c, *u));
+            if calls > &c0 {
+                #[allow(clippy::cast_precision_loss)]
+                let per_pair = (usec - u0) as f64 / n as f64;
+                line.push_str(&format!(
+                    " {name} {}/pair {per_pair:.2}us;",
+                    (calls - c0) / n
+                ));
+            }
+        }
+        println!("{line}");
+    }
     #[allow(clippy::cast_precision_loss)]
     let server = (after - before) / n as f64;
     (rate, server, client)
@@ -249,10 +275,22 @@ async fn throughput(s: &Arc<Setup>) {
     );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     let mut redis_us = Vec::new();
-    for tasks in [1, 64] {
+    // `OOB_BENCH_VARIANTS=Store,MinEval` runs only those (to profile one); the others'
+    // cells read NaN.
+    let only = std::env::var("OOB_BENCH_VARIANTS").ok();
+    let wanted = |v: Variant| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|w| w == format!("{v:?}")))
+    };
+    // `OOB_BENCH_TASKS=64` runs only that many tasks.
+    let task_counts = std::env::var("OOB_BENCH_TASKS").ok();
+    for tasks in [1, 64]
+        .into_iter()
+        .filter(|t| task_counts.as_deref().is_none_or(|w| w == t.to_string()))
+    {
         let n = if tasks == 1 { 2_000 } else { 20_000 };
         // Warm-up.
-        for v in VARIANTS {
+        for v in VARIANTS.into_iter().filter(|v| wanted(*v)) {
             run(s, v, tasks, n / 4).await;
         }
         let mut rates: Vec<Vec<f64>> = vec![Vec::new(); VARIANTS.len()];
@@ -260,7 +298,11 @@ async fn throughput(s: &Arc<Setup>) {
         let mut client: Vec<Vec<f64>> = vec![Vec::new(); VARIANTS.len()];
         for _ in 0..ROUNDS {
             for (k, v) in VARIANTS.iter().enumerate() {
-                let (rate, us, cl) = run(s, *v, tasks, n).await;
+                let (rate, us, cl) = if wanted(*v) {
+                    run(s, *v, tasks, n).await
+                } else {
+                    (f64::NAN, f64::NAN, f64::NAN)
+                };
                 rates[k].push(rate);
                 server[k].push(us);
                 client[k].push(cl);
