@@ -265,6 +265,65 @@ mod postgres_only {
         assert_eq!(open, 1, "the count of the create survives the migration");
     }
 
+    /// Migration 4 (the tables lose their CHECK constraints) keeps what version 3 wrote
+    /// readable and usable; a row with a state no version writes, which the tables no
+    /// longer refuse, reads as a typed error.
+    #[tokio::test]
+    async fn migration_4_keeps_version_3_rows_and_reads_check_every_row() {
+        let pool = server().pool(4).await;
+        let s = fresh_schema();
+        let mut setup = format!(
+            "CREATE SCHEMA {s}; CREATE TABLE {s}.migrations (version integer PRIMARY KEY, \
+             applied_at timestamptz NOT NULL DEFAULT now()); \
+             INSERT INTO {s}.migrations (version) VALUES (1), (2), (3); "
+        );
+        for step in [
+            include_str!("../../oob/src/store/postgres/migrations/1.sql"),
+            include_str!("../../oob/src/store/postgres/migrations/2.sql"),
+            include_str!("../../oob/src/store/postgres/migrations/3.sql"),
+        ] {
+            setup.push_str(&step.replace("{s}", &s));
+            setup.push('\n');
+        }
+        let mut tx = pool.begin().await.expect("begin");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(setup))
+            .execute(&mut *tx)
+            .await
+            .expect("schema at version 3");
+        tx.commit().await.expect("commit");
+        let store = PostgresStore::<DeviceCode>::builder(pool.clone())
+            .schema(&s)
+            .build()
+            .await
+            .expect("store");
+        let m = Manager::builder()
+            .store(store.clone())
+            .provider(FromVerifiedSubject)
+            .callback_base(CallbackBase::parse("https://ex.com").expect("base"))
+            .clock(SystemClock)
+            .build();
+        let (open, done) = (create(&m, "a").await, create(&m, "a").await);
+        m.complete_id(done).await.expect("complete on version 3");
+        assert_eq!(store.migrate().await.expect("migrate"), 3);
+        assert!(matches!(
+            m.get(done).await,
+            Ok(oob::AnyPending::Completed(_))
+        ));
+        m.complete_id(open).await.expect("complete on version 4");
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE {s}.finished SET state = 'reopened' WHERE id = $1::uuid"
+        )))
+        .bind(open.to_string())
+        .execute(&pool)
+        .await
+        .expect("no CHECK refuses it now");
+        let read = store.get(open, SystemClock.now()).await;
+        assert!(
+            matches!(read, Err(oob::store::StoreError::Decode(_))),
+            "{read:?}"
+        );
+    }
+
     /// A forged event for a record the database holds completed, with the real state but its
     /// own namespace and finish time: the waiter gets the database's row, never the event's
     /// (with a retention rows in events are ignored; with zero retention the database's row
