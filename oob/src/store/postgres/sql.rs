@@ -37,11 +37,11 @@ pub(crate) struct Sql {
 impl Sql {
     pub(crate) fn new(schema: &SchemaName) -> Self {
         let s = schema.as_str();
-        // Only the id is a condition an index can answer (the rest is wrapped in `IS TRUE`),
-        // so the planner takes the primary key: one row. With plain conditions it chose
-        // `pendings_expiry` (kind, deadline) on small or freshly analysed tables, and every
-        // transition read the kind's rows by deadline (dead ones too) for the id (measured
-        // in the benchmark with pg_stat_user_indexes).
+        // In every statement on one id, only the id is a condition an index can answer (the
+        // rest is wrapped in `IS TRUE`), so the planner takes the primary key: one row. With
+        // plain conditions it chose `pendings_expiry` (kind, deadline) on small or freshly
+        // analysed tables, and every transition read the kind's rows by deadline (dead ones
+        // too) for the id (measured in the benchmark with pg_stat_user_indexes).
         let delete = format!(
             "WITH d AS (DELETE FROM {s}.pendings p WHERE p.id = $1::uuid \
              AND (p.kind = $2 AND p.expires_at > $5 \
@@ -57,20 +57,22 @@ impl Sql {
             // The row and whether it is still visible (not past its retention).
             get: a(format!(
                 "SELECT {COLS}, p.expires_at > $3 FROM {s}.pendings p \
-                 WHERE p.id = $1::uuid AND p.kind = $2 \
+                 WHERE p.id = $1::uuid AND (p.kind = $2) IS TRUE \
                  UNION ALL SELECT {COLS}, p.finished_at > $4 FROM {s}.finished p \
-                 WHERE p.id = $1::uuid AND p.kind = $2 LIMIT 1"
+                 WHERE p.id = $1::uuid AND (p.kind = $2) IS TRUE LIMIT 1"
             )),
             // A record's row, open or finished, if it has one (the listener's check).
             row: a(format!(
-                "SELECT {COLS} FROM {s}.pendings p WHERE p.id = $1::uuid AND p.kind = $2 \
+                "SELECT {COLS} FROM {s}.pendings p \
+                 WHERE p.id = $1::uuid AND (p.kind = $2) IS TRUE \
                  UNION ALL SELECT {COLS} FROM {s}.finished p \
-                 WHERE p.id = $1::uuid AND p.kind = $2 LIMIT 1"
+                 WHERE p.id = $1::uuid AND (p.kind = $2) IS TRUE LIMIT 1"
             )),
             // Zero retention: the finished row a `Wake::Later` complete kept, once woken.
             // And the namespace's `counts` row if that is zero.
             forget: a(format!(
-                "WITH f AS (DELETE FROM {s}.finished WHERE id = $1::uuid AND kind = $2 \
+                "WITH f AS (DELETE FROM {s}.finished \
+                 WHERE id = $1::uuid AND (kind = $2) IS TRUE \
                  RETURNING kind, namespace) DELETE FROM {s}.counts c USING f \
                  WHERE c.kind = f.kind AND c.namespace = f.namespace AND c.open = 0"
             )),
