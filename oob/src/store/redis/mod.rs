@@ -38,8 +38,15 @@
 //! two `ZADD`s re-scoring it by its finish time and the `PUBLISH`), reading nothing of the
 //! record back (the store keeps what it created lately; see `finish.rs`); any other
 //! transition (of another replica's record, an unknown id, a decline, or one that must
-//! check the namespace) is one script of `O(log n)` commands. A get is one `HGETALL`; a list reads the open ids of the namespace
-//! and their records; clear and purge handle batches of what they remove.
+//! check the namespace) is one script of `O(log n)` commands. A get is one `HGETALL`; a
+//! list reads the open ids of the namespace and their records; clear and purge handle
+//! batches of what they remove.
+//!
+//! For that complete, each store keeps in memory the records it created lately (at most
+//! 65,536, each dropped once it is completed here, pushed out, or found past its deadline):
+//! the record's fields and its namespace index key, with the payload and labels shared with
+//! the pending the caller holds (so a pending dropped without being completed keeps its
+//! payload in memory until its entry goes).
 //!
 //! # Keys the scripts do not declare
 //!
