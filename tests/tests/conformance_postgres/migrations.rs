@@ -103,12 +103,7 @@ async fn migration_4_keeps_version_3_rows_and_reads_check_every_row() {
         .build()
         .await
         .expect("store");
-    let m = Manager::builder()
-        .store(store.clone())
-        .provider(FromVerifiedSubject)
-        .callback_base(CallbackBase::parse("https://ex.com").expect("base"))
-        .clock(SystemClock)
-        .build();
+    let m = manager(&store);
     let (open, done) = (create(&m, "a").await, create(&m, "a").await);
     m.complete_id(done).await.expect("complete on version 3");
     assert_eq!(store.migrate().await.expect("migrate"), 3);

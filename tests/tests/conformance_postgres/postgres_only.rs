@@ -14,13 +14,18 @@ type M = Manager<DeviceCode, PostgresStore<DeviceCode>, FromVerifiedSubject>;
 async fn setup(retention: Duration) -> (PostgresStore<DeviceCode>, M) {
     let pool = server().pool(8).await;
     let store = PostgresServer::store(&pool, &fresh_schema(), retention).await;
-    let m = Manager::builder()
+    let m = manager(&store);
+    (store, m)
+}
+
+/// A manager on `store`, on the system clock, with the default bounds.
+fn manager(store: &PostgresStore<DeviceCode>) -> M {
+    Manager::builder()
         .store(store.clone())
         .provider(FromVerifiedSubject)
         .callback_base(CallbackBase::parse("https://ex.com").expect("base"))
         .clock(SystemClock)
-        .build();
-    (store, m)
+        .build()
 }
 
 async fn create(m: &M, namespace: &str) -> PendingId {
