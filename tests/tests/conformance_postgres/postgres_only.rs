@@ -297,3 +297,32 @@ async fn a_forged_event_does_not_answer_a_waiter() {
         Ok(Outcome::Completed(_))
     ));
 }
+
+/// A row in `pendings` that another writer left finished (as a version 1 process, which
+/// finished rows in place, would on a schema that no longer refuses it) is neither finished
+/// again nor listed: the transition and the list check the state themselves.
+#[tokio::test]
+async fn a_finished_row_left_in_pendings_is_not_finished_again_nor_listed() {
+    let (store, m) = setup(Duration::from_secs(300)).await;
+    let id = create(&m, "a").await;
+    let kept = create(&m, "a").await;
+    let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE {}.pendings SET state = 'completed' WHERE id = $1::uuid",
+        store.schema().as_str()
+    )))
+    .bind(id.to_string())
+    .execute(store.pool())
+    .await
+    .expect("finished in place");
+    assert_eq!(done.rows_affected(), 1);
+    let again = m.complete_id(id).await;
+    assert!(again.is_err(), "finished twice: {again:?}");
+    let listed: Vec<PendingId> = m
+        .list(&Some(user("a")))
+        .await
+        .expect("list")
+        .iter()
+        .map(|p| p.id())
+        .collect();
+    assert_eq!(listed, vec![kept]);
+}

@@ -41,10 +41,13 @@ impl Sql {
         // rest is wrapped in `IS TRUE`), so the planner takes the primary key: one row. With
         // plain conditions it chose `pendings_expiry` (kind, deadline) on small or freshly
         // analysed tables, and every transition read the kind's rows by deadline (dead ones
-        // too) for the id (measured in the benchmark with pg_stat_user_indexes).
+        // too) for the id (measured in the benchmark with pg_stat_user_indexes). Rows in
+        // `pendings` are open (finished ones move to `finished`), and since schema version 4
+        // no constraint says so: the transition and the list check the state themselves, so
+        // a row another writer left there finished is never finished again nor listed.
         let delete = format!(
             "WITH d AS (DELETE FROM {s}.pendings p WHERE p.id = $1::uuid \
-             AND (p.kind = $2 AND p.expires_at > $5 \
+             AND (p.kind = $2 AND p.state = 'open' AND p.expires_at > $5 \
              AND ($6::text IS NULL OR p.namespace = $6)) IS TRUE RETURNING p.*), \
              c AS (UPDATE {s}.counts c SET open = c.open - 1 FROM d \
              WHERE c.kind = d.kind AND c.namespace = d.namespace RETURNING c.open) "
@@ -106,7 +109,7 @@ impl Sql {
             )),
             list: a(format!(
                 "SELECT {COLS} FROM {s}.pendings p WHERE p.namespace = $1 AND p.kind = $2 \
-                 AND p.expires_at > $3"
+                 AND p.expires_at > $3 AND p.state = 'open'"
             )),
             clear: a(format!(
                 "WITH o AS (DELETE FROM {s}.pendings p WHERE p.namespace = $1 AND p.kind = $2 \

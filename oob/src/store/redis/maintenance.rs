@@ -161,9 +161,11 @@ impl<T: Send + Sync + 'static> RedisStore<T> {
         }
     }
 
-    /// Wakes local waiters of `ids` (the scripts published the events for other replicas).
+    /// Wakes the local waiters (the scripts published the events for other replicas) of records a clear or purge removed, and drops what this
+    /// store kept of them ([`Recent`](super::recent::Recent)).
     fn notify_local(&self, ids: &[PendingId]) {
         for id in ids {
+            self.shared.recent.take(*id);
             self.shared.notifier.notify(*id);
         }
     }

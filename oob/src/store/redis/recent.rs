@@ -3,9 +3,18 @@
 //!
 //! Nothing of a record but its finish marker changes after create (its namespace, times,
 //! labels and payload are written once, by `create.lua`; transitions write only `f`), so
-//! an entry stays right for as long as the id exists. A record completed elsewhere, cleared
-//! or purged leaves its entry here until it is pushed out, and a wrong entry cannot occur,
-//! since an id is stored once (`DuplicateId` otherwise).
+//! an entry stays right for as long as the id exists. Every transition through this store
+//! takes its entry out, and so does a clear or purge through it; a record completed,
+//! cleared or purged through another replica leaves its entry here until it is pushed out
+//! or its deadline passes (the script then finds it finished or gone, and answers so).
+//! An id is stored once while its record exists (`DuplicateId` otherwise); the manager
+//! draws ids at random, so an id re-created after a clear or purge (which would make an
+//! entry name the old record) is left to chance at 2^-122.
+//!
+//! The winner of such a complete answers with the payload as created (the value the
+//! caller's pending holds), not one decoded again from Redis; as on every durable store,
+//! a payload type must come back from its serde form unchanged to read the same on every
+//! replica.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
@@ -16,9 +25,11 @@ use crate::time::Timestamp;
 
 /// How many records are kept. An entry is the record's namespace index key (about 40 bytes
 /// plus the namespace) and the record as created, whose payload and labels it shares with
-/// the pending the caller holds; an entry whose deadline passed is dropped at the next
-/// insert that meets it first in line, so at most the records created within one pending
-/// lifetime are kept (and never more than this many).
+/// the pending the caller holds, so it keeps that payload alive while it is here (also
+/// after the caller dropped the pending). Entries leave oldest first: an entry whose
+/// deadline passed is dropped when an insert meets it first in line, and any entry once
+/// this many are kept (so a long-lived pending first in line holds the younger expired ones
+/// until they are pushed out: this bound, not the deadlines, is the limit).
 const CAPACITY: usize = 65_536;
 
 /// A record this store created lately: its namespace index key and the record, open.

@@ -194,9 +194,11 @@ where
         now: Timestamp,
         wake: Wake,
     ) -> Result<Record<T>, TransitionError> {
+        // Taken out whichever path runs: after a transition the entry is of no more use.
+        let cached = self.shared.recent.take(id);
         if expect.is_none()
             && to != "d"
-            && let Some(entry) = self.shared.recent.take(id)
+            && let Some(entry) = cached
         {
             return self.finish(entry, to, now, wake).await;
         }
