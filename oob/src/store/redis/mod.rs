@@ -43,7 +43,8 @@
 //! batches of what they remove.
 //!
 //! For that complete, each store keeps in memory the records it created lately (at most
-//! 65,536, each dropped once it is completed here, pushed out, or found past its deadline):
+//! 65,536; each dropped once a transition, clear or purge through this store meets it, or
+//! once it is pushed out or found past its deadline first in line):
 //! the record's fields and its namespace index key, with the payload and labels shared with
 //! the pending the caller holds (so a pending dropped without being completed keeps its
 //! payload in memory until its entry goes).
