@@ -176,3 +176,27 @@ async fn published(c: &mut redis::aio::MultiplexedConnection) -> u64 {
         .and_then(|rest| rest.split(',').next())
         .map_or(0, |n| n.parse().expect("calls"))
 }
+
+/// A loser meets a marker written at or after the deadline (by a completer whose clock ran
+/// ahead): the record reads expired, as every read decodes that marker, and the loser
+/// answers so.
+#[tokio::test]
+async fn a_loser_meeting_a_late_marker_answers_expired() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let (m, _clock, mut c) = setup(&server).await;
+    let p = m.create(&user("a"), spec()).await.expect("create");
+    let id = p.id().to_string();
+    let late = format!("c{}", ms(p.expires_at()));
+    let _: i64 = redis::cmd("HSETNX")
+        .arg(record_key(&id))
+        .arg("f")
+        .arg(&late)
+        .query_async(&mut c)
+        .await
+        .expect("HSETNX");
+    let lost = m.complete(p).await;
+    assert!(matches!(lost, Err(Error::Expired(_))), "{lost:?}");
+    assert_eq!(marker(&mut c, &id).await, Some(late));
+}

@@ -5,13 +5,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::RedisStore;
-use super::codec::bytes;
+use super::codec::{bytes, finish_marker, state_fields};
 use super::conn::{eval, evalsha};
 use super::error::reply;
 use super::recent::Entry;
 use super::scripts::FINISH;
 use super::transitions::new_state;
-use crate::store::{Record, TransitionError, Wake};
+use crate::store::{Record, RecordState, TransitionError, Wake};
 use crate::time::Timestamp;
 
 impl<T> RedisStore<T>
@@ -69,14 +69,13 @@ where
             ref m => Some(bytes(m).ok_or_else(|| reply("finish"))?),
         };
         if let Some(marker) = found {
-            let (code, t) = marker.split_first().ok_or_else(|| reply("finish marker"))?;
-            let t = std::str::from_utf8(t)
-                .ok()
-                .and_then(|t| t.parse::<u64>().ok());
-            if t.is_some_and(|t| t >= deadline) {
-                return Err(self.done(id, b"e", Some(deadline), now));
-            }
-            return Err(self.done(id, std::slice::from_ref(code), t, now));
+            // How it finished, read as every read reads the marker (one at or after the
+            // deadline came too late: the record expired then).
+            let (code, at) = match finish_marker(marker, record.expires_at)? {
+                RecordState::Open => ("e", Some(record.expires_at)),
+                state => state_fields(state),
+            };
+            return Err(self.done(id, code.as_bytes(), at.map(Timestamp::as_millis), now));
         }
         if marker.is_empty() {
             // Open, but expired: nothing written.

@@ -16,10 +16,11 @@
 //! a payload type must come back from its serde form unchanged to read the same on every
 //! replica.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
 use crate::id::PendingId;
+use crate::namespace::PrehashedBuild;
 use crate::store::Record;
 use crate::time::Timestamp;
 
@@ -39,7 +40,9 @@ pub(crate) struct Entry<T> {
 }
 
 struct Inner<T> {
-    entries: BTreeMap<PendingId, Entry<T>>,
+    /// Ids are random (the manager draws them): their own bits are the hash, as in the
+    /// memory store's id index.
+    entries: HashMap<PendingId, Entry<T>, PrehashedBuild>,
     order: VecDeque<PendingId>,
 }
 
@@ -52,7 +55,7 @@ impl<T> Default for Recent<T> {
     fn default() -> Self {
         Self {
             inner: Mutex::new(Inner {
-                entries: BTreeMap::new(),
+                entries: HashMap::default(),
                 order: VecDeque::new(),
             }),
         }
