@@ -51,3 +51,6 @@ mod two_pools {
 
 #[path = "conformance_postgres/postgres_only.rs"]
 mod postgres_only;
+
+#[path = "conformance_postgres/batches.rs"]
+mod batches;

@@ -7,6 +7,8 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use sqlx::PgPool;
 
+use super::batch::Batcher;
+use super::error::PgError;
 use super::listener::{Check, Events};
 use super::schema::SchemaName;
 use super::sender::Sender;
@@ -52,7 +54,7 @@ impl<T> PostgresStoreBuilder<T> {
         T: crate::payload::OobPayload + DeserializeOwned + Send + Sync + 'static,
     {
         let schema = SchemaName::new(&self.schema).map_err(StoreError::backend)?;
-        let sql = Sql::new(&schema);
+        let sql = Arc::new(Sql::new(&schema));
         let notifier = Notifier::new();
         let check = Check {
             channel: sql.channel.clone(),
@@ -65,11 +67,15 @@ impl<T> PostgresStoreBuilder<T> {
             .map_err(StoreError::backend)?;
         let sender =
             Sender::start(self.pool.clone(), sql.channel.clone()).map_err(StoreError::backend)?;
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| StoreError::backend(PgError::NoRuntime))?;
+        let batcher = Batcher::start(&runtime, self.pool.clone(), sql.clone(), T::KIND);
         Ok(PostgresStore {
             shared: Arc::new(Shared {
                 pool: self.pool,
                 schema,
                 sql,
+                batcher,
                 retention: self.retention,
                 notifier,
                 events,

@@ -62,8 +62,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::PgPool;
 
+mod batch;
 mod builder;
 mod codec;
+mod create;
 mod error;
 pub mod listener;
 pub mod schema;
@@ -114,7 +116,9 @@ pub struct PostgresStore<T> {
 struct Shared<T> {
     pool: PgPool,
     schema: SchemaName,
-    sql: Sql,
+    sql: Arc<Sql>,
+    /// Group commit of creates and transitions (see [`batch`]).
+    batcher: batch::Batcher,
     retention: Duration,
     notifier: Notifier<T>,
     events: Events,
@@ -282,7 +286,8 @@ where
             cutoff: self.read_cutoff(now),
         };
         let s = &self.shared;
-        let (row, emptied) = transitions::transition(&s.pool, &s.sql, T::KIND, m).await?;
+        let (row, emptied) =
+            transitions::transition(&s.pool, &s.sql, &s.batcher, T::KIND, m).await?;
         if emptied {
             let mut list = s
                 .emptied

@@ -26,6 +26,9 @@ pub(crate) struct Sql {
     pub(crate) create: Arc<str>,
     pub(crate) transition_keep: Arc<str>,
     pub(crate) transition_drop: Arc<str>,
+    pub(crate) create_batch: Arc<str>,
+    pub(crate) transition_keep_batch: Arc<str>,
+    pub(crate) transition_drop_batch: Arc<str>,
     pub(crate) list: Arc<str>,
     pub(crate) clear: Arc<str>,
     pub(crate) purge_lock: Arc<str>,
@@ -51,6 +54,22 @@ impl Sql {
              AND ($6::text IS NULL OR p.namespace = $6)) IS TRUE RETURNING p.*), \
              c AS (UPDATE {s}.counts c SET open = c.open - 1 FROM d \
              WHERE c.kind = d.kind AND c.namespace = d.namespace RETURNING c.open) "
+        );
+        // The same for several ids at once (see `batch`): `$1` the ids, `$2` the new states,
+        // `$3` the reasons, `$4` each call's now, `$5` the namespaces expected (NULL: any);
+        // `$6` the kind. `p.id = ANY($1)` lets the primary key find the rows (one probe per
+        // id); the join with `x` then gives each row its own call's arguments. The `counts`
+        // rows go down by the number of rows each namespace lost, taken in namespace order
+        // (see `decrement`).
+        let delete_batch = format!(
+            "WITH x AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], \
+             $5::text[]) AS x(id, state, reason, at, ns)), \
+             d AS (DELETE FROM {s}.pendings p USING x WHERE p.id = ANY($1::uuid[]) \
+             AND p.id = x.id AND (p.kind = $6 AND p.state = 'open' AND p.expires_at > x.at \
+             AND (x.ns IS NULL OR p.namespace = x.ns)) IS TRUE \
+             RETURNING p.*, x.state AS n_state, x.reason AS n_reason, x.at AS n_at), \
+             c AS ({}) ",
+            decrement(s, "d")
         );
         let a = |s: String| Arc::from(s.as_str());
         Self {
@@ -107,13 +126,51 @@ impl Sql {
                  $4::text AS reason, $5::bigint AS finished_at, \
                  coalesce((SELECT c.open = 0 FROM c), false) FROM d"
             )),
+            // `create_fast` for several creates, each in another namespace (see `batch`):
+            // `$1`..`$8` the rows' columns as arrays, `$9` the kind, `$10` the bound. The
+            // `counts` rows are taken in namespace order, so two batches never wait on each
+            // other's rows in a cycle. One row per create: its position (from 1), whether
+            // its id is a finished record's, whether it was inserted.
+            create_batch: a(format!(
+                "WITH x AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], \
+                 $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[]) \
+                 WITH ORDINALITY AS x(id, namespace, alias, resource, elicit_id, data, \
+                 created_at, expires_at, ord)), \
+                 f AS (SELECT x.*, EXISTS (SELECT 1 FROM {s}.finished d WHERE d.id = x.id) \
+                 AS dup FROM x), \
+                 c AS (INSERT INTO {s}.counts AS c (kind, namespace, open) \
+                 SELECT $9, f.namespace, 1 FROM f WHERE NOT f.dup AND $10 > 0 \
+                 ORDER BY f.namespace \
+                 ON CONFLICT (kind, namespace) DO UPDATE SET open = c.open + 1 \
+                 WHERE c.open < $10 RETURNING c.namespace), \
+                 i AS (INSERT INTO {s}.pendings (id, kind, namespace, alias, resource, \
+                 elicit_id, data, created_at, expires_at, state) SELECT f.id, $9, f.namespace, \
+                 f.alias, f.resource, f.elicit_id, f.data, f.created_at, f.expires_at, 'open' \
+                 FROM f JOIN c ON c.namespace = f.namespace RETURNING id) \
+                 SELECT f.ord, f.dup, f.id IN (SELECT id FROM i) FROM f"
+            )),
+            transition_keep_batch: a(format!(
+                "{delete_batch}INSERT INTO {s}.finished AS p SELECT d.id, d.kind, d.namespace, \
+                 d.alias, d.resource, d.elicit_id, d.data, d.created_at, d.expires_at, \
+                 d.n_state, d.n_reason, d.n_at FROM d RETURNING {COLS}"
+            )),
+            transition_drop_batch: a(format!(
+                "{delete_batch}SELECT d.id::text AS id, d.namespace, d.alias, d.resource, \
+                 d.elicit_id, d.data, d.created_at, d.expires_at, d.n_state AS state, \
+                 d.n_reason AS reason, d.n_at AS finished_at, \
+                 coalesce((SELECT c.open = 0 FROM c WHERE c.namespace = d.namespace), false) \
+                 FROM d"
+            )),
             list: a(format!(
                 "SELECT {COLS} FROM {s}.pendings p WHERE p.namespace = $1 AND p.kind = $2 \
                  AND p.expires_at > $3 AND p.state = 'open'"
             )),
+            // The open rows are locked in id order, as a batch of transitions locks them
+            // (see `batch`), so a clear and a batch never wait on each other in a cycle.
             clear: a(format!(
-                "WITH o AS (DELETE FROM {s}.pendings p WHERE p.namespace = $1 AND p.kind = $2 \
-                 RETURNING p.id), c AS (UPDATE {s}.counts c SET open = c.open - \
+                "WITH o AS (DELETE FROM {s}.pendings p WHERE p.id IN (SELECT q.id \
+                 FROM {s}.pendings q WHERE q.namespace = $1 AND q.kind = $2 ORDER BY q.id \
+                 FOR UPDATE) RETURNING p.id), c AS (UPDATE {s}.counts c SET open = c.open - \
                  (SELECT count(*) FROM o) WHERE c.kind = $2 AND c.namespace = $1), \
                  f AS (DELETE FROM {s}.finished p WHERE p.namespace = $1 \
                  AND p.kind = $2 RETURNING p.id) \
@@ -129,13 +186,12 @@ impl Sql {
                 "WITH o AS (DELETE FROM {s}.pendings WHERE id IN (SELECT p.id FROM \
                  {s}.pendings p WHERE p.kind = $1 AND p.expires_at <= $2 LIMIT {PURGE_CHUNK} \
                  FOR UPDATE SKIP LOCKED) RETURNING id, kind, namespace), \
-                 c AS (UPDATE {s}.counts c SET open = c.open - x.n FROM (SELECT kind, \
-                 namespace, count(*) AS n FROM o GROUP BY 1, 2) x \
-                 WHERE c.kind = x.kind AND c.namespace = x.namespace), \
+                 c AS ({}), \
                  f AS (DELETE FROM {s}.finished WHERE id IN (SELECT p.id FROM \
                  {s}.finished p WHERE p.kind = $1 AND p.finished_at <= $3 \
                  LIMIT {PURGE_CHUNK}) RETURNING id, namespace) \
-                 SELECT id::text, namespace FROM o UNION ALL SELECT id::text, namespace FROM f"
+                 SELECT id::text, namespace FROM o UNION ALL SELECT id::text, namespace FROM f",
+                decrement(s, "o")
             )),
             // The `counts` rows of these namespaces that are zero (a missing row is zero:
             // the next create makes it again). A concurrent create holding the row lock
@@ -147,6 +203,23 @@ impl Sql {
             channel: schema.channel(),
         }
     }
+}
+
+/// The statement that lowers the `counts` rows of the namespaces by how many rows of the
+/// CTE `rows` (columns `kind`, `namespace`) each has; returns each row's namespace and new
+/// count. Rows are taken in namespace order, as the batched create takes them, so statements
+/// that each lock several `counts` rows never wait on each other in a cycle (an `UPDATE …
+/// FROM` locks them in whatever order its join produces). A namespace without a `counts` row
+/// is left without one (as an `UPDATE` would): the `EXISTS` keeps the insert from making one.
+fn decrement(s: &str, rows: &str) -> String {
+    format!(
+        "INSERT INTO {s}.counts AS c (kind, namespace, open) SELECT g.kind, g.namespace, -g.n \
+         FROM (SELECT kind, namespace, count(*) AS n FROM {rows} GROUP BY 1, 2) g \
+         WHERE EXISTS (SELECT 1 FROM {s}.counts e WHERE e.kind = g.kind \
+         AND e.namespace = g.namespace) ORDER BY g.namespace \
+         ON CONFLICT (kind, namespace) DO UPDATE SET open = c.open + excluded.open \
+         RETURNING c.namespace, c.open"
+    )
 }
 
 pub(crate) fn q(sql: &Arc<str>) -> AssertSqlSafe<Arc<str>> {

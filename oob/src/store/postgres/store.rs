@@ -5,7 +5,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::codec::{NewRow, Row, ms};
-use super::transitions::{self, CreateArgs, CreateOutcome, Lookup, PURGE_CHUNK};
+use super::create::{self, CreateArgs, CreateOutcome};
+use super::transitions::{self, Lookup, PURGE_CHUNK};
 use super::{EVENT_WAIT, PostgresStore};
 use crate::capability::NamespaceToken;
 use crate::id::PendingId;
@@ -34,7 +35,7 @@ where
         dedup: Dedup,
         now: Timestamp,
     ) -> Result<Created<T>, CreateError> {
-        let row = NewRow::encode(new.record())?;
+        let row = std::sync::Arc::new(NewRow::encode(new.record())?);
         let now_ms = ms(now);
         let args = CreateArgs {
             now: now_ms,
@@ -54,7 +55,7 @@ where
             keep: !self.shared.retention.is_zero(),
         };
         let s = &self.shared;
-        match transitions::create(&s.pool, &s.sql, T::KIND, &row, args).await? {
+        match create::create(&s.pool, &s.sql, &s.batcher, T::KIND, row, args).await? {
             CreateOutcome::Inserted => Ok(Created::Inserted),
             CreateOutcome::Joined(r) => Ok(Created::Joined(r.decode(now)?)),
             CreateOutcome::Declined(r) => Ok(Created::Declined(r.decode(now)?)),

@@ -2,14 +2,12 @@
 //! atomic on its own (no client-side transaction anywhere). Open records live in
 //! `pendings`, finished ones in `finished` (see [`schema`](super::schema)).
 //!
-//! - create: without dedup and a total bound, one statement that increments the namespace's
-//!   `counts` row while it is below the bound and inserts; otherwise (or when `counts` says
-//!   full) one call of the schema's `create_pending` function (advisory lock, dedup, both
-//!   bounds with exact expiry, insert, in the statement's own transaction);
+//! - create: see [`create`](super::create);
 //! - complete, cancel: one `DELETE FROM pendings … WHERE id = $1 AND expires_at > now …
 //!   RETURNING` that inserts the finished row into `finished` (or, with zero retention,
-//!   only deletes it); of any number of completers exactly one deletes the row. Only when it
-//!   changed nothing, a second statement reads the row to say why;
+//!   only deletes it), for several ids at once when they arrive together (see
+//!   [`batch`](super::batch)); of any number of completers exactly one deletes the row. Only
+//!   when it changed nothing, the single statement runs again, then a read says why;
 //!   A complete with [`Wake::Later`](crate::store::Wake::Later) keeps the finished row even
 //!   with zero retention, until the store's `wake` deletes it (`forget`), so a retry in
 //!   between reads the outcome instead of not found (a purge removes it only `WAKE_GRACE`
@@ -25,106 +23,13 @@
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row as _};
 
-use super::codec::{NewRow, Row};
+use super::batch::{self, Answer, Batcher};
+use super::codec::Row;
 use super::error::PgError;
 use super::sql::q;
 pub(crate) use super::sql::{PURGE_CHUNK, Sql};
 use crate::id::PendingId;
-use crate::store::{CreateError, Scope, StoreError, TransitionError};
-
-/// What a create found.
-#[derive(Debug)]
-pub(crate) enum CreateOutcome {
-    Inserted,
-    Joined(Row),
-    Declined(Row),
-}
-
-/// The arguments of a create besides the row.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct CreateArgs {
-    pub(crate) now: i64,
-    pub(crate) per_ns: i64,
-    pub(crate) total: Option<i64>,
-    /// `Some(since)`: join an open one, or answer a decline finished after `since`.
-    pub(crate) dedup: Option<i64>,
-    /// Whether finished records are kept (non-zero retention).
-    pub(crate) keep: bool,
-}
-
-pub(crate) async fn create(
-    pool: &PgPool,
-    sql: &Sql,
-    kind: &str,
-    new: &NewRow,
-    args: CreateArgs,
-) -> Result<CreateOutcome, CreateError> {
-    if args.dedup.is_none() && args.total.is_none() {
-        let row = sqlx::query(q(&sql.create_fast))
-            .bind(&new.id)
-            .bind(kind)
-            .bind(&new.namespace)
-            .bind(&new.alias)
-            .bind(&new.resource)
-            .bind(&new.elicit_id)
-            .bind(&new.data)
-            .bind(new.created_at)
-            .bind(new.expires_at)
-            .bind(args.per_ns)
-            .fetch_one(pool)
-            .await;
-        let row = match row {
-            Ok(row) => row,
-            // The id is open already (the primary key refused it; nothing was counted).
-            Err(e) if e.as_database_error().and_then(|d| d.code()).as_deref() == Some("23505") => {
-                return Err(CreateError::DuplicateId);
-            }
-            Err(e) => return Err(PgError::store(e).into()),
-        };
-        let dup: bool = row.try_get(0).map_err(PgError::store)?;
-        let inserted: bool = row.try_get(1).map_err(PgError::store)?;
-        if dup {
-            return Err(CreateError::DuplicateId);
-        }
-        if inserted {
-            return Ok(CreateOutcome::Inserted);
-        }
-        // `counts` says the namespace is full; the function decides with expiry.
-    }
-    let row: PgRow = sqlx::query(q(&sql.create))
-        .bind(&new.id)
-        .bind(kind)
-        .bind(&new.namespace)
-        .bind(&new.alias)
-        .bind(&new.resource)
-        .bind(&new.elicit_id)
-        .bind(&new.data)
-        .bind(new.created_at)
-        .bind(new.expires_at)
-        .bind(args.now)
-        .bind(args.per_ns)
-        .bind(args.total)
-        .bind(args.dedup.is_some())
-        .bind(args.dedup.unwrap_or(i64::MAX))
-        .bind(args.keep)
-        .fetch_one(pool)
-        .await
-        .map_err(PgError::store)?;
-    let outcome: String = row.try_get(0).map_err(PgError::store)?;
-    match outcome.as_str() {
-        "inserted" => Ok(CreateOutcome::Inserted),
-        "duplicate" => Err(CreateError::DuplicateId),
-        "full_namespace" => Err(CreateError::Capacity(Scope::Namespace)),
-        "full_total" => Err(CreateError::Capacity(Scope::Total)),
-        "joined" => Ok(CreateOutcome::Joined(
-            Row::read(&row, 1).map_err(PgError::store)?,
-        )),
-        "declined" => Ok(CreateOutcome::Declined(
-            Row::read(&row, 1).map_err(PgError::store)?,
-        )),
-        _ => Err(PgError::malformed("create outcome").into()),
-    }
-}
+use crate::store::{StoreError, TransitionError};
 
 /// What of a record reads still see: open rows that expired after `expired`, finished rows
 /// that finished after `finished` (now minus the retention; with zero retention the
@@ -207,10 +112,25 @@ pub(crate) struct Move<'a> {
 pub(crate) async fn transition(
     pool: &PgPool,
     sql: &Sql,
+    batcher: &Batcher,
     kind: &str,
     m: Move<'_>,
 ) -> Result<(Row, bool), TransitionError> {
     let id = m.id.to_string();
+    let batched = batcher
+        .transition(batch::Transition {
+            id: id.clone(),
+            state: m.state,
+            reason: m.reason,
+            expect: m.expect.map(str::to_owned),
+            now: m.now,
+            keep: m.keep,
+        })
+        .await?;
+    if let Answer::Done(Some(moved)) = batched {
+        return Ok(moved);
+    }
+    // Not applied by a batch (see `batch`): alone, the statement applies it or says why.
     let stmt = if m.keep {
         &sql.transition_keep
     } else {
