@@ -8,25 +8,43 @@ use std::sync::Arc;
 
 use super::*;
 use oob::provider::FromVerifiedSubject;
-use oob::state::CancelReason;
-use oob::store::{
-    CreateError, Created, Dedup, Finished, Limits, NewRecord, Scope, Store, TransitionError, Wake,
-};
-use oob::time::{Clock, SystemClock, Timestamp};
-use oob::{CallbackBase, Error, Manager, PendingId};
+use oob::store::{CreateError, Created, Dedup, Limits, NewRecord, Scope, Store};
+use oob::time::{SystemClock, Timestamp};
+use oob::{CallbackBase, Error, Manager};
 use oob_tests::delegate::{Delegate, Overrides};
 use oob_tests::{ns, spec, user};
 use tokio::sync::Barrier;
 use tokio::task::JoinSet;
 
-type Store_ = PostgresStore<DeviceCode>;
+pub(super) type Store_ = PostgresStore<DeviceCode>;
 
-async fn store() -> Store_ {
-    let pool = server().pool(8).await;
-    PostgresServer::store(&pool, &fresh_schema(), Duration::from_secs(300)).await
+#[path = "batched_transitions.rs"]
+mod transitions;
+
+pub(super) async fn store() -> Store_ {
+    store_with(Duration::from_secs(300)).await
 }
 
-fn manager<S: Store<DeviceCode>>(
+pub(super) async fn store_with(retention: Duration) -> Store_ {
+    let pool = server().pool(8).await;
+    PostgresServer::store(&pool, &fresh_schema(), retention).await
+}
+
+/// Whether the `counts` table has a row for `namespace`.
+pub(super) async fn counted(store: &Store_, namespace: &str) -> bool {
+    let sql = format!(
+        "SELECT count(*) FROM {}.counts WHERE namespace = $1",
+        store.schema().as_str()
+    );
+    let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(namespace)
+        .fetch_one(store.pool())
+        .await
+        .expect("count");
+    n > 0
+}
+
+pub(super) fn manager<S: Store<DeviceCode>>(
     store: S,
     per_ns: usize,
 ) -> Manager<DeviceCode, S, FromVerifiedSubject> {
@@ -41,7 +59,7 @@ fn manager<S: Store<DeviceCode>>(
 
 /// How many transactions wrote the rows of `table` in the store's schema (rows written by
 /// one statement share their `xmin`).
-async fn writers(store: &Store_, table: &str) -> i64 {
+pub(super) async fn writers(store: &Store_, table: &str) -> i64 {
     let sql = format!(
         "SELECT count(DISTINCT xmin::text) FROM {}.{table}",
         store.schema().as_str()
@@ -137,93 +155,57 @@ async fn creates_of_one_namespace_together_keep_its_bound() {
     assert_eq!(m.list(&Some(user("a"))).await.expect("list").len(), 3);
 }
 
-/// Completes and cancels arriving together, some of which cannot apply (finished already,
-/// no such id, another namespace, the same id twice): the others are applied, and each of
-/// those gets the error its own statement gives.
+/// A create in a batch is refused at its namespace's bound: a namespace already full, and a
+/// bound of zero (which leaves no `counts` row).
 #[tokio::test]
-async fn transitions_together_answer_each_call() {
+async fn a_batched_create_stops_at_the_bound() {
     let store = store().await;
-    let m = manager(store.clone(), 10);
-    let mut open = Vec::new();
-    for i in 0..6 {
-        open.push(
-            m.create(&Some(user(&format!("t{i}"))), spec())
-                .await
-                .expect("create")
-                .id(),
-        );
+    let m = manager(store.clone(), 2);
+    for _ in 0..2 {
+        m.create(&Some(user("full")), spec()).await.expect("create");
     }
-    let done = m
-        .create(&Some(user("t0")), spec())
-        .await
-        .expect("create")
-        .id();
-    m.complete_id(done).await.expect("complete");
-    let elsewhere = m
-        .create(&Some(user("t9")), spec())
-        .await
-        .expect("create")
-        .id();
-    let declined = m
-        .create(&Some(user("t7")), spec())
-        .await
-        .expect("create")
-        .id();
-    let now = SystemClock.now();
-    let call = |id: PendingId, namespace: &str| {
-        let (store, namespace) = (store.clone(), ns(namespace));
-        async move { store.complete(id, Some(&namespace), now, Wake::Now).await }
-    };
-    // Nothing below awaits until every call is queued.
     let mut calls = JoinSet::new();
-    let first = calls.spawn(call(open[0], "t0")).id();
-    for (i, id) in open.iter().enumerate().skip(1) {
-        calls.spawn(call(*id, &format!("t{i}")));
-    }
-    let twice = calls.spawn(call(open[0], "t0")).id();
-    let finished = calls.spawn(call(done, "t0")).id();
-    let unknown = calls.spawn(call(PendingId::random(), "t0")).id();
-    let other_ns = calls.spawn(call(elsewhere, "t8")).id();
-    let cancelled = calls
-        .spawn({
-            let store = store.clone();
-            async move {
-                store
-                    .cancel(declined, CancelReason::Declined, None, now)
-                    .await
-            }
-        })
-        .id();
-    let (mut won, mut lost) = (0, 0);
-    while let Some(done) = calls.join_next_with_id().await {
-        let (task, got) = done.expect("join");
-        if task == first || task == twice || task == finished {
-            match got {
-                Err(TransitionError::Finished(Finished::Completed)) => lost += 1,
-                Ok(_) => won += 1,
-                other => panic!("{other:?}"),
-            }
-        } else if task == unknown {
-            assert!(matches!(got, Err(TransitionError::NotFound)), "{got:?}");
-        } else if task == other_ns {
-            assert!(
-                matches!(got, Err(TransitionError::NamespaceMismatch)),
-                "{got:?}"
-            );
-        } else if task == cancelled {
-            let r = got.expect("cancel");
-            assert_eq!(r.state.finished(), Some(Finished::Declined));
+    for i in 0..8 {
+        let m = m.clone();
+        let namespace = if i == 0 {
+            "full".to_owned()
         } else {
-            got.expect("complete");
-            won += 1;
+            format!("f{i}")
+        };
+        calls.spawn(async move {
+            (
+                namespace.clone(),
+                m.create(&Some(user(&namespace)), spec()).await,
+            )
+        });
+    }
+    while let Some(done) = calls.join_next().await {
+        match done.expect("join") {
+            (n, Err(Error::Capacity(Scope::Namespace))) if n == "full" => {}
+            (n, Ok(_)) if n != "full" => {}
+            (n, other) => panic!("{n}: {other:?}"),
         }
     }
-    // The six, of which `open[0]` by exactly one of its two calls; `done` by none.
-    assert_eq!((won, lost), (6, 2));
-    assert!(matches!(
-        m.get(elsewhere).await,
-        Ok(oob::AnyPending::Open(_))
-    ));
+    assert_eq!(m.list(&Some(user("full"))).await.expect("list").len(), 2);
+    let none = manager(store.clone(), 0);
+    let mut calls = JoinSet::new();
+    for i in 0..8 {
+        let none = none.clone();
+        calls.spawn(async move { none.create(&Some(user(&format!("z{i}"))), spec()).await });
+    }
+    while let Some(done) = calls.join_next().await {
+        let got = done.expect("join");
+        assert!(
+            matches!(got, Err(Error::Capacity(Scope::Namespace))),
+            "{got:?}"
+        );
+    }
+    for i in 0..8 {
+        assert!(
+            !counted(&store, &format!("z{i}")).await,
+            "a row for a bound of zero"
+        );
+    }
 }
 
 /// A create whose id is open already, arriving with creates of other namespaces: Postgres
@@ -274,11 +256,14 @@ async fn a_batch_refused_as_a_whole_runs_each_call_alone() {
     }
 }
 
+/// What the second create of a [`TwiceTogether`] answered.
+type Second = Arc<std::sync::Mutex<Option<Result<Created<DeviceCode>, CreateError>>>>;
+
 /// Creates in namespace `dup` twice: once alone, then again together with the creates of
 /// the other namespaces (all wait at `gate` before they reach the store).
 struct TwiceTogether {
     gate: Arc<Barrier>,
-    second: Arc<std::sync::Mutex<Option<Result<Created<DeviceCode>, CreateError>>>>,
+    second: Second,
 }
 
 impl<S: Store<DeviceCode>> Overrides<DeviceCode, S> for TwiceTogether {

@@ -1,37 +1,53 @@
 //! Group commit: the creates and transitions that arrive while others run go to the
 //! database together, one statement (one commit, one WAL flush) for many.
 //!
-//! A create without dedup or a total bound, and every complete or cancel, is queued here. One
-//! task per store takes what is queued (up to [`MAX_BATCH`] calls) and runs it as at most
-//! three statements at once, on three connections: the creates (`create_batch` in [`Sql`]),
-//! the transitions that keep the finished row (`transition_keep_batch`) and those that drop
-//! it (`transition_drop_batch`). Each does the single statement's writes for every call, with
-//! each call's own arguments joined to its row, and tells each call what its single statement
-//! would have said. A call alone, or one the batch cannot take, is answered
+//! A create without dedup or a total bound, and every complete or cancel, is queued here.
+//! One task per store takes what is queued (up to [`MAX_BATCH`] calls) and runs it as up to
+//! three statements at once, on three connections, which commit together: the creates
+//! (`create_batch` in [`Sql`]), the transitions that keep the finished row
+//! (`transition_keep_batch`) and those that drop it (`transition_drop_batch`); then it takes
+//! what was queued meanwhile. A statement does the single statement's writes for every call,
+//! with each call's own arguments joined to its row, and tells each call what its single
+//! statement would have said. A call alone, or one the batch cannot take, is answered
 //! [`Answer::Alone`]: its caller runs the single statement itself, at once, so a lone caller
-//! waits for nothing but a hop to this task and back.
+//! waits for nothing but a hop to the task and back. A call whose caller is gone (its future
+//! dropped) before its batch is sent is not sent. The task runs on the runtime the store was
+//! built on, which must keep running while the store is used (as its event listener needs).
+//!
+//! Measured alternatives (BENCHMARKS.md): a task per statement kind, each starting its next
+//! batch at once, and up to four batches in flight per kind, both ran the benchmark slower
+//! than this (more, smaller statements, whose commits no longer share a WAL flush). A batch
+//! waits for its slowest statement; none of them waits long: every lock it can meet is held
+//! by another short statement, never in a cycle (below).
 //!
 //! Why: Postgres spends most of a short statement starting and ending it (executor set-up,
 //! locks, the commit and its WAL flush), not on its rows. One statement per call ran the
 //! benchmark's create+complete pairs at 48 % of raw `INSERT`+`DELETE` pairs at 64 tasks;
-//! batched, above 80 % (BENCHMARKS.md).
+//! batched, 85 % (BENCHMARKS.md).
 //!
 //! What a batch leaves to the single statements:
 //! - a second create of one namespace (a statement may not update its `counts` row twice),
 //!   and a create with another bound than the batch's;
 //! - a second transition of one id (it then loses, or wins, on its own);
-//! - every call of a batch Postgres refused as a whole (an error with a SQLSTATE: a duplicate
-//!   id, a deadlock): nothing of it was written, so each call runs alone and gets its own
-//!   answer; also when the pool gave no connection (nothing was sent). Any other failure (the
-//!   connection broke, the answer could not be read) may have come after the commit: it is
-//!   every call's error ([`PgError::Batch`]), as it would be a single statement's;
+//! - every call of a batch Postgres refused as a whole (an error with a SQLSTATE, the
+//!   connection still up: a duplicate id, a deadlock): nothing of it was written, so each
+//!   call runs alone and gets its own answer. When the pool gave no connection, each call
+//!   gets the pool's error (nothing was sent). Any other failure (the connection broke, the
+//!   answer could not be read) may have come after the commit: it is every call's error
+//!   ([`PgError::Batch`]), as it would be a single statement's;
 //! - a transition the batch did not apply (a loser, a record past its deadline or in another
 //!   namespace, no such id): its caller runs the single statement, which says why.
 //!
-//! Locks: statements that each lock several rows take them in one order, so two never wait
-//! on each other in a cycle (which Postgres would break by failing one after a second): the
-//! rows of `pendings` by id (transitions are sent sorted by id; a clear locks its namespace's
-//! rows by id), the `counts` rows by namespace (see `decrement` in [`Sql`]'s module).
+//! One difference: with zero retention, every call of a namespace the batch left with no
+//! open record is told so (a single statement tells only the last); the store remembers
+//! such namespaces in a set, so once or several times is the same.
+//!
+//! Locks: statements that lock several rows take them in one order, so two never wait on
+//! each other in a cycle (Postgres would break it by failing one after a second): the rows
+//! of `pendings` by id (a transition batch locks its rows by id before it deletes them; a
+//! clear locks its namespace's rows by id), the `counts` rows by namespace (the create batch,
+//! and `decrement` in [`Sql`]'s module for the transition batches and the purge, whose
+//! dropping of zero rows runs after its commit, in a statement of its own).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -96,6 +112,15 @@ pub(crate) struct Batcher {
     tx: mpsc::UnboundedSender<Call>,
 }
 
+impl std::fmt::Debug for Call {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Create(_) => "Create",
+            Self::Transition(..) => "Transition",
+        })
+    }
+}
+
 impl Batcher {
     /// Starts the task on `runtime`, running batches of `kind` through `pool`.
     pub(crate) fn start(
@@ -117,8 +142,11 @@ impl Batcher {
         per_ns: i64,
     ) -> Result<Answer<Created>, StoreError> {
         let (reply, answer) = oneshot::channel();
-        let call = Call::Create(Create { row, per_ns, reply });
-        if self.tx.send(call).is_err() {
+        if self
+            .tx
+            .send(Call::Create(Create { row, per_ns, reply }))
+            .is_err()
+        {
             return Ok(Answer::Alone);
         }
         answer.await.unwrap_or_else(|_| Err(stopped()))
@@ -140,30 +168,25 @@ fn stopped() -> StoreError {
     StoreError::Backend(Box::new(PgError::BatchStopped))
 }
 
-impl std::fmt::Debug for Call {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Create(_) => "Create",
-            Self::Transition(..) => "Transition",
-        })
-    }
-}
-
+/// The task: takes what is queued and runs it as up to three statements at once (creates,
+/// transitions keeping their row, transitions dropping it), which commit together; then
+/// takes what was queued meanwhile. Calls whose caller is gone are not sent.
 async fn run(
     pool: PgPool,
     sql: Arc<Sql>,
     kind: &'static str,
     mut rx: mpsc::UnboundedReceiver<Call>,
 ) {
-    let mut calls = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut calls, MAX_BATCH).await > 0 {
+    let mut queued = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut queued, MAX_BATCH).await > 0 {
         let mut creates: Vec<Create> = Vec::new();
-        let mut kept: Vec<(Transition, Reply<Moved>)> = Vec::new();
-        let mut dropped: Vec<(Transition, Reply<Moved>)> = Vec::new();
+        let mut kept = Vec::new();
+        let mut dropped = Vec::new();
         let mut namespaces = HashSet::new();
         let mut ids = HashSet::new();
-        for call in calls.drain(..) {
+        for call in queued.drain(..) {
             match call {
+                Call::Create(c) if c.reply.is_closed() => {}
                 Call::Create(c)
                     if c.per_ns == creates.first().map_or(c.per_ns, |f| f.per_ns)
                         && namespaces.insert(c.row.namespace.clone()) =>
@@ -173,6 +196,7 @@ async fn run(
                 Call::Create(c) => {
                     let _ = c.reply.send(Ok(Answer::Alone));
                 }
+                Call::Transition(_, reply) if reply.is_closed() => {}
                 Call::Transition(t, reply) if ids.insert(t.id.clone()) => {
                     if t.keep {
                         kept.push((t, reply));
@@ -194,13 +218,21 @@ async fn run(
 }
 
 /// Whether a failed batch wrote nothing for sure, so each call may run alone: Postgres
-/// answered with an error (which rolled the statement back) while the connection stayed up,
-/// or the pool gave no connection (nothing was sent).
+/// answered with an error (which rolled the statement back) while the connection stayed up.
 fn refused(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
-        sqlx::Error::Database(d) => d.code().is_some() && !PgError::unavailable(e),
-        _ => false,
+    matches!(e, sqlx::Error::Database(d) if d.code().is_some()) && !PgError::unavailable(e)
+}
+
+/// What every call of a batch that failed is told: run alone (see [`refused`]); the pool's
+/// own error when it gave no connection (nothing was sent; running alone would only wait for
+/// a connection again); else [`PgError::Batch`] (the outcome is unknown).
+fn failed<A>(e: sqlx::Error) -> impl Fn() -> Result<Answer<A>, StoreError> {
+    let e = Arc::new(e);
+    move || match &*e {
+        _ if refused(&e) => Ok(Answer::Alone),
+        sqlx::Error::PoolTimedOut => Err(PgError::store(sqlx::Error::PoolTimedOut)),
+        sqlx::Error::PoolClosed => Err(PgError::store(sqlx::Error::PoolClosed)),
+        _ => Err(PgError::batch(&e)),
     }
 }
 
@@ -241,11 +273,7 @@ async fn create_batch(pool: &PgPool, sql: &Sql, kind: &str, creates: Vec<Create>
     let replies = creates.into_iter().map(|c| c.reply);
     let rows = match rows {
         Ok(rows) => rows,
-        Err(e) if refused(&e) => return tell_all(replies, || Ok(Answer::Alone)),
-        Err(e) => {
-            let e = Arc::new(e);
-            return tell_all(replies, || Err(PgError::batch(&e)));
-        }
+        Err(e) => return tell_all(replies, failed(e)),
     };
     let mut answers: HashMap<i64, Created> = HashMap::with_capacity(rows.len());
     for row in &rows {
@@ -253,10 +281,7 @@ async fn create_batch(pool: &PgPool, sql: &Sql, kind: &str, creates: Vec<Create>
             Ok((ord, created)) => {
                 answers.insert(ord, created);
             }
-            Err(e) => {
-                let e = Arc::new(e);
-                return tell_all(replies, || Err(PgError::batch(&e)));
-            }
+            Err(e) => return tell_all(replies, failed(e)),
         }
     }
     for (ord, reply) in (1..).zip(replies) {
@@ -275,15 +300,13 @@ async fn transition_batch(
     pool: &PgPool,
     stmt: &Arc<str>,
     kind: &str,
-    mut calls: Vec<(Transition, Reply<Moved>)>,
+    calls: Vec<(Transition, Reply<Moved>)>,
     keep: bool,
 ) {
     if calls.len() < 2 {
         tell_all(calls.into_iter().map(|(_, r)| r), || Ok(Answer::Alone));
         return;
     }
-    // In id order, so two batches lock their rows in the same order.
-    calls.sort_unstable_by(|a, b| a.0.id.cmp(&b.0.id));
     let rows = sqlx::query(q(stmt))
         .bind(calls.iter().map(|(t, _)| t.id.as_str()).collect::<Vec<_>>())
         .bind(calls.iter().map(|(t, _)| t.state).collect::<Vec<_>>())
@@ -300,15 +323,7 @@ async fn transition_batch(
         .await;
     let rows = match rows {
         Ok(rows) => rows,
-        Err(e) if refused(&e) => {
-            return tell_all(calls.into_iter().map(|(_, r)| r), || Ok(Answer::Alone));
-        }
-        Err(e) => {
-            let e = Arc::new(e);
-            return tell_all(calls.into_iter().map(|(_, r)| r), || {
-                Err(PgError::batch(&e))
-            });
-        }
+        Err(e) => return tell_all(calls.into_iter().map(|(_, r)| r), failed(e)),
     };
     let mut moved: HashMap<String, (Row, bool)> = HashMap::with_capacity(rows.len());
     for row in &rows {
@@ -320,12 +335,7 @@ async fn transition_batch(
             Ok((r, emptied)) => {
                 moved.insert(r.id.clone(), (r, emptied));
             }
-            Err(e) => {
-                let e = Arc::new(e);
-                return tell_all(calls.into_iter().map(|(_, r)| r), || {
-                    Err(PgError::batch(&e))
-                });
-            }
+            Err(e) => return tell_all(calls.into_iter().map(|(_, r)| r), failed(e)),
         }
     }
     for (t, reply) in calls {

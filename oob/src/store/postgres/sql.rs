@@ -57,14 +57,17 @@ impl Sql {
         );
         // The same for several ids at once (see `batch`): `$1` the ids, `$2` the new states,
         // `$3` the reasons, `$4` each call's now, `$5` the namespaces expected (NULL: any);
-        // `$6` the kind. `p.id = ANY($1)` lets the primary key find the rows (one probe per
-        // id); the join with `x` then gives each row its own call's arguments. The `counts`
-        // rows go down by the number of rows each namespace lost, taken in namespace order
-        // (see `decrement`).
+        // `$6` the kind. `l` locks the rows first, in id order (found by the primary key, one
+        // probe per id; the delete's own join would lock them in the order of the heap); the
+        // join with `x` then gives each row its own call's arguments. The `counts` rows go
+        // down by the number of rows each namespace lost, taken in namespace order (see
+        // `decrement`).
         let delete_batch = format!(
             "WITH x AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], \
              $5::text[]) AS x(id, state, reason, at, ns)), \
-             d AS (DELETE FROM {s}.pendings p USING x WHERE p.id = ANY($1::uuid[]) \
+             l AS (SELECT q.id FROM {s}.pendings q WHERE q.id = ANY($1::uuid[]) \
+             ORDER BY q.id FOR UPDATE), \
+             d AS (DELETE FROM {s}.pendings p USING x, l WHERE p.id = l.id \
              AND p.id = x.id AND (p.kind = $6 AND p.state = 'open' AND p.expires_at > x.at \
              AND (x.ns IS NULL OR p.namespace = x.ns)) IS TRUE \
              RETURNING p.*, x.state AS n_state, x.reason AS n_reason, x.at AS n_at), \

@@ -165,7 +165,7 @@ where
         .into_iter()
         .collect();
         loop {
-            let ids = match transitions::purge_chunk(
+            let purged = match transitions::purge_chunk(
                 &s.pool,
                 &s.sql,
                 T::KIND,
@@ -175,7 +175,7 @@ where
             )
             .await
             {
-                Ok(ids) => ids,
+                Ok(purged) => purged,
                 Err(e) => {
                     // Not purged: the next purge tries these namespaces again.
                     // Not more than MAX_EMPTIED, as when they were remembered.
@@ -190,6 +190,16 @@ where
                 }
             };
             emptied.clear();
+            if !purged.retry.is_empty() {
+                super::remember(
+                    &mut s
+                        .emptied
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner),
+                    purged.retry,
+                );
+            }
+            let ids = purged.ids;
             total += ids.len();
             self.changed(&ids);
             if ids.len() < usize::try_from(PURGE_CHUNK).unwrap_or(usize::MAX) {

@@ -239,7 +239,7 @@ pub(crate) async fn purge_chunk(
     cutoff: i64,
     finished_cutoff: i64,
     emptied: &[String],
-) -> Result<Vec<PendingId>, StoreError> {
+) -> Result<Purged, StoreError> {
     let mut tx = pool.begin().await.map_err(PgError::store)?;
     sqlx::query(q(&sql.purge_lock))
         .execute(&mut *tx)
@@ -256,18 +256,38 @@ pub(crate) async fn purge_chunk(
     for row in &rows {
         namespaces.push(row.try_get(1).map_err(PgError::store)?);
     }
+    tx.commit().await.map_err(PgError::store)?;
+    let ids = ids(&rows)?;
     namespaces.sort_unstable();
     namespaces.dedup();
-    if !namespaces.is_empty() {
-        sqlx::query(q(&sql.drop_counts))
+    // After the purge's commit, in a statement of its own: within the purge's transaction
+    // it would lock these rows while holding those its decrement locked, two passes in
+    // namespace order, which a create batch locking rows in between can wait on in a cycle.
+    if !namespaces.is_empty()
+        && sqlx::query(q(&sql.drop_counts))
             .bind(kind)
             .bind(&namespaces)
-            .execute(&mut *tx)
+            .execute(pool)
             .await
-            .map_err(PgError::store)?;
+            .is_err()
+    {
+        return Ok(Purged {
+            ids,
+            retry: namespaces,
+        });
     }
-    tx.commit().await.map_err(PgError::store)?;
-    ids(&rows)
+    Ok(Purged {
+        ids,
+        retry: Vec::new(),
+    })
+}
+
+/// What a purge statement removed, and the namespaces whose zero `counts` rows are still to
+/// be dropped (by the next purge: that statement failed).
+#[derive(Debug)]
+pub(crate) struct Purged {
+    pub(crate) ids: Vec<PendingId>,
+    pub(crate) retry: Vec<String>,
 }
 
 fn ids(rows: &[PgRow]) -> Result<Vec<PendingId>, StoreError> {
