@@ -10,7 +10,10 @@
 //!
 //! # Atomicity across replicas
 //!
-//! Every operation is one statement. A create without dedup and total bound increments the
+//! Every operation is one statement; plain creates, completes and cancels that arrive while
+//! others run share one (group commit: up to 128 calls per statement, the same writes, each
+//! call answered as by its own statement). A create without dedup and total bound
+//! increments the
 //! namespace's row in the `counts` table while it is below the bound (its row lock
 //! serialises the namespace's creates on every replica) and inserts. Otherwise, or when
 //! `counts` says the namespace is full, it calls the schema's `create_pending` function,
