@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+pub(super) use super::postgres_only::counted;
 use super::*;
 use oob::provider::FromVerifiedSubject;
 use oob::store::{CreateError, Created, Dedup, Limits, NewRecord, Scope, Store};
@@ -28,20 +29,6 @@ pub(super) async fn store() -> Store_ {
 pub(super) async fn store_with(retention: Duration) -> Store_ {
     let pool = server().pool(8).await;
     PostgresServer::store(&pool, &fresh_schema(), retention).await
-}
-
-/// Whether the `counts` table has a row for `namespace`.
-pub(super) async fn counted(store: &Store_, namespace: &str) -> bool {
-    let sql = format!(
-        "SELECT count(*) FROM {}.counts WHERE namespace = $1",
-        store.schema().as_str()
-    );
-    let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-        .bind(namespace)
-        .fetch_one(store.pool())
-        .await
-        .expect("count");
-    n > 0
 }
 
 pub(super) fn manager<S: Store<DeviceCode>>(

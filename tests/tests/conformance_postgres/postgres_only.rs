@@ -36,7 +36,7 @@ async fn create(m: &M, namespace: &str) -> PendingId {
 }
 
 /// Whether the `counts` table has a row for `namespace`.
-async fn counted(store: &PostgresStore<DeviceCode>, namespace: &str) -> bool {
+pub(super) async fn counted(store: &PostgresStore<DeviceCode>, namespace: &str) -> bool {
     let sql = format!(
         "SELECT count(*) FROM {}.counts WHERE namespace = $1",
         store.schema().as_str()

@@ -6,7 +6,9 @@
 
 use std::sync::Arc;
 
-use sqlx::postgres::PgRow;
+use sqlx::Postgres;
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::Query;
 use sqlx::{PgPool, Row as _};
 
 use super::batch::{Answer, Batcher};
@@ -59,16 +61,13 @@ pub(crate) async fn create(
     create_pending(pool, sql, kind, &new, args).await
 }
 
-/// The one-statement create (see [`Sql`]): whether the id is a finished record's, and
-/// whether the row was inserted (neither: `counts` says the namespace is full).
-async fn create_fast(
-    pool: &PgPool,
-    sql: &Sql,
-    kind: &str,
-    new: &NewRow,
-    per_ns: i64,
-) -> Result<(bool, bool), CreateError> {
-    let row = sqlx::query(q(&sql.create_fast))
+/// Binds the row's id, kind and columns: the first nine parameters of both creates.
+fn with_row<'q>(
+    query: Query<'q, Postgres, PgArguments>,
+    kind: &'q str,
+    new: &'q NewRow,
+) -> Query<'q, Postgres, PgArguments> {
+    query
         .bind(&new.id)
         .bind(kind)
         .bind(&new.namespace)
@@ -78,6 +77,18 @@ async fn create_fast(
         .bind(&new.data)
         .bind(new.created_at)
         .bind(new.expires_at)
+}
+
+/// The one-statement create (see [`Sql`]): whether the id is a finished record's, and
+/// whether the row was inserted (neither: `counts` says the namespace is full).
+async fn create_fast(
+    pool: &PgPool,
+    sql: &Sql,
+    kind: &str,
+    new: &NewRow,
+    per_ns: i64,
+) -> Result<(bool, bool), CreateError> {
+    let row = with_row(sqlx::query(q(&sql.create_fast)), kind, new)
         .bind(per_ns)
         .fetch_one(pool)
         .await;
@@ -103,16 +114,7 @@ async fn create_pending(
     new: &NewRow,
     args: CreateArgs,
 ) -> Result<CreateOutcome, CreateError> {
-    let row: PgRow = sqlx::query(q(&sql.create))
-        .bind(&new.id)
-        .bind(kind)
-        .bind(&new.namespace)
-        .bind(&new.alias)
-        .bind(&new.resource)
-        .bind(&new.elicit_id)
-        .bind(&new.data)
-        .bind(new.created_at)
-        .bind(new.expires_at)
+    let row: PgRow = with_row(sqlx::query(q(&sql.create)), kind, new)
         .bind(args.now)
         .bind(args.per_ns)
         .bind(args.total)
