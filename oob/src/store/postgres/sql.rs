@@ -58,15 +58,18 @@ impl Sql {
         // The same for several ids at once (see `batch`): `$1` the ids, `$2` the new states,
         // `$3` the reasons, `$4` each call's now, `$5` the namespaces expected (NULL: any);
         // `$6` the kind. `l` locks the rows first, in id order (found by the primary key, one
-        // probe per id; the delete's own join would lock them in the order of the heap); the
-        // join with `x` then gives each row its own call's arguments. The `counts` rows go
+        // probe per id; the delete's own join would lock them in the order of the heap), and
+        // only those the delete takes (as a single delete locks only its row); the join with
+        // `x` gives each row its own call's arguments. The `counts` rows go
         // down by the number of rows each namespace lost, taken in namespace order (see
         // `decrement`).
         let delete_batch = format!(
             "WITH x AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], \
              $5::text[]) AS x(id, state, reason, at, ns)), \
-             l AS (SELECT q.id FROM {s}.pendings q WHERE q.id = ANY($1::uuid[]) \
-             ORDER BY q.id FOR UPDATE), \
+             l AS (SELECT q.id FROM {s}.pendings q JOIN x ON x.id = q.id \
+             WHERE q.id = ANY($1::uuid[]) AND (q.kind = $6 AND q.state = 'open' \
+             AND q.expires_at > x.at AND (x.ns IS NULL OR q.namespace = x.ns)) IS TRUE \
+             ORDER BY q.id FOR UPDATE OF q), \
              d AS (DELETE FROM {s}.pendings p USING x, l WHERE p.id = l.id \
              AND p.id = x.id AND (p.kind = $6 AND p.state = 'open' AND p.expires_at > x.at \
              AND (x.ns IS NULL OR p.namespace = x.ns)) IS TRUE \
@@ -192,16 +195,21 @@ impl Sql {
                  c AS ({}), \
                  f AS (DELETE FROM {s}.finished WHERE id IN (SELECT p.id FROM \
                  {s}.finished p WHERE p.kind = $1 AND p.finished_at <= $3 \
-                 LIMIT {PURGE_CHUNK}) RETURNING id, namespace) \
+                 LIMIT {PURGE_CHUNK} FOR UPDATE SKIP LOCKED) RETURNING id, namespace) \
                  SELECT id::text, namespace FROM o UNION ALL SELECT id::text, namespace FROM f",
                 decrement(s, "o")
             )),
             // The `counts` rows of these namespaces that are zero (a missing row is zero:
             // the next create makes it again). A concurrent create holding the row lock
             // made it non-zero by the time this reads it again, and keeps it.
+            // Rows another statement holds are skipped (a create is raising them, or a batch
+            // is lowering them: the next purge sees them again), so this never waits and
+            // never takes part in a cycle; a plain delete would lock them in table order.
             drop_counts: a(format!(
-                "DELETE FROM {s}.counts c WHERE c.kind = $1 AND c.namespace = ANY($2::text[]) \
-                 AND c.open = 0"
+                "DELETE FROM {s}.counts c USING (SELECT z.kind, z.namespace FROM {s}.counts z \
+                 WHERE z.kind = $1 AND z.namespace = ANY($2::text[]) AND z.open = 0 \
+                 FOR UPDATE SKIP LOCKED) z \
+                 WHERE c.kind = z.kind AND c.namespace = z.namespace AND c.open = 0"
             )),
             channel: schema.channel(),
         }
