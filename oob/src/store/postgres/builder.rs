@@ -45,7 +45,11 @@ impl<T> PostgresStoreBuilder<T> {
     }
 
     /// Starts the store: checks the schema name and starts the listener (one connection
-    /// made with the pool's options). Does not migrate: call [`PostgresStore::migrate`].
+    /// made with the pool's options), the task that sends change events and the task that
+    /// groups creates and transitions into shared statements (group commit), on the current
+    /// Tokio runtime, which must keep running while the store is used (a store built in a
+    /// runtime that is no longer driven waits for those tasks). Does not migrate: call
+    /// [`PostgresStore::migrate`].
     ///
     /// # Errors
     /// A bad schema name, no Tokio runtime, or the database cannot be reached.
