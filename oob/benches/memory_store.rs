@@ -282,8 +282,8 @@ fn list(rounds: usize, n: u64) {
     let _ = fill(&big, &big_users, 1_000_000);
     let small_vec = manager_over::<Owned, _>(VecStore::new(), usize::MAX);
     let big_vec = manager_over::<Owned, _>(VecStore::new(), usize::MAX);
-    let _ = fill_over(&small_vec, &small_users, 10_000);
-    let _ = fill_over(&big_vec, &big_users, 1_000_000);
+    let _ = fill(&small_vec, &small_users, 10_000);
+    let _ = fill(&big_vec, &big_users, 1_000_000);
     let r = interleave(
         rounds,
         n,
@@ -370,26 +370,11 @@ fn retained<S: Store<Owned>>(
     callers: &[VerifiedSubject],
     r: usize,
 ) -> Vec<oob::PendingId> {
-    let ids = fill_over(m, callers, r.max(1));
+    let ids = fill(m, callers, r.max(1));
     for id in ids.iter().take(r) {
         ready(m.complete_id(*id)).expect("complete");
     }
     ids
-}
-
-/// Like `common::fill`, on any store.
-fn fill_over<S: Store<Owned>>(
-    m: &Mgr<Owned, S>,
-    callers: &[VerifiedSubject],
-    n: usize,
-) -> Vec<oob::PendingId> {
-    (0..n)
-        .map(|i| {
-            ready(m.create(&callers[i % callers.len()], spec::<Owned>()))
-                .expect("create")
-                .id()
-        })
-        .collect()
 }
 
 fn main() {

@@ -67,6 +67,17 @@ async fn marker(c: &mut redis::aio::MultiplexedConnection, id: &str) -> Option<S
         .expect("HGET")
 }
 
+/// Writes a finish marker on `id`'s record, as another completer would.
+async fn write_marker(c: &mut redis::aio::MultiplexedConnection, id: &str, marker: &str) {
+    let _: i64 = redis::cmd("HSETNX")
+        .arg(record_key(id))
+        .arg("f")
+        .arg(marker)
+        .query_async(c)
+        .await
+        .expect("HSETNX");
+}
+
 fn ms(t: std::time::SystemTime) -> u64 {
     u64::try_from(
         t.duration_since(UNIX_EPOCH)
@@ -107,13 +118,7 @@ async fn a_loser_writes_nothing() {
     let deadline = ms(p.expires_at());
     // Another completer won (its marker only: its index moves are its own business).
     let won = format!("x{}", clock.now().as_millis());
-    let _: i64 = redis::cmd("HSETNX")
-        .arg(record_key(&id))
-        .arg("f")
-        .arg(&won)
-        .query_async(&mut c)
-        .await
-        .expect("HSETNX");
+    write_marker(&mut c, &id, &won).await;
     clock.advance(Duration::from_secs(1));
     let before = published(&mut c).await;
     let lost = m.complete(p).await;
@@ -189,13 +194,7 @@ async fn a_loser_meeting_a_late_marker_answers_expired() {
     let p = m.create(&user("a"), spec()).await.expect("create");
     let id = p.id().to_string();
     let late = format!("c{}", ms(p.expires_at()));
-    let _: i64 = redis::cmd("HSETNX")
-        .arg(record_key(&id))
-        .arg("f")
-        .arg(&late)
-        .query_async(&mut c)
-        .await
-        .expect("HSETNX");
+    write_marker(&mut c, &id, &late).await;
     let lost = m.complete(p).await;
     assert!(matches!(lost, Err(Error::Expired(_))), "{lost:?}");
     assert_eq!(marker(&mut c, &id).await, Some(late));

@@ -116,8 +116,13 @@ pub fn ready<F: Future>(f: F) -> F::Output {
     }
 }
 
-/// Creates `n` open pendings, taking the callers in turn.
-pub fn fill<P: Workload>(m: &M<P>, users: &[VerifiedSubject], n: usize) -> Vec<PendingId> {
+/// Creates `n` open pendings, taking the callers in turn (on any store whose futures do not
+/// suspend).
+pub fn fill<P: Workload, S: oob::Store<P>>(
+    m: &Manager<P, S, FromVerifiedSubject>,
+    users: &[VerifiedSubject],
+    n: usize,
+) -> Vec<PendingId> {
     (0..n)
         .map(|i| {
             ready(m.create(&users[i % users.len()], spec::<P>()))

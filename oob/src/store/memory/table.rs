@@ -113,16 +113,12 @@ impl<T> Table<T> {
         let ns = &self.ns;
         let s = self.by_id.get(id, |at| id_at(ns, at))?;
         let ns = self.ns_index(s.at.ns);
-        let e = &ns.records[s.at.pos as usize];
-        let r = Record::new(
-            e.id,
-            ns.namespace.clone(),
-            e.created_at,
-            e.expires_at,
-            e.state_at(now),
-            s.body.clone(),
-        );
-        Some(r)
+        Some(to_record(
+            &ns.records[s.at.pos as usize],
+            &ns.namespace,
+            now,
+            &s.body,
+        ))
     }
 
     fn ns_index(&self, n: u32) -> &Ns<T> {
@@ -152,7 +148,8 @@ impl<T> Table<T> {
     /// The record at `at`, in its state as of `now`.
     pub(super) fn record(&self, at: Loc, now: Timestamp) -> Record<T> {
         let ns = self.ns_index(at.ns);
-        to_record(&ns.records[at.pos as usize], &ns.namespace, now)
+        let e = &ns.records[at.pos as usize];
+        to_record(e, &ns.namespace, now, &e.body)
     }
 
     /// A namespace's open, unexpired records as of `now`.
@@ -170,7 +167,7 @@ impl<T> Table<T> {
         listed().for_each(|e| warm(&e.body));
         // At most the records stored as open: one allocation, no regrowth.
         let mut open = Vec::with_capacity(ns.open.n);
-        open.extend(listed().map(|e| to_record(e, &ns.namespace, now)));
+        open.extend(listed().map(|e| to_record(e, &ns.namespace, now, &e.body)));
         open
     }
 
@@ -354,7 +351,7 @@ impl<T> Table<T> {
         }
         // An emptied namespace keeps its index until the next purge: a namespace whose
         // pendings come and go is not re-hashed and re-allocated every time.
-        let record = to_record(&entry, &ns.namespace, now);
+        let record = to_record(&entry, &ns.namespace, now, &entry.body);
         if was_open {
             self.open.remove(entry.expires_at);
             self.stored_open -= 1;
@@ -374,13 +371,20 @@ fn id_at<T>(ns: &[Option<Ns<T>>], at: Loc) -> Option<PendingId> {
     Some(ns.records.get(at.pos as usize)?.id)
 }
 
-fn to_record<T>(e: &Entry<T>, namespace: &Namespace, now: Timestamp) -> Record<T> {
+/// The record of entry `e`, in its state as of `now`, with `body` (the entry's own, or the
+/// same one as the id index holds it: a get takes it from there, see [`Ids`]).
+fn to_record<T>(
+    e: &Entry<T>,
+    namespace: &Namespace,
+    now: Timestamp,
+    body: &Arc<Body<T>>,
+) -> Record<T> {
     Record::new(
         e.id,
         namespace.clone(),
         e.created_at,
         e.expires_at,
         e.state_at(now),
-        e.body.clone(),
+        body.clone(),
     )
 }

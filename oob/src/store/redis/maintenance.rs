@@ -161,8 +161,9 @@ impl<T: Send + Sync + 'static> RedisStore<T> {
         }
     }
 
-    /// Wakes the local waiters (the scripts published the events for other replicas) of records a clear or purge removed, and drops what this
-    /// store kept of them ([`Recent`](super::recent::Recent)).
+    /// Wakes the local waiters of records a clear or purge removed (the scripts published
+    /// the events for other replicas), and drops what this store kept of them
+    /// ([`Recent`](super::recent::Recent)).
     fn notify_local(&self, ids: &[PendingId]) {
         for id in ids {
             self.shared.recent.take(*id);
