@@ -7,13 +7,16 @@
 //! **Throughput**, in interleaved rounds (each round runs every variant once, in turn), at
 //! 1 and 64 concurrent tasks on one multiplexed connection each: a raw `SET`+`DEL` of a
 //! record-sized value; the minimal atomic create+transition pair (the store's record writes
-//! and its event, nothing else; as `EVALSHA` scripts and as Redis Functions, `FCALL`); and
-//! the store (a create and a complete through the manager; and the same with the complete
-//! through a second manager and store on the same prefix, as when another replica takes
-//! the callback: the store that created a record completes it in one round trip, another
-//! in two). Prints the median pairs/s of
-//! the rounds with their spread, the store's ratio to each yardstick per round, and the CPU
-//! time per pair of Redis's main thread (`INFO cpu`) and of this process (the client).
+//! and its event, nothing else; as `EVALSHA` scripts and as Redis Functions, `FCALL`); the
+//! store's writes (that pair plus every index write the store makes, without its reads and
+//! checks: a diagnostic, splitting the store's gap to the minimal pair into what its
+//! indexes cost and what its logic costs); and the store (a create and a complete through
+//! the manager; and the same with the complete through a second manager and store on the
+//! same prefix, as when another replica takes the callback: the store that created a record
+//! completes it with a short script, another with one that also returns the record; one
+//! round trip each). Prints the median pairs/s of the rounds
+//! with their spread, the store's ratio to each yardstick per round, and the CPU time per
+//! pair of Redis's main thread (`INFO cpu`) and of this process (the client).
 //!
 //! **Growth**: the per-operation cost (client latency at 1 task, and Redis's main-thread
 //! CPU time) of create+complete (and of the minimal pair right after it, at the same
@@ -34,10 +37,10 @@ use oob::store::RedisStore;
 use oob::time::SystemClock;
 use oob::{CallbackBase, Manager, Namespace};
 use redis::aio::ConnectionManager;
-use redis_support::{
-    DeviceCode, MIN_CREATE, MIN_DONE, MIN_LIBRARY, Server, client_cpu_ns, commandstats, median,
-    record_fields, redis_cpu_us, spec,
+use redis_support::pairs::{
+    MIN_CREATE, MIN_DONE, MIN_LIBRARY, WRITES_CREATE, WRITES_DONE, minimal_pair, writes_pair,
 };
+use redis_support::{DeviceCode, Server, client_cpu_ns, commandstats, median, redis_cpu_us, spec};
 
 type M = Manager<DeviceCode, RedisStore<DeviceCode>, FromVerifiedSubject>;
 
@@ -54,7 +57,8 @@ struct Setup {
     users: Arc<Vec<VerifiedSubject>>,
     value: Arc<String>,
     seq: Arc<AtomicU64>,
-    hashes: Arc<(String, String)>,
+    /// The `EVALSHA` hashes of the minimal pair's scripts and of the store's writes'.
+    hashes: Arc<[String; 4]>,
 }
 
 async fn manager(client: &redis::Client, prefix: &str, per_ns: usize) -> M {
@@ -94,7 +98,12 @@ async fn setup(url: &str) -> Setup {
                 .expect("SCRIPT LOAD")
         }
     };
-    let hashes = (load(MIN_CREATE).await, load(MIN_DONE).await);
+    let hashes = [
+        load(MIN_CREATE).await,
+        load(MIN_DONE).await,
+        load(WRITES_CREATE).await,
+        load(WRITES_DONE).await,
+    ];
     redis::cmd("FUNCTION")
         .arg("LOAD")
         .arg("REPLACE")
@@ -105,6 +114,10 @@ async fn setup(url: &str) -> Setup {
     // The store's events reach its subscriber: the minimal pair's reach one too.
     let mut events = client.get_async_pubsub().await.expect("pubsub");
     events.subscribe("{min}:events").await.expect("subscribe");
+    events
+        .subscribe("{writes}:events")
+        .await
+        .expect("subscribe");
     tokio::spawn(async move {
         let mut stream = events.into_on_message();
         while std::future::poll_fn(|c| {
@@ -135,18 +148,9 @@ enum Variant {
     Raw,
     MinEval,
     MinFcall,
+    Writes,
     Store,
     StoreElsewhere,
-}
-
-fn now_ms() -> u64 {
-    u64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis(),
-    )
-    .unwrap_or(0)
 }
 
 /// One pair of `variant`, by task `t`, its `i`th.
@@ -173,22 +177,9 @@ async fn pair(
                 .await
                 .expect("DEL");
         }
-        Variant::MinEval | Variant::MinFcall => {
-            let key = format!("{{min}}:p:{n:036}");
-            let now = now_ms();
-            let fcall = variant == Variant::MinFcall;
-            let mut create = redis::cmd(if fcall { "FCALL" } else { "EVALSHA" });
-            create.arg(if fcall { "oob_min_create" } else { &s.hashes.0 });
-            create.arg(1).arg(&key).arg(now + 660_000);
-            for (k, v) in record_fields(&format!("user-{}", n % 1_000), now) {
-                create.arg(k).arg(v);
-            }
-            create.exec_async(c).await.expect("create");
-            let mut done = redis::cmd(if fcall { "FCALL" } else { "EVALSHA" });
-            done.arg(if fcall { "oob_min_done" } else { &s.hashes.1 });
-            done.arg(1).arg(&key).arg(now).arg("{min}:events").arg(&key);
-            std::hint::black_box(done.query_async::<redis::Value>(c).await.expect("done"));
-        }
+        Variant::MinEval => minimal_pair(c, &s.hashes, false, n).await,
+        Variant::MinFcall => minimal_pair(c, &s.hashes, true, n).await,
+        Variant::Writes => writes_pair(c, &s.hashes, n).await,
         Variant::Store | Variant::StoreElsewhere => {
             let u = &s.users[usize::try_from(i).unwrap_or(0).wrapping_add(t) % s.users.len()];
             let p = s.manager.create(u, spec()).await.expect("create");
@@ -262,18 +253,19 @@ async fn run(s: &Arc<Setup>, variant: Variant, tasks: usize, n: u64) -> (f64, f6
 }
 
 async fn throughput(s: &Arc<Setup>) {
-    const VARIANTS: [Variant; 5] = [
+    const VARIANTS: [Variant; 6] = [
         Variant::Raw,
         Variant::MinEval,
         Variant::MinFcall,
+        Variant::Writes,
         Variant::Store,
         Variant::StoreElsewhere,
     ];
     println!("\n## Throughput: median pairs/s of {ROUNDS} interleaved rounds (min-max)\n");
     println!(
-        "| tasks | raw SET+DEL | minimal pair EVALSHA | minimal pair FCALL | store | store / minimal EVALSHA | store / minimal FCALL | store / raw | store, completed by another replica | that / minimal EVALSHA |"
+        "| tasks | raw SET+DEL | minimal pair EVALSHA | minimal pair FCALL | store's writes EVALSHA | store | store / minimal EVALSHA | store / minimal FCALL | store / store's writes | store / raw | store, completed by another replica | that / minimal EVALSHA |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mut redis_us = Vec::new();
     // `OOB_BENCH_VARIANTS=Store,MinEval` runs only those (to profile one); the others'
     // cells read NaN.
@@ -326,23 +318,25 @@ async fn throughput(s: &Arc<Setup>) {
         let cell = |(m, lo, hi): (f64, f64, f64)| format!("{m:.0} ({lo:.0}-{hi:.0})");
         let pct = |(m, lo, hi): (f64, f64, f64)| format!("{m:.0} % ({lo:.0}-{hi:.0})");
         println!(
-            "| {tasks} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {tasks} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             cell(median(rates[0].clone())),
             cell(median(rates[1].clone())),
             cell(median(rates[2].clone())),
             cell(median(rates[3].clone())),
-            pct(ratio(3, 1)),
-            pct(ratio(3, 2)),
-            pct(ratio(3, 0)),
             cell(median(rates[4].clone())),
             pct(ratio(4, 1)),
+            pct(ratio(4, 2)),
+            pct(ratio(4, 3)),
+            pct(ratio(4, 0)),
+            cell(median(rates[5].clone())),
+            pct(ratio(5, 1)),
         );
     }
     println!("\nCPU µs per pair, Redis's main thread / this process (median of the rounds):\n");
     println!(
-        "| tasks | raw SET+DEL | minimal pair EVALSHA | minimal pair FCALL | store | store, completed by another replica |"
+        "| tasks | raw SET+DEL | minimal pair EVALSHA | minimal pair FCALL | store's writes EVALSHA | store | store, completed by another replica |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
     for line in redis_us {
         println!("{line}");
     }

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use oob::{OobPayload, Spec};
 use redis::aio::ConnectionManager;
 
+pub mod pairs;
+
 /// The device-code payload of the other benches.
 #[derive(Clone, OobPayload, serde::Serialize, serde::Deserialize)]
 #[oob(kind = "device_code", route = "/oob/cb/{id}")]
@@ -98,57 +100,6 @@ fn ping(port: u16) -> bool {
     };
     let mut buf = [0u8; 7];
     s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
-}
-
-/// The minimal atomic pair: the store's record writes and its event, nothing else (no
-/// index, no dedup, no capacity). Create: `HSET` of the record's fields and `PEXPIREAT`.
-/// Transition: check the state, `HSET` state and time, `PUBLISH`, return the fields.
-pub const MIN_CREATE: &str = "
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
-redis.call('PEXPIREAT', KEYS[1], ARGV[1])
-return 1
-";
-
-/// See [`MIN_CREATE`].
-pub const MIN_DONE: &str = "
-local f = redis.call('HMGET', KEYS[1], 's', 'n', 'c', 'e', 'a', 'r', 'i', 'd')
-if f[1] ~= 'o' then return {0} end
-redis.call('HSET', KEYS[1], 's', 'c', 't', ARGV[1])
-redis.call('PUBLISH', ARGV[2], ARGV[3])
-return {1, f[2], f[3], f[4], f[5], f[6], f[7], f[8]}
-";
-
-/// The same pair as a Redis Functions library (`FCALL`).
-pub const MIN_LIBRARY: &str = "#!lua name=oobbench
-redis.register_function('oob_min_create', function(keys, args)
-  redis.call('HSET', keys[1], unpack(args, 2))
-  redis.call('PEXPIREAT', keys[1], args[1])
-  return 1
-end)
-redis.register_function('oob_min_done', function(keys, args)
-  local f = redis.call('HMGET', keys[1], 's', 'n', 'c', 'e', 'a', 'r', 'i', 'd')
-  if f[1] ~= 'o' then return {0} end
-  redis.call('HSET', keys[1], 's', 'c', 't', args[1])
-  redis.call('PUBLISH', args[2], args[3])
-  return {1, f[2], f[3], f[4], f[5], f[6], f[7], f[8]}
-end)
-";
-
-/// Fields like a stored record's (namespace, times, state, resource, payload, dedup key).
-pub fn record_fields(ns: &str, now: u64) -> Vec<(&'static str, String)> {
-    vec![
-        ("n", ns.to_owned()),
-        ("c", now.to_string()),
-        ("e", (now + 600_000).to_string()),
-        ("s", "o".to_owned()),
-        ("r", "example.com".to_owned()),
-        (
-            "d",
-            r#"{"verify_url":"https://ex.com/device","user_code":"ABCD-1234","message":"Enter the code"}"#
-                .to_owned(),
-        ),
-        ("k", format!("{}:{ns}-+11:example.com", ns.len())),
-    ]
 }
 
 /// `INFO commandstats` as (command, calls, microseconds).
