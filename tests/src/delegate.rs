@@ -17,14 +17,15 @@
 
 use std::future::{Future, ready};
 
+use oob::PendingId;
 use oob::namespace::Namespace;
 use oob::state::CancelReason;
+use oob::store::NamespaceScope;
 use oob::store::{
     CreateError, Created, Dedup, Limits, NewRecord, Record, Store, StoreError, Subscription,
     TransitionError, Wake,
 };
 use oob::time::Timestamp;
-use oob::{NamespaceToken, PendingId};
 
 /// A store that forwards to `inner` through `over`: each method runs
 /// [`Overrides::before`], then the [`Overrides`] method of the same name, whose default
@@ -111,7 +112,7 @@ pub trait Overrides<T, S: Store<T>>: Send + Sync + 'static {
     fn list_namespace(
         &self,
         inner: &S,
-        namespace: &NamespaceToken<'_>,
+        namespace: NamespaceScope<'_>,
         now: Timestamp,
     ) -> impl Future<Output = Result<Vec<Record<T>>, StoreError>> + Send {
         inner.list_namespace(namespace, now)
@@ -121,7 +122,7 @@ pub trait Overrides<T, S: Store<T>>: Send + Sync + 'static {
     fn clear_namespace(
         &self,
         inner: &S,
-        namespace: &NamespaceToken<'_>,
+        namespace: NamespaceScope<'_>,
     ) -> impl Future<Output = Result<usize, StoreError>> + Send {
         inner.clear_namespace(namespace)
     }
@@ -200,14 +201,14 @@ where
 
     async fn list_namespace(
         &self,
-        namespace: &NamespaceToken<'_>,
+        namespace: NamespaceScope<'_>,
         now: Timestamp,
     ) -> Result<Vec<Record<T>>, StoreError> {
         self.over.before().await;
         self.over.list_namespace(&self.inner, namespace, now).await
     }
 
-    async fn clear_namespace(&self, namespace: &NamespaceToken<'_>) -> Result<usize, StoreError> {
+    async fn clear_namespace(&self, namespace: NamespaceScope<'_>) -> Result<usize, StoreError> {
         self.over.before().await;
         self.over.clear_namespace(&self.inner, namespace).await
     }

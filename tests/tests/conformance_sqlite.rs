@@ -5,14 +5,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use oob::PendingId;
 use oob::namespace::Namespace;
 use oob::state::CancelReason;
+use oob::store::NamespaceScope;
 use oob::store::{
     CreateError, Created, Dedup, Limits, NewRecord, Record, SqliteStore, Store, StoreError,
     Subscription, TransitionError, Wake,
 };
 use oob::time::Timestamp;
-use oob::{NamespaceToken, PendingId};
 use oob_tests::DeviceCode;
 
 /// Deletes the database files when the last handle goes.
@@ -95,7 +96,7 @@ impl Store<DeviceCode> for TempStore {
 
     fn list_namespace(
         &self,
-        namespace: &NamespaceToken<'_>,
+        namespace: NamespaceScope<'_>,
         now: Timestamp,
     ) -> impl Future<Output = Result<Vec<Record<DeviceCode>>, StoreError>> + Send {
         self.store.list_namespace(namespace, now)
@@ -103,7 +104,7 @@ impl Store<DeviceCode> for TempStore {
 
     fn clear_namespace(
         &self,
-        namespace: &NamespaceToken<'_>,
+        namespace: NamespaceScope<'_>,
     ) -> impl Future<Output = Result<usize, StoreError>> + Send {
         self.store.clear_namespace(namespace)
     }

@@ -11,12 +11,13 @@ use std::time::Duration;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use oob::provider::FromVerifiedSubject;
 use oob::state::CancelReason;
+use oob::store::NamespaceScope;
 use oob::store::{
     CreateError, Created, Dedup, Limits, MemoryStore, NewRecord, Record, Store, StoreError,
     Subscription, TransitionError, Wake,
 };
 use oob::time::{Timestamp, TokioClock};
-use oob::{CallbackBase, Error, Manager, Namespace, NamespaceToken, PendingId};
+use oob::{CallbackBase, Error, Manager, Namespace, PendingId};
 use oob_tests::{DeviceCode, spec, user};
 
 /// What the recorder saw, summed over snapshots (a snapshot resets what it reads).
@@ -234,12 +235,12 @@ impl Store<DeviceCode> for Down {
     }
     async fn list_namespace(
         &self,
-        _: &NamespaceToken<'_>,
+        _: NamespaceScope<'_>,
         _: Timestamp,
     ) -> Result<Vec<Record<DeviceCode>>, StoreError> {
         Err(down())
     }
-    async fn clear_namespace(&self, _: &NamespaceToken<'_>) -> Result<usize, StoreError> {
+    async fn clear_namespace(&self, _: NamespaceScope<'_>) -> Result<usize, StoreError> {
         Err(down())
     }
     async fn purge(&self, _: Timestamp) -> Result<usize, StoreError> {

@@ -14,6 +14,7 @@ use oob::provider::{
     BearerHash, BearerToken, FixedNamespace, FromVerifiedSubject, ProviderError, VerifiedSubject,
 };
 use oob::state::CancelReason;
+use oob::store::NamespaceScope;
 use oob::store::{
     Body, CreateError, Created, Dedup, Limits, MemoryStore, NewRecord, Record, RecordState, Store,
     StoreError, TransitionError, Wake,
@@ -21,8 +22,8 @@ use oob::store::{
 use oob::time::{Timestamp, TokioClock};
 use oob::vault::{MemoryVault, Vault, VaultError};
 use oob::{
-    AnyPending, CallbackBase, Error, Joined, Manager, Namespace, NamespaceToken, OobPayload,
-    Outcome, PendingId, Spec,
+    AnyPending, CallbackBase, Error, Joined, Manager, Namespace, OobPayload, Outcome, PendingId,
+    Spec,
 };
 use oob_tests::delegate::{Delegate, Overrides};
 
@@ -418,10 +419,10 @@ impl<S: Store<Secret>> Overrides<Secret, S> for Spy {
     async fn list_namespace(
         &self,
         inner: &S,
-        namespace: &NamespaceToken<'_>,
+        namespace: NamespaceScope<'_>,
         now: Timestamp,
     ) -> Result<Vec<Record<Secret>>, StoreError> {
-        self.saw("NamespaceToken (list_namespace)", namespace);
+        self.saw("NamespaceScope (list_namespace)", &namespace);
         let listed = inner.list_namespace(namespace, now).await;
         self.saw("Result<Vec<Record>, StoreError> (list)", &listed);
         listed
@@ -430,9 +431,9 @@ impl<S: Store<Secret>> Overrides<Secret, S> for Spy {
     async fn clear_namespace(
         &self,
         inner: &S,
-        namespace: &NamespaceToken<'_>,
+        namespace: NamespaceScope<'_>,
     ) -> Result<usize, StoreError> {
-        self.saw("NamespaceToken (clear_namespace)", namespace);
+        self.saw("NamespaceScope (clear_namespace)", &namespace);
         inner.clear_namespace(namespace).await
     }
 }

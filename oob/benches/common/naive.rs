@@ -6,10 +6,10 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
-use oob::NamespaceToken;
 use oob::PendingId;
 use oob::namespace::Namespace;
 use oob::state::CancelReason;
+use oob::store::NamespaceScope;
 use oob::store::{
     CreateError, Created, Dedup, Limits, NewRecord, Record, RecordState, Store, StoreError,
     Subscription, TransitionError, Wake,
@@ -111,7 +111,7 @@ impl<T: Send + Sync + 'static> Store<T> for NaiveStore<T> {
 
     async fn list_namespace(
         &self,
-        token: &NamespaceToken<'_>,
+        token: NamespaceScope<'_>,
         now: Timestamp,
     ) -> Result<Vec<Record<T>>, StoreError> {
         Ok(self
@@ -122,7 +122,7 @@ impl<T: Send + Sync + 'static> Store<T> for NaiveStore<T> {
             .collect())
     }
 
-    async fn clear_namespace(&self, token: &NamespaceToken<'_>) -> Result<usize, StoreError> {
+    async fn clear_namespace(&self, token: NamespaceScope<'_>) -> Result<usize, StoreError> {
         let mut map = self.lock();
         let before = map.len();
         map.retain(|_, r| r.namespace != *token.namespace());

@@ -8,10 +8,10 @@
 
 use std::sync::{Mutex, PoisonError};
 
-use oob::NamespaceToken;
 use oob::PendingId;
 use oob::namespace::Namespace;
 use oob::state::CancelReason;
+use oob::store::NamespaceScope;
 use oob::store::{
     CreateError, Created, Dedup, Limits, NewRecord, Record, Store, StoreError, Subscription,
     TransitionError, Wake,
@@ -90,7 +90,7 @@ impl<T: Send + Sync + 'static> Store<T> for VecStore<T> {
 
     async fn list_namespace(
         &self,
-        token: &NamespaceToken<'_>,
+        token: NamespaceScope<'_>,
         _now: Timestamp,
     ) -> Result<Vec<Record<T>>, StoreError> {
         let by_ns = self.by_ns.lock().unwrap_or_else(PoisonError::into_inner);
@@ -100,7 +100,7 @@ impl<T: Send + Sync + 'static> Store<T> for VecStore<T> {
             .unwrap_or_default())
     }
 
-    async fn clear_namespace(&self, _token: &NamespaceToken<'_>) -> Result<usize, StoreError> {
+    async fn clear_namespace(&self, _token: NamespaceScope<'_>) -> Result<usize, StoreError> {
         Ok(0)
     }
 

@@ -15,8 +15,11 @@ use crate::time::{Clock, SystemClock};
 /// The default TTL of a pending whose spec and payload type name none.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(600);
 
-/// A part of a [`ManagerBuilder`] that has not been given yet.
-#[derive(Debug, Clone, Copy, Default)]
+/// A part of a [`ManagerBuilder`] that has not been given yet. Only the builder makes one
+/// (no constructor, no `Default`), so a part cannot be "given" as `Missing`:
+/// `.provider(Missing)` does not compile, and a built manager has every part.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct Missing;
 
 /// A part of a [`ManagerBuilder`] that has been given.

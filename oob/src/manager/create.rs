@@ -124,6 +124,13 @@ where
                 self.inner.expiries.watch(record.id, record.expires_at);
                 self.open_pending(record).map(Joined::Created)
             }
+            // A store's dedup answer must be the caller's own: a join hands out the
+            // pending (and later its completion) to this caller.
+            Created::Joined(existing) | Created::Declined(existing)
+                if existing.namespace != record.namespace =>
+            {
+                Err(Error::StoreContract(record.id))
+            }
             Created::Joined(existing) => {
                 log.event("join", T::KIND, existing.id, &existing.namespace);
                 crate::observe::interaction(T::KIND, Event::Joined, Duration::ZERO);

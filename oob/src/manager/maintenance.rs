@@ -4,12 +4,11 @@
 use std::time::Duration;
 
 use super::{Manager, Operator, Sweeper};
-use crate::capability::NamespaceToken;
 use crate::error::Error;
 use crate::payload::OobPayload;
 #[cfg(feature = "metrics")]
 use crate::store::RecordState;
-use crate::store::Store;
+use crate::store::{NamespaceScope, Store};
 
 #[cfg(feature = "metrics")]
 use super::instrument::finished;
@@ -21,25 +20,25 @@ where
     S: Store<T>,
     P: Send + Sync + 'static,
 {
-    pub(super) async fn clear_token(&self, token: &NamespaceToken<'_>) -> Result<usize, Error> {
+    pub(super) async fn clear_scope(&self, scope: NamespaceScope<'_>) -> Result<usize, Error> {
         // The open ones leave `oob_interactions_open` (counted just before the clear).
         #[cfg(feature = "metrics")]
         let open = observed(
             self.inner.store.name(),
             "list",
-            self.inner.store.list_namespace(token, self.now()),
+            self.inner.store.list_namespace(scope, self.now()),
         )
         .await?
         .len();
         let n = observed(
             self.inner.store.name(),
             "clear",
-            self.inner.store.clear_namespace(token),
+            self.inner.store.clear_namespace(scope),
         )
         .await?;
         self.inner
             .log
-            .bulk("clear", T::KIND, Some(token.namespace()), n);
+            .bulk("clear", T::KIND, Some(scope.namespace()), n);
         #[cfg(feature = "metrics")]
         crate::observe::removed_open(T::KIND, open.min(n));
         Ok(n)

@@ -240,7 +240,7 @@ where
         P: NamespaceProvider<C>,
     {
         let token = self.caller(cx)?;
-        self.clear_token(&token).await
+        self.clear_scope(token.scope()).await
     }
 
     /// Completes an open pending. Of any number of concurrent completers of one id, exactly

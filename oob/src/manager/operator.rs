@@ -1,11 +1,10 @@
 //! [`Operator`]: maintenance by a namespace named in text, kept apart from the caller paths.
 
 use super::Manager;
-use crate::capability::NamespaceToken;
 use crate::error::Error;
 use crate::namespace::Namespace;
 use crate::payload::OobPayload;
-use crate::store::Store;
+use crate::store::{NamespaceScope, Store};
 
 /// The operator's handle on a [`Manager`], from [`Manager::operator`]: maintenance of a
 /// namespace named by an operator (a support tool that clears a departed user), as opposed
@@ -36,8 +35,7 @@ where
     /// Removes every pending (open or finished) of `namespace`; returns how many. Their
     /// waiters end with [`Outcome::Removed`](crate::Outcome::Removed).
     pub async fn clear_namespace(&self, namespace: &Namespace) -> Result<usize, Error> {
-        // Scoped to this call: the token goes to the store and nowhere else.
-        let token = NamespaceToken::new(namespace.clone());
-        self.manager.clear_token(&token).await
+        // A store scope, not a capability: whatever store receives it cannot open a vault.
+        self.manager.clear_scope(NamespaceScope::new(namespace)).await
     }
 }

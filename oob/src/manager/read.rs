@@ -51,7 +51,7 @@ where
         let records = observed(
             self.inner.store.name(),
             "list",
-            self.inner.store.list_namespace(token, self.now()),
+            self.inner.store.list_namespace(token.scope(), self.now()),
         )
         .await?;
         let mut open = Vec::with_capacity(records.len());

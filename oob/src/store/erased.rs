@@ -4,7 +4,8 @@
 //! same SPI with boxed futures, implemented for every store; [`BoxStore`] puts any store
 //! behind it and is a [`Store`] again, so a [`Manager`](crate::Manager) can run on a backend
 //! picked from configuration. The erased form takes exactly what [`Store`] takes: a
-//! [`NewRecord`] only the manager makes, a [`NamespaceToken`] only the manager hands out.
+//! [`NewRecord`] only the manager makes, a [`NamespaceScope`] only a verified caller's token or
+//! the manager makes.
 //!
 //! ```
 //! use oob::store::{BoxStore, MemoryStore};
@@ -23,10 +24,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use super::{
-    CreateError, Created, Dedup, Limits, NewRecord, Record, Store, StoreError, Subscription,
-    TransitionError, Wake,
+    CreateError, Created, Dedup, Limits, NamespaceScope, NewRecord, Record, Store, StoreError,
+    Subscription, TransitionError, Wake,
 };
-use crate::capability::NamespaceToken;
 use crate::id::PendingId;
 use crate::namespace::Namespace;
 use crate::state::CancelReason;
@@ -81,14 +81,14 @@ pub trait DynStore<T>: Send + Sync + 'static {
     /// [`Store::list_namespace`].
     fn list_namespace<'a>(
         &'a self,
-        namespace: &'a NamespaceToken<'_>,
+        namespace: NamespaceScope<'a>,
         now: Timestamp,
     ) -> BoxFuture<'a, Result<Vec<Record<T>>, StoreError>>;
 
     /// [`Store::clear_namespace`].
     fn clear_namespace<'a>(
         &'a self,
-        namespace: &'a NamespaceToken<'_>,
+        namespace: NamespaceScope<'a>,
     ) -> BoxFuture<'a, Result<usize, StoreError>>;
 
     /// [`Store::purge`].
@@ -147,7 +147,7 @@ impl<T: 'static, S: Store<T>> DynStore<T> for S {
 
     fn list_namespace<'a>(
         &'a self,
-        namespace: &'a NamespaceToken<'_>,
+        namespace: NamespaceScope<'a>,
         now: Timestamp,
     ) -> BoxFuture<'a, Result<Vec<Record<T>>, StoreError>> {
         Box::pin(Store::list_namespace(self, namespace, now))
@@ -155,7 +155,7 @@ impl<T: 'static, S: Store<T>> DynStore<T> for S {
 
     fn clear_namespace<'a>(
         &'a self,
-        namespace: &'a NamespaceToken<'_>,
+        namespace: NamespaceScope<'a>,
     ) -> BoxFuture<'a, Result<usize, StoreError>> {
         Box::pin(Store::clear_namespace(self, namespace))
     }
@@ -242,13 +242,13 @@ impl<T: Send + Sync + 'static> Store<T> for BoxStore<T> {
 
     async fn list_namespace(
         &self,
-        namespace: &NamespaceToken<'_>,
+        namespace: NamespaceScope<'_>,
         now: Timestamp,
     ) -> Result<Vec<Record<T>>, StoreError> {
         self.0.list_namespace(namespace, now).await
     }
 
-    async fn clear_namespace(&self, namespace: &NamespaceToken<'_>) -> Result<usize, StoreError> {
+    async fn clear_namespace(&self, namespace: NamespaceScope<'_>) -> Result<usize, StoreError> {
         self.0.clear_namespace(namespace).await
     }
 

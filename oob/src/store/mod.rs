@@ -8,7 +8,6 @@ use std::error::Error as StdError;
 use std::future::Future;
 use std::time::Duration;
 
-use crate::capability::NamespaceToken;
 use crate::id::PendingId;
 use crate::namespace::Namespace;
 use crate::state::CancelReason;
@@ -22,6 +21,7 @@ mod notify;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod record;
+mod scope;
 #[cfg(feature = "redis")]
 pub mod redis;
 #[cfg(feature = "sqlite")]
@@ -35,6 +35,7 @@ pub use notify::{Notifier, Subscription};
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
 pub use record::{Finished, NewRecord, Record, RecordState};
+pub use scope::NamespaceScope;
 #[cfg(feature = "redis")]
 pub use redis::{RedisStore, RedisTarget};
 #[cfg(feature = "sqlite")]
@@ -187,8 +188,9 @@ pub enum Wake {
 /// The SPI cannot be used to forge or select what the caller does not own: there is no raw
 /// `put`; [`create`](Store::create) takes a [`NewRecord`] that only the manager makes (with
 /// the namespace its provider derived); the namespace-scoped operations take a
-/// [`NamespaceToken`]. What a store returns are plain [`Record`]s, and nothing built from a
-/// record yields a capability. The manager checks that the record a transition returns is
+/// [`NamespaceScope`], which only a verified caller's token or the manager's operator path
+/// makes, and which is not a capability (a store cannot open a vault with it). What a store
+/// returns are plain [`Record`]s, and nothing built from a record yields a capability. The manager checks that the record a transition returns is
 /// the one it asked for (its id, and the namespace of the pending it consumed), so a buggy
 /// custom store fails with [`Error::StoreContract`](crate::Error::StoreContract) instead of
 /// handing a capability for another namespace to a persist step.
@@ -258,17 +260,17 @@ pub trait Store<T>: Send + Sync + 'static {
         now: Timestamp,
     ) -> impl Future<Output = Result<Record<T>, TransitionError>> + Send;
 
-    /// The open, unexpired records of the token's namespace.
+    /// The open, unexpired records of the scope's namespace.
     fn list_namespace(
         &self,
-        namespace: &NamespaceToken<'_>,
+        namespace: NamespaceScope<'_>,
         now: Timestamp,
     ) -> impl Future<Output = Result<Vec<Record<T>>, StoreError>> + Send;
 
-    /// Removes every record of the token's namespace, open or finished; returns how many.
+    /// Removes every record of the scope's namespace, open or finished; returns how many.
     fn clear_namespace(
         &self,
-        namespace: &NamespaceToken<'_>,
+        namespace: NamespaceScope<'_>,
     ) -> impl Future<Output = Result<usize, StoreError>> + Send;
 
     /// Forgets every record whose retention window has ended; returns how many.

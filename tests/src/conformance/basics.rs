@@ -193,7 +193,7 @@ pub async fn cancel_and_decline_are_final<S: Store<DeviceCode> + Clone>(store: S
     let token = m.caller(&alice).expect("caller");
     assert!(
         store
-            .list_namespace(&token, clock.now())
+            .list_namespace(token.scope(), clock.now())
             .await
             .expect("list")
             .is_empty()

@@ -207,7 +207,7 @@ pub async fn payload_and_labels_survive_unicode<S: Store<DeviceCode> + Clone>(st
     let caller = user("ünïcode");
     let token = m.caller(&caller).expect("caller");
     let listed = store
-        .list_namespace(&token, clock.now())
+        .list_namespace(token.scope(), clock.now())
         .await
         .expect("list");
     assert_eq!(listed.len(), 1);

@@ -2,14 +2,15 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
+use oob::PendingId;
 use oob::namespace::Namespace;
 use oob::state::CancelReason;
+use oob::store::NamespaceScope;
 use oob::store::{
     CreateError, Created, Dedup, Limits, NewRecord, Record, Store, StoreError, Subscription,
     TransitionError, Wake,
 };
 use oob::time::Timestamp;
-use oob::{NamespaceToken, PendingId};
 
 use crate::DeviceCode;
 
@@ -105,13 +106,13 @@ impl<S: Store<DeviceCode>> Store<DeviceCode> for Replicas<S> {
 
     async fn list_namespace(
         &self,
-        namespace: &NamespaceToken<'_>,
+        namespace: NamespaceScope<'_>,
         now: Timestamp,
     ) -> Result<Vec<Record<DeviceCode>>, StoreError> {
         self.pick().list_namespace(namespace, now).await
     }
 
-    async fn clear_namespace(&self, namespace: &NamespaceToken<'_>) -> Result<usize, StoreError> {
+    async fn clear_namespace(&self, namespace: NamespaceScope<'_>) -> Result<usize, StoreError> {
         self.pick().clear_namespace(namespace).await
     }
 

@@ -17,7 +17,7 @@ use super::{
     CreateError, Created, Dedup, Limits, NewRecord, Notifier, Record, RecordState, Store,
     StoreError, Subscription, TransitionError, Wake,
 };
-use crate::capability::NamespaceToken;
+use crate::store::NamespaceScope;
 use crate::id::PendingId;
 use crate::namespace::Namespace;
 use crate::state::CancelReason;
@@ -276,14 +276,14 @@ where
 
     async fn list_namespace(
         &self,
-        token: &NamespaceToken<'_>,
+        scope: NamespaceScope<'_>,
         now: Timestamp,
     ) -> Result<Vec<Record<T>>, StoreError> {
-        Ok(self.lock().list(token.namespace(), now))
+        Ok(self.lock().list(scope.namespace(), now))
     }
 
-    async fn clear_namespace(&self, token: &NamespaceToken<'_>) -> Result<usize, StoreError> {
-        let ids = self.lock().clear(token.namespace());
+    async fn clear_namespace(&self, scope: NamespaceScope<'_>) -> Result<usize, StoreError> {
+        let ids = self.lock().clear(scope.namespace());
         for id in &ids {
             self.shared.notifier.notify(*id);
         }

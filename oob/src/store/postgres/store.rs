@@ -8,7 +8,7 @@ use super::codec::{NewRow, Row, ms};
 use super::create::{self, CreateArgs, CreateOutcome};
 use super::transitions::{self, Lookup, PURGE_CHUNK};
 use super::{EVENT_WAIT, PostgresStore};
-use crate::capability::NamespaceToken;
+use crate::store::NamespaceScope;
 use crate::id::PendingId;
 use crate::namespace::Namespace;
 use crate::payload::OobPayload;
@@ -124,11 +124,11 @@ where
 
     async fn list_namespace(
         &self,
-        token: &NamespaceToken<'_>,
+        scope: NamespaceScope<'_>,
         now: Timestamp,
     ) -> Result<Vec<Record<T>>, StoreError> {
         let s = &self.shared;
-        let ns = token.namespace().as_str();
+        let ns = scope.namespace().as_str();
         transitions::list(&s.pool, &s.sql, T::KIND, ns, ms(now))
             .await?
             .into_iter()
@@ -136,9 +136,9 @@ where
             .collect()
     }
 
-    async fn clear_namespace(&self, token: &NamespaceToken<'_>) -> Result<usize, StoreError> {
+    async fn clear_namespace(&self, scope: NamespaceScope<'_>) -> Result<usize, StoreError> {
         let s = &self.shared;
-        let ns = token.namespace().as_str();
+        let ns = scope.namespace().as_str();
         let ids = transitions::clear(&s.pool, &s.sql, T::KIND, ns).await?;
         self.changed(&ids);
         Ok(ids.len())

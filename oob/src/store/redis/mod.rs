@@ -98,7 +98,7 @@ use super::{
     CreateError, Created, Dedup, Limits, NewRecord, Notifier, Record, Store, StoreError,
     Subscription, TransitionError, Wake,
 };
-use crate::capability::NamespaceToken;
+use crate::store::NamespaceScope;
 use crate::id::PendingId;
 use crate::namespace::Namespace;
 use crate::payload::OobPayload;
@@ -316,14 +316,14 @@ where
 
     async fn list_namespace(
         &self,
-        token: &NamespaceToken<'_>,
+        scope: NamespaceScope<'_>,
         now: Timestamp,
     ) -> Result<Vec<Record<T>>, StoreError> {
-        self.list(token.namespace(), now).await
+        self.list(scope.namespace(), now).await
     }
 
-    async fn clear_namespace(&self, token: &NamespaceToken<'_>) -> Result<usize, StoreError> {
-        self.clear(token.namespace()).await
+    async fn clear_namespace(&self, scope: NamespaceScope<'_>) -> Result<usize, StoreError> {
+        self.clear(scope.namespace()).await
     }
 
     async fn purge(&self, now: Timestamp) -> Result<usize, StoreError> {

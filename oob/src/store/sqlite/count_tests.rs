@@ -9,7 +9,7 @@ use super::jobs::{NAMESPACE, TOTAL};
 use super::schema::{MIGRATIONS, migrate};
 use super::tests::{P, record_in as record};
 use super::*;
-use crate::capability::NamespaceToken;
+use crate::store::NamespaceScope;
 use crate::namespace::Namespace;
 use crate::store::{CreateError, Dedup, Limits, NewRecord, Scope, Store, Wake};
 use crate::time::Timestamp;
@@ -89,8 +89,8 @@ async fn open_counts_follow_the_rows() {
     let latest = later.saturating_add(Duration::from_secs(61));
     create("c", latest, total).await.expect("after expiry");
     assert_eq!(check(&store).await, 1);
-    let token = NamespaceToken::new(Namespace::new("a").expect("namespace"));
-    assert_eq!(store.clear_namespace(&token).await.expect("clear"), 4);
+    let a = Namespace::new("a").expect("namespace");
+    assert_eq!(store.clear_namespace(NamespaceScope::new(&a)).await.expect("clear"), 4);
     assert_eq!(check(&store).await, 1);
     store
         .purge(latest.saturating_add(Duration::from_secs(61)))

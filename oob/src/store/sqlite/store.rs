@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use super::SqliteStore;
 use super::jobs::{CreateJob, CreateOutcome, TransitionJob, TransitionOutcome};
 use super::row::{NewRow, Row, id_of, ms, read_rows};
-use crate::capability::NamespaceToken;
+use crate::store::NamespaceScope;
 use crate::id::PendingId;
 use crate::namespace::Namespace;
 use crate::payload::OobPayload;
@@ -201,10 +201,10 @@ where
 
     async fn list_namespace(
         &self,
-        token: &NamespaceToken<'_>,
+        scope: NamespaceScope<'_>,
         now: Timestamp,
     ) -> Result<Vec<Record<T>>, StoreError> {
-        let namespace = token.namespace();
+        let namespace = scope.namespace();
         let ns = namespace.as_str().to_owned();
         let now_ms = ms(now);
         let rows = self
@@ -224,8 +224,8 @@ where
         rows.into_iter().map(|r| r.decode(now)).collect()
     }
 
-    async fn clear_namespace(&self, token: &NamespaceToken<'_>) -> Result<usize, StoreError> {
-        let namespace = token.namespace();
+    async fn clear_namespace(&self, scope: NamespaceScope<'_>) -> Result<usize, StoreError> {
+        let namespace = scope.namespace();
         let ns = namespace.as_str().to_owned();
         let ids: Vec<Vec<u8>> = self
             .call(move |conn, touched| {

@@ -8,7 +8,7 @@ use super::jobs::{CreateJob, CreateOutcome};
 use super::row::NewRow;
 use super::worker::setup;
 use super::*;
-use crate::capability::NamespaceToken;
+use crate::store::NamespaceScope;
 use crate::namespace::Namespace;
 use crate::store::{
     Body, Dedup, Limits, NewRecord, RecordState, Scope, Store, StoreError, TransitionError, Wake,
@@ -154,9 +154,10 @@ async fn corrupt_rows_are_decode_errors_not_panics() {
         store.get(r.id, now).await,
         Err(StoreError::Decode(_))
     ));
-    let ns = NamespaceToken::new(Namespace::new("a").expect("namespace"));
+    let a = Namespace::new("a").expect("namespace");
+    let ns = NamespaceScope::new(&a);
     assert!(matches!(
-        store.list_namespace(&ns, now).await,
+        store.list_namespace(ns, now).await,
         Err(StoreError::Decode(_))
     ));
     // The transition happens; decoding its result fails and says so.
@@ -185,13 +186,14 @@ async fn corrupt_rows_are_decode_errors_not_panics() {
          VALUES (x'0102', 'b', 'p', '{\"n\":1}', 0, 99999999999, 'open')",
     )
     .await;
-    let b = NamespaceToken::new(Namespace::new("b").expect("namespace"));
-    let err = store.list_namespace(&b, now).await.expect_err("bad id");
+    let b_ns = Namespace::new("b").expect("namespace");
+    let b = NamespaceScope::new(&b_ns);
+    let err = store.list_namespace(b, now).await.expect_err("bad id");
     assert!(matches!(err, StoreError::Decode(_)));
     // The source chain is kept.
     assert!(std::error::Error::source(&err).is_some());
     // Purge and clear still work on corrupt rows.
-    assert_eq!(store.clear_namespace(&b).await.expect("clear"), 1);
+    assert_eq!(store.clear_namespace(b).await.expect("clear"), 1);
 }
 
 #[tokio::test]
@@ -220,8 +222,7 @@ async fn kinds_sharing_a_file_do_not_see_each_other() {
         q.complete(r.id, None, now, Wake::Now).await,
         Err(TransitionError::NotFound)
     ));
-    let token = NamespaceToken::new(r.namespace.clone());
-    assert_eq!(q.clear_namespace(&token).await.expect("clear"), 0);
+    assert_eq!(q.clear_namespace(NamespaceScope::new(&r.namespace)).await.expect("clear"), 0);
     assert!(p.get(r.id, now).await.expect("get").is_some());
     drop((p, q));
 }
