@@ -36,6 +36,8 @@ where
     /// waiters end with [`Outcome::Removed`](crate::Outcome::Removed).
     pub async fn clear_namespace(&self, namespace: &Namespace) -> Result<usize, Error> {
         // A store scope, not a capability: whatever store receives it cannot open a vault.
-        self.manager.clear_scope(NamespaceScope::new(namespace)).await
+        self.manager
+            .clear_scope(NamespaceScope::new(namespace))
+            .await
     }
 }
