@@ -322,7 +322,14 @@ async fn store_transitions_check_expiry_and_namespace() {
     ));
     let a = user("a");
     let token = m.caller(&a).unwrap();
-    assert_eq!(store.list_namespace(token.scope(), early).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .list_namespace(token.scope(), early)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(
         store.get(id, late).await.unwrap().unwrap().state,
         RecordState::Expired { at: late }
@@ -331,7 +338,13 @@ async fn store_transitions_check_expiry_and_namespace() {
         store.complete(id, None, late, Wake::Now).await,
         Err(oob::store::TransitionError::Finished(Finished::Expired))
     ));
-    assert!(store.list_namespace(token.scope(), late).await.unwrap().is_empty());
+    assert!(
+        store
+            .list_namespace(token.scope(), late)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]

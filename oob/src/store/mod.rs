@@ -21,9 +21,9 @@ mod notify;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod record;
-mod scope;
 #[cfg(feature = "redis")]
 pub mod redis;
+mod scope;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
@@ -35,9 +35,9 @@ pub use notify::{Notifier, Subscription};
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
 pub use record::{Finished, NewRecord, Record, RecordState};
-pub use scope::NamespaceScope;
 #[cfg(feature = "redis")]
 pub use redis::{RedisStore, RedisTarget};
+pub use scope::NamespaceScope;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 

@@ -17,10 +17,10 @@ use super::{
     CreateError, Created, Dedup, Limits, NewRecord, Notifier, Record, RecordState, Store,
     StoreError, Subscription, TransitionError, Wake,
 };
-use crate::store::NamespaceScope;
 use crate::id::PendingId;
 use crate::namespace::Namespace;
 use crate::state::CancelReason;
+use crate::store::NamespaceScope;
 use crate::time::Timestamp;
 
 pub use super::lifecycle::DEFAULT_RETENTION;

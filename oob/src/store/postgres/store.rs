@@ -8,11 +8,11 @@ use super::codec::{NewRow, Row, ms};
 use super::create::{self, CreateArgs, CreateOutcome};
 use super::transitions::{self, Lookup, PURGE_CHUNK};
 use super::{EVENT_WAIT, PostgresStore};
-use crate::store::NamespaceScope;
 use crate::id::PendingId;
 use crate::namespace::Namespace;
 use crate::payload::OobPayload;
 use crate::state::CancelReason;
+use crate::store::NamespaceScope;
 use crate::store::lifecycle::WAKE_GRACE;
 use crate::store::{
     CreateError, Created, Dedup, Limits, NewRecord, Record, Store, StoreError, Subscription,

@@ -98,11 +98,11 @@ use super::{
     CreateError, Created, Dedup, Limits, NewRecord, Notifier, Record, Store, StoreError,
     Subscription, TransitionError, Wake,
 };
-use crate::store::NamespaceScope;
 use crate::id::PendingId;
 use crate::namespace::Namespace;
 use crate::payload::OobPayload;
 use crate::state::CancelReason;
+use crate::store::NamespaceScope;
 use crate::time::Timestamp;
 
 mod builder;

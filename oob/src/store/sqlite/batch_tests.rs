@@ -13,8 +13,8 @@ use rusqlite::{Connection, ErrorCode};
 use super::schema::MIGRATIONS;
 use super::tests::temp_path;
 use super::*;
-use crate::store::NamespaceScope;
 use crate::namespace::Namespace;
+use crate::store::NamespaceScope;
 use crate::store::{Body, CreateError, Dedup, Limits, NewRecord, RecordState, Store};
 use crate::time::Timestamp;
 
@@ -241,7 +241,10 @@ async fn reads_answer_while_another_connection_holds_the_write_lock() {
 
     let got = store.get(r.id, NOW).await.expect("get while locked");
     assert_eq!(got.map(|g| g.id), Some(r.id));
-        let listed = store.list_namespace(NamespaceScope::new(&r.namespace), NOW).await.expect("list");
+    let listed = store
+        .list_namespace(NamespaceScope::new(&r.namespace), NOW)
+        .await
+        .expect("list");
     assert_eq!(listed.len(), 1);
 
     let blocked = record(1);

@@ -9,8 +9,8 @@ use super::jobs::{NAMESPACE, TOTAL};
 use super::schema::{MIGRATIONS, migrate};
 use super::tests::{P, record_in as record};
 use super::*;
-use crate::store::NamespaceScope;
 use crate::namespace::Namespace;
+use crate::store::NamespaceScope;
 use crate::store::{CreateError, Dedup, Limits, NewRecord, Scope, Store, Wake};
 use crate::time::Timestamp;
 
@@ -90,7 +90,13 @@ async fn open_counts_follow_the_rows() {
     create("c", latest, total).await.expect("after expiry");
     assert_eq!(check(&store).await, 1);
     let a = Namespace::new("a").expect("namespace");
-    assert_eq!(store.clear_namespace(NamespaceScope::new(&a)).await.expect("clear"), 4);
+    assert_eq!(
+        store
+            .clear_namespace(NamespaceScope::new(&a))
+            .await
+            .expect("clear"),
+        4
+    );
     assert_eq!(check(&store).await, 1);
     store
         .purge(latest.saturating_add(Duration::from_secs(61)))

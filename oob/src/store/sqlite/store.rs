@@ -7,11 +7,11 @@ use serde::de::DeserializeOwned;
 use super::SqliteStore;
 use super::jobs::{CreateJob, CreateOutcome, TransitionJob, TransitionOutcome};
 use super::row::{NewRow, Row, id_of, ms, read_rows};
-use crate::store::NamespaceScope;
 use crate::id::PendingId;
 use crate::namespace::Namespace;
 use crate::payload::OobPayload;
 use crate::state::CancelReason;
+use crate::store::NamespaceScope;
 use crate::store::lifecycle::{self, StateCode};
 use crate::store::{
     CreateError, Created, Dedup, Limits, NewRecord, Record, Store, StoreError, Subscription,

@@ -8,8 +8,8 @@ use super::jobs::{CreateJob, CreateOutcome};
 use super::row::NewRow;
 use super::worker::setup;
 use super::*;
-use crate::store::NamespaceScope;
 use crate::namespace::Namespace;
+use crate::store::NamespaceScope;
 use crate::store::{
     Body, Dedup, Limits, NewRecord, RecordState, Scope, Store, StoreError, TransitionError, Wake,
 };
@@ -222,7 +222,12 @@ async fn kinds_sharing_a_file_do_not_see_each_other() {
         q.complete(r.id, None, now, Wake::Now).await,
         Err(TransitionError::NotFound)
     ));
-    assert_eq!(q.clear_namespace(NamespaceScope::new(&r.namespace)).await.expect("clear"), 0);
+    assert_eq!(
+        q.clear_namespace(NamespaceScope::new(&r.namespace))
+            .await
+            .expect("clear"),
+        0
+    );
     assert!(p.get(r.id, now).await.expect("get").is_some());
     drop((p, q));
 }
