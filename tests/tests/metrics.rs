@@ -11,13 +11,13 @@ use std::time::Duration;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use oob::provider::FromVerifiedSubject;
 use oob::state::CancelReason;
-use oob::store::NamespaceScope;
 use oob::store::{
-    CreateError, Created, Dedup, Limits, MemoryStore, NewRecord, Record, Store, StoreError,
-    Subscription, TransitionError, Wake,
+    CreateError, Created, Dedup, Limits, MemoryStore, NamespaceScope, NewRecord, Record, Store,
+    StoreError, Subscription, TransitionError, Wake,
 };
 use oob::time::{Timestamp, TokioClock};
 use oob::{CallbackBase, Error, Manager, Namespace, PendingId};
+use oob_tests::delegate::{Delegate, Overrides};
 use oob_tests::{DeviceCode, spec, user};
 
 /// What the recorder saw, summed over snapshots (a snapshot resets what it reads).
@@ -286,5 +286,39 @@ fn store_errors_are_counted_by_store_and_operation() {
         // Nothing was created, so nothing is open.
         assert_eq!(seen.counter(&total("created")), 0);
         assert_eq!(seen.gauge(&format!("oob_interactions_open{{{KIND}}}")), 0.0);
+    });
+}
+
+/// A memory store whose `get` fails (as for a record that does not decode): the purge's
+/// expiry count reads through it.
+struct GetFails;
+
+impl Overrides<DeviceCode, MemoryStore<DeviceCode>> for GetFails {
+    async fn get(
+        &self,
+        _inner: &MemoryStore<DeviceCode>,
+        _id: PendingId,
+        _now: Timestamp,
+    ) -> Result<Option<Record<DeviceCode>>, StoreError> {
+        Err(down())
+    }
+}
+
+/// Counting expiries is best effort: a record the store cannot read is not counted, and the
+/// purge still runs (it used to fail with the read's error, purging nothing).
+#[test]
+fn a_record_the_expiry_count_cannot_read_does_not_stop_the_purge() {
+    recorded(async |_snapshotter| {
+        let store = MemoryStore::new().with_retention(Duration::ZERO);
+        let m = manager(Delegate::new(store, GetFails));
+        let alice = Some(user("alice"));
+        for _ in 0..2 {
+            m.create(&alice, spec().ttl(Duration::from_secs(5)))
+                .await
+                .expect("create");
+        }
+        tokio::time::advance(Duration::from_secs(6)).await;
+        assert_eq!(m.purge().await.expect("the purge runs"), 2);
+        assert_eq!(m.store().inner.len(), 0);
     });
 }

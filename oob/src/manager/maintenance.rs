@@ -60,7 +60,7 @@ where
     /// [sweeper](Self::spawn_sweeper).
     pub async fn purge(&self) -> Result<usize, Error> {
         #[cfg(feature = "metrics")]
-        self.count_expiries().await?;
+        self.count_expiries().await;
         let n = observed(
             self.inner.store.name(),
             "purge",
@@ -74,18 +74,22 @@ where
     }
 
     /// Counts the watched interactions past their deadline that the store reads as expired.
+    /// Best effort, and never in the purge's way: a record the store cannot read (it failed,
+    /// or the record does not decode) is not counted, and the first failure ends the
+    /// counting (the store is likely down; the purge then reports it).
     #[cfg(feature = "metrics")]
-    async fn count_expiries(&self) -> Result<(), Error> {
+    async fn count_expiries(&self) {
         let now = self.now();
         for id in self.inner.expiries.take_due(now) {
             let store = &self.inner.store;
-            if let Some(record) = observed(store.name(), "get", store.get(id, now)).await?
-                && matches!(record.state, RecordState::Expired { .. })
-            {
-                finished(T::KIND, &record);
+            match observed(store.name(), "get", store.get(id, now)).await {
+                Ok(Some(record)) if matches!(record.state, RecordState::Expired { .. }) => {
+                    finished(T::KIND, &record);
+                }
+                Ok(_) => {}
+                Err(_) => break,
             }
         }
-        Ok(())
     }
 
     /// Spawns a task on the current tokio runtime that [`purge`](Self::purge)s every
