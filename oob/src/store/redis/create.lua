@@ -45,7 +45,9 @@ if cool >= 0 then
     local d = redis.call('GET', KEYS[5])
     if d then
       local f = redis.call('HMGET', ARGV[7] .. d, 'f', 'e')
-      if f[1] and string.sub(f[1], 1, 1) == 'd' then
+      -- (A marker or deadline that does not parse, the digits the store writes, is no
+      -- decline to cool down from.)
+      if f[1] and string.find(f[1], '^d%d+$') and f[2] and string.find(f[2], '^%d+$') then
         local at = tonumber(string.sub(f[1], 2))
         if at < tonumber(f[2]) and at + cool > now then
           redis.call('ZREM', KEYS[3], ARGV[6])
@@ -66,7 +68,9 @@ end
 -- index and their namespace index (as a transition does), and the round repeats while it
 -- changed a score (each round repairs an entry for good or is the last); then the count is
 -- taken again. So it is exact for bounds up to 254 (the open entries a round meets are at
--- most the bound); above, each create at the bound repairs the lowest-scored.
+-- most the bound); above, each create at the bound repairs the lowest-scored. A marker
+-- whose time does not parse (not the digits the store writes) is left alone: its record
+-- counts as open, as it is scored, until purge forgets it by that score.
 -- (A loop, not a local function: that would be a new closure per call.)
 local own = 0
 if tonumber(ARGV[5]) > now then own = 1 end
@@ -82,7 +86,7 @@ for pass = 1, 2 do
         local moved = 0
         for _, m in ipairs(ids) do
           local f = redis.call('HMGET', ARGV[7] .. m, 'f', 'n')
-          if f[1] and f[2] then
+          if f[1] and f[2] and string.find(f[1], '^.%d+$') then
             local at = string.sub(f[1], 2)
             moved = moved + redis.call('ZADD', index, 'XX', 'CH', at, m)
             redis.call('ZADD', KEYS[3], 'XX', at, m)
