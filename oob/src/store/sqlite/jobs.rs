@@ -26,6 +26,9 @@ pub(super) enum CreateOutcome {
 /// What a transition job found.
 #[allow(clippy::large_enum_variant)] // moved once, from the thread to the caller
 pub(super) enum TransitionOutcome {
+    /// The row as it is now: transitioned by the job, or, when a column other than the
+    /// payload does not decode, as it was, untouched (the caller's decode of it then answers
+    /// the decode error a get answers).
     Done(Row),
     NotFound,
     Finished(Finished),
@@ -249,9 +252,12 @@ impl TransitionJob {
         let Some(mut row) = Row::by_id(conn, key, self.kind)? else {
             return Ok(TransitionOutcome::NotFound);
         };
-        if let Some(state) = row.state_at(self.now)
-            && !lifecycle::visible(state, self.retention, self.now)
-        {
+        // A row that does not decode is no record to transition (nor to answer how it
+        // finished): nothing is written, and the caller answers its decode error.
+        let Some(state) = row.checked_state_at(self.now) else {
+            return Ok(TransitionOutcome::Done(row));
+        };
+        if !lifecycle::visible(state, self.retention, self.now) {
             return Ok(TransitionOutcome::NotFound);
         }
         if row.state != "open" || row.expires_at <= now {

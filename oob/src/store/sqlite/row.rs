@@ -127,6 +127,15 @@ impl Row {
         self.decode_state(now).ok()
     }
 
+    /// The row's state as of `now`, or `None` when a column [`decode`](Self::decode) reads
+    /// does not decode: any but the payload, whose type the caller knows.
+    pub(super) fn checked_state_at(&self, now: Timestamp) -> Option<RecordState> {
+        let fine = id_of(&self.id).is_some()
+            && Namespace::new(&self.namespace).is_ok()
+            && time("created_at", self.created_at).is_ok();
+        fine.then(|| self.state_at(now)).flatten()
+    }
+
     pub(super) fn decode<T: DeserializeOwned>(
         self,
         now: Timestamp,

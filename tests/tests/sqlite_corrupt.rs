@@ -1,0 +1,75 @@
+//! The SQLite store on a row whose state does not decode (an unknown state code written by
+//! hand, or by another program on the file): a transition answers the decode error a get
+//! answers, not a finish it cannot know, and writes nothing.
+
+use std::time::Duration;
+
+use oob::Error;
+use oob::PendingId;
+use oob::store::{SqliteStore, StoreError};
+use oob_tests::conformance::{Opts, manager_on};
+use oob_tests::{spec, user};
+
+/// Removes the database file and its WAL companions.
+struct Cleanup(std::path::PathBuf);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = self.0.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// The columns a transition writes, as stored.
+type Columns = (String, Option<String>, Option<i64>);
+
+fn columns(db: &rusqlite::Connection, id: PendingId) -> Columns {
+    db.query_row(
+        "SELECT state, reason, finished_at FROM oob_pendings WHERE id = ?1",
+        [&id.as_bytes()[..]],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
+    .expect("the row")
+}
+
+/// The decode error's cause, as it reads (the column that did not decode).
+fn decode_cause<T: std::fmt::Debug>(r: Result<T, Error>) -> String {
+    match r {
+        Err(Error::Store(e @ StoreError::Decode(_))) => std::error::Error::source(&e)
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        other => panic!("expected a decode error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_transition_on_an_unknown_state_answers_the_decode_error_and_writes_nothing() {
+    let path = std::env::temp_dir().join(format!("oob-corrupt-{}.db", PendingId::random()));
+    let _cleanup = Cleanup(path.clone());
+    let store = SqliteStore::open(&path).expect("open");
+    let (m, clock) = manager_on(store, Opts::default());
+    let a = user("a");
+    let p = m.create(&a, spec()).await.expect("create");
+    let q = m.create(&a, spec()).await.expect("create");
+    let id = p.id();
+    let db = rusqlite::Connection::open(&path).expect("open the file");
+    db.busy_timeout(Duration::from_secs(10))
+        .expect("busy timeout");
+    db.execute(
+        "UPDATE oob_pendings SET state = 'bogus' WHERE id = ?1",
+        [&id.as_bytes()[..]],
+    )
+    .expect("corrupt the row");
+    let before = columns(&db, id);
+    let read = decode_cause(m.get(id).await);
+    assert_eq!(read, "invalid stored state");
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(decode_cause(m.complete(p).await), read);
+    assert_eq!(columns(&db, id), before, "the transition wrote to the row");
+    // The other record is untouched by this and completes.
+    m.complete(q).await.expect("complete");
+    assert_eq!(decode_cause(m.get(id).await), read);
+}
