@@ -54,3 +54,6 @@ mod postgres_only;
 
 #[path = "conformance_postgres/batches.rs"]
 mod batches;
+
+#[path = "conformance_postgres/clear_race.rs"]
+mod clear_race;

@@ -30,7 +30,8 @@ pub(crate) struct Sql {
     pub(crate) transition_keep_batch: Arc<str>,
     pub(crate) transition_drop_batch: Arc<str>,
     pub(crate) list: Arc<str>,
-    pub(crate) clear: Arc<str>,
+    pub(crate) clear_open: Arc<str>,
+    pub(crate) clear_finished: Arc<str>,
     pub(crate) purge_lock: Arc<str>,
     pub(crate) purge: Arc<str>,
     pub(crate) drop_counts: Arc<str>,
@@ -171,16 +172,29 @@ impl Sql {
                 "SELECT {COLS} FROM {s}.pendings p WHERE p.namespace = $1 AND p.kind = $2 \
                  AND p.expires_at > $3 AND p.state = 'open'"
             )),
-            // The open rows are locked in id order, as a batch of transitions locks them
-            // (see `batch`), so a clear and a batch never wait on each other in a cycle.
-            clear: a(format!(
-                "WITH o AS (DELETE FROM {s}.pendings p WHERE p.id IN (SELECT q.id \
+            // A clear is two statements in one READ COMMITTED transaction (see `clear` in
+            // `transitions`). First the namespace's open rows, locked in id order, as a batch
+            // of transitions locks them (see `batch`), so a clear and a batch never wait on
+            // each other in a cycle. A row a transition (or a create's move of expired rows)
+            // holds is waited for, then skipped: it has left `pendings`.
+            clear_open: a(format!(
+                "DELETE FROM {s}.pendings p WHERE p.id IN (SELECT q.id \
                  FROM {s}.pendings q WHERE q.namespace = $1 AND q.kind = $2 ORDER BY q.id \
-                 FOR UPDATE) RETURNING p.id), c AS (UPDATE {s}.counts c SET open = c.open - \
-                 (SELECT count(*) FROM o) WHERE c.kind = $2 AND c.namespace = $1), \
-                 f AS (DELETE FROM {s}.finished p WHERE p.namespace = $1 \
-                 AND p.kind = $2 RETURNING p.id) \
-                 SELECT id::text FROM o UNION ALL SELECT id::text FROM f"
+                 FOR UPDATE) RETURNING p.id::text"
+            )),
+            // Then, with a snapshot of its own (taken after the first statement, so it sees
+            // the finished rows of the transitions that statement waited for), the
+            // namespace's finished rows, and its `counts` row lowered by `$3`, the open rows
+            // the first statement deleted (untouched when none). `c` reads `f` to the end
+            // before it locks the `counts` row, so the finished rows are locked first, as
+            // `forget` locks them (a finished row, then the `counts` row).
+            clear_finished: a(format!(
+                "WITH f AS (DELETE FROM {s}.finished p WHERE p.namespace = $1 \
+                 AND p.kind = $2 RETURNING p.id), \
+                 c AS (UPDATE {s}.counts c SET open = c.open - $3 \
+                 WHERE c.kind = $2 AND c.namespace = $1 AND $3 > 0 \
+                 AND (SELECT count(*) FROM f) >= 0) \
+                 SELECT id::text FROM f"
             )),
             // Purges run one at a time (their `counts` updates would deadlock otherwise).
             purge_lock: a(format!(

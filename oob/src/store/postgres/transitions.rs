@@ -1,6 +1,6 @@
 //! The statements of a [`PostgresStore`](super::PostgresStore), one per operation, each
-//! atomic on its own (no client-side transaction anywhere). Open records live in
-//! `pendings`, finished ones in `finished` (see [`schema`](super::schema)).
+//! atomic on its own (only a clear and a purge run several, in one transaction). Open
+//! records live in `pendings`, finished ones in `finished` (see [`schema`](super::schema)).
 //!
 //! - create: see [`create`](super::create);
 //! - complete, cancel: one `DELETE FROM pendings … WHERE id = $1 AND expires_at > now …
@@ -13,9 +13,11 @@
 //!   between reads the outcome instead of not found (a purge removes it only `WAKE_GRACE`
 //!   after it finished: its completer died before waking);
 //! - get: both tables by primary key, hiding records past their retention;
-//! - clear: one `DELETE … RETURNING` over both tables; purge: the same in a transaction
-//!   that first takes the schema's purge lock. Both then delete the `counts` rows that are
-//!   zero of the namespaces they touched (see [`schema`](super::schema)).
+//! - clear: two statements in one READ COMMITTED transaction, the namespace's open rows,
+//!   then its finished rows (see [`clear`]); purge: one `DELETE … RETURNING` over both
+//!   tables in a transaction that first takes the schema's purge lock. Both then delete the
+//!   `counts` rows that are zero of the namespaces they touched (see
+//!   [`schema`](super::schema)).
 //!
 //! No statement notifies: the store sends change events after the commit (see
 //! [`listener`](super::listener)).
@@ -207,16 +209,39 @@ pub(crate) async fn forget(
 }
 
 /// Deletes every record of `namespace`; returns the ids deleted.
+///
+/// Two statements, so the second reads a snapshot taken after the first. The first deletes
+/// the open rows, waiting for those another transaction holds: a transition, a batch of
+/// them, or a create moving the namespace's expired rows out. Such a row is gone from
+/// `pendings` once its holder commits, and the first statement skips it; the finished row
+/// its holder inserted is not in that statement's snapshot (taken before the commit), so
+/// one statement over both tables left it behind, payload and all. The second statement
+/// deletes the finished rows and sees it. Every move out of `pendings` holds the open row's
+/// lock until it commits, so a move either committed before the first statement ended (its
+/// finished row is in the second's snapshot) or waits for the clear and finds no row. Only
+/// records created after the first statement began may outlive the clear (as a create
+/// that comes just after it would). READ COMMITTED is named, not assumed: under a server
+/// default of REPEATABLE READ the second statement would reuse the first's snapshot.
 pub(crate) async fn clear(
     pool: &PgPool,
     sql: &Sql,
     kind: &str,
     namespace: &str,
 ) -> Result<Vec<PendingId>, StoreError> {
-    let mut tx = pool.begin().await.map_err(PgError::store)?;
-    let rows = sqlx::query(q(&sql.clear))
+    let mut tx = pool
+        .begin_with("BEGIN ISOLATION LEVEL READ COMMITTED")
+        .await
+        .map_err(PgError::store)?;
+    let open = sqlx::query(q(&sql.clear_open))
         .bind(namespace)
         .bind(kind)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(PgError::store)?;
+    let finished = sqlx::query(q(&sql.clear_finished))
+        .bind(namespace)
+        .bind(kind)
+        .bind(i64::try_from(open.len()).unwrap_or(i64::MAX))
         .fetch_all(&mut *tx)
         .await
         .map_err(PgError::store)?;
@@ -227,7 +252,9 @@ pub(crate) async fn clear(
         .await
         .map_err(PgError::store)?;
     tx.commit().await.map_err(PgError::store)?;
-    ids(&rows)
+    let mut cleared = ids(&open)?;
+    cleared.extend(ids(&finished)?);
+    Ok(cleared)
 }
 
 /// Deletes up to [`PURGE_CHUNK`] records of each table whose retention ended by `cutoff`,
