@@ -69,6 +69,7 @@ macro_rules! store_conformance {
             purge_keeps_open_and_forgets_expired_after_window,
             complete_in_checks_the_namespace,
             create_or_join_joins_the_same_key_only,
+            create_or_join_joins_the_earliest_deadline,
             decline_cooldown_answers_then_lapses,
             capacity_per_namespace_leaves_store_unchanged,
             capacity_total_leaves_store_unchanged,

@@ -13,8 +13,10 @@
 //! - **Expiry** is exact to the millisecond: an open record whose deadline is `<= now` is
 //!   expired at that instant for every purpose (reads, transitions, dedup, capacity).
 //! - **Dedup**: a create with [`Dedup::Join`](super::Dedup::Join) joins an open, unexpired
-//!   record of the same namespace with the same alias and resource; failing that, the most
-//!   recent decline with that key still in its cooldown answers; failing that, it inserts.
+//!   record of the same namespace with the same alias and resource (of several, which plain
+//!   creates can make, the one with the earliest deadline: [`joined_before`]); failing that,
+//!   the most recent decline with that key still in its cooldown answers; failing that, it
+//!   inserts.
 //! - **Capacity**: the per-namespace bound is checked first, so a create that exceeds both
 //!   fails with [`Scope::Namespace`]; only open, unexpired records count.
 //! - **Retention**: a finished record stays readable for the retention window after it
@@ -45,6 +47,16 @@ pub const WAKE_GRACE: Duration = Duration::from_secs(60);
 #[must_use]
 pub fn same_key<T, U>(a: &Body<T>, b: &Body<U>) -> bool {
     a.alias() == b.alias() && a.resource() == b.resource()
+}
+
+/// Whether, of two joinable records with one key, the one with deadline `a` is joined
+/// before the one with deadline `b`: the earliest deadline first (equal deadlines: either).
+/// Every store keeps a key's records in this order (the memory store's key lists, SQLite's
+/// and Postgres's `ORDER BY expires_at`, Redis's sorted set scored by deadline), so the
+/// first is found without reading the others.
+#[must_use]
+pub fn joined_before(a: Timestamp, b: Timestamp) -> bool {
+    a < b
 }
 
 /// Whether a record in `state` with deadline `expires_at` may be joined at `now`: open and

@@ -48,6 +48,30 @@ pub async fn create_or_join_joins_the_same_key_only<S: Store<DeviceCode> + Clone
     assert!(matches!(fresh, Joined::Created(_)));
 }
 
+/// Of several open pendings with one key (plain creates make them), `create_or_join` joins
+/// the one with the earliest deadline that has not passed: the rule of
+/// `oob::store::lifecycle`, the same in every store.
+pub async fn create_or_join_joins_the_earliest_deadline<S: Store<DeviceCode> + Clone>(store: S) {
+    let (m, clock) = setup(store);
+    let key = |secs| spec().alias("gh").ttl(Duration::from_secs(secs));
+    let a = m.create(&user("a"), key(600)).await.expect("create");
+    let b = m.create(&user("a"), key(300)).await.expect("create");
+    let c = m.create(&user("a"), key(900)).await.expect("create");
+    let joined = |j: Joined<DeviceCode>| match j {
+        Joined::Joined(p) => p.id(),
+        other => panic!("expected a join, got {other:?}"),
+    };
+    let first = m.create_or_join(&user("a"), key(60)).await.expect("join");
+    assert_eq!(joined(first), b.id(), "earliest deadline: 300 s");
+    m.complete(b).await.expect("complete");
+    let second = m.create_or_join(&user("a"), key(60)).await.expect("join");
+    assert_eq!(joined(second), a.id(), "then 600 s");
+    clock.advance(Duration::from_secs(601));
+    let third = m.create_or_join(&user("a"), key(60)).await.expect("join");
+    assert_eq!(joined(third), c.id(), "600 s has passed: 900 s");
+    drop((a, c));
+}
+
 /// 100 concurrent `create_or_join` for one key leave exactly one open pending.
 pub async fn concurrent_create_or_join_yields_one_pending<S: Store<DeviceCode> + Clone>(store: S) {
     let (m, _clock) = setup(store);

@@ -49,7 +49,7 @@ pub(crate) fn op() -> impl Strategy<Value = Op> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Obs {
     Created,
-    /// Joined one of these (several open pendings may share a key).
+    /// Joined one of these (the open pendings of the key with the earliest deadline).
     Joined(BTreeSet<usize>),
     Declined(BTreeSet<usize>),
     Capacity(Scope),
@@ -105,14 +105,19 @@ impl Model {
 
     pub(crate) fn create(&mut self, ns: usize, alias: Option<u8>, ttl: u64, join: bool) -> Obs {
         if join {
-            let joinable: BTreeSet<usize> = (0..self.recs.len())
+            let open: Vec<usize> = (0..self.recs.len())
                 .filter(|&i| {
                     let r = &self.recs[i];
                     r.ns == ns && r.alias == alias && self.open(r)
                 })
                 .collect();
-            if !joinable.is_empty() {
-                return Obs::Joined(joinable);
+            // The lifecycle rule: the earliest deadline (ties: any of them).
+            if let Some(earliest) = open.iter().map(|&i| self.recs[i].expires).min() {
+                return Obs::Joined(
+                    open.into_iter()
+                        .filter(|&i| self.recs[i].expires == earliest)
+                        .collect(),
+                );
             }
             let cooling = |r: &Rec| match r.st {
                 St::Done("declined", at) if at + COOLDOWN_MS > self.now => Some(at),

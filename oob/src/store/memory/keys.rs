@@ -3,8 +3,10 @@
 //!
 //! Records of a namespace sit in one `Vec`, addressed by position. For each dedup key
 //! (alias and resource) the index keeps the open records with that key as a doubly linked
-//! list threaded through `links` (a `Vec` parallel to the records: 8 bytes per record), and
-//! the position of the key's most recent decline. A namespace gets its index the first time
+//! list threaded through `links` (a `Vec` parallel to the records: 8 bytes per record), in
+//! deadline order (the lifecycle rule joins the earliest; a new record usually has the
+//! latest deadline, so it is appended at the tail in constant time), and the position of
+//! the key's most recent decline. A namespace gets its index the first time
 //! a create there asks to join (built then from its records, once): namespaces that never
 //! dedup pay nothing.
 
@@ -14,7 +16,7 @@ use std::fmt::Write;
 use super::super::Body;
 use super::table::Entry;
 use crate::state::CancelReason;
-use crate::store::RecordState;
+use crate::store::{RecordState, lifecycle};
 use crate::time::Timestamp;
 
 const NONE: u32 = u32::MAX;
@@ -33,8 +35,11 @@ const UNLINKED: Link = Link {
 
 #[derive(Debug)]
 struct Group {
-    /// The first open record with this key ([`NONE`] when there is none).
+    /// The open record with this key and the earliest deadline ([`NONE`] when there is
+    /// none).
     head: u32,
+    /// The open record with this key and the latest deadline ([`NONE`] when none).
+    tail: u32,
     /// The most recent decline with this key still stored: when, and where.
     declined: Option<(Timestamp, u32)>,
 }
@@ -112,12 +117,13 @@ impl Keys {
                 key,
                 Group {
                     head: NONE,
+                    tail: NONE,
                     declined: None,
                 },
             );
         }
         if e.state.is_open() {
-            self.link(&e.body, pos(p));
+            self.link(records, pos(p));
         }
         if let Some(at) = declined_at(e.state) {
             self.offer_decline(&e.body, at, pos(p));
@@ -125,29 +131,55 @@ impl Keys {
         self.tidy(&e.body);
     }
 
-    /// Puts the open record at `p` first in its key's list.
-    fn link<T>(&mut self, body: &Body<T>, p: u32) {
-        let Some(g) = self.group(body) else { return };
-        let next = g.head;
-        g.head = p;
-        self.links[p as usize] = Link { prev: NONE, next };
-        if next != NONE {
-            self.links[next as usize].prev = p;
+    /// Puts the open record at `p` in its key's list, after every record whose deadline is
+    /// not later than its own (walking back from the tail: no step when it is the latest).
+    fn link<T>(&mut self, records: &[Entry<T>], p: u32) {
+        let (due, body) = (records[p as usize].expires_at, &records[p as usize].body);
+        let Some(tail) = self.group(body).map(|g| g.tail) else {
+            return;
+        };
+        let mut prev = tail;
+        while prev != NONE && lifecycle::joined_before(due, records[prev as usize].expires_at) {
+            prev = self.links[prev as usize].prev;
         }
+        let next = if prev == NONE {
+            self.group(body).map_or(NONE, |g| g.head)
+        } else {
+            self.links[prev as usize].next
+        };
+        self.links[p as usize] = Link { prev, next };
+        self.relink(body, prev, next, p, p);
     }
 
     /// Takes the open record at `p` out of its key's list.
     fn unlink<T>(&mut self, body: &Body<T>, p: u32) {
         let Link { prev, next } = std::mem::replace(&mut self.links[p as usize], UNLINKED);
+        self.relink(body, prev, next, next, prev);
+    }
+
+    /// Points `prev`'s next (or the group's head) at `after_prev`, and `next`'s prev (or the
+    /// group's tail) at `before_next`.
+    fn relink<T>(
+        &mut self,
+        body: &Body<T>,
+        prev: u32,
+        next: u32,
+        after_prev: u32,
+        before_next: u32,
+    ) {
         if prev == NONE {
             if let Some(g) = self.group(body) {
-                g.head = next;
+                g.head = after_prev;
             }
         } else {
-            self.links[prev as usize].next = next;
+            self.links[prev as usize].next = after_prev;
         }
-        if next != NONE {
-            self.links[next as usize].prev = prev;
+        if next == NONE {
+            if let Some(g) = self.group(body) {
+                g.tail = before_next;
+            }
+        } else {
+            self.links[next as usize].prev = before_next;
         }
     }
 
@@ -192,16 +224,7 @@ impl Keys {
         let (moved, from, to) = (&records[last], pos(last), pos(p));
         if moved.state.is_open() {
             let Link { prev, next } = self.links[p];
-            if prev == NONE {
-                if let Some(g) = self.group(&moved.body) {
-                    g.head = to;
-                }
-            } else {
-                self.links[prev as usize].next = to;
-            }
-            if next != NONE {
-                self.links[next as usize].prev = to;
-            }
+            self.relink(&moved.body, prev, next, to, to);
         }
         if declined_at(moved.state).is_some()
             && let Some(g) = self.group(&moved.body)
@@ -212,8 +235,8 @@ impl Keys {
         }
     }
 
-    /// The first open record with `body`'s key (maybe past its deadline: the caller closes
-    /// those and asks again).
+    /// The open record with `body`'s key and the earliest deadline (maybe past it: the
+    /// caller closes those and asks again).
     pub(super) fn first_open<T>(&mut self, body: &Body<T>) -> Option<usize> {
         self.group(body)
             .map(|g| g.head)

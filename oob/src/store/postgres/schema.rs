@@ -32,7 +32,7 @@ use crate::store::StoreError;
 pub const DEFAULT_SCHEMA: &str = "oob";
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i32 = 4;
+pub const SCHEMA_VERSION: i32 = 5;
 
 /// The longest schema name accepted: the notification channel (`<schema>_events`) must fit
 /// Postgres' 63-byte identifier limit.
@@ -91,6 +91,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/2.sql"),
     include_str!("migrations/3.sql"),
     include_str!("migrations/4.sql"),
+    include_str!("migrations/5.sql"),
 ];
 
 /// Brings the schema `schema` of the pool's database to [`SCHEMA_VERSION`], creating it if

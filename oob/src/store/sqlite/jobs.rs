@@ -112,8 +112,11 @@ impl CreateJob {
                 .prepare_cached(concat!(
                     "SELECT ",
                     cols!(),
-                    " FROM oob_pendings WHERE namespace = ?1 AND state = 'open' AND kind = ?2 \
-                     AND alias IS ?3 AND resource IS ?4 AND expires_at > ?5 LIMIT 1"
+                    // The key's open row with the earliest deadline (lifecycle's
+                    // `joined_before`), the first the key index gives: nothing else read.
+                    " FROM oob_pendings INDEXED BY oob_pendings_key WHERE namespace = ?1 \
+                     AND state = 'open' AND kind = ?2 AND alias IS ?3 AND resource IS ?4 \
+                     AND expires_at > ?5 ORDER BY expires_at LIMIT 1"
                 ))?
                 .query_row(
                     params![new.namespace, kind, new.alias, new.resource, now],

@@ -5,7 +5,7 @@ use rusqlite::Connection;
 use super::super::StoreError;
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Schema migrations: entry `i` moves a database from version `i` to `i + 1`.
 pub(super) const MIGRATIONS: &[&str] = &[
@@ -134,6 +134,13 @@ pub(super) const MIGRATIONS: &[&str] = &[
     BEGIN
         UPDATE oob_pendings SET finished_at = NEW.expires_at WHERE id = NEW.id;
     END;
+",
+    // A dedup join reads its key's open rows through an index of their own, by deadline:
+    // the row it returns is the first it reads (before, the namespace's open rows of every
+    // key were read in deadline order until one had the key).
+    "
+    CREATE INDEX oob_pendings_key ON oob_pendings (namespace, kind, alias, resource, expires_at)
+        WHERE state = 'open';
 ",
 ];
 
