@@ -177,3 +177,54 @@ async fn a_create_after_a_decline_whose_marker_does_not_parse_is_created() {
         other => panic!("expected a new pending, got {other:?}"),
     }
 }
+
+/// A transition that takes `transition.lua` (here a decline) on a record whose finish marker
+/// or deadline does not parse answers a typed decode error and writes nothing.
+#[tokio::test]
+async fn a_transition_on_a_marker_or_deadline_that_does_not_parse_is_a_decode_error() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let prefix = "{badtr}:";
+    let (m, _clock, mut c) = setup(&server, prefix, Opts::default()).await;
+    let a = user("a");
+    for (field, value) in [("f", "cZZ"), ("e", "soon")] {
+        let p = m.create(&a, spec()).await.expect("create");
+        let key = record_key(prefix, p.id());
+        set_field(&mut c, &key, field, Some(value)).await;
+        match m.decline(p).await {
+            Err(Error::Store(oob::store::StoreError::Decode(_))) => {}
+            other => panic!("{field}={value}: expected a decode error, got {other:?}"),
+        }
+        let kept: Option<String> = redis::cmd("HGET")
+            .arg(&key)
+            .arg(field)
+            .query_async(&mut c)
+            .await
+            .expect("HGET");
+        assert_eq!(kept.as_deref(), Some(value), "nothing written");
+    }
+}
+
+/// A clear meets a record whose dedup key was deleted: it removes the record, its index
+/// entries and the rest of the namespace, and answers the count (it failed half-way).
+#[tokio::test]
+async fn a_clear_removes_a_record_without_its_dedup_key() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let prefix = "{badclear}:";
+    let (m, _clock, mut c) = setup(&server, prefix, Opts::default()).await;
+    let a = user("a");
+    let bad = m.create(&a, spec()).await.expect("create");
+    m.create(&a, spec()).await.expect("create");
+    set_field(&mut c, &record_key(prefix, bad.id()), "k", None).await;
+    let ns = oob::Namespace::new("a").expect("namespace");
+    assert_eq!(m.operator().clear_namespace(&ns).await.expect("clear"), 2);
+    let left: Vec<String> = keys(&mut c, prefix)
+        .await
+        .into_iter()
+        .filter(|k| k.contains(":p:"))
+        .collect();
+    assert!(left.is_empty(), "records left: {left:?}");
+}

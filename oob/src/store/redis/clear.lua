@@ -13,7 +13,9 @@ for _, m in ipairs(ids) do
   if f[1] == ARGV[3] then
     redis.call('DEL', k)
     redis.call('ZREM', KEYS[2], m)
-    redis.call('ZREM', ARGV[1] .. 'j:' .. f[2], m)
+    -- A hash without its dedup key (edited by hand) leaves its dedup entry to the lookups
+    -- and purges that meet it (they drop ids whose record is gone).
+    if f[2] then redis.call('ZREM', ARGV[1] .. 'j:' .. f[2], m) end
     redis.call('PUBLISH', ARGV[2], m)
     out[#out + 1] = m
   end

@@ -15,17 +15,22 @@
 -- cooldown): keys named by the record's fields, so they are not in KEYS (they share the
 -- store's hash tag, so its slot). No scan: every command is O(1) or O(log n).
 -- Returns {'ok', n, c, e, a, r, i, d} (the record's fields; a missing label is nil)
---       | {'none'} | {'other'}
+--       | {'none'} | {'other'} | {'malformed'}
 --       | {'done', state, at} (state 'e': open but past its deadline, at = the deadline;
 --         otherwise at = when it finished)
 local f = redis.call('HMGET', KEYS[1], 'f', 'e', 'n', 'k', 'c', 'a', 'r', 'i', 'd')
 if not f[3] then return {'none'} end
+-- A deadline or finish time that does not parse (a hash edited by hand) is answered as
+-- malformed, with nothing written.
+local due = tonumber(f[2])
+if not due then return {'malformed'} end
 if f[1] then
-  local at = string.sub(f[1], 2)
-  if tonumber(at) >= tonumber(f[2]) then return {'done', 'e', f[2]} end
-  return {'done', string.sub(f[1], 1, 1), at}
+  local at = tonumber(string.sub(f[1], 2))
+  if not at then return {'malformed'} end
+  if at >= due then return {'done', 'e', f[2]} end
+  return {'done', string.sub(f[1], 1, 1), string.sub(f[1], 2)}
 end
-if tonumber(f[2]) <= tonumber(ARGV[1]) then return {'done', 'e', f[2]} end
+if due <= tonumber(ARGV[1]) then return {'done', 'e', f[2]} end
 if ARGV[3] ~= '' and f[3] ~= string.sub(ARGV[3], 2) then return {'other'} end
 local p = ARGV[7]
 redis.call('HSET', KEYS[1], 'f', ARGV[2] .. ARGV[1])

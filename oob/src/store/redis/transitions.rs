@@ -13,7 +13,7 @@ use super::codec::{
     tagged,
 };
 use super::conn::{eval, evalsha};
-use super::error::{RedisStoreError, backend, reply};
+use super::error::{RedisStoreError, backend, malformed, reply};
 use super::keys::dedup_key;
 use super::recent::Entry;
 use super::scripts::{CREATE, FORGET, Lua, TRANSITION};
@@ -233,6 +233,7 @@ where
             }
             b"none" => Err(TransitionError::NotFound),
             b"other" => Err(TransitionError::NamespaceMismatch),
+            b"malformed" => Err(malformed("deadline or finish marker").into()),
             b"done" => {
                 let code = rest.first().and_then(bytes).unwrap_or(b"e");
                 let at = rest
