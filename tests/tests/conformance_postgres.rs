@@ -57,3 +57,6 @@ mod batches;
 
 #[path = "conformance_postgres/clear_race.rs"]
 mod clear_race;
+
+#[path = "conformance_postgres/big_rows.rs"]
+mod big_rows;

@@ -4,8 +4,9 @@
 //! once their change committed (the store queues it; a task of the store sends the queued
 //! events in one statement). A payload is the pending id, or, for completions and
 //! cancellations in a store with zero retention, the id, a space and the row as JSON (so a
-//! waiter learns the outcome although the call that finished the record removed it; rows
-//! too large for a notification are sent as the id alone).
+//! waiter learns the outcome although the call that finished the record removed it; a row
+//! too long for one notification goes in pieces, put back together here: see the store's
+//! `pieces` module).
 //!
 //! Any role that can connect to the database can `NOTIFY` on the channel, so an event is
 //! never taken on trust: a bare event only makes waiters re-read their record. A store with
@@ -37,6 +38,7 @@ use sqlx::postgres::{PgListener, PgPoolOptions};
 
 use super::codec::Row;
 use super::error::PgError;
+use super::pieces::{Piece, Pieces, parse_piece};
 use crate::id::PendingId;
 use crate::store::Notifier;
 use crate::time::Timestamp;
@@ -142,6 +144,8 @@ async fn run<T: DeserializeOwned + Send + Sync + 'static>(
     let mut pause = BACKOFF.0;
     let confirms = Arc::new(tokio::sync::Semaphore::new(CONFIRMS));
     loop {
+        // Rows in pieces do not survive a lost connection (their waiters re-read).
+        let mut pieces = Pieces::default();
         let mut l = match listener.take() {
             Some(l) => l,
             None => match listen(&pool, &check.channel).await {
@@ -164,7 +168,8 @@ async fn run<T: DeserializeOwned + Send + Sync + 'static>(
             tokio::select! {
                 got = l.try_recv() => match got {
                     Ok(Some(n)) => {
-                        if let Some((id, row)) = on_event(&notifier, n.payload(), check.rows) {
+                        let event = on_event(&notifier, n.payload(), check.rows, &mut pieces);
+                        if let Some((id, row)) = event {
                             match confirms.clone().try_acquire_owned() {
                                 Ok(permit) => {
                                     let (reader, check) = (reader.clone(), check.clone());
@@ -191,22 +196,36 @@ async fn run<T: DeserializeOwned + Send + Sync + 'static>(
 
 /// Wakes the waiters of the event's id to re-read; when `rows` (zero retention) and the
 /// event carries a finished row for a watched id, returns it instead, for [`confirm`] to
-/// check against the tables.
+/// check against the tables. A piece of a row is kept in `pieces` until the row is whole
+/// (nobody is woken before).
 pub(crate) fn on_event<T: DeserializeOwned>(
     notifier: &Notifier<T>,
     payload: &str,
     rows: bool,
+    pieces: &mut Pieces,
 ) -> Option<(PendingId, Row)> {
-    let (id, row) = match payload.split_once(' ') {
-        Some((id, row)) => (id, Some(row)),
+    let (id, rest) = match payload.split_once(' ') {
+        Some((id, rest)) => (id, Some(rest).filter(|_| rows)),
         None => (payload, None),
     };
     let id = id.parse::<PendingId>().ok()?;
     if !notifier.is_watched(id) {
         return None;
     }
-    let row = row
-        .filter(|_| rows)
+    let whole;
+    let json = match rest.map(|r| (r, parse_piece(r))) {
+        Some((_, Some((k, n, piece)))) => match pieces.add(id, k, n, piece) {
+            Piece::Pending => return None,
+            Piece::Whole(json) => {
+                whole = json;
+                Some(whole.as_str())
+            }
+            Piece::Dropped => None,
+        },
+        Some((json, None)) => Some(json),
+        None => None,
+    };
+    let row = json
         .and_then(|json| serde_json::from_str::<Row>(json).ok())
         .filter(|r| r.id == id.to_string() && r.state != "open");
     if row.is_none() {
@@ -254,7 +273,7 @@ mod tests {
         let n = Notifier::<u32>::new();
         let id = PendingId::random();
         let mut sub = n.subscribe(id);
-        assert!(on_event(&n, &id.to_string(), true).is_none());
+        assert!(on_event(&n, &id.to_string(), true, &mut Pieces::default()).is_none());
         assert!(sub.try_changed().is_none());
         let row = Row {
             id: id.to_string(),
@@ -271,16 +290,17 @@ mod tests {
         };
         let json = serde_json::to_string(&row).expect("json");
         // A row is not handed over before `confirm` checked it.
-        let (got, checked) = on_event(&n, &format!("{id} {json}"), true).expect("the row");
+        let (got, checked) =
+            on_event(&n, &format!("{id} {json}"), true, &mut Pieces::default()).expect("the row");
         assert_eq!((got, checked.data.as_str()), (id, "5"));
         assert!(sub.try_changed().is_none());
         // A store that keeps finished records never sends rows: one is only a wake-up.
-        assert!(on_event(&n, &format!("{id} {json}"), false).is_none());
+        assert!(on_event(&n, &format!("{id} {json}"), false, &mut Pieces::default()).is_none());
         let woke = tokio::time::timeout(Duration::from_secs(1), sub.changed()).await;
         assert!(matches!(woke, Ok(None)), "woken to re-read, with no row");
         // Garbage never panics, and wakes nobody for an unparsable id.
-        assert!(on_event(&n, "not-an-id", true).is_none());
-        assert!(on_event(&n, &format!("{id} {{broken"), true).is_none());
-        assert!(on_event(&n, "", true).is_none());
+        assert!(on_event(&n, "not-an-id", true, &mut Pieces::default()).is_none());
+        assert!(on_event(&n, &format!("{id} {{broken"), true, &mut Pieces::default()).is_none());
+        assert!(on_event(&n, "", true, &mut Pieces::default()).is_none());
     }
 }

@@ -71,6 +71,7 @@ mod codec;
 mod create;
 mod error;
 pub mod listener;
+mod pieces;
 pub mod schema;
 mod sender;
 mod sql;
@@ -84,7 +85,7 @@ pub use schema::{BadSchemaName, DEFAULT_SCHEMA, SCHEMA_VERSION, SchemaName, migr
 pub use vault::PostgresVault;
 
 use self::codec::{Row, ms, reason_str};
-use self::listener::{Events, MAX_EVENT_ROW};
+use self::listener::Events;
 use self::sender::Sender;
 use self::transitions::{Cutoff, Move, Sql};
 use super::{Notifier, Record, StoreError, TransitionError, Wake};
@@ -226,17 +227,21 @@ impl<T> PostgresStore<T> {
     }
 
     /// Queues the change event of a finished record; with zero retention it carries the
-    /// row (the record is gone from the tables), unless that is too large for an event.
+    /// row (the record is gone from the tables), in pieces when it is too long for one
+    /// notification (see the `pieces` module).
     fn send_finished(&self, id: PendingId, row: Option<&Row>) {
-        let mut payload = id.to_string();
-        if self.shared.retention.is_zero()
-            && let Some(json) = row.and_then(|r| serde_json::to_string(r).ok())
-            && json.len() < usize::try_from(MAX_EVENT_ROW).unwrap_or(0)
-        {
-            payload.push(' ');
-            payload.push_str(&json);
+        let id = id.to_string();
+        match row.filter(|_| self.shared.retention.is_zero()) {
+            Some(row) => match serde_json::to_string(row) {
+                Ok(json) => {
+                    for payload in pieces::event_payloads(&id, &json) {
+                        self.shared.sender.send(payload);
+                    }
+                }
+                Err(_) => self.shared.sender.send(id),
+            },
+            None => self.shared.sender.send(id),
         }
-        self.shared.sender.send(payload);
     }
 
     /// Now minus the retention: what finished (or expired) at or before it is gone.
