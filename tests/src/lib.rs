@@ -14,6 +14,7 @@ pub mod postgres_server;
 pub mod redis_cluster;
 pub mod redis_server;
 pub mod soak;
+pub mod sqlite_file;
 pub mod vault_conformance;
 
 /// The device-code payload of the benchmarks.

@@ -8,20 +8,8 @@ use oob::Error;
 use oob::PendingId;
 use oob::store::{SqliteStore, StoreError};
 use oob_tests::conformance::{Opts, manager_on};
+use oob_tests::sqlite_file::TempDb;
 use oob_tests::{spec, user};
-
-/// Removes the database file and its WAL companions.
-struct Cleanup(std::path::PathBuf);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let mut p = self.0.clone().into_os_string();
-            p.push(suffix);
-            let _ = std::fs::remove_file(p);
-        }
-    }
-}
 
 /// The columns a transition writes, as stored.
 type Columns = (String, Option<String>, Option<i64>);
@@ -47,8 +35,8 @@ fn decode_cause<T: std::fmt::Debug>(r: Result<T, Error>) -> String {
 
 #[tokio::test]
 async fn a_transition_on_an_unknown_state_answers_the_decode_error_and_writes_nothing() {
-    let path = std::env::temp_dir().join(format!("oob-corrupt-{}.db", PendingId::random()));
-    let _cleanup = Cleanup(path.clone());
+    let file = TempDb::new("corrupt");
+    let path = file.path().to_path_buf();
     let store = SqliteStore::open(&path).expect("open");
     let (m, clock) = manager_on(store, Opts::default());
     let a = user("a");

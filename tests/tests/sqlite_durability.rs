@@ -7,22 +7,11 @@ use std::process::{Command, Stdio};
 use oob::provider::FixedNamespace;
 use oob::store::{Finished, SqliteStore};
 use oob::{AnyPending, CallbackBase, Error, Manager, PendingId};
+use oob_tests::sqlite_file::TempDb;
 use oob_tests::{DeviceCode, device_code, finished, ns};
 
 const N: usize = 60;
 const K: usize = 10;
-
-struct Cleanup(std::path::PathBuf);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let mut p = self.0.clone().into_os_string();
-            p.push(suffix);
-            let _ = std::fs::remove_file(p);
-        }
-    }
-}
 
 /// Kills the child if the test fails before it does.
 struct KillOnDrop(std::process::Child);
@@ -36,8 +25,8 @@ impl Drop for KillOnDrop {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pendings_survive_sigkill_and_complete_exactly_once() {
-    let path = std::env::temp_dir().join(format!("oob-durability-{}.db", PendingId::random()));
-    let _cleanup = Cleanup(path.clone());
+    let file = TempDb::new("durability");
+    let path = file.path().to_path_buf();
 
     let child = Command::new(env!("CARGO_BIN_EXE_sqlite_child"))
         .arg(&path)

@@ -4,32 +4,20 @@
 //! timeout (every call succeeds) and with none (a call may fail while the other store holds
 //! the write lock, and is then retried: a failed call must have written nothing).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use oob::provider::{FromVerifiedSubject, VerifiedSubject};
 use oob::store::sqlite::SqliteOptions;
 use oob::store::{Scope, SqliteStore};
 use oob::{CallbackBase, Error, Joined, Manager, PendingId};
+use oob_tests::sqlite_file::TempDb;
 use oob_tests::{DeviceCode, spec, user};
 
 type M = Manager<DeviceCode, SqliteStore<DeviceCode>, FromVerifiedSubject>;
 
 /// Keys raced (without the fix, a double winner showed in 2 of 3 runs of 40 keys).
 const ROUNDS: usize = 200;
-
-/// Deletes the database and its WAL files.
-struct Cleanup(PathBuf);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let mut p = self.0.clone().into_os_string();
-            p.push(suffix);
-            let _ = std::fs::remove_file(p);
-        }
-    }
-}
 
 /// Two managers, each on its own store (own connection and thread) opened on `path`.
 fn managers(path: &Path, busy: Duration, per_namespace: usize, total: usize) -> [M; 2] {
@@ -155,8 +143,8 @@ async fn never_over(
 }
 
 async fn races(busy: Duration) -> usize {
-    let path = std::env::temp_dir().join(format!("oob-shared-{}.db", PendingId::random()));
-    let _cleanup = Cleanup(path.clone());
+    let file = TempDb::new("shared");
+    let path = file.path().to_path_buf();
     let mut errors = 0;
     let ms = managers(&path, busy, 1_000, usize::MAX);
     errors += one_winner_per_key(&ms, ROUNDS, 8).await;
