@@ -190,7 +190,8 @@ pub enum Wake {
 /// the namespace its provider derived); the namespace-scoped operations take a
 /// [`NamespaceScope`], which only a verified caller's token or the manager's operator path
 /// makes, and which is not a capability (a store cannot open a vault with it). What a store
-/// returns are plain [`Record`]s, and nothing built from a record yields a capability. The manager checks that the record a transition returns is
+/// returns are plain [`Record`]s, and nothing built from a record yields a capability. The
+/// manager checks that the record a transition returns is
 /// the one it asked for (its id, and the namespace of the pending it consumed), so a buggy
 /// custom store fails with [`Error::StoreContract`](crate::Error::StoreContract) instead of
 /// handing a capability for another namespace to a persist step.

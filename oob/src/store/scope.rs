@@ -13,7 +13,7 @@ use crate::namespace::Namespace;
 /// [`Capability`](crate::Capability): a store handed one (any store, a custom one included)
 /// cannot open a vault with it, so the operator's clear of a namespace named in text opens
 /// nothing but that clear. It cannot be built from a [`Namespace`] or a string outside the
-/// manager, and lives no longer than what it was derived from:
+/// manager, and lives no longer than the token or namespace it borrows. A vault refuses it:
 ///
 /// ```compile_fail
 /// # use oob::vault::{MemoryVault, Vault};
