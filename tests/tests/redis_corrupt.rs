@@ -188,7 +188,13 @@ async fn a_transition_on_a_marker_or_deadline_that_does_not_parse_is_a_decode_er
     let prefix = "{badtr}:";
     let (m, _clock, mut c) = setup(&server, prefix, Opts::default()).await;
     let a = user("a");
-    for (field, value) in [("f", "cZZ"), ("e", "soon")] {
+    for (field, value) in [
+        ("f", "cZZ"),
+        ("f", "c1e15"),
+        ("e", "soon"),
+        ("e", "nan"),
+        ("e", "1e15"),
+    ] {
         let p = m.create(&a, spec()).await.expect("create");
         let key = record_key(prefix, p.id());
         set_field(&mut c, &key, field, Some(value)).await;

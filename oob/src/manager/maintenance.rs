@@ -7,7 +7,7 @@ use super::{Manager, Operator, Sweeper};
 use crate::error::Error;
 use crate::payload::OobPayload;
 #[cfg(feature = "metrics")]
-use crate::store::RecordState;
+use crate::store::{RecordState, StoreError};
 use crate::store::{NamespaceScope, Store};
 
 #[cfg(feature = "metrics")]
@@ -74,9 +74,9 @@ where
     }
 
     /// Counts the watched interactions past their deadline that the store reads as expired.
-    /// Best effort, and never in the purge's way: a record the store cannot read (it failed,
-    /// or the record does not decode) is not counted, and the first failure ends the
-    /// counting (the store is likely down; the purge then reports it).
+    /// Best effort, and never in the purge's way: a record that does not decode is not
+    /// counted, and the first other failure ends the counting (the store is likely down: the
+    /// purge then reports it; the ids not read yet go uncounted).
     #[cfg(feature = "metrics")]
     async fn count_expiries(&self) {
         let now = self.now();
@@ -86,7 +86,7 @@ where
                 Ok(Some(record)) if matches!(record.state, RecordState::Expired { .. }) => {
                     finished(T::KIND, &record);
                 }
-                Ok(_) => {}
+                Ok(_) | Err(StoreError::Decode(_)) => {}
                 Err(_) => break,
             }
         }

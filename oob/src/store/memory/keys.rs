@@ -4,8 +4,8 @@
 //! Records of a namespace sit in one `Vec`, addressed by position. For each dedup key
 //! (alias and resource) the index keeps the open records with that key as a doubly linked
 //! list threaded through `links` (a `Vec` parallel to the records: 8 bytes per record), in
-//! deadline order (the lifecycle rule joins the earliest; a new record usually has the
-//! latest deadline, so it is appended at the tail in constant time), and the position of
+//! deadline order (the lifecycle rule joins the earliest; a new record with the latest or
+//! the earliest deadline of its key goes to an end in constant time), and the position of
 //! the key's most recent decline. A namespace gets its index the first time
 //! a create there asks to join (built then from its records, once): namespaces that never
 //! dedup pay nothing.
@@ -132,14 +132,21 @@ impl Keys {
     }
 
     /// Puts the open record at `p` in its key's list, after every record whose deadline is
-    /// not later than its own (walking back from the tail: no step when it is the latest).
+    /// not later than its own: at the head when it is the earliest, at the tail when it is
+    /// the latest (no step either way; the usual case, as a kind's pendings share a TTL),
+    /// otherwise walking back from the tail (at most the key's open records, which the
+    /// namespace bound caps).
     fn link<T>(&mut self, records: &[Entry<T>], p: u32) {
         let (due, body) = (records[p as usize].expires_at, &records[p as usize].body);
-        let Some(tail) = self.group(body).map(|g| g.tail) else {
+        let Some((head, tail)) = self.group(body).map(|g| (g.head, g.tail)) else {
             return;
         };
+        let before = |q: u32| lifecycle::joined_before(due, records[q as usize].expires_at);
         let mut prev = tail;
-        while prev != NONE && lifecycle::joined_before(due, records[prev as usize].expires_at) {
+        if head != NONE && before(head) {
+            prev = NONE;
+        }
+        while prev != NONE && before(prev) {
             prev = self.links[prev as usize].prev;
         }
         let next = if prev == NONE {

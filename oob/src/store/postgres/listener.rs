@@ -186,7 +186,10 @@ async fn run<T: DeserializeOwned + Send + Sync + 'static>(
                     }
                     _ => break,
                 },
-                _ = sweep.tick() => notifier.notify_all(),
+                _ = sweep.tick() => {
+                    pieces.sweep(SWEEP);
+                    notifier.notify_all();
+                }
             }
         }
         connected.store(false, Ordering::SeqCst);
@@ -210,6 +213,8 @@ pub(crate) fn on_event<T: DeserializeOwned>(
     };
     let id = id.parse::<PendingId>().ok()?;
     if !notifier.is_watched(id) {
+        // Nobody waits for it (any more): a row of it being put together goes too.
+        pieces.forget(id);
         return None;
     }
     let whole;
@@ -222,8 +227,11 @@ pub(crate) fn on_event<T: DeserializeOwned>(
             }
             Piece::Dropped => None,
         },
-        Some((json, None)) => Some(json),
-        None => None,
+        // Any other event of the id ends a row of it being put together.
+        other => {
+            pieces.forget(id);
+            other.map(|(json, _)| json)
+        }
     };
     let row = json
         .and_then(|json| serde_json::from_str::<Row>(json).ok())

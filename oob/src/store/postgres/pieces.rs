@@ -4,14 +4,19 @@
 //! tables, so a waiter on another replica learns the outcome only from the event), and a
 //! notification carries at most 8,000 bytes. A row whose JSON is longer than
 //! [`MAX_EVENT_ROW`] goes as `n` notifications `"<id> <k>/<n>:<piece>"` (`k` from 1),
-//! sent in order in one statement (Postgres delivers a transaction's notifications in the
-//! order they were sent, and transactions in commit order). The listener puts a watched
-//! id's pieces back together ([`Pieces`]) and only the whole row, once its last piece is
-//! in, is taken as the event's row, checked against the tables like any other. A piece out
-//! of order, or beyond the listener's limits, makes the waiters re-read instead (as an event
-//! without a row does).
+//! queued in order to the store's one sender task, which sends them in order (in one
+//! statement, or in consecutive ones when there are many: Postgres delivers a transaction's
+//! notifications in the order they were sent, and transactions in commit order). The
+//! listener puts a watched id's pieces back together ([`Pieces`]) and only the whole row,
+//! once its last piece is in, is taken as the event's row, checked against the tables like
+//! any other. A piece out of order, or beyond the listener's limits, makes the waiters
+//! re-read instead (as an event without a row does). A row left unfinished (its waiter
+//! gave up, or the sender dropped a later batch) goes with the next event of its id that
+//! is not a piece, or of its id unwatched, or at the listener's next sweep once it is older
+//! than the sweep period.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use super::listener::MAX_EVENT_ROW;
 use crate::id::PendingId;
@@ -70,6 +75,8 @@ struct Partial {
     n: usize,
     next: usize,
     json: String,
+    /// When its first piece came.
+    since: Instant,
 }
 
 /// The rows a listener is putting together, by id.
@@ -105,6 +112,7 @@ impl Pieces {
                     n,
                     next: 1,
                     json: String::new(),
+                    since: Instant::now(),
                 },
             );
         }
@@ -131,6 +139,23 @@ impl Pieces {
         let p = self.partial.remove(&id)?;
         self.bytes -= p.json.len();
         Some(p.json)
+    }
+
+    /// Drops `id`'s partial row, if any (nobody waits for it any more).
+    pub(crate) fn forget(&mut self, id: PendingId) {
+        self.take(id);
+    }
+
+    /// Drops the partial rows whose first piece came `age` or more ago.
+    pub(crate) fn sweep(&mut self, age: Duration) {
+        let bytes = &mut self.bytes;
+        self.partial.retain(|_, p| {
+            let keep = p.since.elapsed() < age;
+            if !keep {
+                *bytes -= p.json.len();
+            }
+            keep
+        });
     }
 }
 
@@ -197,6 +222,15 @@ mod tests {
             "too many bytes"
         );
         assert_eq!(pieces.bytes, 0, "what a dropped row held is given back");
+        // Rows left unfinished go: by id, or by age.
+        assert_eq!(pieces.add(id, 1, 2, "a"), Piece::Pending);
+        pieces.forget(id);
+        assert_eq!(pieces.add(id, 2, 2, "b"), Piece::Dropped);
+        assert_eq!(pieces.add(id, 1, 2, "a"), Piece::Pending);
+        pieces.sweep(Duration::from_secs(60));
+        assert_eq!(pieces.partial.len(), 1, "young rows stay");
+        pieces.sweep(Duration::ZERO);
+        assert_eq!((pieces.partial.len(), pieces.bytes), (0, 0), "old rows go");
         for bad in ["", "1/2", "0/2:x", "3/2:x", "a/b:x", "1/1001:x"] {
             assert!(parse_piece(bad).is_none(), "{bad}");
         }

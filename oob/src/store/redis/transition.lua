@@ -20,13 +20,14 @@
 --         otherwise at = when it finished)
 local f = redis.call('HMGET', KEYS[1], 'f', 'e', 'n', 'k', 'c', 'a', 'r', 'i', 'd')
 if not f[3] then return {'none'} end
--- A deadline or finish time that does not parse (a hash edited by hand) is answered as
--- malformed, with nothing written.
+-- A deadline or finish time that is not the digits the store writes (a hash edited by
+-- hand: Lua's tonumber would also take 'nan', '1e15' or '0x1f') is answered as malformed,
+-- with nothing written.
+if not string.find(f[2] or '', '^%d+$') then return {'malformed'} end
 local due = tonumber(f[2])
-if not due then return {'malformed'} end
 if f[1] then
+  if not string.find(f[1], '^.%d+$') then return {'malformed'} end
   local at = tonumber(string.sub(f[1], 2))
-  if not at then return {'malformed'} end
   if at >= due then return {'done', 'e', f[2]} end
   return {'done', string.sub(f[1], 1, 1), string.sub(f[1], 2)}
 end
