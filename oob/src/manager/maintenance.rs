@@ -6,9 +6,9 @@ use std::time::Duration;
 use super::{Manager, Operator, Sweeper};
 use crate::error::Error;
 use crate::payload::OobPayload;
+use crate::store::{NamespaceScope, Store};
 #[cfg(feature = "metrics")]
 use crate::store::{RecordState, StoreError};
-use crate::store::{NamespaceScope, Store};
 
 #[cfg(feature = "metrics")]
 use super::instrument::finished;
