@@ -8,10 +8,12 @@
 //! Without `redis-server` and `redis-cli`, [`RedisCluster::start`] returns `None` after a
 //! notice, unless `CI` is set: then it panics.
 
+use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -57,12 +59,30 @@ fn installed(bin: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// A free port whose cluster bus port (+10000) is free as well.
+/// Ports this process handed to cluster nodes (their own and their bus ports).
+static TAKEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+
+/// A free port whose cluster bus port (+10000) is free as well, both below the kernel's
+/// ephemeral range (32768 and up on Linux), so no outgoing connection of this or another
+/// test takes the bus port between this check and the node's start (which made a node fail
+/// to start now and then), and neither handed to another node of this process.
 fn free_port_pair() -> u16 {
-    for _ in 0..200 {
-        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = l.local_addr().expect("addr").port();
-        if port < 55_000 && TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
+    let mut taken = TAKEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // Spread over the range from a per-process start, so concurrent test processes (or a
+    // leftover node) rarely meet.
+    let start = u32::from(u16::try_from(std::process::id() % 12_000).unwrap_or(0));
+    for i in 0..12_000_u32 {
+        let port = u16::try_from(10_000 + (start + i * 7) % 12_000).unwrap_or(10_000);
+        let bus = port + 10_000;
+        if !taken.contains(&port)
+            && !taken.contains(&bus)
+            && TcpListener::bind(("127.0.0.1", port)).is_ok()
+            && TcpListener::bind(("127.0.0.1", bus)).is_ok()
+        {
+            taken.insert(port);
+            taken.insert(bus);
             return port;
         }
     }
