@@ -150,7 +150,7 @@ impl Keys {
             prev = self.links[prev as usize].prev;
         }
         let next = if prev == NONE {
-            self.group(body).map_or(NONE, |g| g.head)
+            head
         } else {
             self.links[prev as usize].next
         };
@@ -165,7 +165,8 @@ impl Keys {
     }
 
     /// Points `prev`'s next (or the group's head) at `after_prev`, and `next`'s prev (or the
-    /// group's tail) at `before_next`.
+    /// group's tail) at `before_next`. The group is looked up once, and only when an end
+    /// moves.
     fn relink<T>(
         &mut self,
         body: &Body<T>,
@@ -174,19 +175,21 @@ impl Keys {
         after_prev: u32,
         before_next: u32,
     ) {
-        if prev == NONE {
-            if let Some(g) = self.group(body) {
-                g.head = after_prev;
-            }
-        } else {
+        if prev != NONE {
             self.links[prev as usize].next = after_prev;
         }
-        if next == NONE {
-            if let Some(g) = self.group(body) {
+        if next != NONE {
+            self.links[next as usize].prev = before_next;
+        }
+        if (prev == NONE || next == NONE)
+            && let Some(g) = self.group(body)
+        {
+            if prev == NONE {
+                g.head = after_prev;
+            }
+            if next == NONE {
                 g.tail = before_next;
             }
-        } else {
-            self.links[next as usize].prev = before_next;
         }
     }
 
