@@ -119,6 +119,11 @@ pub enum EndpointError {
     /// Any other unexpected answer (its text is not kept).
     #[error("the provider answered unexpectedly")]
     Unexpected,
+    /// A refresh got no answer before its lease (the time this replica alone may refresh)
+    /// was about to end; it was abandoned, so no answer can arrive after another replica
+    /// took over.
+    #[error("the provider did not answer within the refresh lease")]
+    TimedOut,
 }
 
 /// Maps an `oauth2` request error to a [`OAuthError::Provider`] that carries no response
@@ -202,7 +207,18 @@ where
         self.with(|i| i.refresh_margin = margin)
     }
 
-    /// Token requests through this client (it should not follow redirects).
+    /// How long one replica alone may refresh a token (default 30 s); the others wait for
+    /// its result. A refresh whose request has no answer within the lease minus 5 s (half
+    /// the lease, for a lease under 10 s) is abandoned with [`EndpointError::TimedOut`], so
+    /// no answer is acted on once another replica may have taken over.
+    #[must_use]
+    pub fn refresh_lease(self, lease: Duration) -> Self {
+        self.with(|i| i.lease = lease)
+    }
+
+    /// Token requests through this client (it should not follow redirects). A refresh
+    /// request is cut off before the [refresh lease](Self::refresh_lease) ends, whatever the
+    /// client's own timeout.
     #[must_use]
     pub fn http_client(self, client: reqwest::Client) -> Self {
         self.with(|i| i.http = client)

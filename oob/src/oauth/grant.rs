@@ -5,7 +5,8 @@ use std::time::{Duration, SystemTime};
 use oauth2::{RefreshToken, StandardRevocableToken, TokenResponse};
 
 use super::flow::{
-    OAuth, OAuthError, endpoint_error, is_rejected_grant, provider_error, scopes_of,
+    EndpointError, OAuth, OAuthError, endpoint_error, is_rejected_grant, provider_error,
+    scopes_of,
 };
 use super::http_client::Http;
 use super::tokens::{AccessToken, TokenSet};
@@ -14,6 +15,12 @@ use crate::store::Store;
 use crate::vault::{Vault, VaultError, WriteOptions};
 
 use super::flow::Consent;
+
+/// How long before its lease ends a refresh gives up on the provider's answer: the lease is
+/// the time this replica alone may refresh, and after it another replica may take over and
+/// spend the same refresh token, so no answer may be acted on after it (clocks of replicas
+/// may differ by up to this much).
+const LEASE_MARGIN: Duration = Duration::from_secs(5);
 
 impl<S, P, V> OAuth<S, P, V>
 where
@@ -50,8 +57,13 @@ where
                 return Ok(set.access_token());
             }
             let Some(refresh) = set.refresh_token().map(str::to_owned) else {
-                vault.delete(&token, &key).await?;
-                return Err(self.consent_required(cx).await);
+                // Gone only if it is still this entry (another replica may have stored a new
+                // grant meanwhile): written as expired, under a compare-and-swap.
+                match vault.write(&token, &key, set.clone(), ended(entry.version())).await {
+                    Ok(_) => return Err(self.consent_required(cx).await),
+                    Err(VaultError::Conflict { .. }) => continue,
+                    Err(e) => return Err(e.into()),
+                }
             };
             // Take the refresh: a compare-and-swap, so one replica refreshes at a time.
             let lease = set.leased_until(now + self.inner.lease);
@@ -70,11 +82,20 @@ where
             };
             let c = &self.inner.provider.client;
             let http = Http(&self.inner.http);
-            let answer = c
-                .exchange_refresh_token(&RefreshToken::new(refresh.clone()))
-                .request_async(&http)
-                .await;
+            let answer = tokio::time::timeout(
+                request_cap(self.inner.lease),
+                c.exchange_refresh_token(&RefreshToken::new(refresh.clone()))
+                    .request_async(&http),
+            )
+            .await;
             let only_if_ours = WriteOptions::new().if_version(leased);
+            let Ok(answer) = answer else {
+                // Abandoned before the lease ends; released if still ours.
+                let _ = vault
+                    .write(&token, &key, set.released(), only_if_ours)
+                    .await;
+                return Err(provider_error(EndpointError::TimedOut));
+            };
             return match answer {
                 Ok(r) => {
                     let fresh = TokenSet::new(
@@ -90,8 +111,13 @@ where
                     Ok(access)
                 }
                 Err(e) if is_rejected_grant(&e) => {
-                    vault.delete(&token, &key).await?;
-                    Err(self.consent_required(cx).await)
+                    // Gone only if the lease is still ours: a grant stored since (a new
+                    // consent) is kept, and read again.
+                    match vault.write(&token, &key, set.released(), ended(leased)).await {
+                        Ok(_) => Err(self.consent_required(cx).await),
+                        Err(VaultError::Conflict { .. }) => continue,
+                        Err(e) => Err(e.into()),
+                    }
                 }
                 Err(e) => {
                     vault
@@ -157,3 +183,21 @@ where
 #[derive(Debug, thiserror::Error)]
 #[error("the revocation endpoint answered {0}: {1}")]
 struct RevocationRefused(u16, String);
+
+/// A write that ends the entry (it reads as absent from now on) if its version is still
+/// `version`: a delete under a compare-and-swap, which the vault has no call for.
+fn ended(version: crate::vault::Version) -> WriteOptions {
+    WriteOptions::new()
+        .if_version(version)
+        .expires_at(SystemTime::now())
+}
+
+/// How long a refresh waits for the provider within a lease of `lease` (see
+/// [`LEASE_MARGIN`]; half the lease when it is under twice the margin).
+fn request_cap(lease: Duration) -> Duration {
+    if lease >= LEASE_MARGIN * 2 {
+        lease - LEASE_MARGIN
+    } else {
+        lease / 2
+    }
+}
