@@ -33,6 +33,7 @@ macro_rules! vault_conformance {
             delete_removes_and_says_whether_there_was_one,
             keys_are_sorted_and_live_only,
             expired_entries_read_as_absent,
+            extreme_expiries_are_kept_or_end_at_once,
             compare_and_swap_on_the_version,
             compare_and_swap_if_absent,
             concurrent_refreshes_lose_no_write,
@@ -213,6 +214,41 @@ pub async fn expired_entries_read_as_absent<V: Vault<String>>(vault: V, clock: M
         vault.get(&t, "access").await.expect("get").as_deref(),
         Some("at_2")
     );
+}
+
+/// An expiry far in the future (here about 317 million years) is written, read and listed
+/// like any other, never a half-done write; an expiry of now ends the entry at once (what the
+/// OAuth refresh writes to end a grant under a compare-and-swap).
+pub async fn extreme_expiries_are_kept_or_end_at_once<V: Vault<String>>(
+    vault: V,
+    clock: ManualClock,
+) {
+    let m = manager();
+    let alice = user("alice");
+    let t = m.caller(&alice).expect("caller");
+    let far = std::time::UNIX_EPOCH + Duration::from_secs(10_000_000_000_000_000);
+    let v = vault
+        .write(
+            &t,
+            "far",
+            "kept".into(),
+            WriteOptions::new().expires_at(far),
+        )
+        .await
+        .expect("a far expiry is written");
+    let e = vault.read(&t, "far").await.expect("read").expect("live");
+    assert_eq!((e.value().as_str(), e.version()), ("kept", v));
+    assert!(e.expires_at().is_some_and(|at| at > clock.now_system()));
+    assert_eq!(vault.keys(&t).await.expect("keys"), vec!["far".to_owned()]);
+    let now = WriteOptions::new()
+        .if_version(v)
+        .expires_at(clock.now_system());
+    vault
+        .write(&t, "far", "ended".into(), now)
+        .await
+        .expect("ended under a compare-and-swap");
+    assert_eq!(vault.get(&t, "far").await.expect("get"), None);
+    assert!(vault.keys(&t).await.expect("keys").is_empty());
 }
 
 /// A write conditioned on a stale version fails with the current one and changes nothing.

@@ -5,8 +5,7 @@ use std::time::{Duration, SystemTime};
 use oauth2::{RefreshToken, StandardRevocableToken, TokenResponse};
 
 use super::flow::{
-    EndpointError, OAuth, OAuthError, endpoint_error, is_rejected_grant, provider_error,
-    scopes_of,
+    EndpointError, OAuth, OAuthError, endpoint_error, is_rejected_grant, provider_error, scopes_of,
 };
 use super::http_client::Http;
 use super::tokens::{AccessToken, TokenSet};
@@ -59,7 +58,10 @@ where
             let Some(refresh) = set.refresh_token().map(str::to_owned) else {
                 // Gone only if it is still this entry (another replica may have stored a new
                 // grant meanwhile): written as expired, under a compare-and-swap.
-                match vault.write(&token, &key, set.clone(), ended(entry.version())).await {
+                match vault
+                    .write(&token, &key, set.clone(), ended(entry.version()))
+                    .await
+                {
                     Ok(_) => return Err(self.consent_required(cx).await),
                     Err(VaultError::Conflict { .. }) => continue,
                     Err(e) => return Err(e.into()),
@@ -113,7 +115,10 @@ where
                 Err(e) if is_rejected_grant(&e) => {
                     // Gone only if the lease is still ours: a grant stored since (a new
                     // consent) is kept, and read again.
-                    match vault.write(&token, &key, set.released(), ended(leased)).await {
+                    match vault
+                        .write(&token, &key, set.released(), ended(leased))
+                        .await
+                    {
                         Ok(_) => Err(self.consent_required(cx).await),
                         Err(VaultError::Conflict { .. }) => continue,
                         Err(e) => Err(e.into()),

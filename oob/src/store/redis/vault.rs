@@ -289,7 +289,13 @@ where
             .arg(w.json)
             .arg(text(expires))
             .arg(key)
-            .arg(text(expires.map(|e| e.saturating_add(ms_of(SLACK)))));
+            // No key TTL past what Redis takes (an expiry years away is then kept by the
+            // entry's `e` alone: reads and the index still end it on time).
+            .arg(text(
+                expires
+                    .map(|e| e.saturating_add(ms_of(SLACK)))
+                    .filter(|e| *e <= MAX_KEY_EXPIRY),
+            ));
         let (done, current): (i64, String) =
             redis::from_redis_value(self.script(WRITE_LUA, &cmd).await?)
                 .map_err(|_| malformed("vault write reply"))?;
@@ -367,6 +373,10 @@ where
         Ok(keys)
     }
 }
+
+/// The latest key expiry the vault asks Redis for (9999-12-31, in ms): `PEXPIREAT` refuses
+/// times near `i64::MAX`, and failed after the entry's `HSET`, leaving a half-done write.
+const MAX_KEY_EXPIRY: u64 = 253_402_300_799_999;
 
 fn ms_of(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
