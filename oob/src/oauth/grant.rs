@@ -125,9 +125,11 @@ where
                     }
                 }
                 Err(e) => {
-                    vault
+                    // Released if still ours; the provider's error is the answer either way
+                    // (a release that finds the lease taken over is no failure of this call).
+                    let _ = vault
                         .write(&token, &key, set.released(), only_if_ours)
-                        .await?;
+                        .await;
                     Err(endpoint_error(e))
                 }
             };
