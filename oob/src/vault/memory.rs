@@ -11,7 +11,9 @@ use crate::time::{Clock, SystemClock};
 type Map<V> = HashMap<Namespace, HashMap<String, Entry<V>>>;
 
 /// An in-process [`Vault`]: one map per namespace behind a mutex. Cloning shares it.
-/// Expired entries read as absent and are dropped when their key is next written or read.
+/// Expired entries read as absent and are dropped when their key is next written or read
+/// (an entry written already expired is not kept at all); one nothing touches again stays
+/// in memory.
 /// `Debug` prints no value and no namespace.
 pub struct MemoryVault<V> {
     map: Arc<Mutex<Map<V>>>,
@@ -72,19 +74,31 @@ impl<V: Clone + Send + Sync + 'static> Vault<V> for MemoryVault<V> {
     ) -> Result<Version, VaultError> {
         let now = self.clock.now();
         let mut map = self.lock();
-        let keys = map.entry(token.namespace().clone()).or_default();
-        let current = keys
-            .get(key)
+        let ns = token.namespace();
+        let current = map
+            .get(ns)
+            .and_then(|keys| keys.get(key))
             .filter(|e| !e.is_expired_at(now))
             .map(Entry::version);
         if !options.expect.admits(current) {
             return Err(VaultError::Conflict { current });
         }
         let version = Version::random();
-        keys.insert(
-            key.to_owned(),
-            Entry::at(value, now, options.expires_at, version),
-        );
+        let entry = Entry::at(value, now, options.expires_at, version);
+        if entry.is_expired_at(now) {
+            // Written already expired (an entry ended under a compare-and-swap): nothing to
+            // keep.
+            if let Some(keys) = map.get_mut(ns) {
+                keys.remove(key);
+                if keys.is_empty() {
+                    map.remove(ns);
+                }
+            }
+        } else {
+            map.entry(ns.clone())
+                .or_default()
+                .insert(key.to_owned(), entry);
+        }
         Ok(version)
     }
 
@@ -101,6 +115,9 @@ impl<V: Clone + Send + Sync + 'static> Vault<V> for MemoryVault<V> {
         match keys.get(key) {
             Some(e) if e.is_expired_at(now) => {
                 keys.remove(key);
+                if keys.is_empty() {
+                    map.remove(token.namespace());
+                }
                 Ok(None)
             }
             found => Ok(found.cloned()),
@@ -134,5 +151,45 @@ impl<V: Clone + Send + Sync + 'static> Vault<V> for MemoryVault<V> {
             .unwrap_or_default();
         keys.sort_unstable();
         Ok(keys)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use super::*;
+    use crate::capability::NamespaceToken;
+
+    /// Nothing is kept for an entry written already expired, nor for a namespace whose only
+    /// write failed its compare-and-swap.
+    #[tokio::test]
+    async fn ended_entries_and_refused_writes_leave_nothing() {
+        let vault = MemoryVault::<u8>::new();
+        let token = NamespaceToken::new(Namespace::new("a").expect("namespace"));
+        let v = vault
+            .write(&token, "k", 1, WriteOptions::new())
+            .await
+            .expect("write");
+        let ended = WriteOptions::new()
+            .if_version(v)
+            .expires_at(SystemTime::now());
+        vault.write(&token, "k", 2, ended).await.expect("ended");
+        assert!(
+            vault.lock().is_empty(),
+            "the ended entry and its namespace are gone"
+        );
+        let other = NamespaceToken::new(Namespace::new("b").expect("namespace"));
+        let refused = vault
+            .write(&other, "k", 1, WriteOptions::new().if_version(v))
+            .await;
+        assert!(matches!(
+            refused,
+            Err(VaultError::Conflict { current: None })
+        ));
+        assert!(
+            vault.lock().is_empty(),
+            "no empty namespace for a refused write"
+        );
     }
 }
