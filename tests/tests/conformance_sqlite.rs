@@ -1,7 +1,6 @@
 //! The store conformance suite against [`SqliteStore`], a fresh temp-file database per test.
 
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,22 +13,10 @@ use oob::store::{
     Subscription, TransitionError, Wake,
 };
 use oob::time::Timestamp;
+use oob_tests::sqlite_file::TempDb;
 use oob_tests::DeviceCode;
 
 /// Deletes the database files when the last handle goes.
-#[derive(Debug)]
-struct TempDb(PathBuf);
-
-impl Drop for TempDb {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let mut p = self.0.clone().into_os_string();
-            p.push(suffix);
-            let _ = std::fs::remove_file(p);
-        }
-    }
-}
-
 /// A [`SqliteStore`] on a temp file that is deleted with the store.
 #[derive(Debug, Clone)]
 struct TempStore {
@@ -38,9 +25,8 @@ struct TempStore {
 }
 
 async fn make(retention: Duration) -> TempStore {
-    let path = std::env::temp_dir().join(format!("oob-conformance-{}.db", PendingId::random()));
-    let file = Arc::new(TempDb(path.clone()));
-    let store = SqliteStore::open(&path)
+    let file = Arc::new(TempDb::new("conformance"));
+    let store = SqliteStore::open(file.path())
         .expect("open sqlite")
         .with_retention(retention);
     TempStore { store, _file: file }

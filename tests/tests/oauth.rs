@@ -6,9 +6,7 @@
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::Request;
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::middleware;
 use oob::oauth::{Consent, OAuth, OAuthError, Provider, TokenSet};
 use oob::provider::FromVerifiedSubject;
 use oob::store::MemoryStore;
@@ -18,7 +16,8 @@ use oob_tests::oidc::{self, CLIENT_ID, CLIENT_SECRET, Decision, OidcProvider};
 use oob_tests::user;
 use reqwest::{StatusCode, header};
 
-type Flow = OAuth<MemoryStore<Consent>, FromVerifiedSubject, MemoryVault<TokenSet>>;
+mod oauth_support;
+use oauth_support::{FakeProvider, Flow, signed_in};
 
 struct Fixture {
     op: OidcProvider,
@@ -33,20 +32,6 @@ impl Drop for Fixture {
     fn drop(&mut self) {
         self.server.abort();
     }
-}
-
-/// The service's web sign-in, as tests drive it: the `x-user` header names the signed-in
-/// user (a real service reads its session here).
-async fn signed_in(mut req: Request, next: Next) -> Response {
-    let who = req
-        .headers()
-        .get("x-user")
-        .and_then(|v| v.to_str().ok())
-        .map(user);
-    if let Some(who) = who {
-        req.extensions_mut().insert(who);
-    }
-    next.run(req).await
 }
 
 fn flow(
@@ -448,39 +433,9 @@ async fn an_unparsable_token_answer_keeps_its_tokens_out_of_errors_and_logs() {
             ([(header::CONTENT_TYPE, "application/json")], json)
         }),
     );
-    let op = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let op_base = format!("http://{}", op.local_addr().expect("addr"));
-    let op_task = tokio::spawn(async move {
-        let _ = axum::serve(op, token).await;
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let redirect = format!("{base}/oob/oauth/callback");
-    let provider = Provider::new(
-        "fake",
-        "client",
-        format!("{op_base}/auth"),
-        format!("{op_base}/token"),
-        &redirect,
-    )
-    .expect("provider")
-    .client_secret("secret");
-    let manager = Manager::builder()
-        .store(MemoryStore::new())
-        .provider(FromVerifiedSubject)
-        .callback_base(CallbackBase::parse(&base).expect("base"))
-        .build();
-    let oauth: Flow = OAuth::new(manager, MemoryVault::new(), provider)
-        .expect("oauth")
-        .refresh_margin(Duration::from_secs(30));
-    let router: Router = oauth.router().layer(middleware::from_fn(signed_in));
-    let app_task = tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
+    let mut op = FakeProvider::start(token).await;
+    let oauth = op.flow(MemoryVault::new());
+    op.serve_callback(&oauth);
 
     // Everything the service logs, captured.
     #[derive(Clone, Default)]
@@ -505,17 +460,8 @@ async fn an_unparsable_token_answer_keeps_its_tokens_out_of_errors_and_logs() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
+    op.consent(&oauth, "alice").await;
     let alice = user("alice");
-    let pending = consent_required(oauth.access_token(&alice).await);
-    let http = reqwest::Client::new();
-    let callback = format!("{redirect}?code=c1&state={}", pending.id());
-    let res = http
-        .get(&callback)
-        .header("x-user", "alice")
-        .send()
-        .await
-        .expect("callback");
-    assert_eq!(res.status(), StatusCode::OK);
     // The access token expires within the margin: the refresh meets the unparsable answer.
     let err = oauth
         .access_token(&alice)
@@ -529,6 +475,4 @@ async fn an_unparsable_token_answer_keeps_its_tokens_out_of_errors_and_logs() {
     let logged =
         String::from_utf8_lossy(&log.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned();
     assert!(!leaked(&logged), "{logged}");
-    op_task.abort();
-    app_task.abort();
 }

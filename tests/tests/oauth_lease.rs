@@ -11,28 +11,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::Request;
 use axum::http::StatusCode;
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use oob::oauth::{Consent, EndpointError, OAuth, OAuthError, Provider, TokenSet};
-use oob::provider::FromVerifiedSubject;
-use oob::store::MemoryStore;
+use oob::oauth::{EndpointError, OAuthError};
 use oob::vault::{MemoryVault, Vault};
-use oob::{CallbackBase, Manager};
 use oob_tests::user;
 use reqwest::header;
 
-type Flow = OAuth<MemoryStore<Consent>, FromVerifiedSubject, MemoryVault<TokenSet>>;
-
-async fn signed_in(mut req: Request, next: Next) -> Response {
-    if let Some(who) = req.headers().get("x-user").and_then(|v| v.to_str().ok()) {
-        let who = user(who);
-        req.extensions_mut().insert(who);
-    }
-    next.run(req).await
-}
+mod oauth_support;
+use oauth_support::FakeProvider;
 
 fn json(body: &'static str) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
@@ -66,57 +54,14 @@ async fn a_refresh_held_past_its_lease_is_abandoned_and_loses_nothing() {
             }
         }),
     );
-    let op = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let op_base = format!("http://{}", op.local_addr().expect("addr"));
-    let op_task = tokio::spawn(async move {
-        let _ = axum::serve(op, token).await;
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let redirect = format!("{base}/oob/oauth/callback");
+    let mut op = FakeProvider::start(token).await;
     let vault = MemoryVault::new();
-    let replica = || -> Flow {
-        let provider = Provider::new(
-            "fake",
-            "client",
-            format!("{op_base}/auth"),
-            format!("{op_base}/token"),
-            &redirect,
-        )
-        .expect("provider")
-        .client_secret("secret");
-        let manager = Manager::builder()
-            .store(MemoryStore::new())
-            .provider(FromVerifiedSubject)
-            .callback_base(CallbackBase::parse(&base).expect("base"))
-            .build();
-        OAuth::new(manager, vault.clone(), provider)
-            .expect("oauth")
-            .refresh_lease(Duration::from_secs(2))
-    };
+    let replica = || op.flow(vault.clone()).refresh_lease(Duration::from_secs(2));
     let (a, b) = (replica(), replica());
-    let router: Router = a.router().layer(middleware::from_fn(signed_in));
-    let app_task = tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-
+    op.serve_callback(&a);
     // Alice consents through replica A.
+    op.consent(&a, "alice").await;
     let alice = user("alice");
-    let pending = match a.access_token(&alice).await {
-        Err(OAuthError::ConsentRequired(p)) => p,
-        other => panic!("expected a consent, got {other:?}"),
-    };
-    let res = reqwest::Client::new()
-        .get(format!("{redirect}?code=c1&state={}", pending.id()))
-        .header("x-user", "alice")
-        .send()
-        .await
-        .expect("callback");
-    assert_eq!(res.status(), reqwest::StatusCode::OK);
 
     // A1 expires within the refresh margin: A refreshes first, B a moment later.
     let first = {
@@ -148,6 +93,4 @@ async fn a_refresh_held_past_its_lease_is_abandoned_and_loses_nothing() {
         .expect("the grant B stored is still there");
     assert_eq!(kept.refresh_token(), Some("R2"));
     assert_eq!(b.access_token(&alice).await.expect("A2").secret(), "A2");
-    op_task.abort();
-    app_task.abort();
 }

@@ -16,29 +16,8 @@ use super::config::{Backend, Config};
 use super::invariants::{Counts, Invariant};
 use super::report::StoreReport;
 use super::workload::{Load, M};
+use crate::sqlite_file::TempDb;
 use crate::{DeviceCode, device_code};
-
-/// A database file removed (with its WAL files) when dropped.
-#[derive(Debug)]
-pub struct Scratch(pub std::path::PathBuf);
-
-impl Scratch {
-    /// A fresh path in the temporary directory.
-    #[must_use]
-    pub fn new(name: &str) -> Self {
-        Self(std::env::temp_dir().join(format!("oob-{name}-{}.db", PendingId::random())))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let mut p = self.0.clone().into_os_string();
-            p.push(suffix);
-            let _ = std::fs::remove_file(p);
-        }
-    }
-}
 
 fn manager(path: &std::path::Path) -> Result<M<SqliteStore<DeviceCode>>, String> {
     let store = SqliteStore::<DeviceCode>::open(path).map_err(|e| format!("sqlite: {e}"))?;
@@ -82,7 +61,7 @@ pub async fn child(path: &str) -> Result<(), String> {
 /// # Errors
 /// The child could not be started or read.
 pub async fn run(cfg: &Config) -> Result<StoreReport, String> {
-    let db = Scratch::new("soak-kill");
+    let db = TempDb::new("soak-kill");
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let (mut created, mut done) = (Vec::new(), HashSet::new());
     let started = Instant::now();
@@ -90,7 +69,7 @@ pub async fn run(cfg: &Config) -> Result<StoreReport, String> {
     for _ in 0..rounds {
         let mut child = Command::new(&exe)
             .arg("--sqlite-child")
-            .arg(&db.0)
+            .arg(db.path())
             .stdout(Stdio::piped())
             .spawn()
             .map_err(|e| format!("spawn child: {e}"))?;
@@ -118,7 +97,7 @@ pub async fn run(cfg: &Config) -> Result<StoreReport, String> {
         }
     }
     let elapsed = started.elapsed();
-    let m = manager(&db.0)?;
+    let m = manager(db.path())?;
     let counts = Counts::default();
     let mut finished_now = 0;
     for id in &created {

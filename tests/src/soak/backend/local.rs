@@ -11,7 +11,7 @@ use crate::soak::config::{Backend, Config};
 use crate::soak::report::StoreReport;
 use crate::soak::run::soak;
 use crate::soak::slow::Slow;
-use crate::soak::sqlite_kill::Scratch;
+use crate::sqlite_file::TempDb;
 use crate::soak::workload::{Load, RETENTION};
 
 /// The slow store's base delay (each call sleeps ½ to 2 times it).
@@ -58,8 +58,8 @@ pub(super) async fn slow(cfg: &Config) -> Result<StoreReport, String> {
 }
 
 pub(super) async fn sqlite(cfg: &Config) -> Result<StoreReport, String> {
-    let db = Scratch::new("soak");
-    let s = SqliteStore::<DeviceCode>::open(&db.0)
+    let db = TempDb::new("soak");
+    let s = SqliteStore::<DeviceCode>::open(db.path())
         .map_err(|e| format!("sqlite: {e}"))?
         .with_retention(RETENTION);
     let vault = SqliteVault::<String>::from_store(&s);

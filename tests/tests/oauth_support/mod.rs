@@ -1,0 +1,131 @@
+//! Shared pieces of the OAuth tests: the service's sign-in as the tests drive it, and a fake
+//! provider (a token endpoint the test writes) with the service's callback served on
+//! loopback.
+#![allow(dead_code, unreachable_pub)]
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use oob::oauth::{Consent, OAuth, OAuthError, Provider, TokenSet};
+use oob::provider::FromVerifiedSubject;
+use oob::store::MemoryStore;
+use oob::vault::MemoryVault;
+use oob::{CallbackBase, Manager};
+use oob_tests::user;
+use reqwest::StatusCode;
+
+/// The flow the OAuth tests run.
+pub type Flow = OAuth<MemoryStore<Consent>, FromVerifiedSubject, MemoryVault<TokenSet>>;
+
+/// The service's web sign-in, as tests drive it: the `x-user` header names the signed-in
+/// user (a real service reads its session here).
+pub async fn signed_in(mut req: Request, next: Next) -> Response {
+    let who = req
+        .headers()
+        .get("x-user")
+        .and_then(|v| v.to_str().ok())
+        .map(user);
+    if let Some(who) = who {
+        req.extensions_mut().insert(who);
+    }
+    next.run(req).await
+}
+
+/// Serves `router` on a free loopback port; its base URL and its task.
+pub async fn serve(router: Router) -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    (base, task)
+}
+
+/// A fake provider: `token` serves its `/token`; the service's callback runs on a port of
+/// its own, served by the first flow's router once [`FakeProvider::serve_callback`] is called.
+pub struct FakeProvider {
+    op_base: String,
+    /// The service's base URL and its callback URL.
+    pub base: String,
+    pub redirect: String,
+    listener: Option<tokio::net::TcpListener>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for FakeProvider {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl FakeProvider {
+    /// Starts the token endpoint and reserves the service's port.
+    pub async fn start(token: Router) -> Self {
+        let (op_base, op_task) = serve(token).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let redirect = format!("{base}/oob/oauth/callback");
+        Self {
+            op_base,
+            base,
+            redirect,
+            listener: Some(listener),
+            tasks: vec![op_task],
+        }
+    }
+
+    /// A flow (a replica of the service) on `vault`, with a consent manager of its own.
+    pub fn flow(&self, vault: MemoryVault<TokenSet>) -> Flow {
+        let provider = Provider::new(
+            "fake",
+            "client",
+            format!("{}/auth", self.op_base),
+            format!("{}/token", self.op_base),
+            &self.redirect,
+        )
+        .expect("provider")
+        .client_secret("secret");
+        let manager = Manager::builder()
+            .store(MemoryStore::new())
+            .provider(FromVerifiedSubject)
+            .callback_base(CallbackBase::parse(&self.base).expect("base"))
+            .build();
+        OAuth::new(manager, vault, provider)
+            .expect("oauth")
+            .refresh_margin(Duration::from_secs(30))
+    }
+
+    /// Serves `flow`'s callback pages on the service's port.
+    pub fn serve_callback(&mut self, flow: &Flow) {
+        let listener = self.listener.take().expect("the callback is served once");
+        let router: Router = flow.router().layer(middleware::from_fn(signed_in));
+        self.tasks.push(tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        }));
+    }
+
+    /// `who` consents through `flow`: the consent pending it is asked for, then the
+    /// provider's callback with code `c1`.
+    pub async fn consent(&self, flow: &Flow, who: &str) {
+        let pending = match flow.access_token(&user(who)).await {
+            Err(OAuthError::ConsentRequired(p)) => p,
+            other => panic!("expected a consent, got {other:?}"),
+        };
+        let res = reqwest::Client::new()
+            .get(format!("{}?code=c1&state={}", self.redirect, pending.id()))
+            .header("x-user", who)
+            .send()
+            .await
+            .expect("callback");
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+}
