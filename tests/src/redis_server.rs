@@ -183,6 +183,18 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
+    /// A plain connection to the server, to look at or change keys behind a store's back.
+    ///
+    /// # Panics
+    /// When it cannot connect.
+    pub async fn raw(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.url())
+            .expect("client")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("raw connection")
+    }
+
     /// A replica on this server: a manager (system clock, verified-subject namespaces) on
     /// its own connection to the store under `prefix`. Replicas with one prefix share pendings.
     ///
@@ -246,4 +258,18 @@ fn ping(port: u16) -> bool {
     }
     let mut buf = [0u8; 7];
     s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+}
+
+/// Every key under `prefix`, sorted (`KEYS`: for tests only).
+///
+/// # Panics
+/// When the command fails.
+pub async fn keys_under(c: &mut redis::aio::MultiplexedConnection, prefix: &str) -> Vec<String> {
+    let mut k: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(c)
+        .await
+        .expect("KEYS");
+    k.sort();
+    k
 }

@@ -13,8 +13,8 @@ use oob::store::{
     Subscription, TransitionError, Wake,
 };
 use oob::time::Timestamp;
-use oob_tests::sqlite_file::TempDb;
 use oob_tests::DeviceCode;
+use oob_tests::sqlite_file::TempDb;
 
 /// Deletes the database files when the last handle goes.
 /// A [`SqliteStore`] on a temp file that is deleted with the store.

@@ -11,7 +11,7 @@ use std::time::Duration;
 use oob::store::{RedisStore, Scope};
 use oob::{Error, Joined};
 use oob_tests::conformance::{ConfManager, ManualClock, Opts, manager_on};
-use oob_tests::redis_server::RedisServer;
+use oob_tests::redis_server::{RedisServer, keys_under};
 use oob_tests::{DeviceCode, spec, user};
 
 type Conn = redis::aio::MultiplexedConnection;
@@ -28,32 +28,13 @@ async fn store(server: &RedisServer, prefix: &str) -> RedisStore<DeviceCode> {
         .expect("connect")
 }
 
-async fn raw(server: &RedisServer) -> Conn {
-    redis::Client::open(server.url())
-        .expect("client")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("raw connection")
-}
-
 async fn setup(server: &RedisServer, prefix: &str, opts: Opts) -> (Conf, ManualClock, Conn) {
     let (m, clock) = manager_on(store(server, prefix).await, opts);
-    (m, clock, raw(server).await)
+    (m, clock, server.raw().await)
 }
 
 fn record_key(prefix: &str, id: impl std::fmt::Display) -> String {
     format!("{prefix}device_code:p:{id}")
-}
-
-/// Every key under `prefix`, sorted.
-async fn keys(c: &mut Conn, prefix: &str) -> Vec<String> {
-    let mut k: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}*"))
-        .query_async(c)
-        .await
-        .expect("KEYS");
-    k.sort();
-    k
 }
 
 /// Overwrites (or, with `None`, deletes) one field of a record's hash.
@@ -122,7 +103,7 @@ async fn a_purge_forgets_malformed_records_by_their_score_and_the_healthy_ones_t
         assert!(m.get(id).await.is_err(), "a healthy record was not purged");
     }
     // Every record and index entry is gone (the namespace, store and dedup indexes).
-    let left = keys(&mut c, prefix).await;
+    let left = keys_under(&mut c, prefix).await;
     assert!(left.is_empty(), "left behind: {left:?}");
 }
 
@@ -227,7 +208,7 @@ async fn a_clear_removes_a_record_without_its_dedup_key() {
     set_field(&mut c, &record_key(prefix, bad.id()), "k", None).await;
     let ns = oob::Namespace::new("a").expect("namespace");
     assert_eq!(m.operator().clear_namespace(&ns).await.expect("clear"), 2);
-    let left: Vec<String> = keys(&mut c, prefix)
+    let left: Vec<String> = keys_under(&mut c, prefix)
         .await
         .into_iter()
         .filter(|k| k.contains(":p:"))

@@ -13,7 +13,7 @@ use oob::store::{Finished, RedisStore};
 use oob::time::{Clock, SystemClock};
 use oob::{AnyPending, CallbackBase, Manager};
 use oob_tests::conformance::{Opts, manager_on};
-use oob_tests::redis_server::RedisServer;
+use oob_tests::redis_server::{RedisServer, keys_under};
 use oob_tests::{DeviceCode, spec, user};
 
 /// A bound that turns a hang into a failure; never a speed assertion.
@@ -28,25 +28,6 @@ async fn store(server: &RedisServer, prefix: &str, retention: Duration) -> Redis
         .connect()
         .await
         .expect("connect")
-}
-
-async fn raw(server: &RedisServer) -> redis::aio::MultiplexedConnection {
-    redis::Client::open(server.url())
-        .expect("client")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("raw connection")
-}
-
-/// Every key under `prefix`, sorted.
-async fn keys(c: &mut redis::aio::MultiplexedConnection, prefix: &str) -> Vec<String> {
-    let mut k: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}*"))
-        .query_async(c)
-        .await
-        .expect("KEYS");
-    k.sort();
-    k
 }
 
 #[tokio::test]
@@ -71,8 +52,8 @@ async fn purge_leaves_no_key_behind_and_records_carry_no_ttl() {
         .expect("create");
     let cancelled = m.create(&b, spec()).await.expect("create");
     m.cancel(cancelled).await.expect("cancel");
-    let mut c = raw(&server).await;
-    let before = keys(&mut c, prefix).await;
+    let mut c = server.raw().await;
+    let before = keys_under(&mut c, prefix).await;
     let records: Vec<&String> = before.iter().filter(|k| k.contains(":p:")).collect();
     assert_eq!(records.len(), 4, "{before:?}");
     for k in records {
@@ -90,7 +71,7 @@ async fn purge_leaves_no_key_behind_and_records_carry_no_ttl() {
     clock.advance(Duration::from_secs(600) + Duration::from_secs(6));
     assert_eq!(m.purge().await.expect("purge"), 4);
     assert!(m.get(open.id()).await.is_err());
-    let after = keys(&mut c, prefix).await;
+    let after = keys_under(&mut c, prefix).await;
     assert!(after.is_empty(), "left behind: {after:?}");
 }
 
@@ -109,11 +90,11 @@ async fn a_store_purges_by_itself() {
         .build();
     let p = m.create(&user("a"), spec()).await.expect("create");
     m.complete(p).await.expect("complete");
-    let mut c = raw(&server).await;
-    assert!(!keys(&mut c, prefix).await.is_empty());
+    let mut c = server.raw().await;
+    assert!(!keys_under(&mut c, prefix).await.is_empty());
     // Forgotten by the store's own purge (every ttl_slack, 1 s here), no purge called.
     tokio::time::timeout(HANG, async {
-        while !keys(&mut c, prefix).await.is_empty() {
+        while !keys_under(&mut c, prefix).await.is_empty() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     })
@@ -134,7 +115,7 @@ async fn a_finish_marker_alone_decides_and_a_marker_on_a_gone_record_is_taken_ba
     let p = p.into_open().expect("created");
     let id = p.id();
     let key = format!("{prefix}device_code:p:{}", id);
-    let mut c = raw(&server).await;
+    let mut c = server.raw().await;
     // A completer that wrote its marker and stopped before moving the record in its
     // indexes (the marker's time is the clock's now).
     let at = clock.now().as_millis();
@@ -157,7 +138,7 @@ async fn a_finish_marker_alone_decides_and_a_marker_on_a_gone_record_is_taken_ba
     // Purge goes by the marker once the index entry (still at the deadline) comes up.
     clock.advance(Duration::from_secs(606));
     assert_eq!(m.purge().await.expect("purge"), 2);
-    assert!(keys(&mut c, prefix).await.is_empty());
+    assert!(keys_under(&mut c, prefix).await.is_empty());
     // A record gone (cleared, purged) under a completer: the marker it wrote is removed.
     let q = m.create(&user("b"), spec()).await.expect("create");
     let qkey = format!("{prefix}device_code:p:{}", q.id());
@@ -192,7 +173,7 @@ async fn a_finished_record_left_at_its_deadline_does_not_hold_a_bound() {
     };
     let (m, clock) = manager_on(s, opts);
     let at = clock.now().as_millis();
-    let mut c = raw(&server).await;
+    let mut c = server.raw().await;
     // Per namespace: `a`'s only record is finished by its marker alone.
     let a = user("a");
     let p = m.create(&a, spec()).await.expect("create");
@@ -254,7 +235,7 @@ async fn a_transition_of_an_unknown_id_writes_nothing() {
     };
     let prefix = "{bogus}:";
     let s = store(&server, prefix, Duration::from_secs(5)).await;
-    let mut c = raw(&server).await;
+    let mut c = server.raw().await;
     let _: () = redis::cmd("CONFIG")
         .arg("RESETSTAT")
         .query_async(&mut c)
@@ -271,7 +252,7 @@ async fn a_transition_of_an_unknown_id_writes_nothing() {
         Err(TransitionError::NotFound)
     ));
     assert_eq!(writes_run(&mut c).await, Vec::<String>::new());
-    assert!(keys(&mut c, prefix).await.is_empty());
+    assert!(keys_under(&mut c, prefix).await.is_empty());
 }
 
 /// A record completed by another replica (not in its store's recent creates, so by the
@@ -299,7 +280,7 @@ async fn another_replicas_complete_moves_the_record_in_its_indexes() {
     };
     other.complete(q).await.expect("complete");
     let at = other_clock.now().as_millis();
-    let mut c = raw(&server).await;
+    let mut c = server.raw().await;
     for index in ["n:", "all"] {
         let key = if index == "all" {
             format!("{prefix}device_code:all")

@@ -11,8 +11,8 @@ use crate::soak::config::{Backend, Config};
 use crate::soak::report::StoreReport;
 use crate::soak::run::soak;
 use crate::soak::slow::Slow;
-use crate::sqlite_file::TempDb;
 use crate::soak::workload::{Load, RETENTION};
+use crate::sqlite_file::TempDb;
 
 /// The slow store's base delay (each call sleeps ½ to 2 times it).
 const SLOW_DELAY: Duration = Duration::from_millis(2);
