@@ -17,7 +17,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use oob::vault::{Vault, VaultError, WriteOptions};
+use oob::vault::{KeyError, MAX_KEY_LEN, Vault, VaultError, WriteOptions};
 
 use crate::conformance::ManualClock;
 use crate::{TestManager, spec, user};
@@ -34,6 +34,7 @@ macro_rules! vault_conformance {
             keys_are_sorted_and_live_only,
             expired_entries_read_as_absent,
             extreme_expiries_are_kept_or_end_at_once,
+            keys_follow_one_rule,
             compare_and_swap_on_the_version,
             compare_and_swap_if_absent,
             concurrent_refreshes_lose_no_write,
@@ -249,6 +250,47 @@ pub async fn extreme_expiries_are_kept_or_end_at_once<V: Vault<String>>(
         .expect("ended under a compare-and-swap");
     assert_eq!(vault.get(&t, "far").await.expect("get"), None);
     assert!(vault.keys(&t).await.expect("keys").is_empty());
+}
+
+/// Every vault takes the same keys: any text of 1 to `MAX_KEY_LEN` bytes without control
+/// characters (unicode, `:` and `/` included, the longest too); an empty key, a longer one or
+/// one with a control character (NUL included) is refused with `VaultError::Key` by every
+/// operation, and nothing is written.
+pub async fn keys_follow_one_rule<V: Vault<String>>(vault: V, _clock: ManualClock) {
+    let m = manager();
+    let alice = user("alice");
+    let t = m.caller(&alice).expect("caller");
+    let longest = "ü".repeat(MAX_KEY_LEN / 2);
+    let mut taken = vec![longest.clone(), "oauth:git/hub ✓ %s *?[]{x}".to_owned()];
+    for k in &taken {
+        vault
+            .put(&t, k, k.clone())
+            .await
+            .expect("a valid key is taken");
+        assert_eq!(vault.get(&t, k).await.expect("read").as_ref(), Some(k));
+    }
+    taken.sort_unstable();
+    assert_eq!(vault.keys(&t).await.expect("keys"), taken);
+    let too_long = format!("{longest}x");
+    for (bad, why) in [
+        ("", KeyError::Empty),
+        (too_long.as_str(), KeyError::TooLong(MAX_KEY_LEN + 1)),
+        ("a\0b", KeyError::ControlCharacter(1)),
+        ("tab\there", KeyError::ControlCharacter(3)),
+    ] {
+        let refused = |r: VaultError| matches!(r, VaultError::Key(e) if e == why);
+        let w = vault.put(&t, bad, "v".into()).await.expect_err("write");
+        assert!(refused(w), "write of a bad key");
+        let r = vault.read(&t, bad).await.expect_err("read");
+        assert!(refused(r), "read of a bad key");
+        let d = vault.delete(&t, bad).await.expect_err("delete");
+        assert!(refused(d), "delete of a bad key");
+    }
+    assert_eq!(
+        vault.keys(&t).await.expect("keys"),
+        taken,
+        "nothing written"
+    );
 }
 
 /// A write conditioned on a stale version fails with the current one and changes nothing.

@@ -24,8 +24,8 @@ pub enum ProviderConfigError {
     /// The revocation endpoint is plain `http` on a host other than loopback.
     #[error("the revocation URL must be https (plain http only on a loopback host)")]
     Insecure,
-    /// The provider's name is empty or not `[a-z0-9_.-]`.
-    #[error("the provider name must be non-empty lowercase ASCII letters, digits, `_`, `.` or `-`")]
+    /// The provider's name is empty, longer than 64 bytes or not `[a-z0-9_.-]`.
+    #[error("the provider name must be 1 to 64 lowercase ASCII letters, digits, `_`, `.` or `-`")]
     Name,
 }
 
@@ -46,6 +46,13 @@ pub(crate) type Client =
 /// )?
 /// .client_secret("client-secret")
 /// .scopes(["repo"]);
+/// assert_eq!(github.vault_key(), "oauth:github");
+///
+/// // The name is the vault key's tail: short, lowercase, no spaces.
+/// let urls = ["https://a.example/authorize", "https://a.example/token", "https://b.example/cb"];
+/// for bad in ["", "GitHub", "git hub", &"g".repeat(65)] {
+///     assert!(Provider::new(bad, "id", urls[0], urls[1], urls[2]).is_err());
+/// }
 /// # Ok::<(), oob::oauth::ProviderConfigError>(())
 /// ```
 #[derive(Clone)]
@@ -93,7 +100,7 @@ impl Provider {
     /// the `redirect_url` registered with it (the callback route this service serves).
     ///
     /// # Errors
-    /// A URL does not parse, or the name is not `[a-z0-9_.-]+`.
+    /// A URL does not parse, or the name is not 1 to 64 of `[a-z0-9_.-]`.
     pub fn new(
         name: impl Into<String>,
         client_id: impl Into<String>,
@@ -103,6 +110,7 @@ impl Provider {
     ) -> Result<Self, ProviderConfigError> {
         let name = name.into();
         if name.is_empty()
+            || name.len() > 64
             || !name
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b))

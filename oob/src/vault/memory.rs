@@ -13,7 +13,7 @@ type Map<V> = HashMap<Namespace, HashMap<String, Entry<V>>>;
 /// An in-process [`Vault`]: one map per namespace behind a mutex. Cloning shares it.
 /// Expired entries read as absent and are dropped when their key is next written or read
 /// (an entry written already expired is not kept at all); one nothing touches again stays
-/// in memory.
+/// in memory until [`purge_expired`](Self::purge_expired).
 /// `Debug` prints no value and no namespace.
 pub struct MemoryVault<V> {
     map: Arc<Mutex<Map<V>>>,
@@ -59,6 +59,23 @@ impl<V> MemoryVault<V> {
         self
     }
 
+    /// Drops the entries that expired before now, and the namespaces left empty; returns
+    /// how many entries. Expired entries already read as absent; this only reclaims their
+    /// memory (call it from time to time, e.g. beside the manager's sweeper, as with the
+    /// SQLite and Postgres vaults). It holds the vault's lock while it walks every entry.
+    pub fn purge_expired(&self) -> usize {
+        let now = self.clock.now();
+        let mut map = self.lock();
+        let mut dropped = 0;
+        map.retain(|_, keys| {
+            let before = keys.len();
+            keys.retain(|_, e| !e.is_expired_at(now));
+            dropped += before - keys.len();
+            !keys.is_empty()
+        });
+        dropped
+    }
+
     fn lock(&self) -> MutexGuard<'_, Map<V>> {
         self.map.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -72,6 +89,7 @@ impl<V: Clone + Send + Sync + 'static> Vault<V> for MemoryVault<V> {
         value: V,
         options: WriteOptions,
     ) -> Result<Version, VaultError> {
+        super::check_key(key)?;
         let now = self.clock.now();
         let mut map = self.lock();
         let ns = token.namespace();
@@ -107,6 +125,7 @@ impl<V: Clone + Send + Sync + 'static> Vault<V> for MemoryVault<V> {
         token: &dyn Capability,
         key: &str,
     ) -> Result<Option<Entry<V>>, VaultError> {
+        super::check_key(key)?;
         let now = self.clock.now();
         let mut map = self.lock();
         let Some(keys) = map.get_mut(token.namespace()) else {
@@ -125,6 +144,7 @@ impl<V: Clone + Send + Sync + 'static> Vault<V> for MemoryVault<V> {
     }
 
     async fn delete(&self, token: &dyn Capability, key: &str) -> Result<bool, VaultError> {
+        super::check_key(key)?;
         let now = self.clock.now();
         let mut map = self.lock();
         let Some(keys) = map.get_mut(token.namespace()) else {
@@ -161,6 +181,8 @@ mod tests {
     use super::*;
     use crate::capability::NamespaceToken;
 
+    const ONE_SEC: std::time::Duration = std::time::Duration::from_secs(1);
+
     /// Nothing is kept for an entry written already expired, nor for a namespace whose only
     /// write failed its compare-and-swap.
     #[tokio::test]
@@ -191,5 +213,29 @@ mod tests {
             vault.lock().is_empty(),
             "no empty namespace for a refused write"
         );
+    }
+
+    /// `purge_expired` drops exactly the expired entries and the namespaces they empty.
+    #[tokio::test(start_paused = true)]
+    async fn purge_drops_only_expired_entries() {
+        let clock = crate::time::TokioClock::new();
+        let vault = MemoryVault::<u8>::new().with_clock(clock);
+        let (a, b) = (
+            NamespaceToken::new(Namespace::new("a").expect("namespace")),
+            NamespaceToken::new(Namespace::new("b").expect("namespace")),
+        );
+        let soon = WriteOptions::new().expires_at(clock.now().to_system_time() + ONE_SEC);
+        vault.write(&a, "gone", 1, soon).await.expect("write");
+        vault
+            .write(&a, "kept", 2, WriteOptions::new())
+            .await
+            .expect("write");
+        vault.write(&b, "gone", 3, soon).await.expect("write");
+        assert_eq!(vault.purge_expired(), 0, "nothing expired yet");
+        tokio::time::advance(ONE_SEC).await;
+        assert_eq!(vault.purge_expired(), 2);
+        let map = vault.lock();
+        assert_eq!(map.len(), 1, "b's only entry expired: its map is gone");
+        assert_eq!(map[a.namespace()].len(), 1);
     }
 }

@@ -21,6 +21,7 @@ use crate::capability::Capability;
 mod encrypted;
 mod entry;
 mod erased;
+mod key;
 #[cfg(feature = "encryption")]
 mod keyring;
 mod memory;
@@ -31,6 +32,8 @@ mod write_start;
 pub use encrypted::{EncryptedVault, SealError, Sealed};
 pub use entry::{Entry, Expect, Version, WriteOptions};
 pub use erased::{BoxVault, DynVault};
+pub(crate) use key::check as check_key;
+pub use key::{KeyError, MAX_KEY_LEN};
 #[cfg(feature = "encryption")]
 pub use keyring::{KeyLength, KeyRing, RandomFailed, VaultKey};
 pub use memory::MemoryVault;
@@ -54,6 +57,10 @@ pub enum VaultError {
         /// The version of the live entry now (`None`: there is none).
         current: Option<Version>,
     },
+    /// The key breaks the rule every vault checks ([`KeyError`]); nothing was read or
+    /// written.
+    #[error("invalid vault key")]
+    Key(#[from] KeyError),
     /// The backend failed.
     #[error("vault backend error")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
@@ -68,6 +75,10 @@ pub enum VaultError {
 /// Values of type `V` stored per namespace and key, opened by a
 /// [`NamespaceToken`](crate::NamespaceToken) (every method takes a [`Capability`], which only
 /// a token is).
+///
+/// A key is any text of 1 to [`MAX_KEY_LEN`] bytes without control characters; every vault
+/// refuses another with [`VaultError::Key`] in every operation (see [`KeyError`]), so a key
+/// behaves the same on every backend.
 ///
 /// ```
 /// use oob::vault::{MemoryVault, Vault, WriteOptions};

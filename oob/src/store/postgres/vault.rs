@@ -203,6 +203,7 @@ where
         value: V,
         options: WriteOptions,
     ) -> Result<Version, VaultError> {
+        crate::vault::check_key(key)?;
         let w = WriteStart::new(token, &value, &*self.clock)?;
         let (ns, now) = (w.namespace, ms(w.now));
         let (sql, expected) = match options.expect() {
@@ -242,6 +243,7 @@ where
         token: &dyn Capability,
         key: &str,
     ) -> Result<Option<Entry<V>>, VaultError> {
+        crate::vault::check_key(key)?;
         let row: Option<(String, i64, Option<i64>, i64)> = sqlx::query_as(Self::q(&self.sql.read))
             .bind(token.namespace().as_str())
             .bind(key)
@@ -262,6 +264,7 @@ where
     }
 
     async fn delete(&self, token: &dyn Capability, key: &str) -> Result<bool, VaultError> {
+        crate::vault::check_key(key)?;
         let live: Option<bool> = sqlx::query_scalar(Self::q(&self.sql.delete))
             .bind(token.namespace().as_str())
             .bind(key)

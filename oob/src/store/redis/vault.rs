@@ -269,6 +269,7 @@ where
         value: V,
         options: WriteOptions,
     ) -> Result<Version, VaultError> {
+        crate::vault::check_key(key)?;
         let w = WriteStart::new(token, &value, &*self.clock)?;
         let (ns, now) = (w.namespace, ms(w.now));
         let (mode, expected) = match options.expect() {
@@ -316,6 +317,7 @@ where
         token: &dyn Capability,
         key: &str,
     ) -> Result<Option<Entry<V>>, VaultError> {
+        crate::vault::check_key(key)?;
         let ns = token.namespace().as_str();
         let now = ms(self.clock.now());
         let fields: Vec<Option<String>> = redis::cmd("HMGET")
@@ -346,6 +348,7 @@ where
     }
 
     async fn delete(&self, token: &dyn Capability, key: &str) -> Result<bool, VaultError> {
+        crate::vault::check_key(key)?;
         let ns = token.namespace().as_str();
         let entry = self.entry_key(ns, key)?;
         let mut cmd = evalsha(&DELETE, 2);

@@ -158,6 +158,7 @@ where
         value: V,
         options: WriteOptions,
     ) -> Result<Version, VaultError> {
+        crate::vault::check_key(key)?;
         let json = serde_json::to_string(&value).map_err(|e| VaultError::Codec(Box::new(e)))?;
         let ns = token.namespace().as_str().to_owned();
         let key = key.to_owned();
@@ -206,6 +207,7 @@ where
         token: &dyn Capability,
         key: &str,
     ) -> Result<Option<Entry<V>>, VaultError> {
+        crate::vault::check_key(key)?;
         let ns = token.namespace().as_str().to_owned();
         let key = key.to_owned();
         let now = ms(self.clock.now());
@@ -236,6 +238,7 @@ where
     }
 
     async fn delete(&self, token: &dyn Capability, key: &str) -> Result<bool, VaultError> {
+        crate::vault::check_key(key)?;
         let ns = token.namespace().as_str().to_owned();
         let key = key.to_owned();
         let now = ms(self.clock.now());
