@@ -209,13 +209,14 @@ struct LoginQuery {
     next: String,
 }
 
-/// Only local paths: no open redirect.
+/// Only local paths: no open redirect. A path of this site (`/`, not `//`), of printable
+/// ASCII other than `\`: browsers drop tabs and newlines from a URL, so `/\t/evil.example`
+/// would lead to `//evil.example`, another site (and a newline cannot go in a header).
 fn local_path(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
-        next
-    } else {
-        "/login"
-    }
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && next.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    if local { next } else { "/login" }
 }
 
 async fn login_form(Query(q): Query<LoginQuery>) -> Html<String> {
@@ -399,6 +400,27 @@ mod tests {
             "&lt;a href=&quot;x&quot;&gt;&#x27;&amp;&#x27;&lt;/a&gt;"
         );
     }
+    #[test]
+    fn the_sign_in_goes_back_to_a_local_path_only() {
+        for local in ["/", "/oob/device/ab-12", "/a?b=c&d=%2F", "/zz<b>\""] {
+            assert_eq!(local_path(local), local);
+        }
+        for hostile in [
+            "",
+            "x",
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\n/evil.example",
+            "/ /evil.example",
+            "/caf\u{e9}",
+            "https://evil.example",
+        ] {
+            assert_eq!(local_path(hostile), "/login", "{hostile:?}");
+        }
+    }
+
     #[test]
     fn the_way_back_is_a_plain_decoded_path_or_none() {
         assert_eq!(

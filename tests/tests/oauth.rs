@@ -146,7 +146,7 @@ async fn connect(f: &Fixture, who: &str) -> Pending<Consent, Open> {
         "{authorize}"
     );
     assert!(
-        authorize.contains(&format!("state={}", pending.id())),
+        authorize.contains(&format!("state={}.", pending.id())),
         "{authorize}"
     );
     let callback = at_provider(f, &authorize, who, Decision::Consent).await;
@@ -363,7 +363,7 @@ async fn another_user_signed_out_users_forged_and_replayed_callbacks_get_nothing
         callback_as(&f, &forged, Some("alice")).await.status(),
         StatusCode::BAD_REQUEST
     );
-    let unknown = format!("{}?code=x&state={}", f.redirect, oob::PendingId::random());
+    let unknown = format!("{}?code=x&state={}.x", f.redirect, oob::PendingId::random());
     assert_eq!(
         callback_as(&f, &unknown, Some("alice")).await.status(),
         StatusCode::NOT_FOUND
@@ -404,7 +404,13 @@ async fn another_user_signed_out_users_forged_and_replayed_callbacks_get_nothing
 
     // A code the provider rejects (reused at a new consent) is a 4xx with a way to retry.
     let again = f.oauth.start(&user("carol")).await.expect("carol");
-    let bad = format!("{}?code=bogus-code&state={}", f.redirect, again.id());
+    let state = reqwest::Url::parse(&f.oauth.authorization_url(&again))
+        .expect("url")
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .expect("state");
+    let bad = format!("{}?code=bogus-code&state={state}", f.redirect);
     let res = callback_as(&f, &bad, Some("carol")).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert!(res.text().await.expect("page").contains("Start again"));

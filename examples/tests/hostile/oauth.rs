@@ -132,10 +132,12 @@ pub(crate) async fn run(ex: &Example, tally: &mut Tally) {
     let mallory = oob_examples::sign_in(&c, &ex.base, "mallory")
         .await
         .expect("sign in");
+    // Alice's pending id: what the assistant (and so the attacker) saw, in the consent link.
     let real_state = consent_url.rsplit('/').next().expect("an id").to_owned();
 
     // Forged: the attacker's valid code with a state of the attacker's choosing, in the
-    // victim's browser (login CSRF), and alice's real state in other browsers.
+    // victim's browser (login CSRF; alice's pending id without its tag included), and
+    // alice's id in other browsers.
     let unknown = oob::PendingId::random().to_string();
     let forged_states = [
         (
@@ -150,10 +152,15 @@ pub(crate) async fn run(ex: &Example, tally: &mut Tally) {
         ),
         (
             real_state.as_str(),
-            mallory.as_str(),
-            "alice's state, mallory's browser",
+            alice.as_str(),
+            "alice's pending id (no tag), alice's browser",
         ),
-        (real_state.as_str(), "", "alice's state, signed out"),
+        (
+            real_state.as_str(),
+            mallory.as_str(),
+            "alice's pending id, mallory's browser",
+        ),
+        (real_state.as_str(), "", "alice's pending id, signed out"),
     ];
     for (state, cookie, what) in forged_states {
         let (back, verifier) = attacker_code(&c, &as_base, &callback, state).await;

@@ -59,6 +59,20 @@ impl Consent {
     pub fn scopes(&self) -> &[String] {
         &self.scopes
     }
+
+    /// The PKCE verifier (a secret: the key of the `state` tag, see `state.rs`).
+    pub(super) fn verifier(&self) -> &str {
+        &self.pkce_verifier
+    }
+
+    #[cfg(test)]
+    pub(super) fn for_tests(provider: &str, verifier: &str) -> Self {
+        Self {
+            provider: provider.to_owned(),
+            scopes: Vec::new(),
+            pkce_verifier: verifier.to_owned(),
+        }
+    }
 }
 
 /// Why [`OAuth`] could not give an access token (or finish a step).
@@ -290,16 +304,21 @@ where
     }
 
     /// The provider's authorization URL for an open consent: PKCE S256 from the pending's
-    /// verifier, and `state` = the pending's id.
+    /// verifier, and a `state` that names the pending and carries a tag keyed by that
+    /// verifier (the callback refuses a `state` without it: one made from the pending's id,
+    /// which the assistant saw, is not enough).
+    ///
+    /// This URL is for the pending's owner's browser only (the start page sends it there
+    /// after its owner check): do not show it to the assistant.
     #[must_use]
     pub fn authorization_url(&self, pending: &Pending<Consent, Open>) -> String {
         let verifier = PkceCodeVerifier::new(pending.data().pkce_verifier.clone());
-        let id = pending.id().to_string();
+        let state = super::state::state(pending.data(), pending.id());
         let (url, _state) = self
             .inner
             .provider
             .client
-            .authorize_url(|| CsrfToken::new(id))
+            .authorize_url(|| CsrfToken::new(state))
             .add_scopes(pending.data().scopes.iter().cloned().map(Scope::new))
             .set_pkce_challenge(PkceCodeChallenge::from_code_verifier_sha256(&verifier))
             .url();

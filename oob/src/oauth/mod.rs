@@ -5,8 +5,10 @@
 //! [`OAuthError::ConsentRequired`], carrying the open pending whose URL the user opens (an
 //! MCP URL elicitation, or a plain message). [`OAuth::router`] serves that URL: it checks that
 //! the browser user is the pending's owner before anything else, then redirects to the
-//! provider with PKCE (S256) and a `state` that is the pending's id. The provider's callback
-//! is owner-checked the same way, the code is exchanged, and the token set is stored in the
+//! provider with PKCE (S256) and a `state` that names the pending and carries a tag keyed by
+//! its PKCE verifier, so a callback built from the pending's id alone is refused. The
+//! provider's callback is owner-checked the same way and its `state` checked, the code is
+//! exchanged, and the token set is stored in the
 //! vault by the winning completion, under the pending's namespace and nowhere else. Later
 //! calls get the access token from the vault, refreshed when it is about to expire (one
 //! refresh at a time per user and provider across replicas, through the vault's
@@ -21,6 +23,7 @@ mod flow;
 mod grant;
 mod http_client;
 mod pages;
+mod state;
 mod tokens;
 
 pub use config::{Provider, ProviderConfigError};

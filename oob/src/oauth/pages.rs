@@ -9,6 +9,7 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use super::flow::{Consent, FinishError, OAuth};
+use super::state;
 use super::tokens::TokenSet;
 use crate::http::{BrowserUser, ExtensionUser, RejectionKind};
 use crate::id::PendingId;
@@ -104,6 +105,11 @@ where
     };
     let found = oauth.manager().get(id).await;
     match found {
+        // A consent for another provider (another `OAuth` on the same consent store) is not
+        // this router's: unknown here, so its code is never exchanged with this provider.
+        Ok(p) if p.namespace() == user && consent_of(&p).provider() != oauth.provider().name() => {
+            Err(unknown())
+        }
         Ok(p) if p.namespace() == user => Ok(p),
         Ok(_) => Err(tagged(
             page(
@@ -114,15 +120,7 @@ where
             ),
             RejectionKind::WrongUser,
         )),
-        Err(crate::Error::NotFound(_)) => Err(tagged(
-            page(
-                StatusCode::NOT_FOUND,
-                "Unknown link",
-                "This link is not known here. Ask your assistant for a new one.",
-                None,
-            ),
-            RejectionKind::NotFound,
-        )),
+        Err(crate::Error::NotFound(_)) => Err(unknown()),
         Err(_) => Err(tagged(
             page(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -132,6 +130,28 @@ where
             ),
             RejectionKind::Internal,
         )),
+    }
+}
+
+fn unknown() -> Response {
+    tagged(
+        page(
+            StatusCode::NOT_FOUND,
+            "Unknown link",
+            "This link is not known here. Ask your assistant for a new one.",
+            None,
+        ),
+        RejectionKind::NotFound,
+    )
+}
+
+/// The consent a pending of any state holds.
+fn consent_of(p: &AnyPending<Consent>) -> &Consent {
+    match p {
+        AnyPending::Open(p) => p.data(),
+        AnyPending::Completed(p) => p.data(),
+        AnyPending::Cancelled(p) => p.data(),
+        AnyPending::Expired(p) => p.data(),
     }
 }
 
@@ -243,7 +263,7 @@ where
     }
 
     async fn callback_page(&self, q: Callback, user: Option<&Namespace>) -> Response {
-        let Some(Ok(id)) = q.state.as_deref().map(str::parse::<PendingId>) else {
+        let Some((id, tag)) = q.state.as_deref().and_then(state::parse) else {
             return page(
                 StatusCode::BAD_REQUEST,
                 "Malformed callback",
@@ -251,24 +271,52 @@ where
                 None,
             );
         };
-        let open = match owned(self, id, user).await {
+        let found = match owned(self, id, user).await {
             Err(res) => return res,
-            Ok(AnyPending::Open(open)) => open,
+            Ok(found) => found,
+        };
+        // Only a `state` this service made for this pending (its tag is keyed by the
+        // pending's PKCE verifier) is acted on: one built from the pending's id, which the
+        // assistant saw, could otherwise decline the consent or bring another account's code.
+        if !state::verify(consent_of(&found), id, tag) {
+            return page(
+                StatusCode::BAD_REQUEST,
+                "This answer is not for your request",
+                "The provider's answer does not carry this service's mark for your request, so nothing was done with it. Open the link from your assistant again.",
+                None,
+            );
+        }
+        let open = match found {
+            AnyPending::Open(open) => open,
             // A replayed callback: the code is not exchanged again.
-            Ok(AnyPending::Completed(_)) => return connected(),
-            Ok(_) => return ended(),
+            AnyPending::Completed(_) => return connected(),
+            _ => return ended(),
         };
         let retry = open.callback_url();
-        if q.error.is_some() {
-            return match self.manager().decline(open).await {
-                Ok(_) => page(
-                    StatusCode::OK,
-                    "Not connected",
-                    "You declined at the provider. Nothing was stored. Your assistant has been told.",
-                    None,
-                ),
-                Err(_) => ended(),
-            };
+        match q.error.as_deref() {
+            // The user said no (RFC 6749 4.1.2.1): the one error that is a decline.
+            Some("access_denied") => {
+                return match self.manager().decline(open).await {
+                    Ok(_) => page(
+                        StatusCode::OK,
+                        "Not connected",
+                        "You declined at the provider. Nothing was stored. Your assistant has been told.",
+                        None,
+                    ),
+                    Err(_) => ended(),
+                };
+            }
+            // Any other error (the provider unavailable, a scope it refuses, a request it
+            // finds invalid) is no answer from the user: the consent stays open.
+            Some(_) => {
+                return page(
+                    StatusCode::BAD_GATEWAY,
+                    "The provider could not finish the sign-in",
+                    "It answered with an error instead of asking you. Nothing was stored; you can try again.",
+                    Some((&retry, "Try again")),
+                );
+            }
+            None => {}
         }
         let Some(code) = q.code else {
             return page(

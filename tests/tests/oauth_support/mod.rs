@@ -11,9 +11,10 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use oob::oauth::{Consent, OAuth, OAuthError, Provider, TokenSet};
 use oob::provider::FromVerifiedSubject;
+use oob::state::Open;
 use oob::store::MemoryStore;
 use oob::vault::MemoryVault;
-use oob::{CallbackBase, Manager};
+use oob::{CallbackBase, Manager, Pending};
 use oob_tests::user;
 use reqwest::StatusCode;
 
@@ -85,8 +86,20 @@ impl FakeProvider {
 
     /// A flow (a replica of the service) on `vault`, with a consent manager of its own.
     pub fn flow(&self, vault: MemoryVault<TokenSet>) -> Flow {
+        self.flow_on("fake", MemoryStore::new(), vault, Duration::ZERO)
+    }
+
+    /// A flow for provider `name` on this fake provider's endpoints, with a consent manager
+    /// on `store` (several flows may share one) and this decline cooldown.
+    pub fn flow_on(
+        &self,
+        name: &str,
+        store: MemoryStore<Consent>,
+        vault: MemoryVault<TokenSet>,
+        cooldown: Duration,
+    ) -> Flow {
         let provider = Provider::new(
-            "fake",
+            name,
             "client",
             format!("{}/auth", self.op_base),
             format!("{}/token", self.op_base),
@@ -95,8 +108,9 @@ impl FakeProvider {
         .expect("provider")
         .client_secret("secret");
         let manager = Manager::builder()
-            .store(MemoryStore::new())
+            .store(store)
             .provider(FromVerifiedSubject)
+            .decline_cooldown(cooldown)
             .callback_base(CallbackBase::parse(&self.base).expect("base"))
             .build();
         OAuth::new(manager, vault, provider)
@@ -121,11 +135,25 @@ impl FakeProvider {
             other => panic!("expected a consent, got {other:?}"),
         };
         let res = reqwest::Client::new()
-            .get(format!("{}?code=c1&state={}", self.redirect, pending.id()))
+            .get(format!(
+                "{}?code=c1&state={}",
+                self.redirect,
+                state_of(flow, &pending)
+            ))
             .header("x-user", who)
             .send()
             .await
             .expect("callback");
         assert_eq!(res.status(), StatusCode::OK);
     }
+}
+
+/// The `state` the service sends the provider for `pending` (what a real provider brings
+/// back to the callback), read from its authorization URL.
+pub fn state_of(flow: &Flow, pending: &Pending<Consent, Open>) -> String {
+    let url = reqwest::Url::parse(&flow.authorization_url(pending)).expect("authorization URL");
+    url.query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .expect("a state")
 }

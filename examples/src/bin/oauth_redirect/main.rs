@@ -2,7 +2,8 @@
 //! upstream access token. [`OAuth::access_token`] answers `ConsentRequired` with an open
 //! pending; its URL (served by [`OAuth::router`]) checks that the signed-in browser user owns
 //! the pending, then redirects to the authorization server with PKCE (S256) and a `state`
-//! that is the pending's id. The authorization server (a small one in this process, on
+//! that names the pending and carries a tag keyed by its PKCE verifier (a callback that
+//! names the pending by its id alone is refused). The authorization server (a small one in this process, on
 //! another port: the third party, see `provider.rs`) asks for consent and redirects back;
 //! the callback checks the owner again, exchanges the code with the PKCE verifier, and
 //! completes the pending with the token set stored under the user's namespace. Later calls

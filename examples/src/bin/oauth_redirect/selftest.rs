@@ -17,7 +17,8 @@ fn query(url: &str, name: &str) -> Result<String, BoxError> {
 }
 
 /// The browser's part up to the redirect back: the pending's URL (off to the provider with
-/// PKCE and the pending's id as `state`), the consent page, the decision; the callback URL.
+/// PKCE and a `state` of the pending's id and its tag), the consent page, the decision; the
+/// callback URL.
 async fn browse_to_callback(
     c: &reqwest::Client,
     cookie: &str,
@@ -34,9 +35,11 @@ async fn browse_to_callback(
         query(&to_as, "code_challenge_method")? == "S256",
         "PKCE S256",
     )?;
+    let state = query(&to_as, "state")?;
+    let id = url.rsplit('/').next().unwrap_or_default();
     ensure(
-        url.ends_with(&query(&to_as, "state")?),
-        "the state is the pending's id",
+        state.strip_prefix(id).is_some_and(|tag| tag.len() > 40),
+        "the state is the pending's id and a tag",
     )?;
     let res = c.get(&to_as).send().await?;
     ensure(res.status() == 200, "consent page")?;
@@ -111,10 +114,20 @@ pub(crate) async fn run(app: &App, fake: &AuthServer) -> Result<(), BoxError> {
         "back to our callback",
     )?;
 
-    // A state naming no pending of ours, a malformed one, none.
+    // A state naming no pending of ours, the pending's bare id (which the assistant saw:
+    // no decline or code of another account can be brought in with it), the id with another
+    // tag, a malformed one, none.
     let code = query(&back, "code")?;
-    let unknown = PendingId::random().to_string();
-    for (bad, status) in [(unknown.as_str(), 404), ("garbage", 400), ("", 400)] {
+    let unknown = format!("{}.x", PendingId::random());
+    let id = url.rsplit('/').next().unwrap_or_default();
+    let other_tag = format!("{id}.{}", "A".repeat(43));
+    for (bad, status) in [
+        (unknown.as_str(), 404),
+        (id, 400),
+        (other_tag.as_str(), 400),
+        ("garbage", 400),
+        ("", 400),
+    ] {
         let res = c
             .get(format!("{}?code={code}&state={bad}", app.redirect_uri()))
             .header("cookie", &alice_cookie)
@@ -152,7 +165,7 @@ pub(crate) async fn run(app: &App, fake: &AuthServer) -> Result<(), BoxError> {
         .await?;
     ensure(res.status() == 403, "another user's replay: refused")?;
     println!(
-        "selftest: owner only, PKCE, bad code 400 with a retry, unknown state 404, replay not exchanged"
+        "selftest: owner only, PKCE, bad code 400 with a retry, unknown state 404, untagged state 400, replay not exchanged"
     );
 
     // The access token expires: the next call refreshes it, transparently.

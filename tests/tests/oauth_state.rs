@@ -1,0 +1,222 @@
+//! The OAuth callback acts only on a `state` the service made for that pending: one built
+//! from the pending's id alone (which the assistant, the model and anyone shown the consent
+//! link have seen) cannot decline the owner's consent nor bring another account's code into
+//! the owner's namespace; only `access_denied` is a decline; a router answers only its own
+//! provider's consents. Against a fake provider whose token endpoint, like many real ones,
+//! does not enforce PKCE.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use oob::AnyPending;
+use oob::oauth::{OAuthError, TokenSet};
+use oob::state::Open;
+use oob::store::MemoryStore;
+use oob::vault::MemoryVault;
+use oob_tests::user;
+use tower::ServiceExt as _;
+
+mod oauth_support;
+use oauth_support::{FakeProvider, Flow, state_of};
+
+/// A token endpoint that answers every code with the token `tok-<code>` and checks no PKCE
+/// verifier.
+fn lax_token_endpoint() -> Router {
+    Router::new().route(
+        "/token",
+        post(|body: String| async move {
+            let code = body
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("code="))
+                .unwrap_or("")
+                .to_owned();
+            let json = format!(
+                r#"{{"access_token":"tok-{code}","token_type":"bearer","expires_in":3600}}"#
+            );
+            ([(header::CONTENT_TYPE, "application/json")], json).into_response()
+        }),
+    )
+}
+
+fn flow(fake: &FakeProvider, name: &str, store: MemoryStore<oob::oauth::Consent>) -> Flow {
+    let vault = MemoryVault::<TokenSet>::new();
+    fake.flow_on(name, store, vault, Duration::from_secs(3_600))
+}
+
+/// A top-level cross-site navigation in `who`'s browser (signed in, cookie sent along).
+async fn navigate(router: &Router, uri: &str, who: &str) -> (StatusCode, String, String) {
+    let mut req = Request::get(uri)
+        .header("sec-fetch-site", "cross-site")
+        .header("sec-fetch-mode", "navigate")
+        .body(Body::empty())
+        .expect("request");
+    req.extensions_mut().insert(user(who));
+    let res: Response = router.clone().oneshot(req).await.expect("response");
+    let status = res.status();
+    let location = res
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    (
+        status,
+        location,
+        String::from_utf8_lossy(&body).into_owned(),
+    )
+}
+
+async fn consent(f: &Flow, who: &str) -> oob::Pending<oob::oauth::Consent, Open> {
+    match f.access_token(&user(who)).await {
+        Err(OAuthError::ConsentRequired(p)) => *p,
+        other => panic!("expected a consent, got {other:?}"),
+    }
+}
+
+async fn is_open(f: &Flow, id: oob::PendingId) -> bool {
+    matches!(f.manager().get(id).await, Ok(AnyPending::Open(_)))
+}
+
+fn callback(f: &Flow) -> String {
+    f.provider().redirect_path().to_owned()
+}
+
+/// The attacker knows the pending's id (it is in the link the assistant was given) and
+/// sends the owner a link to the callback: neither a decline nor a code of the attacker's
+/// own account is acted on, and the consent stays open for the owner.
+#[tokio::test]
+async fn a_state_made_from_the_id_alone_is_refused() {
+    let fake = FakeProvider::start(lax_token_endpoint()).await;
+    let f = flow(&fake, "a", MemoryStore::new());
+    let router = f.router();
+    let p = consent(&f, "alice").await;
+    let id = p.id();
+    let (malformed, mismatch) = ("Malformed callback", "not for your request");
+    for (query, what, answer) in [
+        (
+            format!("state={id}&error=access_denied"),
+            "a forced decline",
+            malformed,
+        ),
+        (
+            format!("state={id}&code=mallorys-own"),
+            "an injected code",
+            malformed,
+        ),
+        (
+            format!("state={id}.AAAA&code=mallorys-own"),
+            "a made-up tag",
+            mismatch,
+        ),
+        (
+            format!("state={id}.{}&error=access_denied", "A".repeat(43)),
+            "a tag of the right length",
+            mismatch,
+        ),
+    ] {
+        let (status, _, page) =
+            navigate(&router, &format!("{}?{query}", callback(&f)), "alice").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{what}: {page}");
+        assert!(page.contains(answer), "{what}: {page}");
+        assert!(is_open(&f, id).await, "{what}: the consent stays open");
+    }
+    assert!(
+        matches!(
+            f.access_token(&user("alice")).await,
+            Err(OAuthError::ConsentRequired(_))
+        ),
+        "nothing was stored under alice"
+    );
+    // The state the service sent the provider works.
+    let query = format!("state={}&code=alices", state_of(&f, &p));
+    let (status, _, page) = navigate(&router, &format!("{}?{query}", callback(&f)), "alice").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let token = f.access_token(&user("alice")).await.expect("connected");
+    assert_eq!(token.secret(), "tok-alices");
+}
+
+/// The start page sends the owner to the provider with that state (the id and its tag).
+#[tokio::test]
+async fn the_start_page_sends_the_tagged_state() {
+    let fake = FakeProvider::start(lax_token_endpoint()).await;
+    let f = flow(&fake, "a", MemoryStore::new());
+    let p = consent(&f, "alice").await;
+    let path = reqwest::Url::parse(&p.callback_url())
+        .expect("url")
+        .path()
+        .to_owned();
+    let (status, location, _) = navigate(&f.router(), &path, "alice").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let to = reqwest::Url::parse(&location).expect("redirect");
+    let state = to
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .expect("state");
+    assert_eq!(state, state_of(&f, &p));
+    assert!(state.starts_with(&format!("{}.", p.id())), "{state}");
+}
+
+/// Only `access_denied` is the user's decline; another error (the provider unavailable, a
+/// scope it refuses) leaves the consent open with a way to try again, and no cooldown.
+#[tokio::test]
+async fn only_access_denied_declines() {
+    let fake = FakeProvider::start(lax_token_endpoint()).await;
+    let f = flow(&fake, "a", MemoryStore::new());
+    let router = f.router();
+    let p = consent(&f, "alice").await;
+    let state = state_of(&f, &p);
+    for error in ["temporarily_unavailable", "server_error", "invalid_scope"] {
+        let uri = format!("{}?state={state}&error={error}", callback(&f));
+        let (status, _, page) = navigate(&router, &uri, "alice").await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY, "{error}: {page}");
+        assert!(page.contains("Try again"), "{error}: {page}");
+        assert!(is_open(&f, p.id()).await, "{error}: still open");
+    }
+    assert!(matches!(
+        f.access_token(&user("alice")).await,
+        Err(OAuthError::ConsentRequired(_))
+    ));
+    let uri = format!("{}?state={state}&error=access_denied", callback(&f));
+    let (status, _, page) = navigate(&router, &uri, "alice").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("You declined"), "{page}");
+    assert!(matches!(
+        f.access_token(&user("alice")).await,
+        Err(OAuthError::Declined)
+    ));
+}
+
+/// Two providers' consents in one store: each router answers only its own provider's,
+/// so a consent for `a` is never sent to `b` nor completed with `b`'s tokens.
+#[tokio::test]
+async fn a_router_answers_only_its_own_providers_consents() {
+    let fake = FakeProvider::start(lax_token_endpoint()).await;
+    let store = MemoryStore::new();
+    let (a, b) = (flow(&fake, "a", store.clone()), flow(&fake, "b", store));
+    let pa = consent(&a, "alice").await;
+    let path = reqwest::Url::parse(&pa.callback_url())
+        .expect("url")
+        .path()
+        .to_owned();
+    let (status, _, _) = navigate(&b.router(), &path, "alice").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "b's start page");
+    let uri = format!("{}?state={}&code=x", callback(&b), state_of(&a, &pa));
+    let (status, _, _) = navigate(&b.router(), &uri, "alice").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "b's callback");
+    assert!(is_open(&a, pa.id()).await);
+    assert!(matches!(
+        b.access_token(&user("alice")).await,
+        Err(OAuthError::ConsentRequired(_))
+    ));
+    // a's own router still takes it.
+    let (status, _, page) = navigate(&a.router(), &uri, "alice").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+}
