@@ -29,7 +29,9 @@ where
 {
     /// The caller's access token: from the vault, refreshed first when it expires within the
     /// refresh margin. [`OAuthError::ConsentRequired`] (with the pending to hand the user)
-    /// when there is no grant, or the provider rejected the refresh token.
+    /// when there is no grant, the provider rejected the refresh token, or the stored grant
+    /// cannot be opened (sealed under a key the vault's ring no longer holds, or of a shape
+    /// this version does not read): the new consent's grant replaces it.
     pub async fn access_token<C: ?Sized>(&self, cx: &C) -> Result<AccessToken, OAuthError>
     where
         P: NamespaceProvider<C>,
@@ -39,8 +41,14 @@ where
         let vault = &self.inner.vault;
         let give_up = tokio::time::Instant::now() + self.inner.lease + Duration::from_secs(5);
         loop {
-            let Some(entry) = vault.read(&token, &key).await? else {
-                return Err(self.consent_required(cx).await);
+            let entry = match vault.read(&token, &key).await {
+                Ok(Some(entry)) => entry,
+                Ok(None) => return Err(self.consent_required(cx).await),
+                Err(e) if unreadable(&e) => {
+                    log_unreadable(&e);
+                    return Err(self.consent_required(cx).await);
+                }
+                Err(e) => return Err(e.into()),
             };
             let now = SystemTime::now();
             let set = entry.value();
@@ -138,15 +146,23 @@ where
 
     /// Revokes the caller's grant: at the provider (its refresh token, else its access
     /// token) when a revocation URL is configured, and in the vault. Returns whether there
-    /// was one.
+    /// was one. A stored grant that cannot be opened (see [`access_token`](Self::access_token))
+    /// is deleted here, and cannot be revoked at the provider: nobody here can read its
+    /// tokens any more.
     pub async fn revoke<C: ?Sized>(&self, cx: &C) -> Result<bool, OAuthError>
     where
         P: NamespaceProvider<C>,
     {
         let token = self.inner.manager.caller(cx)?;
         let key = self.inner.provider.vault_key();
-        let Some(set) = self.inner.vault.get(&token, &key).await? else {
-            return Ok(false);
+        let set = match self.inner.vault.get(&token, &key).await {
+            Ok(Some(set)) => set,
+            Ok(None) => return Ok(false),
+            Err(e) if unreadable(&e) => {
+                log_unreadable(&e);
+                return Ok(self.inner.vault.delete(&token, &key).await?);
+            }
+            Err(e) => return Err(e.into()),
         };
         let (hint, secret) = match set.refresh_token() {
             Some(r) => ("refresh_token", r.to_owned()),
@@ -184,6 +200,22 @@ where
         }
         Ok(self.inner.vault.delete(&token, &key).await?)
     }
+}
+
+/// Whether a vault read failed because the stored grant cannot be opened (sealed under a
+/// key the ring no longer holds, tampered, or not a `TokenSet` this version reads), rather
+/// than because the vault is unreachable: such a grant is as good as none.
+fn unreadable(e: &VaultError) -> bool {
+    matches!(e, VaultError::Sealing(_) | VaultError::Codec(_))
+}
+
+/// A grant that cannot be opened, logged for the service (feature `tracing`): a key dropped
+/// before every entry was resealed, or a `TokenSet` of another shape.
+fn log_unreadable(e: &VaultError) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(target: "oob", error = %e, "oauth grant cannot be opened; asking for consent again");
+    #[cfg(not(feature = "tracing"))]
+    let _ = e;
 }
 
 /// The revocation endpoint answered with this status.

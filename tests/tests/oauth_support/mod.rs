@@ -13,7 +13,7 @@ use oob::oauth::{Consent, OAuth, OAuthError, Provider, TokenSet};
 use oob::provider::FromVerifiedSubject;
 use oob::state::Open;
 use oob::store::MemoryStore;
-use oob::vault::MemoryVault;
+use oob::vault::{MemoryVault, Vault};
 use oob::{CallbackBase, Manager, Pending};
 use oob_tests::user;
 use reqwest::StatusCode;
@@ -98,6 +98,17 @@ impl FakeProvider {
         vault: MemoryVault<TokenSet>,
         cooldown: Duration,
     ) -> Flow {
+        self.flow_with(name, store, vault, cooldown)
+    }
+
+    /// [`flow_on`](Self::flow_on) on any vault.
+    pub fn flow_with<V: Vault<TokenSet> + Clone>(
+        &self,
+        name: &str,
+        store: MemoryStore<Consent>,
+        vault: V,
+        cooldown: Duration,
+    ) -> OAuth<MemoryStore<Consent>, FromVerifiedSubject, V> {
         let provider = Provider::new(
             name,
             "client",
@@ -119,7 +130,10 @@ impl FakeProvider {
     }
 
     /// Serves `flow`'s callback pages on the service's port.
-    pub fn serve_callback(&mut self, flow: &Flow) {
+    pub fn serve_callback<V: Vault<TokenSet> + Clone>(
+        &mut self,
+        flow: &OAuth<MemoryStore<Consent>, FromVerifiedSubject, V>,
+    ) {
         let listener = self.listener.take().expect("the callback is served once");
         let router: Router = flow.router().layer(middleware::from_fn(signed_in));
         self.tasks.push(tokio::spawn(async move {
@@ -129,7 +143,11 @@ impl FakeProvider {
 
     /// `who` consents through `flow`: the consent pending it is asked for, then the
     /// provider's callback with code `c1`.
-    pub async fn consent(&self, flow: &Flow, who: &str) {
+    pub async fn consent<V: Vault<TokenSet> + Clone>(
+        &self,
+        flow: &OAuth<MemoryStore<Consent>, FromVerifiedSubject, V>,
+        who: &str,
+    ) {
         let pending = match flow.access_token(&user(who)).await {
             Err(OAuthError::ConsentRequired(p)) => p,
             other => panic!("expected a consent, got {other:?}"),
@@ -150,7 +168,10 @@ impl FakeProvider {
 
 /// The `state` the service sends the provider for `pending` (what a real provider brings
 /// back to the callback), read from its authorization URL.
-pub fn state_of(flow: &Flow, pending: &Pending<Consent, Open>) -> String {
+pub fn state_of<V: Vault<TokenSet> + Clone>(
+    flow: &OAuth<MemoryStore<Consent>, FromVerifiedSubject, V>,
+    pending: &Pending<Consent, Open>,
+) -> String {
     let url = reqwest::Url::parse(&flow.authorization_url(pending)).expect("authorization URL");
     url.query_pairs()
         .find(|(k, _)| k == "state")
