@@ -23,6 +23,7 @@ mod flow;
 mod grant;
 mod http_client;
 mod pages;
+mod routes;
 mod state;
 mod tokens;
 

@@ -1,17 +1,14 @@
 //! The routes a consent's browser steps take: the pending's URL (owner check, then off to the
 //! provider) and the provider's callback (owner check, code exchange, completion).
 
-use axum::Router;
-use axum::extract::{Path, Query};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
 use serde::Deserialize;
 
 use super::flow::{Consent, FinishError, OAuth};
 use super::state;
 use super::tokens::TokenSet;
-use crate::http::{BrowserUser, ExtensionUser, RejectionKind};
+use crate::http::RejectionKind;
 use crate::id::PendingId;
 use crate::namespace::Namespace;
 use crate::pending::AnyPending;
@@ -133,7 +130,7 @@ where
     }
 }
 
-fn unknown() -> Response {
+pub(super) fn unknown() -> Response {
     tagged(
         page(
             StatusCode::NOT_FOUND,
@@ -164,8 +161,9 @@ fn ended() -> Response {
     )
 }
 
+/// The query of the provider's callback.
 #[derive(Deserialize)]
-struct Callback {
+pub(super) struct Callback {
     state: Option<String>,
     code: Option<String>,
     error: Option<String>,
@@ -177,63 +175,8 @@ where
     P: Send + Sync + 'static,
     V: Vault<TokenSet> + Clone,
 {
-    /// The consent routes: `Consent::ROUTE` (the pending's URL: owner check, then a redirect
-    /// to the provider) and the provider's redirect path (owner check, code exchange,
-    /// completion). Refusals (signed out, another user, unknown link) carry their
-    /// [`RejectionKind`] in the response extensions, like the interaction extractors'. The
-    /// browser user is the [`VerifiedSubject`](crate::provider::VerifiedSubject)
-    /// your auth layer put in the request extensions ([`ExtensionUser`]); see
-    /// [`router_for`](Self::router_for) for another source (e.g. `tower-sessions`).
-    pub fn router<St: Clone + Send + Sync + 'static>(&self) -> Router<St> {
-        self.router_for::<St, ExtensionUser>()
-    }
-
-    /// [`router`](Self::router), identifying the browser user with `U` (such as
-    /// [`SessionUser`](crate::http) with feature `tower-sessions`, or your own
-    /// [`BrowserUser`]).
-    pub fn router_for<St, U>(&self) -> Router<St>
-    where
-        St: Clone + Send + Sync + 'static,
-        U: BrowserUser,
-    {
-        let start = self.clone();
-        let callback = self.clone();
-        Router::new()
-            .route(
-                <Consent as crate::OobPayload>::ROUTE,
-                get(move |Path(id): Path<String>, parts: http::request::Parts| {
-                    let oauth = start.clone();
-                    async move {
-                        match U::identify(&parts).await {
-                            Ok(user) => {
-                                let user = user.map(|u| u.namespace().clone());
-                                oauth.start_page(&id, user.as_ref()).await
-                            }
-                            Err(rejection) => rejection.into_response(),
-                        }
-                    }
-                }),
-            )
-            .route(
-                &self.inner.provider.redirect_path,
-                get(
-                    move |Query(q): Query<Callback>, parts: http::request::Parts| {
-                        let oauth = callback.clone();
-                        async move {
-                            match U::identify(&parts).await {
-                                Ok(user) => {
-                                    let user = user.map(|u| u.namespace().clone());
-                                    oauth.callback_page(q, user.as_ref()).await
-                                }
-                                Err(rejection) => rejection.into_response(),
-                            }
-                        }
-                    },
-                ),
-            )
-    }
-
-    async fn start_page(&self, id: &str, user: Option<&Namespace>) -> Response {
+    /// The pending's URL: owner check, then off to the provider.
+    pub(super) async fn start_page(&self, id: &str, user: Option<&Namespace>) -> Response {
         let Ok(id) = id.parse::<PendingId>() else {
             return page(
                 StatusCode::BAD_REQUEST,
@@ -262,7 +205,8 @@ where
         }
     }
 
-    async fn callback_page(&self, q: Callback, user: Option<&Namespace>) -> Response {
+    /// The provider's callback: owner and `state` checks, code exchange, completion.
+    pub(super) async fn callback_page(&self, q: Callback, user: Option<&Namespace>) -> Response {
         let Some((id, tag)) = q.state.as_deref().and_then(state::parse) else {
             return page(
                 StatusCode::BAD_REQUEST,

@@ -109,12 +109,24 @@ impl FakeProvider {
         vault: V,
         cooldown: Duration,
     ) -> OAuth<MemoryStore<Consent>, FromVerifiedSubject, V> {
+        self.flow_at(name, store, vault, cooldown, &self.redirect)
+    }
+
+    /// [`flow_with`](Self::flow_with), with its own redirect URL.
+    pub fn flow_at<V: Vault<TokenSet> + Clone>(
+        &self,
+        name: &str,
+        store: MemoryStore<Consent>,
+        vault: V,
+        cooldown: Duration,
+        redirect: &str,
+    ) -> OAuth<MemoryStore<Consent>, FromVerifiedSubject, V> {
         let provider = Provider::new(
             name,
             "client",
             format!("{}/auth", self.op_base),
             format!("{}/token", self.op_base),
-            &self.redirect,
+            redirect,
         )
         .expect("provider")
         .client_secret("secret");
