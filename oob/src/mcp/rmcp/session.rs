@@ -12,10 +12,14 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tokio::time::Instant;
 
+use crate::namespace::Namespace;
 use crate::provider::VerifiedSubject;
 
 #[path = "session_table.rs"]
 mod table;
+
+#[path = "session_opening.rs"]
+mod opening;
 
 use table::{Table, Use};
 
@@ -116,8 +120,9 @@ impl SessionOwners {
 
     /// At most `sessions` entries (at least 1). When a new session would exceed it, the least
     /// recently used entry is evicted (or the session refused, see
-    /// [`refuse_when_full`](Self::refuse_when_full)). Requests opening a session count while
-    /// in flight.
+    /// [`refuse_when_full`](Self::refuse_when_full)). `initialize` requests (the only ones that
+    /// open a session) count while in flight; requests without a session that are not an
+    /// `initialize`, such as revision 2026-07-28 traffic, never count and never evict.
     #[must_use]
     pub fn capacity(self, sessions: usize) -> Self {
         self.table().capacity = sessions.max(1);
@@ -183,8 +188,14 @@ impl Drop for Slot {
 /// [`VerifiedSubject`]: records who opened each session, and answers `404 Not Found` (as for
 /// an unknown session, revealing nothing) to a request of another subject, or of none, for
 /// that session, `DELETE` included, and to a request for a session it has no entry for
-/// (never opened through it, closed, expired or evicted). A request that may open a session
-/// when the table is full and set to refuse is answered with [`SessionRefused::Full`].
+/// (never opened through it, closed, expired or evicted).
+///
+/// Only an `initialize` opens a session (revision 2025-11-25 and before): a `POST` without
+/// `Mcp-Session-Id` whose JSON-RPC method is `initialize` takes a slot while in flight (and
+/// when the table is full evicts the least recently used entry, or is answered
+/// [`SessionRefused::Full`] when set to refuse). Every other request without a session, such
+/// as all revision 2026-07-28 traffic (its discover lifecycle has no sessions), takes no slot
+/// and evicts nothing, however long it runs.
 ///
 /// ```ignore
 /// let mcp = Router::new()
@@ -206,24 +217,7 @@ pub async fn bind_sessions(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let Some(session) = session else {
-        if let Err(refused) = owners.table().reserve(Instant::now()) {
-            tracing::warn!(target: "oob", error = %refused, "an MCP session was refused");
-            return refused.into_response();
-        }
-        let slot = Slot(owners.clone());
-        let response = next.run(request).await;
-        if let Some(opened) = response
-            .headers()
-            .get(SESSION_HEADER)
-            .and_then(|v| v.to_str().ok())
-        {
-            // Inserted while the slot is still held: the capacity is never exceeded.
-            owners
-                .table()
-                .insert(opened.to_owned(), subject, Instant::now());
-        }
-        drop(slot);
-        return response;
+        return without_session(owners, subject, request, next).await;
     };
     let used = owners
         .table()
@@ -245,6 +239,57 @@ pub async fn bind_sessions(
         owners.table().remove(&session);
     }
     response
+}
+
+/// A request without a session: only an `initialize` takes a slot. A session opened by any
+/// other request (rmcp opens none) is still recorded within the capacity, or refused.
+async fn without_session(
+    owners: SessionOwners,
+    subject: Option<Namespace>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (request, initialize) = if request.method() == Method::POST {
+        opening::peek(request).await
+    } else {
+        (request, false)
+    };
+    let slot = if initialize {
+        if let Err(refused) = owners.table().reserve(Instant::now()) {
+            tracing::warn!(target: "oob", error = %refused, "an MCP session was refused");
+            return refused.into_response();
+        }
+        Some(Slot(owners.clone()))
+    } else {
+        None
+    };
+    let response = next.run(request).await;
+    let Some(opened) = response
+        .headers()
+        .get(SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+    else {
+        return response;
+    };
+    let admitted = {
+        let mut table = owners.table();
+        if slot.is_some() {
+            // Inserted while the slot is still held: the capacity is never exceeded.
+            table.insert(opened, subject, Instant::now());
+            Ok(())
+        } else {
+            table.admit(opened, subject, Instant::now())
+        }
+    };
+    drop(slot);
+    match admitted {
+        Ok(()) => response,
+        Err(refused) => {
+            tracing::warn!(target: "oob", error = %refused, "an MCP session opened without an initialize was refused");
+            refused.into_response()
+        }
+    }
 }
 
 #[cfg(test)]

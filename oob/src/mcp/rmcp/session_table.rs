@@ -26,7 +26,7 @@ pub(super) struct Table {
     by_owner: HashMap<Namespace, BTreeMap<Stamp, String>>,
     /// The last sequence number given out.
     seq: u64,
-    /// Requests that may open a session, in flight: each holds a slot.
+    /// `initialize` requests (the only ones that open a session) in flight: each holds a slot.
     pub(super) opening: usize,
     pub(super) capacity: usize,
     pub(super) per_owner: usize,
@@ -118,7 +118,7 @@ impl Table {
         true
     }
 
-    /// A slot for a request that may open a session.
+    /// A slot for an `initialize` request, held while it is in flight.
     pub(super) fn reserve(&mut self, now: Instant) -> Result<(), SessionRefused> {
         self.purge(now);
         while self.sessions.len() + self.opening >= self.capacity {
@@ -130,6 +130,21 @@ impl Table {
             tracing::debug!(target: "oob", "MCP session owners full: evicted the least recently used session");
         }
         self.opening += 1;
+        Ok(())
+    }
+
+    /// Records `session`, opened by a request that held no slot (not an `initialize`): room
+    /// is made as [`reserve`](Self::reserve) makes it, so the capacity holds, and a full
+    /// table set to refuse keeps its entries and refuses this one.
+    pub(super) fn admit(
+        &mut self,
+        session: String,
+        owner: Option<Namespace>,
+        now: Instant,
+    ) -> Result<(), SessionRefused> {
+        self.reserve(now)?;
+        self.opening -= 1;
+        self.insert(session, owner, now);
         Ok(())
     }
 

@@ -47,6 +47,18 @@ impl Scanning {
         Ok(())
     }
 
+    fn admit(
+        &mut self,
+        session: String,
+        owner: Option<Namespace>,
+        now: Instant,
+    ) -> Result<(), SessionRefused> {
+        self.reserve(now)?;
+        self.opening -= 1;
+        self.insert(session, owner, now);
+        Ok(())
+    }
+
     fn insert(&mut self, session: String, owner: Option<Namespace>, now: Instant) {
         if owner.is_some() {
             while self.sessions.values().filter(|(o, _)| *o == owner).count() >= self.per_owner {
@@ -165,6 +177,14 @@ fn decides_exactly_as_the_scanning_table() {
                     held -= 1;
                     indexed.opening -= 1;
                     scanning.opening -= 1;
+                }
+                6 => {
+                    // A session opened by a request that held no slot.
+                    let id = format!("s{opened}");
+                    opened += 1;
+                    let a = indexed.admit(id.clone(), owner.clone(), now);
+                    let b = scanning.admit(id, owner.clone(), now);
+                    assert_eq!(a, b, "admit at step {step}");
                 }
                 5 => {
                     indexed.remove(&named);

@@ -1,5 +1,5 @@
 //! Tests for [`SessionOwners`] and [`bind_sessions`] in front of a stand-in MCP service
-//! that opens a session for every request without one and counts the requests it sees.
+//! that opens a session for an `initialize` without one and counts the requests it sees.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,14 +17,23 @@ use super::{SESSION_HEADER, SessionOwners, SessionRefused, bind_sessions};
 use crate::namespace::Namespace;
 use crate::provider::VerifiedSubject;
 
-struct Fixture {
-    app: Router,
-    owners: SessionOwners,
+pub(super) struct Fixture {
+    pub(super) app: Router,
+    pub(super) owners: SessionOwners,
     /// Requests that reached the MCP service.
-    reached: Arc<AtomicUsize>,
+    pub(super) reached: Arc<AtomicUsize>,
 }
 
-fn fixture(owners: SessionOwners) -> Fixture {
+/// A JSON-RPC `initialize`, the request that opens a session.
+pub(super) const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#;
+
+/// The stand-in MCP service, as rmcp behaves: a request naming a session is served (or `404`
+/// for one rmcp forgot); an `initialize` without one opens a session (unless its `Mcp-Method`
+/// header names another method); any other request
+/// without one is served without a session, unless it carries `x-rogue` (a service that
+/// opens sessions for other requests too). Every answer reports the body length it read in
+/// `x-body-len`.
+pub(super) fn fixture(owners: SessionOwners) -> Fixture {
     let reached = Arc::new(AtomicUsize::new(0));
     let opened = Arc::new(AtomicUsize::new(0));
     let counter = reached.clone();
@@ -32,20 +41,35 @@ fn fixture(owners: SessionOwners) -> Fixture {
         let (counter, opened) = (counter.clone(), opened.clone());
         async move {
             counter.fetch_add(1, Ordering::SeqCst);
-            if req.headers().contains_key(SESSION_HEADER) {
+            let (parts, body) = req.into_parts();
+            let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
+                return StatusCode::BAD_REQUEST.into_response();
+            };
+            let len = [("x-body-len", body.len().to_string())];
+            if parts.headers.contains_key(SESSION_HEADER) {
                 // A session rmcp forgot (expired on its side) is answered 404 by rmcp.
-                if req.headers()[SESSION_HEADER] == "gone-in-rmcp" {
-                    return StatusCode::NOT_FOUND.into_response();
+                if parts.headers[SESSION_HEADER] == "gone-in-rmcp" {
+                    return (StatusCode::NOT_FOUND, len).into_response();
                 }
-                return StatusCode::OK.into_response();
+                return (len, "served").into_response();
+            }
+            // rmcp refuses an `initialize` whose `Mcp-Method` header names another method.
+            let initialize = serde_json::from_slice::<serde_json::Value>(&body)
+                .is_ok_and(|v| v["method"] == "initialize")
+                && parts
+                    .headers
+                    .get("mcp-method")
+                    .is_none_or(|m| m == "initialize");
+            if !initialize && !parts.headers.contains_key("x-rogue") {
+                return (len, "served without a session").into_response();
             }
             let n = opened.fetch_add(1, Ordering::SeqCst);
-            let session = if req.headers().contains_key("x-forget") {
+            let session = if parts.headers.contains_key("x-forget") {
                 "gone-in-rmcp".to_owned()
             } else {
                 format!("s{n}")
             };
-            ([(SESSION_HEADER, session)], "opened").into_response()
+            ([(SESSION_HEADER, session)], len, "opened").into_response()
         }
     };
     let app = Router::new()
@@ -63,7 +87,7 @@ fn fixture(owners: SessionOwners) -> Fixture {
 }
 
 /// `x-user: <name>` becomes the request's verified subject.
-async fn authenticate(mut req: Request, next: Next) -> Response {
+pub(super) async fn authenticate(mut req: Request, next: Next) -> Response {
     let user = req
         .headers()
         .get("x-user")
@@ -76,7 +100,17 @@ async fn authenticate(mut req: Request, next: Next) -> Response {
 }
 
 impl Fixture {
-    async fn send(&self, method: Method, user: &str, session: Option<&str>) -> Response {
+    pub(super) async fn send(&self, method: Method, user: &str, session: Option<&str>) -> Response {
+        self.send_body(method, user, session, "").await
+    }
+
+    pub(super) async fn send_body(
+        &self,
+        method: Method,
+        user: &str,
+        session: Option<&str>,
+        body: impl Into<Body>,
+    ) -> Response {
         let mut req = Request::builder()
             .method(method)
             .uri("/mcp")
@@ -86,23 +120,23 @@ impl Fixture {
         }
         self.app
             .clone()
-            .oneshot(req.body(Body::empty()).unwrap())
+            .oneshot(req.body(body.into()).unwrap())
             .await
             .unwrap()
     }
 
-    /// Opens a session as `user`; its id.
-    async fn open(&self, user: &str) -> String {
-        let r = self.send(Method::POST, user, None).await;
+    /// Opens a session as `user` (an `initialize`); its id.
+    pub(super) async fn open(&self, user: &str) -> String {
+        let r = self.send_body(Method::POST, user, None, INITIALIZE).await;
         assert_eq!(r.status(), StatusCode::OK);
         r.headers()[SESSION_HEADER].to_str().unwrap().to_owned()
     }
 
-    async fn status(&self, method: Method, user: &str, session: &str) -> StatusCode {
+    pub(super) async fn status(&self, method: Method, user: &str, session: &str) -> StatusCode {
         self.send(method, user, Some(session)).await.status()
     }
 
-    fn reached(&self) -> usize {
+    pub(super) fn reached(&self) -> usize {
         self.reached.load(Ordering::SeqCst)
     }
 }
@@ -156,7 +190,7 @@ async fn closing_or_losing_a_session_removes_its_entry() {
             Request::post("/mcp")
                 .header("x-user", "alice")
                 .header("x-forget", "1")
-                .body(Body::empty())
+                .body(Body::from(INITIALIZE))
                 .unwrap(),
         )
         .await
@@ -250,8 +284,7 @@ async fn one_subject_gives_up_its_own_sessions_not_anothers() {
 async fn sessions_without_a_subject_are_bounded_by_the_capacity_alone() {
     let f = fixture(SessionOwners::new().capacity(10).per_owner(2));
     for _ in 0..5 {
-        let r = f.send(Method::POST, "", None).await;
-        assert_eq!(r.status(), StatusCode::OK);
+        f.open("").await;
     }
     assert_eq!(f.owners.len(), 5);
 }
@@ -261,7 +294,7 @@ async fn when_full_and_refusing_a_new_session_gets_a_typed_503() {
     let f = fixture(SessionOwners::new().capacity(1).refuse_when_full());
     let a = f.open("alice").await;
     let reached = f.reached();
-    let refused = f.send(Method::POST, "bob", None).await;
+    let refused = f.send_body(Method::POST, "bob", None, INITIALIZE).await;
     assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(refused.headers().contains_key("retry-after"));
     let body = axum::body::to_bytes(refused.into_body(), 4096)
@@ -302,7 +335,7 @@ async fn requests_opening_sessions_hold_a_slot_while_in_flight() {
             owners.clone(),
             bind_sessions,
         ));
-    let open = || Request::post("/mcp").body(Body::empty()).unwrap();
+    let open = || Request::post("/mcp").body(Body::from(INITIALIZE)).unwrap();
     let first = tokio::spawn(app.clone().oneshot(open()));
     entered.notified().await;
     // A guard (the handler blocks until released), not a timing assertion.
