@@ -17,27 +17,9 @@ use oob_tests::user;
 use tower::ServiceExt as _;
 
 mod oauth_support;
-use oauth_support::{FakeProvider, state_of};
+use oauth_support::{FakeProvider, echo_token_endpoint, state_of};
 
 type Flow = OAuth<MemoryStore<Consent>, FromVerifiedSubject, MemoryVault<TokenSet>>;
-
-/// Answers every code with the token `tok-<code>`.
-fn token_endpoint() -> Router {
-    Router::new().route(
-        "/token",
-        post(|body: String| async move {
-            let code = body
-                .split('&')
-                .find_map(|kv| kv.strip_prefix("code="))
-                .unwrap_or("")
-                .to_owned();
-            let json = format!(
-                r#"{{"access_token":"tok-{code}","token_type":"bearer","expires_in":3600}}"#
-            );
-            ([(header::CONTENT_TYPE, "application/json")], json).into_response()
-        }),
-    )
-}
 
 /// Two providers, `github` and `google`, each with its own callback; one consent store.
 fn flows(fake: &FakeProvider, vault: &MemoryVault<TokenSet>) -> (Flow, Flow) {
@@ -85,7 +67,7 @@ fn path(url: &str) -> String {
 /// other checks (owner, unknown link) hold as on one provider's router.
 #[tokio::test]
 async fn one_router_serves_every_providers_consents() {
-    let fake = FakeProvider::start(token_endpoint()).await;
+    let fake = FakeProvider::start(echo_token_endpoint()).await;
     let vault = MemoryVault::new();
     let (github, google) = flows(&fake, &vault);
     let router: Router = OAuth::router_all([github.clone(), google.clone()]);
@@ -137,7 +119,7 @@ async fn one_router_serves_every_providers_consents() {
 /// A consent brought back through the other provider's callback is not exchanged there.
 #[tokio::test]
 async fn a_consent_comes_back_only_through_its_own_providers_callback() {
-    let fake = FakeProvider::start(token_endpoint()).await;
+    let fake = FakeProvider::start(echo_token_endpoint()).await;
     let vault = MemoryVault::new();
     let (github, google) = flows(&fake, &vault);
     let router: Router = OAuth::router_all([github.clone(), google.clone()]);
@@ -158,7 +140,7 @@ async fn a_consent_comes_back_only_through_its_own_providers_callback() {
 #[tokio::test]
 #[should_panic(expected = "share the redirect path")]
 async fn two_providers_on_one_callback_path_are_refused() {
-    let fake = FakeProvider::start(token_endpoint()).await;
+    let fake = FakeProvider::start(echo_token_endpoint()).await;
     let vault = MemoryVault::new();
     let store = MemoryStore::new();
     let a = fake.flow_with("a", store.clone(), vault.clone(), Duration::ZERO);

@@ -21,27 +21,9 @@ use oob_tests::user;
 use tower::ServiceExt as _;
 
 mod oauth_support;
-use oauth_support::{FakeProvider, Flow, state_of};
+use oauth_support::{FakeProvider, Flow, echo_token_endpoint, state_of};
 
 /// A token endpoint that answers every code with the token `tok-<code>` and checks no PKCE
-/// verifier.
-fn lax_token_endpoint() -> Router {
-    Router::new().route(
-        "/token",
-        post(|body: String| async move {
-            let code = body
-                .split('&')
-                .find_map(|kv| kv.strip_prefix("code="))
-                .unwrap_or("")
-                .to_owned();
-            let json = format!(
-                r#"{{"access_token":"tok-{code}","token_type":"bearer","expires_in":3600}}"#
-            );
-            ([(header::CONTENT_TYPE, "application/json")], json).into_response()
-        }),
-    )
-}
-
 fn flow(fake: &FakeProvider, name: &str, store: MemoryStore<oob::oauth::Consent>) -> Flow {
     let vault = MemoryVault::<TokenSet>::new();
     fake.flow_on(name, store, vault, Duration::from_secs(3_600))
@@ -93,7 +75,7 @@ fn callback(f: &Flow) -> String {
 /// own account is acted on, and the consent stays open for the owner.
 #[tokio::test]
 async fn a_state_made_from_the_id_alone_is_refused() {
-    let fake = FakeProvider::start(lax_token_endpoint()).await;
+    let fake = FakeProvider::start(echo_token_endpoint()).await;
     let f = flow(&fake, "a", MemoryStore::new());
     let router = f.router();
     let p = consent(&f, "alice").await;
@@ -145,7 +127,7 @@ async fn a_state_made_from_the_id_alone_is_refused() {
 /// The start page sends the owner to the provider with that state (the id and its tag).
 #[tokio::test]
 async fn the_start_page_sends_the_tagged_state() {
-    let fake = FakeProvider::start(lax_token_endpoint()).await;
+    let fake = FakeProvider::start(echo_token_endpoint()).await;
     let f = flow(&fake, "a", MemoryStore::new());
     let p = consent(&f, "alice").await;
     let path = reqwest::Url::parse(&p.callback_url())
@@ -168,7 +150,7 @@ async fn the_start_page_sends_the_tagged_state() {
 /// scope it refuses) leaves the consent open with a way to try again, and no cooldown.
 #[tokio::test]
 async fn only_access_denied_declines() {
-    let fake = FakeProvider::start(lax_token_endpoint()).await;
+    let fake = FakeProvider::start(echo_token_endpoint()).await;
     let f = flow(&fake, "a", MemoryStore::new());
     let router = f.router();
     let p = consent(&f, "alice").await;
@@ -198,7 +180,7 @@ async fn only_access_denied_declines() {
 /// so a consent for `a` is never sent to `b` nor completed with `b`'s tokens.
 #[tokio::test]
 async fn a_router_answers_only_its_own_providers_consents() {
-    let fake = FakeProvider::start(lax_token_endpoint()).await;
+    let fake = FakeProvider::start(echo_token_endpoint()).await;
     let store = MemoryStore::new();
     let (a, b) = (flow(&fake, "a", store.clone()), flow(&fake, "b", store));
     let pa = consent(&a, "alice").await;

@@ -190,3 +190,25 @@ pub fn state_of<V: Vault<TokenSet> + Clone>(
         .map(|(_, v)| v.into_owned())
         .expect("a state")
 }
+
+/// A token endpoint that answers every code with the token `tok-<code>` and checks no PKCE
+/// verifier (as many real ones do not, for a code issued without a challenge).
+pub fn echo_token_endpoint() -> Router {
+    Router::new().route(
+        "/token",
+        axum::routing::post(|body: String| async move {
+            let code = body
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("code="))
+                .unwrap_or("")
+                .to_owned();
+            let json = format!(
+                r#"{{"access_token":"tok-{code}","token_type":"bearer","expires_in":3600}}"#
+            );
+            axum::response::IntoResponse::into_response((
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                json,
+            ))
+        }),
+    )
+}
