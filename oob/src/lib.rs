@@ -20,6 +20,7 @@
 #![deny(missing_docs)]
 
 pub mod capability;
+mod codec_error;
 pub mod error;
 #[cfg(feature = "axum")]
 pub mod http;
@@ -43,6 +44,7 @@ pub mod time;
 pub mod vault;
 
 pub use capability::{Capability, NamespaceToken};
+pub use codec_error::{CodecError, CodecFailure};
 pub use error::Error;
 pub use id::{PendingId, PendingIdError};
 pub use manager::{CallbackBase, Joined, Manager, ManagerBuilder, Outcome, Sweeper};

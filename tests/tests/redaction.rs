@@ -810,3 +810,214 @@ async fn mcp_types_print_neither_secret_nor_namespace() {
     leaks.debug("OobTools", &tools);
     leaks.assert_none(20);
 }
+
+/// A payload of the same kind as [`Secret`] in another shape (a later version of it): a
+/// stored `Secret` does not decode as one.
+#[derive(Debug, Clone, OobPayload, serde::Serialize, serde::Deserialize)]
+#[oob(kind = "secret_form", route = "/oob/secret/{id}")]
+struct Reshaped {
+    value: u64,
+}
+
+/// What a vault's value type became (an upgrade): a stored string does not decode as it.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+enum Grant {
+    Bearer,
+}
+
+impl Leaks {
+    /// Checks `Debug` and `Display` of `e` and of every source in its chain (what a log of
+    /// the chain prints, e.g. the MCP layer's internal errors).
+    fn chain(&mut self, what: &str, e: &(dyn std::error::Error + 'static)) {
+        let mut next = Some(e);
+        let mut depth = 0;
+        while let Some(e) = next {
+            let at = format!("{what} (source {depth})");
+            self.debug(&at, e);
+            self.text(&format!("{at} (Display)"), &e.to_string());
+            next = e.source();
+            depth += 1;
+        }
+    }
+}
+
+/// A stored credential that no longer decodes as the vault's type: serde_json's message
+/// quotes it (`unknown variant \`…\``, `invalid type: string "…"`), so the error must not keep
+/// that message, on any vault (the encryption layer's is the decrypted credential).
+#[tokio::test]
+async fn a_stored_value_that_does_not_decode_prints_nothing_of_it() {
+    use oob::vault::{EncryptedVault, KeyRing, PostgresVault, RedisVault, Sealed, SqliteVault};
+    use oob::vault::{VaultKey, WriteOptions};
+    let mut leaks = Leaks::default();
+    let m = manager();
+    let cx = subject();
+    let t = m.caller(&cx).expect("caller");
+    let ring = KeyRing::new(1, VaultKey::from_bytes([7; 32]));
+    let mut check = |what: &str, e: VaultError| {
+        assert!(matches!(e, VaultError::Codec(_)), "{what}: {e:?}");
+        leaks.chain(what, &e);
+    };
+
+    let inner = MemoryVault::<Sealed>::new();
+    EncryptedVault::<String, _>::new(inner.clone(), ring.clone())
+        .put(&t, "github", SECRET.to_owned())
+        .await
+        .expect("put");
+    let reader = EncryptedVault::<Grant, _>::new(inner.clone(), ring.clone());
+    check(
+        "EncryptedVault<MemoryVault> (enum)",
+        reader.get(&t, "github").await.expect_err("no decode"),
+    );
+    let reader = EncryptedVault::<u64, _>::new(inner, ring.clone());
+    check(
+        "EncryptedVault<MemoryVault> (number)",
+        reader.get(&t, "github").await.expect_err("no decode"),
+    );
+
+    let db = oob_tests::sqlite_file::TempDb::new("redaction-vault");
+    SqliteVault::<String>::open(db.path())
+        .expect("open")
+        .put(&t, "github", SECRET.to_owned())
+        .await
+        .expect("put");
+    let reader = SqliteVault::<Grant>::open(db.path()).expect("open");
+    check(
+        "SqliteVault",
+        reader.get(&t, "github").await.expect_err("no decode"),
+    );
+    let inner = SqliteVault::<Sealed>::open(db.path()).expect("open");
+    EncryptedVault::<String, _>::new(inner.clone(), ring.clone())
+        .put(&t, "sealed", SECRET.to_owned())
+        .await
+        .expect("put");
+    let reader = EncryptedVault::<Grant, _>::new(inner, ring.clone());
+    check(
+        "EncryptedVault<SqliteVault>",
+        reader.read(&t, "sealed").await.expect_err("no decode"),
+    );
+
+    let server = oob_tests::redis_server::RedisServer::start();
+    if let Some(server) = &server {
+        let client = redis::Client::open(server.url()).expect("client");
+        let writer = RedisVault::<String>::connect(client.clone())
+            .await
+            .expect("connect")
+            .with_prefix("{redaction}:");
+        writer
+            .write(&t, "github", SECRET.to_owned(), WriteOptions::new())
+            .await
+            .expect("put");
+        let reader = RedisVault::<u64>::connect(client)
+            .await
+            .expect("connect")
+            .with_prefix("{redaction}:");
+        check(
+            "RedisVault",
+            reader.get(&t, "github").await.expect_err("no decode"),
+        );
+    }
+    if let Some(pg) = oob_tests::postgres_server::shared() {
+        let schema = oob_tests::postgres_server::fresh_schema();
+        let writer = PostgresVault::<String>::new(pg.pool(2).await, &schema).expect("schema");
+        writer.migrate().await.expect("migrate");
+        writer
+            .put(&t, "github", SECRET.to_owned())
+            .await
+            .expect("put");
+        let reader = PostgresVault::<Grant>::new(pg.pool(2).await, &schema).expect("schema");
+        check(
+            "PostgresVault",
+            reader.get(&t, "github").await.expect_err("no decode"),
+        );
+    }
+    leaks.assert_none(30);
+}
+
+/// The same for a pending's payload: a store that reads a stored `Secret` as a
+/// [`Reshaped`] fails with a decode error that prints nothing of the payload.
+#[tokio::test]
+async fn a_stored_payload_that_does_not_decode_prints_nothing_of_it() {
+    use oob::store::{PostgresStore, RedisStore, SqliteStore};
+    let mut leaks = Leaks::default();
+    let cx = subject();
+    let base = || CallbackBase::parse("https://ex.com").expect("valid base");
+    let mut check = |what: &str, r: Result<AnyPending<Reshaped>, Error>| {
+        let e = r.expect_err("no decode");
+        assert!(
+            matches!(e, Error::Store(StoreError::Decode(_))),
+            "{what}: {e:?}"
+        );
+        leaks.chain(what, &e);
+    };
+
+    let db = oob_tests::sqlite_file::TempDb::new("redaction-store");
+    let writer = Manager::builder()
+        .store(SqliteStore::<Secret>::open(db.path()).expect("open"))
+        .provider(FromVerifiedSubject)
+        .callback_base(base())
+        .build();
+    let id = writer.create(&cx, spec()).await.expect("create").id();
+    let reader = Manager::builder()
+        .store(SqliteStore::<Reshaped>::open(db.path()).expect("open"))
+        .provider(FromVerifiedSubject)
+        .callback_base(base())
+        .build();
+    check("SqliteStore", reader.get(id).await);
+
+    let server = oob_tests::redis_server::RedisServer::start();
+    if let Some(server) = &server {
+        let client = redis::Client::open(server.url()).expect("client");
+        let writer = Manager::builder()
+            .store(
+                RedisStore::<Secret>::builder(client.clone())
+                    .prefix("{redaction}:")
+                    .connect()
+                    .await
+                    .expect("connect"),
+            )
+            .provider(FromVerifiedSubject)
+            .callback_base(base())
+            .build();
+        let id = writer.create(&cx, spec()).await.expect("create").id();
+        let reader = Manager::builder()
+            .store(
+                RedisStore::<Reshaped>::builder(client)
+                    .prefix("{redaction}:")
+                    .connect()
+                    .await
+                    .expect("connect"),
+            )
+            .provider(FromVerifiedSubject)
+            .callback_base(base())
+            .build();
+        check("RedisStore", reader.get(id).await);
+    }
+    if let Some(pg) = oob_tests::postgres_server::shared() {
+        let schema = oob_tests::postgres_server::fresh_schema();
+        let pool = pg.pool(2).await;
+        let store = PostgresStore::<Secret>::builder(pool.clone())
+            .schema(&schema)
+            .build()
+            .await
+            .expect("build");
+        store.migrate().await.expect("migrate");
+        let writer = Manager::builder()
+            .store(store)
+            .provider(FromVerifiedSubject)
+            .callback_base(base())
+            .build();
+        let id = writer.create(&cx, spec()).await.expect("create").id();
+        let store = PostgresStore::<Reshaped>::builder(pool)
+            .schema(&schema)
+            .build()
+            .await
+            .expect("build");
+        let reader = Manager::builder()
+            .store(store)
+            .provider(FromVerifiedSubject)
+            .callback_base(base())
+            .build();
+        check("PostgresStore", reader.get(id).await);
+    }
+    leaks.assert_none(12);
+}

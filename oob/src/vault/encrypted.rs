@@ -12,6 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::keyring::{KeyRing, VaultKey};
 use super::{Entry, Vault, VaultError, Version, WriteOptions};
+use crate::CodecError;
 use crate::capability::Capability;
 
 /// The format byte of a sealed value: XChaCha20-Poly1305 with the layout below.
@@ -178,7 +179,8 @@ impl<V, I> EncryptedVault<V, I> {
         V: Serialize,
     {
         let json = zeroize::Zeroizing::new(
-            serde_json::to_vec(value).map_err(|e| VaultError::Codec(Box::new(e)))?,
+            serde_json::to_vec(value)
+                .map_err(|e| VaultError::Codec(Box::new(CodecError::encoding(&e))))?,
         );
         let (id, vault_key) = self.ring.active();
         let nonce = XNonce::try_generate().map_err(|_| sealing(SealError::Random))?;
@@ -226,7 +228,8 @@ impl<V, I> EncryptedVault<V, I> {
                 )
                 .map_err(|_| sealing(SealError::Open))?,
         );
-        serde_json::from_slice(&json).map_err(|e| VaultError::Codec(Box::new(e)))
+        serde_json::from_slice(&json)
+            .map_err(|e| VaultError::Codec(Box::new(CodecError::decoding(&e))))
     }
 }
 

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::{VaultError, Version};
+use crate::CodecError;
 use crate::capability::Capability;
 use crate::time::{Clock, Timestamp};
 
@@ -27,7 +28,8 @@ impl<'a> WriteStart<'a> {
         value: &V,
         clock: &dyn Clock,
     ) -> Result<Self, VaultError> {
-        let json = serde_json::to_string(value).map_err(|e| VaultError::Codec(Box::new(e)))?;
+        let json = serde_json::to_string(value)
+            .map_err(|e| VaultError::Codec(Box::new(CodecError::encoding(&e))))?;
         Ok(Self {
             json,
             namespace: token.namespace().as_str(),

@@ -14,6 +14,7 @@ use sqlx::Row as _;
 use sqlx::postgres::PgRow;
 
 use super::error::PgError;
+use crate::CodecError;
 use crate::id::PendingId;
 use crate::namespace::Namespace;
 use crate::state::CancelReason;
@@ -109,8 +110,8 @@ impl Row {
             },
             _ => return Err(PgError::malformed("state")),
         };
-        let data: T =
-            serde_json::from_str(&self.data).map_err(|e| StoreError::Decode(Box::new(e)))?;
+        let data: T = serde_json::from_str(&self.data)
+            .map_err(|e| StoreError::Decode(Box::new(CodecError::decoding(&e))))?;
         Ok(Record::new(
             id,
             namespace,
@@ -167,7 +168,7 @@ pub(crate) struct NewRow {
 impl NewRow {
     pub(crate) fn encode<T: Serialize>(record: &Record<T>) -> Result<Self, StoreError> {
         let data = serde_json::to_string(record.body.data())
-            .map_err(|e| StoreError::Encode(Box::new(e)))?;
+            .map_err(|e| StoreError::Encode(Box::new(CodecError::encoding(&e))))?;
         Ok(Self {
             id: record.id.to_string(),
             namespace: record.namespace.as_str().to_owned(),

@@ -10,6 +10,7 @@ use sqlx::{AssertSqlSafe, PgPool};
 use super::codec::ms;
 use super::error::PgError;
 use super::schema::{DEFAULT_SCHEMA, SchemaName, migrate};
+use crate::CodecError;
 use crate::capability::Capability;
 use crate::store::StoreError;
 use crate::time::{Clock, SystemClock, Timestamp};
@@ -254,7 +255,8 @@ where
         let Some((json, written, expires, version)) = row else {
             return Ok(None);
         };
-        let value = serde_json::from_str(&json).map_err(|e| VaultError::Codec(Box::new(e)))?;
+        let value = serde_json::from_str(&json)
+            .map_err(|e| VaultError::Codec(Box::new(CodecError::decoding(&e))))?;
         Ok(Some(Entry::at(
             value,
             ts(written)?,

@@ -18,6 +18,7 @@ use serde::de::DeserializeOwned;
 
 use super::error::{malformed, reply};
 use super::keys::dedup_key;
+use crate::CodecError;
 use crate::id::PendingId;
 use crate::namespace::Namespace;
 use crate::state::CancelReason;
@@ -45,7 +46,8 @@ pub(crate) fn state_fields(state: RecordState) -> (&'static str, Option<Timestam
 pub(crate) fn encode_fields<T: Serialize>(
     r: &Record<T>,
 ) -> Result<Vec<(&'static str, String)>, StoreError> {
-    let data = serde_json::to_string(r.body.data()).map_err(|e| StoreError::Encode(Box::new(e)))?;
+    let data = serde_json::to_string(r.body.data())
+        .map_err(|e| StoreError::Encode(Box::new(CodecError::encoding(&e))))?;
     let (s, t) = state_fields(r.state);
     let mut f = Vec::with_capacity(10);
     f.push(("n", r.namespace.as_str().to_owned()));
@@ -118,7 +120,7 @@ pub(crate) fn decode<'a, T: DeserializeOwned>(
         None => stored_state(s, at)?,
     };
     let data: T = serde_json::from_slice(d.ok_or_else(|| malformed("payload"))?)
-        .map_err(|e| StoreError::Decode(Box::new(e)))?;
+        .map_err(|e| StoreError::Decode(Box::new(CodecError::decoding(&e))))?;
     Ok(Record::new(
         id,
         namespace,
@@ -271,7 +273,8 @@ pub(crate) fn finished_of(code: &[u8]) -> Finished {
 pub(crate) fn record_message<T: Serialize>(r: &Record<T>) -> Result<String, StoreError> {
     let fields = encode_fields(r)?;
     let flat: Vec<&str> = fields.iter().flat_map(|(k, v)| [*k, v.as_str()]).collect();
-    let json = serde_json::to_string(&flat).map_err(|e| StoreError::Encode(Box::new(e)))?;
+    let json = serde_json::to_string(&flat)
+        .map_err(|e| StoreError::Encode(Box::new(CodecError::encoding(&e))))?;
     Ok(format!("{} {json}", r.id.encode().as_str()))
 }
 

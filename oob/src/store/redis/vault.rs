@@ -36,6 +36,7 @@ use serde::de::DeserializeOwned;
 use super::conn::{Conn, RedisTarget, eval_redis, evalsha};
 use super::keys::{has_hash_tag, slot};
 use super::{DEFAULT_PREFIX, RedisStoreError};
+use crate::CodecError;
 use crate::capability::Capability;
 use crate::store::StoreError;
 use crate::time::{Clock, SystemClock, Timestamp};
@@ -338,7 +339,8 @@ where
         if expires.is_some_and(|e| e <= now) {
             return Ok(None);
         }
-        let value = serde_json::from_str(&val).map_err(|e| VaultError::Codec(Box::new(e)))?;
+        let value = serde_json::from_str(&val)
+            .map_err(|e| VaultError::Codec(Box::new(CodecError::decoding(&e))))?;
         Ok(Some(Entry::at(
             value,
             Timestamp::from_millis(parse_u64(&w, "vault write time")?),

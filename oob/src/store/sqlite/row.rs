@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 
 use super::super::lifecycle::StateCode;
 use super::super::{Body, Finished, Record, RecordState, StoreError};
+use crate::CodecError;
 use crate::id::PendingId;
 use crate::namespace::Namespace;
 use crate::time::Timestamp;
@@ -152,8 +153,8 @@ impl Row {
         let created_at = time("created_at", self.created_at).map_err(bad)?;
         let expires_at = time("expires_at", self.expires_at).map_err(bad)?;
         let state = self.decode_state(now).map_err(bad)?;
-        let data: T =
-            serde_json::from_str(&self.data).map_err(|e| bad(BadColumn::with("payload", e)))?;
+        let data: T = serde_json::from_str(&self.data)
+            .map_err(|e| bad(BadColumn::with("payload", CodecError::decoding(&e))))?;
         Ok(Record::new(
             id,
             namespace,
@@ -192,7 +193,7 @@ macro_rules! insert {
 impl NewRow {
     pub(super) fn encode<T: Serialize>(record: &Record<T>) -> Result<Self, StoreError> {
         let data = serde_json::to_string(record.body.data())
-            .map_err(|e| StoreError::Encode(Box::new(e)))?;
+            .map_err(|e| StoreError::Encode(Box::new(CodecError::encoding(&e))))?;
         let (code, finished_at) = StateCode::of(record.state);
         let (state, reason) = state_columns(code);
         Ok(Self {

@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{Db, SqliteOptions, SqliteStore};
+use crate::CodecError;
 use crate::capability::Capability;
 use crate::store::StoreError;
 use crate::time::{Clock, SystemClock, Timestamp};
@@ -159,7 +160,8 @@ where
         options: WriteOptions,
     ) -> Result<Version, VaultError> {
         crate::vault::check_key(key)?;
-        let json = serde_json::to_string(&value).map_err(|e| VaultError::Codec(Box::new(e)))?;
+        let json = serde_json::to_string(&value)
+            .map_err(|e| VaultError::Codec(Box::new(CodecError::encoding(&e))))?;
         let ns = token.namespace().as_str().to_owned();
         let key = key.to_owned();
         let now = ms(self.clock.now());
@@ -228,7 +230,8 @@ where
         let Some((json, written, expires, version)) = row else {
             return Ok(None);
         };
-        let value = serde_json::from_str(&json).map_err(|e| VaultError::Codec(Box::new(e)))?;
+        let value = serde_json::from_str(&json)
+            .map_err(|e| VaultError::Codec(Box::new(CodecError::decoding(&e))))?;
         Ok(Some(Entry::at(
             value,
             ts(written),
