@@ -105,8 +105,10 @@ fn associated_data(namespace: &str, key: &str, key_id: u32) -> Vec<u8> {
     aad
 }
 
+/// The cipher of `key`, built from a reference to its bytes (no copy of them is left
+/// behind; the cipher zeroizes its own when dropped).
 fn cipher(key: &VaultKey) -> XChaCha20Poly1305 {
-    XChaCha20Poly1305::new(&(*key.bytes()).into())
+    XChaCha20Poly1305::new(key.bytes().into())
 }
 
 /// Encryption at rest over any vault that stores [`Sealed`] values: each value is

@@ -34,10 +34,13 @@ impl VaultKey {
     /// The operating system's random generator failed.
     pub fn generate() -> Result<Self, RandomFailed> {
         use chacha20poly1305::aead::Generate;
-        let key = chacha20poly1305::Key::try_generate().map_err(|e| RandomFailed(Box::new(e)))?;
-        let mut bytes = [0u8; 32];
-        bytes.copy_from_slice(&key);
-        Ok(Self(bytes))
+        let mut drawn =
+            chacha20poly1305::Key::try_generate().map_err(|e| RandomFailed(Box::new(e)))?;
+        // Copied straight into the key (zeroized on drop), then the draw is wiped.
+        let mut key = Self([0; 32]);
+        key.0.copy_from_slice(&drawn);
+        drawn.as_mut_slice().zeroize();
+        Ok(key)
     }
 
     pub(crate) fn bytes(&self) -> &[u8; 32] {
