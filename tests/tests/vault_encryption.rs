@@ -176,3 +176,114 @@ async fn rotation_keeps_old_values_readable_and_reseals_on_write() {
         assert_eq!(only_new.get(&t, k).await.expect("get").as_deref(), Some(v));
     }
 }
+
+/// A re-seal seals the stored bytes again: fields the resealing vault's type does not know
+/// (written by a newer replica, or another layer over the same inner vault) are kept.
+#[tokio::test]
+async fn reseal_keeps_fields_its_type_does_not_know() {
+    #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+    struct New {
+        access: String,
+        #[serde(default)]
+        id_token: Option<String>,
+    }
+    #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+    struct Old {
+        access: String,
+    }
+    let m = manager();
+    let alice = user("alice");
+    let t = m.caller(&alice).expect("caller");
+    let inner = MemoryVault::<Sealed>::new();
+    let newer = EncryptedVault::<New, _>::new(inner.clone(), ring(1, 7));
+    let value = New {
+        access: "a".to_owned(),
+        id_token: Some(SECRET.to_owned()),
+    };
+    newer.put(&t, "grant", value).await.expect("put");
+    let rotated = KeyRing::new(2, VaultKey::from_bytes([9; 32]))
+        .with_old_key(1, VaultKey::from_bytes([7; 32]));
+    let older = EncryptedVault::<Old, _>::new(inner.clone(), rotated.clone());
+    assert!(older.reseal(&t, "grant").await.expect("reseal"));
+    let stored = inner.get(&t, "grant").await.expect("get").expect("stored");
+    assert_eq!(stored.key_id(), Some(2));
+    let back = EncryptedVault::<New, _>::new(inner, rotated)
+        .get(&t, "grant")
+        .await
+        .expect("get");
+    assert_eq!(back.and_then(|v| v.id_token).as_deref(), Some(SECRET));
+}
+
+/// An inner vault written elsewhere that checks no key: it records every call.
+#[derive(Clone, Default)]
+struct Lax {
+    calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    inner: MemoryVault<Sealed>,
+}
+
+impl Lax {
+    fn called(&self) {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Vault<Sealed> for Lax {
+    async fn write(
+        &self,
+        token: &dyn oob::Capability,
+        key: &str,
+        value: Sealed,
+        options: WriteOptions,
+    ) -> Result<oob::vault::Version, VaultError> {
+        self.called();
+        let _ = (token, key, value, options);
+        Ok(self
+            .inner
+            .write(
+                token,
+                "stand-in",
+                Sealed::from_bytes(vec![]),
+                WriteOptions::new(),
+            )
+            .await?)
+    }
+
+    async fn read(
+        &self,
+        _token: &dyn oob::Capability,
+        _key: &str,
+    ) -> Result<Option<oob::vault::Entry<Sealed>>, VaultError> {
+        self.called();
+        Ok(None)
+    }
+
+    async fn delete(&self, _token: &dyn oob::Capability, _key: &str) -> Result<bool, VaultError> {
+        self.called();
+        Ok(false)
+    }
+
+    async fn keys(&self, _token: &dyn oob::Capability) -> Result<Vec<String>, VaultError> {
+        self.called();
+        Ok(vec![])
+    }
+}
+
+/// The layer checks the key rule itself, before sealing: over an inner vault that checks
+/// nothing, a bad key is still refused and the inner vault is never called.
+#[tokio::test]
+async fn the_layer_checks_the_key_rule_over_any_inner_vault() {
+    let m = manager();
+    let alice = user("alice");
+    let t = m.caller(&alice).expect("caller");
+    let lax = Lax::default();
+    let vault = EncryptedVault::<String, _>::new(lax.clone(), ring(1, 7));
+    for bad in [String::new(), "a\nb".to_owned(), "k".repeat(10_000)] {
+        let w = vault
+            .write(&t, &bad, SECRET.to_owned(), WriteOptions::new())
+            .await;
+        assert!(matches!(w, Err(VaultError::Key(_))), "{w:?}");
+        let r = vault.reseal(&t, &bad).await;
+        assert!(matches!(r, Err(VaultError::Key(_))), "{r:?}");
+    }
+    assert_eq!(lax.calls.load(std::sync::atomic::Ordering::SeqCst), 0);
+}

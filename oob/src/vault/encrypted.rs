@@ -9,6 +9,7 @@ use chacha20poly1305::aead::{Aead, Generate, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use zeroize::Zeroizing;
 
 use super::keyring::{KeyRing, VaultKey};
 use super::{Entry, Vault, VaultError, Version, WriteOptions};
@@ -176,14 +177,25 @@ impl<V, I> EncryptedVault<V, I> {
         &self.inner
     }
 
+    /// Seals `value` as JSON for `namespace` and `key` under the active key.
     fn seal(&self, namespace: &str, key: &str, value: &V) -> Result<Sealed, VaultError>
     where
         V: Serialize,
     {
-        let json = zeroize::Zeroizing::new(
+        let json = Zeroizing::new(
             serde_json::to_vec(value)
                 .map_err(|e| VaultError::Codec(Box::new(CodecError::encoding(&e))))?,
         );
+        self.seal_bytes(namespace, key, &json)
+    }
+
+    /// Seals `plaintext` for `namespace` and `key` under the ring's active key.
+    pub(super) fn seal_bytes(
+        &self,
+        namespace: &str,
+        key: &str,
+        plaintext: &[u8],
+    ) -> Result<Sealed, VaultError> {
         let (id, vault_key) = self.ring.active();
         let nonce = XNonce::try_generate().map_err(|_| sealing(SealError::Random))?;
         let aad = associated_data(namespace, key, id);
@@ -191,7 +203,7 @@ impl<V, I> EncryptedVault<V, I> {
             .encrypt(
                 &nonce,
                 Payload {
-                    msg: &json,
+                    msg: plaintext,
                     aad: &aad,
                 },
             )
@@ -204,10 +216,24 @@ impl<V, I> EncryptedVault<V, I> {
         Ok(Sealed(out))
     }
 
+    /// Opens `sealed`, stored under `namespace` and `key`, and decodes it as a `V`.
     fn open(&self, namespace: &str, key: &str, sealed: &Sealed) -> Result<V, VaultError>
     where
         V: DeserializeOwned,
     {
+        let json = self.open_bytes(namespace, key, sealed)?;
+        serde_json::from_slice(&json)
+            .map_err(|e| VaultError::Codec(Box::new(CodecError::decoding(&e))))
+    }
+
+    /// The plaintext of `sealed`, stored under `namespace` and `key` (zeroized when
+    /// dropped).
+    pub(super) fn open_bytes(
+        &self,
+        namespace: &str,
+        key: &str,
+        sealed: &Sealed,
+    ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
         let id = sealed.key_id().ok_or(sealing(SealError::Format))?;
         let bytes = sealed.as_bytes();
         if bytes.len() < HEADER {
@@ -219,50 +245,21 @@ impl<V, I> EncryptedVault<V, I> {
             .ok_or(sealing(SealError::UnknownKey(id)))?;
         let nonce = XNonce::try_from(&bytes[5..HEADER]).map_err(|_| sealing(SealError::Format))?;
         let aad = associated_data(namespace, key, id);
-        let json = zeroize::Zeroizing::new(
-            cipher(vault_key)
-                .decrypt(
-                    &nonce,
-                    Payload {
-                        msg: &bytes[HEADER..],
-                        aad: &aad,
-                    },
-                )
-                .map_err(|_| sealing(SealError::Open))?,
-        );
-        serde_json::from_slice(&json)
-            .map_err(|e| VaultError::Codec(Box::new(CodecError::decoding(&e))))
+        cipher(vault_key)
+            .decrypt(
+                &nonce,
+                Payload {
+                    msg: &bytes[HEADER..],
+                    aad: &aad,
+                },
+            )
+            .map(Zeroizing::new)
+            .map_err(|_| sealing(SealError::Open))
     }
-}
 
-impl<V, I> EncryptedVault<V, I>
-where
-    V: Serialize + DeserializeOwned + Send,
-    I: Vault<Sealed>,
-{
-    /// Re-seals the entry under `key` with the ring's active key, if another key sealed it
-    /// (key rotation); a compare-and-swap on its version, keeping its expiry. Returns whether
-    /// it re-sealed.
-    ///
-    /// # Errors
-    /// The entry does not open, the inner vault failed, or the entry changed meanwhile
-    /// ([`VaultError::Conflict`]: read and retry).
-    pub async fn reseal(&self, token: &dyn Capability, key: &str) -> Result<bool, VaultError> {
-        let Some(entry) = self.inner.read(token, key).await? else {
-            return Ok(false);
-        };
-        if entry.value().key_id() == Some(self.ring.active_id()) {
-            return Ok(false);
-        }
-        let ns = token.namespace().as_str();
-        let value = self.open(ns, key, entry.value())?;
-        let sealed = self.seal(ns, key, &value)?;
-        let mut options = WriteOptions::new().if_version(entry.version());
-        if let Some(at) = entry.expires_at() {
-            options = options.expires_at(at);
-        }
-        self.inner.write(token, key, sealed, options).await?;
-        Ok(true)
+    /// The ring this vault seals and opens with.
+    pub(super) fn ring(&self) -> &KeyRing {
+        &self.ring
     }
 }
 
@@ -278,6 +275,8 @@ where
         value: V,
         options: WriteOptions,
     ) -> Result<Version, VaultError> {
+        // The key rule before anything is sealed (and over any inner vault).
+        super::check_key(key)?;
         let sealed = self.seal(token.namespace().as_str(), key, &value)?;
         self.inner.write(token, key, sealed, options).await
     }

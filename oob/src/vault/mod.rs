@@ -25,6 +25,8 @@ mod key;
 #[cfg(feature = "encryption")]
 mod keyring;
 mod memory;
+#[cfg(feature = "encryption")]
+mod reseal;
 #[cfg(any(feature = "redis", feature = "postgres"))]
 mod write_start;
 
