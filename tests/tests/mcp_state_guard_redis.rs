@@ -110,17 +110,21 @@ async fn keys_expire_with_their_state_plus_grace() {
         .unwrap();
     assert_eq!(at, 4_000_000_005_000);
 
-    // A state that expired long ago is not kept (Redis drops the key at once), so a second
-    // consume is not a replay; the state itself is refused as expired before the guard.
+    // A state consumed after its expiry (its retry opened it in time, then waited for the
+    // browser step) is kept for the grace after the consume: a concurrent retry that opened
+    // it in time too is a replay, not a second use (hostile review, 2026-12-07).
     let past = SystemTime::now() - Duration::from_secs(3600);
     g.consume("old", past).await.unwrap();
-    let exists: i64 = redis::cmd("EXISTS")
+    let ttl: i64 = redis::cmd("PTTL")
         .arg(format!("{}old", g.prefix()))
         .query_async(&mut conn)
         .await
         .unwrap();
-    assert_eq!(exists, 0);
-    g.consume("old", past).await.unwrap();
+    assert!((1..=5_000).contains(&ttl), "{ttl}");
+    assert!(matches!(
+        g.consume("old", past).await,
+        Err(GuardError::Replayed)
+    ));
 }
 
 /// The source of a [`GuardError::Backend`]: every one, whatever failed, is a

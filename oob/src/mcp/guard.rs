@@ -1,6 +1,7 @@
 //! Single use of a `requestState` on the server: a [`StateGuard`] remembers the
-//! [nonce](super::OpenedState::nonce) of every state that was used until the state expires,
-//! and lets each nonce be consumed once.
+//! [nonce](super::OpenedState::nonce) of every state that was used until the state expires
+//! (a state used after its expiry, by a retry that opened it in time, for a margin after the
+//! use), and lets each nonce be consumed once.
 //!
 //! [`MemoryStateGuard`] is the in-process guard. It only protects one process: with several
 //! replicas behind a load balancer, a state consumed on one replica could be replayed on
@@ -13,8 +14,8 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::future::Future;
-use std::sync::{Mutex, PoisonError};
-use std::time::SystemTime;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
 
 /// Why a nonce could not be consumed.
 #[derive(Debug, thiserror::Error)]
@@ -28,7 +29,7 @@ pub enum GuardError {
     /// without forgetting one that could still be replayed, so it refuses (fails closed).
     #[error("the request-state guard is full ({capacity} unexpired states); try again later")]
     Full {
-        /// The guard's capacity.
+        /// The bound that was reached: the guard's capacity, or the share of one namespace.
         capacity: usize,
     },
     /// The guard's backend failed; whether the nonce was used is unknown, so the request must
@@ -41,8 +42,14 @@ pub enum GuardError {
 ///
 /// [`consume`](Self::consume) must be atomic: of any number of concurrent calls with one
 /// nonce (on any replica sharing the guard), exactly one returns `Ok`, and every later call
-/// returns [`GuardError::Replayed`] until `expires_at` (after which the state itself is
-/// refused as expired, so the nonce can be forgotten).
+/// returns [`GuardError::Replayed`] until `expires_at`, and, when the nonce is consumed at or
+/// after `expires_at` (a retry opened its state in time and then waited for the browser
+/// step), until a margin after the consume. oob refuses a state that expired before its
+/// retry reaches the guard, so after that the nonce can be forgotten.
+///
+/// oob calls [`consume_for`](Self::consume_for), which also names the caller's namespace
+/// (as an opaque keyed hash) so that a guard can bound the states of each namespace; its
+/// default forgets the namespace and calls `consume`.
 ///
 /// [`MemoryStateGuard`] only protects one process. With several replicas behind a load
 /// balancer, a state consumed on one replica could be replayed on another, so the guard must
@@ -67,12 +74,27 @@ pub enum GuardError {
 /// # }
 /// ```
 pub trait StateGuard: Send + Sync + 'static {
-    /// Consumes `nonce`, remembering it until `expires_at`: `Ok` the first time only.
+    /// Consumes `nonce`, remembering it until `expires_at` (or a margin after now, when that
+    /// is later): `Ok` the first time only.
     fn consume(
         &self,
         nonce: &str,
         expires_at: SystemTime,
     ) -> impl Future<Output = Result<(), GuardError>> + Send;
+
+    /// [`consume`](Self::consume) for a state of the namespace whose opaque keyed hash is
+    /// `scope` ([`OpenedState::scope`](super::OpenedState::scope); never the namespace
+    /// itself). A guard with a bound should bound each scope, so that one caller filling its
+    /// share is refused ([`GuardError::Full`]) without refusing anyone else.
+    fn consume_for(
+        &self,
+        scope: &str,
+        nonce: &str,
+        expires_at: SystemTime,
+    ) -> impl Future<Output = Result<(), GuardError>> + Send {
+        let _ = scope;
+        self.consume(nonce, expires_at)
+    }
 }
 
 #[cfg(feature = "rmcp")]
@@ -84,6 +106,7 @@ type BoxFuture<'a, O> = std::pin::Pin<Box<dyn Future<Output = O> + Send + 'a>>;
 pub(crate) trait DynStateGuard: Send + Sync + 'static {
     fn consume_boxed<'a>(
         &'a self,
+        scope: &'a str,
         nonce: &'a str,
         expires_at: SystemTime,
     ) -> BoxFuture<'a, Result<(), GuardError>>;
@@ -93,31 +116,42 @@ pub(crate) trait DynStateGuard: Send + Sync + 'static {
 impl<G: StateGuard> DynStateGuard for G {
     fn consume_boxed<'a>(
         &'a self,
+        scope: &'a str,
         nonce: &'a str,
         expires_at: SystemTime,
     ) -> BoxFuture<'a, Result<(), GuardError>> {
-        Box::pin(self.consume(nonce, expires_at))
+        Box::pin(self.consume_for(scope, nonce, expires_at))
     }
 }
 
 /// The in-process [`StateGuard`]: a map of the consumed nonces with their expiries, under a
 /// mutex (held for a hash-map insert and the removal of expired entries, never across an
 /// `.await`). Expired entries are dropped on every consume, oldest first, from a heap
-/// ordered by expiry (amortized O(log n) per call); at most
-/// [`capacity`](Self::with_capacity) unexpired entries are kept, beyond which consume fails
-/// with [`GuardError::Full`].
+/// ordered by expiry (amortized O(log n) per call).
+///
+/// Two bounds, beyond which consume fails (closed) with [`GuardError::Full`]: at most
+/// [`capacity`](Self::with_capacity) unexpired entries in all, and at most
+/// [`with_namespace_capacity`](Self::with_namespace_capacity) for one namespace (the
+/// [scope](StateGuard::consume_for) oob passes), so that one caller using up states (every
+/// call without a state mints one) is refused alone and does not block everyone else's
+/// retries. A nonce consumed at or after its state's expiry is kept for
+/// [`LATE_MARGIN`](Self::LATE_MARGIN) after the consume.
 ///
 /// Only for a single process: see [`StateGuard`] for several replicas.
 #[derive(Debug)]
 pub struct MemoryStateGuard {
     inner: Mutex<Inner>,
     capacity: usize,
+    namespace_capacity: usize,
 }
 
 #[derive(Debug, Default)]
 struct Inner {
-    used: HashMap<Box<str>, SystemTime>,
+    /// Nonce → (kept until, scope).
+    used: HashMap<Box<str>, (SystemTime, Option<Arc<str>>)>,
     by_expiry: BinaryHeap<Reverse<(SystemTime, Box<str>)>>,
+    /// How many entries of `used` each scope has.
+    per_scope: HashMap<Arc<str>, usize>,
 }
 
 impl Default for MemoryStateGuard {
@@ -130,6 +164,13 @@ impl MemoryStateGuard {
     /// How many unexpired states a guard remembers unless
     /// [`with_capacity`](Self::with_capacity) says otherwise: 100 000 (a few MB).
     pub const DEFAULT_CAPACITY: usize = 100_000;
+    /// How many unexpired states of one namespace a guard remembers unless
+    /// [`with_namespace_capacity`](Self::with_namespace_capacity) says otherwise: 1 000 (far more than
+    /// one user's retries within a state's lifetime).
+    pub const DEFAULT_NAMESPACE_CAPACITY: usize = 1_000;
+    /// How long a nonce consumed at or after its state's expiry is kept: 30 seconds (a
+    /// retry that opened the state in time is refused as expired from then on).
+    pub const LATE_MARGIN: Duration = Duration::from_secs(30);
 
     /// An empty guard with the [default capacity](Self::DEFAULT_CAPACITY).
     #[must_use]
@@ -137,19 +178,35 @@ impl MemoryStateGuard {
         Self::with_capacity(Self::DEFAULT_CAPACITY)
     }
 
-    /// An empty guard remembering at most `capacity` unexpired states.
+    /// An empty guard remembering at most `capacity` unexpired states (and at most
+    /// [`DEFAULT_NAMESPACE_CAPACITY`](Self::DEFAULT_NAMESPACE_CAPACITY) of one namespace).
     #[must_use]
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
             inner: Mutex::new(Inner::default()),
             capacity,
+            namespace_capacity: Self::DEFAULT_NAMESPACE_CAPACITY,
         }
+    }
+
+    /// Remembers at most `capacity` unexpired states of one namespace (consumes through
+    /// [`StateGuard::consume_for`], as oob's tool glue does).
+    #[must_use]
+    pub fn with_namespace_capacity(mut self, capacity: usize) -> Self {
+        self.namespace_capacity = capacity;
+        self
     }
 
     /// The most unexpired states remembered.
     #[must_use]
     pub fn capacity(&self) -> usize {
         self.capacity
+    }
+
+    /// The most unexpired states of one namespace remembered.
+    #[must_use]
+    pub fn namespace_capacity(&self) -> usize {
+        self.namespace_capacity
     }
 
     /// How many states are remembered (expired ones included until the next consume or
@@ -171,10 +228,33 @@ impl MemoryStateGuard {
     }
 
     /// [`StateGuard::consume`] at the time `now`: drops the entries expired at `now`, then
-    /// inserts `nonce` unless it is there. A state already expired at `now` is not
-    /// remembered (it is refused as expired anyway) and consuming it succeeds.
+    /// inserts `nonce` unless it is there, kept until `expires_at` or, when that is not
+    /// after `now` (a retry that opened its state in time reaches the guard late), until
+    /// `now` plus [`LATE_MARGIN`](Self::LATE_MARGIN).
     pub fn consume_at(
         &self,
+        nonce: &str,
+        expires_at: SystemTime,
+        now: SystemTime,
+    ) -> Result<(), GuardError> {
+        self.consume_scoped(None, nonce, expires_at, now)
+    }
+
+    /// [`StateGuard::consume_for`] at the time `now`: [`consume_at`](Self::consume_at),
+    /// bounded by the [namespace capacity](Self::with_namespace_capacity) for `scope`.
+    pub fn consume_for_at(
+        &self,
+        scope: &str,
+        nonce: &str,
+        expires_at: SystemTime,
+        now: SystemTime,
+    ) -> Result<(), GuardError> {
+        self.consume_scoped(Some(scope), nonce, expires_at, now)
+    }
+
+    fn consume_scoped(
+        &self,
+        scope: Option<&str>,
         nonce: &str,
         expires_at: SystemTime,
         now: SystemTime,
@@ -184,23 +264,41 @@ impl MemoryStateGuard {
         if inner.used.contains_key(nonce) {
             return Err(GuardError::Replayed);
         }
-        if expires_at <= now {
-            return Ok(());
-        }
+        let until = if expires_at > now {
+            expires_at
+        } else {
+            now.checked_add(Self::LATE_MARGIN).unwrap_or(now)
+        };
         if inner.used.len() >= self.capacity {
             return Err(GuardError::Full {
                 capacity: self.capacity,
             });
         }
+        let scope: Option<Arc<str>> = match scope {
+            Some(scope) => {
+                let (key, count) = match inner.per_scope.get_key_value(scope) {
+                    Some((key, &count)) => (key.clone(), count),
+                    None => (Arc::from(scope), 0),
+                };
+                if count >= self.namespace_capacity {
+                    return Err(GuardError::Full {
+                        capacity: self.namespace_capacity,
+                    });
+                }
+                inner.per_scope.insert(key.clone(), count + 1);
+                Some(key)
+            }
+            None => None,
+        };
         let key: Box<str> = nonce.into();
-        inner.used.insert(key.clone(), expires_at);
-        inner.by_expiry.push(Reverse((expires_at, key)));
+        inner.used.insert(key.clone(), (until, scope));
+        inner.by_expiry.push(Reverse((until, key)));
         Ok(())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        // Every update leaves the map and the heap consistent before it could panic (an
-        // allocation failure aborts), so a poisoned lock holds usable data.
+        // Every update leaves the map, the counts and the heap consistent before it could
+        // panic (an allocation failure aborts), so a poisoned lock holds usable data.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -213,7 +311,14 @@ impl Inner {
                 break;
             }
             if let Some(Reverse((_, nonce))) = self.by_expiry.pop() {
-                self.used.remove(&nonce);
+                if let Some((_, Some(scope))) = self.used.remove(&nonce) {
+                    match self.per_scope.get_mut(&scope) {
+                        Some(count) if *count > 1 => *count -= 1,
+                        _ => {
+                            self.per_scope.remove(&scope);
+                        }
+                    }
+                }
                 dropped += 1;
             }
         }
@@ -225,111 +330,17 @@ impl StateGuard for MemoryStateGuard {
     async fn consume(&self, nonce: &str, expires_at: SystemTime) -> Result<(), GuardError> {
         self.consume_at(nonce, expires_at, SystemTime::now())
     }
+
+    async fn consume_for(
+        &self,
+        scope: &str,
+        nonce: &str,
+        expires_at: SystemTime,
+    ) -> Result<(), GuardError> {
+        self.consume_for_at(scope, nonce, expires_at, SystemTime::now())
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-    use std::time::{Duration, SystemTime};
-
-    use super::{GuardError, MemoryStateGuard, StateGuard};
-
-    const MIN: Duration = Duration::from_secs(60);
-
-    #[tokio::test]
-    async fn first_consume_wins_and_the_second_is_a_replay() {
-        let g = MemoryStateGuard::new();
-        let exp = SystemTime::now() + MIN;
-        g.consume("a", exp).await.unwrap();
-        assert!(matches!(
-            g.consume("a", exp).await,
-            Err(GuardError::Replayed)
-        ));
-        // Another expiry does not make it a new state.
-        assert!(matches!(
-            g.consume("a", exp + MIN).await,
-            Err(GuardError::Replayed)
-        ));
-        g.consume("b", exp).await.unwrap();
-        assert_eq!(g.len(), 2);
-        assert_eq!(
-            GuardError::Replayed.to_string(),
-            "the request state was already used"
-        );
-    }
-
-    #[test]
-    fn expired_entries_are_pruned_on_consume_and_on_demand() {
-        let g = MemoryStateGuard::new();
-        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
-        g.consume_at("short", t0 + MIN, t0).unwrap();
-        g.consume_at("long", t0 + 10 * MIN, t0).unwrap();
-        assert_eq!(g.len(), 2);
-        // Until its expiry the nonce is remembered...
-        let before = t0 + MIN - Duration::from_millis(1);
-        assert!(matches!(
-            g.consume_at("short", t0 + MIN, before),
-            Err(GuardError::Replayed)
-        ));
-        // ...and at its expiry it is dropped by the next consume (of anything).
-        g.consume_at("other", t0 + 2 * MIN, t0 + MIN).unwrap();
-        assert_eq!(g.len(), 2, "short dropped, other added");
-        assert_eq!(g.prune(t0 + 2 * MIN), 1);
-        assert_eq!(g.len(), 1);
-        assert_eq!(g.prune(t0 + 10 * MIN), 1);
-        assert!(g.is_empty());
-        // A state already expired is not remembered.
-        g.consume_at("late", t0, t0 + MIN).unwrap();
-        assert!(g.is_empty());
-    }
-
-    #[test]
-    fn capacity_bounds_unexpired_entries_and_expired_ones_make_room() {
-        let g = MemoryStateGuard::with_capacity(3);
-        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
-        for n in ["a", "b", "c"] {
-            g.consume_at(n, t0 + MIN, t0).unwrap();
-        }
-        let err = g.consume_at("d", t0 + MIN, t0).unwrap_err();
-        assert!(matches!(err, GuardError::Full { capacity: 3 }), "{err:?}");
-        assert!(err.to_string().contains('3'));
-        // A full guard still recognizes replays rather than reporting it is full.
-        assert!(matches!(
-            g.consume_at("a", t0 + MIN, t0),
-            Err(GuardError::Replayed)
-        ));
-        // Once they expire, there is room again.
-        g.consume_at("d", t0 + 2 * MIN, t0 + MIN).unwrap();
-        assert_eq!(g.len(), 1);
-        assert_eq!(g.capacity(), 3);
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_consumers_of_one_nonce_exactly_one_wins() {
-        let g = Arc::new(MemoryStateGuard::new());
-        let exp = SystemTime::now() + MIN;
-        for round in 0..50 {
-            let nonce = format!("n{round}");
-            let start = Arc::new(tokio::sync::Barrier::new(16));
-            let tasks: Vec<_> = (0..16)
-                .map(|_| {
-                    let (g, start, nonce) = (g.clone(), start.clone(), nonce.clone());
-                    tokio::spawn(async move {
-                        start.wait().await;
-                        g.consume(&nonce, exp).await
-                    })
-                })
-                .collect();
-            let mut ok = 0;
-            for t in tasks {
-                match t.await.unwrap() {
-                    Ok(()) => ok += 1,
-                    Err(GuardError::Replayed) => {}
-                    Err(e) => panic!("{e:?}"),
-                }
-            }
-            assert_eq!(ok, 1, "round {round}");
-        }
-        assert_eq!(g.len(), 50);
-    }
-}
+#[path = "guard_tests.rs"]
+mod tests;

@@ -18,8 +18,11 @@ use crate::store::{RedisTarget, StoreError};
 /// connection retries after a dropped connection, a timeout or a failover), Redis answers
 /// with the token the first attempt stored, and the consume is still the first use (`Ok`),
 /// not a replay; any other stored value is [`GuardError::Replayed`]. Redis drops each key
-/// when its state has expired (plus [`grace`](Self::with_grace)); memory is bounded by the
-/// server's `maxmemory`, not here.
+/// when its state has expired, or, for a state consumed at or after its expiry (a retry that
+/// opened it in time and waited for the browser step), when the consume was, plus
+/// [`grace`](Self::with_grace). Memory is bounded by the server's `maxmemory`, not here:
+/// there is no count to fill, so one caller using up states never refuses another's
+/// retries (it only takes memory, about 100 bytes per state for the state's lifetime).
 ///
 /// A failure of Redis is [`GuardError::Backend`]: the retry is refused (fails closed). Its
 /// source is always a [`RedisStoreError`] (as for the Redis store and vault), whatever
@@ -149,7 +152,10 @@ impl RedisStateGuard {
 
 impl StateGuard for RedisStateGuard {
     async fn consume(&self, nonce: &str, expires_at: SystemTime) -> Result<(), GuardError> {
+        // A state consumed after its expiry (a retry that opened it in time, then waited for
+        // the browser step) is kept for the grace after now, not dropped at once.
         let at = expires_at
+            .max(SystemTime::now())
             .checked_add(self.grace)
             .unwrap_or(expires_at)
             .duration_since(UNIX_EPOCH)

@@ -14,7 +14,9 @@ use super::{Gate, OobTools, TOOLS_CALL, ToolCall};
 use crate::capability::NamespaceToken;
 use crate::id::PendingId;
 use crate::manager::Outcome;
-use crate::mcp::{Binding, ElicitationModes, InputRequired, OpenedState, Resume, Revision, resume};
+use crate::mcp::{
+    Binding, ElicitationModes, InputRequired, OpenedState, Resume, Revision, StateError, resume,
+};
 use crate::namespace::Namespace;
 use crate::payload::OobPayload;
 use crate::pending::Pending;
@@ -113,9 +115,18 @@ where
     where
         V: Vault<Val>,
     {
-        // The state is used now, and only now: a retry that is asked again keeps it.
+        // The state is used now, and only now: a retry that is asked again keeps it. One
+        // that expired meanwhile (its retry opened it in time, then waited for the browser
+        // step) is refused, so that of concurrent retries with one state exactly one goes
+        // on, whatever the guard's memory.
+        if opened.expires_at() <= SystemTime::now() {
+            return Err(ErrorData::invalid_params(
+                format!("requestState rejected: {}", StateError::Expired),
+                None,
+            ));
+        }
         self.guard
-            .consume_boxed(opened.nonce(), opened.expires_at())
+            .consume_boxed(opened.scope(), opened.nonce(), opened.expires_at())
             .await
             .map_err(guard_error)?;
         self.loaded(caller, key).await

@@ -207,6 +207,7 @@ impl StateKeys {
             ids: payload.ids,
             expires_at: UNIX_EPOCH + Duration::from_millis(payload.exp),
             nonce: payload.n,
+            scope: payload.ns,
         })
     }
 }

@@ -99,6 +99,7 @@ pub struct OpenedState {
     ids: Vec<PendingId>,
     expires_at: SystemTime,
     nonce: String,
+    scope: String,
 }
 
 impl OpenedState {
@@ -118,5 +119,13 @@ impl OpenedState {
     #[must_use]
     pub fn nonce(&self) -> &str {
         &self.nonce
+    }
+
+    /// An opaque keyed hash of the caller's namespace (the one the state seals; not the
+    /// namespace itself), for guards that bound the states of each namespace
+    /// ([`StateGuard::consume_for`](crate::mcp::StateGuard::consume_for)).
+    #[must_use]
+    pub fn scope(&self) -> &str {
+        &self.scope
     }
 }

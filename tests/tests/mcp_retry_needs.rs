@@ -1,0 +1,349 @@
+//! 2026-07-28 retries with the request-state guard (hostile review, 2026-12-07): a state
+//! that expires while its retries wait for the browser step runs nothing, and one user
+//! filling her share of the guard does not block another's retries. Real rmcp clients and
+//! server on loopback.
+
+mod mcp_support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+use mcp_support::UpstreamToken;
+use oob::mcp::rmcp::{Gate, Need, OobTools, SessionOwners, ToolCall, bind_sessions, spec_wire};
+use oob::mcp::{MemoryStateGuard, StateKeys};
+use oob::pending::AnyPending;
+use oob::provider::{FromVerifiedSubject, VerifiedSubject};
+use oob::store::MemoryStore;
+use oob::vault::{MemoryVault, Vault};
+use oob::{CallbackBase, Manager, Namespace, PendingId, Spec};
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ClientConfig, ContentBlock, ErrorData,
+    JsonObject, ProtocolVersion,
+};
+use rmcp::service::{RequestContext, RoleClient, RoleServer, RunningService};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::streamable_http_server::{
+    StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+};
+use rmcp::{ClientLifecycleMode, ClientServiceExt, tool, tool_handler, tool_router};
+use serde_json::{Value, json};
+
+type Tools =
+    OobTools<UpstreamToken, MemoryStore<UpstreamToken>, FromVerifiedSubject, MemoryVault<String>>;
+
+#[derive(Clone)]
+struct Probe {
+    tools: Tools,
+    runs: Arc<AtomicUsize>,
+}
+
+async fn gate(
+    tools: &Tools,
+    ctx: &RequestContext<RoleServer>,
+    call: &ToolCall,
+    alias: Option<&'static str>,
+    key: &str,
+) -> Result<Result<String, CallToolResponse>, ErrorData> {
+    let spec = match alias {
+        Some(alias) => Spec::new(UpstreamToken).alias(alias),
+        None => Spec::new(UpstreamToken),
+    };
+    Ok(
+        match tools.require(ctx, call, Need::new(spec, key, "m")).await? {
+            Gate::Ready(v) => Ok(v),
+            Gate::Respond(r) => Err(r),
+        },
+    )
+}
+
+#[tool_router]
+impl Probe {
+    #[tool(description = "needs two credentials")]
+    async fn two_needs(
+        &self,
+        ctx: RequestContext<RoleServer>,
+        call: ToolCall,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let a = match gate(&self.tools, &ctx, &call, Some("a"), "a").await? {
+            Ok(v) => v,
+            Err(r) => return Ok(r),
+        };
+        let b = match gate(&self.tools, &ctx, &call, Some("b"), "b").await? {
+            Ok(v) => v,
+            Err(r) => return Ok(r),
+        };
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        Ok(CallToolResult::success(vec![ContentBlock::text(format!("{a}+{b}"))]).into())
+    }
+
+    #[tool(description = "Parameters extractor before ToolCall")]
+    async fn param_first(
+        &self,
+        Parameters(args): Parameters<JsonObject>,
+        ctx: RequestContext<RoleServer>,
+        call: ToolCall,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let token = match gate(&self.tools, &ctx, &call, None, "upstream").await? {
+            Ok(v) => v,
+            Err(r) => return Ok(r),
+        };
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        let org = args.get("org").cloned().unwrap_or(Value::Null);
+        Ok(
+            CallToolResult::success(vec![ContentBlock::text(format!("org={org} token={token}"))])
+                .into(),
+        )
+    }
+
+    #[tool(description = "one credential")]
+    async fn one_need(
+        &self,
+        ctx: RequestContext<RoleServer>,
+        call: ToolCall,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let token = match gate(&self.tools, &ctx, &call, None, "upstream").await? {
+            Ok(v) => v,
+            Err(r) => return Ok(r),
+        };
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        Ok(CallToolResult::success(vec![ContentBlock::text(token)]).into())
+    }
+}
+
+#[tool_handler]
+impl rmcp::ServerHandler for Probe {
+    fn get_info(&self) -> rmcp::model::ServerConfig {
+        rmcp::model::ServerConfig::new(
+            rmcp::model::ServerCapabilities::builder()
+                .enable_tools()
+                .build(),
+        )
+    }
+}
+
+async fn authenticate(mut req: Request, next: Next) -> Response {
+    let user = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned);
+    if let Some(ns) = user.and_then(|u| Namespace::new(u).ok()) {
+        req.extensions_mut().insert(VerifiedSubject::new(ns));
+    }
+    next.run(req).await
+}
+
+struct Srv {
+    base: String,
+    tools: Tools,
+    runs: Arc<AtomicUsize>,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+const KEY: [u8; 32] = *b"probe-request-state-key-32-bytes";
+
+async fn serve(keys: StateKeys, accept_wait: Duration, guard: MemoryStateGuard) -> Srv {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let manager = Manager::builder()
+        .store(MemoryStore::new())
+        .provider(FromVerifiedSubject)
+        .callback_base(CallbackBase::parse(&base).unwrap())
+        .build();
+    let tools = OobTools::new(manager, MemoryVault::new(), keys)
+        .accept_wait(accept_wait)
+        .state_guard(guard);
+    let runs = Arc::new(AtomicUsize::new(0));
+    let server = Probe {
+        tools: tools.clone(),
+        runs: runs.clone(),
+    };
+    let mcp = StreamableHttpService::new(
+        move || Ok(server.clone()),
+        Arc::new(LocalSessionManager::default()),
+        StreamableHttpServerConfig::default().with_sse_keep_alive(None),
+    );
+    let app = Router::new()
+        .nest_service("/mcp", mcp)
+        .layer(axum::middleware::from_fn(spec_wire))
+        .layer(axum::middleware::from_fn_with_state(
+            SessionOwners::new(),
+            bind_sessions,
+        ))
+        .layer(axum::middleware::from_fn(authenticate));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    Srv {
+        base,
+        tools,
+        runs,
+        _stop: tx,
+    }
+}
+
+async fn client26(base: &str, user: &str) -> RunningService<RoleClient, ClientConfig> {
+    let config: ClientConfig = serde_json::from_value(json!({"protocolVersion": "2026-07-28",
+        "capabilities": {"elicitation": {"url": {}}}, "clientInfo": {"name": "probe", "version": "1"}}))
+    .unwrap();
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(format!("{base}/mcp")).auth_header(user),
+    );
+    config
+        .serve_with_lifecycle(
+            transport,
+            ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            },
+        )
+        .await
+        .unwrap()
+}
+
+fn params(
+    tool: &str,
+    args: Value,
+    state: Option<String>,
+    responses: Option<Value>,
+) -> CallToolRequestParams {
+    let mut p = CallToolRequestParams::new(tool.to_owned())
+        .with_arguments(args.as_object().cloned().unwrap());
+    p.request_state = state;
+    p.input_responses = responses.map(|r| serde_json::from_value(r).unwrap());
+    p
+}
+
+/// The input requests (name, URL) and the state of an `input_required` answer.
+fn asked(response: CallToolResponse) -> (Vec<(String, String)>, String) {
+    let CallToolResponse::InputRequired(r) = response else {
+        panic!("expected input_required, got {response:?}")
+    };
+    let v = serde_json::to_value(&r).unwrap();
+    let reqs = v["inputRequests"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, r)| (k.clone(), r["params"]["url"].as_str().unwrap().to_owned()))
+        .collect();
+    (reqs, v["requestState"].as_str().unwrap().to_owned())
+}
+
+/// The browser step: completes the pending at `url`, storing `value` under `key`.
+async fn complete(tools: &Tools, url: &str, key: &'static str, value: &str) {
+    let id: PendingId = url.rsplit('/').next().unwrap().parse().unwrap();
+    let AnyPending::Open(open) = tools.manager().get(id).await.unwrap() else {
+        panic!("not open")
+    };
+    let vault = tools.vault().clone();
+    let value = value.to_owned();
+    tools
+        .manager()
+        .complete_with(open, async move |token| vault.put(&token, key, value).await)
+        .await
+        .unwrap();
+}
+
+/// The text of a complete (non-error) result.
+fn text(r: &CallToolResponse) -> String {
+    match r {
+        CallToolResponse::Complete(r) if r.is_error != Some(true) => {
+            serde_json::to_string(&r.content).unwrap()
+        }
+        other => panic!("expected a successful result, got {other:?}"),
+    }
+}
+
+fn accept(name: &str) -> Option<Value> {
+    Some(json!({ name: {"action": "accept"} }))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_that_expires_while_its_retries_wait_runs_nothing() {
+    let keys = StateKeys::new(KEY)
+        .unwrap()
+        .with_ttl(Duration::from_millis(1500));
+    let s = serve(keys, Duration::from_secs(10), MemoryStateGuard::new()).await;
+    let c = client26(&s.base, "alice").await;
+    let (reqs, state) = asked(
+        c.call_tool_once(params("one_need", json!({}), None, None))
+            .await
+            .unwrap(),
+    );
+    let mut tasks = Vec::new();
+    for _ in 0..3 {
+        let (peer, state) = (c.peer().clone(), state.clone());
+        tasks.push(tokio::spawn(async move {
+            peer.call_tool_once(params(
+                "one_need",
+                json!({}),
+                Some(state),
+                accept("upstream_token"),
+            ))
+            .await
+        }));
+    }
+    // Every retry opened the state before it expired and waits for the browser step.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    complete(&s.tools, &reqs[0].1, "upstream", "tok_alice").await;
+    for t in tasks {
+        let err = t.await.unwrap().expect_err("an expired state is refused");
+        assert!(format!("{err:?}").contains("expired"), "{err:?}");
+    }
+    assert_eq!(s.runs.load(Ordering::SeqCst), 0);
+    // The credential is there: a new call runs.
+    let r = c
+        .call_tool_once(params("one_need", json!({}), None, None))
+        .await
+        .unwrap();
+    assert!(text(&r).contains("tok_alice"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_user_filling_her_share_of_the_guard_does_not_block_another() {
+    let guard = MemoryStateGuard::with_capacity(100).with_namespace_capacity(3);
+    let s = serve(
+        StateKeys::new(KEY).unwrap(),
+        Duration::from_millis(200),
+        guard,
+    )
+    .await;
+    let mallory = client26(&s.base, "mallory").await;
+    let call = |state| params("one_need", json!({}), state, None);
+    let (mut states, mut url) = (Vec::new(), String::new());
+    for _ in 0..4 {
+        // Every call without a state mints one, all naming the same joined pending.
+        let (reqs, state) = asked(mallory.call_tool_once(call(None)).await.unwrap());
+        url = reqs[0].1.clone();
+        states.push(state);
+    }
+    complete(&s.tools, &url, "upstream", "tok_mallory").await;
+    let last = states.pop().unwrap();
+    for state in states {
+        let r = mallory.call_tool_once(call(Some(state))).await.unwrap();
+        assert!(text(&r).contains("tok_mallory"));
+    }
+    let full = mallory.call_tool_once(call(Some(last))).await;
+    assert!(
+        format!("{full:?}").contains("too many request states"),
+        "{full:?}"
+    );
+
+    let alice = client26(&s.base, "alice").await;
+    let (reqs, state) = asked(alice.call_tool_once(call(None)).await.unwrap());
+    complete(&s.tools, &reqs[0].1, "upstream", "tok_alice").await;
+    let r = alice.call_tool_once(call(Some(state))).await.unwrap();
+    assert!(text(&r).contains("tok_alice"), "{}", text(&r));
+}
