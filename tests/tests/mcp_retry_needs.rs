@@ -1,7 +1,8 @@
-//! 2026-07-28 retries with the request-state guard (hostile review, 2026-12-07): a state
-//! that expires while its retries wait for the browser step runs nothing, and one user
-//! filling her share of the guard does not block another's retries. Real rmcp clients and
-//! server on loopback.
+//! 2026-07-28 retries beyond the one-credential case (hostile review, 2026-12-07): a tool
+//! that calls `require` twice (two needs, asked one round after the other, the tool run
+//! once), a state that expires while its retries wait for the browser step (none of them
+//! runs), and one user filling her share of the request-state guard (another's retries go
+//! on). Real rmcp clients and server on loopback.
 
 mod mcp_support;
 
@@ -268,6 +269,70 @@ fn text(r: &CallToolResponse) -> String {
 
 fn accept(name: &str) -> Option<Value> {
     Some(json!({ name: {"action": "accept"} }))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tool_with_two_needs_asks_for_each_and_runs_once() {
+    let s = serve(
+        StateKeys::new(KEY).unwrap(),
+        Duration::from_millis(200),
+        MemoryStateGuard::new(),
+    )
+    .await;
+    let c = client26(&s.base, "alice").await;
+    let call = |state, responses| params("two_needs", json!({}), state, responses);
+
+    let (reqs, state) = asked(c.call_tool_once(call(None, None)).await.unwrap());
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0].0, "a");
+    complete(&s.tools, &reqs[0].1, "a", "tok_a").await;
+
+    // The first need is met; the second is asked in the answer to the same retry.
+    let r = c
+        .call_tool_once(call(Some(state.clone()), accept("a")))
+        .await
+        .expect("the second require asks instead of rejecting the state");
+    let (reqs, state_b) = asked(r);
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0].0, "b");
+    assert_eq!(s.runs.load(Ordering::SeqCst), 0);
+    // The first state was used up by that retry.
+    let replay = c.call_tool_once(call(Some(state), accept("a"))).await;
+    assert!(format!("{replay:?}").contains("already used"), "{replay:?}");
+
+    // Before the browser step, the retry with the second state is asked again for b only.
+    let (reqs, state_b2) = asked(
+        c.call_tool_once(call(Some(state_b.clone()), None))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(reqs.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(), ["b"]);
+    complete(&s.tools, &reqs[0].1, "b", "tok_b").await;
+
+    // Concurrent retries with one state: exactly one runs the tool.
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let (peer, state) = (c.peer().clone(), state_b2.clone());
+        tasks.push(tokio::spawn(async move {
+            peer.call_tool_once(call(Some(state), accept("b"))).await
+        }));
+    }
+    let mut ran = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(r) => {
+                assert!(text(&r).contains("tok_a+tok_b"), "{}", text(&r));
+                ran += 1;
+            }
+            Err(e) => assert!(format!("{e:?}").contains("already used"), "{e:?}"),
+        }
+    }
+    assert_eq!(ran, 1);
+    assert_eq!(s.runs.load(Ordering::SeqCst), 1);
+    // The state of the round before, never used, still runs it once (both are met now).
+    let r = c.call_tool_once(call(Some(state_b), None)).await.unwrap();
+    assert!(text(&r).contains("tok_a+tok_b"));
+    assert_eq!(s.runs.load(Ordering::SeqCst), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -84,6 +84,18 @@ impl InputRequired {
         now: SystemTime,
         asks: impl IntoIterator<Item = (String, &'p Pending<T, Open>, String)>,
     ) -> Result<Self, McpError> {
+        Self::for_pendings_of_kind(keys, binding, None, modes, now, asks)
+    }
+
+    /// [`for_pendings`](Self::for_pendings), also sealing the pendings' `kind`.
+    pub(crate) fn for_pendings_of_kind<'p, T: 'p>(
+        keys: &StateKeys,
+        binding: &Binding<'_>,
+        kind: Option<&str>,
+        modes: ElicitationModes,
+        now: SystemTime,
+        asks: impl IntoIterator<Item = (String, &'p Pending<T, Open>, String)>,
+    ) -> Result<Self, McpError> {
         let mut result = Self::new();
         let mut ids = Vec::new();
         for (name, pending, message) in asks {
@@ -93,7 +105,7 @@ impl InputRequired {
             ids.push(pending.id());
             result = result.with_request(name, InputRequest::url(pending, message, modes)?);
         }
-        Ok(result.with_request_state(keys.seal(binding, &ids, now)))
+        Ok(result.with_request_state(keys.seal_kind(binding, kind, &ids, now)))
     }
 
     /// Adds (or replaces) the input request `name`.

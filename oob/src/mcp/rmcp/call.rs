@@ -1,6 +1,9 @@
 //! [`ToolCall`] (what a `requestState` binds, and the client's `inputResponses`), usable as
 //! an rmcp extractor; [`Need`] and [`Gate`].
 
+use std::sync::Arc;
+
+use ::rmcp::ErrorData;
 use ::rmcp::handler::server::common::FromContextPart;
 use ::rmcp::handler::server::tool::ToolCallContext;
 use ::rmcp::model::{CallToolRequestParams, CallToolResponse, InputResponses, JsonObject};
@@ -13,7 +16,12 @@ use crate::spec::Spec;
 /// `inputResponses` (2026-07-28).
 ///
 /// In a `#[tool]` method it is an extractor; it copies what it reads, so rmcp's
-/// `Parameters<P>` may come before or after it:
+/// `Parameters<P>` may come before or after it.
+///
+/// One `ToolCall` is one call: pass the same one to every
+/// [`require`](super::OobTools::require) (and `OAuthTools::access_token`) of a tool that
+/// needs several credentials. The retry's `requestState` is used up once for the call (the
+/// `ToolCall` remembers it), and each need missing from the vault is asked in its own round.
 ///
 /// ```ignore
 /// #[tool(description = "List your repositories")]
@@ -29,6 +37,47 @@ pub struct ToolCall {
     arguments: JsonObject,
     request_state: Option<String>,
     input_responses: InputResponses,
+    /// What this call's `requestState` settled, once a gate settled it.
+    round: Arc<tokio::sync::Mutex<Option<Settled>>>,
+}
+
+/// A `requestState` this call used up: the pendings it named, which all completed.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Settled {
+    /// The kind, alias and resource of each completed pending.
+    pub(super) done: Vec<(&'static str, Option<String>, Option<String>)>,
+}
+
+impl Settled {
+    /// Whether a completed pending of the state is the one a gate of kind `kind` that
+    /// `wants` would create.
+    pub(super) fn names(&self, kind: &str, wants: Wants<'_>) -> bool {
+        self.done.iter().any(|(k, alias, resource)| {
+            *k == kind && wants.is(alias.as_deref(), resource.as_deref())
+        })
+    }
+}
+
+/// Which pending a gate creates (or joins), besides its kind: its alias and resource.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Wants<'a> {
+    pub(super) alias: Option<&'a str>,
+    pub(super) resource: Option<&'a str>,
+}
+
+impl<'a> Wants<'a> {
+    /// What `spec` creates.
+    pub(super) fn of<T>(spec: &'a Spec<T>) -> Self {
+        Self {
+            alias: spec.alias.as_deref(),
+            resource: spec.resource.as_deref(),
+        }
+    }
+
+    /// Whether a pending with this alias and resource is the one wanted.
+    pub(super) fn is(self, alias: Option<&str>, resource: Option<&str>) -> bool {
+        self.alias == alias && self.resource == resource
+    }
 }
 
 /// Prints the tool name only: arguments, `requestState` and responses may carry secrets.
@@ -55,6 +104,7 @@ impl ToolCall {
             arguments,
             request_state,
             input_responses: InputResponses::new(),
+            round: Arc::default(),
         }
     }
 
@@ -73,6 +123,7 @@ impl ToolCall {
             arguments: params.arguments.clone().unwrap_or_default(),
             request_state: params.request_state.clone(),
             input_responses: params.input_responses.clone().unwrap_or_default(),
+            round: Arc::default(),
         }
     }
 
@@ -113,17 +164,23 @@ impl ToolCall {
     pub(super) fn bound_params(&self) -> Value {
         serde_json::json!({"name": self.name, "arguments": self.arguments})
     }
+
+    /// What this call's `requestState` settled (a lock: one gate at a time settles it).
+    pub(super) fn round(&self) -> &tokio::sync::Mutex<Option<Settled>> {
+        &self.round
+    }
 }
 
 /// rmcp extractor: the call of the `#[tool]` method's request. Copies (never takes) the
 /// arguments, `requestState` and `inputResponses`, so rmcp's own extractors still see them.
 impl<S> FromContextPart<ToolCallContext<'_, S>> for ToolCall {
-    fn from_context_part(context: &mut ToolCallContext<'_, S>) -> Result<Self, ::rmcp::ErrorData> {
+    fn from_context_part(context: &mut ToolCallContext<'_, S>) -> Result<Self, ErrorData> {
         Ok(Self {
             name: context.name.to_string(),
             arguments: context.arguments.clone().unwrap_or_default(),
             request_state: context.request_state.clone(),
             input_responses: context.input_responses.clone().unwrap_or_default(),
+            round: Arc::default(),
         })
     }
 }

@@ -19,8 +19,11 @@
 //!   so; `accept` while the pending is open waits up to `accept_wait` for the outcome before
 //!   asking again. Declined, cancelled or expired pendings give a tool result; a completed
 //!   one returns the credential and consumes the state in the
-//!   [`StateGuard`](crate::mcp::StateGuard) (single use; see [`OobTools::state_guard`] for
-//!   several replicas).
+//!   [`StateGuard`](crate::mcp::StateGuard) (single use, once per call however many
+//!   credentials the tool requires; a state that expired meanwhile is refused; see
+//!   [`OobTools::state_guard`] for several replicas). A tool that requires several
+//!   credentials passes the same [`ToolCall`] to each gate: each one missing from the vault
+//!   is asked in a round of its own.
 //! - A client that did not declare URL mode never receives a URL: the missing-capability
 //!   error (`-32021`, 2026-07-28) or a tool result (2025-11-25).
 //!

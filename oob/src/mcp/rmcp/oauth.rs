@@ -4,6 +4,7 @@
 use ::rmcp::ErrorData;
 use ::rmcp::service::{RequestContext, RoleServer};
 
+use super::call::Wants;
 use super::respond::{internal, missing_capability, modes_of, revision_of, tool_error};
 use super::{DECLINED, Gate, OobTools, ToolCall};
 use crate::error::Error;
@@ -160,15 +161,18 @@ where
             ErrorData::invalid_request("the caller could not be identified", None)
         })?;
         let key = self.oauth.provider().vault_key();
-        if let Some(state) = call.request_state() {
-            // The retry of a round that asked for consent: proceeds once it completed.
-            let resumed = self
-                .tools
-                .retry::<TokenSet>(ctx, &caller, call, &key, &self.message, state)
-                .await?;
-            if let Gate::Respond(response) = resumed {
-                return Ok(Gate::Respond(response));
-            }
+        // A retry: its state is settled once for the call (the consent completed: go on and
+        // read the token; or asked again); a state of another gate of the call is skipped.
+        let wants = Wants {
+            alias: None,
+            resource: Some(self.oauth.provider().name()),
+        };
+        if let Some(response) = self
+            .tools
+            .settle(ctx, &caller, call, wants, &self.message)
+            .await?
+        {
+            return Ok(Gate::Respond(response));
         }
         let mut asked = false;
         loop {
@@ -220,8 +224,10 @@ where
                 if !modes.url() {
                     return Err(missing_capability());
                 }
-                self.tools
-                    .ask(call, caller.namespace(), modes, &[open], &self.message)
+                let response =
+                    self.tools
+                        .ask(call, caller.namespace(), modes, &[open], &self.message)?;
+                Ok(Gate::Respond(response))
             }
         }
     }

@@ -1,14 +1,20 @@
 //! Revision 2026-07-28: the retry of a call answered `input_required`, which carries the
 //! sealed `requestState` and the user's `inputResponses`, and asking (again).
+//!
+//! A call's state is settled once, by the first gate of the glue that sealed it (the state
+//! seals the pendings' kind) whose need it names: its pendings all completed, the state is
+//! used up in the guard and the [`ToolCall`] remembers it, so the call's other gates go on
+//! as without a state (the vault, else a new round for their own need).
 
 use std::time::SystemTime;
 
 use ::rmcp::model::{CallToolResponse, ErrorData};
 use ::rmcp::service::{RequestContext, RoleServer};
 
+use super::call::{Settled, Wants};
 use super::respond::{
-    failure_result, guard_error, internal, missing_capability, modes_of, policy, revision_of,
-    to_input_required_result,
+    failure_result, finished_result, guard_error, internal, missing_capability, modes_of, policy,
+    revision_of, to_input_required_result,
 };
 use super::{Gate, OobTools, TOOLS_CALL, ToolCall};
 use crate::capability::NamespaceToken;
@@ -21,9 +27,18 @@ use crate::namespace::Namespace;
 use crate::payload::OobPayload;
 use crate::pending::Pending;
 use crate::provider::NamespaceProvider;
-use crate::state::Open;
+use crate::state::{Completed, Open};
 use crate::store::{Finished, Store};
-use crate::vault::Vault;
+
+/// What a call's `requestState` decided for one gate.
+enum Round {
+    /// Its pendings all completed and it is used up now: go on.
+    Settled(Settled),
+    /// Answer this (asked again; declined, cancelled, expired, gone).
+    Respond(CallToolResponse),
+    /// Not this gate's to settle (another glue's state, or open pendings of other needs).
+    Skip,
+}
 
 impl<T, S, P, V> OobTools<T, S, P, V>
 where
@@ -31,18 +46,44 @@ where
     S: Store<T>,
     P: NamespaceProvider<RequestContext<RoleServer>>,
 {
-    pub(super) async fn retry<Val>(
+    /// Settles the `requestState` of `call`, once per call: `Some` is the answer to give
+    /// now; `None`, go on (no state, settled by this or an earlier gate of the call, or not
+    /// this gate's).
+    pub(super) async fn settle(
         &self,
         ctx: &RequestContext<RoleServer>,
         caller: &NamespaceToken<'_>,
         call: &ToolCall,
-        key: &str,
+        wants: Wants<'_>,
+        message: &str,
+    ) -> Result<Option<CallToolResponse>, ErrorData> {
+        let Some(state) = call.request_state() else {
+            return Ok(None);
+        };
+        // Held while this gate settles it: another gate of the call waits, then sees it.
+        let mut round = call.round().lock().await;
+        if round.is_some() {
+            return Ok(None);
+        }
+        match self.retry(ctx, caller, call, wants, message, state).await? {
+            Round::Settled(settled) => {
+                *round = Some(settled);
+                Ok(None)
+            }
+            Round::Respond(response) => Ok(Some(response)),
+            Round::Skip => Ok(None),
+        }
+    }
+
+    async fn retry(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        caller: &NamespaceToken<'_>,
+        call: &ToolCall,
+        wants: Wants<'_>,
         message: &str,
         state: &str,
-    ) -> Result<Gate<Val>, ErrorData>
-    where
-        V: Vault<Val>,
-    {
+    ) -> Result<Round, ErrorData> {
         let namespace = caller.namespace();
         if revision_of(ctx) != Some(Revision::MultiRoundTrip) {
             return Err(ErrorData::invalid_params(
@@ -55,103 +96,143 @@ where
         let opened = self
             .keys
             .open(state, &binding, SystemTime::now())
-            .map_err(|e| ErrorData::invalid_params(format!("requestState rejected: {e}"), None))?;
+            .map_err(rejected)?;
+        if opened.kind().is_some_and(|kind| kind != T::KIND) {
+            return Ok(Round::Skip);
+        }
         let mut waited = false;
-        loop {
-            match resume(&self.manager, &opened, namespace)
+        'round: loop {
+            let open = match resume(&self.manager, &opened, namespace)
                 .await
                 .map_err(internal)?
             {
-                Resume::Proceed(_) => return self.proceed(caller, &opened, key).await,
-                Resume::Failed(failure) => return Ok(failure_result(&failure)),
-                Resume::StillOpen(open) => {
-                    let modes = modes_of(ctx);
-                    if !modes.url() {
-                        return Err(missing_capability());
-                    }
-                    let mut accepted = Vec::new();
-                    let mut still = Vec::new();
-                    for p in open {
-                        let name = input_name::<T>(&opened, p.id(), p.alias());
-                        match call.action(&name) {
-                            Some("decline") => {
-                                return self.end(caller, p, Finished::Declined, key).await;
-                            }
-                            Some("cancel") => {
-                                return self.end(caller, p, Finished::Cancelled, key).await;
-                            }
-                            Some("accept") => accepted.push(p.id()),
-                            _ => {}
-                        }
+                Resume::Proceed(done) => return self.use_up(&opened, &done).await,
+                Resume::Failed(failure) => return Ok(respond(failure_result(&failure))),
+                Resume::StillOpen(open) => open,
+            };
+            // Another need's pendings: settled by that need's gate, later in the call.
+            if !open.iter().any(|p| wants.is(p.alias(), p.resource())) {
+                return Ok(Round::Skip);
+            }
+            let modes = modes_of(ctx);
+            if !modes.url() {
+                return Err(missing_capability());
+            }
+            let mut accepted = Vec::new();
+            let mut still = Vec::new();
+            for p in open {
+                let how = match call.action(&input_name::<T>(&opened, p.id(), p.alias())) {
+                    Some("decline") => Finished::Declined,
+                    Some("cancel") => Finished::Cancelled,
+                    Some("accept") => {
+                        accepted.push(p.id());
                         still.push(p);
+                        continue;
                     }
-                    if waited || accepted.is_empty() {
-                        return self.ask(call, namespace, modes, &still, message);
+                    _ => {
+                        still.push(p);
+                        continue;
                     }
-                    // The user agreed to open the URL(s): give the browser step time before
-                    // asking again, then decide from the pendings' states once more.
-                    waited = true;
-                    let until = tokio::time::Instant::now() + self.accept_wait;
-                    for id in accepted {
-                        let left = until.saturating_duration_since(tokio::time::Instant::now());
-                        match self.manager.wait(id, left).await.map_err(internal)? {
-                            Outcome::Completed(_) => {}
-                            Outcome::TimedOut => break,
-                            // Decided on the next pass (declined, cancelled, expired, gone).
-                            _ => {}
-                        }
-                    }
+                };
+                let ended = if how == Finished::Declined {
+                    self.manager.decline(p).await
+                } else {
+                    self.manager.cancel(p).await
+                };
+                match ended {
+                    Ok(_) => return Ok(respond(finished_result(Some(how)))),
+                    // It finished another way first (completed a moment ago): decide again.
+                    Err(e) if e.is_client_error() => continue 'round,
+                    Err(e) => return Err(internal(e)),
+                }
+            }
+            if waited || accepted.is_empty() {
+                return Ok(Round::Respond(
+                    self.ask(call, namespace, modes, &still, message)?,
+                ));
+            }
+            // The user agreed to open the URL(s): give the browser step time before asking
+            // again, then decide from the pendings' states once more.
+            waited = true;
+            let until = tokio::time::Instant::now() + self.accept_wait;
+            for id in accepted {
+                let left = until.saturating_duration_since(tokio::time::Instant::now());
+                // Completed, or decided on the next pass (declined, cancelled, expired).
+                let outcome = self.manager.wait(id, left).await.map_err(internal)?;
+                if matches!(outcome, Outcome::TimedOut) {
+                    break;
                 }
             }
         }
     }
 
-    pub(super) async fn proceed<Val>(
+    /// Uses up `opened`, whose pendings `done` all completed: refused when it expired in the
+    /// meantime (a retry that opened it in time waited for the browser step), so that of
+    /// concurrent retries with one state exactly one goes on, whatever the guard's memory.
+    async fn use_up(
         &self,
-        caller: &NamespaceToken<'_>,
         opened: &OpenedState,
-        key: &str,
-    ) -> Result<Gate<Val>, ErrorData>
-    where
-        V: Vault<Val>,
-    {
-        // The state is used now, and only now: a retry that is asked again keeps it. One
-        // that expired meanwhile (its retry opened it in time, then waited for the browser
-        // step) is refused, so that of concurrent retries with one state exactly one goes
-        // on, whatever the guard's memory.
+        done: &[Pending<T, Completed>],
+    ) -> Result<Round, ErrorData> {
         if opened.expires_at() <= SystemTime::now() {
-            return Err(ErrorData::invalid_params(
-                format!("requestState rejected: {}", StateError::Expired),
-                None,
-            ));
+            return Err(rejected(StateError::Expired));
         }
         self.guard
             .consume_boxed(opened.scope(), opened.nonce(), opened.expires_at())
             .await
             .map_err(guard_error)?;
-        self.loaded(caller, key).await
+        let done = done
+            .iter()
+            .map(|p| {
+                let owned = |s: Option<&str>| s.map(str::to_owned);
+                (p.kind(), owned(p.alias()), owned(p.resource()))
+            })
+            .collect();
+        Ok(Round::Settled(Settled { done }))
     }
 
-    pub(super) fn ask<Val>(
+    /// `input_required` for `open`, with a state sealed for the call, the pendings and
+    /// their kind.
+    pub(super) fn ask(
         &self,
         call: &ToolCall,
         namespace: &Namespace,
         modes: ElicitationModes,
         open: &[Pending<T, Open>],
         message: &str,
-    ) -> Result<Gate<Val>, ErrorData> {
+    ) -> Result<CallToolResponse, ErrorData> {
         let params = call.bound_params();
         let binding = Binding::new(namespace, TOOLS_CALL, &params);
         let asks = open
             .iter()
             .enumerate()
             .map(|(i, p)| (name_at::<T>(i, p.alias()), p, message.to_owned()));
-        let result =
-            InputRequired::for_pendings(&self.keys, &binding, modes, SystemTime::now(), asks)
-                .map_err(policy)?;
-        Ok(Gate::Respond(CallToolResponse::InputRequired(
-            to_input_required_result(&result)?,
-        )))
+        let result = InputRequired::for_pendings_of_kind(
+            &self.keys,
+            &binding,
+            Some(T::KIND),
+            modes,
+            SystemTime::now(),
+            asks,
+        )
+        .map_err(policy)?;
+        Ok(CallToolResponse::InputRequired(to_input_required_result(
+            &result,
+        )?))
+    }
+}
+
+/// A `requestState` that was refused (`-32602`).
+fn rejected(e: StateError) -> ErrorData {
+    ErrorData::invalid_params(format!("requestState rejected: {e}"), None)
+}
+
+/// The answer inside a gate that answers.
+fn respond(gate: Gate<()>) -> Round {
+    match gate {
+        Gate::Respond(response) => Round::Respond(response),
+        // The tool-result helpers only ever answer.
+        Gate::Ready(()) => Round::Skip,
     }
 }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use ::rmcp::model::ErrorData;
 use ::rmcp::service::{RequestContext, RoleServer};
 
+use super::call::Wants;
 use super::notify::Sessions;
 use super::respond::{missing_capability, modes_of, revision_of, tool_error};
 use super::{DECLINED, Gate, Need, ToolCall};
@@ -176,7 +177,10 @@ where
     }
 
     /// Requires the credential `need` describes for the caller of `ctx`; see the
-    /// [module](super) for what it answers to each kind of client. `Err` is a JSON-RPC error
+    /// [module](super) for what it answers to each kind of client. A tool may require
+    /// several credentials in one call (pass the same [`ToolCall`] to each): a 2026-07-28
+    /// retry's state is used up once for the call, and each credential missing from the
+    /// vault is asked in a round of its own. `Err` is a JSON-RPC error
     /// for the whole request (`-32042`, `-32021`, a rejected `requestState`, or a failure of
     /// the store or vault, logged and not sent in detail).
     pub async fn require<Val>(
@@ -194,14 +198,27 @@ where
             ErrorData::invalid_request("the caller could not be identified", None)
         })?;
         let revision = revision_of(ctx);
-
-        if let Some(state) = call.request_state() {
-            return self
-                .retry(ctx, &caller, call, &need.key, &need.message, state)
-                .await;
+        let wants = Wants::of(&need.spec);
+        // A retry: its state is settled once for the call (by this gate or an earlier one).
+        if let Some(response) = self
+            .settle(ctx, &caller, call, wants, &need.message)
+            .await?
+        {
+            return Ok(Gate::Respond(response));
         }
         if let Some(value) = self.load(&caller, &need.key).await? {
             return Ok(Gate::Ready(value));
+        }
+        let asked_before = call
+            .round()
+            .lock()
+            .await
+            .as_ref()
+            .is_some_and(|settled| settled.names(T::KIND, wants));
+        if asked_before {
+            return Ok(tool_error(
+                "the interaction completed but stored no credential; call the tool again",
+            ));
         }
         let modes = modes_of(ctx);
         match revision {
@@ -227,7 +244,8 @@ where
                 let Some(open) = self.open_pending(ctx, need.spec).await? else {
                     return Ok(tool_error(DECLINED));
                 };
-                self.ask(call, caller.namespace(), modes, &[open], &need.message)
+                let response = self.ask(call, caller.namespace(), modes, &[open], &need.message)?;
+                Ok(Gate::Respond(response))
             }
         }
     }

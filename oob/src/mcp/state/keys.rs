@@ -29,6 +29,10 @@ struct Payload {
     ids: Vec<PendingId>,
     exp: u64,
     n: String,
+    /// The kind of the pendings, when the sealer said (oob's tool glue does, so that of
+    /// several glues asked in one tool call, each resumes only its own states).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    k: Option<String>,
 }
 
 struct Key(Box<[u8]>);
@@ -129,6 +133,18 @@ impl StateKeys {
     /// (only a keyed hash of it).
     #[must_use]
     pub fn seal(&self, binding: &Binding<'_>, ids: &[PendingId], now: SystemTime) -> String {
+        self.seal_kind(binding, None, ids, now)
+    }
+
+    /// [`seal`](Self::seal), also sealing the pendings' `kind`
+    /// ([`OpenedState::kind`]).
+    pub(crate) fn seal_kind(
+        &self,
+        binding: &Binding<'_>,
+        kind: Option<&str>,
+        ids: &[PendingId],
+        now: SystemTime,
+    ) -> String {
         let key = &self.keys[0];
         let payload = Payload {
             v: VERSION,
@@ -140,6 +156,7 @@ impl StateKeys {
             exp: millis(now)
                 .saturating_add(u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX)),
             n: PendingId::random().simple_hex(),
+            k: kind.map(str::to_owned),
         };
         // Serializing plain strings and numbers cannot fail.
         let json = serde_json::to_vec(&payload).unwrap_or_default();
@@ -207,6 +224,7 @@ impl StateKeys {
             ids: payload.ids,
             expires_at: UNIX_EPOCH + Duration::from_millis(payload.exp),
             nonce: payload.n,
+            kind: payload.k,
             scope: payload.ns,
         })
     }

@@ -99,6 +99,7 @@ pub struct OpenedState {
     ids: Vec<PendingId>,
     expires_at: SystemTime,
     nonce: String,
+    kind: Option<String>,
     scope: String,
 }
 
@@ -119,6 +120,13 @@ impl OpenedState {
     #[must_use]
     pub fn nonce(&self) -> &str {
         &self.nonce
+    }
+
+    /// The kind of the pendings it names, when it was sealed with one (oob's tool glue seals
+    /// it; [`StateKeys::seal`] does not).
+    #[must_use]
+    pub fn kind(&self) -> Option<&str> {
+        self.kind.as_deref()
     }
 
     /// An opaque keyed hash of the caller's namespace (the one the state seals; not the
