@@ -174,6 +174,16 @@ impl<V: Clone + Send + Sync + 'static> Vault<V> for MemoryVault<V> {
     }
 }
 
+impl<V> super::scan::private::Sealed for MemoryVault<V> {}
+
+impl<V: Send + Sync + 'static> super::VaultScan for MemoryVault<V> {
+    async fn namespaces(&self) -> Result<Vec<Namespace>, VaultError> {
+        let mut namespaces: Vec<Namespace> = self.lock().keys().cloned().collect();
+        namespaces.sort_unstable();
+        Ok(namespaces)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::SystemTime;

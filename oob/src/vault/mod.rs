@@ -27,6 +27,7 @@ mod keyring;
 mod memory;
 #[cfg(feature = "encryption")]
 mod reseal;
+pub(crate) mod scan;
 #[cfg(any(feature = "redis", feature = "postgres"))]
 mod write_start;
 
@@ -39,6 +40,9 @@ pub use key::{KeyError, MAX_KEY_LEN};
 #[cfg(feature = "encryption")]
 pub use keyring::{KeyLength, KeyRing, RandomFailed, VaultKey};
 pub use memory::MemoryVault;
+#[cfg(feature = "encryption")]
+pub use reseal::ResealReport;
+pub use scan::VaultScan;
 #[cfg(any(feature = "redis", feature = "postgres"))]
 pub(crate) use write_start::WriteStart;
 

@@ -1,7 +1,36 @@
-//! Key rotation on an [`EncryptedVault`]: [`reseal`](EncryptedVault::reseal) an entry.
+//! Key rotation on an [`EncryptedVault`]: [`reseal`](EncryptedVault::reseal) one entry, or
+//! [`reseal_all`](EncryptedVault::reseal_all) of them.
 
-use super::{EncryptedVault, Sealed, Vault, VaultError, WriteOptions};
-use crate::capability::Capability;
+use super::{EncryptedVault, Sealed, Vault, VaultError, VaultScan, WriteOptions};
+use crate::capability::{Capability, NamespaceToken};
+
+/// What [`EncryptedVault::reseal_all`] did, entry by entry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ResealReport {
+    /// Entries re-sealed under the active key.
+    pub resealed: u64,
+    /// Entries already sealed under the active key, or gone before they were read.
+    pub skipped: u64,
+    /// Entries written (or deleted) by someone else between the read and the re-seal: a
+    /// compare-and-swap refused the re-seal. A replica that writes seals with the active key
+    /// once phase 2 of the rotation is done (see [`KeyRing`](super::KeyRing)), so such an
+    /// entry is under the active key anyway; run again to make sure.
+    pub conflicts: u64,
+    /// Entries that did not open (a key the ring does not hold, or a tampered or moved
+    /// value): left as they are. Do not drop an old key while any remain.
+    pub unopened: u64,
+}
+
+impl ResealReport {
+    /// Whether every entry the run saw is now under the active key (nothing re-sealed
+    /// concurrently, nothing left unopened): the old keys can leave the ring once a run
+    /// reports this and every replica seals with the active key.
+    #[must_use]
+    pub fn is_complete(&self) -> bool {
+        self.conflicts == 0 && self.unopened == 0
+    }
+}
 
 impl<V, I: Vault<Sealed>> EncryptedVault<V, I> {
     /// Re-seals the entry under `key` with the ring's active key, if another key sealed it
@@ -11,7 +40,8 @@ impl<V, I: Vault<Sealed>> EncryptedVault<V, I> {
     ///
     /// A re-seal is a write: the entry gets a new version, so a writer holding the version
     /// read before (an OAuth refresh's final compare-and-swap) gets
-    /// [`VaultError::Conflict`] and must read again.
+    /// [`VaultError::Conflict`] and must read again. Re-seal only once every replica seals
+    /// with the new key (phase 3 of the rotation in [`KeyRing`](super::KeyRing)).
     ///
     /// # Errors
     /// The key breaks the key rule ([`VaultError::Key`]), the entry does not open
@@ -34,5 +64,38 @@ impl<V, I: Vault<Sealed>> EncryptedVault<V, I> {
         }
         self.inner().write(token, key, sealed, options).await?;
         Ok(true)
+    }
+}
+
+impl<V, I: Vault<Sealed> + VaultScan> EncryptedVault<V, I> {
+    /// Re-seals every entry of every namespace that another key than the active one sealed
+    /// ([`reseal`](Self::reseal) on each), for an operator's rotation job: it needs no
+    /// caller, and returns only counts (no value, no namespace, no capability).
+    ///
+    /// Run it in phase 3 of the rotation (see [`KeyRing`](super::KeyRing)), once every
+    /// replica seals with the new key; drop the old key once a run
+    /// [`is_complete`](ResealReport::is_complete) with nothing re-sealed. Entries written
+    /// concurrently are counted as [`conflicts`](ResealReport::conflicts) and left to their
+    /// writer; entries that do not open are counted and left as they are.
+    ///
+    /// # Errors
+    /// The inner vault failed (what was re-sealed before stays re-sealed).
+    pub async fn reseal_all(&self) -> Result<ResealReport, VaultError> {
+        let mut report = ResealReport::default();
+        for namespace in self.inner().namespaces().await? {
+            // The vault's own walk over what it holds: the token never leaves this crate's
+            // code (`VaultScan` is sealed, so `I` is one of this crate's vaults).
+            let token = NamespaceToken::new(namespace);
+            for key in self.inner().keys(&token).await? {
+                match self.reseal(&token, &key).await {
+                    Ok(true) => report.resealed += 1,
+                    Ok(false) => report.skipped += 1,
+                    Err(VaultError::Conflict { .. }) => report.conflicts += 1,
+                    Err(VaultError::Sealing(_)) => report.unopened += 1,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(report)
     }
 }

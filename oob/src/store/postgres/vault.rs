@@ -12,9 +12,12 @@ use super::error::PgError;
 use super::schema::{DEFAULT_SCHEMA, SchemaName, migrate};
 use crate::CodecError;
 use crate::capability::Capability;
+use crate::namespace::Namespace;
 use crate::store::StoreError;
 use crate::time::{Clock, SystemClock, Timestamp};
-use crate::vault::{Entry, Expect, Vault, VaultError, Version, WriteOptions, WriteStart};
+use crate::vault::{
+    Entry, Expect, Vault, VaultError, VaultScan, Version, WriteOptions, WriteStart,
+};
 
 /// A durable [`Vault`] shared by every replica on the same database and schema (feature
 /// `postgres`): values as JSON, keyed by namespace and key, with write time, expiry and
@@ -49,6 +52,7 @@ struct VaultSql {
     read: Arc<str>,
     delete: Arc<str>,
     keys: Arc<str>,
+    namespaces: Arc<str>,
     purge: Arc<str>,
 }
 
@@ -95,6 +99,7 @@ impl VaultSql {
                  COLLATE \"C\"",
                 live("v", "$2")
             )),
+            namespaces: a(format!("SELECT DISTINCT v.namespace FROM {s}.vault v")),
             purge: a(format!(
                 "DELETE FROM {s}.vault WHERE expires_at IS NOT NULL AND expires_at <= $1"
             )),
@@ -284,5 +289,22 @@ where
             .fetch_all(&self.pool)
             .await
             .map_err(PgError::vault)
+    }
+}
+
+impl<V> crate::vault::scan::private::Sealed for PostgresVault<V> {}
+
+impl<V: 'static> VaultScan for PostgresVault<V> {
+    async fn namespaces(&self) -> Result<Vec<Namespace>, VaultError> {
+        let names: Vec<String> = sqlx::query_scalar(Self::q(&self.sql.namespaces))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(PgError::vault)?;
+        let mut names = names
+            .iter()
+            .map(|n| Namespace::new(n).map_err(|e| VaultError::Backend(Box::new(e))))
+            .collect::<Result<Vec<_>, _>>()?;
+        names.sort_unstable();
+        Ok(names)
     }
 }

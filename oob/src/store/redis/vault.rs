@@ -38,9 +38,12 @@ use super::keys::{has_hash_tag, slot};
 use super::{DEFAULT_PREFIX, RedisStoreError};
 use crate::CodecError;
 use crate::capability::Capability;
+use crate::namespace::Namespace;
 use crate::store::StoreError;
 use crate::time::{Clock, SystemClock, Timestamp};
-use crate::vault::{Entry, Expect, Vault, VaultError, Version, WriteOptions, WriteStart};
+use crate::vault::{
+    Entry, Expect, Vault, VaultError, VaultScan, Version, WriteOptions, WriteStart,
+};
 
 /// How long after an entry's expiry Redis deletes its key by itself (clock skew allowance).
 const SLACK: Duration = Duration::from_secs(60);
@@ -378,6 +381,70 @@ where
         keys.sort_unstable();
         Ok(keys)
     }
+}
+
+impl<V> crate::vault::scan::private::Sealed for RedisVault<V> {}
+
+impl<V: 'static> VaultScan for RedisVault<V> {
+    /// The namespaces of the index keys (`P` `vk:` len`:`n): a `SCAN` with `MATCH` and
+    /// `COUNT` on the primary of the prefix's slot (on a cluster every key of the vault is
+    /// in that slot).
+    async fn namespaces(&self) -> Result<Vec<Namespace>, VaultError> {
+        let head = self.index_key("")?;
+        let head = head.strip_suffix("0:").unwrap_or(&head).to_owned();
+        let pattern = format!("{}*", glob_escape(&head));
+        let mut names = Vec::new();
+        let mut cursor = 0_u64;
+        loop {
+            let mut cmd = redis::cmd("SCAN");
+            cmd.arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(SCAN_COUNT)
+                .arg("TYPE")
+                .arg("zset");
+            let answer = self
+                .conn
+                .clone()
+                .send_to_slot_primary(slot(&head), cmd)
+                .await
+                .map_err(backend)?;
+            let (next, keys): (u64, Vec<Vec<u8>>) =
+                redis::from_redis_value(answer).map_err(|_| malformed("SCAN reply"))?;
+            names.extend(keys.iter().filter_map(|k| namespace_of(&head, k)));
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        names.sort_unstable();
+        names.dedup();
+        Ok(names)
+    }
+}
+
+/// How many keys a `SCAN` step looks at.
+const SCAN_COUNT: u32 = 1000;
+
+/// The namespace of the index key `key` (`head` len`:`n), if it is one.
+fn namespace_of(head: &str, key: &[u8]) -> Option<Namespace> {
+    let rest = std::str::from_utf8(key).ok()?.strip_prefix(head)?;
+    let (len, name) = rest.split_once(':')?;
+    let len: usize = len.parse().ok()?;
+    (name.len() == len).then(|| Namespace::new(name).ok())?
+}
+
+/// `text` matched literally by a Redis glob pattern.
+fn glob_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\' | '^' | '-') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// The latest key expiry the vault asks Redis for (9999-12-31, in ms): `PEXPIREAT` refuses

@@ -11,9 +11,10 @@ use serde::de::DeserializeOwned;
 use super::{Db, SqliteOptions, SqliteStore};
 use crate::CodecError;
 use crate::capability::Capability;
+use crate::namespace::Namespace;
 use crate::store::StoreError;
 use crate::time::{Clock, SystemClock, Timestamp};
-use crate::vault::{Entry, Vault, VaultError, Version, WriteOptions};
+use crate::vault::{Entry, Vault, VaultError, VaultScan, Version, WriteOptions};
 
 /// A durable [`Vault`]: values stored as JSON in the `oob_vault` table of a SQLite file,
 /// keyed by namespace and key, with their write time, expiry and version; a
@@ -274,5 +275,25 @@ where
             })
             .await
             .map_err(backend)
+    }
+}
+
+impl<V> crate::vault::scan::private::Sealed for SqliteVault<V> {}
+
+impl<V: 'static> VaultScan for SqliteVault<V> {
+    async fn namespaces(&self) -> Result<Vec<Namespace>, VaultError> {
+        let names: Vec<String> = self
+            .db
+            .read(|conn| {
+                conn.prepare_cached("SELECT DISTINCT namespace FROM oob_vault ORDER BY namespace")?
+                    .query_map([], |r| r.get(0))?
+                    .collect()
+            })
+            .await
+            .map_err(backend)?;
+        names
+            .iter()
+            .map(|n| Namespace::new(n).map_err(|e| VaultError::Backend(Box::new(e))))
+            .collect()
     }
 }
