@@ -118,6 +118,9 @@ fn cipher(key: &VaultKey) -> XChaCha20Poly1305 {
 /// data. A value copied to another row, key or namespace does not open; neither does one
 /// whose bytes changed. Versions, expiry and compare-and-swap are the inner vault's.
 ///
+/// Keys rotate in three phases across replicas (distribute the new key, activate it, then
+/// re-seal with [`reseal_all`](Self::reseal_all) and drop the old one): see [`KeyRing`].
+///
 /// ```
 /// use oob::vault::{EncryptedVault, KeyRing, MemoryVault, Sealed, Vault, VaultKey};
 /// # use oob::{CallbackBase, Manager, OobPayload, provider::FixedNamespace, store::MemoryStore};

@@ -68,9 +68,33 @@ pub struct RandomFailed(#[source] pub(crate) Box<dyn std::error::Error + Send + 
 /// write, and older keys that still open what they sealed. Each key has a numeric id, stored
 /// with every sealed value.
 ///
-/// Rotation: add the new key as active and keep the old one; every write (a refresh, or
-/// [`EncryptedVault::reseal`](super::EncryptedVault::reseal)) re-seals under the new key.
-/// Once nothing sealed under the old key remains, drop it from the ring.
+/// # Rotation, across replicas
+///
+/// Every replica must be able to open what any other seals, at every moment of a rolling
+/// deploy. So rotate in three phases, each deployed to every replica before the next
+/// starts:
+///
+/// 1. **Distribute.** The new key joins every ring as an old key
+///    ([`with_old_key`](Self::with_old_key)); the current key stays active. Nothing is
+///    sealed with the new key yet, and every replica can already open it.
+/// 2. **Activate.** The new key becomes active and the previous one an old key. Replicas
+///    not yet updated still seal with the previous key, which every ring holds.
+/// 3. **Re-seal, then drop.** Once every replica seals with the new key, re-seal what the
+///    previous key sealed: [`EncryptedVault::reseal_all`](super::EncryptedVault::reseal_all)
+///    (every namespace, from a maintenance job; or
+///    [`reseal`](super::EncryptedVault::reseal) per entry). Then deploy rings without the
+///    previous key.
+///
+/// Activating a key that some replica does not hold yet breaks that replica's reads of
+/// everything the others write meanwhile ([`SealError::UnknownKey`](super::SealError)).
+/// A re-seal is a write and changes the entry's version: a replica's compare-and-swap on the
+/// version it read before (an OAuth refresh's final write) then fails with
+/// [`VaultError::Conflict`](super::VaultError::Conflict) and must read again; re-sealing
+/// before phase 2 is done everywhere makes such conflicts more likely and gains nothing
+/// (those replicas keep sealing with the old key). Drop the old key only after a
+/// `reseal_all` run [`is_complete`](super::ResealReport::is_complete): entries it cannot
+/// open are counted, not lost. For a compromised key, go through the phases without
+/// waiting, and accept that replicas not yet updated fail to read until they are.
 ///
 /// ```
 /// use oob::vault::{KeyRing, VaultKey};
