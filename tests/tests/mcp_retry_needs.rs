@@ -1,8 +1,10 @@
 //! 2026-07-28 retries beyond the one-credential case (hostile review, 2026-12-07): a tool
 //! that calls `require` twice (two needs, asked one round after the other, the tool run
-//! once), a state that expires while its retries wait for the browser step (none of them
-//! runs), and one user filling her share of the request-state guard (another's retries go
-//! on). Real rmcp clients and server on loopback.
+//! once), rmcp's `Parameters` extractor before `ToolCall` (the state still binds the
+//! arguments, behind `spec_wire`, in `SpecWire`, and behind neither), a state that expires
+//! while its retries wait for the browser step (none of them runs), and one user filling her
+//! share of the request-state guard (another's retries go on). Real rmcp clients and server
+//! on loopback (and an in-process pipe for `SpecWire`).
 
 mod mcp_support;
 
@@ -15,7 +17,9 @@ use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
 use mcp_support::UpstreamToken;
-use oob::mcp::rmcp::{Gate, Need, OobTools, SessionOwners, ToolCall, bind_sessions, spec_wire};
+use oob::mcp::rmcp::{
+    Gate, Need, OobTools, SessionOwners, SpecWire, ToolCall, bind_sessions, spec_wire,
+};
 use oob::mcp::{MemoryStateGuard, StateKeys};
 use oob::pending::AnyPending;
 use oob::provider::{FromVerifiedSubject, VerifiedSubject};
@@ -27,13 +31,15 @@ use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ClientConfig, ContentBlock, ErrorData,
     JsonObject, ProtocolVersion,
 };
+use rmcp::model::{ClientNotification, ClientRequest, ServerResult};
+use rmcp::service::{NotificationContext, Service};
 use rmcp::service::{RequestContext, RoleClient, RoleServer, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::streamable_http_server::{
     StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
 };
-use rmcp::{ClientLifecycleMode, ClientServiceExt, tool, tool_handler, tool_router};
+use rmcp::{ClientLifecycleMode, ClientServiceExt, ServiceExt, tool, tool_handler, tool_router};
 use serde_json::{Value, json};
 
 type Tools =
@@ -151,7 +157,23 @@ struct Srv {
 
 const KEY: [u8; 32] = *b"probe-request-state-key-32-bytes";
 
+/// How the streamable-HTTP handler is served: behind the `spec_wire` middleware or not.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wire {
+    Middleware,
+    Bare,
+}
+
 async fn serve(keys: StateKeys, accept_wait: Duration, guard: MemoryStateGuard) -> Srv {
+    serve_on(keys, accept_wait, guard, Wire::Middleware).await
+}
+
+async fn serve_on(
+    keys: StateKeys,
+    accept_wait: Duration,
+    guard: MemoryStateGuard,
+    wire: Wire,
+) -> Srv {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let manager = Manager::builder()
@@ -172,9 +194,11 @@ async fn serve(keys: StateKeys, accept_wait: Duration, guard: MemoryStateGuard) 
         Arc::new(LocalSessionManager::default()),
         StreamableHttpServerConfig::default().with_sse_keep_alive(None),
     );
-    let app = Router::new()
-        .nest_service("/mcp", mcp)
-        .layer(axum::middleware::from_fn(spec_wire))
+    let mut app = Router::new().nest_service("/mcp", mcp);
+    if wire == Wire::Middleware {
+        app = app.layer(axum::middleware::from_fn(spec_wire));
+    }
+    let app = app
         .layer(axum::middleware::from_fn_with_state(
             SessionOwners::new(),
             bind_sessions,
@@ -333,6 +357,165 @@ async fn a_tool_with_two_needs_asks_for_each_and_runs_once() {
     let r = c.call_tool_once(call(Some(state_b), None)).await.unwrap();
     assert!(text(&r).contains("tok_a+tok_b"));
     assert_eq!(s.runs.load(Ordering::SeqCst), 2);
+}
+
+/// The handler wrapped in `SpecWire`, served on an in-process pipe (as on stdio), every
+/// request from `user` (what a stdio server's fixed identity would give).
+async fn over_spec_wire_service(user: &str) -> (Srv, RunningService<RoleClient, ClientConfig>) {
+    let srv = serve(
+        StateKeys::new(KEY).unwrap(),
+        Duration::from_millis(200),
+        MemoryStateGuard::new(),
+    )
+    .await;
+    let server = Probe {
+        tools: srv.tools.clone(),
+        runs: srv.runs.clone(),
+    };
+    let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+    let as_user = AsUser(SpecWire::new(server), Namespace::new(user).unwrap());
+    tokio::spawn(async move {
+        if let Ok(running) = as_user.serve(server_io).await {
+            let _ = running.waiting().await;
+        }
+    });
+    let config: ClientConfig = serde_json::from_value(json!({"protocolVersion": "2026-07-28",
+        "capabilities": {"elicitation": {"url": {}}}, "clientInfo": {"name": "probe", "version": "1"}}))
+    .unwrap();
+    let client = config
+        .serve_with_lifecycle(
+            client_io,
+            ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            },
+        )
+        .await
+        .unwrap();
+    (srv, client)
+}
+
+/// A service whose every request comes from one verified user.
+struct AsUser<H>(H, Namespace);
+
+impl<H: Service<RoleServer>> Service<RoleServer> for AsUser<H> {
+    async fn handle_request(
+        &self,
+        request: ClientRequest,
+        mut context: RequestContext<RoleServer>,
+    ) -> Result<ServerResult, ErrorData> {
+        context
+            .extensions
+            .insert(VerifiedSubject::new(self.1.clone()));
+        self.0.handle_request(request, context).await
+    }
+
+    async fn handle_notification(
+        &self,
+        notification: ClientNotification,
+        context: NotificationContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.0.handle_notification(notification, context).await
+    }
+
+    fn get_info(&self) -> rmcp::model::ServerConfig {
+        self.0.get_info()
+    }
+
+    fn supported_protocol_versions(&self) -> std::borrow::Cow<'static, [ProtocolVersion]> {
+        self.0.supported_protocol_versions()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parameters_before_tool_call_still_binds_the_arguments() {
+    for wire in [Wire::Middleware, Wire::Bare] {
+        // Bare here stands for SpecWire, which needs no middleware.
+        let (s, c) = if wire == Wire::Bare {
+            over_spec_wire_service("alice").await
+        } else {
+            let s = serve(
+                StateKeys::new(KEY).unwrap(),
+                Duration::from_millis(200),
+                MemoryStateGuard::new(),
+            )
+            .await;
+            let c = client26(&s.base, "alice").await;
+            (s, c)
+        };
+        let (reqs, state) = asked(
+            c.call_tool_once(params("param_first", json!({"org": "acme"}), None, None))
+                .await
+                .unwrap(),
+        );
+        complete(&s.tools, &reqs[0].1, "upstream", "tok_alice").await;
+        let evil = c
+            .call_tool_once(params(
+                "param_first",
+                json!({"org": "evil"}),
+                Some(state.clone()),
+                accept("upstream_token"),
+            ))
+            .await;
+        let err = evil.expect_err("a state for other arguments is refused");
+        assert!(format!("{err:?}").contains("other parameters"), "{err:?}");
+        assert_eq!(s.runs.load(Ordering::SeqCst), 0);
+        let r = c
+            .call_tool_once(params(
+                "param_first",
+                json!({"org": "acme"}),
+                Some(state),
+                accept("upstream_token"),
+            ))
+            .await
+            .unwrap();
+        assert!(text(&r).contains("org=\\\"acme\\\""), "{}", text(&r));
+        assert_eq!(s.runs.load(Ordering::SeqCst), 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_wire_a_tool_call_that_cannot_see_its_arguments_seals_nothing() {
+    let s = serve_on(
+        StateKeys::new(KEY).unwrap(),
+        Duration::from_millis(200),
+        MemoryStateGuard::new(),
+        Wire::Bare,
+    )
+    .await;
+    let c = client26(&s.base, "alice").await;
+    // Parameters took the arguments before ToolCall: no state is sealed to the wrong ones.
+    let err = c
+        .call_tool_once(params("param_first", json!({"org": "acme"}), None, None))
+        .await
+        .expect_err("no state is sealed without the arguments");
+    assert!(format!("{err:?}").contains("cannot bind"), "{err:?}");
+    // ToolCall alone still sees them.
+    let (reqs, state) = asked(
+        c.call_tool_once(params("one_need", json!({"org": "acme"}), None, None))
+            .await
+            .unwrap(),
+    );
+    complete(&s.tools, &reqs[0].1, "upstream", "tok_alice").await;
+    let err = c
+        .call_tool_once(params(
+            "one_need",
+            json!({"org": "evil"}),
+            Some(state.clone()),
+            None,
+        ))
+        .await
+        .expect_err("other arguments");
+    assert!(format!("{err:?}").contains("other parameters"), "{err:?}");
+    let r = c
+        .call_tool_once(params(
+            "one_need",
+            json!({"org": "acme"}),
+            Some(state),
+            None,
+        ))
+        .await
+        .unwrap();
+    assert!(text(&r).contains("tok_alice"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,16 +7,24 @@ use ::rmcp::ErrorData;
 use ::rmcp::handler::server::common::FromContextPart;
 use ::rmcp::handler::server::tool::ToolCallContext;
 use ::rmcp::model::{CallToolRequestParams, CallToolResponse, InputResponses, JsonObject};
+use ::rmcp::service::{RequestContext, RoleServer};
 use serde_json::Value;
 
+use super::wire_calls::WireCalls;
 use crate::spec::Spec;
 
 /// The parts of a `tools/call` request the gate needs: the tool name and raw arguments
 /// (which a `requestState` is bound to), the echoed `requestState` and the client's
 /// `inputResponses` (2026-07-28).
 ///
-/// In a `#[tool]` method it is an extractor; it copies what it reads, so rmcp's
-/// `Parameters<P>` may come before or after it.
+/// In a `#[tool]` method it is an extractor. rmcp's `Parameters<P>` and `JsonObject`
+/// extractors take the arguments out of rmcp's context, so `ToolCall` reads them from what
+/// [`spec_wire`](super::spec_wire) or [`SpecWire`](super::SpecWire) kept of the request:
+/// served through either, the order of the extractors does not matter. Served through
+/// neither, `ToolCall` must come before `Parameters`/`JsonObject`; when it finds the
+/// arguments already taken (or the client sent none), a 2026-07-28 round that would seal or
+/// open a `requestState` fails with an internal error rather than bind the state to
+/// arguments it cannot see.
 ///
 /// One `ToolCall` is one call: pass the same one to every
 /// [`require`](super::OobTools::require) (and `OAuthTools::access_token`) of a tool that
@@ -35,6 +43,8 @@ use crate::spec::Spec;
 pub struct ToolCall {
     name: String,
     arguments: JsonObject,
+    /// Whether `arguments` are the request's (false: rmcp's context had none left).
+    known: bool,
     request_state: Option<String>,
     input_responses: InputResponses,
     /// What this call's `requestState` settled, once a gate settled it.
@@ -102,6 +112,7 @@ impl ToolCall {
         Self {
             name: name.into(),
             arguments,
+            known: true,
             request_state,
             input_responses: InputResponses::new(),
             round: Arc::default(),
@@ -121,6 +132,7 @@ impl ToolCall {
         Self {
             name: params.name.to_string(),
             arguments: params.arguments.clone().unwrap_or_default(),
+            known: true,
             request_state: params.request_state.clone(),
             input_responses: params.input_responses.clone().unwrap_or_default(),
             round: Arc::default(),
@@ -160,9 +172,18 @@ impl ToolCall {
             .and_then(Value::as_str)
     }
 
-    /// The params a `requestState` binds: name and arguments.
-    pub(super) fn bound_params(&self) -> Value {
-        serde_json::json!({"name": self.name, "arguments": self.arguments})
+    /// The params a `requestState` binds: name and arguments; an error when the arguments
+    /// could not be seen (see [`ToolCall`]).
+    pub(super) fn bound_params(&self) -> Result<Value, ErrorData> {
+        if !self.known {
+            tracing::error!(target: "oob", tool = %self.name,
+                "ToolCall found no arguments: serve the MCP endpoint through spec_wire or SpecWire, or put the ToolCall extractor before Parameters/JsonObject");
+            return Err(ErrorData::internal_error(
+                "the server cannot bind a requestState to this call's arguments",
+                None,
+            ));
+        }
+        Ok(serde_json::json!({"name": self.name, "arguments": self.arguments}))
     }
 
     /// What this call's `requestState` settled (a lock: one gate at a time settles it).
@@ -171,18 +192,50 @@ impl ToolCall {
     }
 }
 
-/// rmcp extractor: the call of the `#[tool]` method's request. Copies (never takes) the
-/// arguments, `requestState` and `inputResponses`, so rmcp's own extractors still see them.
+/// rmcp extractor: the call of the `#[tool]` method's request. Reads the name and arguments
+/// [`spec_wire`](super::spec_wire) or [`SpecWire`](super::SpecWire) kept of the request
+/// (so rmcp's `Parameters` may come first and take them), else what rmcp's context still
+/// has; copies (never takes) the `requestState` and `inputResponses`.
 impl<S> FromContextPart<ToolCallContext<'_, S>> for ToolCall {
     fn from_context_part(context: &mut ToolCallContext<'_, S>) -> Result<Self, ErrorData> {
+        let kept = kept_arguments(&context.request_context, &context.name);
+        let (arguments, known) = match (kept, &context.arguments) {
+            // Both seen: they are one request's, unless something rewrote them in between.
+            (Some(kept), Some(left)) if kept != *left => {
+                return Err(ErrorData::invalid_params(
+                    "the tool call's arguments changed after the request was read",
+                    None,
+                ));
+            }
+            (Some(kept), _) => (kept, true),
+            (None, Some(left)) => (left.clone(), true),
+            (None, None) => (JsonObject::new(), false),
+        };
         Ok(Self {
             name: context.name.to_string(),
-            arguments: context.arguments.clone().unwrap_or_default(),
+            arguments,
+            known,
             request_state: context.request_state.clone(),
             input_responses: context.input_responses.clone().unwrap_or_default(),
             round: Arc::default(),
         })
     }
+}
+
+/// The arguments of the `tools/call` of `ctx` named `name`, as the request carried them,
+/// from [`SpecWire`](super::SpecWire) (the context's extensions) or
+/// [`spec_wire`](super::spec_wire) (the HTTP request's), matched by JSON-RPC id.
+fn kept_arguments(ctx: &RequestContext<RoleServer>, name: &str) -> Option<JsonObject> {
+    let id = serde_json::to_value(&ctx.id).ok()?;
+    let direct = ctx.extensions.get::<WireCalls>();
+    let http = ctx
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<WireCalls>());
+    direct
+        .into_iter()
+        .chain(http)
+        .find_map(|calls| calls.find(&id, name))
 }
 
 /// What a tool needs: the spec of the pending to create (or join), the vault key the

@@ -75,6 +75,7 @@ mod retry;
 mod session;
 mod tools;
 mod wire;
+mod wire_calls;
 
 use ::rmcp::service::{RequestContext, RoleServer};
 

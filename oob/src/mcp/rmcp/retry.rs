@@ -91,7 +91,7 @@ where
                 None,
             ));
         }
-        let params = call.bound_params();
+        let params = call.bound_params()?;
         let binding = Binding::new(namespace, TOOLS_CALL, &params);
         let opened = self
             .keys
@@ -201,7 +201,7 @@ where
         open: &[Pending<T, Open>],
         message: &str,
     ) -> Result<CallToolResponse, ErrorData> {
-        let params = call.bound_params();
+        let params = call.bound_params()?;
         let binding = Binding::new(namespace, TOOLS_CALL, &params);
         let asks = open
             .iter()

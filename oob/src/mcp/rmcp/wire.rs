@@ -23,13 +23,16 @@ use ::rmcp::service::{NotificationContext, RequestContext, RoleServer, Service};
 use serde_json::Value;
 
 use super::super::ELICITATION_CREATE;
+use super::wire_calls::{WireCalls, keep_calls};
 
 /// An rmcp server handler served with spec-exact `input_required` results.
 ///
 /// rmcp models a URL-mode elicitation with an `elicitation_id` it always serializes, so an
 /// `input_required` result built from its types carries `"elicitationId": ""`, a field
 /// revision 2026-07-28 removed. Wrapping the handler rewrites such a result, and nothing
-/// else, into the JSON the revision defines. Use it where rmcp takes a service:
+/// else, into the JSON the revision defines; it also keeps the name and arguments of each
+/// `tools/call`, so that [`ToolCall`](super::ToolCall) binds a `requestState` to them
+/// whatever extractor comes first. Use it where rmcp takes a service:
 ///
 /// ```ignore
 /// StreamableHttpService::new(move || Ok(SpecWire::new(server.clone())), sessions, config)
@@ -55,8 +58,17 @@ impl<H: ServerHandler> Service<RoleServer> for SpecWire<H> {
     async fn handle_request(
         &self,
         request: ClientRequest,
-        context: RequestContext<RoleServer>,
+        mut context: RequestContext<RoleServer>,
     ) -> Result<ServerResult, ErrorData> {
+        if let ClientRequest::CallToolRequest(call) = &request
+            && let Ok(id) = serde_json::to_value(&context.id)
+        {
+            let arguments = call.params.arguments.clone().unwrap_or_default();
+            let name = call.params.name.to_string();
+            context
+                .extensions
+                .insert(WireCalls::one(id, name, arguments));
+        }
         match Service::handle_request(&self.0, request, context).await? {
             ServerResult::InputRequiredResult(r) => Ok(ServerResult::CustomResult(CustomResult(
                 input_required_value(&r)?,
@@ -84,7 +96,10 @@ impl<H: ServerHandler> Service<RoleServer> for SpecWire<H> {
 
 /// axum middleware for the streamable-HTTP MCP endpoint: every `input_required` result in
 /// a response (JSON or server-sent events, rewritten event by event as they stream) is
-/// written without `elicitationId`; nothing else changes.
+/// written without `elicitationId`; nothing else changes. It also keeps the name and
+/// arguments of each `tools/call` it passes on (the body is read, up to 4 MiB, and passed on
+/// unchanged), so that [`ToolCall`](super::ToolCall) binds a `requestState` to them whatever
+/// extractor comes first.
 ///
 /// ```ignore
 /// let mcp = Router::new()
@@ -92,6 +107,7 @@ impl<H: ServerHandler> Service<RoleServer> for SpecWire<H> {
 ///     .layer(axum::middleware::from_fn(spec_wire));
 /// ```
 pub async fn spec_wire(request: Request, next: Next) -> Response {
+    let request = keep_calls(request).await;
     let response = next.run(request).await;
     let (parts, body) = response.into_parts();
     let stream = Rewrite {

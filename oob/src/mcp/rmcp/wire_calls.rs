@@ -1,0 +1,187 @@
+//! What [`spec_wire`](super::spec_wire) and [`SpecWire`](super::SpecWire) keep of each
+//! `tools/call` request: its name and arguments, so that [`ToolCall`](super::ToolCall)
+//! binds a `requestState` to the arguments the client sent even when rmcp's `Parameters`
+//! or `JsonObject` extractor took them out of rmcp's context first.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use ::rmcp::model::JsonObject;
+use axum::body::{Body, BodyDataStream, Bytes};
+use axum::extract::Request;
+use futures_core::Stream;
+use http::Method;
+use serde_json::Value;
+
+/// Keeps the `tools/call` requests of a POSTed JSON-RPC body in the HTTP request's
+/// extensions (which rmcp's HTTP transport hands to the handler's context).
+pub(super) async fn keep_calls(request: Request) -> Request {
+    if request.method() != Method::POST {
+        return request;
+    }
+    let (mut parts, body) = request.into_parts();
+    let (body, bytes) = read_body(body).await;
+    if let Some(bytes) = bytes {
+        let calls = WireCalls::of_body(&bytes);
+        if !calls.0.is_empty() {
+            parts.extensions.insert(calls);
+        }
+    }
+    Request::from_parts(parts, body)
+}
+/// The `tools/call` requests of one HTTP request or one rmcp request, as the client sent
+/// them (name and arguments by JSON-RPC id), kept by [`spec_wire`] and [`SpecWire`] so that
+/// [`ToolCall`](super::ToolCall) binds a `requestState` to the arguments whatever
+/// extractor took them out of rmcp's context first.
+#[derive(Debug, Clone, Default)]
+pub(super) struct WireCalls(Vec<(Value, String, JsonObject)>);
+
+impl WireCalls {
+    /// The one call of an rmcp request (what [`SpecWire`](super::SpecWire) keeps).
+    pub(super) fn one(id: Value, name: String, arguments: JsonObject) -> Self {
+        Self(vec![(id, name, arguments)])
+    }
+
+    /// The `tools/call` requests in a JSON-RPC body (one message, or a batch).
+    fn of_body(body: &[u8]) -> Self {
+        let Ok(message) = serde_json::from_slice::<Value>(body) else {
+            return Self::default();
+        };
+        let messages = match message {
+            Value::Array(batch) => batch,
+            one => vec![one],
+        };
+        let calls: Vec<_> = messages
+            .into_iter()
+            .filter_map(|mut m| {
+                if m.get("method").and_then(Value::as_str) != Some("tools/call") {
+                    return None;
+                }
+                let id = m.get_mut("id").map(Value::take)?;
+                let params = m.get_mut("params")?;
+                let name = params.get("name")?.as_str()?.to_owned();
+                let arguments = match params.get_mut("arguments").map(Value::take) {
+                    Some(Value::Object(arguments)) => arguments,
+                    _ => JsonObject::new(),
+                };
+                Some((id, name, arguments))
+            })
+            .collect();
+        // An id used twice (an invalid batch) names no call: neither is kept.
+        let unique = |id: &Value| calls.iter().filter(|(i, _, _)| i == id).count() == 1;
+        let kept = calls
+            .iter()
+            .filter(|(id, _, _)| unique(id))
+            .cloned()
+            .collect();
+        Self(kept)
+    }
+
+    /// The arguments of the call with JSON-RPC id `id`, if it is the tool `name`.
+    pub(super) fn find(&self, id: &Value, name: &str) -> Option<JsonObject> {
+        self.0
+            .iter()
+            .find(|(i, n, _)| i == id && n == name)
+            .map(|(_, _, arguments)| arguments.clone())
+    }
+}
+
+/// The most of a request body [`spec_wire`] reads to keep its `tools/call` arguments (rmcp's
+/// own default limit); a longer body passes on unread, and its calls' arguments are not kept.
+const KEEP_LIMIT: usize = 4 * 1024 * 1024;
+
+/// Reads `body` up to [`KEEP_LIMIT`]: the body again (unchanged for the service) and, when
+/// it was read whole, its bytes.
+async fn read_body(body: Body) -> (Body, Option<Bytes>) {
+    let mut stream = body.into_data_stream();
+    let mut buf = Vec::new();
+    loop {
+        match std::future::poll_fn(|cx| Pin::new(&mut stream).poll_next(cx)).await {
+            Some(Ok(bytes)) => {
+                buf.extend_from_slice(&bytes);
+                if buf.len() > KEEP_LIMIT {
+                    let replay = Replay {
+                        items: VecDeque::from([Ok(Bytes::from(buf))]),
+                        rest: Some(stream),
+                    };
+                    return (Body::from_stream(replay), None);
+                }
+            }
+            // The bytes read, then the error: the service sees the body fail as it did.
+            Some(Err(e)) => {
+                let replay = Replay {
+                    items: VecDeque::from([Ok(Bytes::from(buf)), Err(e)]),
+                    rest: None,
+                };
+                return (Body::from_stream(replay), None);
+            }
+            None => {
+                let bytes = Bytes::from(buf);
+                return (Body::from(bytes.clone()), Some(bytes));
+            }
+        }
+    }
+}
+
+/// A body read in part: what was read, then the rest.
+struct Replay {
+    items: VecDeque<Result<Bytes, axum::Error>>,
+    rest: Option<BodyDataStream>,
+}
+
+impl Stream for Replay {
+    type Item = Result<Bytes, axum::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(item) = self.items.pop_front() {
+            return Poll::Ready(Some(item));
+        }
+        match self.rest.as_mut() {
+            Some(rest) => Pin::new(rest).poll_next(cx),
+            None => Poll::Ready(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::WireCalls;
+
+    #[test]
+    fn the_calls_of_a_body_by_id_and_name() {
+        let body = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+            "params": {"name": "t", "arguments": {"org": "acme"}}});
+        let calls = WireCalls::of_body(body.to_string().as_bytes());
+        let args = calls.find(&json!(7), "t").expect("kept");
+        assert_eq!(args["org"], "acme");
+        assert!(calls.find(&json!("7"), "t").is_none());
+        assert!(calls.find(&json!(7), "other").is_none());
+        // No arguments: an empty object.
+        let body = json!({"jsonrpc": "2.0", "id": "a", "method": "tools/call",
+            "params": {"name": "t"}});
+        let calls = WireCalls::of_body(body.to_string().as_bytes());
+        assert!(calls.find(&json!("a"), "t").is_some_and(|a| a.is_empty()));
+        // Other methods, notifications and bodies that are not JSON keep nothing.
+        for body in [
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).to_string(),
+            json!({"jsonrpc": "2.0", "method": "tools/call", "params": {"name": "t"}}).to_string(),
+            "not json".to_owned(),
+        ] {
+            assert!(WireCalls::of_body(body.as_bytes()).0.is_empty(), "{body}");
+        }
+        // An id used twice in a batch names no call.
+        let call = |org: &str| {
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "t", "arguments": {"org": org}}})
+        };
+        let batch = json!([call("acme"), call("evil")]).to_string();
+        assert!(
+            WireCalls::of_body(batch.as_bytes())
+                .find(&json!(1), "t")
+                .is_none()
+        );
+    }
+}
