@@ -414,7 +414,7 @@ async fn secret_form_in_a_browser() {
         wait_text(c, "Saved. You can close this tab").await?;
 
         // Back, then reload: "already saved", from the still-running server.
-        back_and_reload(c, "Already saved").await?;
+        back_and_reload(c, "Already done").await?;
         // Another user after the end: the same refusal as before.
         sign_in_from(c, &ex.url, "mallory").await?;
         wait_text(c, "belongs to another account").await?;
@@ -430,7 +430,7 @@ async fn secret_form_double_submit_on_a_slow_link() {
         sign_in_from(c, &ex.url, "alice").await?;
         wait_text(c, "Connect <your> database").await?;
         fill_secret_form(c, "5432").await?;
-        double_submit(c, "form button", &["Already saved", "Saved. You can close"]).await?;
+        double_submit(c, "form button", &["Already done", "Saved. You can close"]).await?;
         one_completion(&ex).await?;
         ex.stop_with("INT")
     })
@@ -451,7 +451,7 @@ async fn device_code_in_a_browser() {
             .click()
             .await?;
         wait_text(c, "Approved").await?;
-        back_and_reload(c, "Already saved").await?;
+        back_and_reload(c, "Already done").await?;
         ex.stop_with("TERM")
     })
     .await;
@@ -530,7 +530,7 @@ async fn quickstart_in_a_browser() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         // Back and reload after completion.
-        back_and_reload(c, "Already saved").await?;
+        back_and_reload(c, "Already done").await?;
         ex.stop_with("TERM")
     })
     .await;
@@ -568,7 +568,7 @@ async fn quickstart_and_device_code_double_submit_on_a_slow_link() {
         sign_in_from(c, &ex.url, "alice@example.com").await?;
         let key = c.wait().for_element(Locator::Id("key")).await?;
         key.send_keys("sk-live-twice").await?;
-        double_submit(c, "form button", &["Already saved", "Saved. You can close"]).await?;
+        double_submit(c, "form button", &["Already done", "Saved. You can close"]).await?;
         ex.stop_with("TERM")
     })
     .await;
@@ -576,7 +576,7 @@ async fn quickstart_and_device_code_double_submit_on_a_slow_link() {
         let ex = start(env!("CARGO_BIN_EXE_device_code"), "device-code")?;
         sign_in_from(c, &ex.url, "alice").await?;
         wait_text(c, "WDJB-MJHT").await?;
-        double_submit(c, "button[value=approve]", &["Already saved", "Approved"]).await?;
+        double_submit(c, "button[value=approve]", &["Already done", "Approved"]).await?;
         one_completion(&ex).await?;
         ex.stop_with("TERM")
     })
@@ -660,8 +660,8 @@ async fn mcp_server_in_a_browser() {
             .await?;
         token.send_keys("gho_from_the_browser").await?;
         // A double submit on a slow link ends on a success page.
-        double_submit(c, "form button", &["Already saved", "Saved"]).await?;
-        back_and_reload(c, "Already saved").await?;
+        double_submit(c, "form button", &["Already done", "Saved"]).await?;
+        back_and_reload(c, "Already done").await?;
         // The host's retry runs the tool.
         let mut retry = CallToolRequestParams::new("list_repos");
         retry.request_state = Some(state);

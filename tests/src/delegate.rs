@@ -156,6 +156,10 @@ where
         self.inner.name()
     }
 
+    fn retention(&self) -> std::time::Duration {
+        self.inner.retention()
+    }
+
     async fn create(
         &self,
         new: &NewRecord<T>,

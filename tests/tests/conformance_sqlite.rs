@@ -35,6 +35,10 @@ async fn make(retention: Duration) -> TempStore {
 oob_tests::store_conformance!(make);
 
 impl Store<DeviceCode> for TempStore {
+    fn retention(&self) -> std::time::Duration {
+        Store::retention(&self.store)
+    }
+
     fn create(
         &self,
         new: &NewRecord<DeviceCode>,

@@ -196,6 +196,9 @@ impl Store<DeviceCode> for Down {
     fn name(&self) -> &'static str {
         "down"
     }
+    fn retention(&self) -> Duration {
+        oob::store::DEFAULT_RETENTION
+    }
     async fn create(
         &self,
         _: &NewRecord<DeviceCode>,
@@ -320,5 +323,32 @@ fn a_record_the_expiry_count_cannot_read_does_not_stop_the_purge() {
         tokio::time::advance(Duration::from_secs(6)).await;
         assert_eq!(m.purge().await.expect("the purge runs"), 2);
         assert_eq!(m.store().inner.len(), 0);
+    });
+}
+
+/// With zero retention an expired record is gone for every read at its deadline; the
+/// sweeper's count still sees that it expired (it reads it as it stood just before), so the
+/// open gauge comes back to zero and each expiry is counted once.
+#[test]
+fn expiries_are_counted_with_zero_retention() {
+    recorded(async |snapshotter| {
+        let mut seen = Seen::default();
+        let open = format!("oob_interactions_open{{{KIND}}}");
+        let m = manager(MemoryStore::new().with_retention(Duration::ZERO));
+        let alice = Some(user("alice@example.com"));
+        for _ in 0..3 {
+            m.create(&alice, spec().ttl(Duration::from_secs(5)))
+                .await
+                .unwrap();
+        }
+        let done = m.create(&alice, spec()).await.unwrap();
+        m.complete(done).await.unwrap();
+        tokio::time::advance(Duration::from_secs(6)).await;
+        m.purge().await.unwrap();
+        m.purge().await.unwrap();
+        seen.take(&snapshotter);
+        assert_eq!(seen.counter(&total("expired")), 3, "{:?}", seen.counters);
+        assert_eq!(seen.counter(&total("completed")), 1);
+        assert_eq!(seen.gauge(&open), 0.0);
     });
 }

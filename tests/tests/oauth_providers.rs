@@ -7,8 +7,6 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use axum::response::IntoResponse;
-use axum::routing::post;
 use oob::oauth::{Consent, OAuth, OAuthError, TokenSet};
 use oob::provider::FromVerifiedSubject;
 use oob::store::MemoryStore;

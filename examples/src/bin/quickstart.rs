@@ -204,7 +204,7 @@ async fn act_as_user(base: &str, url: &str) -> Result<(), BoxError> {
 
     let res = post("sk-again").await?;
     ensure(
-        res.status() == 200 && res.text().await?.contains("Already saved"),
+        res.status() == 200 && res.text().await?.contains("Already done"),
         "a second submit: already saved",
     )?;
     Ok(())

@@ -598,7 +598,7 @@ async fn selftest(
     let res = post(good(&csrf)).await?;
     ensure(res.status() == 200, "a replayed submit: success status")?;
     ensure(
-        res.text().await?.contains("Already saved"),
+        res.text().await?.contains("Already done"),
         "says it was saved",
     )?;
     let res = c.get(&url).header("cookie", &mallory).send().await?;

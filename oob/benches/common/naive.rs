@@ -62,6 +62,14 @@ impl<T> NaiveStore<T> {
 }
 
 impl<T: Send + Sync + 'static> Store<T> for NaiveStore<T> {
+    fn retention(&self) -> std::time::Duration {
+        if self.keep {
+            oob::store::DEFAULT_RETENTION
+        } else {
+            std::time::Duration::ZERO
+        }
+    }
+
     async fn create(
         &self,
         new: &NewRecord<T>,

@@ -43,6 +43,10 @@ fn number(namespace: &Namespace) -> usize {
 }
 
 impl<T: Send + Sync + 'static> Store<T> for VecStore<T> {
+    fn retention(&self) -> std::time::Duration {
+        oob::store::DEFAULT_RETENTION
+    }
+
     async fn create(
         &self,
         new: &NewRecord<T>,

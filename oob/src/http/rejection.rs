@@ -69,7 +69,7 @@ impl RejectionKind {
         match self {
             Self::MissingId | Self::MalformedId => "This link is not valid.",
             Self::NotFound => "This request does not exist.",
-            Self::Completed => "Already saved: this request was completed.",
+            Self::Completed => "Already done: this request was completed.",
             Self::Cancelled | Self::Declined => "This request was cancelled.",
             Self::Expired => "This request has expired.",
             Self::NoIdentity => "Please sign in to continue.",
@@ -87,8 +87,10 @@ impl RejectionKind {
             Self::MissingId | Self::MalformedId | Self::NotFound => {
                 "Check that you opened the whole link, or ask the assistant for a new one."
             }
+            // Not "saved": what the completing request persisted is the service's to say
+            // (a completer that went away mid-way may have persisted nothing).
             Self::Completed => {
-                "Your answer was saved. You can close this tab and go back to the assistant."
+                "There is nothing more to do here. You can close this tab and go back to the assistant."
             }
             Self::Cancelled | Self::Declined | Self::Expired => {
                 "Nothing was saved. Ask the assistant again for a new link."

@@ -10,7 +10,7 @@ use crate::namespace::Namespace;
 use crate::payload::OobPayload;
 use crate::pending::Pending;
 use crate::state::Completed;
-use crate::store::{Record, Store, Wake};
+use crate::store::{Record, RecordState, Store, TransitionError, Wake};
 
 use super::instrument::{finished, observed};
 
@@ -22,7 +22,17 @@ where
     S: Store<T>,
     P: Send + Sync + 'static,
 {
-    pending: Option<(Manager<T, S, P>, Record<T>)>,
+    pending: Option<(Manager<T, S, P>, Armed<T>)>,
+}
+
+/// What an armed [`WakeOnDrop`] knows of the completion it stands for.
+enum Armed<T> {
+    /// The store's transition was sent and its answer has not arrived (the future was
+    /// dropped while it was in flight, or the store failed): it may have been applied. The
+    /// guard reads the record and wakes its waiters if it reads completed in this namespace.
+    Unanswered(PendingId, Namespace),
+    /// The store completed this record; its waiters have not been woken.
+    Answered(Record<T>),
 }
 
 impl<T, S, P> Drop for WakeOnDrop<T, S, P>
@@ -32,16 +42,27 @@ where
     P: Send + Sync + 'static,
 {
     fn drop(&mut self) {
-        if let Some((manager, record)) = self.pending.take()
+        if let Some((manager, armed)) = self.pending.take()
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
         {
             runtime.spawn(async move {
-                let _ = observed(
-                    manager.inner.store.name(),
-                    "wake",
-                    manager.inner.store.wake(&record),
-                )
-                .await;
+                let store = &manager.inner.store;
+                let record = match armed {
+                    Armed::Answered(record) => record,
+                    Armed::Unanswered(id, namespace) => {
+                        match observed(store.name(), "get", store.get(id, manager.now())).await {
+                            Ok(Some(r))
+                                if r.id == id
+                                    && r.namespace == namespace
+                                    && matches!(r.state, RecordState::Completed { .. }) =>
+                            {
+                                r
+                            }
+                            _ => return,
+                        }
+                    }
+                };
+                let _ = observed(store.name(), "wake", store.wake(&record)).await;
             });
         }
     }
@@ -88,19 +109,36 @@ where
         // From before the store finishes the record until the waiters are woken, this
         // process's waiters of `id` wait for the wake-up instead of answering at a read.
         let settling = self.inner.settling.begin(id);
-        let record = observed(
+        // Should this future be dropped (its caller went away, e.g. an HTTP client
+        // disconnected) or unwind before it wakes the waiters itself, the guard does: from
+        // before the transition is sent, since a store may apply it while its answer is lost.
+        let mut guard = WakeOnDrop {
+            pending: Some((self.clone(), Armed::Unanswered(id, namespace.clone()))),
+        };
+        let answer = observed(
             self.inner.store.name(),
             "complete",
             self.inner.store.complete(id, None, self.now(), Wake::Later),
         )
-        .await
-        .map_err(|e| Error::from_transition(id, e))?;
+        .await;
+        let record = match answer {
+            Ok(record) => record,
+            Err(e) => {
+                // Refused (not found, finished, another namespace): nothing to wake. A store
+                // failure may have applied it: the guard looks.
+                if !matches!(e, TransitionError::Store(_)) {
+                    guard.pending = None;
+                }
+                return Err(Error::from_transition(id, e));
+            }
+        };
         let checked = self
             .check_answer(&record, id, Some(&namespace))
             .and_then(|()| self.completed_pending(record.clone()));
         let done = match checked {
             Ok(done) => done,
             Err(e) => {
+                guard.pending = None;
                 drop(settling);
                 // A store that answered with another record or state: hand out nothing. Its
                 // answer is not trusted for the wake-up either (it would wake another id's
@@ -121,11 +159,9 @@ where
                 return Err(e);
             }
         };
-        // Should this future be dropped (its caller went away, e.g. an HTTP client
-        // disconnected) or unwind before it wakes the waiters itself, the guard does.
-        let mut guard = WakeOnDrop {
-            pending: Some((self.clone(), record.clone())),
-        };
+        if let Some((_, armed)) = guard.pending.as_mut() {
+            *armed = Armed::Answered(record.clone());
+        }
         self.inner.log.event("complete", T::KIND, id, &namespace);
         finished(T::KIND, &record);
         let persisted = persist(NamespaceToken::new(namespace)).await;

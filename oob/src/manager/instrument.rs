@@ -104,15 +104,16 @@ mod watch {
             }
         }
 
-        /// The watched interactions whose deadline is at or before `now`, no longer watched.
-        pub(crate) fn take_due(&self, now: Timestamp) -> Vec<PendingId> {
+        /// The watched interactions whose deadline is at or before `now`, with their
+        /// deadlines, no longer watched.
+        pub(crate) fn take_due(&self, now: Timestamp) -> Vec<(PendingId, Timestamp)> {
             let mut due = self.due.lock().unwrap_or_else(|e| e.into_inner());
             let mut ids = Vec::new();
             while let Some(Reverse((at, id))) = due.peek().copied()
                 && at <= now
             {
                 due.pop();
-                ids.push(id);
+                ids.push((id, at));
             }
             ids
         }

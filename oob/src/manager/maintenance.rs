@@ -8,7 +8,7 @@ use crate::error::Error;
 use crate::payload::OobPayload;
 use crate::store::{NamespaceScope, Store};
 #[cfg(feature = "metrics")]
-use crate::store::{RecordState, StoreError};
+use crate::store::{Record, RecordState, StoreError};
 
 #[cfg(feature = "metrics")]
 use super::instrument::finished;
@@ -77,12 +77,32 @@ where
     /// Best effort, and never in the purge's way: a record that does not decode is not
     /// counted, and the first other failure ends the counting (the store is likely down: the
     /// purge then reports it; the ids not read yet go uncounted).
+    ///
+    /// A record past its deadline that no read sees any more (zero retention, or a retention
+    /// shorter than the sweeper's period) is read as it stood just before its deadline: if it
+    /// was still open then, it expired (the purge after this count forgets it). Only one
+    /// forgotten already, by another replica's purge, goes uncounted.
     #[cfg(feature = "metrics")]
     async fn count_expiries(&self) {
         let now = self.now();
-        for id in self.inner.expiries.take_due(now) {
-            let store = &self.inner.store;
-            match observed(store.name(), "get", store.get(id, now)).await {
+        let store = &self.inner.store;
+        for (id, deadline) in self.inner.expiries.take_due(now) {
+            let read = match observed(store.name(), "get", store.get(id, now)).await {
+                Ok(None) => {
+                    let before =
+                        crate::time::Timestamp::from_millis(deadline.as_millis().saturating_sub(1));
+                    observed(store.name(), "get", store.get(id, before))
+                        .await
+                        .map(|r| {
+                            r.filter(|r| r.state.is_open()).map(|r| Record {
+                                state: RecordState::Expired { at: r.expires_at },
+                                ..r
+                            })
+                        })
+                }
+                read => read,
+            };
+            match read {
                 Ok(Some(record)) if matches!(record.state, RecordState::Expired { .. }) => {
                     finished(T::KIND, &record);
                 }

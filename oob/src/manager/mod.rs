@@ -278,7 +278,45 @@ where
     /// still succeeds, since the completion and the persisted result stand: waiters elsewhere
     /// see them at their next read. If the returned future is dropped before it finishes
     /// (its caller went away), the waiters are still woken, from a task on the current tokio
-    /// runtime.
+    /// runtime, also when the store's answer to the transition was still in flight.
+    ///
+    /// **A dropped future drops `persist` too.** axum drops a handler's future when its
+    /// client disconnects, and a timeout layer drops it when it fires: if that happens
+    /// while `persist` runs, the pending stays completed with nothing persisted (its
+    /// waiters are woken `Completed` and find nothing), and a second submit is refused as
+    /// already completed. Where what the user gave must be kept (a secret, an OAuth code
+    /// that cannot be exchanged twice), run the completion in a task of its own and await
+    /// its handle: dropping a `JoinHandle` does not stop the task.
+    ///
+    /// ```
+    /// # use oob::{CallbackBase, Manager, Namespace, OobPayload, Spec};
+    /// # use oob::provider::FixedNamespace;
+    /// # use oob::store::MemoryStore;
+    /// # use oob::vault::{MemoryVault, Vault};
+    /// # #[derive(Clone, OobPayload)]
+    /// # #[oob(kind = "api_key", route = "/oob/key/{id}")]
+    /// # struct ApiKey;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::builder()
+    /// #     .store(MemoryStore::new())
+    /// #     .provider(FixedNamespace::new(Namespace::new("alice").unwrap()))
+    /// #     .callback_base(CallbackBase::parse("https://ex.com").unwrap())
+    /// #     .build();
+    /// # let vault = MemoryVault::<String>::new();
+    /// # let open = manager.create(&(), Spec::new(ApiKey)).await?;
+    /// let (m, writer) = (manager.clone(), vault.clone());
+    /// let completion = tokio::spawn(async move {
+    ///     m.complete_with(open, async move |token| writer.put(&token, "key", "sk-1".into()).await)
+    ///         .await
+    /// });
+    /// // Should this handler's future be dropped here, the task still persists and wakes.
+    /// let (done, ()) = completion.await??;
+    /// # let _ = done;
+    /// # assert_eq!(vault.get(&manager.caller(&())?, "key").await?.as_deref(), Some("sk-1"));
+    /// # Ok(())
+    /// # }
+    /// ```
     ///
     /// ```
     /// # use oob::{CallbackBase, Manager, Namespace, OobPayload, Spec};

@@ -25,7 +25,9 @@ pub enum Outcome<T> {
     Declined(Pending<T, Cancelled>),
     /// Its deadline passed.
     Expired(Pending<T, Expired>),
-    /// It was removed (its namespace cleared) before it finished.
+    /// It was removed before this waiter saw it finish: its namespace was cleared, or, with
+    /// zero retention, it was completed or cancelled and removed while no event of it reached
+    /// this waiter (another process on one SQLite file, a store without events).
     Removed(PendingId),
     /// The wait's own timeout passed first; the pending is still open.
     TimedOut,
@@ -34,6 +36,29 @@ pub enum Outcome<T> {
 /// How often a waiter re-reads a record whose completion this process is still persisting
 /// (it is normally woken by the completer well before).
 const SETTLE_RECHECK: Duration = Duration::from_millis(200);
+
+/// The longest a waiter sleeps between two reads of an open pending when nothing wakes it:
+/// half the time a finished record stays readable (its store's retention; with zero
+/// retention, half the time a finished record is kept for its wake-up), so a finish whose
+/// event never reached this waiter is still read before the record is forgotten. At least
+/// 50 ms, so a tiny retention does not make a waiter spin.
+fn recheck(retention: Duration) -> Duration {
+    let window = if retention.is_zero() {
+        crate::store::lifecycle::WAKE_GRACE
+    } else {
+        retention
+    };
+    (window / 2).max(Duration::from_millis(50))
+}
+
+/// Sleeps until `until`, or forever when there is no such instant (a timeout too long to
+/// add to now: a wait with no timeout).
+async fn sleep_until(until: Option<tokio::time::Instant>) {
+    match until {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
 
 impl<T, S, P> Manager<T, S, P>
 where
@@ -60,7 +85,9 @@ where
     }
 
     async fn wait_inner(&self, id: PendingId, timeout: Duration) -> Result<Outcome<T>, Error> {
-        let until = tokio::time::Instant::now() + timeout;
+        // `Duration::MAX` (wait as long as it takes) cannot be added to now: no timeout.
+        let until = tokio::time::Instant::now().checked_add(timeout);
+        let recheck = recheck(self.inner.store.retention());
         let mut sub = observed(
             self.inner.store.name(),
             "subscribe",
@@ -83,11 +110,35 @@ where
                     self.bound(&r)?;
                     return Ok(self.outcome(Record::clone(&r)));
                 }
+                if self.inner.settling.contains(id) {
+                    // Completed here and still being persisted, and already forgotten by the
+                    // store (zero retention and a persist step longer than the wake grace):
+                    // the completer's wake-up carries the outcome.
+                    tokio::select! {
+                        event = sub.changed() => {
+                            if let Some(r) = event.filter(|r| !r.state.is_open()) {
+                                self.bound(&r)?;
+                                return Ok(self.outcome(Record::clone(&r)));
+                            }
+                        }
+                        () = tokio::time::sleep(SETTLE_RECHECK) => {}
+                        () = sleep_until(until) => return Ok(Outcome::TimedOut),
+                    }
+                    continue;
+                }
+                // Gone since the last read, which found it open. A finish would have been
+                // heard, or read at a re-read (see `recheck`) while it stays readable; an
+                // expired record stays readable for the retention after its deadline. So it
+                // expired only if it is past the end of that window (with zero retention: its
+                // deadline); otherwise it was removed (its namespace cleared).
+                let retention = self.inner.store.retention();
                 return match last_open {
-                    Some(r) if r.expires_at <= now => Ok(self.outcome(Record {
-                        state: RecordState::Expired { at: r.expires_at },
-                        ..r
-                    })),
+                    Some(r) if r.expires_at.saturating_add(retention) <= now => {
+                        Ok(self.outcome(Record {
+                            state: RecordState::Expired { at: r.expires_at },
+                            ..r
+                        }))
+                    }
                     Some(_) => Ok(Outcome::Removed(id)),
                     None => Err(Error::NotFound(id)),
                 };
@@ -107,14 +158,15 @@ where
                         }
                     }
                     () = tokio::time::sleep(SETTLE_RECHECK) => {}
-                    () = tokio::time::sleep_until(until) => return Ok(Outcome::TimedOut),
+                    () = sleep_until(until) => return Ok(Outcome::TimedOut),
                 }
                 continue;
             }
             if !record.state.is_open() {
                 return Ok(self.outcome(record));
             }
-            // Wake a millisecond after the deadline so the re-read sees it passed.
+            // Wake a millisecond after the deadline so the re-read sees it passed, or at the
+            // next re-read before it (see `recheck`), whichever comes first.
             let to_deadline = now.until(record.expires_at) + Duration::from_millis(1);
             last_open = Some(record);
             tokio::select! {
@@ -124,8 +176,8 @@ where
                         return Ok(self.outcome(Record::clone(&r)));
                     }
                 }
-                () = tokio::time::sleep(to_deadline) => {}
-                () = tokio::time::sleep_until(until) => return Ok(Outcome::TimedOut),
+                () = tokio::time::sleep(to_deadline.min(recheck)) => {}
+                () = sleep_until(until) => return Ok(Outcome::TimedOut),
             }
         }
     }

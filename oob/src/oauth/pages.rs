@@ -270,7 +270,14 @@ where
                 Some((&retry, "Start again")),
             );
         };
-        match self.finish(open, code).await {
+        // In a task of its own: should the browser go away (axum then drops this future),
+        // the code, which the provider takes once, is still exchanged and its tokens stored
+        // before the consent's waiters are woken.
+        let this = self.clone();
+        let finished = tokio::spawn(async move { this.finish(open, code).await })
+            .await
+            .unwrap_or_else(|e| Err(FinishError::Provider(super::flow::provider_error(e))));
+        match finished {
             Ok(_) => connected(),
             // Lost a race (a double submit): say how the pending ended.
             Err(FinishError::Ended) => match self.manager().get(id).await {

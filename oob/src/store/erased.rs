@@ -41,6 +41,9 @@ pub trait DynStore<T>: Send + Sync + 'static {
     /// [`Store::name`].
     fn name(&self) -> &'static str;
 
+    /// [`Store::retention`].
+    fn retention(&self) -> std::time::Duration;
+
     /// [`Store::create`].
     fn create<'a>(
         &'a self,
@@ -101,6 +104,10 @@ pub trait DynStore<T>: Send + Sync + 'static {
 impl<T: 'static, S: Store<T>> DynStore<T> for S {
     fn name(&self) -> &'static str {
         Store::name(self)
+    }
+
+    fn retention(&self) -> std::time::Duration {
+        Store::retention(self)
     }
 
     fn create<'a>(
@@ -200,6 +207,10 @@ impl<T: 'static> std::fmt::Debug for BoxStore<T> {
 impl<T: Send + Sync + 'static> Store<T> for BoxStore<T> {
     fn name(&self) -> &'static str {
         self.0.name()
+    }
+
+    fn retention(&self) -> std::time::Duration {
+        self.0.retention()
     }
 
     async fn create(

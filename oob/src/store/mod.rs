@@ -220,6 +220,14 @@ pub trait Store<T>: Send + Sync + 'static {
         "custom"
     }
 
+    /// How long a finished record stays readable after it finished (its retention window;
+    /// see [`lifecycle::visible`]). The manager's waiters re-read a pending at least every
+    /// half of it (every [`WAKE_GRACE`](lifecycle::WAKE_GRACE) half with zero retention), so
+    /// an outcome whose event did not reach them (another process on the same SQLite file, a
+    /// store without events, events lost in a reconnect) is still read before the record is
+    /// forgotten, never guessed.
+    fn retention(&self) -> Duration;
+
     /// Inserts a copy of a new open record, atomically checking `limits` and applying
     /// `dedup`. Only the manager makes a [`NewRecord`], so nothing else inserts records.
     fn create(

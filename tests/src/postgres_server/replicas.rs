@@ -62,6 +62,10 @@ impl<S: Store<DeviceCode>> Store<DeviceCode> for Replicas<S> {
         self.stores[0].name()
     }
 
+    fn retention(&self) -> std::time::Duration {
+        self.stores[0].retention()
+    }
+
     async fn create(
         &self,
         new: &NewRecord<DeviceCode>,

@@ -195,6 +195,10 @@ where
         "memory"
     }
 
+    fn retention(&self) -> std::time::Duration {
+        Self::retention(self)
+    }
+
     async fn create(
         &self,
         new_record: &NewRecord<T>,

@@ -28,6 +28,10 @@ where
         "postgres"
     }
 
+    fn retention(&self) -> std::time::Duration {
+        Self::retention(self)
+    }
+
     async fn create(
         &self,
         new: &NewRecord<T>,

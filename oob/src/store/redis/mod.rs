@@ -272,6 +272,10 @@ where
         "redis"
     }
 
+    fn retention(&self) -> std::time::Duration {
+        Self::retention(self)
+    }
+
     async fn create(
         &self,
         new: &NewRecord<T>,

@@ -62,8 +62,9 @@
 //!
 //! An in-process [`Notifier`] wakes waiters on every transition, clear and purge made
 //! through this process's store handles. Another process writing the same file does not
-//! wake them; waiters then see its changes at their deadline (use Redis for several
-//! replicas).
+//! wake them; waiters then see its changes at their next re-read, at least every half
+//! retention (see [`Store::retention`](crate::store::Store::retention)), or at their
+//! deadline (use Redis or Postgres for several replicas).
 
 /// The columns [`Row::read`] reads, in order (a macro so statements are `concat!`ed at
 /// compile time and the statement cache is keyed without allocating).

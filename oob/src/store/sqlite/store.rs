@@ -127,6 +127,10 @@ where
         "sqlite"
     }
 
+    fn retention(&self) -> std::time::Duration {
+        Self::retention(self)
+    }
+
     async fn create(
         &self,
         new_record: &NewRecord<T>,
