@@ -105,8 +105,9 @@ where
 }
 
 /// The vault's key ring: `OOB_VAULT_KEY` as key 1, or a key generated for this run. To
-/// rotate, make the new key active and keep the old one with `KeyRing::with_old_key` until
-/// every entry was written (or `EncryptedVault::reseal`ed) again.
+/// rotate (see `oob::vault::KeyRing`): first give every replica the new key as an old,
+/// decrypt-only key (`KeyRing::with_old_key`), then make it the active key on every
+/// replica, and only then `EncryptedVault::reseal_all` and drop the old key.
 fn key_ring() -> Result<KeyRing, BoxError> {
     let key = match std::env::var("OOB_VAULT_KEY") {
         Ok(hex_key) => VaultKey::from_slice(

@@ -72,6 +72,9 @@ where
             }
         }
         if accepted {
+            // Forgotten once the outcome is known, on an error, or should this call be
+            // dropped while it waits; kept for the notifier when the wait times out.
+            let forgetting = self.sessions.forgetting(&session, id);
             match self
                 .manager
                 .wait(id, self.accept_wait)
@@ -79,14 +82,11 @@ where
                 .map_err(internal)?
             {
                 Outcome::Completed(_) => {
-                    self.sessions.forget(&session, id);
+                    drop(forgetting);
                     return self.loaded(caller, key).await;
                 }
-                Outcome::TimedOut => {}
-                other => {
-                    self.sessions.forget(&session, id);
-                    return Ok(finished_result(outcome_finish(&other)));
-                }
+                Outcome::TimedOut => forgetting.keep(),
+                other => return Ok(finished_result(outcome_finish(&other))),
             }
         }
         self.sessions

@@ -27,6 +27,27 @@ struct Entry {
 /// How often a notifier checks whether its session is gone.
 const SESSION_POLL: Duration = Duration::from_millis(500);
 
+/// See [`Sessions::forgetting`].
+pub(super) struct Forgetting {
+    sessions: Option<Sessions>,
+    key: Key,
+}
+
+impl Forgetting {
+    /// Leaves the entry (a notifier spawned next owns it).
+    pub(super) fn keep(mut self) {
+        self.sessions = None;
+    }
+}
+
+impl Drop for Forgetting {
+    fn drop(&mut self) {
+        if let Some(sessions) = self.sessions.take() {
+            sessions.forget(&self.key.0, self.key.1);
+        }
+    }
+}
+
 /// The table; clones share it.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Sessions {
@@ -70,6 +91,16 @@ impl Sessions {
         let key = (session.clone(), id);
         if table.get(&key).is_some_and(|e| !e.notifier) {
             table.remove(&key);
+        }
+    }
+
+    /// A guard that [`forget`](Self::forget)s `id` in `session` when dropped, unless
+    /// [`kept`](Forgetting::keep): held while a call waits on an accepted elicitation, so an
+    /// error or a dropped call (its client went away) leaves no entry behind.
+    pub(super) fn forgetting(&self, session: &Option<String>, id: PendingId) -> Forgetting {
+        Forgetting {
+            sessions: Some(self.clone()),
+            key: (session.clone(), id),
         }
     }
 
@@ -140,5 +171,25 @@ impl Drop for Done {
     fn drop(&mut self) {
         self.sessions.lock().remove(&self.key);
         self.sessions.running.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An accepted elicitation's entry goes when the waiting call ends without handing it
+    /// to a notifier (an error, or the call dropped), and stays when it is kept.
+    #[test]
+    fn a_waiting_call_leaves_no_entry_unless_kept() {
+        let sessions = Sessions::default();
+        let (session, id) = (Some("s".to_owned()), PendingId::random());
+        sessions.accept(&session, id);
+        drop(sessions.forgetting(&session, id));
+        assert!(!sessions.accepted(&session, id), "dropped: forgotten");
+        assert!(sessions.lock().is_empty());
+        sessions.accept(&session, id);
+        sessions.forgetting(&session, id).keep();
+        assert!(sessions.accepted(&session, id), "kept for the notifier");
     }
 }

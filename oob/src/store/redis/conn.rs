@@ -218,3 +218,13 @@ pub(crate) async fn eval_redis(conn: &mut Conn, source: &str, cmd: &Cmd) -> Redi
         r => r,
     }
 }
+
+/// The `WAIT` timeout argument for `timeout` (the store's and the vault's
+/// `wait_for_replicas`), in ms: at least 1 (0 would mean "forever" to Redis), at most 2^62
+/// (about 146 million years: "forever"), since Redis refuses one past `i64::MAX` less its
+/// clock, and refuses it after the write was applied, so the write would be reported failed.
+pub(crate) fn wait_timeout_ms(timeout: Duration) -> u64 {
+    u64::try_from(timeout.as_millis())
+        .unwrap_or(u64::MAX)
+        .clamp(1, 1 << 62)
+}

@@ -74,7 +74,7 @@ where
             return Ok(());
         };
         let mut cmd = redis::cmd("WAIT");
-        cmd.arg(wanted).arg(ms(timeout).max(1));
+        cmd.arg(wanted).arg(super::conn::wait_timeout_ms(timeout));
         let answer = self
             .writes()
             .send_to_slot_primary(self.shared.keys.slot, cmd)

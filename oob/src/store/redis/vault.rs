@@ -229,7 +229,7 @@ impl<V> RedisVault<V> {
             return Ok(());
         };
         let mut cmd = redis::cmd("WAIT");
-        cmd.arg(wanted).arg(ms_of(timeout).clamp(1, MAX_WAIT_MS));
+        cmd.arg(wanted).arg(super::conn::wait_timeout_ms(timeout));
         let answer = self
             .conn
             .clone()
@@ -450,12 +450,6 @@ fn glob_escape(text: &str) -> String {
 /// The latest key expiry the vault asks Redis for (9999-12-31, in ms): `PEXPIREAT` refuses
 /// times near `i64::MAX`, and failed after the entry's `HSET`, leaving a half-done write.
 const MAX_KEY_EXPIRY: u64 = 253_402_300_799_999;
-
-/// The longest `WAIT` timeout the vault sends, in ms (about 146 million years: "forever").
-/// Redis refuses one past `i64::MAX` less its clock (after the write was applied, so the
-/// write was reported failed); 0 would also mean forever to Redis but is taken as "at
-/// least 1 ms" here.
-const MAX_WAIT_MS: u64 = 1 << 62;
 
 fn ms_of(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
