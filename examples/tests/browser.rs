@@ -3,7 +3,7 @@
 //!
 //! For each example with a page: the owner signs in, fills, submits and sees the
 //! confirmation; another user is refused and the owner's pending stays intact; Back and
-//! reload after completion say "already saved"; a double submit on a throttled connection
+//! reload after completion say "already done"; a double submit on a throttled connection
 //! ends on a success page with one completion; SIGTERM and Ctrl-C stop the example and
 //! remove its scratch directory. A failing scenario saves a screenshot under
 //! `target/tmp/browser-screenshots/`.
@@ -413,7 +413,7 @@ async fn secret_form_in_a_browser() {
         c.find(Locator::Css("form button")).await?.click().await?;
         wait_text(c, "Saved. You can close this tab").await?;
 
-        // Back, then reload: "already saved", from the still-running server.
+        // Back, then reload: "already done", from the still-running server.
         back_and_reload(c, "Already done").await?;
         // Another user after the end: the same refusal as before.
         sign_in_from(c, &ex.url, "mallory").await?;

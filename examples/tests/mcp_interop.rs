@@ -92,11 +92,11 @@ async fn main_flow(sdk: Sdk, rev: Rev, server: &Server, tag: &str) {
         Rev::V2026 => assert!(elicit["elicitationId"].is_null(), "{elicit}"),
     }
     assert!(r.all("completed").is_empty(), "{:#?}", r.events);
-    // The page: another user is refused; the owner sees "already saved".
+    // The page: another user is refused; the owner sees "already done".
     assert_eq!(open(&url, &format!("{tag}-mallory")).await.0, 403);
     let (status, page) = open(&url, &user).await;
     assert_eq!(status, 200);
-    assert!(page.contains("Already saved"), "{page}");
+    assert!(page.contains("Already done"), "{page}");
 }
 
 /// The browser step finishes seconds after the user agreed; the SDK's own flow (the in-call

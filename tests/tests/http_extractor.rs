@@ -69,7 +69,7 @@ async fn form_then_submit_completes_once_and_persists_before_the_tool_call_wakes
     assert_eq!(waiter.await.unwrap().as_deref(), Some("s3cret-value"));
     assert_eq!(state.stored("bob", "secret").await, None);
 
-    // Completed: "already saved" (200) on both methods, headers still set, a fixed page.
+    // Completed: "already done" (200) on both methods, headers still set, a fixed page.
     for res in [
         c.get(&url).send().await.unwrap(),
         c.post(&url)
@@ -80,7 +80,7 @@ async fn form_then_submit_completes_once_and_persists_before_the_tool_call_wakes
             .unwrap(),
     ] {
         assert_eq!(res.status(), 200);
-        assert_interaction_headers(&res, "200 already saved");
+        assert_interaction_headers(&res, "200 already done");
         assert_eq!(res.text().await.unwrap(), RejectionKind::Completed.page());
     }
 }

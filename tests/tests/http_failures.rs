@@ -86,7 +86,7 @@ async fn concurrent_double_submit_has_exactly_one_winner() {
         }
         let winners: Vec<_> = results.iter().filter(|(_, _, b)| b == "saved").collect();
         assert_eq!(winners.len(), 1, "round {round}: {results:?}");
-        // Every other submit: the "already saved" page, with a success status.
+        // Every other submit: the "already done" page, with a success status.
         assert!(
             results.iter().all(|(_, s, b)| *s == 200
                 && (b == "saved" || *b == oob::http::RejectionKind::Completed.page())),

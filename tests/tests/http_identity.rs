@@ -1,7 +1,7 @@
 //! The owner check over real HTTP (issue 16): the checked `Interaction<T, U>` refuses a
 //! callback opened by nobody ("sign in") or by another user, the same way whatever the
 //! pending's state, before anything about it is told; its owner completes it and sees
-//! "already saved" after; forms are bound to the pending and the session, cross-site posts
+//! "already done" after; forms are bound to the pending and the session, cross-site posts
 //! and framing refused; the same through `tower-sessions`.
 
 mod http_support;
@@ -194,7 +194,7 @@ async fn a_non_owner_learns_nothing_about_the_state() {
     assert!(answers.iter().all(|a| *a == first), "{answers:?}");
     // The owner, meanwhile, is told the truth.
     let res = get_as(&format!("{base}/oob/cb/{completed_id}"), Some("alice")).await;
-    assert_eq!(res.status(), 200, "already saved is a success");
+    assert_eq!(res.status(), 200, "already done is a success");
     assert_eq!(res.text().await.unwrap(), RejectionKind::Completed.page());
     let res = get_as(&format!("{base}/oob/cb/{cancelled}"), Some("alice")).await;
     assert_eq!(res.status(), 410);
@@ -269,7 +269,7 @@ async fn framing_cross_site_posts_and_forged_tokens_are_refused() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    // A resubmit by the owner: "already saved", a success, nothing overwritten.
+    // A resubmit by the owner: "already done", a success, nothing overwritten.
     let res = post_as(&url, "alice", format!("secret=again&oob_csrf={token}")).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.text().await.unwrap(), RejectionKind::Completed.page());

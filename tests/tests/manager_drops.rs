@@ -10,15 +10,18 @@ use oob::namespace::Namespace;
 use oob::provider::FromVerifiedSubject;
 use oob::store::{MemoryStore, Record, SqliteStore, Store, TransitionError, Wake};
 use oob::time::Timestamp;
+use oob::vault::Vault as _;
 use oob::{CallbackBase, Manager, Outcome, PendingId};
 use oob_tests::delegate::{Delegate, Overrides};
 use oob_tests::{DeviceCode, manager_with, spawn_wait, spec, user};
 
 /// A memory store whose `complete` is applied at once but answered a second later while
-/// `slow` is set: a reply in flight when the completer's future is dropped.
+/// `slow` is set: a reply in flight when the completer's future is dropped. While `fail` is
+/// set, `complete` fails as an unreachable store would, applying nothing.
 #[derive(Clone, Default)]
 struct SlowReply {
     slow: Arc<AtomicBool>,
+    fail: Arc<AtomicBool>,
 }
 
 impl Overrides<DeviceCode, MemoryStore<DeviceCode>> for SlowReply {
@@ -30,6 +33,12 @@ impl Overrides<DeviceCode, MemoryStore<DeviceCode>> for SlowReply {
         now: Timestamp,
         wake: Wake,
     ) -> Result<Record<DeviceCode>, TransitionError> {
+        if self.fail.load(Ordering::SeqCst) {
+            let down = std::io::Error::other("store down");
+            return Err(TransitionError::Store(oob::store::StoreError::backend(
+                down,
+            )));
+        }
         let done = inner.complete(id, expect, now, wake).await;
         if self.slow.load(Ordering::SeqCst) {
             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -42,16 +51,20 @@ type SlowManager =
     Manager<DeviceCode, Delegate<MemoryStore<DeviceCode>, SlowReply>, FromVerifiedSubject>;
 
 fn slow_manager(retention: Duration) -> (SlowManager, Arc<AtomicBool>) {
+    let (m, over) = bent_manager(retention);
+    (m, over.slow)
+}
+
+fn bent_manager(retention: Duration) -> (SlowManager, SlowReply) {
     let over = SlowReply::default();
-    let slow = over.slow.clone();
-    let store = Delegate::new(MemoryStore::new().with_retention(retention), over);
+    let store = Delegate::new(MemoryStore::new().with_retention(retention), over.clone());
     let m = Manager::builder()
         .store(store)
         .provider(FromVerifiedSubject)
         .callback_base(CallbackBase::parse("https://ex.com").expect("base"))
         .clock(oob::time::TokioClock::new())
         .build();
-    (m, slow)
+    (m, over)
 }
 
 /// The completer's future is dropped while the store's answer is in flight: the store
@@ -164,4 +177,51 @@ async fn a_completion_whose_event_never_arrives_is_read_not_guessed() {
         .expect("complete");
     let outcome = waiter.await.expect("join").expect("wait");
     assert!(matches!(outcome, Outcome::Completed(_)), "{outcome:?}");
+}
+
+/// A double submit: the winner is still persisting when the loser's transition fails with a
+/// store error. The loser's guard finds the record completed, but by the winner, so it wakes
+/// nobody: the waiters wake once the winner's result is stored (they woke with nothing
+/// stored before).
+#[tokio::test(start_paused = true)]
+async fn a_losing_completer_does_not_wake_the_winners_waiters_early() {
+    let (m, over) = bent_manager(oob::store::DEFAULT_RETENTION);
+    let vault = oob::vault::MemoryVault::<String>::new();
+    let p = m.create(&user("a"), spec()).await.expect("create");
+    let id = p.id();
+    let second_tab = m.open(id).await.expect("open");
+    let waiter = spawn_wait(&m, id, Duration::from_secs(60));
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let winner = tokio::spawn({
+        let (m, vault) = (m.clone(), vault.clone());
+        async move {
+            m.complete_with(p, async move |token| {
+                let _ = released.await;
+                vault.put(&token, "cred", "secret".into()).await
+            })
+            .await
+            .map(|_| ())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    over.fail.store(true, Ordering::SeqCst);
+    let lost = m
+        .complete_with(second_tab, async move |_t| Ok::<_, std::io::Error>(()))
+        .await;
+    assert!(lost.is_err(), "the loser fails");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        !waiter.is_finished(),
+        "woken before the winner stored anything"
+    );
+    release.send(()).expect("release");
+    winner.await.expect("join").expect("won");
+    let outcome = waiter.await.expect("join").expect("wait");
+    assert!(matches!(outcome, Outcome::Completed(_)), "{outcome:?}");
+    let alice = user("a");
+    let token = m.caller(&alice).expect("caller");
+    assert_eq!(
+        vault.get(&token, "cred").await.expect("get").as_deref(),
+        Some("secret")
+    );
 }

@@ -288,7 +288,7 @@ async fn browser_submit(url: &str, user: &str, token: &str) -> u16 {
         .await
         .unwrap();
     let status = page.status().as_u16();
-    // A refusal, or the owner's "already saved" page (200) after completion: no form.
+    // A refusal, or the owner's "already done" page (200) after completion: no form.
     if !page.text().await.unwrap().contains("type=password") {
         return status;
     }
@@ -402,7 +402,7 @@ async fn revision_2025_11_25_url_elicitation_error_notification_and_retry() {
     assert_eq!(
         browser_submit(&url, "alice", "again").await,
         200,
-        "already saved"
+        "already done"
     );
     alice.cancel().await.unwrap();
     bob.cancel().await.unwrap();

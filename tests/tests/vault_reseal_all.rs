@@ -373,3 +373,40 @@ mod redis_cluster {
     }
     reseal_all_cases!(make);
 }
+
+/// An entry whose key breaks today's key rule (vaults took an empty key before 2026-12-07),
+/// put in the SQLite file by hand: `reseal_all` counts it as unreachable and goes on, so it
+/// does not stop the rotation of every namespace listed after it (it failed the whole run).
+#[tokio::test]
+async fn an_entry_under_a_key_the_rule_refuses_does_not_stop_the_run() {
+    let db = oob_tests::sqlite_file::TempDb::new("reseal-invalid-key");
+    let inner = oob::vault::SqliteVault::<Sealed>::open(db.path()).expect("open");
+    let m = manager();
+    let (alice, zed) = (user("alice"), user("zed"));
+    let (a, z) = (
+        m.caller(&alice).expect("caller"),
+        m.caller(&zed).expect("caller"),
+    );
+    let old = EncryptedVault::<String, _>::new(inner.clone(), ring_1());
+    old.put(&a, "k", "a".into()).await.expect("put");
+    old.put(&z, "k", "z".into()).await.expect("put");
+    let conn = rusqlite::Connection::open(db.path()).expect("raw");
+    conn.execute(
+        "INSERT INTO oob_vault (namespace, key, value, written_at, expires_at, version) \
+         SELECT namespace, '', value, written_at, expires_at, version + 1 FROM oob_vault \
+         WHERE namespace = 'alice' AND key = 'k'",
+        [],
+    )
+    .expect("an old-style entry");
+    drop(conn);
+    let rotating = EncryptedVault::<String, _>::new(inner.clone(), ring_2_1());
+    let report = rotating.reseal_all().await.expect("the run goes on");
+    assert_eq!((report.resealed, report.unreachable), (2, 1), "{report:?}");
+    assert!(report.is_complete());
+    let after = EncryptedVault::<String, _>::new(inner, ring_2());
+    assert_eq!(after.get(&z, "k").await.expect("zed").as_deref(), Some("z"));
+    assert_eq!(
+        after.get(&a, "k").await.expect("alice").as_deref(),
+        Some("a")
+    );
+}

@@ -238,7 +238,7 @@ async fn selftest(oob: &Oob, vault: &MemoryVault<String>, base: &str) -> Result<
     let res = c.get(&url).header("cookie", &alice_cookie).send().await?;
     ensure(
         res.status() == 200 && res.text().await?.contains("Already done"),
-        "reload after approving: already saved",
+        "reload after approving: already done",
     )?;
     println!("selftest: approved by the owner only; the tool call has the grant");
 

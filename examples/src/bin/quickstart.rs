@@ -90,7 +90,7 @@ fn form_page(service: &str, csrf: &str, error: Option<&str>) -> Html<String> {
 
 /// GET: the browser brings only the id; the extractor checks the signed-in user against the
 /// pending's owner, then loads the open pending (403 for anyone else whatever its state;
-/// 400, 404, 410 or "already saved" for its owner otherwise).
+/// 400, 404, 410 or "already done" for its owner otherwise).
 async fn form(State(app): State<App>, ix: Owned) -> Html<String> {
     form_page(&ix.data().service, &app.forms.token(&ix), None)
 }
@@ -205,7 +205,7 @@ async fn act_as_user(base: &str, url: &str) -> Result<(), BoxError> {
     let res = post("sk-again").await?;
     ensure(
         res.status() == 200 && res.text().await?.contains("Already done"),
-        "a second submit: already saved",
+        "a second submit: already done",
     )?;
     Ok(())
 }

@@ -345,7 +345,7 @@ async fn submit(
             // The persist step is `'static`: it owns a handle on the vault.
             let writer = app.vault.clone();
             // A second submit (double click, reload, second tab) gets the library's
-            // "already saved" page, with a success status.
+            // "already done" page, with a success status.
             app.oob
                 .complete_with(ix.into_pending(), async move |token| {
                     writer.put(&token, "database", values).await
@@ -604,7 +604,7 @@ async fn selftest(
     let res = c.get(&url).header("cookie", &mallory).send().await?;
     ensure(res.status() == 403, "another user still learns nothing")?;
     println!(
-        "selftest: owner only, validated, stored under alice only, never echoed, replay: already saved"
+        "selftest: owner only, validated, stored under alice only, never echoed, replay: already done"
     );
     Ok(())
 }

@@ -41,7 +41,7 @@ use crate::state::Open;
 ///    then 403 [`WrongUser`](RejectionKind::WrongUser) when it is another user's, *whatever
 ///    its state*: a non-owner learns nothing about it;
 /// 5. for its owner: the open pending, or 200 [`Completed`](RejectionKind::Completed)
-///    ("already saved": a resubmit, a reload, a second tab) or 410 for a cancelled,
+///    ("already done": a resubmit, a reload, a second tab) or 410 for a cancelled,
 ///    declined or expired one.
 ///
 /// `L` is what loads the pending, read from the router state with [`FromRef`]: by default the
@@ -51,7 +51,7 @@ use crate::state::Open;
 /// The handler completes the pending with
 /// [`Manager::complete_with`](crate::Manager::complete_with): only the submit that wins the
 /// completion gets the token to persist under the pending's namespace (a replayed submit gets
-/// the "already saved" page and no token), before the waiting tool call wakes.
+/// the "already done" page and no token), before the waiting tool call wakes.
 /// [`AntiForgery`](super::AntiForgery) binds the form to the pending and the browser session:
 ///
 /// ```
@@ -98,7 +98,7 @@ use crate::state::Open;
 ///     let key = f.remove("key").unwrap_or_default();
 ///     let vault = app.vault.clone(); // the persist step owns what it uses
 ///     app.oob.complete_with(ix.into_pending(), async move |token| vault.put(&token, "key", key).await)
-///         .await?; // a second submit: the "already saved" page
+///         .await?; // a second submit: the "already done" page
 ///     Ok("Saved: you can close this tab.")
 /// }
 ///

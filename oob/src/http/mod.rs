@@ -15,7 +15,7 @@
 //! - [`InteractionLayer`]: the same for any tower service, putting an
 //!   [`InteractionContext`] in the request extensions.
 //! - [`InteractionRejection`]: 400 malformed id, 403 signed out, another user, cross-site or
-//!   forged, 404 unknown, 200 "already saved" for the owner of a completed pending, 410
+//!   forged, 404 unknown, 200 "already done" for the owner of a completed pending, 410
 //!   cancelled or expired, 500 store failure; fixed HTML pages with a next step that never
 //!   contain internal error text, the namespace or the payload.
 //! - [`interaction_headers`]: `Cache-Control: no-store`, `Referrer-Policy: no-referrer`,

@@ -22,7 +22,7 @@ pub enum RejectionKind {
     /// No pending with this id (never created, cleared, or purged). 404.
     NotFound,
     /// The pending was already completed: what its owner sees after a resubmit, a reload or
-    /// in a second tab ("already saved"). 200: nothing went wrong.
+    /// in a second tab ("already done"). 200: nothing went wrong.
     Completed,
     /// The service cancelled the pending. 410.
     Cancelled,
@@ -110,7 +110,7 @@ impl RejectionKind {
     }
 
     /// Whether the pending is gone for good (410): cancelled, declined or expired. (A
-    /// completed one answers 200, "already saved".)
+    /// completed one answers 200, "already done".)
     #[must_use]
     pub fn is_gone(self) -> bool {
         self.status() == StatusCode::GONE
@@ -244,7 +244,7 @@ impl From<RejectionKind> for InteractionRejection {
 }
 
 impl From<Error> for InteractionRejection {
-    /// Maps a manager error: unknown → 404; completed → 200 "already saved" (a second
+    /// Maps a manager error: unknown → 404; completed → 200 "already done" (a second
     /// submit); expired, cancelled, declined → 410;
     /// another namespace → 403; anything else (store, persistence) → 500, keeping the error
     /// as the source.

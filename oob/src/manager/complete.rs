@@ -11,6 +11,7 @@ use crate::payload::OobPayload;
 use crate::pending::Pending;
 use crate::state::Completed;
 use crate::store::{Record, RecordState, Store, TransitionError, Wake};
+use crate::time::Timestamp;
 
 use super::instrument::{finished, observed};
 
@@ -27,10 +28,13 @@ where
 
 /// What an armed [`WakeOnDrop`] knows of the completion it stands for.
 enum Armed<T> {
-    /// The store's transition was sent and its answer has not arrived (the future was
-    /// dropped while it was in flight, or the store failed): it may have been applied. The
-    /// guard reads the record and wakes its waiters if it reads completed in this namespace.
-    Unanswered(PendingId, Namespace),
+    /// The store's transition was sent, at this time, and its answer has not arrived (the
+    /// future was dropped while it was in flight, or the store failed): it may have been
+    /// applied. The guard reads the record and wakes its waiters only if it reads completed
+    /// by this call: in this namespace, at this time, with no other completion of it being
+    /// persisted in this process (a double submit's winner, whose persist step must finish
+    /// before its waiters are woken).
+    Unanswered(PendingId, Namespace, Timestamp),
     /// The store completed this record; its waiters have not been woken.
     Answered(Record<T>),
 }
@@ -49,12 +53,13 @@ where
                 let store = &manager.inner.store;
                 let record = match armed {
                     Armed::Answered(record) => record,
-                    Armed::Unanswered(id, namespace) => {
+                    Armed::Unanswered(id, namespace, sent) => {
                         match observed(store.name(), "get", store.get(id, manager.now())).await {
                             Ok(Some(r))
                                 if r.id == id
                                     && r.namespace == namespace
-                                    && matches!(r.state, RecordState::Completed { .. }) =>
+                                    && r.state == (RecordState::Completed { at: sent })
+                                    && !manager.inner.settling.contains(id) =>
                             {
                                 r
                             }
@@ -106,19 +111,22 @@ where
         F: for<'t> AsyncFnOnce(NamespaceToken<'t>) -> Result<R, E>,
         E: std::error::Error + Send + Sync + 'static,
     {
-        // From before the store finishes the record until the waiters are woken, this
-        // process's waiters of `id` wait for the wake-up instead of answering at a read.
-        let settling = self.inner.settling.begin(id);
         // Should this future be dropped (its caller went away, e.g. an HTTP client
         // disconnected) or unwind before it wakes the waiters itself, the guard does: from
         // before the transition is sent, since a store may apply it while its answer is lost.
+        // (Declared before `settling`, so that it is dropped after it: its task must not
+        // take this call's own settling mark for another completer's.)
+        let sent = self.now();
         let mut guard = WakeOnDrop {
-            pending: Some((self.clone(), Armed::Unanswered(id, namespace.clone()))),
+            pending: Some((self.clone(), Armed::Unanswered(id, namespace.clone(), sent))),
         };
+        // From before the store finishes the record until the waiters are woken, this
+        // process's waiters of `id` wait for the wake-up instead of answering at a read.
+        let settling = self.inner.settling.begin(id);
         let answer = observed(
             self.inner.store.name(),
             "complete",
-            self.inner.store.complete(id, None, self.now(), Wake::Later),
+            self.inner.store.complete(id, None, sent, Wake::Later),
         )
         .await;
         let record = match answer {

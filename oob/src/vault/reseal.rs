@@ -20,6 +20,12 @@ pub struct ResealReport {
     /// Entries that did not open (a key the ring does not hold, or a tampered or moved
     /// value): left as they are. Do not drop an old key while any remain.
     pub unopened: u64,
+    /// Entries under a key that breaks the key rule ([`KeyError`](super::KeyError): an
+    /// empty key or one with a control character, which vaults took before 2026-12-07):
+    /// no vault operation reads, writes or deletes them any more, so they are left as they
+    /// are and do not keep an old key in the ring (nothing can open them through the vault
+    /// either way). Remove them from the database by hand.
+    pub unreachable: u64,
 }
 
 impl ResealReport {
@@ -92,6 +98,7 @@ impl<V, I: Vault<Sealed> + VaultScan> EncryptedVault<V, I> {
                     Ok(false) => report.skipped += 1,
                     Err(VaultError::Conflict { .. }) => report.conflicts += 1,
                     Err(VaultError::Sealing(_)) => report.unopened += 1,
+                    Err(VaultError::Key(_)) => report.unreachable += 1,
                     Err(e) => return Err(e),
                 }
             }

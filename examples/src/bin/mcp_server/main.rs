@@ -210,7 +210,7 @@ async fn form_submit(State(app): State<App>, ix: Owned, Form(form): Form<TokenFo
         .await;
     match stored {
         Ok(_) => page("Connected", "<p>Saved. You can close this tab.</p>").into_response(),
-        // A second submit: "already saved" (200); cancelled or expired: 410; a store
+        // A second submit: "already done" (200); cancelled or expired: 410; a store
         // failure: a generic 500. Fixed pages with a next step.
         Err(e) => oob::http::InteractionRejection::from(e).into_response(),
     }

@@ -99,7 +99,7 @@ async fn browser(url: &str, user: &str, token: &str) -> Result<StatusCode, BoxEr
     let status = form.status();
     let html = form.text().await?;
     let field = format!("name={} value=\"", AntiForgery::FIELD);
-    // A refusal, or the owner's "already saved" page after completion: no form.
+    // A refusal, or the owner's "already done" page after completion: no form.
     let Some(csrf) = between(&html, &field, "\"") else {
         return Ok(status);
     };

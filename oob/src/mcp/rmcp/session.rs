@@ -241,8 +241,10 @@ pub async fn bind_sessions(
     response
 }
 
-/// A request without a session: only an `initialize` takes a slot. A session opened by any
-/// other request (rmcp opens none) is still recorded within the capacity, or refused.
+/// A request without a session: only one that may be an `initialize` takes a slot (see
+/// `session_opening.rs`: every request whose body is not known to name another method). A
+/// session opened by any other request (rmcp opens none) is still recorded within the
+/// capacity, or refused.
 async fn without_session(
     owners: SessionOwners,
     subject: Option<Namespace>,

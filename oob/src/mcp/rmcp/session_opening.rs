@@ -1,8 +1,10 @@
-//! Whether a `POST` without `Mcp-Session-Id` is an `initialize`, the only request that
-//! opens an MCP session (rmcp serves every other request without a session statelessly, or
-//! refuses it). The body is read up to [`PEEK_LIMIT`] and handed on unchanged.
+//! Whether a `POST` without `Mcp-Session-Id` may open an MCP session: an `initialize` is the
+//! only request that does (rmcp serves every other request without a session statelessly,
+//! or refuses it). The body is read up to [`PEEK_LIMIT`] and handed on unchanged. Only a
+//! body read whole that parses as JSON-RPC and names no `initialize` is known not to open
+//! one; anything else (a longer body, one that fails mid-read or does not parse) is taken
+//! as one that may, so the session table's capacity is checked before rmcp sees it.
 
-use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -10,29 +12,27 @@ use std::task::{Context, Poll};
 use axum::body::{Body, BodyDataStream, Bytes};
 use axum::extract::Request;
 use futures_core::Stream;
+use serde_json::Value;
 
-/// How much of a body is read to find its method: far more than an `initialize` needs. A
-/// longer body is passed on as it streams, and is not taken for an `initialize` (a session it
-/// opened anyway is still recorded within the capacity, see `Table::admit`).
+/// How much of a body is read to find its method: far more than an `initialize` needs, and
+/// than the other requests that come without a session. A longer body is passed on as it
+/// streams, and is taken as one that may open a session.
 pub(super) const PEEK_LIMIT: usize = 64 * 1024;
 
-/// The `Mcp-Method` header (SEP-2243): rmcp refuses an `initialize` whose header names
-/// another method.
-const METHOD_HEADER: &str = "mcp-method";
-
-/// The only field read from the body.
-#[derive(serde::Deserialize)]
-struct Method<'a> {
-    #[serde(borrow)]
-    method: Option<Cow<'a, str>>,
+/// Whether a whole JSON-RPC body (one message or a batch) names no `initialize`.
+fn names_no_initialize(body: &[u8]) -> bool {
+    let is_initialize = |m: &Value| m.get("method").and_then(Value::as_str) == Some("initialize");
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Array(batch)) => !batch.iter().any(is_initialize),
+        Ok(message @ Value::Object(_)) => !is_initialize(&message),
+        _ => false,
+    }
 }
 
-/// `request`, its body intact, and whether it is a JSON-RPC `initialize`.
+/// `request`, its body intact, and whether it may open a session (see the module docs). The
+/// `Mcp-Method` header is not trusted for this: rmcp checks it only on some protocol
+/// versions, so an `initialize` body may come with another method named there.
 pub(super) async fn peek(request: Request) -> (Request, bool) {
-    let mut named = request.headers().get_all(METHOD_HEADER).iter().peekable();
-    if named.peek().is_some() && !named.any(|v| v == "initialize") {
-        return (request, false);
-    }
     let (parts, body) = request.into_parts();
     let mut stream = body.into_data_stream();
     let mut read = VecDeque::new();
@@ -44,12 +44,12 @@ pub(super) async fn peek(request: Request) -> (Request, bool) {
                 len = len.saturating_add(chunk.len());
                 read.push_back(Ok(chunk));
                 if len > PEEK_LIMIT {
-                    return (replay(parts, read, stream), false);
+                    return (replay(parts, read, stream), true);
                 }
             }
             Some(Err(e)) => {
                 read.push_back(Err(e));
-                return (replay(parts, read, stream), false);
+                return (replay(parts, read, stream), true);
             }
         }
     }
@@ -57,9 +57,8 @@ pub(super) async fn peek(request: Request) -> (Request, bool) {
     for chunk in read.into_iter().flatten() {
         whole.extend_from_slice(&chunk);
     }
-    let initialize = serde_json::from_slice::<Method<'_>>(&whole)
-        .is_ok_and(|m| m.method.as_deref() == Some("initialize"));
-    (Request::from_parts(parts, Body::from(whole)), initialize)
+    let may_open = !names_no_initialize(&whole);
+    (Request::from_parts(parts, Body::from(whole)), may_open)
 }
 
 /// The request with the chunks already read, then the rest of the body as it streams.

@@ -29,26 +29,26 @@ const LIST_2026: &str = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list","params
 
 /// Requests without a session that are not an `initialize`: method, `Mcp-Method` header,
 /// body.
-const SESSIONLESS: [(&str, Option<&str>, &str); 9] = [
+const SESSIONLESS: [(&str, Option<&str>, &str); 5] = [
     ("POST", None, LIST_2026),
     ("POST", Some("tools/list"), LIST_2026),
-    // A header contradicting the body: rmcp refuses it, opening nothing.
-    ("POST", Some("tools/list"), INITIALIZE),
     (
         "POST",
         None,
         r#"{"jsonrpc":"2.0","id":3,"method":"server/discover"}"#,
     ),
-    // A batch (rmcp takes none), not JSON, empty.
-    (
-        "POST",
-        None,
-        r#"[{"jsonrpc":"2.0","id":4,"method":"initialize"}]"#,
-    ),
-    ("POST", None, "not json"),
-    ("POST", None, ""),
     ("GET", None, ""),
     ("DELETE", None, ""),
+];
+
+/// Requests that might open a session and so are counted like an `initialize` before rmcp
+/// sees them: the header is not trusted (rmcp checks it only on some protocol versions), a
+/// batch naming one, and a body that does not parse.
+const MAY_OPEN: [(Option<&str>, &str); 4] = [
+    (Some("tools/list"), INITIALIZE),
+    (None, r#"[{"jsonrpc":"2.0","id":4,"method":"initialize"}]"#),
+    (None, "not json"),
+    (None, ""),
 ];
 
 fn request(method: &str, user: &str, named: Option<&str>, body: impl Into<Body>) -> Request {
@@ -73,6 +73,26 @@ fn full(capacity: usize, refuse: bool) -> Fixture {
     } else {
         owners
     })
+}
+
+/// With `refuse_when_full`, a full table refuses every request that might open a session,
+/// before rmcp could open one it would then keep.
+#[tokio::test]
+async fn a_request_that_may_open_a_session_is_refused_when_full() {
+    let f = full(2, true);
+    let a = f.open("alice").await;
+    let b = f.open("bob").await;
+    for (named, body) in MAY_OPEN {
+        let r = call(&f.app, request("POST", "carol", named, body)).await;
+        assert_eq!(
+            r.status(),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{named:?} {body}"
+        );
+        assert_eq!(f.owners.len(), 2, "{named:?} {body}");
+    }
+    assert_eq!(f.status(Method::POST, "alice", &a).await, StatusCode::OK);
+    assert_eq!(f.status(Method::POST, "bob", &b).await, StatusCode::OK);
 }
 
 #[tokio::test]
