@@ -13,10 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::Request;
-use axum::middleware::Next;
-use axum::response::Response;
-use mcp_support::UpstreamToken;
+use mcp_support::{UpstreamToken, authenticate};
 use oob::mcp::rmcp::{
     Gate, Need, OobTools, SessionOwners, SpecWire, ToolCall, bind_sessions, spec_wire,
 };
@@ -133,19 +130,6 @@ impl rmcp::ServerHandler for Probe {
                 .build(),
         )
     }
-}
-
-async fn authenticate(mut req: Request, next: Next) -> Response {
-    let user = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_owned);
-    if let Some(ns) = user.and_then(|u| Namespace::new(u).ok()) {
-        req.extensions_mut().insert(VerifiedSubject::new(ns));
-    }
-    next.run(req).await
 }
 
 struct Srv {

@@ -11,19 +11,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::Request;
-use axum::middleware::Next;
-use axum::response::Response;
-use mcp_support::UpstreamToken;
+use mcp_support::{UpstreamToken, authenticate};
 use oauth_support::{FakeProvider, echo_token_endpoint, state_of};
 use oob::mcp::StateKeys;
 use oob::mcp::rmcp::{Gate, Need, OAuthTools, OobTools, ToolCall, spec_wire};
 use oob::oauth::{Consent, TokenSet};
 use oob::pending::AnyPending;
-use oob::provider::{FromVerifiedSubject, VerifiedSubject};
+use oob::provider::FromVerifiedSubject;
 use oob::store::MemoryStore;
 use oob::vault::{MemoryVault, Vault};
-use oob::{CallbackBase, Manager, Namespace, PendingId, Spec};
+use oob::{CallbackBase, Manager, PendingId, Spec};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ClientConfig, ContentBlock, ErrorData,
     ProtocolVersion,
@@ -85,19 +82,6 @@ impl rmcp::ServerHandler for Both {
                 .build(),
         )
     }
-}
-
-async fn authenticate(mut req: Request, next: Next) -> Response {
-    let user = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_owned);
-    if let Some(ns) = user.and_then(|u| Namespace::new(u).ok()) {
-        req.extensions_mut().insert(VerifiedSubject::new(ns));
-    }
-    next.run(req).await
 }
 
 fn params(state: Option<String>, responses: Option<Value>) -> CallToolRequestParams {

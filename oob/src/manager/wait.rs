@@ -97,59 +97,33 @@ where
         let mut last_open: Option<Record<T>> = None;
         loop {
             let now = self.now();
-            let Some(record) = observed(
+            let read = observed(
                 self.inner.store.name(),
                 "get",
                 self.inner.store.get(id, now),
             )
-            .await?
-            else {
+            .await?;
+            match &read {
+                Some(record) => self.bound(record)?,
                 // Removed at completion (zero retention) between subscribing and reading:
                 // the event carries the outcome.
-                if let Some(r) = sub.try_changed().filter(|r| !r.state.is_open()) {
-                    self.bound(&r)?;
-                    return Ok(self.outcome(Record::clone(&r)));
-                }
-                if self.inner.settling.contains(id) {
-                    // Completed here and still being persisted, and already forgotten by the
-                    // store (zero retention and a persist step longer than the wake grace):
-                    // the completer's wake-up carries the outcome.
-                    tokio::select! {
-                        event = sub.changed() => {
-                            if let Some(r) = event.filter(|r| !r.state.is_open()) {
-                                self.bound(&r)?;
-                                return Ok(self.outcome(Record::clone(&r)));
-                            }
-                        }
-                        () = tokio::time::sleep(SETTLE_RECHECK) => {}
-                        () = sleep_until(until) => return Ok(Outcome::TimedOut),
+                None => {
+                    if let Some(r) = sub.try_changed().filter(|r| !r.state.is_open()) {
+                        self.bound(&r)?;
+                        return Ok(self.outcome(Record::clone(&r)));
                     }
-                    continue;
                 }
-                // Gone since the last read, which found it open. A finish would have been
-                // heard, or read at a re-read (see `recheck`) while it stays readable; an
-                // expired record stays readable for the retention after its deadline. So it
-                // expired only if it is past the end of that window (with zero retention: its
-                // deadline); otherwise it was removed (its namespace cleared).
-                let retention = self.inner.store.retention();
-                return match last_open {
-                    Some(r) if r.expires_at.saturating_add(retention) <= now => {
-                        Ok(self.outcome(Record {
-                            state: RecordState::Expired { at: r.expires_at },
-                            ..r
-                        }))
-                    }
-                    Some(_) => Ok(Outcome::Removed(id)),
-                    None => Err(Error::NotFound(id)),
-                };
-            };
-            self.bound(&record)?;
-            if matches!(record.state, RecordState::Completed { .. })
-                && self.inner.settling.contains(id)
+            }
+            if self.inner.settling.contains(id)
+                && read
+                    .as_ref()
+                    .is_none_or(|r| matches!(r.state, RecordState::Completed { .. }))
             {
-                // Completed here and its result is still being persisted: answer once the
-                // completer wakes the waiters (re-checking now and then, should its wake-up
-                // fail), not before the result can be read.
+                // Completed here and its result is still being persisted (the record reads
+                // completed, or the store already forgot it: zero retention and a persist
+                // step longer than the wake grace): answer once the completer wakes the
+                // waiters (re-checking now and then, should its wake-up fail), not before
+                // the result can be read.
                 tokio::select! {
                     event = sub.changed() => {
                         if let Some(r) = event.filter(|r| !r.state.is_open()) {
@@ -162,6 +136,24 @@ where
                 }
                 continue;
             }
+            let Some(record) = read else {
+                // Gone since the last read, which found it open. A finish would have been
+                // heard, or read at a re-read (see `recheck`) while it stays readable; an
+                // expired record stays readable for the retention after its deadline. So it
+                // expired only if it is past the end of that window (with zero retention:
+                // its deadline); otherwise it was removed (its namespace cleared).
+                let retention = self.inner.store.retention();
+                return match last_open {
+                    Some(r) if r.expires_at.saturating_add(retention) <= now => {
+                        Ok(self.outcome(Record {
+                            state: RecordState::Expired { at: r.expires_at },
+                            ..r
+                        }))
+                    }
+                    Some(_) => Ok(Outcome::Removed(id)),
+                    None => Err(Error::NotFound(id)),
+                };
+            };
             if !record.state.is_open() {
                 return Ok(self.outcome(record));
             }

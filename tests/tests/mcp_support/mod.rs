@@ -93,7 +93,7 @@ impl<V: Vault<String> + Clone + Send + Sync + 'static> rmcp::ServerHandler for R
 
 /// Test authentication: `Authorization: Bearer <user>` for MCP, `Cookie: session=<user>` for
 /// the browser; both become the user's `VerifiedSubject`.
-async fn authenticate(mut req: Request, next: Next) -> Response {
+pub async fn authenticate(mut req: Request, next: Next) -> Response {
     let headers = req.headers();
     let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
     let user = header(axum::http::header::AUTHORIZATION)

@@ -65,6 +65,7 @@
 //! }
 //! ```
 
+mod body;
 mod call;
 mod elicit;
 mod notify;

@@ -5,13 +5,7 @@
 //! one; anything else (a longer body, one that fails mid-read or does not parse) is taken
 //! as one that may, so the session table's capacity is checked before rmcp sees it.
 
-use std::collections::VecDeque;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use axum::body::{Body, BodyDataStream, Bytes};
 use axum::extract::Request;
-use futures_core::Stream;
 use serde_json::Value;
 
 /// How much of a body is read to find its method: far more than an `initialize` needs, and
@@ -34,71 +28,9 @@ fn names_no_initialize(body: &[u8]) -> bool {
 /// versions, so an `initialize` body may come with another method named there.
 pub(super) async fn peek(request: Request) -> (Request, bool) {
     let (parts, body) = request.into_parts();
-    let mut stream = body.into_data_stream();
-    let mut read = VecDeque::new();
-    let mut len = 0usize;
-    loop {
-        match std::future::poll_fn(|cx| Pin::new(&mut stream).poll_next(cx)).await {
-            None => break,
-            Some(Ok(chunk)) => {
-                len = len.saturating_add(chunk.len());
-                read.push_back(Ok(chunk));
-                if len > PEEK_LIMIT {
-                    return (replay(parts, read, stream), true);
-                }
-            }
-            Some(Err(e)) => {
-                read.push_back(Err(e));
-                return (replay(parts, read, stream), true);
-            }
-        }
-    }
-    let mut whole = Vec::with_capacity(len);
-    for chunk in read.into_iter().flatten() {
-        whole.extend_from_slice(&chunk);
-    }
-    let may_open = !names_no_initialize(&whole);
-    (Request::from_parts(parts, Body::from(whole)), may_open)
-}
-
-/// The request with the chunks already read, then the rest of the body as it streams.
-fn replay(
-    parts: axum::http::request::Parts,
-    read: VecDeque<Result<Bytes, axum::Error>>,
-    rest: BodyDataStream,
-) -> Request {
-    let body = Body::from_stream(Replay {
-        read,
-        rest: Some(rest),
-    });
-    Request::from_parts(parts, body)
-}
-
-struct Replay {
-    read: VecDeque<Result<Bytes, axum::Error>>,
-    /// `None` after an error or the end.
-    rest: Option<BodyDataStream>,
-}
-
-impl Stream for Replay {
-    type Item = Result<Bytes, axum::Error>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if let Some(item) = self.read.pop_front() {
-            if item.is_err() {
-                self.rest = None;
-            }
-            return Poll::Ready(Some(item));
-        }
-        let Some(rest) = self.rest.as_mut() else {
-            return Poll::Ready(None);
-        };
-        let next = Pin::new(rest).poll_next(cx);
-        if matches!(next, Poll::Ready(None | Some(Err(_)))) {
-            self.rest = None;
-        }
-        next
-    }
+    let (body, whole) = super::super::body::read_up_to(body, PEEK_LIMIT).await;
+    let may_open = whole.is_none_or(|bytes| !names_no_initialize(&bytes));
+    (Request::from_parts(parts, body), may_open)
 }
 
 #[cfg(test)]

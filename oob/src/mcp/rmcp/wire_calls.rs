@@ -3,14 +3,8 @@
 //! binds a `requestState` to the arguments the client sent even when rmcp's `Parameters`
 //! or `JsonObject` extractor took them out of rmcp's context first.
 
-use std::collections::VecDeque;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
 use ::rmcp::model::JsonObject;
-use axum::body::{Body, BodyDataStream, Bytes};
 use axum::extract::Request;
-use futures_core::Stream;
 use http::Method;
 use serde_json::Value;
 
@@ -21,7 +15,7 @@ pub(super) async fn keep_calls(request: Request) -> Request {
         return request;
     }
     let (mut parts, body) = request.into_parts();
-    let (body, bytes) = read_body(body).await;
+    let (body, bytes) = super::body::read_up_to(body, KEEP_LIMIT).await;
     if let Some(bytes) = bytes {
         let calls = WireCalls::of_body(&bytes);
         if !calls.0.is_empty() {
@@ -90,59 +84,6 @@ impl WireCalls {
 /// The most of a request body [`spec_wire`] reads to keep its `tools/call` arguments (rmcp's
 /// own default limit); a longer body passes on unread, and its calls' arguments are not kept.
 const KEEP_LIMIT: usize = 4 * 1024 * 1024;
-
-/// Reads `body` up to [`KEEP_LIMIT`]: the body again (unchanged for the service) and, when
-/// it was read whole, its bytes.
-async fn read_body(body: Body) -> (Body, Option<Bytes>) {
-    let mut stream = body.into_data_stream();
-    let mut buf = Vec::new();
-    loop {
-        match std::future::poll_fn(|cx| Pin::new(&mut stream).poll_next(cx)).await {
-            Some(Ok(bytes)) => {
-                buf.extend_from_slice(&bytes);
-                if buf.len() > KEEP_LIMIT {
-                    let replay = Replay {
-                        items: VecDeque::from([Ok(Bytes::from(buf))]),
-                        rest: Some(stream),
-                    };
-                    return (Body::from_stream(replay), None);
-                }
-            }
-            // The bytes read, then the error: the service sees the body fail as it did.
-            Some(Err(e)) => {
-                let replay = Replay {
-                    items: VecDeque::from([Ok(Bytes::from(buf)), Err(e)]),
-                    rest: None,
-                };
-                return (Body::from_stream(replay), None);
-            }
-            None => {
-                let bytes = Bytes::from(buf);
-                return (Body::from(bytes.clone()), Some(bytes));
-            }
-        }
-    }
-}
-
-/// A body read in part: what was read, then the rest.
-struct Replay {
-    items: VecDeque<Result<Bytes, axum::Error>>,
-    rest: Option<BodyDataStream>,
-}
-
-impl Stream for Replay {
-    type Item = Result<Bytes, axum::Error>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if let Some(item) = self.items.pop_front() {
-            return Poll::Ready(Some(item));
-        }
-        match self.rest.as_mut() {
-            Some(rest) => Pin::new(rest).poll_next(cx),
-            None => Poll::Ready(None),
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {
