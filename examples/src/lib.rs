@@ -209,6 +209,19 @@ struct LoginQuery {
     next: String,
 }
 
+/// Runs a completion (a `Manager::complete_with` call) in a task of its own and returns what
+/// it returned. A browser that goes away mid-way makes axum drop the handler's future; were
+/// the completion in it, its persist step would be dropped too and the user's answer lost
+/// (see `Manager::complete_with`). A task that panicked is a generic 500.
+pub async fn detached<R: Send + 'static>(
+    completion: impl Future<Output = Result<R, oob::Error>> + Send + 'static,
+) -> Result<R, oob::http::InteractionRejection> {
+    match tokio::spawn(completion).await {
+        Ok(done) => Ok(done?),
+        Err(_) => Err(RejectionKind::Internal.into()),
+    }
+}
+
 /// Only local paths: no open redirect. A path of this site (`/`, not `//`), of printable
 /// ASCII other than `\`: browsers drop tabs and newlines from a URL, so `/\t/evil.example`
 /// would lead to `//evil.example`, another site (and a newline cannot go in a header).

@@ -99,13 +99,16 @@ async fn decide(
     match d.action.as_str() {
         "approve" => {
             let grant = format!("device-grant:{}", ix.data().user_code);
-            // The persist step is `'static`: it owns a handle on the vault.
-            let writer = app.vault.clone();
-            app.oob
-                .complete_with(ix.into_pending(), async move |token| {
+            // The persist step is `'static`: it owns a handle on the vault. The completion
+            // runs in a task of its own, so a browser that goes away mid-way loses nothing.
+            let (oob, pending, writer) = (app.oob.clone(), ix.into_pending(), app.vault.clone());
+            oob_examples::detached(async move {
+                oob.complete_with(pending, async move |token| {
                     writer.put(&token, "device_grant", grant).await
                 })
-                .await?;
+                .await
+            })
+            .await?;
             Ok(page(
                 "Approved",
                 "<p id=saved>Approved. You can close this tab and go back to the assistant.</p>",

@@ -114,13 +114,16 @@ async fn submit(
             ),
         ));
     }
-    // The persist step is `'static`: it owns a handle on the vault.
-    let writer = app.vault.clone();
-    app.oob
-        .complete_with(ix.into_pending(), async move |token| {
+    // The persist step is `'static`: it owns a handle on the vault. The completion runs in
+    // a task of its own, so a browser that goes away mid-way does not lose the key.
+    let (oob, pending, writer) = (app.oob.clone(), ix.into_pending(), app.vault.clone());
+    oob_examples::detached(async move {
+        oob.complete_with(pending, async move |token| {
             writer.put(&token, "upstream", key).await
         })
-        .await?;
+        .await
+    })
+    .await?;
     Ok((
         axum::http::StatusCode::OK,
         page(

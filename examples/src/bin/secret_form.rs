@@ -342,15 +342,18 @@ async fn submit(
         )
             .into_response()),
         Ok(values) => {
-            // The persist step is `'static`: it owns a handle on the vault.
-            let writer = app.vault.clone();
-            // A second submit (double click, reload, second tab) gets the library's
-            // "already done" page, with a success status.
-            app.oob
-                .complete_with(ix.into_pending(), async move |token| {
+            // The persist step is `'static`: it owns a handle on the vault. The completion
+            // runs in a task of its own, so a browser that goes away mid-way does not lose
+            // the secret. A second submit (double click, reload, second tab) gets the
+            // library's "already done" page, with a success status.
+            let (oob, pending, writer) = (app.oob.clone(), ix.into_pending(), app.vault.clone());
+            oob_examples::detached(async move {
+                oob.complete_with(pending, async move |token| {
                     writer.put(&token, "database", values).await
                 })
-                .await?;
+                .await
+            })
+            .await?;
             Ok(page(
                 "Saved",
                 "<p id=saved>Saved. You can close this tab and go back to the assistant.</p>",

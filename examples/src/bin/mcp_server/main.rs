@@ -200,19 +200,23 @@ async fn form_submit(State(app): State<App>, ix: Owned, Form(form): Form<TokenFo
             .into_response();
     }
     let vault = app.tools.vault().clone();
-    let stored = app
-        .tools
-        .manager()
-        // The persist step is `'static`: it owns its handle on the vault and the token.
-        .complete_with(ix.into_pending(), async move |token| {
-            vault.put(&token, "upstream", form.token).await
-        })
-        .await;
+    let (manager, pending) = (app.tools.manager().clone(), ix.into_pending());
+    // The persist step is `'static`: it owns its handle on the vault and the token. The
+    // completion runs in a task of its own, so a browser that goes away mid-way does not
+    // lose the token.
+    let stored = oob_examples::detached(async move {
+        manager
+            .complete_with(pending, async move |token| {
+                vault.put(&token, "upstream", form.token).await
+            })
+            .await
+    })
+    .await;
     match stored {
         Ok(_) => page("Connected", "<p>Saved. You can close this tab.</p>").into_response(),
         // A second submit: "already done" (200); cancelled or expired: 410; a store
         // failure: a generic 500. Fixed pages with a next step.
-        Err(e) => oob::http::InteractionRejection::from(e).into_response(),
+        Err(rejection) => rejection.into_response(),
     }
 }
 
