@@ -145,3 +145,73 @@ async fn two_providers_on_one_callback_path_are_refused() {
     let b = fake.flow_with("b", store, vault, Duration::ZERO);
     let _: Router = OAuth::router_all([a, b]);
 }
+
+/// Two providers with one name (a consent names its provider) are refused when the router
+/// is built, as two on one redirect path are.
+#[tokio::test]
+#[should_panic(expected = "share the name")]
+async fn two_providers_with_one_name_are_refused() {
+    let fake = FakeProvider::start(echo_token_endpoint()).await;
+    let (vault, store) = (MemoryVault::new(), MemoryStore::new());
+    let at = |path: &str| {
+        let redirect = format!("{}/{path}/callback", fake.base);
+        fake.flow_at(
+            "github",
+            store.clone(),
+            vault.clone(),
+            Duration::ZERO,
+            &redirect,
+        )
+    };
+    let _: Router = OAuth::router_all([at("one"), at("two")]);
+}
+
+/// A consent store that fails every read while `down` is set.
+#[derive(Clone, Default)]
+struct Down(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl oob_tests::delegate::Overrides<Consent, MemoryStore<Consent>> for Down {
+    async fn get(
+        &self,
+        inner: &MemoryStore<Consent>,
+        id: oob::PendingId,
+        now: oob::time::Timestamp,
+    ) -> Result<Option<oob::store::Record<Consent>>, oob::store::StoreError> {
+        if self.0.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(oob::store::StoreError::backend(std::io::Error::other(
+                "down",
+            )));
+        }
+        oob::store::Store::get(inner, id, now).await
+    }
+}
+
+/// Flows on separate consent stores, the first one's down: a consent held by the second is
+/// still served (the first store's failure is the answer only when no flow knows the link).
+#[tokio::test]
+async fn a_failing_store_of_one_flow_does_not_hide_another_flows_consent() {
+    let fake = FakeProvider::start(echo_token_endpoint()).await;
+    let vault = MemoryVault::new();
+    let (first, second) = (Down::default(), Down::default());
+    let at = |name: &str, down: &Down| {
+        let store = oob_tests::delegate::Delegate::new(MemoryStore::new(), down.clone());
+        let redirect = format!("{}/{name}/callback", fake.base);
+        fake.flow_at(name, store, vault.clone(), Duration::ZERO, &redirect)
+    };
+    let (github, google) = (at("github", &first), at("google", &second));
+    let router: Router = OAuth::router_all([github, google.clone()]);
+    let p = match google.access_token(&user("alice")).await {
+        Err(OAuthError::ConsentRequired(p)) => *p,
+        other => panic!("expected a consent, got {other:?}"),
+    };
+    first.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (status, to) = get(&router, &path(&p.callback_url()), Some("alice")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "google's consent is served");
+    assert!(to.contains("%2Fgoogle%2Fcallback"), "{to}");
+    let unknown = format!("/oob/oauth/{}", oob::PendingId::random());
+    assert_eq!(
+        get(&router, &unknown, Some("alice")).await.0,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "nobody knows it and one store is down: the failure is the answer"
+    );
+}

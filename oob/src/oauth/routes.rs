@@ -50,8 +50,9 @@ where
     /// or each have their own.
     ///
     /// # Panics
-    /// Two flows with the same redirect path (each provider needs its own callback route):
-    /// a configuration error, found when the router is built.
+    /// Two flows with the same redirect path (each provider needs its own callback route) or
+    /// the same provider name (a consent names its provider): a configuration error, found
+    /// when the router is built.
     pub fn router_all<St>(flows: impl IntoIterator<Item = Self>) -> Router<St>
     where
         St: Clone + Send + Sync + 'static,
@@ -69,17 +70,13 @@ where
         U: BrowserUser,
     {
         let flows: std::sync::Arc<[Self]> = flows.into_iter().collect();
-        let mut paths: Vec<&str> = flows
-            .iter()
-            .map(|f| f.inner.provider.redirect_path.as_str())
-            .collect();
-        paths.sort_unstable();
-        if let Some(w) = paths.windows(2).find(|w| w[0] == w[1]) {
-            panic!(
-                "two OAuth providers share the redirect path {:?}: give each its own",
-                w[0]
-            );
-        }
+        refuse_shared(
+            "redirect path",
+            flows
+                .iter()
+                .map(|f| f.inner.provider.redirect_path.as_str()),
+        );
+        refuse_shared("name", flows.iter().map(|f| f.inner.provider.name.as_str()));
         let start = flows.clone();
         let mut router = Router::new().route(
             <Consent as crate::OobPayload>::ROUTE,
@@ -120,9 +117,22 @@ where
     }
 }
 
+/// Panics when two flows share `what` (see [`OAuth::router_all`]'s panics).
+fn refuse_shared<'a>(what: &str, values: impl Iterator<Item = &'a str>) {
+    let mut values: Vec<&str> = values.collect();
+    values.sort_unstable();
+    if let Some(w) = values.windows(2).find(|w| w[0] == w[1]) {
+        panic!(
+            "two OAuth providers share the {what} {:?}: give each its own",
+            w[0]
+        );
+    }
+}
+
 /// The start page of the flow whose provider the consent is for: each flow answers "unknown"
 /// for another provider's consent (and for one its store does not hold), so the first answer
-/// that is not "unknown" is the consent's own.
+/// that is neither "unknown" nor a failure of that flow's store is the consent's own. A
+/// store failure is the answer only when no other flow knows the consent.
 async fn start_any<S, P, V>(
     flows: &[OAuth<S, P, V>],
     id: &str,
@@ -133,11 +143,16 @@ where
     P: Send + Sync + 'static,
     V: Vault<TokenSet> + Clone,
 {
+    let mut failed = None;
     for flow in flows {
         let res = flow.start_page(id, user).await;
-        if res.extensions().get::<RejectionKind>() != Some(&RejectionKind::NotFound) {
-            return res;
+        match res.extensions().get::<RejectionKind>() {
+            Some(RejectionKind::NotFound) => {}
+            Some(RejectionKind::Internal) => {
+                failed.get_or_insert(res);
+            }
+            _ => return res,
         }
     }
-    unknown()
+    failed.unwrap_or_else(unknown)
 }

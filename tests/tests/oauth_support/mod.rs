@@ -113,14 +113,14 @@ impl FakeProvider {
     }
 
     /// [`flow_with`](Self::flow_with), with its own redirect URL.
-    pub fn flow_at<V: Vault<TokenSet> + Clone>(
+    pub fn flow_at<S: oob::store::Store<Consent>, V: Vault<TokenSet> + Clone>(
         &self,
         name: &str,
-        store: MemoryStore<Consent>,
+        store: S,
         vault: V,
         cooldown: Duration,
         redirect: &str,
-    ) -> OAuth<MemoryStore<Consent>, FromVerifiedSubject, V> {
+    ) -> OAuth<S, FromVerifiedSubject, V> {
         let provider = Provider::new(
             name,
             "client",
