@@ -13,12 +13,12 @@ use serde_json::Value;
 /// streams, and is taken as one that may open a session.
 pub(super) const PEEK_LIMIT: usize = 64 * 1024;
 
-/// Whether a whole JSON-RPC body (one message or a batch) names no `initialize`.
-fn names_no_initialize(body: &[u8]) -> bool {
+/// Whether a JSON-RPC body (one message or a batch) names no `initialize`.
+fn names_no_initialize(body: &Value) -> bool {
     let is_initialize = |m: &Value| m.get("method").and_then(Value::as_str) == Some("initialize");
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Array(batch)) => !batch.iter().any(is_initialize),
-        Ok(message @ Value::Object(_)) => !is_initialize(&message),
+    match body {
+        Value::Array(batch) => !batch.iter().any(is_initialize),
+        message @ Value::Object(_) => !is_initialize(message),
         _ => false,
     }
 }
@@ -27,10 +27,9 @@ fn names_no_initialize(body: &[u8]) -> bool {
 /// `Mcp-Method` header is not trusted for this: rmcp checks it only on some protocol
 /// versions, so an `initialize` body may come with another method named there.
 pub(super) async fn peek(request: Request) -> (Request, bool) {
-    let (parts, body) = request.into_parts();
-    let (body, whole) = super::super::body::read_up_to(body, PEEK_LIMIT).await;
-    let may_open = whole.is_none_or(|bytes| !names_no_initialize(&bytes));
-    (Request::from_parts(parts, body), may_open)
+    let (request, json) = super::super::body::json_up_to(request, PEEK_LIMIT).await;
+    let may_open = !matches!(json, Some(Some(body)) if names_no_initialize(&body));
+    (request, may_open)
 }
 
 #[cfg(test)]

@@ -14,16 +14,17 @@ pub(super) async fn keep_calls(request: Request) -> Request {
     if request.method() != Method::POST {
         return request;
     }
-    let (mut parts, body) = request.into_parts();
-    let (body, bytes) = super::body::read_up_to(body, KEEP_LIMIT).await;
-    if let Some(bytes) = bytes {
-        let calls = WireCalls::of_body(&bytes);
+    let (mut request, json) = super::body::json_up_to(request, KEEP_LIMIT).await;
+    super::body::forget_json(&mut request);
+    if let Some(Some(json)) = json {
+        let calls = WireCalls::of_json(&json);
         if !calls.0.is_empty() {
-            parts.extensions.insert(calls);
+            request.extensions_mut().insert(calls);
         }
     }
-    Request::from_parts(parts, body)
+    request
 }
+
 /// The `tools/call` requests of one HTTP request or one rmcp request, as the client sent
 /// them (name and arguments by JSON-RPC id), kept by [`spec_wire`] and [`SpecWire`] so that
 /// [`ToolCall`](super::ToolCall) binds a `requestState` to the arguments whatever
@@ -38,25 +39,22 @@ impl WireCalls {
     }
 
     /// The `tools/call` requests in a JSON-RPC body (one message, or a batch).
-    fn of_body(body: &[u8]) -> Self {
-        let Ok(message) = serde_json::from_slice::<Value>(body) else {
-            return Self::default();
-        };
+    fn of_json(message: &Value) -> Self {
         let messages = match message {
-            Value::Array(batch) => batch,
-            one => vec![one],
+            Value::Array(batch) => batch.as_slice(),
+            one => std::slice::from_ref(one),
         };
         let calls: Vec<_> = messages
-            .into_iter()
-            .filter_map(|mut m| {
+            .iter()
+            .filter_map(|m| {
                 if m.get("method").and_then(Value::as_str) != Some("tools/call") {
                     return None;
                 }
-                let id = m.get_mut("id").map(Value::take)?;
-                let params = m.get_mut("params")?;
+                let id = m.get("id")?.clone();
+                let params = m.get("params")?;
                 let name = params.get("name")?.as_str()?.to_owned();
-                let arguments = match params.get_mut("arguments").map(Value::take) {
-                    Some(Value::Object(arguments)) => arguments,
+                let arguments = match params.get("arguments") {
+                    Some(Value::Object(arguments)) => arguments.clone(),
                     _ => JsonObject::new(),
                 };
                 Some((id, name, arguments))
@@ -91,11 +89,17 @@ mod tests {
 
     use super::WireCalls;
 
+    /// The calls of a body as the layer sees it (not JSON: none).
+    fn of_body(body: &[u8]) -> WireCalls {
+        serde_json::from_slice(body)
+            .map_or_else(|_| WireCalls::default(), |v| WireCalls::of_json(&v))
+    }
+
     #[test]
     fn the_calls_of_a_body_by_id_and_name() {
         let body = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
             "params": {"name": "t", "arguments": {"org": "acme"}}});
-        let calls = WireCalls::of_body(body.to_string().as_bytes());
+        let calls = of_body(body.to_string().as_bytes());
         let args = calls.find(&json!(7), "t").expect("kept");
         assert_eq!(args["org"], "acme");
         assert!(calls.find(&json!("7"), "t").is_none());
@@ -103,7 +107,7 @@ mod tests {
         // No arguments: an empty object.
         let body = json!({"jsonrpc": "2.0", "id": "a", "method": "tools/call",
             "params": {"name": "t"}});
-        let calls = WireCalls::of_body(body.to_string().as_bytes());
+        let calls = of_body(body.to_string().as_bytes());
         assert!(calls.find(&json!("a"), "t").is_some_and(|a| a.is_empty()));
         // Other methods, notifications and bodies that are not JSON keep nothing.
         for body in [
@@ -111,7 +115,7 @@ mod tests {
             json!({"jsonrpc": "2.0", "method": "tools/call", "params": {"name": "t"}}).to_string(),
             "not json".to_owned(),
         ] {
-            assert!(WireCalls::of_body(body.as_bytes()).0.is_empty(), "{body}");
+            assert!(of_body(body.as_bytes()).0.is_empty(), "{body}");
         }
         // An id used twice in a batch names no call.
         let call = |org: &str| {
@@ -119,10 +123,6 @@ mod tests {
             "params": {"name": "t", "arguments": {"org": org}}})
         };
         let batch = json!([call("acme"), call("evil")]).to_string();
-        assert!(
-            WireCalls::of_body(batch.as_bytes())
-                .find(&json!(1), "t")
-                .is_none()
-        );
+        assert!(of_body(batch.as_bytes()).find(&json!(1), "t").is_none());
     }
 }
