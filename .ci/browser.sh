@@ -23,5 +23,7 @@ fi
 echo "== browser tests (screenshots of failures: target/tmp/browser-screenshots/)"
 start=$(date +%s)
 # Under five minutes: one browser at a time, each scenario a few seconds.
-timeout 300 cargo test -p oob-examples --all-features --test browser -- --nocapture
+# --workspace --all-features, as the README's test command builds: the same features, so the
+# dependencies built here are the ones the later `cargo test` uses, not a second copy.
+timeout 300 cargo test --workspace --all-features --test browser -- --nocapture
 echo "browser tests took $(( $(date +%s) - start ))s (including the build)"
