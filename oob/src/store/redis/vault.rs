@@ -14,8 +14,10 @@
 //!
 //! A write (with its compare-and-swap) and a delete are one script each over the entry and
 //! its namespace index, so each is atomic. Expiry is decided by the vault's clock on every
-//! read; an entry key also gets a `PEXPIREAT` a slack after its expiry, so Redis forgets
-//! expired entries by itself.
+//! read; an entry key also gets a `PEXPIREAT` a slack after its expiry, and an index the
+//! slack after its longest-lived entry's (none while one never expires; an index left empty
+//! by a delete is deleted), so Redis forgets expired entries, and the index of a namespace
+//! nobody writes again, by itself.
 //!
 //! # Redis Cluster
 //!
@@ -301,7 +303,9 @@ where
                 expires
                     .map(|e| e.saturating_add(ms_of(SLACK)))
                     .filter(|e| *e <= MAX_KEY_EXPIRY),
-            ));
+            ))
+            .arg(ms_of(SLACK))
+            .arg(MAX_KEY_EXPIRY);
         let (done, current): (i64, String) =
             redis::from_redis_value(self.script(WRITE_LUA, &cmd).await?)
                 .map_err(|_| malformed("vault write reply"))?;

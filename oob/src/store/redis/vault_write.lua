@@ -1,8 +1,11 @@
 -- The vault's write (RedisVault, vault.rs), one entry with its compare-and-swap.
 -- KEYS: entry, index. ARGV: now, mode (`any`, `absent`, `version`), expected version,
--- new version, value, expiry (ms or empty), member (the key), key expiry (ms or empty).
--- Drops the index entries of expired keys. Returns {1, new version} or
--- {0, current version or ''} (nothing written).
+-- new version, value, expiry (ms or empty), member (the key), key expiry (ms or empty),
+-- slack (ms), latest key expiry Redis takes (ms).
+-- Drops the index entries of expired keys, and gives the index the key expiry of its
+-- longest-lived entry (none while one has no expiry), so the index of a namespace nobody
+-- writes again ends by itself. Returns {1, new version} or {0, current version or ''}
+-- (nothing written).
 local cur = redis.call('HMGET', KEYS[1], 'v', 'e')
 local live = cur[1]
 if live and cur[2] and cur[2] ~= '' and tonumber(cur[2]) <= tonumber(ARGV[1]) then
@@ -21,4 +24,11 @@ local score = '+inf'
 if ARGV[6] ~= '' then score = ARGV[6] end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
 redis.call('ZADD', KEYS[2], score, ARGV[7])
+local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+local at = tonumber(last[2]) + tonumber(ARGV[9])
+if at <= tonumber(ARGV[10]) then
+  redis.call('PEXPIREAT', KEYS[2], string.format('%.0f', at))
+else
+  redis.call('PERSIST', KEYS[2])
+end
 return {1, ARGV[4]}
