@@ -34,10 +34,12 @@ impl fmt::Display for CodecFailure {
 /// ([`StoreError::Decode`](crate::store::StoreError::Decode),
 /// [`StoreError::Encode`](crate::store::StoreError::Encode)).
 ///
-/// It keeps the kind of failure and where in the text it was (line and column), and not
-/// serde_json's message, which quotes the value (`invalid type: string "gho_…"`,
+/// It keeps the kind of failure, where in the text a syntax error was (line and column),
+/// and not serde_json's message, which quotes the value (`invalid type: string "gho_…"`,
 /// ``unknown variant `gho_…` ``): the value may be a credential or a payload, and neither
-/// the `Debug` nor the `Display` of an `oob` error prints those. It has no source.
+/// the `Debug` nor the `Display` of an `oob` error prints those. Of any other failure no
+/// position is kept either: where data of another shape ends, or where the text ends, would
+/// tell the length of the value before it. It has no source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CodecError {
     decoding: bool,
@@ -77,16 +79,22 @@ impl CodecError {
     ))]
     fn of(decoding: bool, e: &serde_json::Error) -> Self {
         use serde_json::error::Category;
+        let failure = match e.classify() {
+            Category::Io => CodecFailure::Io,
+            Category::Syntax => CodecFailure::Syntax,
+            Category::Data => CodecFailure::Data,
+            Category::Eof => CodecFailure::Eof,
+        };
+        // Only a syntax error's position: any other would tell a value's length.
+        let (line, column) = match failure {
+            CodecFailure::Syntax => (e.line(), e.column()),
+            _ => (0, 0),
+        };
         Self {
             decoding,
-            failure: match e.classify() {
-                Category::Io => CodecFailure::Io,
-                Category::Syntax => CodecFailure::Syntax,
-                Category::Data => CodecFailure::Data,
-                Category::Eof => CodecFailure::Eof,
-            },
-            line: e.line(),
-            column: e.column(),
+            failure,
+            line,
+            column,
         }
     }
 
@@ -102,13 +110,15 @@ impl CodecError {
         self.failure
     }
 
-    /// The line of the text where decoding failed, from 1 (0 when encoding failed).
+    /// The line of the text where decoding found a [syntax error](CodecFailure::Syntax),
+    /// from 1 (0 for any other failure).
     #[must_use]
     pub fn line(&self) -> usize {
         self.line
     }
 
-    /// The column of the text where decoding failed, from 1 (0 when encoding failed).
+    /// The column of the text where decoding found a [syntax error](CodecFailure::Syntax),
+    /// from 1 (0 for any other failure).
     #[must_use]
     pub fn column(&self) -> usize {
         self.column
@@ -117,12 +127,14 @@ impl CodecError {
 
 impl fmt::Display for CodecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.decoding {
+        if self.decoding && self.line > 0 {
             write!(
                 f,
                 "could not decode the stored JSON: {} at line {}, column {}",
                 self.failure, self.line, self.column
             )
+        } else if self.decoding {
+            write!(f, "could not decode the stored JSON: {}", self.failure)
         } else {
             write!(f, "could not encode the value as JSON: {}", self.failure)
         }
@@ -151,8 +163,19 @@ mod tests {
         }
         assert!(redacted.is_decoding());
         assert_eq!(redacted.failure(), CodecFailure::Data);
-        assert_eq!((redacted.line(), redacted.column()), (1, e.column()));
+        // serde_json's column is where the secret ends: its length, not kept.
+        assert_eq!(e.column(), json.len());
+        assert_eq!((redacted.line(), redacted.column()), (0, 0));
         let e = serde_json::from_str::<u64>("\"gho_CANARY").expect_err("ends early");
-        assert_eq!(CodecError::decoding(&e).failure(), CodecFailure::Eof);
+        let eof = CodecError::decoding(&e);
+        assert_eq!(eof.failure(), CodecFailure::Eof);
+        assert_eq!((eof.line(), eof.column()), (0, 0));
+        assert!(!eof.to_string().contains("column"), "{eof}");
+        // A syntax error keeps where it is.
+        let e = serde_json::from_str::<serde_json::Value>("{\n  x").expect_err("not JSON");
+        let syntax = CodecError::decoding(&e);
+        assert_eq!(syntax.failure(), CodecFailure::Syntax);
+        assert_eq!((syntax.line(), syntax.column()), (2, 3));
+        assert!(syntax.to_string().ends_with("at line 2, column 3"), "{syntax}");
     }
 }

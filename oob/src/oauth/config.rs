@@ -24,6 +24,10 @@ pub enum ProviderConfigError {
     /// The revocation endpoint is plain `http` on a host other than loopback.
     #[error("the revocation URL must be https (plain http only on a loopback host)")]
     Insecure,
+    /// The redirect URL's path has a segment starting with `:` or `*`, which the callback
+    /// router (axum) reads as a capture and refuses: rename that segment.
+    #[error("the redirect URL's path has a segment starting with `:` or `*`; rename that segment")]
+    RedirectPath,
     /// The provider's name is empty, longer than 64 bytes or not `[a-z0-9_.-]`.
     #[error("the provider name must be 1 to 64 lowercase ASCII letters, digits, `_`, `.` or `-`")]
     Name,
@@ -53,6 +57,8 @@ pub(crate) type Client =
 /// for bad in ["", "GitHub", "git hub", &"g".repeat(65)] {
 ///     assert!(Provider::new(bad, "id", urls[0], urls[1], urls[2]).is_err());
 /// }
+/// // The redirect path is a route of this service: no `:` or `*` segment.
+/// assert!(Provider::new("a", "id", urls[0], urls[1], "https://b.example/cb/:user").is_err());
 /// # Ok::<(), oob::oauth::ProviderConfigError>(())
 /// ```
 #[derive(Clone)]
@@ -100,7 +106,9 @@ impl Provider {
     /// the `redirect_url` registered with it (the callback route this service serves).
     ///
     /// # Errors
-    /// A URL does not parse, or the name is not 1 to 64 of `[a-z0-9_.-]`.
+    /// A URL does not parse, the redirect URL's path has a segment starting with `:` or
+    /// `*` ([`ProviderConfigError::RedirectPath`]), or the name is not 1 to 64 of
+    /// `[a-z0-9_.-]`.
     pub fn new(
         name: impl Into<String>,
         client_id: impl Into<String>,
@@ -120,6 +128,12 @@ impl Provider {
         let client_id = client_id.into();
         let redirect = url("redirect_url", redirect_url, RedirectUrl::new)?;
         let redirect_path = redirect.url().path().to_owned();
+        if redirect_path
+            .split('/')
+            .any(|segment| segment.starts_with([':', '*']))
+        {
+            return Err(ProviderConfigError::RedirectPath);
+        }
         let client = BasicClient::new(ClientId::new(client_id.clone()))
             .set_auth_uri(url("authorization_url", authorization_url, AuthUrl::new)?)
             .set_token_uri(url("token_url", token_url, TokenUrl::new)?)

@@ -121,7 +121,9 @@ pub(super) fn provider_error(e: impl std::error::Error + Send + Sync + 'static) 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum EndpointError {
-    /// The provider answered with an OAuth error response (its code and description).
+    /// The provider answered with an OAuth error response: its `error` code only (such as
+    /// `invalid_grant`; see [`error_code`](EndpointError::error_code)). Its description and
+    /// URI are not kept: a provider may echo the request there, tokens included.
     #[error("the provider answered: {0}")]
     Refused(String),
     /// The request could not be made or read.
@@ -140,13 +142,42 @@ pub enum EndpointError {
     TimedOut,
 }
 
+impl EndpointError {
+    /// The longest `error` code kept from a provider's error response.
+    pub const MAX_ERROR_CODE_LEN: usize = 64;
+
+    /// The `error` code of an OAuth error response (RFC 6749 §5.2), as kept in
+    /// [`Refused`](Self::Refused): a code of at most
+    /// [`MAX_ERROR_CODE_LEN`](Self::MAX_ERROR_CODE_LEN) letters, digits, `_`, `.` or `-`
+    /// (every code the RFCs define is one), else `unrecognised`, so that no other text of
+    /// the provider's reaches an error message or a log.
+    #[must_use]
+    pub fn error_code(response: &serde_json::Value) -> String {
+        response
+            .get("error")
+            .and_then(serde_json::Value::as_str)
+            .filter(|c| {
+                !c.is_empty()
+                    && c.len() <= Self::MAX_ERROR_CODE_LEN
+                    && c.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+            })
+            .unwrap_or("unrecognised")
+            .to_owned()
+    }
+}
+
 /// Maps an `oauth2` request error to a [`OAuthError::Provider`] that carries no response
-/// body.
+/// body (of an error response, only its code).
 pub(super) fn endpoint_error<T: oauth2::ErrorResponse>(
     e: RequestTokenError<HttpError, T>,
 ) -> OAuthError {
     provider_error(match e {
-        RequestTokenError::ServerResponse(r) => EndpointError::Refused(r.to_string()),
+        RequestTokenError::ServerResponse(r) => {
+            EndpointError::Refused(EndpointError::error_code(
+                &serde_json::to_value(&r).unwrap_or_default(),
+            ))
+        }
         RequestTokenError::Request(e) => EndpointError::Request(e),
         RequestTokenError::Parse(e, _body) => EndpointError::Parse(e.path().to_string()),
         RequestTokenError::Other(_) => EndpointError::Unexpected,
@@ -168,6 +199,10 @@ pub(super) struct Inner<S, P, V> {
     pub(super) refresh_margin: Duration,
     pub(super) lease: Duration,
 }
+
+/// The longest [refresh lease](OAuth::refresh_lease): a day (a refresh is one request; a
+/// replica that stops mid-refresh holds up the others for the lease).
+pub const MAX_REFRESH_LEASE: Duration = Duration::from_secs(24 * 60 * 60);
 
 impl<S, P, V> Clone for OAuth<S, P, V> {
     fn clone(&self) -> Self {
@@ -215,7 +250,8 @@ where
         })
     }
 
-    /// How long before its expiry an access token is refreshed (default 30 s).
+    /// How long before its expiry an access token is refreshed (default 30 s; a margin
+    /// longer than any token's lifetime refreshes on every call).
     #[must_use]
     pub fn refresh_margin(self, margin: Duration) -> Self {
         self.with(|i| i.refresh_margin = margin)
@@ -224,11 +260,13 @@ where
     /// How long one replica alone may refresh a token (default 30 s); the others wait for
     /// its result. A refresh whose request has no answer within the lease minus 5 s (half
     /// the lease, for a lease under 10 s) is abandoned with [`EndpointError::TimedOut`], so
-    /// no answer is acted on once another replica may have taken over.
+    /// no answer is acted on once another replica may have taken over. At most
+    /// [`MAX_REFRESH_LEASE`]: a longer lease is that.
     #[must_use]
     pub fn refresh_lease(self, lease: Duration) -> Self {
-        self.with(|i| i.lease = lease)
+        self.with(|i| i.lease = lease.min(MAX_REFRESH_LEASE))
     }
+
 
     /// Token requests through this client (it should not follow redirects). A refresh
     /// request is cut off before the [refresh lease](Self::refresh_lease) ends, whatever the

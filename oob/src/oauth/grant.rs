@@ -194,8 +194,11 @@ where
                 .map_err(provider_error)?;
             let status = res.status().as_u16();
             if !res.status().is_success() {
-                let body = res.text().await.unwrap_or_default();
-                return Err(provider_error(RevocationRefused(status, body)));
+                // Only the error code: the body may echo the token sent.
+                let body = res.bytes().await.unwrap_or_default();
+                let body = serde_json::from_slice(&body).unwrap_or_default();
+                let code = EndpointError::error_code(&body);
+                return Err(provider_error(RevocationRefused(status, code)));
             }
         }
         Ok(self.inner.vault.delete(&token, &key).await?)
@@ -218,7 +221,8 @@ fn log_unreadable(e: &VaultError) {
     let _ = e;
 }
 
-/// The revocation endpoint answered with this status.
+/// The revocation endpoint answered with this status and error code
+/// ([`EndpointError::error_code`]; nothing else of its body is kept).
 #[derive(Debug, thiserror::Error)]
 #[error("the revocation endpoint answered {0}: {1}")]
 struct RevocationRefused(u16, String);

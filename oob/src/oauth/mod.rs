@@ -28,6 +28,6 @@ mod state;
 mod tokens;
 
 pub use config::{Provider, ProviderConfigError};
-pub use flow::{Consent, EndpointError, OAuth, OAuthError};
+pub use flow::{Consent, EndpointError, MAX_REFRESH_LEASE, OAuth, OAuthError};
 pub use http_client::HttpError;
 pub use tokens::{AccessToken, TokenSet};

@@ -56,6 +56,12 @@ fn ms(t: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
+/// `now + d` in ms since the epoch, saturating: a provider's `expires_in` or a setting as
+/// large as `u64::MAX` seconds means "never" here, not a panic.
+fn ms_after(now: SystemTime, d: Duration) -> u64 {
+    now.checked_add(d).map_or(u64::MAX, ms)
+}
+
 impl TokenSet {
     /// A token set from a token response received at `now`.
     pub(crate) fn new(
@@ -68,7 +74,7 @@ impl TokenSet {
         Self {
             access_token,
             refresh_token,
-            expires_at_ms: expires_in.map(|d| ms(now + d)),
+            expires_at_ms: expires_in.map(|d| ms_after(now, d)),
             scopes,
             refreshing_until_ms: None,
         }
@@ -90,7 +96,7 @@ impl TokenSet {
     #[must_use]
     pub fn expires_at(&self) -> Option<SystemTime> {
         self.expires_at_ms
-            .map(|m| SystemTime::UNIX_EPOCH + Duration::from_millis(m))
+            .and_then(|m| SystemTime::UNIX_EPOCH.checked_add(Duration::from_millis(m)))
     }
 
     /// The scopes granted (as the token response listed them, else as requested).
@@ -101,7 +107,7 @@ impl TokenSet {
 
     /// Whether the access token expires within `margin` of `now`.
     pub(crate) fn needs_refresh(&self, now: SystemTime, margin: Duration) -> bool {
-        self.expires_at_ms.is_some_and(|e| e <= ms(now + margin))
+        self.expires_at_ms.is_some_and(|e| e <= ms_after(now, margin))
     }
 
     /// Whether another replica holds the refresh at `now`.

@@ -6,7 +6,7 @@
 //! used up in the guard and the [`ToolCall`] remembers it, so the call's other gates go on
 //! as without a state (the vault, else a new round for their own need).
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use ::rmcp::model::{CallToolResponse, ErrorData};
 use ::rmcp::service::{RequestContext, RoleServer};
@@ -154,9 +154,12 @@ where
             // The user agreed to open the URL(s): give the browser step time before asking
             // again, then decide from the pendings' states once more.
             waited = true;
-            let until = tokio::time::Instant::now() + self.accept_wait;
+            // A wait too long for an `Instant` (`Duration::MAX`) waits for the outcome alone.
+            let until = tokio::time::Instant::now().checked_add(self.accept_wait);
             for id in accepted {
-                let left = until.saturating_duration_since(tokio::time::Instant::now());
+                let left = until.map_or(Duration::MAX, |u| {
+                    u.saturating_duration_since(tokio::time::Instant::now())
+                });
                 // Completed, or decided on the next pass (declined, cancelled, expired).
                 let outcome = self.manager.wait(id, left).await.map_err(internal)?;
                 if matches!(outcome, Outcome::TimedOut) {

@@ -108,10 +108,11 @@ impl<T> RedisStoreBuilder<T> {
         self
     }
 
-    /// How often the event subscriber pings Redis to notice a dead connection (default 10 s).
+    /// How often the event subscriber pings Redis to notice a dead connection (default 10 s;
+    /// at least 1 ms, a shorter period is 1 ms).
     #[must_use]
     pub fn keepalive(mut self, every: Duration) -> Self {
-        self.keepalive = every;
+        self.keepalive = every.max(Duration::from_millis(1));
         self
     }
 
@@ -207,10 +208,24 @@ impl<T> RedisStoreBuilder<T> {
                 recent: Recent::default(),
             }),
         };
-        let limit = (self.connection_timeout + self.response_timeout).saturating_mul(attempts);
+        let limit = (self.connection_timeout.saturating_add(self.response_timeout)).saturating_mul(attempts);
         match tokio::time::timeout(limit, ready_rx.wait_for(|r| *r)).await {
             Ok(Ok(_)) => Ok(store),
             _ => Err(reply("event subscription could not be set up")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A zero keepalive would panic the event subscriber (`interval` of zero) after the
+    /// store reported it connected; it is 1 ms.
+    #[test]
+    fn a_keepalive_is_at_least_a_millisecond() {
+        let client = redis::Client::open("redis://127.0.0.1:1/").expect("client");
+        let b = RedisStoreBuilder::<()>::new(client.into());
+        assert_eq!(b.keepalive(Duration::ZERO).keepalive, Duration::from_millis(1));
     }
 }

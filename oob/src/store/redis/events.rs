@@ -64,7 +64,7 @@ pub(crate) async fn subscriber<T: DeserializeOwned + Send + Sync + 'static>(cx: 
             return;
         };
         next = next.wrapping_add(1);
-        let connected = tokio::time::timeout(cx.connection_timeout + cx.response_timeout, async {
+        let connected = tokio::time::timeout(cx.connection_timeout.saturating_add(cx.response_timeout), async {
             let mut ps = client.get_async_pubsub().await?;
             ps.subscribe(&cx.channel).await?;
             Ok::<_, RedisError>(ps)
