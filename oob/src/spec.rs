@@ -114,14 +114,16 @@ impl<T> Spec<T> {
         self
     }
 
-    /// The pending expires this long after creation.
+    /// The pending expires this long after creation (at the latest at
+    /// [`Timestamp::LATEST_DEADLINE`](crate::time::Timestamp::LATEST_DEADLINE)).
     #[must_use]
     pub fn ttl(mut self, ttl: Duration) -> Self {
         self.expiry = Some(Expiry::Ttl(ttl));
         self
     }
 
-    /// The pending expires at this instant.
+    /// The pending expires at this instant (at the latest at
+    /// [`Timestamp::LATEST_DEADLINE`](crate::time::Timestamp::LATEST_DEADLINE)).
     #[must_use]
     pub fn deadline(mut self, deadline: SystemTime) -> Self {
         self.expiry = Some(Expiry::Deadline(deadline));

@@ -14,6 +14,12 @@ impl Timestamp {
     /// The Unix epoch.
     pub const EPOCH: Self = Self(0);
 
+    /// The latest deadline a pending has: 2^53 − 1 ms after the epoch (about the year
+    /// 287,000), the largest time every store keeps exactly (a Redis score and a Lua number
+    /// are doubles; SQLite and Postgres keep a signed 64-bit integer). A later deadline,
+    /// such as a TTL of `Duration::MAX`, is this one.
+    pub const LATEST_DEADLINE: Self = Self((1 << 53) - 1);
+
     /// A timestamp from milliseconds since the Unix epoch.
     #[must_use]
     pub const fn from_millis(ms: u64) -> Self {

@@ -86,7 +86,8 @@ macro_rules! store_conformance {
             expiry_is_exact_to_the_millisecond,
             expired_pendings_free_capacity_at_the_millisecond,
             reads_end_with_the_retention_window,
-            decline_cooldown_is_exact_and_the_latest_decline_answers
+            decline_cooldown_is_exact_and_the_latest_decline_answers,
+            the_latest_deadline_is_kept_exactly
         );
         $crate::store_conformance!(@cases $make, ::std::time::Duration::ZERO;
             zero_retention_forgets_at_once_and_waiters_get_outcome,

@@ -197,6 +197,16 @@ where
 
     /// Completes the open pending with this id (writing nothing; see
     /// [`complete`](Self::complete)).
+    ///
+    /// # A payload this version cannot read
+    /// The store decodes the payload of the record it completed after the write. When this
+    /// version of `T` cannot decode what another version stored under the same kind (a
+    /// field added without a default, mid rolling deploy), the SQLite and Postgres stores,
+    /// and the Redis store for a record another replica created, complete it and then
+    /// answer [`StoreError::Decode`](crate::store::StoreError::Decode): the pending is
+    /// finished and nobody won it. [`complete`](Self::complete) with a pending this manager
+    /// read never meets that (reading it decoded it); keep payload changes readable by
+    /// both versions (`#[serde(default)]`) or give the new shape a new kind.
     pub async fn complete_id(&self, id: PendingId) -> Result<Pending<T, Completed>, Error> {
         let record = self.complete_inner(id, None, None, Wake::Now).await?;
         self.completed_pending(record)
@@ -204,7 +214,8 @@ where
 
     /// Completes the pending only if it belongs to `expected` (e.g. the namespace of the
     /// browser's own session, against forwarded URLs). A mismatch is
-    /// [`Error::NamespaceMismatch`] and leaves the pending open. Writes nothing.
+    /// [`Error::NamespaceMismatch`] and leaves the pending open. Writes nothing. See
+    /// [`complete_id`](Self::complete_id) on a payload this version cannot read.
     pub async fn complete_in(
         &self,
         id: PendingId,

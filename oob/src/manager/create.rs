@@ -75,7 +75,8 @@ where
             None => now.saturating_add(self.inner.default_ttl),
             Some(Expiry::Ttl(ttl)) => now.saturating_add(ttl),
             Some(Expiry::Deadline(at)) => Timestamp::from_system_time(at),
-        };
+        }
+        .min(Timestamp::LATEST_DEADLINE);
         if expires_at <= now {
             return Err(crate::spec::SpecError::AlreadyExpired.into());
         }

@@ -27,7 +27,11 @@ pub enum Outcome<T> {
     Expired(Pending<T, Expired>),
     /// It was removed before this waiter saw it finish: its namespace was cleared, or, with
     /// zero retention, it was completed or cancelled and removed while no event of it reached
-    /// this waiter (another process on one SQLite file, a store without events).
+    /// this waiter (another process on one SQLite file, a store without events). Also, with
+    /// a retention shorter than an event takes to reach another replica and its re-read to
+    /// return (a few milliseconds, plus the clock skew between replicas), a waiter on
+    /// another replica than the completer's: keep a non-zero retention at least seconds
+    /// long (zero carries the record with its event and is exact).
     Removed(PendingId),
     /// The wait's own timeout passed first; the pending is still open.
     TimedOut,

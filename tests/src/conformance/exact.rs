@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use oob::store::{RecordState, Scope, Store};
 use oob::time::Clock;
+use oob::time::Timestamp;
 use oob::{AnyPending, Error, Joined};
 
 use super::{ConfManager, ManualClock, Opts, RETENTION, list_ids, manager_on, setup};
@@ -257,4 +258,32 @@ pub async fn decline_cooldown_is_exact_and_the_latest_decline_answers<
         m.create_or_join(&user("a"), spec().alias("gh")).await,
         Ok(Joined::Created(_))
     ));
+}
+
+/// A deadline past what every store keeps exactly (a TTL of `Duration::MAX`) is
+/// `Timestamp::LATEST_DEADLINE`, and reads back, completes and joins as that on every
+/// store: the earliest of two deadlines 1 ms apart up there is the one joined.
+pub async fn the_latest_deadline_is_kept_exactly<S: Store<DeviceCode> + Clone>(store: S) {
+    let (m, _clock) = setup(store);
+    let latest = Timestamp::LATEST_DEADLINE.to_system_time();
+    let far = m
+        .create(&user("a"), spec().alias("k").ttl(Duration::MAX))
+        .await
+        .expect("create");
+    assert_eq!(far.expires_at(), latest);
+    let earlier = m
+        .create(&user("a"), spec().alias("k").deadline(latest - ms(1)))
+        .await
+        .expect("create");
+    assert_eq!(earlier.expires_at(), latest - ms(1));
+    match m.get(far.id()).await.expect("get") {
+        AnyPending::Open(p) => assert_eq!(p.expires_at(), latest, "as stored"),
+        other => panic!("expected it open, got {}", other.state_name()),
+    }
+    match m.create_or_join(&user("a"), spec().alias("k")).await {
+        Ok(Joined::Joined(p)) => assert_eq!(p.id(), earlier.id(), "the earliest deadline"),
+        other => panic!("expected a join, got {other:?}"),
+    }
+    let done = m.complete(far).await.expect("complete");
+    assert_eq!(done.expires_at(), latest, "as the transition returns it");
 }

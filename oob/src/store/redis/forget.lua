@@ -13,5 +13,5 @@ redis.call('PUBLISH', ARGV[3], ARGV[4])
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', ARGV[1] .. 'n:' .. f[2], ARGV[2])
 redis.call('ZREM', KEYS[2], ARGV[2])
-redis.call('ZREM', ARGV[1] .. 'j:' .. f[3], ARGV[2])
+if f[3] then redis.call('ZREM', ARGV[1] .. 'j:' .. f[3], ARGV[2]) end
 return 1

@@ -22,7 +22,8 @@ pub struct SqliteOptions {
     pub synchronous: Synchronous,
     /// How long a write waits for the write lock held by another connection (another
     /// process on the same file) before failing. Reads do not need that lock: a read
-    /// batched with writes waits as long, then answers.
+    /// batched with writes waits as long, then answers. At most `i32::MAX` ms (about 24.8
+    /// days, SQLite's limit): a longer timeout is that.
     pub busy_timeout: Duration,
 }
 

@@ -315,3 +315,17 @@ async fn vault_is_namespaced_and_shares_the_store_file() {
     assert!(vault.delete(&alice, "gh").await.expect("delete"));
     assert_eq!(vault.get(&alice, "gh").await.expect("get"), None);
 }
+
+/// A busy timeout longer than SQLite takes (`i32::MAX` ms) is that limit; rusqlite panicked
+/// on the connection thread, and the store answered `WorkerGone`.
+#[tokio::test]
+async fn a_busy_timeout_past_sqlite_s_limit_is_the_limit() {
+    let path = temp_path();
+    let opts = SqliteOptions::default().busy_timeout(Duration::from_secs(30 * 86_400));
+    let store = SqliteStore::<P>::open_with(&path, opts).expect("open");
+    let now = Timestamp::from_millis(1_000);
+    let r = record(now);
+    let id = r.id;
+    assert!(store.get(id, now).await.expect("get").is_none());
+    assert!(setup(Some(path.as_ref()), opts).is_ok());
+}

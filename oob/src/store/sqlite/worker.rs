@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use rusqlite::Connection;
 use tokio::sync::oneshot;
@@ -188,13 +189,17 @@ impl Db {
     }
 }
 
+/// The longest busy timeout SQLite takes (`i32::MAX` ms, about 24.8 days); a longer one is
+/// this, where rusqlite would panic.
+const MAX_BUSY_TIMEOUT: Duration = Duration::from_millis(i32::MAX as u64);
+
 pub(super) fn setup(path: Option<&Path>, opts: SqliteOptions) -> Result<Connection, StoreError> {
     let mut conn = match path {
         Some(p) => Connection::open(p),
         None => Connection::open_in_memory(),
     }
     .map_err(StoreError::backend)?;
-    conn.busy_timeout(opts.busy_timeout)
+    conn.busy_timeout(opts.busy_timeout.min(MAX_BUSY_TIMEOUT))
         .map_err(StoreError::backend)?;
     // `journal_mode` answers with the mode in effect (`memory` for an in-memory database).
     let _mode: String = conn
