@@ -12,9 +12,16 @@
 -- Also reads the record of an open id found in KEYS[4] and of the id KEYS[5] names (keys
 -- named by index entries, so not in KEYS; same hash tag).
 --
--- Indexes score a record by its deadline while open and by its finish time after, so
--- ZCOUNT (now, +inf) counts exactly the open, unexpired records, in O(log n). The record
--- gets no TTL: purge removes it with its index entries.
+-- Scores in the namespace and store indexes: an open record's entry scores its deadline;
+-- a transition re-scores a finished one by its finish time (the finisher's `now`), and the
+-- capacity repair below may lower that to a creator's `now`: a finished entry always
+-- scores at or before its finish time. So ZCOUNT (now, +inf), in O(log n), counts every
+-- open, unexpired record, and the only finished ones it also counts are those finished
+-- later than this call's `now` (by a replica whose clock is ahead, or a complete that
+-- read its clock after this create read its own) or whose re-score was lost; the repair
+-- discounts those. Purge reads the record's marker, not the score, to decide when its
+-- retention ends (see `purge.lua`). The record gets no TTL: purge removes it with its
+-- index entries.
 -- Returns {'ok'} | {'dup'} | {'cap', 'namespace' | 'total'}
 --       | {'join', id, fields} | {'declined', id, fields}
 -- The store index doubles as the duplicate-id check: every record is in it until purged or
@@ -60,17 +67,23 @@ end
 -- Each bound in turn: the namespace's (first), then the store's, minus this record's own
 -- entry there when it counts (a deadline after now).
 --
--- A finished record whose re-score was lost (a finish marker written without its index
--- moves: by a completer of an earlier version, which sent them in a second round trip that
--- may fail, or by hand; see finish.rs) still scores by its deadline, so ZCOUNT counts it
--- as open. Only at a bound, the `k` lowest-scored entries in (now, +inf) are
--- looked at: those with a finish marker are re-scored by their finish time in the store
--- index and their namespace index (as a transition does), and the round repeats while it
--- changed a score (each round repairs an entry for good or is the last); then the count is
--- taken again. So it is exact for bounds up to 254 (the open entries a round meets are at
--- most the bound); above, each create at the bound repairs the lowest-scored. A marker
--- whose time does not parse (not the digits the store writes) is left alone: its record
--- counts as open, as it is scored, until purge forgets it by that score.
+-- Only at a bound, the repair: a finished entry scored after now (finished by a clock
+-- ahead of this one, or re-scored by nobody: a marker written without its index moves, by
+-- a completer of an earlier version, which sent them in a second round trip that may
+-- fail, or by hand; see finish.rs) is not open, though ZCOUNT counts it. The entries in
+-- (now, +inf) are looked at lowest score first: one with a finish marker before its
+-- deadline (the record reads finished) is re-scored in the store index and its namespace
+-- index (and the index looked at) by its finish time, or by now when that is later, never
+-- raising a score (LT): so it leaves (now, +inf) for good (this clock only moves on), and
+-- stays at or before its finish time. Any other entry (open, a marker at or after the
+-- deadline: the record reads open until it, or fields that do not parse) counts as
+-- scored. The open ones seen stay lowest in the range, so each next look starts after
+-- them (LIMIT offset), and it ends once `bound` open ones besides this record's own are
+-- seen, or the range is: then the count taken again is exact. The look stops at 256 open
+-- entries, so that is exact for bounds up to 255; above, a finished entry scored after
+-- the 256 lowest open ones still counts until a create's now passes its score. Each
+-- entry looked at is counted or repaired once, so a create reads no more entries than
+-- the bound plus one (at most 256) plus those it repairs.
 -- (A loop, not a local function: that would be a new closure per call.)
 local own = 0
 if tonumber(ARGV[5]) > now then own = 1 end
@@ -80,20 +93,25 @@ for pass = 1, 2 do
   if bound >= 0 then
     local open = redis.call('ZCOUNT', index, '(' .. ARGV[1], '+inf') - mine
     if open >= bound and bound > 0 then
-      local k = math.min(bound + mine + 1, 256)
-      while true do
-        local ids = redis.call('ZRANGEBYSCORE', index, '(' .. ARGV[1], '+inf', 'LIMIT', 0, k)
-        local moved = 0
+      local seen, want = 0, math.min(bound + mine, 256)
+      while seen < want do
+        local asked = want - seen
+        local ids = redis.call('ZRANGEBYSCORE', index, '(' .. ARGV[1], '+inf',
+          'LIMIT', seen, asked)
         for _, m in ipairs(ids) do
-          local f = redis.call('HMGET', ARGV[7] .. m, 'f', 'n')
-          if f[1] and f[2] and string.find(f[1], '^.%d+$') then
-            local at = string.sub(f[1], 2)
-            moved = moved + redis.call('ZADD', index, 'XX', 'CH', at, m)
-            redis.call('ZADD', KEYS[3], 'XX', at, m)
-            redis.call('ZADD', ARGV[8] .. 'n:' .. f[2], 'XX', at, m)
+          local f = redis.call('HMGET', ARGV[7] .. m, 'f', 'e', 'n')
+          local at = f[1] and string.find(f[1], '^.%d+$') and tonumber(string.sub(f[1], 2))
+          if at and f[3] and f[2] and string.find(f[2], '^%d+$') and at < tonumber(f[2]) then
+            local score = ARGV[1]
+            if at < now then score = string.sub(f[1], 2) end
+            redis.call('ZADD', index, 'XX', 'LT', score, m)
+            redis.call('ZADD', KEYS[3], 'XX', 'LT', score, m)
+            redis.call('ZADD', ARGV[8] .. 'n:' .. f[3], 'XX', 'LT', score, m)
+          else
+            seen = seen + 1
           end
         end
-        if moved == 0 then break end
+        if #ids < asked then break end
       end
       open = redis.call('ZCOUNT', index, '(' .. ARGV[1], '+inf') - mine
     end

@@ -9,6 +9,9 @@
 -- ARGV[2] now (ms)
 -- ARGV[3] id                          ARGV[4] event channel (P events), or '' for no event
 -- The record exists exactly when its `s` field does; its index entries exist with it.
+-- A win re-scores them by the finish time, this call's `now` (which may be after another
+-- replica's `now`: a create at a bound discounts such entries; see `create.lua`, which
+-- also says what the scores mean).
 -- Returns 1 (this call finished it, or past the deadline found it open)
 --       | 0 (no such record) | the finish marker already there.
 local f = redis.call('HMGET', KEYS[1], 'f', 's')

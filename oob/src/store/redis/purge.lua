@@ -1,6 +1,7 @@
 -- purge.lua: forgets up to ARGV[2] records whose retention window ended.
 --
--- KEYS[1] store index (P all), scored by deadline while open and finish time after
+-- KEYS[1] store index (P all), scored by deadline while open and, after, by the finish
+--         time or earlier (a create at a bound may lower it to its `now`: see `create.lua`)
 -- ARGV[1] latest score to forget (now - retention, ms)   ARGV[2] batch size
 -- ARGV[3] store key prefix (P)        ARGV[4] event channel (P events)
 -- ARGV[5] grace (ms) after a finish before it is forgotten (WAKE_GRACE with zero
@@ -14,6 +15,8 @@
 -- forgets or keeps (ZRANGEBYSCORE ... LIMIT; the kept ones skipped by offset). Records
 -- carry no TTL, so every index entry still has its record here. Returns {examined, kept (in their grace), forgotten ids...}.
 --
+-- When a record is due is read from its fields, not its score: a finished entry scored
+-- before its finish time is only met earlier, kept or re-scored by its finish time below.
 -- A record whose fields do not parse (a deadline or finish time that is not the digits the
 -- store writes, a field missing) is forgotten once its index score (its deadline while
 -- open, its finish time after: the one time there is to go by) is up to ARGV[1], i.e. its
@@ -69,7 +72,7 @@ for _, m in ipairs(ids) do
       out[#out + 1] = m
     end
   elseif base <= max then
-    -- In its grace: stays scored by its finish time (so not counted as open).
+    -- In its grace: stays where it is scored (up to max, so not counted as open).
     out[2] = out[2] + 1
   else
     redis.call('ZADD', KEYS[1], base, m)

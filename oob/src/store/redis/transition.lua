@@ -14,6 +14,9 @@
 -- time, as in P all), and for a decline P x:key (the latest decline of the key, for the
 -- cooldown): keys named by the record's fields, so they are not in KEYS (they share the
 -- store's hash tag, so its slot). No scan: every command is O(1) or O(log n).
+-- The finish time is this call's `now`: on a replica whose clock is ahead it scores after
+-- another replica's `now`, so there ZCOUNT (now, +inf) still counts it; a create at a
+-- bound discounts such entries (see `create.lua`, which also says what the scores mean).
 -- Returns {'ok', n, c, e, a, r, i, d} (the record's fields; a missing label is nil)
 --       | {'none'} | {'other'} | {'malformed'}
 --       | {'done', state, at} (state 'e': open but past its deadline, at = the deadline;
