@@ -237,3 +237,78 @@ async fn a_purge_over_several_chunks_keeps_the_indexes_right() {
     assert!(matches!(join(&store, &x, at), Created::Inserted));
     assert!(matches!(join(&store, &probe, at), Created::Joined(r) if kept.contains(&r.id)));
 }
+
+/// A small deterministic generator (xorshift), so the sequences below repeat exactly.
+struct Xorshift(u64);
+
+impl Xorshift {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+fn at(ms: u64) -> Timestamp {
+    Timestamp::from_millis(T0.as_millis() + ms)
+}
+
+/// The total count is exact at every `now`, whether it goes forward, back (a little or
+/// far) or between the cursors, as deadlines come and go: against a plain list.
+#[test]
+fn the_total_count_is_exact_at_any_now() {
+    let mut d = super::count::Deadlines::default();
+    d.enabled = true;
+    let mut model: Vec<Timestamp> = Vec::new();
+    let mut rng = Xorshift(0x9e37_79b9_7f4a_7c15);
+    let mut now = 5_000;
+    for step in 0..20_000 {
+        match rng.below(10) {
+            0..=3 => {
+                let deadline = at(now + rng.below(3_000));
+                d.add(deadline);
+                model.push(deadline);
+            }
+            4..=5 if !model.is_empty() => {
+                let i = usize::try_from(rng.below(model.len() as u64)).expect("index");
+                d.remove(model.swap_remove(i));
+            }
+            _ => {
+                now = match rng.below(6) {
+                    // Mostly forward, some jitter back, some far jumps either way.
+                    0..=2 => now + rng.below(50),
+                    3 => now.saturating_sub(rng.below(20)),
+                    4 => now.saturating_sub(rng.below(4_000)),
+                    _ => now + rng.below(4_000),
+                };
+                let expected = model.iter().filter(|&&m| m > at(now)).count();
+                assert_eq!(d.count(at(now)), expected, "step {step}, now {now}");
+            }
+        }
+    }
+}
+
+/// Two clocks 1 s apart taking turns, over one deadline per millisecond: after the cursors
+/// settle, a count steps over a few entries, not the thousand between the clocks (a single
+/// cursor moved back and forth would step over 2,000 per round).
+#[test]
+fn two_clocks_apart_cost_a_constant_per_count() {
+    let mut d = super::count::Deadlines::default();
+    d.enabled = true;
+    let entries = 100_000;
+    for ms in 0..entries {
+        d.add(at(ms));
+    }
+    let rounds = 2_000;
+    for r in 0..rounds {
+        for now in [50_000 + r, 51_000 + r] {
+            assert_eq!(
+                d.count(at(now)),
+                usize::try_from(entries - 1 - now).expect("n")
+            );
+        }
+    }
+    let budget = 3 * entries + 10 * rounds;
+    assert!(d.steps <= budget, "{} steps, budget {budget}", d.steps);
+}
