@@ -74,6 +74,8 @@ mod oauth;
 mod respond;
 mod retry;
 mod session;
+#[cfg(feature = "oauth")]
+mod settings;
 mod tools;
 mod wire;
 mod wire_calls;
@@ -88,6 +90,8 @@ pub use respond::{
     url_elicitation_required,
 };
 pub use session::{SESSION_HEADER, SessionOwners, SessionRefused, bind_sessions};
+#[cfg(feature = "oauth")]
+pub use settings::ToolSettings;
 pub use tools::{OobTools, UrlAsk};
 pub use wire::{SpecWire, input_required_value, spec_wire};
 

@@ -6,6 +6,7 @@ use ::rmcp::service::{RequestContext, RoleServer};
 
 use super::call::Wants;
 use super::respond::{internal, missing_capability, modes_of, revision_of, tool_error};
+use super::settings::ToolSettings;
 use super::{DECLINED, Gate, OobTools, ToolCall};
 use crate::error::Error;
 use crate::mcp::{Revision, StateKeys};
@@ -123,13 +124,64 @@ where
     }
 
     /// Configures the elicitation glue (accept wait, state guard for several replicas,
-    /// [`UrlAsk`](super::UrlAsk), ...): `f` gets the [`OobTools`] over the consent manager.
+    /// [`UrlAsk`](super::UrlAsk), ...): `f` gets its [`ToolSettings`], over the flow's own
+    /// consent manager and vault.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use oob::mcp::StateKeys;
+    /// # use oob::mcp::rmcp::{OAuthTools, OobTools};
+    /// # use oob::oauth::{Consent, OAuth, Provider};
+    /// # use oob::provider::FromVerifiedSubject;
+    /// # use oob::store::MemoryStore;
+    /// # use oob::vault::MemoryVault;
+    /// # use oob::{CallbackBase, Manager};
+    /// # fn manager() -> Manager<Consent, MemoryStore<Consent>, FromVerifiedSubject> {
+    /// #     Manager::builder()
+    /// #         .store(MemoryStore::new())
+    /// #         .provider(FromVerifiedSubject)
+    /// #         .callback_base(CallbackBase::parse("https://ex.com").unwrap())
+    /// #         .build()
+    /// # }
+    /// # let keys = || StateKeys::new([7u8; 32]).unwrap();
+    /// # let provider = Provider::new("github", "id", "https://github.com/login/oauth/authorize",
+    /// #     "https://github.com/login/oauth/access_token", "https://ex.com/oob/oauth/callback").unwrap();
+    /// let flow = OAuth::new(manager(), MemoryVault::new(), provider).unwrap();
+    /// let github = OAuthTools::new(flow, keys()).configure(|s| s.accept_wait(Duration::from_secs(5)));
+    /// ```
+    ///
+    /// The settings have no public constructor: glue over another manager and vault (a
+    /// consent asked for by one manager and waited for by another) cannot be handed back.
+    ///
+    /// ```compile_fail,E0308
+    /// # use std::time::Duration;
+    /// # use oob::mcp::StateKeys;
+    /// # use oob::mcp::rmcp::{OAuthTools, OobTools};
+    /// # use oob::oauth::{Consent, OAuth, Provider};
+    /// # use oob::provider::FromVerifiedSubject;
+    /// # use oob::store::MemoryStore;
+    /// # use oob::vault::MemoryVault;
+    /// # use oob::{CallbackBase, Manager};
+    /// # fn manager() -> Manager<Consent, MemoryStore<Consent>, FromVerifiedSubject> {
+    /// #     Manager::builder()
+    /// #         .store(MemoryStore::new())
+    /// #         .provider(FromVerifiedSubject)
+    /// #         .callback_base(CallbackBase::parse("https://ex.com").unwrap())
+    /// #         .build()
+    /// # }
+    /// # let keys = || StateKeys::new([7u8; 32]).unwrap();
+    /// # let provider = Provider::new("github", "id", "https://github.com/login/oauth/authorize",
+    /// #     "https://github.com/login/oauth/access_token", "https://ex.com/oob/oauth/callback").unwrap();
+    /// let flow = OAuth::new(manager(), MemoryVault::new(), provider).unwrap();
+    /// let github = OAuthTools::new(flow, keys())
+    ///     .configure(|_| OobTools::new(manager(), MemoryVault::new(), keys()));
+    /// ```
     #[must_use]
     pub fn configure(
         mut self,
-        f: impl FnOnce(OobTools<Consent, S, P, V>) -> OobTools<Consent, S, P, V>,
+        f: impl FnOnce(ToolSettings<Consent, S, P, V>) -> ToolSettings<Consent, S, P, V>,
     ) -> Self {
-        self.tools = f(self.tools);
+        self.tools = f(ToolSettings(self.tools)).0;
         self
     }
 

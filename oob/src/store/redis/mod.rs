@@ -17,8 +17,10 @@
 //! | `B` `events` | channel | change events |
 //!
 //! The namespace and store indexes score an id by its deadline while it is open, and by
-//! when it finished after that; so `ZCOUNT (now +inf` counts exactly the open, unexpired records of a
-//! namespace or of the store, and `ZRANGEBYSCORE -inf (now - retention)` finds exactly what
+//! when it finished (or earlier) after that; so `ZCOUNT (now +inf` counts the open,
+//! unexpired records of a namespace or of the store, and a create at a bound discounts the
+//! finished ones scored after its own `now` (a finisher whose clock runs ahead; see
+//! `create.lua`), and `ZRANGEBYSCORE -inf (now - retention)` finds exactly what
 //! [`purge`](Store::purge) forgets. Record keys carry no TTL, so no index entry outlives its
 //! record: purge removes both. Every connected store also purges by itself every
 //! [`ttl_slack`](RedisStoreBuilder::ttl_slack), so Redis forgets ended records even when
@@ -30,8 +32,8 @@
 //! the store index, which is also the duplicate-id check; for dedup a
 //! `ZRANGEBYSCORE … LIMIT 0 1` and `HGETALL` of what it finds, dropping the finished ids it
 //! meets, and at most a `GET` and `HMGET` of the latest decline; one `ZCOUNT` per bound,
-//! and only at a bound a look at up to 256 of its lowest-scored entries for finished
-//! records whose re-score was lost, repeated only while it repairs one (see `create.lua`);
+//! and only at a bound a look at up to min(bound + 1, 256) of its lowest-scored entries
+//! plus the finished ones it moves out of the count (see `create.lua`);
 //! the `HSET` and two more `ZADD`s). A complete or cancel of a record this store created
 //! lately is one short script (`finish.lua`: an `HMGET` of two short fields, whether the
 //! record exists and whether it finished, then only for an open record the finish marker,
