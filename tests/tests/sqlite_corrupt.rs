@@ -61,3 +61,40 @@ async fn a_transition_on_an_unknown_state_answers_the_decode_error_and_writes_no
     m.complete(q).await.expect("complete");
     assert_eq!(decode_cause(m.get(id).await), read);
 }
+
+/// The payload of the next version of the service: `DeviceCode` with a field added without
+/// a default, under the same kind (a rolling deploy).
+#[derive(Debug, Clone, oob::OobPayload, serde::Serialize, serde::Deserialize)]
+#[oob(kind = "device_code", route = "/oob/cb/{id}", ttl = "10m")]
+struct DeviceCodeV2 {
+    verify_url: String,
+    user_code: String,
+    message: String,
+    added: u32,
+}
+
+/// A version whose payload type cannot read a record's payload answers the decode error of
+/// a complete by id and writes nothing, so a version that reads it still completes it.
+/// Before, the transition was written and then failed to decode: finished, with no winner.
+#[tokio::test]
+async fn a_complete_by_a_version_that_cannot_read_the_payload_writes_nothing() {
+    let file = TempDb::new("versions");
+    let path = file.path().to_path_buf();
+    let (old, _clock) = manager_on(SqliteStore::open(&path).expect("open"), Opts::default());
+    let new = oob::Manager::builder()
+        .store(SqliteStore::<DeviceCodeV2>::open(&path).expect("open"))
+        .provider(oob::provider::FromVerifiedSubject)
+        .callback_base(oob::CallbackBase::parse("https://ex.com").expect("base"))
+        .build();
+    let p = old.create(&user("v"), spec()).await.expect("create");
+    let id = p.id();
+    match new.complete_id(id).await {
+        Err(Error::Store(StoreError::Decode(_))) => {}
+        other => panic!("expected a decode error, got {other:?}"),
+    }
+    assert!(
+        matches!(old.get(id).await.expect("get"), oob::AnyPending::Open(_)),
+        "the transition wrote to the row"
+    );
+    old.complete_id(id).await.expect("the version that reads it completes it");
+}

@@ -199,12 +199,13 @@ where
     /// [`complete`](Self::complete)).
     ///
     /// # A payload this version cannot read
-    /// The store decodes the payload of the record it completed after the write. When this
-    /// version of `T` cannot decode what another version stored under the same kind (a
-    /// field added without a default, mid rolling deploy), the SQLite and Postgres stores,
-    /// and the Redis store for a record another replica created, complete it and then
-    /// answer [`StoreError::Decode`](crate::store::StoreError::Decode): the pending is
-    /// finished and nobody won it. [`complete`](Self::complete) with a pending this manager
+    /// When this version of `T` cannot decode what another version stored under the same
+    /// kind (a field added without a default, mid rolling deploy), the answer is
+    /// [`StoreError::Decode`](crate::store::StoreError::Decode). The memory and SQLite
+    /// stores check before they write, so the pending stays open for a version that reads
+    /// it; the Postgres store, and the Redis store for a record another replica created,
+    /// decode what the transition returns, so there the pending is finished and nobody won
+    /// it. [`complete`](Self::complete) with a pending this manager
     /// read never meets that (reading it decoded it); keep payload changes readable by
     /// both versions (`#[serde(default)]`) or give the new shape a new kind.
     pub async fn complete_id(&self, id: PendingId) -> Result<Pending<T, Completed>, Error> {

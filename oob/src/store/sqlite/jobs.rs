@@ -239,6 +239,8 @@ pub(super) struct TransitionJob {
     pub(super) now: Timestamp,
     /// Delete the row instead of updating it (zero retention, waiters woken now).
     pub(super) delete: bool,
+    /// Whether the store's payload type reads a stored payload ([`Row::payload_decodes`]).
+    pub(super) decodes: fn(&Row) -> bool,
 }
 
 impl TransitionJob {
@@ -256,10 +258,15 @@ impl TransitionJob {
             return Ok(TransitionOutcome::NotFound);
         };
         // A row that does not decode is no record to transition (nor to answer how it
-        // finished): nothing is written, and the caller answers its decode error.
+        // finished): nothing is written, and the caller answers its decode error. So for a
+        // payload this version of the type cannot read (another version stored it under
+        // the same kind): a version that reads it can still finish it.
         let Some(state) = row.checked_state_at(self.now) else {
             return Ok(TransitionOutcome::Done(row));
         };
+        if !(self.decodes)(&row) {
+            return Ok(TransitionOutcome::Done(row));
+        }
         if !lifecycle::visible(state, self.retention, self.now) {
             return Ok(TransitionOutcome::NotFound);
         }

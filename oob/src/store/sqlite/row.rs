@@ -137,6 +137,12 @@ impl Row {
         fine.then(|| self.state_at(now)).flatten()
     }
 
+    /// Whether the row's payload decodes as a `T` (checked before a transition writes, so
+    /// one that cannot be read is not finished by the reader that cannot).
+    pub(super) fn payload_decodes<T: DeserializeOwned>(&self) -> bool {
+        serde_json::from_str::<T>(&self.data).is_ok()
+    }
+
     pub(super) fn decode<T: DeserializeOwned>(
         self,
         now: Timestamp,

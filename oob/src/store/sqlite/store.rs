@@ -71,6 +71,7 @@ where
             retention: self.retention,
             now,
             delete: self.retention.is_zero() && wake == Wake::Now,
+            decodes: Row::payload_decodes::<T>,
         };
         let delete = job.delete;
         let notifier = self.notifier.clone();
