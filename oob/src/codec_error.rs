@@ -176,6 +176,9 @@ mod tests {
         let syntax = CodecError::decoding(&e);
         assert_eq!(syntax.failure(), CodecFailure::Syntax);
         assert_eq!((syntax.line(), syntax.column()), (2, 3));
-        assert!(syntax.to_string().ends_with("at line 2, column 3"), "{syntax}");
+        assert!(
+            syntax.to_string().ends_with("at line 2, column 3"),
+            "{syntax}"
+        );
     }
 }

@@ -96,5 +96,7 @@ async fn a_complete_by_a_version_that_cannot_read_the_payload_writes_nothing() {
         matches!(old.get(id).await.expect("get"), oob::AnyPending::Open(_)),
         "the transition wrote to the row"
     );
-    old.complete_id(id).await.expect("the version that reads it completes it");
+    old.complete_id(id)
+        .await
+        .expect("the version that reads it completes it");
 }

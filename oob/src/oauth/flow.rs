@@ -173,11 +173,9 @@ pub(super) fn endpoint_error<T: oauth2::ErrorResponse>(
     e: RequestTokenError<HttpError, T>,
 ) -> OAuthError {
     provider_error(match e {
-        RequestTokenError::ServerResponse(r) => {
-            EndpointError::Refused(EndpointError::error_code(
-                &serde_json::to_value(&r).unwrap_or_default(),
-            ))
-        }
+        RequestTokenError::ServerResponse(r) => EndpointError::Refused(EndpointError::error_code(
+            &serde_json::to_value(&r).unwrap_or_default(),
+        )),
         RequestTokenError::Request(e) => EndpointError::Request(e),
         RequestTokenError::Parse(e, _body) => EndpointError::Parse(e.path().to_string()),
         RequestTokenError::Other(_) => EndpointError::Unexpected,
@@ -266,7 +264,6 @@ where
     pub fn refresh_lease(self, lease: Duration) -> Self {
         self.with(|i| i.lease = lease.min(MAX_REFRESH_LEASE))
     }
-
 
     /// Token requests through this client (it should not follow redirects). A refresh
     /// request is cut off before the [refresh lease](Self::refresh_lease) ends, whatever the

@@ -107,7 +107,8 @@ impl TokenSet {
 
     /// Whether the access token expires within `margin` of `now`.
     pub(crate) fn needs_refresh(&self, now: SystemTime, margin: Duration) -> bool {
-        self.expires_at_ms.is_some_and(|e| e <= ms_after(now, margin))
+        self.expires_at_ms
+            .is_some_and(|e| e <= ms_after(now, margin))
     }
 
     /// Whether another replica holds the refresh at `now`.

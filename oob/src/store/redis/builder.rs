@@ -208,7 +208,10 @@ impl<T> RedisStoreBuilder<T> {
                 recent: Recent::default(),
             }),
         };
-        let limit = (self.connection_timeout.saturating_add(self.response_timeout)).saturating_mul(attempts);
+        let limit = (self
+            .connection_timeout
+            .saturating_add(self.response_timeout))
+        .saturating_mul(attempts);
         match tokio::time::timeout(limit, ready_rx.wait_for(|r| *r)).await {
             Ok(Ok(_)) => Ok(store),
             _ => Err(reply("event subscription could not be set up")),
@@ -226,6 +229,9 @@ mod tests {
     fn a_keepalive_is_at_least_a_millisecond() {
         let client = redis::Client::open("redis://127.0.0.1:1/").expect("client");
         let b = RedisStoreBuilder::<()>::new(client.into());
-        assert_eq!(b.keepalive(Duration::ZERO).keepalive, Duration::from_millis(1));
+        assert_eq!(
+            b.keepalive(Duration::ZERO).keepalive,
+            Duration::from_millis(1)
+        );
     }
 }

@@ -64,11 +64,14 @@ pub(crate) async fn subscriber<T: DeserializeOwned + Send + Sync + 'static>(cx: 
             return;
         };
         next = next.wrapping_add(1);
-        let connected = tokio::time::timeout(cx.connection_timeout.saturating_add(cx.response_timeout), async {
-            let mut ps = client.get_async_pubsub().await?;
-            ps.subscribe(&cx.channel).await?;
-            Ok::<_, RedisError>(ps)
-        })
+        let connected = tokio::time::timeout(
+            cx.connection_timeout.saturating_add(cx.response_timeout),
+            async {
+                let mut ps = client.get_async_pubsub().await?;
+                ps.subscribe(&cx.channel).await?;
+                Ok::<_, RedisError>(ps)
+            },
+        )
         .await;
         if let Ok(Ok(ps)) = connected {
             backoff = MIN_BACKOFF;
