@@ -1,8 +1,11 @@
 //! Capacity bounds when `now` goes backwards: two managers with clocks 1 s apart sharing one
 //! store, or one manager whose wall clock steps back (NTP). A pending whose deadline is after
-//! the `now` of a call is open for that call, also for its capacity count, whatever later
-//! `now` an earlier call counted at. The cases run on the memory store and, as the
-//! reference, on SQLite (in memory), which must agree; the last on the memory store only.
+//! the `now` of a call, and which no store sweep has closed, is open for that call, also for
+//! its capacity count, whatever later `now` an earlier call counted at. (A store that
+//! closes expired records, SQLite and Postgres at a bound or the memory store at a namespace
+//! bound, makes the first call's decision final; these cases avoid such a sweep.) They run
+//! on the memory store and, as the reference, on SQLite (in memory), which must agree; the
+//! last on the memory store only.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -110,7 +113,8 @@ async fn total_bound_with_a_clock_ahead<S: Store<DeviceCode> + Clone>(store: S) 
 
 /// The same with a namespace bound of 2 and one namespace. The namespace count is kept from
 /// the namespace's stored records alone, with no memory of an earlier call's `now`, so it
-/// does not have the total count's flaw; this keeps it so.
+/// does not have the total count's flaw; this keeps it so. (A sweep at the bound by a call
+/// whose clock is ahead closes the expired records for every later call, as on SQLite.)
 async fn namespace_bound_with_a_clock_ahead<S: Store<DeviceCode> + Clone>(store: S) {
     let opts = Opts {
         per_namespace: 2,

@@ -1,7 +1,7 @@
 //! `RedisVault`'s namespace index (`P` `vk:` len`:`n) ends by itself: it gets the key
-//! expiry of its longest-lived entry (a slack after it), none while an entry never expires,
-//! and a delete that empties it deletes it. Before, the index of a namespace nobody wrote
-//! again kept its expired members, and its key, for good.
+//! expiry of its longest-lived entry (a slack after it), none while an entry never expires
+//! (and, as any sorted set, it is gone once a delete empties it). Before, the index of a
+//! namespace nobody wrote again kept its expired members, and its key, for good.
 
 use std::time::{Duration, SystemTime};
 
@@ -87,7 +87,7 @@ async fn the_index_lives_as_long_as_its_longest_lived_entry() {
         "index PTTL {ttl} ms once it is gone"
     );
 
-    // A delete that empties the index deletes it.
+    // Emptied by deletes, the index is gone (Redis drops an empty sorted set).
     for key in ["short", "long", "shorter"] {
         assert!(vault.delete(&t, key).await.expect("delete"), "{key}");
     }

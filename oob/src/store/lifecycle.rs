@@ -11,7 +11,12 @@
 //!
 //! The rules, in words:
 //! - **Expiry** is exact to the millisecond: an open record whose deadline is `<= now` is
-//!   expired at that instant for every purpose (reads, transitions, dedup, capacity).
+//!   expired at that instant for every purpose (reads, transitions, dedup, capacity). The
+//!   `now` is the calling manager's: replicas whose clocks differ may see one record open
+//!   and expired at once, and a store that closes expired records (SQLite and Postgres at a
+//!   bound, the memory store at a namespace bound) makes the first closing call's view
+//!   final for everyone, where the Redis store and the memory store's total count go by
+//!   each call's own clock. Keep replicas' clocks in step (NTP); no store promises more.
 //! - **Dedup**: a create with [`Dedup::Join`](super::Dedup::Join) joins an open, unexpired
 //!   record of the same namespace with the same alias and resource (of several, which plain
 //!   creates can make, the one with the earliest deadline: [`joined_before`]); failing that,

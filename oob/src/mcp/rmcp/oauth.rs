@@ -124,8 +124,8 @@ where
     }
 
     /// Configures the elicitation glue (accept wait, state guard for several replicas,
-    /// [`UrlAsk`](super::UrlAsk), ...): `f` gets its [`ToolSettings`], over the flow's own
-    /// consent manager and vault.
+    /// [`UrlAsk`](super::UrlAsk), ...): `f` gets its [`ToolSettings`] (plain values), which
+    /// are applied to the glue over the flow's own consent manager and vault.
     ///
     /// ```
     /// # use std::time::Duration;
@@ -150,8 +150,8 @@ where
     /// let github = OAuthTools::new(flow, keys()).configure(|s| s.accept_wait(Duration::from_secs(5)));
     /// ```
     ///
-    /// The settings have no public constructor: glue over another manager and vault (a
-    /// consent asked for by one manager and waited for by another) cannot be handed back.
+    /// The settings hold no glue: glue over another manager and vault (a consent asked for
+    /// by one manager and waited for by another) cannot be handed back.
     ///
     /// ```compile_fail,E0308
     /// # use std::time::Duration;
@@ -177,11 +177,8 @@ where
     ///     .configure(|_| OobTools::new(manager(), MemoryVault::new(), keys()));
     /// ```
     #[must_use]
-    pub fn configure(
-        mut self,
-        f: impl FnOnce(ToolSettings<Consent, S, P, V>) -> ToolSettings<Consent, S, P, V>,
-    ) -> Self {
-        self.tools = f(ToolSettings(self.tools)).0;
+    pub fn configure(mut self, f: impl FnOnce(ToolSettings) -> ToolSettings) -> Self {
+        self.tools = f(ToolSettings::of(&self.tools)).apply(self.tools);
         self
     }
 

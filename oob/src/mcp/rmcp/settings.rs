@@ -1,61 +1,94 @@
 //! [`ToolSettings`]: the settings of an [`OAuthTools`](super::OAuthTools)'s elicitation
-//! glue, and nothing else.
+//! glue, as plain values.
 
+use std::sync::Arc;
 use std::time::Duration;
-
-use rmcp::service::{RequestContext, RoleServer};
 
 use super::tools::{OobTools, UrlAsk};
 use crate::mcp::StateGuard;
-use crate::payload::OobPayload;
-use crate::provider::NamespaceProvider;
-use crate::store::Store;
+use crate::mcp::guard::DynStateGuard;
 
 /// The settings of the elicitation glue inside an [`OAuthTools`](super::OAuthTools), as
-/// [`OAuthTools::configure`](super::OAuthTools::configure) hands them over: the setters of
-/// [`OobTools`], on the glue the flow built over its own manager and vault. It has no public
-/// constructor, so the glue cannot be swapped for one over another manager or vault.
-pub struct ToolSettings<T, S, P, V>(pub(super) OobTools<T, S, P, V>);
+/// [`OAuthTools::configure`](super::OAuthTools::configure) hands them over: the values the
+/// setters of [`OobTools`] take, and no glue. They are applied to the glue the flow built
+/// over its own manager and vault, so no closure can hand back glue over another manager or
+/// vault (not even another flow's, from a `configure` inside this one's).
+pub struct ToolSettings {
+    guard: Option<Arc<dyn DynStateGuard>>,
+    notify_within: Duration,
+    accept_wait: Duration,
+    ask_within: Duration,
+    url_ask: UrlAsk,
+}
 
-impl<T, S, P, V> std::fmt::Debug for ToolSettings<T, S, P, V> {
+impl std::fmt::Debug for ToolSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("ToolSettings").field(&self.0).finish()
+        f.debug_struct("ToolSettings")
+            .field("own_guard", &self.guard.is_some())
+            .field("notify_within", &self.notify_within)
+            .field("accept_wait", &self.accept_wait)
+            .field("ask_within", &self.ask_within)
+            .field("url_ask", &self.url_ask)
+            .finish()
     }
 }
 
-impl<T, S, P, V> ToolSettings<T, S, P, V>
-where
-    T: OobPayload + Clone + Send + Sync + 'static,
-    S: Store<T>,
-    P: NamespaceProvider<RequestContext<RoleServer>>,
-{
+impl ToolSettings {
+    /// The settings `tools` has now (its guard kept unless replaced).
+    pub(super) fn of<T, S, P, V>(tools: &OobTools<T, S, P, V>) -> Self {
+        Self {
+            guard: None,
+            notify_within: tools.notify_within,
+            accept_wait: tools.accept_wait,
+            ask_within: tools.ask_within,
+            url_ask: tools.url_ask,
+        }
+    }
+
+    /// `tools` with these settings.
+    pub(super) fn apply<T, S, P, V>(self, mut tools: OobTools<T, S, P, V>) -> OobTools<T, S, P, V> {
+        if let Some(guard) = self.guard {
+            tools.guard = guard;
+        }
+        tools.notify_within = self.notify_within;
+        tools.accept_wait = self.accept_wait;
+        tools.ask_within = self.ask_within;
+        tools.url_ask = self.url_ask;
+        tools
+    }
+
     /// As [`OobTools::state_guard`]: with several replicas, a guard they share.
     #[must_use]
-    pub fn state_guard(self, guard: impl StateGuard) -> Self {
-        Self(self.0.state_guard(guard))
+    pub fn state_guard(mut self, guard: impl StateGuard) -> Self {
+        self.guard = Some(Arc::new(guard));
+        self
     }
 
     /// As [`OobTools::notify_within`].
     #[must_use]
-    pub fn notify_within(self, within: Duration) -> Self {
-        Self(self.0.notify_within(within))
+    pub fn notify_within(mut self, within: Duration) -> Self {
+        self.notify_within = within;
+        self
     }
 
     /// As [`OobTools::accept_wait`].
     #[must_use]
-    pub fn accept_wait(self, wait: Duration) -> Self {
-        Self(self.0.accept_wait(wait))
+    pub fn accept_wait(mut self, wait: Duration) -> Self {
+        self.accept_wait = wait;
+        self
     }
 
     /// As [`OobTools::ask_within`].
     #[must_use]
-    pub fn ask_within(self, within: Duration) -> Self {
-        Self(self.0.ask_within(within))
+    pub fn ask_within(mut self, within: Duration) -> Self {
+        self.ask_within = within;
+        self
     }
 
     /// As [`OobTools::url_ask`].
     #[must_use]
-    pub fn url_ask(self, ask: UrlAsk) -> Self {
-        Self(self.0.url_ask(ask))
+    pub fn url_ask(mut self, ask: UrlAsk) -> Self {
+        self.url_ask = ask;
+        self
     }
 }

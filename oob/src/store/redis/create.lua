@@ -79,11 +79,12 @@ end
 -- deadline: the record reads open until it, or fields that do not parse) counts as
 -- scored. The open ones seen stay lowest in the range, so each next look starts after
 -- them (LIMIT offset), and it ends once `bound` open ones besides this record's own are
--- seen, or the range is: then the count taken again is exact. The look stops at 256 open
--- entries, so that is exact for bounds up to 255; above, a finished entry scored after
--- the 256 lowest open ones still counts until a create's now passes its score. Each
--- entry looked at is counted or repaired once, so a create reads no more entries than
--- the bound plus one (at most 256) plus those it repairs.
+-- seen, or the range is: then the count taken again is exact. The look stops at 256
+-- entries seen open (this record's own among them at the total bound), so a namespace
+-- bound up to 256 and a total bound up to 255 are exact; above, a finished entry scored
+-- after the 256 lowest open ones still counts until a create's now passes its score.
+-- Each round asks for a whole batch (min(bound + own, 256) entries) and the next starts
+-- after the open ones seen, so a create reads at most two batches plus those it repairs.
 -- (A loop, not a local function: that would be a new closure per call.)
 local own = 0
 if tonumber(ARGV[5]) > now then own = 1 end
@@ -95,7 +96,9 @@ for pass = 1, 2 do
     if open >= bound and bound > 0 then
       local seen, want = 0, math.min(bound + mine, 256)
       while seen < want do
-        local asked = want - seen
+        -- A whole batch each time, so each round repairs at least as many entries as
+        -- its offset skips.
+        local asked = want
         local ids = redis.call('ZRANGEBYSCORE', index, '(' .. ARGV[1], '+inf',
           'LIMIT', seen, asked)
         for _, m in ipairs(ids) do

@@ -20,8 +20,9 @@
 //! when it finished (or earlier) after that; so `ZCOUNT (now +inf` counts the open,
 //! unexpired records of a namespace or of the store, and a create at a bound discounts the
 //! finished ones scored after its own `now` (a finisher whose clock runs ahead; see
-//! `create.lua`), and `ZRANGEBYSCORE -inf (now - retention)` finds exactly what
-//! [`purge`](Store::purge) forgets. Record keys carry no TTL, so no index entry outlives its
+//! `create.lua`), and `ZRANGEBYSCORE -inf (now - retention)` finds what
+//! [`purge`](Store::purge) forgets (an entry a create scored lower is found early, and
+//! purge puts it back at its finish time; see `purge.lua`). Record keys carry no TTL, so no index entry outlives its
 //! record: purge removes both. Every connected store also purges by itself every
 //! [`ttl_slack`](RedisStoreBuilder::ttl_slack), so Redis forgets ended records even when
 //! no sweeper runs.
@@ -56,7 +57,9 @@
 //! Every key a script touches starts with the store's prefix, so with a hash-tagged prefix
 //! all of them share one slot, but the scripts also touch keys named by a record's fields
 //! or an index entry (the namespace and dedup indexes of the record a transition, purge or
-//! forget handles, the records a clear or purge removes, the record a dedup lookup finds),
+//! forget handles, the records a clear or purge removes, the record a dedup lookup finds,
+//! the records a create at a bound looks at and the namespace indexes of those it
+//! re-scores),
 //! which they cannot declare in `KEYS` before reading them. Redis runs such scripts (the
 //! keys are in the slot of the declared ones), but during a live reshard that migrates the
 //! store's slot a script may fail with a cross-slot or `TRYAGAIN` error (the operation fails,

@@ -15,8 +15,8 @@
 //! A write (with its compare-and-swap) and a delete are one script each over the entry and
 //! its namespace index, so each is atomic. Expiry is decided by the vault's clock on every
 //! read; an entry key also gets a `PEXPIREAT` a slack after its expiry, and an index the
-//! slack after its longest-lived entry's (none while one never expires; an index left empty
-//! by a delete is deleted), so Redis forgets expired entries, and the index of a namespace
+//! slack after its longest-lived entry's (none while one never expires; Redis deletes an
+//! index left empty), so Redis forgets expired entries, and the index of a namespace
 //! nobody writes again, by itself.
 //!
 //! # Redis Cluster
