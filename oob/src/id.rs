@@ -7,7 +7,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
 
 /// The identifier of a pending interaction: a random UUID v4 (122 random bits) drawn from a
-/// cryptographically secure generator.
+/// cryptographically secure generator. With the `integrity` feature's key, 58 of those bits
+/// stay random and the other 62 are an HMAC tag binding the id to its namespace and kind:
+/// as unguessable without the key; two ids of one namespace and kind held at once collide
+/// with even odds only among about 2^29 of them (the store then refuses the create).
 ///
 /// The id is a bearer capability: whoever holds the callback URL can act on the pending, so
 /// it is never sequential or time-ordered. It parses only from its canonical, lower- or

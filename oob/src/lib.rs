@@ -37,6 +37,7 @@ mod observe;
 pub mod payload;
 pub mod pending;
 pub mod provider;
+mod route_rule;
 pub mod spec;
 pub mod state;
 pub mod store;

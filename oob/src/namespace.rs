@@ -11,7 +11,9 @@ pub const MAX_NAMESPACE_LEN: usize = 256;
 /// A validated namespace: the verified user or tenant that owns a pending interaction and
 /// whatever it obtains.
 ///
-/// Non-empty, at most [`MAX_NAMESPACE_LEN`] bytes, no control characters. Cloning is an
+/// Non-empty, at most [`MAX_NAMESPACE_LEN`] bytes, no control characters (C0, DEL, C1, and
+/// the invisible ones that reorder text: bidirectional marks, embeddings, overrides and
+/// isolates, line and paragraph separators). Cloning is an
 /// atomic reference-count increment, so a namespace can be kept in every record that belongs
 /// to it without copying the text.
 ///
@@ -166,9 +168,16 @@ impl<'de> Deserialize<'de> for Namespace {
     }
 }
 
-/// The byte offset of the first control character (C0, DEL or C1) in `s`, if any; ASCII
-/// text is checked byte by byte.
+/// The byte offset of the first control character in `s`, if any: C0, DEL or C1, and the
+/// invisible characters that reorder or break the text around them (the bidirectional
+/// marks, embeddings, overrides and isolates, U+061C, U+200E–U+200F, U+202A–U+202E,
+/// U+2066–U+2069, and the line and paragraph separators U+2028–U+2029), which could make a
+/// consent page or a log line read other than it is. ASCII text is checked byte by byte.
 pub(crate) fn control_at(s: &str) -> Option<usize> {
+    /// The bidirectional formatting characters and the line and paragraph separators.
+    fn is_reordering(c: char) -> bool {
+        matches!(c, '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}')
+    }
     // Eight bytes at a time answer the common case, printable ASCII, without a branch per
     // byte; only suspect text (a control character or any non-ASCII byte) is scanned exactly.
     if !suspect(s.as_bytes()) {
@@ -177,7 +186,7 @@ pub(crate) fn control_at(s: &str) -> Option<usize> {
         s.bytes().position(|b| b < 0x20 || b == 0x7f)
     } else {
         s.char_indices()
-            .find(|(_, c)| c.is_control())
+            .find(|&(_, c)| c.is_control() || is_reordering(c))
             .map(|(at, _)| at)
     }
 }
@@ -297,6 +306,22 @@ mod tests {
         assert_eq!(control_at("abcdefgh\u{7f}x"), Some(8));
         assert_eq!(control_at("ålias 🦀"), None);
         assert_eq!(control_at("é\u{9f}"), Some(2));
+        for c in [
+            '\u{61c}', '\u{200e}', '\u{200f}', '\u{202a}', '\u{202e}', '\u{2066}', '\u{2069}',
+            '\u{2028}', '\u{2029}',
+        ] {
+            assert_eq!(
+                control_at(&format!("ab{c}")),
+                Some(2),
+                "U+{:04X}",
+                u32::from(c)
+            );
+        }
+        assert_eq!(
+            control_at("a\u{200d}b"),
+            None,
+            "a zero-width joiner (emoji sequences) is text"
+        );
     }
 
     #[test]

@@ -22,9 +22,13 @@ use std::time::Duration;
 /// ```
 ///
 /// A hand-written implementation must keep the same rules: `KIND` matches
-/// `[a-z][a-z0-9_.-]*` (at most 64 bytes) and `ROUTE` starts with `/` and contains exactly
-/// one `{id}` placeholder and no other. [`Manager::builder`](crate::Manager::builder) checks
-/// the route when it is instantiated for the type.
+/// `[a-z][a-z0-9_.-]*` (at most 64 bytes) and `ROUTE` follows [`route_id_position`]'s rule
+/// (a path with exactly one `{id}`, as a whole segment or query value). [`ManagerBuilder::build`](crate::ManagerBuilder::build)
+/// checks both when it is instantiated for the type (a compile error).
+///
+/// `KIND` must be unique among the payload types that share a store's backend (a SQLite
+/// file, a Postgres schema, a Redis prefix): records are found by id and kind, so two types
+/// of one kind read each other's records. `oauth_consent` is taken by `oob::oauth`.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an oob payload type",
     label = "`{Self}` does not implement `OobPayload`",
@@ -41,41 +45,7 @@ pub trait OobPayload {
     const DEFAULT_TTL: Option<Duration> = None;
 }
 
-/// Where the `{id}` placeholder stands in a valid route, or `None` when the route is invalid.
-///
-/// A valid route starts with `/`, contains `{id}` exactly once and no other `{` or `}`, and
-/// has no fragment, space or control character.
-#[must_use]
-pub const fn route_id_position(route: &str) -> Option<usize> {
-    let b = route.as_bytes();
-    if b.is_empty() || b[0] != b'/' {
-        return None;
-    }
-    let mut pos = None;
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        if c <= b' ' || c == 0x7f || c == b'#' {
-            return None;
-        }
-        if c == b'{' {
-            if i + 4 <= b.len() && b[i + 1] == b'i' && b[i + 2] == b'd' && b[i + 3] == b'}' {
-                if pos.is_some() {
-                    return None;
-                }
-                pos = Some(i);
-                i += 4;
-                continue;
-            }
-            return None;
-        }
-        if c == b'}' {
-            return None;
-        }
-        i += 1;
-    }
-    pos
-}
+pub use crate::route_rule::route_id_position;
 
 /// Whether `kind` is a valid kind string: `[a-z][a-z0-9_.-]*`, at most 64 bytes.
 #[must_use]
@@ -98,21 +68,6 @@ pub const fn kind_is_valid(kind: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn routes() {
-        assert_eq!(route_id_position("/oob/{id}"), Some(5));
-        assert_eq!(route_id_position("/oob?id={id}"), Some(8));
-        assert_eq!(route_id_position("/{id}/x"), Some(1));
-        assert_eq!(route_id_position("oob/{id}"), None);
-        assert_eq!(route_id_position("/oob"), None);
-        assert_eq!(route_id_position("/{id}/{id}"), None);
-        assert_eq!(route_id_position("/{name}/{id}"), None);
-        assert_eq!(route_id_position("/a b/{id}"), None);
-        assert_eq!(route_id_position("/a/{id}#frag"), None);
-        assert_eq!(route_id_position("/a/{id"), None);
-        assert_eq!(route_id_position(""), None);
-    }
 
     #[test]
     fn kinds() {

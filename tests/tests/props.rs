@@ -59,10 +59,14 @@ proptest! {
     }
 
     /// A namespace is accepted exactly when it is non-empty, at most 256 bytes and free of
-    /// control characters, and it keeps its text unchanged.
+    /// control characters and of the invisible ones that reorder text, and it keeps its
+    /// text unchanged.
     #[test]
-    fn namespace_validation_is_exact(s in "\\PC{0,80}|.{0,300}") {
-        let expected = !s.is_empty() && s.len() <= 256 && !s.chars().any(char::is_control);
+    fn namespace_validation_is_exact(s in "\\PC{0,80}|.{0,300}|[a\u{61c}\u{200e}\u{200f}\u{202a}-\u{202e}\u{2066}-\u{2069}\u{2028}\u{2029}]{1,4}") {
+        let reorders = |c: char| matches!(c, '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}');
+        let expected = !s.is_empty()
+            && s.len() <= 256
+            && !s.chars().any(|c| c.is_control() || reorders(c));
         match Namespace::new(&s) {
             Ok(ns) => {
                 prop_assert!(expected, "accepted {:?}", s);

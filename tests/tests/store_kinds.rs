@@ -100,6 +100,29 @@ async fn redis_reads_filter_by_kind() {
     kinds_do_not_see_each_other(p, q).await;
 }
 
+/// A prefix must end with `:`: prefix `oo` with kind `bx` and prefix `oob` with kind `x`
+/// would share every key (one store listed, counted and cleared the other's records).
+#[tokio::test]
+async fn redis_refuses_a_prefix_that_could_run_into_a_kind() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let client = redis::Client::open(server.url()).expect("client");
+    for prefix in ["oob", "", "{oob}"] {
+        let refused = RedisStore::<DeviceCode>::builder(client.clone())
+            .prefix(prefix)
+            .connect()
+            .await;
+        match refused {
+            Err(e) => assert!(
+                format!("{e:?}").contains("the prefix must end with `:`"),
+                "{prefix:?}: {e:?}"
+            ),
+            Ok(_) => panic!("prefix {prefix:?} accepted"),
+        }
+    }
+}
+
 #[tokio::test]
 async fn postgres_reads_filter_by_kind() {
     let Some(server) = PostgresServer::start() else {

@@ -1,6 +1,8 @@
 //! The `route` rule: a path starting with `/` with exactly one `{id}` placeholder, as a
-//! path segment or a query value, and no other placeholder, fragment, space or control
-//! character; a message per way of breaking it.
+//! whole path segment or a whole query value, in characters a URL carries as is, with no
+//! other placeholder, fragment, empty, dot or capture segment; a message per way of
+//! breaking it. The same rule as `oob::payload::route_id_position` (`oob/src/route_rule.rs`),
+//! which the manager builder checks for hand-written payloads: keep the two in step.
 
 /// Why a `route` is invalid.
 #[derive(Debug, PartialEq, Eq)]
@@ -17,6 +19,20 @@ pub(crate) enum RouteError {
     UnmatchedClose,
     NoId,
     DuplicateId,
+    /// A character a URL does not carry as is (non-ASCII, `\`, `"`, `<`, `>`, `^`, `` ` ``, `|`).
+    Illegal(char),
+    /// `//` in the path.
+    EmptySegment,
+    /// A `.` or `..` path segment.
+    DotSegment,
+    /// A path segment starting with `:` or `*`.
+    CaptureSegment(char),
+    /// `{id}` in the path with more in its segment.
+    IdNotWholeSegment,
+    /// `{id}` in the query but not as a whole `key={id}` parameter with a plain key.
+    IdNotWholeQueryValue,
+    /// The `{id}` parameter's key appears twice in the query.
+    DuplicateQueryKey(String),
 }
 
 /// Checks `route`: it starts with `/`, contains `{id}` exactly once and no other `{` or
@@ -59,7 +75,52 @@ pub(crate) fn check_route(route: &str) -> Result<usize, RouteError> {
         }
         i += 1;
     }
-    pos.ok_or(RouteError::NoId)
+    let pos = pos.ok_or(RouteError::NoId)?;
+    if let Some(c) = route
+        .chars()
+        .find(|c| !c.is_ascii() || matches!(c, '\\' | '"' | '<' | '>' | '^' | '`' | '|'))
+    {
+        return Err(RouteError::Illegal(c));
+    }
+    let (path, query) = route
+        .split_once('?')
+        .map_or((route, None), |(p, q)| (p, Some(q)));
+    let segments: Vec<&str> = path[1..].split('/').collect();
+    let mut at = 1;
+    for (n, seg) in segments.iter().enumerate() {
+        if seg.is_empty() && n + 1 < segments.len() {
+            return Err(RouteError::EmptySegment);
+        }
+        if *seg == "." || *seg == ".." {
+            return Err(RouteError::DotSegment);
+        }
+        if let Some(c) = seg.chars().next().filter(|c| matches!(c, ':' | '*')) {
+            return Err(RouteError::CaptureSegment(c));
+        }
+        if (at..at + seg.len()).contains(&pos) && *seg != "{id}" {
+            return Err(RouteError::IdNotWholeSegment);
+        }
+        at += seg.len() + 1;
+    }
+    let Some(query) = query.filter(|_| pos > path.len()) else {
+        return Ok(pos);
+    };
+    let key_of = |pair: &str| pair.split_once('=').map_or(pair, |(k, _)| k).to_owned();
+    let Some(id_pair) = query.split('&').find(|pair| pair.contains("{id}")) else {
+        return Err(RouteError::IdNotWholeQueryValue);
+    };
+    let key = id_pair.strip_suffix("={id}").unwrap_or("");
+    if key.is_empty()
+        || !key
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'~' | b'-'))
+    {
+        return Err(RouteError::IdNotWholeQueryValue);
+    }
+    if query.split('&').filter(|pair| key_of(pair) == key).count() > 1 {
+        return Err(RouteError::DuplicateQueryKey(key.to_owned()));
+    }
+    Ok(pos)
 }
 
 impl RouteError {
@@ -114,124 +175,47 @@ impl RouteError {
             RouteError::DuplicateId => {
                 "`route` contains `{id}` more than once: keep exactly one `{id}`".to_owned()
             }
+            RouteError::Illegal(c) => format!(
+                "`route` cannot contain `{c}`, which a URL does not carry as is: percent-encode \
+                 it (`{}`) or remove it",
+                c.to_string()
+                    .bytes()
+                    .map(|b| format!("%{b:02X}"))
+                    .collect::<String>()
+            ),
+            RouteError::EmptySegment => {
+                "`route` has an empty path segment (`//`), which browsers and routers read \
+                 differently: remove the extra `/`"
+                    .to_owned()
+            }
+            RouteError::DotSegment => {
+                "`route` has a `.` or `..` path segment, which browsers resolve away before \
+                 sending: remove it"
+                    .to_owned()
+            }
+            RouteError::CaptureSegment(c) => format!(
+                "`route` has a path segment starting with `{c}`, which axum reads as a capture \
+                 and refuses: rename that segment"
+            ),
+            RouteError::IdNotWholeSegment => {
+                "`{id}` must be a whole path segment, so the router and the extractor find it: \
+                 put it between `/`s, e.g. `route = \"/oob/device/{id}\"` (or \
+                 `\"/oob/device/{id}/page\"`)"
+                    .to_owned()
+            }
+            RouteError::IdNotWholeQueryValue => {
+                "`{id}` in the query must be a whole parameter value under a plain key \
+                 (letters, digits, `.`, `_`, `~`, `-`), e.g. `route = \"/oob/device?id={id}\"`"
+                    .to_owned()
+            }
+            RouteError::DuplicateQueryKey(key) => format!(
+                "`route`'s query has the key `{key}` more than once, so the id's place is \
+                 ambiguous: keep one `{key}=`"
+            ),
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::valid::strings;
-
-    /// `oob::payload::route_id_position`, copied verbatim: the reference for `check_route`.
-    const fn route_id_position(route: &str) -> Option<usize> {
-        let b = route.as_bytes();
-        if b.is_empty() || b[0] != b'/' {
-            return None;
-        }
-        let mut pos = None;
-        let mut i = 0;
-        while i < b.len() {
-            let c = b[i];
-            if c <= b' ' || c == 0x7f || c == b'#' {
-                return None;
-            }
-            if c == b'{' {
-                if i + 4 <= b.len() && b[i + 1] == b'i' && b[i + 2] == b'd' && b[i + 3] == b'}' {
-                    if pos.is_some() {
-                        return None;
-                    }
-                    pos = Some(i);
-                    i += 4;
-                    continue;
-                }
-                return None;
-            }
-            if c == b'}' {
-                return None;
-            }
-            i += 1;
-        }
-        pos
-    }
-
-    #[test]
-    fn routes() {
-        assert_eq!(check_route("/oob/{id}"), Ok(5));
-        assert_eq!(check_route("/oob?id={id}"), Ok(8));
-        assert_eq!(check_route("/{id}/x"), Ok(1));
-        assert_eq!(check_route("/café/{id}"), Ok(7));
-        assert_eq!(check_route(""), Err(RouteError::Empty));
-        assert_eq!(check_route("oob/{id}"), Err(RouteError::NoLeadingSlash));
-        assert_eq!(check_route("https://ex.com/{id}"), Err(RouteError::FullUrl));
-        assert_eq!(check_route("/oob"), Err(RouteError::NoId));
-        assert_eq!(check_route("/{id}/{id}"), Err(RouteError::DuplicateId));
-        assert_eq!(
-            check_route("/{name}/{id}"),
-            Err(RouteError::UnknownPlaceholder("{name}".into()))
-        );
-        assert_eq!(
-            check_route("/{}"),
-            Err(RouteError::UnknownPlaceholder("{}".into()))
-        );
-        assert_eq!(check_route("/a b/{id}"), Err(RouteError::Space));
-        assert_eq!(check_route("/a\t/{id}"), Err(RouteError::Control('\t')));
-        assert_eq!(check_route("/a\x7f/{id}"), Err(RouteError::Control('\x7f')));
-        assert_eq!(check_route("/a/{id}#frag"), Err(RouteError::Fragment));
-        assert_eq!(check_route("/a/{id"), Err(RouteError::UnclosedBrace));
-        assert_eq!(check_route("/a/{{id}"), Err(RouteError::UnclosedBrace));
-        assert_eq!(check_route("/a/id}"), Err(RouteError::UnmatchedClose));
-    }
-
-    #[test]
-    fn routes_agree_with_oob() {
-        let alphabet = ['/', '{', '}', 'i', 'd', '#', ' ', '?', '=', '\t'];
-        for route in strings(&alphabet, 6) {
-            assert_eq!(
-                check_route(&route).ok(),
-                route_id_position(&route),
-                "{route:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn route_messages() {
-        let msg = |r: &str| check_route(r).unwrap_err().message(r);
-        assert_eq!(
-            msg("/{name}"),
-            "unknown placeholder `{name}`: the route takes exactly one `{id}`; rename `{name}` to `{id}`"
-        );
-        assert!(msg("/{name}/{id}").ends_with("remove `{name}`"));
-        assert!(msg("oob/{id}").contains(r#"`route = "/oob/{id}"`"#));
-        assert!(msg("/oob/").contains(r#"`route = "/oob/{id}"`"#));
-        assert!(msg("/oob?x=1").contains(r#"`route = "/oob?x=1&id={id}"`"#));
-        assert!(msg("/a\t{id}").contains(r"`\t` (U+0009)"));
-    }
-
-    mod props {
-        use super::super::*;
-        use super::route_id_position;
-        use proptest::prelude::*;
-
-        proptest! {
-            #![proptest_config(ProptestConfig::with_cases(2_000))]
-
-            /// The derive's route check and the library's const check agree on any input, and
-            /// an accepted route has exactly one `{id}` at the reported position.
-            #[test]
-            fn routes_agree(s in "[/a-z{}?=#% .\t]{0,24}|\\PC{0,24}") {
-                let derive = check_route(&s);
-                prop_assert_eq!(derive.as_ref().ok().copied(), route_id_position(&s));
-                match derive {
-                    Ok(pos) => {
-                        prop_assert_eq!(&s[pos..pos + 4], "{id}");
-                        prop_assert_eq!(s.matches("{id}").count(), 1);
-                        prop_assert!(s.starts_with('/'));
-                    }
-                    Err(e) => prop_assert!(!e.message(&s).is_empty()),
-                }
-            }
-        }
-    }
-}
+#[path = "route_tests.rs"]
+mod tests;

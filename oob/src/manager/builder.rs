@@ -342,11 +342,19 @@ impl<T, St, Pr, Cb> ManagerBuilder<T, St, Pr, Cb> {
         Pr: HasProvider<Provider = P>,
         Cb: HasCallbackBase,
     {
+        const {
+            assert!(
+                crate::payload::kind_is_valid(T::KIND),
+                "OobPayload::KIND must be 1 to 64 of `a-z`, `0-9`, `_`, `.`, `-`, starting with a letter (as `#[derive(OobPayload)]` checks)"
+            );
+        }
         let pos = const {
             match route_id_position(T::ROUTE) {
                 Some(p) => p,
                 None => {
-                    panic!("OobPayload::ROUTE must start with `/` and contain exactly one `{{id}}`")
+                    panic!(
+                        "OobPayload::ROUTE must start with `/` and carry exactly one `{{id}}`, as a whole path segment or query value, in characters a URL carries as is (see oob::payload::route_id_position)"
+                    )
                 }
             }
         };

@@ -59,8 +59,11 @@ impl<T> RedisStoreBuilder<T> {
     }
 
     /// The key prefix (default [`DEFAULT_PREFIX`]). Keys are the prefix, the payload kind
-    /// and `:`, then a short tag, so payload types may share a prefix. On Redis Cluster it
-    /// must carry a hash tag (e.g. `{oob}:`).
+    /// and `:`, then a short tag, so payload types may share a prefix. It must end with `:`
+    /// ([`connect`](Self::connect) refuses another), and on Redis Cluster carry a hash tag
+    /// (e.g. `{oob}:`). Stores on one Redis use one prefix, or prefixes neither of which
+    /// begins with the other: a prefix that begins with another store's prefix and kind
+    /// (`oob:` with kind `device`, and `oob:device:n:`) names keys of that store.
     #[must_use]
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
@@ -145,8 +148,8 @@ impl<T> RedisStoreBuilder<T> {
     ///
     /// # Errors
     /// When Redis cannot be reached, the event subscription cannot be set up within the
-    /// connection and response timeouts, or the target is a cluster and the prefix has no
-    /// hash tag.
+    /// connection and response timeouts, the prefix does not end with `:`, or the target is
+    /// a cluster and the prefix has no hash tag.
     ///
     /// # Panics
     /// Outside a tokio runtime.
@@ -154,6 +157,13 @@ impl<T> RedisStoreBuilder<T> {
     where
         T: OobPayload + DeserializeOwned + Send + Sync + 'static,
     {
+        if !self.prefix.ends_with(':') {
+            return Err(StoreError::Backend(Box::new(RedisStoreError::Config(
+                "the prefix must end with `:` (e.g. `oob:`, or `{oob}:` on a cluster), so that \
+                 no store's keys begin another's (prefix `oo` with kind `bx` and prefix `oob` \
+                 with kind `x` would share every key)",
+            ))));
+        }
         if self.target.is_cluster() && !has_hash_tag(&self.prefix) {
             return Err(StoreError::Backend(Box::new(RedisStoreError::Config(
                 "on a cluster the prefix needs a hash tag, e.g. {oob}:",

@@ -1,0 +1,315 @@
+//! Tests of the `route` rule: the messages, and agreement with oob's `const fn`.
+
+use super::*;
+use crate::valid::strings;
+
+// `oob::payload::route_id_position` and its helpers (`oob/src/route_rule.rs`), copied
+// verbatim: the reference for `check_route`.
+const fn route_id_position(route: &str) -> Option<usize> {
+    let b = route.as_bytes();
+    if b.is_empty() || b[0] != b'/' {
+        return None;
+    }
+    let query = find(b, 0, b'?');
+    let path_end = match query {
+        Some(q) => q,
+        None => b.len(),
+    };
+    let mut pos = None;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c <= b' '
+            || c >= 0x7f
+            || matches!(
+                c,
+                b'#' | b'\\' | b'"' | b'<' | b'>' | b'^' | b'`' | b'|' | b'}'
+            )
+        {
+            return None;
+        }
+        if c == b'{' {
+            if !is_id_at(b, i) || pos.is_some() {
+                return None;
+            }
+            pos = Some(i);
+            i += 4;
+            continue;
+        }
+        i += 1;
+    }
+    let Some(pos) = pos else {
+        return None;
+    };
+    // The path's segments.
+    let mut start = 1;
+    while start <= path_end {
+        let end = match find(b, start, b'/') {
+            Some(e) if e < path_end => e,
+            _ => path_end,
+        };
+        let len = end - start;
+        let last = end == path_end;
+        if (len == 0 && !last)
+            || (len == 1 && b[start] == b'.')
+            || (len == 2 && b[start] == b'.' && b[start + 1] == b'.')
+            || (len > 0 && (b[start] == b':' || b[start] == b'*'))
+            || (pos >= start && pos < end && (pos != start || len != 4))
+        {
+            return None;
+        }
+        start = end + 1;
+    }
+    if pos < path_end {
+        return Some(pos);
+    }
+    // In the query: `key={id}` as a whole parameter, the key once.
+    let (mut key_start, mut key_end) = (0, 0);
+    let mut p = path_end + 1;
+    while p <= b.len() {
+        let end = match find(b, p, b'&') {
+            Some(e) => e,
+            None => b.len(),
+        };
+        if pos >= p && pos < end {
+            if pos + 4 != end || pos < p + 2 || b[pos - 1] != b'=' {
+                return None;
+            }
+            let mut k = p;
+            while k < pos - 1 {
+                let c = b[k];
+                if !(c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'~' | b'-')) {
+                    return None;
+                }
+                k += 1;
+            }
+            (key_start, key_end) = (p, pos - 1);
+        }
+        p = end + 1;
+    }
+    // No other parameter with that key.
+    let mut p = path_end + 1;
+    while p <= b.len() {
+        let end = match find(b, p, b'&') {
+            Some(e) => e,
+            None => b.len(),
+        };
+        let n = key_end - key_start;
+        if p != key_start
+            && end - p >= n
+            && same(b, p, key_start, n)
+            && (end - p == n || b[p + n] == b'=')
+        {
+            return None;
+        }
+        p = end + 1;
+    }
+    Some(pos)
+}
+
+/// The first `c` in `b` at or after `from`.
+const fn find(b: &[u8], from: usize, c: u8) -> Option<usize> {
+    let mut i = from;
+    while i < b.len() {
+        if b[i] == c {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Whether `{id}` starts at `i`.
+const fn is_id_at(b: &[u8], i: usize) -> bool {
+    i + 4 <= b.len() && b[i] == b'{' && b[i + 1] == b'i' && b[i + 2] == b'd' && b[i + 3] == b'}'
+}
+
+/// Whether the `n` bytes at `a` and at `c` are the same.
+const fn same(b: &[u8], a: usize, c: usize, n: usize) -> bool {
+    let mut i = 0;
+    while i < n {
+        if b[a + i] != b[c + i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+#[test]
+fn routes() {
+    assert_eq!(check_route("/oob/{id}"), Ok(5));
+    assert_eq!(check_route("/oob?id={id}"), Ok(8));
+    assert_eq!(check_route("/{id}/x"), Ok(1));
+    assert_eq!(check_route("/café/{id}"), Err(RouteError::Illegal('é')));
+    assert_eq!(
+        check_route("/a/{id}.json"),
+        Err(RouteError::IdNotWholeSegment)
+    );
+    assert_eq!(check_route("/a//{id}"), Err(RouteError::EmptySegment));
+    assert_eq!(check_route("/a/../{id}"), Err(RouteError::DotSegment));
+    assert_eq!(
+        check_route("/:a/{id}"),
+        Err(RouteError::CaptureSegment(':'))
+    );
+    assert_eq!(
+        check_route("/a?x{id}"),
+        Err(RouteError::IdNotWholeQueryValue)
+    );
+    assert_eq!(
+        check_route("/a?id=1&id={id}"),
+        Err(RouteError::DuplicateQueryKey("id".into()))
+    );
+    assert_eq!(check_route(""), Err(RouteError::Empty));
+    assert_eq!(check_route("oob/{id}"), Err(RouteError::NoLeadingSlash));
+    assert_eq!(check_route("https://ex.com/{id}"), Err(RouteError::FullUrl));
+    assert_eq!(check_route("/oob"), Err(RouteError::NoId));
+    assert_eq!(check_route("/{id}/{id}"), Err(RouteError::DuplicateId));
+    assert_eq!(
+        check_route("/{name}/{id}"),
+        Err(RouteError::UnknownPlaceholder("{name}".into()))
+    );
+    assert_eq!(
+        check_route("/{}"),
+        Err(RouteError::UnknownPlaceholder("{}".into()))
+    );
+    assert_eq!(check_route("/a b/{id}"), Err(RouteError::Space));
+    assert_eq!(check_route("/a\t/{id}"), Err(RouteError::Control('\t')));
+    assert_eq!(check_route("/a\x7f/{id}"), Err(RouteError::Control('\x7f')));
+    assert_eq!(check_route("/a/{id}#frag"), Err(RouteError::Fragment));
+    assert_eq!(check_route("/a/{id"), Err(RouteError::UnclosedBrace));
+    assert_eq!(check_route("/a/{{id}"), Err(RouteError::UnclosedBrace));
+    assert_eq!(check_route("/a/id}"), Err(RouteError::UnmatchedClose));
+}
+
+/// The routes both this rule and oob's (`oob/src/route_rule.rs`, the same table) take,
+/// with where `{id}` stands.
+const VALID: &[(&str, usize)] = &[
+    ("/oob/{id}", 5),
+    ("/{id}", 1),
+    ("/{id}/x", 1),
+    ("/oob/{id}/", 5),
+    ("/a:b/{id}", 5),
+    ("/a/{id}/page?from=mail", 3),
+    ("/oob?id={id}", 8),
+    ("/cb?x=1&id={id}&y=2", 11),
+    ("/cb?a.b~c-d_e={id}", 14),
+    ("/cb/%7E?id={id}", 11),
+];
+
+/// Routes both rules refuse.
+const INVALID: &[&str] = &[
+    "",
+    "oob/{id}",
+    "https://ex.com/{id}",
+    "/oob",
+    "/{id}/{id}",
+    "/{name}/{id}",
+    "/a b/{id}",
+    "/a/{id}#frag",
+    "/a/{id",
+    "/a/id}",
+    "/cb/{id}.json",
+    "/cb/x{id}",
+    "/cb/:v/{id}",
+    "/cb/*/{id}",
+    "/cb/*rest/{id}",
+    "//evil.example/{id}",
+    "/a//{id}",
+    "/a/./{id}",
+    "/a/../{id}",
+    "/{id}/..",
+    "/caf\u{e9}/{id}",
+    "/cb\"/{id}",
+    "/cb<x>/{id}",
+    "/\\evil.example/{id}",
+    "/cb|/{id}",
+    "/cb?{id}",
+    "/cb?id=x{id}",
+    "/cb?id={id}x",
+    "/cb?={id}",
+    "/cb?a%5Fb={id}",
+    "/cb?a+b={id}",
+    "/cb?a=1;id={id}",
+    "/cb?p=/x/{id}",
+    "/oob?id=s&id={id}",
+    "/oob?id={id}&id",
+];
+
+#[test]
+fn the_shared_table() {
+    for (route, pos) in VALID {
+        assert_eq!(check_route(route), Ok(*pos), "{route}");
+    }
+    for route in INVALID {
+        assert!(check_route(route).is_err(), "{route}");
+    }
+}
+
+#[test]
+fn routes_agree_with_oob() {
+    let alphabet = ['/', '{', '}', 'i', 'd', '#', ' ', '?', '=', '\t'];
+    for route in strings(&alphabet, 6) {
+        assert_eq!(
+            check_route(&route).ok(),
+            route_id_position(&route),
+            "{route:?}"
+        );
+    }
+    // Whole tokens, for the segment and query rules: up to six of them.
+    let tokens = ["/", "{id}", "?", "=", "&", ":", ".", "x", "*", "é", "\\"];
+    let mut routes = vec![String::new()];
+    for _ in 0..6 {
+        routes = routes
+            .iter()
+            .flat_map(|r| tokens.iter().map(move |t| format!("{r}{t}")))
+            .collect();
+        for route in &routes {
+            assert_eq!(
+                check_route(route).ok(),
+                route_id_position(route),
+                "{route:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn route_messages() {
+    let msg = |r: &str| check_route(r).unwrap_err().message(r);
+    assert_eq!(
+        msg("/{name}"),
+        "unknown placeholder `{name}`: the route takes exactly one `{id}`; rename `{name}` to `{id}`"
+    );
+    assert!(msg("/{name}/{id}").ends_with("remove `{name}`"));
+    assert!(msg("oob/{id}").contains(r#"`route = "/oob/{id}"`"#));
+    assert!(msg("/oob/").contains(r#"`route = "/oob/{id}"`"#));
+    assert!(msg("/oob?x=1").contains(r#"`route = "/oob?x=1&id={id}"`"#));
+    assert!(msg("/a\t{id}").contains(r"`\t` (U+0009)"));
+}
+
+mod props {
+    use super::super::*;
+    use super::route_id_position;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+        /// The derive's route check and the library's const check agree on any input, and
+        /// an accepted route has exactly one `{id}` at the reported position.
+        #[test]
+        fn routes_agree(s in "[/a-z{}?=#% .\t]{0,24}|\\PC{0,24}") {
+            let derive = check_route(&s);
+            prop_assert_eq!(derive.as_ref().ok().copied(), route_id_position(&s));
+            match derive {
+                Ok(pos) => {
+                    prop_assert_eq!(&s[pos..pos + 4], "{id}");
+                    prop_assert_eq!(s.matches("{id}").count(), 1);
+                    prop_assert!(s.starts_with('/'));
+                }
+                Err(e) => prop_assert!(!e.message(&s).is_empty()),
+            }
+        }
+    }
+}
