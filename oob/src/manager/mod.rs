@@ -19,6 +19,7 @@ use crate::store::{Dedup, Limits, Record, Store, Wake};
 use crate::time::{Clock, Timestamp};
 
 pub mod builder;
+mod callback_base;
 mod cancel;
 mod complete;
 mod create;

@@ -12,6 +12,7 @@ use oauth2::{
 use serde::{Deserialize, Serialize};
 
 use super::config::Provider;
+use super::endpoint::endpoint_error;
 use super::http_client::{Http, HttpError, default_client};
 use super::tokens::TokenSet;
 use crate::error::Error;
@@ -115,73 +116,6 @@ pub(super) fn provider_error(e: impl std::error::Error + Send + Sync + 'static) 
     OAuthError::Provider(Box::new(e))
 }
 
-/// What a token or revocation endpoint answered, keeping nothing of the response body (a
-/// body that failed to parse may hold access and refresh tokens, and must not reach `Debug`
-/// or a log).
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum EndpointError {
-    /// The provider answered with an OAuth error response: its `error` code only (such as
-    /// `invalid_grant`; see [`error_code`](EndpointError::error_code)). Its description and
-    /// URI are not kept: a provider may echo the request there, tokens included.
-    #[error("the provider answered: {0}")]
-    Refused(String),
-    /// The request could not be made or read.
-    #[error("the request to the provider failed")]
-    Request(#[source] HttpError),
-    /// The answer did not parse; only where in it parsing failed is kept.
-    #[error("the provider's answer could not be parsed (at `{0}`)")]
-    Parse(String),
-    /// Any other unexpected answer (its text is not kept).
-    #[error("the provider answered unexpectedly")]
-    Unexpected,
-    /// A refresh got no answer before its lease (the time this replica alone may refresh)
-    /// was about to end; it was abandoned, so no answer can arrive after another replica
-    /// took over.
-    #[error("the provider did not answer within the refresh lease")]
-    TimedOut,
-}
-
-impl EndpointError {
-    /// The longest `error` code kept from a provider's error response.
-    pub const MAX_ERROR_CODE_LEN: usize = 64;
-
-    /// The `error` code of an OAuth error response (RFC 6749 §5.2), as kept in
-    /// [`Refused`](Self::Refused): a code of at most
-    /// [`MAX_ERROR_CODE_LEN`](Self::MAX_ERROR_CODE_LEN) letters, digits, `_`, `.` or `-`
-    /// (every code the RFCs define is one), else `unrecognised`, so that no other text of
-    /// the provider's reaches an error message or a log.
-    #[must_use]
-    pub fn error_code(response: &serde_json::Value) -> String {
-        response
-            .get("error")
-            .and_then(serde_json::Value::as_str)
-            .filter(|c| {
-                !c.is_empty()
-                    && c.len() <= Self::MAX_ERROR_CODE_LEN
-                    && c.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
-            })
-            .unwrap_or("unrecognised")
-            .to_owned()
-    }
-}
-
-/// Maps an `oauth2` request error to a [`OAuthError::Provider`] that carries no response
-/// body (of an error response, only its code).
-pub(super) fn endpoint_error<T: oauth2::ErrorResponse>(
-    e: RequestTokenError<HttpError, T>,
-) -> OAuthError {
-    provider_error(match e {
-        RequestTokenError::ServerResponse(r) => EndpointError::Refused(EndpointError::error_code(
-            &serde_json::to_value(&r).unwrap_or_default(),
-        )),
-        RequestTokenError::Request(e) => EndpointError::Request(e),
-        RequestTokenError::Parse(e, _body) => EndpointError::Parse(e.path().to_string()),
-        RequestTokenError::Other(_) => EndpointError::Unexpected,
-    })
-}
-
 /// OAuth consents for one [`Provider`]: a [`Manager`] of [`Consent`] pendings, a vault of
 /// [`TokenSet`]s (put it under an `EncryptedVault` in production, feature `encryption`), and the
 /// provider. Cheap to clone.
@@ -257,9 +191,10 @@ where
 
     /// How long one replica alone may refresh a token (default 30 s); the others wait for
     /// its result. A refresh whose request has no answer within the lease minus 5 s (half
-    /// the lease, for a lease under 10 s) is abandoned with [`EndpointError::TimedOut`], so
-    /// no answer is acted on once another replica may have taken over. At most
-    /// [`MAX_REFRESH_LEASE`]: a longer lease is that.
+    /// the lease, for a lease under 10 s) is abandoned with
+    /// [`EndpointError::TimedOut`](super::EndpointError::TimedOut), so no answer is acted on
+    /// once another replica may have taken over. At most [`MAX_REFRESH_LEASE`]: a longer
+    /// lease is that.
     #[must_use]
     pub fn refresh_lease(self, lease: Duration) -> Self {
         self.with(|i| i.lease = lease.min(MAX_REFRESH_LEASE))

@@ -4,9 +4,8 @@ use std::time::{Duration, SystemTime};
 
 use oauth2::{RefreshToken, StandardRevocableToken, TokenResponse};
 
-use super::flow::{
-    EndpointError, OAuth, OAuthError, endpoint_error, is_rejected_grant, provider_error, scopes_of,
-};
+use super::endpoint::{EndpointError, endpoint_error};
+use super::flow::{OAuth, OAuthError, is_rejected_grant, provider_error, scopes_of};
 use super::http_client::Http;
 use super::tokens::{AccessToken, TokenSet};
 use crate::provider::NamespaceProvider;

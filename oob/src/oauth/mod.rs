@@ -19,6 +19,7 @@
 //! [`NamespaceProvider`](crate::NamespaceProvider) derives for that user's tool calls.
 
 mod config;
+mod endpoint;
 mod flow;
 mod grant;
 mod http_client;
@@ -28,6 +29,7 @@ mod state;
 mod tokens;
 
 pub use config::{Provider, ProviderConfigError};
-pub use flow::{Consent, EndpointError, MAX_REFRESH_LEASE, OAuth, OAuthError};
+pub use endpoint::EndpointError;
+pub use flow::{Consent, MAX_REFRESH_LEASE, OAuth, OAuthError};
 pub use http_client::HttpError;
 pub use tokens::{AccessToken, TokenSet};
