@@ -48,35 +48,23 @@ pub struct CodecError {
     column: usize,
 }
 
+#[cfg(any(
+    feature = "sqlite",
+    feature = "redis",
+    feature = "postgres",
+    feature = "encryption"
+))]
 impl CodecError {
     /// Decoding a stored value failed with `e` (its message is dropped).
-    #[cfg(any(
-        feature = "sqlite",
-        feature = "redis",
-        feature = "postgres",
-        feature = "encryption"
-    ))]
     pub(crate) fn decoding(e: &serde_json::Error) -> Self {
         Self::of(true, e)
     }
 
     /// Encoding a value failed with `e` (its message is dropped).
-    #[cfg(any(
-        feature = "sqlite",
-        feature = "redis",
-        feature = "postgres",
-        feature = "encryption"
-    ))]
     pub(crate) fn encoding(e: &serde_json::Error) -> Self {
         Self::of(false, e)
     }
 
-    #[cfg(any(
-        feature = "sqlite",
-        feature = "redis",
-        feature = "postgres",
-        feature = "encryption"
-    ))]
     fn of(decoding: bool, e: &serde_json::Error) -> Self {
         use serde_json::error::Category;
         let failure = match e.classify() {
@@ -97,7 +85,9 @@ impl CodecError {
             column,
         }
     }
+}
 
+impl CodecError {
     /// Whether decoding (`true`) or encoding (`false`) failed.
     #[must_use]
     pub fn is_decoding(&self) -> bool {

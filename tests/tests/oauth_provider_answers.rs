@@ -266,30 +266,6 @@ async fn of_a_refused_revocation_only_the_error_code_is_kept() {
     assert!(all.contains("unrecognised"), "{all}");
 }
 
-/// `error_code` keeps a code of the RFCs' alphabet and nothing else.
-#[test]
-fn an_error_code_is_kept_only_when_it_is_one() {
-    let code = |v: serde_json::Value| EndpointError::error_code(&v);
-    assert_eq!(
-        code(serde_json::json!({"error": "invalid_grant"})),
-        "invalid_grant"
-    );
-    assert_eq!(
-        code(serde_json::json!({"error": "slow_down", "error_description": SECRET})),
-        "slow_down"
-    );
-    for odd in [
-        serde_json::json!({"error": format!("x {SECRET}")}),
-        serde_json::json!({"error": "a".repeat(65)}),
-        serde_json::json!({"error": ""}),
-        serde_json::json!({"error": 7}),
-        serde_json::json!({"error_description": SECRET}),
-        serde_json::json!(SECRET),
-    ] {
-        assert_eq!(code(odd), "unrecognised");
-    }
-}
-
 /// A redirect path the callback router cannot serve is refused when the provider is made,
 /// not a panic when the router is built.
 #[test]

@@ -269,12 +269,9 @@ impl MemoryStateGuard {
         } else {
             now.checked_add(Self::LATE_MARGIN).unwrap_or(now)
         };
-        if inner.used.len() >= self.capacity {
-            return Err(GuardError::Full {
-                capacity: self.capacity,
-            });
-        }
-        let scope: Option<Arc<str>> = match scope {
+        // The namespace's share first, then the whole guard (as the stores check their
+        // bounds).
+        let share = match scope {
             Some(scope) => {
                 let (key, count) = match inner.per_scope.get_key_value(scope) {
                     Some((key, &count)) => (key.clone(), count),
@@ -285,11 +282,19 @@ impl MemoryStateGuard {
                         capacity: self.namespace_capacity,
                     });
                 }
-                inner.per_scope.insert(key.clone(), count + 1);
-                Some(key)
+                Some((key, count))
             }
             None => None,
         };
+        if inner.used.len() >= self.capacity {
+            return Err(GuardError::Full {
+                capacity: self.capacity,
+            });
+        }
+        let scope: Option<Arc<str>> = share.map(|(key, count)| {
+            inner.per_scope.insert(key.clone(), count + 1);
+            key
+        });
         let key: Box<str> = nonce.into();
         inner.used.insert(key.clone(), (until, scope));
         inner.by_expiry.push(Reverse((until, key)));

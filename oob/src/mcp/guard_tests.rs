@@ -152,3 +152,22 @@ async fn concurrent_consumers_of_one_nonce_exactly_one_wins() {
     }
     assert_eq!(g.len(), 50);
 }
+
+/// With both bounds reached, the namespace's share answers, as the stores check their
+/// bounds (the namespace first).
+#[test]
+fn the_namespace_share_is_checked_before_the_whole_guard() {
+    let g = MemoryStateGuard::with_capacity(2).with_namespace_capacity(1);
+    let t0 = SystemTime::now();
+    g.consume_for_at("alice", "a1", t0 + MIN, t0).unwrap();
+    g.consume_for_at("bob", "b1", t0 + MIN, t0).unwrap();
+    assert!(matches!(
+        g.consume_for_at("alice", "a2", t0 + MIN, t0),
+        Err(GuardError::Full { capacity: 1 })
+    ));
+    assert!(matches!(
+        g.consume_for_at("carol", "c1", t0 + MIN, t0),
+        Err(GuardError::Full { capacity: 2 })
+    ));
+    assert_eq!(g.len(), 2, "a refused consume records nothing");
+}

@@ -12,9 +12,10 @@ use super::http_client::HttpError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum EndpointError {
-    /// The provider answered with an OAuth error response: its `error` code only (such as
-    /// `invalid_grant`; see [`error_code`](EndpointError::error_code)). Its description and
-    /// URI are not kept: a provider may echo the request there, tokens included.
+    /// The provider answered with an OAuth error response: its `error` code only, such as
+    /// `invalid_grant` (at most 64 letters, digits, `_`, `.` or `-`, as every code the RFCs
+    /// define is; any other is `unrecognised`). Its description and URI are not kept: a
+    /// provider may echo the request there, tokens included.
     #[error("the provider answered: {0}")]
     Refused(String),
     /// The request could not be made or read.
@@ -35,7 +36,7 @@ pub enum EndpointError {
 
 impl EndpointError {
     /// The longest `error` code kept from a provider's error response.
-    pub const MAX_ERROR_CODE_LEN: usize = 64;
+    pub(crate) const MAX_ERROR_CODE_LEN: usize = 64;
 
     /// The `error` code of an OAuth error response (RFC 6749 §5.2), as kept in
     /// [`Refused`](Self::Refused): a code of at most
@@ -43,7 +44,7 @@ impl EndpointError {
     /// (every code the RFCs define is one), else `unrecognised`, so that no other text of
     /// the provider's reaches an error message or a log.
     #[must_use]
-    pub fn error_code(response: &serde_json::Value) -> String {
+    pub(crate) fn error_code(response: &serde_json::Value) -> String {
         response
             .get("error")
             .and_then(serde_json::Value::as_str)
@@ -71,4 +72,35 @@ pub(super) fn endpoint_error<T: oauth2::ErrorResponse>(
         RequestTokenError::Parse(e, _body) => EndpointError::Parse(e.path().to_string()),
         RequestTokenError::Other(_) => EndpointError::Unexpected,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EndpointError;
+
+    const SECRET: &str = "rt-SECRET-1";
+
+    /// `error_code` keeps a code of the RFCs' alphabet and nothing else.
+    #[test]
+    fn an_error_code_is_kept_only_when_it_is_one() {
+        let code = |v: serde_json::Value| EndpointError::error_code(&v);
+        assert_eq!(
+            code(serde_json::json!({"error": "invalid_grant"})),
+            "invalid_grant"
+        );
+        assert_eq!(
+            code(serde_json::json!({"error": "slow_down", "error_description": SECRET})),
+            "slow_down"
+        );
+        for odd in [
+            serde_json::json!({"error": format!("x {SECRET}")}),
+            serde_json::json!({"error": "a".repeat(65)}),
+            serde_json::json!({"error": ""}),
+            serde_json::json!({"error": 7}),
+            serde_json::json!({"error_description": SECRET}),
+            serde_json::json!(SECRET),
+        ] {
+            assert_eq!(code(odd), "unrecognised");
+        }
+    }
 }

@@ -132,6 +132,14 @@ pub(super) struct Inner<S, P, V> {
     pub(super) lease: Duration,
 }
 
+impl<S, P, V> OAuth<S, P, V> {
+    /// The resource label a consent pending is created with (its alias is none): what a
+    /// consent is deduplicated by, and what the MCP glue recognises one by.
+    pub(crate) fn consent_resource(&self) -> &str {
+        &self.inner.provider.name
+    }
+}
+
 /// The longest [refresh lease](OAuth::refresh_lease): a day (a refresh is one request; a
 /// replica that stops mid-refresh holds up the others for the lease).
 pub const MAX_REFRESH_LEASE: Duration = Duration::from_secs(24 * 60 * 60);
@@ -256,7 +264,7 @@ where
             scopes: self.inner.provider.scopes.clone(),
             pkce_verifier: verifier.secret().clone(),
         };
-        let spec = Spec::new(consent).resource(self.inner.provider.name.clone());
+        let spec = Spec::new(consent).resource(self.consent_resource().to_owned());
         match self.inner.manager.create_or_join(cx, spec).await? {
             Joined::Created(p) | Joined::Joined(p) => Ok(p),
             Joined::Declined(_) => Err(OAuthError::Declined),

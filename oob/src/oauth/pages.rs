@@ -276,7 +276,12 @@ where
         let this = self.clone();
         let finished = tokio::spawn(async move { this.finish(open, code).await })
             .await
-            .unwrap_or_else(|e| Err(FinishError::Provider(super::flow::provider_error(e))));
+            // A panic's own text (which may quote what it was handling) is not kept.
+            .unwrap_or_else(|_| {
+                Err(FinishError::Provider(super::flow::provider_error(
+                    TaskEnded,
+                )))
+            });
         match finished {
             Ok(_) => connected(),
             // Lost a race (a double submit): say how the pending ended.
@@ -311,3 +316,9 @@ fn log_failure(e: &super::OAuthError) {
     #[cfg(not(feature = "tracing"))]
     let _ = e;
 }
+
+/// The task that finished a consent ended without an answer (it panicked); its panic
+/// message is not kept.
+#[derive(Debug, thiserror::Error)]
+#[error("the consent's completion task ended without an answer")]
+struct TaskEnded;

@@ -177,10 +177,13 @@ impl<V: Clone + Send + Sync + 'static> Vault<V> for MemoryVault<V> {
 impl<V> super::scan::private::Sealed for MemoryVault<V> {}
 
 impl<V: Send + Sync + 'static> super::VaultScan for MemoryVault<V> {
-    async fn namespaces(&self) -> Result<Vec<Namespace>, VaultError> {
-        let mut namespaces: Vec<Namespace> = self.lock().keys().cloned().collect();
-        namespaces.sort_unstable();
-        Ok(namespaces)
+    async fn namespaces(&self) -> Result<crate::vault::Namespaces, VaultError> {
+        let mut listed: Vec<Namespace> = self.lock().keys().cloned().collect();
+        listed.sort_unstable();
+        Ok(crate::vault::Namespaces {
+            listed,
+            ..Default::default()
+        })
     }
 }
 

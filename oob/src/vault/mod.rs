@@ -42,7 +42,7 @@ pub use keyring::{KeyLength, KeyRing, RandomFailed, VaultKey};
 pub use memory::MemoryVault;
 #[cfg(feature = "encryption")]
 pub use reseal::ResealReport;
-pub use scan::VaultScan;
+pub use scan::{Namespaces, VaultScan};
 #[cfg(any(feature = "redis", feature = "postgres"))]
 pub(crate) use write_start::WriteStart;
 

@@ -26,6 +26,11 @@ pub struct ResealReport {
     /// are and do not keep an old key in the ring (nothing can open them through the vault
     /// either way). Remove them from the database by hand.
     pub unreachable: u64,
+    /// Namespaces holding entries under a name the [`Namespace`](crate::Namespace) rule
+    /// refuses ([`Namespaces::refused`](super::Namespaces::refused)): like
+    /// [`unreachable`](Self::unreachable) entries, out of every vault operation's reach and
+    /// left as they are (their entries are not counted: nothing can list them).
+    pub unreachable_namespaces: u64,
 }
 
 impl ResealReport {
@@ -88,7 +93,9 @@ impl<V, I: Vault<Sealed> + VaultScan> EncryptedVault<V, I> {
     /// The inner vault failed (what was re-sealed before stays re-sealed).
     pub async fn reseal_all(&self) -> Result<ResealReport, VaultError> {
         let mut report = ResealReport::default();
-        for namespace in self.inner().namespaces().await? {
+        let found = self.inner().namespaces().await?;
+        report.unreachable_namespaces = found.refused;
+        for namespace in found.listed {
             // The vault's own walk over what it holds: the token never leaves this crate's
             // code (`VaultScan` is sealed, so `I` is one of this crate's vaults).
             let token = NamespaceToken::new(namespace);

@@ -29,5 +29,34 @@ pub trait VaultScan: private::Sealed + Send + Sync + 'static {
     /// Every namespace that holds an entry, sorted, each once. One whose entries all
     /// expired may still be listed until they are removed. Its cost grows with the number
     /// of namespaces (a walk for maintenance jobs, not for requests).
-    fn namespaces(&self) -> impl Future<Output = Result<Vec<Namespace>, VaultError>> + Send;
+    fn namespaces(&self) -> impl Future<Output = Result<Namespaces, VaultError>> + Send;
+}
+
+/// What [`VaultScan::namespaces`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Namespaces {
+    /// The namespaces holding entries, sorted, each once.
+    pub listed: Vec<Namespace>,
+    /// Stored namespace names the [`Namespace`] rule refuses (written before it refused,
+    /// e.g., text-reordering characters, refused since 2026-12-07): no capability can name
+    /// them, so their entries are out of every vault operation's reach; remove them by hand.
+    pub refused: u64,
+}
+
+#[cfg(any(feature = "sqlite", feature = "redis", feature = "postgres"))]
+impl Namespaces {
+    /// The stored `names`, parsed: sorted, each once, the refused ones counted.
+    pub(crate) fn from_names<N: AsRef<str>>(names: impl IntoIterator<Item = N>) -> Self {
+        let mut found = Self::default();
+        for name in names {
+            match Namespace::new(name.as_ref()) {
+                Ok(ns) => found.listed.push(ns),
+                Err(_) => found.refused += 1,
+            }
+        }
+        found.listed.sort_unstable();
+        found.listed.dedup();
+        found
+    }
 }

@@ -214,7 +214,7 @@ where
         // read the token; or asked again); a state of another gate of the call is skipped.
         let wants = Wants {
             alias: None,
-            resource: Some(self.oauth.provider().name()),
+            resource: Some(self.oauth.consent_resource()),
         };
         if let Some(response) = self
             .tools

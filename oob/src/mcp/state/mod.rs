@@ -93,14 +93,26 @@ impl<'a> Binding<'a> {
     }
 }
 
-/// A verified `requestState`: the pendings it names.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A verified `requestState`: the pendings it names. `Debug` prints its ids, kind and
+/// expiry, not its nonce or scope (a stable keyed hash of the namespace, which would link
+/// log lines by user).
+#[derive(Clone, PartialEq, Eq)]
 pub struct OpenedState {
     ids: Vec<PendingId>,
     expires_at: SystemTime,
     nonce: String,
     kind: Option<String>,
     scope: String,
+}
+
+impl std::fmt::Debug for OpenedState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenedState")
+            .field("ids", &self.ids)
+            .field("kind", &self.kind)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 impl OpenedState {

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
-use std::ops::Bound::{Excluded, Included};
+use std::ops::Bound::{self, Excluded, Included};
 
 use crate::time::Timestamp;
 
@@ -119,6 +119,22 @@ impl Deadlines {
         }
     }
 
+    /// The records of the deadlines in `range`, which a cursor passes.
+    fn pass(&mut self, range: (Bound<Timestamp>, Bound<Timestamp>)) -> usize {
+        let (records, entries) = self
+            .by_deadline
+            .range(range)
+            .fold((0, 0), |(records, entries), (_, n)| {
+                (records + n, entries + 1)
+            });
+        #[cfg(test)]
+        {
+            self.steps += entries;
+        }
+        let _ = entries;
+        records
+    }
+
     /// How many open records have a deadline after `now`.
     pub(super) fn count(&mut self, now: Timestamp) -> usize {
         let (lo, hi) = if self.cursors[0].at <= self.cursors[1].at {
@@ -129,18 +145,7 @@ impl Deadlines {
         let (lo_at, hi_at) = (self.cursors[lo].at, self.cursors[hi].at);
         if now <= lo_at {
             // Only the nearer cursor moves: back, adding the records it passes.
-            let mut passed = 0;
-            for n in self
-                .by_deadline
-                .range((Excluded(now), Included(lo_at)))
-                .map(|e| e.1)
-            {
-                passed += n;
-                #[cfg(test)]
-                {
-                    self.steps += 1;
-                }
-            }
+            let passed = self.pass((Excluded(now), Included(lo_at)));
             let c = &mut self.cursors[lo];
             c.live += passed;
             c.at = now;
@@ -148,18 +153,7 @@ impl Deadlines {
         }
         if now >= hi_at {
             // Forward, taking off the records it passes.
-            let mut passed = 0;
-            for n in self
-                .by_deadline
-                .range((Excluded(hi_at), Included(now)))
-                .map(|e| e.1)
-            {
-                passed += n;
-                #[cfg(test)]
-                {
-                    self.steps += 1;
-                }
-            }
+            let passed = self.pass((Excluded(hi_at), Included(now)));
             let c = &mut self.cursors[hi];
             c.live -= passed;
             c.at = now;

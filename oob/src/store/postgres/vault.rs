@@ -12,7 +12,6 @@ use super::error::PgError;
 use super::schema::{DEFAULT_SCHEMA, SchemaName, migrate};
 use crate::CodecError;
 use crate::capability::Capability;
-use crate::namespace::Namespace;
 use crate::store::StoreError;
 use crate::time::{Clock, SystemClock, Timestamp};
 use crate::vault::{
@@ -295,16 +294,11 @@ where
 impl<V> crate::vault::scan::private::Sealed for PostgresVault<V> {}
 
 impl<V: 'static> VaultScan for PostgresVault<V> {
-    async fn namespaces(&self) -> Result<Vec<Namespace>, VaultError> {
+    async fn namespaces(&self) -> Result<crate::vault::Namespaces, VaultError> {
         let names: Vec<String> = sqlx::query_scalar(Self::q(&self.sql.namespaces))
             .fetch_all(&self.pool)
             .await
             .map_err(PgError::vault)?;
-        let mut names = names
-            .iter()
-            .map(|n| Namespace::new(n).map_err(|e| VaultError::Backend(Box::new(e))))
-            .collect::<Result<Vec<_>, _>>()?;
-        names.sort_unstable();
-        Ok(names)
+        Ok(crate::vault::Namespaces::from_names(names))
     }
 }

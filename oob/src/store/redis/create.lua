@@ -98,9 +98,8 @@ for pass = 1, 2 do
       while seen < want do
         -- A whole batch each time, so each round repairs at least as many entries as
         -- its offset skips.
-        local asked = want
         local ids = redis.call('ZRANGEBYSCORE', index, '(' .. ARGV[1], '+inf',
-          'LIMIT', seen, asked)
+          'LIMIT', seen, want)
         for _, m in ipairs(ids) do
           local f = redis.call('HMGET', ARGV[7] .. m, 'f', 'e', 'n')
           local at = f[1] and string.find(f[1], '^.%d+$') and tonumber(string.sub(f[1], 2))
@@ -114,7 +113,7 @@ for pass = 1, 2 do
             seen = seen + 1
           end
         end
-        if #ids < asked then break end
+        if #ids < want then break end
       end
       open = redis.call('ZCOUNT', index, '(' .. ARGV[1], '+inf') - mine
     end

@@ -40,7 +40,6 @@ use super::keys::{has_hash_tag, slot};
 use super::{DEFAULT_PREFIX, RedisStoreError};
 use crate::CodecError;
 use crate::capability::Capability;
-use crate::namespace::Namespace;
 use crate::store::StoreError;
 use crate::time::{Clock, SystemClock, Timestamp};
 use crate::vault::{
@@ -177,9 +176,9 @@ impl<V> RedisVault<V> {
         }
     }
 
-    /// The key prefix (default [`DEFAULT_PREFIX`]; on Redis Cluster one with a hash tag,
-    /// e.g. `{oob}:`, else every operation fails with [`RedisStoreError::Config`]). Vaults
-    /// with one prefix share entries.
+    /// The key prefix (default [`DEFAULT_PREFIX`]): it ends with `:`, and on Redis Cluster
+    /// carries a hash tag, e.g. `{oob}:`, else every operation fails with
+    /// [`RedisStoreError::Config`]. Vaults with one prefix share entries.
     #[must_use]
     pub fn with_prefix(mut self, prefix: &str) -> Self {
         self.prefix = Arc::from(prefix);
@@ -206,8 +205,15 @@ impl<V> RedisVault<V> {
         self
     }
 
-    /// Refuses a prefix that would spread the vault's keys over slots of a cluster.
+    /// Refuses a prefix that does not end with `:` (as the store does: one store's or
+    /// vault's keys must not begin another's), or that would spread the vault's keys over
+    /// slots of a cluster.
     fn usable(&self) -> Result<(), VaultError> {
+        if !self.prefix.ends_with(':') {
+            return Err(VaultError::Backend(Box::new(RedisStoreError::Config(
+                "the prefix must end with `:` (e.g. `oob:`, or `{oob}:` on a cluster)",
+            ))));
+        }
         if self.cluster && !has_hash_tag(&self.prefix) {
             return Err(VaultError::Backend(Box::new(untagged())));
         }
@@ -393,7 +399,7 @@ impl<V: 'static> VaultScan for RedisVault<V> {
     /// The namespaces of the index keys (`P` `vk:` len`:`n): a `SCAN` with `MATCH` and
     /// `COUNT` on the primary of the prefix's slot (on a cluster every key of the vault is
     /// in that slot).
-    async fn namespaces(&self) -> Result<Vec<Namespace>, VaultError> {
+    async fn namespaces(&self) -> Result<crate::vault::Namespaces, VaultError> {
         let head = self.index_key("")?;
         let head = head.strip_suffix("0:").unwrap_or(&head).to_owned();
         let pattern = format!("{}*", glob_escape(&head));
@@ -416,27 +422,28 @@ impl<V: 'static> VaultScan for RedisVault<V> {
                 .map_err(backend)?;
             let (next, keys): (u64, Vec<Vec<u8>>) =
                 redis::from_redis_value(answer).map_err(|_| malformed("SCAN reply"))?;
-            names.extend(keys.iter().filter_map(|k| namespace_of(&head, k)));
+            names.extend(
+                keys.iter()
+                    .filter_map(|k| name_of(&head, k).map(str::to_owned)),
+            );
             if next == 0 {
                 break;
             }
             cursor = next;
         }
-        names.sort_unstable();
-        names.dedup();
-        Ok(names)
+        Ok(crate::vault::Namespaces::from_names(names))
     }
 }
 
 /// How many keys a `SCAN` step looks at.
 const SCAN_COUNT: u32 = 1000;
 
-/// The namespace of the index key `key` (`head` len`:`n), if it is one.
-fn namespace_of(head: &str, key: &[u8]) -> Option<Namespace> {
+/// The namespace name of the index key `key` (`head` len`:`n), if it is one.
+fn name_of<'k>(head: &str, key: &'k [u8]) -> Option<&'k str> {
     let rest = std::str::from_utf8(key).ok()?.strip_prefix(head)?;
     let (len, name) = rest.split_once(':')?;
     let len: usize = len.parse().ok()?;
-    (name.len() == len).then(|| Namespace::new(name).ok())?
+    (name.len() == len).then_some(name)
 }
 
 /// `text` matched literally by a Redis glob pattern.

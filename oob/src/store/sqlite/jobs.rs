@@ -3,14 +3,16 @@
 //! `batch`): create (dedup, cooldown, both bounds, insert) and the transitions. Nothing
 //! else writes the file between a job's reads and its write, in this process or another.
 
+use std::marker::PhantomData;
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, ToSql, params};
+use serde::de::DeserializeOwned;
 
 use super::row::{NewRow, Row, finished_as, ms, state_columns};
 use crate::id::PendingId;
 use crate::store::lifecycle::{self, StateCode};
-use crate::store::{Dedup, Finished, Limits, Scope};
+use crate::store::{Dedup, Finished, Limits, Record, Scope, StoreError};
 use crate::time::Timestamp;
 
 /// What a create job found.
@@ -25,11 +27,11 @@ pub(super) enum CreateOutcome {
 
 /// What a transition job found.
 #[allow(clippy::large_enum_variant)] // moved once, from the thread to the caller
-pub(super) enum TransitionOutcome {
-    /// The row as it is now: transitioned by the job, or, when a column other than the
-    /// payload does not decode, as it was, untouched (the caller's decode of it then answers
-    /// the decode error a get answers).
-    Done(Row),
+pub(super) enum TransitionOutcome<T> {
+    /// The record as it is now, transitioned by the job; or, when the row does not decode
+    /// (its payload as this `T` included), the decode error a get answers, with nothing
+    /// written.
+    Done(Result<Record<T>, StoreError>),
     NotFound,
     Finished(Finished),
     Mismatch,
@@ -230,7 +232,7 @@ impl CreateJob {
 
 /// What a transition needs on the connection thread.
 #[derive(Debug)]
-pub(super) struct TransitionJob {
+pub(super) struct TransitionJob<T> {
     pub(super) id: PendingId,
     pub(super) to: StateCode,
     pub(super) expect: Option<String>,
@@ -239,11 +241,11 @@ pub(super) struct TransitionJob {
     pub(super) now: Timestamp,
     /// Delete the row instead of updating it (zero retention, waiters woken now).
     pub(super) delete: bool,
-    /// Whether the store's payload type reads a stored payload ([`Row::payload_decodes`]).
-    pub(super) decodes: fn(&Row) -> bool,
+    /// The store's payload type, which the job decodes the row's payload as.
+    pub(super) payload: PhantomData<fn() -> T>,
 }
 
-impl TransitionJob {
+impl<T: DeserializeOwned> TransitionJob<T> {
     /// Reads, then writes guarded by `state = 'open'`: the connection thread runs one job at
     /// a time inside an immediate transaction, so nothing changes the row in between. Cheaper
     /// than `RETURNING`, which buffers its rows in a temporary table.
@@ -251,7 +253,7 @@ impl TransitionJob {
         self,
         conn: &Connection,
         touched: &mut Vec<PendingId>,
-    ) -> rusqlite::Result<TransitionOutcome> {
+    ) -> rusqlite::Result<TransitionOutcome<T>> {
         let key = &self.id.as_bytes()[..];
         let now = ms(self.now);
         let Some(mut row) = Row::by_id(conn, key, self.kind)? else {
@@ -262,11 +264,8 @@ impl TransitionJob {
         // payload this version of the type cannot read (another version stored it under
         // the same kind): a version that reads it can still finish it.
         let Some(state) = row.checked_state_at(self.now) else {
-            return Ok(TransitionOutcome::Done(row));
+            return Ok(TransitionOutcome::Done(row.decode(self.now)));
         };
-        if !(self.decodes)(&row) {
-            return Ok(TransitionOutcome::Done(row));
-        }
         if !lifecycle::visible(state, self.retention, self.now) {
             return Ok(TransitionOutcome::NotFound);
         }
@@ -276,6 +275,12 @@ impl TransitionJob {
         if self.expect.as_ref().is_some_and(|ns| *ns != row.namespace) {
             return Ok(TransitionOutcome::Mismatch);
         }
+        // Decoded once, by the winner only, before it writes (so a version of `T` that
+        // cannot read the payload finishes nothing): the record returned is built from it.
+        let data = match row.payload::<T>() {
+            Ok(data) => data,
+            Err(e) => return Ok(TransitionOutcome::Done(Err(e))),
+        };
         let (state, reason) = state_columns(self.to);
         let changed = if self.delete {
             conn.prepare_cached(
@@ -302,7 +307,7 @@ impl TransitionJob {
         row.state = state.to_owned();
         row.reason = reason.map(str::to_owned);
         row.finished_at = Some(now);
-        Ok(TransitionOutcome::Done(row))
+        Ok(TransitionOutcome::Done(row.with_payload(self.now, data)))
     }
 }
 

@@ -137,16 +137,27 @@ impl Row {
         fine.then(|| self.state_at(now)).flatten()
     }
 
-    /// Whether the row's payload decodes as a `T` (checked before a transition writes, so
-    /// one that cannot be read is not finished by the reader that cannot).
-    pub(super) fn payload_decodes<T: DeserializeOwned>(&self) -> bool {
-        serde_json::from_str::<T>(&self.data).is_ok()
+    /// The row's payload as a `T` (a transition decodes it before it writes, so one that
+    /// cannot be read is not finished by the reader that cannot).
+    pub(super) fn payload<T: DeserializeOwned>(&self) -> Result<T, StoreError> {
+        serde_json::from_str(&self.data).map_err(|e| {
+            StoreError::Decode(Box::new(BadColumn::with(
+                "payload",
+                CodecError::decoding(&e),
+            )))
+        })
     }
 
     pub(super) fn decode<T: DeserializeOwned>(
         self,
         now: Timestamp,
     ) -> Result<Record<T>, StoreError> {
+        let data = self.payload()?;
+        self.with_payload(now, data)
+    }
+
+    /// The record of this row with its payload `data`, already decoded.
+    pub(super) fn with_payload<T>(self, now: Timestamp, data: T) -> Result<Record<T>, StoreError> {
         let bad = |b: BadColumn| StoreError::Decode(Box::new(b));
         let bytes: [u8; 16] = self
             .id
@@ -159,8 +170,6 @@ impl Row {
         let created_at = time("created_at", self.created_at).map_err(bad)?;
         let expires_at = time("expires_at", self.expires_at).map_err(bad)?;
         let state = self.decode_state(now).map_err(bad)?;
-        let data: T = serde_json::from_str(&self.data)
-            .map_err(|e| bad(BadColumn::with("payload", CodecError::decoding(&e))))?;
         Ok(Record::new(
             id,
             namespace,

@@ -1,5 +1,7 @@
 //! The [`Store`] implementation: each operation one job on the connection thread.
 
+use std::marker::PhantomData;
+
 use rusqlite::params;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -71,17 +73,17 @@ where
             retention: self.retention,
             now,
             delete: self.retention.is_zero() && wake == Wake::Now,
-            decodes: Row::payload_decodes::<T>,
+            payload: PhantomData,
         };
         let delete = job.delete;
         let notifier = self.notifier.clone();
-        let told = move |out: &TransitionOutcome| {
-            if let TransitionOutcome::Done(row) = out
+        let told = move |out: &TransitionOutcome<T>| {
+            if let TransitionOutcome::Done(done) = out
                 && delete
                 && notifier.is_watched(id)
             {
-                match row.clone().decode::<T>(now) {
-                    Ok(record) => notifier.notify_with(id, record),
+                match done {
+                    Ok(record) => notifier.notify_with(id, record.clone()),
                     Err(_) => notifier.notify(id),
                 }
             }
@@ -95,7 +97,7 @@ where
             )
             .await?;
         match outcome {
-            TransitionOutcome::Done(row) => Ok(row.decode(now)?),
+            TransitionOutcome::Done(record) => Ok(record?),
             TransitionOutcome::NotFound => Err(TransitionError::NotFound),
             TransitionOutcome::Finished(how) => Err(TransitionError::Finished(how)),
             TransitionOutcome::Mismatch => Err(TransitionError::NamespaceMismatch),

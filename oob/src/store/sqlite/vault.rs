@@ -11,7 +11,6 @@ use serde::de::DeserializeOwned;
 use super::{Db, SqliteOptions, SqliteStore};
 use crate::CodecError;
 use crate::capability::Capability;
-use crate::namespace::Namespace;
 use crate::store::StoreError;
 use crate::time::{Clock, SystemClock, Timestamp};
 use crate::vault::{Entry, Vault, VaultError, VaultScan, Version, WriteOptions};
@@ -281,7 +280,7 @@ where
 impl<V> crate::vault::scan::private::Sealed for SqliteVault<V> {}
 
 impl<V: 'static> VaultScan for SqliteVault<V> {
-    async fn namespaces(&self) -> Result<Vec<Namespace>, VaultError> {
+    async fn namespaces(&self) -> Result<crate::vault::Namespaces, VaultError> {
         let names: Vec<String> = self
             .db
             .read(|conn| {
@@ -291,9 +290,6 @@ impl<V: 'static> VaultScan for SqliteVault<V> {
             })
             .await
             .map_err(backend)?;
-        names
-            .iter()
-            .map(|n| Namespace::new(n).map_err(|e| VaultError::Backend(Box::new(e))))
-            .collect()
+        Ok(crate::vault::Namespaces::from_names(names))
     }
 }
