@@ -98,3 +98,33 @@ async fn the_index_lives_as_long_as_its_longest_lived_entry() {
     );
     assert!(vault.keys(&t).await.expect("keys").is_empty());
 }
+
+/// A prefix must end with `:`, as the store's: every operation of a vault on another fails
+/// with the configuration error, before it touches Redis.
+#[tokio::test]
+async fn a_prefix_without_a_colon_is_refused() {
+    let Some(server) = RedisServer::start() else {
+        // No redis-server and not in CI: nothing here can run.
+        return;
+    };
+    let client = redis::Client::open(server.url()).expect("client");
+    let vault: RedisVault<String> = RedisVault::connect(client)
+        .await
+        .expect("connect")
+        .with_prefix("oob");
+    let m = manager();
+    let alice = user("alice");
+    let t = m.caller(&alice).expect("caller");
+    let refused = vault.put(&t, "k", "v".into()).await.expect_err("refused");
+    assert!(
+        format!("{refused:?}").contains("the prefix must end with `:`"),
+        "{refused:?}"
+    );
+    let mut raw = server.raw().await;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut raw)
+        .await
+        .expect("KEYS");
+    assert!(keys.is_empty(), "{keys:?}");
+}
