@@ -137,21 +137,34 @@ impl<G: StateGuard> DynStateGuard for G {
 /// retries. A nonce consumed at or after its state's expiry is kept for
 /// [`LATE_MARGIN`](Self::LATE_MARGIN) after the consume.
 ///
-/// Only for a single process: see [`StateGuard`] for several replicas.
-#[derive(Debug)]
+/// Only for a single process: see [`StateGuard`] for several replicas. Its `Debug` shows
+/// its bounds and how many states it remembers, never a nonce or a scope.
 pub struct MemoryStateGuard {
     inner: Mutex<Inner>,
     capacity: usize,
     namespace_capacity: usize,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Inner {
     /// Nonce → (kept until, scope).
     used: HashMap<Box<str>, (SystemTime, Option<Arc<str>>)>,
     by_expiry: BinaryHeap<Reverse<(SystemTime, Box<str>)>>,
     /// How many entries of `used` each scope has.
     per_scope: HashMap<Arc<str>, usize>,
+}
+
+impl std::fmt::Debug for MemoryStateGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The nonces and scopes (a stable pseudonym of each namespace) stay out.
+        // (`try_lock`: a `Debug` inside a held lock must not deadlock.)
+        let remembered = self.inner.try_lock().ok().map(|i| i.used.len());
+        f.debug_struct("MemoryStateGuard")
+            .field("remembered", &remembered)
+            .field("capacity", &self.capacity)
+            .field("namespace_capacity", &self.namespace_capacity)
+            .finish()
+    }
 }
 
 impl Default for MemoryStateGuard {

@@ -171,3 +171,17 @@ fn the_namespace_share_is_checked_before_the_whole_guard() {
     ));
     assert_eq!(g.len(), 2, "a refused consume records nothing");
 }
+
+#[test]
+fn debug_shows_neither_nonces_nor_scopes() {
+    let g = MemoryStateGuard::with_capacity(10).with_namespace_capacity(3);
+    let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+    g.consume_for_at("SCOPE-MARKER", "NONCE-MARKER", t0 + MIN, t0)
+        .unwrap();
+    let debug = format!("{g:?}");
+    assert!(
+        !debug.contains("MARKER"),
+        "a used state's nonce or scope in {debug}"
+    );
+    assert!(debug.contains("remembered: Some(1)"), "{debug}");
+}

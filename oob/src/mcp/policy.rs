@@ -1,8 +1,9 @@
 //! Security rules for what goes to an MCP client: a pending's URL travels only in URL mode,
 //! and carries nothing but the opaque pending id.
 //!
-//! The value builders of this module ([`UrlElicitation`](super::UrlElicitation),
-//! [`InputRequest`](super::InputRequest)) run [`check_url`] themselves; [`check_form`]
+//! The value builders ([`UrlElicitation`](super::UrlElicitation),
+//! [`InputRequest`](super::InputRequest)) check the callback URLs they send by [`check_url`]'s
+//! rules on a URL's form (its namespace rule is for URLs built by hand); [`check_form`]
 //! is for servers that build form-mode elicitations by hand.
 
 use serde_json::Value;
@@ -58,22 +59,58 @@ pub enum PolicyError {
 }
 
 /// The callback URL of `pending` for a client with these elicitation modes: refused when the
-/// client did not declare URL mode, or when the URL breaks [`check_url`]. What both
-/// revisions' URL-mode builders send.
+/// client did not declare URL mode, or when the URL breaks [`check_url`]'s rules on its
+/// form. What both revisions' URL-mode builders send.
+///
+/// The namespace rule is not applied here: a pending's callback URL is the manager's
+/// callback base and `T::ROUTE`, the same for every user, around the random id, so no part
+/// of it comes from the pending's namespace. Searching it for the namespace would only
+/// refuse users whose namespace happens to equal a host label or a route segment (a user
+/// `mcp` on `https://mcp.example.com`, a tenant `acme` on `https://acme.example.com`),
+/// who could then never be asked.
 pub(crate) fn url_for<T>(
     pending: &Pending<T, Open>,
     modes: ElicitationModes,
 ) -> Result<String, McpError> {
     modes.require_url()?;
     let url = pending.callback_url();
-    check_url(&url, pending.id(), pending.namespace())?;
+    check_form_of_url(&url, pending.id())?;
     Ok(url)
 }
 
 /// Checks that `url`, the callback URL of pending `id` of `namespace`, carries nothing but
 /// the opaque id: absolute `https` (or `http` on a loopback host), no credentials, no
 /// fragment, no query but `name=<id>`, the id exactly once, no namespace, no payload-like segment.
+///
+/// The namespace rule is a heuristic for URLs built by hand: the namespace must not be a
+/// host label or a path segment (percent-decoded, case-insensitive), nor, when it has at
+/// least six bytes, appear anywhere in the host or path. The callback URLs the MCP value
+/// builders send are checked without it: nothing in them but the id varies by user.
 pub fn check_url(url: &str, id: PendingId, namespace: &Namespace) -> Result<(), PolicyError> {
+    check_form_of_url(url, id)?;
+    let (url, _) = url.split_once('?').unwrap_or((url, ""));
+    let (_, rest) = url.split_once("://").ok_or(PolicyError::Scheme)?;
+    let (authority, path) = rest.find('/').map_or((rest, ""), |i| rest.split_at(i));
+    let ns = namespace.as_str().to_lowercase();
+    let decoded = percent_decode(path).to_lowercase();
+    let labels = host_of(authority).to_ascii_lowercase();
+    let mut parts = labels
+        .split('.')
+        .map(str::to_owned)
+        .chain(decoded.split('/').map(str::to_owned));
+    if parts.any(|p| p == ns) {
+        return Err(PolicyError::Namespace);
+    }
+    if ns.len() >= MIN_SUBSTRING_NAMESPACE && (decoded.contains(&ns) || labels.contains(&ns)) {
+        return Err(PolicyError::Namespace);
+    }
+    Ok(())
+}
+
+/// [`check_url`]'s rules but the namespace's: absolute `https` (or `http` on loopback), no
+/// credentials, no fragment, no query but `name=<id>`, the id exactly once, no
+/// payload-like segment.
+fn check_form_of_url(url: &str, id: PendingId) -> Result<(), PolicyError> {
     if url.len() > MAX_URL_LEN {
         return Err(PolicyError::Payload);
     }
@@ -104,19 +141,7 @@ pub fn check_url(url: &str, id: PendingId, namespace: &Namespace) -> Result<(), 
     if lower.matches(id_text).count() + usize::from(!query.is_empty()) != 1 {
         return Err(PolicyError::Id);
     }
-    let ns = namespace.as_str().to_lowercase();
     let decoded = percent_decode(path).to_lowercase();
-    let labels = host.to_ascii_lowercase();
-    let mut parts = labels
-        .split('.')
-        .map(str::to_owned)
-        .chain(decoded.split('/').map(str::to_owned));
-    if parts.any(|p| p == ns) {
-        return Err(PolicyError::Namespace);
-    }
-    if ns.len() >= MIN_SUBSTRING_NAMESPACE && (decoded.contains(&ns) || labels.contains(&ns)) {
-        return Err(PolicyError::Namespace);
-    }
     let without_id = decoded.replace(id_text, "");
     if without_id
         .split('/')

@@ -60,11 +60,21 @@ impl InputRequest {
 }
 
 /// The `input_required` result (2026-07-28): what a `tools/call`, `prompts/get` or
-/// `resources/read` answers while the user still has to act.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// `resources/read` answers while the user still has to act. Its `Debug` shows the request
+/// names and whether a `requestState` is set, not the state (only signed, so readable).
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct InputRequired {
     requests: BTreeMap<String, InputRequest>,
     request_state: Option<String>,
+}
+
+impl std::fmt::Debug for InputRequired {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InputRequired")
+            .field("requests", &self.requests.keys().collect::<Vec<_>>())
+            .field("request_state", &self.request_state.as_ref().map(|_| ".."))
+            .finish()
+    }
 }
 
 impl InputRequired {
@@ -241,6 +251,63 @@ mod tests {
             [("gh".to_owned(), &a, "Key".to_owned())],
         );
         assert_eq!(err, Err(McpError::Policy(PolicyError::ForeignPending)));
+    }
+
+    #[tokio::test]
+    async fn a_namespace_like_a_host_label_or_route_segment_is_still_asked() {
+        // The callback URL is the base and the route around the id, the same for every user:
+        // a namespace equal to a part of them (or found in them) is not refused.
+        let m = manager_for();
+        let keys = StateKeys::new([3u8; 32]).unwrap();
+        let params = json!({"name": "t"});
+        for name in ["mcp", "ui", "set_api_key", "example", "mcp.example.com"] {
+            let ns = Namespace::new(name).unwrap();
+            let open = m
+                .create(&VerifiedSubject::new(ns.clone()), Spec::new(ApiKey))
+                .await
+                .unwrap();
+            assert!(InputRequest::url(&open, "m", URL).is_ok(), "{name}");
+            let b = Binding::new(&ns, "tools/call", &params);
+            let asked = InputRequired::for_pendings(
+                &keys,
+                &b,
+                URL,
+                SystemTime::now(),
+                [("k".to_owned(), &open, "m".to_owned())],
+            );
+            assert!(asked.is_ok(), "{name}");
+            assert!(
+                crate::mcp::UrlElicitation::new(&open, "m", URL).is_ok(),
+                "{name}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn debug_shows_no_request_state() {
+        let m = manager_for();
+        let alice = Namespace::new("alice").unwrap();
+        let open = m
+            .create(&VerifiedSubject::new(alice.clone()), Spec::new(ApiKey))
+            .await
+            .unwrap();
+        let keys = StateKeys::new([3u8; 32]).unwrap();
+        let b = Binding::new(&alice, "tools/call", &json!({}));
+        let asked = InputRequired::for_pendings(
+            &keys,
+            &b,
+            URL,
+            SystemTime::now(),
+            [("gh".to_owned(), &open, "m".to_owned())],
+        )
+        .unwrap();
+        let state = asked.request_state().unwrap();
+        let debug = format!("{asked:?}");
+        assert!(
+            !debug.contains(state) && !debug.contains(&state[..20]),
+            "{debug}"
+        );
+        assert!(debug.contains("gh"), "{debug}");
     }
 
     #[test]

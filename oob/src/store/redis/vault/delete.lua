@@ -1,4 +1,4 @@
--- The vault's delete (RedisVault, vault.rs).
+-- The vault's delete (RedisVault, vault/mod.rs).
 -- KEYS: entry, index. ARGV: now, member. Returns 1 when a live entry was deleted.
 -- (Redis deletes an index left empty by itself.)
 local cur = redis.call('HMGET', KEYS[1], 'v', 'e')

@@ -1,4 +1,4 @@
--- The vault's write (RedisVault, vault.rs), one entry with its compare-and-swap.
+-- The vault's write (RedisVault, vault/mod.rs), one entry with its compare-and-swap.
 -- KEYS: entry, index. ARGV: now, mode (`any`, `absent`, `version`), expected version,
 -- new version, value, expiry (ms or empty), member (the key), key expiry (ms or empty),
 -- slack (ms), latest key expiry Redis takes (ms).
