@@ -195,6 +195,10 @@ pub fn with_sign_in(interaction_routes: Router) -> Router {
         .route("/logout", post(logout))
         .merge(interaction_routes.layer(middleware::from_fn(sign_in_hint)))
         .layer(
+            // A demo's store: tower-sessions' memory store never evicts a session (each
+            // sign-in keeps one, half a kilobyte, for two weeks). A service uses a store
+            // that deletes expired sessions (e.g. tower-sessions-sqlx-store's
+            // `continuously_delete_expired`).
             SessionManagerLayer::new(SessionStore::default())
                 // Plain HTTP on loopback; Lax so the link opened from the assistant (a
                 // top-level navigation from another site) still carries the session.

@@ -258,6 +258,15 @@ async fn query_route_ids() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
+    // Another parameter whose name does not decode is not the id's business.
+    for other in ["%ZZ=1", "%FF=1", "a%=1", "%C3=x"] {
+        let res = c
+            .get(format!("{base}/oob?{other}&id={}", open.id()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{other}");
+    }
 
     let id = open.id();
     let unknown = PendingId::random();

@@ -97,3 +97,43 @@ async fn concurrent_double_submit_has_exactly_one_winner() {
         assert_eq!(stored, Some(format!("value-{}", winners[0].0)));
     }
 }
+
+/// POST: completes, and the persist step fails (the vault is down).
+async fn submit_unsaved(
+    axum::extract::State(state): axum::extract::State<http_support::AppState>,
+    ix: oob::http::UncheckedInteraction<oob_tests::DeviceCode>,
+) -> Result<&'static str, oob::http::InteractionRejection> {
+    state
+        .oob
+        .complete_with(ix.into_pending(), async move |_token| {
+            Err::<(), _>(std::io::Error::other(INTERNAL_DETAIL))
+        })
+        .await?;
+    Ok("saved")
+}
+
+#[tokio::test]
+async fn a_failed_persist_says_not_saved_and_asks_for_a_new_link() {
+    let (state, _clock, _store, _) = start().await;
+    let app = axum::Router::new()
+        .route(
+            "/oob/cb/{id}",
+            axum::routing::get(|| async { "form" }).post(submit_unsaved),
+        )
+        .layer(oob::http::interaction_headers())
+        .with_state(state.clone());
+    let base = http_support::serve(app).await;
+    let c = client();
+    let open = state.oob.create(&user("alice"), spec()).await.unwrap();
+    let url = format!("{base}/oob/cb/{}", open.id());
+    let res = c.post(&url).send().await.unwrap();
+    assert_eq!(res.status(), 500);
+    assert_interaction_headers(&res, "500 on persist");
+    let body = res.text().await.unwrap();
+    // Not "try again later": the pending is completed, so a retry cannot help.
+    assert_eq!(body, RejectionKind::NotSaved.page());
+    assert!(body.contains("new link") && !body.contains(INTERNAL_DETAIL));
+    let res = c.post(&url).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.unwrap(), RejectionKind::Completed.page());
+}

@@ -113,6 +113,8 @@ async fn the_layer_serves_any_tower_service() {
     let id = open.id();
     let res = c.get(format!("{base}/oob/cb/{id}")).send().await.unwrap();
     assert_eq!(res.status(), 200);
+    // The inner service's page carries the interaction headers too (no header layer here).
+    assert_interaction_headers(&res, "the inner service's page");
     assert_eq!(
         res.text().await.unwrap(),
         format!("id={id} ns-bytes=3 has-pending=true again=false")
@@ -211,4 +213,36 @@ async fn the_checked_layer_lets_only_the_owner_through() {
     // After the end, another user learns nothing new: still the same refusal.
     let res = c.get(&url).header("x-user", "bob").send().await.unwrap();
     assert_eq!(res.status(), 403);
+}
+
+#[tokio::test]
+async fn a_handlers_own_content_security_policy_stays() {
+    let (state, _clock, _store, _) = start().await;
+    let strict = "default-src 'none'; script-src 'self'";
+    let app = Router::new()
+        .route(
+            "/oob/cb/{id}",
+            get(move |_ix: UncheckedInteraction<DeviceCode>| async move {
+                ([("content-security-policy", strict)], "form")
+            }),
+        )
+        .layer(interaction_headers())
+        .with_state(state.clone());
+    let base = serve(app).await;
+    let open = state.oob.create(&user("alice"), spec()).await.unwrap();
+    let res = client()
+        .get(format!("{base}/oob/cb/{}", open.id()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let policies: Vec<_> = res
+        .headers()
+        .get_all("content-security-policy")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    // Both: a browser enforces each, so the handler's script policy keeps its effect.
+    assert_eq!(policies, [strict, "frame-ancestors 'none'"]);
+    assert_eq!(res.headers()["x-frame-options"], "DENY");
 }

@@ -57,7 +57,7 @@ use crate::state::Open;
 /// ```
 /// use std::collections::HashMap;
 /// use axum::{Form, Router, extract::State, response::Html, routing::get};
-/// use oob::http::{AntiForgery, ExtensionUser, Interaction, InteractionRejection, interaction_headers};
+/// use oob::http::{AntiForgery, ExtensionUser, Interaction, InteractionRejection, RejectionKind, interaction_headers};
 /// use oob::provider::{FromVerifiedSubject, VerifiedSubject};
 /// use oob::store::MemoryStore;
 /// use oob::vault::{MemoryVault, Vault};
@@ -97,8 +97,14 @@ use crate::state::Open;
 ///     app.forms.verify(&ix, f.get(AntiForgery::FIELD).map_or("", String::as_str))?;
 ///     let key = f.remove("key").unwrap_or_default();
 ///     let vault = app.vault.clone(); // the persist step owns what it uses
-///     app.oob.complete_with(ix.into_pending(), async move |token| vault.put(&token, "key", key).await)
-///         .await?; // a second submit: the "already done" page
+///     let (oob, pending) = (app.oob.clone(), ix.into_pending());
+///     // In a task of its own: a browser that goes away makes axum drop this handler, and
+///     // the persist step with it; a spawned completion runs to its end.
+///     tokio::spawn(async move {
+///         oob.complete_with(pending, async move |token| vault.put(&token, "key", key).await).await
+///     })
+///     .await
+///     .map_err(|_| RejectionKind::Internal)??; // a second submit: the "already done" page
 ///     Ok("Saved: you can close this tab.")
 /// }
 ///

@@ -7,17 +7,26 @@ use std::task::{Context, Poll};
 use http::{HeaderMap, HeaderValue, Request, Response, header};
 use tower::{Layer, Service};
 
-/// Sets the interaction headers on `headers`, replacing any value a handler set:
-/// `Cache-Control: no-store` (the page may show a secret form or a code: no cache keeps it),
-/// `Referrer-Policy: no-referrer` (the URL holds the pending id, a bearer capability: it must
-/// not leak to the pages it links to), `X-Content-Type-Options: nosniff`, and
-/// `Content-Security-Policy: frame-ancestors 'none'` with `X-Frame-Options: DENY` (no other
-/// site may frame a consent page and trick a click on it).
+/// The content security policy every interaction page carries.
+const FRAME_ANCESTORS: &str = "frame-ancestors 'none'";
+
+/// Sets the interaction headers on `headers`: `Cache-Control: no-store` (the page may show a
+/// secret form or a code: no cache keeps it), `Referrer-Policy: no-referrer` (the URL holds
+/// the pending id, a bearer capability: it must not leak to the pages it links to),
+/// `X-Content-Type-Options: nosniff` and `X-Frame-Options: DENY`, each replacing any value a
+/// handler set; and a `Content-Security-Policy: frame-ancestors 'none'` (no other site may
+/// frame a consent page and trick a click on it) added beside any policy the handler set,
+/// which stays: a browser enforces every policy it gets, so the handler's (a `script-src`,
+/// say) keeps its effect and ours can only make the page stricter.
 pub fn set_interaction_headers(headers: &mut HeaderMap) {
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("frame-ancestors 'none'"),
-    );
+    let ours = HeaderValue::from_static(FRAME_ANCESTORS);
+    if !headers
+        .get_all(header::CONTENT_SECURITY_POLICY)
+        .iter()
+        .any(|v| v == ours)
+    {
+        headers.append(header::CONTENT_SECURITY_POLICY, ours);
+    }
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(

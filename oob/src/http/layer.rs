@@ -15,6 +15,7 @@ use http::request::Parts;
 use tower::{Layer, Service};
 
 use super::extract::load;
+use super::headers::set_interaction_headers;
 use super::identity::{OwnerCheck, Unchecked};
 use super::rejection::{InteractionRejection, RejectionKind};
 use super::source::InteractionSource;
@@ -118,6 +119,8 @@ where
 /// in the order and with the answers of [`Interaction`](super::Interaction), and calls the
 /// inner service with an [`InteractionContext`] in the request extensions. A request it
 /// refuses never reaches the inner service: it answers with the [`InteractionRejection`].
+/// Both its answers and the inner service's carry the
+/// [interaction headers](super::set_interaction_headers).
 ///
 /// ```
 /// use axum::{Router, routing::get};
@@ -245,8 +248,14 @@ where
             match load::<U, L>(&mut parts, &source).await {
                 Ok((pending, _user)) => {
                     parts.extensions.insert(InteractionContext::new(pending));
-                    let res = inner.call(Request::from_parts(parts, body)).await?;
-                    Ok(res.into_response())
+                    let mut res = inner
+                        .call(Request::from_parts(parts, body))
+                        .await?
+                        .into_response();
+                    // The handler's page (a secret form, a code) as every rejection: not
+                    // cached, not framed, not leaking its URL.
+                    set_interaction_headers(res.headers_mut());
+                    Ok(res)
                 }
                 Err(rejection) => Ok(rejection.into_response()),
             }

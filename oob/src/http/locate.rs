@@ -147,7 +147,12 @@ pub(crate) async fn locate_id(
                 let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
                 let k_decoded;
                 let k = if k.contains(['%', '+']) {
-                    k_decoded = percent_decode(k, true).ok_or_else(malformed)?;
+                    // A key that does not decode is not the route's: another
+                    // parameter's business.
+                    let Some(decoded) = percent_decode(k, true) else {
+                        continue;
+                    };
+                    k_decoded = decoded;
                     k_decoded.as_str()
                 } else {
                     k

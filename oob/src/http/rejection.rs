@@ -39,8 +39,12 @@ pub enum RejectionKind {
     CrossSite,
     /// A form whose anti-forgery token is missing or not this pending's and session's. 403.
     Forged,
-    /// The store (or persisting a result) failed. 500.
+    /// The store failed. 500.
     Internal,
+    /// The pending was completed, but saving what the user gave failed
+    /// ([`Error::Persist`](crate::Error::Persist)): the pending stays completed, so a retry
+    /// cannot help and the page asks for a new link. 500.
+    NotSaved,
     /// The service is wired wrongly, e.g. an extractor that reads what
     /// [`InteractionLayer`](super::InteractionLayer) inserts, on a route without the layer. 500.
     Misconfigured,
@@ -58,7 +62,9 @@ impl RejectionKind {
             Self::NoIdentity | Self::WrongUser | Self::CrossSite | Self::Forged => {
                 StatusCode::FORBIDDEN
             }
-            Self::Internal | Self::Misconfigured => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Internal | Self::NotSaved | Self::Misconfigured => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
@@ -76,6 +82,7 @@ impl RejectionKind {
             Self::WrongUser => "This request belongs to another account.",
             Self::CrossSite => "This form was sent from another site.",
             Self::Forged => "This form is out of date.",
+            Self::NotSaved => "Your answer could not be saved.",
             Self::Internal | Self::Misconfigured => "Something went wrong. Please try again later.",
         }
     }
@@ -105,6 +112,9 @@ impl RejectionKind {
                 "Open the link from the assistant directly and submit the form there."
             }
             Self::Forged => "Reload the page and submit the form again.",
+            Self::NotSaved => {
+                "This link cannot be used again. Ask the assistant for a new link and try once more."
+            }
             Self::Internal | Self::Misconfigured => "Reload the page in a minute.",
         }
     }
@@ -145,6 +155,7 @@ impl fmt::Display for RejectionKind {
             Self::CrossSite => "cross-site form submission",
             Self::Forged => "missing or wrong anti-forgery token",
             Self::Internal => "internal failure",
+            Self::NotSaved => "pending completed, but its result was not persisted",
             Self::Misconfigured => "interaction route misconfigured",
         })
     }
@@ -246,8 +257,9 @@ impl From<RejectionKind> for InteractionRejection {
 impl From<Error> for InteractionRejection {
     /// Maps a manager error: unknown → 404; completed → 200 "already done" (a second
     /// submit); expired, cancelled, declined → 410;
-    /// another namespace → 403; anything else (store, persistence) → 500, keeping the error
-    /// as the source.
+    /// another namespace → 403; a failed persist step → 500 "could not be saved" (the pending
+    /// is completed: a retry cannot help); anything else (the store) → 500; a 500 keeps
+    /// the error as the source.
     fn from(e: Error) -> Self {
         let kind = match &e {
             Error::NotFound(_) => RejectionKind::NotFound,
@@ -259,6 +271,7 @@ impl From<Error> for InteractionRejection {
                 _ => RejectionKind::Expired,
             },
             Error::NamespaceMismatch(_) => RejectionKind::WrongUser,
+            Error::Persist { .. } => return Self::with_source(RejectionKind::NotSaved, e),
             _ => return Self::with_source(RejectionKind::Internal, e),
         };
         Self::new(kind)

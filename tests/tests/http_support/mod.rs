@@ -43,7 +43,7 @@ pub(crate) fn client() -> reqwest::Client {
         .expect("client")
 }
 
-/// Asserts the three interaction headers.
+/// Asserts the interaction headers.
 pub(crate) fn assert_interaction_headers(res: &reqwest::Response, what: &str) {
     let h = res.headers();
     assert_eq!(
@@ -60,6 +60,17 @@ pub(crate) fn assert_interaction_headers(res: &reqwest::Response, what: &str) {
         h.get("x-content-type-options").map(|v| v.as_bytes()),
         Some(&b"nosniff"[..]),
         "X-Content-Type-Options on {what}"
+    );
+    assert!(
+        h.get_all("content-security-policy")
+            .iter()
+            .any(|v| v.as_bytes() == b"frame-ancestors 'none'"),
+        "Content-Security-Policy frame-ancestors on {what}"
+    );
+    assert_eq!(
+        h.get("x-frame-options").map(|v| v.as_bytes()),
+        Some(&b"DENY"[..]),
+        "X-Frame-Options on {what}"
     );
 }
 
