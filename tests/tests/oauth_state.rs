@@ -201,3 +201,72 @@ async fn a_router_answers_only_its_own_providers_consents() {
     let (status, _, page) = navigate(&a.router(), &uri, "alice").await;
     assert_eq!(status, StatusCode::OK, "{page}");
 }
+
+/// The callback URL loaded twice at once (a reload or a second tab while the first load
+/// still exchanges the code): the code is exchanged once, and both loads say connected.
+#[tokio::test]
+async fn a_callback_loaded_twice_at_once_exchanges_the_code_once() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let exchanges = Arc::new(AtomicUsize::new(0));
+    let counted = exchanges.clone();
+    // A slow token endpoint that, as the RFC asks, takes each code once.
+    let token = Router::new().route(
+        "/token",
+        axum::routing::post(move |body: String| {
+            let counted = counted.clone();
+            async move {
+                let n = counted.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                let (status, json) = if n == 0 {
+                    let code = body
+                        .split('&')
+                        .find_map(|kv| kv.strip_prefix("code="))
+                        .unwrap_or("")
+                        .to_owned();
+                    (
+                        StatusCode::OK,
+                        format!(
+                            r#"{{"access_token":"tok-{code}","token_type":"bearer","expires_in":3600}}"#
+                        ),
+                    )
+                } else {
+                    (
+                        StatusCode::BAD_REQUEST,
+                        r#"{"error":"invalid_grant"}"#.to_owned(),
+                    )
+                };
+                axum::response::IntoResponse::into_response((
+                    status,
+                    [(header::CONTENT_TYPE, "application/json")],
+                    json,
+                ))
+            }
+        }),
+    );
+    let fake = FakeProvider::start(token).await;
+    let f = flow(&fake, "a", MemoryStore::new());
+    let router = f.router();
+    let p = consent(&f, "alice").await;
+    let uri = format!("{}?code=c1&state={}", callback(&f), state_of(&f, &p));
+    let (a, b) = tokio::join!(
+        navigate(&router, &uri, "alice"),
+        navigate(&router, &uri, "alice")
+    );
+    assert_eq!(
+        exchanges.load(Ordering::SeqCst),
+        1,
+        "the code was exchanged twice"
+    );
+    for (status, _, page) in [a, b] {
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(page.contains("Connected"), "{page}");
+    }
+    assert_eq!(
+        f.access_token(&user("alice"))
+            .await
+            .expect("a token")
+            .secret(),
+        "tok-c1"
+    );
+}

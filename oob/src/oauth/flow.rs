@@ -130,6 +130,8 @@ pub(super) struct Inner<S, P, V> {
     pub(super) http: reqwest::Client,
     pub(super) refresh_margin: Duration,
     pub(super) lease: Duration,
+    /// The callbacks being handled, shared by every copy of this flow.
+    pub(super) exchanges: Arc<super::exchanges::Exchanges>,
 }
 
 impl<S, P, V> OAuth<S, P, V> {
@@ -186,6 +188,7 @@ where
                 http,
                 refresh_margin: Duration::from_secs(30),
                 lease: Duration::from_secs(30),
+                exchanges: Arc::default(),
             }),
         })
     }
@@ -226,6 +229,7 @@ where
                 http: shared.http.clone(),
                 refresh_margin: shared.refresh_margin,
                 lease: shared.lease,
+                exchanges: shared.exchanges.clone(),
             },
         };
         f(&mut inner);

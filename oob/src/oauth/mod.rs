@@ -20,6 +20,7 @@
 
 mod config;
 mod endpoint;
+mod exchanges;
 mod flow;
 mod grant;
 mod http_client;

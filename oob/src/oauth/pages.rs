@@ -161,6 +161,15 @@ fn ended() -> Response {
     )
 }
 
+/// The page for a consent found finished: a completed one is connected (a replayed or
+/// second load of the callback: the code is not exchanged again), any other has ended.
+fn found_ended(found: &AnyPending<Consent>) -> Response {
+    match found {
+        AnyPending::Completed(_) => connected(),
+        _ => ended(),
+    }
+}
+
 /// The query of the provider's callback.
 #[derive(Deserialize)]
 pub(super) struct Callback {
@@ -230,11 +239,17 @@ where
                 None,
             );
         }
-        let open = match found {
-            AnyPending::Open(open) => open,
-            // A replayed callback: the code is not exchanged again.
-            AnyPending::Completed(_) => return connected(),
-            _ => return ended(),
+        if !matches!(found, AnyPending::Open(_)) {
+            return found_ended(&found);
+        }
+        // One callback of a consent at a time (see `exchanges.rs`), its state read again
+        // once this one's turn comes: another load of this URL may have exchanged the code
+        // and completed the consent while this one waited.
+        let turn = self.inner.exchanges.turn(id).await;
+        let open = match self.manager().get(id).await {
+            Ok(AnyPending::Open(open)) => open,
+            Ok(found) => return found_ended(&found),
+            Err(_) => return ended(),
         };
         let retry = open.callback_url();
         match q.error.as_deref() {
@@ -274,14 +289,18 @@ where
         // the code, which the provider takes once, is still exchanged and its tokens stored
         // before the consent's waiters are woken.
         let this = self.clone();
-        let finished = tokio::spawn(async move { this.finish(open, code).await })
-            .await
-            // A panic's own text (which may quote what it was handling) is not kept.
-            .unwrap_or_else(|_| {
-                Err(FinishError::Provider(super::flow::provider_error(
-                    TaskEnded,
-                )))
-            });
+        let finished = tokio::spawn(async move {
+            // The turn ends with the exchange, not with this request.
+            let _turn = turn;
+            this.finish(open, code).await
+        })
+        .await
+        // A panic's own text (which may quote what it was handling) is not kept.
+        .unwrap_or_else(|_| {
+            Err(FinishError::Provider(super::flow::provider_error(
+                TaskEnded,
+            )))
+        });
         match finished {
             Ok(_) => connected(),
             // Lost a race (a double submit): say how the pending ended.
