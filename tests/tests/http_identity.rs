@@ -236,6 +236,9 @@ async fn framing_cross_site_posts_and_forged_tokens_are_refused() {
         ("sec-fetch-site", "same-site"),
         ("origin", "https://evil.example"),
         ("origin", "null"),
+        ("origin", &format!("ftp://{host}")),
+        ("origin", &format!("x://{host}")),
+        ("origin", host),
     ] {
         let res = client()
             .post(&url)

@@ -114,8 +114,12 @@ impl AntiForgery {
 
 /// Refuses an unsafe request (anything but GET, HEAD, OPTIONS) that a browser says came from
 /// another site: `Sec-Fetch-Site` other than `same-origin` or `none` (typed, bookmarked),
-/// or, from browsers that do not send it, an `Origin` whose host is not the request's
-/// `Host` (or `Origin: null`). Requests with neither header (not from a browser) pass:
+/// or, from browsers that do not send it, an `Origin` that is not `http` or `https`, or
+/// whose host is not the request's `Host`, or whose scheme is not the request's where the
+/// request names one (an absolute URI, HTTP/2's `:scheme`), or `Origin: null`. (Behind a
+/// proxy that ends TLS the scheme is not known here: an `http://` page of the same host
+/// then passes this check, and [`AntiForgery`] still refuses its post.) Requests with
+/// neither header (not from a browser) pass:
 /// they carry no ambient cookies to abuse, and [`AntiForgery`] still applies. 403
 /// [`RejectionKind::CrossSite`]. Every [`Interaction`] extractor runs this.
 pub fn check_same_origin(parts: &Parts) -> Result<(), InteractionRejection> {
@@ -132,18 +136,65 @@ pub fn check_same_origin(parts: &Parts) -> Result<(), InteractionRejection> {
     let Some(origin) = parts.headers.get(header::ORIGIN) else {
         return Ok(());
     };
-    let origin_host = origin
-        .to_str()
-        .ok()
-        .and_then(|o| o.split_once("://"))
-        .map(|(_, host)| host);
+    let Some((scheme, origin_host)) = origin.to_str().ok().and_then(|o| o.split_once("://")) else {
+        return refuse();
+    };
+    let web = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
+    let same_scheme = parts
+        .uri
+        .scheme_str()
+        .is_none_or(|s| s.eq_ignore_ascii_case(scheme));
+    if !web || !same_scheme {
+        return refuse();
+    }
     let host = parts
         .headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .or_else(|| parts.uri.authority().map(http::uri::Authority::as_str));
-    match (origin_host, host) {
-        (Some(o), Some(h)) if o.eq_ignore_ascii_case(h) => Ok(()),
+    match host {
+        Some(h) if origin_host.eq_ignore_ascii_case(h) => Ok(()),
         _ => refuse(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::{Method, Request};
+
+    use super::check_same_origin;
+
+    fn post(uri: &str, origin: &str) -> http::request::Parts {
+        let (parts, ()) = Request::builder()
+            .method(Method::POST)
+            .uri(uri)
+            .header("host", "svc.example")
+            .header("origin", origin)
+            .body(())
+            .unwrap()
+            .into_parts();
+        parts
+    }
+
+    #[test]
+    fn the_origin_must_be_the_requests_scheme_and_host() {
+        for (uri, origin, ok) in [
+            ("/oob/1", "https://svc.example", true),
+            ("/oob/1", "http://svc.example", true),
+            ("/oob/1", "HTTPS://SVC.EXAMPLE", true),
+            ("/oob/1", "https://evil.example", false),
+            ("/oob/1", "ftp://svc.example", false),
+            ("/oob/1", "svc.example", false),
+            ("/oob/1", "null", false),
+            // The request names its scheme (absolute form, HTTP/2): it must match.
+            ("https://svc.example/oob/1", "https://svc.example", true),
+            ("https://svc.example/oob/1", "http://svc.example", false),
+        ] {
+            assert_eq!(
+                check_same_origin(&post(uri, origin)).is_ok(),
+                ok,
+                "{uri} from {origin}"
+            );
+        }
     }
 }
