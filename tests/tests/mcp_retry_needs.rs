@@ -42,9 +42,18 @@ use serde_json::{Value, json};
 type Tools =
     OobTools<UpstreamToken, MemoryStore<UpstreamToken>, FromVerifiedSubject, MemoryVault<String>>;
 
+/// A second kind, asked by a second glue with keys of its own.
+#[derive(Debug, Clone, oob::OobPayload)]
+#[oob(kind = "other_token", route = "/oob/other/{id}")]
+struct OtherToken;
+
+type Other =
+    OobTools<OtherToken, MemoryStore<OtherToken>, FromVerifiedSubject, MemoryVault<String>>;
+
 #[derive(Clone)]
 struct Probe {
     tools: Tools,
+    other: Other,
     runs: Arc<AtomicUsize>,
 }
 
@@ -82,6 +91,25 @@ impl Probe {
         let b = match gate(&self.tools, &ctx, &call, Some("b"), "b").await? {
             Ok(v) => v,
             Err(r) => return Ok(r),
+        };
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        Ok(CallToolResult::success(vec![ContentBlock::text(format!("{a}+{b}"))]).into())
+    }
+
+    #[tool(description = "needs a credential of each of two glues")]
+    async fn two_glues(
+        &self,
+        ctx: RequestContext<RoleServer>,
+        call: ToolCall,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let a = match gate(&self.tools, &ctx, &call, Some("a"), "a").await? {
+            Ok(v) => v,
+            Err(r) => return Ok(r),
+        };
+        let need = Need::new(Spec::new(OtherToken).alias("b"), "b", "m");
+        let b: String = match self.other.require(&ctx, &call, need).await? {
+            Gate::Ready(v) => v,
+            Gate::Respond(r) => return Ok(r),
         };
         self.runs.fetch_add(1, Ordering::SeqCst);
         Ok(CallToolResult::success(vec![ContentBlock::text(format!("{a}+{b}"))]).into())
@@ -135,6 +163,7 @@ impl rmcp::ServerHandler for Probe {
 struct Srv {
     base: String,
     tools: Tools,
+    other: Other,
     runs: Arc<AtomicUsize>,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
@@ -168,9 +197,21 @@ async fn serve_on(
     let tools = OobTools::new(manager, MemoryVault::new(), keys)
         .accept_wait(accept_wait)
         .state_guard(guard);
+    let other_manager = Manager::builder()
+        .store(MemoryStore::new())
+        .provider(FromVerifiedSubject)
+        .callback_base(CallbackBase::parse(&base).unwrap())
+        .build();
+    let other = OobTools::new(
+        other_manager,
+        MemoryVault::new(),
+        StateKeys::new(*b"other-glue-request-state-key-32b").unwrap(),
+    )
+    .accept_wait(accept_wait);
     let runs = Arc::new(AtomicUsize::new(0));
     let server = Probe {
         tools: tools.clone(),
+        other: other.clone(),
         runs: runs.clone(),
     };
     let mcp = StreamableHttpService::new(
@@ -199,6 +240,7 @@ async fn serve_on(
     Srv {
         base,
         tools,
+        other,
         runs,
         _stop: tx,
     }
@@ -251,7 +293,12 @@ fn asked(response: CallToolResponse) -> (Vec<(String, String)>, String) {
 }
 
 /// The browser step: completes the pending at `url`, storing `value` under `key`.
-async fn complete(tools: &Tools, url: &str, key: &'static str, value: &str) {
+async fn complete<T: oob::OobPayload + Clone + Send + Sync + 'static>(
+    tools: &OobTools<T, MemoryStore<T>, FromVerifiedSubject, MemoryVault<String>>,
+    url: &str,
+    key: &'static str,
+    value: &str,
+) {
     let id: PendingId = url.rsplit('/').next().unwrap().parse().unwrap();
     let AnyPending::Open(open) = tools.manager().get(id).await.unwrap() else {
         panic!("not open")
@@ -354,6 +401,7 @@ async fn over_spec_wire_service(user: &str) -> (Srv, RunningService<RoleClient, 
     .await;
     let server = Probe {
         tools: srv.tools.clone(),
+        other: srv.other.clone(),
         runs: srv.runs.clone(),
     };
     let (client_io, server_io) = tokio::io::duplex(64 * 1024);
@@ -578,4 +626,43 @@ async fn one_user_filling_her_share_of_the_guard_does_not_block_another() {
     complete(&s.tools, &reqs[0].1, "upstream", "tok_alice").await;
     let r = alice.call_tool_once(call(Some(state))).await.unwrap();
     assert!(text(&r).contains("tok_alice"), "{}", text(&r));
+}
+
+/// Two glues of different kinds, each with keys of its own, in one tool: the retry with the
+/// second glue's state is passed over by the first glue's gate (not refused as forged), and
+/// settled by the second's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_glues_with_their_own_keys_in_one_tool() {
+    let s = serve(
+        StateKeys::new(KEY).unwrap(),
+        Duration::from_millis(200),
+        MemoryStateGuard::new(),
+    )
+    .await;
+    let c = client26(&s.base, "alice").await;
+    let call = |state, responses| params("two_glues", json!({}), state, responses);
+
+    let (reqs, state_a) = asked(c.call_tool_once(call(None, None)).await.unwrap());
+    assert_eq!(reqs.len(), 1);
+    complete(&s.tools, &reqs[0].1, "a", "tok_a").await;
+    let (reqs, state_b) = asked(
+        c.call_tool_once(call(Some(state_a), accept("a")))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(reqs.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(), ["b"]);
+    complete(&s.other, &reqs[0].1, "b", "tok_b").await;
+    let r = c
+        .call_tool_once(call(Some(state_b.clone()), accept("b")))
+        .await
+        .expect("the first glue's gate passes over the second glue's state");
+    assert_eq!(text(&r), r#"[{"type":"text","text":"tok_a+tok_b"}]"#);
+    assert_eq!(s.runs.load(Ordering::SeqCst), 1);
+    // That state was used up by the second glue.
+    let replay = c.call_tool_once(call(Some(state_b), accept("b"))).await;
+    assert!(format!("{replay:?}").contains("already used"), "{replay:?}");
+    // A state forged under a kind this tool's glues know is refused as before.
+    let forged = "oob1.eyJrIjoidXBzdHJlYW1fdG9rZW4ifQ.AAAA".to_owned();
+    let r = c.call_tool_once(call(Some(forged), None)).await;
+    assert!(format!("{r:?}").contains("requestState rejected"), "{r:?}");
 }

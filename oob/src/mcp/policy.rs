@@ -56,6 +56,9 @@ pub enum PolicyError {
     /// The pending belongs to another namespace than the caller the value is for.
     #[error("the pending belongs to another caller")]
     ForeignPending,
+    /// More pendings than one `requestState` holds ([`MAX_IDS`](crate::mcp::MAX_IDS)).
+    #[error("more pendings than one request state holds")]
+    TooManyPendings,
 }
 
 /// The callback URL of `pending` for a client with these elicitation modes: refused when the

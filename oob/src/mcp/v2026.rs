@@ -113,6 +113,10 @@ impl InputRequired {
                 return Err(PolicyError::ForeignPending.into());
             }
             ids.push(pending.id());
+            // A state of more ids would not open again.
+            if ids.len() > crate::mcp::MAX_IDS {
+                return Err(PolicyError::TooManyPendings.into());
+            }
             result = result.with_request(name, InputRequest::url(pending, message, modes)?);
         }
         Ok(result.with_request_state(keys.seal_kind(binding, kind, &ids, now)))
@@ -281,6 +285,38 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn at_most_max_ids_pendings_in_one_state() {
+        let m = manager_for();
+        let alice = Namespace::new("alice").unwrap();
+        let mut open = Vec::new();
+        for _ in 0..=crate::mcp::MAX_IDS {
+            open.push(
+                m.create(&VerifiedSubject::new(alice.clone()), Spec::new(ApiKey))
+                    .await
+                    .unwrap(),
+            );
+        }
+        let keys = StateKeys::new([3u8; 32]).unwrap();
+        let b = Binding::new(&alice, "tools/call", &json!({}));
+        let now = SystemTime::now();
+        let asks = |n: usize| {
+            open[..n]
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (format!("k{i}"), p, "m".to_owned()))
+                .collect::<Vec<_>>()
+        };
+        // As many as a state holds: it opens again.
+        let full =
+            InputRequired::for_pendings(&keys, &b, URL, now, asks(crate::mcp::MAX_IDS)).unwrap();
+        let opened = keys.open(full.request_state().unwrap(), &b, now).unwrap();
+        assert_eq!(opened.ids().len(), crate::mcp::MAX_IDS);
+        // One more is refused when asking, not when the retry comes back.
+        let over = InputRequired::for_pendings(&keys, &b, URL, now, asks(open.len()));
+        assert_eq!(over, Err(McpError::Policy(PolicyError::TooManyPendings)));
     }
 
     #[tokio::test]

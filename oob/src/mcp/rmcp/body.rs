@@ -12,6 +12,11 @@ use axum::extract::Request;
 use futures_core::Stream;
 use serde_json::Value;
 
+/// The most of a request body read ahead of the service: rmcp's own default request body
+/// limit, so every body rmcp would take is read whole (once: the parse is kept for the
+/// next layer), and a longer one is one rmcp refuses unread.
+pub(super) const READ_LIMIT: usize = 4 * 1024 * 1024;
+
 /// A request body another layer read whole and parsed ahead of the service (`None`: not
 /// JSON), kept in the request's extensions so the next layer that needs it reads and parses
 /// nothing again (`bind_sessions` and `spec_wire` are both in front of every POST).

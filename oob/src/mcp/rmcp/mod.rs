@@ -21,7 +21,10 @@
 //!   one returns the credential and consumes the state in the
 //!   [`StateGuard`](crate::mcp::StateGuard) (single use, once per call however many
 //!   credentials the tool requires; a state that expired meanwhile is refused; see
-//!   [`OobTools::state_guard`] for several replicas). A tool that requires several
+//!   [`OobTools::state_guard`] for several replicas; with several replicas, a retry that
+//!   reaches one while another is still persisting the credential finds it missing and
+//!   answers a tool error asking to call the tool again, which then finds it: the wait for
+//!   a persist step covers this process's completions only). A tool that requires several
 //!   credentials passes the same [`ToolCall`] to each gate: each one missing from the vault
 //!   is asked in a round of its own.
 //! - A client that did not declare URL mode never receives a URL: the missing-capability

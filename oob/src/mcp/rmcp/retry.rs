@@ -20,6 +20,7 @@ use super::{Gate, OobTools, TOOLS_CALL, ToolCall};
 use crate::capability::NamespaceToken;
 use crate::id::PendingId;
 use crate::manager::Outcome;
+use crate::mcp::state::claimed_kind;
 use crate::mcp::{
     Binding, ElicitationModes, InputRequired, OpenedState, Resume, Revision, StateError, resume,
 };
@@ -90,6 +91,13 @@ where
                 "requestState is not part of this protocol version",
                 None,
             ));
+        }
+        // A state another glue sealed (for another kind, with keys of its own) is that
+        // glue's to open: pass over it. The kind is read before anything is verified, which
+        // is safe because passing over grants nothing: this gate then goes on as without a
+        // state.
+        if claimed_kind(state).is_some_and(|kind| kind != T::KIND) {
+            return Ok(Round::Skip);
         }
         let params = call.bound_params()?;
         let binding = Binding::new(namespace, TOOLS_CALL, &params);

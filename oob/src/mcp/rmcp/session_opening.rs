@@ -8,10 +8,11 @@
 use axum::extract::Request;
 use serde_json::Value;
 
-/// How much of a body is read to find its method: far more than an `initialize` needs, and
-/// than the other requests that come without a session. A longer body is passed on as it
+/// How much of a body is read to find its method: as much as rmcp takes (its default
+/// request body limit), so every request rmcp would serve is told apart, a `tools/call`
+/// with large arguments included. A longer body (rmcp refuses it) is passed on as it
 /// streams, and is taken as one that may open a session.
-pub(super) const PEEK_LIMIT: usize = 64 * 1024;
+pub(super) const PEEK_LIMIT: usize = super::super::body::READ_LIMIT;
 
 /// Whether a JSON-RPC body (one message or a batch) names no `initialize`.
 fn names_no_initialize(body: &Value) -> bool {

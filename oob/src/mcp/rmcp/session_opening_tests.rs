@@ -101,11 +101,30 @@ async fn requests_other_than_initialize_neither_take_a_slot_nor_evict() {
         let f = full(2, refuse);
         let a = f.open("alice").await;
         let b = f.open("bob").await;
-        for (method, named, body) in SESSIONLESS {
-            let r = call(&f.app, request(method, "carol", named, body)).await;
-            assert_eq!(r.status(), StatusCode::OK, "{method} {named:?} {body}");
+        // A 2026 `tools/call` with large arguments is told apart too (it was not, when
+        // only the first 64 KiB were read).
+        let large = format!(
+            r#"{{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{{"name":"t","arguments":{{"doc":"{}"}},"_meta":{{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}}}}"#,
+            "x".repeat(70 * 1024)
+        );
+        let sessionless = SESSIONLESS
+            .into_iter()
+            .chain([("POST", None, large.as_str())]);
+        for (method, named, body) in sessionless {
+            let r = call(&f.app, request(method, "carol", named, body.to_owned())).await;
+            assert_eq!(
+                r.status(),
+                StatusCode::OK,
+                "{method} {named:?} {}",
+                body.len()
+            );
             assert!(!r.headers().contains_key(SESSION_HEADER));
-            assert_eq!(f.owners.len(), 2, "{method} {named:?} {body} evicted one");
+            assert_eq!(
+                f.owners.len(),
+                2,
+                "{method} {named:?} {} evicted one",
+                body.len()
+            );
         }
         assert_eq!(f.status(Method::POST, "alice", &a).await, StatusCode::OK);
         assert_eq!(f.status(Method::POST, "bob", &b).await, StatusCode::OK);
@@ -258,11 +277,11 @@ async fn bodies_reach_the_service_intact() {
     // Short, and longer than what is read to find the method, in chunks of every size.
     let long = format!(
         r#"{{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{{"pad":"{}"}}}}"#,
-        "x".repeat(3 * PEEK_LIMIT)
+        "x".repeat(PEEK_LIMIT + 1000)
     );
     for body in [LIST_2026.to_owned(), long] {
-        for chunk in [1, 7, 4096, PEEK_LIMIT, body.len()] {
-            if chunk == 1 && body.len() > PEEK_LIMIT {
+        for chunk in [1, 7, 4096, 65_536, PEEK_LIMIT, body.len()] {
+            if chunk < 4096 && body.len() > PEEK_LIMIT {
                 continue;
             }
             let r = call(
@@ -279,11 +298,11 @@ async fn bodies_reach_the_service_intact() {
     // An `initialize` too long to read whole opens a session all the same, recorded.
     let padded = format!(
         r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"pad":"{}"}}}}"#,
-        "x".repeat(2 * PEEK_LIMIT)
+        "x".repeat(PEEK_LIMIT + 1000)
     );
     let r = call(
         &f.app,
-        request("POST", "carol", None, chunked(padded.as_bytes(), 4096)),
+        request("POST", "carol", None, chunked(padded.as_bytes(), 65_536)),
     )
     .await;
     assert_eq!(body_len(&r), padded.len());

@@ -130,7 +130,10 @@ impl StateKeys {
 
     /// Seals `ids` for the request `binding` describes, valid until `now` plus the TTL.
     /// The result is base64url text; it is signed, not encrypted, and holds no namespace
-    /// (only a keyed hash of it).
+    /// (only a keyed hash of it). [`open`](Self::open) refuses a state of more than
+    /// [`MAX_IDS`](super::MAX_IDS) ids as malformed: seal at most that many
+    /// ([`InputRequired::for_pendings`](crate::mcp::InputRequired::for_pendings) refuses
+    /// more).
     #[must_use]
     pub fn seal(&self, binding: &Binding<'_>, ids: &[PendingId], now: SystemTime) -> String {
         self.seal_kind(binding, None, ids, now)
@@ -228,6 +231,23 @@ impl StateKeys {
             scope: payload.ns,
         })
     }
+}
+
+/// The kind a well-formed state says it was sealed for, read without verifying it: only to
+/// pass over a state another glue sealed (with its own keys), never to act on one. `None`
+/// for a state that names no kind or does not parse.
+#[cfg(feature = "rmcp")]
+pub(crate) fn claimed_kind(state: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Kind {
+        k: Option<String>,
+    }
+    if state.len() > MAX_STATE_LEN {
+        return None;
+    }
+    let (signed, _tag) = state.rsplit_once('.')?;
+    let json = URL_SAFE_NO_PAD.decode(signed.strip_prefix(PREFIX)?).ok()?;
+    serde_json::from_slice::<Kind>(&json).ok()?.k
 }
 
 fn millis(t: SystemTime) -> u64 {

@@ -18,6 +18,8 @@ mod keys;
 mod tests;
 
 pub use keys::StateKeys;
+#[cfg(feature = "rmcp")]
+pub(crate) use keys::claimed_kind;
 
 /// The shortest key accepted, in bytes.
 pub const MIN_KEY_LEN: usize = 32;
