@@ -51,7 +51,8 @@ impl<T> Default for Notifier<T> {
 #[derive(Debug)]
 pub struct Subscription<T> {
     id: PendingId,
-    rx: watch::Receiver<Event<T>>,
+    /// `None` only while it is dropped (dropped under the registry's lock, see `Drop`).
+    rx: Option<watch::Receiver<Event<T>>>,
     registry: Option<Notifier<T>>,
     _hold: Option<watch::Sender<Event<T>>>,
 }
@@ -80,7 +81,7 @@ impl<T> Notifier<T> {
             .subscribe();
         Subscription {
             id,
-            rx,
+            rx: Some(rx),
             registry: Some(self.clone()),
             _hold: None,
         }
@@ -104,7 +105,9 @@ impl<T> Notifier<T> {
                 .contains_key(&id)
     }
 
-    /// Wakes every subscriber of `id`; they re-read the record from the store.
+    /// Wakes every subscriber of `id`; they re-read the record from the store, unless an
+    /// earlier event handed them the record after its transition (a record finishes once, so
+    /// that outcome stands: an event without a record never erases it).
     pub fn notify(&self, id: PendingId) {
         self.send(id, None);
     }
@@ -125,7 +128,7 @@ impl<T> Notifier<T> {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         if let Some(tx) = map.get(&id) {
-            tx.send_replace(event);
+            wake(tx, event);
         }
     }
 
@@ -141,7 +144,7 @@ impl<T> Notifier<T> {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         for tx in map.values() {
-            tx.send_replace(None);
+            wake(tx, None);
         }
     }
 
@@ -149,6 +152,18 @@ impl<T> Notifier<T> {
     #[must_use]
     pub fn watched(&self) -> usize {
         self.inner.watched.load(Ordering::SeqCst)
+    }
+}
+
+/// Marks a change for `tx`'s subscribers: with the record `event` carries, or keeping the
+/// record an earlier event carried (the caller that handed it over may have gone away before
+/// a later, bare event, e.g. a dropped caller's fallback wake-up, comes).
+fn wake<T>(tx: &watch::Sender<Event<T>>, event: Event<T>) {
+    match event {
+        Some(record) => {
+            tx.send_replace(Some(record));
+        }
+        None => tx.send_modify(|_| {}),
     }
 }
 
@@ -162,18 +177,22 @@ impl<T> Subscription<T> {
     /// Resolves at the next change after the last one seen, with the record after the
     /// change when the store handed it over.
     pub async fn changed(&mut self) -> Option<Arc<Record<T>>> {
-        if self.rx.changed().await.is_err() {
+        let Some(rx) = self.rx.as_mut() else {
+            return std::future::pending().await;
+        };
+        if rx.changed().await.is_err() {
             // The sender lives as long as any receiver of its entry; never spin.
             std::future::pending::<()>().await;
         }
-        self.rx.borrow_and_update().clone()
+        rx.borrow_and_update().clone()
     }
 
     /// The record of a change that happened since the last one seen, without waiting; `None`
     /// when nothing changed or the change carried no record.
     pub fn try_changed(&mut self) -> Option<Arc<Record<T>>> {
-        match self.rx.has_changed() {
-            Ok(true) => self.rx.borrow_and_update().clone(),
+        let rx = self.rx.as_mut()?;
+        match rx.has_changed() {
+            Ok(true) => rx.borrow_and_update().clone(),
             _ => None,
         }
     }
@@ -185,7 +204,7 @@ impl<T> Subscription<T> {
         let (tx, rx) = watch::channel(None);
         Self {
             id,
-            rx,
+            rx: Some(rx),
             registry: None,
             _hold: Some(tx),
         }
@@ -196,8 +215,10 @@ impl<T> Drop for Subscription<T> {
     fn drop(&mut self) {
         if let Some(reg) = &self.registry {
             let mut map = reg.inner.map.lock().unwrap_or_else(PoisonError::into_inner);
-            // This receiver is still alive, so a count of one means it is the last.
-            if map.get(&self.id).is_some_and(|tx| tx.receiver_count() <= 1) {
+            // The receiver goes under the lock, so of two subscriptions of one id dropped at
+            // once, the second to take the lock sees none left and removes the entry.
+            drop(self.rx.take());
+            if map.get(&self.id).is_some_and(|tx| tx.receiver_count() == 0) {
                 map.remove(&self.id);
                 reg.inner.watched.fetch_sub(1, Ordering::SeqCst);
             }
@@ -208,6 +229,45 @@ impl<T> Drop for Subscription<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_subscriptions_dropped_at_once_leave_no_entry() {
+        let n = Notifier::<()>::new();
+        for _ in 0..20_000 {
+            let id = PendingId::random();
+            let (a, b) = (n.subscribe(id), n.subscribe(id));
+            let barrier = Arc::new(std::sync::Barrier::new(2));
+            let other = barrier.clone();
+            let t = std::thread::spawn(move || {
+                other.wait();
+                drop(b);
+            });
+            barrier.wait();
+            drop(a);
+            t.join().unwrap();
+            assert!(!n.is_watched(id));
+        }
+        assert_eq!(n.watched(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_bare_wake_up_keeps_the_record_an_event_carried() {
+        let n = Notifier::<()>::new();
+        let id = PendingId::random();
+        let mut s = n.subscribe(id);
+        let record = Record {
+            id,
+            namespace: crate::Namespace::new("a").unwrap(),
+            created_at: crate::time::Timestamp::from_millis(1),
+            expires_at: crate::time::Timestamp::from_millis(2),
+            state: crate::store::RecordState::Open,
+            body: Arc::new(crate::store::Body::new((), None, None, None)),
+        };
+        n.notify_with(id, record);
+        n.notify(id);
+        n.notify_all();
+        assert!(s.changed().await.is_some_and(|r| r.id == id));
+    }
 
     #[tokio::test]
     async fn wake_and_cleanup() {

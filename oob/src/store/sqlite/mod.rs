@@ -246,14 +246,6 @@ where
             self.db.forget(record.id);
         }
     }
-
-    fn notify_all(&self, ids: &[PendingId]) {
-        if self.notifier.has_waiters() {
-            for id in ids {
-                self.notifier.notify(*id);
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -53,10 +53,11 @@ where
         self.db.call(Some(self.orphan.clone()), f).await
     }
 
-    /// With zero retention and an immediate wake-up, the row is deleted in the transition
-    /// and its waiters are told on the connection thread right after the commit, before any
-    /// later reader of the batch gets its reply; otherwise the row is updated and the caller
-    /// tells the waiters.
+    /// With zero retention and an immediate wake-up the row is deleted in the transition,
+    /// otherwise updated. With an immediate wake-up its waiters are told on the connection
+    /// thread right after the commit, before any later reader of the batch gets its reply,
+    /// and whether or not the caller is still there to get its own (a caller's future
+    /// dropped after the commit told nobody when the telling was left to it).
     async fn transition(
         &self,
         id: PendingId,
@@ -75,11 +76,10 @@ where
             delete: self.retention.is_zero() && wake == Wake::Now,
             payload: PhantomData,
         };
-        let delete = job.delete;
         let notifier = self.notifier.clone();
         let told = move |out: &TransitionOutcome<T>| {
             if let TransitionOutcome::Done(done) = out
-                && delete
+                && wake == Wake::Now
                 && notifier.is_watched(id)
             {
                 match done {
@@ -104,21 +104,46 @@ where
         }
     }
 
-    /// Deletes records whose retention window has ended, at most `PURGE_CHUNK` per job;
-    /// returns their ids.
-    async fn purge_chunk(&self, cutoff: i64, finished: i64) -> Result<Vec<PendingId>, StoreError> {
+    /// Deletes records whose retention window has ended, at most `PURGE_CHUNK` per job, and
+    /// tells their waiters after the commit; returns how many.
+    async fn purge_chunk(&self, cutoff: i64, finished: i64) -> Result<usize, StoreError> {
         let kind = T::KIND;
-        let ids: Vec<Vec<u8>> = self
-            .call(move |conn, touched| {
-                let mut stmt = conn.prepare_cached(PURGE)?;
-                let ids = stmt
-                    .query_map(params![kind, cutoff, finished], |r| r.get::<_, Vec<u8>>(0))?
-                    .collect::<Result<Vec<_>, _>>()?;
-                touched.extend(ids.iter().filter_map(|b| id_of(b)));
-                Ok(ids)
-            })
+        self.remove_then_tell(move |conn| {
+            conn.prepare_cached(PURGE)?
+                .query_map(params![kind, cutoff, finished], |r| r.get::<_, Vec<u8>>(0))?
+                .collect()
+        })
+        .await
+    }
+
+    /// Runs `remove`, a job deleting rows and returning their ids, and tells their waiters on
+    /// the connection thread after the commit (so a caller that goes away in between does
+    /// not leave them asleep); returns how many rows went.
+    async fn remove_then_tell<F>(&self, remove: F) -> Result<usize, StoreError>
+    where
+        F: FnOnce(&rusqlite::Connection) -> Result<Vec<Vec<u8>>, rusqlite::Error> + Send + 'static,
+    {
+        let notifier = self.notifier.clone();
+        let tell = move |ids: &Vec<Vec<u8>>| {
+            if notifier.has_waiters() {
+                for id in ids.iter().filter_map(|b| id_of(b)) {
+                    notifier.notify(id);
+                }
+            }
+        };
+        let ids = self
+            .db
+            .call_then(
+                Some(self.orphan.clone()),
+                move |conn, touched| {
+                    let ids = remove(conn)?;
+                    touched.extend(ids.iter().filter_map(|b| id_of(b)));
+                    Ok(ids)
+                },
+                tell,
+            )
             .await?;
-        Ok(ids.iter().filter_map(|b| id_of(b)).collect())
+        Ok(ids.len())
     }
 }
 
@@ -176,13 +201,8 @@ where
         now: Timestamp,
         wake: Wake,
     ) -> Result<Record<T>, TransitionError> {
-        let record = self
-            .transition(id, StateCode::Completed, expect, now, wake)
-            .await?;
-        if wake == Wake::Now && !self.retention.is_zero() {
-            self.finished(&record);
-        }
-        Ok(record)
+        self.transition(id, StateCode::Completed, expect, now, wake)
+            .await
     }
 
     async fn wake(&self, record: &Record<T>) -> Result<(), StoreError> {
@@ -197,13 +217,8 @@ where
         expect: Option<&Namespace>,
         now: Timestamp,
     ) -> Result<Record<T>, TransitionError> {
-        let record = self
-            .transition(id, StateCode::of_cancel(reason), expect, now, Wake::Now)
-            .await?;
-        if !self.retention.is_zero() {
-            self.finished(&record);
-        }
-        Ok(record)
+        self.transition(id, StateCode::of_cancel(reason), expect, now, Wake::Now)
+            .await
     }
 
     async fn list_namespace(
@@ -234,22 +249,14 @@ where
     async fn clear_namespace(&self, scope: NamespaceScope<'_>) -> Result<usize, StoreError> {
         let namespace = scope.namespace();
         let ns = namespace.as_str().to_owned();
-        let ids: Vec<Vec<u8>> = self
-            .call(move |conn, touched| {
-                let ids = conn
-                    .prepare_cached(
-                        "DELETE FROM oob_pendings WHERE namespace = ?1 AND kind = ?2 \
-                         RETURNING id",
-                    )?
-                    .query_map(params![ns, T::KIND], |r| r.get::<_, Vec<u8>>(0))?
-                    .collect::<Result<Vec<_>, _>>()?;
-                touched.extend(ids.iter().filter_map(|b| id_of(b)));
-                Ok(ids)
-            })
-            .await?;
-        let parsed: Vec<PendingId> = ids.iter().filter_map(|b| id_of(b)).collect();
-        self.notify_all(&parsed);
-        Ok(ids.len())
+        self.remove_then_tell(move |conn| {
+            conn.prepare_cached(
+                "DELETE FROM oob_pendings WHERE namespace = ?1 AND kind = ?2 RETURNING id",
+            )?
+            .query_map(params![ns, T::KIND], |r| r.get::<_, Vec<u8>>(0))?
+            .collect()
+        })
+        .await
     }
 
     async fn purge(&self, now: Timestamp) -> Result<usize, StoreError> {
@@ -269,10 +276,8 @@ where
         };
         let mut total = 0;
         loop {
-            let ids = self.purge_chunk(cutoff, finished).await?;
-            let n = ids.len();
+            let n = self.purge_chunk(cutoff, finished).await?;
             total += n;
-            self.notify_all(&ids);
             if n < PURGE_CHUNK {
                 // Forget the counts of namespaces with nothing open.
                 self.call(|conn, _| {
