@@ -225,7 +225,9 @@ async fn replicas_refresh_once_and_share_the_result() {
     // A second replica: its own OAuth and manager, the same store and vault.
     let store = f.oauth.manager().store().clone();
     let other = flow(&f.op, &f.base, &f.redirect, vault_of(&f), store);
-    tokio::time::sleep(Duration::from_millis(1_700)).await;
+    // Past the token's expiry: both need the refresh's result (while the token is still
+    // valid, a replica that finds another refreshing serves it instead of waiting).
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
     let (a, b) = tokio::join!(
         async { f.oauth.access_token(&user("alice")).await },
         async { other.access_token(&user("alice")).await },
@@ -427,12 +429,13 @@ async fn an_unparsable_token_answer_keeps_its_tokens_out_of_errors_and_logs() {
     use axum::routing::post;
     use std::sync::{Arc, Mutex};
 
-    // A fake token endpoint: a good answer to the code, an unparsable one to the refresh.
+    // A fake token endpoint: a good answer to the code (a token expired at once: a refresh
+    // of one still valid that fails serves it), an unparsable one to the refresh.
     let token = Router::new().route(
         "/token",
         post(|body: String| async move {
             let json = if body.contains("grant_type=authorization_code") {
-                r#"{"access_token":"A1","token_type":"bearer","expires_in":1,"refresh_token":"R1"}"#
+                r#"{"access_token":"A1","token_type":"bearer","expires_in":0,"refresh_token":"R1"}"#
             } else {
                 r#"{"access_token":"LEAKED-ACCESS","token_type":"bearer","expires_in":"3600","refresh_token":"LEAKED-REFRESH"}"#
             };
@@ -468,7 +471,7 @@ async fn an_unparsable_token_answer_keeps_its_tokens_out_of_errors_and_logs() {
 
     op.consent(&oauth, "alice").await;
     let alice = user("alice");
-    // The access token expires within the margin: the refresh meets the unparsable answer.
+    // The access token has expired: the refresh meets the unparsable answer.
     let err = oauth
         .access_token(&alice)
         .await

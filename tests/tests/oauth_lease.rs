@@ -1,10 +1,11 @@
 //! A refresh across replicas never outlives its lease. Two replicas share one vault; the
 //! first takes the refresh lease, and the provider holds its request past the lease and then
 //! refuses it (the refresh token was already rotated: what a provider answers a reused one).
-//! The first replica gives up before its lease ends, so the second takes over, refreshes and
-//! stores the rotated tokens, and the first's late answer changes nothing. (Before, the
-//! first waited for the answer, and its `invalid_grant` deleted the grant the second had
-//! just stored: the user's new refresh token was lost.)
+//! The first replica gives up before its lease ends and keeps the lease until it ends (the
+//! provider may still act on the abandoned request), so the second takes over then,
+//! refreshes and stores the rotated tokens, and the first's late answer changes nothing.
+//! (Before, the first waited for the answer, and its `invalid_grant` deleted the grant the
+//! second had just stored: the user's new refresh token was lost.)
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -39,7 +40,7 @@ async fn a_refresh_held_past_its_lease_is_abandoned_and_loses_nothing() {
             async move {
                 if body.contains("grant_type=authorization_code") {
                     return json(
-                        r#"{"access_token":"A1","token_type":"bearer","expires_in":1,"refresh_token":"R1"}"#,
+                        r#"{"access_token":"A1","token_type":"bearer","expires_in":0,"refresh_token":"R1"}"#,
                     );
                 }
                 if seen.fetch_add(1, Ordering::SeqCst) == 0 {
@@ -63,7 +64,7 @@ async fn a_refresh_held_past_its_lease_is_abandoned_and_loses_nothing() {
     op.consent(&a, "alice").await;
     let alice = user("alice");
 
-    // A1 expires within the refresh margin: A refreshes first, B a moment later.
+    // A1 has expired: A refreshes first, B a moment later (and waits for A's lease).
     let first = {
         let (a, alice) = (a.clone(), alice.clone());
         tokio::spawn(async move { a.access_token(&alice).await })
@@ -71,8 +72,15 @@ async fn a_refresh_held_past_its_lease_is_abandoned_and_loses_nothing() {
     while refreshes.load(Ordering::SeqCst) == 0 {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    let asked = std::time::Instant::now();
     let second = b.access_token(&alice).await.expect("B refreshes");
     assert_eq!(second.secret(), "A2");
+    // Not before A's lease (2 s) ended: A abandoned its request at 1 s, but kept the lease.
+    assert!(
+        asked.elapsed() >= Duration::from_millis(1_500),
+        "{:?}",
+        asked.elapsed()
+    );
     match first.await.expect("A") {
         Err(OAuthError::Provider(e)) => assert!(
             matches!(

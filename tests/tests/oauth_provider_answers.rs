@@ -232,7 +232,8 @@ async fn of_a_refused_refresh_only_the_error_code_is_kept() {
         (Refresh::Echo, "invalid_request"),
         (Refresh::EchoInTheCode, "unrecognised"),
     ] {
-        let op = provider(1, refresh).await;
+        // (Expired at once: a refresh of a token still valid that fails serves that token.)
+        let op = provider(0, refresh).await;
         let (flow, redirect) = flow(&op).await;
         assert_eq!(consent(&flow, &redirect).await, StatusCode::OK);
         let e = flow
@@ -314,4 +315,19 @@ async fn settings_too_long_for_a_clock_saturate() {
     .expect("the refreshed token");
     assert_eq!(token.secret(), "at-2");
     assert_eq!(op.refreshes.load(Ordering::SeqCst), 1);
+}
+
+/// A zero refresh lease is a second (`MIN_REFRESH_LEASE`): the refresh has time to be
+/// answered (with no lease at all, every refresh was abandoned before its answer).
+#[tokio::test]
+async fn a_zero_refresh_lease_still_refreshes() {
+    let op = provider(0, Refresh::Forever).await;
+    let (flow, redirect) = flow(&op).await;
+    let flow = flow.refresh_lease(Duration::ZERO);
+    assert_eq!(consent(&flow, &redirect).await, StatusCode::OK);
+    let token = flow
+        .access_token(&user("alice"))
+        .await
+        .expect("the refreshed token");
+    assert_eq!(token.secret(), "at-2");
 }

@@ -57,6 +57,16 @@ impl EndpointError {
             .unwrap_or("unrecognised")
             .to_owned()
     }
+
+    /// The `error` code of a body that is an OAuth error response though its status said
+    /// success (GitHub answers a bad code or refresh token with 200 and
+    /// `{"error":"bad_verification_code"}`), as [`error_code`](Self::error_code) keeps it;
+    /// `None` for any other body.
+    pub(crate) fn error_in_body(body: &[u8]) -> Option<String> {
+        let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+        value.get("error")?;
+        Some(Self::error_code(&value))
+    }
 }
 
 /// Maps an `oauth2` request error to a [`OAuthError::Provider`] that carries no response
@@ -69,7 +79,10 @@ pub(super) fn endpoint_error<T: oauth2::ErrorResponse>(
             &serde_json::to_value(&r).unwrap_or_default(),
         )),
         RequestTokenError::Request(e) => EndpointError::Request(e),
-        RequestTokenError::Parse(e, _body) => EndpointError::Parse(e.path().to_string()),
+        RequestTokenError::Parse(e, body) => match EndpointError::error_in_body(&body) {
+            Some(code) => EndpointError::Refused(code),
+            None => EndpointError::Parse(e.path().to_string()),
+        },
         RequestTokenError::Other(_) => EndpointError::Unexpected,
     })
 }

@@ -107,9 +107,17 @@ pub enum OAuthError {
 
 type TokenError = RequestTokenError<HttpError, oauth2::basic::BasicErrorResponse>;
 
-/// Whether the provider rejected the grant itself (revoked, expired, or a bad code).
+/// Whether the provider rejected the grant itself (revoked, expired, or a bad code):
+/// `invalid_grant`, or GitHub's codes for the same, which it answers with status 200.
 pub(crate) fn is_rejected_grant(e: &TokenError) -> bool {
-    matches!(e, RequestTokenError::ServerResponse(r) if *r.error() == BasicErrorResponseType::InvalidGrant)
+    match e {
+        RequestTokenError::ServerResponse(r) => *r.error() == BasicErrorResponseType::InvalidGrant,
+        RequestTokenError::Parse(_, body) => matches!(
+            super::endpoint::EndpointError::error_in_body(body).as_deref(),
+            Some("invalid_grant" | "bad_refresh_token" | "bad_verification_code")
+        ),
+        _ => false,
+    }
 }
 
 pub(super) fn provider_error(e: impl std::error::Error + Send + Sync + 'static) -> OAuthError {
@@ -141,6 +149,10 @@ impl<S, P, V> OAuth<S, P, V> {
         &self.inner.provider.name
     }
 }
+
+/// The shortest [refresh lease](OAuth::refresh_lease): a second (a refresh may take half of
+/// it; a shorter lease would abandon every refresh before its answer).
+pub const MIN_REFRESH_LEASE: Duration = Duration::from_secs(1);
 
 /// The longest [refresh lease](OAuth::refresh_lease): a day (a refresh is one request; a
 /// replica that stops mid-refresh holds up the others for the lease).
@@ -201,14 +213,17 @@ where
     }
 
     /// How long one replica alone may refresh a token (default 30 s); the others wait for
-    /// its result. A refresh whose request has no answer within the lease minus 5 s (half
-    /// the lease, for a lease under 10 s) is abandoned with
-    /// [`EndpointError::TimedOut`](super::EndpointError::TimedOut), so no answer is acted on
-    /// once another replica may have taken over. At most [`MAX_REFRESH_LEASE`]: a longer
-    /// lease is that.
+    /// its result (or are served the current access token while it is still valid). A
+    /// refresh whose request has no answer within the lease minus 5 s (half the lease, for a
+    /// lease under 10 s), counted from before the lease is written, is abandoned with
+    /// [`EndpointError::TimedOut`](super::EndpointError::TimedOut) and keeps the lease until
+    /// it ends, so no answer is acted on once another replica may have taken over, and no
+    /// replica spends the refresh token again while the provider may still act on it.
+    /// Between [`MIN_REFRESH_LEASE`] and [`MAX_REFRESH_LEASE`]: a lease outside is the
+    /// nearest of them.
     #[must_use]
     pub fn refresh_lease(self, lease: Duration) -> Self {
-        self.with(|i| i.lease = lease.min(MAX_REFRESH_LEASE))
+        self.with(|i| i.lease = lease.clamp(MIN_REFRESH_LEASE, MAX_REFRESH_LEASE))
     }
 
     /// Token requests through this client (it should not follow redirects). A refresh
@@ -344,6 +359,16 @@ where
             .inner
             .manager
             .complete_with(open, async move |token| {
+                // A provider that issues a refresh token at the first consent only (Google,
+                // unless asked for offline access again) answers a new consent without one:
+                // the stored one stays valid, and is kept.
+                let set = match (set.refresh_token(), vault.get(&token, &key).await) {
+                    (None, Ok(Some(old))) => match old.refresh_token() {
+                        Some(kept) => set.with_refresh_token(kept.to_owned()),
+                        None => set,
+                    },
+                    _ => set,
+                };
                 vault
                     .write(&token, &key, set, WriteOptions::new())
                     .await

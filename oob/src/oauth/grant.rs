@@ -52,7 +52,11 @@ where
             let now = SystemTime::now();
             let set = entry.value();
             if set.is_leased(now) {
-                // Another replica is refreshing: wait for its result.
+                // Another replica is refreshing: its token is served while it is still
+                // valid (a refresh ahead of expiry), else this waits for the result.
+                if !set.needs_refresh(now, Duration::ZERO) {
+                    return Ok(set.access_token());
+                }
                 if tokio::time::Instant::now() >= give_up {
                     return Err(OAuthError::Busy);
                 }
@@ -74,6 +78,13 @@ where
                     Err(e) => return Err(e.into()),
                 }
             };
+            // The lease's clock starts before its write: a slow vault eats into the time
+            // the request may take, never into the margin (see `LEASE_MARGIN`).
+            let started = tokio::time::Instant::now();
+            let (answer_by, lease_end) = (
+                started + request_cap(self.inner.lease),
+                started + self.inner.lease,
+            );
             // Take the refresh: a compare-and-swap, so one replica refreshes at a time.
             let lease = set.leased_until(now + self.inner.lease);
             let leased = match vault
@@ -89,21 +100,25 @@ where
                 Err(VaultError::Conflict { .. }) => continue,
                 Err(e) => return Err(e.into()),
             };
-            let c = &self.inner.provider.client;
-            let http = Http(&self.inner.http);
-            let answer = tokio::time::timeout(
-                request_cap(self.inner.lease),
-                c.exchange_refresh_token(&RefreshToken::new(refresh.clone()))
-                    .request_async(&http),
-            )
-            .await;
             let only_if_ours = WriteOptions::new().if_version(leased);
-            let Ok(answer) = answer else {
-                // Abandoned before the lease ends; released if still ours.
-                let _ = vault
-                    .write(&token, &key, set.released(), only_if_ours)
-                    .await;
-                return Err(provider_error(EndpointError::TimedOut));
+            let answer = if tokio::time::Instant::now() < answer_by {
+                let c = &self.inner.provider.client;
+                let http = Http(&self.inner.http);
+                tokio::time::timeout_at(
+                    answer_by,
+                    c.exchange_refresh_token(&RefreshToken::new(refresh.clone()))
+                        .request_async(&http),
+                )
+                .await
+                .ok()
+            } else {
+                None
+            };
+            let Some(answer) = answer else {
+                // Abandoned (or never sent) before the lease ends. The provider may still
+                // act on it, so the lease stays until it ends: no replica spends this
+                // refresh token again before then.
+                return serve_or(set, provider_error(EndpointError::TimedOut));
             };
             return match answer {
                 Ok(r) => {
@@ -116,8 +131,14 @@ where
                         SystemTime::now(),
                     );
                     let access = fresh.access_token();
-                    vault.write(&token, &key, fresh, only_if_ours).await?;
-                    Ok(access)
+                    match store_refreshed(vault, &token, &key, fresh, only_if_ours, lease_end).await
+                    {
+                        // Another writer (a new consent) came first: its entry is read.
+                        Err(VaultError::Conflict { .. }) => continue,
+                        // Stored, or not storable while the lease lasted: the access token
+                        // is good either way.
+                        _ => Ok(access),
+                    }
                 }
                 Err(e) if is_rejected_grant(&e) => {
                     // Gone only if the lease is still ours: a grant stored since (a new
@@ -132,12 +153,16 @@ where
                     }
                 }
                 Err(e) => {
-                    // Released if still ours; the provider's error is the answer either way
-                    // (a release that finds the lease taken over is no failure of this call).
-                    let _ = vault
-                        .write(&token, &key, set.released(), only_if_ours)
-                        .await;
-                    Err(endpoint_error(e))
+                    // A refusal the provider answered did not spend the refresh token: the
+                    // lease is released if still ours (a release that finds it taken over is
+                    // no failure of this call). A failure on the way (the connection, an
+                    // answer that does not parse) may have: the lease stays until it ends.
+                    if matches!(e, oauth2::RequestTokenError::ServerResponse(_)) {
+                        let _ = vault
+                            .write(&token, &key, set.released(), only_if_ours)
+                            .await;
+                    }
+                    serve_or(set, endpoint_error(e))
                 }
             };
         }
@@ -145,7 +170,10 @@ where
 
     /// Revokes the caller's grant: at the provider (its refresh token, else its access
     /// token) when a revocation URL is configured, and in the vault. Returns whether there
-    /// was one. A stored grant that cannot be opened (see [`access_token`](Self::access_token))
+    /// was one. A refresh in progress on another replica is waited for (up to its lease),
+    /// so the token revoked is the one it rotated to; and the grant leaves the vault only if
+    /// it is still the one revoked (a compare-and-swap): one stored meanwhile is revoked in
+    /// turn. A stored grant that cannot be opened (see [`access_token`](Self::access_token))
     /// is deleted here, and cannot be revoked at the provider: nobody here can read its
     /// tokens any more.
     pub async fn revoke<C: ?Sized>(&self, cx: &C) -> Result<bool, OAuthError>
@@ -154,15 +182,38 @@ where
     {
         let token = self.inner.manager.caller(cx)?;
         let key = self.inner.provider.vault_key();
-        let set = match self.inner.vault.get(&token, &key).await {
-            Ok(Some(set)) => set,
-            Ok(None) => return Ok(false),
-            Err(e) if unreadable(&e) => {
-                log_unreadable(&e);
-                return Ok(self.inner.vault.delete(&token, &key).await?);
+        let vault = &self.inner.vault;
+        let give_up = tokio::time::Instant::now() + self.inner.lease + Duration::from_secs(5);
+        loop {
+            let entry = match vault.read(&token, &key).await {
+                Ok(Some(entry)) => entry,
+                Ok(None) => return Ok(false),
+                Err(e) if unreadable(&e) => {
+                    log_unreadable(&e);
+                    return Ok(vault.delete(&token, &key).await?);
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let set = entry.value();
+            if set.is_leased(SystemTime::now()) && tokio::time::Instant::now() < give_up {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
             }
-            Err(e) => return Err(e.into()),
-        };
+            self.revoke_at_provider(set).await?;
+            match vault
+                .write(&token, &key, set.released(), ended(entry.version()))
+                .await
+            {
+                Ok(_) => return Ok(true),
+                Err(VaultError::Conflict { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Revokes `set`'s refresh token (else its access token) at the provider, when it has a
+    /// revocation endpoint.
+    async fn revoke_at_provider(&self, set: &TokenSet) -> Result<(), OAuthError> {
         let (hint, secret) = match set.refresh_token() {
             Some(r) => ("refresh_token", r.to_owned()),
             None => ("access_token", set.access_token().secret().to_owned()),
@@ -200,7 +251,49 @@ where
                 return Err(provider_error(RevocationRefused(status, code)));
             }
         }
-        Ok(self.inner.vault.delete(&token, &key).await?)
+        Ok(())
+    }
+}
+
+/// The stored access token while it is still valid (a refresh ahead of its expiry failed:
+/// the provider's failure is logged), else `failure`.
+fn serve_or(set: &TokenSet, failure: OAuthError) -> Result<AccessToken, OAuthError> {
+    if set.needs_refresh(SystemTime::now(), Duration::ZERO) {
+        return Err(failure);
+    }
+    #[cfg(feature = "tracing")]
+    tracing::warn!(target: "oob", error = %failure, "oauth refresh failed; serving the current access token until it expires");
+    Ok(set.access_token())
+}
+
+/// Stores a refreshed token set under the lease (`only_if_ours`), trying again while the
+/// lease lasts when the vault fails: the rotated refresh token exists nowhere else, and once
+/// the lease ends another replica would spend the old one again. A conflict (the entry
+/// changed: a new consent) is returned at once; a vault still failing at the end of the
+/// lease is logged and given up (the lease then ends by itself).
+async fn store_refreshed<V: Vault<TokenSet>>(
+    vault: &V,
+    token: &crate::capability::NamespaceToken<'_>,
+    key: &str,
+    fresh: TokenSet,
+    only_if_ours: WriteOptions,
+    lease_end: tokio::time::Instant,
+) -> Result<(), VaultError> {
+    let mut pause = Duration::from_millis(50);
+    loop {
+        match vault.write(token, key, fresh.clone(), only_if_ours).await {
+            Ok(_) => return Ok(()),
+            Err(e @ VaultError::Conflict { .. }) => return Err(e),
+            Err(e) if tokio::time::Instant::now() + pause >= lease_end => {
+                #[cfg(feature = "tracing")]
+                tracing::error!(target: "oob", error = %e, "oauth: a refreshed grant could not be stored; its rotated refresh token is lost");
+                return Err(e);
+            }
+            Err(_) => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+        }
     }
 }
 

@@ -31,6 +31,6 @@ mod tokens;
 
 pub use config::{Provider, ProviderConfigError};
 pub use endpoint::EndpointError;
-pub use flow::{Consent, MAX_REFRESH_LEASE, OAuth, OAuthError};
+pub use flow::{Consent, MAX_REFRESH_LEASE, MIN_REFRESH_LEASE, OAuth, OAuthError};
 pub use http_client::HttpError;
 pub use tokens::{AccessToken, TokenSet};

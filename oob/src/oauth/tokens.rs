@@ -124,6 +124,14 @@ impl TokenSet {
         }
     }
 
+    /// The same tokens with `refresh` as the refresh token.
+    pub(crate) fn with_refresh_token(self, refresh: String) -> Self {
+        Self {
+            refresh_token: Some(refresh),
+            ..self
+        }
+    }
+
     /// The same tokens with no refresh in progress.
     pub(crate) fn released(&self) -> Self {
         Self {
