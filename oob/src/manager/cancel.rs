@@ -39,6 +39,8 @@ where
         };
         self.inner.log.event(action, T::KIND, id, &record.namespace);
         finished(T::KIND, &record);
+        #[cfg(feature = "metrics")]
+        self.inner.expiries.forget(id);
         self.cancelled_pending(record)
     }
 

@@ -98,6 +98,8 @@ where
             .log
             .event("complete", T::KIND, id, &record.namespace);
         finished(T::KIND, &record);
+        #[cfg(feature = "metrics")]
+        self.inner.expiries.forget(id);
         Ok(record)
     }
 
@@ -172,6 +174,8 @@ where
         }
         self.inner.log.event("complete", T::KIND, id, &namespace);
         finished(T::KIND, &record);
+        #[cfg(feature = "metrics")]
+        self.inner.expiries.forget(id);
         let persisted = persist(NamespaceToken::new(namespace)).await;
         drop(settling);
         let woken = observed(

@@ -77,45 +77,93 @@ pub(super) use watch::ExpiryWatch;
 
 #[cfg(feature = "metrics")]
 mod watch {
-    use std::cmp::Reverse;
-    use std::collections::BinaryHeap;
-    use std::sync::Mutex;
+    use std::collections::{BTreeSet, HashMap};
+    use std::sync::{Mutex, PoisonError};
 
     use crate::id::PendingId;
     use crate::time::Timestamp;
 
-    /// The most deadlines one manager watches; past it, new interactions are not watched
-    /// (their expiry is not counted) until the sweeper catches up.
-    const CAPACITY: usize = 1 << 16;
+    /// The most deadlines one manager watches at once; past it, new interactions are not
+    /// watched (their expiry is not counted) until watched ones finish or expire.
+    pub(crate) const CAPACITY: usize = 1 << 16;
 
-    /// The deadlines of the interactions this process created, so that an expiry (which no
-    /// call performs: a pending just stops being open) is counted exactly once, by the
-    /// process that created it, at its first purge after the deadline.
+    /// The deadlines of the open interactions this process created, so that an expiry
+    /// (which no call performs: a pending just stops being open) is counted exactly once, by
+    /// the process that created it, at its first purge after the deadline. One that
+    /// finishes here leaves the watch then, so the watch holds what may still expire.
     #[derive(Debug, Default)]
     pub(crate) struct ExpiryWatch {
-        due: Mutex<BinaryHeap<Reverse<(Timestamp, PendingId)>>>,
+        inner: Mutex<Watched>,
+    }
+
+    #[derive(Debug, Default)]
+    struct Watched {
+        by_deadline: BTreeSet<(Timestamp, PendingId)>,
+        deadline_of: HashMap<PendingId, Timestamp>,
     }
 
     impl ExpiryWatch {
         pub(crate) fn watch(&self, id: PendingId, expires_at: Timestamp) {
-            let mut due = self.due.lock().unwrap_or_else(|e| e.into_inner());
-            if due.len() < CAPACITY {
-                due.push(Reverse((expires_at, id)));
+            let mut w = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+            if w.deadline_of.len() < CAPACITY && w.deadline_of.insert(id, expires_at).is_none() {
+                w.by_deadline.insert((expires_at, id));
+            }
+        }
+
+        /// `id` finished in this process: it will not expire.
+        pub(crate) fn forget(&self, id: PendingId) {
+            let mut w = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(at) = w.deadline_of.remove(&id) {
+                w.by_deadline.remove(&(at, id));
             }
         }
 
         /// The watched interactions whose deadline is at or before `now`, with their
         /// deadlines, no longer watched.
         pub(crate) fn take_due(&self, now: Timestamp) -> Vec<(PendingId, Timestamp)> {
-            let mut due = self.due.lock().unwrap_or_else(|e| e.into_inner());
+            let mut w = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
             let mut ids = Vec::new();
-            while let Some(Reverse((at, id))) = due.peek().copied()
+            while let Some(&(at, id)) = w.by_deadline.first()
                 && at <= now
             {
-                due.pop();
+                w.by_deadline.pop_first();
+                w.deadline_of.remove(&id);
                 ids.push((id, at));
             }
             ids
+        }
+
+        /// How many interactions are watched.
+        #[cfg(test)]
+        pub(crate) fn len(&self) -> usize {
+            self.inner
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .deadline_of
+                .len()
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::{CAPACITY, ExpiryWatch};
+        use crate::id::PendingId;
+        use crate::time::Timestamp;
+
+        #[test]
+        fn finished_interactions_leave_room_for_new_ones() {
+            let w = ExpiryWatch::default();
+            let at = Timestamp::from_millis(1_000);
+            for _ in 0..CAPACITY {
+                let id = PendingId::random();
+                w.watch(id, at);
+                w.forget(id);
+            }
+            let late = PendingId::random();
+            w.watch(late, at);
+            assert_eq!(w.len(), 1);
+            assert_eq!(w.take_due(at), [(late, at)]);
+            assert_eq!(w.len(), 0);
         }
     }
 }
