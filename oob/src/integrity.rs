@@ -2,8 +2,9 @@
 //! so a store, or anyone who can write its database, cannot move a pending to another
 //! namespace without the manager noticing.
 //!
-//! With a key, a manager mints ids whose 122 random-looking bits are a 58-bit random nonce
-//! followed by 64 bits of HMAC-SHA256 over the nonce, the kind and the namespace. Every
+//! With a key, a manager mints ids whose 122 random-looking bits are a 60-bit random nonce
+//! followed by 62 bits of HMAC-SHA256 over the nonce, the kind and the namespace (64 bits
+//! of it, less the UUID's 2 variant bits). Every
 //! record the store hands back is checked before it becomes a `Pending` (and so before any
 //! persist step gets a token for its namespace): a record whose namespace or kind does not
 //! match its id fails with [`Error::StoreContract`](crate::Error::StoreContract). To anyone
@@ -74,8 +75,8 @@ impl IntegrityKey {
     /// A fresh id bound to `namespace` and `kind`.
     pub(crate) fn mint(&self, kind: &str, namespace: &Namespace) -> PendingId {
         let mut bytes = *PendingId::random().as_bytes();
-        // Bytes 0..8 keep the random nonce (58 random bits once the UUID's version bits in
-        // byte 6 are set); bytes 8..16 carry the tag, less the variant bits of byte 8.
+        // Bytes 0..8 keep the random nonce (60 random bits once the UUID's 4 version bits in
+        // byte 6 are set); bytes 8..16 carry the tag, less the 2 variant bits of byte 8.
         let tag = self.tag(&nonce_of(&bytes), kind, namespace);
         bytes[8..16].copy_from_slice(&tag);
         set_v4_bits(&mut bytes);

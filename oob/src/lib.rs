@@ -3,13 +3,15 @@
 //! A service (above all an MCP server) that must ask its end user for something outside the
 //! conversation (an OAuth consent, a device code, a secret, a confirmation) creates a
 //! *pending interaction* bound to the caller's [`Namespace`], hands the user a callback URL,
-//! and completes the pending exactly once when the user is done. Only a completed pending
-//! yields the [`NamespaceToken`] that namespaced persistence ([`vault::Vault`]) accepts, so
-//! one user's credentials can never be stored under another user's namespace.
+//! and completes the pending exactly once when the user is done. The [`NamespaceToken`] that
+//! namespaced persistence ([`vault::Vault`]) accepts comes from two places only: the call
+//! that wins a pending's completion (in its persist step, for that pending's namespace) and
+//! [`Manager::caller`] (the namespace provider applied to a verified caller), so one user's
+//! credentials can never be stored under, or read from, another user's namespace.
 //!
 //! - [`OobPayload`] (derived) binds a payload type to its kind and callback route.
 //! - [`Manager`] creates, completes, cancels, lists, waits and dedups, atomically in its
-//!   [`Store`] ([`store::MemoryStore`] here; SQLite and Redis behind features).
+//!   [`Store`] ([`store::MemoryStore`] here; SQLite, Postgres and Redis behind features).
 //! - [`Pending<T, S>`] moves through the sealed [`state`]s `Open` → `Completed` |
 //!   `Cancelled` | `Expired`.
 //! - [`NamespaceProvider`]s derive the namespace from the caller's verified context.

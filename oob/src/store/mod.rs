@@ -214,7 +214,8 @@ pub enum Wake {
 ///   transition's event (carrying the record) is there: a store that forgets finished
 ///   records at once (zero retention) notifies first and forgets after.
 pub trait Store<T>: Send + Sync + 'static {
-    /// A short, fixed name for the backend (`"memory"`, `"sqlite"`, `"redis"`): the `store`
+    /// A short, fixed name for the backend (`"memory"`, `"sqlite"`, `"postgres"`, `"redis"`;
+    /// a custom store's default is `"custom"`): the `store`
     /// label of the manager's store metrics and spans. Never derived from data.
     fn name(&self) -> &'static str {
         "custom"
