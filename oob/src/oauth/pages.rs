@@ -246,10 +246,10 @@ where
         // once this one's turn comes: another load of this URL may have exchanged the code
         // and completed the consent while this one waited.
         let turn = self.inner.exchanges.turn(id).await;
-        let open = match self.manager().get(id).await {
+        let open = match owned(self, id, user).await {
             Ok(AnyPending::Open(open)) => open,
             Ok(found) => return found_ended(&found),
-            Err(_) => return ended(),
+            Err(res) => return res,
         };
         let retry = open.callback_url();
         match q.error.as_deref() {
