@@ -148,6 +148,12 @@ impl ManualClock {
         let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         self.ms.fetch_add(ms, Ordering::SeqCst);
     }
+
+    /// Moves the clock back (a clock stepped back by NTP, another replica's clock).
+    pub fn back(&self, d: Duration) {
+        let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        self.ms.fetch_sub(ms, Ordering::SeqCst);
+    }
 }
 
 impl Default for ManualClock {

@@ -250,6 +250,12 @@ pub async fn extreme_expiries_are_kept_or_end_at_once<V: Vault<String>>(
         .expect("ended under a compare-and-swap");
     assert_eq!(vault.get(&t, "far").await.expect("get"), None);
     assert!(vault.keys(&t).await.expect("keys").is_empty());
+    // Ended is removed, not kept until a purge: no copy of the value stays behind, and a
+    // clock stepped back does not bring it back.
+    clock.back(Duration::from_secs(5));
+    assert_eq!(vault.get(&t, "far").await.expect("get"), None);
+    assert!(vault.keys(&t).await.expect("keys").is_empty());
+    clock.advance(Duration::from_secs(5));
 }
 
 /// Every vault takes the same keys: any text of 1 to `MAX_KEY_LEN` bytes without control

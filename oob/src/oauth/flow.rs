@@ -87,7 +87,10 @@ pub enum OAuthError {
     /// The user declined within the manager's decline cooldown.
     #[error("the user declined to connect this provider")]
     Declined,
-    /// Another replica has been refreshing this token for longer than the refresh lease.
+    /// The token has expired and its refresh is held elsewhere: another replica has been
+    /// refreshing it for longer than the refresh lease, or abandoned its refresh for want of
+    /// an answer and holds the lease until it ends (the provider may still act on that
+    /// request). Try again after the lease.
     #[error("the token is being refreshed elsewhere; try again")]
     Busy,
     /// The provider refused a request (other than a rejected grant), or could not be

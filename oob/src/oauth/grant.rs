@@ -53,11 +53,12 @@ where
             let set = entry.value();
             if set.is_leased(now) {
                 // Another replica is refreshing: its token is served while it is still
-                // valid (a refresh ahead of expiry), else this waits for the result.
+                // valid (a refresh ahead of expiry), else this waits for the result; a
+                // refresh abandoned there (no answer in time) has none to wait for.
                 if !set.needs_refresh(now, Duration::ZERO) {
                     return Ok(set.access_token());
                 }
-                if tokio::time::Instant::now() >= give_up {
+                if set.is_abandoned(now) || tokio::time::Instant::now() >= give_up {
                     return Err(OAuthError::Busy);
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -86,7 +87,7 @@ where
                 started + self.inner.lease,
             );
             // Take the refresh: a compare-and-swap, so one replica refreshes at a time.
-            let lease = set.leased_until(now + self.inner.lease);
+            let lease = lease_of(set, now, self.inner.lease);
             let leased = match vault
                 .write(
                     &token,
@@ -101,23 +102,33 @@ where
                 Err(e) => return Err(e.into()),
             };
             let only_if_ours = WriteOptions::new().if_version(leased);
-            let answer = if tokio::time::Instant::now() < answer_by {
-                let c = &self.inner.provider.client;
-                let http = Http(&self.inner.http);
-                tokio::time::timeout_at(
-                    answer_by,
-                    c.exchange_refresh_token(&RefreshToken::new(refresh.clone()))
-                        .request_async(&http),
-                )
-                .await
-                .ok()
-            } else {
-                None
-            };
-            let Some(answer) = answer else {
-                // Abandoned (or never sent) before the lease ends. The provider may still
-                // act on it, so the lease stays until it ends: no replica spends this
-                // refresh token again before then.
+            if tokio::time::Instant::now() >= answer_by {
+                // No time left to ask (the lease write took it): nothing was sent.
+                let _ = vault
+                    .write(&token, &key, set.released(), only_if_ours)
+                    .await;
+                return serve_or(set, provider_error(EndpointError::TimedOut));
+            }
+            let c = &self.inner.provider.client;
+            let http = Http(&self.inner.http);
+            let answer = tokio::time::timeout_at(
+                answer_by,
+                c.exchange_refresh_token(&RefreshToken::new(refresh.clone()))
+                    .request_async(&http),
+            )
+            .await;
+            let Ok(answer) = answer else {
+                // Abandoned before the lease ends. The provider may still act on it, so
+                // the lease stays until it ends (no replica spends this refresh token again
+                // before then), marked abandoned so that nobody waits for it.
+                let _ = vault
+                    .write(
+                        &token,
+                        &key,
+                        lease_of(set, now, self.inner.lease).abandoned(),
+                        only_if_ours,
+                    )
+                    .await;
                 return serve_or(set, provider_error(EndpointError::TimedOut));
             };
             return match answer {
@@ -153,15 +164,18 @@ where
                     }
                 }
                 Err(e) => {
-                    // A refusal the provider answered did not spend the refresh token: the
-                    // lease is released if still ours (a release that finds it taken over is
-                    // no failure of this call). A failure on the way (the connection, an
-                    // answer that does not parse) may have: the lease stays until it ends.
-                    if matches!(e, oauth2::RequestTokenError::ServerResponse(_)) {
-                        let _ = vault
-                            .write(&token, &key, set.released(), only_if_ours)
-                            .await;
-                    }
+                    // An answer (an error response, one that does not parse: a proxy's 502
+                    // page) or a connection never made: the refresh token is not known to be
+                    // spent, and the lease is released if still ours (a release that finds
+                    // it taken over is no failure of this call). A connection lost after the
+                    // request went out may have spent it: the lease stays until it ends,
+                    // marked abandoned so that nobody waits for it.
+                    let next = if lost_in_flight(&e) {
+                        lease_of(set, now, self.inner.lease).abandoned()
+                    } else {
+                        set.released()
+                    };
+                    let _ = vault.write(&token, &key, next, only_if_ours).await;
                     serve_or(set, endpoint_error(e))
                 }
             };
@@ -195,7 +209,9 @@ where
                 Err(e) => return Err(e.into()),
             };
             let set = entry.value();
-            if set.is_leased(SystemTime::now()) && tokio::time::Instant::now() < give_up {
+            let now = SystemTime::now();
+            if set.is_leased(now) && !set.is_abandoned(now) && tokio::time::Instant::now() < give_up
+            {
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
@@ -252,6 +268,25 @@ where
             }
         }
         Ok(())
+    }
+}
+
+/// `set` under the lease this call took at `now`.
+fn lease_of(set: &TokenSet, now: SystemTime, lease: Duration) -> TokenSet {
+    set.leased_until(now + lease)
+}
+
+/// Whether a token request failed after it may have reached the provider: a transport
+/// failure other than one to connect (a reset, a timeout while reading the answer).
+fn lost_in_flight<T>(e: &oauth2::RequestTokenError<super::http_client::HttpError, T>) -> bool
+where
+    T: oauth2::ErrorResponse,
+{
+    match e {
+        oauth2::RequestTokenError::Request(super::http_client::HttpError::Request(e)) => {
+            !(e.is_connect() || e.is_builder())
+        }
+        _ => false,
     }
 }
 

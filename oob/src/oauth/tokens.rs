@@ -38,6 +38,10 @@ pub struct TokenSet {
     /// While a replica refreshes, until when it holds the refresh (Unix milliseconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     refreshing_until_ms: Option<u64>,
+    /// The lease's refresh was abandoned (no answer in time): the lease is kept to its end,
+    /// as the provider may still act on the request, but nobody waits for it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    abandoned: bool,
 }
 
 impl fmt::Debug for TokenSet {
@@ -77,6 +81,7 @@ impl TokenSet {
             expires_at_ms: expires_in.map(|d| ms_after(now, d)),
             scopes,
             refreshing_until_ms: None,
+            abandoned: false,
         }
     }
 
@@ -116,10 +121,25 @@ impl TokenSet {
         self.refreshing_until_ms.is_some_and(|u| u > ms(now))
     }
 
+    /// Whether the refresh another replica holds at `now` was abandoned (see
+    /// [`abandoned`](Self::abandoned)): nothing will come of it before its lease ends.
+    pub(crate) fn is_abandoned(&self, now: SystemTime) -> bool {
+        self.abandoned && self.is_leased(now)
+    }
+
     /// The same tokens, marked as being refreshed until `until`.
     pub(crate) fn leased_until(&self, until: SystemTime) -> Self {
         Self {
             refreshing_until_ms: Some(ms(until)),
+            abandoned: false,
+            ..self.clone()
+        }
+    }
+
+    /// The same lease, its refresh abandoned: kept until it ends, waited for by nobody.
+    pub(crate) fn abandoned(&self) -> Self {
+        Self {
+            abandoned: true,
             ..self.clone()
         }
     }
@@ -136,6 +156,7 @@ impl TokenSet {
     pub(crate) fn released(&self) -> Self {
         Self {
             refreshing_until_ms: None,
+            abandoned: false,
             ..self.clone()
         }
     }

@@ -201,7 +201,10 @@ impl WriteOptions {
         Self::default()
     }
 
-    /// The entry reads as absent from `at` on (e.g. an access token's expiry).
+    /// The entry reads as absent from `at` on (e.g. an access token's expiry). A write that
+    /// has expired already when the vault applies it removes the entry instead (under the
+    /// write's [compare-and-swap](Self::if_version), if any: a conditional delete), in every
+    /// vault of this crate, so no copy of its value stays behind until a purge.
     #[must_use]
     pub fn expires_at(mut self, at: SystemTime) -> Self {
         self.expires_at = Some(Timestamp::from_system_time(at));

@@ -50,6 +50,7 @@ struct VaultSql {
     current: Arc<str>,
     read: Arc<str>,
     delete: Arc<str>,
+    delete_version: Arc<str>,
     keys: Arc<str>,
     namespaces: Arc<str>,
     purge: Arc<str>,
@@ -92,6 +93,9 @@ impl VaultSql {
             delete: a(format!(
                 "DELETE FROM {s}.vault v WHERE v.namespace = $1 AND v.key = $2 RETURNING {}",
                 live("v", "$3")
+            )),
+            delete_version: a(format!(
+                "DELETE FROM {s}.vault v WHERE v.namespace = $1 AND v.key = $2 AND v.version = $3"
             )),
             keys: a(format!(
                 "SELECT v.key FROM {s}.vault v WHERE v.namespace = $1 AND {} ORDER BY v.key \
@@ -228,6 +232,17 @@ where
         }
         let done = query.execute(&self.pool).await.map_err(PgError::vault)?;
         if done.rows_affected() == 1 {
+            // Written already expired (a delete under a compare-and-swap): the row goes now,
+            // not at the next purge. Only the row this write made (its version is new).
+            if options.expires_at.is_some_and(|e| ms(e) <= now) {
+                sqlx::query(Self::q(&self.sql.delete_version))
+                    .bind(ns)
+                    .bind(key)
+                    .bind(Version::to_i64(w.version))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(PgError::vault)?;
+            }
             return Ok(w.version);
         }
         // The condition failed: nothing was written. Say what is there now.

@@ -183,6 +183,13 @@ where
                 if !expect.admits(current) {
                     return Ok(Err(current));
                 }
+                // Written already expired (a delete under a compare-and-swap): the row goes
+                // now, not at the next purge.
+                if expires.is_some_and(|e| e <= now) {
+                    conn.prepare_cached("DELETE FROM oob_vault WHERE namespace = ?1 AND key = ?2")?
+                        .execute(params![ns, key])?;
+                    return Ok(Ok(()));
+                }
                 conn.prepare_cached(
                     "INSERT OR REPLACE INTO oob_vault \
                      (namespace, key, value, written_at, expires_at, version) \

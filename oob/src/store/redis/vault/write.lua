@@ -4,8 +4,8 @@
 -- slack (ms), latest key expiry Redis takes (ms).
 -- Drops the index entries of expired keys, and gives the index the key expiry of its
 -- longest-lived entry (none while one has no expiry), so the index of a namespace nobody
--- writes again ends by itself. Returns {1, new version} or {0, current version or ''}
--- (nothing written).
+-- writes again ends by itself. A write already expired at `now` removes the entry instead.
+-- Returns {1, new version} or {0, current version or ''} (nothing written).
 local cur = redis.call('HMGET', KEYS[1], 'v', 'e')
 local live = cur[1]
 if live and cur[2] and cur[2] ~= '' and tonumber(cur[2]) <= tonumber(ARGV[1]) then
@@ -13,6 +13,12 @@ if live and cur[2] and cur[2] ~= '' and tonumber(cur[2]) <= tonumber(ARGV[1]) th
 end
 if (ARGV[2] == 'absent' and live) or (ARGV[2] == 'version' and live ~= ARGV[3]) then
   return {0, live or ''}
+end
+-- Written already expired (a delete under a compare-and-swap): the entry goes now.
+if ARGV[6] ~= '' and tonumber(ARGV[6]) <= tonumber(ARGV[1]) then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], ARGV[7])
+  return {1, ARGV[4]}
 end
 redis.call('HSET', KEYS[1], 'val', ARGV[5], 'w', ARGV[1], 'e', ARGV[6], 'v', ARGV[4])
 if ARGV[8] ~= '' then
