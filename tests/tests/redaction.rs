@@ -701,15 +701,15 @@ async fn http_types_print_neither_secret_nor_namespace() {
     assert!(out.contains("Completed"), "{out}");
     leaks.text("InteractionRejection (completed)", &out);
 
-    // An internal failure keeps its source (for logs): an `oob` error around a user error.
+    // A failed persist step keeps its source (for logs): an `oob` error around a user error.
     let p = m.create(&subject(), spec()).await.expect("create");
     let persist = m
         .complete_with(p, async |_token| Err::<(), _>(UserError))
         .await
         .expect_err("persist fails");
     let rejection = InteractionRejection::from(persist);
-    assert_eq!(rejection.kind(), RejectionKind::Internal);
-    leaks.error("InteractionRejection (internal)", &rejection);
+    assert_eq!(rejection.kind(), RejectionKind::NotSaved);
+    leaks.error("InteractionRejection (not saved)", &rejection);
     leaks.error(
         "InteractionRejection::with_source",
         &InteractionRejection::with_source(RejectionKind::Internal, UserError),
