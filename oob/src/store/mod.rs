@@ -14,6 +14,8 @@ use crate::state::CancelReason;
 use crate::time::Timestamp;
 
 mod body;
+#[cfg(any(feature = "redis", feature = "postgres"))]
+mod detached;
 mod erased;
 pub mod lifecycle;
 pub mod memory;

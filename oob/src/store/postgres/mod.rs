@@ -270,7 +270,36 @@ impl<T> PostgresStore<T>
 where
     T: OobPayload + Serialize + DeserializeOwned + Send + Sync + 'static,
 {
+    /// A transition, in a task of its own (see `store/detached.rs`): a caller that goes
+    /// away after its statement was sent does not take the event and the local wake-up
+    /// with it.
     async fn transition(
+        &self,
+        id: PendingId,
+        reason: Option<CancelReason>,
+        expect: Option<&Namespace>,
+        now: Timestamp,
+        wake: Wake,
+    ) -> Result<Record<T>, TransitionError> {
+        let (this, waker) = (self.clone(), self.clone());
+        let expect = expect.cloned();
+        let orphan = async move |won: Record<T>| {
+            if wake == Wake::Later {
+                // Best effort, as the caller's own `wake` would have been.
+                let _ = crate::store::Store::wake(&waker, &won).await;
+            }
+        };
+        crate::store::detached::detached(
+            async move {
+                this.transition_here(id, reason, expect.as_ref(), now, wake)
+                    .await
+            },
+            orphan,
+        )
+        .await
+    }
+
+    async fn transition_here(
         &self,
         id: PendingId,
         reason: Option<CancelReason>,

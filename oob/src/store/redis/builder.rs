@@ -121,7 +121,10 @@ impl<T> RedisStoreBuilder<T> {
 
     /// After every create and transition, waits (`WAIT`) until `replicas` replicas of the
     /// primary acknowledged it, at most `timeout`; fewer fails the call with
-    /// [`RedisStoreError::NotReplicated`] (the write itself stays applied). With this, an
+    /// [`RedisStoreError::NotReplicated`] (the write itself stays applied: a transition's
+    /// waiters are told its outcome all the same, and a
+    /// [`complete_with`](crate::Manager::complete_with) so failed does not run its persist
+    /// step, though the pending is completed). With this, an
     /// acknowledged write survives a failover to any replica that acknowledged it: Redis
     /// replication is asynchronous otherwise, and a primary killed before it replicated
     /// loses its last writes. Default: off.

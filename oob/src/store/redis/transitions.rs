@@ -186,7 +186,36 @@ where
             .filter(|r| lifecycle::visible(r.state, self.shared.retention, now)))
     }
 
+    /// A transition, in a task of its own (see `store/detached.rs`): a caller that goes
+    /// away after its script was sent does not take the local wake-up (with zero retention
+    /// the only one, the scripts then publish nothing) and the forgetting with it.
     pub(super) async fn transition(
+        &self,
+        id: PendingId,
+        to: &'static str,
+        expect: Option<&Namespace>,
+        now: Timestamp,
+        wake: Wake,
+    ) -> Result<Record<T>, TransitionError> {
+        let (this, waker) = (self.clone(), self.clone());
+        let expect = expect.cloned();
+        let orphan = async move |won: Record<T>| {
+            if wake == Wake::Later {
+                // Best effort, as the caller's own `wake` would have been.
+                let _ = waker.wake_later(&won).await;
+            }
+        };
+        crate::store::detached::detached(
+            async move {
+                this.transition_here(id, to, expect.as_ref(), now, wake)
+                    .await
+            },
+            orphan,
+        )
+        .await
+    }
+
+    async fn transition_here(
         &self,
         id: PendingId,
         to: &'static str,
@@ -253,7 +282,8 @@ where
         rec: Record<T>,
         wake: Wake,
     ) -> Result<Record<T>, TransitionError> {
-        self.replicated().await?;
+        // The waiters first: the transition is applied whatever `WAIT` answers (a lagging
+        // replica fails the call with `NotReplicated`, it does not undo the write).
         if wake == Wake::Now {
             self.shared.notifier.notify_with(rec.id, rec.clone());
             if self.shared.retention.is_zero() {
@@ -261,6 +291,7 @@ where
                 let _ = self.forget(&rec).await;
             }
         }
+        self.replicated().await?;
         Ok(rec)
     }
 
