@@ -103,7 +103,15 @@ where
     /// `keys` (single use in one process; see [`configure`](Self::configure) for the rest).
     #[must_use]
     pub fn new(oauth: OAuth<S, P, V>, keys: StateKeys) -> Self {
-        let tools = OobTools::new(oauth.manager().clone(), oauth.vault().clone(), keys);
+        let mut tools = OobTools::new(oauth.manager().clone(), oauth.vault().clone(), keys);
+        // Its states name the provider too: the glues of two providers (one consent kind)
+        // in one tool each pass over the other's.
+        tools.tag = format!(
+            "{}#{}",
+            <Consent as crate::OobPayload>::KIND,
+            oauth.provider().name()
+        )
+        .into();
         let message = format!(
             "Connect your {} account to continue.",
             oauth.provider().name()

@@ -92,11 +92,11 @@ where
                 None,
             ));
         }
-        // A state another glue sealed (for another kind, with keys of its own) is that
-        // glue's to open: pass over it. The kind is read before anything is verified, which
+        // A state another glue sealed (for another kind or OAuth provider, with keys of its
+        // own) is that glue's to open: pass over it. The kind is read before anything is verified, which
         // is safe because passing over grants nothing: this gate then goes on as without a
         // state.
-        if claimed_kind(state).is_some_and(|kind| kind != T::KIND) {
+        if claimed_kind(state).is_some_and(|kind| *kind != *self.tag) {
             return Ok(Round::Skip);
         }
         let params = call.bound_params()?;
@@ -105,7 +105,7 @@ where
             .keys
             .open(state, &binding, SystemTime::now())
             .map_err(rejected)?;
-        if opened.kind().is_some_and(|kind| kind != T::KIND) {
+        if opened.kind().is_some_and(|kind| kind != &*self.tag) {
             return Ok(Round::Skip);
         }
         let mut waited = false;
@@ -221,7 +221,7 @@ where
         let result = InputRequired::for_pendings_of_kind(
             &self.keys,
             &binding,
-            Some(T::KIND),
+            Some(&self.tag),
             modes,
             SystemTime::now(),
             asks,

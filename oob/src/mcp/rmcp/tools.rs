@@ -46,6 +46,9 @@ pub struct OobTools<T, S, P, V> {
     pub(super) accept_wait: Duration,
     pub(super) ask_within: Duration,
     pub(super) url_ask: UrlAsk,
+    /// What the `requestState`s this glue seals name it by (the kind, and for the OAuth
+    /// glue its provider too): a gate passes over a state another glue sealed.
+    pub(super) tag: Arc<str>,
 }
 
 impl<T, S, P, V: Clone> Clone for OobTools<T, S, P, V> {
@@ -60,6 +63,7 @@ impl<T, S, P, V: Clone> Clone for OobTools<T, S, P, V> {
             accept_wait: self.accept_wait,
             ask_within: self.ask_within,
             url_ask: self.url_ask,
+            tag: self.tag.clone(),
         }
     }
 }
@@ -108,6 +112,7 @@ where
             accept_wait: Self::DEFAULT_ACCEPT_WAIT,
             ask_within: Self::DEFAULT_ASK_WITHIN,
             url_ask: UrlAsk::default(),
+            tag: Arc::from(T::KIND),
         }
     }
 
