@@ -547,3 +547,69 @@ async fn an_abandoned_refresh_is_not_waited_for() {
     tokio::time::sleep(Duration::from_millis(1_200)).await;
     assert_eq!(b.access_token(&alice).await.expect("A2").secret(), "A2");
 }
+
+/// A vault whose writes all fail.
+#[derive(Clone, Default)]
+struct NoWrites(MemoryVault<TokenSet>);
+
+impl Vault<TokenSet> for NoWrites {
+    async fn write(
+        &self,
+        _token: &dyn Capability,
+        _key: &str,
+        _value: TokenSet,
+        _options: WriteOptions,
+    ) -> Result<Version, VaultError> {
+        Err(boom())
+    }
+    async fn read(
+        &self,
+        token: &dyn Capability,
+        key: &str,
+    ) -> Result<Option<Entry<TokenSet>>, VaultError> {
+        self.0.read(token, key).await
+    }
+    async fn delete(&self, token: &dyn Capability, key: &str) -> Result<bool, VaultError> {
+        self.0.delete(token, key).await
+    }
+    async fn keys(&self, token: &dyn Capability) -> Result<Vec<String>, VaultError> {
+        self.0.keys(token).await
+    }
+}
+
+/// A consent whose tokens cannot be stored: the callback says so and asks for a new link
+/// (the consent is completed: its own link cannot be used again), with no "try again" link.
+#[tokio::test]
+async fn a_consent_whose_tokens_are_not_saved_asks_for_a_new_link() {
+    let mut op = FakeProvider::start(oauth_support::echo_token_endpoint()).await;
+    let a = op.flow_with(
+        "fake",
+        MemoryStore::new(),
+        NoWrites::default(),
+        Duration::ZERO,
+    );
+    op.serve_callback(&a);
+    let alice = user("alice");
+    let pending = match a.access_token(&alice).await {
+        Err(OAuthError::ConsentRequired(p)) => p,
+        other => panic!("{other:?}"),
+    };
+    let res = reqwest::Client::new()
+        .get(format!(
+            "{}?code=c1&state={}",
+            op.redirect,
+            oauth_support::state_of(&a, &pending)
+        ))
+        .header("x-user", "alice")
+        .send()
+        .await
+        .expect("callback");
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let page = res.text().await.expect("page");
+    assert!(page.contains("new link"), "{page}");
+    assert!(!page.contains("Try again"), "{page}");
+    assert!(matches!(
+        a.access_token(&alice).await,
+        Err(OAuthError::ConsentRequired(_))
+    ));
+}

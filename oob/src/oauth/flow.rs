@@ -381,6 +381,8 @@ where
             .map_err(|e| match e {
                 // Another callback (a double submit) or the expiry ended it first.
                 Error::Finished { .. } | Error::Expired(_) => FinishError::Ended,
+                // The consent is completed, its tokens not stored: nothing to try again here.
+                e @ Error::Persist { .. } => FinishError::NotSaved(e.into()),
                 e => FinishError::Provider(e.into()),
             })?;
         Ok(done)
@@ -397,6 +399,8 @@ pub(crate) enum FinishError {
     Ended,
     /// The provider failed, or completing failed.
     Provider(OAuthError),
+    /// The consent completed, but storing its tokens failed: the user needs a new consent.
+    NotSaved(OAuthError),
 }
 
 pub(super) fn scopes_of(r: &oauth2::basic::BasicTokenResponse, asked: &[String]) -> Vec<String> {

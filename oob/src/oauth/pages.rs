@@ -323,6 +323,15 @@ where
                     Some((&retry, "Try again")),
                 )
             }
+            Err(FinishError::NotSaved(e)) => {
+                log_failure(&e);
+                page(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Your account could not be connected",
+                    "The provider agreed, but the service could not save the connection. This link cannot be used again: ask your assistant again for a new link.",
+                    None,
+                )
+            }
         }
     }
 }
