@@ -270,3 +270,63 @@ async fn a_callback_loaded_twice_at_once_exchanges_the_code_once() {
         "tok-c1"
     );
 }
+
+/// A store that applies a completion and then fails the call (as a Redis store whose
+/// replica did not acknowledge it in time does).
+struct ApplyThenFail;
+
+impl oob_tests::delegate::Overrides<oob::oauth::Consent, MemoryStore<oob::oauth::Consent>>
+    for ApplyThenFail
+{
+    fn complete(
+        &self,
+        inner: &MemoryStore<oob::oauth::Consent>,
+        id: oob::PendingId,
+        expect: Option<&oob::Namespace>,
+        now: oob::time::Timestamp,
+        wake: oob::store::Wake,
+    ) -> impl std::future::Future<
+        Output = Result<oob::store::Record<oob::oauth::Consent>, oob::store::TransitionError>,
+    > + Send {
+        use oob::store::Store as _;
+        async move {
+            inner.complete(id, expect, now, wake).await?;
+            Err(oob::store::TransitionError::Store(
+                oob::store::StoreError::backend(std::io::Error::other("not replicated")),
+            ))
+        }
+    }
+}
+
+/// A completion the store applied but answered with a failure: its tokens were not stored
+/// and the consent is used, so the page asks for a new link (not "try again", whose link
+/// would then say connected).
+#[tokio::test]
+async fn a_completion_applied_but_failed_asks_for_a_new_link() {
+    let fake = FakeProvider::start(echo_token_endpoint()).await;
+    let store = oob_tests::delegate::Delegate::new(MemoryStore::new(), ApplyThenFail);
+    let f = fake.flow_at(
+        "a",
+        store,
+        MemoryVault::<TokenSet>::new(),
+        Duration::ZERO,
+        &fake.redirect,
+    );
+    let p = match f.access_token(&user("alice")).await {
+        Err(OAuthError::ConsentRequired(p)) => *p,
+        other => panic!("expected a consent, got {other:?}"),
+    };
+    let url = reqwest::Url::parse(&f.authorization_url(&p)).expect("authorization URL");
+    let state: String = url
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .expect("a state");
+    let uri = format!("{}?code=c1&state={state}", f.provider().redirect_path());
+    let (status, _, page) = navigate(&f.router(), &uri, "alice").await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{page}");
+    assert!(
+        page.contains("new link") && !page.contains("Try again"),
+        "{page}"
+    );
+}

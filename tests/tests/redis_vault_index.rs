@@ -77,6 +77,33 @@ async fn the_index_lives_as_long_as_its_longest_lived_entry() {
         "no expiry while one never ends"
     );
     assert!(vault.delete(&t, "forever").await.expect("delete"));
+    let ttl = pttl(&mut raw, &index).await;
+    assert!(
+        ttl > 3_000_000 + slack,
+        "index PTTL {ttl} ms once it is deleted"
+    );
+    // The same when it is ended by a write already expired (the OAuth grant's end).
+    let v = vault
+        .write(&t, "forever", "4".into(), WriteOptions::new())
+        .await
+        .expect("write");
+    assert_eq!(pttl(&mut raw, &index).await, -1);
+    vault
+        .write(
+            &t,
+            "forever",
+            "4".into(),
+            WriteOptions::new()
+                .if_version(v)
+                .expires_at(SystemTime::now()),
+        )
+        .await
+        .expect("ended");
+    let ttl = pttl(&mut raw, &index).await;
+    assert!(
+        ttl > 3_000_000 + slack,
+        "index PTTL {ttl} ms once it is ended"
+    );
     vault
         .write(&t, "short", "5".into(), in_(Duration::from_secs(10)))
         .await

@@ -17,7 +17,7 @@ use super::http_client::{Http, HttpError, default_client};
 use super::tokens::TokenSet;
 use crate::error::Error;
 use crate::manager::{Joined, Manager};
-use crate::pending::Pending;
+use crate::pending::{AnyPending, Pending};
 use crate::provider::NamespaceProvider;
 use crate::spec::Spec;
 use crate::state::{Completed, Open};
@@ -358,7 +358,8 @@ where
             SystemTime::now(),
         );
         let (vault, key) = (self.inner.vault.clone(), self.inner.provider.vault_key());
-        let (done, ()) = self
+        let id = open.id();
+        let completed = self
             .inner
             .manager
             .complete_with(open, async move |token| {
@@ -377,15 +378,20 @@ where
                     .await
                     .map(|_| ())
             })
-            .await
-            .map_err(|e| match e {
-                // Another callback (a double submit) or the expiry ended it first.
-                Error::Finished { .. } | Error::Expired(_) => FinishError::Ended,
-                // The consent is completed, its tokens not stored: nothing to try again here.
-                e @ Error::Persist { .. } => FinishError::NotSaved(e.into()),
-                e => FinishError::Provider(e.into()),
-            })?;
-        Ok(done)
+            .await;
+        match completed {
+            Ok((done, ())) => Ok(done),
+            // Another callback (a double submit) or the expiry ended it first.
+            Err(Error::Finished { .. } | Error::Expired(_)) => Err(FinishError::Ended),
+            // The consent is completed, its tokens not stored: nothing to try again here.
+            Err(e @ Error::Persist { .. }) => Err(FinishError::NotSaved(e.into())),
+            // A store failure may come after the completion applied (a replica that did not
+            // acknowledge it in time): then, too, nothing was stored and this consent is used.
+            Err(e) => Err(match self.inner.manager.get(id).await {
+                Ok(AnyPending::Completed(_)) => FinishError::NotSaved(e.into()),
+                _ => FinishError::Provider(e.into()),
+            }),
+        }
     }
 }
 

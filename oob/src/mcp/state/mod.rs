@@ -136,8 +136,9 @@ impl OpenedState {
         &self.nonce
     }
 
-    /// The kind of the pendings it names, when it was sealed with one (oob's tool glue seals
-    /// it; [`StateKeys::seal`] does not).
+    /// What it was sealed for, when it was sealed with one: the kind of the pendings it
+    /// names, as oob's tool glue seals it (the OAuth glue adds its provider:
+    /// `oauth_consent#<provider>`); [`StateKeys::seal`] seals none.
     #[must_use]
     pub fn kind(&self) -> Option<&str> {
         self.kind.as_deref()

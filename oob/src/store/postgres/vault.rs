@@ -50,7 +50,7 @@ struct VaultSql {
     current: Arc<str>,
     read: Arc<str>,
     delete: Arc<str>,
-    delete_version: Arc<str>,
+    delete_ended: Arc<str>,
     keys: Arc<str>,
     namespaces: Arc<str>,
     purge: Arc<str>,
@@ -94,8 +94,14 @@ impl VaultSql {
                 "DELETE FROM {s}.vault v WHERE v.namespace = $1 AND v.key = $2 RETURNING {}",
                 live("v", "$3")
             )),
-            delete_version: a(format!(
-                "DELETE FROM {s}.vault v WHERE v.namespace = $1 AND v.key = $2 AND v.version = $3"
+            // A write already expired, as one statement: delete what its condition admits
+            // (`$3`: 'any', 'absent' or 'version'; `$4` the expected version; `$5` now).
+            // 'absent' deletes only a dead row (a live one fails the condition).
+            delete_ended: a(format!(
+                "DELETE FROM {s}.vault v WHERE v.namespace = $1 AND v.key = $2 AND \
+                 ($3 = 'any' OR ($3 = 'absent' AND NOT {live}) \
+                  OR ($3 = 'version' AND v.version = $4 AND {live})) RETURNING 1",
+                live = live("v", "$5")
             )),
             keys: a(format!(
                 "SELECT v.key FROM {s}.vault v WHERE v.namespace = $1 AND {} ORDER BY v.key \
@@ -201,6 +207,66 @@ fn ts(ms: i64) -> Result<Timestamp, VaultError> {
         .map_err(|_| VaultError::Backend(Box::new(PgError::Malformed("vault time"))))
 }
 
+impl<V> PostgresVault<V> {
+    /// A write already expired when applied, as one conditional `DELETE` (the entry goes
+    /// now, not at the next purge, and a write cannot apply without its delete).
+    async fn write_ended(
+        &self,
+        ns: &str,
+        key: &str,
+        expect: Expect,
+        version: Version,
+        now: i64,
+    ) -> Result<Version, VaultError> {
+        let (mode, expected) = match expect {
+            Expect::Any => ("any", None),
+            Expect::Absent => ("absent", None),
+            Expect::Version(v) => ("version", Some(Version::to_i64(v))),
+        };
+        let deleted = sqlx::query(Self::q(&self.sql.delete_ended))
+            .bind(ns)
+            .bind(key)
+            .bind(mode)
+            .bind(expected)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(PgError::vault)?
+            .rows_affected();
+        match expect {
+            Expect::Version(_) if deleted == 0 => Err(self.conflict(ns, key, now).await),
+            // 'absent': nothing live was there (or only a dead row, now gone).
+            Expect::Absent => match self.current(ns, key, now).await? {
+                None => Ok(version),
+                Some(current) => Err(VaultError::Conflict {
+                    current: Some(current),
+                }),
+            },
+            _ => Ok(version),
+        }
+    }
+
+    /// The live version of `key`, if any.
+    async fn current(&self, ns: &str, key: &str, now: i64) -> Result<Option<Version>, VaultError> {
+        let current: Option<i64> = sqlx::query_scalar(Self::q(&self.sql.current))
+            .bind(ns)
+            .bind(key)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(PgError::vault)?;
+        Ok(current.map(Version::from_i64))
+    }
+
+    /// The conflict of a write whose condition failed: nothing was written; what is there.
+    async fn conflict(&self, ns: &str, key: &str, now: i64) -> VaultError {
+        match self.current(ns, key, now).await {
+            Ok(current) => VaultError::Conflict { current },
+            Err(e) => e,
+        }
+    }
+}
+
 impl<V> Vault<V> for PostgresVault<V>
 where
     V: Serialize + DeserializeOwned + Send + Sync + 'static,
@@ -215,6 +281,11 @@ where
         crate::vault::check_key(key)?;
         let w = WriteStart::new(token, &value, &*self.clock)?;
         let (ns, now) = (w.namespace, ms(w.now));
+        if options.expires_at.is_some_and(|e| ms(e) <= now) {
+            return self
+                .write_ended(ns, key, options.expect(), w.version, now)
+                .await;
+        }
         let (sql, expected) = match options.expect() {
             Expect::Absent => (&self.sql.if_absent, None),
             Expect::Version(v) => (&self.sql.if_version, Some(Version::to_i64(v))),
@@ -232,30 +303,9 @@ where
         }
         let done = query.execute(&self.pool).await.map_err(PgError::vault)?;
         if done.rows_affected() == 1 {
-            // Written already expired (a delete under a compare-and-swap): the row goes now,
-            // not at the next purge. Only the row this write made (its version is new).
-            if options.expires_at.is_some_and(|e| ms(e) <= now) {
-                sqlx::query(Self::q(&self.sql.delete_version))
-                    .bind(ns)
-                    .bind(key)
-                    .bind(Version::to_i64(w.version))
-                    .execute(&self.pool)
-                    .await
-                    .map_err(PgError::vault)?;
-            }
             return Ok(w.version);
         }
-        // The condition failed: nothing was written. Say what is there now.
-        let current: Option<i64> = sqlx::query_scalar(Self::q(&self.sql.current))
-            .bind(ns)
-            .bind(key)
-            .bind(now)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(PgError::vault)?;
-        Err(VaultError::Conflict {
-            current: current.map(Version::from_i64),
-        })
+        Err(self.conflict(ns, key, now).await)
     }
 
     async fn read(

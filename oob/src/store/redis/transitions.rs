@@ -199,8 +199,12 @@ where
     ) -> Result<Record<T>, TransitionError> {
         let (this, waker) = (self.clone(), self.clone());
         let expect = expect.cloned();
-        let orphan = async move |won: Record<T>| {
-            if wake == Wake::Later {
+        let orphan = async move |answer: Result<Record<T>, TransitionError>| {
+            if wake != Wake::Later {
+                return;
+            }
+            let read = || waker.read(id, now);
+            if let Some(won) = crate::store::detached::to_wake(answer, now, read).await {
                 // Best effort, as the caller's own `wake` would have been.
                 let _ = waker.wake_later(&won).await;
             }

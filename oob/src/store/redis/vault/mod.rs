@@ -371,7 +371,9 @@ where
         cmd.arg(&entry)
             .arg(self.index_key(ns)?)
             .arg(ms(self.clock.now()))
-            .arg(key);
+            .arg(key)
+            .arg(ms_of(SLACK))
+            .arg(MAX_KEY_EXPIRY);
         let live: i64 = redis::from_redis_value(self.script(DELETE_LUA, &cmd).await?)
             .map_err(|_| malformed("vault delete reply"))?;
         self.replicated(&entry).await?;
