@@ -49,10 +49,10 @@ use crate::vault::{Entry, Expect, Vault, VaultError, Version, WriteOptions, Writ
 /// How long after an entry's expiry Redis deletes its key by itself (clock skew allowance).
 const SLACK: Duration = Duration::from_secs(60);
 
-/// The write script (its header names KEYS and ARGV).
-const WRITE_LUA: &str = include_str!("write.lua");
-/// The delete script (its header names KEYS and ARGV).
-const DELETE_LUA: &str = include_str!("delete.lua");
+/// The write script (its header names KEYS and ARGV), with the index rule appended.
+const WRITE_LUA: &str = concat!(include_str!("write.lua"), include_str!("index.lua"));
+/// The delete script (its header names KEYS and ARGV), with the index rule appended.
+const DELETE_LUA: &str = concat!(include_str!("delete.lua"), include_str!("index.lua"));
 
 static WRITE: LazyLock<Script> = LazyLock::new(|| Script::new(WRITE_LUA));
 static DELETE: LazyLock<Script> = LazyLock::new(|| Script::new(DELETE_LUA));

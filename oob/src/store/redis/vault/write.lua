@@ -2,11 +2,9 @@
 -- KEYS: entry, index. ARGV: now, mode (`any`, `absent`, `version`), expected version,
 -- new version, value, expiry (ms or empty), member (the key), key expiry (ms or empty),
 -- slack (ms), latest key expiry Redis takes (ms).
--- Drops the index entries of expired keys, and gives the index the key expiry of its
--- longest-lived entry (none while one has no expiry), so the index of a namespace nobody
--- writes again ends by itself. A write already expired at `now` removes the entry instead
--- (its index entry too). Returns {1, new version} or {0, current version or ''} (nothing
--- written).
+-- A write already expired at `now` removes the entry instead (its index entry too); the
+-- index then keeps its rule (index.lua, appended). Returns {1, new version} or
+-- {0, current version or ''} (nothing written).
 local cur = redis.call('HMGET', KEYS[1], 'v', 'e')
 local live = cur[1]
 if live and cur[2] and cur[2] ~= '' and tonumber(cur[2]) <= tonumber(ARGV[1]) then
@@ -29,16 +27,6 @@ else
   if ARGV[6] ~= '' then score = ARGV[6] end
   redis.call('ZADD', KEYS[2], score, ARGV[7])
 end
--- The index: expired entries out, then its key expiry from its longest-lived entry (an
--- index left empty Redis has deleted).
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
-local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
-if last[2] then
-  local at = tonumber(last[2]) + tonumber(ARGV[9])
-  if at <= tonumber(ARGV[10]) then
-    redis.call('PEXPIREAT', KEYS[2], string.format('%.0f', at))
-  else
-    redis.call('PERSIST', KEYS[2])
-  end
-end
-return {1, ARGV[4]}
+local now, slack, latest = ARGV[1], ARGV[9], ARGV[10]
+local reply = {1, ARGV[4]}
+-- (index.lua follows: the index's rule.)
