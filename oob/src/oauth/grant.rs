@@ -87,12 +87,12 @@ where
                 started + self.inner.lease,
             );
             // Take the refresh: a compare-and-swap, so one replica refreshes at a time.
-            let lease = lease_of(set, now, self.inner.lease);
+            let lease = set.leased_until(now + self.inner.lease);
             let leased = match vault
                 .write(
                     &token,
                     &key,
-                    lease,
+                    lease.clone(),
                     WriteOptions::new().if_version(entry.version()),
                 )
                 .await
@@ -122,12 +122,7 @@ where
                 // the lease stays until it ends (no replica spends this refresh token again
                 // before then), marked abandoned so that nobody waits for it.
                 let _ = vault
-                    .write(
-                        &token,
-                        &key,
-                        lease_of(set, now, self.inner.lease).abandoned(),
-                        only_if_ours,
-                    )
+                    .write(&token, &key, lease.abandoned(), only_if_ours)
                     .await;
                 return serve_or(set, provider_error(EndpointError::TimedOut));
             };
@@ -171,7 +166,7 @@ where
                     // request went out may have spent it: the lease stays until it ends,
                     // marked abandoned so that nobody waits for it.
                     let next = if lost_in_flight(&e) {
-                        lease_of(set, now, self.inner.lease).abandoned()
+                        lease.abandoned()
                     } else {
                         set.released()
                     };
@@ -269,11 +264,6 @@ where
         }
         Ok(())
     }
-}
-
-/// `set` under the lease this call took at `now`.
-fn lease_of(set: &TokenSet, now: SystemTime, lease: Duration) -> TokenSet {
-    set.leased_until(now + lease)
 }
 
 /// Whether a token request failed after it may have reached the provider: a transport

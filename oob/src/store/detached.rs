@@ -1,4 +1,4 @@
-//! [`detached`]: a shared store's transition and what follows its commit, in a task of its
+//! [`transition`]: a shared store's transition and what follows its commit, in a task of its
 //! own.
 //!
 //! A transition on a shared store is a round trip (a Redis script, a Postgres statement)
@@ -11,7 +11,8 @@
 
 use std::future::Future;
 
-use super::{Record, RecordState, StoreError, TransitionError};
+use super::{Record, RecordState, StoreError, TransitionError, Wake};
+use crate::id::PendingId;
 use crate::time::Timestamp;
 
 /// The transition's task ended without an answer (it panicked); its panic message is not
@@ -20,49 +21,60 @@ use crate::time::Timestamp;
 #[error("the store's transition task ended without an answer")]
 pub(crate) struct TaskEnded;
 
-/// Runs `transition` in a task of its own and awaits its answer (see the module docs).
-/// Should the caller be gone when the answer comes, `orphan` gets it: a transition that
-/// won with `Wake::Later` (or applied and then failed) is then woken there, as nobody is
-/// left to call `wake` (the caller's persist step went with it).
-pub(crate) async fn detached<R, O, W>(
-    transition: impl Future<Output = Result<R, TransitionError>> + Send + 'static,
-    orphan: O,
-) -> Result<R, TransitionError>
+/// What [`transition`] needs of a store to wake an orphaned `Wake::Later` transition: a
+/// read of the record, and the store's own `wake`.
+pub(crate) trait Rewake<T>: Send + Sync + 'static {
+    /// The record as of `now`, as the store's `get` reads it.
+    fn reread(
+        &self,
+        id: PendingId,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Option<Record<T>>, StoreError>> + Send;
+    /// The store's `wake` of a record completed with `Wake::Later`.
+    fn rewake(&self, record: &Record<T>) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Runs `run`, the transition of record `id` at `now` on `store`, in a task of its own and
+/// awaits its answer (see the module docs). Should the caller be gone when the answer comes
+/// and the transition be a `Wake::Later` one, its waiters are woken there, as nobody is left
+/// to call `wake` (the caller's persist step went with it): the record it won, or, when it
+/// applied and then failed (a replica short of acknowledging it, a row that did not
+/// decode), the record read completed at this transition's `now` (so not another
+/// completer's, whose own persist step may still run).
+pub(crate) async fn transition<T, S>(
+    store: S,
+    id: PendingId,
+    now: Timestamp,
+    wake: Wake,
+    run: impl Future<Output = Result<Record<T>, TransitionError>> + Send + 'static,
+) -> Result<Record<T>, TransitionError>
 where
-    R: Send + 'static,
-    O: FnOnce(Result<R, TransitionError>) -> W + Send + 'static,
-    W: Future<Output = ()> + Send + 'static,
+    T: Send + Sync + 'static,
+    S: Rewake<T>,
 {
     let (tx, rx) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
-        if let Err(answer) = tx.send(transition.await) {
-            orphan(answer).await;
+        let Err(answer) = tx.send(run.await) else {
+            return;
+        };
+        if wake != Wake::Later {
+            return;
+        }
+        let won = match answer {
+            Ok(won) => Some(won),
+            Err(TransitionError::Store(_)) => store
+                .reread(id, now)
+                .await
+                .ok()
+                .flatten()
+                .filter(|r| r.state == RecordState::Completed { at: now }),
+            Err(_) => None,
+        };
+        if let Some(won) = won {
+            // Best effort, as the caller's own `wake` would have been.
+            let _ = store.rewake(&won).await;
         }
     });
     rx.await
         .unwrap_or_else(|_| Err(TransitionError::Store(StoreError::backend(TaskEnded))))
-}
-
-/// The record an orphaned `Wake::Later` transition (see [`detached`]) wakes: the one it
-/// won, or, when it applied and then failed (a replica short of acknowledging it, a row
-/// that did not decode), the one `read` finds completed at this transition's `now` (so not
-/// another completer's, whose own persist step may still run).
-pub(crate) async fn to_wake<T, F, Fut>(
-    answer: Result<Record<T>, TransitionError>,
-    now: Timestamp,
-    read: F,
-) -> Option<Record<T>>
-where
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<Option<Record<T>>, StoreError>>,
-{
-    match answer {
-        Ok(won) => Some(won),
-        Err(TransitionError::Store(_)) => read()
-            .await
-            .ok()
-            .flatten()
-            .filter(|r| r.state == RecordState::Completed { at: now }),
-        Err(_) => None,
-    }
 }

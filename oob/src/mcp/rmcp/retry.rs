@@ -92,19 +92,22 @@ where
                 None,
             ));
         }
-        // A state another glue sealed (for another kind or OAuth provider, with keys of its
-        // own) is that glue's to open: pass over it. The kind is read before anything is verified, which
-        // is safe because passing over grants nothing: this gate then goes on as without a
-        // state.
-        if claimed_kind(state).is_some_and(|kind| *kind != *self.tag) {
-            return Ok(Round::Skip);
-        }
         let params = call.bound_params()?;
         let binding = Binding::new(namespace, TOOLS_CALL, &params);
-        let opened = self
-            .keys
-            .open(state, &binding, SystemTime::now())
-            .map_err(rejected)?;
+        let opened = match self.keys.open(state, &binding, SystemTime::now()) {
+            Ok(opened) => opened,
+            // A state another glue sealed with keys of its own (for another kind or OAuth
+            // provider) fails this glue's signature: that glue's to open, pass over it. The
+            // kind is read unverified, which is safe because passing over grants nothing:
+            // this gate then goes on as without a state.
+            Err(StateError::Signature)
+                if claimed_kind(state).is_some_and(|kind| *kind != *self.tag) =>
+            {
+                return Ok(Round::Skip);
+            }
+            Err(e) => return Err(rejected(e)),
+        };
+        // One sealed with the same keys for another glue: pass over it too.
         if opened.kind().is_some_and(|kind| kind != &*self.tag) {
             return Ok(Round::Skip);
         }

@@ -281,25 +281,12 @@ where
         now: Timestamp,
         wake: Wake,
     ) -> Result<Record<T>, TransitionError> {
-        let (this, waker) = (self.clone(), self.clone());
+        let this = self.clone();
         let expect = expect.cloned();
-        let orphan = async move |answer: Result<Record<T>, TransitionError>| {
-            if wake != Wake::Later {
-                return;
-            }
-            let read = || crate::store::Store::get(&waker, id, now);
-            if let Some(won) = crate::store::detached::to_wake(answer, now, read).await {
-                // Best effort, as the caller's own `wake` would have been.
-                let _ = crate::store::Store::wake(&waker, &won).await;
-            }
-        };
-        crate::store::detached::detached(
-            async move {
-                this.transition_here(id, reason, expect.as_ref(), now, wake)
-                    .await
-            },
-            orphan,
-        )
+        crate::store::detached::transition(self.clone(), id, now, wake, async move {
+            this.transition_here(id, reason, expect.as_ref(), now, wake)
+                .await
+        })
         .await
     }
 
@@ -347,6 +334,23 @@ where
             s.notifier.notify_with(id, record.clone());
         }
         Ok(record)
+    }
+}
+
+impl<T> crate::store::detached::Rewake<T> for PostgresStore<T>
+where
+    T: OobPayload + Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    fn reread(
+        &self,
+        id: PendingId,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Option<Record<T>>, StoreError>> + Send {
+        crate::store::Store::get(self, id, now)
+    }
+
+    fn rewake(&self, record: &Record<T>) -> impl Future<Output = Result<(), StoreError>> + Send {
+        crate::store::Store::wake(self, record)
     }
 }
 

@@ -197,25 +197,12 @@ where
         now: Timestamp,
         wake: Wake,
     ) -> Result<Record<T>, TransitionError> {
-        let (this, waker) = (self.clone(), self.clone());
+        let this = self.clone();
         let expect = expect.cloned();
-        let orphan = async move |answer: Result<Record<T>, TransitionError>| {
-            if wake != Wake::Later {
-                return;
-            }
-            let read = || waker.read(id, now);
-            if let Some(won) = crate::store::detached::to_wake(answer, now, read).await {
-                // Best effort, as the caller's own `wake` would have been.
-                let _ = waker.wake_later(&won).await;
-            }
-        };
-        crate::store::detached::detached(
-            async move {
-                this.transition_here(id, to, expect.as_ref(), now, wake)
-                    .await
-            },
-            orphan,
-        )
+        crate::store::detached::transition(self.clone(), id, now, wake, async move {
+            this.transition_here(id, to, expect.as_ref(), now, wake)
+                .await
+        })
         .await
     }
 
@@ -351,5 +338,22 @@ where
             .arg(record_message(record)?);
         let v = self.call(&FORGET, &cmd).await?;
         int(&v).map(|_| ()).ok_or_else(|| reply("forget"))
+    }
+}
+
+impl<T> crate::store::detached::Rewake<T> for RedisStore<T>
+where
+    T: Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    fn reread(
+        &self,
+        id: PendingId,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Option<Record<T>>, StoreError>> + Send {
+        self.read(id, now)
+    }
+
+    fn rewake(&self, record: &Record<T>) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.wake_later(record)
     }
 }
