@@ -445,3 +445,31 @@ async fn a_namespace_the_rule_refuses_does_not_stop_the_run() {
     let after = EncryptedVault::<String, _>::new(inner, ring_2());
     assert_eq!(after.get(&z, "k").await.expect("zed").as_deref(), Some("z"));
 }
+
+/// A plain vault's entry in the same SQLite file (vaults there share one table, whatever
+/// their value type): it does not decode as a sealed value, so `reseal_all` counts it as
+/// not sealed and goes on. It stopped the whole run before, leaving every namespace listed
+/// after it under the old key, run after run.
+#[tokio::test]
+async fn an_entry_that_is_not_sealed_does_not_stop_the_run() {
+    let db = oob_tests::sqlite_file::TempDb::new("reseal-not-sealed");
+    let inner = oob::vault::SqliteVault::<Sealed>::open(db.path()).expect("open");
+    let m = manager();
+    let (alice, zed) = (user("alice"), user("zed"));
+    let (a, z) = (
+        m.caller(&alice).expect("caller"),
+        m.caller(&zed).expect("caller"),
+    );
+    let old = EncryptedVault::<String, _>::new(inner.clone(), ring_1());
+    old.put(&a, "k", "a".into()).await.expect("put");
+    old.put(&z, "k", "z".into()).await.expect("put");
+    let plain = oob::vault::SqliteVault::<u32>::open(db.path()).expect("open plain");
+    plain.put(&a, "theme", 7).await.expect("plain put");
+    let rotating = EncryptedVault::<String, _>::new(inner.clone(), ring_2_1());
+    let report = rotating.reseal_all().await.expect("the run goes on");
+    assert_eq!((report.resealed, report.not_sealed), (2, 1), "{report:?}");
+    assert!(report.is_complete(), "{report:?}");
+    let after = EncryptedVault::<String, _>::new(inner, ring_2());
+    assert_eq!(after.get(&z, "k").await.expect("zed").as_deref(), Some("z"));
+    assert_eq!(plain.get(&a, "theme").await.expect("plain"), Some(7));
+}

@@ -115,8 +115,13 @@ fn cipher(key: &VaultKey) -> XChaCha20Poly1305 {
 /// Encryption at rest over any vault that stores [`Sealed`] values: each value is
 /// serialized to JSON and sealed with XChaCha20-Poly1305 under the [`KeyRing`]'s active key,
 /// with a random 192-bit nonce, the namespace, the key and the key id bound as associated
-/// data. A value copied to another row, key or namespace does not open; neither does one
-/// whose bytes changed. Versions, expiry and compare-and-swap are the inner vault's.
+/// data. A value copied to another key or namespace does not open; neither does one whose
+/// bytes changed. Versions, expiry and compare-and-swap are the inner vault's, and are not
+/// bound: someone who can write the database (but holds no key) can put back an earlier
+/// value of the same entry (a backup's, or one since deleted), change or clear its expiry,
+/// or copy it to another store sealed with the same ring under the same namespace and key.
+/// They cannot read a value or move it to another user. Give each environment its own
+/// [`KeyRing`].
 ///
 /// Keys rotate in three phases across replicas (distribute the new key, activate it, then
 /// re-seal with [`reseal_all`](Self::reseal_all) and drop the old one): see [`KeyRing`].

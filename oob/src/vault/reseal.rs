@@ -31,6 +31,12 @@ pub struct ResealReport {
     /// [`unreachable`](Self::unreachable) entries, out of every vault operation's reach and
     /// left as they are (their entries are not counted: nothing can list them).
     pub unreachable_namespaces: u64,
+    /// Entries that are not sealed values at all (they do not decode as [`Sealed`]): a
+    /// plain vault's entries in the same SQLite file, Postgres schema or Redis prefix (vaults
+    /// there share one table or key space, whatever their value type), or plaintext written
+    /// before encryption was turned on. Left as they are; no key opens them, so they do not
+    /// keep an old key in the ring. Give each vault its own file, schema or prefix.
+    pub not_sealed: u64,
 }
 
 impl ResealReport {
@@ -87,7 +93,8 @@ impl<V, I: Vault<Sealed> + VaultScan> EncryptedVault<V, I> {
     /// replica seals with the new key; drop the old key once a run
     /// [`is_complete`](ResealReport::is_complete) with nothing re-sealed. Entries written
     /// concurrently are counted as [`conflicts`](ResealReport::conflicts) and left to their
-    /// writer; entries that do not open are counted and left as they are.
+    /// writer; entries that do not open, or are not sealed values at all, are counted and
+    /// left as they are.
     ///
     /// # Errors
     /// The inner vault failed (what was re-sealed before stays re-sealed).
@@ -106,6 +113,7 @@ impl<V, I: Vault<Sealed> + VaultScan> EncryptedVault<V, I> {
                     Err(VaultError::Conflict { .. }) => report.conflicts += 1,
                     Err(VaultError::Sealing(_)) => report.unopened += 1,
                     Err(VaultError::Key(_)) => report.unreachable += 1,
+                    Err(VaultError::Codec(_)) => report.not_sealed += 1,
                     Err(e) => return Err(e),
                 }
             }
