@@ -64,8 +64,10 @@ pub use wait::Outcome;
 /// let open = manager.create(&(), Spec::new(ApiKey { service: "github".into() })).await?;
 /// assert!(open.callback_url().starts_with("https://mcp.example.com/oob/key/"));
 ///
-/// // The callback handler loads it by id and completes it, exactly once. Only the call that
-/// // wins the completion gets the token that writes under the pending's namespace.
+/// // Whatever completes it loads it by id and completes it, exactly once. Only the call that
+/// // wins the completion gets the token that writes under the pending's namespace. (`open`
+/// // checks no owner: a page a browser user opens uses the `Interaction` extractor, feature
+/// // `axum`, which also checks that the signed-in user owns the pending.)
 /// let vault = MemoryVault::new();
 /// let open = manager.open(open.id()).await?;
 /// let writer = vault.clone();
@@ -377,7 +379,9 @@ where
         self.cancel_inner(id, CancelReason::Declined, Some(namespace.clone()), None)
     }
 
-    /// The store.
+    /// The store. Its transitions, called directly, pass the manager by: no persist step,
+    /// no waking of waiters, no log or metrics. Use it to read or maintain the store, and
+    /// the manager to complete or cancel.
     #[must_use]
     pub fn store(&self) -> &S {
         &self.inner.store

@@ -32,7 +32,12 @@ where
     }
 
     /// The open pending with this id; [`Error::NotFound`], [`Error::Expired`] or
-    /// [`Error::Finished`] otherwise. What a callback handler calls first.
+    /// [`Error::Finished`] otherwise. It checks no owner: anyone holding the id gets the
+    /// pending, and its completion's persist step gets the owner's namespace. A callback page
+    /// a browser user opens uses the `Interaction` extractor (feature `axum`), which checks
+    /// that the signed-in user owns the pending (or compares [`Pending::namespace`] with
+    /// the browser user's before completing); `open` alone is for completions that are
+    /// nobody's browser step (a device-code poller, a provider's webhook).
     pub async fn open(&self, id: PendingId) -> Result<Pending<T, Open>, Error> {
         let record = observed(
             self.inner.store.name(),
