@@ -9,6 +9,7 @@ use oob::{CallbackBase, Error, Manager, Namespace, OobPayload, Outcome, PendingI
 
 pub mod conformance;
 pub mod delegate;
+pub mod lost_reply;
 pub mod oidc;
 pub mod postgres_server;
 pub mod redis_cluster;

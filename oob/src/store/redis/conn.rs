@@ -115,6 +115,11 @@ impl RedisTarget {
             TargetKind::Cluster { nodes } => {
                 // Retries follow MOVED/ASK redirections and ride out a failover (a few
                 // seconds with the default backoff); each attempt is bounded by the timeouts.
+                // A command whose reply was lost with its connection is sent again, so every
+                // write tells its own resend: a create and a transition by their call's
+                // token, a vault write by its version, the state guard by its token (tests
+                // `redis_cluster_lost_reply.rs`, `mcp_state_guard_redis_lost_reply.rs`). A
+                // resent vault delete answers that nothing was there.
                 let client = ClusterClient::builder(nodes.clone())
                     .connection_timeout(connection_timeout)
                     .response_timeout(response_timeout)

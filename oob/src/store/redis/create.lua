@@ -8,7 +8,9 @@
 -- ARGV[3] total bound (-1: none)      ARGV[4] decline cooldown (ms; -1: no dedup)
 -- ARGV[5] deadline (ms)               ARGV[6] id
 -- ARGV[7] record key prefix (P p:)    ARGV[8] store key prefix (P)
--- ARGV[9..] the record's field/value pairs
+-- ARGV[9..] the record's field/value pairs, the first of them 'q' and this call's token
+--          (random): a cluster client sends a script again when its reply was lost, and
+--          the resent call finds the record its first run inserted by it
 -- Also reads the record of an open id found in KEYS[4] and of the id KEYS[5] names (keys
 -- named by index entries, so not in KEYS; same hash tag).
 --
@@ -27,7 +29,12 @@
 -- The store index doubles as the duplicate-id check: every record is in it until purged or
 -- cleared, so ZADD NX adds nothing for a known id. Every refusal below takes the entry back.
 -- (Each refusal takes it back inline: a local function would be a new closure per call.)
-if redis.call('ZADD', KEYS[3], 'NX', ARGV[5], ARGV[6]) == 0 then return {'dup'} end
+-- A known id whose record holds this call's token is this very call, sent again: its
+-- first run inserted it.
+if redis.call('ZADD', KEYS[3], 'NX', ARGV[5], ARGV[6]) == 0 then
+  if redis.call('HGET', KEYS[1], 'q') == ARGV[10] then return {'ok'} end
+  return {'dup'}
+end
 local now = tonumber(ARGV[1])
 local cool = tonumber(ARGV[4])
 if cool >= 0 then

@@ -10,7 +10,7 @@ use super::conn::{eval, evalsha};
 use super::error::reply;
 use super::recent::Entry;
 use super::scripts::FINISH;
-use super::transitions::new_state;
+use super::transitions::{call_token, new_state};
 use crate::store::{Record, RecordState, TransitionError, Wake};
 use crate::time::Timestamp;
 
@@ -61,7 +61,8 @@ where
             .arg(&marker)
             .arg(at)
             .arg(id_str)
-            .arg(if publish { keys.channel.as_str() } else { "" });
+            .arg(if publish { keys.channel.as_str() } else { "" })
+            .arg(call_token());
         let v = eval(&mut self.writes(), FINISH.source, &cmd).await?;
         let found = match v {
             redis::Value::Int(1) => None,

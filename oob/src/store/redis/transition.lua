@@ -9,6 +9,8 @@
 -- ARGV[4] '1': publish the id on the event channel now, '0': not (the caller does, later)
 -- ARGV[5] event channel (P events)    ARGV[6] id
 -- ARGV[7] store key prefix (P)        ARGV[8] expiry of the decline key (PXAT, ms)
+-- ARGV[9] this call's token (random), kept in `w` beside the marker: a resent call (a
+--         cluster client sends a script again when its reply was lost) finds its own win
 --
 -- Touches, besides the declared keys: P n:namespace (the record re-scored by its finish
 -- time, as in P all), and for a decline P x:key (the latest decline of the key, for the
@@ -21,13 +23,17 @@
 --       | {'none'} | {'other'} | {'malformed'}
 --       | {'done', state, at} (state 'e': open but past its deadline, at = the deadline;
 --         otherwise at = when it finished)
-local f = redis.call('HMGET', KEYS[1], 'f', 'e', 'n', 'k', 'c', 'a', 'r', 'i', 'd')
+local f = redis.call('HMGET', KEYS[1], 'f', 'e', 'n', 'k', 'c', 'a', 'r', 'i', 'd', 'w')
 if not f[3] then return {'none'} end
 -- A deadline or finish time that is not the digits the store writes (a hash edited by
 -- hand: Lua's tonumber would also take 'nan', '1e15' or '0x1f') is answered as malformed,
 -- with nothing written.
 if not string.find(f[2] or '', '^%d+$') then return {'malformed'} end
 local due = tonumber(f[2])
+if f[1] and f[10] == ARGV[9] then
+  -- This very call, sent again: its first run won (and did everything below).
+  return {'ok', f[3], f[5], f[2], f[6], f[7], f[8], f[9]}
+end
 if f[1] then
   if not string.find(f[1], '^.%d+$') then return {'malformed'} end
   local at = tonumber(string.sub(f[1], 2))
@@ -37,7 +43,7 @@ end
 if due <= tonumber(ARGV[1]) then return {'done', 'e', f[2]} end
 if ARGV[3] ~= '' and f[3] ~= string.sub(ARGV[3], 2) then return {'other'} end
 local p = ARGV[7]
-redis.call('HSET', KEYS[1], 'f', ARGV[2] .. ARGV[1])
+redis.call('HSET', KEYS[1], 'f', ARGV[2] .. ARGV[1], 'w', ARGV[9])
 redis.call('ZADD', p .. 'n:' .. f[3], ARGV[1], ARGV[6])
 redis.call('ZADD', KEYS[2], ARGV[1], ARGV[6])
 if ARGV[2] == 'd' then

@@ -29,6 +29,15 @@ use crate::time::Timestamp;
 /// Latest representable key expiry (far beyond any real deadline; keeps `PEXPIREAT` valid).
 const MAX_EXPIRE_MS: u64 = 1 << 52;
 
+/// A call's own token, written with what it changes (a create's `q`, a transition's `w`
+/// beside the finish marker): the cluster client sends a script again when a connection
+/// drops before its reply (it retries to ride out a failover), and the resent call tells
+/// its own first run's insert or win (its token) from another call's. 64 random bits, as
+/// hex.
+pub(super) fn call_token() -> String {
+    format!("{:016x}", uuid::Uuid::new_v4().as_u64_pair().0)
+}
+
 /// The state a transition to `to` (`c`, `x` or `d`) at `now` leaves.
 pub(super) fn new_state(to: &str, now: Timestamp) -> RecordState {
     match to {
@@ -124,7 +133,10 @@ where
             .arg(record.expires_at.as_millis())
             .arg(id_str)
             .arg(&keys.record_prefix)
-            .arg(&keys.base);
+            .arg(&keys.base)
+            // This call's token first (see `create.lua`: a resent create finds its own).
+            .arg("q")
+            .arg(call_token());
         for (k, v) in &fields {
             cmd.arg(*k).arg(v);
         }
@@ -243,7 +255,8 @@ where
             .arg(&keys.channel)
             .arg(id_str)
             .arg(&keys.base)
-            .arg(decline_expiry);
+            .arg(decline_expiry)
+            .arg(call_token());
         let v = self.call(&TRANSITION, &cmd).await?;
         let (tag, rest) = tagged(&v)?;
         match tag {

@@ -10,6 +10,9 @@ local live = cur[1]
 if live and cur[2] and cur[2] ~= '' and tonumber(cur[2]) <= tonumber(ARGV[1]) then
   live = false
 end
+-- The entry at this write's own (random) version: this very write, sent again (a cluster
+-- client sends a script again when its reply was lost), so its first run wrote it.
+if live and live == ARGV[4] then return {1, ARGV[4]} end
 if (ARGV[2] == 'absent' and live) or (ARGV[2] == 'version' and live ~= ARGV[3]) then
   return {0, live or ''}
 end
