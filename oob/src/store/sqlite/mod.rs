@@ -48,8 +48,11 @@
 //! With one task this costs one thread hop per call;
 //! under concurrency it turns N commits into one, which is what makes create + complete
 //! pairs fast. (A `spawn_blocking` + mutex design pays the same hop plus a commit and lock
-//! hand-off per call.) Payload encoding and decoding happen on the caller's task, not on
-//! the connection thread.
+//! hand-off per call.) Payload encoding happens on the caller's task, and so does decoding
+//! for reads; a transition decodes the payload on the connection thread before it writes
+//! (so a version that cannot read it leaves the pending open). A job that panics there
+//! (a payload's `Deserialize`) fails its batch, which is rolled back, and the thread goes
+//! on; a create or read whose caller went away before it ran is skipped.
 //!
 //! # Durability
 //!

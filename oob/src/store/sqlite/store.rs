@@ -174,7 +174,10 @@ where
             retention: self.retention,
             now,
         };
-        match self.call(move |conn, _| job.run(conn)).await? {
+        let created = self
+            .db
+            .call_unless_gone(Some(self.orphan.clone()), move |conn, _| job.run(conn));
+        match created.await? {
             CreateOutcome::Inserted => Ok(Created::Inserted),
             CreateOutcome::Joined(row) => Ok(Created::Joined(row.decode(now)?)),
             CreateOutcome::Declined(row) => Ok(Created::Declined(row.decode(now)?)),

@@ -1,5 +1,6 @@
 //! The connection thread: one per database, running queued jobs in group-committed batches.
 
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -106,6 +107,23 @@ impl Db {
         self.call_then(orphan, f, |_: &R| {}).await
     }
 
+    /// Like [`call`](Self::call) for a job that makes something new only its caller learns
+    /// of (a create): skipped when the caller went away before it ran, so no pending is
+    /// inserted that nobody got the id of. (A transition runs anyway: its outcome reaches
+    /// the waiters.)
+    pub(crate) async fn call_unless_gone<R, F>(
+        &self,
+        orphan: Option<Orphan>,
+        f: F,
+    ) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection, &mut Vec<PendingId>) -> Result<R, rusqlite::Error> + Send + 'static,
+    {
+        self.submit(Submit::WriteUnlessGone, orphan, f, |_: &R| {})
+            .await
+    }
+
     /// Runs the reading job `f` (it must not write) on the connection thread: inside the
     /// batch's transaction, or, while another connection holds the write lock, in a
     /// deferred (read) transaction of its own, which needs no write lock in WAL mode.
@@ -114,7 +132,7 @@ impl Db {
         R: Send + 'static,
         F: FnOnce(&Connection) -> Result<R, rusqlite::Error> + Send + 'static,
     {
-        self.submit(false, None, move |conn, _| f(conn), |_: &R| {})
+        self.submit(Submit::Read, None, move |conn, _| f(conn), |_: &R| {})
             .await
     }
 
@@ -131,12 +149,12 @@ impl Db {
         F: FnOnce(&Connection, &mut Vec<PendingId>) -> Result<R, rusqlite::Error> + Send + 'static,
         H: FnOnce(&R) + Send + 'static,
     {
-        self.submit(true, orphan, f, then).await
+        self.submit(Submit::Write, orphan, f, then).await
     }
 
     async fn submit<R, F, H>(
         &self,
-        writes: bool,
+        how: Submit,
         orphan: Option<Orphan>,
         f: F,
         then: H,
@@ -147,7 +165,17 @@ impl Db {
         H: FnOnce(&R) + Send + 'static,
     {
         let (reply, rx) = oneshot::channel::<Result<R, StoreError>>();
+        let writes = how != Submit::Read;
         let run: Run = Box::new(move |conn| {
+            if how != Submit::Write && reply.is_closed() {
+                // The caller went away before its job ran (a request dropped while the
+                // thread was busy): a read nobody awaits, or a create whose id nobody would
+                // ever be handed, is not run.
+                return Ran {
+                    done: Box::new(|_| {}),
+                    failed: None,
+                };
+            }
             let conn = match conn {
                 Ok(conn) => conn,
                 Err(e) => {
@@ -160,7 +188,17 @@ impl Db {
                 }
             };
             let mut touched = Vec::new();
-            let out = f(conn, &mut touched).map_err(Arc::new);
+            let out = match std::panic::catch_unwind(AssertUnwindSafe(|| f(conn, &mut touched))) {
+                Ok(out) => out.map_err(Arc::new),
+                Err(_) => {
+                    // A panic in the job (a payload's `Deserialize` run to check a
+                    // transition, say): its writes may be half done, so the batch's
+                    // transaction is rolled back (every job in it fails with this), and
+                    // the thread goes on serving the next batch.
+                    let _ = conn.execute_batch("ROLLBACK");
+                    Err(Arc::new(panicked()))
+                }
+            };
             let failed = out.as_ref().err().cloned();
             let done: Done = Box::new(move |end| {
                 let out = match (end, out) {
@@ -189,13 +227,53 @@ impl Db {
     }
 }
 
+/// Creates the database file, if it does not exist, readable and writable by its owner
+/// only (it holds payloads and vault values; SQLite gives its `-wal` and `-shm` files the
+/// database file's mode). An existing file keeps its mode; a failure here is left to
+/// SQLite's open, which reports it.
+fn private_file(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let _ = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path);
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
+/// What a submitted job does, and whether it runs when its caller went away first.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Submit {
+    /// Reads only; skipped when its caller is gone.
+    Read,
+    /// Writes; runs whatever became of its caller (a transition's waiters need it).
+    Write,
+    /// Writes something only its caller learns of; skipped when its caller is gone.
+    WriteUnlessGone,
+}
+
+/// A job panicked on the connection thread; its batch was rolled back.
+fn panicked() -> rusqlite::Error {
+    rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),
+        Some("a job panicked on the connection thread; its batch was rolled back".to_owned()),
+    )
+}
+
 /// The longest busy timeout SQLite takes (`i32::MAX` ms, about 24.8 days); a longer one is
 /// this, where rusqlite would panic.
 const MAX_BUSY_TIMEOUT: Duration = Duration::from_millis(i32::MAX as u64);
 
 pub(super) fn setup(path: Option<&Path>, opts: SqliteOptions) -> Result<Connection, StoreError> {
     let mut conn = match path {
-        Some(p) => Connection::open(p),
+        Some(p) => {
+            private_file(p);
+            Connection::open(p)
+        }
         None => Connection::open_in_memory(),
     }
     .map_err(StoreError::backend)?;
