@@ -197,9 +197,10 @@ async fn a_version_3_file_is_upgraded_with_its_counts() {
     drop(store);
 }
 
-/// The statements a create runs at a bound read indexes, never the whole table: the count
-/// rows by their keys, the expired open rows and the next deadline through the
-/// `(namespace, state, kind, expires_at)` index or the partial index of open rows.
+/// The statements a create runs at a bound, and purge, read indexes, never the whole table:
+/// the count rows by their keys, the expired open rows and the next deadline through the
+/// `(namespace, state, kind, expires_at)` index or the partial index of open rows, purge's
+/// finished rows through `(kind, state, finished_at)`.
 #[test]
 fn a_create_at_a_bound_reads_only_indexes() {
     let conn = worker::setup(None, SqliteOptions::default()).expect("setup");
@@ -222,7 +223,12 @@ fn a_create_at_a_bound_reads_only_indexes() {
         (TOTAL.read, "PRIMARY KEY"),
         (TOTAL.close, "oob_pendings_open"),
         (TOTAL.earliest, "oob_pendings_open"),
-        (store::PURGE, "oob_pendings_finished"),
+        // Only the finished rows of the kind and state whose time is up (an index on the
+        // finish time alone read every finished row up to the cutoff, of every kind).
+        (
+            store::PURGE,
+            "oob_pendings_finished (kind=? AND state=? AND finished_at<?)",
+        ),
         (store::PURGE, "oob_pendings_open"),
     ] {
         let plan = plan(sql);

@@ -10,8 +10,8 @@
 //! Indexes: the primary key on id (rows themselves are kept in insertion order, so only
 //! the small id index takes random writes), `(namespace, state, kind, expires_at)` (the
 //! namespace count's expiry and namespace listing read it alone), `(kind, expires_at)` of
-//! the open rows only (the total count's expiry, purge of open rows), `finished_at`
-//! (purge of finished rows), and `(namespace, kind, alias, resource, expires_at)` of the
+//! the open rows only (the total count's expiry, purge of open rows), `(kind, state,
+//! finished_at)` of the finished rows (purge of finished rows), and `(namespace, kind, alias, resource, expires_at)` of the
 //! open rows only (the dedup key's lookup by `create_or_join`).
 //! A table `oob_open` counts the open records of each namespace and kind, and, under the
 //! empty namespace, of each kind in the file, kept by triggers, so a create reads one row

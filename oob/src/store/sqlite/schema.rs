@@ -5,7 +5,7 @@ use rusqlite::Connection;
 use super::super::StoreError;
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// Schema migrations: entry `i` moves a database from version `i` to `i + 1`.
 pub(super) const MIGRATIONS: &[&str] = &[
@@ -141,6 +141,15 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "
     CREATE INDEX oob_pendings_key ON oob_pendings (namespace, kind, alias, resource, expires_at)
         WHERE state = 'open';
+",
+    // Purge reads the finished rows of its kind and state whose time is up, and no others:
+    // the index on `finished_at` alone made it read every finished row of every kind up to
+    // the cutoff, and test state and kind row by row (a purge that deleted nothing read
+    // another kind's retained rows; one over completed rows read them all again per chunk).
+    "
+    DROP INDEX oob_pendings_finished;
+    CREATE INDEX oob_pendings_finished ON oob_pendings (kind, state, finished_at)
+        WHERE finished_at IS NOT NULL;
 ",
 ];
 

@@ -30,13 +30,15 @@ const PURGE_CHUNK: usize = 1_000;
 /// finished ones (expired ones carry their deadline as `finished_at`); completed, cancelled
 /// and declined ones by the cutoff `?3`, which with zero retention lies
 /// [`WAKE_GRACE`](crate::store::lifecycle::WAKE_GRACE) earlier (`lifecycle::purge_at`).
+/// Each branch reads only rows it deletes: the open ones through the index of open rows by
+/// kind and deadline, the finished ones through the index by kind, state and finish time.
 pub(super) const PURGE: &str = "DELETE FROM oob_pendings WHERE id IN (\
      SELECT id FROM oob_pendings WHERE state = 'open' AND kind = ?1 AND expires_at <= ?2 \
      UNION ALL \
-     SELECT id FROM oob_pendings WHERE finished_at <= ?2 AND state = 'expired' AND kind = ?1 \
+     SELECT id FROM oob_pendings WHERE kind = ?1 AND state = 'expired' AND finished_at <= ?2 \
      UNION ALL \
-     SELECT id FROM oob_pendings WHERE finished_at <= ?3 AND state <> 'open' \
-     AND state <> 'expired' AND kind = ?1 \
+     SELECT id FROM oob_pendings WHERE kind = ?1 AND state IN ('completed', 'cancelled') \
+     AND finished_at <= ?3 \
      LIMIT 1000) RETURNING id";
 
 impl<T> SqliteStore<T>
