@@ -16,10 +16,11 @@ use std::task::Poll;
 use std::time::Duration;
 
 use oob::provider::FromVerifiedSubject;
-use oob::store::{PostgresStore, RedisStore, Store};
+use oob::store::{PostgresStore, RedisStore, RedisTarget, Store};
 use oob::time::SystemClock;
 use oob::{CallbackBase, Manager, Outcome, PendingId};
 use oob_tests::postgres_server::{PostgresServer, fresh_schema, shared};
+use oob_tests::redis_cluster::{RedisCluster, key_slot};
 use oob_tests::redis_server::RedisServer;
 use oob_tests::{DeviceCode, spawn_wait, spec, user};
 
@@ -235,4 +236,61 @@ async fn postgres_a_caller_dropped_mid_statement_still_wakes_both_replicas() {
             }
         }
     }
+}
+
+/// Redis Cluster: the primary of the store's slot stalls (`CLIENT PAUSE … WRITE`) while a
+/// `complete_with` is in flight. The call times out (its caller is told the store failed),
+/// the cluster connection keeps the script queued and the primary runs it when it resumes,
+/// and the other replica's waiter still wakes with the outcome. Before, the guard read the
+/// record once, at once; that read waited behind the stalled script on the same connection
+/// and failed, so nobody woke the waiters (found in review, 2026-12-07). (On one endpoint
+/// the timed-out connection is dropped and the script with it: the pending stays open.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cluster_a_complete_that_timed_out_and_applied_later_wakes_the_waiters() {
+    let Some(cluster) = RedisCluster::start(3, 0) else {
+        return;
+    };
+    let prefix = "{stall}:";
+    let urls = cluster.urls();
+    let primary = cluster.primary_of(key_slot(prefix)).expect("a primary");
+    let store = |timeout: Duration| {
+        RedisStore::<DeviceCode>::builder(RedisTarget::cluster(urls.clone()).expect("target"))
+            .prefix(prefix)
+            .response_timeout(timeout)
+            .connect()
+    };
+    let a = on(store(Duration::from_millis(300)).await.expect("connect"));
+    let b = on(store(Duration::from_secs(2)).await.expect("connect"));
+    // The scripts loaded on the primary (else the stalled call's answer is a `NOSCRIPT`).
+    let warm = a.create(&user("a"), spec()).await.expect("create");
+    a.complete(warm).await.expect("complete");
+    let p = a.create(&user("a"), spec()).await.expect("create");
+    let id = p.id();
+    let waiter = spawn_wait(&b, id, Duration::from_secs(8));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut raw = redis::Client::open(urls[primary].as_str())
+        .expect("client")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(1_000)
+        .arg("WRITE")
+        .query_async(&mut raw)
+        .await
+        .expect("pause");
+    let answer = a
+        .complete_with(p, async |_token| Ok::<_, std::io::Error>(()))
+        .await;
+    assert!(
+        matches!(answer, Err(oob::Error::Store(_))),
+        "the call timed out: {answer:?}"
+    );
+    let outcome = waiter.await.expect("join").expect("wait");
+    assert!(
+        matches!(outcome, Outcome::Completed(_)),
+        "{outcome:?}, the record reads {:?}",
+        b.get(id).await.map(|p| p.state_name())
+    );
 }

@@ -54,16 +54,9 @@ where
                 let record = match armed {
                     Armed::Answered(record) => record,
                     Armed::Unanswered(id, namespace, sent) => {
-                        match observed(store.name(), "get", store.get(id, manager.now())).await {
-                            Ok(Some(r))
-                                if r.id == id
-                                    && r.namespace == namespace
-                                    && r.state == (RecordState::Completed { at: sent })
-                                    && !manager.inner.settling.contains(id) =>
-                            {
-                                r
-                            }
-                            _ => return,
+                        match reread(&manager, id, &namespace, sent).await {
+                            Some(r) => r,
+                            None => return,
                         }
                     }
                 };
@@ -71,6 +64,50 @@ where
             });
         }
     }
+}
+
+/// When an unanswered completion's guard reads the record again: at once, then after each
+/// of these. A store that failed (a timeout) may still apply the transition it was sent: a
+/// Redis server that stalled runs the script when it resumes, and a read sent on the same
+/// connection waits behind it. So a read that fails, or finds the record still open, is
+/// tried again, for about ten seconds in all.
+const REREADS: [std::time::Duration; 4] = [
+    std::time::Duration::ZERO,
+    std::time::Duration::from_millis(500),
+    std::time::Duration::from_secs(2),
+    std::time::Duration::from_secs(8),
+];
+
+/// The record of an unanswered completion (see [`Armed::Unanswered`]) if it reads completed
+/// by that call (at `sent`, in `namespace`, with no other completion of it being persisted
+/// here), reading again while it may still be on its way ([`REREADS`]).
+async fn reread<T, S, P>(
+    manager: &Manager<T, S, P>,
+    id: PendingId,
+    namespace: &Namespace,
+    sent: Timestamp,
+) -> Option<Record<T>>
+where
+    T: OobPayload + Clone + Send + Sync + 'static,
+    S: Store<T>,
+    P: Send + Sync + 'static,
+{
+    let store = &manager.inner.store;
+    for delay in REREADS {
+        tokio::time::sleep(delay).await;
+        match observed(store.name(), "get", store.get(id, manager.now())).await {
+            Ok(Some(r)) if r.id != id || r.namespace != *namespace => return None,
+            Ok(Some(r)) if r.state == (RecordState::Completed { at: sent }) => {
+                return (!manager.inner.settling.contains(id)).then_some(r);
+            }
+            // Not applied yet, or not readable yet: it may still be.
+            Ok(Some(r)) if r.state == RecordState::Open => {}
+            Err(_) => {}
+            // Gone, or finished by someone else.
+            Ok(_) => return None,
+        }
+    }
+    None
 }
 
 impl<T, S, P> Manager<T, S, P>
