@@ -37,6 +37,12 @@ pub enum Outcome<T> {
     TimedOut,
 }
 
+/// The first pause of a waiter whose re-read failed, doubled after each failure up to
+/// [`REREAD_RETRY_MAX`].
+const REREAD_RETRY_MIN: Duration = Duration::from_millis(100);
+/// The longest pause between two failing re-reads.
+const REREAD_RETRY_MAX: Duration = Duration::from_secs(1);
+
 /// How often a waiter re-reads a record whose completion this process is still persisting
 /// (it is normally woken by the completer well before).
 const SETTLE_RECHECK: Duration = Duration::from_millis(200);
@@ -77,6 +83,12 @@ where
     /// or the timeout. Any number of waiters may wait on one pending; a waiter that starts
     /// after the pending finished gets its outcome while the store retains it. Dropping
     /// the future leaves nothing behind.
+    ///
+    /// # Errors
+    /// The store failed at the first read (or the record is not this manager's to read:
+    /// [`Error::NotFound`], [`Error::StoreContract`]). A later read that fails (a shared
+    /// store failing over, a lost connection) is tried again, with a pause of 0.1 s doubling
+    /// to 1 s, until the timeout, which then answers with that failure.
     pub async fn wait(&self, id: PendingId, timeout: Duration) -> Result<Outcome<T>, Error> {
         #[cfg(feature = "tracing")]
         {
@@ -99,14 +111,40 @@ where
         )
         .await?;
         let mut last_open: Option<Record<T>> = None;
+        let mut pause = REREAD_RETRY_MIN;
         loop {
             let now = self.now();
-            let read = observed(
+            let read = match observed(
                 self.inner.store.name(),
                 "get",
                 self.inner.store.get(id, now),
             )
-            .await?;
+            .await
+            {
+                Ok(read) => {
+                    pause = REREAD_RETRY_MIN;
+                    read
+                }
+                // A re-read of a pending read open before that fails (a shared store's
+                // failover, a lost connection) is tried again until the timeout, which
+                // then answers with the failure: the outcome may still come. The first
+                // read's failure is the answer.
+                Err(e) if last_open.is_some() => {
+                    tokio::select! {
+                        event = sub.changed() => {
+                            if let Some(r) = event.filter(|r| !r.state.is_open()) {
+                                self.bound(&r)?;
+                                return Ok(self.outcome(Record::clone(&r)));
+                            }
+                        }
+                        () = tokio::time::sleep(pause) => {}
+                        () = sleep_until(until) => return Err(e.into()),
+                    }
+                    pause = (pause * 2).min(REREAD_RETRY_MAX);
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
             match &read {
                 Some(record) => self.bound(record)?,
                 // Removed at completion (zero retention) between subscribing and reading:

@@ -185,6 +185,7 @@ impl<T> RedisStoreBuilder<T> {
         let attempts = u32::try_from(clients.len()).unwrap_or(u32::MAX).max(1);
         let subscriber = tokio::spawn(subscriber::<T>(SubscriberCtx {
             clients,
+            discover: self.target.is_cluster(),
             channel: keys.channel.clone(),
             notifier: notifier.clone(),
             subscribed: subscribed.clone(),

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use redis::{Client, RedisError, Value};
+use redis::{Client, ConnectionAddr, RedisError, Value};
 use serde::de::DeserializeOwned;
 
 use super::codec::message_record;
@@ -43,6 +43,10 @@ pub(crate) fn on_event<T: DeserializeOwned>(notifier: &Notifier<T>, payload: &[u
 pub(crate) struct SubscriberCtx<T> {
     /// The servers to subscribe on, tried in turn (one, or every known cluster node).
     pub(crate) clients: Vec<Client>,
+    /// A cluster: on each subscription the node's view of the cluster (`CLUSTER NODES`)
+    /// adds every node to `clients`, so a failover that takes the seed nodes away leaves
+    /// nodes to move to.
+    pub(crate) discover: bool,
     pub(crate) channel: String,
     pub(crate) notifier: Notifier<T>,
     pub(crate) subscribed: Arc<AtomicBool>,
@@ -54,13 +58,15 @@ pub(crate) struct SubscriberCtx<T> {
 
 /// The event subscriber: subscribes, feeds the notifier, and reconnects (to the next
 /// server in turn, with backoff up to a second) whenever the connection is lost.
-pub(crate) async fn subscriber<T: DeserializeOwned + Send + Sync + 'static>(cx: SubscriberCtx<T>) {
+pub(crate) async fn subscriber<T: DeserializeOwned + Send + Sync + 'static>(
+    mut cx: SubscriberCtx<T>,
+) {
     const MIN_BACKOFF: Duration = Duration::from_millis(20);
     const MAX_BACKOFF: Duration = Duration::from_secs(1);
     let mut backoff = MIN_BACKOFF;
     let mut next = 0usize;
     loop {
-        let Some(client) = cx.clients.get(next % cx.clients.len().max(1)) else {
+        let Some(client) = cx.clients.get(next % cx.clients.len().max(1)).cloned() else {
             return;
         };
         next = next.wrapping_add(1);
@@ -76,6 +82,16 @@ pub(crate) async fn subscriber<T: DeserializeOwned + Send + Sync + 'static>(cx: 
         if let Ok(Ok(ps)) = connected {
             backoff = MIN_BACKOFF;
             next = next.wrapping_sub(1);
+            if cx.discover {
+                let found = tokio::time::timeout(
+                    cx.connection_timeout.saturating_add(cx.response_timeout),
+                    cluster_nodes(&client),
+                )
+                .await;
+                if let Ok(Ok(nodes)) = found {
+                    add_nodes(&mut cx.clients, &nodes);
+                }
+            }
             let (mut sink, mut stream) = ps.split();
             cx.subscribed.store(true, Ordering::SeqCst);
             cx.ready.send_replace(true);
@@ -109,5 +125,64 @@ pub(crate) async fn subscriber<T: DeserializeOwned + Send + Sync + 'static>(cx: 
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// The `CLUSTER NODES` answer of the node `client` reaches.
+async fn cluster_nodes(client: &Client) -> Result<String, RedisError> {
+    let mut c = client.get_multiplexed_async_connection().await?;
+    redis::cmd("CLUSTER").arg("NODES").query_async(&mut c).await
+}
+
+/// Adds to `clients` every node of a `CLUSTER NODES` answer they do not hold, each with the
+/// settings (credentials, TLS) of the first of them. A line's second field is the node's
+/// `host:port@bus-port[,hostname]`; a node without an address (`:0@0`) is left out.
+fn add_nodes(clients: &mut Vec<Client>, nodes: &str) {
+    let Some(seed) = clients.first().map(|c| c.get_connection_info().clone()) else {
+        return;
+    };
+    for line in nodes.lines() {
+        let Some(addr) = line.split(' ').nth(1) else {
+            continue;
+        };
+        let hostport = addr.split(['@', ',']).next().unwrap_or_default();
+        let Some((host, port)) = hostport.rsplit_once(':') else {
+            continue;
+        };
+        let Ok(port) = port.parse::<u16>() else {
+            continue;
+        };
+        if host.is_empty() || port == 0 {
+            continue;
+        }
+        let known = clients
+            .iter()
+            .any(|c| match c.get_connection_info().addr() {
+                ConnectionAddr::Tcp(h, p)
+                | ConnectionAddr::TcpTls {
+                    host: h, port: p, ..
+                } => h == host && *p == port,
+                _ => false,
+            });
+        if known {
+            continue;
+        }
+        let addr = match seed.addr() {
+            ConnectionAddr::Tcp(..) => ConnectionAddr::Tcp(host.to_owned(), port),
+            ConnectionAddr::TcpTls {
+                insecure,
+                tls_params,
+                ..
+            } => ConnectionAddr::TcpTls {
+                host: host.to_owned(),
+                port,
+                insecure: *insecure,
+                tls_params: tls_params.clone(),
+            },
+            _ => continue,
+        };
+        if let Ok(c) = Client::open(seed.clone().set_addr(addr)) {
+            clients.push(c);
+        }
     }
 }

@@ -82,7 +82,9 @@
 //! redirections and failovers. Every key of a store must live in one slot, so the prefix
 //! must carry a hash tag (e.g. `{oob}:`); [`connect`](RedisStoreBuilder::connect) refuses
 //! one without. Events are plain `PUBLISH`es, which reach every node; the subscriber
-//! listens on one node and moves to the next when it is lost.
+//! listens on one node and moves to the next when it is lost, among the nodes given and
+//! those the cluster named (`CLUSTER NODES`, asked at each subscription), so a failover
+//! that takes the given nodes away leaves it nodes to move to.
 //!
 //! # Durability
 //!

@@ -1,0 +1,93 @@
+//! `Manager::wait` across a store's passing failure (a shared store failing over, a lost
+//! connection): a re-read that fails after the first read is tried again until the
+//! timeout, so the waiter still gets the outcome. Before, the first failing re-read ended
+//! the wait with the store's error, though the pending was still open (found while
+//! testing a Redis Cluster failover, 2026-12-07). A store that keeps failing answers with
+//! its failure at the timeout; a first read that fails is the answer at once.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use oob::provider::FromVerifiedSubject;
+use oob::store::{MemoryStore, Record, Store, StoreError};
+use oob::time::Timestamp;
+use oob::{CallbackBase, Error, Manager, Outcome, PendingId};
+use oob_tests::delegate::{Delegate, Overrides};
+use oob_tests::{DeviceCode, spawn_wait, spec, user};
+
+/// Reads fail while `failing` is set.
+#[derive(Clone, Default)]
+struct Flaky {
+    failing: Arc<AtomicBool>,
+}
+
+impl<S: Store<DeviceCode>> Overrides<DeviceCode, S> for Flaky {
+    async fn get(
+        &self,
+        inner: &S,
+        id: PendingId,
+        now: Timestamp,
+    ) -> Result<Option<Record<DeviceCode>>, StoreError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(StoreError::backend(std::io::Error::other("failing over")));
+        }
+        inner.get(id, now).await
+    }
+}
+
+type Store_ = Delegate<MemoryStore<DeviceCode>, Flaky>;
+
+/// A store whose waiters re-read every 100 ms (a 200 ms retention) and whose reads fail
+/// while the returned flag is set.
+fn manager() -> (
+    Manager<DeviceCode, Store_, FromVerifiedSubject>,
+    Arc<AtomicBool>,
+) {
+    let flaky = Flaky::default();
+    let failing = flaky.failing.clone();
+    let store = Delegate::new(
+        MemoryStore::new().with_retention(Duration::from_millis(200)),
+        flaky,
+    );
+    let m = Manager::builder()
+        .store(store)
+        .provider(FromVerifiedSubject)
+        .callback_base(CallbackBase::parse("https://ex.com").expect("base"))
+        .build();
+    (m, failing)
+}
+
+#[tokio::test]
+async fn a_waiter_rides_out_failing_re_reads() {
+    let (m, failing) = manager();
+    let p = m.create(&user("a"), spec()).await.expect("create");
+    let waiting = spawn_wait(&m, p.id(), Duration::from_secs(10));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    failing.store(true, Ordering::SeqCst);
+    // Several re-reads fail meanwhile.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    failing.store(false, Ordering::SeqCst);
+    m.complete(p).await.expect("complete");
+    let outcome = waiting.await.expect("join").expect("the wait goes on");
+    assert!(matches!(outcome, Outcome::Completed(_)), "{outcome:?}");
+}
+
+#[tokio::test]
+async fn a_store_that_keeps_failing_answers_at_the_timeout() {
+    let (m, failing) = manager();
+    let p = m.create(&user("a"), spec()).await.expect("create");
+    let waiting = spawn_wait(&m, p.id(), Duration::from_millis(800));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    failing.store(true, Ordering::SeqCst);
+    let started = std::time::Instant::now();
+    let answer = waiting.await.expect("join");
+    assert!(matches!(answer, Err(Error::Store(_))), "{answer:?}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(600),
+        "at the timeout"
+    );
+    // A first read that fails is the answer at once.
+    let answer = m.wait(p.id(), Duration::from_secs(10)).await;
+    assert!(matches!(answer, Err(Error::Store(_))), "{answer:?}");
+}
