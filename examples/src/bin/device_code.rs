@@ -292,7 +292,17 @@ async fn run(mode: Mode) -> Result<(), BoxError> {
     let alice = VerifiedSubject::new(Namespace::new("alice")?);
     let (_, call) = tool_call(oob.clone(), vault, alice, "WDJB-MJHT", &base).await?;
     println!("(sign in as alice when asked, approve or deny; Ctrl-C or SIGTERM to stop)");
-    print_when_done(call, |r| format!("tool call finished: {r}"));
+    // What the tool call read is a credential: say what happened, never print it.
+    print_when_done(call, |r| {
+        if r == "declined" {
+            "tool call finished: the user denied the device".to_owned()
+        } else {
+            format!(
+                "tool call finished: approved (a grant of {} characters)",
+                r.len()
+            )
+        }
+    });
     server.await?;
     Ok(())
 }

@@ -25,6 +25,7 @@
 //! Non-interactive: `cargo run -p oob-examples --bin mcp_server -- --selftest`, and with
 //! `-- --selftest --store postgres` on Postgres.
 
+mod auth;
 mod backend;
 mod connect;
 mod selftest;
@@ -34,19 +35,18 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{FromRef, Request, State};
+use axum::extract::{FromRef, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Form, Json, Router};
 use oob::http::{AntiForgery, ExtensionUser, Interaction, Interactions, interaction_headers};
 use oob::mcp::StateKeys;
 use oob::mcp::rmcp::{Gate, Need, OobTools, SessionOwners, ToolCall, bind_sessions, spec_wire};
-use oob::provider::{FromVerifiedSubject, VerifiedSubject};
+use oob::provider::FromVerifiedSubject;
 use oob::store::BoxStore;
 use oob::vault::{BoxVault, Vault};
-use oob::{CallbackBase, Manager, Namespace, OobPayload, Spec};
+use oob::{CallbackBase, Manager, OobPayload, Spec};
 use oob_examples::{BoxError, Mode, escape, page, random_bytes, scratch_dir};
 use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock, ErrorData};
 use rmcp::service::{RequestContext, RoleServer};
@@ -149,22 +149,6 @@ impl FromRef<App> for Interactions<UpstreamToken> {
     }
 }
 
-/// Demo authentication (see the module docs).
-async fn authenticate(mut req: Request, next: Next) -> Response {
-    if let Some(ns) = user_of(req.headers()).and_then(|u| Namespace::new(u).ok()) {
-        req.extensions_mut().insert(VerifiedSubject::new(ns));
-    }
-    next.run(req).await
-}
-
-fn user_of(headers: &HeaderMap) -> Option<String> {
-    let get = |name| headers.get(name).and_then(|v| v.to_str().ok());
-    get(header::AUTHORIZATION)
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .or_else(|| get(header::COOKIE).and_then(|v| v.strip_prefix("session=")))
-        .map(str::to_owned)
-}
-
 /// The secret form, only for the user who started the interaction, with an anti-forgery
 /// token bound to the pending and that user.
 async fn form_page(State(app): State<App>, ix: Owned) -> Html<String> {
@@ -255,9 +239,10 @@ async fn build(base: &str, dir: &Path, backend: Backend) -> Result<(Router, Tool
         http: reqwest::Client::new(),
         connect: connect.clone(),
     };
+    let sessions = Arc::new(LocalSessionManager::default());
     let mcp = StreamableHttpService::new(
         move || Ok(server.clone()),
-        Arc::new(LocalSessionManager::default()),
+        sessions.clone(),
         StreamableHttpServerConfig::default(),
     );
     let mut interactions = Router::new()
@@ -272,18 +257,20 @@ async fn build(base: &str, dir: &Path, backend: Backend) -> Result<(Router, Tool
         interactions = interactions.merge(connect.flow.oauth().router());
     }
     // `input_required` exactly as 2026-07-28 defines it; each MCP session usable only by the
-    // user who opened it (inside `authenticate`, which runs first).
+    // user who opened it (inside `authenticate`, which runs first), and a session the owner
+    // table drops (idle, or the user's 33rd) closed in rmcp too. Signed-in callers only.
     let mcp = Router::new()
         .nest_service("/mcp", mcp)
         .layer(axum::middleware::from_fn(spec_wire))
         .layer(axum::middleware::from_fn_with_state(
-            SessionOwners::new(),
+            SessionOwners::new().closing(sessions),
             bind_sessions,
-        ));
+        ))
+        .layer(axum::middleware::from_fn(auth::signed_in_only));
     let app = Router::new()
         .merge(interactions)
         .merge(mcp)
-        .layer(axum::middleware::from_fn(authenticate))
+        .layer(axum::middleware::from_fn(auth::authenticate))
         .route("/upstream/repos", get(upstream_repos));
     Ok((app, tools))
 }

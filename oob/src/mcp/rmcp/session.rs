@@ -108,6 +108,9 @@ impl SessionOwners {
     pub const DEFAULT_CAPACITY: usize = 10_000;
     /// The default [`per_owner`](Self::per_owner) limit: 32 sessions per subject.
     pub const DEFAULT_PER_OWNER: usize = 32;
+    /// The default [`anonymous`](Self::anonymous) limit: 5 000 sessions opened without a
+    /// subject, together (half the default capacity).
+    pub const DEFAULT_ANONYMOUS: usize = 5_000;
     /// The default [`idle_timeout`](Self::idle_timeout): one hour (rmcp's own session
     /// keep-alive is five minutes by default).
     pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(3600);
@@ -131,12 +134,70 @@ impl SessionOwners {
 
     /// At most `sessions` entries (at least 1) per subject: a subject opening one more gives
     /// up its own least recently used session, so one user cannot fill the table and evict
-    /// everyone else's. (Sessions opened without a subject are bounded by the
-    /// [`capacity`](Self::capacity) alone.)
+    /// everyone else's. (Sessions opened without a subject are bounded together, see
+    /// [`anonymous`](Self::anonymous).)
     #[must_use]
     pub fn per_owner(self, sessions: usize) -> Self {
         self.table().per_owner = sessions.max(1);
         self
+    }
+
+    /// At most `sessions` entries (at least 1, at most the [`capacity`](Self::capacity))
+    /// for the sessions opened without a subject, together: they cannot be told apart, so
+    /// one more gives up the least recently used of theirs, and a flood of them evicts
+    /// only theirs while the table has room for the others (the default,
+    /// [`DEFAULT_ANONYMOUS`](Self::DEFAULT_ANONYMOUS), is half the default capacity). Better
+    /// still, refuse requests without a subject before this middleware.
+    #[must_use]
+    pub fn anonymous(self, sessions: usize) -> Self {
+        self.table().anonymous = sessions.max(1);
+        self
+    }
+
+    /// Closes in the MCP server every session this table drops by itself (idle past the
+    /// [`idle_timeout`](Self::idle_timeout), or evicted for room), with `sessions`, the
+    /// session manager the `StreamableHttpService` was given. Without it an evicted
+    /// session's id is refused here (`404`) but rmcp keeps the session, its task and its
+    /// memory until its own keep-alive ends it (five minutes by default), so a burst of
+    /// new sessions holds memory for that long.
+    ///
+    /// ```ignore
+    /// let sessions = Arc::new(LocalSessionManager::default());
+    /// let service = StreamableHttpService::new(make_server, sessions.clone(), config);
+    /// let owners = SessionOwners::new().closing(sessions);
+    /// ```
+    #[must_use]
+    pub fn closing<M>(self, sessions: Arc<M>) -> Self
+    where
+        M: rmcp::transport::streamable_http_server::SessionManager,
+    {
+        let closer: table::Closer = Arc::new(move |id: String| {
+            let sessions = sessions.clone();
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    let id: rmcp::transport::streamable_http_server::SessionId = id.into();
+                    if sessions.close_session(&id).await.is_err() {
+                        tracing::debug!(target: "oob", "an MCP session the owner table dropped could not be closed");
+                    }
+                });
+            }
+        });
+        self.table().closer = Some(closer);
+        self
+    }
+
+    /// Closes in the MCP server the sessions the table dropped (see
+    /// [`closing`](Self::closing)).
+    fn close_dropped(&self) {
+        let (dropped, closer) = {
+            let mut table = self.table();
+            (table.take_dropped(), table.closer.clone())
+        };
+        if let Some(closer) = closer {
+            for session in dropped {
+                closer(session);
+            }
+        }
     }
 
     /// An entry not used for `idle` is removed; a later request for its session is answered
@@ -207,6 +268,13 @@ pub async fn bind_sessions(
     request: Request,
     next: Next,
 ) -> Response {
+    let response = bind(owners.clone(), request, next).await;
+    owners.close_dropped();
+    response
+}
+
+/// [`bind_sessions`] but for closing what the table dropped.
+async fn bind(owners: SessionOwners, request: Request, next: Next) -> Response {
     let subject = request
         .extensions()
         .get::<VerifiedSubject>()

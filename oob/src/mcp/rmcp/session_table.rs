@@ -21,18 +21,28 @@ pub(super) struct Table {
     sessions: HashMap<String, Entry>,
     /// Every entry by last use, least recent first.
     by_use: BTreeMap<Stamp, String>,
-    /// Each subject's entries by last use (sessions opened without one are not indexed:
-    /// they cannot be told apart and are bounded by the capacity alone).
-    by_owner: HashMap<Namespace, BTreeMap<Stamp, String>>,
+    /// Each subject's entries by last use; the sessions opened without one under `None`
+    /// (they cannot be told apart, so they share one bound, `anonymous`).
+    by_owner: HashMap<Option<Namespace>, BTreeMap<Stamp, String>>,
     /// The last sequence number given out.
     seq: u64,
     /// `initialize` requests (the only ones that open a session) in flight: each holds a slot.
     pub(super) opening: usize,
     pub(super) capacity: usize,
     pub(super) per_owner: usize,
+    /// The most sessions opened without a subject (at most the capacity).
+    pub(super) anonymous: usize,
     pub(super) idle: Duration,
     pub(super) refuse: bool,
+    /// Sessions this table dropped by itself (idle, or evicted for room) since the last
+    /// [`take_dropped`](Self::take_dropped), kept only when `closer` is set: the
+    /// middleware closes them in the MCP server with it.
+    dropped: Vec<String>,
+    pub(super) closer: Option<Closer>,
 }
+
+/// Closes a session in the MCP server (see [`SessionOwners::closing`](super::SessionOwners::closing)).
+pub(super) type Closer = std::sync::Arc<dyn Fn(String) + Send + Sync>;
 
 struct Entry {
     owner: Option<Namespace>,
@@ -60,8 +70,11 @@ impl Default for Table {
             opening: 0,
             capacity: super::SessionOwners::DEFAULT_CAPACITY,
             per_owner: super::SessionOwners::DEFAULT_PER_OWNER,
+            anonymous: super::SessionOwners::DEFAULT_ANONYMOUS,
             idle: super::SessionOwners::DEFAULT_IDLE_TIMEOUT,
             refuse: false,
+            dropped: Vec::new(),
+            closer: None,
         }
     }
 }
@@ -87,14 +100,26 @@ impl Table {
             return;
         };
         self.by_use.remove(&entry.stamp);
-        if let Some(owner) = entry.owner
-            && let Some(own) = self.by_owner.get_mut(&owner)
-        {
+        if let Some(own) = self.by_owner.get_mut(&entry.owner) {
             own.remove(&entry.stamp);
             if own.is_empty() {
-                self.by_owner.remove(&owner);
+                self.by_owner.remove(&entry.owner);
             }
         }
+    }
+
+    /// Removes the entry of `session`, which the table drops by itself (idle, or evicted
+    /// for room): remembered for [`take_dropped`](Self::take_dropped).
+    fn drop_session(&mut self, session: String) {
+        self.remove(&session);
+        if self.closer.is_some() {
+            self.dropped.push(session);
+        }
+    }
+
+    /// The sessions dropped by the table itself since the last call.
+    pub(super) fn take_dropped(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.dropped)
     }
 
     /// Removes the entries not used for the idle timeout, oldest first, stopping at the
@@ -105,7 +130,7 @@ impl Table {
                 break;
             }
             let session = session.clone();
-            self.remove(&session);
+            self.drop_session(session);
         }
     }
 
@@ -114,7 +139,7 @@ impl Table {
         let Some(session) = self.by_use.first_key_value().map(|(_, s)| s.clone()) else {
             return false;
         };
-        self.remove(&session);
+        self.drop_session(session);
         true
     }
 
@@ -150,29 +175,31 @@ impl Table {
 
     /// Records `session` as opened by `owner`; an owner already holding `per_owner` entries
     /// gives up its least recently used one first (so one subject cannot fill the table and
-    /// evict everyone else's sessions). Sessions opened without a subject are bounded by the
-    /// capacity alone: they cannot be told apart.
+    /// evict everyone else's sessions). Sessions opened without a subject cannot be told
+    /// apart: together they hold at most `anonymous` entries, and give up their own least
+    /// recently used one in the same way (so a flood of them evicts only theirs).
     pub(super) fn insert(&mut self, session: String, owner: Option<Namespace>, now: Instant) {
         self.remove(&session);
-        if let Some(owner) = &owner {
-            while let Some(own) = self.by_owner.get(owner)
-                && own.len() >= self.per_owner
-            {
-                let Some(idlest) = own.first_key_value().map(|(_, s)| s.clone()) else {
-                    break;
-                };
-                self.remove(&idlest);
-                tracing::debug!(target: "oob", "an MCP subject at its session limit: evicted its least recently used session");
-            }
+        let limit = if owner.is_some() {
+            self.per_owner
+        } else {
+            self.anonymous.min(self.capacity).max(1)
+        };
+        while let Some(own) = self.by_owner.get(&owner)
+            && own.len() >= limit
+        {
+            let Some(idlest) = own.first_key_value().map(|(_, s)| s.clone()) else {
+                break;
+            };
+            self.drop_session(idlest);
+            tracing::debug!(target: "oob", "an MCP subject (or the anonymous ones) at its session limit: evicted its least recently used session");
         }
         let stamp = self.stamp(now);
         self.by_use.insert(stamp, session.clone());
-        if let Some(owner) = &owner {
-            self.by_owner
-                .entry(owner.clone())
-                .or_default()
-                .insert(stamp, session.clone());
-        }
+        self.by_owner
+            .entry(owner.clone())
+            .or_default()
+            .insert(stamp, session.clone());
         self.sessions.insert(session, Entry { owner, stamp });
     }
 
@@ -189,7 +216,7 @@ impl Table {
             Some(e) => (e.stamp, e.owner.as_ref() == subject),
         };
         if self.expired(stamp, now) {
-            self.remove(session);
+            self.drop_session(session.to_owned());
             return Use::Unknown;
         }
         if !owned {
@@ -199,8 +226,8 @@ impl Table {
         if let Some(name) = self.by_use.remove(&stamp) {
             self.by_use.insert(fresh, name);
         }
-        if let Some(owner) = subject
-            && let Some(own) = self.by_owner.get_mut(owner)
+        let owner = subject.cloned();
+        if let Some(own) = self.by_owner.get_mut(&owner)
             && let Some(name) = own.remove(&stamp)
         {
             own.insert(fresh, name);
@@ -219,13 +246,17 @@ impl Table {
             assert_eq!(self.sessions[session].stamp, *stamp);
         }
         let owned: usize = self.by_owner.values().map(BTreeMap::len).sum();
-        let expected = self.sessions.values().filter(|e| e.owner.is_some()).count();
-        assert_eq!(owned, expected);
+        assert_eq!(owned, self.sessions.len());
         for (owner, own) in &self.by_owner {
-            assert!(!own.is_empty() && own.len() <= self.per_owner);
+            let limit = if owner.is_some() {
+                self.per_owner
+            } else {
+                self.anonymous.min(self.capacity).max(1)
+            };
+            assert!(!own.is_empty() && own.len() <= limit);
             for (stamp, session) in own {
                 let entry = &self.sessions[session];
-                assert_eq!((entry.owner.as_ref(), entry.stamp), (Some(owner), *stamp));
+                assert_eq!((&entry.owner, entry.stamp), (owner, *stamp));
             }
         }
     }

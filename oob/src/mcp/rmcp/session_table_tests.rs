@@ -17,6 +17,7 @@ struct Scanning {
     opening: usize,
     capacity: usize,
     per_owner: usize,
+    anonymous: usize,
     idle: Duration,
     refuse: bool,
 }
@@ -60,17 +61,21 @@ impl Scanning {
     }
 
     fn insert(&mut self, session: String, owner: Option<Namespace>, now: Instant) {
-        if owner.is_some() {
-            while self.sessions.values().filter(|(o, _)| *o == owner).count() >= self.per_owner {
-                let idlest = self
-                    .sessions
-                    .iter()
-                    .filter(|(_, (o, _))| *o == owner)
-                    .min_by_key(|(_, (_, seen))| *seen)
-                    .map(|(id, _)| id.clone());
-                let Some(id) = idlest else { break };
-                self.sessions.remove(&id);
-            }
+        self.sessions.remove(&session);
+        let limit = if owner.is_some() {
+            self.per_owner
+        } else {
+            self.anonymous.min(self.capacity).max(1)
+        };
+        while self.sessions.values().filter(|(o, _)| *o == owner).count() >= limit {
+            let idlest = self
+                .sessions
+                .iter()
+                .filter(|(_, (o, _))| *o == owner)
+                .min_by_key(|(_, (_, seen))| *seen)
+                .map(|(id, _)| id.clone());
+            let Some(id) = idlest else { break };
+            self.sessions.remove(&id);
         }
         self.sessions.insert(session, (owner, now));
     }
@@ -104,9 +109,12 @@ impl Rng {
 }
 
 fn table(capacity: usize, per_owner: usize, idle: Duration, refuse: bool) -> (Table, Scanning) {
+    // Sessions without a subject share a bound of their own, small enough to be met.
+    let anonymous = per_owner + 1;
     let indexed = Table {
         capacity,
         per_owner,
+        anonymous,
         idle,
         refuse,
         ..Table::default()
@@ -116,6 +124,7 @@ fn table(capacity: usize, per_owner: usize, idle: Duration, refuse: bool) -> (Ta
         opening: 0,
         capacity,
         per_owner,
+        anonymous,
         idle,
         refuse,
     };
@@ -242,6 +251,6 @@ fn a_subject_s_count_is_its_own_entries_and_use_reorders_them() {
     assert!(indexed.sessions.contains_key("a1") && indexed.sessions.contains_key("a3"));
     assert!(!indexed.sessions.contains_key("a2"));
     assert!(indexed.sessions.contains_key("anon"));
-    assert_eq!(indexed.by_owner[&alice].len(), 2);
+    assert_eq!(indexed.by_owner[&Some(alice)].len(), 2);
     indexed.assert_consistent();
 }

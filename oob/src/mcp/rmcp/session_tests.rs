@@ -280,13 +280,33 @@ async fn one_subject_gives_up_its_own_sessions_not_anothers() {
     );
 }
 
-#[tokio::test]
-async fn sessions_without_a_subject_are_bounded_by_the_capacity_alone() {
-    let f = fixture(SessionOwners::new().capacity(10).per_owner(2));
-    for _ in 0..5 {
-        f.open("").await;
+/// Sessions opened without a subject share one bound: a flood of them gives up their own
+/// least recently used sessions, not a signed-in user's, however idle hers is. (Before,
+/// they were bounded by the capacity alone, and a flood evicted everyone's: found in
+/// review, 2026-12-07.)
+#[tokio::test(start_paused = true)]
+async fn sessions_without_a_subject_share_one_bound_and_evict_only_theirs() {
+    let f = fixture(SessionOwners::new().capacity(10).per_owner(2).anonymous(4));
+    let alice = f.open("alice").await;
+    tokio::time::advance(Duration::from_secs(1)).await;
+    let mut anonymous = Vec::new();
+    for _ in 0..50 {
+        anonymous.push(f.open("").await);
+        tokio::time::advance(Duration::from_secs(1)).await;
     }
     assert_eq!(f.owners.len(), 5);
+    assert_eq!(
+        f.status(Method::POST, "alice", &alice).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        f.status(Method::POST, "", &anonymous[45]).await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        f.status(Method::POST, "", &anonymous[49]).await,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
