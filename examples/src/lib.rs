@@ -1,6 +1,7 @@
 //! Shared pieces of the example services: a page layout (escaping with `html-escape`), a
 //! demo sign-in on `tower-sessions` (the browser user the interaction routes check), a
-//! loopback server that serves until Ctrl-C or SIGTERM, the run mode (`--serve`,
+//! loopback server that serves until Ctrl-C or SIGTERM with the time and connection limits
+//! a server facing browsers needs ([`serve`]), the run mode (`--serve`,
 //! `--selftest`), a scratch directory (`tempfile`) for
 //! SQLite, and small helpers for the self-tests.
 
@@ -20,6 +21,9 @@ use oob::http::{RejectionKind, SessionUser, check_same_origin};
 use oob::store::{MemoryStore, SqliteStore, StoreError};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{MemoryStore as SessionStore, Session, SessionManagerLayer};
+
+pub mod serve;
+pub use serve::spawn_server;
 
 /// The error type of the examples' `run` functions.
 pub type BoxError = Box<dyn Error + Send + Sync + 'static>;
@@ -106,19 +110,6 @@ pub async fn bind() -> Result<(tokio::net::TcpListener, String), BoxError> {
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     let base = format!("http://{}", listener.local_addr()?);
     Ok((listener, base))
-}
-
-/// Serves `app` on `listener` in a background task until Ctrl-C or SIGTERM; the handle
-/// finishes once the server has shut down gracefully.
-pub fn spawn_server(listener: tokio::net::TcpListener, app: Router) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-        {
-            eprintln!("server stopped: {e}");
-        }
-    })
 }
 
 /// Prints, in the background, how the example's waiting tool call ended: `done` describes
