@@ -337,3 +337,64 @@ async fn rows_closed_without_finished_at_before_the_upgrade_are_purged() {
     );
     assert_eq!(state_of(&store, id).await, None);
 }
+
+/// While the connection thread is held, at most `QUEUE_BOUND` jobs are queued: the next
+/// caller waits for a permit (nothing of it is queued), and goes on once jobs finish. The
+/// queue grew without bound before (found in review, 2026-12-07: 50,000 creates while
+/// another process held the write lock took 89 MB).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_is_bounded_and_a_caller_past_it_waits() {
+    use std::future::Future;
+    use std::task::Poll;
+
+    let store = SqliteStore::<Big>::open_in_memory().expect("open");
+    let (gate_tx, gate_rx) = std::sync::mpsc::channel::<()>();
+    let gate = store.db().call(None, move |_, _| {
+        let _ = gate_rx.recv();
+        Ok(())
+    });
+    let mut gate = Box::pin(gate);
+    // Queued: the gate, then jobs up to the bound.
+    let mut queued: Vec<_> = (1..super::worker::QUEUE_BOUND)
+        .map(|_| Box::pin(store.db().call(None, |_, _| Ok(()))))
+        .collect();
+    /// Whether `f` is done after one poll (outside tokio's cooperative budget, which would
+    /// make a semaphore answer "not yet" after a hundred or so polls in one task).
+    async fn ready_now<F: Future + Unpin>(f: &mut F) -> bool {
+        tokio::task::unconstrained(std::future::poll_fn(|cx| {
+            Poll::Ready(std::pin::Pin::new(&mut *f).poll(cx).is_ready())
+        }))
+        .await
+    }
+    assert!(!ready_now(&mut gate).await);
+    for q in &mut queued {
+        assert!(!ready_now(q).await, "queued, not done");
+    }
+    // A caller past the bound waits for a permit: dropped meanwhile, nothing of it was
+    // queued (a queued write runs whatever became of its caller).
+    let mut dropped = Box::pin(store.db().call(None, |conn, _| {
+        conn.execute_batch("CREATE TABLE dropped (x)")
+    }));
+    assert!(!ready_now(&mut dropped).await);
+    drop(dropped);
+    let mut past = Box::pin(store.db().call(None, |_, _| Ok(())));
+    assert!(
+        !ready_now(&mut past).await,
+        "the caller past the bound waits"
+    );
+    gate_tx.send(()).expect("open the gate");
+    gate.await.expect("gate");
+    for q in queued {
+        q.await.expect("queued job");
+    }
+    past.await.expect("the waiting caller's job runs");
+    let tables: i64 = sql(&store, |conn| {
+        conn.query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'dropped'",
+            [],
+            |r| r.get(0),
+        )
+    })
+    .await;
+    assert_eq!(tables, 0, "the dropped caller's job never ran");
+}

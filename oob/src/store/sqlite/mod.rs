@@ -52,7 +52,8 @@
 //! for reads; a transition decodes the payload on the connection thread before it writes
 //! (so a version that cannot read it leaves the pending open). A job that panics there
 //! (a payload's `Deserialize`) fails its batch, which is rolled back, and the thread goes
-//! on; a create or read whose caller went away before it ran is skipped.
+//! on; a create or read whose caller went away before it ran is skipped. At most 4 096 jobs
+//! are queued or running at once; a caller past that waits before its job is queued.
 //!
 //! # Durability
 //!

@@ -50,6 +50,10 @@ pub(super) type Orphan = Arc<dyn Fn(&[PendingId]) + Send + Sync>;
 #[derive(Debug, Clone)]
 pub(crate) struct Db {
     tx: mpsc::Sender<Job>,
+    /// One permit per job queued or running ([`QUEUE_BOUND`]): a caller waits for one
+    /// before its job is queued, so a stalled thread (another process holding the write
+    /// lock, a slow disk) makes callers wait instead of the queue growing without bound.
+    permits: Arc<tokio::sync::Semaphore>,
     /// Finished records to delete at the start of the next batch (zero retention): queued
     /// only after their waiters were told, so no reader finds one missing before its event.
     forget: Arc<Mutex<Vec<PendingId>>>,
@@ -82,7 +86,11 @@ impl Db {
         ready_rx
             .recv()
             .map_err(|_| StoreError::backend(WorkerGone))??;
-        Ok(Self { tx, forget })
+        Ok(Self {
+            tx,
+            forget,
+            permits: Arc::new(tokio::sync::Semaphore::new(QUEUE_BOUND)),
+        })
     }
 
     /// Queues finished records for deletion in the next batch.
@@ -164,6 +172,11 @@ impl Db {
         F: FnOnce(&Connection, &mut Vec<PendingId>) -> Result<R, rusqlite::Error> + Send + 'static,
         H: FnOnce(&R) + Send + 'static,
     {
+        // A caller dropped while it waits here leaves nothing queued.
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::backend(WorkerGone))?;
         let (reply, rx) = oneshot::channel::<Result<R, StoreError>>();
         let writes = how != Submit::Read;
         let run: Run = Box::new(move |conn| {
@@ -172,7 +185,7 @@ impl Db {
                 // thread was busy): a read nobody awaits, or a create whose id nobody would
                 // ever be handed, is not run.
                 return Ran {
-                    done: Box::new(|_| {}),
+                    done: Box::new(move |_| drop(permit)),
                     failed: None,
                 };
             }
@@ -183,6 +196,7 @@ impl Db {
                     let e = StoreError::Backend(Box::new(Arc::clone(e)));
                     let done: Done = Box::new(move |_| {
                         let _ = reply.send(Err(e));
+                        drop(permit);
                     });
                     return Ran { done, failed: None };
                 }
@@ -217,6 +231,7 @@ impl Db {
                 {
                     orphan(&touched);
                 }
+                drop(permit);
             });
             Ran { done, failed }
         });
@@ -244,6 +259,10 @@ fn private_file(path: &Path) {
     #[cfg(not(unix))]
     let _ = path;
 }
+
+/// The most jobs queued or running on one database's connection thread at once (a caller
+/// past it waits for a job to finish before its own is queued).
+pub(super) const QUEUE_BOUND: usize = 4_096;
 
 /// What a submitted job does, and whether it runs when its caller went away first.
 #[derive(Clone, Copy, PartialEq, Eq)]
