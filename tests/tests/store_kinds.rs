@@ -138,3 +138,35 @@ async fn postgres_reads_filter_by_kind() {
         .expect("build");
     kinds_do_not_see_each_other(p, q).await;
 }
+
+/// Postgres, zero retention: every kind of a schema shares one event channel, and a
+/// finished record's event carries its row. A waiter of the other kind on the same id is
+/// not handed that row (the record, its payload and its namespace), it answers `NotFound`.
+/// Before, the listener took a row it found no row of its own kind for as the record
+/// (found in review, 2026-12-07: the waiter got `Completed` with the other kind's payload).
+#[tokio::test]
+async fn postgres_a_waiter_of_another_kind_is_not_handed_the_event_row() {
+    let Some(server) = PostgresServer::start() else {
+        return;
+    };
+    let schema = fresh_schema();
+    let p = PostgresServer::store(&server.pool(4).await, &schema, Duration::ZERO).await;
+    let q = PostgresStore::<OtherCode>::builder(server.pool(4).await)
+        .schema(&schema)
+        .retention(Duration::ZERO)
+        .build()
+        .await
+        .expect("build");
+    let (mp, mq) = (manager(p), manager(q));
+    for _ in 0..3 {
+        let id = mp.create(&user("a"), spec()).await.expect("create").id();
+        let waiting = tokio::spawn({
+            let mq = mq.clone();
+            async move { mq.wait(id, Duration::from_secs(5)).await }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        mp.complete_id(id).await.expect("complete");
+        let got = waiting.await.expect("join");
+        assert!(matches!(got, Err(Error::NotFound(_))), "{got:?}");
+    }
+}

@@ -39,6 +39,11 @@ pub(crate) struct Row {
     pub(crate) state: String,
     pub(crate) reason: Option<String>,
     pub(crate) finished_at: Option<i64>,
+    /// The record's kind, in a change event's row only (every kind of a schema shares its
+    /// channel: a listener takes a row only of its own kind; a row read from the table is
+    /// of the kind the query asked for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) kind: Option<String>,
 }
 
 impl Row {
@@ -56,6 +61,7 @@ impl Row {
             state: r.try_get(at + 8)?,
             reason: r.try_get(at + 9)?,
             finished_at: r.try_get(at + 10)?,
+            kind: None,
         })
     }
 
@@ -148,6 +154,7 @@ impl Row {
             state: state.to_owned(),
             reason,
             finished_at,
+            kind: None,
         })
     }
 }
@@ -212,6 +219,7 @@ mod tests {
             state: state.into(),
             reason: reason.map(str::to_owned),
             finished_at,
+            kind: None,
         }
     }
 

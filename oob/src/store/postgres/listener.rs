@@ -258,7 +258,9 @@ async fn confirm<T: DeserializeOwned>(
         .fetch_optional(&reader)
         .await;
     let chosen = match held {
-        Ok(None) => Some(row),
+        // No row of this kind: the event's row, if it is of this kind (another kind's
+        // record with this id is not this store's to hand out; its waiters re-read).
+        Ok(None) => Some(row).filter(|r| r.kind.as_deref() == Some(check.kind)),
         Ok(Some(db)) => Row::read(&db, 0).ok().filter(|r| r.state != "open"),
         Err(_) => None,
     };
@@ -295,6 +297,7 @@ mod tests {
             state: "completed".into(),
             reason: None,
             finished_at: Some(3),
+            kind: Some("k".to_owned()),
         };
         let json = serde_json::to_string(&row).expect("json");
         // A row is not handed over before `confirm` checked it.

@@ -51,6 +51,13 @@
 //! options) and wakes its local waiters, so a waiter on replica A wakes when replica B
 //! completes. See [`listener`] for reconnection and lost events.
 //!
+//! With zero retention the finished record is gone from the tables when its event goes, so
+//! the event carries its row (with its kind: the kinds of a schema share the channel, and a
+//! store takes rows of its own kind only), in pieces when it is long. A row longer than
+//! about 6.9 MB (its payload and labels) cannot ride the event: waiters on other replicas
+//! then answer [`Outcome::Removed`](crate::Outcome::Removed). Keep a retention window for
+//! payloads that large.
+//!
 //! # Errors
 //!
 //! Failures are [`StoreError::Backend`] with a [`PgError`] source:
@@ -229,10 +236,17 @@ impl<T> PostgresStore<T> {
     /// Queues the change event of a finished record; with zero retention it carries the
     /// row (the record is gone from the tables), in pieces when it is too long for one
     /// notification (see the `pieces` module).
-    fn send_finished(&self, id: PendingId, row: Option<&Row>) {
+    fn send_finished(&self, id: PendingId, row: Option<&Row>, kind: &'static str) {
+        /// The row with its kind (see [`Row::kind`]).
+        #[derive(serde::Serialize)]
+        struct EventRow<'a> {
+            #[serde(flatten)]
+            row: &'a Row,
+            kind: &'a str,
+        }
         let id = id.to_string();
         match row.filter(|_| self.shared.retention.is_zero()) {
-            Some(row) => match serde_json::to_string(row) {
+            Some(row) => match serde_json::to_string(&EventRow { row, kind }) {
                 Ok(json) => {
                     for payload in pieces::event_payloads(&id, &json) {
                         self.shared.sender.send(payload);
@@ -326,7 +340,7 @@ where
             }
         }
         if wake == Wake::Now {
-            self.send_finished(id, Some(&row));
+            self.send_finished(id, Some(&row), T::KIND);
         }
         let record: Record<T> = row.decode(now)?;
         if wake == Wake::Now && s.notifier.is_watched(id) {

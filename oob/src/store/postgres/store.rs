@@ -107,7 +107,7 @@ where
         } else {
             None
         };
-        self.send_finished(record.id, row.as_ref());
+        self.send_finished(record.id, row.as_ref(), T::KIND);
         if s.retention.is_zero() {
             // The row the `Wake::Later` complete kept: gone once its waiters were told.
             transitions::forget(&s.pool, &s.sql, T::KIND, record.id).await?;
