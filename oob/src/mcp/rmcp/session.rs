@@ -144,10 +144,11 @@ impl SessionOwners {
 
     /// At most `sessions` entries (at least 1, at most the [`capacity`](Self::capacity))
     /// for the sessions opened without a subject, together: they cannot be told apart, so
-    /// one more gives up the least recently used of theirs, and a flood of them evicts
-    /// only theirs while the table has room for the others (the default,
-    /// [`DEFAULT_ANONYMOUS`](Self::DEFAULT_ANONYMOUS), is half the default capacity). Better
-    /// still, refuse requests without a subject before this middleware.
+    /// once they hold that many, one more gives up the least recently used of theirs (also
+    /// when the table is full), and a flood of them never evicts a subject's session beyond
+    /// their share (the default, [`DEFAULT_ANONYMOUS`](Self::DEFAULT_ANONYMOUS), is half the
+    /// default capacity). Better still, refuse requests without a subject before this
+    /// middleware.
     #[must_use]
     pub fn anonymous(self, sessions: usize) -> Self {
         self.table().anonymous = sessions.max(1);
@@ -236,12 +237,11 @@ impl SessionOwners {
 }
 
 /// Gives the slot back when the request that held it ends (or is dropped).
-struct Slot(SessionOwners);
+struct Slot(SessionOwners, Option<Namespace>);
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let mut table = self.0.table();
-        table.opening = table.opening.saturating_sub(1);
+        self.0.table().release(&self.1);
     }
 }
 
@@ -325,11 +325,11 @@ async fn without_session(
         (request, false)
     };
     let slot = if initialize {
-        if let Err(refused) = owners.table().reserve(Instant::now()) {
+        if let Err(refused) = owners.table().reserve(&subject, Instant::now()) {
             tracing::warn!(target: "oob", error = %refused, "an MCP session was refused");
             return refused.into_response();
         }
-        Some(Slot(owners.clone()))
+        Some(Slot(owners.clone(), subject.clone()))
     } else {
         None
     };

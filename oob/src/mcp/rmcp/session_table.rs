@@ -28,6 +28,8 @@ pub(super) struct Table {
     seq: u64,
     /// `initialize` requests (the only ones that open a session) in flight: each holds a slot.
     pub(super) opening: usize,
+    /// The same, by the subject (or `None`) that sent them.
+    opening_by: HashMap<Option<Namespace>, usize>,
     pub(super) capacity: usize,
     pub(super) per_owner: usize,
     /// The most sessions opened without a subject (at most the capacity).
@@ -68,6 +70,7 @@ impl Default for Table {
             by_owner: HashMap::new(),
             seq: 0,
             opening: 0,
+            opening_by: HashMap::new(),
             capacity: super::SessionOwners::DEFAULT_CAPACITY,
             per_owner: super::SessionOwners::DEFAULT_PER_OWNER,
             anonymous: super::SessionOwners::DEFAULT_ANONYMOUS,
@@ -143,11 +146,52 @@ impl Table {
         true
     }
 
-    /// A slot for an `initialize` request, held while it is in flight.
-    pub(super) fn reserve(&mut self, now: Instant) -> Result<(), SessionRefused> {
+    /// How many entries `owner`'s group may hold: `per_owner` for a subject, `anonymous`
+    /// (at most the capacity) for the sessions opened without one.
+    fn limit(&self, owner: Option<&Namespace>) -> usize {
+        if owner.is_some() {
+            self.per_owner
+        } else {
+            self.anonymous.min(self.capacity).max(1)
+        }
+    }
+
+    /// The entries and in-flight openings of `owner`'s group.
+    fn group(&self, owner: &Option<Namespace>) -> usize {
+        self.by_owner.get(owner).map_or(0, BTreeMap::len)
+            + self.opening_by.get(owner).copied().unwrap_or(0)
+    }
+
+    /// Evicts the least recently used entry of `owner`'s group; `false` when it has none.
+    fn evict_idlest_of(&mut self, owner: &Option<Namespace>) -> bool {
+        let Some(session) = self
+            .by_owner
+            .get(owner)
+            .and_then(|own| own.first_key_value())
+            .map(|(_, s)| s.clone())
+        else {
+            return false;
+        };
+        self.drop_session(session);
+        true
+    }
+
+    /// A slot for an `initialize` request of `owner`, held while it is in flight (give it
+    /// back with [`release`](Self::release)). When the table is full, the room comes from
+    /// `owner`'s own group if that is at its limit (its insert would give one up anyway),
+    /// otherwise from the least recently used entry: an opening never takes another group's
+    /// session while its own group holds its share.
+    pub(super) fn reserve(
+        &mut self,
+        owner: &Option<Namespace>,
+        now: Instant,
+    ) -> Result<(), SessionRefused> {
         self.purge(now);
         while self.sessions.len() + self.opening >= self.capacity {
-            if self.refuse || !self.evict_idlest() {
+            let own_full = self.group(owner) >= self.limit(owner.as_ref());
+            let freed =
+                !self.refuse && ((own_full && self.evict_idlest_of(owner)) || self.evict_idlest());
+            if !freed {
                 return Err(SessionRefused::Full {
                     capacity: self.capacity,
                 });
@@ -155,7 +199,19 @@ impl Table {
             tracing::debug!(target: "oob", "MCP session owners full: evicted the least recently used session");
         }
         self.opening += 1;
+        *self.opening_by.entry(owner.clone()).or_default() += 1;
         Ok(())
+    }
+
+    /// Gives back a slot [`reserve`](Self::reserve) gave `owner`.
+    pub(super) fn release(&mut self, owner: &Option<Namespace>) {
+        self.opening = self.opening.saturating_sub(1);
+        if let Some(n) = self.opening_by.get_mut(owner) {
+            *n -= 1;
+            if *n == 0 {
+                self.opening_by.remove(owner);
+            }
+        }
     }
 
     /// Records `session`, opened by a request that held no slot (not an `initialize`): room
@@ -167,8 +223,8 @@ impl Table {
         owner: Option<Namespace>,
         now: Instant,
     ) -> Result<(), SessionRefused> {
-        self.reserve(now)?;
-        self.opening -= 1;
+        self.reserve(&owner, now)?;
+        self.release(&owner);
         self.insert(session, owner, now);
         Ok(())
     }
@@ -180,11 +236,7 @@ impl Table {
     /// recently used one in the same way (so a flood of them evicts only theirs).
     pub(super) fn insert(&mut self, session: String, owner: Option<Namespace>, now: Instant) {
         self.remove(&session);
-        let limit = if owner.is_some() {
-            self.per_owner
-        } else {
-            self.anonymous.min(self.capacity).max(1)
-        };
+        let limit = self.limit(owner.as_ref());
         while let Some(own) = self.by_owner.get(&owner)
             && own.len() >= limit
         {
@@ -247,12 +299,9 @@ impl Table {
         }
         let owned: usize = self.by_owner.values().map(BTreeMap::len).sum();
         assert_eq!(owned, self.sessions.len());
+        assert_eq!(self.opening_by.values().sum::<usize>(), self.opening);
         for (owner, own) in &self.by_owner {
-            let limit = if owner.is_some() {
-                self.per_owner
-            } else {
-                self.anonymous.min(self.capacity).max(1)
-            };
+            let limit = self.limit(owner.as_ref());
             assert!(!own.is_empty() && own.len() <= limit);
             for (stamp, session) in own {
                 let entry = &self.sessions[session];

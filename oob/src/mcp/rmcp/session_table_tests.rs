@@ -15,6 +15,8 @@ use crate::namespace::Namespace;
 struct Scanning {
     sessions: HashMap<String, (Option<Namespace>, Instant)>,
     opening: usize,
+    /// The owners of the slots held.
+    opening_by: Vec<Option<Namespace>>,
     capacity: usize,
     per_owner: usize,
     anonymous: usize,
@@ -23,16 +25,35 @@ struct Scanning {
 }
 
 impl Scanning {
-    fn reserve(&mut self, now: Instant) -> Result<(), SessionRefused> {
+    fn limit(&self, owner: &Option<Namespace>) -> usize {
+        if owner.is_some() {
+            self.per_owner
+        } else {
+            self.anonymous.min(self.capacity).max(1)
+        }
+    }
+
+    fn idlest(&self, of: Option<&Option<Namespace>>) -> Option<String> {
+        self.sessions
+            .iter()
+            .filter(|(_, (o, _))| of.is_none_or(|of| o == of))
+            .min_by_key(|(_, (_, seen))| *seen)
+            .map(|(id, _)| id.clone())
+    }
+
+    fn reserve(&mut self, owner: &Option<Namespace>, now: Instant) -> Result<(), SessionRefused> {
         let idle = self.idle;
         self.sessions
             .retain(|_, (_, seen)| now.saturating_duration_since(*seen) < idle);
         while self.sessions.len() + self.opening >= self.capacity {
-            let idlest = self
-                .sessions
-                .iter()
-                .min_by_key(|(_, (_, seen))| *seen)
-                .map(|(id, _)| id.clone());
+            let group = self.sessions.values().filter(|(o, _)| o == owner).count()
+                + self.opening_by.iter().filter(|o| *o == owner).count();
+            let own = if group >= self.limit(owner) {
+                self.idlest(Some(owner))
+            } else {
+                None
+            };
+            let idlest = own.or_else(|| self.idlest(None));
             match idlest {
                 Some(id) if !self.refuse => {
                     self.sessions.remove(&id);
@@ -45,7 +66,14 @@ impl Scanning {
             }
         }
         self.opening += 1;
+        self.opening_by.push(owner.clone());
         Ok(())
+    }
+
+    fn release(&mut self, owner: &Option<Namespace>) {
+        self.opening -= 1;
+        let at = self.opening_by.iter().position(|o| o == owner).unwrap();
+        self.opening_by.remove(at);
     }
 
     fn admit(
@@ -54,19 +82,15 @@ impl Scanning {
         owner: Option<Namespace>,
         now: Instant,
     ) -> Result<(), SessionRefused> {
-        self.reserve(now)?;
-        self.opening -= 1;
+        self.reserve(&owner, now)?;
+        self.release(&owner);
         self.insert(session, owner, now);
         Ok(())
     }
 
     fn insert(&mut self, session: String, owner: Option<Namespace>, now: Instant) {
         self.sessions.remove(&session);
-        let limit = if owner.is_some() {
-            self.per_owner
-        } else {
-            self.anonymous.min(self.capacity).max(1)
-        };
+        let limit = self.limit(&owner);
         while self.sessions.values().filter(|(o, _)| *o == owner).count() >= limit {
             let idlest = self
                 .sessions
@@ -122,6 +146,7 @@ fn table(capacity: usize, per_owner: usize, idle: Duration, refuse: bool) -> (Ta
     let scanning = Scanning {
         sessions: HashMap::new(),
         opening: 0,
+        opening_by: Vec::new(),
         capacity,
         per_owner,
         anonymous,
@@ -153,7 +178,7 @@ fn decides_exactly_as_the_scanning_table() {
         let mut rng = Rng(seed);
         let mut now = Instant::now();
         let mut opened = 0usize;
-        let mut held = 0usize;
+        let mut held: Vec<Option<Namespace>> = Vec::new();
         for step in 0..4000 {
             // Every operation at its own instant; now and then a long pause expires entries.
             let pause = if rng.below(50) == 0 {
@@ -166,26 +191,26 @@ fn decides_exactly_as_the_scanning_table() {
             let named = format!("s{}", rng.below(opened as u64 + 1));
             match rng.below(10) {
                 0..=3 => {
-                    let (a, b) = (indexed.reserve(now), scanning.reserve(now));
+                    let (a, b) = (indexed.reserve(owner, now), scanning.reserve(owner, now));
                     assert_eq!(a, b, "reserve at step {step}");
                     if a.is_ok() {
                         if rng.below(4) == 0 {
                             // A request still in flight: it keeps its slot for a while.
-                            held += 1;
+                            held.push(owner.clone());
                         } else {
                             let id = format!("s{opened}");
                             opened += 1;
                             indexed.insert(id.clone(), owner.clone(), now);
                             scanning.insert(id, owner.clone(), now);
-                            indexed.opening -= 1;
-                            scanning.opening -= 1;
+                            indexed.release(owner);
+                            scanning.release(owner);
                         }
                     }
                 }
-                4 if held > 0 => {
-                    held -= 1;
-                    indexed.opening -= 1;
-                    scanning.opening -= 1;
+                4 if !held.is_empty() => {
+                    let owner = held.remove(0);
+                    indexed.release(&owner);
+                    scanning.release(&owner);
                 }
                 6 => {
                     // A session opened by a request that held no slot.
@@ -226,10 +251,12 @@ fn a_full_table_of_idle_entries_is_purged_by_one_reservation_and_leaves_no_index
     }
     assert_eq!(indexed.len(), 10_000);
     assert_eq!(
-        indexed.reserve(start),
+        indexed.reserve(&None, start),
         Err(SessionRefused::Full { capacity: 10_000 })
     );
-    indexed.reserve(start + Duration::from_secs(60)).unwrap();
+    indexed
+        .reserve(&None, start + Duration::from_secs(60))
+        .unwrap();
     assert_eq!(indexed.len(), 0);
     assert!(indexed.by_use.is_empty() && indexed.by_owner.is_empty());
     indexed.assert_consistent();

@@ -309,6 +309,44 @@ async fn sessions_without_a_subject_share_one_bound_and_evict_only_theirs() {
     );
 }
 
+/// A full table: an opening whose group (a subject's, or the anonymous sessions') is at its
+/// limit takes the room from that group, not from another's least recently used session.
+/// Before, it evicted the table's least recently used session first, and then its group
+/// gave up one more on insert (found in the re-review, 2026-12-07).
+#[tokio::test(start_paused = true)]
+async fn a_full_table_takes_the_room_from_the_group_at_its_limit() {
+    // The anonymous sessions at their bound.
+    let f = fixture(SessionOwners::new().capacity(4).anonymous(2));
+    let alice = f.open("alice").await;
+    tokio::time::advance(Duration::from_secs(1)).await;
+    let bob = f.open("bob").await;
+    for _ in 0..5 {
+        tokio::time::advance(Duration::from_secs(1)).await;
+        f.open("").await;
+    }
+    assert_eq!(f.owners.len(), 4);
+    assert_eq!(
+        f.status(Method::POST, "alice", &alice).await,
+        StatusCode::OK
+    );
+    assert_eq!(f.status(Method::POST, "bob", &bob).await, StatusCode::OK);
+    // A subject at her own limit.
+    let f = fixture(SessionOwners::new().capacity(4).per_owner(2));
+    let bob: Vec<_> = [f.open("bob").await, f.open("bob").await].into();
+    tokio::time::advance(Duration::from_secs(1)).await;
+    let alice = f.open("alice").await;
+    f.open("alice").await;
+    f.open("alice").await;
+    assert_eq!(f.owners.len(), 4);
+    assert_eq!(
+        f.status(Method::POST, "alice", &alice).await,
+        StatusCode::NOT_FOUND
+    );
+    for b in &bob {
+        assert_eq!(f.status(Method::POST, "bob", b).await, StatusCode::OK);
+    }
+}
+
 #[tokio::test]
 async fn when_full_and_refusing_a_new_session_gets_a_typed_503() {
     let f = fixture(SessionOwners::new().capacity(1).refuse_when_full());
