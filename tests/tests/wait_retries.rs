@@ -91,3 +91,23 @@ async fn a_store_that_keeps_failing_answers_at_the_timeout() {
     let answer = m.wait(p.id(), Duration::from_secs(10)).await;
     assert!(matches!(answer, Err(Error::Store(_))), "{answer:?}");
 }
+
+/// A store whose re-reads never recover (a payload that no longer decodes) ends a wait
+/// without a timeout after 30 s of failures in a row, with the failure; it waited for ever
+/// (found in the re-review, 2026-12-07). On tokio's paused clock.
+#[tokio::test(start_paused = true)]
+async fn failures_that_last_end_a_wait_without_a_timeout() {
+    let (m, failing) = manager();
+    let p = m.create(&user("a"), spec()).await.expect("create");
+    let waiting = spawn_wait(&m, p.id(), Duration::MAX);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    failing.store(true, Ordering::SeqCst);
+    let started = tokio::time::Instant::now();
+    let answer = waiting.await.expect("join");
+    assert!(matches!(answer, Err(Error::Store(_))), "{answer:?}");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(30) && took < Duration::from_secs(40),
+        "{took:?}"
+    );
+}

@@ -42,6 +42,10 @@ pub enum Outcome<T> {
 const REREAD_RETRY_MIN: Duration = Duration::from_millis(100);
 /// The longest pause between two failing re-reads.
 const REREAD_RETRY_MAX: Duration = Duration::from_secs(1);
+/// How long re-reads may keep failing before the wait answers with the failure (sooner
+/// when its timeout comes first): a failover takes seconds, a payload that no longer
+/// decodes never recovers.
+const REREAD_RETRY_FOR: Duration = Duration::from_secs(30);
 
 /// How often a waiter re-reads a record whose completion this process is still persisting
 /// (it is normally woken by the completer well before).
@@ -88,7 +92,8 @@ where
     /// The store failed at the first read (or the record is not this manager's to read:
     /// [`Error::NotFound`], [`Error::StoreContract`]). A later read that fails (a shared
     /// store failing over, a lost connection) is tried again, with a pause of 0.1 s doubling
-    /// to 1 s, until the timeout, which then answers with that failure.
+    /// to 1 s, for up to 30 s of failures in a row and until the timeout, which then answer
+    /// with that failure.
     pub async fn wait(&self, id: PendingId, timeout: Duration) -> Result<Outcome<T>, Error> {
         #[cfg(feature = "tracing")]
         {
@@ -112,6 +117,7 @@ where
         .await?;
         let mut last_open: Option<Record<T>> = None;
         let mut pause = REREAD_RETRY_MIN;
+        let mut failing_since: Option<tokio::time::Instant> = None;
         loop {
             let now = self.now();
             let read = match observed(
@@ -123,13 +129,21 @@ where
             {
                 Ok(read) => {
                     pause = REREAD_RETRY_MIN;
+                    failing_since = None;
                     read
                 }
                 // A re-read of a pending read open before that fails (a shared store's
-                // failover, a lost connection) is tried again until the timeout, which
-                // then answers with the failure: the outcome may still come. The first
-                // read's failure is the answer.
-                Err(e) if last_open.is_some() => {
+                // failover, a lost connection) is tried again, for at most
+                // `REREAD_RETRY_FOR` and until the timeout, which then answers with the
+                // failure: the outcome may still come. The first read's failure is the
+                // answer.
+                Err(e)
+                    if last_open.is_some()
+                        && failing_since
+                            .get_or_insert_with(tokio::time::Instant::now)
+                            .elapsed()
+                            < REREAD_RETRY_FOR =>
+                {
                     tokio::select! {
                         event = sub.changed() => {
                             if let Some(r) = event.filter(|r| !r.state.is_open()) {
