@@ -5,7 +5,11 @@
 //! 2026-12-07: 20,000 of them made `quickstart --serve` stop answering). A production
 //! service usually has a reverse proxy doing this in front; copy these limits if not.
 
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
@@ -17,6 +21,7 @@ use axum::response::{IntoResponse, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::shutdown_signal;
 
@@ -24,10 +29,14 @@ use crate::shutdown_signal;
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a client has to send a request's body, once its head is in.
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// The largest request body read (the MCP endpoint's own limit; forms set smaller ones).
-pub const MAX_BODY: usize = 4 << 20;
-/// The most connections served at once; more wait in the listener's backlog.
-pub const MAX_CONNECTIONS: usize = 1024;
+/// How long a write to a client may make no progress (a client that sends requests and
+/// never reads the answers) before its connection is dropped.
+pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest request body read (the examples' forms and MCP requests are far smaller).
+pub const MAX_BODY: usize = 1 << 20;
+/// The most connections served at once; more wait in the listener's backlog. With
+/// [`MAX_BODY`], at most 512 MiB of request bodies are held at once.
+pub const MAX_CONNECTIONS: usize = 512;
 /// How long a shutdown waits for the requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -64,7 +73,10 @@ pub fn spawn_server(listener: tokio::net::TcpListener, app: Router) -> tokio::ta
             let connection = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_READ_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+                .serve_connection(
+                    TokioIo::new(StallGuard::new(stream)),
+                    TowerToHyperService::new(app.clone()),
+                );
             let connection = graceful.watch(connection);
             tokio::spawn(async move {
                 let _ = connection.await;
@@ -76,6 +88,76 @@ pub fn spawn_server(listener: tokio::net::TcpListener, app: Router) -> tokio::ta
             () = tokio::time::sleep(SHUTDOWN_GRACE) => {}
         }
     })
+}
+
+/// A connection's socket whose writes fail after [`WRITE_STALL_TIMEOUT`] without progress:
+/// hyper reads no more requests while an answer waits to be written, so its head timeout
+/// never starts for a client that pipelines requests and never reads.
+struct StallGuard<S> {
+    io: S,
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<S> StallGuard<S> {
+    fn new(io: S) -> Self {
+        Self { io, stalled: None }
+    }
+
+    /// `Pending` from a write: pending still, or an error once stalled too long.
+    fn waited<T>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
+        let stalled = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(WRITE_STALL_TIMEOUT)));
+        if stalled.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client stopped reading",
+            )));
+        }
+        Poll::Pending
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for StallGuard<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for StallGuard<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.io).poll_write(cx, buf) {
+            Poll::Ready(done) => {
+                this.stalled = None;
+                Poll::Ready(done)
+            }
+            Poll::Pending => this.waited(cx),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.io).poll_flush(cx) {
+            Poll::Ready(done) => {
+                this.stalled = None;
+                Poll::Ready(done)
+            }
+            Poll::Pending => this.waited(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
 }
 
 /// Reads the request's body within [`BODY_READ_TIMEOUT`] (at most [`MAX_BODY`] bytes)
@@ -100,7 +182,29 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpStream;
 
-    use super::spawn_server;
+    use super::{StallGuard, spawn_server};
+
+    /// A write the peer never reads fails after the stall timeout; one the peer reads goes
+    /// through (on tokio's paused clock).
+    #[tokio::test(start_paused = true)]
+    async fn a_write_nobody_reads_fails_after_the_stall_timeout() {
+        let (ours, mut theirs) = tokio::io::duplex(64);
+        let mut guarded = StallGuard::new(ours);
+        guarded.write_all(&[1; 64]).await.expect("fits the buffer");
+        let started = tokio::time::Instant::now();
+        let stalled = guarded.write_all(&[2; 64]).await;
+        assert_eq!(
+            stalled.map_err(|e| e.kind()),
+            Err(std::io::ErrorKind::TimedOut)
+        );
+        assert!(started.elapsed() >= super::WRITE_STALL_TIMEOUT);
+        let mut got = [0; 64];
+        theirs.read_exact(&mut got).await.expect("read");
+        guarded
+            .write_all(&[3; 64])
+            .await
+            .expect("read by now: goes through");
+    }
 
     async fn server() -> std::net::SocketAddr {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
