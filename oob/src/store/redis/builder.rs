@@ -184,6 +184,7 @@ impl<T> RedisStoreBuilder<T> {
         // The subscriber tries the servers in turn: allow each one attempt.
         let attempts = u32::try_from(clients.len()).unwrap_or(u32::MAX).max(1);
         let subscriber = tokio::spawn(subscriber::<T>(SubscriberCtx {
+            seeds: clients.len(),
             clients,
             discover: self.target.is_cluster(),
             channel: keys.channel.clone(),

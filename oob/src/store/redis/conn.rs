@@ -118,8 +118,10 @@ impl RedisTarget {
                 // A command whose reply was lost with its connection is sent again, so every
                 // write tells its own resend: a create and a transition by their call's
                 // token, a vault write by its version, the state guard by its token (tests
-                // `redis_cluster_lost_reply.rs`, `mcp_state_guard_redis_lost_reply.rs`). A
-                // resent vault delete answers that nothing was there.
+                // `redis_cluster_lost_reply.rs`, `mcp_state_guard_redis_lost_reply.rs`). Not
+                // covered: a resent vault delete answers that nothing was there; a resent
+                // create whose record was completed by a joiner and removed (zero retention,
+                // a clear) within the retry window inserts it again, open.
                 let client = ClusterClient::builder(nodes.clone())
                     .connection_timeout(connection_timeout)
                     .response_timeout(response_timeout)

@@ -43,10 +43,12 @@ pub(crate) fn on_event<T: DeserializeOwned>(notifier: &Notifier<T>, payload: &[u
 pub(crate) struct SubscriberCtx<T> {
     /// The servers to subscribe on, tried in turn (one, or every known cluster node).
     pub(crate) clients: Vec<Client>,
-    /// A cluster: on each subscription the node's view of the cluster (`CLUSTER NODES`)
-    /// adds every node to `clients`, so a failover that takes the seed nodes away leaves
-    /// nodes to move to.
+    /// A cluster: on each subscription `clients` becomes the nodes given (the first
+    /// `seeds` of it) and the nodes the subscribed node names (`CLUSTER NODES`), so a
+    /// failover that takes the given nodes away leaves nodes to move to.
     pub(crate) discover: bool,
+    /// How many of `clients` were given (they stay in it).
+    pub(crate) seeds: usize,
     pub(crate) channel: String,
     pub(crate) notifier: Notifier<T>,
     pub(crate) subscribed: Arc<AtomicBool>,
@@ -89,6 +91,7 @@ pub(crate) async fn subscriber<T: DeserializeOwned + Send + Sync + 'static>(
                 )
                 .await;
                 if let Ok(Ok(nodes)) = found {
+                    cx.clients.truncate(cx.seeds);
                     add_nodes(&mut cx.clients, &nodes);
                 }
             }
@@ -135,20 +138,33 @@ async fn cluster_nodes(client: &Client) -> Result<String, RedisError> {
 }
 
 /// Adds to `clients` every node of a `CLUSTER NODES` answer they do not hold, each with the
-/// settings (credentials, TLS) of the first of them. A line's second field is the node's
-/// `host:port@bus-port[,hostname]`; a node without an address (`:0@0`) is left out.
+/// settings (credentials, TLS) of the first of them. A line is `id address flags …`, the
+/// address `ip:port@bus-port[,hostname]`: the node is reached by its hostname when it
+/// announces one (what a TLS certificate names), else by its IP. Nodes flagged failing,
+/// in handshake or without an address are left out.
 fn add_nodes(clients: &mut Vec<Client>, nodes: &str) {
     let Some(seed) = clients.first().map(|c| c.get_connection_info().clone()) else {
         return;
     };
     for line in nodes.lines() {
-        let Some(addr) = line.split(' ').nth(1) else {
+        let mut fields = line.split(' ');
+        let (Some(addr), Some(flags)) = (fields.nth(1), fields.next()) else {
             continue;
         };
-        let hostport = addr.split(['@', ',']).next().unwrap_or_default();
-        let Some((host, port)) = hostport.rsplit_once(':') else {
+        if flags
+            .split(',')
+            .any(|f| matches!(f, "fail" | "fail?" | "handshake" | "noaddr"))
+        {
+            continue;
+        }
+        let (ipport, hostname) = match addr.split_once('@') {
+            Some((ipport, bus)) => (ipport, bus.split_once(',').map(|(_, h)| h)),
+            None => (addr, None),
+        };
+        let Some((ip, port)) = ipport.rsplit_once(':') else {
             continue;
         };
+        let host = hostname.filter(|h| !h.is_empty()).unwrap_or(ip);
         let Ok(port) = port.parse::<u16>() else {
             continue;
         };
@@ -184,5 +200,45 @@ fn add_nodes(clients: &mut Vec<Client>, nodes: &str) {
         if let Ok(c) = Client::open(seed.clone().set_addr(addr)) {
             clients.push(c);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use redis::{Client, ConnectionAddr};
+
+    use super::add_nodes;
+
+    fn addrs(clients: &[Client]) -> Vec<String> {
+        clients
+            .iter()
+            .map(|c| match c.get_connection_info().addr() {
+                ConnectionAddr::Tcp(h, p) => format!("{h}:{p}"),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    /// Nodes by hostname when they announce one, else by IP (IPv6 included); failing, in
+    /// handshake and address-less nodes left out; known ones not added twice.
+    #[test]
+    fn cluster_nodes_are_read_for_what_they_announce() {
+        let mut clients = vec![Client::open("redis://10.0.0.1:7000/").unwrap()];
+        let nodes = "\
+a1 10.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-5460
+b2 10.0.0.2:7001@17001,node-b.example master - 0 0 2 connected 5461-10922
+c3 ::1:7002@17002 slave b2 0 0 2 connected
+d4 10.0.0.4:7003@17003 master,fail - 0 0 3 connected
+e5 10.0.0.5:7004@17004 handshake - 0 0 0 connected
+f6 :0@0 master,noaddr - 0 0 0 disconnected
+g7 10.0.0.7:7006@17006 slave,fail? a1 0 0 1 connected
+";
+        add_nodes(&mut clients, nodes);
+        assert_eq!(
+            addrs(&clients),
+            ["10.0.0.1:7000", "node-b.example:7001", "::1:7002"]
+        );
+        add_nodes(&mut clients, nodes);
+        assert_eq!(clients.len(), 3);
     }
 }
