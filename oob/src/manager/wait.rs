@@ -146,9 +146,8 @@ where
                 {
                     tokio::select! {
                         event = sub.changed() => {
-                            if let Some(r) = event.filter(|r| !r.state.is_open()) {
-                                self.bound(&r)?;
-                                return Ok(self.outcome(Record::clone(&r)));
+                            if let Some(done) = self.carried(event) {
+                                return done;
                             }
                         }
                         () = tokio::time::sleep(pause) => {}
@@ -164,9 +163,8 @@ where
                 // Removed at completion (zero retention) between subscribing and reading:
                 // the event carries the outcome.
                 None => {
-                    if let Some(r) = sub.try_changed().filter(|r| !r.state.is_open()) {
-                        self.bound(&r)?;
-                        return Ok(self.outcome(Record::clone(&r)));
+                    if let Some(done) = self.carried(sub.try_changed()) {
+                        return done;
                     }
                 }
             }
@@ -182,9 +180,8 @@ where
                 // the result can be read.
                 tokio::select! {
                     event = sub.changed() => {
-                        if let Some(r) = event.filter(|r| !r.state.is_open()) {
-                            self.bound(&r)?;
-                            return Ok(self.outcome(Record::clone(&r)));
+                        if let Some(done) = self.carried(event) {
+                            return done;
                         }
                     }
                     () = tokio::time::sleep(SETTLE_RECHECK) => {}
@@ -219,15 +216,24 @@ where
             last_open = Some(record);
             tokio::select! {
                 event = sub.changed() => {
-                    if let Some(r) = event.filter(|r| !r.state.is_open()) {
-                        self.bound(&r)?;
-                        return Ok(self.outcome(Record::clone(&r)));
+                    if let Some(done) = self.carried(event) {
+                        return done;
                     }
                 }
                 () = tokio::time::sleep(to_deadline.min(recheck)) => {}
                 () = sleep_until(until) => return Ok(Outcome::TimedOut),
             }
         }
+    }
+
+    /// The outcome a change event carries, if it carries the record finished (checked as
+    /// every record this manager reads is).
+    fn carried(
+        &self,
+        event: Option<std::sync::Arc<Record<T>>>,
+    ) -> Option<Result<Outcome<T>, Error>> {
+        let r = event.filter(|r| !r.state.is_open())?;
+        Some(self.bound(&r).map(|()| self.outcome(Record::clone(&r))))
     }
 
     fn outcome(&self, record: Record<T>) -> Outcome<T> {
