@@ -31,8 +31,11 @@ pub const SESSION_HEADER: &str = "mcp-session-id";
 #[non_exhaustive]
 pub enum SessionRefused {
     /// The owner table holds `capacity` sessions and was set to refuse new ones
-    /// ([`SessionOwners::refuse_when_full`]). Answered `503 Service Unavailable` with
-    /// `Retry-After` and a JSON-RPC error naming the reason.
+    /// ([`SessionOwners::refuse_when_full`]), or is full while the requester's openings in
+    /// flight alone reach its limit (its [`per_owner`](SessionOwners::per_owner), or
+    /// [`anonymous`](SessionOwners::anonymous)), so it has no session of its own to give
+    /// up and takes nobody else's. Answered `503 Service Unavailable` with `Retry-After`
+    /// and a JSON-RPC error naming the reason.
     #[error("too many open MCP sessions (at most {capacity}); try again later")]
     Full {
         /// The configured capacity.

@@ -178,9 +178,10 @@ impl Table {
 
     /// A slot for an `initialize` request of `owner`, held while it is in flight (give it
     /// back with [`release`](Self::release)). When the table is full, the room comes from
-    /// `owner`'s own group if that is at its limit (its insert would give one up anyway),
-    /// otherwise from the least recently used entry: an opening never takes another group's
-    /// session while its own group holds its share.
+    /// `owner`'s own group if that is at its limit (its insert would give one up anyway; a
+    /// group at its limit with nothing stored, all of it in flight, is refused), otherwise
+    /// from the least recently used entry: an opening never takes another group's session
+    /// while its own group holds its share.
     pub(super) fn reserve(
         &mut self,
         owner: &Option<Namespace>,
@@ -188,9 +189,15 @@ impl Table {
     ) -> Result<(), SessionRefused> {
         self.purge(now);
         while self.sessions.len() + self.opening >= self.capacity {
+            // A group at its limit (openings in flight counted) makes room from its own
+            // entries only, and is refused when it has none stored: never another's.
             let own_full = self.group(owner) >= self.limit(owner.as_ref());
-            let freed =
-                !self.refuse && ((own_full && self.evict_idlest_of(owner)) || self.evict_idlest());
+            let freed = !self.refuse
+                && if own_full {
+                    self.evict_idlest_of(owner)
+                } else {
+                    self.evict_idlest()
+                };
             if !freed {
                 return Err(SessionRefused::Full {
                     capacity: self.capacity,

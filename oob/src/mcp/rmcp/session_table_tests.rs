@@ -48,12 +48,11 @@ impl Scanning {
         while self.sessions.len() + self.opening >= self.capacity {
             let group = self.sessions.values().filter(|(o, _)| o == owner).count()
                 + self.opening_by.iter().filter(|o| *o == owner).count();
-            let own = if group >= self.limit(owner) {
+            let idlest = if group >= self.limit(owner) {
                 self.idlest(Some(owner))
             } else {
-                None
+                self.idlest(None)
             };
-            let idlest = own.or_else(|| self.idlest(None));
             match idlest {
                 Some(id) if !self.refuse => {
                     self.sessions.remove(&id);
@@ -279,5 +278,30 @@ fn a_subject_s_count_is_its_own_entries_and_use_reorders_them() {
     assert!(!indexed.sessions.contains_key("a2"));
     assert!(indexed.sessions.contains_key("anon"));
     assert_eq!(indexed.by_owner[&Some(alice)].len(), 2);
+    indexed.assert_consistent();
+}
+
+/// A group at its limit only because of its openings in flight has nothing of its own to
+/// give up: the next opening is refused, and no other group's session goes (it evicted the
+/// table's least recently used one; found in the second re-review, 2026-12-07).
+#[test]
+fn openings_in_flight_past_a_group_s_limit_take_nobody_else_s_session() {
+    let (mut indexed, _) = table(4, 2, Duration::from_secs(60), false);
+    indexed.anonymous = 2;
+    let alice = Some(Namespace::new("alice").unwrap());
+    let t = Instant::now();
+    indexed.insert("a1".into(), alice.clone(), t);
+    indexed.insert("a2".into(), alice.clone(), t + Duration::from_secs(1));
+    indexed.insert("n1".into(), None, t + Duration::from_secs(2));
+    indexed.insert("n2".into(), None, t + Duration::from_secs(3));
+    let now = t + Duration::from_secs(4);
+    // Two anonymous openings in flight take the room from the anonymous sessions.
+    indexed.reserve(&None, now).expect("from n1");
+    indexed.reserve(&None, now).expect("from n2");
+    assert_eq!(
+        indexed.reserve(&None, now),
+        Err(SessionRefused::Full { capacity: 4 })
+    );
+    assert!(indexed.sessions.contains_key("a1") && indexed.sessions.contains_key("a2"));
     indexed.assert_consistent();
 }
