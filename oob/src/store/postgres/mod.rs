@@ -53,7 +53,10 @@
 //!
 //! With zero retention the finished record is gone from the tables when its event goes, so
 //! the event carries its row (with its kind: the kinds of a schema share the channel, and a
-//! store takes rows of its own kind only), in pieces when it is long. A row longer than
+//! store takes rows of its own kind only; during a rolling upgrade from a build before
+//! 2026-12-07, whose rows carry no kind, a waiter here of a record an older replica
+//! finished answers [`Outcome::Removed`](crate::Outcome::Removed)), in pieces when it is
+//! long. A row longer than
 //! about 6.9 MB (its payload and labels) cannot ride the event: waiters on other replicas
 //! then answer [`Outcome::Removed`](crate::Outcome::Removed). Keep a retention window for
 //! payloads that large.

@@ -93,6 +93,16 @@ pub(crate) async fn subscriber<T: DeserializeOwned + Send + Sync + 'static>(
                 if let Ok(Ok(nodes)) = found {
                     cx.clients.truncate(cx.seeds);
                     add_nodes(&mut cx.clients, &nodes);
+                    // The node subscribed to, where it now is in the list (so that after
+                    // losing it the next one is tried first).
+                    let here = client.get_connection_info().addr().to_string();
+                    if let Some(at) = cx
+                        .clients
+                        .iter()
+                        .position(|c| c.get_connection_info().addr().to_string() == here)
+                    {
+                        next = at;
+                    }
                 }
             }
             let (mut sink, mut stream) = ps.split();
@@ -139,12 +149,20 @@ async fn cluster_nodes(client: &Client) -> Result<String, RedisError> {
 
 /// Adds to `clients` every node of a `CLUSTER NODES` answer they do not hold, each with the
 /// settings (credentials, TLS) of the first of them. A line is `id address flags …`, the
-/// address `ip:port@bus-port[,hostname]`: the node is reached by its hostname when it
-/// announces one (what a TLS certificate names), else by its IP. Nodes flagged failing,
-/// in handshake or without an address are left out.
+/// address `ip:port@bus-port[,hostname]`: the node is reached by its IP, as the cluster
+/// client reaches it, or by the hostname it announces when the first node was given by
+/// name (a TLS certificate names hosts). Nodes flagged failing, in handshake or without an
+/// address are left out.
 fn add_nodes(clients: &mut Vec<Client>, nodes: &str) {
     let Some(seed) = clients.first().map(|c| c.get_connection_info().clone()) else {
         return;
+    };
+    let by_name = match seed.addr() {
+        ConnectionAddr::Tcp(h, _) | ConnectionAddr::TcpTls { host: h, .. } => h
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_err(),
+        _ => false,
     };
     for line in nodes.lines() {
         let mut fields = line.split(' ');
@@ -164,7 +182,7 @@ fn add_nodes(clients: &mut Vec<Client>, nodes: &str) {
         let Some((ip, port)) = ipport.rsplit_once(':') else {
             continue;
         };
-        let host = hostname.filter(|h| !h.is_empty()).unwrap_or(ip);
+        let host = hostname.filter(|h| by_name && !h.is_empty()).unwrap_or(ip);
         let Ok(port) = port.parse::<u16>() else {
             continue;
         };
@@ -219,10 +237,20 @@ mod tests {
             .collect()
     }
 
-    /// Nodes by hostname when they announce one, else by IP (IPv6 included); failing, in
-    /// handshake and address-less nodes left out; known ones not added twice.
+    /// Nodes by IP (IPv6 included), or by the hostname they announce when the first node
+    /// was given by name; failing, in handshake and address-less nodes left out; known
+    /// ones not added twice.
     #[test]
     fn cluster_nodes_are_read_for_what_they_announce() {
+        let mut by_name = vec![Client::open("redis://node-a.example:7000/").unwrap()];
+        add_nodes(
+            &mut by_name,
+            "b2 10.0.0.2:7001@17001,node-b.example master - 0 0 2 connected 5461-10922\n",
+        );
+        assert_eq!(
+            addrs(&by_name),
+            ["node-a.example:7000", "node-b.example:7001"]
+        );
         let mut clients = vec![Client::open("redis://10.0.0.1:7000/").unwrap()];
         let nodes = "\
 a1 10.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-5460
@@ -236,7 +264,7 @@ g7 10.0.0.7:7006@17006 slave,fail? a1 0 0 1 connected
         add_nodes(&mut clients, nodes);
         assert_eq!(
             addrs(&clients),
-            ["10.0.0.1:7000", "node-b.example:7001", "::1:7002"]
+            ["10.0.0.1:7000", "10.0.0.2:7001", "::1:7002"]
         );
         add_nodes(&mut clients, nodes);
         assert_eq!(clients.len(), 3);
