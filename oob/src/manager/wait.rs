@@ -46,6 +46,13 @@ const REREAD_RETRY_MAX: Duration = Duration::from_secs(1);
 /// when its timeout comes first): a failover takes seconds, a payload that no longer
 /// decodes never recovers.
 const REREAD_RETRY_FOR: Duration = Duration::from_secs(30);
+/// After a failed read, for this long, a waiter re-reads an open pending at least every
+/// [`SHAKY_RECHECK`]: a store that just failed (a failover) may also have lost the change
+/// event a completion sent meanwhile, which the waiter would otherwise only see at its
+/// next re-read (half the retention).
+const SHAKY_FOR: Duration = Duration::from_secs(10);
+/// See [`SHAKY_FOR`].
+const SHAKY_RECHECK: Duration = Duration::from_millis(500);
 
 /// How often a waiter re-reads a record whose completion this process is still persisting
 /// (it is normally woken by the completer well before).
@@ -93,7 +100,8 @@ where
     /// [`Error::NotFound`], [`Error::StoreContract`]). A later read that fails (a shared
     /// store failing over, a lost connection) is tried again, with a pause of 0.1 s doubling
     /// to 1 s, for up to 30 s of failures in a row and until the timeout, which then answer
-    /// with that failure.
+    /// with that failure; for 10 s after a failed read the waiter re-reads every 0.5 s, as
+    /// a store that failed may have lost a change event meanwhile.
     pub async fn wait(&self, id: PendingId, timeout: Duration) -> Result<Outcome<T>, Error> {
         #[cfg(feature = "tracing")]
         {
@@ -118,6 +126,7 @@ where
         let mut last_open: Option<Record<T>> = None;
         let mut pause = REREAD_RETRY_MIN;
         let mut failing_since: Option<tokio::time::Instant> = None;
+        let mut shaky_until: Option<tokio::time::Instant> = None;
         loop {
             let now = self.now();
             let read = match observed(
@@ -144,6 +153,7 @@ where
                             .elapsed()
                             < REREAD_RETRY_FOR =>
                 {
+                    shaky_until = Some(tokio::time::Instant::now() + SHAKY_FOR);
                     tokio::select! {
                         event = sub.changed() => {
                             if let Some(done) = self.carried(event) {
@@ -214,13 +224,18 @@ where
             // next re-read before it (see `recheck`), whichever comes first.
             let to_deadline = now.until(record.expires_at) + Duration::from_millis(1);
             last_open = Some(record);
+            let pace = if shaky_until.is_some_and(|t| tokio::time::Instant::now() < t) {
+                recheck.min(SHAKY_RECHECK)
+            } else {
+                recheck
+            };
             tokio::select! {
                 event = sub.changed() => {
                     if let Some(done) = self.carried(event) {
                         return done;
                     }
                 }
-                () = tokio::time::sleep(to_deadline.min(recheck)) => {}
+                () = tokio::time::sleep(to_deadline.min(pace)) => {}
                 () = sleep_until(until) => return Ok(Outcome::TimedOut),
             }
         }
