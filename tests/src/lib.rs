@@ -46,6 +46,16 @@ pub fn spec() -> Spec<DeviceCode> {
     Spec::new(device_code()).resource("example.com")
 }
 
+/// Polls `fut` exactly once (a request's future that ran until its first wait, as when
+/// its client goes away then).
+pub async fn poll_once<F: std::future::Future + ?Sized>(fut: &mut std::pin::Pin<Box<F>>) {
+    std::future::poll_fn(|cx| {
+        let _ = fut.as_mut().poll(cx);
+        std::task::Poll::Ready(())
+    })
+    .await;
+}
+
 /// Spawns a task that waits up to `within` for the outcome of pending `id`.
 pub fn spawn_wait<S, P>(
     m: &Manager<DeviceCode, S, P>,

@@ -25,8 +25,8 @@ use oob::vault::{MemoryVault, Vault};
 use oob::{CallbackBase, Manager, Namespace, PendingId, Spec};
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ClientConfig, ContentBlock, ErrorData,
-    JsonObject, ProtocolVersion,
+    CallToolResponse, CallToolResult, ClientConfig, ContentBlock, ErrorData, JsonObject,
+    ProtocolVersion,
 };
 use rmcp::model::{ClientNotification, ClientRequest, ServerResult};
 use rmcp::service::{NotificationContext, Service};
@@ -264,34 +264,6 @@ async fn client26(base: &str, user: &str) -> RunningService<RoleClient, ClientCo
         .unwrap()
 }
 
-fn params(
-    tool: &str,
-    args: Value,
-    state: Option<String>,
-    responses: Option<Value>,
-) -> CallToolRequestParams {
-    let mut p = CallToolRequestParams::new(tool.to_owned())
-        .with_arguments(args.as_object().cloned().unwrap());
-    p.request_state = state;
-    p.input_responses = responses.map(|r| serde_json::from_value(r).unwrap());
-    p
-}
-
-/// The input requests (name, URL) and the state of an `input_required` answer.
-fn asked(response: CallToolResponse) -> (Vec<(String, String)>, String) {
-    let CallToolResponse::InputRequired(r) = response else {
-        panic!("expected input_required, got {response:?}")
-    };
-    let v = serde_json::to_value(&r).unwrap();
-    let reqs = v["inputRequests"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, r)| (k.clone(), r["params"]["url"].as_str().unwrap().to_owned()))
-        .collect();
-    (reqs, v["requestState"].as_str().unwrap().to_owned())
-}
-
 /// The browser step: completes the pending at `url`, storing `value` under `key`.
 async fn complete<T: oob::OobPayload + Clone + Send + Sync + 'static>(
     tools: &OobTools<T, MemoryStore<T>, FromVerifiedSubject, MemoryVault<String>>,
@@ -335,9 +307,11 @@ async fn a_tool_with_two_needs_asks_for_each_and_runs_once() {
     )
     .await;
     let c = client26(&s.base, "alice").await;
-    let call = |state, responses| params("two_needs", json!({}), state, responses);
+    let call =
+        |state, responses| mcp_support::call_params("two_needs", json!({}), state, responses);
 
-    let (reqs, state) = asked(c.call_tool_once(call(None, None)).await.unwrap());
+    let (reqs, state) =
+        mcp_support::input_requests(c.call_tool_once(call(None, None)).await.unwrap());
     assert_eq!(reqs.len(), 1);
     assert_eq!(reqs[0].0, "a");
     complete(&s.tools, &reqs[0].1, "a", "tok_a").await;
@@ -347,7 +321,7 @@ async fn a_tool_with_two_needs_asks_for_each_and_runs_once() {
         .call_tool_once(call(Some(state.clone()), accept("a")))
         .await
         .expect("the second require asks instead of rejecting the state");
-    let (reqs, state_b) = asked(r);
+    let (reqs, state_b) = mcp_support::input_requests(r);
     assert_eq!(reqs.len(), 1);
     assert_eq!(reqs[0].0, "b");
     assert_eq!(s.runs.load(Ordering::SeqCst), 0);
@@ -356,7 +330,7 @@ async fn a_tool_with_two_needs_asks_for_each_and_runs_once() {
     assert!(format!("{replay:?}").contains("already used"), "{replay:?}");
 
     // Before the browser step, the retry with the second state is asked again for b only.
-    let (reqs, state_b2) = asked(
+    let (reqs, state_b2) = mcp_support::input_requests(
         c.call_tool_once(call(Some(state_b.clone()), None))
             .await
             .unwrap(),
@@ -474,14 +448,19 @@ async fn parameters_before_tool_call_still_binds_the_arguments() {
             let c = client26(&s.base, "alice").await;
             (s, c)
         };
-        let (reqs, state) = asked(
-            c.call_tool_once(params("param_first", json!({"org": "acme"}), None, None))
-                .await
-                .unwrap(),
+        let (reqs, state) = mcp_support::input_requests(
+            c.call_tool_once(mcp_support::call_params(
+                "param_first",
+                json!({"org": "acme"}),
+                None,
+                None,
+            ))
+            .await
+            .unwrap(),
         );
         complete(&s.tools, &reqs[0].1, "upstream", "tok_alice").await;
         let evil = c
-            .call_tool_once(params(
+            .call_tool_once(mcp_support::call_params(
                 "param_first",
                 json!({"org": "evil"}),
                 Some(state.clone()),
@@ -492,7 +471,7 @@ async fn parameters_before_tool_call_still_binds_the_arguments() {
         assert!(format!("{err:?}").contains("other parameters"), "{err:?}");
         assert_eq!(s.runs.load(Ordering::SeqCst), 0);
         let r = c
-            .call_tool_once(params(
+            .call_tool_once(mcp_support::call_params(
                 "param_first",
                 json!({"org": "acme"}),
                 Some(state),
@@ -517,19 +496,29 @@ async fn without_the_wire_a_tool_call_that_cannot_see_its_arguments_seals_nothin
     let c = client26(&s.base, "alice").await;
     // Parameters took the arguments before ToolCall: no state is sealed to the wrong ones.
     let err = c
-        .call_tool_once(params("param_first", json!({"org": "acme"}), None, None))
+        .call_tool_once(mcp_support::call_params(
+            "param_first",
+            json!({"org": "acme"}),
+            None,
+            None,
+        ))
         .await
         .expect_err("no state is sealed without the arguments");
     assert!(format!("{err:?}").contains("cannot bind"), "{err:?}");
     // ToolCall alone still sees them.
-    let (reqs, state) = asked(
-        c.call_tool_once(params("one_need", json!({"org": "acme"}), None, None))
-            .await
-            .unwrap(),
+    let (reqs, state) = mcp_support::input_requests(
+        c.call_tool_once(mcp_support::call_params(
+            "one_need",
+            json!({"org": "acme"}),
+            None,
+            None,
+        ))
+        .await
+        .unwrap(),
     );
     complete(&s.tools, &reqs[0].1, "upstream", "tok_alice").await;
     let err = c
-        .call_tool_once(params(
+        .call_tool_once(mcp_support::call_params(
             "one_need",
             json!({"org": "evil"}),
             Some(state.clone()),
@@ -539,7 +528,7 @@ async fn without_the_wire_a_tool_call_that_cannot_see_its_arguments_seals_nothin
         .expect_err("other arguments");
     assert!(format!("{err:?}").contains("other parameters"), "{err:?}");
     let r = c
-        .call_tool_once(params(
+        .call_tool_once(mcp_support::call_params(
             "one_need",
             json!({"org": "acme"}),
             Some(state),
@@ -557,8 +546,8 @@ async fn a_state_that_expires_while_its_retries_wait_runs_nothing() {
         .with_ttl(Duration::from_millis(1500));
     let s = serve(keys, Duration::from_secs(10), MemoryStateGuard::new()).await;
     let c = client26(&s.base, "alice").await;
-    let (reqs, state) = asked(
-        c.call_tool_once(params("one_need", json!({}), None, None))
+    let (reqs, state) = mcp_support::input_requests(
+        c.call_tool_once(mcp_support::call_params("one_need", json!({}), None, None))
             .await
             .unwrap(),
     );
@@ -566,7 +555,7 @@ async fn a_state_that_expires_while_its_retries_wait_runs_nothing() {
     for _ in 0..3 {
         let (peer, state) = (c.peer().clone(), state.clone());
         tasks.push(tokio::spawn(async move {
-            peer.call_tool_once(params(
+            peer.call_tool_once(mcp_support::call_params(
                 "one_need",
                 json!({}),
                 Some(state),
@@ -585,7 +574,7 @@ async fn a_state_that_expires_while_its_retries_wait_runs_nothing() {
     assert_eq!(s.runs.load(Ordering::SeqCst), 0);
     // The credential is there: a new call runs.
     let r = c
-        .call_tool_once(params("one_need", json!({}), None, None))
+        .call_tool_once(mcp_support::call_params("one_need", json!({}), None, None))
         .await
         .unwrap();
     assert!(text(&r).contains("tok_alice"));
@@ -601,11 +590,12 @@ async fn one_user_filling_her_share_of_the_guard_does_not_block_another() {
     )
     .await;
     let mallory = client26(&s.base, "mallory").await;
-    let call = |state| params("one_need", json!({}), state, None);
+    let call = |state| mcp_support::call_params("one_need", json!({}), state, None);
     let (mut states, mut url) = (Vec::new(), String::new());
     for _ in 0..4 {
         // Every call without a state mints one, all naming the same joined pending.
-        let (reqs, state) = asked(mallory.call_tool_once(call(None)).await.unwrap());
+        let (reqs, state) =
+            mcp_support::input_requests(mallory.call_tool_once(call(None)).await.unwrap());
         url = reqs[0].1.clone();
         states.push(state);
     }
@@ -622,7 +612,8 @@ async fn one_user_filling_her_share_of_the_guard_does_not_block_another() {
     );
 
     let alice = client26(&s.base, "alice").await;
-    let (reqs, state) = asked(alice.call_tool_once(call(None)).await.unwrap());
+    let (reqs, state) =
+        mcp_support::input_requests(alice.call_tool_once(call(None)).await.unwrap());
     complete(&s.tools, &reqs[0].1, "upstream", "tok_alice").await;
     let r = alice.call_tool_once(call(Some(state))).await.unwrap();
     assert!(text(&r).contains("tok_alice"), "{}", text(&r));
@@ -640,12 +631,14 @@ async fn two_glues_with_their_own_keys_in_one_tool() {
     )
     .await;
     let c = client26(&s.base, "alice").await;
-    let call = |state, responses| params("two_glues", json!({}), state, responses);
+    let call =
+        |state, responses| mcp_support::call_params("two_glues", json!({}), state, responses);
 
-    let (reqs, state_a) = asked(c.call_tool_once(call(None, None)).await.unwrap());
+    let (reqs, state_a) =
+        mcp_support::input_requests(c.call_tool_once(call(None, None)).await.unwrap());
     assert_eq!(reqs.len(), 1);
     complete(&s.tools, &reqs[0].1, "a", "tok_a").await;
-    let (reqs, state_b) = asked(
+    let (reqs, state_b) = mcp_support::input_requests(
         c.call_tool_once(call(Some(state_a), accept("a")))
             .await
             .unwrap(),

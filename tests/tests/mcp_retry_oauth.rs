@@ -20,7 +20,7 @@ use oob::pending::AnyPending;
 use oob::provider::FromVerifiedSubject;
 use oob::store::MemoryStore;
 use oob::vault::{MemoryVault, Vault};
-use oob::{CallbackBase, Manager, PendingId, Spec};
+use oob::{CallbackBase, Manager, Spec};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ClientConfig, ContentBlock, ErrorData,
     ProtocolVersion,
@@ -84,31 +84,6 @@ impl rmcp::ServerHandler for Both {
     }
 }
 
-fn params(state: Option<String>, responses: Option<Value>) -> CallToolRequestParams {
-    let mut p = CallToolRequestParams::new("both").with_arguments(serde_json::Map::new());
-    p.request_state = state;
-    p.input_responses = responses.map(|r| serde_json::from_value(r).unwrap());
-    p
-}
-
-/// The one input request (name, pending id) and the state of an `input_required` answer.
-fn asked(response: CallToolResponse) -> (String, PendingId, String) {
-    let CallToolResponse::InputRequired(r) = response else {
-        panic!("expected input_required, got {response:?}")
-    };
-    let v = serde_json::to_value(&r).unwrap();
-    let reqs = v["inputRequests"].as_object().unwrap();
-    assert_eq!(reqs.len(), 1, "{v}");
-    let (name, req) = reqs.iter().next().unwrap();
-    let url = req["params"]["url"].as_str().unwrap();
-    let id = url.rsplit('/').next().unwrap().parse().unwrap();
-    (
-        name.clone(),
-        id,
-        v["requestState"].as_str().unwrap().to_owned(),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oauth_token_and_another_credential_in_one_tool_call() {
     let mut op = FakeProvider::start(echo_token_endpoint()).await;
@@ -162,7 +137,8 @@ async fn an_oauth_token_and_another_credential_in_one_tool_call() {
         .unwrap();
 
     // Round 1: the consent.
-    let (name, consent, state) = asked(c.call_tool_once(params(None, None)).await.unwrap());
+    let (name, consent, state) =
+        mcp_support::one_input(c.call_tool_once(params_of(None, None)).await.unwrap());
     let AnyPending::Open(pending) = oauth.manager().get(consent).await.unwrap() else {
         panic!("the consent is open")
     };
@@ -182,10 +158,10 @@ async fn an_oauth_token_and_another_credential_in_one_tool_call() {
     // Round 2: the consent completed; the upstream token is asked in the same answer.
     let accept = |name: &str| Some(json!({ name: {"action": "accept"} }));
     let r = c
-        .call_tool_once(params(Some(state), accept(&name)))
+        .call_tool_once(params_of(Some(state), accept(&name)))
         .await
         .expect("the second gate asks instead of rejecting the state");
-    let (name, upstream, state) = asked(r);
+    let (name, upstream, state) = mcp_support::one_input(r);
     assert_eq!(name, "upstream_token");
     assert_eq!(runs.load(Ordering::SeqCst), 0);
     let AnyPending::Open(open) = tools.manager().get(upstream).await.unwrap() else {
@@ -203,7 +179,7 @@ async fn an_oauth_token_and_another_credential_in_one_tool_call() {
     // Round 3: the OAuth gate skips the upstream state (not its own), the upstream gate
     // uses it up; the tool runs once.
     let r = c
-        .call_tool_once(params(Some(state.clone()), accept(&name)))
+        .call_tool_once(params_of(Some(state.clone()), accept(&name)))
         .await
         .unwrap();
     let CallToolResponse::Complete(done) = r else {
@@ -213,8 +189,15 @@ async fn an_oauth_token_and_another_credential_in_one_tool_call() {
     let text = serde_json::to_string(&done.content).unwrap();
     assert!(text.contains("tok-c1+tok_up"), "{text}");
     assert_eq!(runs.load(Ordering::SeqCst), 1);
-    let replay = c.call_tool_once(params(Some(state), accept(&name))).await;
+    let replay = c
+        .call_tool_once(params_of(Some(state), accept(&name)))
+        .await;
     assert!(format!("{replay:?}").contains("already used"), "{replay:?}");
     assert_eq!(runs.load(Ordering::SeqCst), 1);
     server_task.abort();
+}
+
+/// Params of a call of the tool `both`, with a retry's state and input responses.
+fn params_of(state: Option<String>, responses: Option<Value>) -> CallToolRequestParams {
+    mcp_support::call_params("both", json!({}), state, responses)
 }

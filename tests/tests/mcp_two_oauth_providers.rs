@@ -81,28 +81,6 @@ impl rmcp::ServerHandler for Two {
     }
 }
 
-fn params(state: Option<String>, responses: Option<Value>) -> CallToolRequestParams {
-    let mut p = CallToolRequestParams::new("both").with_arguments(serde_json::Map::new());
-    p.request_state = state;
-    p.input_responses = responses.map(|r| serde_json::from_value(r).unwrap());
-    p
-}
-
-fn asked(response: CallToolResponse) -> (String, PendingId, String) {
-    let CallToolResponse::InputRequired(r) = response else {
-        panic!("expected input_required, got {response:?}")
-    };
-    let v = serde_json::to_value(&r).unwrap();
-    let reqs = v["inputRequests"].as_object().unwrap();
-    let (name, req) = reqs.iter().next().unwrap();
-    let url = req["params"]["url"].as_str().unwrap();
-    (
-        name.clone(),
-        url.rsplit('/').next().unwrap().parse().unwrap(),
-        v["requestState"].as_str().unwrap().to_owned(),
-    )
-}
-
 async fn consent_via_callback(
     op: &FakeProvider,
     flow: &oauth_support::Flow,
@@ -187,17 +165,20 @@ async fn run(same_keys: bool) -> String {
         .unwrap();
     let accept = |name: &str| Some(json!({ name: {"action": "accept"} }));
     // Round 1: GitHub consent.
-    let (name, id, state) = asked(c.call_tool_once(params(None, None)).await.unwrap());
+    let (name, id, state) =
+        mcp_support::one_input(c.call_tool_once(params_of(None, None)).await.unwrap());
     consent_via_callback(&op_gh, &gh, id, "gh1").await;
     // Round 2: GitHub settles, Google asked.
-    let (name2, id2, state2) = asked(
-        c.call_tool_once(params(Some(state), accept(&name)))
+    let (name2, id2, state2) = mcp_support::one_input(
+        c.call_tool_once(params_of(Some(state), accept(&name)))
             .await
             .expect("round 2"),
     );
     consent_via_callback(&op_go, &go, id2, "go1").await;
     // Round 3: the retry with Google's state.
-    let r = c.call_tool_once(params(Some(state2), accept(&name2))).await;
+    let r = c
+        .call_tool_once(params_of(Some(state2), accept(&name2)))
+        .await;
     task.abort();
     let out = format!("{r:?}");
     assert_eq!(
@@ -218,4 +199,9 @@ async fn two_providers_with_their_own_keys_in_one_tool() {
 async fn two_providers_sharing_keys_in_one_tool() {
     let out = run(true).await;
     assert!(out.contains("tok-gh1+tok-go1"), "{out}");
+}
+
+/// Params of a call of the tool `both`, with a retry's state and input responses.
+fn params_of(state: Option<String>, responses: Option<Value>) -> CallToolRequestParams {
+    mcp_support::call_params("both", json!({}), state, responses)
 }

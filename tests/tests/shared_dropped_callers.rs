@@ -12,7 +12,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::Poll;
 use std::time::Duration;
 
 use oob::provider::FromVerifiedSubject;
@@ -22,7 +21,7 @@ use oob::{CallbackBase, Manager, Outcome, PendingId};
 use oob_tests::postgres_server::{PostgresServer, fresh_schema, shared};
 use oob_tests::redis_cluster::{RedisCluster, key_slot};
 use oob_tests::redis_server::RedisServer;
-use oob_tests::{DeviceCode, spawn_wait, spec, user};
+use oob_tests::{DeviceCode, poll_once, spawn_wait, spec, user};
 
 /// Far below the re-reads the waiters would otherwise need (Redis: 30 s, Postgres: 10 s).
 const PROMPT: Duration = Duration::from_secs(5);
@@ -34,15 +33,6 @@ fn on<S: Store<DeviceCode>>(store: S) -> Manager<DeviceCode, S, FromVerifiedSubj
         .callback_base(CallbackBase::parse("https://ex.com").expect("base"))
         .clock(SystemClock)
         .build()
-}
-
-/// Polls `fut` exactly once.
-async fn poll_once<F: Future + ?Sized>(fut: &mut Pin<Box<F>>) {
-    std::future::poll_fn(|cx| {
-        let _ = fut.as_mut().poll(cx);
-        Poll::Ready(())
-    })
-    .await;
 }
 
 /// Waits until both stores have a waiter registered.

@@ -8,14 +8,13 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::Poll;
 use std::time::Duration;
 
 use oob::provider::FromVerifiedSubject;
 use oob::store::{DEFAULT_RETENTION, SqliteStore};
 use oob::{CallbackBase, Manager, Outcome};
 use oob_tests::sqlite_file::TempDb;
-use oob_tests::{DeviceCode, spawn_wait, spec, user};
+use oob_tests::{DeviceCode, poll_once, spawn_wait, spec, user};
 
 type M = Manager<DeviceCode, SqliteStore<DeviceCode>, FromVerifiedSubject>;
 
@@ -25,15 +24,6 @@ fn on(store: SqliteStore<DeviceCode>) -> M {
         .provider(FromVerifiedSubject)
         .callback_base(CallbackBase::parse("https://ex.com").expect("base"))
         .build()
-}
-
-/// Polls `fut` exactly once.
-async fn poll_once<F: Future + ?Sized>(fut: &mut Pin<Box<F>>) {
-    std::future::poll_fn(|cx| {
-        let _ = fut.as_mut().poll(cx);
-        Poll::Ready(())
-    })
-    .await;
 }
 
 /// How a test ends a pending: by id, or as the open pending.

@@ -15,7 +15,7 @@ use oob::store::sqlite::SqliteOptions;
 use oob::vault::{SqliteVault, Vault};
 use oob::{AnyPending, CallbackBase, Manager, OobPayload, Spec};
 use oob_tests::sqlite_file::TempDb;
-use oob_tests::{DeviceCode, ns, spec};
+use oob_tests::{DeviceCode, ns, poll_once, spec};
 
 fn manager<T>(store: SqliteStore<T>) -> Manager<T, SqliteStore<T>, FixedNamespace>
 where
@@ -87,12 +87,7 @@ async fn a_job_that_panics_fails_its_batch_and_the_store_goes_on() {
 
 /// Polls `fut` once (its job is queued), then drops it: a request that went away.
 async fn poll_once_then_drop(fut: impl Future) {
-    let mut fut = Box::pin(fut);
-    std::future::poll_fn(|cx| {
-        let _ = fut.as_mut().poll(cx);
-        std::task::Poll::Ready(())
-    })
-    .await;
+    poll_once(&mut Box::pin(fut)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

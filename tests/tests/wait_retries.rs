@@ -44,12 +44,19 @@ fn manager() -> (
     Manager<DeviceCode, Store_, FromVerifiedSubject>,
     Arc<AtomicBool>,
 ) {
+    manager_keeping(Duration::from_millis(200))
+}
+
+/// Like [`manager`], with a retention of `retention` (waiters re-read at half of it).
+fn manager_keeping(
+    retention: Duration,
+) -> (
+    Manager<DeviceCode, Store_, FromVerifiedSubject>,
+    Arc<AtomicBool>,
+) {
     let flaky = Flaky::default();
     let failing = flaky.failing.clone();
-    let store = Delegate::new(
-        MemoryStore::new().with_retention(Duration::from_millis(200)),
-        flaky,
-    );
+    let store = Delegate::new(MemoryStore::new().with_retention(retention), flaky);
     let m = Manager::builder()
         .store(store)
         .provider(FromVerifiedSubject)
@@ -118,17 +125,7 @@ async fn failures_that_last_end_a_wait_without_a_timeout() {
 /// when the cluster soak's load took 30 s instead of 4 (2026-12-07).
 #[tokio::test]
 async fn after_a_failed_read_a_lost_event_is_read_soon() {
-    let flaky = Flaky::default();
-    let failing = flaky.failing.clone();
-    let store = Delegate::new(
-        MemoryStore::new().with_retention(Duration::from_secs(60)),
-        flaky,
-    );
-    let m = Manager::builder()
-        .store(store)
-        .provider(FromVerifiedSubject)
-        .callback_base(CallbackBase::parse("https://ex.com").expect("base"))
-        .build();
+    let (m, failing) = manager_keeping(Duration::from_secs(60));
     let p = m.create(&user("a"), spec()).await.expect("create");
     let id = p.id();
     let waiting = spawn_wait(&m, id, Duration::from_secs(5));

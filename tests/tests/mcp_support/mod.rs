@@ -251,3 +251,43 @@ pub async fn only_pending(
 ) -> AnyPending<UpstreamToken> {
     h.tools.manager().get(id.parse().unwrap()).await.unwrap()
 }
+
+/// Params of a `tools/call` of `tool` with `args` (an object), carrying a retry's
+/// `requestState` and `inputResponses` when given.
+pub fn call_params(
+    tool: &str,
+    args: serde_json::Value,
+    state: Option<String>,
+    responses: Option<serde_json::Value>,
+) -> rmcp::model::CallToolRequestParams {
+    let mut p = rmcp::model::CallToolRequestParams::new(tool.to_owned())
+        .with_arguments(args.as_object().cloned().unwrap());
+    p.request_state = state;
+    p.input_responses = responses.map(|r| serde_json::from_value(r).unwrap());
+    p
+}
+
+/// The input requests (name, URL) and the state of an `input_required` answer.
+pub fn input_requests(response: rmcp::model::CallToolResponse) -> (Vec<(String, String)>, String) {
+    let CallToolResponse::InputRequired(r) = response else {
+        panic!("expected input_required, got {response:?}")
+    };
+    let v = serde_json::to_value(&r).unwrap();
+    let reqs = v["inputRequests"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, r)| (k.clone(), r["params"]["url"].as_str().unwrap().to_owned()))
+        .collect();
+    (reqs, v["requestState"].as_str().unwrap().to_owned())
+}
+
+/// The one input request of an `input_required` answer: its name, its pending's id (the
+/// URL's last segment), and the state.
+pub fn one_input(response: rmcp::model::CallToolResponse) -> (String, PendingId, String) {
+    let (mut reqs, state) = input_requests(response);
+    assert_eq!(reqs.len(), 1, "{reqs:?}");
+    let (name, url) = reqs.remove(0);
+    let id = url.rsplit('/').next().unwrap().parse().unwrap();
+    (name, id, state)
+}
