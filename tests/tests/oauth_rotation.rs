@@ -199,12 +199,14 @@ fn replica<V: Vault<TokenSet> + Clone>(
         .refresh_lease(Duration::from_secs(2))
 }
 
-fn uses(p: &Rotating) -> Vec<String> {
-    p.uses.lock().unwrap().clone()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refreshed_grant_is_stored_once_the_vault_recovers() {
+/// A provider whose tokens expire in a second, one replica on a [`Faulty`] vault, and
+/// alice's consent given: the provider (kept serving), the vault and the replica.
+async fn consented_on_a_faulty_vault() -> (
+    Arc<Rotating>,
+    FakeProvider,
+    Faulty,
+    OAuth<MemoryStore<oob::oauth::Consent>, FromVerifiedSubject, Faulty>,
+) {
     let p = Arc::new(Rotating::default());
     p.expires_in.store(1, Ordering::SeqCst);
     let mut op = FakeProvider::start(rotating(p.clone())).await;
@@ -212,6 +214,16 @@ async fn a_refreshed_grant_is_stored_once_the_vault_recovers() {
     let a = replica(&op, vault.clone());
     op.serve_callback(&a);
     op.consent(&a, "alice").await;
+    (p, op, vault, a)
+}
+
+fn uses(p: &Rotating) -> Vec<String> {
+    p.uses.lock().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refreshed_grant_is_stored_once_the_vault_recovers() {
+    let (p, _op, vault, a) = consented_on_a_faulty_vault().await;
     let alice = user("alice");
     // The vault fails the first write of the refreshed grant.
     *vault.fail_rt.lock().unwrap() = Some(("R2".into(), 2));
@@ -444,13 +456,7 @@ async fn revoke_waits_for_a_refresh_and_revokes_the_rotated_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refreshed_grant_written_with_a_failure_answer_is_read_back() {
-    let p = Arc::new(Rotating::default());
-    p.expires_in.store(1, Ordering::SeqCst);
-    let mut op = FakeProvider::start(rotating(p.clone())).await;
-    let vault = Faulty::new(MemoryVault::new());
-    let a = replica(&op, vault.clone());
-    op.serve_callback(&a);
-    op.consent(&a, "alice").await;
+    let (p, _op, vault, a) = consented_on_a_faulty_vault().await;
     // The vault stores the refreshed grant, then answers with a failure.
     *vault.write_then_fail_rt.lock().unwrap() = Some("R2".into());
     let alice = user("alice");
