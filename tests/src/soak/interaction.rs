@@ -77,7 +77,7 @@ pub async fn run<S, V>(
     let Some(open) = joined.into_open() else {
         return;
     };
-    let id = open.id();
+    let (id, created) = (open.id(), open.created_at());
     // A join may hand back an older open pending: time everything from the pending itself.
     let left = open
         .expires_at()
@@ -133,7 +133,7 @@ pub async fn run<S, V>(
         }
     };
     if won.is_none() {
-        won = settle(load, id, rng).await;
+        won = settle(load, id, created, rng).await;
     }
     let finished_at = Instant::now();
     check(load, id, won, finished_at, waiter, rng).await;
@@ -209,8 +209,15 @@ where
 }
 
 /// The driver's transition failed (a fault or a timeout): end the pending now, so its waiter
-/// is not left to the deadline; what the store already holds wins.
-async fn settle<S, V>(load: &Load<S, V>, id: PendingId, rng: &mut Rng) -> Option<Fate>
+/// is not left to the deadline; what the store already holds wins. A pending created less
+/// than the retention window ago cannot have been purged, so not finding it is an
+/// acknowledged create lost (it was retried for 30 s, and not counted, before).
+async fn settle<S, V>(
+    load: &Load<S, V>,
+    id: PendingId,
+    created: SystemTime,
+    rng: &mut Rng,
+) -> Option<Fate>
 where
     S: Store<DeviceCode> + Clone,
     V: Vault<String> + Clone,
@@ -225,6 +232,17 @@ where
             Ok(_) => return Some(Fate::Cancelled),
             Err(Some(Error::Finished { how, .. })) => return Some(finished_fate(how)),
             Err(Some(Error::Expired(_))) => return Some(Fate::Expired),
+            Err(Some(Error::NotFound(_))) => {
+                let age = SystemTime::now()
+                    .duration_since(created)
+                    .unwrap_or_default();
+                if age < RETENTION {
+                    load.counts.breach(Invariant::AckedLost, || {
+                        format!("{id}: created {age:?} ago, not found before any end")
+                    });
+                }
+                return None;
+            }
             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
