@@ -4,13 +4,23 @@
 #   .ci/mcp-interop.sh install   installs the pinned SDKs only (tests/mcp-interop/node with
 #                                `npm ci` from its package-lock.json; tests/mcp-interop/python/.venv
 #                                from requirements.txt), for a later `cargo test --workspace`
-#   .ci/mcp-interop.sh           installs them, then runs the SDK interop tests, the in-process
-#                                MCP tests (tests/tests/mcp_flows.rs, mcp_e2e.rs) and the
-#                                mcp_server example's selftest
-# With CI set, a missing Node or Python is a failure (and the tests fail rather than skip).
+#   .ci/mcp-interop.sh tests     runs the SDK interop tests, the in-process MCP tests
+#                                (tests/tests/mcp_flows.rs, mcp_e2e.rs) and the mcp_server
+#                                example's selftest, on SDKs installed before
+#   .ci/mcp-interop.sh           both
+# With CI set, Node and Python are installed from Debian when absent, and a Node older than
+# 20 is a failure (the tests fail rather than skip without them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. .ci/lib.sh
 dir=tests/mcp-interop
+mode="${1:-}"
+
+if [ "$mode" != tests ]; then
+if [ -n "${CI:-}" ]; then
+    need_node
+    need_python
+fi
 
 echo "== MCP interop: TypeScript SDKs (npm ci, $dir/node)"
 if command -v node >/dev/null && command -v npm >/dev/null; then
@@ -25,11 +35,9 @@ echo "== MCP interop: Python SDK (pip, $dir/python/.venv)"
 python=$(command -v python3 || true)
 if [ -n "$python" ]; then
     if [ ! -x "$dir/python/.venv/bin/python" ] && ! "$python" -m venv "$dir/python/.venv"; then
-        # Debian ships venv separately (python3-venv); install it, as .ci/run does redis-server.
+        # Debian ships venv separately (python3-venv).
         rm -rf "$dir/python/.venv"
-        sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
-        $sudo env DEBIAN_FRONTEND=noninteractive apt-get update
-        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv
+        apt_install python3-venv
         "$python" -m venv "$dir/python/.venv"
     fi
     "$dir/python/.venv/bin/pip" install -q --disable-pip-version-check -r "$dir/python/requirements.txt"
@@ -39,7 +47,9 @@ else
     echo "python3 not found: the Python interop tests will be skipped"
 fi
 
-[ "${1:-}" = install ] && exit 0
+fi
+
+[ "$mode" = install ] && exit 0
 
 echo "== MCP interop tests"
 start=$(date +%s)
