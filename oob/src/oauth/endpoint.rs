@@ -27,10 +27,12 @@ pub enum EndpointError {
     /// Any other unexpected answer (its text is not kept).
     #[error("the provider answered unexpectedly")]
     Unexpected,
-    /// A refresh got no answer before its lease (the time this replica alone may refresh)
-    /// was about to end; it was abandoned, so no answer can arrive after another replica
-    /// took over.
-    #[error("the provider did not answer within the refresh lease")]
+    /// No answer in time: a refresh got none before its lease (the time this replica alone
+    /// may refresh) was about to end, and was abandoned, so no answer can arrive after
+    /// another replica took over; or a code exchange got none within
+    /// [`EXCHANGE_TIMEOUT`](super::EXCHANGE_TIMEOUT), whatever the HTTP client's own
+    /// timeout.
+    #[error("the provider did not answer in time")]
     TimedOut,
 }
 

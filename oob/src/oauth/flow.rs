@@ -12,7 +12,7 @@ use oauth2::{
 use serde::{Deserialize, Serialize};
 
 use super::config::Provider;
-use super::endpoint::endpoint_error;
+use super::endpoint::{EndpointError, endpoint_error};
 use super::http_client::{Http, HttpError, default_client};
 use super::tokens::TokenSet;
 use crate::error::Error;
@@ -157,6 +157,13 @@ impl<S, P, V> OAuth<S, P, V> {
 /// it; a shorter lease would abandon every refresh before its answer).
 pub const MIN_REFRESH_LEASE: Duration = Duration::from_secs(1);
 
+/// The longest a callback waits for the provider to exchange its code for tokens (30
+/// seconds), whatever the HTTP client's own timeout: the consent's other callbacks wait
+/// for this one (one exchange per consent at a time), so an exchange that never ends would
+/// hold them all. Past it, [`EndpointError::TimedOut`](super::EndpointError::TimedOut), and
+/// the page asks the user to try again.
+pub const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The longest [refresh lease](OAuth::refresh_lease): a day (a refresh is one request; a
 /// replica that stops mid-refresh holds up the others for the lease).
 pub const MAX_REFRESH_LEASE: Duration = Duration::from_secs(24 * 60 * 60);
@@ -230,8 +237,9 @@ where
     }
 
     /// Token requests through this client (it should not follow redirects). A refresh
-    /// request is cut off before the [refresh lease](Self::refresh_lease) ends, whatever the
-    /// client's own timeout.
+    /// request is cut off before the [refresh lease](Self::refresh_lease) ends, and a code
+    /// exchange after [`EXCHANGE_TIMEOUT`], whatever the client's own timeout; an answer
+    /// over [`MAX_RESPONSE_BODY`](super::MAX_RESPONSE_BODY) is refused unread.
     #[must_use]
     pub fn http_client(self, client: reqwest::Client) -> Self {
         self.with(|i| i.http = client)
@@ -335,14 +343,16 @@ where
     ) -> Result<Pending<Consent, Completed>, FinishError> {
         let verifier = PkceCodeVerifier::new(open.data().pkce_verifier.clone());
         let http = Http(&self.inner.http);
-        let r = self
+        let exchange = self
             .inner
             .provider
             .client
             .exchange_code(AuthorizationCode::new(code))
             .set_pkce_verifier(verifier)
-            .request_async(&http)
+            .request_async(&http);
+        let r = tokio::time::timeout(EXCHANGE_TIMEOUT, exchange)
             .await
+            .map_err(|_| FinishError::Provider(provider_error(EndpointError::TimedOut)))?
             .map_err(|e| {
                 if is_rejected_grant(&e) {
                     FinishError::Rejected

@@ -6,7 +6,7 @@ use oauth2::{RefreshToken, StandardRevocableToken, TokenResponse};
 
 use super::endpoint::{EndpointError, endpoint_error};
 use super::flow::{OAuth, OAuthError, is_rejected_grant, provider_error, scopes_of};
-use super::http_client::Http;
+use super::http_client::{Http, MAX_RESPONSE_BODY, read_capped};
 use super::tokens::{AccessToken, TokenSet};
 use crate::provider::NamespaceProvider;
 use crate::store::Store;
@@ -256,7 +256,9 @@ where
             let status = res.status().as_u16();
             if !res.status().is_success() {
                 // Only the error code: the body may echo the token sent.
-                let body = res.bytes().await.unwrap_or_default();
+                let body = read_capped(res, MAX_RESPONSE_BODY)
+                    .await
+                    .unwrap_or_default();
                 let body = serde_json::from_slice(&body).unwrap_or_default();
                 let code = EndpointError::error_code(&body);
                 return Err(provider_error(RevocationRefused(status, code)));
@@ -276,6 +278,8 @@ where
         oauth2::RequestTokenError::Request(super::http_client::HttpError::Request(e)) => {
             !(e.is_connect() || e.is_builder())
         }
+        // The provider answered (it may have rotated the refresh token), unreadably.
+        oauth2::RequestTokenError::Request(super::http_client::HttpError::TooLarge { .. }) => true,
         _ => false,
     }
 }

@@ -12,6 +12,36 @@ pub enum HttpError {
     /// The response could not be rebuilt.
     #[error("the provider's response could not be read")]
     Response(#[from] http::Error),
+    /// The response's body is longer than [`MAX_RESPONSE_BODY`]: not read further.
+    #[error("the provider's response is over {limit} bytes")]
+    TooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+}
+
+/// The most of a provider's answer that is read (1 MiB): a token answer is a few kilobytes,
+/// and a provider (or whatever answers in its place) streaming more would otherwise be held
+/// in memory whole, at every callback and refresh.
+pub const MAX_RESPONSE_BODY: usize = 1 << 20;
+
+/// `response`'s body, up to `limit` bytes; [`HttpError::TooLarge`] past it.
+pub(crate) async fn read_capped(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, HttpError> {
+    let too_large = HttpError::TooLarge { limit };
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(too_large);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            return Err(too_large);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// The service's client as an `oauth2` HTTP client (one boxed future per token request).
@@ -43,10 +73,8 @@ async fn send(
         .await?;
     let status = response.status();
     let headers = response.headers().clone();
-    let body = response.bytes().await?;
-    let mut out = http::Response::builder()
-        .status(status)
-        .body(body.to_vec())?;
+    let body = read_capped(response, MAX_RESPONSE_BODY).await?;
+    let mut out = http::Response::builder().status(status).body(body)?;
     *out.headers_mut() = headers;
     Ok(out)
 }

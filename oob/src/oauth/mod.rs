@@ -31,6 +31,8 @@ mod tokens;
 
 pub use config::{Provider, ProviderConfigError};
 pub use endpoint::EndpointError;
-pub use flow::{Consent, MAX_REFRESH_LEASE, MIN_REFRESH_LEASE, OAuth, OAuthError};
-pub use http_client::HttpError;
+pub use flow::{
+    Consent, EXCHANGE_TIMEOUT, MAX_REFRESH_LEASE, MIN_REFRESH_LEASE, OAuth, OAuthError,
+};
+pub use http_client::{HttpError, MAX_RESPONSE_BODY};
 pub use tokens::{AccessToken, TokenSet};
