@@ -29,6 +29,13 @@ use std::time::Duration;
 /// `KIND` must be unique among the payload types that share a store's backend (a SQLite
 /// file, a Postgres schema, a Redis prefix): records are found by id and kind, so two types
 /// of one kind read each other's records. `oauth_consent` is taken by `oob::oauth`.
+///
+/// The durable stores keep a payload as JSON (`serde_json`), so a payload must read back
+/// what it wrote: a float that is NaN or infinite is written as `null`, and a value nested
+/// deeper than 128 levels does not read back. The memory store keeps the value itself and
+/// never meets this; the durable stores accept the create and answer
+/// [`StoreError::Decode`](crate::store::StoreError::Decode) when they read it (test a new
+/// payload type on the store you deploy).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an oob payload type",
     label = "`{Self}` does not implement `OobPayload`",

@@ -71,6 +71,7 @@ macro_rules! store_conformance {
             create_or_join_joins_the_same_key_only,
             create_or_join_joins_the_earliest_deadline,
             decline_cooldown_answers_then_lapses,
+            declines_from_a_clock_ahead_follow_the_rules,
             capacity_per_namespace_leaves_store_unchanged,
             capacity_total_leaves_store_unchanged,
             expired_pendings_do_not_count_against_capacity,

@@ -226,7 +226,8 @@ where
     }
 
     /// The open pendings of the verified caller of `cx` (through the provider, like
-    /// [`caller`](Self::caller)).
+    /// [`caller`](Self::caller)), in no particular order (each store has its own: sort
+    /// them, e.g. by [`Pending::created_at`], to show them).
     pub async fn list<C: ?Sized>(&self, cx: &C) -> Result<Vec<Pending<T, Open>>, Error>
     where
         P: NamespaceProvider<C>,

@@ -14,9 +14,11 @@
 //!   expired at that instant for every purpose (reads, transitions, dedup, capacity). The
 //!   `now` is the calling manager's: replicas whose clocks differ may see one record open
 //!   and expired at once, and a store that closes expired records (SQLite and Postgres at a
-//!   bound, the memory store at a namespace bound) makes the first closing call's view
+//!   bound; the memory store at a namespace bound, in a transition that finds the record
+//!   expired, and in a dedup lookup that meets it) makes the first closing call's view
 //!   final for everyone, where the Redis store and the memory store's total count go by
-//!   each call's own clock. Keep replicas' clocks in step (NTP); no store promises more.
+//!   each call's own clock: after a clock stepped back, a record one store still reads open
+//!   another reads expired. Keep replicas' clocks in step (NTP); no store promises more.
 //! - **Dedup**: a create with [`Dedup::Join`](super::Dedup::Join) joins an open, unexpired
 //!   record of the same namespace with the same alias and resource (of several, which plain
 //!   creates can make, the one with the earliest deadline: [`joined_before`]); failing that,
@@ -72,14 +74,15 @@ pub fn joinable(state: RecordState, expires_at: Timestamp, now: Timestamp) -> bo
 }
 
 /// When a record in `state` was declined, if it was and its cooldown has not lapsed at
-/// `now` (a decline answers while `declined_at + cooldown > now`).
+/// `now` (a decline answers while `declined_at + cooldown > now`). A zero cooldown never
+/// answers, also for a decline stamped after `now` by a clock ahead of this one.
 #[must_use]
 pub fn cooling(state: RecordState, cooldown: Duration, now: Timestamp) -> Option<Timestamp> {
     match state {
         RecordState::Cancelled {
             at,
             reason: CancelReason::Declined,
-        } if at.saturating_add(cooldown) > now => Some(at),
+        } if !cooldown.is_zero() && at.saturating_add(cooldown) > now => Some(at),
         _ => None,
     }
 }
@@ -337,6 +340,11 @@ mod tests {
         );
         assert_eq!(
             cooling(declined(T), cd, Timestamp::from_millis(10_005)),
+            None
+        );
+        // A zero cooldown never answers, also for a decline stamped after now.
+        assert_eq!(
+            cooling(declined(T), Duration::ZERO, Timestamp::from_millis(9_999)),
             None
         );
         let mut pick = LatestDecline::default();

@@ -272,7 +272,7 @@ pub trait Store<T>: Send + Sync + 'static {
         now: Timestamp,
     ) -> impl Future<Output = Result<Record<T>, TransitionError>> + Send;
 
-    /// The open, unexpired records of the scope's namespace.
+    /// The open, unexpired records of the scope's namespace, in any order.
     fn list_namespace(
         &self,
         namespace: NamespaceScope<'_>,

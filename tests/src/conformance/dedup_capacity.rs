@@ -147,6 +147,57 @@ pub async fn decline_cooldown_answers_then_lapses<S: Store<DeviceCode> + Clone>(
     ));
 }
 
+/// Declines stamped by a clock ahead of the creating call's (another replica's, or this one
+/// before NTP stepped it back): a zero cooldown never answers, and with a cooldown the
+/// latest decline by its time answers, whichever was written last.
+pub async fn declines_from_a_clock_ahead_follow_the_rules<S: Store<DeviceCode> + Clone>(store: S) {
+    let step = Duration::from_millis(100);
+    let (m, clock) = manager_on(store.clone(), Opts::default());
+    let p = m
+        .create(&user("a"), spec().alias("k"))
+        .await
+        .expect("create");
+    clock.advance(step);
+    m.decline(p).await.expect("decline");
+    clock.back(step);
+    assert!(
+        matches!(
+            m.create_or_join(&user("a"), spec().alias("k")).await,
+            Ok(Joined::Created(_))
+        ),
+        "a zero cooldown: no decline answers"
+    );
+
+    let (m, clock) = manager_on(
+        store,
+        Opts {
+            cooldown: Duration::from_millis(500),
+            ..Opts::default()
+        },
+    );
+    let later = m
+        .create(&user("b"), spec().alias("k"))
+        .await
+        .expect("create");
+    let earlier = m
+        .create(&user("b"), spec().alias("k"))
+        .await
+        .expect("create");
+    let later_id = later.id();
+    clock.advance(step);
+    m.decline(later).await.expect("decline at +100 ms");
+    clock.back(step);
+    m.decline(earlier)
+        .await
+        .expect("decline at +0, written last");
+    // +550 ms: the decline at +0 has lapsed, the one at +100 ms still answers.
+    clock.advance(Duration::from_millis(550));
+    match m.create_or_join(&user("b"), spec().alias("k")).await {
+        Ok(Joined::Declined(d)) => assert_eq!(d.id(), later_id, "the latest by time"),
+        other => panic!("expected the decline at +100 ms, got {other:?}"),
+    }
+}
+
 /// The per-namespace bound refuses and leaves the store unchanged; other namespaces and
 /// finished pendings are unaffected.
 pub async fn capacity_per_namespace_leaves_store_unchanged<S: Store<DeviceCode> + Clone>(store: S) {

@@ -34,7 +34,9 @@
 //! `ZRANGEBYSCORE … LIMIT 0 1` and `HGETALL` of what it finds, dropping the finished ids it
 //! meets, and at most a `GET` and `HMGET` of the latest decline; one `ZCOUNT` per bound,
 //! and only at a bound a look at up to min(bound + 1, 256) of its lowest-scored entries
-//! plus the finished ones it moves out of the count (see `create.lua`);
+//! plus the finished ones it moves out of the count (see `create.lua`: so a bound above
+//! 256 may count, until this call's clock passes its finish time, a record finished by a
+//! clock ahead of this one, and refuse a create the other stores accept);
 //! the `HSET` and two more `ZADD`s). A complete or cancel of a record this store created
 //! lately is one short script (`finish.lua`: an `HMGET` of two short fields, whether the
 //! record exists and whether it finished, then only for an open record the finish marker,

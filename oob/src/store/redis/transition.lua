@@ -14,8 +14,9 @@
 --
 -- Touches, besides the declared keys: P n:namespace (the record re-scored by its finish
 -- time, as in P all), and for a decline P x:key (the latest decline of the key, for the
--- cooldown): keys named by the record's fields, so they are not in KEYS (they share the
--- store's hash tag, so its slot). No scan: every command is O(1) or O(log n).
+-- cooldown) and the record it names (P p:id, its marker read): keys named by the record's
+-- fields, so they are not in KEYS (they share the store's hash tag, so its slot). No scan:
+-- every command is O(1) or O(log n).
 -- The finish time is this call's `now`: on a replica whose clock is ahead it scores after
 -- another replica's `now`, so there ZCOUNT (now, +inf) still counts it; a create at a
 -- bound discounts such entries (see `create.lua`, which also says what the scores mean).
@@ -47,7 +48,14 @@ redis.call('HSET', KEYS[1], 'f', ARGV[2] .. ARGV[1], 'w', ARGV[9])
 redis.call('ZADD', p .. 'n:' .. f[3], ARGV[1], ARGV[6])
 redis.call('ZADD', KEYS[2], ARGV[1], ARGV[6])
 if ARGV[2] == 'd' then
-  redis.call('SET', p .. 'x:' .. f[4], ARGV[6], 'PXAT', ARGV[8])
+  -- The key's latest decline by its time, not by which was written last: a decline stamped
+  -- later (by a clock ahead of this one) stays, with its own expiry.
+  local latest = p .. 'x:' .. f[4]
+  local prev = redis.call('GET', latest)
+  local at = prev and redis.call('HGET', p .. 'p:' .. prev, 'f')
+  if not (at and string.find(at, '^d%d+$') and tonumber(string.sub(at, 2)) > tonumber(ARGV[1])) then
+    redis.call('SET', latest, ARGV[6], 'PXAT', ARGV[8])
+  end
 end
 if ARGV[4] == '1' then redis.call('PUBLISH', ARGV[5], ARGV[6]) end
 return {'ok', f[3], f[5], f[2], f[6], f[7], f[8], f[9]}
