@@ -789,7 +789,7 @@ async fn mcp_types_print_neither_secret_nor_namespace() {
     leaks.debug("UrlElicitation", &elicitation);
     leaks.debug(
         "UrlElicitationRequired",
-        &UrlElicitationRequired::new([elicitation]),
+        &UrlElicitationRequired::new(elicitation),
     );
     let asked = InputRequired::for_pendings(
         &keys,

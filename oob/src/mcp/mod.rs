@@ -41,7 +41,7 @@
 //! // What the client declared in `initialize`.
 //! let modes = ElicitationModes::from_capabilities(&json!({"elicitation": {"url": {}}}));
 //! let elicitation = UrlElicitation::new(&open, "Please provide your API key.", modes)?;
-//! let error = UrlElicitationRequired::new([elicitation]).to_error_value();
+//! let error = UrlElicitationRequired::new(elicitation).to_error_value();
 //! assert_eq!(error["code"], -32042);
 //! assert_eq!(error["data"]["elicitations"][0]["elicitationId"], open.id().to_string());
 //! # Ok(()) }

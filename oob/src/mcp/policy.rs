@@ -59,6 +59,10 @@ pub enum PolicyError {
     /// More pendings than one `requestState` holds ([`MAX_IDS`](crate::mcp::MAX_IDS)).
     #[error("more pendings than one request state holds")]
     TooManyPendings,
+    /// Two input requests of one result share a name: the client would see one of them,
+    /// and the state would name a pending nobody is asked about.
+    #[error("two input requests share a name")]
+    DuplicateName,
 }
 
 /// The callback URL of `pending` for a client with these elicitation modes: refused when the

@@ -1,7 +1,7 @@
 //! Revision 2025-11-25: URL-mode `elicitation/create`, the `-32042` error and the
 //! completion notification, with the pending id as the `elicitationId`.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::capability::ElicitationModes;
@@ -11,8 +11,10 @@ use crate::pending::Pending;
 use crate::state::{Completed, Open};
 
 /// The params of a URL-mode `elicitation/create` request (2025-11-25) for an open pending:
-/// `{"mode":"url","elicitationId":<pending id>,"url":<callback URL>,"message":...}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `{"mode":"url","elicitationId":<pending id>,"url":<callback URL>,"message":...}`. Only
+/// [`new`](Self::new) makes one (it is not `Deserialize`), so every one went through the
+/// client's declared modes and the URL policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "mode", rename = "url", rename_all = "camelCase")]
 pub struct UrlElicitation {
     elicitation_id: String,
@@ -90,13 +92,26 @@ impl UrlElicitationRequired {
     /// The default error message.
     pub const MESSAGE: &'static str = "This request requires more information.";
 
-    /// The error for these elicitations.
+    /// The error for `first` (the spec sends `-32042` only when an elicitation is needed, so
+    /// there is no empty one); add more with [`and`](Self::and).
+    ///
+    /// ```compile_fail
+    /// // No elicitation, no error: `new` takes one.
+    /// let error = oob::mcp::UrlElicitationRequired::new([]);
+    /// ```
     #[must_use]
-    pub fn new(elicitations: impl IntoIterator<Item = UrlElicitation>) -> Self {
+    pub fn new(first: UrlElicitation) -> Self {
         Self {
             message: Self::MESSAGE.to_owned(),
-            elicitations: elicitations.into_iter().collect(),
+            elicitations: vec![first],
         }
+    }
+
+    /// Adds `another` elicitation the request waits for.
+    #[must_use]
+    pub fn and(mut self, another: UrlElicitation) -> Self {
+        self.elicitations.push(another);
+        self
     }
 
     /// Replaces the error message.
@@ -147,8 +162,9 @@ impl UrlElicitationRequired {
 }
 
 /// The `notifications/elicitation/complete` notification (2025-11-25) for a completed
-/// pending, sent to the client that started the elicitation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// pending, sent to the client that started the elicitation. Only [`new`](Self::new) makes
+/// one (it is not `Deserialize`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ElicitationComplete {
     elicitation_id: String,
@@ -217,10 +233,8 @@ mod tests {
                    "params":{"mode":"url","elicitationId":id,"url":url,
                              "message":"Please provide your API key to continue."}})
         );
-        // The serde form is the same as the params, and parses back.
+        // The serde form is the same as the params.
         assert_eq!(serde_json::to_value(&e).unwrap(), e.to_params_value());
-        let back: UrlElicitation = serde_json::from_value(e.to_params_value()).unwrap();
-        assert_eq!(back, e);
     }
 
     #[tokio::test]
@@ -253,7 +267,7 @@ mod tests {
         let b = m.create(&(), Spec::new(ApiKey).alias("b")).await.unwrap();
         let ea = UrlElicitation::new(&a, "Key for A", URL).unwrap();
         let eb = UrlElicitation::new(&b, "Key for B", URL).unwrap();
-        let err = UrlElicitationRequired::new([ea.clone(), eb.clone()]);
+        let err = UrlElicitationRequired::new(ea.clone()).and(eb.clone());
         assert_eq!(
             err.to_error_value(),
             json!({"code":-32042,"message":"This request requires more information.",
@@ -261,7 +275,7 @@ mod tests {
                        {"mode":"url","elicitationId":a.id().to_string(),"url":a.callback_url(),"message":"Key for A"},
                        {"mode":"url","elicitationId":b.id().to_string(),"url":b.callback_url(),"message":"Key for B"}]}})
         );
-        let one = UrlElicitationRequired::new([ea]).with_message("Need a key.");
+        let one = UrlElicitationRequired::new(ea).with_message("Need a key.");
         assert_eq!(one.code(), -32042);
         assert_eq!(one.to_error_value()["message"], "Need a key.");
         assert_eq!(one.elicitations().len(), 1);

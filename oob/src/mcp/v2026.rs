@@ -86,7 +86,8 @@ impl InputRequired {
 
     /// Asks the user, through URL mode, to act on each `(name, pending, message)`, with a
     /// `requestState` sealed by `keys` for `binding` and the pendings' ids. Each pending
-    /// must belong to the binding's namespace ([`PolicyError::ForeignPending`]).
+    /// must belong to the binding's namespace ([`PolicyError::ForeignPending`]), and each
+    /// name be given once ([`PolicyError::DuplicateName`]).
     pub fn for_pendings<'p, T: 'p>(
         keys: &StateKeys,
         binding: &Binding<'_>,
@@ -116,6 +117,9 @@ impl InputRequired {
             // A state of more ids would not open again.
             if ids.len() > crate::mcp::MAX_IDS {
                 return Err(PolicyError::TooManyPendings.into());
+            }
+            if result.requests.contains_key(&name) {
+                return Err(PolicyError::DuplicateName.into());
             }
             result = result.with_request(name, InputRequest::url(pending, message, modes)?);
         }
@@ -317,6 +321,25 @@ mod tests {
         // One more is refused when asking, not when the retry comes back.
         let over = InputRequired::for_pendings(&keys, &b, URL, now, asks(open.len()));
         assert_eq!(over, Err(McpError::Policy(PolicyError::TooManyPendings)));
+    }
+
+    #[tokio::test]
+    async fn two_requests_with_one_name_are_refused() {
+        let m = manager_for();
+        let alice = Namespace::new("alice").unwrap();
+        let subject = VerifiedSubject::new(alice.clone());
+        let a = m.create(&subject, Spec::new(ApiKey)).await.unwrap();
+        let b = m.create(&subject, Spec::new(ApiKey)).await.unwrap();
+        let keys = StateKeys::new([3u8; 32]).unwrap();
+        let bind = Binding::new(&alice, "tools/call", &json!({}));
+        let asks = [
+            ("gh".to_owned(), &a, "m".to_owned()),
+            ("gh".to_owned(), &b, "m".to_owned()),
+        ];
+        // Before, the client saw one request while the state named both pendings, so every
+        // retry found the other open and asked again.
+        let r = InputRequired::for_pendings(&keys, &bind, URL, SystemTime::now(), asks);
+        assert_eq!(r, Err(McpError::Policy(PolicyError::DuplicateName)));
     }
 
     #[tokio::test]

@@ -91,9 +91,9 @@ where
         }
         self.sessions
             .spawn_notifier(&self.manager, ctx, session, id, self.notify_within);
-        Err(url_elicitation_required(&UrlElicitationRequired::new([
+        Err(url_elicitation_required(&UrlElicitationRequired::new(
             elicitation,
-        ])))
+        )))
     }
 
     /// Ends `open` as the user answered (declined or cancelled), and says so to the model.
