@@ -66,26 +66,51 @@ impl OidcProvider {
             .env("ACCESS_TTL", access_ttl.as_secs().max(1).to_string())
             .current_dir(dir())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("start node");
+        // Both outputs are read on threads of their own for as long as the process lives (so
+        // a later write never meets a closed pipe); the wait for `ready` has a deadline even
+        // when the process prints nothing, and a failure shows what it printed on stderr.
         let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                // After the start nobody listens: the output is only drained.
+                let _ = tx.send(line);
+            }
+        });
+        let errors = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let kept = errors.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut kept = kept
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if kept.len() < 8_192 {
+                    kept.push_str(&line);
+                    kept.push('\n');
+                }
+            }
+        });
         let deadline = Instant::now() + Duration::from_secs(20);
-        let mut lines = BufReader::new(stdout).lines();
         let issuer = loop {
-            match lines.next() {
-                Some(Ok(line)) if line.starts_with("ready ") => {
+            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(line) if line.starts_with("ready ") => {
                     break line["ready ".len()..].to_owned();
                 }
-                Some(Ok(_)) if Instant::now() < deadline => {}
-                other => {
+                Ok(_) => {}
+                Err(e) => {
                     let _ = child.kill();
-                    panic!("oidc-provider did not start: {other:?}");
+                    let _ = child.wait();
+                    let errors = errors
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    panic!("oidc-provider did not start within 20 s ({e}); its stderr:\n{errors}");
                 }
             }
         };
-        // Keep reading its output, so a later write never meets a closed pipe.
-        std::thread::spawn(move || lines.for_each(drop));
         Some(Self { child, issuer })
     }
 

@@ -151,13 +151,17 @@ impl RedisServer {
 
     fn wait_ready(&self) {
         let start = Instant::now();
+        // Ours, not another test's server that took the port between `free_port` and the
+        // bind: it works in this server's own directory.
+        let dir = std::fs::canonicalize(&self.dir).unwrap_or_else(|_| self.dir.clone());
         loop {
-            if ping(self.port) {
+            if serves_from(self.port, &dir.display().to_string()) {
                 return;
             }
             assert!(
                 start.elapsed() < READY_WITHIN,
-                "redis-server on port {} did not answer PING (log: {})",
+                "redis-server on port {} did not answer from its directory (another server \
+                 may hold the port; log: {})",
                 self.port,
                 self.dir.join("redis.log").display()
             );
@@ -248,16 +252,19 @@ fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
-fn ping(port: u16) -> bool {
+/// Whether the server on `port` answers `PING` (so it has loaded its data) and works in
+/// `dir` (`CONFIG GET dir`).
+fn serves_from(port: u16, dir: &str) -> bool {
     let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
         return false;
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
-    if s.write_all(b"PING\r\n").is_err() {
+    if s.write_all(b"PING\r\nCONFIG GET dir\r\n").is_err() {
         return false;
     }
-    let mut buf = [0u8; 7];
-    s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+    let want = format!("+PONG\r\n*2\r\n$3\r\ndir\r\n${}\r\n{dir}\r\n", dir.len());
+    let mut reply = vec![0u8; want.len()];
+    s.read_exact(&mut reply).is_ok() && reply == want.as_bytes()
 }
 
 /// Every key under `prefix`, sorted (`KEYS`: for tests only).

@@ -251,6 +251,19 @@ pub(crate) async fn run(
         status.success(),
         "{sdk:?} {rev:?} {scenario}: {status}; {events:#?}"
     );
+    // The revision the test means is the one the SDK and the server agreed on.
+    let connected = events
+        .iter()
+        .find(|e| e["event"] == "connected")
+        .unwrap_or_else(|| panic!("{sdk:?} {rev:?} {scenario}: no connected event"));
+    let wanted = match rev {
+        Rev::V2025 => "2025-11-25",
+        Rev::V2026 => "2026-07-28",
+    };
+    assert_eq!(
+        connected["protocolVersion"], wanted,
+        "{sdk:?} {rev:?} {scenario}: negotiated {connected}"
+    );
     Run { events }
 }
 
