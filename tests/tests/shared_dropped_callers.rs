@@ -64,7 +64,7 @@ async fn redis_pair(
 }
 
 /// Redis, zero retention (the scripts publish nothing: the caller wakes the waiters): the
-/// caller of `complete_id` (the short script of the replica that created the pending, and
+/// caller of `complete` (the short script of the replica that created the pending, and
 /// the other's), `cancel` and `decline` goes away after its script ran.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_zero_retention_a_dropped_caller_still_wakes_both_replicas() {
@@ -88,8 +88,9 @@ async fn redis_zero_retention_a_dropped_caller_still_wakes_both_replicas() {
             3 => Box::pin(async move {
                 let _ = who.decline(p).await;
             }),
+            // A completion of the pending read (`complete_id` reads the record first).
             _ => Box::pin(async move {
-                let _ = who.complete_id(id).await;
+                let _ = who.complete(p).await;
             }),
         };
         poll_once(&mut fut).await;

@@ -25,6 +25,9 @@ where
         consumed: Option<Namespace>,
         expect: Option<&Namespace>,
     ) -> Result<Pending<T, Cancelled>, Error> {
+        if consumed.is_none() {
+            self.check_decodes(id).await?;
+        }
         let record = observed(
             self.inner.store.name(),
             "cancel",

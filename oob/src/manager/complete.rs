@@ -123,6 +123,9 @@ where
         expect: Option<&Namespace>,
         wake: Wake,
     ) -> Result<Record<T>, Error> {
+        if consumed.is_none() {
+            self.check_decodes(id).await?;
+        }
         let record = observed(
             self.inner.store.name(),
             "complete",
@@ -242,13 +245,14 @@ where
     /// # A payload this version cannot read
     /// When this version of `T` cannot decode what another version stored under the same
     /// kind (a field added without a default, mid rolling deploy), the answer is
-    /// [`StoreError::Decode`](crate::store::StoreError::Decode). The memory and SQLite
-    /// stores check before they write, so the pending stays open for a version that reads
-    /// it; the Postgres store, and the Redis store for a record another replica created,
-    /// decode what the transition returns, so there the pending is finished and nobody won
-    /// it. [`complete`](Self::complete) with a pending this manager
-    /// read never meets that (reading it decoded it); keep payload changes readable by
-    /// both versions (`#[serde(default)]`) or give the new shape a new kind.
+    /// [`StoreError::Decode`](crate::store::StoreError::Decode) and the pending stays open
+    /// for a version that reads it: the memory and SQLite stores check inside the
+    /// transition, and on the others the manager reads the record first (one more round
+    /// trip for a transition by id; see
+    /// [`Store::decodes_before_writing`](crate::store::Store::decodes_before_writing)).
+    /// [`complete`](Self::complete) with a pending this manager read needs no check
+    /// (reading it decoded it). Keep payload changes readable by both versions
+    /// (`#[serde(default)]`) or give the new shape a new kind.
     pub async fn complete_id(&self, id: PendingId) -> Result<Pending<T, Completed>, Error> {
         let record = self.complete_inner(id, None, None, Wake::Now).await?;
         self.completed_pending(record)

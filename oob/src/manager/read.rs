@@ -8,7 +8,7 @@ use crate::id::PendingId;
 use crate::payload::OobPayload;
 use crate::pending::{AnyPending, Pending};
 use crate::state::Open;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 use super::instrument::observed;
 
@@ -46,6 +46,28 @@ where
         )
         .await?;
         self.open_pending(record.ok_or(Error::NotFound(id))?)
+    }
+
+    /// Before a transition by id alone, whose payload this manager has not read: on a store
+    /// that does not check it inside the transition
+    /// ([`Store::decodes_before_writing`]), reads the record, so that a payload this
+    /// version of `T` cannot decode answers [`StoreError::Decode`] and finishes nothing
+    /// (before, Postgres and Redis finished the pending and then failed: nobody won it).
+    /// Any other answer leaves the transition to decide.
+    pub(super) async fn check_decodes(&self, id: PendingId) -> Result<(), Error> {
+        if self.inner.store.decodes_before_writing() {
+            return Ok(());
+        }
+        let read = observed(
+            self.inner.store.name(),
+            "get",
+            self.inner.store.get(id, self.now()),
+        )
+        .await;
+        match read {
+            Err(e @ StoreError::Decode(_)) => Err(e.into()),
+            _ => Ok(()),
+        }
     }
 
     /// The open pendings of `token`'s namespace.

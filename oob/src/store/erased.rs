@@ -44,6 +44,9 @@ pub trait DynStore<T>: Send + Sync + 'static {
     /// [`Store::retention`].
     fn retention(&self) -> std::time::Duration;
 
+    /// [`Store::decodes_before_writing`].
+    fn decodes_before_writing(&self) -> bool;
+
     /// [`Store::create`].
     fn create<'a>(
         &'a self,
@@ -108,6 +111,10 @@ impl<T: 'static, S: Store<T>> DynStore<T> for S {
 
     fn retention(&self) -> std::time::Duration {
         Store::retention(self)
+    }
+
+    fn decodes_before_writing(&self) -> bool {
+        Store::decodes_before_writing(self)
     }
 
     fn create<'a>(
@@ -211,6 +218,10 @@ impl<T: Send + Sync + 'static> Store<T> for BoxStore<T> {
 
     fn retention(&self) -> std::time::Duration {
         self.0.retention()
+    }
+
+    fn decodes_before_writing(&self) -> bool {
+        self.0.decodes_before_writing()
     }
 
     async fn create(

@@ -231,6 +231,17 @@ pub trait Store<T>: Send + Sync + 'static {
     /// forgotten, never guessed.
     fn retention(&self) -> Duration;
 
+    /// Whether a transition checks that the record's payload decodes as `T` before it
+    /// writes, so that a version of `T` that cannot read it finishes nothing (`true` for
+    /// the memory store, which keeps values, and SQLite, which decodes inside its
+    /// transaction). When `false` (the default), the manager reads the record first for a
+    /// transition by id alone (`complete_id`, `complete_in`, `cancel_id`), whose payload it
+    /// has not read, and answers [`StoreError::Decode`] without a transition; a pending it
+    /// read needs no check.
+    fn decodes_before_writing(&self) -> bool {
+        false
+    }
+
     /// Inserts a copy of a new open record, atomically checking `limits` and applying
     /// `dedup`. Only the manager makes a [`NewRecord`], so nothing else inserts records.
     fn create(

@@ -70,16 +70,18 @@ async fn calls_arriving_together_share_a_statement() {
         let m = m.clone();
         creates.spawn(async move { m.create(&Some(user(&format!("n{i}"))), spec()).await });
     }
-    let mut ids = Vec::new();
+    let (mut ids, mut opens) = (Vec::new(), Vec::new());
     while let Some(done) = creates.join_next().await {
-        ids.push(done.expect("join").expect("create").id());
+        let open = done.expect("join").expect("create");
+        ids.push(open.id());
+        opens.push(open);
     }
     let created = writers(&store, "pendings").await;
     assert!(created < 4, "{created} transactions for {N} creates");
     let mut completes = JoinSet::new();
-    for id in ids.clone() {
+    for open in opens {
         let m = m.clone();
-        completes.spawn(async move { m.complete_id(id).await });
+        completes.spawn(async move { m.complete(open).await });
     }
     while let Some(done) = completes.join_next().await {
         done.expect("join").expect("complete");

@@ -191,6 +191,10 @@ impl<T> Store<T> for MemoryStore<T>
 where
     T: Send + Sync + 'static,
 {
+    fn decodes_before_writing(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "memory"
     }

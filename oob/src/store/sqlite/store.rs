@@ -153,6 +153,10 @@ impl<T> Store<T> for SqliteStore<T>
 where
     T: OobPayload + Serialize + DeserializeOwned + Send + Sync + 'static,
 {
+    fn decodes_before_writing(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "sqlite"
     }

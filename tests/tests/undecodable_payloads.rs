@@ -1,0 +1,130 @@
+//! A transition by id alone, through a version of the payload type that cannot read what
+//! another version stored under the same kind (mid rolling deploy), finishes nothing on
+//! every durable store: it answers the decode error and the pending stays open for a
+//! version that reads it. Before, Postgres and Redis (for a record another replica created)
+//! finished the pending and then failed to decode it: the completer got an error and no
+//! capability, the persist step never ran, and waiters were told it completed (found in
+//! review; SQLite already checked inside its transaction).
+//!
+//! Redis and Postgres run when their servers are installed (with `CI` set, a missing server
+//! is a failure).
+
+use std::time::Duration;
+
+use oob::provider::FromVerifiedSubject;
+use oob::state::CancelReason;
+use oob::store::{PostgresStore, RedisStore, SqliteStore, Store, StoreError};
+use oob::{AnyPending, CallbackBase, Error, Manager, OobPayload, PendingId, Spec};
+use oob_tests::postgres_server::{PostgresServer, fresh_schema};
+use oob_tests::redis_server::RedisServer;
+use oob_tests::user;
+
+/// The newer version: `x` may be missing (stored as `null`).
+#[derive(Debug, Clone, OobPayload, serde::Serialize, serde::Deserialize)]
+#[oob(kind = "versioned", route = "/oob/versioned/{id}")]
+struct Lenient {
+    x: Option<f64>,
+}
+
+/// The older version of the same kind: `x` must be a number.
+#[derive(Debug, Clone, OobPayload, serde::Serialize, serde::Deserialize)]
+#[oob(kind = "versioned", route = "/oob/versioned/{id}")]
+struct Strict {
+    x: f64,
+}
+
+fn manager<T: OobPayload + Clone + Send + Sync + 'static, S: Store<T>>(
+    store: S,
+) -> Manager<T, S, FromVerifiedSubject> {
+    Manager::builder()
+        .store(store)
+        .provider(FromVerifiedSubject)
+        .callback_base(CallbackBase::parse("https://ex.com").expect("base"))
+        .build()
+}
+
+fn is_decode<T: std::fmt::Debug>(r: &Result<T, Error>) -> bool {
+    matches!(r, Err(Error::Store(StoreError::Decode(_))))
+}
+
+async fn nothing_finishes_unread<L: Store<Lenient>, S: Store<Strict>>(lenient: L, strict: S) {
+    let (new, old) = (manager(lenient), manager(strict));
+    let open = new
+        .create(&user("a"), Spec::new(Lenient { x: None }))
+        .await
+        .expect("create");
+    let id: PendingId = open.id();
+    let state = async || match new.get(id).await.expect("get") {
+        AnyPending::Open(_) => "open",
+        AnyPending::Completed(_) => "completed",
+        AnyPending::Cancelled(_) => "cancelled",
+        _ => "other",
+    };
+    let r = old.complete_id(id).await;
+    assert!(is_decode(&r), "{r:?}");
+    assert_eq!(state().await, "open", "a complete_id that cannot read it");
+    let ns = oob::Namespace::new("a").expect("namespace");
+    let r = old.complete_in(id, &ns).await;
+    assert!(is_decode(&r), "{r:?}");
+    let r = old.cancel_id(id, CancelReason::Declined, None).await;
+    assert!(is_decode(&r), "{r:?}");
+    assert_eq!(state().await, "open", "a decline that cannot read it");
+    // The version that reads it finishes it.
+    new.complete(open).await.expect("complete");
+    assert_eq!(state().await, "completed");
+}
+
+#[tokio::test]
+async fn sqlite_a_version_that_cannot_read_the_payload_finishes_nothing() {
+    let path = std::env::temp_dir().join(format!("oob-versions-{}.db", PendingId::random()));
+    let lenient = SqliteStore::<Lenient>::open(&path).expect("open");
+    let strict = SqliteStore::<Strict>::open(&path).expect("open again");
+    nothing_finishes_unread(lenient, strict).await;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut f = path.clone().into_os_string();
+        f.push(suffix);
+        let _ = std::fs::remove_file(f);
+    }
+}
+
+#[tokio::test]
+async fn redis_a_version_that_cannot_read_the_payload_finishes_nothing() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let client = redis::Client::open(server.url()).expect("client");
+    let lenient = RedisStore::<Lenient>::builder(client.clone())
+        .prefix("versions:")
+        .connect()
+        .await
+        .expect("connect");
+    // Another replica: it did not create the record, so it holds no copy of it.
+    let strict = RedisStore::<Strict>::builder(client)
+        .prefix("versions:")
+        .connect()
+        .await
+        .expect("connect");
+    nothing_finishes_unread(lenient, strict).await;
+}
+
+#[tokio::test]
+async fn postgres_a_version_that_cannot_read_the_payload_finishes_nothing() {
+    let Some(server) = PostgresServer::start() else {
+        return;
+    };
+    let pool = server.pool(4).await;
+    let schema = fresh_schema();
+    let lenient = PostgresStore::<Lenient>::builder(pool.clone())
+        .schema(&schema)
+        .retention(Duration::from_secs(300))
+        .build()
+        .await
+        .expect("build");
+    let strict = PostgresStore::<Strict>::builder(pool)
+        .schema(&schema)
+        .build()
+        .await
+        .expect("build");
+    lenient.migrate().await.expect("migrate");
+    nothing_finishes_unread(lenient, strict).await;
+}
