@@ -330,3 +330,44 @@ async fn a_completion_applied_but_failed_asks_for_a_new_link() {
         "{page}"
     );
 }
+
+/// A link whose path or query does not parse (a duplicate `state`, a path that is not
+/// UTF-8) is answered by the consent pages' own 400, with their headers (`no-store`), not
+/// by axum's plain-text rejection (found in review).
+#[tokio::test]
+async fn a_link_that_does_not_parse_gets_the_pages_own_answer() {
+    let fake = FakeProvider::start(echo_token_endpoint()).await;
+    let f = flow(&fake, "a", MemoryStore::new());
+    let router = f.router();
+    let p = consent(&f, "alice").await;
+    let state = state_of(&f, &p);
+    let start = p.callback_url().replace(&p.id().to_string(), "%FF");
+    let start = start
+        .find("/oob/")
+        .map(|i| start[i..].to_owned())
+        .expect("a path");
+    for uri in [
+        format!("{}?code=c&state={state}&state={state}", callback(&f)),
+        start,
+    ] {
+        let mut req = Request::get(uri.as_str())
+            .body(Body::empty())
+            .expect("request");
+        req.extensions_mut().insert(user("alice"));
+        let res: Response = router.clone().oneshot(req).await.expect("response");
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{uri}");
+        assert_eq!(
+            res.headers()
+                .get(header::CACHE_CONTROL)
+                .map(|v| v.as_bytes()),
+            Some(&b"no-store"[..]),
+            "{uri}"
+        );
+        let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        let page = String::from_utf8_lossy(&body);
+        assert!(page.contains("Link not valid"), "{uri}: {page}");
+    }
+    assert!(is_open(&f, p.id()).await, "the consent stays open");
+}

@@ -130,6 +130,20 @@ where
     }
 }
 
+/// A link whose path or query does not parse (a duplicate `state`, bytes that are not
+/// UTF-8): the same headers as every page, and nothing of the request in it.
+pub(super) fn malformed() -> Response {
+    tagged(
+        page(
+            StatusCode::BAD_REQUEST,
+            "Link not valid",
+            "This link is not valid. Ask your assistant for a new one.",
+            None,
+        ),
+        RejectionKind::MalformedId,
+    )
+}
+
 pub(super) fn unknown() -> Response {
     tagged(
         page(

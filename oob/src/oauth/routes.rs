@@ -2,12 +2,13 @@
 //! on one router ([`OAuth::router_all`]), whose consents all share `Consent::ROUTE`.
 
 use axum::Router;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::flow::{Consent, OAuth};
-use super::pages::{Callback, unknown};
+use super::pages::{Callback, malformed, unknown};
 use super::tokens::TokenSet;
 use crate::http::{BrowserUser, ExtensionUser, RejectionKind};
 use crate::namespace::Namespace;
@@ -80,27 +81,37 @@ where
         let start = flows.clone();
         let mut router = Router::new().route(
             <Consent as crate::OobPayload>::ROUTE,
-            get(move |Path(id): Path<String>, parts: http::request::Parts| {
-                let flows = start.clone();
-                async move {
-                    match U::identify(&parts).await {
-                        Ok(user) => {
-                            let user = user.map(|u| u.namespace().clone());
-                            start_any(&flows, &id, user.as_ref()).await
+            get(
+                move |id: Result<Path<String>, PathRejection>, parts: http::request::Parts| {
+                    let flows = start.clone();
+                    async move {
+                        // axum's own rejection would answer its text, without the pages' headers.
+                        let Ok(Path(id)) = id else {
+                            return malformed();
+                        };
+                        match U::identify(&parts).await {
+                            Ok(user) => {
+                                let user = user.map(|u| u.namespace().clone());
+                                start_any(&flows, &id, user.as_ref()).await
+                            }
+                            Err(rejection) => rejection.into_response(),
                         }
-                        Err(rejection) => rejection.into_response(),
                     }
-                }
-            }),
+                },
+            ),
         );
         for flow in flows.iter() {
             let oauth = flow.clone();
             router = router.route(
                 &flow.inner.provider.redirect_path,
                 get(
-                    move |Query(q): Query<Callback>, parts: http::request::Parts| {
+                    move |q: Result<Query<Callback>, QueryRejection>,
+                          parts: http::request::Parts| {
                         let oauth = oauth.clone();
                         async move {
+                            let Ok(Query(q)) = q else {
+                                return malformed();
+                            };
                             match U::identify(&parts).await {
                                 Ok(user) => {
                                     let user = user.map(|u| u.namespace().clone());
