@@ -15,6 +15,10 @@ cd "$(dirname "$0")/.."
 . .ci/lib.sh
 dir=tests/mcp-interop
 mode="${1:-}"
+case "$mode" in
+    "" | install | tests) ;;
+    *) echo "usage: $0 [install|tests]"; exit 2 ;;
+esac
 
 if [ "$mode" != tests ]; then
 if [ -n "${CI:-}" ]; then

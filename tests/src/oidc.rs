@@ -83,7 +83,7 @@ impl OidcProvider {
         });
         let errors = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
         let kept = errors.clone();
-        std::thread::spawn(move || {
+        let stderr_reader = std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 let mut kept = kept
                     .lock()
@@ -100,14 +100,20 @@ impl OidcProvider {
                 Ok(line) if line.starts_with("ready ") => {
                     break line["ready ".len()..].to_owned();
                 }
-                Ok(_) => {}
-                Err(e) => {
+                Ok(_) if Instant::now() < deadline => {}
+                other => {
                     let _ = child.kill();
                     let _ = child.wait();
+                    // Its stderr ends with it (it starts no other process): all of it is read.
+                    let _ = stderr_reader.join();
                     let errors = errors
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    panic!("oidc-provider did not start within 20 s ({e}); its stderr:\n{errors}");
+                    let why = match other {
+                        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => "exited",
+                        _ => "printed no `ready` within 20 s",
+                    };
+                    panic!("oidc-provider {why}; its stderr:\n{errors}");
                 }
             }
         };

@@ -249,10 +249,12 @@ where
     /// for a version that reads it: the memory and SQLite stores check inside the
     /// transition, and on the others the manager reads the record first (one more round
     /// trip for a transition by id; see
-    /// [`Store::decodes_before_writing`](crate::store::Store::decodes_before_writing)).
+    /// [`Store::decodes_before_writing`]).
     /// [`complete`](Self::complete) with a pending this manager read needs no check
-    /// (reading it decoded it). Keep payload changes readable by both versions
-    /// (`#[serde(default)]`) or give the new shape a new kind.
+    /// (reading it decoded it). On those other stores the decode error comes first, also
+    /// for a pending already finished or in another namespace (SQLite answers
+    /// [`Error::Finished`] or [`Error::NamespaceMismatch`] there). Keep payload changes
+    /// readable by both versions (`#[serde(default)]`) or give the new shape a new kind.
     pub async fn complete_id(&self, id: PendingId) -> Result<Pending<T, Completed>, Error> {
         let record = self.complete_inner(id, None, None, Wake::Now).await?;
         self.completed_pending(record)

@@ -74,15 +74,16 @@ pub fn joinable(state: RecordState, expires_at: Timestamp, now: Timestamp) -> bo
 }
 
 /// When a record in `state` was declined, if it was and its cooldown has not lapsed at
-/// `now` (a decline answers while `declined_at + cooldown > now`). A zero cooldown never
-/// answers, also for a decline stamped after `now` by a clock ahead of this one.
+/// `now` (a decline answers while `declined_at + cooldown > now`). A cooldown under a
+/// millisecond (the stores' resolution) is none: it never answers, also for a decline
+/// stamped after `now` by a clock ahead of this one.
 #[must_use]
 pub fn cooling(state: RecordState, cooldown: Duration, now: Timestamp) -> Option<Timestamp> {
     match state {
         RecordState::Cancelled {
             at,
             reason: CancelReason::Declined,
-        } if !cooldown.is_zero() && at.saturating_add(cooldown) > now => Some(at),
+        } if cooldown.as_millis() > 0 && at.saturating_add(cooldown) > now => Some(at),
         _ => None,
     }
 }
@@ -342,11 +343,14 @@ mod tests {
             cooling(declined(T), cd, Timestamp::from_millis(10_005)),
             None
         );
-        // A zero cooldown never answers, also for a decline stamped after now.
-        assert_eq!(
-            cooling(declined(T), Duration::ZERO, Timestamp::from_millis(9_999)),
-            None
-        );
+        // A zero (or under a millisecond) cooldown never answers, also for a decline
+        // stamped after now.
+        for none in [Duration::ZERO, Duration::from_micros(999)] {
+            assert_eq!(
+                cooling(declined(T), none, Timestamp::from_millis(9_999)),
+                None
+            );
+        }
         let mut pick = LatestDecline::default();
         pick.offer(T, 'a');
         pick.offer(Timestamp::from_millis(10_001), 'b');

@@ -152,21 +152,30 @@ pub async fn decline_cooldown_answers_then_lapses<S: Store<DeviceCode> + Clone>(
 /// latest decline by its time answers, whichever was written last.
 pub async fn declines_from_a_clock_ahead_follow_the_rules<S: Store<DeviceCode> + Clone>(store: S) {
     let step = Duration::from_millis(100);
-    let (m, clock) = manager_on(store.clone(), Opts::default());
-    let p = m
-        .create(&user("a"), spec().alias("k"))
-        .await
-        .expect("create");
-    clock.advance(step);
-    m.decline(p).await.expect("decline");
-    clock.back(step);
-    assert!(
-        matches!(
-            m.create_or_join(&user("a"), spec().alias("k")).await,
-            Ok(Joined::Created(_))
-        ),
-        "a zero cooldown: no decline answers"
-    );
+    // No cooldown: zero, or under the stores' millisecond.
+    for (who, cooldown) in [("a", Duration::ZERO), ("c", Duration::from_micros(500))] {
+        let (m, clock) = manager_on(
+            store.clone(),
+            Opts {
+                cooldown,
+                ..Opts::default()
+            },
+        );
+        let p = m
+            .create(&user(who), spec().alias("k"))
+            .await
+            .expect("create");
+        clock.advance(step);
+        m.decline(p).await.expect("decline");
+        clock.back(step);
+        assert!(
+            matches!(
+                m.create_or_join(&user(who), spec().alias("k")).await,
+                Ok(Joined::Created(_))
+            ),
+            "a cooldown of {cooldown:?}: no decline answers"
+        );
+    }
 
     let (m, clock) = manager_on(
         store,

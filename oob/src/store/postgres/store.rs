@@ -47,9 +47,11 @@ where
             total: i64::try_from(limits.total).ok(),
             dedup: match dedup {
                 Dedup::Never => None,
-                // A zero cooldown: no decline answers (none finished after the latest
-                // time; `lifecycle::cooling`), also one stamped after `now`.
-                Dedup::Join { decline_cooldown } if decline_cooldown.is_zero() => Some(i64::MAX),
+                // No cooldown (under a millisecond): no decline answers (none finished
+                // after the latest time; `lifecycle::cooling`), also one stamped after `now`.
+                Dedup::Join { decline_cooldown } if decline_cooldown.as_millis() == 0 => {
+                    Some(i64::MAX)
+                }
                 // A decline answers while in its cooldown and still readable.
                 Dedup::Join { decline_cooldown } => Some(
                     now_ms
