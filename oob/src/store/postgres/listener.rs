@@ -18,8 +18,12 @@
 //! event's; only when it holds no row at all (the finishing call removed it) do they get the
 //! event's row. Roles that can connect are trusted not to race a real zero-retention
 //! completion with a forged one (see SECURITY.md). At most `CONFIRMS` (4) such reads run at
-//! once; an event beyond them only makes the waiters re-read, so a flood of events cannot
-//! take the service pool's connections.
+//! once, so a flood of events cannot take the service pool's connections: the listener
+//! waits for one to end before it takes the next event (the next notifications wait in its
+//! connection). An event's row is the only copy of a record its completion removed, so it
+//! is never turned into a bare wake-up for want of a read (a burst of completions on
+//! another replica answered most of their waiters `Removed`); a read that fails is tried
+//! again ([`CONFIRM_TRIES`]) before the waiters are only made to re-read.
 //!
 //! The listener holds one connection of its own, made with the options of the service's
 //! pool (so it does not take a connection from that pool for ever). When the connection is
@@ -54,6 +58,13 @@ pub(crate) const SWEEP: Duration = Duration::from_secs(10);
 /// The most checks of event rows ([`confirm`]) that run at once, each on a connection of
 /// the service's pool.
 pub(crate) const CONFIRMS: usize = 4;
+
+/// How often a check of an event's row is tried, and the pause before each retry.
+pub(crate) const CONFIRM_TRIES: [Duration; 3] = [
+    Duration::ZERO,
+    Duration::from_millis(100),
+    Duration::from_millis(500),
+];
 
 /// The first and the longest pause between reconnection attempts.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(50), Duration::from_secs(2));
@@ -170,17 +181,15 @@ async fn run<T: DeserializeOwned + Send + Sync + 'static>(
                     Ok(Some(n)) => {
                         let event = on_event(&notifier, n.payload(), check.rows, &mut pieces);
                         if let Some((id, row)) = event {
-                            match confirms.clone().try_acquire_owned() {
-                                Ok(permit) => {
-                                    let (reader, check) = (reader.clone(), check.clone());
-                                    let notifier = notifier.clone();
-                                    tokio::spawn(async move {
-                                        confirm(reader, check, notifier, id, row).await;
-                                        drop(permit);
-                                    });
-                                }
-                                // Enough checks running: its waiters re-read instead.
-                                Err(_) => notifier.notify(id),
+                            // At most `CONFIRMS` at once: wait for one to end (the semaphore
+                            // is never closed).
+                            if let Ok(permit) = confirms.clone().acquire_owned().await {
+                                let (reader, check) = (reader.clone(), check.clone());
+                                let notifier = notifier.clone();
+                                tokio::spawn(async move {
+                                    confirm(reader, check, notifier, id, row).await;
+                                    drop(permit);
+                                });
                             }
                         }
                     }
@@ -244,7 +253,8 @@ pub(crate) fn on_event<T: DeserializeOwned>(
 
 /// Hands the waiters of `id` the database's row when it holds the record finished, the
 /// event's row only when it holds no row at all (the finishing call removed it); while it
-/// holds the record open they only re-read. A failed read also only makes them re-read.
+/// holds the record open they only re-read. A read that fails [`CONFIRM_TRIES`] times also
+/// only makes them re-read.
 async fn confirm<T: DeserializeOwned>(
     reader: PgPool,
     check: Arc<Check>,
@@ -252,11 +262,18 @@ async fn confirm<T: DeserializeOwned>(
     id: PendingId,
     row: Row,
 ) {
-    let held = sqlx::query(sqlx::AssertSqlSafe(check.row.as_str()))
-        .bind(id.to_string())
-        .bind(check.kind)
-        .fetch_optional(&reader)
-        .await;
+    let mut held = Err(sqlx::Error::PoolClosed);
+    for pause in CONFIRM_TRIES {
+        tokio::time::sleep(pause).await;
+        held = sqlx::query(sqlx::AssertSqlSafe(check.row.as_str()))
+            .bind(id.to_string())
+            .bind(check.kind)
+            .fetch_optional(&reader)
+            .await;
+        if held.is_ok() {
+            break;
+        }
+    }
     let chosen = match held {
         // No row of this kind: the event's row, if it is of this kind (another kind's
         // record with this id is not this store's to hand out; its waiters re-read).

@@ -1,0 +1,73 @@
+//! Postgres with zero retention: a completion removes its row, so the event is the only copy
+//! of the outcome for other replicas' waiters. A burst of completions on one replica tells
+//! every waiter on the other one the outcome. Before, the listener checked at most four
+//! event rows at once and turned the rest into bare wake-ups, whose re-read found no row:
+//! 30 of 40 waiters answered `Removed` for pendings that had completed (found in review).
+//!
+//! Runs when Postgres is installed (with `CI` set, a missing server is a failure).
+
+use std::time::Duration;
+
+use oob::provider::FromVerifiedSubject;
+use oob::store::PostgresStore;
+use oob::time::SystemClock;
+use oob::{CallbackBase, Manager, Outcome};
+use oob_tests::postgres_server::{PostgresServer, fresh_schema, shared};
+use oob_tests::{DeviceCode, spawn_wait, spec, user};
+
+const BURST: usize = 40;
+
+fn on(
+    store: PostgresStore<DeviceCode>,
+) -> Manager<DeviceCode, PostgresStore<DeviceCode>, FromVerifiedSubject> {
+    Manager::builder()
+        .store(store)
+        .provider(FromVerifiedSubject)
+        .callback_base(CallbackBase::parse("https://ex.com").expect("base"))
+        .clock(SystemClock)
+        .max_open_per_namespace(10_000)
+        .build()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zero_retention_a_burst_of_completions_reaches_every_waiter_of_another_replica() {
+    let Some(server) = shared() else {
+        return;
+    };
+    let schema = fresh_schema();
+    let a = on(PostgresServer::store(&server.pool(8).await, &schema, Duration::ZERO).await);
+    let b = on(PostgresServer::store(&server.pool(8).await, &schema, Duration::ZERO).await);
+    let mut opens = Vec::new();
+    for _ in 0..BURST {
+        opens.push(a.create(&user("w"), spec()).await.expect("create"));
+    }
+    let waiters: Vec<_> = opens
+        .iter()
+        .map(|p| spawn_wait(&b, p.id(), Duration::from_secs(30)))
+        .collect();
+    let start = std::time::Instant::now();
+    while b.store().watched() < BURST {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the waiters never registered"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut completes = tokio::task::JoinSet::new();
+    for p in opens {
+        let a = a.clone();
+        completes.spawn(async move { a.complete(p).await.map(|_| ()) });
+    }
+    while let Some(done) = completes.join_next().await {
+        done.expect("join").expect("complete");
+    }
+    let mut told = Vec::new();
+    for w in waiters {
+        told.push(w.await.expect("join").expect("wait"));
+    }
+    let completed = told
+        .iter()
+        .filter(|o| matches!(o, Outcome::Completed(_)))
+        .count();
+    assert_eq!(completed, BURST, "{told:?}");
+}
