@@ -36,7 +36,8 @@ enum Refresh {
     Forever,
     /// A 400 whose description and URI echo the refresh token.
     Echo,
-    /// A 400 whose `error` code itself carries the refresh token.
+    /// A 400 whose `error` code is the refresh token itself (in the codes' alphabet: before,
+    /// any such code was kept and logged).
     EchoInTheCode,
 }
 
@@ -86,7 +87,7 @@ async fn provider(code_expires_in: u64, refresh: Refresh) -> Op {
                         ),
                         Refresh::EchoInTheCode => json(
                             StatusCode::BAD_REQUEST,
-                            format!(r#"{{"error":"bad {SECRET}"}}"#),
+                            format!(r#"{{"error":"{SECRET}"}}"#),
                         ),
                     }
                 }

@@ -36,26 +36,50 @@ pub enum EndpointError {
     TimedOut,
 }
 
-impl EndpointError {
-    /// The longest `error` code kept from a provider's error response.
-    pub(crate) const MAX_ERROR_CODE_LEN: usize = 64;
+/// The `error` codes kept from a provider's answer: those the OAuth RFCs register for the
+/// token, authorization, revocation and device endpoints (RFC 6749 §4.1.2.1 and §5.2,
+/// RFC 7009, RFC 8628, RFC 8707), OpenID Connect's, and the ones GitHub answers instead of
+/// `invalid_grant`. Any other code may be the provider echoing what it was sent (a code, a
+/// verifier or a refresh token are made of the same letters), so it is not kept.
+const KNOWN_CODES: &[&str] = &[
+    "access_denied",
+    "account_selection_required",
+    "authorization_pending",
+    "bad_refresh_token",
+    "bad_verification_code",
+    "consent_required",
+    "expired_token",
+    "incorrect_client_credentials",
+    "interaction_required",
+    "invalid_client",
+    "invalid_grant",
+    "invalid_request",
+    "invalid_scope",
+    "invalid_target",
+    "invalid_token",
+    "login_required",
+    "redirect_uri_mismatch",
+    "server_error",
+    "slow_down",
+    "temporarily_unavailable",
+    "unauthorized_client",
+    "unsupported_grant_type",
+    "unsupported_response_type",
+    "unsupported_token_type",
+];
 
+impl EndpointError {
     /// The `error` code of an OAuth error response (RFC 6749 §5.2), as kept in
-    /// [`Refused`](Self::Refused): a code of at most
-    /// [`MAX_ERROR_CODE_LEN`](Self::MAX_ERROR_CODE_LEN) letters, digits, `_`, `.` or `-`
-    /// (every code the RFCs define is one), else `unrecognised`, so that no other text of
-    /// the provider's reaches an error message or a log.
+    /// [`Refused`](Self::Refused): one of the registered codes (and GitHub's), else
+    /// `unrecognised`, so that no other text of the provider's reaches an error message or
+    /// a log (a provider echoing the request puts a credential there in the codes'
+    /// alphabet).
     #[must_use]
     pub(crate) fn error_code(response: &serde_json::Value) -> String {
         response
             .get("error")
             .and_then(serde_json::Value::as_str)
-            .filter(|c| {
-                !c.is_empty()
-                    && c.len() <= Self::MAX_ERROR_CODE_LEN
-                    && c.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
-            })
+            .filter(|c| KNOWN_CODES.contains(c))
             .unwrap_or("unrecognised")
             .to_owned()
     }
@@ -95,7 +119,7 @@ mod tests {
 
     const SECRET: &str = "rt-SECRET-1";
 
-    /// `error_code` keeps a code of the RFCs' alphabet and nothing else.
+    /// `error_code` keeps a registered code and nothing else.
     #[test]
     fn an_error_code_is_kept_only_when_it_is_one() {
         let code = |v: serde_json::Value| EndpointError::error_code(&v);
@@ -109,6 +133,10 @@ mod tests {
         );
         for odd in [
             serde_json::json!({"error": format!("x {SECRET}")}),
+            // Credentials in the codes' alphabet: a PKCE verifier, an authorization code.
+            serde_json::json!({"error": "sIlnq_bV0rGpCuM_2XMfDuH9UUL468xDiep5D6w0smc"}),
+            serde_json::json!({"error": "CODECANARY77"}),
+            serde_json::json!({"error": "custom_provider_code"}),
             serde_json::json!({"error": "a".repeat(65)}),
             serde_json::json!({"error": ""}),
             serde_json::json!({"error": 7}),
