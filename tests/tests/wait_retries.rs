@@ -152,3 +152,63 @@ async fn after_a_failed_read_a_lost_event_is_read_soon() {
     let outcome = waiting.await.expect("join").expect("wait");
     assert!(matches!(outcome, Outcome::Completed(_)), "{outcome:?}");
 }
+
+/// A waiter that first read the pending completed while its result was being persisted
+/// (`complete_with`'s persist step still running) rides out failing re-reads too, and gets
+/// `Completed` once the step ends. Before, only a waiter that had read the pending open
+/// retried: one failed read ended this one with the store's error (found in review).
+#[tokio::test]
+async fn a_waiter_of_a_completion_being_persisted_rides_out_failing_re_reads() {
+    let (m, failing) = manager();
+    let p = m.create(&user("a"), spec()).await.expect("create");
+    let id = p.id();
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let completing = tokio::spawn({
+        let m = m.clone();
+        async move {
+            m.complete_with(p, async move |_t| {
+                let _ = released.await;
+                Ok::<_, std::io::Error>(())
+            })
+            .await
+        }
+    });
+    while !matches!(m.get(id).await, Ok(oob::AnyPending::Completed(_))) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let waiting = spawn_wait(&m, id, Duration::from_secs(10));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    failing.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    failing.store(false, Ordering::SeqCst);
+    let _ = release.send(());
+    completing.await.expect("join").expect("complete_with");
+    let outcome = waiting.await.expect("join").expect("the wait goes on");
+    assert!(matches!(outcome, Outcome::Completed(_)), "{outcome:?}");
+}
+
+/// A wait that times out while a completion's persist step still runs answers `Completed`
+/// (the pending is completed; what the step writes may not be there yet), not `TimedOut`,
+/// which says the pending is still open (found in review).
+#[tokio::test]
+async fn a_wait_that_times_out_during_a_persist_step_answers_completed() {
+    let (m, _failing) = manager_keeping(Duration::from_secs(300));
+    let p = m.create(&user("a"), spec()).await.expect("create");
+    let id = p.id();
+    let completing = tokio::spawn({
+        let m = m.clone();
+        async move {
+            m.complete_with(p, async move |_t| {
+                std::future::pending::<()>().await;
+                Ok::<_, std::io::Error>(())
+            })
+            .await
+        }
+    });
+    while !matches!(m.get(id).await, Ok(oob::AnyPending::Completed(_))) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let outcome = m.wait(id, Duration::from_millis(200)).await.expect("wait");
+    assert!(matches!(outcome, Outcome::Completed(_)), "{outcome:?}");
+    completing.abort();
+}

@@ -95,6 +95,11 @@ where
     /// after the pending finished gets its outcome while the store retains it. Dropping
     /// the future leaves nothing behind.
     ///
+    /// A completion this process is still persisting (`complete_with`'s persist step) is
+    /// answered once the step ends, so that what it wrote can be read; a timeout that comes
+    /// first answers `Completed` all the same (the step may still be writing), never
+    /// `TimedOut`, which means the pending is still open.
+    ///
     /// # Errors
     /// The store failed at the first read (or the record is not this manager's to read:
     /// [`Error::NotFound`], [`Error::StoreContract`]). A later read that fails (a shared
@@ -124,6 +129,8 @@ where
         )
         .await?;
         let mut last_open: Option<Record<T>> = None;
+        // Whether a read succeeded: a later failing one is retried (see below).
+        let mut read_once = false;
         let mut pause = REREAD_RETRY_MIN;
         let mut failing_since: Option<tokio::time::Instant> = None;
         let mut shaky_until: Option<tokio::time::Instant> = None;
@@ -139,15 +146,16 @@ where
                 Ok(read) => {
                     pause = REREAD_RETRY_MIN;
                     failing_since = None;
+                    read_once = true;
                     read
                 }
-                // A re-read of a pending read open before that fails (a shared store's
-                // failover, a lost connection) is tried again, for at most
-                // `REREAD_RETRY_FOR` and until the timeout, which then answers with the
-                // failure: the outcome may still come. The first read's failure is the
-                // answer.
+                // A re-read that fails (a shared store's failover, a lost connection; also
+                // after a read that found the pending completed while its result was being
+                // persisted) is tried again, for at most `REREAD_RETRY_FOR` and until the
+                // timeout, which then answers with the failure: the outcome may still come.
+                // The first read's failure is the answer.
                 Err(e)
-                    if last_open.is_some()
+                    if read_once
                         && failing_since
                             .get_or_insert_with(tokio::time::Instant::now)
                             .elapsed()
@@ -156,7 +164,7 @@ where
                     shaky_until = Some(tokio::time::Instant::now() + SHAKY_FOR);
                     tokio::select! {
                         event = sub.changed() => {
-                            if let Some(done) = self.carried(event) {
+                            if let Some(done) = self.carried(event, last_open.as_ref()) {
                                 return done;
                             }
                         }
@@ -173,7 +181,7 @@ where
                 // Removed at completion (zero retention) between subscribing and reading:
                 // the event carries the outcome.
                 None => {
-                    if let Some(done) = self.carried(sub.try_changed()) {
+                    if let Some(done) = self.carried(sub.try_changed(), last_open.as_ref()) {
                         return done;
                     }
                 }
@@ -190,12 +198,16 @@ where
                 // the result can be read.
                 tokio::select! {
                     event = sub.changed() => {
-                        if let Some(done) = self.carried(event) {
+                        if let Some(done) = self.carried(event, last_open.as_ref()) {
                             return done;
                         }
                     }
                     () = tokio::time::sleep(SETTLE_RECHECK) => {}
-                    () = sleep_until(until) => return Ok(Outcome::TimedOut),
+                    // Out of time while the result is still being persisted: the outcome
+                    // read, not `TimedOut` (which says the pending is still open).
+                    () = sleep_until(until) => {
+                        return Ok(read.map_or(Outcome::TimedOut, |r| self.outcome(r)));
+                    }
                 }
                 continue;
             }
@@ -231,7 +243,7 @@ where
             };
             tokio::select! {
                 event = sub.changed() => {
-                    if let Some(done) = self.carried(event) {
+                    if let Some(done) = self.carried(event, last_open.as_ref()) {
                         return done;
                     }
                 }
@@ -242,12 +254,16 @@ where
     }
 
     /// The outcome a change event carries, if it carries the record finished (checked as
-    /// every record this manager reads is).
+    /// every record this manager reads is) in the namespace of the record last read open,
+    /// when there was one (an event of another namespace only makes the waiter re-read).
     fn carried(
         &self,
         event: Option<std::sync::Arc<Record<T>>>,
+        last_open: Option<&Record<T>>,
     ) -> Option<Result<Outcome<T>, Error>> {
-        let r = event.filter(|r| !r.state.is_open())?;
+        let r = event.filter(|r| {
+            !r.state.is_open() && last_open.is_none_or(|o| o.namespace == r.namespace)
+        })?;
         Some(self.bound(&r).map(|()| self.outcome(Record::clone(&r))))
     }
 
