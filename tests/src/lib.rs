@@ -111,6 +111,21 @@ pub fn manager_with(store: MemoryStore<DeviceCode>) -> TestManager {
         .build()
 }
 
+/// A manager of any payload type over any store, namespaces from verified subjects (for
+/// tests that put two payload types on one backend).
+#[must_use]
+pub fn manager_of<T, S>(store: S) -> Manager<T, S, FromVerifiedSubject>
+where
+    T: oob::OobPayload + Clone + Send + Sync + 'static,
+    S: oob::store::Store<T>,
+{
+    Manager::builder()
+        .store(store)
+        .provider(FromVerifiedSubject)
+        .callback_base(CallbackBase::parse("https://ex.com").expect("valid base"))
+        .build()
+}
+
 /// A single-user manager (fixed namespace `local`).
 #[must_use]
 pub fn fixed_manager() -> Manager<DeviceCode, MemoryStore<DeviceCode>, FixedNamespace> {

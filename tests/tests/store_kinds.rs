@@ -7,13 +7,13 @@
 
 use std::time::Duration;
 
-use oob::provider::FromVerifiedSubject;
 use oob::state::CancelReason;
 use oob::store::{PostgresStore, RedisStore, SqliteStore, Store};
-use oob::{CallbackBase, Error, Joined, Manager, OobPayload, PendingId, Spec};
+use oob::{Error, Joined, OobPayload, PendingId, Spec};
 use oob_tests::postgres_server::{PostgresServer, fresh_schema};
 use oob_tests::redis_server::RedisServer;
-use oob_tests::{DeviceCode, spec, user};
+use oob_tests::sqlite_file::TempDb;
+use oob_tests::{DeviceCode, manager_of, spec, user};
 
 /// The same fields as [`DeviceCode`], another kind.
 #[derive(Debug, Clone, PartialEq, Eq, OobPayload, serde::Serialize, serde::Deserialize)]
@@ -24,22 +24,12 @@ struct OtherCode {
     message: String,
 }
 
-fn manager<T: OobPayload + Clone + Send + Sync + 'static, S: Store<T>>(
-    store: S,
-) -> Manager<T, S, FromVerifiedSubject> {
-    Manager::builder()
-        .store(store)
-        .provider(FromVerifiedSubject)
-        .callback_base(CallbackBase::parse("https://ex.com").expect("base"))
-        .build()
-}
-
 async fn kinds_do_not_see_each_other<P, Q>(p: P, q: Q)
 where
     P: Store<DeviceCode>,
     Q: Store<OtherCode>,
 {
-    let (mp, mq) = (manager(p), manager(q));
+    let (mp, mq) = (manager_of(p), manager_of(q));
     let open = mp
         .create(&user("a"), spec().alias("k"))
         .await
@@ -70,15 +60,10 @@ where
 
 #[tokio::test]
 async fn sqlite_reads_filter_by_kind() {
-    let path = std::env::temp_dir().join(format!("oob-kinds-{}.db", PendingId::random()));
-    let p = SqliteStore::<DeviceCode>::open(&path).expect("open");
-    let q = SqliteStore::<OtherCode>::open(&path).expect("open again");
+    let db = TempDb::new("kinds");
+    let p = SqliteStore::<DeviceCode>::open(db.path()).expect("open");
+    let q = SqliteStore::<OtherCode>::open(db.path()).expect("open again");
     kinds_do_not_see_each_other(p, q).await;
-    for suffix in ["", "-wal", "-shm"] {
-        let mut f = path.clone().into_os_string();
-        f.push(suffix);
-        let _ = std::fs::remove_file(f);
-    }
 }
 
 #[tokio::test]
@@ -157,7 +142,7 @@ async fn postgres_a_waiter_of_another_kind_is_not_handed_the_event_row() {
         .build()
         .await
         .expect("build");
-    let (mp, mq) = (manager(p), manager(q));
+    let (mp, mq) = (manager_of(p), manager_of(q));
     for _ in 0..3 {
         let id = mp.create(&user("a"), spec()).await.expect("create").id();
         let waiting = tokio::spawn({

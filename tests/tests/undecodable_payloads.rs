@@ -11,13 +11,13 @@
 
 use std::time::Duration;
 
-use oob::provider::FromVerifiedSubject;
 use oob::state::CancelReason;
 use oob::store::{PostgresStore, RedisStore, SqliteStore, Store, StoreError};
-use oob::{AnyPending, CallbackBase, Error, Manager, OobPayload, PendingId, Spec};
+use oob::{AnyPending, Error, OobPayload, PendingId, Spec};
 use oob_tests::postgres_server::{PostgresServer, fresh_schema};
 use oob_tests::redis_server::RedisServer;
-use oob_tests::user;
+use oob_tests::sqlite_file::TempDb;
+use oob_tests::{manager_of, user};
 
 /// The newer version: `x` may be missing (stored as `null`).
 #[derive(Debug, Clone, OobPayload, serde::Serialize, serde::Deserialize)]
@@ -33,22 +33,12 @@ struct Strict {
     x: f64,
 }
 
-fn manager<T: OobPayload + Clone + Send + Sync + 'static, S: Store<T>>(
-    store: S,
-) -> Manager<T, S, FromVerifiedSubject> {
-    Manager::builder()
-        .store(store)
-        .provider(FromVerifiedSubject)
-        .callback_base(CallbackBase::parse("https://ex.com").expect("base"))
-        .build()
-}
-
 fn is_decode<T: std::fmt::Debug>(r: &Result<T, Error>) -> bool {
     matches!(r, Err(Error::Store(StoreError::Decode(_))))
 }
 
 async fn nothing_finishes_unread<L: Store<Lenient>, S: Store<Strict>>(lenient: L, strict: S) {
-    let (new, old) = (manager(lenient), manager(strict));
+    let (new, old) = (manager_of(lenient), manager_of(strict));
     let open = new
         .create(&user("a"), Spec::new(Lenient { x: None }))
         .await
@@ -76,15 +66,10 @@ async fn nothing_finishes_unread<L: Store<Lenient>, S: Store<Strict>>(lenient: L
 
 #[tokio::test]
 async fn sqlite_a_version_that_cannot_read_the_payload_finishes_nothing() {
-    let path = std::env::temp_dir().join(format!("oob-versions-{}.db", PendingId::random()));
-    let lenient = SqliteStore::<Lenient>::open(&path).expect("open");
-    let strict = SqliteStore::<Strict>::open(&path).expect("open again");
+    let db = TempDb::new("versions");
+    let lenient = SqliteStore::<Lenient>::open(db.path()).expect("open");
+    let strict = SqliteStore::<Strict>::open(db.path()).expect("open again");
     nothing_finishes_unread(lenient, strict).await;
-    for suffix in ["", "-wal", "-shm"] {
-        let mut f = path.clone().into_os_string();
-        f.push(suffix);
-        let _ = std::fs::remove_file(f);
-    }
 }
 
 #[tokio::test]
