@@ -52,8 +52,8 @@ where
     /// that does not check it inside the transition
     /// ([`Store::decodes_before_writing`]), reads the record, so that a payload this
     /// version of `T` cannot decode answers [`StoreError::Decode`] and finishes nothing
-    /// (before, Postgres and Redis finished the pending and then failed: nobody won it).
-    /// Any other answer leaves the transition to decide.
+    /// (such a store decodes only what its transition returns: the pending would be
+    /// finished with nobody winning it). Any other answer leaves the transition to decide.
     pub(super) async fn check_decodes(&self, id: PendingId) -> Result<(), Error> {
         if self.inner.store.decodes_before_writing() {
             return Ok(());

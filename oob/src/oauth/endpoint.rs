@@ -13,9 +13,9 @@ use super::http_client::HttpError;
 #[non_exhaustive]
 pub enum EndpointError {
     /// The provider answered with an OAuth error response: its `error` code only, such as
-    /// `invalid_grant` (at most 64 letters, digits, `_`, `.` or `-`, as every code the RFCs
-    /// define is; any other is `unrecognised`). Its description and URI are not kept: a
-    /// provider may echo the request there, tokens included.
+    /// `invalid_grant`, when it is one the OAuth RFCs, OpenID Connect or GitHub define
+    /// (any other is `unrecognised`: it may be the request echoed). Its description and URI
+    /// are not kept: a provider may echo the request there, tokens included.
     #[error("the provider answered: {0}")]
     Refused(String),
     /// The request could not be made or read.
