@@ -23,7 +23,7 @@
 //! connection). An event's row is the only copy of a record its completion removed, so it
 //! is never turned into a bare wake-up for want of a read (a burst of completions on
 //! another replica answered most of their waiters `Removed`); a read that fails is tried
-//! again ([`CONFIRM_TRIES`]) before the waiters are only made to re-read.
+//! again (`CONFIRM_TRIES`) before the waiters are only made to re-read.
 //!
 //! The listener holds one connection of its own, made with the options of the service's
 //! pool (so it does not take a connection from that pool for ever). When the connection is
