@@ -3,6 +3,8 @@
 //! every waiter on the other one the outcome. Before, the listener checked at most four
 //! event rows at once and turned the rest into bare wake-ups, whose re-read found no row:
 //! 30 of 40 waiters answered `Removed` for pendings that had completed (found in review).
+//! The same when that replica's pool is busy for a while: the check of an event's row is
+//! tried again for about 18 s (it gave up after three tries, a few seconds).
 //!
 //! Runs when Postgres is installed (with `CI` set, a missing server is a failure).
 
@@ -70,4 +72,56 @@ async fn zero_retention_a_burst_of_completions_reaches_every_waiter_of_another_r
         .filter(|o| matches!(o, Outcome::Completed(_)))
         .count();
     assert_eq!(completed, BURST, "{told:?}");
+}
+
+/// The other replica's pool is wholly taken for 12 s while the completions happen: the
+/// checks of the events' rows wait for it, and every waiter still gets `Completed`. Before,
+/// a check gave up after three tries (about 10 s with this pool's 3 s acquire timeout) and
+/// its waiters answered `Removed` (found in the re-review).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zero_retention_a_busy_pool_delays_the_outcome_but_does_not_lose_it() {
+    const N: usize = 8;
+    let Some(server) = shared() else {
+        return;
+    };
+    let schema = fresh_schema();
+    let a = on(PostgresServer::store(&server.pool(8).await, &schema, Duration::ZERO).await);
+    let pool_b = server.pool(3).await;
+    let b = on(PostgresServer::store(&pool_b, &schema, Duration::ZERO).await);
+    let mut opens = Vec::new();
+    for _ in 0..N {
+        opens.push(a.create(&user("w"), spec()).await.expect("create"));
+    }
+    let waiters: Vec<_> = opens
+        .iter()
+        .map(|p| spawn_wait(&b, p.id(), Duration::from_secs(60)))
+        .collect();
+    let start = std::time::Instant::now();
+    while b.store().watched() < N {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the waiters never registered"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Every waiter has read its pending open by now.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(pool_b.acquire().await.expect("a connection"));
+    }
+    for p in opens {
+        a.complete(p).await.expect("complete");
+    }
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    drop(held);
+    let mut told = Vec::new();
+    for w in waiters {
+        told.push(w.await.expect("join").expect("wait"));
+    }
+    let completed = told
+        .iter()
+        .filter(|o| matches!(o, Outcome::Completed(_)))
+        .count();
+    assert_eq!(completed, N, "{told:?}");
 }

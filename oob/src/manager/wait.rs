@@ -97,8 +97,10 @@ where
     ///
     /// A completion this process is still persisting (`complete_with`'s persist step) is
     /// answered once the step ends, so that what it wrote can be read; a timeout that comes
-    /// first answers `Completed` all the same (the step may still be writing), never
-    /// `TimedOut`, which means the pending is still open.
+    /// first answers `Completed` all the same (the step may still be writing), not
+    /// `TimedOut`, which means the pending is still open (unless the waiter never read the
+    /// record: with zero retention a purge may remove it while a persist step runs past
+    /// [`WAKE_GRACE`](crate::store::lifecycle::WAKE_GRACE)).
     ///
     /// # Errors
     /// The store failed at the first read (or the record is not this manager's to read:
@@ -129,7 +131,9 @@ where
         )
         .await?;
         let mut last_open: Option<Record<T>> = None;
-        // Whether a read succeeded: a later failing one is retried (see below).
+        // The record last read (open or finished): a later failing read is retried (see
+        // below), and an event only answers in its namespace.
+        let mut last_read: Option<Record<T>> = None;
         let mut read_once = false;
         let mut pause = REREAD_RETRY_MIN;
         let mut failing_since: Option<tokio::time::Instant> = None;
@@ -164,7 +168,7 @@ where
                     shaky_until = Some(tokio::time::Instant::now() + SHAKY_FOR);
                     tokio::select! {
                         event = sub.changed() => {
-                            if let Some(done) = self.carried(event, last_open.as_ref()) {
+                            if let Some(done) = self.carried(event, last_read.as_ref()) {
                                 return done;
                             }
                         }
@@ -177,11 +181,14 @@ where
                 Err(e) => return Err(e.into()),
             };
             match &read {
-                Some(record) => self.bound(record)?,
+                Some(record) => {
+                    self.bound(record)?;
+                    last_read = Some(record.clone());
+                }
                 // Removed at completion (zero retention) between subscribing and reading:
                 // the event carries the outcome.
                 None => {
-                    if let Some(done) = self.carried(sub.try_changed(), last_open.as_ref()) {
+                    if let Some(done) = self.carried(sub.try_changed(), last_read.as_ref()) {
                         return done;
                     }
                 }
@@ -198,7 +205,7 @@ where
                 // the result can be read.
                 tokio::select! {
                     event = sub.changed() => {
-                        if let Some(done) = self.carried(event, last_open.as_ref()) {
+                        if let Some(done) = self.carried(event, last_read.as_ref()) {
                             return done;
                         }
                     }
@@ -206,7 +213,7 @@ where
                     // Out of time while the result is still being persisted: the outcome
                     // read, not `TimedOut` (which says the pending is still open).
                     () = sleep_until(until) => {
-                        return Ok(read.map_or(Outcome::TimedOut, |r| self.outcome(r)));
+                        return Ok(last_read.map_or(Outcome::TimedOut, |r| self.outcome(r)));
                     }
                 }
                 continue;
@@ -243,7 +250,7 @@ where
             };
             tokio::select! {
                 event = sub.changed() => {
-                    if let Some(done) = self.carried(event, last_open.as_ref()) {
+                    if let Some(done) = self.carried(event, last_read.as_ref()) {
                         return done;
                     }
                 }
@@ -254,15 +261,15 @@ where
     }
 
     /// The outcome a change event carries, if it carries the record finished (checked as
-    /// every record this manager reads is) in the namespace of the record last read open,
-    /// when there was one (an event of another namespace only makes the waiter re-read).
+    /// every record this manager reads is) in the namespace of the record last read, when
+    /// one was (an event of another namespace only makes the waiter re-read).
     fn carried(
         &self,
         event: Option<std::sync::Arc<Record<T>>>,
-        last_open: Option<&Record<T>>,
+        last_read: Option<&Record<T>>,
     ) -> Option<Result<Outcome<T>, Error>> {
         let r = event.filter(|r| {
-            !r.state.is_open() && last_open.is_none_or(|o| o.namespace == r.namespace)
+            !r.state.is_open() && last_read.is_none_or(|o| o.namespace == r.namespace)
         })?;
         Some(self.bound(&r).map(|()| self.outcome(Record::clone(&r))))
     }

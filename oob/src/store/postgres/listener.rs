@@ -21,9 +21,10 @@
 //! once, so a flood of events cannot take the service pool's connections: the listener
 //! waits for one to end before it takes the next event (the next notifications wait in its
 //! connection). An event's row is the only copy of a record its completion removed, so it
-//! is never turned into a bare wake-up for want of a read (a burst of completions on
+//! is never turned into a bare wake-up for want of a free check (a burst of completions on
 //! another replica answered most of their waiters `Removed`); a read that fails is tried
-//! again (`CONFIRM_TRIES`) before the waiters are only made to re-read.
+//! again for about 18 s (`CONFIRM_TRIES`, a busy pool, a failover) before the waiters are
+//! only made to re-read (they may then answer `Removed`).
 //!
 //! The listener holds one connection of its own, made with the options of the service's
 //! pool (so it does not take a connection from that pool for ever). When the connection is
@@ -59,12 +60,18 @@ pub(crate) const SWEEP: Duration = Duration::from_secs(10);
 /// the service's pool.
 pub(crate) const CONFIRMS: usize = 4;
 
-/// How often a check of an event's row is tried, and the pause before each retry.
-pub(crate) const CONFIRM_TRIES: [Duration; 3] = [
+/// How often a check of an event's row is tried, and the pause before each try (about 18 s
+/// in all with [`CONFIRM_READ`]: a pool busy for a while, a failover).
+pub(crate) const CONFIRM_TRIES: [Duration; 5] = [
     Duration::ZERO,
     Duration::from_millis(100),
     Duration::from_millis(500),
+    Duration::from_secs(2),
+    Duration::from_secs(5),
 ];
+
+/// The longest one try of a check may take (a connection from the pool and the read).
+pub(crate) const CONFIRM_READ: Duration = Duration::from_secs(2);
 
 /// The first and the longest pause between reconnection attempts.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(50), Duration::from_secs(2));
@@ -262,14 +269,16 @@ async fn confirm<T: DeserializeOwned>(
     id: PendingId,
     row: Row,
 ) {
-    let mut held = Err(sqlx::Error::PoolClosed);
+    let mut held = Err(sqlx::Error::PoolTimedOut);
     for pause in CONFIRM_TRIES {
         tokio::time::sleep(pause).await;
-        held = sqlx::query(sqlx::AssertSqlSafe(check.row.as_str()))
+        let read = sqlx::query(sqlx::AssertSqlSafe(check.row.as_str()))
             .bind(id.to_string())
             .bind(check.kind)
-            .fetch_optional(&reader)
-            .await;
+            .fetch_optional(&reader);
+        held = tokio::time::timeout(CONFIRM_READ, read)
+            .await
+            .unwrap_or(Err(sqlx::Error::PoolTimedOut));
         if held.is_ok() {
             break;
         }
