@@ -5,7 +5,8 @@ use std::time::{Duration, SystemTime};
 use oauth2::{RefreshToken, StandardRevocableToken, TokenResponse};
 
 use super::endpoint::{EndpointError, endpoint_error};
-use super::flow::{OAuth, OAuthError, is_rejected_grant, provider_error, scopes_of};
+use super::finish::scopes_of;
+use super::flow::{OAuth, OAuthError, is_rejected_grant, provider_error};
 use super::http_client::{Http, MAX_RESPONSE_BODY, read_capped};
 use super::tokens::{AccessToken, TokenSet};
 use crate::provider::NamespaceProvider;

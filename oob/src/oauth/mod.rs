@@ -21,6 +21,7 @@
 mod config;
 mod endpoint;
 mod exchanges;
+mod finish;
 mod flow;
 mod grant;
 mod http_client;
@@ -31,8 +32,7 @@ mod tokens;
 
 pub use config::{Provider, ProviderConfigError};
 pub use endpoint::EndpointError;
-pub use flow::{
-    Consent, EXCHANGE_TIMEOUT, MAX_REFRESH_LEASE, MIN_REFRESH_LEASE, OAuth, OAuthError,
-};
+pub use finish::EXCHANGE_TIMEOUT;
+pub use flow::{Consent, MAX_REFRESH_LEASE, MIN_REFRESH_LEASE, OAuth, OAuthError};
 pub use http_client::{HttpError, MAX_RESPONSE_BODY};
 pub use tokens::{AccessToken, TokenSet};

@@ -5,7 +5,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
-use super::flow::{Consent, FinishError, OAuth};
+use super::finish::FinishError;
+use super::flow::{Consent, OAuth};
 use super::state;
 use super::tokens::TokenSet;
 use crate::http::RejectionKind;
