@@ -213,7 +213,9 @@ where
                     // Out of time while the result is still being persisted: the outcome
                     // read, not `TimedOut` (which says the pending is still open).
                     () = sleep_until(until) => {
-                        return Ok(last_read.map_or(Outcome::TimedOut, |r| self.outcome(r)));
+                        let completed = last_read
+                            .filter(|r| matches!(r.state, RecordState::Completed { .. }));
+                        return Ok(completed.map_or(Outcome::TimedOut, |r| self.outcome(r)));
                     }
                 }
                 continue;
