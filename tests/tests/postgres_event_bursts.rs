@@ -125,3 +125,55 @@ async fn zero_retention_a_busy_pool_delays_the_outcome_but_does_not_lose_it() {
         .count();
     assert_eq!(completed, N, "{told:?}");
 }
+
+/// A check whose read is cut off (the table it reads locked, as by a stalled server) gives
+/// its connection up: the checks of a flood of event rows hold at most their four
+/// connections of the service's pool. Before, each try cut off left its connection checked
+/// out until the server finished the abandoned query, and the next try took another: 21
+/// connections after 18 s (found in the re-review).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checks_cut_off_hold_no_more_than_their_connections() {
+    let Some(server) = shared() else {
+        return;
+    };
+    let schema = fresh_schema();
+    let pool = server.pool(30).await;
+    let b = on(PostgresServer::store(&pool, &schema, Duration::ZERO).await);
+    let p = b.create(&user("w"), spec()).await.expect("create");
+    let id = p.id();
+    let waiter = spawn_wait(&b, id, Duration::from_secs(60));
+    while b.store().watched() == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let admin = server.pool(2).await;
+    let mut lock = admin.begin().await.expect("begin");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "LOCK TABLE {schema}.finished IN ACCESS EXCLUSIVE MODE"
+    )))
+    .execute(&mut *lock)
+    .await
+    .expect("lock");
+    let row = serde_json::json!({
+        "id": id.to_string(), "namespace": "w", "alias": null, "resource": null,
+        "elicit_id": null, "data": "{}", "created_at": 1, "expires_at": 2,
+        "state": "completed", "reason": null, "finished_at": 1,
+    });
+    for _ in 0..4 {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(format!("{schema}_events"))
+            .bind(format!("{id} {row}"))
+            .execute(&admin)
+            .await
+            .expect("notify");
+    }
+    let mut most = 0;
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_secs(12) {
+        most = most.max(pool.size() as usize - pool.num_idle());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    lock.commit().await.expect("release");
+    waiter.abort();
+    assert!(most <= 5, "{most} connections in use");
+}

@@ -98,9 +98,10 @@ where
     /// A completion this process is still persisting (`complete_with`'s persist step) is
     /// answered once the step ends, so that what it wrote can be read; a timeout that comes
     /// first answers `Completed` all the same (the step may still be writing), not
-    /// `TimedOut`, which means the pending is still open (unless the waiter never read the
-    /// record: with zero retention a purge may remove it while a persist step runs past
-    /// [`WAKE_GRACE`](crate::store::lifecycle::WAKE_GRACE)).
+    /// `TimedOut`, which means the pending is still open; unless the waiter never read the
+    /// record completed (it was gone at its next read: with zero retention a purge removes
+    /// it once a persist step runs past [`WAKE_GRACE`](crate::store::lifecycle::WAKE_GRACE),
+    /// and a clear removes it at any time), which answers `TimedOut`.
     ///
     /// # Errors
     /// The store failed at the first read (or the record is not this manager's to read:

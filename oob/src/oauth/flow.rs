@@ -227,8 +227,9 @@ where
 
     /// Token requests through this client (it should not follow redirects). A refresh
     /// request is cut off before the [refresh lease](Self::refresh_lease) ends, and a code
-    /// exchange after [`EXCHANGE_TIMEOUT`](super::EXCHANGE_TIMEOUT), whatever the client's own timeout; an answer
-    /// over [`MAX_RESPONSE_BODY`](super::MAX_RESPONSE_BODY) is refused unread.
+    /// exchange after [`EXCHANGE_TIMEOUT`](super::EXCHANGE_TIMEOUT), whatever the client's
+    /// own timeout; an answer over [`MAX_RESPONSE_BODY`](super::MAX_RESPONSE_BODY) is
+    /// refused unread.
     #[must_use]
     pub fn http_client(self, client: reqwest::Client) -> Self {
         self.with(|i| i.http = client)

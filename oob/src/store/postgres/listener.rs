@@ -272,13 +272,7 @@ async fn confirm<T: DeserializeOwned>(
     let mut held = Err(sqlx::Error::PoolTimedOut);
     for pause in CONFIRM_TRIES {
         tokio::time::sleep(pause).await;
-        let read = sqlx::query(sqlx::AssertSqlSafe(check.row.as_str()))
-            .bind(id.to_string())
-            .bind(check.kind)
-            .fetch_optional(&reader);
-        held = tokio::time::timeout(CONFIRM_READ, read)
-            .await
-            .unwrap_or(Err(sqlx::Error::PoolTimedOut));
+        held = read_row(&reader, &check, id).await;
         if held.is_ok() {
             break;
         }
@@ -297,6 +291,31 @@ async fn confirm<T: DeserializeOwned>(
     {
         Some(record) => notifier.notify_with(id, record),
         None => notifier.notify(id),
+    }
+}
+
+/// One try of a check: a connection and the read, each within [`CONFIRM_READ`]. A read cut
+/// off takes its connection out of the pool (closed, the pool may open another): returned,
+/// it would stay checked out until the server finished the abandoned query, so tries cut
+/// off one after another would take connection after connection.
+async fn read_row(
+    reader: &PgPool,
+    check: &Check,
+    id: PendingId,
+) -> Result<Option<sqlx::postgres::PgRow>, sqlx::Error> {
+    let mut conn = tokio::time::timeout(CONFIRM_READ, reader.acquire())
+        .await
+        .map_err(|_| sqlx::Error::PoolTimedOut)??;
+    let read = sqlx::query(sqlx::AssertSqlSafe(check.row.as_str()))
+        .bind(id.to_string())
+        .bind(check.kind)
+        .fetch_optional(&mut *conn);
+    match tokio::time::timeout(CONFIRM_READ, read).await {
+        Ok(read) => read,
+        Err(_) => {
+            drop(conn.detach());
+            Err(sqlx::Error::PoolTimedOut)
+        }
     }
 }
 
