@@ -23,8 +23,10 @@
 //! connection). An event's row is the only copy of a record its completion removed, so it
 //! is never turned into a bare wake-up for want of a free check (a burst of completions on
 //! another replica answered most of their waiters `Removed`); a read that fails is tried
-//! again for about 18 s (`CONFIRM_TRIES`, a busy pool, a failover) before the waiters are
-//! only made to re-read (they may then answer `Removed`).
+//! again, five times over about half a minute (`CONFIRM_TRIES`: a busy pool, a failover),
+//! before the waiters are only made to re-read (they may then answer `Removed`). The server
+//! itself ends a read that takes over 2 s (`statement_timeout` for its transaction), so a
+//! stalled check holds its connection no longer, and leaves no query behind.
 //!
 //! The listener holds one connection of its own, made with the options of the service's
 //! pool (so it does not take a connection from that pool for ever). When the connection is
@@ -60,8 +62,8 @@ pub(crate) const SWEEP: Duration = Duration::from_secs(10);
 /// the service's pool.
 pub(crate) const CONFIRMS: usize = 4;
 
-/// How often a check of an event's row is tried, and the pause before each try (about 18 s
-/// in all with [`CONFIRM_READ`]: a pool busy for a while, a failover).
+/// How often a check of an event's row is tried, and the pause before each try (about half
+/// a minute in all with [`CONFIRM_READ`]: a pool busy for a while, a failover).
 pub(crate) const CONFIRM_TRIES: [Duration; 5] = [
     Duration::ZERO,
     Duration::from_millis(100),
@@ -70,8 +72,12 @@ pub(crate) const CONFIRM_TRIES: [Duration; 5] = [
     Duration::from_secs(5),
 ];
 
-/// The longest one try of a check may take (a connection from the pool and the read).
+/// The longest a try of a check waits for a connection from the pool, and the longest the
+/// server lets its read run (`statement_timeout`, in milliseconds below).
 pub(crate) const CONFIRM_READ: Duration = Duration::from_secs(2);
+
+/// [`CONFIRM_READ`] as the server's `statement_timeout` setting.
+const CONFIRM_READ_SETTING: &str = "2000";
 
 /// The first and the longest pause between reconnection attempts.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(50), Duration::from_secs(2));
@@ -294,29 +300,39 @@ async fn confirm<T: DeserializeOwned>(
     }
 }
 
-/// One try of a check: a connection and the read, each within [`CONFIRM_READ`]. A read cut
-/// off takes its connection out of the pool (closed, the pool may open another): returned,
-/// it would stay checked out until the server finished the abandoned query, so tries cut
-/// off one after another would take connection after connection.
+/// One try of a check: a connection within [`CONFIRM_READ`], and the read in a transaction
+/// whose `statement_timeout` makes the server end it after [`CONFIRM_READ`], so a read
+/// stalled on the server (a lock, an I/O stall) gives its connection back clean. A read cut
+/// off by this process instead would leave the server's query running, and its connection
+/// checked out (returned to the pool) or its server process waiting (closed) until the
+/// query ended. The client's own limit, a second longer, is for a network that stops
+/// answering.
 async fn read_row(
     reader: &PgPool,
     check: &Check,
     id: PendingId,
 ) -> Result<Option<sqlx::postgres::PgRow>, sqlx::Error> {
+    use sqlx::Connection as _;
     let mut conn = tokio::time::timeout(CONFIRM_READ, reader.acquire())
         .await
         .map_err(|_| sqlx::Error::PoolTimedOut)??;
-    let read = sqlx::query(sqlx::AssertSqlSafe(check.row.as_str()))
-        .bind(id.to_string())
-        .bind(check.kind)
-        .fetch_optional(&mut *conn);
-    match tokio::time::timeout(CONFIRM_READ, read).await {
-        Ok(read) => read,
-        Err(_) => {
-            drop(conn.detach());
-            Err(sqlx::Error::PoolTimedOut)
-        }
-    }
+    let read = async {
+        let mut tx = conn.begin().await?;
+        sqlx::query("SELECT set_config('statement_timeout', $1, true)")
+            .bind(CONFIRM_READ_SETTING)
+            .execute(&mut *tx)
+            .await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(check.row.as_str()))
+            .bind(id.to_string())
+            .bind(check.kind)
+            .fetch_optional(&mut *tx)
+            .await?;
+        tx.rollback().await?;
+        Ok(row)
+    };
+    tokio::time::timeout(CONFIRM_READ + Duration::from_secs(1), read)
+        .await
+        .unwrap_or(Err(sqlx::Error::PoolTimedOut))
 }
 
 #[cfg(test)]
