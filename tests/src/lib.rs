@@ -70,6 +70,40 @@ where
     tokio::spawn(async move { m.wait(id, within).await })
 }
 
+/// A completion whose persist step waits: `open` is completed with `complete_with` in a
+/// task of its own, whose persist step runs until the returned sender is used (or dropped;
+/// never, if the sender is kept), and this returns once the store reads the pending
+/// completed: its waiters in this process wait for the step to end.
+pub async fn persisting<S, P>(
+    m: &Manager<DeviceCode, S, P>,
+    open: oob::Pending<DeviceCode, oob::state::Open>,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<oob::Pending<DeviceCode, oob::state::Completed>, Error>>,
+)
+where
+    S: Store<DeviceCode>,
+    P: Send + Sync + 'static,
+{
+    let id = open.id();
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let completing = tokio::spawn({
+        let m = m.clone();
+        async move {
+            m.complete_with(open, async move |_t| {
+                let _ = released.await;
+                Ok::<_, std::io::Error>(())
+            })
+            .await
+            .map(|(done, ())| done)
+        }
+    });
+    while !matches!(m.get(id).await, Ok(oob::AnyPending::Completed(_))) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    (release, completing)
+}
+
 /// How the pending a call met had finished, when the call failed with
 /// [`Error::Finished`]; `None` for a success or any other error.
 pub fn finished<R>(r: &Result<R, Error>) -> Option<Finished> {

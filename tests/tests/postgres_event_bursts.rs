@@ -19,9 +19,9 @@ use oob_tests::{DeviceCode, spawn_wait, spec, user};
 
 const BURST: usize = 40;
 
-fn on(
-    store: PostgresStore<DeviceCode>,
-) -> Manager<DeviceCode, PostgresStore<DeviceCode>, FromVerifiedSubject> {
+type M = Manager<DeviceCode, PostgresStore<DeviceCode>, FromVerifiedSubject>;
+
+fn on(store: PostgresStore<DeviceCode>) -> M {
     Manager::builder()
         .store(store)
         .provider(FromVerifiedSubject)
@@ -29,6 +29,46 @@ fn on(
         .clock(SystemClock)
         .max_open_per_namespace(10_000)
         .build()
+}
+
+type Waiter = tokio::task::JoinHandle<Result<Outcome<DeviceCode>, oob::Error>>;
+
+/// `n` pendings created on `a`, each with a waiter on `b` (registered when this returns).
+async fn waited_on(
+    a: &M,
+    b: &M,
+    n: usize,
+) -> (Vec<oob::Pending<DeviceCode, oob::state::Open>>, Vec<Waiter>) {
+    let mut opens = Vec::new();
+    for _ in 0..n {
+        opens.push(a.create(&user("w"), spec()).await.expect("create"));
+    }
+    let waiters = opens
+        .iter()
+        .map(|p| spawn_wait(b, p.id(), Duration::from_secs(60)))
+        .collect();
+    let start = std::time::Instant::now();
+    while b.store().watched() < n {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the waiters never registered"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    (opens, waiters)
+}
+
+/// Every waiter was told `Completed`.
+async fn all_completed(waiters: Vec<Waiter>) {
+    let mut told = Vec::new();
+    for w in waiters {
+        told.push(w.await.expect("join").expect("wait"));
+    }
+    let completed = told
+        .iter()
+        .filter(|o| matches!(o, Outcome::Completed(_)))
+        .count();
+    assert_eq!(completed, told.len(), "{told:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -39,22 +79,7 @@ async fn zero_retention_a_burst_of_completions_reaches_every_waiter_of_another_r
     let schema = fresh_schema();
     let a = on(PostgresServer::store(&server.pool(8).await, &schema, Duration::ZERO).await);
     let b = on(PostgresServer::store(&server.pool(8).await, &schema, Duration::ZERO).await);
-    let mut opens = Vec::new();
-    for _ in 0..BURST {
-        opens.push(a.create(&user("w"), spec()).await.expect("create"));
-    }
-    let waiters: Vec<_> = opens
-        .iter()
-        .map(|p| spawn_wait(&b, p.id(), Duration::from_secs(30)))
-        .collect();
-    let start = std::time::Instant::now();
-    while b.store().watched() < BURST {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the waiters never registered"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let (opens, waiters) = waited_on(&a, &b, BURST).await;
     let mut completes = tokio::task::JoinSet::new();
     for p in opens {
         let a = a.clone();
@@ -63,15 +88,7 @@ async fn zero_retention_a_burst_of_completions_reaches_every_waiter_of_another_r
     while let Some(done) = completes.join_next().await {
         done.expect("join").expect("complete");
     }
-    let mut told = Vec::new();
-    for w in waiters {
-        told.push(w.await.expect("join").expect("wait"));
-    }
-    let completed = told
-        .iter()
-        .filter(|o| matches!(o, Outcome::Completed(_)))
-        .count();
-    assert_eq!(completed, BURST, "{told:?}");
+    all_completed(waiters).await;
 }
 
 /// The other replica's pool is wholly taken for 12 s while the completions happen: the
@@ -88,22 +105,7 @@ async fn zero_retention_a_busy_pool_delays_the_outcome_but_does_not_lose_it() {
     let a = on(PostgresServer::store(&server.pool(8).await, &schema, Duration::ZERO).await);
     let pool_b = server.pool(3).await;
     let b = on(PostgresServer::store(&pool_b, &schema, Duration::ZERO).await);
-    let mut opens = Vec::new();
-    for _ in 0..N {
-        opens.push(a.create(&user("w"), spec()).await.expect("create"));
-    }
-    let waiters: Vec<_> = opens
-        .iter()
-        .map(|p| spawn_wait(&b, p.id(), Duration::from_secs(60)))
-        .collect();
-    let start = std::time::Instant::now();
-    while b.store().watched() < N {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the waiters never registered"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let (opens, waiters) = waited_on(&a, &b, N).await;
     // Every waiter has read its pending open by now.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut held = Vec::new();
@@ -115,15 +117,7 @@ async fn zero_retention_a_busy_pool_delays_the_outcome_but_does_not_lose_it() {
     }
     tokio::time::sleep(Duration::from_secs(12)).await;
     drop(held);
-    let mut told = Vec::new();
-    for w in waiters {
-        told.push(w.await.expect("join").expect("wait"));
-    }
-    let completed = told
-        .iter()
-        .filter(|o| matches!(o, Outcome::Completed(_)))
-        .count();
-    assert_eq!(completed, N, "{told:?}");
+    all_completed(waiters).await;
 }
 
 /// A check whose read stalls (the table it reads locked, as by a stalled server) is ended by

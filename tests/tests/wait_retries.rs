@@ -14,7 +14,7 @@ use oob::store::{MemoryStore, Record, Store, StoreError};
 use oob::time::Timestamp;
 use oob::{CallbackBase, Error, Manager, Outcome, PendingId};
 use oob_tests::delegate::{Delegate, Overrides};
-use oob_tests::{DeviceCode, spawn_wait, spec, user};
+use oob_tests::{DeviceCode, persisting, spawn_wait, spec, user};
 
 /// Reads fail while `failing` is set.
 #[derive(Clone, Default)]
@@ -162,20 +162,7 @@ async fn a_waiter_of_a_completion_being_persisted_rides_out_failing_re_reads() {
     let (m, failing) = manager();
     let p = m.create(&user("a"), spec()).await.expect("create");
     let id = p.id();
-    let (release, released) = tokio::sync::oneshot::channel::<()>();
-    let completing = tokio::spawn({
-        let m = m.clone();
-        async move {
-            m.complete_with(p, async move |_t| {
-                let _ = released.await;
-                Ok::<_, std::io::Error>(())
-            })
-            .await
-        }
-    });
-    while !matches!(m.get(id).await, Ok(oob::AnyPending::Completed(_))) {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let (release, completing) = persisting(&m, p).await;
     let waiting = spawn_wait(&m, id, Duration::from_secs(10));
     tokio::time::sleep(Duration::from_millis(50)).await;
     failing.store(true, Ordering::SeqCst);
@@ -195,19 +182,8 @@ async fn a_wait_that_times_out_during_a_persist_step_answers_completed() {
     let (m, _failing) = manager_keeping(Duration::from_secs(300));
     let p = m.create(&user("a"), spec()).await.expect("create");
     let id = p.id();
-    let completing = tokio::spawn({
-        let m = m.clone();
-        async move {
-            m.complete_with(p, async move |_t| {
-                std::future::pending::<()>().await;
-                Ok::<_, std::io::Error>(())
-            })
-            .await
-        }
-    });
-    while !matches!(m.get(id).await, Ok(oob::AnyPending::Completed(_))) {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    // The step goes on while `_release` is held.
+    let (_release, completing) = persisting(&m, p).await;
     let outcome = m.wait(id, Duration::from_millis(200)).await.expect("wait");
     assert!(matches!(outcome, Outcome::Completed(_)), "{outcome:?}");
     completing.abort();
