@@ -8,6 +8,7 @@ use super::endpoint::{EndpointError, endpoint_error};
 use super::finish::scopes_of;
 use super::flow::{OAuth, OAuthError, is_rejected_grant, provider_error};
 use super::http_client::{Http, MAX_RESPONSE_BODY, read_capped};
+use super::lease::{Held, ended, store_refreshed};
 use super::tokens::{AccessToken, TokenSet};
 use crate::provider::NamespaceProvider;
 use crate::store::Store;
@@ -102,12 +103,11 @@ where
                 Err(VaultError::Conflict { .. }) => continue,
                 Err(e) => return Err(e.into()),
             };
-            let only_if_ours = WriteOptions::new().if_version(leased);
+            // Every write from here on applies only while the entry is still this lease.
+            let mut held = Held::new(lease, leased);
             if tokio::time::Instant::now() >= answer_by {
                 // No time left to ask (the lease write took it): nothing was sent.
-                let _ = vault
-                    .write(&token, &key, set.released(), only_if_ours)
-                    .await;
+                let _ = held.write(vault, &token, &key, set.released(), false).await;
                 return serve_or(set, provider_error(EndpointError::TimedOut));
             }
             let c = &self.inner.provider.client;
@@ -122,9 +122,8 @@ where
                 // Abandoned before the lease ends. The provider may still act on it, so
                 // the lease stays until it ends (no replica spends this refresh token again
                 // before then), marked abandoned so that nobody waits for it.
-                let _ = vault
-                    .write(&token, &key, lease.abandoned(), only_if_ours)
-                    .await;
+                let abandoned = held.lease().abandoned();
+                let _ = held.write(vault, &token, &key, abandoned, false).await;
                 return serve_or(set, provider_error(EndpointError::TimedOut));
             };
             return match answer {
@@ -138,8 +137,7 @@ where
                         SystemTime::now(),
                     );
                     let access = fresh.access_token();
-                    match store_refreshed(vault, &token, &key, fresh, only_if_ours, lease_end).await
-                    {
+                    match store_refreshed(vault, &token, &key, fresh, &mut held, lease_end).await {
                         // Another writer (a new consent) came first: its entry is read.
                         Err(VaultError::Conflict { .. }) => continue,
                         // Stored, or not storable while the lease lasted: the access token
@@ -150,10 +148,7 @@ where
                 Err(e) if is_rejected_grant(&e) => {
                     // Gone only if the lease is still ours: a grant stored since (a new
                     // consent) is kept, and read again.
-                    match vault
-                        .write(&token, &key, set.released(), ended(leased))
-                        .await
-                    {
+                    match held.write(vault, &token, &key, set.released(), true).await {
                         Ok(_) => Err(self.consent_required(cx).await),
                         Err(VaultError::Conflict { .. }) => continue,
                         Err(e) => Err(e.into()),
@@ -167,11 +162,11 @@ where
                     // request went out may have spent it: the lease stays until it ends,
                     // marked abandoned so that nobody waits for it.
                     let next = if lost_in_flight(&e) {
-                        lease.abandoned()
+                        held.lease().abandoned()
                     } else {
                         set.released()
                     };
-                    let _ = vault.write(&token, &key, next, only_if_ours).await;
+                    let _ = held.write(vault, &token, &key, next, false).await;
                     serve_or(set, endpoint_error(e))
                 }
             };
@@ -296,37 +291,6 @@ fn serve_or(set: &TokenSet, failure: OAuthError) -> Result<AccessToken, OAuthErr
     Ok(set.access_token())
 }
 
-/// Stores a refreshed token set under the lease (`only_if_ours`), trying again while the
-/// lease lasts when the vault fails: the rotated refresh token exists nowhere else, and once
-/// the lease ends another replica would spend the old one again. A conflict (the entry
-/// changed: a new consent) is returned at once; a vault still failing at the end of the
-/// lease is logged and given up (the lease then ends by itself).
-async fn store_refreshed<V: Vault<TokenSet>>(
-    vault: &V,
-    token: &crate::capability::NamespaceToken<'_>,
-    key: &str,
-    fresh: TokenSet,
-    only_if_ours: WriteOptions,
-    lease_end: tokio::time::Instant,
-) -> Result<(), VaultError> {
-    let mut pause = Duration::from_millis(50);
-    loop {
-        match vault.write(token, key, fresh.clone(), only_if_ours).await {
-            Ok(_) => return Ok(()),
-            Err(e @ VaultError::Conflict { .. }) => return Err(e),
-            Err(e) if tokio::time::Instant::now() + pause >= lease_end => {
-                #[cfg(feature = "tracing")]
-                tracing::error!(target: "oob", error = %e, "oauth: a refreshed grant could not be stored; its rotated refresh token is lost");
-                return Err(e);
-            }
-            Err(_) => {
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(1));
-            }
-        }
-    }
-}
-
 /// Whether a vault read failed because the stored grant cannot be opened (sealed under a
 /// key the ring no longer holds, tampered, or not a `TokenSet` this version reads), rather
 /// than because the vault is unreachable: such a grant is as good as none.
@@ -348,14 +312,6 @@ fn log_unreadable(e: &VaultError) {
 #[derive(Debug, thiserror::Error)]
 #[error("the revocation endpoint answered {0}: {1}")]
 struct RevocationRefused(u16, String);
-
-/// A write that ends the entry (it reads as absent from now on) if its version is still
-/// `version`: a delete under a compare-and-swap, which the vault has no call for.
-fn ended(version: crate::vault::Version) -> WriteOptions {
-    WriteOptions::new()
-        .if_version(version)
-        .expires_at(SystemTime::now())
-}
 
 /// How long a refresh waits for the provider within a lease of `lease` (see
 /// [`LEASE_MARGIN`]; half the lease when it is under twice the margin).

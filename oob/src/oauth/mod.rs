@@ -25,6 +25,7 @@ mod finish;
 mod flow;
 mod grant;
 mod http_client;
+mod lease;
 mod pages;
 mod routes;
 mod state;

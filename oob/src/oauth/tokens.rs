@@ -42,6 +42,10 @@ pub struct TokenSet {
     /// as the provider may still act on the request, but nobody waits for it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     abandoned: bool,
+    /// The lease's random id: two leases never read the same, so a replica knows its own
+    /// lease again after a re-seal gave it a new version (see `lease.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lease_id: Option<String>,
 }
 
 impl fmt::Debug for TokenSet {
@@ -82,6 +86,7 @@ impl TokenSet {
             scopes,
             refreshing_until_ms: None,
             abandoned: false,
+            lease_id: None,
         }
     }
 
@@ -132,6 +137,7 @@ impl TokenSet {
         Self {
             refreshing_until_ms: Some(ms(until)),
             abandoned: false,
+            lease_id: Some(crate::PendingId::random().to_string()),
             ..self.clone()
         }
     }
@@ -157,6 +163,7 @@ impl TokenSet {
         Self {
             refreshing_until_ms: None,
             abandoned: false,
+            lease_id: None,
             ..self.clone()
         }
     }
