@@ -755,6 +755,9 @@ async fn mcp_types_print_neither_secret_nor_namespace() {
     let params = json!({"name": "list_repos", "arguments": arguments});
     let binding = Binding::new(&ns, "tools/call", &params);
     leaks.debug("Binding", &binding);
+    // Nor the params' digest: unkeyed, so low-entropy arguments could be guessed back.
+    let shown = format!("{binding:?}");
+    assert!(!shown.contains("digest"), "{shown}");
 
     let done = m.create(&cx, spec()).await.expect("create");
     let still_open = m.create(&cx, spec()).await.expect("create");

@@ -10,7 +10,10 @@ use ::rmcp::model::{CallToolRequestParams, CallToolResponse, InputResponses, Jso
 use ::rmcp::service::{RequestContext, RoleServer};
 use serde_json::Value;
 
+use super::TOOLS_CALL;
 use super::wire_calls::WireCalls;
+use crate::mcp::Binding;
+use crate::namespace::Namespace;
 use crate::spec::Spec;
 
 /// The parts of a `tools/call` request the gate needs: the tool name and raw arguments
@@ -42,7 +45,9 @@ use crate::spec::Spec;
 #[derive(Clone)]
 pub struct ToolCall {
     name: String,
-    arguments: JsonObject,
+    /// Shared with what [`spec_wire`](super::spec_wire) kept of the request (one copy of
+    /// arguments that may be large).
+    arguments: Arc<JsonObject>,
     /// Whether `arguments` are the request's (false: rmcp's context had none left).
     known: bool,
     request_state: Option<String>,
@@ -111,7 +116,7 @@ impl ToolCall {
     ) -> Self {
         Self {
             name: name.into(),
-            arguments,
+            arguments: Arc::new(arguments),
             known: true,
             request_state,
             input_responses: InputResponses::new(),
@@ -131,7 +136,7 @@ impl ToolCall {
     pub fn from_params(params: &CallToolRequestParams) -> Self {
         Self {
             name: params.name.to_string(),
-            arguments: params.arguments.clone().unwrap_or_default(),
+            arguments: Arc::new(params.arguments.clone().unwrap_or_default()),
             known: true,
             request_state: params.request_state.clone(),
             input_responses: params.input_responses.clone().unwrap_or_default(),
@@ -172,9 +177,16 @@ impl ToolCall {
             .and_then(Value::as_str)
     }
 
-    /// The params a `requestState` binds: name and arguments; an error when the arguments
-    /// could not be seen (see [`ToolCall`]).
-    pub(super) fn bound_params(&self) -> Result<Value, ErrorData> {
+    /// What a `requestState` of `namespace`'s caller binds: this call's name and arguments,
+    /// digested (the params built for the digest are dropped at once: a call's arguments may
+    /// be large, and a retry waits). An error when the arguments could not be seen (see
+    /// [`ToolCall`]).
+    pub(super) fn binding<'a>(&self, namespace: &'a Namespace) -> Result<Binding<'a>, ErrorData> {
+        Ok(Binding::new(namespace, TOOLS_CALL, &self.bound_params()?))
+    }
+
+    /// The params a `requestState` binds: name and arguments (see [`binding`](Self::binding)).
+    fn bound_params(&self) -> Result<Value, ErrorData> {
         if !self.known {
             tracing::error!(target: "oob", tool = %self.name,
                 "ToolCall found no arguments: serve the MCP endpoint through spec_wire or SpecWire, or put the ToolCall extractor before Parameters/JsonObject");
@@ -183,7 +195,7 @@ impl ToolCall {
                 None,
             ));
         }
-        Ok(serde_json::json!({"name": self.name, "arguments": self.arguments}))
+        Ok(serde_json::json!({"name": self.name, "arguments": *self.arguments}))
     }
 
     /// What this call's `requestState` settled (a lock: one gate at a time settles it).
@@ -201,15 +213,15 @@ impl<S> FromContextPart<ToolCallContext<'_, S>> for ToolCall {
         let kept = kept_arguments(&context.request_context, &context.name);
         let (arguments, known) = match (kept, &context.arguments) {
             // Both seen: they are one request's, unless something rewrote them in between.
-            (Some(kept), Some(left)) if kept != *left => {
+            (Some(kept), Some(left)) if *kept != *left => {
                 return Err(ErrorData::invalid_params(
                     "the tool call's arguments changed after the request was read",
                     None,
                 ));
             }
             (Some(kept), _) => (kept, true),
-            (None, Some(left)) => (left.clone(), true),
-            (None, None) => (JsonObject::new(), false),
+            (None, Some(left)) => (Arc::new(left.clone()), true),
+            (None, None) => (Arc::default(), false),
         };
         Ok(Self {
             name: context.name.to_string(),
@@ -225,7 +237,7 @@ impl<S> FromContextPart<ToolCallContext<'_, S>> for ToolCall {
 /// The arguments of the `tools/call` of `ctx` named `name`, as the request carried them,
 /// from [`SpecWire`](super::SpecWire) (the context's extensions) or
 /// [`spec_wire`](super::spec_wire) (the HTTP request's), matched by JSON-RPC id.
-fn kept_arguments(ctx: &RequestContext<RoleServer>, name: &str) -> Option<JsonObject> {
+fn kept_arguments(ctx: &RequestContext<RoleServer>, name: &str) -> Option<Arc<JsonObject>> {
     let id = serde_json::to_value(&ctx.id).ok()?;
     let direct = ctx.extensions.get::<WireCalls>();
     let http = ctx

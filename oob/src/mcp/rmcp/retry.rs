@@ -16,13 +16,13 @@ use super::respond::{
     failure_result, finished_result, guard_error, internal, missing_capability, modes_of, policy,
     revision_of, to_input_required_result,
 };
-use super::{Gate, OobTools, TOOLS_CALL, ToolCall};
+use super::{Gate, OobTools, ToolCall};
 use crate::capability::NamespaceToken;
 use crate::id::PendingId;
 use crate::manager::Outcome;
 use crate::mcp::state::claimed_kind;
 use crate::mcp::{
-    Binding, ElicitationModes, InputRequired, OpenedState, Resume, Revision, StateError, resume,
+    ElicitationModes, InputRequired, OpenedState, Resume, Revision, StateError, resume,
 };
 use crate::namespace::Namespace;
 use crate::payload::OobPayload;
@@ -92,8 +92,7 @@ where
                 None,
             ));
         }
-        let params = call.bound_params()?;
-        let binding = Binding::new(namespace, TOOLS_CALL, &params);
+        let binding = call.binding(namespace)?;
         let opened = match self.keys.open(state, &binding, SystemTime::now()) {
             Ok(opened) => opened,
             // A state another glue sealed with keys of its own (for another kind or OAuth
@@ -215,8 +214,7 @@ where
         open: &[Pending<T, Open>],
         message: &str,
     ) -> Result<CallToolResponse, ErrorData> {
-        let params = call.bound_params()?;
-        let binding = Binding::new(namespace, TOOLS_CALL, &params);
+        let binding = call.binding(namespace)?;
         let asks = open
             .iter()
             .enumerate()

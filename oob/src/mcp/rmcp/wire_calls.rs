@@ -3,6 +3,8 @@
 //! binds a `requestState` to the arguments the client sent even when rmcp's `Parameters`
 //! or `JsonObject` extractor took them out of rmcp's context first.
 
+use std::sync::Arc;
+
 use ::rmcp::model::JsonObject;
 use axum::extract::Request;
 use http::Method;
@@ -30,12 +32,12 @@ pub(super) async fn keep_calls(request: Request) -> Request {
 /// [`ToolCall`](super::ToolCall) binds a `requestState` to the arguments whatever
 /// extractor took them out of rmcp's context first.
 #[derive(Debug, Clone, Default)]
-pub(super) struct WireCalls(Vec<(Value, String, JsonObject)>);
+pub(super) struct WireCalls(Vec<(Value, String, Arc<JsonObject>)>);
 
 impl WireCalls {
     /// The one call of an rmcp request (what [`SpecWire`](super::SpecWire) keeps).
     pub(super) fn one(id: Value, name: String, arguments: JsonObject) -> Self {
-        Self(vec![(id, name, arguments)])
+        Self(vec![(id, name, Arc::new(arguments))])
     }
 
     /// The `tools/call` request of a JSON-RPC body. A batch (an array) keeps nothing: MCP
@@ -53,13 +55,13 @@ impl WireCalls {
                 Some(Value::Object(arguments)) => arguments.clone(),
                 _ => JsonObject::new(),
             };
-            Some((id, name, arguments))
+            Some((id, name, Arc::new(arguments)))
         })();
         Self(call.into_iter().collect())
     }
 
     /// The arguments of the call with JSON-RPC id `id`, if it is the tool `name`.
-    pub(super) fn find(&self, id: &Value, name: &str) -> Option<JsonObject> {
+    pub(super) fn find(&self, id: &Value, name: &str) -> Option<Arc<JsonObject>> {
         self.0
             .iter()
             .find(|(i, n, _)| i == id && n == name)
@@ -90,6 +92,9 @@ mod tests {
         let calls = of_body(body.to_string().as_bytes());
         let args = calls.find(&json!(7), "t").expect("kept");
         assert_eq!(args["org"], "acme");
+        // Each find shares the one copy kept (arguments may be large).
+        let again = calls.find(&json!(7), "t").expect("kept");
+        assert!(std::sync::Arc::ptr_eq(&args, &again));
         assert!(calls.find(&json!("7"), "t").is_none());
         assert!(calls.find(&json!(7), "other").is_none());
         // No arguments: an empty object.

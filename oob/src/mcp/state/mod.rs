@@ -63,12 +63,22 @@ pub enum StateError {
 
 /// What a `requestState` is bound to: the caller's namespace (derived from the verified
 /// request, never from the client's fields), the JSON-RPC method and the request's params
-/// (digested by [`params_digest`], which ignores what a retry adds).
-#[derive(Debug, Clone)]
+/// (digested by [`params_digest`], which ignores what a retry adds). `Debug` prints the
+/// method only: the digest is unkeyed, so low-entropy arguments could be guessed back from
+/// it, and the namespace is the caller's.
+#[derive(Clone)]
 pub struct Binding<'a> {
     namespace: &'a Namespace,
     method: &'a str,
     digest: [u8; 32],
+}
+
+impl std::fmt::Debug for Binding<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Binding")
+            .field("method", &self.method)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'a> Binding<'a> {
