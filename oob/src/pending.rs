@@ -218,8 +218,8 @@ impl<T> Pending<T, Expired> {
     }
 }
 
-/// A pending in whichever state the store holds it.
-#[derive(Debug)]
+/// A pending in whichever state the store holds it. `Debug` needs no `T: Debug` (and prints
+/// no payload).
 #[non_exhaustive]
 pub enum AnyPending<T> {
     /// Open.
@@ -230,6 +230,17 @@ pub enum AnyPending<T> {
     Cancelled(Pending<T, Cancelled>),
     /// Expired.
     Expired(Pending<T, Expired>),
+}
+
+impl<T> fmt::Debug for AnyPending<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Open(p) => f.debug_tuple("Open").field(p).finish(),
+            Self::Completed(p) => f.debug_tuple("Completed").field(p).finish(),
+            Self::Cancelled(p) => f.debug_tuple("Cancelled").field(p).finish(),
+            Self::Expired(p) => f.debug_tuple("Expired").field(p).finish(),
+        }
+    }
 }
 
 impl<T> AnyPending<T> {

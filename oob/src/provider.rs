@@ -3,7 +3,7 @@
 //! The namespace is derived once, at creation, from the caller's verified context. Built-ins:
 //! [`FixedNamespace`] (single-user stdio servers), [`FromVerifiedSubject`] (a subject that
 //! upstream authentication verified and placed in the request) and, behind the
-//! `bearer-hash` feature, [`BearerHash`] (a keyed hash of a verified bearer token). There is
+//! `bearer-hash` feature, `BearerHash` (a keyed hash of a verified bearer token). There is
 //! deliberately no provider that parses an unverified JWT.
 
 use crate::namespace::{Namespace, NamespaceError};

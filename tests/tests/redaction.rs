@@ -1024,3 +1024,29 @@ async fn a_stored_payload_that_does_not_decode_prints_nothing_of_it() {
     }
     leaks.assert_none(12);
 }
+
+/// Every public type holding a payload prints for a payload that does not implement
+/// `Debug` (a secret-bearing payload need not derive it to be printed in a test's
+/// `assert_eq!`, `unwrap_err` or a log line). Found in a review (2026-12-07): `Outcome`,
+/// `Joined`, `AnyPending`, `Created`, `Resume` and `PostgresStoreBuilder` required it.
+#[test]
+fn types_holding_a_payload_print_without_its_debug() {
+    #[derive(Clone, serde::Serialize, serde::Deserialize, OobPayload)]
+    #[oob(kind = "no_debug", route = "/no-debug/{id}")]
+    struct NoDebug {
+        secret: String,
+    }
+    fn prints<D: fmt::Debug>() {}
+    prints::<oob::Outcome<NoDebug>>();
+    prints::<oob::Joined<NoDebug>>();
+    prints::<oob::AnyPending<NoDebug>>();
+    prints::<oob::Pending<NoDebug, oob::state::Open>>();
+    prints::<oob::store::Created<NoDebug>>();
+    prints::<oob::store::Record<NoDebug>>();
+    prints::<oob::mcp::Resume<NoDebug>>();
+    prints::<oob::store::postgres::PostgresStoreBuilder<NoDebug>>();
+    let _ = NoDebug {
+        secret: String::new(),
+    }
+    .secret;
+}

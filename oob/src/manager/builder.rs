@@ -217,7 +217,8 @@ impl<T, St, Pr, Cb> ManagerBuilder<T, St, Pr, Cb> {
     }
 
     /// The TTL of pendings whose spec names none (default: the payload's `ttl`, else
-    /// [`DEFAULT_TTL`]).
+    /// [`DEFAULT_TTL`]). A zero TTL is no TTL (a pending would be born expired): it is
+    /// ignored, and the default stays.
     pub fn default_ttl(mut self, ttl: Duration) -> Self {
         if !ttl.is_zero() {
             self.default_ttl = ttl;

@@ -19,8 +19,7 @@ use crate::time::Timestamp;
 
 use super::instrument::observed;
 
-/// What [`Manager::create_or_join`] did.
-#[derive(Debug)]
+/// What [`Manager::create_or_join`] did. `Debug` needs no `T: Debug` (and prints no payload).
 #[non_exhaustive]
 pub enum Joined<T> {
     /// No open pending had the same key: this one was created.
@@ -29,6 +28,16 @@ pub enum Joined<T> {
     Joined(Pending<T, Open>),
     /// The user declined a pending with the same key within the decline cooldown.
     Declined(Pending<T, Cancelled>),
+}
+
+impl<T> std::fmt::Debug for Joined<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Created(p) => f.debug_tuple("Created").field(p).finish(),
+            Self::Joined(p) => f.debug_tuple("Joined").field(p).finish(),
+            Self::Declined(p) => f.debug_tuple("Declined").field(p).finish(),
+        }
+    }
 }
 
 impl<T> Joined<T> {

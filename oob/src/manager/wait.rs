@@ -13,8 +13,7 @@ use crate::store::{Record, RecordState, Store};
 
 use super::instrument::observed;
 
-/// How a wait for a pending ended.
-#[derive(Debug)]
+/// How a wait for a pending ended. `Debug` needs no `T: Debug` (and prints no payload).
 #[non_exhaustive]
 pub enum Outcome<T> {
     /// It was completed.
@@ -33,8 +32,23 @@ pub enum Outcome<T> {
     /// another replica than the completer's: keep a non-zero retention at least seconds
     /// long (zero carries the record with its event and is exact).
     Removed(PendingId),
-    /// The wait's own timeout passed first; the pending is still open.
+    /// The wait's own timeout passed first: the pending was still open when last read; or,
+    /// rarely, a completion this process was persisting was removed (a clear, a zero-retention
+    /// purge) before this waiter read it completed (see [`Manager::wait`](crate::Manager::wait)).
     TimedOut,
+}
+
+impl<T> std::fmt::Debug for Outcome<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Completed(p) => f.debug_tuple("Completed").field(p).finish(),
+            Self::Cancelled(p) => f.debug_tuple("Cancelled").field(p).finish(),
+            Self::Declined(p) => f.debug_tuple("Declined").field(p).finish(),
+            Self::Expired(p) => f.debug_tuple("Expired").field(p).finish(),
+            Self::Removed(id) => f.debug_tuple("Removed").field(id).finish(),
+            Self::TimedOut => f.write_str("TimedOut"),
+        }
+    }
 }
 
 /// The first pause of a waiter whose re-read failed, doubled after each failure up to

@@ -13,8 +13,7 @@ use crate::store::{Finished, Store};
 use super::state::OpenedState;
 
 /// What a retried request should do, from the states of the pendings its `requestState`
-/// names.
-#[derive(Debug)]
+/// names. `Debug` needs no `T: Debug` (and prints no payload).
 #[non_exhaustive]
 pub enum Resume<T> {
     /// Every pending was completed: proceed (load what they obtained from the vault under
@@ -24,6 +23,16 @@ pub enum Resume<T> {
     StillOpen(Vec<Pending<T, Open>>),
     /// One of them was cancelled, declined, expired or is gone: answer with a tool error.
     Failed(ResumeFailure),
+}
+
+impl<T> std::fmt::Debug for Resume<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Proceed(p) => f.debug_tuple("Proceed").field(p).finish(),
+            Self::StillOpen(p) => f.debug_tuple("StillOpen").field(p).finish(),
+            Self::Failed(e) => f.debug_tuple("Failed").field(e).finish(),
+        }
+    }
 }
 
 /// A pending of a retried request that will never complete. Its message is fit for a tool

@@ -129,8 +129,8 @@ pub enum Dedup {
     },
 }
 
-/// What [`Store::create`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What [`Store::create`] did. `Debug` needs no `T: Debug` (and prints no payload).
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Created<T> {
     /// The record was inserted.
@@ -139,6 +139,16 @@ pub enum Created<T> {
     Joined(Record<T>),
     /// A pending with the same key was declined within the cooldown; nothing was inserted.
     Declined(Record<T>),
+}
+
+impl<T> std::fmt::Debug for Created<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Inserted => f.write_str("Inserted"),
+            Self::Joined(r) => f.debug_tuple("Joined").field(r).finish(),
+            Self::Declined(r) => f.debug_tuple("Declined").field(r).finish(),
+        }
+    }
 }
 
 /// Which bound a create exceeded.

@@ -18,11 +18,11 @@ pub(crate) mod private {
 }
 
 /// A vault that lists the namespaces it holds entries for: [`MemoryVault`](super::MemoryVault),
-/// [`SqliteVault`](super::SqliteVault), [`PostgresVault`](super::PostgresVault) and
-/// [`RedisVault`](super::RedisVault) (sealed: no other type implements it).
+/// `SqliteVault`, `PostgresVault` and `RedisVault` (features `sqlite`, `postgres`, `redis`;
+/// sealed: no other type implements it).
 ///
 /// A [`Namespace`] opens nothing, so the list gives no access to any entry. It is what
-/// [`EncryptedVault::reseal_all`](super::EncryptedVault::reseal_all) walks; that walk opens
+/// `EncryptedVault::reseal_all` (feature `encryption`) walks; that walk opens
 /// each namespace inside this crate only, which is why the trait is sealed: a vault written
 /// elsewhere could name any namespace and be handed its capability.
 pub trait VaultScan: private::Sealed + Send + Sync + 'static {

@@ -17,13 +17,23 @@ use super::{PostgresStore, Shared};
 use crate::store::{Notifier, StoreError};
 
 /// Options for a [`PostgresStore`]: `PostgresStore::builder(pool).schema("oob").build()`.
-#[derive(Debug)]
 #[must_use]
 pub struct PostgresStoreBuilder<T> {
     pub(super) pool: PgPool,
     pub(super) schema: String,
     pub(super) retention: Duration,
     pub(super) _payload: PhantomData<fn() -> T>,
+}
+
+/// Needs no `T: Debug`.
+impl<T> std::fmt::Debug for PostgresStoreBuilder<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStoreBuilder")
+            .field("pool", &self.pool)
+            .field("schema", &self.schema)
+            .field("retention", &self.retention)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<T> PostgresStoreBuilder<T> {
