@@ -119,9 +119,11 @@ fn cipher(key: &VaultKey) -> XChaCha20Poly1305 {
 /// bytes changed. Versions, expiry and compare-and-swap are the inner vault's, and are not
 /// bound: someone who can write the database (but holds no key) can put back an earlier
 /// value of the same entry (a backup's, or one since deleted), change or clear its expiry,
-/// or copy it to another store sealed with the same ring under the same namespace and key.
-/// They cannot read a value or move it to another user. Give each environment its own
-/// [`KeyRing`].
+/// or copy it to another store sealed with the same ring under the same namespace and key:
+/// which vault a value belongs to is not bound, so a value copied from one vault into another
+/// of the same service (OAuth tokens into a vault whose values the service shows) opens there
+/// too. They cannot read a value or move it to another user. Give each vault its own
+/// [`KeyRing`] (and each environment its own keys).
 ///
 /// Keys rotate in three phases across replicas (distribute the new key, activate it, then
 /// re-seal with [`reseal_all`](Self::reseal_all) and drop the old one): see [`KeyRing`].

@@ -33,9 +33,11 @@ pub struct ResealReport {
     pub unreachable_namespaces: u64,
     /// Entries that are not sealed values at all (they do not decode as [`Sealed`]): a
     /// plain vault's entries in the same SQLite file, Postgres schema or Redis prefix (vaults
-    /// there share one table or key space, whatever their value type), or plaintext written
-    /// before encryption was turned on. Left as they are; no key opens them, so they do not
-    /// keep an old key in the ring. Give each vault its own file, schema or prefix.
+    /// there share one table or key space, whatever their value type), plaintext written
+    /// before encryption was turned on, or rows the vault cannot read (a column of another
+    /// type, a time that does not parse: edited by hand or corrupted). Left as they are; no
+    /// key opens them, so they do not keep an old key in the ring, and the run goes on past
+    /// them. Give each vault its own file, schema or prefix.
     pub not_sealed: u64,
 }
 
@@ -91,13 +93,14 @@ impl<V, I: Vault<Sealed> + VaultScan> EncryptedVault<V, I> {
     ///
     /// Run it in phase 3 of the rotation (see [`KeyRing`](super::KeyRing)), once every
     /// replica seals with the new key; drop the old key once a run
-    /// [`is_complete`](ResealReport::is_complete) with nothing re-sealed. Entries written
+    /// [`is_complete`](ResealReport::is_complete). Entries written
     /// concurrently are counted as [`conflicts`](ResealReport::conflicts) and left to their
     /// writer; entries that do not open, or are not sealed values at all, are counted and
     /// left as they are.
     ///
     /// # Errors
-    /// The inner vault failed (what was re-sealed before stays re-sealed).
+    /// The inner vault failed (what was re-sealed before stays re-sealed; a row it cannot
+    /// read is counted in [`not_sealed`](ResealReport::not_sealed), not an error).
     pub async fn reseal_all(&self) -> Result<ResealReport, VaultError> {
         let mut report = ResealReport::default();
         let found = self.inner().namespaces().await?;

@@ -200,11 +200,12 @@ impl<V> PostgresVault<V> {
     }
 }
 
-/// A version as Postgres stores it (the same 64 bits as a `bigint`).
+/// A time as Postgres stores it (milliseconds in a `bigint`). A negative one (a row edited by
+/// hand) is a value that does not decode, not a failing backend: `Codec`.
 fn ts(ms: i64) -> Result<Timestamp, VaultError> {
     u64::try_from(ms)
         .map(Timestamp::from_millis)
-        .map_err(|_| VaultError::Backend(Box::new(PgError::Malformed("vault time"))))
+        .map_err(|_| VaultError::Codec(Box::new(PgError::Malformed("vault time"))))
 }
 
 impl<V> PostgresVault<V> {

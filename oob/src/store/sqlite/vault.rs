@@ -135,6 +135,9 @@ impl<V> SqliteVault<V> {
     }
 }
 
+/// A vault row as read: value, write time, expiry, version.
+type Row = (String, i64, Option<i64>, i64);
+
 fn backend(e: StoreError) -> VaultError {
     VaultError::Backend(Box::new(e))
 }
@@ -220,7 +223,10 @@ where
         let ns = token.namespace().as_str().to_owned();
         let key = key.to_owned();
         let now = ms(self.clock.now());
-        let row: Option<(String, i64, Option<i64>, i64)> = self
+        // A row whose columns are not of the types the vault writes (a value that is not
+        // text: edited by hand, or corrupted) is a value that does not decode, not a failing
+        // backend: `Codec`, as for text that is not the value's JSON.
+        let row: Option<rusqlite::Result<Row>> = self
             .db
             .read(move |conn| {
                 conn.prepare_cached(
@@ -228,15 +234,16 @@ where
                      WHERE namespace = ?1 AND key = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
                 )?
                 .query_row(params![ns, key, now], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    Ok((|| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))())
                 })
                 .optional()
             })
             .await
             .map_err(backend)?;
-        let Some((json, written, expires, version)) = row else {
+        let Some(row) = row else {
             return Ok(None);
         };
+        let (json, written, expires, version) = row.map_err(|e| VaultError::Codec(Box::new(e)))?;
         let value = serde_json::from_str(&json)
             .map_err(|e| VaultError::Codec(Box::new(CodecError::decoding(&e))))?;
         Ok(Some(Entry::at(

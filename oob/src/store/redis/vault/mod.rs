@@ -267,8 +267,11 @@ fn ms(t: Timestamp) -> u64 {
     t.as_millis()
 }
 
+/// A number field of an entry (a time, a version). One that does not parse (an entry edited
+/// by hand) is a value that does not decode, not a failing backend: `Codec`.
 fn parse_u64(v: &str, what: &'static str) -> Result<u64, VaultError> {
-    v.parse().map_err(|_| malformed(what))
+    v.parse()
+        .map_err(|_| VaultError::Codec(Box::new(RedisStoreError::Malformed(what))))
 }
 
 impl<V> Vault<V> for RedisVault<V>
