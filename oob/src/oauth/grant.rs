@@ -179,8 +179,9 @@ where
     /// so the token revoked is the one it rotated to; and the grant leaves the vault only if
     /// it is still the one revoked (a compare-and-swap): one stored meanwhile is revoked in
     /// turn. A stored grant that cannot be opened (see [`access_token`](Self::access_token))
-    /// is deleted here, and cannot be revoked at the provider: nobody here can read its
-    /// tokens any more.
+    /// is deleted here (only while it is still that grant: one a new consent stored
+    /// meanwhile is revoked in turn), and cannot be revoked at the provider: nobody here can
+    /// read its tokens any more.
     pub async fn revoke<C: ?Sized>(&self, cx: &C) -> Result<bool, OAuthError>
     where
         P: NamespaceProvider<C>,
@@ -195,7 +196,11 @@ where
                 Ok(None) => return Ok(false),
                 Err(e) if unreadable(&e) => {
                     log_unreadable(&e);
-                    return Ok(vault.delete(&token, &key).await?);
+                    match delete_unreadable(vault, &token, &key).await? {
+                        Some(deleted) => return Ok(deleted),
+                        // Replaced meanwhile (a new consent): that grant is revoked in turn.
+                        None => continue,
+                    }
                 }
                 Err(e) => return Err(e.into()),
             };
@@ -289,6 +294,42 @@ fn serve_or(set: &TokenSet, failure: OAuthError) -> Result<AccessToken, OAuthErr
     #[cfg(feature = "tracing")]
     tracing::warn!(target: "oob", error = %failure, "oauth refresh failed; serving the current access token until it expires");
     Ok(set.access_token())
+}
+
+/// Deletes the grant under `key` only while it is still one that cannot be opened (a plain
+/// delete would also take a grant a new consent stored since the failed read, unrevoked).
+/// Its version is learned from a write that cannot apply (only if absent, and already
+/// expired), the entry is read again (still unreadable), then ended under a compare-and-swap
+/// on that version: versions are random, so an unchanged one means no write came between.
+/// `Some(deleted)`, or `None` when it changed meanwhile (read it again).
+async fn delete_unreadable<V: Vault<TokenSet>>(
+    vault: &V,
+    token: &crate::capability::NamespaceToken<'_>,
+    key: &str,
+) -> Result<Option<bool>, VaultError> {
+    let nothing = || TokenSet::new(String::new(), None, None, Vec::new(), SystemTime::now());
+    let probe = WriteOptions::new()
+        .if_absent()
+        .expires_at(SystemTime::now());
+    let version = match vault.write(token, key, nothing(), probe).await {
+        // There was none (the expired write leaves none).
+        Ok(_) | Err(VaultError::Conflict { current: None }) => return Ok(Some(false)),
+        Err(VaultError::Conflict {
+            current: Some(version),
+        }) => version,
+        Err(e) => return Err(e),
+    };
+    match vault.read(token, key).await {
+        Err(e) if unreadable(&e) => {}
+        Ok(None) => return Ok(Some(false)),
+        Ok(Some(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    match vault.write(token, key, nothing(), ended(version)).await {
+        Ok(_) => Ok(Some(true)),
+        Err(VaultError::Conflict { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Whether a vault read failed because the stored grant cannot be opened (sealed under a
