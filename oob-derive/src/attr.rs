@@ -44,6 +44,11 @@ impl Key {
     fn from_path(path: &Path) -> Option<Key> {
         Key::ALL.into_iter().find(|key| path.is_ident(key.name()))
     }
+
+    /// The key that `name`, an unknown key, is likely a misspelling of.
+    fn misspelt_as(name: &str) -> Option<Key> {
+        Key::ALL.into_iter().find(|key| similar(name, key.name()))
+    }
 }
 
 /// One key of the attributes.
@@ -74,14 +79,24 @@ pub(crate) struct Attrs<'a> {
     pub(crate) route: Value,
     pub(crate) ttl: Value,
     pub(crate) krate: Value,
-    /// Part of an attribute could not be read (a syntax error or an unknown key, maybe a
-    /// misspelt `kind`), so a key that looks missing may be there: do not report it missing.
-    pub(crate) incomplete: bool,
+    /// Part of an attribute could not be read (a syntax error), so any key that looks
+    /// missing may be there: do not report one missing.
+    incomplete: bool,
+    /// The keys that an unknown key is likely a misspelling of (`knd` for `kind`): the user
+    /// gave them, under a wrong name, so do not report them missing too. An unknown key like
+    /// nothing known (`colour`) hides nothing.
+    misspelt: Vec<Key>,
     /// How many `key = value` entries were read so far.
     entries: usize,
 }
 
 impl Attrs<'_> {
+    /// Whether `key` should be reported missing: it is not given, and no unreadable part of
+    /// the attributes may be it.
+    pub(crate) fn is_missing(&self, key: Key) -> bool {
+        matches!(self.get(key), Value::Missing) && !self.incomplete && !self.misspelt.contains(&key)
+    }
+
     pub(crate) fn get(&self, key: Key) -> &Value {
         match key {
             Key::Kind => &self.kind,
@@ -109,9 +124,8 @@ impl Attrs<'_> {
         cx.at(position);
         let Some(key) = Key::from_path(&meta.path) else {
             let name = path_to_string(&meta.path);
-            let hint = Key::ALL
-                .into_iter()
-                .find(|key| similar(&name, key.name()))
+            let misspelt = Key::misspelt_as(&name);
+            let hint = misspelt
                 .map(|key| format!(" (did you mean `{}`?)", key.name()))
                 .unwrap_or_default();
             cx.error_spanned(
@@ -120,7 +134,7 @@ impl Attrs<'_> {
                     "unknown oob attribute `{name}`{hint}; expected one of `kind`, `route`, `ttl`, `crate`"
                 ),
             );
-            self.incomplete = true;
+            self.misspelt.extend(misspelt);
             skip_to_comma(meta.input)?;
             return Ok(());
         };
@@ -192,6 +206,7 @@ pub(crate) fn parse<'a>(attrs: &'a [Attribute], cx: &mut Ctxt) -> Attrs<'a> {
         ttl: Value::Missing,
         krate: Value::Missing,
         incomplete: false,
+        misspelt: Vec::new(),
         entries: 0,
     };
     for attr in attrs.iter().filter(|attr| attr.path().is_ident("oob")) {

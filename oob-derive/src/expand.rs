@@ -48,8 +48,8 @@ fn impl_payload(input: &Input<'_>, payload: &Payload) -> TokenStream {
     quote! {
         #[automatically_derived]
         impl #impl_generics #krate::OobPayload for #ident #ty_generics #where_clause {
-            const KIND: &'static str = #kind;
-            const ROUTE: &'static str = #route;
+            const KIND: &'static ::core::primitive::str = #kind;
+            const ROUTE: &'static ::core::primitive::str = #route;
             #default_ttl
         }
     }
@@ -83,8 +83,8 @@ mod tests {
             where
                 T: Send,
             {
-                const KIND: &'static str = "device_code";
-                const ROUTE: &'static str = "/oob/device/{id}";
+                const KIND: &'static ::core::primitive::str = "device_code";
+                const ROUTE: &'static ::core::primitive::str = "/oob/device/{id}";
                 const DEFAULT_TTL: ::core::option::Option<::core::time::Duration> =
                     ::core::option::Option::Some(::core::time::Duration::from_secs(5400));
             }
@@ -102,8 +102,8 @@ mod tests {
         let want = quote! {
             #[automatically_derived]
             impl my_reexport::oob::OobPayload for E {
-                const KIND: &'static str = "k";
-                const ROUTE: &'static str = "/?id={id}";
+                const KIND: &'static ::core::primitive::str = "k";
+                const ROUTE: &'static ::core::primitive::str = "/?id={id}";
             }
         };
         assert_eq!(got, want.to_string());
@@ -127,8 +127,8 @@ mod tests {
         let stub = quote! {
             #[automatically_derived]
             impl ::oob::OobPayload for U {
-                const KIND: &'static str = "";
-                const ROUTE: &'static str = "/{id}";
+                const KIND: &'static ::core::primitive::str = "";
+                const ROUTE: &'static ::core::primitive::str = "/{id}";
             }
         };
         assert!(got.ends_with(&stub.to_string()), "{got}");
@@ -144,5 +144,35 @@ mod tests {
         assert_eq!(got.matches("compile_error").count(), 2, "{got}");
         assert!(got.contains("missing `kind`"), "{got}");
         assert!(got.contains("missing `route`"), "{got}");
+    }
+
+    #[test]
+    fn an_unknown_key_hides_only_the_key_it_may_spell() {
+        // `colour` looks like no key: the missing `route` is reported beside it.
+        let got = expand(parse_quote! {
+            #[oob(kind = "device_code", colour = "blue")]
+            struct S;
+        });
+        assert_eq!(got.matches("compile_error").count(), 2, "{got}");
+        assert!(got.contains("unknown oob attribute `colour`;"), "{got}");
+        assert!(got.contains("missing `route`"), "{got}");
+
+        // `rote` may be the route: not reported missing; the kind is.
+        let got = expand(parse_quote! {
+            #[oob(rote = "/oob/{id}")]
+            struct S;
+        });
+        assert_eq!(got.matches("compile_error").count(), 2, "{got}");
+        assert!(got.contains("(did you mean `route`?)"), "{got}");
+        assert!(got.contains("missing `kind`"), "{got}");
+        assert!(!got.contains("missing `route`"), "{got}");
+
+        // A syntax error may hide any key: nothing is reported missing.
+        let got = expand(parse_quote! {
+            #[oob(kind = "device_code" colour = "blue")]
+            struct S;
+        });
+        assert_eq!(got.matches("compile_error").count(), 1, "{got}");
+        assert!(!got.contains("missing"), "{got}");
     }
 }

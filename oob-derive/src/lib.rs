@@ -17,12 +17,22 @@
 //! - `kind` (required): matches `[a-z][a-z0-9_.-]*`, at most 64 bytes;
 //! - `route` (required): starts with `/` and holds exactly one `{id}` placeholder, as a path
 //!   segment or a query value, and no other placeholder, fragment, space or control character;
+//!   it is axum 0.8's syntax, so `{id}`, not axum 0.7's `:id`;
 //! - `ttl` (optional): the default TTL as `<number><unit>` groups with unit `s`, `m` or `h`,
 //!   e.g. `"90s"`, `"10m"`, `"1h30m"`;
-//! - `crate` (optional): the path of the `oob` crate for re-exporters, default `::oob`.
+//! - `crate` (optional): the path of the `oob` crate, default `::oob`; for crates that
+//!   re-export `oob` (`crate = "my_reexport::oob"`), and for a dependency renamed in
+//!   `Cargo.toml`: with `oob2 = { package = "oob", .. }` write `#[oob(crate = "oob2")]`,
+//!   since without it the impl names `::oob` and fails to resolve.
 //!
 //! Every mistake is a compile error pointing at the offending token, and all mistakes of
 //! one type are reported together.
+//!
+//! On a generic type, every instantiation gets the same `kind` and `route`: `Approval<Login>`
+//! and `Approval<Refund>` are one kind to a store. Two managers over those two types on one
+//! durable backend (a SQLite file, a Postgres schema, a Redis prefix) read and complete each
+//! other's pendings. Give each instantiation its own backend, or make them distinct payload
+//! types, each with its own `kind`.
 
 mod ast;
 mod attr;

@@ -24,11 +24,20 @@ use std::time::Duration;
 /// A hand-written implementation must keep the same rules: `KIND` matches
 /// `[a-z][a-z0-9_.-]*` (at most 64 bytes) and `ROUTE` follows [`route_id_position`]'s rule
 /// (a path with exactly one `{id}`, as a whole segment or query value). [`ManagerBuilder::build`](crate::ManagerBuilder::build)
-/// checks both when it is instantiated for the type (a compile error).
+/// checks both in a `const` assertion when it is instantiated for the type. That assertion
+/// runs when the code is built (`cargo build`, `cargo test`), not by `cargo check` (nor by
+/// an editor's check on save): an implementation that breaks the rules passes `cargo check`
+/// and fails the build. The derive checks them as it expands, in `cargo check` too.
 ///
 /// `KIND` must be unique among the payload types that share a store's backend (a SQLite
 /// file, a Postgres schema, a Redis prefix): records are found by id and kind, so two types
 /// of one kind read each other's records. `oauth_consent` is taken by `oob::oauth`.
+///
+/// A generic payload type has one `KIND` and one `ROUTE` for all its instantiations:
+/// managers of `Approval<Login>` and `Approval<Refund>` over one durable backend read and
+/// complete each other's pendings (and a refund's data may not decode as a login's). Give
+/// each instantiation its own backend (file, schema or prefix), or make them distinct
+/// payload types with kinds of their own.
 ///
 /// The durable stores keep a payload as JSON (`serde_json`), so a payload must read back
 /// what it wrote: a float that is NaN or infinite is written as `null`, and a value nested

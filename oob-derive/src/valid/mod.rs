@@ -13,7 +13,7 @@ use quote::ToTokens;
 use syn::{Error, LitStr, Path, parse_quote};
 
 use crate::ast::{Input, Shape};
-use crate::attr::{Key, Value};
+use crate::attr::Key;
 
 mod kind;
 mod route;
@@ -90,9 +90,9 @@ const MISSING_ATTRIBUTE: &str = "missing `#[oob(...)]` attribute: `#[derive(OobP
 pub(crate) fn check(input: &Input<'_>, cx: &mut Ctxt) -> Payload {
     let attrs = &input.attrs;
     cx.at(0);
-    if let (Some(attr), false) = (attrs.first, attrs.incomplete) {
+    if let Some(attr) = attrs.first {
         for key in [Key::Kind, Key::Route] {
-            if let Value::Missing = attrs.get(key) {
+            if attrs.is_missing(key) {
                 cx.error_spanned(
                     attr,
                     format!(

@@ -1,8 +1,11 @@
 //! The `route` rule: a path starting with `/` with exactly one `{id}` placeholder, as a
 //! whole path segment or a whole query value, in characters a URL carries as is, with no
 //! other placeholder, fragment, empty, dot or capture segment; a message per way of
-//! breaking it. The same rule as `oob::payload::route_id_position` (`oob/src/route_rule.rs`),
-//! which the manager builder checks for hand-written payloads: keep the two in step.
+//! breaking it. A route a message offers (`route = "..."`) passes `check_route` itself;
+//! where none is found, the message gives the advice alone.
+//!
+//! The same rule as `oob::payload::route_id_position` (`oob/src/route_rule.rs`), which the
+//! manager builder checks for hand-written payloads: keep the two in step.
 
 /// Why a `route` is invalid.
 #[derive(Debug, PartialEq, Eq)]
@@ -82,9 +85,7 @@ pub(crate) fn check_route(route: &str) -> Result<usize, RouteError> {
     {
         return Err(RouteError::Illegal(c));
     }
-    let (path, query) = route
-        .split_once('?')
-        .map_or((route, None), |(p, q)| (p, Some(q)));
+    let (path, query) = split_query(route);
     let segments: Vec<&str> = path[1..].split('/').collect();
     let mut at = 1;
     for (n, seg) in segments.iter().enumerate() {
@@ -131,7 +132,15 @@ impl RouteError {
                  e.g. `route = \"/oob/device/{id}\"`"
                 .to_owned(),
             RouteError::NoLeadingSlash => {
-                format!("`route` must start with `/`: write `route = \"/{route}\"`")
+                let fixed = format!("/{route}");
+                match check_route(&fixed) {
+                    Ok(_) => format!("`route` must start with `/`: write `route = \"{fixed}\"`"),
+                    // Say what else is wrong now, not on the next compile.
+                    Err(next) => format!(
+                        "`route` must start with `/`; with the `/` added, {}",
+                        next.message(&fixed)
+                    ),
+                }
             }
             RouteError::FullUrl => "`route` must be a path, not a URL: the manager's callback base \
                  supplies the scheme and host; write e.g. `route = \"/oob/device/{id}\"`"
@@ -161,17 +170,7 @@ impl RouteError {
                 "`route` has a `}` without a matching `{`: remove it, or write the placeholder as `{id}`"
                     .to_owned()
             }
-            RouteError::NoId => {
-                let example = if route.contains('?') {
-                    format!("{route}&id={{id}}")
-                } else {
-                    format!("{}/{{id}}", route.trim_end_matches('/'))
-                };
-                format!(
-                    "`route` has no `{{id}}` placeholder, which carries the pending's id: add one \
-                     as a path segment or a query value, e.g. `route = \"{example}\"`"
-                )
-            }
+            RouteError::NoId => no_id_message(route),
             RouteError::DuplicateId => {
                 "`route` contains `{id}` more than once: keep exactly one `{id}`".to_owned()
             }
@@ -193,10 +192,16 @@ impl RouteError {
                  sending: remove it"
                     .to_owned()
             }
-            RouteError::CaptureSegment(c) => format!(
-                "`route` has a path segment starting with `{c}`, which axum reads as a capture \
-                 and refuses: rename that segment"
-            ),
+            RouteError::CaptureSegment(c) => {
+                let segment = capture_segments(route).next().unwrap_or(":");
+                let (what, axum_08) = axum_capture(segment);
+                format!(
+                    "`route` has the path segment `{segment}`: a segment starting with `{c}` is \
+                     axum 0.7's {what} syntax, which axum 0.8 refuses (it writes this {what} as \
+                     `{axum_08}`), and a route captures nothing but its one `{{id}}`: make that \
+                     segment plain text, not starting with `{c}`, or remove it"
+                )
+            }
             RouteError::IdNotWholeSegment => {
                 "`{id}` must be a whole path segment, so the router and the extractor find it: \
                  put it between `/`s, e.g. `route = \"/oob/device/{id}\"` (or \
@@ -214,6 +219,109 @@ impl RouteError {
             ),
         }
     }
+}
+
+/// The message for a route without `{id}`: a fix that passes [`check_route`] when one is
+/// found, the advice alone otherwise.
+fn no_id_message(route: &str) -> String {
+    let (path, query) = split_query(route);
+    let head = "`route` has no `{id}` placeholder, which carries the pending's id";
+    // axum 0.7's `:id`, or the route's only capture: the id goes there, as `{id}`.
+    let captures: Vec<&str> = capture_segments(route).collect();
+    let capture = captures
+        .iter()
+        .find(|segment| segment[1..] == *"id")
+        .or(captures.first().filter(|_| captures.len() == 1));
+    if let Some(segment) = capture {
+        let fixed = replace_segment(route, segment, "{id}");
+        if check_route(&fixed).is_ok() {
+            let (what, axum_08) = axum_capture(segment);
+            let also = if *segment == ":id" {
+                ""
+            } else {
+                ", and the pending's id is the one capture a route takes, `{id}`"
+            };
+            return format!(
+                "{head}: `{segment}` is axum 0.7's {what} syntax; axum 0.8 writes {what}s as \
+                 `{axum_08}`{also}: write `route = \"{fixed}\"`"
+            );
+        }
+    }
+    let mut candidates = Vec::new();
+    if let Some(query) = query {
+        let sep = if query.is_empty() || query.ends_with('&') {
+            ""
+        } else {
+            "&"
+        };
+        candidates.push(format!("{route}{sep}id={{id}}"));
+    }
+    let query = query.map(|q| format!("?{q}")).unwrap_or_default();
+    candidates.push(format!("{}/{{id}}{query}", path.trim_end_matches('/')));
+    let note = captures
+        .first()
+        .map(|segment| {
+            format!(
+                " (and `{segment}` is axum 0.7's {} syntax, which axum 0.8 refuses: a route \
+                 captures nothing but its `{{id}}`)",
+                axum_capture(segment).0
+            )
+        })
+        .unwrap_or_default();
+    match candidates.into_iter().find(|c| check_route(c).is_ok()) {
+        Some(fixed) => format!(
+            "{head}{note}: add one as a path segment or a query value, e.g. `route = \"{fixed}\"`"
+        ),
+        None => format!(
+            "{head}{note}: add one as a whole path segment (`/.../{{id}}`) or as the value of a \
+             query key the route does not use yet (`?id={{id}}`)"
+        ),
+    }
+}
+
+/// `route`'s path and its query (after the first `?`), if any.
+fn split_query(route: &str) -> (&str, Option<&str>) {
+    route
+        .split_once('?')
+        .map_or((route, None), |(path, query)| (path, Some(query)))
+}
+
+/// The path segments of `route` that axum 0.7 read as captures: `:name` and `*name`.
+fn capture_segments(route: &str) -> impl Iterator<Item = &str> {
+    split_query(route)
+        .0
+        .split('/')
+        .filter(|segment| segment.starts_with([':', '*']))
+}
+
+/// What axum 0.7 read `segment` (`:name` or `*name`) as, a capture or a wildcard, and how
+/// axum 0.8 writes it (`{name}` or `{*name}`).
+fn axum_capture(segment: &str) -> (&'static str, String) {
+    let (what, star, name) = match segment.split_at(1) {
+        ("*", name) => ("wildcard", "*", name),
+        (_, name) => ("capture", "", name),
+    };
+    let name = if name.is_empty() { "name" } else { name };
+    (what, format!("{{{star}{name}}}"))
+}
+
+/// `route` with the first path segment equal to `segment` replaced by `with`.
+fn replace_segment(route: &str, segment: &str, with: &str) -> String {
+    let (path, query) = split_query(route);
+    let mut done = false;
+    let path: Vec<&str> = path
+        .split('/')
+        .map(|s| {
+            if !done && s == segment {
+                done = true;
+                with
+            } else {
+                s
+            }
+        })
+        .collect();
+    let query = query.map(|q| format!("?{q}")).unwrap_or_default();
+    format!("{}{query}", path.join("/"))
 }
 
 #[cfg(test)]

@@ -163,6 +163,104 @@ fn route_messages() {
     assert!(msg("/a\t{id}").contains(r"`\t` (U+0009)"));
 }
 
+/// The routes a message offers as `route = "..."`.
+fn suggested(message: &str) -> Vec<&str> {
+    message
+        .split("`route = \"")
+        .skip(1)
+        .map(|rest| rest.split_once("\"`").map_or(rest, |(route, _)| route))
+        .collect()
+}
+
+/// Every route a message offers passes the rule itself (and oob's).
+fn assert_suggestions_valid(route: &str) {
+    if let Err(err) = check_route(route) {
+        let message = err.message(route);
+        for fixed in suggested(&message) {
+            assert!(
+                check_route(fixed).is_ok() && route_id_position(fixed).is_some(),
+                "{route:?} suggests the invalid {fixed:?}: {message}"
+            );
+        }
+    }
+}
+
+#[test]
+fn suggestions_pass_the_rule() {
+    let msg = |r: &str| check_route(r).unwrap_err().message(r);
+    // A suggestion that would still be invalid is not made: the next fix goes with it, or
+    // only the advice is given.
+    let m = msg("oob/device");
+    assert!(
+        m.starts_with("`route` must start with `/`; with the `/` added, "),
+        "{m}"
+    );
+    assert_eq!(suggested(&m), ["/oob/device/{id}"], "{m}");
+    let m = msg("/oob?id=1");
+    assert_eq!(suggested(&m), ["/oob/{id}?id=1"], "{m}");
+    let m = msg("/oob?id=1&id=2");
+    assert_eq!(suggested(&m), ["/oob/{id}?id=1&id=2"], "{m}");
+    let m = msg("/oob?");
+    assert_eq!(suggested(&m), ["/oob?id={id}"], "{m}");
+    let m = msg("/a/{id}#x");
+    assert!(suggested(&m).is_empty(), "{m}");
+    let m = msg("a/{id}#x");
+    assert!(m.contains("fragment"), "{m}");
+    assert!(suggested(&m).is_empty(), "{m}");
+    let m = msg("/oob\\x");
+    assert!(suggested(&m).is_empty(), "{m}");
+    assert!(m.ends_with("(`?id={id}`)"), "{m}");
+
+    for route in INVALID {
+        assert_suggestions_valid(route);
+    }
+    let tokens = [
+        "/", "{id}", "?", "=", "&", ":", ":id", "*", "id", "x", "#", "\\",
+    ];
+    let mut routes = vec![String::new()];
+    for _ in 0..5 {
+        routes = routes
+            .iter()
+            .flat_map(|r| tokens.iter().map(move |t| format!("{r}{t}")))
+            .collect();
+        for route in &routes {
+            assert_suggestions_valid(route);
+        }
+    }
+}
+
+#[test]
+fn axum_07_captures() {
+    let msg = |r: &str| check_route(r).unwrap_err().message(r);
+    // The habit of axum 0.7: `:id` where axum 0.8 writes `{id}`.
+    let m = msg("/oob/key/:id");
+    assert!(m.contains("axum 0.8 writes captures as `{id}`"), "{m}");
+    assert_eq!(suggested(&m), ["/oob/key/{id}"], "{m}");
+    assert_eq!(suggested(&msg("oob/key/:id")), ["/oob/key/{id}"]);
+    assert_eq!(
+        suggested(&msg("/oob/key/:id/page?x=1")),
+        ["/oob/key/{id}/page?x=1"]
+    );
+    let m = msg("/oob/files/*id");
+    assert!(m.contains("axum 0.8 writes wildcards as `{*id}`"), "{m}");
+    assert_eq!(suggested(&m), ["/oob/files/{id}"], "{m}");
+    // The only capture, under another name: the id goes there.
+    let m = msg("/oob/device/:code");
+    assert!(m.contains("axum 0.8 writes captures as `{code}`"), "{m}");
+    assert!(m.contains("the one capture a route takes, `{id}`"), "{m}");
+    assert_eq!(suggested(&m), ["/oob/device/{id}"], "{m}");
+    // Two captures, neither the id: no route to offer, but the captures are named.
+    let m = msg("/oob/:user/:code");
+    assert!(suggested(&m).is_empty(), "{m}");
+    assert!(m.contains("`:user` is axum 0.7's capture syntax"), "{m}");
+    // One beside `{id}`: named, with how axum 0.8 writes it.
+    let m = msg("/oob/:user/{id}");
+    assert!(m.starts_with("`route` has the path segment `:user`"), "{m}");
+    assert!(m.contains("it writes this capture as `{user}`"), "{m}");
+    let m = msg("/oob/*/{id}");
+    assert!(m.contains("it writes this wildcard as `{*name}`"), "{m}");
+}
+
 mod props {
     use super::super::*;
     use super::route_id_position;
@@ -183,7 +281,13 @@ mod props {
                     prop_assert_eq!(s.matches("{id}").count(), 1);
                     prop_assert!(s.starts_with('/'));
                 }
-                Err(e) => prop_assert!(!e.message(&s).is_empty()),
+                Err(e) => {
+                    let message = e.message(&s);
+                    prop_assert!(!message.is_empty());
+                    for fixed in super::suggested(&message) {
+                        prop_assert!(check_route(fixed).is_ok(), "{} -> {}", s, fixed);
+                    }
+                }
             }
         }
     }
