@@ -142,24 +142,25 @@ impl<T, S: State> Pending<T, S> {
     pub fn state(&self) -> &S {
         &self.state
     }
+}
 
-    /// A pending in state `state` from a store record (the caller has checked that the
-    /// record is in that state).
-    #[inline]
-    pub(crate) fn from_record(
-        record: Record<T>,
-        state: S,
-        callback: Arc<CallbackTemplate>,
-    ) -> Self {
-        Pending {
-            id: record.id,
-            namespace: record.namespace,
-            created_at: record.created_at,
-            expires_at: record.expires_at,
-            body: record.body,
-            callback,
-            state,
-        }
+/// A pending in state `state` from a store record (the caller has checked that the record
+/// is in that state). A free function, not an associated one: rustc suggests an associated
+/// constructor to code that tries to build a `Pending` by hand, even a crate-private one.
+#[inline]
+pub(crate) fn from_record<T, S: State>(
+    record: Record<T>,
+    state: S,
+    callback: Arc<CallbackTemplate>,
+) -> Pending<T, S> {
+    Pending {
+        id: record.id,
+        namespace: record.namespace,
+        created_at: record.created_at,
+        expires_at: record.expires_at,
+        body: record.body,
+        callback,
+        state,
     }
 }
 
@@ -246,17 +247,15 @@ impl<T> fmt::Debug for AnyPending<T> {
 impl<T> AnyPending<T> {
     pub(crate) fn from_record(record: Record<T>, callback: Arc<CallbackTemplate>) -> Self {
         match record.state {
-            RecordState::Open => Self::Open(Pending::from_record(record, Open::new(), callback)),
+            RecordState::Open => Self::Open(from_record(record, Open::new(), callback)),
             RecordState::Completed { at } => {
-                Self::Completed(Pending::from_record(record, Completed { at }, callback))
+                Self::Completed(from_record(record, Completed { at }, callback))
             }
-            RecordState::Cancelled { at, reason } => Self::Cancelled(Pending::from_record(
-                record,
-                Cancelled { at, reason },
-                callback,
-            )),
+            RecordState::Cancelled { at, reason } => {
+                Self::Cancelled(from_record(record, Cancelled { at, reason }, callback))
+            }
             RecordState::Expired { at } => {
-                Self::Expired(Pending::from_record(record, Expired { at }, callback))
+                Self::Expired(from_record(record, Expired { at }, callback))
             }
         }
     }

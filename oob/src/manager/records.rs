@@ -35,7 +35,7 @@ where
     pub(super) fn open_pending(&self, record: Record<T>) -> Result<Pending<T, Open>, Error> {
         self.bound(&record)?;
         match record.state {
-            RecordState::Open => Ok(Pending::from_record(
+            RecordState::Open => Ok(crate::pending::from_record(
                 record,
                 Open::new(),
                 self.inner.callback.clone(),
@@ -55,7 +55,7 @@ where
     ) -> Result<Pending<T, Completed>, Error> {
         self.bound(&record)?;
         match record.state {
-            RecordState::Completed { at } => Ok(Pending::from_record(
+            RecordState::Completed { at } => Ok(crate::pending::from_record(
                 record,
                 Completed { at },
                 self.inner.callback.clone(),
@@ -71,7 +71,7 @@ where
     ) -> Result<Pending<T, Cancelled>, Error> {
         self.bound(&record)?;
         match record.state {
-            RecordState::Cancelled { at, reason } => Ok(Pending::from_record(
+            RecordState::Cancelled { at, reason } => Ok(crate::pending::from_record(
                 record,
                 Cancelled { at, reason },
                 self.inner.callback.clone(),
