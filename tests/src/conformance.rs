@@ -71,6 +71,7 @@ macro_rules! store_conformance {
             create_or_join_joins_the_same_key_only,
             create_or_join_joins_the_earliest_deadline,
             decline_cooldown_answers_then_lapses,
+            a_cancel_after_a_decline_keeps_its_cooldown,
             declines_from_a_clock_ahead_follow_the_rules,
             capacity_per_namespace_leaves_store_unchanged,
             capacity_total_leaves_store_unchanged,
@@ -87,6 +88,7 @@ macro_rules! store_conformance {
             expiry_is_exact_to_the_millisecond,
             expired_pendings_free_capacity_at_the_millisecond,
             reads_end_with_the_retention_window,
+            purge_forgets_at_the_millisecond_the_window_ends,
             decline_cooldown_is_exact_and_the_latest_decline_answers,
             the_latest_deadline_is_kept_exactly
         );

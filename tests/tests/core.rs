@@ -180,6 +180,27 @@ async fn invalid_specs_are_refused_and_create_nothing() {
     assert!(m.store().is_empty());
 }
 
+/// A deadline at the creating call's own `now` is already past: refused, nothing created.
+/// (Found by mutation testing, 2026-12-07: `<=` could become `<` with every test passing.)
+#[tokio::test]
+async fn a_deadline_at_now_is_already_past() {
+    let clock = oob_tests::conformance::ManualClock::new();
+    let m = oob::Manager::builder()
+        .store(MemoryStore::<DeviceCode>::new())
+        .provider(FromVerifiedSubject)
+        .callback_base(oob::CallbackBase::parse("https://ex.com").unwrap())
+        .clock(clock.clone())
+        .build();
+    let now = clock.now_system();
+    assert!(matches!(
+        m.create(&user("a"), spec().deadline(now)).await,
+        Err(Error::Spec(_))
+    ));
+    assert!(m.store().is_empty());
+    let later = now + Duration::from_millis(1);
+    assert!(m.create(&user("a"), spec().deadline(later)).await.is_ok());
+}
+
 #[tokio::test]
 async fn provider_failure_is_typed() {
     let m = manager();

@@ -385,4 +385,23 @@ mod tests {
             Some(RecordState::Expired { at: exp })
         );
     }
+
+    #[test]
+    fn a_join_needs_an_open_record_before_its_deadline_and_the_same_key() {
+        let ms = Duration::from_millis;
+        assert!(joinable(RecordState::Open, T.saturating_add(ms(1)), T));
+        assert!(!joinable(RecordState::Open, T, T), "not at the deadline");
+        let done = RecordState::Completed { at: T };
+        assert!(!joinable(done, T.saturating_add(ms(10)), T));
+        let body = |alias: &str, resource: &str| {
+            Body::new((), Some(alias.into()), Some(resource.into()), None)
+        };
+        assert!(same_key(&body("k", "r"), &body("k", "r")));
+        assert!(!same_key(&body("k", "r1"), &body("k", "r2")));
+        assert!(!same_key(&body("k1", "r"), &body("k2", "r")));
+        assert!(!same_key(
+            &body("k", "r"),
+            &Body::new((), Some("k".into()), None, None)
+        ));
+    }
 }

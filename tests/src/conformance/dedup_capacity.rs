@@ -150,6 +150,38 @@ pub async fn decline_cooldown_answers_then_lapses<S: Store<DeviceCode> + Clone>(
 /// Declines stamped by a clock ahead of the creating call's (another replica's, or this one
 /// before NTP stepped it back): a zero cooldown never answers, and with a cooldown the
 /// latest decline by its time answers, whichever was written last.
+/// A cancel of another pending with the same key after a decline does not hide the
+/// decline's cooldown: the latest decline answers, whatever was cancelled since. (Found by
+/// mutation testing, 2026-12-07: SQLite's latest-decline query could drop its `declined`
+/// filter with every test passing.)
+pub async fn a_cancel_after_a_decline_keeps_its_cooldown<S: Store<DeviceCode> + Clone>(store: S) {
+    let (m, clock) = manager_on(
+        store,
+        Opts {
+            cooldown: Duration::from_secs(60),
+            ..Opts::default()
+        },
+    );
+    let declined = m
+        .create(&user("a"), spec().alias("gh"))
+        .await
+        .expect("create");
+    let declined_id = declined.id();
+    m.decline(declined).await.expect("decline");
+    clock.advance(Duration::from_millis(10));
+    // A plain create does not look for a decline; the service then cancels it.
+    let cancelled = m
+        .create(&user("a"), spec().alias("gh"))
+        .await
+        .expect("create");
+    m.cancel(cancelled).await.expect("cancel");
+    clock.advance(Duration::from_millis(10));
+    match m.create_or_join(&user("a"), spec().alias("gh")).await {
+        Ok(Joined::Declined(d)) => assert_eq!(d.id(), declined_id),
+        other => panic!("expected the decline, got {other:?}"),
+    }
+}
+
 pub async fn declines_from_a_clock_ahead_follow_the_rules<S: Store<DeviceCode> + Clone>(store: S) {
     let step = Duration::from_millis(100);
     // No cooldown: zero, or under the stores' millisecond.

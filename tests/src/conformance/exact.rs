@@ -4,13 +4,14 @@
 
 use std::time::Duration;
 
+use oob::state::CancelReason;
 use oob::store::{RecordState, Scope, Store};
 use oob::time::Clock;
 use oob::time::Timestamp;
 use oob::{AnyPending, Error, Joined};
 
 use super::{ConfManager, ManualClock, Opts, RETENTION, list_ids, manager_on, setup};
-use crate::{DeviceCode, spec, user};
+use crate::{DeviceCode, ns, spec, user};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -86,11 +87,24 @@ pub async fn expiry_is_exact_to_the_millisecond<S: Store<DeviceCode> + Clone>(st
     assert!(matches!(rec.state, RecordState::Expired { .. }));
     assert!(matches!(m.get(id).await, Ok(AnyPending::Expired(_))));
     assert!(list_ids(&m, "a").await.is_empty());
-    assert!(matches!(m.complete_id(id).await, Err(Error::Expired(_))));
-    match m.create_or_join(&user("a"), spec().alias("k")).await {
-        Ok(Joined::Created(c)) => assert_ne!(c.id(), id),
+    // A join at the deadline finds no open pending (asked before any transition below,
+    // which would close the record on the way).
+    let fresh = match m.create_or_join(&user("a"), spec().alias("k")).await {
+        Ok(Joined::Created(c)) => c,
         other => panic!("expected a new pending, got {other:?}"),
-    }
+    };
+    assert_ne!(fresh.id(), id);
+    // Expiry is answered before the namespace is compared, by id and in any namespace.
+    assert!(matches!(
+        m.complete_in(id, &ns("b")).await,
+        Err(Error::Expired(_))
+    ));
+    assert!(matches!(
+        m.cancel_id(id, CancelReason::Declined, Some(&ns("b")))
+            .await,
+        Err(Error::Expired(_))
+    ));
+    assert!(matches!(m.complete_id(id).await, Err(Error::Expired(_))));
 }
 
 /// Both bounds free up the millisecond the pending holding them expires, however many
@@ -219,6 +233,36 @@ pub async fn reads_end_with_the_retention_window<S: Store<DeviceCode> + Clone>(s
     assert!(matches!(m.get(expires).await, Ok(AnyPending::Expired(_))));
     clock.advance(ms(10));
     assert!(matches!(m.get(expires).await, Err(Error::NotFound(_))));
+}
+
+/// Purge forgets a finished record a retention window after it finished (not after it was
+/// created) and an expired one a window after its deadline, each at that millisecond and
+/// not one before. (Found by mutation testing, 2026-12-07: SQLite's purge could count a
+/// finished row from its creation, or an expired one a millisecond late, with every test
+/// passing.)
+pub async fn purge_forgets_at_the_millisecond_the_window_ends<S: Store<DeviceCode> + Clone>(
+    store: S,
+) {
+    let (m, clock) = setup(store);
+    let done = create_in(&m, "a", RETENTION * 2).await.expect("create");
+    let expires = create_in(&m, "a", ms(250)).await.expect("create");
+    clock.advance(ms(5_000));
+    m.complete_id(done).await.expect("complete");
+    // The expired one: its deadline (+250 ms) plus the window.
+    clock.advance(RETENTION - ms(4_750) - ms(1));
+    assert_eq!(m.purge().await.expect("purge"), 0);
+    assert!(matches!(m.get(expires).await, Ok(AnyPending::Expired(_))));
+    clock.advance(ms(1));
+    assert_eq!(m.purge().await.expect("purge"), 1);
+    assert!(matches!(m.get(expires).await, Err(Error::NotFound(_))));
+    // The completed one: its finish (+5 s) plus the window, not its creation.
+    assert!(matches!(m.get(done).await, Ok(AnyPending::Completed(_))));
+    clock.advance(ms(4_750) - ms(1));
+    assert_eq!(m.purge().await.expect("purge"), 0);
+    assert!(matches!(m.get(done).await, Ok(AnyPending::Completed(_))));
+    clock.advance(ms(1));
+    assert_eq!(m.purge().await.expect("purge"), 1);
+    assert!(matches!(m.get(done).await, Err(Error::NotFound(_))));
 }
 
 /// The decline cooldown ends to the millisecond, and of two declines with the same key the

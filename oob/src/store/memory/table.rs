@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::super::{Body, Record, RecordState};
+use super::super::{Body, Record, RecordState, lifecycle};
 use super::count::{Deadlines, OpenCount};
 use super::ids::Ids;
 use super::keys::Keys;
@@ -192,7 +192,7 @@ impl<T> Table<T> {
                 pos: index(p).ok()?,
             };
             let expires_at = ns.records[p].expires_at;
-            if expires_at > now {
+            if lifecycle::joinable(ns.records[p].state, expires_at, now) {
                 return Some(at);
             }
             self.close(at, RecordState::Expired { at: expires_at });
