@@ -5,7 +5,7 @@
 //! for it to end and spent the old refresh token again, which a rotating provider with
 //! reuse detection answers by revoking the whole grant.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,10 +13,14 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use oob::Capability;
 use oob::oauth::{OAuth, TokenSet};
 use oob::provider::FromVerifiedSubject;
 use oob::store::MemoryStore;
-use oob::vault::{EncryptedVault, KeyRing, MemoryVault, Sealed, Vault, VaultKey};
+use oob::vault::{
+    EncryptedVault, Entry, KeyRing, MemoryVault, Sealed, Vault, VaultError, VaultKey, Version,
+    WriteOptions,
+};
 use oob_tests::user;
 use reqwest::header;
 use tokio::sync::Notify;
@@ -83,18 +87,80 @@ fn rotating(p: Arc<Rotating>) -> Router {
 
 type Enc = EncryptedVault<TokenSet, MemoryVault<Sealed>>;
 
+/// The replica's vault; once armed, the first read after a write that conflicted fails
+/// with a (transient) backend error.
+#[derive(Clone)]
+struct BlipAfterConflict {
+    inner: Enc,
+    armed: Arc<AtomicBool>,
+    fail_next_read: Arc<AtomicBool>,
+}
+
+impl Vault<TokenSet> for BlipAfterConflict {
+    async fn write(
+        &self,
+        token: &dyn Capability,
+        key: &str,
+        value: TokenSet,
+        options: WriteOptions,
+    ) -> Result<Version, VaultError> {
+        let r = self.inner.write(token, key, value, options).await;
+        if matches!(r, Err(VaultError::Conflict { .. })) && self.armed.swap(false, Ordering::SeqCst)
+        {
+            self.fail_next_read.store(true, Ordering::SeqCst);
+        }
+        r
+    }
+
+    async fn read(
+        &self,
+        token: &dyn Capability,
+        key: &str,
+    ) -> Result<Option<Entry<TokenSet>>, VaultError> {
+        if self.fail_next_read.swap(false, Ordering::SeqCst) {
+            return Err(VaultError::Backend(Box::new(std::io::Error::other("blip"))));
+        }
+        self.inner.read(token, key).await
+    }
+
+    async fn delete(&self, token: &dyn Capability, key: &str) -> Result<bool, VaultError> {
+        self.inner.delete(token, key).await
+    }
+
+    async fn keys(&self, token: &dyn Capability) -> Result<Vec<String>, VaultError> {
+        self.inner.keys(token).await
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reseal_during_a_refresh_keeps_the_rotated_refresh_token() {
+    refresh_across_a_reseal(false).await;
+}
+
+/// The same, with the read that follows the lease to its new version failing once: the
+/// store of the refreshed grant is tried again, not given up as another writer's. (Found
+/// in the re-review of the fix, 2026-12-07.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_read_while_following_the_lease_is_tried_again() {
+    refresh_across_a_reseal(true).await;
+}
+
+async fn refresh_across_a_reseal(blip: bool) {
     let p = Arc::new(Rotating::default());
     let mut op = FakeProvider::start(rotating(p.clone())).await;
     let inner = MemoryVault::<Sealed>::new();
     // The refreshing replica still seals with key 1 (it knows key 2), as on the
     // documented compromised-key path where the phases run without waiting.
-    let replica: Enc = EncryptedVault::new(
-        inner.clone(),
-        KeyRing::new(1, key(1)).with_old_key(2, key(2)),
-    );
-    let a: OAuth<MemoryStore<oob::oauth::Consent>, FromVerifiedSubject, Enc> = op
+    let replica = BlipAfterConflict {
+        inner: EncryptedVault::new(
+            inner.clone(),
+            KeyRing::new(1, key(1)).with_old_key(2, key(2)),
+        ),
+        armed: Arc::default(),
+        fail_next_read: Arc::default(),
+    };
+    let armed = replica.armed.clone();
+    let a: OAuth<MemoryStore<oob::oauth::Consent>, FromVerifiedSubject, BlipAfterConflict> = op
         .flow_with("fake", MemoryStore::new(), replica, Duration::ZERO)
         .refresh_lease(Duration::from_secs(20));
     op.serve_callback(&a);
@@ -115,8 +181,8 @@ async fn a_reseal_during_a_refresh_keeps_the_rotated_refresh_token() {
     );
     let report = rotation.reseal_all().await.expect("reseal_all");
     assert_eq!(report.resealed, 1, "{report:?}");
+    armed.store(blip, Ordering::SeqCst);
     p.go.notify_one();
-
     let got = tokio::time::timeout(Duration::from_secs(10), refresh)
         .await
         .expect("the refresh answers")

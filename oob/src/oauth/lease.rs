@@ -64,7 +64,10 @@ impl Held {
                     self.version = entry.version();
                     moves += 1;
                 }
-                _ => return Err(refused),
+                Ok(_) => return Err(refused),
+                // Not known to be another writer's: the read's own failure, which a caller
+                // storing a refreshed grant tries again (a conflict it would give up on).
+                Err(e) => return Err(e),
             }
         }
     }
