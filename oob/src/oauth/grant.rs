@@ -317,6 +317,8 @@ async fn delete_unreadable<V: Vault<TokenSet>>(
         Err(VaultError::Conflict {
             current: Some(version),
         }) => version,
+        // A version that does not decode (edited by hand) cannot be learned: a plain delete.
+        Err(VaultError::Codec(_)) => return Ok(Some(vault.delete(token, key).await?)),
         Err(e) => return Err(e),
     };
     match vault.read(token, key).await {

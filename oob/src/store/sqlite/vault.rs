@@ -175,14 +175,20 @@ where
         let outcome = self
             .db
             .call(None, move |conn, _| {
-                let current: Option<i64> = conn
+                let current: Option<rusqlite::types::Value> = conn
                     .prepare_cached(
                         "SELECT version FROM oob_vault WHERE namespace = ?1 AND key = ?2 \
                          AND (expires_at IS NULL OR expires_at > ?3)",
                     )?
                     .query_row(params![ns, key, now], |r| r.get(0))
                     .optional()?;
-                let current = current.map(Version::from_i64);
+                // A version that is not an integer (a row edited by hand) reads as version
+                // 0: the row is there, and a compare-and-swap on what a conflict reported
+                // can still replace or end it.
+                let current = current.map(|v| match v {
+                    rusqlite::types::Value::Integer(v) => Version::from_i64(v),
+                    _ => Version::from_i64(0),
+                });
                 if !expect.admits(current) {
                     return Ok(Err(current));
                 }
@@ -280,7 +286,7 @@ where
         self.db
             .read(move |conn| {
                 conn.prepare_cached(
-                    "SELECT key FROM oob_vault WHERE namespace = ?1 \
+                    "SELECT key FROM oob_vault WHERE namespace = ?1 AND typeof(key) = 'text' \
                      AND (expires_at IS NULL OR expires_at > ?2) ORDER BY key",
                 )?
                 .query_map(params![ns, now], |r| r.get(0))?
@@ -298,9 +304,14 @@ impl<V: 'static> VaultScan for SqliteVault<V> {
         let names: Vec<String> = self
             .db
             .read(|conn| {
-                conn.prepare_cached("SELECT DISTINCT namespace FROM oob_vault ORDER BY namespace")?
-                    .query_map([], |r| r.get(0))?
-                    .collect()
+                // (A key or namespace that is not text, written by hand, names nothing a
+                // vault call can take: left out.)
+                conn.prepare_cached(
+                    "SELECT DISTINCT namespace FROM oob_vault WHERE typeof(namespace) = 'text' \
+                     ORDER BY namespace",
+                )?
+                .query_map([], |r| r.get(0))?
+                .collect()
             })
             .await
             .map_err(backend)?;

@@ -267,11 +267,26 @@ fn ms(t: Timestamp) -> u64 {
     t.as_millis()
 }
 
-/// A number field of an entry (a time, a version). One that does not parse (an entry edited
-/// by hand) is a value that does not decode, not a failing backend: `Codec`.
+/// A number field of an entry (a time, a version), in the digits the vault writes. One that
+/// does not parse, or not in that form (`007`, `+7`: an entry edited by hand, whose version
+/// no compare-and-swap, a comparison of the text, would ever match) is a value that does
+/// not decode, not a failing backend: `Codec`.
 fn parse_u64(v: &str, what: &'static str) -> Result<u64, VaultError> {
-    v.parse()
-        .map_err(|_| VaultError::Codec(Box::new(RedisStoreError::Malformed(what))))
+    v.parse::<u64>()
+        .ok()
+        .filter(|n| n.to_string() == v)
+        .ok_or_else(|| VaultError::Codec(Box::new(RedisStoreError::Malformed(what))))
+}
+
+/// A failed read of one entry: a key of another type (`WRONGTYPE`) or fields that are not
+/// text (an entry edited by hand) are a value that does not decode (`Codec`), anything
+/// else the backend's failure.
+fn entry_error(e: RedisError) -> VaultError {
+    if e.kind() == redis::ErrorKind::UnexpectedReturnType || e.code() == Some("WRONGTYPE") {
+        VaultError::Codec(Box::new(RedisStoreError::of(e)))
+    } else {
+        backend(e)
+    }
 }
 
 impl<V> Vault<V> for RedisVault<V>
@@ -343,7 +358,7 @@ where
             .arg(&["val", "w", "e", "v"][..])
             .query_async(&mut self.conn.clone())
             .await
-            .map_err(backend)?;
+            .map_err(entry_error)?;
         let [Some(val), Some(w), e, Some(v)] =
             <[Option<String>; 4]>::try_from(fields).map_err(|_| malformed("vault entry"))?
         else {
@@ -386,13 +401,19 @@ where
     async fn keys(&self, token: &dyn Capability) -> Result<Vec<String>, VaultError> {
         let ns = token.namespace().as_str();
         let now = ms(self.clock.now());
-        let mut keys: Vec<String> = redis::cmd("ZRANGEBYSCORE")
+        let members: Vec<Vec<u8>> = redis::cmd("ZRANGEBYSCORE")
             .arg(self.index_key(ns)?)
             .arg(format!("({now}"))
             .arg("+inf")
             .query_async(&mut self.conn.clone())
             .await
             .map_err(backend)?;
+        // A member that is not UTF-8 (edited by hand) names no key a vault call can take:
+        // left out, like an entry under a key that breaks the key rule.
+        let mut keys: Vec<String> = members
+            .into_iter()
+            .filter_map(|m| String::from_utf8(m).ok())
+            .collect();
         keys.sort_unstable();
         Ok(keys)
     }

@@ -7,7 +7,9 @@
 -- {0, current version or ''} (nothing written).
 local cur = redis.call('HMGET', KEYS[1], 'v', 'e')
 local live = cur[1]
-if live and cur[2] and cur[2] ~= '' and tonumber(cur[2]) <= tonumber(ARGV[1]) then
+-- (An expiry that is not a number, an entry edited by hand, counts as none: live.)
+local expiry = cur[2] and tonumber(cur[2])
+if live and expiry and expiry <= tonumber(ARGV[1]) then
   live = false
 end
 -- The entry at this write's own (random) version: this very write, sent again (a cluster
