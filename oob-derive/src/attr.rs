@@ -135,7 +135,14 @@ impl Attrs<'_> {
                 ),
             );
             self.misspelt.extend(misspelt);
-            skip_to_comma(meta.input)?;
+            // A missing comma (`colour route = ".."`) hides the key after it in what is
+            // skipped: then a key that looks missing may be there.
+            let skipped = skip_to_comma(meta.input)?;
+            if skipped.into_iter().any(|tt| {
+                matches!(&tt, TokenTree::Ident(i) if Key::ALL.into_iter().any(|k| i == k.name()))
+            }) {
+                self.incomplete = true;
+            }
             return Ok(());
         };
         if !meta.input.peek(Token![=]) {

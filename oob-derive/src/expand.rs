@@ -167,6 +167,15 @@ mod tests {
         assert!(got.contains("missing `kind`"), "{got}");
         assert!(!got.contains("missing `route`"), "{got}");
 
+        // A missing comma after an unknown key hides the key it swallowed: not reported
+        // missing.
+        let got = expand(parse_quote! {
+            #[oob(colour route = "/x/{id}", kind = "k")]
+            struct S;
+        });
+        assert!(got.contains("unknown oob attribute `colour`"), "{got}");
+        assert!(!got.contains("missing `route`"), "{got}");
+
         // A syntax error may hide any key: nothing is reported missing.
         let got = expand(parse_quote! {
             #[oob(kind = "device_code" colour = "blue")]
