@@ -147,9 +147,13 @@ async fn batch_around<R: Send + 'static>(
     Result<R, StoreError>,
 ) {
     let (gate_tx, gate_rx) = std::sync::mpsc::channel::<()>();
-    // Holds the connection thread until the three jobs below are queued: they run in one
-    // batch (with the gate's job, if the thread had not taken it yet).
+    let (running_tx, running_rx) = tokio::sync::oneshot::channel::<()>();
+    // Holds the connection thread, in a batch of its own, until the three jobs below are
+    // queued: they then run in one batch. They are queued only once the gate's job runs
+    // (its batch was taken before: else the thread could take the gate's job with the
+    // first of them, and that one would commit apart from the others).
     let gate = store.db().call(None, move |_, _| {
+        let _ = running_tx.send(());
         let _ = gate_rx.recv();
         Ok(())
     });
@@ -157,15 +161,19 @@ async fn batch_around<R: Send + 'static>(
     let before = create(store, &a, Limits::default(), NOW);
     let middle = store.db().call(None, move |conn, _| middle(conn));
     let after = create(store, &c, Limits::default(), NOW);
-    let ((), before, middle, after, ()) = tokio::join!(
-        // The gate's own result does not matter: it may share the batch.
+    let the_three = async {
+        running_rx.await.expect("the gate's job runs");
+        // Polled in order: the three are queued before the gate opens.
+        let (before, middle, after, ()) = tokio::join!(before, middle, after, async {
+            gate_tx.send(()).expect("open the gate");
+        });
+        (before, middle, after)
+    };
+    let ((), (before, middle, after)) = tokio::join!(
         async {
-            let _ = gate.await;
+            gate.await.expect("the gate's batch");
         },
-        before,
-        middle,
-        after,
-        async { gate_tx.send(()).expect("open the gate") }
+        the_three
     );
     ([(a, before), (c, after)], middle)
 }
