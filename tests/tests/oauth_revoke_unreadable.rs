@@ -64,6 +64,35 @@ impl Vault<TokenSet> for NewGrantAfterAFailedRead {
     }
 }
 
+/// A flow for `vault` against a provider served at `base`, with its revocation endpoint
+/// at `base/revoke` when `revocation` (a flow without one deletes without a provider call).
+fn flow_on<V: Vault<TokenSet> + Clone>(
+    base: &str,
+    vault: V,
+    revocation: bool,
+) -> OAuth<MemoryStore<oob::oauth::Consent>, FromVerifiedSubject, V> {
+    let mut provider = Provider::new(
+        "fake",
+        "client",
+        format!("{base}/auth"),
+        format!("{base}/token"),
+        "http://127.0.0.1:1/oob/oauth/callback",
+    )
+    .expect("provider");
+    if revocation {
+        provider = provider
+            .client_secret("secret")
+            .revocation_url(format!("{base}/revoke"))
+            .expect("revocation");
+    }
+    let manager = Manager::builder()
+        .store(MemoryStore::new())
+        .provider(FromVerifiedSubject)
+        .callback_base(CallbackBase::parse("http://127.0.0.1:1").expect("base"))
+        .build();
+    OAuth::new(manager, vault, provider).expect("flow")
+}
+
 #[tokio::test]
 async fn a_grant_stored_after_an_unreadable_one_is_revoked_not_just_deleted() {
     let revoked = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -79,28 +108,12 @@ async fn a_grant_stored_after_an_unreadable_one_is_revoked_not_just_deleted() {
         }),
     );
     let (base, _task) = oauth_support::serve(router).await;
-    let provider = Provider::new(
-        "fake",
-        "client",
-        format!("{base}/auth"),
-        format!("{base}/token"),
-        "http://127.0.0.1:1/oob/oauth/callback",
-    )
-    .expect("provider")
-    .client_secret("secret")
-    .revocation_url(format!("{base}/revoke"))
-    .expect("revocation");
-    let manager = Manager::builder()
-        .store(MemoryStore::new())
-        .provider(FromVerifiedSubject)
-        .callback_base(CallbackBase::parse("http://127.0.0.1:1").expect("base"))
-        .build();
     let inner = MemoryVault::<TokenSet>::new();
     let vault = NewGrantAfterAFailedRead {
         inner: inner.clone(),
         fired: Arc::default(),
     };
-    let flow = OAuth::new(manager, vault, provider).expect("flow");
+    let flow = flow_on(&base, vault, true);
     let alice = user("alice");
 
     assert!(flow.revoke(&alice).await.expect("revoke"));
@@ -125,19 +138,6 @@ async fn a_grant_stored_after_an_unreadable_one_is_revoked_not_just_deleted() {
 async fn an_unreadable_grant_alone_is_deleted() {
     use oob::vault::{EncryptedVault, KeyRing, Sealed, VaultKey};
     let (base, _task) = oauth_support::serve(Router::new()).await;
-    let provider = Provider::new(
-        "fake",
-        "client",
-        format!("{base}/auth"),
-        format!("{base}/token"),
-        "http://127.0.0.1:1/oob/oauth/callback",
-    )
-    .expect("provider");
-    let manager = Manager::builder()
-        .store(MemoryStore::new())
-        .provider(FromVerifiedSubject)
-        .callback_base(CallbackBase::parse("http://127.0.0.1:1").expect("base"))
-        .build();
     let sealed = MemoryVault::<Sealed>::new();
     let gone_key = EncryptedVault::<TokenSet, _>::new(
         sealed.clone(),
@@ -147,7 +147,7 @@ async fn an_unreadable_grant_alone_is_deleted() {
         sealed.clone(),
         KeyRing::new(2, VaultKey::from_bytes([2; 32])),
     );
-    let flow = OAuth::new(manager, vault, provider).expect("flow");
+    let flow = flow_on(&base, vault, false);
     let alice = user("alice");
     let cx = flow.manager().caller(&alice).expect("caller");
     let set: TokenSet =
@@ -178,25 +178,12 @@ async fn a_grant_whose_version_does_not_decode_is_deleted() {
         return;
     };
     let (base, _task) = oauth_support::serve(Router::new()).await;
-    let provider = Provider::new(
-        "fake",
-        "client",
-        format!("{base}/auth"),
-        format!("{base}/token"),
-        "http://127.0.0.1:1/oob/oauth/callback",
-    )
-    .expect("provider");
-    let manager = Manager::builder()
-        .store(MemoryStore::new())
-        .provider(FromVerifiedSubject)
-        .callback_base(CallbackBase::parse("http://127.0.0.1:1").expect("base"))
-        .build();
     let client = ::redis::Client::open(server.url()).expect("client");
     let vault = RedisVault::<TokenSet>::connect(client)
         .await
         .expect("connect")
         .with_prefix("{p}:");
-    let flow = OAuth::new(manager, vault.clone(), provider).expect("flow");
+    let flow = flow_on(&base, vault.clone(), false);
     let alice = user("alice");
     let cx = flow.manager().caller(&alice).expect("caller");
     let key = flow.provider().vault_key();
