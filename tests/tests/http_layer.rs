@@ -29,6 +29,18 @@ async fn via_context(
     Ok(format!("completed; namespace length {ns}"))
 }
 
+/// The signed-in user, from an `x-user` header (the service's authentication).
+async fn signed_in(
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if let Some(who) = req.headers().get("x-user").and_then(|v| v.to_str().ok()) {
+        let who = user(who);
+        req.extensions_mut().insert(who);
+    }
+    next.run(req).await
+}
+
 /// The ordinary extractor behind the layer takes the loaded pending (no second lookup).
 async fn via_extractor(ix: UncheckedInteraction<DeviceCode>) -> String {
     format!("open {}", ix.id())
@@ -171,17 +183,8 @@ async fn the_context_extractor_without_the_layer_is_a_generic_500() {
 /// 403 whatever the pending's state.
 #[tokio::test]
 async fn the_checked_layer_lets_only_the_owner_through() {
-    use axum::extract::Request;
-    use axum::middleware::{self, Next};
+    use axum::middleware;
     use oob::http::ExtensionUser;
-
-    async fn signed_in(mut req: Request, next: Next) -> axum::response::Response {
-        if let Some(who) = req.headers().get("x-user").and_then(|v| v.to_str().ok()) {
-            let who = user(who);
-            req.extensions_mut().insert(who);
-        }
-        next.run(req).await
-    }
 
     let (state, _clock, _store, _) = start().await;
     let app = Router::new()
@@ -245,4 +248,44 @@ async fn a_handlers_own_content_security_policy_stays() {
     // Both: a browser enforces each, so the handler's script policy keeps its effect.
     assert_eq!(policies, [strict, "frame-ancestors 'none'"]);
     assert_eq!(res.headers()["x-frame-options"], "DENY");
+}
+
+/// A checked extractor checks its own user even behind a layer that checked nobody
+/// (`InteractionLayer::unchecked`): the layer's pending is reused, not its trust. (Found
+/// by mutation testing, 2026-12-07: that check could go with every test passing.)
+#[tokio::test]
+async fn a_checked_extractor_behind_an_unchecked_layer_still_checks_the_owner() {
+    use axum::middleware;
+    use oob::http::{ExtensionUser, Interaction, RejectionKind};
+
+    async fn owned(ix: Interaction<DeviceCode, ExtensionUser>) -> String {
+        format!("open {}", ix.id())
+    }
+
+    let (state, _clock, _store, _) = start().await;
+    let app = Router::new()
+        .route("/oob/cb/{id}", get(owned))
+        .route_layer(InteractionLayer::unchecked(state.oob.clone()))
+        .layer(middleware::from_fn(signed_in))
+        .layer(interaction_headers())
+        .with_state(state.clone());
+    let base = serve(app).await;
+    let c = client();
+    let open = state.oob.create(&user("alice"), spec()).await.unwrap();
+    let url = format!("{base}/oob/cb/{}", open.id());
+
+    let res = c
+        .get(&url)
+        .header("x-user", "mallory")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403, "another user behind an unchecked layer");
+    assert_eq!(res.text().await.unwrap(), RejectionKind::WrongUser.page());
+    let res = c.get(&url).header("x-user", "alice").send().await.unwrap();
+    assert_eq!(res.status(), 200, "the owner");
+    assert!(matches!(
+        state.oob.get(open.id()).await.unwrap(),
+        oob::AnyPending::Open(_)
+    ));
 }

@@ -719,3 +719,38 @@ async fn revision_2026_wire_has_no_elicitation_id_through_spec_wire_on_stdio() {
     assert_eq!(params["mode"], "url", "{line}");
     assert!(params.get("elicitationId").is_none(), "{line}");
 }
+
+/// A `requestState` is part of the 2026-07-28 multi-round-trip flow only: a 2025-11-25
+/// session that presents one (here a genuine state alice got on a 2026 session, whose
+/// pending she has since completed) is refused with invalid params, and the tool does not
+/// run on it. (Found by mutation testing, 2026-12-07: the revision check could go with
+/// every test passing.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_state_on_a_2025_session_is_refused() {
+    let h = start(Options::default()).await;
+    let new = connect(
+        &h,
+        "alice",
+        ProtocolVersion::V_2026_07_28,
+        ElicitationAction::Accept,
+    )
+    .await;
+    let (url, state) = asked(new.client.call_tool_once(call(None, None)).await.unwrap());
+    assert_eq!(browser_submit(&url, "alice", "gho_alice").await, 200);
+    assert_eq!(state_of(&h, &url).await, "completed");
+    let old = connect(
+        &h,
+        "alice",
+        ProtocolVersion::V_2025_11_25,
+        ElicitationAction::Accept,
+    )
+    .await;
+    let err = match old.client.call_tool_once(call(Some(state), None)).await {
+        Err(e) => e.to_string(),
+        Ok(r) => panic!("a 2025-11-25 session used a requestState: {r:?}"),
+    };
+    assert!(err.contains("not part of this protocol version"), "{err}");
+    assert_eq!(h.runs.load(Ordering::SeqCst), 0, "the tool ran");
+    new.client.cancel().await.unwrap();
+    old.client.cancel().await.unwrap();
+}

@@ -371,3 +371,27 @@ async fn a_link_that_does_not_parse_gets_the_pages_own_answer() {
     }
     assert!(is_open(&f, p.id()).await, "the consent stays open");
 }
+
+/// The owner's 303 from the start page to the provider, whose `Location` carries the
+/// consent's tagged state, is `no-store` and `no-referrer`. (Found by mutation testing,
+/// 2026-12-07: both headers could go with every test passing.)
+#[tokio::test]
+async fn the_start_redirect_is_not_stored_and_sends_no_referrer() {
+    let fake = FakeProvider::start(echo_token_endpoint()).await;
+    let f = flow(&fake, "a", MemoryStore::new());
+    let p = match f.access_token(&user("alice")).await {
+        Err(OAuthError::ConsentRequired(p)) => *p,
+        other => panic!("expected a consent, got {other:?}"),
+    };
+    let path = reqwest::Url::parse(&p.callback_url())
+        .expect("url")
+        .path()
+        .to_owned();
+    let mut req = Request::get(path).body(Body::empty()).expect("request");
+    req.extensions_mut().insert(user("alice"));
+    let res = f.router::<()>().oneshot(req).await.expect("answer");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(res.headers().get(header::LOCATION).is_some());
+    assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
+    assert_eq!(res.headers()[header::REFERRER_POLICY], "no-referrer");
+}

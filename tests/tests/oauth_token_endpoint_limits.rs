@@ -168,3 +168,40 @@ async fn a_code_exchange_without_an_answer_ends_after_its_limit() {
     assert!(!stored);
     assert_eq!(state, "open");
 }
+
+/// A token answer that announces more than the limit and then sends a few bytes and stalls
+/// is refused at once, on its announced length, not after the exchange's limit (30 s)
+/// spent waiting for a body that never comes. (Found by mutation testing, 2026-12-07: the
+/// announced-length check could go with every test passing, the streamed cap refusing the
+/// other tests' answers anyway.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_answer_announced_over_the_limit_is_refused_before_its_body() {
+    /// A few spaces, then nothing ever again.
+    struct Stall(bool);
+    impl futures_core::Stream for Stall {
+        type Item = Result<Vec<u8>, std::io::Error>;
+        fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            if std::mem::take(&mut self.0) {
+                return Poll::Ready(Some(Ok(vec![b' '; 16])));
+            }
+            Poll::Pending
+        }
+    }
+    let announced = Router::new().route(
+        "/token",
+        post(|| async {
+            let headers = [
+                (header::CONTENT_TYPE, "application/json".to_owned()),
+                (header::CONTENT_LENGTH, (MAX_RESPONSE_BODY + 1).to_string()),
+            ];
+            (headers, Body::from_stream(Stall(true))).into_response()
+        }),
+    );
+    let bound = EXCHANGE_TIMEOUT / 2;
+    let (status, stored, state) = tokio::time::timeout(bound, callback(announced, None))
+        .await
+        .expect("refused on its announced length, before the exchange's limit");
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "the provider failed");
+    assert!(!stored);
+    assert_eq!(state, "open");
+}

@@ -24,7 +24,9 @@ pub struct ResealReport {
     /// empty key or one with a control character, which vaults took before 2026-12-07):
     /// no vault operation reads, writes or deletes them any more, so they are left as they
     /// are and do not keep an old key in the ring (nothing can open them through the vault
-    /// either way). Remove them from the database by hand.
+    /// either way). Remove them from the database by hand. (A key or namespace that is not
+    /// text at all, a SQLite blob or a Redis index member that is not UTF-8, is not even
+    /// listed, so not counted.)
     pub unreachable: u64,
     /// Namespaces holding entries under a name the [`Namespace`](crate::Namespace) rule
     /// refuses ([`Namespaces::refused`](super::Namespaces::refused)): like
