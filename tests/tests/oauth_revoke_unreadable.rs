@@ -10,11 +10,9 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::post;
-use oob::oauth::{OAuth, Provider, TokenSet};
-use oob::provider::FromVerifiedSubject;
-use oob::store::MemoryStore;
+use oob::Capability;
+use oob::oauth::TokenSet;
 use oob::vault::{Entry, MemoryVault, Vault, VaultError, Version, WriteOptions};
-use oob::{CallbackBase, Capability, Manager};
 use oob_tests::user;
 
 mod oauth_support;
@@ -64,35 +62,6 @@ impl Vault<TokenSet> for NewGrantAfterAFailedRead {
     }
 }
 
-/// A flow for `vault` against a provider served at `base`, with its revocation endpoint
-/// at `base/revoke` when `revocation` (a flow without one deletes without a provider call).
-fn flow_on<V: Vault<TokenSet> + Clone>(
-    base: &str,
-    vault: V,
-    revocation: bool,
-) -> OAuth<MemoryStore<oob::oauth::Consent>, FromVerifiedSubject, V> {
-    let mut provider = Provider::new(
-        "fake",
-        "client",
-        format!("{base}/auth"),
-        format!("{base}/token"),
-        "http://127.0.0.1:1/oob/oauth/callback",
-    )
-    .expect("provider");
-    if revocation {
-        provider = provider
-            .client_secret("secret")
-            .revocation_url(format!("{base}/revoke"))
-            .expect("revocation");
-    }
-    let manager = Manager::builder()
-        .store(MemoryStore::new())
-        .provider(FromVerifiedSubject)
-        .callback_base(CallbackBase::parse("http://127.0.0.1:1").expect("base"))
-        .build();
-    OAuth::new(manager, vault, provider).expect("flow")
-}
-
 #[tokio::test]
 async fn a_grant_stored_after_an_unreadable_one_is_revoked_not_just_deleted() {
     let revoked = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -113,7 +82,7 @@ async fn a_grant_stored_after_an_unreadable_one_is_revoked_not_just_deleted() {
         inner: inner.clone(),
         fired: Arc::default(),
     };
-    let flow = flow_on(&base, vault, true);
+    let flow = oauth_support::flow_served_at(&base, vault, true);
     let alice = user("alice");
 
     assert!(flow.revoke(&alice).await.expect("revoke"));
@@ -147,7 +116,7 @@ async fn an_unreadable_grant_alone_is_deleted() {
         sealed.clone(),
         KeyRing::new(2, VaultKey::from_bytes([2; 32])),
     );
-    let flow = flow_on(&base, vault, false);
+    let flow = oauth_support::flow_served_at(&base, vault, false);
     let alice = user("alice");
     let cx = flow.manager().caller(&alice).expect("caller");
     let set: TokenSet =
@@ -183,7 +152,7 @@ async fn a_grant_whose_version_does_not_decode_is_deleted() {
         .await
         .expect("connect")
         .with_prefix("{p}:");
-    let flow = flow_on(&base, vault.clone(), false);
+    let flow = oauth_support::flow_served_at(&base, vault.clone(), false);
     let alice = user("alice");
     let cx = flow.manager().caller(&alice).expect("caller");
     let key = flow.provider().vault_key();

@@ -17,11 +17,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use oob::Capability;
-use oob::oauth::{OAuth, OAuthError, Provider, TokenSet};
+use oob::oauth::{OAuth, OAuthError, TokenSet};
 use oob::provider::FromVerifiedSubject;
 use oob::store::MemoryStore;
 use oob::vault::{Entry, MemoryVault, Vault, VaultError, Version, WriteOptions};
-use oob::{CallbackBase, Manager};
 use oob_tests::user;
 use reqwest::header;
 
@@ -407,24 +406,8 @@ async fn revoke_waits_for_a_refresh_and_revokes_the_rotated_token() {
         }),
     );
     let (base, _task) = oauth_support::serve(router).await;
-    let provider = Provider::new(
-        "fake",
-        "client",
-        format!("{base}/auth"),
-        format!("{base}/token"),
-        "http://127.0.0.1:1/oob/oauth/callback",
-    )
-    .expect("provider")
-    .client_secret("secret")
-    .revocation_url(format!("{base}/revoke"))
-    .expect("revocation");
-    let manager = Manager::builder()
-        .store(MemoryStore::new())
-        .provider(FromVerifiedSubject)
-        .callback_base(CallbackBase::parse("http://127.0.0.1:1").expect("base"))
-        .build();
     let vault = MemoryVault::<TokenSet>::new();
-    let flow = OAuth::new(manager, vault.clone(), provider).expect("flow");
+    let flow = oauth_support::flow_served_at(&base, vault.clone(), true);
     let alice = user("alice");
     let cx = flow.manager().caller(&alice).expect("caller");
     let set: TokenSet = serde_json::from_str(

@@ -89,12 +89,9 @@ where
                         let Ok(Path(id)) = id else {
                             return malformed();
                         };
-                        match U::identify(&parts).await {
-                            Ok(user) => {
-                                let user = user.map(|u| u.namespace().clone());
-                                start_any(&flows, &id, user.as_ref()).await
-                            }
-                            Err(rejection) => rejection.into_response(),
+                        match user_of::<U>(&parts).await {
+                            Ok(user) => start_any(&flows, &id, user.as_ref()).await,
+                            Err(rejection) => rejection,
                         }
                     }
                 },
@@ -112,12 +109,9 @@ where
                             let Ok(Query(q)) = q else {
                                 return malformed();
                             };
-                            match U::identify(&parts).await {
-                                Ok(user) => {
-                                    let user = user.map(|u| u.namespace().clone());
-                                    oauth.callback_page(q, user.as_ref()).await
-                                }
-                                Err(rejection) => rejection.into_response(),
+                            match user_of::<U>(&parts).await {
+                                Ok(user) => oauth.callback_page(q, user.as_ref()).await,
+                                Err(rejection) => rejection,
                             }
                         }
                     },
@@ -125,6 +119,17 @@ where
             );
         }
         router
+    }
+}
+
+/// The namespace of the browser user `U` identifies (`None`: signed out), or the page of
+/// its rejection.
+async fn user_of<U: BrowserUser>(
+    parts: &http::request::Parts,
+) -> Result<Option<Namespace>, Response> {
+    match U::identify(parts).await {
+        Ok(user) => Ok(user.map(|u| u.namespace().clone())),
+        Err(rejection) => Err(rejection.into_response()),
     }
 }
 

@@ -73,6 +73,13 @@ pub fn joinable(state: RecordState, expires_at: Timestamp, now: Timestamp) -> bo
     state.is_open() && expires_at > now
 }
 
+/// Whether a decline cooldown answers at all: one under a millisecond (the stores'
+/// resolution) is none.
+#[must_use]
+pub fn has_cooldown(cooldown: Duration) -> bool {
+    cooldown.as_millis() > 0
+}
+
 /// When a record in `state` was declined, if it was and its cooldown has not lapsed at
 /// `now` (a decline answers while `declined_at + cooldown > now`). A cooldown under a
 /// millisecond (the stores' resolution) is none: it never answers, also for a decline
@@ -83,7 +90,7 @@ pub fn cooling(state: RecordState, cooldown: Duration, now: Timestamp) -> Option
         RecordState::Cancelled {
             at,
             reason: CancelReason::Declined,
-        } if cooldown.as_millis() > 0 && at.saturating_add(cooldown) > now => Some(at),
+        } if has_cooldown(cooldown) && at.saturating_add(cooldown) > now => Some(at),
         _ => None,
     }
 }

@@ -47,6 +47,36 @@ pub async fn serve(router: Router) -> (String, tokio::task::JoinHandle<()>) {
     (base, task)
 }
 
+/// A flow for `vault` against a provider served at `base` (its `/token`, and its `/revoke`
+/// when `revocation`; without one, a revoke only deletes), for a manager of its own on a
+/// memory store. No callback is served: for tests that store grants themselves.
+pub fn flow_served_at<V: Vault<TokenSet> + Clone>(
+    base: &str,
+    vault: V,
+    revocation: bool,
+) -> OAuth<MemoryStore<Consent>, FromVerifiedSubject, V> {
+    let mut provider = Provider::new(
+        "fake",
+        "client",
+        format!("{base}/auth"),
+        format!("{base}/token"),
+        "http://127.0.0.1:1/oob/oauth/callback",
+    )
+    .expect("provider");
+    if revocation {
+        provider = provider
+            .client_secret("secret")
+            .revocation_url(format!("{base}/revoke"))
+            .expect("revocation");
+    }
+    let manager = Manager::builder()
+        .store(MemoryStore::new())
+        .provider(FromVerifiedSubject)
+        .callback_base(CallbackBase::parse("http://127.0.0.1:1").expect("base"))
+        .build();
+    OAuth::new(manager, vault, provider).expect("flow")
+}
+
 /// A fake provider: `token` serves its `/token`; the service's callback runs on a port of
 /// its own, served by the first flow's router once [`FakeProvider::serve_callback`] is called.
 pub struct FakeProvider {

@@ -13,7 +13,7 @@ use crate::namespace::Namespace;
 use crate::payload::OobPayload;
 use crate::state::CancelReason;
 use crate::store::NamespaceScope;
-use crate::store::lifecycle::WAKE_GRACE;
+use crate::store::lifecycle::{self, WAKE_GRACE};
 use crate::store::{
     CreateError, Created, Dedup, Limits, NewRecord, Record, Store, StoreError, Subscription,
     TransitionError, Wake,
@@ -49,7 +49,7 @@ where
                 Dedup::Never => None,
                 // No cooldown (under a millisecond): no decline answers (none finished
                 // after the latest time; `lifecycle::cooling`), also one stamped after `now`.
-                Dedup::Join { decline_cooldown } if decline_cooldown.as_millis() == 0 => {
+                Dedup::Join { decline_cooldown } if !lifecycle::has_cooldown(decline_cooldown) => {
                     Some(i64::MAX)
                 }
                 // A decline answers while in its cooldown and still readable.
