@@ -73,11 +73,8 @@ pub(crate) const CONFIRM_TRIES: [Duration; 5] = [
 ];
 
 /// The longest a try of a check waits for a connection from the pool, and the longest the
-/// server lets its read run (`statement_timeout`, in milliseconds below).
+/// server lets its read run (`statement_timeout`).
 pub(crate) const CONFIRM_READ: Duration = Duration::from_secs(2);
-
-/// [`CONFIRM_READ`] as the server's `statement_timeout` setting.
-const CONFIRM_READ_SETTING: &str = "2000";
 
 /// The first and the longest pause between reconnection attempts.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(50), Duration::from_secs(2));
@@ -319,7 +316,7 @@ async fn read_row(
     let read = async {
         let mut tx = conn.begin().await?;
         sqlx::query("SELECT set_config('statement_timeout', $1, true)")
-            .bind(CONFIRM_READ_SETTING)
+            .bind(CONFIRM_READ.as_millis().to_string())
             .execute(&mut *tx)
             .await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(check.row.as_str()))
