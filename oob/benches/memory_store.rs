@@ -12,7 +12,8 @@
 //! - get on a store of 100,000 open pendings, the ids in creation order and shuffled;
 //! - list of one namespace (10 pendings) on stores of 10,000 and 1,000,000 pendings;
 //! - growth: create+complete and get in a namespace of 10 … 10,000 open pendings, and in a
-//!   store holding 0 … 100,000 retained (finished) records, each against the smallest.
+//!   store holding 0 … 100,000 retained (finished) records, and list of a namespace of 10
+//!   open pendings that also holds 0 … 10,000 retained records, each against the smallest.
 
 mod common;
 
@@ -362,6 +363,20 @@ fn growth(rounds: usize, n: u64) {
         b.push((label.as_str(), Box::new(gets(m, ids))));
     }
     interleave(rounds, n, b).print("growth: get in a store of", 0);
+    let mut lists_of = Vec::new();
+    for r in [0usize, 1_000, 10_000] {
+        let m = manager_over::<Owned, _>(MemoryStore::new(), 20_000);
+        for id in fill(&m, &caller, r) {
+            ready(m.complete_id(id)).expect("complete");
+        }
+        let _ = fill(&m, &caller, 10);
+        lists_of.push((format!("namespace of 10 open and {r} retained"), m));
+    }
+    let mut b: Vec<Batch<'_>> = Vec::new();
+    for (label, m) in &lists_of {
+        b.push((label.as_str(), Box::new(lists(m, &caller))));
+    }
+    interleave(rounds, n, b).print("growth: list in a", 0);
 }
 
 /// `r` finished (retained) records over the callers, and one open one when `r` is 0.

@@ -245,6 +245,58 @@ impl Keys {
         }
     }
 
+    /// The records at `p` and `q` trade places (`<[_]>::swap`): whatever pointed at one
+    /// (list neighbours, the ends of its key's list, its key's latest decline) points at the
+    /// other. The lists keep their order.
+    pub(super) fn swap<T>(&mut self, records: &[Entry<T>], p: usize, q: usize) {
+        let (p, q) = (pos(p), pos(q));
+        if p == q {
+            return;
+        }
+        let f = |i: u32| {
+            if i == p {
+                q
+            } else if i == q {
+                p
+            } else {
+                i
+            }
+        };
+        let (lp, lq) = (self.links[p as usize], self.links[q as usize]);
+        // Neighbours other than `p` and `q` (at most four, each fixed once: `f` undoes itself).
+        let mut fixed = [NONE; 4];
+        for (i, x) in [lp.prev, lp.next, lq.prev, lq.next].into_iter().enumerate() {
+            if x == NONE || x == p || x == q || fixed[..i].contains(&x) {
+                continue;
+            }
+            fixed[i] = x;
+            let l = &mut self.links[x as usize];
+            (l.prev, l.next) = (f(l.prev), f(l.next));
+        }
+        self.links[p as usize] = Link {
+            prev: f(lq.prev),
+            next: f(lq.next),
+        };
+        self.links[q as usize] = Link {
+            prev: f(lp.prev),
+            next: f(lp.next),
+        };
+        // The groups of the two keys (one group when the keys are the same).
+        let (a, b) = (&records[p as usize].body, &records[q as usize].body);
+        self.relabel(a, f);
+        if a.alias() != b.alias() || a.resource() != b.resource() {
+            self.relabel(b, f);
+        }
+    }
+
+    /// Applies `f` to the positions `body`'s key's group holds.
+    fn relabel<T>(&mut self, body: &Body<T>, f: impl Fn(u32) -> u32) {
+        if let Some(g) = self.group(body) {
+            (g.head, g.tail) = (f(g.head), f(g.tail));
+            g.declined = g.declined.map(|(at, d)| (at, f(d)));
+        }
+    }
+
     /// The open record with `body`'s key and the earliest deadline (maybe past it: the
     /// caller closes those and asks again).
     pub(super) fn first_open<T>(&mut self, body: &Body<T>) -> Option<usize> {
@@ -264,5 +316,51 @@ impl Keys {
         self.group(body)
             .and_then(|g| g.declined)
             .map(|(_, p)| p as usize)
+    }
+}
+
+#[cfg(test)]
+impl Keys {
+    /// Panics unless the index describes `records` exactly: every open record in its key's
+    /// list, the lists linked both ways in deadline order, nothing else linked, and each
+    /// key's latest decline where the index says.
+    pub(super) fn check<T>(&mut self, records: &[Entry<T>]) {
+        assert_eq!(self.links.len(), records.len(), "one link per record");
+        let mut linked = 0;
+        let keys: Vec<Box<str>> = self.groups.keys().cloned().collect();
+        for key in keys {
+            let g = &self.groups[&key];
+            let (head, tail, declined) = (g.head, g.tail, g.declined);
+            let (mut prev, mut at) = (NONE, head);
+            while at != NONE {
+                let e = &records[at as usize];
+                assert!(e.state.is_open(), "only open records are linked");
+                self.encode(&e.body);
+                assert_eq!(self.scratch.as_str(), &*key, "a record in its key's list");
+                assert_eq!(self.links[at as usize].prev, prev, "linked both ways");
+                if prev != NONE {
+                    let before = records[prev as usize].expires_at;
+                    assert!(!lifecycle::joined_before(e.expires_at, before), "in order");
+                }
+                linked += 1;
+                (prev, at) = (at, self.links[at as usize].next);
+            }
+            assert_eq!(tail, prev, "the tail ends the list");
+            let latest = records
+                .iter()
+                .enumerate()
+                .filter_map(|(p, e)| {
+                    self.encode(&e.body);
+                    let mine = self.scratch.as_str() == &*key;
+                    declined_at(e.state).filter(|_| mine).map(|at| (at, pos(p)))
+                })
+                .max_by_key(|&(at, _)| at);
+            assert_eq!(declined.map(|d| d.0), latest.map(|d| d.0), "latest decline");
+            if let Some((at, p)) = declined {
+                assert_eq!(declined_at(records[p as usize].state), Some(at));
+            }
+        }
+        let open = records.iter().filter(|e| e.state.is_open()).count();
+        assert_eq!(linked, open, "every open record linked once");
     }
 }

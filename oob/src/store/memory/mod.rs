@@ -3,6 +3,7 @@
 mod count;
 mod ids;
 mod keys;
+mod partition;
 mod purge;
 mod table;
 mod warm;
@@ -174,8 +175,8 @@ impl<T> MemoryStore<T> {
         let record = if self.retention.is_zero() && wake == Wake::Now {
             table.remove(slot, now).with_state(to)
         } else {
-            table.close(slot, to);
-            table.record(slot, now)
+            let at = table.close(slot, to);
+            table.record(at, now)
         };
         // Notify before unlocking: a waiter that reads the store after this transition
         // finds either the record or this event, never neither.
@@ -332,5 +333,7 @@ where
     }
 }
 
+#[cfg(test)]
+mod index_tests;
 #[cfg(test)]
 mod tests;

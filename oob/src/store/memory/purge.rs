@@ -9,7 +9,11 @@ use crate::time::Timestamp;
 
 /// Where [`Table::purge_some`] goes on: a namespace, and the position below which its
 /// records are still to be looked at (records are looked at from the last down, so a
-/// removal, which moves the last record into the hole, moves one already looked at).
+/// removal, which moves a record looked at already into the hole, never skips one). Between
+/// two chunks the lock is released: a create or a transition there may move a record not
+/// yet looked at above the cursor (open records are kept first, see
+/// [`partition`](super::partition)), and it is then left to the next purge (a read already
+/// treats it as gone).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Cursor {
     ns: usize,

@@ -1,8 +1,10 @@
 //! [`Table`]: the memory store's records and indexes, on standard collections.
 //!
-//! Records live once, grouped by namespace: each namespace keeps its records in one `Vec`
-//! (so listing a namespace reads one contiguous block, however large the store), and an id
-//! index ([`Ids`]) maps ids to a namespace and a position in it. No payload is copied. A
+//! Records live once, grouped by namespace: each namespace keeps its records in one `Vec`,
+//! the open ones first (so listing a namespace reads one contiguous block of its open
+//! records, however large the store and however many finished records the namespace
+//! retains; see [`partition`](super::partition)), and an id index ([`Ids`]) maps ids to a
+//! namespace and a position in it. No payload is copied. A
 //! namespace where a create asked to join also keeps a dedup index ([`Keys`]).
 
 use std::collections::HashMap;
@@ -54,6 +56,14 @@ pub(super) struct Ns<T> {
     pub(super) records: Vec<Entry<T>>,
     pub(super) open: OpenCount,
     pub(super) keys: Option<Box<Keys>>,
+}
+
+impl<T> Ns<T> {
+    /// The records stored as open (expired ones not yet closed included): the first
+    /// `open.n` (see [`partition`](super::partition)).
+    pub(super) fn open_records(&self) -> &[Entry<T>] {
+        &self.records[..self.open.n]
+    }
 }
 
 /// The records and their indexes. Every method keeps the indexes and counts consistent.
@@ -158,11 +168,7 @@ impl<T> Table<T> {
             return Vec::new();
         };
         let ns = self.ns_index(n);
-        let listed = || {
-            ns.records
-                .iter()
-                .filter(|e| e.state.is_open() && e.expires_at > now)
-        };
+        let listed = || ns.open_records().iter().filter(|e| e.expires_at > now);
         // The bodies' loads overlap, instead of one after each clone (see `warm`).
         listed().for_each(|e| warm(&e.body));
         // At most the records stored as open: one allocation, no regrowth.
@@ -217,10 +223,11 @@ impl<T> Table<T> {
         };
         let ns = self.ns_index(n);
         if ns.open.n >= bound && ns.open.earliest <= now {
-            // Close the expired open records (they stop counting); positions stay put.
-            for p in 0..ns.records.len() {
+            // Close the expired open records (they stop counting). Going down, each one
+            // closed trades places with the last open one, which was looked at already.
+            for p in (0..ns.open.n).rev() {
                 let e = &self.ns_index(n).records[p];
-                if e.state.is_open() && e.expires_at <= now {
+                if e.expires_at <= now {
                     let at = RecordState::Expired { at: e.expires_at };
                     self.close(
                         Loc {
@@ -233,9 +240,8 @@ impl<T> Table<T> {
             }
             let ns = self.ns_index_mut(n);
             ns.open.earliest = ns
-                .records
+                .open_records()
                 .iter()
-                .filter(|e| e.state.is_open())
                 .map(|e| e.expires_at)
                 .min()
                 .unwrap_or(OpenCount::NONE.earliest);
@@ -251,8 +257,7 @@ impl<T> Table<T> {
                 .ns
                 .iter()
                 .flatten()
-                .flat_map(|ns| &ns.records)
-                .filter(|e| e.state.is_open())
+                .flat_map(|ns| ns.open_records())
                 .map(|e| e.expires_at)
                 .collect();
             for d in deadlines {
@@ -262,35 +267,7 @@ impl<T> Table<T> {
         self.open.count(now)
     }
 
-    /// Inserts a new record.
-    pub(super) fn insert(&mut self, record: &Record<T>) -> Result<(), TableFull> {
-        let n = self.namespace_for(&record.namespace)?;
-        let ns = self.ns_index_mut(n);
-        let p = ns.records.len();
-        let at = Loc {
-            ns: n,
-            pos: index(p)?,
-        };
-        ns.records.push(Entry {
-            id: record.id,
-            body: record.body.clone(),
-            created_at: record.created_at,
-            expires_at: record.expires_at,
-            state: record.state,
-        });
-        if let Some(keys) = &mut ns.keys {
-            keys.push(&ns.records, p);
-        }
-        if record.state.is_open() {
-            ns.open.add(record.expires_at);
-            self.open.add(record.expires_at);
-            self.stored_open += 1;
-        }
-        self.by_id.insert(record.id, at, record.body.clone());
-        Ok(())
-    }
-
-    fn namespace_for(&mut self, namespace: &Namespace) -> Result<u32, TableFull> {
+    pub(super) fn namespace_for(&mut self, namespace: &Namespace) -> Result<u32, TableFull> {
         if let Some(&n) = self.by_ns.get(namespace) {
             return Ok(n);
         }
@@ -314,55 +291,6 @@ impl<T> Table<T> {
         self.by_ns.insert(namespace.clone(), n);
         Ok(n)
     }
-
-    /// Moves an open record to a finished state (the counts follow).
-    pub(super) fn close(&mut self, at: Loc, to: RecordState) {
-        let ns = self.ns_index_mut(at.ns);
-        let p = at.pos as usize;
-        debug_assert!(ns.records[p].state.is_open() && !to.is_open());
-        if let Some(keys) = &mut ns.keys {
-            keys.close(&ns.records, p, to);
-        }
-        let e = &mut ns.records[p];
-        e.state = to;
-        let expires_at = e.expires_at;
-        ns.open.n -= 1;
-        self.open.remove(expires_at);
-        self.stored_open -= 1;
-    }
-
-    /// Removes a record from every index; returns it as a record in its state as of `now`.
-    pub(super) fn remove(&mut self, at: Loc, now: Timestamp) -> Record<T> {
-        let ns = self.ns_index_mut(at.ns);
-        let p = at.pos as usize;
-        if let Some(keys) = &mut ns.keys {
-            keys.remove(&ns.records, p);
-        }
-        let entry = ns.records.swap_remove(p);
-        // The last record, if it was not this one, moved into its place.
-        let moved = ns.records.get(p).map(|m| m.id);
-        let last = Loc {
-            ns: at.ns,
-            pos: index(ns.records.len()).unwrap_or(u32::MAX),
-        };
-        let was_open = entry.state.is_open();
-        if was_open {
-            ns.open.n -= 1;
-        }
-        // An emptied namespace keeps its index until the next purge: a namespace whose
-        // pendings come and go is not re-hashed and re-allocated every time.
-        let record = to_record(&entry, &ns.namespace, now, &entry.body);
-        if was_open {
-            self.open.remove(entry.expires_at);
-            self.stored_open -= 1;
-        }
-        self.by_id.remove(&entry.id, at);
-        if let Some(m) = moved {
-            self.by_id.moved(&m, last, at);
-        }
-        drop(entry);
-        record
-    }
 }
 
 /// The id of the record at `at`.
@@ -373,7 +301,7 @@ fn id_at<T>(ns: &[Option<Ns<T>>], at: Loc) -> Option<PendingId> {
 
 /// The record of entry `e`, in its state as of `now`, with `body` (the entry's own, or the
 /// same one as the id index holds it: a get takes it from there, see [`Ids`]).
-fn to_record<T>(
+pub(super) fn to_record<T>(
     e: &Entry<T>,
     namespace: &Namespace,
     now: Timestamp,
