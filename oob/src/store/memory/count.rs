@@ -11,8 +11,9 @@ use crate::time::Timestamp;
 /// exact without a timer: when the count reaches the bound and `earliest <= now`, a sweep of
 /// the namespace closes the expired ones and makes `earliest` exact again. A sweep only
 /// happens at the bound, and each one either closes a record or follows a transition that
-/// made `earliest` stale, so its cost (the namespace's records, at most the bound plus those
-/// retained) is paid for by the records it sweeps or by the transitions before it.
+/// made `earliest` stale, so its cost (the namespace's records stored as open, which the
+/// namespace keeps first: about the bound, whatever it retains) is paid for by the records
+/// it sweeps or by the transitions before it.
 #[derive(Debug)]
 pub(super) struct OpenCount {
     pub(super) n: usize,
