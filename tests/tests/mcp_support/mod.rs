@@ -4,6 +4,8 @@
 //! MCP test files (each uses part of it).
 #![allow(dead_code, unreachable_pub)]
 
+pub mod client;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -165,7 +167,8 @@ pub struct Harness<V: Clone + Send + Sync + 'static = MemoryVault<String>> {
     _stop: Stop,
 }
 
-struct Stop(Option<tokio::sync::oneshot::Sender<()>>);
+/// Stops a server when dropped.
+pub struct Stop(pub Option<tokio::sync::oneshot::Sender<()>>);
 
 impl Drop for Stop {
     fn drop(&mut self) {
