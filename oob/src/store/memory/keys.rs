@@ -284,7 +284,7 @@ impl Keys {
         // The groups of the two keys (one group when the keys are the same).
         let (a, b) = (&records[p as usize].body, &records[q as usize].body);
         self.relabel(a, f);
-        if a.alias() != b.alias() || a.resource() != b.resource() {
+        if !lifecycle::same_key(a, b) {
             self.relabel(b, f);
         }
     }
