@@ -26,6 +26,7 @@
 //! may only touch keys of one slot, so the prefix must carry a hash tag (e.g. `{oob}:`):
 //! every key of the vault then hashes to the slot of that tag.
 
+mod errors;
 mod scan;
 
 use std::marker::PhantomData;
@@ -33,10 +34,11 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
-use redis::{Cmd, RedisError, Script, Value};
+use redis::{Cmd, Script, Value};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use self::errors::{backend, entry_error, malformed, parse_u64, untagged};
 use super::conn::{Conn, RedisTarget, eval_redis, evalsha};
 use super::keys::{has_hash_tag, slot};
 use super::{DEFAULT_PREFIX, RedisStoreError};
@@ -110,19 +112,6 @@ impl<V> Clone for RedisVault<V> {
             _value: PhantomData,
         }
     }
-}
-
-fn backend(e: RedisError) -> VaultError {
-    VaultError::Backend(Box::new(RedisStoreError::of(e)))
-}
-
-fn malformed(what: &'static str) -> VaultError {
-    VaultError::Backend(Box::new(RedisStoreError::Malformed(what)))
-}
-
-/// The refusal of a prefix without a hash tag on a cluster.
-fn untagged() -> RedisStoreError {
-    RedisStoreError::Config("on a cluster the prefix needs a hash tag, e.g. {oob}:")
 }
 
 impl<V> RedisVault<V> {
@@ -265,28 +254,6 @@ impl<V> RedisVault<V> {
 
 fn ms(t: Timestamp) -> u64 {
     t.as_millis()
-}
-
-/// A number field of an entry (a time, a version), in the digits the vault writes. One that
-/// does not parse, or not in that form (`007`, `+7`: an entry edited by hand, whose version
-/// no compare-and-swap, a comparison of the text, would ever match) is a value that does
-/// not decode, not a failing backend: `Codec`.
-fn parse_u64(v: &str, what: &'static str) -> Result<u64, VaultError> {
-    v.parse::<u64>()
-        .ok()
-        .filter(|n| n.to_string() == v)
-        .ok_or_else(|| VaultError::Codec(Box::new(RedisStoreError::Malformed(what))))
-}
-
-/// A failed read of one entry: a key of another type (`WRONGTYPE`) or fields that are not
-/// text (an entry edited by hand) are a value that does not decode (`Codec`), anything
-/// else the backend's failure.
-fn entry_error(e: RedisError) -> VaultError {
-    if e.kind() == redis::ErrorKind::UnexpectedReturnType || e.code() == Some("WRONGTYPE") {
-        VaultError::Codec(Box::new(RedisStoreError::of(e)))
-    } else {
-        backend(e)
-    }
 }
 
 impl<V> Vault<V> for RedisVault<V>
