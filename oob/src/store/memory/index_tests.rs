@@ -31,14 +31,26 @@ impl Rng {
 
 const NAMESPACES: [&str; 3] = ["a", "b", "c"];
 
+/// Checks every index and count of the store (a decline a purge at `now` would forget may be
+/// forgotten by the dedup index first).
+pub(super) fn check(store: &MemoryStore<u32>, now: Timestamp) {
+    let retention = store.retention();
+    store
+        .lock()
+        .check(|e| lifecycle::purge_due(e.state, e.expires_at, retention, now));
+}
+
 fn run(retention: Duration, seed: u64, steps: usize) {
     let store = MemoryStore::<u32>::new().with_retention(retention);
     let mut rng = Rng(seed);
     let mut now = 1_000_000u64;
     let mut ids: Vec<(PendingId, usize)> = Vec::new();
     let limits = Limits::new(6, 14);
+    // A purge in progress: when it started, and the records then due.
+    let mut purging: Option<(Timestamp, Vec<PendingId>)> = None;
     for step in 0..steps {
         let at = Timestamp::from_millis(now);
+        let at_now = at;
         match rng.below(20) {
             0..=6 => {
                 let ns = rng.below(NAMESPACES.len());
@@ -75,18 +87,51 @@ fn run(retention: Duration, seed: u64, steps: usize) {
                     }),
                 };
             }
-            11 => {
-                ready(store.purge(at)).expect("purge");
-            }
+            11 => match purging.take() {
+                // A purge in steps, other operations between them: when it ends, every
+                // record due at its start is gone.
+                Some((from, due)) => {
+                    let mut table = store.lock();
+                    let budget = 1 + rng.below(4);
+                    let gone = |e: &table::Entry<u32>| {
+                        lifecycle::purge_due(e.state, e.expires_at, retention, from)
+                    };
+                    if table.purge_some(budget, from, gone, &mut Vec::new()) {
+                        for id in due {
+                            assert!(table.slot(&id).is_none(), "seed {seed}, step {step}");
+                        }
+                    } else {
+                        purging = Some((from, due));
+                    }
+                }
+                None if rng.below(2) == 0 => {
+                    let mut table = store.lock();
+                    let due: Vec<PendingId> = ids
+                        .iter()
+                        .map(|&(id, _)| id)
+                        .filter(|id| {
+                            table.slot(id).is_some_and(|at| {
+                                let e = table.entry(at);
+                                lifecycle::purge_due(e.state, e.expires_at, retention, at_now)
+                            })
+                        })
+                        .collect();
+                    table.purge_start();
+                    purging = Some((at, due));
+                }
+                None => {
+                    ready(store.purge(at)).expect("purge");
+                }
+            },
             12 if rng.below(8) == 0 => {
                 let ns = Namespace::new(NAMESPACES[rng.below(3)]).expect("namespace");
                 ready(store.clear_namespace(NamespaceScope::new(&ns))).expect("clear");
             }
             _ => now += [0, 1, 5, 20][rng.below(4)] as u64,
         }
-        store.lock().check();
         // Each namespace lists exactly its records that are open now.
         let at = Timestamp::from_millis(now);
+        check(&store, at);
         let mut open: HashMap<usize, Vec<PendingId>> = HashMap::new();
         for &(id, ns) in &ids {
             if let Some(r) = ready(store.get(id, at)).expect("get")

@@ -322,16 +322,33 @@ impl Keys {
 #[cfg(test)]
 impl Keys {
     /// Panics unless the index describes `records` exactly: every open record in its key's
-    /// list, the lists linked both ways in deadline order, nothing else linked, and each
-    /// key's latest decline where the index says.
-    pub(super) fn check<T>(&mut self, records: &[Entry<T>]) {
+    /// list, the lists linked both ways in deadline order, nothing else linked, no empty
+    /// group, and each key's latest decline where the index says, unless that decline is
+    /// `lingering` (one a purge would forget: the index may forget it first).
+    pub(super) fn check<T>(&mut self, records: &[Entry<T>], lingering: impl Fn(&Entry<T>) -> bool) {
         assert_eq!(self.links.len(), records.len(), "one link per record");
-        let mut linked = 0;
+        // What the index should hold, from the records alone.
+        let mut open: HashMap<String, usize> = HashMap::new();
+        let mut latest: HashMap<String, (Timestamp, bool)> = HashMap::new();
+        for e in records {
+            self.encode(&e.body);
+            let key = self.scratch.clone();
+            if e.state.is_open() {
+                *open.entry(key.clone()).or_default() += 1;
+            }
+            if let Some(at) = declined_at(e.state) {
+                let l = latest.entry(key).or_insert((at, lingering(e)));
+                if at > l.0 || (at == l.0 && !lingering(e)) {
+                    *l = (at, lingering(e));
+                }
+            }
+        }
         let keys: Vec<Box<str>> = self.groups.keys().cloned().collect();
         for key in keys {
             let g = &self.groups[&key];
             let (head, tail, declined) = (g.head, g.tail, g.declined);
-            let (mut prev, mut at) = (NONE, head);
+            assert!(head != NONE || declined.is_some(), "no empty group");
+            let (mut prev, mut at, mut linked) = (NONE, head, 0);
             while at != NONE {
                 let e = &records[at as usize];
                 assert!(e.state.is_open(), "only open records are linked");
@@ -346,21 +363,27 @@ impl Keys {
                 (prev, at) = (at, self.links[at as usize].next);
             }
             assert_eq!(tail, prev, "the tail ends the list");
-            let latest = records
-                .iter()
-                .enumerate()
-                .filter_map(|(p, e)| {
-                    self.encode(&e.body);
-                    let mine = self.scratch.as_str() == &*key;
-                    declined_at(e.state).filter(|_| mine).map(|at| (at, pos(p)))
-                })
-                .max_by_key(|&(at, _)| at);
-            assert_eq!(declined.map(|d| d.0), latest.map(|d| d.0), "latest decline");
+            assert_eq!(
+                open.remove(&*key).unwrap_or(0),
+                linked,
+                "each open record linked"
+            );
             if let Some((at, p)) = declined {
-                assert_eq!(declined_at(records[p as usize].state), Some(at));
+                assert_eq!(
+                    declined_at(records[p as usize].state),
+                    Some(at),
+                    "a decline"
+                );
+                let l = latest.remove(&*key).map(|l| l.0);
+                assert_eq!(l, Some(at), "the latest decline");
             }
         }
-        let open = records.iter().filter(|e| e.state.is_open()).count();
-        assert_eq!(linked, open, "every open record linked once");
+        assert!(open.is_empty(), "every key with open records has a group");
+        for (at, lingers) in latest.values() {
+            assert!(
+                lingers,
+                "a decline at {at:?} forgotten though no purge would forget it"
+            );
+        }
     }
 }

@@ -11,7 +11,6 @@ mod warm;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use self::purge::Cursor;
 use self::table::Table;
 use super::lifecycle;
 use super::{
@@ -57,6 +56,17 @@ pub struct MemoryStore<T> {
 struct Shared<T> {
     table: Mutex<Table<T>>,
     notifier: Notifier<T>,
+    /// Held by the purge in progress.
+    purging: tokio::sync::Mutex<()>,
+}
+
+/// Ends the table's purge in progress when dropped.
+struct Ended<'a, T>(&'a MemoryStore<T>);
+
+impl<T> Drop for Ended<'_, T> {
+    fn drop(&mut self) {
+        self.0.lock().purge_end();
+    }
 }
 
 impl<T> std::fmt::Debug for MemoryStore<T> {
@@ -91,6 +101,7 @@ impl<T> MemoryStore<T> {
             shared: Arc::new(Shared {
                 table: Mutex::new(Table::default()),
                 notifier: Notifier::new(),
+                purging: tokio::sync::Mutex::new(()),
             }),
             retention: DEFAULT_RETENTION,
         }
@@ -300,13 +311,16 @@ where
     }
 
     async fn purge(&self, now: Timestamp) -> Result<usize, StoreError> {
+        // One purge at a time: the table keeps one purge's cursor.
+        let _one = self.shared.purging.lock().await;
         let mut purged = Vec::new();
-        let mut cursor = Cursor::START;
+        // Whatever ends this purge (done, or the future dropped) ends the table's cursor.
+        let end = Ended(self);
+        self.lock().purge_start();
         loop {
             let done = {
                 let mut table = self.lock();
                 let done = table.purge_some(
-                    &mut cursor,
                     PURGE_CHUNK,
                     now,
                     |e| lifecycle::purge_due(e.state, e.expires_at, self.retention, now),
@@ -322,6 +336,7 @@ where
             }
             tokio::task::yield_now().await;
         }
+        drop(end);
         for id in &purged {
             self.shared.notifier.notify(*id);
         }
@@ -335,5 +350,7 @@ where
 
 #[cfg(test)]
 mod index_tests;
+#[cfg(test)]
+mod purge_tests;
 #[cfg(test)]
 mod tests;

@@ -134,14 +134,19 @@ impl<T> Table<T> {
         self.by_id.moved(&now_at_q, loc(p), aside);
         self.by_id.moved(&now_at_p, loc(q), loc(p));
         self.by_id.moved(&now_at_q, aside, loc(q));
+        if let Some(purge) = &mut self.purging {
+            purge.note(n, now_at_q, p, q);
+            purge.note(n, now_at_p, q, p);
+        }
     }
 }
 
 #[cfg(test)]
 impl<T> Table<T> {
     /// Panics unless every index and count describes the records exactly (tests call it
-    /// after each operation).
-    pub(super) fn check(&mut self) {
+    /// after each operation), `lingering` saying which records a purge would forget (the
+    /// dedup index may forget a decline before the purge reaches it).
+    pub(super) fn check(&mut self, lingering: impl Fn(&Entry<T>) -> bool) {
         let mut total = 0;
         let mut open = 0;
         for n in 0..self.ns.len() {
@@ -158,7 +163,7 @@ impl<T> Table<T> {
                 "then finished"
             );
             if let Some(keys) = &mut ns.keys {
-                keys.check(records);
+                keys.check(records, &lingering);
             }
             total += records.len();
             open += split;

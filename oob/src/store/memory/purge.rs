@@ -7,24 +7,34 @@ use crate::id::PendingId;
 use crate::namespace::Namespace;
 use crate::time::Timestamp;
 
-/// Where [`Table::purge_some`] goes on: a namespace, and the position below which its
-/// records are still to be looked at (records are looked at from the last down, so a
-/// removal, which moves a record looked at already into the hole, never skips one). Between
-/// two chunks the lock is released: a create or a transition there may move a record not
-/// yet looked at above the cursor (open records are kept first, see
-/// [`partition`](super::partition)), and it is then left to the next purge (a read already
-/// treats it as gone).
-#[derive(Debug, Clone, Copy)]
+/// Where the purge in progress ([`Table::purge_some`]) goes on: a namespace, and the
+/// position below which its records are still to be looked at. Records are looked at from
+/// the last down, so a removal, which moves a record looked at already into the hole, never
+/// skips one. Between two chunks the lock is released, and a create or a transition there
+/// may move a record not yet looked at to where the purge has looked (open records are
+/// kept first, see [`partition`](super::partition)): [`Table::swap`] then notes its id in
+/// `moved`, and the purge looks at it before it ends. So a purge forgets every record that
+/// was due when it started.
+#[derive(Debug)]
 pub(super) struct Cursor {
     ns: usize,
     below: usize,
+    moved: Vec<PendingId>,
 }
 
 impl Cursor {
-    pub(super) const START: Self = Self {
+    const START: Self = Self {
         ns: 0,
         below: usize::MAX,
+        moved: Vec::new(),
     };
+
+    /// The record `id` of namespace `n` moved from position `from` to position `to`.
+    pub(super) fn note(&mut self, n: u32, id: PendingId, from: usize, to: usize) {
+        if n as usize == self.ns && from < self.below && to >= self.below {
+            self.moved.push(id);
+        }
+    }
 }
 
 impl<T> Table<T> {
@@ -55,44 +65,64 @@ impl<T> Table<T> {
             .collect()
     }
 
-    /// Looks at up to `budget` records from `cursor` on and removes those `due` says; returns
-    /// whether every namespace has been looked at.
+    /// Starts a purge (one at a time: the store serialises them), dropping what an abandoned
+    /// one left.
+    pub(super) fn purge_start(&mut self) {
+        self.purging = Some(Cursor::START);
+    }
+
+    /// Ends the purge in progress, whether or not it looked at everything.
+    pub(super) fn purge_end(&mut self) {
+        self.purging = None;
+    }
+
+    /// Looks at up to `budget` records of the purge in progress and removes those `due` says;
+    /// returns whether every record has been looked at (the purge then ends).
     pub(super) fn purge_some(
         &mut self,
-        cursor: &mut Cursor,
         budget: usize,
         now: Timestamp,
         due: impl Fn(&Entry<T>) -> bool,
         purged: &mut Vec<PendingId>,
     ) -> bool {
         let mut left = budget;
-        while let Some(slot) = self.ns.get(cursor.ns) {
-            let len = slot.as_ref().map_or(0, |ns| ns.records.len());
-            let mut p = cursor.below.min(len);
-            while p > 0 && left > 0 {
-                p -= 1;
-                left -= 1;
+        loop {
+            let Some(c) = self.purging.as_mut() else {
+                return true;
+            };
+            // First the records moved past the cursor since it passed (their ids).
+            if let Some(id) = c.moved.pop() {
+                left = left.saturating_sub(1);
+                if let Some(at) = self.slot(&id)
+                    && due(self.entry(at))
+                {
+                    purged.push(self.remove(at, now).id);
+                }
+            } else if let Some(slot) = self.ns.get(c.ns) {
+                let len = slot.as_ref().map_or(0, |ns| ns.records.len());
+                if c.below.min(len) == 0 {
+                    (c.ns, c.below) = (c.ns + 1, usize::MAX);
+                    continue;
+                }
+                let p = c.below.min(len) - 1;
+                // Looked at from now on (so a removal's own moves are not noted).
+                c.below = p;
+                left = left.saturating_sub(1);
                 let at = Loc {
-                    ns: index(cursor.ns).unwrap_or(u32::MAX),
+                    ns: index(c.ns).unwrap_or(u32::MAX),
                     pos: index(p).unwrap_or(u32::MAX),
                 };
                 if due(self.entry(at)) {
                     purged.push(self.remove(at, now).id);
                 }
+            } else {
+                self.purge_end();
+                return true;
             }
-            if p > 0 {
-                cursor.below = p;
+            if left == 0 {
                 return false;
             }
-            *cursor = Cursor {
-                ns: cursor.ns + 1,
-                below: usize::MAX,
-            };
-            if left == 0 {
-                return cursor.ns >= self.ns.len();
-            }
         }
-        true
     }
 
     /// Forgets emptied namespaces and gives back what a namespace's `Vec`s hold beyond

@@ -14,6 +14,7 @@ use super::super::{Body, Record, RecordState, lifecycle};
 use super::count::{Deadlines, OpenCount};
 use super::ids::Ids;
 use super::keys::Keys;
+use super::purge::Cursor;
 use super::warm::warm;
 use crate::id::PendingId;
 use crate::namespace::{Namespace, PrehashedBuild};
@@ -78,6 +79,8 @@ pub(super) struct Table<T> {
     pub(super) open: Deadlines,
     /// Records stored as open (expired ones not yet closed included).
     pub(super) stored_open: usize,
+    /// The purge in progress, if any.
+    pub(super) purging: Option<Cursor>,
 }
 
 /// The table holds `u32::MAX` namespaces, or records in one namespace, already.
@@ -98,6 +101,7 @@ impl<T> Default for Table<T> {
             ns_free: Vec::new(),
             open: Deadlines::default(),
             stored_open: 0,
+            purging: None,
         }
     }
 }
