@@ -182,7 +182,8 @@ fn attr(html: &str, marker: &str) -> Option<String> {
     )
 }
 
-fn location(res: &reqwest::Response) -> String {
+/// The `Location` header of a redirect; panics without one.
+pub fn location(res: &reqwest::Response) -> String {
     res.headers()
         .get(reqwest::header::LOCATION)
         .and_then(|v| v.to_str().ok())

@@ -7,6 +7,10 @@
 //! delegates every method, except that its `complete` and/or `cancel` answer with a doctored
 //! record. An honest wrapper (pure delegation) is checked too, so the refusals are the
 //! manager's doing and not an artifact of the wrapper.
+//!
+//! This file holds the doctored store; one file each: the refused answers and the honest
+//! wrapper (`refusals`), the waiters of a refused `complete_with` (`wakeups`), and a store
+//! that lists too much (`listing`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -16,9 +20,9 @@ use oob::state::CancelReason;
 use oob::store::{MemoryStore, Record, Store, TransitionError, Wake};
 use oob::time::{Timestamp, TokioClock};
 use oob::vault::{MemoryVault, Vault};
-use oob::{AnyPending, CallbackBase, Error, Manager, Namespace, PendingId};
+use oob::{CallbackBase, Error, Manager, Namespace, PendingId};
 use oob_tests::delegate::{Delegate, Overrides};
-use oob_tests::{DeviceCode, ns, spec, user};
+use oob_tests::{DeviceCode, spec, user};
 
 /// How a [`Doctored`] store bends the record it answers a transition with.
 #[derive(Debug, Clone)]
@@ -160,266 +164,11 @@ fn is_contract(r: &Result<impl std::fmt::Debug, Error>, id: PendingId) -> bool {
     matches!(r, Err(Error::StoreContract(x)) if *x == id)
 }
 
-#[tokio::test]
-async fn complete_with_refuses_an_answer_in_another_namespace_and_persists_nothing() {
-    let m = manager(Lie::Namespace(ns("mallory")), Lie::None);
-    let vault = MemoryVault::<String>::new();
-    let (id, ran, result) = complete_with_persist(&m, &vault).await;
-    assert!(is_contract(&result, id), "{result:?}");
-    assert!(!ran, "the persist step ran with a store that lied");
-    assert!(stored(&m, &vault, "alice").await.is_empty());
-    assert!(stored(&m, &vault, "mallory").await.is_empty());
-    // The inner store did complete it (the user acted); nothing was handed out.
-    assert!(matches!(m.get(id).await, Ok(AnyPending::Completed(_))));
-}
+#[path = "store_contract/refusals.rs"]
+mod refusals;
 
-#[tokio::test]
-async fn complete_with_refuses_an_answer_with_another_id_and_persists_nothing() {
-    let m = manager(Lie::Id(PendingId::random()), Lie::None);
-    let vault = MemoryVault::<String>::new();
-    let (id, ran, result) = complete_with_persist(&m, &vault).await;
-    assert!(is_contract(&result, id), "{result:?}");
-    assert!(!ran, "the persist step ran with a store that lied");
-    assert!(stored(&m, &vault, "alice").await.is_empty());
+#[path = "store_contract/wakeups.rs"]
+mod wakeups;
 
-    // Another id that names a real pending of another user: still refused, nothing written
-    // for either of them.
-    let bobs = m.create(&user("bob"), spec()).await.expect("create");
-    *m.store()
-        .over
-        .on_complete
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner) = Lie::Id(bobs.id());
-    let (id, ran, result) = complete_with_persist(&m, &vault).await;
-    assert!(is_contract(&result, id), "{result:?}");
-    assert!(!ran, "the persist step ran with a store that lied");
-    assert!(stored(&m, &vault, "alice").await.is_empty());
-    assert!(stored(&m, &vault, "bob").await.is_empty());
-}
-
-#[tokio::test]
-async fn complete_and_complete_in_refuse_an_answer_in_another_namespace() {
-    let m = manager(Lie::Namespace(ns("mallory")), Lie::None);
-    let open = m.create(&user("alice"), spec()).await.expect("create");
-    let id = open.id();
-    let r = m.complete(open).await;
-    assert!(is_contract(&r, id), "{r:?}");
-
-    // `complete_in` checks the answer against the namespace it was given.
-    let open = m.create(&user("alice"), spec()).await.expect("create");
-    let id = open.id();
-    let r = m.complete_in(id, &ns("alice")).await;
-    assert!(is_contract(&r, id), "{r:?}");
-
-    // Another expected namespace is refused by the store itself, before any answer.
-    let open = m.create(&user("alice"), spec()).await.expect("create");
-    let id = open.id();
-    let r = m.complete_in(id, &ns("mallory")).await;
-    assert!(
-        matches!(r, Err(Error::NamespaceMismatch(x)) if x == id),
-        "{r:?}"
-    );
-    assert!(matches!(m.get(id).await, Ok(AnyPending::Open(_))));
-}
-
-#[tokio::test]
-async fn complete_complete_id_and_complete_in_refuse_an_answer_with_another_id() {
-    let m = manager(Lie::Id(PendingId::random()), Lie::None);
-    let open = m.create(&user("alice"), spec()).await.expect("create");
-    let id = open.id();
-    let r = m.complete(open).await;
-    assert!(is_contract(&r, id), "{r:?}");
-
-    let id = m.create(&user("alice"), spec()).await.expect("create").id();
-    let r = m.complete_id(id).await;
-    assert!(is_contract(&r, id), "{r:?}");
-
-    let id = m.create(&user("alice"), spec()).await.expect("create").id();
-    let r = m.complete_in(id, &ns("alice")).await;
-    assert!(is_contract(&r, id), "{r:?}");
-}
-
-/// `cancel`, `decline`, and `cancel_id` with `reason` and `expect`, each on a fresh pending
-/// of alice: every one fails with the contract error.
-async fn cancels_are_refused(m: &M, reason: CancelReason, expect: Option<&Namespace>) {
-    let open = m.create(&user("alice"), spec()).await.expect("create");
-    let id = open.id();
-    let r = m.cancel(open).await;
-    assert!(is_contract(&r, id), "{r:?}");
-
-    let open = m.create(&user("alice"), spec()).await.expect("create");
-    let id = open.id();
-    let r = m.decline(open).await;
-    assert!(is_contract(&r, id), "{r:?}");
-
-    let id = m.create(&user("alice"), spec()).await.expect("create").id();
-    let r = m.cancel_id(id, reason, expect).await;
-    assert!(is_contract(&r, id), "{r:?}");
-}
-
-#[tokio::test]
-async fn cancel_and_decline_refuse_an_answer_in_another_namespace() {
-    let m = manager(Lie::None, Lie::Namespace(ns("mallory")));
-    cancels_are_refused(&m, CancelReason::Cancelled, Some(&ns("alice"))).await;
-}
-
-#[tokio::test]
-async fn cancel_and_decline_refuse_an_answer_with_another_id() {
-    let m = manager(Lie::None, Lie::Id(PendingId::random()));
-    cancels_are_refused(&m, CancelReason::Declined, None).await;
-}
-
-/// The same wrapper, delegating truthfully: every call above succeeds, and `complete_with`
-/// persists under the pending's own namespace.
-#[tokio::test]
-async fn an_honest_wrapper_passes_every_call() {
-    let m = manager(Lie::None, Lie::None);
-    let vault = MemoryVault::<String>::new();
-    let (id, ran, result) = complete_with_persist(&m, &vault).await;
-    result.expect("complete_with");
-    assert!(ran);
-    assert_eq!(
-        stored(&m, &vault, "alice").await,
-        vec!["github".to_string(), "alice-token".to_string()]
-    );
-    assert!(stored(&m, &vault, "mallory").await.is_empty());
-    assert!(matches!(m.get(id).await, Ok(AnyPending::Completed(_))));
-
-    let open = m.create(&user("alice"), spec()).await.expect("create");
-    let done = m.complete(open).await.expect("complete");
-    assert_eq!(done.namespace(), &ns("alice"));
-    let id = m.create(&user("alice"), spec()).await.expect("create").id();
-    m.complete_id(id).await.expect("complete_id");
-    let id = m.create(&user("alice"), spec()).await.expect("create").id();
-    m.complete_in(id, &ns("alice")).await.expect("complete_in");
-
-    let open = m.create(&user("alice"), spec()).await.expect("create");
-    assert!(!m.cancel(open).await.expect("cancel").is_declined());
-    let open = m.create(&user("alice"), spec()).await.expect("create");
-    assert!(m.decline(open).await.expect("decline").is_declined());
-    let id = m.create(&user("alice"), spec()).await.expect("create").id();
-    let cancelled = m
-        .cancel_id(id, CancelReason::Cancelled, Some(&ns("alice")))
-        .await
-        .expect("cancel_id");
-    assert_eq!(cancelled.id(), id);
-    assert!(matches!(m.get(id).await, Ok(AnyPending::Cancelled(_))));
-}
-
-/// When `complete_with` refuses a store's answer, it does not trust that answer for the
-/// wake-up either: with an answer under another id, the waiters of that other (still open)
-/// pending must not be told it completed, and the waiters of the pending the store did
-/// complete are woken with its own record (re-read), not left to their deadline.
-#[tokio::test]
-async fn a_refused_complete_with_wakes_only_its_own_waiters_with_its_own_record() {
-    use std::time::Duration;
-    let m = manager(Lie::None, Lie::None);
-    let bobs = m.create(&user("bob"), spec()).await.expect("create");
-    let alices = m.create(&user("alice"), spec()).await.expect("create");
-    let (aid, bid) = (alices.id(), bobs.id());
-    let alice_waits = oob_tests::spawn_wait(&m, aid, Duration::from_secs(2));
-    let mut bob_waits = oob_tests::spawn_wait(&m, bid, Duration::from_secs(30));
-    while m.store().inner.watched() < 2 {
-        tokio::task::yield_now().await;
-    }
-    *m.store()
-        .over
-        .on_complete
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner) = Lie::Id(bid);
-    let r = m
-        .complete_with(alices, async |_token| Ok::<_, std::io::Error>(()))
-        .await;
-    assert!(is_contract(&r, aid), "{r:?}");
-    // Bob's pending is still open: his waiter must not have been told otherwise.
-    let early = tokio::time::timeout(Duration::from_millis(200), &mut bob_waits).await;
-    assert!(
-        early.is_err(),
-        "bob's waiter woke for a pending that is still open: {early:?}"
-    );
-    assert!(matches!(m.get(bid).await, Ok(AnyPending::Open(_))));
-    // Alice's pending was completed in the store: her waiter wakes (well before its 2 s).
-    match alice_waits.await.expect("join").expect("wait") {
-        oob::Outcome::Completed(p) => assert_eq!(p.namespace(), &ns("alice")),
-        other => panic!("alice's waiter was not woken by the completion: {other:?}"),
-    }
-    bob_waits.abort();
-}
-
-/// As above, for an answer in another namespace: the waiter's outcome must name the
-/// pending's true namespace, not the one the store's answer carried.
-#[tokio::test]
-async fn a_refused_complete_with_wakes_its_waiters_with_the_true_namespace() {
-    use std::time::Duration;
-    let m = manager(Lie::Namespace(ns("mallory")), Lie::None);
-    let open = m.create(&user("alice"), spec()).await.expect("create");
-    let id = open.id();
-    let waiter = oob_tests::spawn_wait(&m, id, Duration::from_secs(30));
-    while m.store().inner.watched() < 1 {
-        tokio::task::yield_now().await;
-    }
-    let r = m
-        .complete_with(open, async |_token| Ok::<_, std::io::Error>(()))
-        .await;
-    assert!(is_contract(&r, id), "{r:?}");
-    match waiter.await.expect("join").expect("wait") {
-        oob::Outcome::Completed(p) => assert_eq!(
-            p.namespace(),
-            &ns("alice"),
-            "the waiter's outcome names the namespace the store lied about"
-        ),
-        other => panic!("{other:?}"),
-    }
-}
-
-/// A store whose `list_namespace` answers another namespace's record too (a custom store's
-/// bug): the manager lists only the caller's own. (Found by mutation testing, 2026-12-07:
-/// the manager's filter could go with every test passing.)
-#[tokio::test]
-async fn list_shows_only_the_callers_own_whatever_the_store_answers() {
-    struct ListsMore(Arc<Mutex<Vec<Record<DeviceCode>>>>);
-    impl Overrides<DeviceCode, MemoryStore<DeviceCode>> for ListsMore {
-        async fn list_namespace(
-            &self,
-            inner: &MemoryStore<DeviceCode>,
-            namespace: oob::store::NamespaceScope<'_>,
-            now: Timestamp,
-        ) -> Result<Vec<Record<DeviceCode>>, oob::store::StoreError> {
-            let mut all = inner.list_namespace(namespace, now).await?;
-            all.extend(
-                self.0
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .iter()
-                    .cloned(),
-            );
-            Ok(all)
-        }
-    }
-    let extra = Arc::new(Mutex::new(Vec::new()));
-    let m = Manager::builder()
-        .store(Delegate::new(MemoryStore::new(), ListsMore(extra.clone())))
-        .provider(FromVerifiedSubject)
-        .callback_base(CallbackBase::parse("https://ex.com").expect("base"))
-        .build();
-    let mine = m.create(&user("alice"), spec()).await.expect("create").id();
-    let bobs = m.create(&user("bob"), spec()).await.expect("create").id();
-    let bob_record = m
-        .store()
-        .get(bobs, oob::time::Clock::now(&oob::time::SystemClock))
-        .await
-        .expect("get")
-        .expect("bob's");
-    extra
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .push(bob_record);
-    let listed: Vec<PendingId> = m
-        .list(&user("alice"))
-        .await
-        .expect("list")
-        .iter()
-        .map(oob::Pending::id)
-        .collect();
-    assert_eq!(listed, [mine]);
-}
+#[path = "store_contract/listing.rs"]
+mod listing;
