@@ -1,7 +1,15 @@
 //! The growth section of the memory bench (`MEMORY_BENCH=growth`): create+complete, get
-//! and list as a namespace and the store grow.
+//! and list as a namespace and the store grow, and a create at the namespace bound as the
+//! bound grows.
 
+use std::hint::black_box;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use oob::provider::FromVerifiedSubject;
+use oob::time::{Clock, Timestamp};
+use oob::{CallbackBase, Manager};
 
 use oob::Store;
 use oob::provider::VerifiedSubject;
@@ -76,6 +84,60 @@ pub(super) fn growth(rounds: usize, n: u64) {
         b.push((label.as_str(), Box::new(lists(m, &caller))));
     }
     interleave(rounds, n, b).print("growth: list in a", 0);
+    at_the_bound(rounds, n);
+}
+
+/// A clock the bench moves: a millisecond per create.
+#[derive(Clone, Default)]
+struct Ticks(Arc<AtomicU64>);
+
+impl Clock for Ticks {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_millis(1_000_000_000 + self.0.load(Ordering::Relaxed))
+    }
+}
+
+/// Creates in a namespace at its bound (10 … 10,000 open pendings), where one pending
+/// expires each millisecond and each create comes a millisecond after the last: every
+/// create finds the namespace full but for one expired pending.
+fn at_the_bound(rounds: usize, n: u64) {
+    let caller = users(1);
+    let cases: Vec<_> = [10u64, 100, 1_000, 10_000]
+        .into_iter()
+        .map(|bound| {
+            let clock = Ticks::default();
+            let m: Mgr<Owned, MemoryStore<Owned>> = Manager::builder()
+                .store(MemoryStore::new())
+                .provider(FromVerifiedSubject)
+                .callback_base(CallbackBase::parse("https://ex.com").expect("base"))
+                .max_open_per_namespace(usize::try_from(bound).expect("bound"))
+                .clock(clock.clone())
+                .build();
+            let spec = move || super::common::spec::<Owned>().ttl(Duration::from_millis(bound));
+            for _ in 0..bound {
+                clock.0.fetch_add(1, Ordering::Relaxed);
+                ready(m.create(&caller[0], spec())).expect("fill");
+            }
+            (format!("bound {bound}"), m, clock, spec)
+        })
+        .collect();
+    let mut b: Vec<Batch<'_>> = Vec::new();
+    for (label, m, clock, spec) in &cases {
+        let caller = &caller[0];
+        b.push((
+            label.as_str(),
+            Box::new(move |k| {
+                for _ in 0..k {
+                    clock.0.fetch_add(1, Ordering::Relaxed);
+                    black_box(ready(m.create(caller, spec())).expect("create at the bound"));
+                }
+            }),
+        ));
+    }
+    interleave(rounds, n, b).print(
+        "growth: create at the namespace bound, one expiring per create,",
+        0,
+    );
 }
 
 /// `r` finished (retained) records over the callers, and one open one when `r` is 0.
