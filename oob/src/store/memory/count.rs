@@ -5,30 +5,42 @@ use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::ops::Bound::{self, Excluded, Included};
 
+use super::due::DueQueue;
+use crate::id::PendingId;
 use crate::time::Timestamp;
 
 /// A namespace's open records counted, with a lower bound on their deadlines. Expiry is
-/// exact without a timer: when the count reaches the bound and `earliest <= now`, a sweep of
-/// the namespace closes the expired ones and makes `earliest` exact again. A sweep only
-/// happens at the bound, and each one either closes a record or follows a transition that
-/// made `earliest` stale, so its cost (the namespace's records stored as open, which the
-/// namespace keeps first: about the bound, whatever it retains) is paid for by the records
-/// it sweeps or by the transitions before it.
+/// exact without a timer: when the count reaches the bound and `earliest <= now`, a sweep
+/// closes the expired ones, taking them earliest deadline first from the namespace's
+/// [`DueQueue`], so it reads only the records it closes (and entries of records that
+/// finished otherwise, each once), whatever the bound.
 #[derive(Debug)]
 pub(super) struct OpenCount {
     pub(super) n: usize,
     pub(super) earliest: Timestamp,
+    /// The open records by deadline, once the namespace needed a sweep (see [`DueQueue`]).
+    pub(super) due: Option<DueQueue>,
 }
 
 impl OpenCount {
     pub(super) const NONE: Self = Self {
         n: 0,
         earliest: Timestamp::from_millis(u64::MAX),
+        due: None,
     };
 
-    pub(super) fn add(&mut self, expires_at: Timestamp) {
+    /// Counts a new open record.
+    pub(super) fn add(&mut self, expires_at: Timestamp, id: PendingId) {
         self.n += 1;
         self.earliest = self.earliest.min(expires_at);
+        if let Some(due) = &mut self.due {
+            if due.bloated(self.n) {
+                // Built again, from the open records, by the next sweep that needs it.
+                self.due = None;
+            } else {
+                due.push(expires_at, id);
+            }
+        }
     }
 }
 

@@ -3,19 +3,10 @@
 //! and that a namespace's list is exactly its records open at that time.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 
+use super::tests::ready;
 use super::*;
 use crate::store::Body;
-
-fn ready<F: Future>(f: F) -> F::Output {
-    match pin!(f).poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(v) => v,
-        Poll::Pending => panic!("memory store future suspended"),
-    }
-}
 
 /// A small deterministic generator (xorshift), so a failing sequence repeats exactly.
 struct Rng(u64);

@@ -1,6 +1,7 @@
 //! [`MemoryStore`]: an in-process store.
 
 mod count;
+mod due;
 mod ids;
 mod keys;
 mod partition;
@@ -348,6 +349,8 @@ where
     }
 }
 
+#[cfg(test)]
+mod due_tests;
 #[cfg(test)]
 mod index_tests;
 #[cfg(test)]

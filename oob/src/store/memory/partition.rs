@@ -35,7 +35,7 @@ impl<T> Table<T> {
         if record.state.is_open() {
             let ns = self.ns_index_mut(n);
             let first_finished = ns.open.n;
-            ns.open.add(record.expires_at);
+            ns.open.add(record.expires_at, record.id);
             self.open.add(record.expires_at);
             self.stored_open += 1;
             self.swap(n, p, first_finished);
@@ -165,6 +165,18 @@ impl<T> Table<T> {
             if let Some(keys) = &mut ns.keys {
                 keys.check(records, &lingering);
             }
+            if let Some(due) = &ns.open.due {
+                let queued = |e: &Entry<T>| due.holds(e.expires_at, e.id);
+                assert!(
+                    records[..split].iter().all(queued),
+                    "each open record queued"
+                );
+            }
+            let earliest = records[..split].iter().map(|e| e.expires_at).min();
+            assert!(
+                earliest.is_none_or(|e| ns.open.earliest <= e),
+                "a lower bound"
+            );
             total += records.len();
             open += split;
             let ns = self.ns[n].as_ref().expect("namespace");

@@ -1,20 +1,12 @@
 //! A purge whose chunks other operations run between still forgets every record that was
 //! due when it started (a create or a transition there moves records past its cursor).
 
-use std::future::Future;
-use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use super::index_tests::check;
+use super::tests::ready;
 use super::*;
 use crate::store::Body;
-
-fn ready<F: Future>(f: F) -> F::Output {
-    match pin!(f).poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(v) => v,
-        Poll::Pending => panic!("memory store future suspended"),
-    }
-}
 
 fn t(ms: u64) -> Timestamp {
     Timestamp::from_millis(1_000_000 + ms)

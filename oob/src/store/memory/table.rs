@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use super::super::{Body, Record, RecordState, lifecycle};
 use super::count::{Deadlines, OpenCount};
+use super::due::DueQueue;
 use super::ids::Ids;
 use super::keys::Keys;
 use super::purge::Cursor;
@@ -225,29 +226,35 @@ impl<T> Table<T> {
         let Some(&n) = self.by_ns.get(namespace) else {
             return 0;
         };
-        let ns = self.ns_index(n);
+        let ns = self.ns_index_mut(n);
         if ns.open.n >= bound && ns.open.earliest <= now {
-            // Close the expired open records (they stop counting). Going down, each one
-            // closed trades places with the last open one, which was looked at already.
-            for p in (0..ns.open.n).rev() {
-                let e = &self.ns_index(n).records[p];
-                if e.expires_at <= now {
-                    let at = RecordState::Expired { at: e.expires_at };
-                    self.close(
-                        Loc {
-                            ns: n,
-                            pos: index(p).unwrap_or(u32::MAX),
-                        },
-                        at,
-                    );
+            // Close the expired open records (they stop counting), earliest first.
+            if ns.open.due.as_ref().is_none_or(|q| q.bloated(ns.open.n)) {
+                let due = DueQueue::build(ns.open_records());
+                ns.open.due = Some(due);
+            }
+            while let Some((deadline, id)) = self
+                .ns_index_mut(n)
+                .open
+                .due
+                .as_mut()
+                .and_then(|q| q.pop_due(now))
+            {
+                // Unless the record finished (or went) meanwhile.
+                if let Some(at) = self.slot(&id)
+                    && at.ns == n
+                    && self.entry(at).state.is_open()
+                    && self.entry(at).expires_at == deadline
+                {
+                    self.close(at, RecordState::Expired { at: deadline });
                 }
             }
             let ns = self.ns_index_mut(n);
             ns.open.earliest = ns
-                .open_records()
-                .iter()
-                .map(|e| e.expires_at)
-                .min()
+                .open
+                .due
+                .as_ref()
+                .and_then(DueQueue::earliest)
                 .unwrap_or(OpenCount::NONE.earliest);
         }
         self.ns_index(n).open.n

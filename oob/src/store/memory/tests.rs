@@ -5,14 +5,14 @@ use std::task::{Context, Poll, Waker};
 use super::*;
 use crate::store::{Body, Scope};
 
-fn ready<F: Future>(f: F) -> F::Output {
+pub(super) fn ready<F: Future>(f: F) -> F::Output {
     match pin!(f).poll(&mut Context::from_waker(Waker::noop())) {
         Poll::Ready(v) => v,
         Poll::Pending => panic!("memory store future suspended"),
     }
 }
 
-fn new(ns: &str, now: Timestamp, ttl_ms: u64) -> NewRecord<u32> {
+pub(super) fn new(ns: &str, now: Timestamp, ttl_ms: u64) -> NewRecord<u32> {
     NewRecord::new(Record::new(
         PendingId::random(),
         Namespace::new(ns).expect("namespace"),
@@ -250,7 +250,7 @@ impl Xorshift {
     }
 }
 
-fn at(ms: u64) -> Timestamp {
+pub(super) fn at(ms: u64) -> Timestamp {
     Timestamp::from_millis(T0.as_millis() + ms)
 }
 
