@@ -37,8 +37,8 @@ fn run(retention: Duration, seed: u64, steps: usize) {
     let mut now = 1_000_000u64;
     let mut ids: Vec<(PendingId, usize)> = Vec::new();
     let limits = Limits::new(6, 14);
-    // A purge in progress: when it started, and the records then due.
-    let mut purging: Option<(Timestamp, Vec<PendingId>)> = None;
+    // A purge in progress: its token, and the records due when it started.
+    let mut purging: Option<(u64, Vec<PendingId>)> = None;
     for step in 0..steps {
         let at = Timestamp::from_millis(now);
         let at_now = at;
@@ -79,20 +79,17 @@ fn run(retention: Duration, seed: u64, steps: usize) {
                 };
             }
             11 => match purging.take() {
-                // A purge in steps, other operations between them: when it ends, every
-                // record due at its start is gone.
-                Some((from, due)) => {
+                // A purge in steps, other operations (a whole purge among them) between
+                // them: when it ends, every record due at its start is gone.
+                Some((token, due)) if rng.below(4) > 0 => {
                     let mut table = store.lock();
                     let budget = 1 + rng.below(4);
-                    let gone = |e: &table::Entry<u32>| {
-                        lifecycle::purge_due(e.state, e.expires_at, retention, from)
-                    };
-                    if table.purge_some(budget, from, gone, &mut Vec::new()) {
+                    if table.purge_some(token, budget, &mut Vec::new()) {
                         for id in due {
                             assert!(table.slot(&id).is_none(), "seed {seed}, step {step}");
                         }
                     } else {
-                        purging = Some((from, due));
+                        purging = Some((token, due));
                     }
                 }
                 None if rng.below(2) == 0 => {
@@ -107,10 +104,10 @@ fn run(retention: Duration, seed: u64, steps: usize) {
                             })
                         })
                         .collect();
-                    table.purge_start();
-                    purging = Some((at, due));
+                    purging = Some((table.purge_start(at, retention), due));
                 }
-                None => {
+                stepwise => {
+                    purging = stepwise;
                     ready(store.purge(at)).expect("purge");
                 }
             },

@@ -57,16 +57,14 @@ pub struct MemoryStore<T> {
 struct Shared<T> {
     table: Mutex<Table<T>>,
     notifier: Notifier<T>,
-    /// Held by the purge in progress.
-    purging: tokio::sync::Mutex<()>,
 }
 
-/// Ends the table's purge in progress when dropped.
-struct Ended<'a, T>(&'a MemoryStore<T>);
+/// Ends a purge (its token) when dropped.
+struct Ended<'a, T>(&'a MemoryStore<T>, u64);
 
 impl<T> Drop for Ended<'_, T> {
     fn drop(&mut self) {
-        self.0.lock().purge_end();
+        self.0.lock().purge_end(self.1);
     }
 }
 
@@ -102,7 +100,6 @@ impl<T> MemoryStore<T> {
             shared: Arc::new(Shared {
                 table: Mutex::new(Table::default()),
                 notifier: Notifier::new(),
-                purging: tokio::sync::Mutex::new(()),
             }),
             retention: DEFAULT_RETENTION,
         }
@@ -312,21 +309,14 @@ where
     }
 
     async fn purge(&self, now: Timestamp) -> Result<usize, StoreError> {
-        // One purge at a time: the table keeps one purge's cursor.
-        let _one = self.shared.purging.lock().await;
         let mut purged = Vec::new();
-        // Whatever ends this purge (done, or the future dropped) ends the table's cursor.
-        let end = Ended(self);
-        self.lock().purge_start();
+        let token = self.lock().purge_start(now, self.retention);
+        // Whatever ends this purge (done, or the future dropped) ends its cursor.
+        let end = Ended(self, token);
         loop {
             let done = {
                 let mut table = self.lock();
-                let done = table.purge_some(
-                    PURGE_CHUNK,
-                    now,
-                    |e| lifecycle::purge_due(e.state, e.expires_at, self.retention, now),
-                    &mut purged,
-                );
+                let done = table.purge_some(token, PURGE_CHUNK, &mut purged);
                 if done {
                     table.shrink();
                 }

@@ -134,9 +134,14 @@ impl<T> Table<T> {
         self.by_id.moved(&now_at_q, loc(p), aside);
         self.by_id.moved(&now_at_p, loc(q), loc(p));
         self.by_id.moved(&now_at_q, aside, loc(q));
-        if let Some(purge) = &mut self.purging {
-            purge.note(n, now_at_q, p, q);
-            purge.note(n, now_at_p, q, p);
+        // (The namespace's slot directly: `ns_index` would borrow the whole table.)
+        let Some(Some(ns)) = self.ns.get(n as usize) else {
+            return;
+        };
+        let records = &ns.records;
+        for purge in &mut self.purging {
+            purge.note(n, &records[q], p, q);
+            purge.note(n, &records[p], q, p);
         }
     }
 }

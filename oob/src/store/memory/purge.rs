@@ -1,39 +1,63 @@
 //! [`Table::purge_some`], [`Table::clear`] and [`Table::shrink`]: forgetting records a chunk
 //! at a time or a namespace at once, and giving memory back.
 
+use std::collections::HashSet;
+use std::time::Duration;
+
+use super::super::lifecycle;
 use super::count::OpenCount;
 use super::table::{Entry, Loc, Table, index};
 use crate::id::PendingId;
 use crate::namespace::Namespace;
 use crate::time::Timestamp;
 
-/// Where the purge in progress ([`Table::purge_some`]) goes on: a namespace, and the
-/// position below which its records are still to be looked at. Records are looked at from
-/// the last down, so a removal, which moves a record looked at already into the hole, never
-/// skips one. Between two chunks the lock is released, and a create or a transition there
-/// may move a record not yet looked at to where the purge has looked (open records are
-/// kept first, see [`partition`](super::partition)): [`Table::swap`] then notes its id in
-/// `moved`, and the purge looks at it before it ends. So a purge forgets every record that
-/// was due when it started.
+/// One purge in progress ([`Table::purge_some`]): when it purges (`now`, `retention`), the
+/// namespace it is in, and the position below which that namespace's records are still to
+/// be looked at. Records are looked at from the last down, so a removal, which moves a
+/// record looked at already into the hole, never skips one. Between two chunks the lock is
+/// released, and a create or a transition there may move a record not yet looked at to
+/// where the purge has looked (open records are kept first, see
+/// [`partition`](super::partition)): if that record is due, [`Table::swap`] notes its id
+/// (once), and the purge looks at it again before it goes on. A record due when the purge
+/// started stays due, so the purge forgets every one of them; it notes no more ids than the
+/// namespace has due records, and ends after as many chunks as there are records, whatever
+/// runs in between. Several purges may run at once (each has its cursor); one that is
+/// dropped takes its cursor with it.
 #[derive(Debug)]
 pub(super) struct Cursor {
+    token: u64,
+    now: Timestamp,
+    retention: Duration,
     ns: usize,
     below: usize,
     moved: Vec<PendingId>,
+    noted: HashSet<PendingId>,
 }
 
 impl Cursor {
-    const START: Self = Self {
-        ns: 0,
-        below: usize::MAX,
-        moved: Vec::new(),
-    };
+    /// Whether this purge forgets the record `e`.
+    fn due<T>(&self, e: &Entry<T>) -> bool {
+        lifecycle::purge_due(e.state, e.expires_at, self.retention, self.now)
+    }
 
-    /// The record `id` of namespace `n` moved from position `from` to position `to`.
-    pub(super) fn note(&mut self, n: u32, id: PendingId, from: usize, to: usize) {
-        if n as usize == self.ns && from < self.below && to >= self.below {
-            self.moved.push(id);
+    /// The record `e` of namespace `n` moved from position `from` to position `to`.
+    pub(super) fn note<T>(&mut self, n: u32, e: &Entry<T>, from: usize, to: usize) {
+        if n as usize == self.ns
+            && from < self.below
+            && to >= self.below
+            && self.due(e)
+            && self.noted.insert(e.id)
+        {
+            self.moved.push(e.id);
         }
+    }
+}
+
+#[cfg(test)]
+impl Cursor {
+    /// How many noted ids wait to be looked at.
+    pub(super) fn moved_len(&self) -> usize {
+        self.moved.len()
     }
 }
 
@@ -65,36 +89,46 @@ impl<T> Table<T> {
             .collect()
     }
 
-    /// Starts a purge (one at a time: the store serialises them), dropping what an abandoned
-    /// one left.
-    pub(super) fn purge_start(&mut self) {
-        self.purging = Some(Cursor::START);
+    /// Starts a purge of what is due at `now` under `retention`; returns its token.
+    pub(super) fn purge_start(&mut self, now: Timestamp, retention: Duration) -> u64 {
+        self.purges += 1;
+        self.purging.push(Cursor {
+            token: self.purges,
+            now,
+            retention,
+            ns: 0,
+            below: usize::MAX,
+            moved: Vec::new(),
+            noted: HashSet::new(),
+        });
+        self.purges
     }
 
-    /// Ends the purge in progress, whether or not it looked at everything.
-    pub(super) fn purge_end(&mut self) {
-        self.purging = None;
+    /// Ends the purge `token`, whether or not it looked at everything.
+    pub(super) fn purge_end(&mut self, token: u64) {
+        self.purging.retain(|c| c.token != token);
     }
 
-    /// Looks at up to `budget` records of the purge in progress and removes those `due` says;
-    /// returns whether every record has been looked at (the purge then ends).
+    /// Looks at up to `budget` records for the purge `token` and removes the due ones (their
+    /// ids go to `purged`); returns whether it has looked at every record (it then ends), or
+    /// is not in progress.
     pub(super) fn purge_some(
         &mut self,
+        token: u64,
         budget: usize,
-        now: Timestamp,
-        due: impl Fn(&Entry<T>) -> bool,
         purged: &mut Vec<PendingId>,
     ) -> bool {
         let mut left = budget;
         loop {
-            let Some(c) = self.purging.as_mut() else {
+            let Some(c) = self.purging.iter_mut().find(|c| c.token == token) else {
                 return true;
             };
-            // First the records moved past the cursor since it passed (their ids).
+            let now = c.now;
+            // First the due records moved past the cursor since it passed (their ids).
             if let Some(id) = c.moved.pop() {
                 left = left.saturating_sub(1);
                 if let Some(at) = self.slot(&id)
-                    && due(self.entry(at))
+                    && self.cursor(token).is_some_and(|c| c.due(self.entry(at)))
                 {
                     purged.push(self.remove(at, now).id);
                 }
@@ -102,6 +136,7 @@ impl<T> Table<T> {
                 let len = slot.as_ref().map_or(0, |ns| ns.records.len());
                 if c.below.min(len) == 0 {
                     (c.ns, c.below) = (c.ns + 1, usize::MAX);
+                    c.noted.clear();
                     continue;
                 }
                 let p = c.below.min(len) - 1;
@@ -112,17 +147,21 @@ impl<T> Table<T> {
                     ns: index(c.ns).unwrap_or(u32::MAX),
                     pos: index(p).unwrap_or(u32::MAX),
                 };
-                if due(self.entry(at)) {
+                if self.cursor(token).is_some_and(|c| c.due(self.entry(at))) {
                     purged.push(self.remove(at, now).id);
                 }
             } else {
-                self.purge_end();
+                self.purge_end(token);
                 return true;
             }
             if left == 0 {
                 return false;
             }
         }
+    }
+
+    fn cursor(&self, token: u64) -> Option<&Cursor> {
+        self.purging.iter().find(|c| c.token == token)
     }
 
     /// Forgets emptied namespaces and gives back what a namespace's `Vec`s hold beyond

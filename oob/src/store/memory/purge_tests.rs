@@ -4,6 +4,7 @@
 use std::task::{Context, Poll, Waker};
 
 use super::index_tests::check;
+use super::purge::Cursor;
 use super::tests::ready;
 use super::*;
 use crate::store::Body;
@@ -123,8 +124,91 @@ fn a_dropped_purge_leaves_no_cursor() {
         let mut purge = Box::pin(store.purge(t(1)));
         let cx = &mut Context::from_waker(Waker::noop());
         assert!(purge.as_mut().poll(cx).is_pending());
-        assert!(store.lock().purging.is_some());
+        assert_eq!(store.lock().purging.len(), 1);
     }
-    assert!(store.lock().purging.is_none());
+    assert!(store.lock().purging.is_empty());
     assert_eq!(purge_around(&store, t(1), || {}), 0);
+}
+
+/// Zero retention, completions never woken, due after the grace period: between the chunks of
+/// a purge, creates and completions keep moving a due record past its cursor and back. Each
+/// due record is noted once, and the purge ends after a chunk or two more.
+#[test]
+fn traffic_between_chunks_does_not_keep_a_purge_from_ending() {
+    let store = MemoryStore::<u32>::new().with_retention(Duration::ZERO);
+    let n = PURGE_CHUNK + 100;
+    for _ in 0..n {
+        let r = new(None, t(0));
+        ready(store.create(&r, UNBOUNDED, Dedup::Never, t(0))).expect("create");
+        ready(store.complete(r.record().id, None, t(0), Wake::Later)).expect("complete");
+    }
+    let at = t(u64::try_from(lifecycle::WAKE_GRACE.as_millis()).expect("ms"));
+    let mut purge = Box::pin(store.purge(at));
+    let cx = &mut Context::from_waker(Waker::noop());
+    let mut polls = 0;
+    let purged = loop {
+        polls += 1;
+        if let Poll::Ready(n) = purge.as_mut().poll(cx) {
+            break n.expect("purge");
+        }
+        assert!(polls < 5, "the purge goes on");
+        for _ in 0..PURGE_CHUNK + 1_000 {
+            let r = new(None, at);
+            ready(store.create(&r, UNBOUNDED, Dedup::Never, at)).expect("create");
+            ready(store.complete(r.record().id, None, at, Wake::Now)).expect("complete");
+            let moved = store.lock().purging.first().map_or(0, Cursor::moved_len);
+            assert!(moved <= n, "{moved} ids noted");
+        }
+    };
+    assert_eq!(purged, n);
+    assert!(store.is_empty());
+}
+
+/// A purge polled once and then left alone blocks no other purge, and what it notes stays
+/// within the records due when it started.
+#[test]
+fn a_stalled_purge_blocks_no_other() {
+    let store = MemoryStore::<u32>::new().with_retention(Duration::ZERO);
+    let n = 2 * PURGE_CHUNK;
+    for _ in 0..n {
+        let r = new(None, t(0));
+        ready(store.create(&r, UNBOUNDED, Dedup::Never, t(0))).expect("create");
+        ready(store.complete(r.record().id, None, t(0), Wake::Later)).expect("complete");
+    }
+    let at = t(u64::try_from(lifecycle::WAKE_GRACE.as_millis()).expect("ms"));
+    let mut stalled = Box::pin(store.purge(at));
+    let cx = &mut Context::from_waker(Waker::noop());
+    assert!(stalled.as_mut().poll(cx).is_pending());
+    assert_eq!(purge_around(&store, at, || {}), n - PURGE_CHUNK);
+    for _ in 0..10_000 {
+        let r = new(None, at);
+        ready(store.create(&r, UNBOUNDED, Dedup::Never, at)).expect("create");
+        ready(store.complete(r.record().id, None, at, Wake::Now)).expect("complete");
+    }
+    assert_eq!(store.lock().purging.first().map(Cursor::moved_len), Some(0));
+    drop(stalled);
+    assert!(store.lock().purging.is_empty());
+}
+
+/// Records that finish between chunks, not due for the purge, are not noted (so what a purge
+/// notes is bounded by the records due when it started, however long it is left alone).
+#[test]
+fn a_purge_notes_only_due_records() {
+    let store = MemoryStore::<u32>::new().with_retention(Duration::from_secs(3_600));
+    let ids: Vec<_> = (0..2 * PURGE_CHUNK)
+        .map(|_| {
+            let r = new(None, t(0));
+            ready(store.create(&r, UNBOUNDED, Dedup::Never, t(0))).expect("create");
+            r.record().id
+        })
+        .collect();
+    let mut purge = Box::pin(store.purge(t(1)));
+    let cx = &mut Context::from_waker(Waker::noop());
+    assert!(purge.as_mut().poll(cx).is_pending());
+    // Each completion moves a record the purge has not looked at to where it has.
+    for id in &ids[..PURGE_CHUNK] {
+        ready(store.complete(*id, None, t(1), Wake::Now)).expect("complete");
+    }
+    assert_eq!(store.lock().purging.first().map(Cursor::moved_len), Some(0));
+    drop(purge);
 }

@@ -80,8 +80,10 @@ pub(super) struct Table<T> {
     pub(super) open: Deadlines,
     /// Records stored as open (expired ones not yet closed included).
     pub(super) stored_open: usize,
-    /// The purge in progress, if any.
-    pub(super) purging: Option<Cursor>,
+    /// The purges in progress.
+    pub(super) purging: Vec<Cursor>,
+    /// How many purges have started (their tokens).
+    pub(super) purges: u64,
 }
 
 /// The table holds `u32::MAX` namespaces, or records in one namespace, already.
@@ -102,7 +104,8 @@ impl<T> Default for Table<T> {
             ns_free: Vec::new(),
             open: Deadlines::default(),
             stored_open: 0,
-            purging: None,
+            purging: Vec::new(),
+            purges: 0,
         }
     }
 }
