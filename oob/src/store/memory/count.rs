@@ -13,7 +13,8 @@ use crate::time::Timestamp;
 /// exact without a timer: when the count reaches the bound and `earliest <= now`, a sweep
 /// closes the expired ones, taking them earliest deadline first from the namespace's
 /// [`DueQueue`], so it reads only the records it closes (and entries of records that
-/// finished otherwise, each once), whatever the bound.
+/// finished otherwise, each once), whatever the bound; building the queue reads the open
+/// records once, paid for by the inserts before it (see [`DueQueue`]).
 #[derive(Debug)]
 pub(super) struct OpenCount {
     pub(super) n: usize,

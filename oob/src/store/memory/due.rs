@@ -1,13 +1,15 @@
 //! [`DueQueue`]: a namespace's open records by deadline, so a create at the namespace bound
 //! closes the expired ones without reading the others.
 //!
-//! A namespace gets its queue the first time a create finds it at its bound with a record
-//! past its deadline (built then from its open records, once): namespaces that never reach
-//! their bound pay nothing. From then on every open record inserted there is pushed. A
-//! record that finishes some other way stays in the queue until its deadline comes up
-//! (taking it out would mean finding it); so that these cannot pile up, the queue is built
-//! again from the open records when it holds more than twice as many entries as there are
-//! open records, which the pushes since the last build pay for.
+//! A namespace gets its queue the first time a create finds it at its bound with `earliest`
+//! (a lower bound on its open records' deadlines) past: built then from its open records.
+//! Namespaces that never reach their bound pay nothing. While the namespace has its queue,
+//! every open record inserted there is pushed. A record that finishes some other way stays
+//! in the queue until its deadline comes up (taking it out would mean finding it). So that
+//! these cannot pile up, an insert that finds the queue holding more than twice the open
+//! records plus 64 drops it instead of pushing, and so does the purge's `shrink`; the next
+//! sweep that needs it builds it again from the open records, a cost the inserts since the
+//! last build (or, after `clear_namespace`, those that filled the namespace again) paid for.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;

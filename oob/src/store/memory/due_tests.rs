@@ -92,3 +92,42 @@ fn a_stale_queue_entry_closes_no_newer_record_with_its_id() {
             .is_some_and(|r| r.state.is_open())
     );
 }
+
+/// After a burst at the bound went (cancelled, then purged), the purge drops the namespace's
+/// deadline queue, which held an entry per record of the burst.
+#[test]
+fn a_purge_drops_a_deadline_queue_left_by_a_burst() {
+    let store = MemoryStore::<u32>::new().with_retention(Duration::ZERO);
+    let limits = Limits::new(1_000, usize::MAX);
+    let create = |ttl| {
+        let r = new("a", at(0), ttl);
+        ready(store.create(&r, limits, Dedup::Never, at(0))).expect("create");
+        r.record().id
+    };
+    create(1);
+    let ids: Vec<_> = (1..1_000).map(|_| create(60_000)).collect();
+    // At the bound with `first` expired: the sweep builds the queue.
+    let r = new("a", at(1), 60_000);
+    ready(store.create(&r, limits, Dedup::Never, at(1))).expect("room");
+    for id in &ids {
+        ready(store.cancel(*id, CancelReason::Cancelled, None, at(2))).expect("cancel");
+    }
+    let queue = |s: &MemoryStore<u32>| {
+        let table = s.lock();
+        let n = table
+            .by_ns
+            .get(&Namespace::new("a").expect("namespace"))
+            .copied();
+        let ns = table.ns[n.expect("namespace") as usize]
+            .as_ref()
+            .expect("namespace");
+        ns.open.due.as_ref().map(super::due::DueQueue::len)
+    };
+    assert!(queue(&store).is_some_and(|len| len >= 1_000));
+    // The cancelled ones went at once (zero retention); the purge takes the expired first.
+    let mut purge = Box::pin(store.purge(at(3)));
+    let cx = &mut std::task::Context::from_waker(std::task::Waker::noop());
+    while purge.as_mut().poll(cx).is_pending() {}
+    assert_eq!(queue(&store), None);
+    assert_eq!(store.len(), 1);
+}

@@ -19,9 +19,10 @@ use crate::time::Timestamp;
 /// where the purge has looked (open records are kept first, see
 /// [`partition`](super::partition)): if that record is due, [`Table::swap`] notes its id
 /// (once), and the purge looks at it again before it goes on. A record due when the purge
-/// started stays due, so the purge forgets every one of them; it notes no more ids than the
-/// namespace has due records, and ends after as many chunks as there are records, whatever
-/// runs in between. Several purges may run at once (each has its cursor); one that is
+/// started stays due (unless a transition with an earlier `now`, from another clock,
+/// finishes it before its deadline: it is then due later), so the purge forgets every one
+/// of them; it notes no more ids than the namespace has due records, and ends after as many
+/// chunks as there are records, whatever runs in between. Several purges may run at once (each has its cursor); one that is
 /// dropped takes its cursor with it.
 #[derive(Debug)]
 pub(super) struct Cursor {
@@ -165,12 +166,17 @@ impl<T> Table<T> {
     }
 
     /// Forgets emptied namespaces and gives back what a namespace's `Vec`s hold beyond
-    /// twice their records (e.g. after a burst was purged).
+    /// twice their records (e.g. after a burst was purged), and deadline queues that hold
+    /// more than twice the open records.
     pub(super) fn shrink(&mut self) {
         for n in 0..self.ns.len() {
             let Some(ns) = self.ns.get_mut(n).and_then(Option::as_mut) else {
                 continue;
             };
+            if ns.open.due.as_ref().is_some_and(|q| q.bloated(ns.open.n)) {
+                // Built again when a sweep needs it (see `DueQueue`).
+                ns.open.due = None;
+            }
             if ns.records.is_empty() {
                 if let Some(ns) = self.ns.get_mut(n).and_then(Option::take) {
                     self.by_ns.remove(&ns.namespace);
