@@ -31,6 +31,7 @@ use oob::{AnyPending, CallbackBase, Error, Joined, Manager, Outcome, PendingId, 
 use crate::{DeviceCode, device_code, finished, ns, spawn_wait, spec, user};
 
 mod basics;
+mod counts;
 mod dedup_capacity;
 mod exact;
 mod lifecycle;
@@ -38,6 +39,7 @@ mod waiters;
 mod wake_later;
 
 pub use basics::*;
+pub use counts::*;
 pub use dedup_capacity::*;
 pub use exact::*;
 pub use lifecycle::*;
@@ -90,7 +92,11 @@ macro_rules! store_conformance {
             reads_end_with_the_retention_window,
             purge_forgets_at_the_millisecond_the_window_ends,
             decline_cooldown_is_exact_and_the_latest_decline_answers,
-            the_latest_deadline_is_kept_exactly
+            the_latest_deadline_is_kept_exactly,
+            list_namespace_ends_at_the_deadline,
+            a_record_finished_by_a_clock_ahead_is_not_listed,
+            a_clear_gives_both_bounds_their_room_back,
+            a_create_at_the_bound_keeps_finished_outcomes
         );
         $crate::store_conformance!(@cases $make, ::std::time::Duration::ZERO;
             zero_retention_forgets_at_once_and_waiters_get_outcome,

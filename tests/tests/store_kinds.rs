@@ -3,13 +3,17 @@
 //! is not found, transitioned, listed, joined or cleared through a store of the other.
 //!
 //! Redis and Postgres run when their servers are installed (with `CI` set, a missing server
-//! is a failure).
+//! is a failure). A decline cools down its own kind only, and a purge through one kind
+//! forgets only that kind's records.
 
 use std::time::Duration;
 
 use oob::state::CancelReason;
 use oob::store::{PostgresStore, RedisStore, SqliteStore, Store};
+use oob::time::Clock;
+use oob::{AnyPending, Manager};
 use oob::{Error, Joined, OobPayload, PendingId, Spec};
+use oob_tests::conformance::{Opts, manager_on};
 use oob_tests::postgres_server::{PostgresServer, fresh_schema};
 use oob_tests::redis_server::RedisServer;
 use oob_tests::sqlite_file::TempDb;
@@ -154,4 +158,111 @@ async fn postgres_a_waiter_of_another_kind_is_not_handed_the_event_row() {
         let got = waiting.await.expect("join");
         assert!(matches!(got, Err(Error::NotFound(_))), "{got:?}");
     }
+}
+
+/// A manager with a decline cooldown of a minute.
+fn cooling_manager<T, S>(store: S) -> Manager<T, S, oob::provider::FromVerifiedSubject>
+where
+    T: OobPayload + Clone + Send + Sync + 'static,
+    S: Store<T>,
+{
+    Manager::builder()
+        .store(store)
+        .provider(oob::provider::FromVerifiedSubject)
+        .callback_base(oob::CallbackBase::parse("https://ex.com").expect("valid base"))
+        .decline_cooldown(Duration::from_secs(60))
+        .build()
+}
+
+/// Two kinds in one backend: a decline of one kind does not answer (cool down) a
+/// `create_or_join` of the other kind with the same namespace, alias and resource (found by
+/// mutation testing: SQLite's latest-decline query could drop its kind and no test saw it).
+async fn a_decline_cools_down_its_own_kind_only<P, Q>(p: P, q: Q)
+where
+    P: Store<DeviceCode>,
+    Q: Store<OtherCode>,
+{
+    let (mp, mq) = (cooling_manager(p), cooling_manager(q));
+    let declined = mp
+        .create(&user("a"), spec().alias("k"))
+        .await
+        .expect("create");
+    mp.decline(declined).await.expect("decline");
+    let other = Spec::new(OtherCode {
+        verify_url: "https://ex.com/device".into(),
+        user_code: "ABCD-1234".into(),
+        message: "Enter the code".into(),
+    })
+    .resource("example.com")
+    .alias("k");
+    match mq.create_or_join(&user("a"), other).await {
+        Ok(Joined::Created(_)) => {}
+        other => panic!("expected a pending of the other kind, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn sqlite_a_decline_cools_down_its_own_kind_only() {
+    let db = TempDb::new("decline-kinds");
+    let p = SqliteStore::<DeviceCode>::open(db.path()).expect("open");
+    let q = SqliteStore::<OtherCode>::open(db.path()).expect("open again");
+    a_decline_cools_down_its_own_kind_only(p, q).await;
+}
+
+#[tokio::test]
+async fn redis_a_decline_cools_down_its_own_kind_only() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let client = || redis::Client::open(server.url()).expect("client");
+    let p = RedisStore::<DeviceCode>::builder(client())
+        .prefix("{dk}:")
+        .connect()
+        .await
+        .expect("connect");
+    let q = RedisStore::<OtherCode>::builder(client())
+        .prefix("{dk}:")
+        .connect()
+        .await
+        .expect("connect");
+    a_decline_cools_down_its_own_kind_only(p, q).await;
+}
+
+#[tokio::test]
+async fn postgres_a_decline_cools_down_its_own_kind_only() {
+    let Some(server) = PostgresServer::start() else {
+        return;
+    };
+    let pool = server.pool(4).await;
+    let schema = fresh_schema();
+    let p = PostgresServer::store(&pool, &schema, Duration::from_secs(300)).await;
+    let q = PostgresStore::<OtherCode>::builder(pool.clone())
+        .schema(&schema)
+        .build()
+        .await
+        .expect("build");
+    a_decline_cools_down_its_own_kind_only(p, q).await;
+}
+
+/// Two kinds on one SQLite file with their own retention windows: a purge through one kind's
+/// store forgets only that kind's records; another kind's record expired a while ago stays
+/// readable (expired) for its own, longer window.
+#[tokio::test]
+async fn sqlite_a_purge_of_one_kind_keeps_another_kinds_expired_records() {
+    let db = TempDb::new("purge-kinds");
+    let p = SqliteStore::<DeviceCode>::open(db.path())
+        .expect("open")
+        .with_retention(Duration::from_secs(3_600));
+    let q = SqliteStore::<OtherCode>::open(db.path())
+        .expect("open again")
+        .with_retention(Duration::from_secs(1));
+    let (mp, clock) = manager_on(p, Opts::default());
+    let id = mp
+        .create(&user("a"), spec().ttl(Duration::from_secs(10)))
+        .await
+        .expect("create")
+        .id();
+    clock.advance(Duration::from_secs(60));
+    assert_eq!(q.purge(clock.now()).await.expect("purge the other kind"), 0);
+    assert!(matches!(mp.get(id).await, Ok(AnyPending::Expired(_))));
 }
