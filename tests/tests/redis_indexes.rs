@@ -1,7 +1,9 @@
 //! The Redis store's keys: no index entry outlives its record, the store purges by
 //! itself, and a finish marker alone (a completer that stopped between its two steps)
 //! decides what every reader sees; a bound is not held by a finished record whose re-score
-//! was lost, an unknown id writes nothing, and another replica's complete moves the record.
+//! was lost, an unknown id writes nothing, and another replica's complete moves the record;
+//! a record forgotten at once leaves no dedup entry, and a latest-decline key lives for the
+//! retention window, not forever.
 //!
 //! Without `redis-server` installed the binary skips with a notice (unless `CI` is set:
 //! then it fails).
@@ -331,4 +333,67 @@ async fn a_purge_skips_more_than_a_batch_of_records_in_their_grace() {
         .expect("purge");
     assert_eq!(purged, 1);
     assert!(s.get(expired, at).await.expect("get").is_none());
+}
+
+/// With zero retention a record forgotten at its complete takes every index entry with it,
+/// its dedup entry included: nothing of it is left under the prefix (found by mutation
+/// testing, as the next one).
+#[tokio::test]
+async fn zero_retention_forget_leaves_no_dedup_entry() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let prefix = "{zf}:";
+    let s = store(&server, prefix, Duration::ZERO).await;
+    let (m, _clock) = manager_on(s, Opts::default());
+    let p = m
+        .create_or_join(&user("a"), spec().alias("x"))
+        .await
+        .expect("create")
+        .into_open()
+        .expect("created");
+    m.complete(p).await.expect("complete");
+    let mut c = server.raw().await;
+    let left = keys_under(&mut c, prefix).await;
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+/// The latest-decline key expires (it is not kept forever), and not before the decline's
+/// retention window ends: a decline answers its cooldown for as long as it is readable
+/// (`transition.lua`'s `PXAT`, and its time, were checked by no test).
+#[tokio::test]
+async fn the_latest_decline_key_lives_for_the_retention_window() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let prefix = "{dx}:";
+    let retention = Duration::from_secs(300);
+    let s = store(&server, prefix, retention).await;
+    let (m, _clock) = manager_on(
+        s,
+        Opts {
+            cooldown: Duration::from_secs(120),
+            ..Opts::default()
+        },
+    );
+    let p = m
+        .create(&user("a"), spec().alias("k"))
+        .await
+        .expect("create");
+    m.decline(p).await.expect("decline");
+    let mut c = server.raw().await;
+    let keys = keys_under(&mut c, prefix).await;
+    let x: Vec<&String> = keys.iter().filter(|k| k.contains(":x:")).collect();
+    assert_eq!(x.len(), 1, "{keys:?}");
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(x[0])
+        .query_async(&mut c)
+        .await
+        .expect("PTTL");
+    assert!(ttl > 0, "the latest-decline key never expires: PTTL {ttl}");
+    let window = i64::try_from(retention.as_millis()).expect("ms");
+    assert!(
+        ttl >= window - 10_000,
+        "expires before the retention window: PTTL {ttl}"
+    );
 }

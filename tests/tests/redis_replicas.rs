@@ -57,6 +57,32 @@ async fn waiter_on_a_wakes_when_b_completes() {
     ));
 }
 
+/// A waiter on replica B wakes by event when A completes a record A itself created (A's
+/// one-round-trip `finish.lua` path), not only at its next periodic re-read (found by
+/// mutation testing: `finish.lua` without its `PUBLISH` passed every other test).
+#[tokio::test]
+async fn waiter_on_b_wakes_when_the_creator_a_completes() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let (a, b) = pair(&server).await;
+    let p = a.create(&user("alice"), spec()).await.expect("create on A");
+    let id = p.id();
+    let waiter = tokio::spawn({
+        let b = b.clone();
+        async move { b.wait(id, Duration::from_secs(5)).await }
+    });
+    while b.store().watched() == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // A created it, so its complete takes `finish.lua`.
+    a.complete(p).await.expect("complete on A");
+    match waiter.await.expect("join").expect("wait") {
+        Outcome::Completed(done) => assert_eq!(done.id(), id),
+        other => panic!("B's waiter got no event from A's complete: {other:?}"),
+    }
+}
+
 /// `complete_with` on B (deferred wake) releases A's waiter only after persisting.
 #[tokio::test]
 async fn deferred_wake_crosses_replicas() {
