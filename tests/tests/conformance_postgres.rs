@@ -60,3 +60,6 @@ mod clear_race;
 
 #[path = "conformance_postgres/big_rows.rs"]
 mod big_rows;
+
+#[path = "conformance_postgres/counts.rs"]
+mod counts;
