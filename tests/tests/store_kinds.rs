@@ -62,6 +62,40 @@ where
     mp.complete(open).await.expect("complete");
 }
 
+/// Two stores, one of each kind, on one Redis prefix.
+async fn redis_pair(
+    server: &RedisServer,
+    prefix: &str,
+) -> (RedisStore<DeviceCode>, RedisStore<OtherCode>) {
+    let client = redis::Client::open(server.url()).expect("client");
+    let p = RedisStore::<DeviceCode>::builder(client.clone())
+        .prefix(prefix)
+        .connect()
+        .await
+        .expect("connect");
+    let q = RedisStore::<OtherCode>::builder(client)
+        .prefix(prefix)
+        .connect()
+        .await
+        .expect("connect");
+    (p, q)
+}
+
+/// Two stores, one of each kind, on one Postgres schema.
+async fn postgres_pair(
+    server: &PostgresServer,
+) -> (PostgresStore<DeviceCode>, PostgresStore<OtherCode>) {
+    let pool = server.pool(4).await;
+    let schema = fresh_schema();
+    let p = PostgresServer::store(&pool, &schema, Duration::from_secs(300)).await;
+    let q = PostgresStore::<OtherCode>::builder(pool.clone())
+        .schema(&schema)
+        .build()
+        .await
+        .expect("build");
+    (p, q)
+}
+
 #[tokio::test]
 async fn sqlite_reads_filter_by_kind() {
     let db = TempDb::new("kinds");
@@ -75,17 +109,7 @@ async fn redis_reads_filter_by_kind() {
     let Some(server) = RedisServer::start() else {
         return;
     };
-    let client = redis::Client::open(server.url()).expect("client");
-    let p = RedisStore::<DeviceCode>::builder(client.clone())
-        .prefix("kinds:")
-        .connect()
-        .await
-        .expect("connect");
-    let q = RedisStore::<OtherCode>::builder(client)
-        .prefix("kinds:")
-        .connect()
-        .await
-        .expect("connect");
+    let (p, q) = redis_pair(&server, "kinds:").await;
     kinds_do_not_see_each_other(p, q).await;
 }
 
@@ -117,14 +141,7 @@ async fn postgres_reads_filter_by_kind() {
     let Some(server) = PostgresServer::start() else {
         return;
     };
-    let pool = server.pool(4).await;
-    let schema = fresh_schema();
-    let p = PostgresServer::store(&pool, &schema, Duration::from_secs(300)).await;
-    let q = PostgresStore::<OtherCode>::builder(pool.clone())
-        .schema(&schema)
-        .build()
-        .await
-        .expect("build");
+    let (p, q) = postgres_pair(&server).await;
     kinds_do_not_see_each_other(p, q).await;
 }
 
@@ -214,17 +231,7 @@ async fn redis_a_decline_cools_down_its_own_kind_only() {
     let Some(server) = RedisServer::start() else {
         return;
     };
-    let client = || redis::Client::open(server.url()).expect("client");
-    let p = RedisStore::<DeviceCode>::builder(client())
-        .prefix("{dk}:")
-        .connect()
-        .await
-        .expect("connect");
-    let q = RedisStore::<OtherCode>::builder(client())
-        .prefix("{dk}:")
-        .connect()
-        .await
-        .expect("connect");
+    let (p, q) = redis_pair(&server, "{dk}:").await;
     a_decline_cools_down_its_own_kind_only(p, q).await;
 }
 
@@ -233,14 +240,7 @@ async fn postgres_a_decline_cools_down_its_own_kind_only() {
     let Some(server) = PostgresServer::start() else {
         return;
     };
-    let pool = server.pool(4).await;
-    let schema = fresh_schema();
-    let p = PostgresServer::store(&pool, &schema, Duration::from_secs(300)).await;
-    let q = PostgresStore::<OtherCode>::builder(pool.clone())
-        .schema(&schema)
-        .build()
-        .await
-        .expect("build");
+    let (p, q) = postgres_pair(&server).await;
     a_decline_cools_down_its_own_kind_only(p, q).await;
 }
 

@@ -6,6 +6,19 @@ use super::tests::{at, new, ready};
 use super::*;
 use crate::store::Scope;
 
+/// Namespace `a`'s deadline queue (its length, if it has one) and its open records.
+fn queued(store: &MemoryStore<u32>) -> (Option<usize>, usize) {
+    let table = store.lock();
+    let n = table.by_ns.get(&Namespace::new("a").expect("namespace"));
+    let ns = table.ns[*n.expect("namespace") as usize]
+        .as_ref()
+        .expect("namespace");
+    (
+        ns.open.due.as_ref().map(super::due::DueQueue::len),
+        ns.open.n,
+    )
+}
+
 /// At its bound, a namespace where one pending expires per millisecond takes a create each
 /// millisecond (the sweep closes the expired one, found by deadline); pendings that finish
 /// before their deadline do not pile up in the deadline queue.
@@ -33,20 +46,6 @@ fn a_sweep_at_the_bound_closes_by_deadline_and_its_queue_stays_small() {
             Err(CreateError::Capacity(Scope::Namespace))
         ));
     }
-    let queued = |s: &MemoryStore<u32>| {
-        let table = s.lock();
-        let n = table
-            .by_ns
-            .get(&Namespace::new("a").expect("namespace"))
-            .copied();
-        let ns = table.ns[n.expect("namespace") as usize]
-            .as_ref()
-            .expect("namespace");
-        (
-            ns.open.due.as_ref().map(super::due::DueQueue::len),
-            ns.open.n,
-        )
-    };
     assert!(queued(&store).0.is_some_and(|len| len <= 2 * bound + 65));
     // Pendings completed before their deadline, no sweep needed: the queue stays near the
     // open records.
@@ -106,28 +105,17 @@ fn a_purge_drops_a_deadline_queue_left_by_a_burst() {
     };
     create(1);
     let ids: Vec<_> = (1..1_000).map(|_| create(60_000)).collect();
-    // At the bound with `first` expired: the sweep builds the queue.
+    // At the bound with the first one expired: the sweep builds the queue.
     let r = new("a", at(1), 60_000);
     ready(store.create(&r, limits, Dedup::Never, at(1))).expect("room");
     for id in &ids {
         ready(store.cancel(*id, CancelReason::Cancelled, None, at(2))).expect("cancel");
     }
-    let queue = |s: &MemoryStore<u32>| {
-        let table = s.lock();
-        let n = table
-            .by_ns
-            .get(&Namespace::new("a").expect("namespace"))
-            .copied();
-        let ns = table.ns[n.expect("namespace") as usize]
-            .as_ref()
-            .expect("namespace");
-        ns.open.due.as_ref().map(super::due::DueQueue::len)
-    };
-    assert!(queue(&store).is_some_and(|len| len >= 1_000));
+    assert!(queued(&store).0.is_some_and(|len| len >= 1_000));
     // The cancelled ones went at once (zero retention); the purge takes the expired first.
     let mut purge = Box::pin(store.purge(at(3)));
     let cx = &mut std::task::Context::from_waker(std::task::Waker::noop());
     while purge.as_mut().poll(cx).is_pending() {}
-    assert_eq!(queue(&store), None);
+    assert_eq!(queued(&store).0, None);
     assert_eq!(store.len(), 1);
 }

@@ -22,8 +22,8 @@ use crate::time::Timestamp;
 /// started stays due (unless a transition with an earlier `now`, from another clock,
 /// finishes it before its deadline: it is then due later), so the purge forgets every one
 /// of them; it notes no more ids than the namespace has due records, and ends after as many
-/// chunks as there are records, whatever runs in between. Several purges may run at once (each has its cursor); one that is
-/// dropped takes its cursor with it.
+/// chunks as there are records, whatever runs in between. Several purges may run at once
+/// (each has its cursor); one that is dropped takes its cursor with it.
 #[derive(Debug)]
 pub(super) struct Cursor {
     token: u64,
@@ -161,6 +161,7 @@ impl<T> Table<T> {
         }
     }
 
+    /// The cursor of the purge `token`, if it is in progress.
     fn cursor(&self, token: u64) -> Option<&Cursor> {
         self.purging.iter().find(|c| c.token == token)
     }

@@ -4,8 +4,9 @@
 //! the open ones first (so listing a namespace reads one contiguous block of its open
 //! records, however large the store and however many finished records the namespace
 //! retains; see [`partition`](super::partition)), and an id index ([`Ids`]) maps ids to a
-//! namespace and a position in it. No payload is copied. A
-//! namespace where a create asked to join also keeps a dedup index ([`Keys`]).
+//! namespace and a position in it. No payload is copied. A namespace where a create asked
+//! to join also keeps a dedup index ([`Keys`]), and one that needed a sweep at its bound a
+//! deadline queue ([`DueQueue`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
