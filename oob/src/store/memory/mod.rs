@@ -297,7 +297,12 @@ where
         scope: NamespaceScope<'_>,
         now: Timestamp,
     ) -> Result<Vec<Record<T>>, StoreError> {
-        Ok(self.lock().list(scope.namespace(), now))
+        let mut closed = Vec::new();
+        let listed = self.lock().list(scope.namespace(), now, &mut closed);
+        for id in closed {
+            self.shared.notifier.notify(id);
+        }
+        Ok(listed)
     }
 
     async fn clear_namespace(&self, scope: NamespaceScope<'_>) -> Result<usize, StoreError> {
