@@ -1,6 +1,6 @@
-//! Closing expired records: the sweep at the namespace bound closes them by deadline (the
+//! The sweep at the namespace bound: it closes expired records by deadline (the
 //! namespace's [`DueQueue`](super::due::DueQueue)), whose entries stay near the open
-//! records and never close a record they do not name; a list closes those it meets.
+//! records and never close a record they do not name.
 
 use super::tests::{at, new, ready};
 use super::*;
@@ -118,23 +118,4 @@ fn a_purge_drops_a_deadline_queue_left_by_a_burst() {
     while purge.as_mut().poll(cx).is_pending() {}
     assert_eq!(queued(&store).0, None);
     assert_eq!(store.len(), 1);
-}
-
-/// In a namespace without a bound (no sweep at the bound ever runs), a list closes the
-/// expired records it meets, so the next list does not walk them again.
-#[test]
-fn a_list_closes_the_expired_records_it_meets() {
-    let store = MemoryStore::<u32>::new();
-    let unbounded = Limits::new(usize::MAX, usize::MAX);
-    for ttl in [10, 10, 10, 1_000] {
-        let r = new("a", at(0), ttl);
-        ready(store.create(&r, unbounded, Dedup::Never, at(0))).expect("create");
-    }
-    let a = Namespace::new("a").expect("namespace");
-    let list = |ms| ready(store.list_namespace(NamespaceScope::new(&a), at(ms))).expect("list");
-    assert_eq!(list(5).len(), 4);
-    assert_eq!(store.open_count(), 4);
-    assert_eq!(list(10).len(), 1);
-    assert_eq!(store.open_count(), 1, "the three expired ones closed");
-    assert_eq!(queued(&store), (None, 1));
 }

@@ -297,12 +297,7 @@ where
         scope: NamespaceScope<'_>,
         now: Timestamp,
     ) -> Result<Vec<Record<T>>, StoreError> {
-        let mut closed = Vec::new();
-        let listed = self.lock().list(scope.namespace(), now, &mut closed);
-        for id in closed {
-            self.shared.notifier.notify(id);
-        }
-        Ok(listed)
+        Ok(self.lock().list(scope.namespace(), now))
     }
 
     async fn clear_namespace(&self, scope: NamespaceScope<'_>) -> Result<usize, StoreError> {

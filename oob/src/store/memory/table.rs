@@ -171,36 +171,11 @@ impl<T> Table<T> {
         to_record(e, &ns.namespace, now, &e.body)
     }
 
-    /// A namespace's open, unexpired records as of `now`. Records stored as open but past
-    /// their deadline are closed first (their ids go to `closed`), so a list walks each
-    /// expired record once, not every list until a purge.
-    pub(super) fn list(
-        &mut self,
-        namespace: &Namespace,
-        now: Timestamp,
-        closed: &mut Vec<PendingId>,
-    ) -> Vec<Record<T>> {
+    /// A namespace's open, unexpired records as of `now`.
+    pub(super) fn list(&self, namespace: &Namespace, now: Timestamp) -> Vec<Record<T>> {
         let Some(&n) = self.by_ns.get(namespace) else {
             return Vec::new();
         };
-        if self.ns_index(n).open.earliest <= now {
-            // Going down, each one closed trades places with the last open one, which was
-            // looked at already.
-            let mut earliest = OpenCount::NONE.earliest;
-            for p in (0..self.ns_index(n).open.n).rev() {
-                let e = &self.ns_index(n).records[p];
-                if e.expires_at <= now {
-                    let (id, at) = (e.id, e.expires_at);
-                    let pos = index(p).unwrap_or(u32::MAX);
-                    self.close(Loc { ns: n, pos }, RecordState::Expired { at });
-                    closed.push(id);
-                } else {
-                    earliest = earliest.min(e.expires_at);
-                }
-            }
-            // Exact now (a lower bound is all the count needs).
-            self.ns_index_mut(n).open.earliest = earliest;
-        }
         let ns = self.ns_index(n);
         let listed = || ns.open_records().iter().filter(|e| e.expires_at > now);
         // The bodies' loads overlap, instead of one after each clone (see `warm`).
