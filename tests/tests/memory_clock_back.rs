@@ -175,6 +175,23 @@ async fn total_bound_after_a_step_back<S: Store<DeviceCode> + Clone>(store: S) {
 /// exactly B's pendings open at B's `now`, whatever A counted at its later `now` in between
 /// (A's create, then its cancel). Memory only: SQLite closes the expired rows a count at
 /// its bound finds, so there A's count at its later `now` may close B's pendings for good.
+/// A list is a read: a list by a clock ahead, at whose `now` a pending expired, closes
+/// nothing for a clock behind, which still lists and completes it (a memory list that
+/// closed the expired records it met made expiry final for every clock: found in review,
+/// 2026-12-07, and reverted).
+async fn a_list_by_a_clock_ahead_expires_nothing<S: Store<DeviceCode> + Clone>(store: S) {
+    let (a, b, _) = two_managers(store, &Opts::default());
+    let p = b
+        .create(&user("a"), spec().ttl(Duration::from_millis(500)))
+        .await
+        .expect("B's create");
+    assert!(open_ids(&a, &["a"]).await.is_empty(), "expired at A's now");
+    assert_eq!(open_ids(&b, &["a"]).await.len(), 1, "open at B's now");
+    b.complete(p)
+        .await
+        .expect("B completes within the deadline");
+}
+
 #[tokio::test]
 async fn memory_total_bound_with_alternating_clocks() {
     let opts = Opts {
@@ -244,6 +261,7 @@ macro_rules! on_both {
 }
 
 on_both!(
+    a_list_by_a_clock_ahead_expires_nothing,
     total_bound_with_a_clock_ahead,
     namespace_bound_with_a_clock_ahead,
     total_bound_after_a_step_back,
