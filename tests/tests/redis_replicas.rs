@@ -4,12 +4,24 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use oob::{Error, Joined, Outcome};
+use oob::{Error, Joined, Outcome, PendingId};
+use oob_tests::DeviceCode;
 use oob_tests::redis_server::{RedisServer, Replica};
 use oob_tests::{spec, user};
+use tokio::task::JoinHandle;
 
 async fn pair(server: &RedisServer) -> (Replica, Replica) {
     (server.replica("rep:").await, server.replica("rep:").await)
+}
+
+/// A waiter on `r` for `id`, once it is registered (so its wake-up must come over pub/sub:
+/// `r`'s periodic re-read is half the retention away, past the wait's bound).
+async fn waiting(r: &Replica, id: PendingId) -> JoinHandle<Result<Outcome<DeviceCode>, Error>> {
+    let waiter = oob_tests::spawn_wait(r, id, Duration::from_secs(30));
+    while r.store().watched() == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    waiter
 }
 
 /// A waiter on replica A wakes with the outcome when replica B completes.
@@ -21,14 +33,7 @@ async fn waiter_on_a_wakes_when_b_completes() {
     let (a, b) = pair(&server).await;
     let p = a.create(&user("alice"), spec()).await.expect("create on A");
     let id = p.id();
-    let waiter = tokio::spawn({
-        let a = a.clone();
-        async move { a.wait(id, Duration::from_secs(60)).await }
-    });
-    // Wait until A's waiter is registered, so the wake-up must come over pub/sub.
-    while a.store().watched() == 0 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let waiter = waiting(&a, id).await;
     let done = b.complete_id(id).await.expect("complete on B");
     assert_eq!(done.namespace(), &oob_tests::ns("alice"));
     match waiter.await.expect("join").expect("wait") {
@@ -41,13 +46,7 @@ async fn waiter_on_a_wakes_when_b_completes() {
     // Cancels and declines travel the same way.
     let q = a.create(&user("alice"), spec()).await.expect("create");
     let qid = q.id();
-    let waiter = tokio::spawn({
-        let a = a.clone();
-        async move { a.wait(qid, Duration::from_secs(60)).await }
-    });
-    while a.store().watched() == 0 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let waiter = waiting(&a, qid).await;
     b.decline(b.open(qid).await.expect("open on B"))
         .await
         .expect("decline on B");
@@ -68,13 +67,7 @@ async fn waiter_on_b_wakes_when_the_creator_a_completes() {
     let (a, b) = pair(&server).await;
     let p = a.create(&user("alice"), spec()).await.expect("create on A");
     let id = p.id();
-    let waiter = tokio::spawn({
-        let b = b.clone();
-        async move { b.wait(id, Duration::from_secs(5)).await }
-    });
-    while b.store().watched() == 0 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let waiter = waiting(&b, id).await;
     // A created it, so its complete takes `finish.lua`.
     a.complete(p).await.expect("complete on A");
     match waiter.await.expect("join").expect("wait") {

@@ -96,22 +96,40 @@ async fn postgres_pair(
     (p, q)
 }
 
-#[tokio::test]
-async fn sqlite_reads_filter_by_kind() {
-    let db = TempDb::new("kinds");
-    let p = SqliteStore::<DeviceCode>::open(db.path()).expect("open");
-    let q = SqliteStore::<OtherCode>::open(db.path()).expect("open again");
-    kinds_do_not_see_each_other(p, q).await;
+/// One test per backend running `$case` on two stores of different kinds that share it
+/// (one SQLite file, one Redis prefix, one Postgres schema).
+macro_rules! on_every_backend {
+    ($case:ident, $prefix:literal: $sqlite:ident, $redis:ident, $postgres:ident) => {
+        #[tokio::test]
+        async fn $sqlite() {
+            let db = TempDb::new(stringify!($case));
+            let p = SqliteStore::<DeviceCode>::open(db.path()).expect("open");
+            let q = SqliteStore::<OtherCode>::open(db.path()).expect("open again");
+            $case(p, q).await;
+        }
+
+        #[tokio::test]
+        async fn $redis() {
+            let Some(server) = RedisServer::start() else {
+                return;
+            };
+            let (p, q) = redis_pair(&server, $prefix).await;
+            $case(p, q).await;
+        }
+
+        #[tokio::test]
+        async fn $postgres() {
+            let Some(server) = PostgresServer::start() else {
+                return;
+            };
+            let (p, q) = postgres_pair(&server).await;
+            $case(p, q).await;
+        }
+    };
 }
 
-#[tokio::test]
-async fn redis_reads_filter_by_kind() {
-    let Some(server) = RedisServer::start() else {
-        return;
-    };
-    let (p, q) = redis_pair(&server, "kinds:").await;
-    kinds_do_not_see_each_other(p, q).await;
-}
+on_every_backend!(kinds_do_not_see_each_other, "kinds:":
+    sqlite_reads_filter_by_kind, redis_reads_filter_by_kind, postgres_reads_filter_by_kind);
 
 /// A prefix must end with `:`: prefix `oo` with kind `bx` and prefix `oob` with kind `x`
 /// would share every key (one store listed, counted and cleared the other's records).
@@ -134,15 +152,6 @@ async fn redis_refuses_a_prefix_that_could_run_into_a_kind() {
             Ok(_) => panic!("prefix {prefix:?} accepted"),
         }
     }
-}
-
-#[tokio::test]
-async fn postgres_reads_filter_by_kind() {
-    let Some(server) = PostgresServer::start() else {
-        return;
-    };
-    let (p, q) = postgres_pair(&server).await;
-    kinds_do_not_see_each_other(p, q).await;
 }
 
 /// Postgres, zero retention: every kind of a schema shares one event channel, and a
@@ -218,31 +227,10 @@ where
     }
 }
 
-#[tokio::test]
-async fn sqlite_a_decline_cools_down_its_own_kind_only() {
-    let db = TempDb::new("decline-kinds");
-    let p = SqliteStore::<DeviceCode>::open(db.path()).expect("open");
-    let q = SqliteStore::<OtherCode>::open(db.path()).expect("open again");
-    a_decline_cools_down_its_own_kind_only(p, q).await;
-}
-
-#[tokio::test]
-async fn redis_a_decline_cools_down_its_own_kind_only() {
-    let Some(server) = RedisServer::start() else {
-        return;
-    };
-    let (p, q) = redis_pair(&server, "{dk}:").await;
-    a_decline_cools_down_its_own_kind_only(p, q).await;
-}
-
-#[tokio::test]
-async fn postgres_a_decline_cools_down_its_own_kind_only() {
-    let Some(server) = PostgresServer::start() else {
-        return;
-    };
-    let (p, q) = postgres_pair(&server).await;
-    a_decline_cools_down_its_own_kind_only(p, q).await;
-}
+on_every_backend!(a_decline_cools_down_its_own_kind_only, "{dk}:":
+    sqlite_a_decline_cools_down_its_own_kind_only,
+    redis_a_decline_cools_down_its_own_kind_only,
+    postgres_a_decline_cools_down_its_own_kind_only);
 
 /// Two kinds on one SQLite file with their own retention windows: a purge through one kind's
 /// store forgets only that kind's records; another kind's record expired a while ago stays

@@ -134,6 +134,9 @@ impl<T> Table<T> {
         self.by_id.moved(&now_at_q, loc(p), aside);
         self.by_id.moved(&now_at_p, loc(q), loc(p));
         self.by_id.moved(&now_at_q, aside, loc(q));
+        if self.purging.is_empty() {
+            return;
+        }
         // (The namespace's slot directly: `ns_index` would borrow the whole table.)
         let Some(Some(ns)) = self.ns.get(n as usize) else {
             return;
