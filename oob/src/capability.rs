@@ -6,7 +6,8 @@ use std::marker::PhantomData;
 use crate::namespace::Namespace;
 
 /// A namespace capability: what namespaced persistence ([`Vault`](crate::vault::Vault))
-/// and namespace-scoped store operations accept, and the only thing they accept.
+/// accepts, and the only thing it accepts (namespace-scoped store operations take the
+/// [`NamespaceScope`](crate::store::NamespaceScope) a token gives, which opens no vault).
 ///
 /// It comes from exactly two places, and cannot be built, cloned or parsed anywhere else:
 ///

@@ -106,8 +106,8 @@ impl<T> Spec<T> {
         self
     }
 
-    /// An MCP elicitation id to remember alongside the pending (by default the pending id
-    /// itself is used as the `elicitationId`).
+    /// An MCP elicitation id to remember alongside the pending, readable from it. The MCP
+    /// glue sends the pending id itself as the `elicitationId` whether or not one is set.
     #[must_use]
     pub fn elicit_id(mut self, elicit_id: impl Into<Cow<'static, str>>) -> Self {
         self.elicit_id = Some(elicit_id.into());

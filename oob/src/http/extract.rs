@@ -24,7 +24,7 @@ use crate::state::Open;
 ///
 /// `U` says how the browser user is identified (there is no default): [`ExtensionUser`](super::ExtensionUser)
 /// (a [`VerifiedSubject`](crate::provider::VerifiedSubject) your auth layer put in the
-/// request extensions), [`SessionUser`](super::SessionUser) (feature `tower-sessions`), your
+/// request extensions), `SessionUser` (feature `tower-sessions`), your
 /// own [`BrowserUser`](super::BrowserUser), or [`Unchecked`] (spelled
 /// [`UncheckedInteraction<T>`]) where the URL alone is the capability.
 ///
@@ -150,7 +150,8 @@ pub struct Interaction<T, U, L = Interactions<T>> {
 /// else, an attacker can send his own pending's link to a victim and collect the victim's
 /// consent or secret in his namespace (or, with the victim's link, the reverse): use
 /// [`Interaction`] with a [`BrowserUser`](super::BrowserUser). Without a user to check,
-/// the state of a pending is told to anyone with its URL (410 when finished).
+/// the state of a pending is told to anyone with its URL (200 "already done" when
+/// completed, 410 when cancelled, declined or expired).
 pub type UncheckedInteraction<T, L = Interactions<T>> = Interaction<T, Unchecked, L>;
 
 impl<T, U, L> fmt::Debug for Interaction<T, U, L> {

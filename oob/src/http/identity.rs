@@ -61,7 +61,7 @@ impl BrowserIdentity {
 /// for; this is where that person comes from.
 ///
 /// Built in: [`ExtensionUser`] (a [`VerifiedSubject`] your auth layer put in the request
-/// extensions) and, with feature `tower-sessions`, [`SessionUser`](super::SessionUser) (a
+/// extensions) and, with feature `tower-sessions`, `SessionUser` (a
 /// `tower_sessions::Session`). Implement it for your own session system; answer `Ok(None)`
 /// for a request with no signed-in user (the extractor then answers 403
 /// [`NoIdentity`](super::RejectionKind::NoIdentity), asking the user to sign in), and an

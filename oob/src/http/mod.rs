@@ -6,7 +6,7 @@
 //!
 //! - [`Interaction<T, U>`](Interaction): an axum extractor that takes the id from the
 //!   route's `{id}` path parameter (or the route's query parameter), checks that the pending
-//!   belongs to the browser user `U` identifies ([`ExtensionUser`], [`SessionUser`] with
+//!   belongs to the browser user `U` identifies ([`ExtensionUser`], `SessionUser` with
 //!   feature `tower-sessions`, or your [`BrowserUser`]) before it tells anything about the
 //!   pending, and gives the handler the open [`Pending<T, Open>`](crate::Pending).
 //!   [`UncheckedInteraction`] is the form without the check (the URL as a bearer capability).

@@ -261,8 +261,11 @@ where
     }
 
     /// Completes the pending only if it belongs to `expected` (e.g. the namespace of the
-    /// browser's own session, against forwarded URLs). A mismatch is
-    /// [`Error::NamespaceMismatch`] and leaves the pending open. Writes nothing. See
+    /// browser's own session, against forwarded URLs). A mismatch on an open pending is
+    /// [`Error::NamespaceMismatch`] and leaves it open; a finished or expired pending
+    /// answers [`Error::Finished`] or [`Error::Expired`] whoever asks, so where its state must
+    /// not be told to another user, check the owner first (as the `Interaction` extractor
+    /// does). Writes nothing. See
     /// [`complete_id`](Self::complete_id) on a payload this version cannot read.
     pub async fn complete_in(
         &self,

@@ -55,9 +55,9 @@ where
     /// Forgets every pending whose retention window ended; returns how many.
     ///
     /// With the `metrics` feature it first counts, once each, the interactions this manager
-    /// created whose deadline has passed and that the store reads as expired (see
-    /// [`ManagerBuilder`](super::ManagerBuilder)'s metrics notes): so run a
-    /// [sweeper](Self::spawn_sweeper).
+    /// created whose deadline has passed and that the store reads as expired: an expiry is
+    /// counted by the process that created the pending, at its first purge after the
+    /// deadline, so run a [sweeper](Self::spawn_sweeper).
     pub async fn purge(&self) -> Result<usize, Error> {
         #[cfg(feature = "metrics")]
         self.count_expiries().await;

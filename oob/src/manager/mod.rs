@@ -248,7 +248,9 @@ where
     }
 
     /// Completes an open pending. Of any number of concurrent completers of one id, exactly
-    /// one gets `Ok`; the others get [`Error::Finished`].
+    /// one gets `Ok`; the others get [`Error::Finished`] while the store keeps the record,
+    /// [`Error::NotFound`] once it is gone (with zero retention at once, otherwise after the
+    /// retention window).
     ///
     /// This writes nothing: to store what the user gave under the pending's namespace, use
     /// [`complete_with`](Self::complete_with), whose persist step is the only place a
@@ -380,9 +382,12 @@ where
         self.cancel_inner(id, CancelReason::Declined, Some(namespace.clone()), None)
     }
 
-    /// The store. Its transitions, called directly, pass the manager by: no persist step,
-    /// no waking of waiters, no log or metrics. Use it to read or maintain the store, and
-    /// the manager to complete or cancel.
+    /// The store. Its transitions, called directly, pass the manager by: no persist step, no
+    /// log or metrics, no integrity or contract check (a transition with [`Wake::Now`] and
+    /// any cancel still wake the pending's waiters, through the store's events). Use it to
+    /// read or maintain the store, and the manager to complete or cancel.
+    ///
+    /// [`Wake::Now`]: crate::store::Wake::Now
     #[must_use]
     pub fn store(&self) -> &S {
         &self.inner.store

@@ -14,9 +14,12 @@
 //! refresh at a time per user and provider across replicas, through the vault's
 //! compare-and-swap); a rejected refresh token deletes the grant and asks again.
 //!
-//! The browser user's identity is the [`VerifiedSubject`](crate::provider::VerifiedSubject)
-//! your web sign-in places in the request extensions, the same namespace your
-//! [`NamespaceProvider`](crate::NamespaceProvider) derives for that user's tool calls.
+//! The browser user's identity is, with [`OAuth::router`], the
+//! [`VerifiedSubject`](crate::provider::VerifiedSubject) your web sign-in places in the
+//! request extensions ([`OAuth::router_for`] takes another
+//! [`BrowserUser`](crate::http::BrowserUser), such as a `tower-sessions` session): the same
+//! namespace your [`NamespaceProvider`](crate::NamespaceProvider) derives for that user's
+//! tool calls.
 
 mod config;
 mod endpoint;

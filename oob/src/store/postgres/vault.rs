@@ -22,7 +22,7 @@ use crate::vault::{
 /// `postgres`): values as JSON, keyed by namespace and key, with write time, expiry and
 /// version. Every write is one statement; a compare-and-swap is a conditional upsert
 /// (`ON CONFLICT … DO UPDATE … WHERE version = $v`), atomic against every replica. Put it
-/// under [`EncryptedVault`](crate::vault::EncryptedVault) to keep values sealed at rest.
+/// under `EncryptedVault` (feature `encryption`) to keep values sealed at rest.
 ///
 /// Uses the same schema (and [`migrate`]) as [`PostgresStore`](super::PostgresStore).
 /// Cloning shares the pool.

@@ -60,7 +60,7 @@ static WRITE: LazyLock<Script> = LazyLock::new(|| Script::new(WRITE_LUA));
 static DELETE: LazyLock<Script> = LazyLock::new(|| Script::new(DELETE_LUA));
 
 /// A [`Vault`] in Redis, shared by every replica on the same server (or cluster) and
-/// prefix. Put it under [`EncryptedVault`](crate::vault::EncryptedVault) to keep values
+/// prefix. Put it under `EncryptedVault` (feature `encryption`) to keep values
 /// sealed at rest. Cloning shares the connection.
 ///
 /// It connects wherever a [`RedisStore`](crate::store::RedisStore) does: a
