@@ -35,6 +35,14 @@ pub enum Error {
     /// A capacity bound would be exceeded; nothing was created.
     #[error("too many open pendings in this {0}")]
     Capacity(Scope),
+    /// The namespace created as many pendings as
+    /// [`ManagerBuilder::max_creates_per_namespace`](crate::ManagerBuilder::max_creates_per_namespace)
+    /// allows for now; nothing was created.
+    #[error("too many pendings created in this namespace; one more in {} ms", retry_after.as_millis())]
+    RateLimited {
+        /// How long until a create of this namespace would pass.
+        retry_after: std::time::Duration,
+    },
     /// The store failed.
     #[error("store failure")]
     Store(#[from] StoreError),
@@ -90,6 +98,7 @@ impl Error {
                 | Self::Provider(_)
                 | Self::Spec(_)
                 | Self::Capacity(_)
+                | Self::RateLimited { .. }
         )
     }
 }

@@ -1,8 +1,9 @@
-//! Lifecycle: waiters, dedup, capacity, expiry at the deadline, the sweeper.
+//! Lifecycle: waiters, dedup, capacity, the create rate, expiry at the deadline, the
+//! sweeper.
 //!
 //! One file each: waiters (`waiters`), dedup and the decline cooldown (`dedup`), capacity
-//! (`capacity`), the sweeper (`sweeper`), and `complete_with` persisting before it wakes
-//! (`complete_with`).
+//! (`capacity`), the create rate (`create_rate`), the sweeper (`sweeper`), and
+//! `complete_with` persisting before it wakes (`complete_with`).
 
 #[path = "lifecycle/waiters.rs"]
 mod waiters;
@@ -12,6 +13,9 @@ mod dedup;
 
 #[path = "lifecycle/capacity.rs"]
 mod capacity;
+
+#[path = "lifecycle/create_rate.rs"]
+mod create_rate;
 
 #[path = "lifecycle/sweeper.rs"]
 mod sweeper;

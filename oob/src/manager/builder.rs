@@ -2,6 +2,7 @@
 //! provider and the callback base are all given.
 
 use std::marker::PhantomData;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -119,6 +120,7 @@ pub struct ManagerBuilder<T, St, Pr, Cb> {
     default_ttl: Duration,
     limits: Limits,
     decline_cooldown: Duration,
+    create_rate: Option<(NonZeroU32, Duration)>,
     pseudonym: Option<LogKey>,
     #[cfg(feature = "integrity")]
     integrity: Option<crate::integrity::IntegrityKey>,
@@ -150,6 +152,7 @@ impl<T> Manager<T, Missing, Missing> {
             default_ttl: T::DEFAULT_TTL.unwrap_or(DEFAULT_TTL),
             limits: Limits::default(),
             decline_cooldown: Duration::ZERO,
+            create_rate: None,
             pseudonym: None,
             #[cfg(feature = "integrity")]
             integrity: None,
@@ -169,6 +172,7 @@ impl<T, St, Pr, Cb> ManagerBuilder<T, St, Pr, Cb> {
             default_ttl: self.default_ttl,
             limits: self.limits,
             decline_cooldown: self.decline_cooldown,
+            create_rate: self.create_rate,
             pseudonym: self.pseudonym,
             #[cfg(feature = "integrity")]
             integrity: self.integrity,
@@ -189,6 +193,7 @@ impl<T, St, Pr, Cb> ManagerBuilder<T, St, Pr, Cb> {
             default_ttl: self.default_ttl,
             limits: self.limits,
             decline_cooldown: self.decline_cooldown,
+            create_rate: self.create_rate,
             pseudonym: self.pseudonym,
             #[cfg(feature = "integrity")]
             integrity: self.integrity,
@@ -209,6 +214,7 @@ impl<T, St, Pr, Cb> ManagerBuilder<T, St, Pr, Cb> {
             default_ttl: self.default_ttl,
             limits: self.limits,
             decline_cooldown: self.decline_cooldown,
+            create_rate: self.create_rate,
             pseudonym: self.pseudonym,
             #[cfg(feature = "integrity")]
             integrity: self.integrity,
@@ -244,6 +250,23 @@ impl<T, St, Pr, Cb> ManagerBuilder<T, St, Pr, Cb> {
     /// store's retention window.
     pub fn decline_cooldown(mut self, cooldown: Duration) -> Self {
         self.decline_cooldown = cooldown;
+        self
+    }
+
+    /// At most `n` creates per `per` in each namespace, in this manager (default: no limit; a
+    /// zero `per` is none): `n` at once, then one every `per / n`. A create or
+    /// [`create_or_join`](Manager::create_or_join) beyond it fails with
+    /// [`Error::RateLimited`](crate::Error::RateLimited), saying when one would pass, and
+    /// stores nothing. Every call counts, whatever the store answers (a join too).
+    ///
+    /// The capacity bounds count open pendings, but a finished one is kept for the
+    /// retention window whatever their number: a caller that loops create and cancel (over
+    /// MCP, a tool call and a declined retry) leaves one record per loop. With a rate, a
+    /// namespace keeps at most about `n × (retention + TTL) / per` records, plus `n`. Each
+    /// replica counts its own creates: with several, a namespace may create that many on
+    /// each.
+    pub fn max_creates_per_namespace(mut self, n: NonZeroU32, per: Duration) -> Self {
+        self.create_rate = Some((n, per));
         self
     }
 
@@ -319,6 +342,9 @@ impl<T, St, Pr, Cb> ManagerBuilder<T, St, Pr, Cb> {
                 default_ttl: self.default_ttl,
                 limits: self.limits,
                 decline_cooldown: self.decline_cooldown,
+                create_rate: self
+                    .create_rate
+                    .and_then(|(n, per)| super::rate::CreateRate::new(n, per)),
                 log: self.pseudonym.unwrap_or_else(LogKey::random),
                 #[cfg(feature = "integrity")]
                 integrity: self.integrity,

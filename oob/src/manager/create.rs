@@ -89,6 +89,11 @@ where
         if expires_at <= now {
             return Err(crate::spec::SpecError::AlreadyExpired.into());
         }
+        // Last, so a refused spec spends nothing of the namespace's rate.
+        if let Some(rate) = &self.inner.create_rate {
+            rate.take(&namespace, now)
+                .map_err(|retry_after| Error::RateLimited { retry_after })?;
+        }
         Ok(NewRecord::new(Record {
             id: self.mint(&namespace),
             namespace,

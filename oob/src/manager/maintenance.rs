@@ -61,6 +61,9 @@ where
     pub async fn purge(&self) -> Result<usize, Error> {
         #[cfg(feature = "metrics")]
         self.count_expiries().await;
+        if let Some(rate) = &self.inner.create_rate {
+            rate.prune(self.now());
+        }
         let n = observed(
             self.inner.store.name(),
             "purge",

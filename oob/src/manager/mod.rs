@@ -26,6 +26,7 @@ mod create;
 mod instrument;
 mod maintenance;
 mod operator;
+mod rate;
 mod read;
 mod records;
 mod settling;
@@ -93,6 +94,7 @@ struct ManagerInner<T, S, P> {
     default_ttl: Duration,
     limits: Limits,
     decline_cooldown: Duration,
+    create_rate: Option<rate::CreateRate>,
     log: LogKey,
     #[cfg(feature = "integrity")]
     integrity: Option<crate::integrity::IntegrityKey>,

@@ -1,5 +1,5 @@
 //! A failure (here the vault's) is logged on the server, and the client gets a bare internal
-//! error.
+//! error; a caller over its create rate is told so.
 
 use std::sync::{Arc, Mutex};
 
@@ -7,7 +7,7 @@ use oob::vault::{Vault, VaultError};
 use rmcp::model::{ElicitationAction, ProtocolVersion};
 
 use crate::mcp_support::client::{connect, list_repos};
-use crate::mcp_support::{Options, start_with_vault};
+use crate::mcp_support::{Options, start, start_with_vault};
 
 /// A vault whose every read fails with a message that must stay on the server.
 #[derive(Clone)]
@@ -81,5 +81,41 @@ async fn failures_are_logged_on_the_server_not_sent() {
     assert!(!e.message.contains("fire") && e.data.is_none(), "{e:?}");
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(log.contains("disk on fire"), "not logged: {log:?}");
+    c.client.cancel().await.unwrap();
+}
+
+/// A caller over its create rate (`max_creates_per_namespace`) gets a JSON-RPC invalid
+/// request saying so, as at capacity: not an internal error, and no URL. A retry of the same
+/// call joins the open pending, and a join counts.
+#[tokio::test]
+async fn a_caller_over_its_create_rate_is_told_so() {
+    let h = start(Options {
+        creates_per_minute: std::num::NonZeroU32::new(1),
+        ..Options::default()
+    })
+    .await;
+    let c = connect(
+        &h,
+        "alice",
+        ProtocolVersion::V_2026_07_28,
+        ElicitationAction::Accept,
+    )
+    .await;
+    c.client
+        .call_tool_once(list_repos(None, None))
+        .await
+        .expect("the first call asks for the credential");
+    let rmcp::ServiceError::McpError(e) = c
+        .client
+        .call_tool_once(list_repos(None, None))
+        .await
+        .unwrap_err()
+    else {
+        panic!("expected a JSON-RPC error")
+    };
+    assert_eq!(e.code.0, -32600, "{e:?}");
+    assert!(e.message.contains("too many pendings created"), "{e:?}");
+    assert!(!e.message.contains("alice"), "{e:?}");
+    assert_eq!(h.runs.load(std::sync::atomic::Ordering::SeqCst), 0);
     c.client.cancel().await.unwrap();
 }

@@ -148,6 +148,8 @@ async fn submit<V: Vault<String> + Clone + Send + Sync + 'static>(
 pub struct Options {
     pub url_ask: UrlAsk,
     pub accept_wait: Duration,
+    /// `ManagerBuilder::max_creates_per_namespace(n, 60 s)`, when given.
+    pub creates_per_minute: Option<std::num::NonZeroU32>,
 }
 
 impl Default for Options {
@@ -155,6 +157,7 @@ impl Default for Options {
         Self {
             url_ask: UrlAsk::Request,
             accept_wait: Duration::from_secs(15),
+            creates_per_minute: None,
         }
     }
 }
@@ -188,11 +191,14 @@ pub async fn start_with_vault<V: Vault<String> + Clone + Send + Sync + 'static>(
 ) -> Harness<V> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let manager = Manager::builder()
+    let mut manager = Manager::builder()
         .store(MemoryStore::new())
         .provider(FromVerifiedSubject)
-        .callback_base(CallbackBase::parse(&base).unwrap())
-        .build();
+        .callback_base(CallbackBase::parse(&base).unwrap());
+    if let Some(n) = options.creates_per_minute {
+        manager = manager.max_creates_per_namespace(n, Duration::from_secs(60));
+    }
+    let manager = manager.build();
     let tools = OobTools::new(manager, vault, StateKeys::new(KEY).unwrap())
         .url_ask(options.url_ask)
         .accept_wait(options.accept_wait);

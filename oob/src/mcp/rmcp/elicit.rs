@@ -147,7 +147,7 @@ where
         match self.manager.create_or_join(ctx, spec).await {
             Ok(Joined::Declined(_)) => Ok(None),
             Ok(joined) => Ok(joined.into_open()),
-            Err(e @ Error::Capacity(_)) => {
+            Err(e @ (Error::Capacity(_) | Error::RateLimited { .. })) => {
                 tracing::info!(target: "oob", error = %e, "an MCP caller is at capacity");
                 Err(ErrorData::invalid_request(e.to_string(), None))
             }

@@ -303,10 +303,33 @@ fn failed(e: OAuthError) -> Result<Gate<AccessToken>, ErrorData> {
                 "the provider refused the request or could not be reached; try again later",
             ))
         }
-        OAuthError::Manager(e @ Error::Capacity(_)) => {
+        OAuthError::Manager(e @ (Error::Capacity(_) | Error::RateLimited { .. })) => {
             tracing::info!(target: "oob", error = %e, "an MCP caller is at capacity");
             Err(ErrorData::invalid_request(e.to_string(), None))
         }
         e => Err(internal(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A caller at capacity or over its create rate is told so (an invalid request with the
+    /// error's text), not answered with an internal error.
+    #[test]
+    fn capacity_and_rate_are_the_callers_to_hear() {
+        let rate = Error::RateLimited {
+            retry_after: std::time::Duration::from_secs(2),
+        };
+        let capacity = Error::Capacity(crate::store::Scope::Namespace);
+        for e in [rate, capacity] {
+            let text = e.to_string();
+            let Err(answer) = failed(OAuthError::Manager(e)) else {
+                panic!("answered as a tool result")
+            };
+            assert_eq!(answer.code, ::rmcp::model::ErrorCode::INVALID_REQUEST);
+            assert_eq!(answer.message, text);
+        }
     }
 }
