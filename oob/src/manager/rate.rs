@@ -69,12 +69,16 @@ impl CreateRate {
         }
         let tat = times.tat.get(namespace).copied().unwrap_or(now);
         // Never more than a whole window ahead: a clock stepped back waits at most `per`.
-        let tat = tat.clamp(now, now + self.tolerance + self.step);
+        // (Saturating: a window as long as `Duration::MAX` is a limit, not a panic.)
+        let window_ahead = now.saturating_add(self.tolerance).saturating_add(self.step);
+        let tat = tat.clamp(now, window_ahead);
         let ahead = tat - now;
         if ahead > self.tolerance {
             return Err(ahead - self.tolerance);
         }
-        times.tat.insert(namespace.clone(), tat + self.step);
+        times
+            .tat
+            .insert(namespace.clone(), tat.saturating_add(self.step));
         Ok(())
     }
 
@@ -156,6 +160,14 @@ mod tests {
         assert_eq!(r.take(&alice, at(7_200_000)), Ok(()));
         // An hour back: the namespace's time is held at a window ahead, no further.
         assert_eq!(r.take(&alice, at(3_600_000)), Err(Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn a_window_of_duration_max_is_a_limit_not_a_panic() {
+        let r = CreateRate::new(NonZeroU32::MIN, Duration::MAX).expect("a rate");
+        assert_eq!(r.take(&ns("alice"), at(0)), Ok(()));
+        assert!(r.take(&ns("alice"), at(0)).is_err());
+        assert!(r.take(&ns("alice"), Timestamp::LATEST_DEADLINE).is_err());
     }
 
     #[test]
