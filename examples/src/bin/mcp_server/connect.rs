@@ -106,6 +106,7 @@ pub(crate) async fn from_env(
         .callback_base(CallbackBase::parse(base)?)
         // A user who declined is not asked again for a minute (the model is told so).
         .decline_cooldown(Duration::from_secs(60))
+        .max_creates_per_namespace(super::CREATES_PER_MINUTE, Duration::from_secs(60))
         .build();
     let oauth = OAuth::new(manager, grants, provider)?.refresh_margin(Duration::from_secs(margin));
     // In production: a persistent secret from your key store.

@@ -30,6 +30,7 @@ mod backend;
 mod connect;
 mod selftest;
 
+use std::num::NonZeroU32;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -58,6 +59,11 @@ use serde::{Deserialize, Serialize};
 
 use backend::Backend;
 use connect::Connect;
+
+/// How many interactions one user may start a minute, on each manager: a client looping a
+/// tool call and a declined retry leaves at most about 120 × (300 s retention + 600 s TTL)
+/// / 60 s = 1,800 finished records behind, plus 120 (`max_creates_per_namespace`).
+pub(crate) const CREATES_PER_MINUTE: NonZeroU32 = NonZeroU32::new(120).unwrap();
 
 /// The interaction: a token for the upstream service, typed in a secret form.
 #[derive(Debug, Clone, Serialize, Deserialize, OobPayload)]
@@ -226,6 +232,7 @@ async fn build(base: &str, dir: &Path, backend: Backend) -> Result<(Router, Tool
         .store(stores.tokens)
         .provider(FromVerifiedSubject)
         .callback_base(CallbackBase::parse(base)?)
+        .max_creates_per_namespace(CREATES_PER_MINUTE, Duration::from_secs(60))
         .build();
     // In production: a persistent secret from your key store, rotated with
     // `with_previous_key`.
