@@ -262,9 +262,10 @@ impl<T, St, Pr, Cb> ManagerBuilder<T, St, Pr, Cb> {
     /// The capacity bounds count open pendings, but a finished one is kept for the
     /// retention window whatever their number: a caller that loops create and cancel (over
     /// MCP, a tool call and a declined retry) leaves one record per loop. With a rate, a
-    /// namespace keeps at most about `n × (retention + TTL) / per` records, plus `n`. Each
-    /// replica counts its own creates: with several, a namespace may create that many on
-    /// each.
+    /// namespace keeps at most about `n × (retention + TTL + sweep) / per` records, plus
+    /// `n`, with a [sweeper](Manager::spawn_sweeper) purging every `sweep` (a store forgets
+    /// records only when purged). Each replica counts its own creates: with several, a
+    /// namespace may create that many on each.
     pub fn max_creates_per_namespace(mut self, n: NonZeroU32, per: Duration) -> Self {
         self.create_rate = Some((n, per));
         self

@@ -3,8 +3,8 @@
 //!
 //! The capacity bounds count open pendings; a finished one is kept for the retention window
 //! whatever their number, so a caller that loops create and cancel leaves one record per
-//! loop. A rate bounds that: a namespace keeps at most about `n × (retention + TTL) / per`
-//! records, plus a burst of `n`.
+//! loop. A rate bounds that: with a sweeper purging every `sweep`, a namespace keeps at most
+//! about `n × (retention + TTL + sweep) / per` records, plus a burst of `n`.
 //!
 //! The rule is GCRA (the generic cell rate algorithm, as in ATM networks and the `governor`
 //! crate): each namespace has one time, its *theoretical arrival time* `tat`. A create at
@@ -67,14 +67,20 @@ impl CreateRate {
             times.prune(now);
             times.prune_at = (times.tat.len() * 2).max(PRUNE_FLOOR);
         }
-        let tat = times.tat.get(namespace).copied().unwrap_or(now);
+        let stored = times.tat.get(namespace).copied();
         // Never more than a whole window ahead: a clock stepped back waits at most `per`.
+        // Kept so, refused or not, or the next call would find the time as far ahead again.
         // (Saturating: a window as long as `Duration::MAX` is a limit, not a panic.)
         let window_ahead = now.saturating_add(self.tolerance).saturating_add(self.step);
-        let tat = tat.clamp(now, window_ahead);
+        let tat = stored.unwrap_or(now).clamp(now, window_ahead);
         let ahead = tat - now;
         if ahead > self.tolerance {
-            return Err(ahead - self.tolerance);
+            if stored.is_some_and(|s| s > tat) {
+                times.tat.insert(namespace.clone(), tat);
+            }
+            // In whole milliseconds, rounded up, as the clock counts: a caller that waits
+            // this long gets through.
+            return Err(ceil_ms(ahead - self.tolerance));
         }
         times
             .tat
@@ -96,6 +102,16 @@ impl CreateRate {
             .unwrap_or_else(PoisonError::into_inner)
             .tat
             .len()
+    }
+}
+
+/// `d` rounded up to whole milliseconds.
+fn ceil_ms(d: Duration) -> Duration {
+    let whole = Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    if whole < d {
+        whole.saturating_add(Duration::from_millis(1))
+    } else {
+        whole
     }
 }
 
@@ -144,6 +160,20 @@ mod tests {
         assert!(r.take(&alice, at(100_000)).is_err());
     }
 
+    /// A step that is no whole number of milliseconds: the wait is rounded up, so a caller
+    /// that waits it gets through (and is never told 0 ms).
+    #[test]
+    fn the_wait_is_whole_milliseconds_rounded_up() {
+        let r = rate(3, 1_000);
+        let alice = ns("alice");
+        for _ in 0..3 {
+            assert_eq!(r.take(&alice, at(0)), Ok(()));
+        }
+        assert_eq!(r.take(&alice, at(0)), Err(Duration::from_millis(334)));
+        assert_eq!(r.take(&alice, at(333)), Err(Duration::from_millis(1)));
+        assert_eq!(r.take(&alice, at(334)), Ok(()));
+    }
+
     #[test]
     fn namespaces_have_a_rate_each() {
         let r = rate(1, 1_000);
@@ -158,8 +188,11 @@ mod tests {
         let alice = ns("alice");
         assert_eq!(r.take(&alice, at(7_200_000)), Ok(()));
         assert_eq!(r.take(&alice, at(7_200_000)), Ok(()));
-        // An hour back: the namespace's time is held at a window ahead, no further.
+        // An hour back: the namespace's time is held at a window ahead, no further, and
+        // stays so: waiting what the refusal says lets the next create through.
         assert_eq!(r.take(&alice, at(3_600_000)), Err(Duration::from_secs(5)));
+        assert_eq!(r.take(&alice, at(3_602_000)), Err(Duration::from_secs(3)));
+        assert_eq!(r.take(&alice, at(3_605_000)), Ok(()));
     }
 
     #[test]

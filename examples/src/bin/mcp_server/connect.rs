@@ -12,6 +12,7 @@
 //! - `OAUTH_SCOPES` (default `openid`), `OAUTH_REFRESH_MARGIN_SECS` (default 30: how long
 //!   before its expiry a token is refreshed).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use oob::mcp::StateKeys;
@@ -20,7 +21,7 @@ use oob::oauth::{Consent, OAuth, Provider, TokenSet};
 use oob::provider::FromVerifiedSubject;
 use oob::store::BoxStore;
 use oob::vault::BoxVault;
-use oob::{CallbackBase, Manager};
+use oob::{CallbackBase, Manager, Sweeper};
 use oob_examples::{BoxError, random_bytes};
 use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock, ErrorData};
 use rmcp::service::{RequestContext, RoleServer};
@@ -42,6 +43,9 @@ pub(crate) struct Connect {
     issuer: String,
     userinfo: Option<String>,
     http: reqwest::Client,
+    /// Purges the consent store every minute while the server runs (finished consents are
+    /// forgotten only by a purge); stops when the last clone is dropped.
+    _sweeper: Arc<Sweeper>,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -109,6 +113,7 @@ pub(crate) async fn from_env(
         .max_creates_per_namespace(super::CREATES_PER_MINUTE, Duration::from_secs(60))
         .build();
     let oauth = OAuth::new(manager, grants, provider)?.refresh_margin(Duration::from_secs(margin));
+    let sweeper = Arc::new(oauth.manager().spawn_sweeper(Duration::from_secs(60)));
     // In production: a persistent secret from your key store.
     let keys = StateKeys::new(random_bytes::<32>()?)?.with_ttl(Duration::from_secs(600));
     let flow =
@@ -118,6 +123,7 @@ pub(crate) async fn from_env(
         issuer: issuer.unwrap_or_else(|| "the provider".to_owned()),
         userinfo: endpoint("OAUTH_USERINFO_URL", "userinfo_endpoint"),
         http,
+        _sweeper: sweeper,
     }))
 }
 

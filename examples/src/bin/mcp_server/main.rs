@@ -61,8 +61,9 @@ use backend::Backend;
 use connect::Connect;
 
 /// How many interactions one user may start a minute, on each manager: a client looping a
-/// tool call and a declined retry leaves at most about 120 × (300 s retention + 600 s TTL)
-/// / 60 s = 1,800 finished records behind, plus 120 (`max_creates_per_namespace`).
+/// tool call and a declined retry leaves at most about 120 × (300 s retention + 600 s TTL +
+/// 60 s between sweeps) / 60 s = 1,920 finished records behind, plus 120
+/// (`max_creates_per_namespace`; each manager has its sweeper).
 pub(crate) const CREATES_PER_MINUTE: NonZeroU32 = NonZeroU32::new(120).unwrap();
 
 /// The interaction: a token for the upstream service, typed in a secret form.
