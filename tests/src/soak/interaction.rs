@@ -112,7 +112,7 @@ pub async fn run<S, V>(
         tokio::spawn(async move {
             let t = Instant::now();
             let out = m.wait(id, left + Duration::from_secs(20)).await;
-            (out, t, Instant::now())
+            (out, t, Instant::now(), SystemTime::now())
         })
     };
     tokio::task::yield_now().await;
@@ -129,7 +129,7 @@ pub async fn run<S, V>(
         Fate::Declined => end(load, id, CancelReason::Declined, rng).await,
         Fate::Expired => {
             tokio::time::sleep(left + Duration::from_millis(50)).await;
-            Some(Fate::Expired)
+            Some((Fate::Expired, open.expires_at()))
         }
     };
     if won.is_none() {
@@ -139,8 +139,21 @@ pub async fn run<S, V>(
     check(load, id, won, finished_at, waiter, rng).await;
 }
 
+/// When a record the store stamped at `ended` stops being readable: its retention window
+/// counts from that stamp (the transition's `now`), not from when the call that made it
+/// returned, which a persist step (a vault write to a store that is restarting) may delay
+/// past the window.
+fn readable_until(ended: SystemTime) -> SystemTime {
+    ended + RETENTION
+}
+
 /// Two completers on random replicas and, one time in four, a decline: at most one may win.
-async fn race<S, V>(load: &std::sync::Arc<Load<S, V>>, id: PendingId, rng: &mut Rng) -> Option<Fate>
+/// The winner's fate, and when the store stamped it.
+async fn race<S, V>(
+    load: &std::sync::Arc<Load<S, V>>,
+    id: PendingId,
+    rng: &mut Rng,
+) -> Option<(Fate, SystemTime)>
 where
     S: Store<DeviceCode> + Clone,
     V: Vault<String> + Clone,
@@ -155,7 +168,7 @@ where
                 let r = load
                     .timed("decline", m.cancel_id(id, CancelReason::Declined, None))
                     .await;
-                return r.is_ok().then_some(Fate::Declined);
+                return r.ok().map(|p| (Fate::Declined, p.cancelled_at()));
             }
             let vault = load.vaults[r as usize % load.vaults.len()].clone();
             let done = load
@@ -168,10 +181,9 @@ where
                     .await
                 })
                 .await;
-            if done.is_ok() {
-                load.ledger().completed.insert(id);
-            }
-            done.is_ok().then_some(Fate::Completed)
+            let (done, ()) = done.ok()?;
+            load.ledger().completed.insert(id);
+            Some((Fate::Completed, done.completed_at()))
         }));
     }
     let mut wins = Vec::new();
@@ -182,6 +194,7 @@ where
     }
     if wins.len() > 1 {
         load.counts.breach(Invariant::FinishedTwice, || {
+            let wins: Vec<Fate> = wins.iter().map(|w| w.0).collect();
             format!("{id}: {} transitions won: {wins:?}", wins.len())
         });
     }
@@ -193,7 +206,7 @@ async fn end<S, V>(
     id: PendingId,
     reason: CancelReason,
     rng: &mut Rng,
-) -> Option<Fate>
+) -> Option<(Fate, SystemTime)>
 where
     S: Store<DeviceCode> + Clone,
     V: Vault<String> + Clone,
@@ -205,19 +218,21 @@ where
     let m = load.pick(rng);
     let ns = load.ledger().owners.get(&id).cloned();
     let r = load.timed(op, m.cancel_id(id, reason, ns.as_ref())).await;
-    r.is_ok().then_some(fate)
+    r.ok().map(|p| (fate, p.cancelled_at()))
 }
 
 /// The driver's transition failed (a fault or a timeout): end the pending now, so its waiter
 /// is not left to the deadline; what the store already holds wins. A pending created less
 /// than the retention window ago cannot have been purged, so not finding it is an
-/// acknowledged create lost (it was retried for 30 s, and not counted, before).
+/// acknowledged create lost (it was retried for 30 s, and not counted, before). When an
+/// earlier transition won, its stamp is not known here: the creation time stands in for it
+/// (no later than the stamp, so the checks made from it hold a fortiori).
 async fn settle<S, V>(
     load: &Load<S, V>,
     id: PendingId,
     created: SystemTime,
     rng: &mut Rng,
-) -> Option<Fate>
+) -> Option<(Fate, SystemTime)>
 where
     S: Store<DeviceCode> + Clone,
     V: Vault<String> + Clone,
@@ -229,9 +244,9 @@ where
             .timed("cancel", m.cancel_id(id, CancelReason::Cancelled, None))
             .await
         {
-            Ok(_) => return Some(Fate::Cancelled),
-            Err(Some(Error::Finished { how, .. })) => return Some(finished_fate(how)),
-            Err(Some(Error::Expired(_))) => return Some(Fate::Expired),
+            Ok(p) => return Some((Fate::Cancelled, p.cancelled_at())),
+            Err(Some(Error::Finished { how, .. })) => return Some((finished_fate(how), created)),
+            Err(Some(Error::Expired(_))) => return Some((Fate::Expired, created)),
             Err(Some(Error::NotFound(_))) => {
                 let age = SystemTime::now()
                     .duration_since(created)
@@ -249,13 +264,18 @@ where
     None
 }
 
-type Waiter = tokio::task::JoinHandle<(Result<Outcome<DeviceCode>, Error>, Instant, Instant)>;
+type Waiter = tokio::task::JoinHandle<(
+    Result<Outcome<DeviceCode>, Error>,
+    Instant,
+    Instant,
+    SystemTime,
+)>;
 
 /// What the waiter saw and what the store holds must be what won.
 async fn check<S, V>(
     load: &Load<S, V>,
     id: PendingId,
-    won: Option<Fate>,
+    won: Option<(Fate, SystemTime)>,
     finished_at: Instant,
     waiter: Waiter,
     rng: &mut Rng,
@@ -263,11 +283,21 @@ async fn check<S, V>(
     S: Store<DeviceCode> + Clone,
     V: Vault<String> + Clone,
 {
+    let ended = won.map(|(_, at)| at);
+    let won = won.map(|(fate, _)| fate);
     match waiter.await {
-        Ok((Ok(out), from, at)) => {
+        Ok((Ok(out), from, at, returned)) => {
             let late = at.saturating_duration_since(finished_at);
-            load.ops.record("wait", at - from, true);
             match (outcome_fate(&out), won) {
+                // The record stopped being readable before the waiter could read it (its
+                // wake-up came after a persist step longer than the retention window, or the
+                // store was down through it): `Removed` is then the truth, not a hang.
+                (None, _)
+                    if matches!(out, Outcome::Removed(_))
+                        && ended.is_some_and(|e| returned >= readable_until(e)) =>
+                {
+                    load.ops.record("wait", at - from, false);
+                }
                 (None, _) => load.counts.breach(Invariant::WaiterHung, || {
                     format!("{id}: waiter got {out:?}")
                 }),
@@ -279,15 +309,18 @@ async fn check<S, V>(
                 _ if late > HUNG_AFTER => load.counts.breach(Invariant::WaiterHung, || {
                     format!("{id}: waiter returned {late:?} after the end")
                 }),
-                _ => {}
+                _ => load.ops.record("wait", at - from, true),
             }
         }
         // A store fault surfaced to the waiter: a failed operation, not a hang.
-        Ok((Err(_), from, at)) => load.ops.record("wait", at - from, false),
+        Ok((Err(_), from, at, _)) => load.ops.record("wait", at - from, false),
         Err(_) => load.ops.record("wait", Duration::ZERO, false),
     }
-    let Some(won) = won else { return };
+    let (Some(won), Some(ended)) = (won, ended) else {
+        return;
+    };
     let m = load.pick(rng);
+    let asked = SystemTime::now();
     let stored = match load.timed("get", m.get(id)).await {
         Ok(AnyPending::Completed(_)) => Fate::Completed,
         Ok(AnyPending::Cancelled(p)) if p.is_declined() => Fate::Declined,
@@ -299,9 +332,15 @@ async fn check<S, V>(
             });
             return;
         }
-        Err(Some(Error::NotFound(_))) if finished_at.elapsed() < RETENTION / 2 => {
+        // Asked well within the window that counts from the store's own stamp.
+        Err(Some(Error::NotFound(_))) if asked + RETENTION / 2 < readable_until(ended) => {
             load.counts.breach(Invariant::AckedLost, || {
-                format!("{id}: {won:?} won, not found within the retention window")
+                let after = asked.duration_since(ended).unwrap_or_default();
+                format!(
+                    "{id}: {won:?} won, not found {after:?} after it ended (the call returned \
+                     {:?} before the read)",
+                    finished_at.elapsed()
+                )
             });
             return;
         }

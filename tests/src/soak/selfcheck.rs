@@ -1,5 +1,5 @@
 //! The soak's checks can fail: a vault that acknowledges writes it drops, and a store that
-//! lets a pending be completed twice, are caught and counted.
+//! loses the completions it acknowledged, are caught and counted.
 
 #[cfg(test)]
 mod tests {
@@ -62,8 +62,16 @@ mod tests {
     }
 
     async fn run<V: Vault<String> + Clone>(vault: V) -> StoreReport {
-        let cfg = cfg();
         let s = MemoryStore::<DeviceCode>::new().with_retention(RETENTION);
+        run_on(s, vault).await
+    }
+
+    async fn run_on<S, V>(s: S, vault: V) -> StoreReport
+    where
+        S: oob::store::Store<DeviceCode> + Clone,
+        V: Vault<String> + Clone,
+    {
+        let cfg = cfg();
         let load = Load::new(&[s.clone(), s], vec![vault; 2], None);
         let r = StoreReport {
             name: "test",
@@ -91,5 +99,35 @@ mod tests {
         let r = run(Forgetful::default()).await;
         assert!(count(&r, Invariant::VaultCasLost) > 0, "{}", r.markdown());
         assert!(r.breaches() > 0);
+    }
+
+    /// Reads a completed record as gone: completions acknowledged, then lost.
+    #[derive(Debug, Clone, Default)]
+    struct LosesCompletions;
+
+    impl<S: oob::store::Store<DeviceCode>> crate::delegate::Overrides<DeviceCode, S>
+        for LosesCompletions
+    {
+        async fn get(
+            &self,
+            inner: &S,
+            id: oob::PendingId,
+            now: oob::time::Timestamp,
+        ) -> Result<Option<oob::store::Record<DeviceCode>>, oob::store::StoreError> {
+            let r = inner.get(id, now).await?;
+            Ok(r.filter(|r| !matches!(r.state, oob::store::RecordState::Completed { .. })))
+        }
+    }
+
+    /// The check that an acknowledged completion is still readable within its window counts
+    /// from the store's own stamp, and still catches a store that loses completions.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lost_completions_are_counted() {
+        let s = crate::delegate::Delegate::new(
+            MemoryStore::<DeviceCode>::new().with_retention(RETENTION),
+            LosesCompletions,
+        );
+        let r = run_on(s, MemoryVault::<String>::new()).await;
+        assert!(count(&r, Invariant::AckedLost) > 0, "{}", r.markdown());
     }
 }
