@@ -281,7 +281,11 @@ where
     /// cannot capture another completion's token. If `persist` fails the pending stays
     /// completed (the user did act), its waiters are still woken, and the error comes back
     /// as [`Error::Persist`]. (A plain read of the state while `persist` runs, such as
-    /// [`get`](Self::get), already sees the pending completed; only the wake-up is held.)
+    /// [`get`](Self::get), already sees the pending completed; only the wake-up is held.
+    /// It is held for the waiters of this process: a waiter in another replica that reads
+    /// the record while `persist` runs, at its periodic re-read or because its wait began
+    /// then, answers completed before the result is written. Across replicas, a woken tool
+    /// call that does not find the result should read it again a moment later.)
     /// If the wake-up itself fails (a shared store unreachable at that moment), the call
     /// still succeeds, since the completion and the persisted result stand: waiters elsewhere
     /// see them at their next read. If the returned future is dropped before it finishes

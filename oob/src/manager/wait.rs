@@ -31,10 +31,11 @@ pub enum Outcome<T> {
     /// return (a few milliseconds, plus the clock skew between replicas), a waiter on
     /// another replica than the completer's: keep a non-zero retention at least seconds
     /// long (zero carries the record with its event and is exact). The window counts from
-    /// the completion, and a [`complete_with`](crate::Manager::complete_with) wakes waiters
-    /// after its persist step: a persist step longer than the retention (a vault on a store
-    /// that is restarting, in the soak's 2 s window) leaves another replica's waiters this
-    /// answer. Keep the retention well above the longest persist step.
+    /// the transition's stamp, taken before the call reaches the store, and a waiter on
+    /// another replica reads the record at least every half retention: one whose reads all
+    /// failed through the window (the store down that long, or a transition held back by a
+    /// reconnect until little of its window was left) answers this. The soak's fault runs,
+    /// with a 2 s retention and a Redis restarted every few seconds, count such waiters.
     Removed(PendingId),
     /// The wait's own timeout passed first: the pending was still open when last read; or,
     /// rarely, a completion this process was persisting was removed (a clear, a zero-retention

@@ -39,6 +39,25 @@ fn outcome_fate(o: &Outcome<DeviceCode>) -> Option<Fate> {
     }
 }
 
+/// How a pending ended, and when the store stamped it: exactly (the winning call's answer,
+/// or a read of the record), or only bounded below (its creation, when neither is known).
+#[derive(Debug, Clone, Copy)]
+struct Ended {
+    fate: Fate,
+    at: SystemTime,
+    exact: bool,
+}
+
+impl Ended {
+    fn exact(fate: Fate, at: SystemTime) -> Self {
+        Self {
+            fate,
+            at,
+            exact: true,
+        }
+    }
+}
+
 fn finished_fate(how: Finished) -> Fate {
     match how {
         Finished::Completed => Fate::Completed,
@@ -129,20 +148,20 @@ pub async fn run<S, V>(
         Fate::Declined => end(load, id, CancelReason::Declined, rng).await,
         Fate::Expired => {
             tokio::time::sleep(left + Duration::from_millis(50)).await;
-            Some((Fate::Expired, open.expires_at()))
+            Some(Ended::exact(Fate::Expired, open.expires_at()))
         }
     };
     if won.is_none() {
-        won = settle(load, id, created, rng).await;
+        won = settle(load, id, created, open.expires_at(), rng).await;
     }
     let finished_at = Instant::now();
     check(load, id, won, finished_at, waiter, rng).await;
 }
 
 /// When a record the store stamped at `ended` stops being readable: its retention window
-/// counts from that stamp (the transition's `now`), not from when the call that made it
-/// returned, which a persist step (a vault write to a store that is restarting) may delay
-/// past the window.
+/// counts from that stamp (the transition's `now`, taken before the call is sent), not from
+/// when the call returned, which a store that is restarting (a reconnect, then the persist
+/// step's vault write to the same server) may delay past the window.
 fn readable_until(ended: SystemTime) -> SystemTime {
     ended + RETENTION
 }
@@ -153,7 +172,7 @@ async fn race<S, V>(
     load: &std::sync::Arc<Load<S, V>>,
     id: PendingId,
     rng: &mut Rng,
-) -> Option<(Fate, SystemTime)>
+) -> Option<Ended>
 where
     S: Store<DeviceCode> + Clone,
     V: Vault<String> + Clone,
@@ -168,7 +187,9 @@ where
                 let r = load
                     .timed("decline", m.cancel_id(id, CancelReason::Declined, None))
                     .await;
-                return r.ok().map(|p| (Fate::Declined, p.cancelled_at()));
+                return r
+                    .ok()
+                    .map(|p| Ended::exact(Fate::Declined, p.cancelled_at()));
             }
             let vault = load.vaults[r as usize % load.vaults.len()].clone();
             let done = load
@@ -183,7 +204,7 @@ where
                 .await;
             let (done, ()) = done.ok()?;
             load.ledger().completed.insert(id);
-            Some((Fate::Completed, done.completed_at()))
+            Some(Ended::exact(Fate::Completed, done.completed_at()))
         }));
     }
     let mut wins = Vec::new();
@@ -194,7 +215,7 @@ where
     }
     if wins.len() > 1 {
         load.counts.breach(Invariant::FinishedTwice, || {
-            let wins: Vec<Fate> = wins.iter().map(|w| w.0).collect();
+            let wins: Vec<Fate> = wins.iter().map(|w| w.fate).collect();
             format!("{id}: {} transitions won: {wins:?}", wins.len())
         });
     }
@@ -206,7 +227,7 @@ async fn end<S, V>(
     id: PendingId,
     reason: CancelReason,
     rng: &mut Rng,
-) -> Option<(Fate, SystemTime)>
+) -> Option<Ended>
 where
     S: Store<DeviceCode> + Clone,
     V: Vault<String> + Clone,
@@ -218,21 +239,22 @@ where
     let m = load.pick(rng);
     let ns = load.ledger().owners.get(&id).cloned();
     let r = load.timed(op, m.cancel_id(id, reason, ns.as_ref())).await;
-    r.ok().map(|p| (fate, p.cancelled_at()))
+    r.ok().map(|p| Ended::exact(fate, p.cancelled_at()))
 }
 
 /// The driver's transition failed (a fault or a timeout): end the pending now, so its waiter
 /// is not left to the deadline; what the store already holds wins. A pending created less
 /// than the retention window ago cannot have been purged, so not finding it is an
 /// acknowledged create lost (it was retried for 30 s, and not counted, before). When an
-/// earlier transition won, its stamp is not known here: the creation time stands in for it
-/// (no later than the stamp, so the checks made from it hold a fortiori).
+/// earlier transition won, its stamp is read from the record; when that read fails, the
+/// creation time stands in for it, as a lower bound only (see [`check`]).
 async fn settle<S, V>(
     load: &Load<S, V>,
     id: PendingId,
     created: SystemTime,
+    deadline: SystemTime,
     rng: &mut Rng,
-) -> Option<(Fate, SystemTime)>
+) -> Option<Ended>
 where
     S: Store<DeviceCode> + Clone,
     V: Vault<String> + Clone,
@@ -244,9 +266,24 @@ where
             .timed("cancel", m.cancel_id(id, CancelReason::Cancelled, None))
             .await
         {
-            Ok(p) => return Some((Fate::Cancelled, p.cancelled_at())),
-            Err(Some(Error::Finished { how, .. })) => return Some((finished_fate(how), created)),
-            Err(Some(Error::Expired(_))) => return Some((Fate::Expired, created)),
+            Ok(p) => return Some(Ended::exact(Fate::Cancelled, p.cancelled_at())),
+            Err(Some(Error::Finished { how, .. })) => {
+                let fate = finished_fate(how);
+                let stamp = match load.pick(rng).get(id).await {
+                    Ok(AnyPending::Completed(p)) => Some(p.completed_at()),
+                    Ok(AnyPending::Cancelled(p)) => Some(p.cancelled_at()),
+                    _ => None,
+                };
+                return Some(stamp.map_or(
+                    Ended {
+                        fate,
+                        at: created,
+                        exact: false,
+                    },
+                    |at| Ended::exact(fate, at),
+                ));
+            }
+            Err(Some(Error::Expired(_))) => return Some(Ended::exact(Fate::Expired, deadline)),
             Err(Some(Error::NotFound(_))) => {
                 let age = SystemTime::now()
                     .duration_since(created)
@@ -275,7 +312,7 @@ type Waiter = tokio::task::JoinHandle<(
 async fn check<S, V>(
     load: &Load<S, V>,
     id: PendingId,
-    won: Option<(Fate, SystemTime)>,
+    won: Option<Ended>,
     finished_at: Instant,
     waiter: Waiter,
     rng: &mut Rng,
@@ -283,20 +320,26 @@ async fn check<S, V>(
     S: Store<DeviceCode> + Clone,
     V: Vault<String> + Clone,
 {
-    let ended = won.map(|(_, at)| at);
-    let won = won.map(|(fate, _)| fate);
     match waiter.await {
         Ok((Ok(out), from, at, returned)) => {
             let late = at.saturating_duration_since(finished_at);
-            match (outcome_fate(&out), won) {
-                // The record stopped being readable before the waiter could read it (its
-                // wake-up came after a persist step longer than the retention window, or the
-                // store was down through it): `Removed` is then the truth, not a hang.
-                (None, _)
-                    if matches!(out, Outcome::Removed(_))
-                        && ended.is_some_and(|e| returned >= readable_until(e)) =>
-                {
-                    load.ops.record("wait", at - from, false);
+            load.ops.record("wait", at - from, true);
+            // Told `Removed` once the record's window had passed, and soon after it: its
+            // reads could not reach the record while it was readable (the store down
+            // through the window). Only with the exact stamp of a completion or a cancel
+            // (an expiry is never `Removed`: past its window `wait` answers `Expired`), and
+            // counted on its own line, never as a hang.
+            let after_window = won
+                .filter(|e| e.exact && e.fate != Fate::Expired)
+                .is_some_and(|e| {
+                    let until = readable_until(e.at);
+                    returned >= until && returned <= until + HUNG_AFTER
+                });
+            match (outcome_fate(&out), won.map(|e| e.fate)) {
+                (None, _) if matches!(out, Outcome::Removed(_)) && after_window => {
+                    load.counts.breach(Invariant::RemovedAfterWindow, || {
+                        format!("{id}: waiter got {out:?} after the record's window")
+                    });
                 }
                 (None, _) => load.counts.breach(Invariant::WaiterHung, || {
                     format!("{id}: waiter got {out:?}")
@@ -309,14 +352,19 @@ async fn check<S, V>(
                 _ if late > HUNG_AFTER => load.counts.breach(Invariant::WaiterHung, || {
                     format!("{id}: waiter returned {late:?} after the end")
                 }),
-                _ => load.ops.record("wait", at - from, true),
+                _ => {}
             }
         }
         // A store fault surfaced to the waiter: a failed operation, not a hang.
         Ok((Err(_), from, at, _)) => load.ops.record("wait", at - from, false),
         Err(_) => load.ops.record("wait", Duration::ZERO, false),
     }
-    let (Some(won), Some(ended)) = (won, ended) else {
+    let Some(Ended {
+        fate: won,
+        at: ended,
+        ..
+    }) = won
+    else {
         return;
     };
     let m = load.pick(rng);
@@ -332,8 +380,9 @@ async fn check<S, V>(
             });
             return;
         }
-        // Asked well within the window that counts from the store's own stamp.
-        Err(Some(Error::NotFound(_))) if asked + RETENTION / 2 < readable_until(ended) => {
+        // Asked within the window that counts from the store's own stamp, a quarter second
+        // short of its end (the manager reads its clock for the read right after `asked`).
+        Err(Some(Error::NotFound(_))) if asked + RETENTION / 8 < readable_until(ended) => {
             load.counts.breach(Invariant::AckedLost, || {
                 let after = asked.duration_since(ended).unwrap_or_default();
                 format!(

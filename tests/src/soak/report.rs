@@ -61,7 +61,7 @@ impl StoreReport {
     pub fn breaches(&self) -> u64 {
         self.invariants
             .iter()
-            .filter(|(i, _)| !self.measured_only.contains(i))
+            .filter(|(i, _)| !self.measured_only.contains(i) && !i.always_measured())
             .map(|(_, n)| n)
             .sum()
     }
@@ -107,7 +107,9 @@ impl StoreReport {
         }
         s.push_str("| invariant | count |\n|---|---:|\n");
         for (inv, n) in &self.invariants {
-            let note = if self.measured_only.contains(inv) {
+            let note = if inv.always_measured() {
+                " (measured)"
+            } else if self.measured_only.contains(inv) {
                 " (measured, not promised here)"
             } else {
                 ""

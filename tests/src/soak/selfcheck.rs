@@ -130,4 +130,55 @@ mod tests {
         let r = run_on(s, MemoryVault::<String>::new()).await;
         assert!(count(&r, Invariant::AckedLost) > 0, "{}", r.markdown());
     }
+
+    /// Takes 1.2 s for every write of a completion's persist step (keyed by the pending's
+    /// id): it ends well after the store stamped the completion, most of the way through its
+    /// 2 s window.
+    #[derive(Debug, Clone, Default)]
+    struct Slow(MemoryVault<String>);
+
+    impl Vault<String> for Slow {
+        async fn write(
+            &self,
+            token: &dyn Capability,
+            key: &str,
+            value: String,
+            options: WriteOptions,
+        ) -> Result<Version, VaultError> {
+            // A completion's persist step writes under the pending's id.
+            if key.parse::<oob::PendingId>().is_ok() {
+                tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+            }
+            self.0.write(token, key, value, options).await
+        }
+
+        async fn read(
+            &self,
+            token: &dyn Capability,
+            key: &str,
+        ) -> Result<Option<Entry<String>>, VaultError> {
+            self.0.read(token, key).await
+        }
+
+        async fn delete(&self, token: &dyn Capability, key: &str) -> Result<bool, VaultError> {
+            self.0.delete(token, key).await
+        }
+
+        async fn keys(&self, token: &dyn Capability) -> Result<Vec<String>, VaultError> {
+            self.0.keys(token).await
+        }
+    }
+
+    /// With completions returning late (a slow persist step), a store that loses them is
+    /// still caught: the window is counted from the store's stamp, and the read after the
+    /// late return still falls inside it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lost_completions_are_counted_when_completing_is_slow() {
+        let s = crate::delegate::Delegate::new(
+            MemoryStore::<DeviceCode>::new().with_retention(RETENTION),
+            LosesCompletions,
+        );
+        let r = run_on(s, Slow::default()).await;
+        assert!(count(&r, Invariant::AckedLost) > 0, "{}", r.markdown());
+    }
 }
