@@ -1,6 +1,8 @@
 //! Revision 2025-11-25: the in-call URL-mode `elicitation/create`, the user's answer, and
 //! what [`OobTools`] reads from the store and the vault for either revision.
 
+use std::time::Duration;
+
 use ::rmcp::model::{ElicitRequestParams, ElicitationAction, ErrorData};
 use ::rmcp::service::{RequestContext, RoleServer};
 
@@ -19,6 +21,10 @@ use crate::spec::Spec;
 use crate::state::Open;
 use crate::store::{Finished, Store};
 use crate::vault::Vault;
+
+/// How long a gate reads a completed pending's credential again before it says none was
+/// stored (see [`OobTools::load_completed`]).
+const PERSIST_WAIT: Duration = Duration::from_secs(2);
 
 impl<T, S, P, V> OobTools<T, S, P, V>
 where
@@ -131,11 +137,37 @@ where
     where
         V: Vault<Val>,
     {
-        match self.load(caller, key).await? {
+        match self.load_completed(caller, key).await? {
             Some(value) => Ok(Gate::Ready(value)),
             None => Ok(tool_error(
                 "the interaction completed but stored no credential; call the tool again",
             )),
+        }
+    }
+
+    /// The credential a completion stored, read again for up to [`PERSIST_WAIT`] while it
+    /// is missing: the completion may be another replica's, whose persist step can still be
+    /// writing when this one reads the pending completed (`complete_with` holds only its
+    /// own process's waiters).
+    pub(super) async fn load_completed<Val>(
+        &self,
+        caller: &NamespaceToken<'_>,
+        key: &str,
+    ) -> Result<Option<Val>, ErrorData>
+    where
+        V: Vault<Val>,
+    {
+        let give_up = tokio::time::Instant::now() + PERSIST_WAIT;
+        let mut pause = Duration::from_millis(50);
+        loop {
+            if let Some(value) = self.load(caller, key).await? {
+                return Ok(Some(value));
+            }
+            if tokio::time::Instant::now() + pause > give_up {
+                return Ok(None);
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(500));
         }
     }
 

@@ -221,6 +221,10 @@ where
             .as_ref()
             .is_some_and(|settled| settled.names(T::KIND, wants));
         if asked_before {
+            // Completed, perhaps on another replica still persisting: read again a moment.
+            if let Some(value) = self.load_completed(&caller, &need.key).await? {
+                return Ok(Gate::Ready(value));
+            }
             return Ok(tool_error(
                 "the interaction completed but stored no credential; call the tool again",
             ));
