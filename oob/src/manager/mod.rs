@@ -285,7 +285,8 @@ where
     /// It is held for the waiters of this process: a waiter in another replica that reads
     /// the record while `persist` runs, at its periodic re-read or because its wait began
     /// then, answers completed before the result is written. Across replicas, a woken tool
-    /// call that does not find the result should read it again a moment later.)
+    /// call that does not find the result should read it again a moment later, as the MCP
+    /// glue does for up to 2 s.)
     /// If the wake-up itself fails (a shared store unreachable at that moment), the call
     /// still succeeds, since the completion and the persisted result stand: waiters elsewhere
     /// see them at their next read. If the returned future is dropped before it finishes
