@@ -2,8 +2,8 @@
 //!
 //! A tool that needs a third party's API calls [`OAuth::access_token`] with its caller's
 //! context. The first time (or after [`OAuth::revoke`], or once a refresh finds the grant
-//! revoked at the provider) that is [`OAuthError::ConsentRequired`], carrying the open pending whose URL the user opens (an
-//! MCP URL elicitation, or a plain message). [`OAuth::router`] serves that URL: it checks that
+//! revoked at the provider) that is [`OAuthError::ConsentRequired`], carrying the open
+//! pending whose URL the user opens (an MCP URL elicitation, or a plain message). [`OAuth::router`] serves that URL: it checks that
 //! the browser user is the pending's owner before anything else, then redirects to the
 //! provider with PKCE (S256) and a `state` that names the pending and carries a tag keyed by
 //! its PKCE verifier, so a callback built from the pending's id alone is refused. The

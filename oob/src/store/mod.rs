@@ -209,7 +209,8 @@ pub enum Wake {
 /// handing a capability for another namespace to a persist step.
 ///
 /// Every method whose answer depends on time takes `now` from the manager's
-/// [`Clock`](crate::time::Clock), so expiry is decided the same way by every store. Implementations must:
+/// [`Clock`](crate::time::Clock), so expiry is decided the same way by every store.
+/// Implementations must:
 /// - report an open record past its deadline as [`RecordState::Expired`] on every read, never
 ///   list it, and refuse to transition it;
 /// - make [`create`](Store::create), [`complete`](Store::complete) and
