@@ -211,20 +211,23 @@ where
         {
             return Ok(Gate::Respond(response));
         }
-        if let Some(value) = self.load(&caller, &need.key).await? {
-            return Ok(Gate::Ready(value));
-        }
         let asked_before = call
             .round()
             .lock()
             .await
             .as_ref()
             .is_some_and(|settled| settled.names(T::KIND, wants));
+        // Completed (asked before), perhaps on another replica still persisting: read again
+        // a moment while it is missing.
+        let value = if asked_before {
+            self.load_completed(&caller, &need.key).await?
+        } else {
+            self.load(&caller, &need.key).await?
+        };
+        if let Some(value) = value {
+            return Ok(Gate::Ready(value));
+        }
         if asked_before {
-            // Completed, perhaps on another replica still persisting: read again a moment.
-            if let Some(value) = self.load_completed(&caller, &need.key).await? {
-                return Ok(Gate::Ready(value));
-            }
             return Ok(tool_error(
                 "the interaction completed but stored no credential; call the tool again",
             ));

@@ -38,7 +38,7 @@ pub(super) struct Cursor {
 impl Cursor {
     /// Whether this purge forgets the record `e`.
     fn due<T>(&self, e: &Entry<T>) -> bool {
-        lifecycle::purge_due(e.state, e.expires_at, self.retention, self.now)
+        due(self.now, self.retention, e)
     }
 
     /// The record `e` of namespace `n` moved from position `from` to position `to`.
@@ -60,6 +60,11 @@ impl Cursor {
     pub(super) fn moved_len(&self) -> usize {
         self.moved.len()
     }
+}
+
+/// Whether a purge at `now` under `retention` forgets the record `e`.
+fn due<T>(now: Timestamp, retention: Duration, e: &Entry<T>) -> bool {
+    lifecycle::purge_due(e.state, e.expires_at, retention, now)
 }
 
 impl<T> Table<T> {
@@ -124,12 +129,12 @@ impl<T> Table<T> {
             let Some(c) = self.purging.iter_mut().find(|c| c.token == token) else {
                 return true;
             };
-            let now = c.now;
+            let (now, retention) = (c.now, c.retention);
             // First the due records moved past the cursor since it passed (their ids).
             if let Some(id) = c.moved.pop() {
                 left = left.saturating_sub(1);
                 if let Some(at) = self.slot(&id)
-                    && self.cursor(token).is_some_and(|c| c.due(self.entry(at)))
+                    && due(now, retention, self.entry(at))
                 {
                     purged.push(self.remove(at, now).id);
                 }
@@ -148,7 +153,7 @@ impl<T> Table<T> {
                     ns: index(c.ns).unwrap_or(u32::MAX),
                     pos: index(p).unwrap_or(u32::MAX),
                 };
-                if self.cursor(token).is_some_and(|c| c.due(self.entry(at))) {
+                if due(now, retention, self.entry(at)) {
                     purged.push(self.remove(at, now).id);
                 }
             } else {
@@ -159,11 +164,6 @@ impl<T> Table<T> {
                 return false;
             }
         }
-    }
-
-    /// The cursor of the purge `token`, if it is in progress.
-    fn cursor(&self, token: u64) -> Option<&Cursor> {
-        self.purging.iter().find(|c| c.token == token)
     }
 
     /// Forgets emptied namespaces and gives back what a namespace's `Vec`s hold beyond
