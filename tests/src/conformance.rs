@@ -70,6 +70,7 @@ macro_rules! store_conformance {
             retention_keeps_outcomes_then_purge_forgets,
             purge_keeps_open_and_forgets_expired_after_window,
             complete_in_checks_the_namespace,
+            another_namespace_learns_nothing_of_the_state,
             create_or_join_joins_the_same_key_only,
             create_or_join_joins_the_earliest_deadline,
             decline_cooldown_answers_then_lapses,

@@ -1,7 +1,7 @@
 //! Model-based test: random sequences of operations (create, create-or-join, complete,
-//! cancel, decline, get, list, clear, purge, clock moves of a few milliseconds to seconds)
-//! run against a plain in-test model of the lifecycle rules and against each store through
-//! a `Manager`; every observable result must be the model's. The model is written from the
+//! cancel, decline (each by id alone or expecting a namespace), get, list, clear, purge,
+//! clock moves of a few milliseconds to seconds) run against a plain in-test model of the
+//! lifecycle rules and against each store through a `Manager`; every observable result must be the model's. The model is written from the
 //! rules in words (see `oob::store::lifecycle`), not from any store's code.
 //!
 //! Memory and SQLite always run; Redis and Postgres run when their servers are installed
@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use oob::state::CancelReason;
 use oob::store::{MemoryStore, PostgresStore, RedisStore, SqliteStore, Store};
-use oob::{AnyPending, Error, Joined, PendingId};
+use oob::{AnyPending, Error, Joined, Namespace, PendingId};
 use oob_tests::conformance::{ConfManager, ManualClock, Opts, manager_on};
 use oob_tests::postgres_server::{PostgresServer, fresh_schema};
 use oob_tests::redis_server::RedisServer;
@@ -33,6 +33,10 @@ struct Real<S: Store<DeviceCode>> {
     ids: Vec<PendingId>,
 }
 
+fn namespace(ns: usize) -> Namespace {
+    Namespace::new(NAMESPACES[ns]).expect("namespace")
+}
+
 fn how(e: &Error) -> Obs {
     match e {
         Error::NotFound(_) => Obs::NotFound,
@@ -44,6 +48,7 @@ fn how(e: &Error) -> Obs {
             _ => "expired",
         }),
         Error::Capacity(scope) => Obs::Capacity(*scope),
+        Error::NamespaceMismatch(_) => Obs::Mismatch,
         other => panic!("unexpected error {other:?}"),
     }
 }
@@ -86,17 +91,24 @@ impl<S: Store<DeviceCode> + Clone> Real<S> {
                     Err(e) => how(&e),
                 }
             }
-            Op::Complete(i) => match self.m.complete_id(self.id(i)).await {
-                Ok(_) => Obs::Ok,
-                Err(e) => how(&e),
-            },
-            Op::Cancel(i, decline) => {
+            Op::Complete(i, expect) => {
+                let done = match expect {
+                    Some(ns) => self.m.complete_in(self.id(i), &namespace(ns)).await,
+                    None => self.m.complete_id(self.id(i)).await,
+                };
+                match done {
+                    Ok(_) => Obs::Ok,
+                    Err(e) => how(&e),
+                }
+            }
+            Op::Cancel(i, decline, expect) => {
                 let reason = if decline {
                     CancelReason::Declined
                 } else {
                     CancelReason::Cancelled
                 };
-                match self.m.cancel_id(self.id(i), reason, None).await {
+                let expect = expect.map(namespace);
+                match self.m.cancel_id(self.id(i), reason, expect.as_ref()).await {
                     Ok(_) => Obs::Ok,
                     Err(e) => how(&e),
                 }
@@ -162,8 +174,8 @@ async fn check<S: Store<DeviceCode> + Clone>(
                 ttl_ms,
                 join,
             } => model.create(ns, alias, ttl_ms, join),
-            Op::Complete(i) => model.finish(i, "completed"),
-            Op::Cancel(i, d) => model.finish(i, if d { "declined" } else { "cancelled" }),
+            Op::Complete(i, ns) => model.finish(i, "completed", ns),
+            Op::Cancel(i, d, ns) => model.finish(i, if d { "declined" } else { "cancelled" }, ns),
             Op::Get(i) => model.get(i),
             Op::List(ns) => model.list(ns),
             Op::Clear(ns) => {

@@ -261,12 +261,12 @@ where
     }
 
     /// Completes the pending only if it belongs to `expected` (e.g. the namespace of the
-    /// browser's own session, against forwarded URLs). A mismatch on an open pending is
-    /// [`Error::NamespaceMismatch`] and leaves it open; a finished or expired pending
-    /// answers [`Error::Finished`] or [`Error::Expired`] whoever asks, so where its state must
-    /// not be told to another user, check the owner first (as the `Interaction` extractor
-    /// does). Writes nothing. See
-    /// [`complete_id`](Self::complete_id) on a payload this version cannot read.
+    /// browser's own session, against forwarded URLs). A pending of another namespace is
+    /// [`Error::NamespaceMismatch`] whatever its state (an open one stays open): the
+    /// answer tells another user that the id exists, never whether or how it finished
+    /// ([`lifecycle::refusal`](crate::store::lifecycle::refusal), the same on every store).
+    /// Writes nothing. See [`complete_id`](Self::complete_id) on a payload this version
+    /// cannot read (on the stores that read before they write, that check comes first).
     pub async fn complete_in(
         &self,
         id: PendingId,

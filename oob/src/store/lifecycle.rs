@@ -3,11 +3,11 @@
 //! A store does storage and atomicity; what it decides inside its atomic step comes from
 //! here: which record a create joins ([`same_key`], [`joinable`]), which decline answers
 //! during its cooldown ([`LatestDecline`]), which capacity bound a create exceeds
-//! ([`capacity`]), whether a read still sees a finished record ([`visible`]), when it may be
-//! forgotten ([`purge_due`]), and how a state is written as text ([`StateCode`]). The
-//! memory store calls these under its lock; the SQLite store inside the transaction its
-//! connection thread holds; the conformance suite and the model-based test hold every store
-//! to them.
+//! ([`capacity`]), whether a read still sees a finished record ([`visible`]), why a
+//! transition is refused ([`refusal`]), when a record may be forgotten ([`purge_due`]), and
+//! how a state is written as text ([`StateCode`]). The memory store calls these under its
+//! lock; the SQLite store inside the transaction its connection thread holds; the
+//! conformance suite and the model-based test hold every store to them.
 //!
 //! The rules, in words:
 //! - **Expiry** is exact to the millisecond: an open record whose deadline is `<= now` is
@@ -26,6 +26,10 @@
 //!   inserts.
 //! - **Capacity**: the per-namespace bound is checked first, so a create that exceeds both
 //!   fails with [`Scope::Namespace`]; only open, unexpired records count.
+//! - **Transitions** apply to an open, unexpired record. Refused: a record no read sees
+//!   (never created, gone, or past its retention window) is not found; one in another
+//!   namespace than the caller expects is a mismatch whatever its state (so its state is
+//!   told only within its namespace); a finished or expired one says how it ended.
 //! - **Retention**: a finished record stays readable for the retention window after it
 //!   finished (an expired one: after its deadline) and is then gone for every read, purged
 //!   or not. With zero retention a completed, cancelled or declined record is removed by the
@@ -35,7 +39,7 @@
 
 use std::time::Duration;
 
-use super::{Body, Limits, RecordState, Scope};
+use super::{Body, Limits, RecordState, Scope, TransitionError};
 use crate::state::CancelReason;
 use crate::time::Timestamp;
 
@@ -151,6 +155,30 @@ pub fn visible(state: RecordState, retention: Duration, now: Timestamp) -> bool 
         RecordState::Completed { at } | RecordState::Cancelled { at, .. } => {
             retention.is_zero() || at.saturating_add(retention) > now
         }
+    }
+}
+
+/// Why a transition at `now` of a record whose state as of `now` is `state` is refused, or
+/// `None` when it applies. `in_namespace` says whether the record is in the namespace the
+/// caller expects (`true` when the caller names none). In this order: a record gone for
+/// every read ([`visible`]) is [`NotFound`](TransitionError::NotFound); one in another
+/// namespace is [`NamespaceMismatch`](TransitionError::NamespaceMismatch) whatever its
+/// state, so a caller learns nothing of another namespace's record but that it exists (not
+/// whether it finished, or how); a finished or expired one is
+/// [`Finished`](TransitionError::Finished).
+#[must_use]
+pub fn refusal(
+    state: RecordState,
+    retention: Duration,
+    now: Timestamp,
+    in_namespace: bool,
+) -> Option<TransitionError> {
+    if !visible(state, retention, now) {
+        Some(TransitionError::NotFound)
+    } else if !in_namespace {
+        Some(TransitionError::NamespaceMismatch)
+    } else {
+        state.finished().map(TransitionError::Finished)
     }
 }
 
@@ -292,123 +320,5 @@ impl StateCode {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const T: Timestamp = Timestamp::from_millis(10_000);
-
-    #[test]
-    fn the_namespace_bound_is_checked_first() {
-        let l = Limits::new(2, 3);
-        assert_eq!(capacity(2, 3, l), Err(Scope::Namespace));
-        assert_eq!(capacity(1, 3, l), Err(Scope::Total));
-        assert_eq!(capacity(1, 2, l), Ok(()));
-    }
-
-    #[test]
-    fn zero_retention_hides_an_expired_record_at_its_deadline() {
-        let expired = RecordState::Expired { at: T };
-        assert!(!visible(expired, Duration::ZERO, T));
-        assert!(visible(expired, Duration::from_millis(1), T));
-        assert!(!visible(
-            expired,
-            Duration::from_millis(1),
-            Timestamp::from_millis(10_001)
-        ));
-        let done = RecordState::Completed { at: T };
-        assert!(visible(done, Duration::ZERO, T));
-        assert!(!visible(
-            done,
-            Duration::from_secs(1),
-            T.saturating_add(Duration::from_secs(1))
-        ));
-        // With zero retention a completed record still stored awaits its wake-up.
-        assert!(!purge_due(done, T, Duration::ZERO, T));
-        let grace = T.saturating_add(WAKE_GRACE);
-        assert!(!purge_due(
-            done,
-            T,
-            Duration::ZERO,
-            Timestamp::from_millis(grace.as_millis() - 1)
-        ));
-        assert!(purge_due(done, T, Duration::ZERO, grace));
-        assert!(purge_due(expired, T, Duration::ZERO, T));
-    }
-
-    #[test]
-    fn the_latest_decline_answers_and_the_cooldown_is_exact() {
-        let declined = |at| RecordState::Cancelled {
-            at,
-            reason: CancelReason::Declined,
-        };
-        let cd = Duration::from_millis(5);
-        assert_eq!(
-            cooling(declined(T), cd, Timestamp::from_millis(10_004)),
-            Some(T)
-        );
-        assert_eq!(
-            cooling(declined(T), cd, Timestamp::from_millis(10_005)),
-            None
-        );
-        // A zero (or under a millisecond) cooldown never answers, also for a decline
-        // stamped after now.
-        for none in [Duration::ZERO, Duration::from_micros(999)] {
-            assert_eq!(
-                cooling(declined(T), none, Timestamp::from_millis(9_999)),
-                None
-            );
-        }
-        let mut pick = LatestDecline::default();
-        pick.offer(T, 'a');
-        pick.offer(Timestamp::from_millis(10_001), 'b');
-        pick.offer(Timestamp::from_millis(10_001), 'c');
-        assert_eq!(pick.pick(), Some('b'));
-    }
-
-    #[test]
-    fn every_state_round_trips_through_its_code() {
-        let exp = T.saturating_add(Duration::from_secs(1));
-        for s in [
-            RecordState::Open,
-            RecordState::Completed { at: T },
-            RecordState::Cancelled {
-                at: T,
-                reason: CancelReason::Cancelled,
-            },
-            RecordState::Cancelled {
-                at: T,
-                reason: CancelReason::Declined,
-            },
-            RecordState::Expired { at: exp },
-        ] {
-            let (code, at) = StateCode::of(s);
-            assert_eq!(StateCode::parse(code.as_str()).ok(), Some(code));
-            assert_eq!(code.state(at, exp, T).ok(), Some(s));
-        }
-        assert!(StateCode::parse("bogus").is_err());
-        assert!(StateCode::Completed.state(None, exp, T).is_err());
-        assert_eq!(
-            StateCode::Open.state(None, exp, exp).ok(),
-            Some(RecordState::Expired { at: exp })
-        );
-    }
-
-    #[test]
-    fn a_join_needs_an_open_record_before_its_deadline_and_the_same_key() {
-        let ms = Duration::from_millis;
-        assert!(joinable(RecordState::Open, T.saturating_add(ms(1)), T));
-        assert!(!joinable(RecordState::Open, T, T), "not at the deadline");
-        let done = RecordState::Completed { at: T };
-        assert!(!joinable(done, T.saturating_add(ms(10)), T));
-        let body = |alias: &str, resource: &str| {
-            Body::new((), Some(alias.into()), Some(resource.into()), None)
-        };
-        assert!(same_key(&body("k", "r"), &body("k", "r")));
-        assert!(!same_key(&body("k", "r1"), &body("k", "r2")));
-        assert!(!same_key(&body("k1", "r"), &body("k2", "r")));
-        assert!(!same_key(
-            &body("k", "r"),
-            &Body::new((), Some("k".into()), None, None)
-        ));
-    }
-}
+#[path = "lifecycle_tests.rs"]
+mod tests;

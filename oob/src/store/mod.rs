@@ -76,7 +76,8 @@ pub enum TransitionError {
     /// The record exists but is not open any more.
     #[error("the pending is already {0}")]
     Finished(Finished),
-    /// The record belongs to another namespace than the expected one; it is left open.
+    /// The record belongs to another namespace than the expected one (whatever its state:
+    /// see [`lifecycle::refusal`]); an open one is left open.
     #[error("the pending belongs to another namespace")]
     NamespaceMismatch,
     /// The store failed.
@@ -271,7 +272,8 @@ pub trait Store<T>: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<Record<T>>, StoreError>> + Send;
 
     /// Completes an open record, if it is in `expect` (when given). Returns the completed
-    /// record. With [`Wake::Later`] the record's waiters are not woken until
+    /// record; a refusal is decided by [`lifecycle::refusal`] (another namespace's record is
+    /// a mismatch whatever its state). With [`Wake::Later`] the record's waiters are not woken until
     /// [`wake`](Self::wake) is called with it (the manager persists the result in between).
     fn complete(
         &self,
@@ -285,7 +287,7 @@ pub trait Store<T>: Send + Sync + 'static {
     fn wake(&self, record: &Record<T>) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Cancels or declines an open record, if it is in `expect` (when given). Returns the
-    /// cancelled record.
+    /// cancelled record; a refusal is decided by [`lifecycle::refusal`].
     fn cancel(
         &self,
         id: PendingId,

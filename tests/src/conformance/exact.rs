@@ -94,13 +94,23 @@ pub async fn expiry_is_exact_to_the_millisecond<S: Store<DeviceCode> + Clone>(st
         other => panic!("expected a new pending, got {other:?}"),
     };
     assert_ne!(fresh.id(), id);
-    // Expiry is answered before the namespace is compared, by id and in any namespace.
+    // Expiry is answered by id and in its own namespace; another namespace learns only
+    // that the id is not its own (`lifecycle::refusal`).
     assert!(matches!(
         m.complete_in(id, &ns("b")).await,
-        Err(Error::Expired(_))
+        Err(Error::NamespaceMismatch(_))
     ));
     assert!(matches!(
         m.cancel_id(id, CancelReason::Declined, Some(&ns("b")))
+            .await,
+        Err(Error::NamespaceMismatch(_))
+    ));
+    assert!(matches!(
+        m.complete_in(id, &ns("a")).await,
+        Err(Error::Expired(_))
+    ));
+    assert!(matches!(
+        m.cancel_id(id, CancelReason::Declined, Some(&ns("a")))
             .await,
         Err(Error::Expired(_))
     ));

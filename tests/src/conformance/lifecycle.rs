@@ -182,3 +182,58 @@ pub async fn complete_in_checks_the_namespace<S: Store<DeviceCode> + Clone>(stor
     let done = m.complete_in(id, &ns("alice")).await.expect("complete_in");
     assert_eq!(done.namespace(), &ns("alice"));
 }
+
+/// A transition expecting another namespace is a mismatch whatever the record's state
+/// (completed, declined, expired), so it tells another user nothing of how the record
+/// ended, at the manager and at the store; past the retention window the record is not
+/// found, for any caller. The owner still learns how it ended.
+pub async fn another_namespace_learns_nothing_of_the_state<S: Store<DeviceCode> + Clone>(store: S) {
+    let (m, clock) = setup(store.clone());
+    let alice = user("alice");
+    let mallory = ns("mallory");
+    let ttl = spec().ttl(Duration::from_secs(10));
+    let done = m.create(&alice, ttl.clone()).await.expect("create");
+    let declined = m.create(&alice, ttl.clone()).await.expect("create");
+    let expiring = m.create(&alice, ttl).await.expect("create");
+    let (done, declined, expiring) = (done.id(), declined.id(), expiring.id());
+    m.complete_in(done, &ns("alice")).await.expect("complete");
+    m.cancel_id(declined, CancelReason::Declined, None)
+        .await
+        .expect("decline");
+    clock.advance(Duration::from_secs(10));
+    for id in [done, declined, expiring] {
+        let r = m.complete_in(id, &mallory).await;
+        assert!(
+            matches!(r, Err(Error::NamespaceMismatch(x)) if x == id),
+            "{r:?}"
+        );
+        let r = m
+            .cancel_id(id, CancelReason::Cancelled, Some(&mallory))
+            .await;
+        assert!(matches!(r, Err(Error::NamespaceMismatch(_))), "{r:?}");
+        let r = store
+            .complete(id, Some(&mallory), clock.now(), Wake::Now)
+            .await;
+        assert!(
+            matches!(r, Err(TransitionError::NamespaceMismatch)),
+            "{r:?}"
+        );
+    }
+    // The owner is told how each ended.
+    assert!(matches!(
+        m.complete_in(done, &ns("alice")).await,
+        Err(Error::Finished { .. })
+    ));
+    assert!(matches!(
+        m.complete_in(expiring, &ns("alice")).await,
+        Err(Error::Expired(_))
+    ));
+    // Past the retention window: not found, whoever asks.
+    clock.advance(RETENTION);
+    for id in [done, declined, expiring] {
+        for who in [&mallory, &ns("alice")] {
+            let r = m.complete_in(id, who).await;
+            assert!(matches!(r, Err(Error::NotFound(x)) if x == id), "{r:?}");
+        }
+    }
+}

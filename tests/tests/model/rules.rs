@@ -19,8 +19,10 @@ pub(crate) enum Op {
         ttl_ms: u64,
         join: bool,
     },
-    Complete(usize),
-    Cancel(usize, bool),
+    /// Complete pending `i`, expecting namespace `ns` when given.
+    Complete(usize, Option<usize>),
+    /// Cancel (or decline) pending `i`, expecting namespace `ns` when given.
+    Cancel(usize, bool, Option<usize>),
     Get(usize),
     List(usize),
     Clear(usize),
@@ -35,14 +37,19 @@ pub(crate) fn op() -> impl Strategy<Value = Op> {
         4 => (0..3usize, prop::option::of(0..2u8), 1..15u64, any::<bool>()).prop_map(
             |(ns, alias, ttl, join)| Op::Create { ns, alias, ttl_ms: ttl * 100, join }
         ),
-        2 => (0..12usize).prop_map(Op::Complete),
-        2 => (0..12usize, any::<bool>()).prop_map(|(i, d)| Op::Cancel(i, d)),
+        2 => (0..12usize, expect()).prop_map(|(i, ns)| Op::Complete(i, ns)),
+        2 => (0..12usize, any::<bool>(), expect()).prop_map(|(i, d, ns)| Op::Cancel(i, d, ns)),
         2 => (0..12usize).prop_map(Op::Get),
         1 => (0..3usize).prop_map(Op::List),
         1 => (0..3usize).prop_map(Op::Clear),
         1 => Just(Op::Purge),
         3 => prop_oneof![0..2u64, Just(99), (1..12u64).prop_map(|k| k * 100)].prop_map(Op::Advance),
     ]
+}
+
+/// The namespace a transition expects: none half the time, else any of them.
+fn expect() -> impl Strategy<Value = Option<usize>> {
+    prop_oneof![Just(None), (0..3usize).prop_map(Some)]
 }
 
 /// What a caller observes; pendings are named by their creation index.
@@ -57,6 +64,7 @@ pub(crate) enum Obs {
     NotFound,
     Expired,
     Finished(&'static str),
+    Mismatch,
     Open,
     State(&'static str),
     List(BTreeSet<usize>),
@@ -160,12 +168,16 @@ impl Model {
         Obs::Created
     }
 
-    pub(crate) fn finish(&mut self, i: usize, how: &'static str) -> Obs {
+    pub(crate) fn finish(&mut self, i: usize, how: &'static str, expect: Option<usize>) -> Obs {
         let Some(r) = self.recs.get(i) else {
             return Obs::NotFound;
         };
         if !self.visible(r) {
             return Obs::NotFound;
+        }
+        // Another namespace's record: a mismatch, whatever its state.
+        if expect.is_some_and(|ns| ns != r.ns) {
+            return Obs::Mismatch;
         }
         if self.expired(r) {
             return Obs::Expired;

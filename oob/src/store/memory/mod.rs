@@ -163,21 +163,16 @@ impl<T> MemoryStore<T> {
         let slot = table.slot(&id).ok_or(TransitionError::NotFound)?;
         let e = table.entry(slot);
         let state = e.state_at(now);
-        if !lifecycle::visible(state, self.retention, now) {
-            return Err(TransitionError::NotFound);
-        }
-        if let Some(how) = state.finished() {
-            if e.state.is_open() {
+        let in_namespace = expect.is_none_or(|ns| ns == table.namespace_of(slot));
+        if let Some(refused) = lifecycle::refusal(state, self.retention, now, in_namespace) {
+            if matches!(refused, TransitionError::Finished(_)) && e.state.is_open() {
                 // Past its deadline: close it now, so it stops counting.
                 let at = e.expires_at;
                 table.close(slot, RecordState::Expired { at });
                 drop(table);
                 self.shared.notifier.notify(id);
             }
-            return Err(TransitionError::Finished(how));
-        }
-        if expect.is_some_and(|ns| ns != table.namespace_of(slot)) {
-            return Err(TransitionError::NamespaceMismatch);
+            return Err(refused);
         }
         // With zero retention the record goes at once, unless its waiters are woken later:
         // then `wake` removes it, so nobody in between finds it missing.

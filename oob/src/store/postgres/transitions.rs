@@ -161,11 +161,13 @@ pub(crate) async fn transition(
     let Some(row) = get(pool, sql, kind, m.id, m.cutoff).await? else {
         return Err(TransitionError::NotFound);
     };
-    if !row.is_open_at(m.now) {
-        return Err(TransitionError::Finished(row.finished_as()));
-    }
+    // The order of `lifecycle::refusal` (`get` read only a record still visible): another
+    // namespace's record is a mismatch whatever its state.
     if m.expect.is_some_and(|ns| ns != row.namespace) {
         return Err(TransitionError::NamespaceMismatch);
+    }
+    if !row.is_open_at(m.now) {
+        return Err(TransitionError::Finished(row.finished_as()));
     }
     // Open now, yet the delete did not apply: rows never reopen, so this is a store that
     // changed underneath; report it as a backend answer that cannot be used.

@@ -21,9 +21,10 @@
 -- another replica's `now`, so there ZCOUNT (now, +inf) still counts it; a create at a
 -- bound discounts such entries (see `create.lua`, which also says what the scores mean).
 -- Returns {'ok', n, c, e, a, r, i, d} (the record's fields; a missing label is nil)
---       | {'none'} | {'other'} | {'malformed'}
+--       | {'none'} | {'malformed'}
 --       | {'done', state, at} (state 'e': open but past its deadline, at = the deadline;
 --         otherwise at = when it finished)
+--       | {'other'} (in another namespace, open) | {'other', state, at} (ended, as 'done')
 local f = redis.call('HMGET', KEYS[1], 'f', 'e', 'n', 'k', 'c', 'a', 'r', 'i', 'd', 'w')
 if not f[3] then return {'none'} end
 -- A deadline or finish time that is not the digits the store writes (a hash edited by
@@ -35,14 +36,23 @@ if f[1] and f[10] == ARGV[9] then
   -- This very call, sent again: its first run won (and did everything below).
   return {'ok', f[3], f[5], f[2], f[6], f[7], f[8], f[9]}
 end
+-- How it ended, if it did: code and time (a marker at or after the deadline came too late:
+-- expired at the deadline).
+local code, at
 if f[1] then
   if not string.find(f[1], '^.%d+$') then return {'malformed'} end
-  local at = tonumber(string.sub(f[1], 2))
-  if at >= due then return {'done', 'e', f[2]} end
-  return {'done', string.sub(f[1], 1, 1), string.sub(f[1], 2)}
+  if tonumber(string.sub(f[1], 2)) >= due then
+    code, at = 'e', f[2]
+  else
+    code, at = string.sub(f[1], 1, 1), string.sub(f[1], 2)
+  end
+elseif due <= tonumber(ARGV[1]) then
+  code, at = 'e', f[2]
 end
-if due <= tonumber(ARGV[1]) then return {'done', 'e', f[2]} end
-if ARGV[3] ~= '' and f[3] ~= string.sub(ARGV[3], 2) then return {'other'} end
+-- Another namespace's record is a mismatch whatever its state (`lifecycle::refusal`); how
+-- it ended goes back only for the caller to tell one past its retention (not found).
+if ARGV[3] ~= '' and f[3] ~= string.sub(ARGV[3], 2) then return {'other', code, at} end
+if code then return {'done', code, at} end
 local p = ARGV[7]
 redis.call('HSET', KEYS[1], 'f', ARGV[2] .. ARGV[1], 'w', ARGV[9])
 redis.call('ZADD', p .. 'n:' .. f[3], ARGV[1], ARGV[6])

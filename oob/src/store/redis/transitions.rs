@@ -265,7 +265,22 @@ where
                 self.finished(rec, wake).await
             }
             b"none" => Err(TransitionError::NotFound),
-            b"other" => Err(TransitionError::NamespaceMismatch),
+            b"other" => {
+                // Another namespace's record: a mismatch whatever its state, unless it is
+                // past its retention window (gone for every read).
+                let ended = rest.first().and_then(bytes).is_some_and(|code| {
+                    let at = rest
+                        .get(1)
+                        .and_then(int)
+                        .and_then(|t| u64::try_from(t).ok());
+                    self.gone(code, at, now)
+                });
+                Err(if ended {
+                    TransitionError::NotFound
+                } else {
+                    TransitionError::NamespaceMismatch
+                })
+            }
             b"malformed" => Err(malformed("deadline or finish marker").into()),
             b"done" => {
                 let code = rest.first().and_then(bytes).unwrap_or(b"e");
@@ -308,18 +323,22 @@ where
         at: Option<u64>,
         now: Timestamp,
     ) -> TransitionError {
-        // Past its retention window a record is gone for transitions too, purged or not.
-        let ended = at.map(Timestamp::from_millis).is_some_and(|at| {
-            at.saturating_add(self.shared.retention) <= now
-                && (code == b"e" || !self.shared.retention.is_zero())
-        });
         if code == b"e" {
             self.shared.notifier.notify(id);
         }
-        if ended {
+        if self.gone(code, at, now) {
             return TransitionError::NotFound;
         }
         TransitionError::Finished(finished_of(code))
+    }
+
+    /// Whether a record that ended (`code`, at `at`) is past its retention window at `now`:
+    /// gone for transitions too, purged or not.
+    fn gone(&self, code: &[u8], at: Option<u64>, now: Timestamp) -> bool {
+        at.map(Timestamp::from_millis).is_some_and(|at| {
+            at.saturating_add(self.shared.retention) <= now
+                && (code == b"e" || !self.shared.retention.is_zero())
+        })
     }
 
     /// Wakes the waiters of a record completed with [`Wake::Later`]: here, then on the other

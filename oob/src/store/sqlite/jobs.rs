@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use super::row::{NewRow, Row, finished_as, ms, state_columns};
 use crate::id::PendingId;
 use crate::store::lifecycle::{self, StateCode};
-use crate::store::{Dedup, Finished, Limits, Record, Scope, StoreError};
+use crate::store::{Dedup, Finished, Limits, Record, Scope, StoreError, TransitionError};
 use crate::time::Timestamp;
 
 /// What a create job found.
@@ -266,14 +266,12 @@ impl<T: DeserializeOwned> TransitionJob<T> {
         let Some(state) = row.checked_state_at(self.now) else {
             return Ok(TransitionOutcome::Done(row.decode(self.now)));
         };
-        if !lifecycle::visible(state, self.retention, self.now) {
-            return Ok(TransitionOutcome::NotFound);
-        }
-        if row.state != "open" || row.expires_at <= now {
-            return Ok(TransitionOutcome::Finished(finished_as(&row)));
-        }
-        if self.expect.as_ref().is_some_and(|ns| *ns != row.namespace) {
-            return Ok(TransitionOutcome::Mismatch);
+        let in_namespace = self.expect.as_ref().is_none_or(|ns| *ns == row.namespace);
+        match lifecycle::refusal(state, self.retention, self.now, in_namespace) {
+            None => {}
+            Some(TransitionError::NamespaceMismatch) => return Ok(TransitionOutcome::Mismatch),
+            Some(TransitionError::Finished(how)) => return Ok(TransitionOutcome::Finished(how)),
+            Some(_) => return Ok(TransitionOutcome::NotFound),
         }
         // Decoded once, by the winner only, before it writes (so a version of `T` that
         // cannot read the payload finishes nothing): the record returned is built from it.
