@@ -23,7 +23,9 @@ pub enum Error {
         /// How it finished.
         how: Finished,
     },
-    /// The pending belongs to another namespace than the expected one; it is left open.
+    /// The pending belongs to another namespace than the expected one, whatever its state
+    /// (see [`lifecycle::refusal`](crate::store::lifecycle::refusal)); an open one is left
+    /// open.
     #[error("pending {0} belongs to another namespace")]
     NamespaceMismatch(PendingId),
     /// The namespace provider refused the caller.

@@ -12,7 +12,11 @@
 use std::time::Duration;
 
 use oob::state::CancelReason;
-use oob::store::{PostgresStore, RedisStore, SqliteStore, Store, StoreError};
+use oob::store::{
+    DEFAULT_RETENTION, PostgresStore, RedisStore, SqliteStore, Store, StoreError, TransitionError,
+    Wake,
+};
+use oob::time::{Clock, SystemClock};
 use oob::{AnyPending, Error, OobPayload, PendingId, Spec};
 use oob_tests::postgres_server::{PostgresServer, fresh_schema};
 use oob_tests::redis_server::RedisServer;
@@ -62,6 +66,24 @@ async fn nothing_finishes_unread<L: Store<Lenient>, S: Store<Strict>>(lenient: L
     // The version that reads it finishes it.
     new.complete(open).await.expect("complete");
     assert_eq!(state().await, "completed");
+    // Past its retention window it is gone, also to the version that cannot read it: a read
+    // finds nothing and a transition answers not found, for its owner and for another
+    // namespace (found in review: SQLite and Redis decoded the payload before asking
+    // whether a read still sees the record, and answered the decode error).
+    let later = SystemClock
+        .now()
+        .saturating_add(DEFAULT_RETENTION)
+        .saturating_add(Duration::from_secs(1));
+    let store = old.store();
+    assert!(matches!(store.get(id, later).await, Ok(None)));
+    for expect in [
+        None,
+        Some(&ns),
+        Some(&oob::Namespace::new("b").expect("ns")),
+    ] {
+        let r = store.complete(id, expect, later, Wake::Now).await;
+        assert!(matches!(r, Err(TransitionError::NotFound)), "{r:?}");
+    }
 }
 
 #[tokio::test]

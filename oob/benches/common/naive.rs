@@ -9,11 +9,11 @@ use std::sync::{Mutex, PoisonError};
 use oob::PendingId;
 use oob::namespace::Namespace;
 use oob::state::CancelReason;
-use oob::store::NamespaceScope;
 use oob::store::{
     CreateError, Created, Dedup, Limits, NewRecord, Record, RecordState, Store, StoreError,
     Subscription, TransitionError, Wake,
 };
+use oob::store::{NamespaceScope, lifecycle};
 use oob::time::Timestamp;
 
 /// A `Mutex<HashMap<PendingId, Record>>`.
@@ -44,13 +44,16 @@ impl<T> NaiveStore<T> {
         expect: Option<&Namespace>,
         now: Timestamp,
     ) -> Result<Record<T>, TransitionError> {
+        let retention = if self.keep {
+            oob::store::DEFAULT_RETENTION
+        } else {
+            std::time::Duration::ZERO
+        };
         let mut map = self.lock();
         let r = map.get_mut(&id).ok_or(TransitionError::NotFound)?;
-        if let Some(how) = r.state_at(now).finished() {
-            return Err(TransitionError::Finished(how));
-        }
-        if expect.is_some_and(|n| *n != r.namespace) {
-            return Err(TransitionError::NamespaceMismatch);
+        let in_namespace = expect.is_none_or(|n| *n == r.namespace);
+        if let Some(refused) = lifecycle::refusal(r.state_at(now), retention, now, in_namespace) {
+            return Err(refused);
         }
         r.state = to;
         if self.keep {

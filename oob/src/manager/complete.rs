@@ -262,9 +262,13 @@ where
 
     /// Completes the pending only if it belongs to `expected` (e.g. the namespace of the
     /// browser's own session, against forwarded URLs). A pending of another namespace is
-    /// [`Error::NamespaceMismatch`] whatever its state (an open one stays open): the
-    /// answer tells another user that the id exists, never whether or how it finished
-    /// ([`lifecycle::refusal`](crate::store::lifecycle::refusal), the same on every store).
+    /// [`Error::NamespaceMismatch`] whatever its state (an open one stays open): the answer
+    /// tells another user that the id exists, not how it ended
+    /// ([`lifecycle::refusal`](crate::store::lifecycle::refusal), the same on every built-in
+    /// store). Once no read sees the record (past its retention window; with zero
+    /// retention, as soon as its owner finishes it) the id is [`Error::NotFound`] for
+    /// everyone, so a caller who asks again and again can tell that it left, and about
+    /// when: keep a retention window where that matters.
     /// Writes nothing. See [`complete_id`](Self::complete_id) on a payload this version
     /// cannot read (on the stores that read before they write, that check comes first).
     pub async fn complete_in(

@@ -28,8 +28,9 @@
 //!   fails with [`Scope::Namespace`]; only open, unexpired records count.
 //! - **Transitions** apply to an open, unexpired record. Refused: a record no read sees
 //!   (never created, gone, or past its retention window) is not found; one in another
-//!   namespace than the caller expects is a mismatch whatever its state (so its state is
-//!   told only within its namespace); a finished or expired one says how it ended.
+//!   namespace than the caller expects is a mismatch whatever its state (so how it ended
+//!   is told only within its namespace; that it is gone, when no read sees it, is told to
+//!   everyone); a finished or expired one says how it ended.
 //! - **Retention**: a finished record stays readable for the retention window after it
 //!   finished (an expired one: after its deadline) and is then gone for every read, purged
 //!   or not. With zero retention a completed, cancelled or declined record is removed by the
@@ -163,9 +164,12 @@ pub fn visible(state: RecordState, retention: Duration, now: Timestamp) -> bool 
 /// caller expects (`true` when the caller names none). In this order: a record gone for
 /// every read ([`visible`]) is [`NotFound`](TransitionError::NotFound); one in another
 /// namespace is [`NamespaceMismatch`](TransitionError::NamespaceMismatch) whatever its
-/// state, so a caller learns nothing of another namespace's record but that it exists (not
-/// whether it finished, or how); a finished or expired one is
-/// [`Finished`](TransitionError::Finished).
+/// state, so a caller learns of another namespace's record only that it exists, not how it
+/// ended (but, asking again, when no read sees it any more: past the retention window, or
+/// with zero retention once it finished); a finished or expired one is
+/// [`Finished`](TransitionError::Finished). The built-in stores follow it; the manager
+/// cannot check a custom [`Store`](super::Store)'s order (it does not read the record of a
+/// refusal).
 #[must_use]
 pub fn refusal(
     state: RecordState,

@@ -147,6 +147,16 @@ impl RecordState {
         matches!(self, Self::Open)
     }
 
+    /// This stored state as of `now`, for a record with deadline `expires_at`: open past
+    /// its deadline reads as expired at the deadline.
+    #[must_use]
+    pub fn as_of(self, expires_at: Timestamp, now: Timestamp) -> RecordState {
+        match self {
+            RecordState::Open if expires_at <= now => RecordState::Expired { at: expires_at },
+            s => s,
+        }
+    }
+
     /// How a finished record finished, or `None` when it is open.
     #[must_use]
     pub fn finished(&self) -> Option<Finished> {
@@ -170,12 +180,7 @@ impl<T> Record<T> {
     /// The record's state as of `now`: an open record past its deadline reads as expired.
     #[must_use]
     pub fn state_at(&self, now: Timestamp) -> RecordState {
-        match self.state {
-            RecordState::Open if self.expires_at <= now => RecordState::Expired {
-                at: self.expires_at,
-            },
-            s => s,
-        }
+        self.state.as_of(self.expires_at, now)
     }
 
     /// When a store may forget this record, given its retention window: the end of the

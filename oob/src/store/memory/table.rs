@@ -37,12 +37,7 @@ pub(super) struct Entry<T> {
 impl<T> Entry<T> {
     /// The state as of `now`.
     pub(super) fn state_at(&self, now: Timestamp) -> RecordState {
-        match self.state {
-            RecordState::Open if self.expires_at <= now => RecordState::Expired {
-                at: self.expires_at,
-            },
-            s => s,
-        }
+        self.state.as_of(self.expires_at, now)
     }
 }
 

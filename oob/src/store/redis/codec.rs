@@ -87,6 +87,17 @@ pub(crate) fn decode<'a, T: DeserializeOwned>(
     id: PendingId,
     fields: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
 ) -> Result<Record<T>, StoreError> {
+    decode_if(id, fields, |_, _| true)?.ok_or_else(|| malformed("record"))
+}
+
+/// Like [`decode`], but `None` when `keep`, asked with the stored state and the deadline
+/// before the payload is decoded, says no (so a record no read sees is not decoded: its
+/// payload may be one this version of `T` cannot read).
+pub(crate) fn decode_if<'a, T: DeserializeOwned>(
+    id: PendingId,
+    fields: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
+    keep: impl FnOnce(RecordState, Timestamp) -> bool,
+) -> Result<Option<Record<T>>, StoreError> {
     let (mut n, mut c, mut e, mut s, mut t, mut d) = (None, None, None, None, None, None);
     let (mut a, mut r, mut i, mut f) = (None, None, None, None);
     for (k, v) in fields {
@@ -119,16 +130,19 @@ pub(crate) fn decode<'a, T: DeserializeOwned>(
         Some(f) => finish_marker(f, expires)?,
         None => stored_state(s, at)?,
     };
+    if !keep(state, expires) {
+        return Ok(None);
+    }
     let data: T = serde_json::from_slice(d.ok_or_else(|| malformed("payload"))?)
         .map_err(|e| StoreError::Decode(Box::new(CodecError::decoding(&e))))?;
-    Ok(Record::new(
+    Ok(Some(Record::new(
         id,
         namespace,
         created,
         expires,
         state,
         Arc::new(Body::new(data, a, r, i)),
-    ))
+    )))
 }
 
 /// The state a finish marker (`f`) decides, for a record with deadline `expires`.
@@ -203,15 +217,29 @@ pub(crate) fn decode_hash<T: DeserializeOwned>(
     v: &Value,
     now: Timestamp,
 ) -> Result<Option<Record<T>>, StoreError> {
+    decode_hash_if(id, v, now, |_| true)
+}
+
+/// Like [`decode_hash`], but `None` when `keep`, asked with the state as of `now` before
+/// the payload is decoded, says no.
+pub(crate) fn decode_hash_if<T: DeserializeOwned>(
+    id: PendingId,
+    v: &Value,
+    now: Timestamp,
+    keep: impl FnOnce(RecordState) -> bool,
+) -> Result<Option<Record<T>>, StoreError> {
     match hash_pairs(v)? {
         None => Ok(None),
         // Only a finish marker: left by an earlier version's complete that raced a clear or
         // purge of the record (today's scripts write none where no record is); not a record.
         Some(pairs) if pairs.iter().all(|(k, _)| *k == b"f") => Ok(None),
-        Some(pairs) => decode::<T>(id, pairs).map(|r| {
-            let state = r.state_at(now);
-            Some(r.with_state(state))
-        }),
+        Some(pairs) => {
+            let r = decode_if::<T>(id, pairs, |state, expires| keep(state.as_of(expires, now)))?;
+            Ok(r.map(|r| {
+                let state = r.state_at(now);
+                r.with_state(state)
+            }))
+        }
     }
 }
 

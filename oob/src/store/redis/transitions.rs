@@ -9,8 +9,8 @@ use serde::de::DeserializeOwned;
 
 use super::RedisStore;
 use super::codec::{
-    bytes, decode_hash, decode_transitioned, encode_fields, finished_of, int, record_message,
-    tagged,
+    bytes, decode_hash, decode_hash_if, decode_transitioned, encode_fields, finished_of, int,
+    record_message, tagged,
 };
 use super::conn::{eval, evalsha};
 use super::error::{RedisStoreError, backend, malformed, reply};
@@ -194,8 +194,12 @@ where
             .query_async(&mut self.conn())
             .await
             .map_err(backend)?;
-        Ok(decode_hash::<T>(id, &v, now)?
-            .filter(|r| lifecycle::visible(r.state, self.shared.retention, now)))
+        // Whether a read still sees it is decided before its payload is decoded: a record
+        // past its window is gone, also to a version of `T` that cannot read its payload.
+        let retention = self.shared.retention;
+        decode_hash_if::<T>(id, &v, now, |state| {
+            lifecycle::visible(state, retention, now)
+        })
     }
 
     /// A transition, in a task of its own (see `store/detached.rs`): a caller that goes

@@ -16,8 +16,8 @@ use crate::state::CancelReason;
 use crate::store::NamespaceScope;
 use crate::store::lifecycle::{self, StateCode};
 use crate::store::{
-    CreateError, Created, Dedup, Limits, NewRecord, Record, Store, StoreError, Subscription,
-    TransitionError, Wake,
+    CreateError, Created, Dedup, Limits, NewRecord, Record, RecordState, Store, StoreError,
+    Subscription, TransitionError, Wake,
 };
 use crate::time::Timestamp;
 
@@ -197,10 +197,17 @@ where
             .db
             .read(move |conn| Row::by_id(conn, &id.as_bytes()[..], T::KIND))
             .await?;
-        Ok(row
-            .map(|r| r.decode(now))
-            .transpose()?
-            .filter(|r: &Record<T>| lifecycle::visible(r.state, self.retention, now)))
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        // Whether a read still sees it is decided before its payload is decoded: a row past
+        // its window is gone, also to a version of `T` that cannot read its payload.
+        let hidden = |s: RecordState| !lifecycle::visible(s, self.retention, now);
+        if row.checked_state_at(now).is_some_and(hidden) {
+            return Ok(None);
+        }
+        let record = row.decode(now)?;
+        Ok((!hidden(record.state)).then_some(record))
     }
 
     async fn complete(
