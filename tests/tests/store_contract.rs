@@ -9,8 +9,9 @@
 //! manager's doing and not an artifact of the wrapper.
 //!
 //! This file holds the doctored store; one file each: the refused answers and the honest
-//! wrapper (`refusals`), the waiters of a refused `complete_with` (`wakeups`), and a store
-//! that lists too much (`listing`).
+//! wrapper (`refusals`), the waiters of a refused `complete_with` (`wakeups`), a store
+//! that lists too much (`listing`), and one that tells how a record ended before it
+//! compares the namespace (`refusal_order`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -172,3 +173,6 @@ mod wakeups;
 
 #[path = "store_contract/listing.rs"]
 mod listing;
+
+#[path = "store_contract/refusal_order.rs"]
+mod refusal_order;

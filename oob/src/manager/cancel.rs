@@ -28,13 +28,16 @@ where
         if consumed.is_none() {
             self.check_decodes(id).await?;
         }
-        let record = observed(
+        let answer = observed(
             self.inner.store.name(),
             "cancel",
             self.inner.store.cancel(id, reason, expect, self.now()),
         )
-        .await
-        .map_err(|e| Error::from_transition(id, e))?;
+        .await;
+        let record = match answer {
+            Ok(record) => record,
+            Err(e) => return Err(self.refused(id, e, expect).await),
+        };
         self.check_answer(&record, id, consumed.as_ref().or(expect))?;
         let action = match reason {
             CancelReason::Cancelled => "cancel",

@@ -126,13 +126,16 @@ where
         if consumed.is_none() {
             self.check_decodes(id).await?;
         }
-        let record = observed(
+        let answer = observed(
             self.inner.store.name(),
             "complete",
             self.inner.store.complete(id, expect, self.now(), wake),
         )
-        .await
-        .map_err(|e| Error::from_transition(id, e))?;
+        .await;
+        let record = match answer {
+            Ok(record) => record,
+            Err(e) => return Err(self.refused(id, e, expect).await),
+        };
         self.check_answer(&record, id, consumed.as_ref().or(expect))?;
         self.inner
             .log
@@ -264,8 +267,8 @@ where
     /// browser's own session, against forwarded URLs). A pending of another namespace is
     /// [`Error::NamespaceMismatch`] whatever its state (an open one stays open): the answer
     /// tells another user that the id exists, not how it ended
-    /// ([`lifecycle::refusal`](crate::store::lifecycle::refusal), the same on every built-in
-    /// store). Once no read sees the record (past its retention window; with zero
+    /// ([`lifecycle::refusal`](crate::store::lifecycle::refusal); the manager holds a custom
+    /// store to it too). Once no read sees the record (past its retention window; with zero
     /// retention, as soon as its owner finishes it) the id is [`Error::NotFound`] for
     /// everyone, so a caller who asks again and again can tell that it left, and about
     /// when: keep a retention window where that matters.

@@ -29,6 +29,7 @@ mod operator;
 mod rate;
 mod read;
 mod records;
+mod refused;
 mod settling;
 mod sweeper;
 mod wait;
