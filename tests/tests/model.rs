@@ -1,8 +1,9 @@
 //! Model-based test: random sequences of operations (create, create-or-join, complete,
 //! cancel, decline (each by id alone or expecting a namespace), get, list, clear, purge,
 //! clock moves of a few milliseconds to seconds) run against a plain in-test model of the
-//! lifecycle rules and against each store through a `Manager`; every observable result must be the model's. The model is written from the
-//! rules in words (see `oob::store::lifecycle`), not from any store's code.
+//! lifecycle rules and against each store through a `Manager`; every observable result
+//! must be the model's. The model is written from the rules in words (see
+//! `oob::store::lifecycle`), not from any store's code.
 //!
 //! Memory and SQLite always run; Redis and Postgres run when their servers are installed
 //! (with `CI` set, a missing server is a failure).

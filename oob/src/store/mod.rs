@@ -273,8 +273,9 @@ pub trait Store<T>: Send + Sync + 'static {
 
     /// Completes an open record, if it is in `expect` (when given). Returns the completed
     /// record; a refusal is decided by [`lifecycle::refusal`] (another namespace's record is
-    /// a mismatch whatever its state). With [`Wake::Later`] the record's waiters are not woken until
-    /// [`wake`](Self::wake) is called with it (the manager persists the result in between).
+    /// a mismatch whatever its state). With [`Wake::Later`] the record's waiters are not
+    /// woken until [`wake`](Self::wake) is called with it (the manager persists the result
+    /// in between).
     fn complete(
         &self,
         id: PendingId,
