@@ -66,6 +66,16 @@ async fn nothing_finishes_unread<L: Store<Lenient>, S: Store<Strict>>(lenient: L
     // The version that reads it finishes it.
     new.complete(open).await.expect("complete");
     assert_eq!(state().await, "completed");
+    // Its owner asks again by namespace, through the version that cannot read it: a store
+    // that decodes inside its transition (SQLite) says how it ended, as to a call by id
+    // alone; on the others the manager reads first, and the decode error comes first (found
+    // in review: the manager's own check of a refusal read the payload on SQLite too).
+    let r = old.complete_in(id, &ns).await;
+    if old.store().decodes_before_writing() {
+        assert!(matches!(r, Err(Error::Finished { .. })), "{r:?}");
+    } else {
+        assert!(is_decode(&r), "{r:?}");
+    }
     // Past its retention window it is gone, also to the version that cannot read it: a read
     // finds nothing and a transition answers not found, for its owner and for another
     // namespace (found in review: SQLite and Redis decoded the payload before asking

@@ -1,11 +1,13 @@
 //! [`Manager::refused`]: a store's refusal of a transition that expects a namespace, held
 //! to [`lifecycle::refusal`]'s order whatever the store.
 //!
-//! The built-in stores decide a refusal by that rule: a record of another namespace is a
-//! mismatch whatever its state. A custom [`Store`] may answer how the record ended first;
-//! the manager does not pass that on to a caller that expects a namespace until one read
-//! shows the record is in it. Only refusals that say how a record ended, to a caller that
-//! named a namespace, cost that read.
+//! The built-in stores decide a refusal by that rule
+//! ([`Store::follows_refusal_order`]): a record of another namespace is a mismatch
+//! whatever its state, and their answer is passed on as it is. A custom store may answer
+//! how the record ended first; for one that does not say it follows the rule, the manager
+//! passes that on to a caller that expects a namespace only after one read shows the
+//! record is in it. It reads for a mismatch too, so a caller does not tell an open record
+//! from a finished one by how long the answer takes.
 
 use super::Manager;
 use super::instrument::observed;
@@ -31,21 +33,31 @@ where
         e: TransitionError,
         expect: Option<&Namespace>,
     ) -> Error {
-        let (TransitionError::Finished(_), Some(ns)) = (&e, expect) else {
+        let Some(ns) = expect else {
             return Error::from_transition(id, e);
         };
+        let checked = matches!(
+            e,
+            TransitionError::Finished(_) | TransitionError::NamespaceMismatch
+        );
+        if !checked || self.inner.store.follows_refusal_order() {
+            return Error::from_transition(id, e);
+        }
         let read = observed(
             self.inner.store.name(),
             "get",
             self.inner.store.get(id, self.now()),
         )
         .await;
-        match read {
-            Ok(Some(r)) if &r.namespace == ns => Error::from_transition(id, e),
-            Ok(Some(_)) => Error::NamespaceMismatch(id),
-            Ok(None) => Error::NotFound(id),
+        match (e, read) {
+            (TransitionError::NamespaceMismatch, _) => Error::NamespaceMismatch(id),
+            // Another record than the one asked for: nothing it says is passed on.
+            (_, Ok(Some(r))) if r.id != id => Error::StoreContract(id),
+            (e, Ok(Some(r))) if &r.namespace == ns => Error::from_transition(id, e),
+            (_, Ok(Some(_))) => Error::NamespaceMismatch(id),
+            (_, Ok(None)) => Error::NotFound(id),
             // Whose it is cannot be told: how it ended is not told either.
-            Err(read) => Error::Store(read),
+            (_, Err(read)) => Error::Store(read),
         }
     }
 }

@@ -47,6 +47,9 @@ pub trait DynStore<T>: Send + Sync + 'static {
     /// [`Store::decodes_before_writing`].
     fn decodes_before_writing(&self) -> bool;
 
+    /// [`Store::follows_refusal_order`].
+    fn follows_refusal_order(&self) -> bool;
+
     /// [`Store::create`].
     fn create<'a>(
         &'a self,
@@ -115,6 +118,10 @@ impl<T: 'static, S: Store<T>> DynStore<T> for S {
 
     fn decodes_before_writing(&self) -> bool {
         Store::decodes_before_writing(self)
+    }
+
+    fn follows_refusal_order(&self) -> bool {
+        Store::follows_refusal_order(self)
     }
 
     fn create<'a>(
@@ -222,6 +229,10 @@ impl<T: Send + Sync + 'static> Store<T> for BoxStore<T> {
 
     fn decodes_before_writing(&self) -> bool {
         self.0.decodes_before_writing()
+    }
+
+    fn follows_refusal_order(&self) -> bool {
+        self.0.follows_refusal_order()
     }
 
     async fn create(

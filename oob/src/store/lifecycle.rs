@@ -167,9 +167,10 @@ pub fn visible(state: RecordState, retention: Duration, now: Timestamp) -> bool 
 /// state, so a caller learns of another namespace's record only that it exists, not how it
 /// ended (but, asking again, when no read sees it any more: past the retention window, or
 /// with zero retention once it finished); a finished or expired one is
-/// [`Finished`](TransitionError::Finished). The built-in stores follow it; for a custom
-/// [`Store`](super::Store) that says how a record ended first, the manager passes that on
-/// to a caller that expects a namespace only after one read shows the record is in it.
+/// [`Finished`](TransitionError::Finished). The built-in stores follow it (and say so:
+/// [`Store::follows_refusal_order`](super::Store::follows_refusal_order)); for any other
+/// store, the manager passes a refusal on to a caller that expects a namespace only after
+/// one read shows the record is in it.
 #[must_use]
 pub fn refusal(
     state: RecordState,

@@ -254,6 +254,16 @@ pub trait Store<T>: Send + Sync + 'static {
         false
     }
 
+    /// Whether this store decides why it refuses a transition by [`lifecycle::refusal`]:
+    /// a record of another namespace than the expected one is a mismatch whatever its
+    /// state (`true` for every built-in store). When `false` (the default), the manager
+    /// reads the record once before it passes on a refusal of a transition that expects a
+    /// namespace (`complete_in`, `cancel_id` with a namespace), so that a store that tells
+    /// how a record ended first does not tell another namespace.
+    fn follows_refusal_order(&self) -> bool {
+        false
+    }
+
     /// Inserts a copy of a new open record, atomically checking `limits` and applying
     /// `dedup`. Only the manager makes a [`NewRecord`], so nothing else inserts records.
     fn create(

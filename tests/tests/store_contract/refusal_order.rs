@@ -1,17 +1,28 @@
 //! A custom store that tells how a record ended before it compares the namespace (against
 //! `lifecycle::refusal`'s order): the manager passes that on only to a caller in the
 //! record's namespace. Another namespace gets `NamespaceMismatch`, as from the built-in
-//! stores, and the owner still learns how it ended.
+//! stores, after as many reads of an open record as of a finished one; the owner still
+//! learns how it ended; a read that answers another record hands out nothing.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use oob::state::CancelReason;
-use oob::store::{MemoryStore, Record, Store, TransitionError, Wake};
+use oob::store::{MemoryStore, Record, Store, StoreError, TransitionError, Wake};
 use oob::time::{Clock, Timestamp, TokioClock};
 use oob::{CallbackBase, Error, Manager, Namespace, PendingId};
 use oob_tests::delegate::{Delegate, Overrides};
 use oob_tests::{DeviceCode, ns, spec, user};
 
-/// Answers how a record ended to any caller, then does what the inner store does.
-struct TellsFirst;
+use super::is_contract;
+
+/// Answers how a record ended to any caller, then does what the inner store does; counts
+/// reads, and answers a read of any id with the record `swap` names, when set.
+#[derive(Default)]
+struct TellsFirst {
+    reads: AtomicUsize,
+    swap: Mutex<Option<PendingId>>,
+}
 
 async fn told<T, S: Store<T>>(
     inner: &S,
@@ -28,6 +39,17 @@ async fn told<T, S: Store<T>>(
 }
 
 impl<T: Send + Sync + 'static, S: Store<T>> Overrides<T, S> for TellsFirst {
+    async fn get(
+        &self,
+        inner: &S,
+        id: PendingId,
+        now: Timestamp,
+    ) -> Result<Option<Record<T>>, StoreError> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        let swap = *self.swap.lock().unwrap_or_else(PoisonError::into_inner);
+        inner.get(swap.unwrap_or(id), now).await
+    }
+
     async fn complete(
         &self,
         inner: &S,
@@ -53,15 +75,21 @@ impl<T: Send + Sync + 'static, S: Store<T>> Overrides<T, S> for TellsFirst {
     }
 }
 
-#[tokio::test]
-async fn a_store_that_tells_how_it_ended_first_tells_only_its_namespace() {
-    let clock = TokioClock::new();
-    let m = Manager::builder()
-        .store(Delegate::new(MemoryStore::<DeviceCode>::new(), TellsFirst))
+type Telling = Delegate<MemoryStore<DeviceCode>, TellsFirst>;
+
+fn manager(clock: TokioClock) -> Manager<DeviceCode, Telling, oob::provider::FromVerifiedSubject> {
+    Manager::builder()
+        .store(Delegate::new(MemoryStore::new(), TellsFirst::default()))
         .provider(oob::provider::FromVerifiedSubject)
         .callback_base(CallbackBase::parse("https://ex.com").expect("valid base"))
         .clock(clock)
-        .build();
+        .build()
+}
+
+#[tokio::test]
+async fn a_store_that_tells_how_it_ended_first_tells_only_its_namespace() {
+    let clock = TokioClock::new();
+    let m = manager(clock);
     let done = m.create(&user("alice"), spec()).await.expect("create");
     let id = done.id();
     m.complete(done).await.expect("complete");
@@ -89,4 +117,48 @@ async fn a_store_that_tells_how_it_ended_first_tells_only_its_namespace() {
     // Naming no namespace, the caller asks by id alone: how it ended is the answer.
     let r = m.complete_id(id).await;
     assert!(matches!(r, Err(Error::Finished { .. })), "{r:?}");
+}
+
+/// Another namespace's open and finished records cost the manager as many reads: the
+/// extra read does not tell one from the other.
+#[tokio::test]
+async fn another_namespace_is_read_as_often_for_an_open_record_as_for_a_finished_one() {
+    let m = manager(TokioClock::new());
+    let open = m.create(&user("alice"), spec()).await.expect("create");
+    let done = m.create(&user("alice"), spec()).await.expect("create");
+    let (open, done) = (open.id(), {
+        let id = done.id();
+        m.complete(done).await.expect("complete");
+        id
+    });
+    let reads = |m: &Manager<_, Telling, _>| m.store().over.reads.load(Ordering::SeqCst);
+    let mut counts = Vec::new();
+    for id in [open, done] {
+        let before = reads(&m);
+        let r = m.complete_in(id, &ns("mallory")).await;
+        assert!(matches!(r, Err(Error::NamespaceMismatch(_))), "{r:?}");
+        counts.push(reads(&m) - before);
+    }
+    assert_eq!(
+        counts[0], counts[1],
+        "reads for an open and a finished record"
+    );
+}
+
+/// A read that answers another record (here the caller's own) hands out nothing of the
+/// record asked for.
+#[tokio::test]
+async fn a_read_that_answers_another_record_tells_nothing() {
+    let m = manager(TokioClock::new());
+    let alices = m.create(&user("alice"), spec()).await.expect("create");
+    let id = alices.id();
+    m.complete(alices).await.expect("complete");
+    let mallorys = m.create(&user("mallory"), spec()).await.expect("create");
+    *m.store()
+        .over
+        .swap
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = Some(mallorys.id());
+    let r = m.complete_in(id, &ns("mallory")).await;
+    assert!(is_contract(&r, id), "{r:?}");
 }

@@ -200,6 +200,10 @@ where
         true
     }
 
+    fn follows_refusal_order(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "memory"
     }

@@ -28,6 +28,10 @@ where
         "postgres"
     }
 
+    fn follows_refusal_order(&self) -> bool {
+        true
+    }
+
     fn retention(&self) -> std::time::Duration {
         Self::retention(self)
     }

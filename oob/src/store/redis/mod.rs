@@ -281,6 +281,10 @@ where
         "redis"
     }
 
+    fn follows_refusal_order(&self) -> bool {
+        true
+    }
+
     fn retention(&self) -> std::time::Duration {
         Self::retention(self)
     }

@@ -157,6 +157,10 @@ where
         true
     }
 
+    fn follows_refusal_order(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "sqlite"
     }
