@@ -3,10 +3,11 @@
 //! A tool that needs a third party's API calls [`OAuth::access_token`] with its caller's
 //! context. The first time (or after [`OAuth::revoke`], or once a refresh finds the grant
 //! revoked at the provider) that is [`OAuthError::ConsentRequired`], carrying the open
-//! pending whose URL the user opens (an MCP URL elicitation, or a plain message). [`OAuth::router`] serves that URL: it checks that
-//! the browser user is the pending's owner before anything else, then redirects to the
-//! provider with PKCE (S256) and a `state` that names the pending and carries a tag keyed by
-//! its PKCE verifier, so a callback built from the pending's id alone is refused. The
+//! pending whose URL the user opens (an MCP URL elicitation, or a plain message).
+//! [`OAuth::router`] serves that URL: it checks that the browser user is the pending's
+//! owner before anything else, then redirects to the provider with PKCE (S256) and a
+//! `state` that names the pending and carries a tag keyed by its PKCE verifier, so a
+//! callback built from the pending's id alone is refused. The
 //! provider's callback is owner-checked the same way and its `state` checked, the code is
 //! exchanged, and the token set is stored in the
 //! vault by the winning completion, under the pending's namespace and nowhere else. Later

@@ -217,20 +217,13 @@ where
             .await
             .as_ref()
             .is_some_and(|settled| settled.names(T::KIND, wants));
-        // Completed (asked before), perhaps on another replica still persisting: read again
-        // a moment while it is missing.
-        let value = if asked_before {
-            self.load_completed(&caller, &need.key).await?
-        } else {
-            self.load(&caller, &need.key).await?
-        };
-        if let Some(value) = value {
-            return Ok(Gate::Ready(value));
-        }
+        // Completed (asked before), perhaps on another replica still persisting: `loaded`
+        // reads again a moment while it is missing.
         if asked_before {
-            return Ok(tool_error(
-                "the interaction completed but stored no credential; call the tool again",
-            ));
+            return self.loaded(&caller, &need.key).await;
+        }
+        if let Some(value) = self.load(&caller, &need.key).await? {
+            return Ok(Gate::Ready(value));
         }
         let modes = modes_of(ctx);
         match revision {

@@ -62,6 +62,17 @@ pub(crate) fn limit_arg(n: usize) -> i64 {
     }
 }
 
+/// How a record ended, as `transition.lua` answers it after its tag (`done` or `other`):
+/// the state code, and its time; `None` for a record that did not end.
+fn ended(rest: &[redis::Value]) -> Option<(&[u8], Option<u64>)> {
+    let code = rest.first().and_then(bytes)?;
+    let at = rest
+        .get(1)
+        .and_then(int)
+        .and_then(|t| u64::try_from(t).ok());
+    Some((code, at))
+}
+
 fn ms(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis())
         .unwrap_or(u64::MAX)
@@ -272,14 +283,8 @@ where
             b"other" => {
                 // Another namespace's record: a mismatch whatever its state, unless it is
                 // past its retention window (gone for every read).
-                let ended = rest.first().and_then(bytes).is_some_and(|code| {
-                    let at = rest
-                        .get(1)
-                        .and_then(int)
-                        .and_then(|t| u64::try_from(t).ok());
-                    self.gone(code, at, now)
-                });
-                Err(if ended {
+                let gone = ended(rest).is_some_and(|(code, at)| self.gone(code, at, now));
+                Err(if gone {
                     TransitionError::NotFound
                 } else {
                     TransitionError::NamespaceMismatch
@@ -287,11 +292,7 @@ where
             }
             b"malformed" => Err(malformed("deadline or finish marker").into()),
             b"done" => {
-                let code = rest.first().and_then(bytes).unwrap_or(b"e");
-                let at = rest
-                    .get(1)
-                    .and_then(int)
-                    .and_then(|t| u64::try_from(t).ok());
+                let (code, at) = ended(rest).unwrap_or((b"e", None));
                 Err(self.done(id, code, at, now))
             }
             _ => Err(reply("transition tag").into()),

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use super::row::{NewRow, Row, finished_as, ms, state_columns};
 use crate::id::PendingId;
 use crate::store::lifecycle::{self, StateCode};
-use crate::store::{Dedup, Finished, Limits, Record, Scope, StoreError, TransitionError};
+use crate::store::{Dedup, Limits, Record, Scope, StoreError, TransitionError};
 use crate::time::Timestamp;
 
 /// What a create job found.
@@ -32,9 +32,8 @@ pub(super) enum TransitionOutcome<T> {
     /// (its payload as this `T` included), the decode error a get answers, with nothing
     /// written.
     Done(Result<Record<T>, StoreError>),
-    NotFound,
-    Finished(Finished),
-    Mismatch,
+    /// Refused, with nothing written (see `lifecycle::refusal`).
+    Refused(TransitionError),
 }
 
 /// What a create needs on the connection thread.
@@ -257,7 +256,7 @@ impl<T: DeserializeOwned> TransitionJob<T> {
         let key = &self.id.as_bytes()[..];
         let now = ms(self.now);
         let Some(mut row) = Row::by_id(conn, key, self.kind)? else {
-            return Ok(TransitionOutcome::NotFound);
+            return Ok(TransitionOutcome::Refused(TransitionError::NotFound));
         };
         // A row that does not decode is no record to transition (nor to answer how it
         // finished): nothing is written, and the caller answers its decode error. So for a
@@ -267,11 +266,8 @@ impl<T: DeserializeOwned> TransitionJob<T> {
             return Ok(TransitionOutcome::Done(row.decode(self.now)));
         };
         let in_namespace = self.expect.as_ref().is_none_or(|ns| *ns == row.namespace);
-        match lifecycle::refusal(state, self.retention, self.now, in_namespace) {
-            None => {}
-            Some(TransitionError::NamespaceMismatch) => return Ok(TransitionOutcome::Mismatch),
-            Some(TransitionError::Finished(how)) => return Ok(TransitionOutcome::Finished(how)),
-            Some(_) => return Ok(TransitionOutcome::NotFound),
+        if let Some(refused) = lifecycle::refusal(state, self.retention, self.now, in_namespace) {
+            return Ok(TransitionOutcome::Refused(refused));
         }
         // Decoded once, by the winner only, before it writes (so a version of `T` that
         // cannot read the payload finishes nothing): the record returned is built from it.
@@ -297,8 +293,8 @@ impl<T: DeserializeOwned> TransitionJob<T> {
         if changed == 0 {
             // Not expected inside the immediate transaction; if the guard ever refuses, say why.
             return Ok(match Row::by_id(conn, key, self.kind)? {
-                None => TransitionOutcome::NotFound,
-                Some(r) => TransitionOutcome::Finished(finished_as(&r)),
+                None => TransitionOutcome::Refused(TransitionError::NotFound),
+                Some(r) => TransitionOutcome::Refused(TransitionError::Finished(finished_as(&r))),
             });
         }
         touched.push(self.id);

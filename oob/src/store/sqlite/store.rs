@@ -100,9 +100,7 @@ where
             .await?;
         match outcome {
             TransitionOutcome::Done(record) => Ok(record?),
-            TransitionOutcome::NotFound => Err(TransitionError::NotFound),
-            TransitionOutcome::Finished(how) => Err(TransitionError::Finished(how)),
-            TransitionOutcome::Mismatch => Err(TransitionError::NamespaceMismatch),
+            TransitionOutcome::Refused(refused) => Err(refused),
         }
     }
 
