@@ -2,7 +2,8 @@
 //! as two processes sharing the file have: `create_or_join` racing on one key has exactly
 //! one winner, and creates racing at a bound never exceed it. Run with the default busy
 //! timeout (every call succeeds) and with none (a call may fail while the other store holds
-//! the write lock, and is then retried: a failed call must have written nothing).
+//! the write lock, and is then retried: a failed call must have written nothing). And with
+//! zero retention, a record gone for one store is gone for the other.
 
 use std::path::Path;
 use std::time::Duration;
@@ -171,4 +172,45 @@ async fn two_stores_on_one_file_with_the_default_busy_timeout() {
 async fn two_stores_on_one_file_without_a_busy_timeout() {
     let errors = races(Duration::ZERO).await;
     println!("store errors retried: {errors}");
+}
+
+/// With zero retention, a record completed with a later wake-up (the manager's
+/// `complete_with`) is gone for every store on the file once `wake` returned, as for every
+/// other store: not only for the store that woke it (which used to delete it at the start of
+/// its own next batch, so another process read it until then, or until a purge).
+#[tokio::test]
+async fn zero_retention_a_woken_record_is_gone_for_the_other_store_on_the_file() {
+    use oob::store::{RecordState, Store, Wake};
+    use oob::time::Timestamp;
+
+    let file = TempDb::new("wake-later");
+    let open = || {
+        SqliteStore::<DeviceCode>::open(file.path())
+            .expect("open")
+            .with_retention(Duration::ZERO)
+    };
+    let (a, b) = (open(), open());
+    let m = Manager::builder()
+        .store(a.clone())
+        .provider(FromVerifiedSubject)
+        .callback_base(CallbackBase::parse("https://ex.com").expect("base"))
+        .build();
+    let id = m.create(&user("a"), spec()).await.expect("create").id();
+    let now = Timestamp::from_system_time(std::time::SystemTime::now());
+    let done = a
+        .complete(id, None, now, Wake::Later)
+        .await
+        .expect("complete");
+    let kept = b
+        .get(id, now)
+        .await
+        .expect("get")
+        .expect("kept until the wake-up");
+    assert!(matches!(kept.state, RecordState::Completed { .. }));
+    a.wake(&done).await.expect("wake");
+    assert!(
+        b.get(id, now).await.expect("get").is_none(),
+        "gone for the other store once woken"
+    );
+    assert!(a.get(id, now).await.expect("get").is_none());
 }

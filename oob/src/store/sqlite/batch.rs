@@ -1,19 +1,18 @@
 //! The connection thread's loop: the jobs queued together run as one batch in one
 //! transaction (group commit).
 
+use std::sync::Arc;
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, PoisonError};
 
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 
 use super::worker::{Done, Job};
-use crate::id::PendingId;
 
 /// The most jobs the connection thread runs in one transaction.
 const MAX_BATCH: usize = 256;
 
 /// The connection thread: runs queued jobs in batches, one transaction each.
-pub(super) fn serve(conn: &Connection, rx: &mpsc::Receiver<Job>, forget: &Mutex<Vec<PendingId>>) {
+pub(super) fn serve(conn: &Connection, rx: &mpsc::Receiver<Job>) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     let mut done: Vec<Done> = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = rx.recv() {
@@ -24,31 +23,21 @@ pub(super) fn serve(conn: &Connection, rx: &mpsc::Receiver<Job>, forget: &Mutex<
                 Err(_) => break,
             }
         }
-        run(conn, &mut batch, &mut done, forget);
+        run(conn, &mut batch, &mut done);
     }
 }
 
 /// Runs one batch and replies to its jobs.
 ///
-/// A batch that writes (a writing job, or records queued for deletion) runs in one
-/// `BEGIN IMMEDIATE` transaction, so a create's reads (dedup, counts) and its insert are
-/// atomic against another connection on the file (another process). While that connection
+/// A batch with a writing job runs in one `BEGIN IMMEDIATE` transaction, so a create's
+/// reads (dedup, counts) and its insert are atomic against another connection on the file
+/// (another process). While that connection
 /// holds the write lock, SQLite retries the `BEGIN` through the busy handler for the busy
 /// timeout; past it, each writing job fails with the error, having written nothing, and the
-/// reading jobs run in a deferred (read) transaction, which needs no write lock in WAL mode
-/// (unless records wait for deletion: a read could still find one, so they fail too). A
-/// batch of reads only runs in a deferred transaction and never waits for the write lock.
-fn run(
-    conn: &Connection,
-    batch: &mut Vec<Job>,
-    done: &mut Vec<Done>,
-    forget: &Mutex<Vec<PendingId>>,
-) {
-    let forgetting = !forget
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .is_empty();
-    if !forgetting && batch.iter().all(|job| !job.writes) {
+/// reading jobs run in a deferred (read) transaction, which needs no write lock in WAL mode.
+/// A batch of reads only runs in a deferred transaction and never waits for the write lock.
+fn run(conn: &Connection, batch: &mut Vec<Job>, done: &mut Vec<Done>) {
+    if batch.iter().all(|job| !job.writes) {
         deferred(conn, batch.drain(..), done);
         return;
     }
@@ -56,7 +45,7 @@ fn run(
         let e = Arc::new(e);
         let mut reads = Vec::new();
         for job in batch.drain(..) {
-            if job.writes || forgetting {
+            if job.writes {
                 ((job.run)(Err(&e)).done)(Some(&e));
             } else {
                 reads.push(job);
@@ -67,22 +56,7 @@ fn run(
         }
         return;
     }
-    // Failures here are left to `purge`, which deletes the same rows by time; the batch
-    // goes on only if the transaction survived them.
-    let queued = std::mem::take(&mut *forget.lock().unwrap_or_else(PoisonError::into_inner));
-    let mut lost = None;
-    for id in &queued {
-        let deleted = conn
-            .prepare_cached("DELETE FROM oob_pendings WHERE id = ?1 AND state <> 'open'")
-            .and_then(|mut st| st.execute(params![&id.as_bytes()[..]]));
-        if let Err(e) = deleted
-            && conn.is_autocommit()
-        {
-            lost = Some(Arc::new(e));
-            break;
-        }
-    }
-    let lost = run_jobs(conn, batch.drain(..), done, lost);
+    let lost = run_jobs(conn, batch.drain(..), done, None);
     finish(conn, done, lost);
 }
 

@@ -14,8 +14,9 @@ use super::schema::MIGRATIONS;
 use super::tests::temp_path;
 use super::*;
 use crate::namespace::Namespace;
+use crate::payload::OobPayload;
 use crate::store::NamespaceScope;
-use crate::store::{Body, CreateError, Dedup, Limits, NewRecord, RecordState, Store};
+use crate::store::{Body, CreateError, Dedup, Limits, NewRecord, Record, RecordState, Store};
 use crate::time::Timestamp;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -283,7 +283,7 @@ impl<T: DeserializeOwned> TransitionJob<T> {
             .execute(params![key, now])?
         } else {
             // With zero retention and a later wake-up, the row goes once the waiters were
-            // told (see `Db::forget`).
+            // told (see the store's `wake`).
             conn.prepare_cached(
                 "UPDATE oob_pendings SET state = ?3, reason = ?4, finished_at = ?2 \
                  WHERE id = ?1 AND state = 'open' AND expires_at > ?2",

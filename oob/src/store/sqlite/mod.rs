@@ -4,7 +4,7 @@
 //!
 //! One table, `oob_pendings`, keyed by the 16-byte id. Each row holds the payload as JSON
 //! (so `T` must be `Serialize + DeserializeOwned`), its labels (alias, resource, elicitation
-//! id), the payload kind ([`OobPayload::KIND`], so several payload types can share one
+//! id), the payload kind ([`OobPayload::KIND`](crate::OobPayload::KIND), so several payload types can share one
 //! file), the namespace, the times in milliseconds since the Unix epoch, the state
 //! (`open`, `completed`, `cancelled`, `expired`) with the cancel reason and when it finished.
 //! Indexes: the primary key on id (rows themselves are kept in insertion order, so only
@@ -31,8 +31,8 @@
 //! ([`SqliteOptions::busy_timeout()`]), and past it every writing job of the batch fails
 //! with SQLite's busy error, having written nothing, while its reads (`get`,
 //! `list_namespace`, vault reads) run in a deferred transaction, which in WAL mode needs no
-//! write lock (unless zero-retention records still wait for their deletion: then they fail
-//! too). A batch of reads only runs in a deferred transaction and never waits for the lock.
+//! write lock. A batch of reads only runs in a deferred transaction and never waits for the
+//! lock.
 //! So a create's reads (dedup, the two counts) and its insert are atomic against every
 //! writer. A failing job leaves no partial write: every writing job issues one writing
 //! statement (with the triggers it fires, undone as a whole by SQLite when it fails),
@@ -94,12 +94,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-
-use super::{Notifier, Record, StoreError};
+use super::{Notifier, StoreError};
 use crate::id::PendingId;
-use crate::payload::OobPayload;
 
 pub use super::lifecycle::DEFAULT_RETENTION;
 pub use options::{SqliteOptions, Synchronous};
@@ -211,8 +207,10 @@ impl<T: Send + Sync + 'static> SqliteStore<T> {
 
 impl<T> SqliteStore<T> {
     /// The same store with another retention window for finished and expired records.
-    /// Zero deletes a record as soon as its waiters were told its outcome (in the
-    /// connection thread's next batch; `purge` catches any it missed).
+    /// Zero deletes a record as soon as its waiters were told its outcome: in its
+    /// transition, or, completed with a later wake-up, in [`wake`](super::Store::wake) (a purge
+    /// [`WAKE_GRACE`](super::lifecycle::WAKE_GRACE) after it finished deletes one whose
+    /// wake-up never came).
     #[must_use]
     pub fn with_retention(mut self, retention: Duration) -> Self {
         self.retention = retention;
@@ -233,23 +231,6 @@ impl<T> SqliteStore<T> {
 
     pub(crate) fn db(&self) -> &Db {
         &self.db
-    }
-}
-
-impl<T> SqliteStore<T>
-where
-    T: OobPayload + Serialize + DeserializeOwned + Send + Sync + 'static,
-{
-    /// Tells the waiters of a finished record (one kept by its transition), then (zero
-    /// retention, after a deferred wake-up) queues its row for deletion: in this order, a
-    /// reader never finds it missing before its event.
-    fn finished(&self, record: &Record<T>) {
-        if self.notifier.has_waiters() {
-            self.notifier.notify_with(record.id, record.clone());
-        }
-        if self.retention.is_zero() {
-            self.db.forget(record.id);
-        }
     }
 }
 

@@ -41,6 +41,9 @@ pub(super) const PURGE: &str = "DELETE FROM oob_pendings WHERE id IN (\
      AND finished_at <= ?3 \
      LIMIT 1000) RETURNING id";
 
+/// Deletes the finished row `?1` (zero retention, at its deferred wake-up).
+const FORGET: &str = "DELETE FROM oob_pendings WHERE id = ?1 AND state <> 'open'";
+
 impl<T> SqliteStore<T>
 where
     T: OobPayload + Serialize + DeserializeOwned + Send + Sync + 'static,
@@ -223,9 +226,24 @@ where
             .await
     }
 
+    /// Tells the waiters of the record, then, with zero retention, deletes its row and
+    /// returns once that committed: in this order a reader never finds it missing before
+    /// its event, and once `wake` returned no store on the file (another process) reads it.
     async fn wake(&self, record: &Record<T>) -> Result<(), StoreError> {
-        self.finished(record);
-        Ok(())
+        if self.notifier.has_waiters() {
+            self.notifier.notify_with(record.id, record.clone());
+        }
+        if !self.retention.is_zero() {
+            return Ok(());
+        }
+        let id = record.id;
+        self.db
+            .call(None, move |conn, _| {
+                conn.prepare_cached(FORGET)?
+                    .execute(params![&id.as_bytes()[..]])
+                    .map(drop)
+            })
+            .await
     }
 
     async fn cancel(

@@ -9,9 +9,11 @@ use super::row::NewRow;
 use super::worker::setup;
 use super::*;
 use crate::namespace::Namespace;
+use crate::payload::OobPayload;
 use crate::store::NamespaceScope;
 use crate::store::{
-    Body, Dedup, Limits, NewRecord, RecordState, Scope, Store, StoreError, TransitionError, Wake,
+    Body, Dedup, Limits, NewRecord, Record, RecordState, Scope, Store, StoreError, TransitionError,
+    Wake,
 };
 use crate::time::Timestamp;
 

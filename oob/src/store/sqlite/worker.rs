@@ -2,8 +2,8 @@
 
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rusqlite::Connection;
@@ -54,9 +54,6 @@ pub(crate) struct Db {
     /// before its job is queued, so a stalled thread (another process holding the write
     /// lock, a slow disk) makes callers wait instead of the queue growing without bound.
     permits: Arc<tokio::sync::Semaphore>,
-    /// Finished records to delete at the start of the next batch (zero retention): queued
-    /// only after their waiters were told, so no reader finds one missing before its event.
-    forget: Arc<Mutex<Vec<PendingId>>>,
 }
 
 impl Db {
@@ -66,8 +63,6 @@ impl Db {
         let path = path.map(Path::to_path_buf);
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(), StoreError>>();
         let (tx, rx) = mpsc::channel::<Job>();
-        let forget = Arc::new(Mutex::new(Vec::new()));
-        let queued = forget.clone();
         std::thread::Builder::new()
             .name("oob-sqlite".into())
             .spawn(move || {
@@ -80,7 +75,7 @@ impl Db {
                 };
                 let _ = ready_tx.send(Ok(()));
                 drop(ready_tx);
-                serve(&conn, &rx, &queued);
+                serve(&conn, &rx);
             })
             .map_err(StoreError::backend)?;
         ready_rx
@@ -88,17 +83,8 @@ impl Db {
             .map_err(|_| StoreError::backend(WorkerGone))??;
         Ok(Self {
             tx,
-            forget,
             permits: Arc::new(tokio::sync::Semaphore::new(QUEUE_BOUND)),
         })
-    }
-
-    /// Queues finished records for deletion in the next batch.
-    pub(crate) fn forget(&self, id: PendingId) {
-        self.forget
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(id);
     }
 
     /// Runs the writing job `f` on the connection thread inside the current batch's
