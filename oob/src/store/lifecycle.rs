@@ -35,8 +35,9 @@
 //!   finished (an expired one: after its deadline) and is then gone for every read, purged
 //!   or not. With zero retention a completed, cancelled or declined record is removed by the
 //!   call that finished it (after its waiters were told; a completion whose waiters wake
-//!   later, at its wake-up, or by a purge [`WAKE_GRACE`] after it), and an expired one is gone
-//!   at its deadline.
+//!   later, at its wake-up, or by a purge [`WAKE_GRACE`] after it; no read sees it once
+//!   `WAKE_GRACE` has passed, purged or not: its completer died, or its deletion failed),
+//!   and an expired one is gone at its deadline.
 
 use std::time::Duration;
 
@@ -147,14 +148,22 @@ pub fn capacity(namespace_open: usize, total_open: usize, limits: Limits) -> Res
 /// Whether a read at `now` still sees a record whose state as of `now` is `state` (see
 /// [`Record::state_at`](super::Record::state_at)): open records always; expired ones until
 /// their retention window ends; completed, cancelled and declined ones until their window
-/// ends, or, with zero retention, until the call that finished them removes them.
+/// ends, or, with zero retention, until the call that finished them removes them (or the
+/// wake-up of a [`Wake::Later`](super::Wake::Later) completion), and at the latest
+/// [`WAKE_GRACE`] after they finished (a completer that died before its wake-up, a deletion
+/// that failed: the same moment a purge removes them).
 #[must_use]
 pub fn visible(state: RecordState, retention: Duration, now: Timestamp) -> bool {
     match state {
         RecordState::Open => true,
         RecordState::Expired { at } => at.saturating_add(retention) > now,
         RecordState::Completed { at } | RecordState::Cancelled { at, .. } => {
-            retention.is_zero() || at.saturating_add(retention) > now
+            let kept = if retention.is_zero() {
+                WAKE_GRACE
+            } else {
+                retention
+            };
+            at.saturating_add(kept) > now
         }
     }
 }

@@ -24,6 +24,10 @@ fn zero_retention_hides_an_expired_record_at_its_deadline() {
     ));
     let done = RecordState::Completed { at: T };
     assert!(visible(done, Duration::ZERO, T));
+    // Kept for its wake-up, at the most until WAKE_GRACE has passed (then purged too).
+    let last = Timestamp::from_millis(T.saturating_add(WAKE_GRACE).as_millis() - 1);
+    assert!(visible(done, Duration::ZERO, last));
+    assert!(!visible(done, Duration::ZERO, T.saturating_add(WAKE_GRACE)));
     assert!(!visible(
         done,
         Duration::from_secs(1),

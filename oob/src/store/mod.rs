@@ -219,7 +219,10 @@ pub enum Wake {
 /// - keep finished and expired records readable for their retention window, hide them from
 ///   every read once it ended, and forget them in [`purge`](Store::purge); with zero
 ///   retention a transition's record is gone when the call returns (after
-///   [`wake`](Store::wake) for [`Wake::Later`]), an expired one at its deadline;
+///   [`wake`](Store::wake) for [`Wake::Later`]), an expired one at its deadline (a
+///   deletion that fails after the transition, the store unreachable for it, leaves the
+///   record readable until [`WAKE_GRACE`](lifecycle::WAKE_GRACE) after it finished, and
+///   [`lifecycle::visible`] hides it from then on);
 /// - decide dedup, cooldowns, capacity (namespace bound first) and visibility by the
 ///   [`lifecycle`] rules, under the same atomicity as the write;
 /// - wake [`subscribe`](Store::subscribe)rs of an id on every transition, clear and purge of
@@ -240,7 +243,9 @@ pub trait Store<T>: Send + Sync + 'static {
     /// half of it (every [`WAKE_GRACE`](lifecycle::WAKE_GRACE) half with zero retention), so
     /// an outcome whose event did not reach them (another process on the same SQLite file, a
     /// store without events, events lost in a reconnect) is still read before the record is
-    /// forgotten, never guessed.
+    /// forgotten, never guessed. With zero retention there is no window to read it in: such
+    /// a waiter finds the record gone and answers
+    /// [`Outcome::Removed`](crate::Outcome::Removed).
     fn retention(&self) -> Duration;
 
     /// Whether a transition checks that the record's payload decodes as `T` before it

@@ -32,9 +32,9 @@ pub async fn zero_retention_wake_later_keeps_the_record_until_wake<S: Store<Devi
 
 /// With zero retention, a purge between a complete with [`Wake::Later`] and the wake-up
 /// leaves the record readable (the manager's persist step runs in between: a waiter that
-/// re-reads then finds the outcome, not "removed"); a purge [`WAKE_GRACE`] after it
-/// finished removes it (a completer that died before its wake-up), and a late wake-up of
-/// the removed record still succeeds.
+/// re-reads then finds the outcome, not "removed"); [`WAKE_GRACE`] after it finished no
+/// read sees it, purged or not, and a purge then removes it (a completer that died before
+/// its wake-up), and a late wake-up of the removed record still succeeds.
 pub async fn zero_retention_purge_keeps_a_record_awaiting_wake<S: Store<DeviceCode> + Clone>(
     store: S,
 ) {
@@ -50,6 +50,14 @@ pub async fn zero_retention_purge_keeps_a_record_awaiting_wake<S: Store<DeviceCo
     assert_eq!(store.purge(before).await.expect("purge"), 0);
     assert!(store.get(done.id, before).await.expect("get").is_some());
     let after = now.saturating_add(WAKE_GRACE);
+    assert!(
+        store.get(done.id, after).await.expect("get").is_none(),
+        "hidden once WAKE_GRACE has passed, before any purge"
+    );
+    assert!(matches!(
+        store.complete(done.id, None, after, Wake::Now).await,
+        Err(TransitionError::NotFound)
+    ));
     assert_eq!(store.purge(after).await.expect("purge"), 1);
     assert!(
         store.get(done.id, after).await.expect("get").is_none(),

@@ -98,6 +98,7 @@ use self::codec::{Row, ms, reason_str};
 use self::listener::Events;
 use self::sender::Sender;
 use self::transitions::{Cutoff, Move, Sql};
+use super::lifecycle::WAKE_GRACE;
 use super::{Notifier, Record, StoreError, TransitionError, Wake};
 use crate::id::PendingId;
 use crate::namespace::Namespace;
@@ -267,15 +268,17 @@ impl<T> PostgresStore<T> {
         ms(now).saturating_sub(retention)
     }
 
-    /// What reads still see at `now`. With zero retention every finished row: the store
-    /// keeps one only from a [`Wake::Later`] complete until its [`wake`](super::Store::wake)
-    /// (or a purge `WAKE_GRACE` after it finished).
+    /// What reads still see at `now` (`lifecycle::visible`). With zero retention the
+    /// finished rows that finished less than `WAKE_GRACE` ago: the store keeps one only from
+    /// a [`Wake::Later`] complete until its [`wake`](super::Store::wake), or until a purge
+    /// `WAKE_GRACE` after it finished.
     fn read_cutoff(&self, now: Timestamp) -> Cutoff {
         let expired = self.cutoff(now);
         Cutoff {
             expired,
             finished: if self.shared.retention.is_zero() {
-                i64::MIN
+                let grace = i64::try_from(WAKE_GRACE.as_millis()).unwrap_or(i64::MAX);
+                ms(now).saturating_sub(grace)
             } else {
                 expired
             },

@@ -337,12 +337,17 @@ where
         TransitionError::Finished(finished_of(code))
     }
 
-    /// Whether a record that ended (`code`, at `at`) is past its retention window at `now`:
-    /// gone for transitions too, purged or not.
+    /// Whether a record that ended (`code`, at `at`) is past its retention window at `now`
+    /// (`lifecycle::visible`): gone for transitions too, purged or not.
     fn gone(&self, code: &[u8], at: Option<u64>, now: Timestamp) -> bool {
         at.map(Timestamp::from_millis).is_some_and(|at| {
-            at.saturating_add(self.shared.retention) <= now
-                && (code == b"e" || !self.shared.retention.is_zero())
+            // Visibility tells only expired from finished apart.
+            let state = if code == b"e" {
+                RecordState::Expired { at }
+            } else {
+                RecordState::Completed { at }
+            };
+            !lifecycle::visible(state, self.shared.retention, now)
         })
     }
 

@@ -4,9 +4,10 @@
 //!
 //! One table, `oob_pendings`, keyed by the 16-byte id. Each row holds the payload as JSON
 //! (so `T` must be `Serialize + DeserializeOwned`), its labels (alias, resource, elicitation
-//! id), the payload kind ([`OobPayload::KIND`](crate::OobPayload::KIND), so several payload types can share one
-//! file), the namespace, the times in milliseconds since the Unix epoch, the state
-//! (`open`, `completed`, `cancelled`, `expired`) with the cancel reason and when it finished.
+//! id), the payload kind ([`OobPayload::KIND`](crate::OobPayload::KIND), so several
+//! payload types can share one file), the namespace, the times in milliseconds since the
+//! Unix epoch, the state (`open`, `completed`, `cancelled`, `expired`) with the cancel
+//! reason and when it finished.
 //! Indexes: the primary key on id (rows themselves are kept in insertion order, so only
 //! the small id index takes random writes), `(namespace, state, kind, expires_at)` (the
 //! namespace count's expiry and namespace listing read it alone), `(kind, expires_at)` of
@@ -69,7 +70,9 @@
 //! through this process's store handles. Another process writing the same file does not
 //! wake them; waiters then see its changes at their next re-read, at least every half
 //! retention (see [`Store::retention`](crate::store::Store::retention)), or at their
-//! deadline (use Redis or Postgres for several replicas).
+//! deadline (use Redis or Postgres for several replicas). With zero retention a record
+//! another process finished is gone by then: such a waiter answers
+//! [`Outcome::Removed`](crate::Outcome::Removed), not the outcome.
 
 /// The columns [`Row::read`] reads, in order (a macro so statements are `concat!`ed at
 /// compile time and the statement cache is keyed without allocating).
