@@ -5,8 +5,9 @@ use std::time::{Duration, SystemTime};
 
 use oauth2::{AuthorizationCode, PkceCodeVerifier, TokenResponse};
 
+use super::consent::Consent;
 use super::endpoint::{EndpointError, endpoint_error};
-use super::flow::{Consent, OAuth, OAuthError, is_rejected_grant, provider_error};
+use super::flow::{OAuth, OAuthError, is_rejected_grant, provider_error};
 use super::http_client::Http;
 use super::tokens::TokenSet;
 use crate::error::Error;

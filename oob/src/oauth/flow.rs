@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use oauth2::basic::BasicErrorResponseType;
 use oauth2::{CsrfToken, PkceCodeChallenge, PkceCodeVerifier, RequestTokenError, Scope};
-use serde::{Deserialize, Serialize};
 
 use super::config::Provider;
+use super::consent::Consent;
 use super::http_client::{HttpError, default_client};
 use super::tokens::TokenSet;
 use crate::error::Error;
@@ -19,58 +19,6 @@ use crate::spec::Spec;
 use crate::state::Open;
 use crate::store::Store;
 use crate::vault::{Vault, VaultError};
-
-/// The payload of a consent pending: the provider, the scopes asked for and the PKCE
-/// verifier (kept server-side until the code exchange). `Debug` prints no verifier.
-#[derive(Clone, Serialize, Deserialize, crate::OobPayload)]
-#[oob(
-    kind = "oauth_consent",
-    route = "/oob/oauth/{id}",
-    ttl = "10m",
-    crate = "crate"
-)]
-pub struct Consent {
-    provider: String,
-    scopes: Vec<String>,
-    pkce_verifier: String,
-}
-
-impl fmt::Debug for Consent {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Consent")
-            .field("provider", &self.provider)
-            .field("scopes", &self.scopes)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Consent {
-    /// The provider's name.
-    #[must_use]
-    pub fn provider(&self) -> &str {
-        &self.provider
-    }
-
-    /// The scopes asked for.
-    #[must_use]
-    pub fn scopes(&self) -> &[String] {
-        &self.scopes
-    }
-
-    /// The PKCE verifier (a secret: the key of the `state` tag, see `state.rs`).
-    pub(super) fn verifier(&self) -> &str {
-        &self.pkce_verifier
-    }
-
-    #[cfg(test)]
-    pub(super) fn for_tests(provider: &str, verifier: &str) -> Self {
-        Self {
-            provider: provider.to_owned(),
-            scopes: Vec::new(),
-            pkce_verifier: verifier.to_owned(),
-        }
-    }
-}
 
 /// Why [`OAuth`] could not give an access token (or finish a step).
 #[derive(Debug, thiserror::Error)]
@@ -205,7 +153,8 @@ where
     }
 
     /// How long before its expiry an access token is refreshed (default 30 s; a margin
-    /// longer than any token's lifetime refreshes on every call).
+    /// longer than any token's lifetime refreshes on every call). A grant without a refresh
+    /// token serves its access token until it expires, then asks for consent again.
     #[must_use]
     pub fn refresh_margin(self, margin: Duration) -> Self {
         self.with(|i| i.refresh_margin = margin)
@@ -279,11 +228,11 @@ where
         P: NamespaceProvider<C>,
     {
         let (_challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let consent = Consent {
-            provider: self.inner.provider.name.clone(),
-            scopes: self.inner.provider.scopes.clone(),
-            pkce_verifier: verifier.secret().clone(),
-        };
+        let consent = Consent::new(
+            self.inner.provider.name.clone(),
+            self.inner.provider.scopes.clone(),
+            verifier.secret().clone(),
+        );
         let spec = Spec::new(consent).resource(self.consent_resource().to_owned());
         match self.inner.manager.create_or_join(cx, spec).await? {
             Joined::Created(p) | Joined::Joined(p) => Ok(p),
@@ -310,14 +259,16 @@ where
     /// after its owner check): do not show it to the assistant.
     #[must_use]
     pub fn authorization_url(&self, pending: &Pending<Consent, Open>) -> String {
-        let verifier = PkceCodeVerifier::new(pending.data().pkce_verifier.clone());
+        // (Every `Consent` holds a verifier of RFC 7636's shape, which the challenge
+        // asserts: one decoded from a record is checked, see `consent.rs`.)
+        let verifier = PkceCodeVerifier::new(pending.data().verifier().to_owned());
         let state = super::state::state(pending.data(), pending.id());
         let (url, _state) = self
             .inner
             .provider
             .client
             .authorize_url(|| CsrfToken::new(state))
-            .add_scopes(pending.data().scopes.iter().cloned().map(Scope::new))
+            .add_scopes(pending.data().scopes().iter().cloned().map(Scope::new))
             .set_pkce_challenge(PkceCodeChallenge::from_code_verifier_sha256(&verifier))
             .url();
         url.into()

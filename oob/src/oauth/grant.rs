@@ -14,7 +14,7 @@ use crate::provider::NamespaceProvider;
 use crate::store::Store;
 use crate::vault::{Vault, VaultError, WriteOptions};
 
-use super::flow::Consent;
+use super::consent::Consent;
 
 /// How long before its lease ends a refresh gives up on the provider's answer: the lease is
 /// the time this replica alone may refresh, and after it another replica may take over and
@@ -70,6 +70,12 @@ where
                 return Ok(set.access_token());
             }
             let Some(refresh) = set.refresh_token().map(str::to_owned) else {
+                // Nothing to refresh with: the token serves until it expires (a provider
+                // that issues tokens shorter than the margin, or a margin longer than the
+                // token, must not end a grant that still works).
+                if !set.needs_refresh(now, Duration::ZERO) {
+                    return Ok(set.access_token());
+                }
                 // Gone only if it is still this entry (another replica may have stored a new
                 // grant meanwhile): written as expired, under a compare-and-swap.
                 match vault

@@ -23,6 +23,7 @@
 //! tool calls.
 
 mod config;
+mod consent;
 mod endpoint;
 mod exchanges;
 mod finish;
@@ -36,8 +37,9 @@ mod state;
 mod tokens;
 
 pub use config::{Provider, ProviderConfigError};
+pub use consent::Consent;
 pub use endpoint::EndpointError;
 pub use finish::EXCHANGE_TIMEOUT;
-pub use flow::{Consent, MAX_REFRESH_LEASE, MIN_REFRESH_LEASE, OAuth, OAuthError};
+pub use flow::{MAX_REFRESH_LEASE, MIN_REFRESH_LEASE, OAuth, OAuthError};
 pub use http_client::{HttpError, MAX_RESPONSE_BODY};
 pub use tokens::{AccessToken, TokenSet};

@@ -5,8 +5,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
+use super::consent::Consent;
 use super::finish::FinishError;
-use super::flow::{Consent, OAuth};
+use super::flow::OAuth;
 use super::state;
 use super::tokens::TokenSet;
 use crate::http::RejectionKind;

@@ -7,7 +7,8 @@ use axum::extract::{Path, Query};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use super::flow::{Consent, OAuth};
+use super::consent::Consent;
+use super::flow::OAuth;
 use super::pages::{Callback, malformed, unknown};
 use super::tokens::TokenSet;
 use crate::http::{BrowserUser, ExtensionUser, RejectionKind};

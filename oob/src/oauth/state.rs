@@ -15,7 +15,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use super::flow::Consent;
+use super::consent::Consent;
 use crate::id::PendingId;
 
 /// The tag of `id` under `consent`'s verifier.
