@@ -58,6 +58,13 @@ impl Timestamp {
         Self(self.0.saturating_add(ms))
     }
 
+    /// `self - d`, saturating at the epoch.
+    #[must_use]
+    pub fn saturating_sub(self, d: Duration) -> Self {
+        let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        Self(self.0.saturating_sub(ms))
+    }
+
     /// The time from `self` until `later`, zero if `later` is not after `self`.
     #[must_use]
     pub fn until(self, later: Timestamp) -> Duration {

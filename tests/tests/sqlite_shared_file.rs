@@ -214,3 +214,38 @@ async fn zero_retention_a_woken_record_is_gone_for_the_other_store_on_the_file()
     );
     assert!(a.get(id, now).await.expect("get").is_none());
 }
+
+/// With zero retention, a waiter on the other store of the file (another process: no event
+/// reaches it) finds a record that was completed gone at its next read, as it would find
+/// one that expired: it answers `Removed`, not `Expired`, unless its last look just before
+/// the deadline still found the record open. Before, a completion anywhere in the last
+/// half minute before the deadline was answered `Expired`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zero_retention_a_waiter_of_the_other_store_tells_a_completion_from_an_expiry() {
+    use oob::Outcome;
+    use oob_tests::{manager_of, spawn_wait};
+
+    let file = TempDb::new("other-waiter");
+    let open = || {
+        SqliteStore::<DeviceCode>::open(file.path())
+            .expect("open")
+            .with_retention(Duration::ZERO)
+    };
+    let (a, b) = (
+        manager_of::<DeviceCode, _>(open()),
+        manager_of::<DeviceCode, _>(open()),
+    );
+    let ttl = Duration::from_millis(1_500);
+
+    let done = a.create(&user("u"), spec().ttl(ttl)).await.expect("create");
+    let waiter = spawn_wait(&b, done.id(), Duration::from_secs(10));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    a.complete(done).await.expect("complete");
+    let out = waiter.await.expect("join").expect("wait");
+    assert!(matches!(out, Outcome::Removed(_)), "{out:?}");
+
+    let left = a.create(&user("u"), spec().ttl(ttl)).await.expect("create");
+    let waiter = spawn_wait(&b, left.id(), Duration::from_secs(10));
+    let out = waiter.await.expect("join").expect("wait");
+    assert!(matches!(out, Outcome::Expired(_)), "{out:?}");
+}

@@ -10,6 +10,7 @@ use crate::payload::OobPayload;
 use crate::pending::{AnyPending, Pending};
 use crate::state::{Cancelled, Completed, Expired};
 use crate::store::{Record, RecordState, Store};
+use crate::time::Timestamp;
 
 use super::instrument::observed;
 
@@ -26,7 +27,10 @@ pub enum Outcome<T> {
     Expired(Pending<T, Expired>),
     /// It was removed before this waiter saw it finish: its namespace was cleared, or, with
     /// zero retention, it was completed or cancelled and removed while no event of it reached
-    /// this waiter (another process on one SQLite file, a store without events). Also, with
+    /// this waiter (another process on one SQLite file, a store without events; such a
+    /// finish within 50 ms of the deadline is answered [`Expired`](Self::Expired), and an
+    /// expiry is answered this when the waiter's last look at the record, 50 ms before its
+    /// deadline, came after it: a stalled process). Also, with
     /// a retention shorter than an event takes to reach another replica and its re-read to
     /// return (a few milliseconds, plus the clock skew between replicas), a waiter on
     /// another replica than the completer's: keep a non-zero retention at least seconds
@@ -72,6 +76,14 @@ const REREAD_RETRY_FOR: Duration = Duration::from_secs(30);
 const SHAKY_FOR: Duration = Duration::from_secs(10);
 /// See [`SHAKY_FOR`].
 const SHAKY_RECHECK: Duration = Duration::from_millis(500);
+
+/// With zero retention, how long before a pending's deadline its waiter reads it a last
+/// time. A record gone at the read after the deadline either expired or was finished and
+/// removed (by another process, whose event does not reach this waiter: both are gone at
+/// once); it is answered expired only if that last look, or a later read, found it open
+/// (a finish by another process within this much of the deadline is then answered
+/// expired too), and otherwise [`Outcome::Removed`].
+const LAST_LOOK: Duration = Duration::from_millis(50);
 
 /// How often a waiter re-reads a record whose completion this process is still persisting
 /// (it is normally woken by the completer well before).
@@ -150,7 +162,8 @@ where
             self.inner.store.subscribe(id),
         )
         .await?;
-        let mut last_open: Option<Record<T>> = None;
+        // The record as last read open, and when (`now` of that read).
+        let mut last_open: Option<(Record<T>, Timestamp)> = None;
         // The record last read (open or finished): a later failing read is retried (see
         // below), and an event only answers in its namespace.
         let mut last_read: Option<Record<T>> = None;
@@ -244,15 +257,25 @@ where
                 // Gone since the last read, which found it open. A finish would have been
                 // heard, or read at a re-read (see `recheck`) while it stays readable; an
                 // expired record stays readable for the retention after its deadline. So it
-                // expired only if it is past the end of that window (with zero retention:
-                // its deadline); otherwise it was removed (its namespace cleared).
+                // expired only if it is past the end of that window; otherwise it was
+                // removed (its namespace cleared). With zero retention a record another
+                // process finished is gone at once (its event does not reach this waiter),
+                // as an expired one is at its deadline: it expired only if it was still
+                // open at the last look before its deadline (see `LAST_LOOK`).
                 let retention = self.inner.store.retention();
                 return match last_open {
-                    Some(r) if r.expires_at.saturating_add(retention) <= now => {
-                        Ok(self.outcome(Record {
-                            state: RecordState::Expired { at: r.expires_at },
-                            ..r
-                        }))
+                    Some((r, _))
+                        if !retention.is_zero()
+                            && r.expires_at.saturating_add(retention) <= now =>
+                    {
+                        Ok(self.expired(r))
+                    }
+                    Some((r, seen))
+                        if retention.is_zero()
+                            && r.expires_at <= now
+                            && seen.saturating_add(LAST_LOOK) >= r.expires_at =>
+                    {
+                        Ok(self.expired(r))
                     }
                     Some(_) => Ok(Outcome::Removed(id)),
                     None => Err(Error::NotFound(id)),
@@ -262,9 +285,15 @@ where
                 return Ok(self.outcome(record));
             }
             // Wake a millisecond after the deadline so the re-read sees it passed, or at the
-            // next re-read before it (see `recheck`), whichever comes first.
-            let to_deadline = now.until(record.expires_at) + Duration::from_millis(1);
-            last_open = Some(record);
+            // next re-read before it (see `recheck`), whichever comes first. With zero
+            // retention, first for a last look just before it (see `LAST_LOOK`).
+            let last_look = record.expires_at.saturating_sub(LAST_LOOK);
+            let to_deadline = if self.inner.store.retention().is_zero() && now < last_look {
+                now.until(last_look)
+            } else {
+                now.until(record.expires_at) + Duration::from_millis(1)
+            };
+            last_open = Some((record, now));
             let pace = if shaky_until.is_some_and(|t| tokio::time::Instant::now() < t) {
                 recheck.min(SHAKY_RECHECK)
             } else {
@@ -294,6 +323,14 @@ where
             !r.state.is_open() && last_read.is_none_or(|o| o.namespace == r.namespace)
         })?;
         Some(self.bound(&r).map(|()| self.outcome(Record::clone(&r))))
+    }
+
+    /// The outcome of a record last read open and gone past its deadline: expired then.
+    fn expired(&self, r: Record<T>) -> Outcome<T> {
+        self.outcome(Record {
+            state: RecordState::Expired { at: r.expires_at },
+            ..r
+        })
     }
 
     fn outcome(&self, record: Record<T>) -> Outcome<T> {
