@@ -63,3 +63,6 @@ mod big_rows;
 
 #[path = "conformance_postgres/counts.rs"]
 mod counts;
+
+#[path = "conformance_postgres/mixed_retention.rs"]
+mod mixed_retention;

@@ -80,14 +80,16 @@ impl Sql {
         );
         let a = |s: String| Arc::from(s.as_str());
         Self {
-            // $3: open records that expired at or before it are past their retention; $4:
-            // finished ones that finished at or before it (with zero retention the store
-            // passes the smallest time: its finished rows are those awaiting `wake`).
-            // The row and whether it is still visible (not past its retention).
+            // $3: records that expired at or before it are past their retention (open ones,
+            // and those a create at a bound moved to `finished`); $4: completed and cancelled
+            // ones that finished at or before it (the same time, but with zero retention
+            // WAKE_GRACE earlier: those still stored await `wake`). The row and whether it
+            // is still visible (`lifecycle::visible`).
             get: a(format!(
                 "SELECT {COLS}, p.expires_at > $3 FROM {s}.pendings p \
                  WHERE p.id = $1::uuid AND (p.kind = $2) IS TRUE \
-                 UNION ALL SELECT {COLS}, p.finished_at > $4 FROM {s}.finished p \
+                 UNION ALL SELECT {COLS}, p.finished_at > \
+                 CASE WHEN p.state = 'expired' THEN $3 ELSE $4 END FROM {s}.finished p \
                  WHERE p.id = $1::uuid AND (p.kind = $2) IS TRUE LIMIT 1"
             )),
             // A record's row, open or finished, if it has one (the listener's check).
@@ -200,15 +202,17 @@ impl Sql {
             purge_lock: a(format!(
                 "SELECT pg_advisory_xact_lock(hashtextextended('oob:{s}:purge', 0))::text"
             )),
-            // $2: open records that expired at or before it go; $3: finished ones that
-            // finished at or before it (zero retention: WAKE_GRACE earlier, see `purge`).
+            // $2: records that expired at or before it go (open or moved); $3: completed
+            // and cancelled ones that finished at or before it (at or before $2: with zero
+            // retention WAKE_GRACE earlier, see `get`).
             purge: a(format!(
                 "WITH o AS (DELETE FROM {s}.pendings WHERE id IN (SELECT p.id FROM \
                  {s}.pendings p WHERE p.kind = $1 AND p.expires_at <= $2 LIMIT {PURGE_CHUNK} \
                  FOR UPDATE SKIP LOCKED) RETURNING id, kind, namespace), \
                  c AS ({}), \
                  f AS (DELETE FROM {s}.finished WHERE id IN (SELECT p.id FROM \
-                 {s}.finished p WHERE p.kind = $1 AND p.finished_at <= $3 \
+                 {s}.finished p WHERE p.kind = $1 AND p.finished_at <= $2 \
+                 AND (p.finished_at <= $3 OR p.state = 'expired') \
                  LIMIT {PURGE_CHUNK} FOR UPDATE SKIP LOCKED) RETURNING id, namespace) \
                  SELECT id::text, namespace FROM o UNION ALL SELECT id::text, namespace FROM f",
                 decrement(s, "o")

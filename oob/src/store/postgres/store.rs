@@ -13,7 +13,7 @@ use crate::namespace::Namespace;
 use crate::payload::OobPayload;
 use crate::state::CancelReason;
 use crate::store::NamespaceScope;
-use crate::store::lifecycle::{self, WAKE_GRACE};
+use crate::store::lifecycle;
 use crate::store::{
     CreateError, Created, Dedup, Limits, NewRecord, Record, Store, StoreError, Subscription,
     TransitionError, Wake,
@@ -159,15 +159,12 @@ where
 
     async fn purge(&self, now: Timestamp) -> Result<usize, StoreError> {
         let s = &self.shared;
-        let cutoff = self.cutoff(now);
-        // With zero retention the finished rows are those a `Wake::Later` complete kept for
-        // its `wake`: purged only once WAKE_GRACE has passed since they finished.
-        let finished_cutoff = if s.retention.is_zero() {
-            let grace = i64::try_from(WAKE_GRACE.as_millis()).unwrap_or(i64::MAX);
-            cutoff.saturating_sub(grace)
-        } else {
-            cutoff
-        };
+        // What reads no longer see goes (with zero retention a completion kept for its
+        // `wake` stays until WAKE_GRACE has passed since it finished).
+        let transitions::Cutoff {
+            expired: cutoff,
+            finished: finished_cutoff,
+        } = self.read_cutoff(now);
         let mut total = 0;
         let mut emptied: Vec<String> = std::mem::take(
             &mut *s

@@ -33,9 +33,9 @@ pub(crate) use super::sql::{PURGE_CHUNK, Sql};
 use crate::id::PendingId;
 use crate::store::{StoreError, TransitionError};
 
-/// What of a record reads still see: open rows that expired after `expired`, finished rows
-/// that finished after `finished` (now minus the retention; with zero retention the
-/// smallest time, see [`Sql`]'s `get`).
+/// What of a record reads still see: rows that expired after `expired`, completed and
+/// cancelled rows that finished after `finished` (both now minus the retention; with zero
+/// retention `finished` is `WAKE_GRACE` earlier, see [`Sql`]'s `get`).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Cutoff {
     pub(crate) expired: i64,
