@@ -49,10 +49,11 @@ pub enum Error {
     #[error("store failure")]
     Store(#[from] StoreError),
     /// The store answered a transition of this pending with another record (another id,
-    /// another namespace than the pending the call consumed, or another state), or answered
-    /// the create of this pending (its new id) with a joined or declined pending of another
-    /// namespace: a bug in a custom store. Nothing was handed out; the pending may be
-    /// finished in the store.
+    /// another namespace than the pending the call consumed, or another state), answered a
+    /// read of it with another id's record, or answered the create of this pending (its new
+    /// id) with a joined or declined pending of another namespace: a bug in a custom store
+    /// (or, with an integrity key, a record not bound to its namespace). Nothing was handed
+    /// out; after a transition the pending may be finished in the store.
     #[error("the store answered for pending {0} with a record that is not the one asked for")]
     StoreContract(PendingId),
     /// The pending was completed, but persisting its result failed (see

@@ -10,8 +10,9 @@
 //!
 //! This file holds the doctored store; one file each: the refused answers and the honest
 //! wrapper (`refusals`), the waiters of a refused `complete_with` (`wakeups`), a store
-//! that lists too much (`listing`), and one that tells how a record ended before it
-//! compares the namespace (`refusal_order`).
+//! that lists too much (`listing`), one that tells how a record ended before it
+//! compares the namespace (`refusal_order`), and one that reads another record than the
+//! one asked for (`reads`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -176,3 +177,6 @@ mod listing;
 
 #[path = "store_contract/refusal_order.rs"]
 mod refusal_order;
+
+#[path = "store_contract/reads.rs"]
+mod reads;

@@ -106,7 +106,9 @@ where
                 read => read,
             };
             match read {
-                Ok(Some(record)) if matches!(record.state, RecordState::Expired { .. }) => {
+                Ok(Some(record))
+                    if record.id == id && matches!(record.state, RecordState::Expired { .. }) =>
+                {
                     finished(T::KIND, &record);
                 }
                 Ok(_) | Err(StoreError::Decode(_)) => {}

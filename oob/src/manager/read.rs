@@ -27,7 +27,7 @@ where
         )
         .await?;
         let record = record.ok_or(Error::NotFound(id))?;
-        self.bound(&record)?;
+        self.read_as(&record, id)?;
         Ok(self.any(record))
     }
 
@@ -45,7 +45,9 @@ where
             self.inner.store.get(id, self.now()),
         )
         .await?;
-        self.open_pending(record.ok_or(Error::NotFound(id))?)
+        let record = record.ok_or(Error::NotFound(id))?;
+        self.read_as(&record, id)?;
+        self.open_pending(record)
     }
 
     /// Before a transition by id alone, whose payload this manager has not read: on a store

@@ -31,6 +31,17 @@ where
         Ok(())
     }
 
+    /// Checks that the record a store read for `id` is that record (a custom store that
+    /// answers a read with another id's record hands out nothing: the caller would get,
+    /// complete or wait on another pending, maybe another namespace's), then [`bound`]
+    /// (Self::bound).
+    pub(super) fn read_as(&self, record: &Record<T>, id: PendingId) -> Result<(), Error> {
+        if record.id != id {
+            return Err(Error::StoreContract(id));
+        }
+        self.bound(record)
+    }
+
     /// The record as an open pending, or why it is not open.
     pub(super) fn open_pending(&self, record: Record<T>) -> Result<Pending<T, Open>, Error> {
         self.bound(&record)?;

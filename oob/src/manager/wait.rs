@@ -201,7 +201,7 @@ where
                     shaky_until = Some(tokio::time::Instant::now() + SHAKY_FOR);
                     tokio::select! {
                         event = sub.changed() => {
-                            if let Some(done) = self.carried(event, last_read.as_ref()) {
+                            if let Some(done) = self.carried(id, event, last_read.as_ref()) {
                                 return done;
                             }
                         }
@@ -215,13 +215,13 @@ where
             };
             match &read {
                 Some(record) => {
-                    self.bound(record)?;
+                    self.read_as(record, id)?;
                     last_read = Some(record.clone());
                 }
                 // Removed at completion (zero retention) between subscribing and reading:
                 // the event carries the outcome.
                 None => {
-                    if let Some(done) = self.carried(sub.try_changed(), last_read.as_ref()) {
+                    if let Some(done) = self.carried(id, sub.try_changed(), last_read.as_ref()) {
                         return done;
                     }
                 }
@@ -238,7 +238,7 @@ where
                 // the result can be read.
                 tokio::select! {
                     event = sub.changed() => {
-                        if let Some(done) = self.carried(event, last_read.as_ref()) {
+                        if let Some(done) = self.carried(id, event, last_read.as_ref()) {
                             return done;
                         }
                     }
@@ -301,7 +301,7 @@ where
             };
             tokio::select! {
                 event = sub.changed() => {
-                    if let Some(done) = self.carried(event, last_read.as_ref()) {
+                    if let Some(done) = self.carried(id, event, last_read.as_ref()) {
                         return done;
                     }
                 }
@@ -311,16 +311,17 @@ where
         }
     }
 
-    /// The outcome a change event carries, if it carries the record finished (checked as
-    /// every record this manager reads is) in the namespace of the record last read, when
-    /// one was (an event of another namespace only makes the waiter re-read).
+    /// The outcome a change event carries, if it carries the record `id` finished (checked
+    /// as every record this manager reads is) in the namespace of the record last read, when
+    /// one was (an event of another record or namespace only makes the waiter re-read).
     fn carried(
         &self,
+        id: PendingId,
         event: Option<std::sync::Arc<Record<T>>>,
         last_read: Option<&Record<T>>,
     ) -> Option<Result<Outcome<T>, Error>> {
         let r = event.filter(|r| {
-            !r.state.is_open() && last_read.is_none_or(|o| o.namespace == r.namespace)
+            r.id == id && !r.state.is_open() && last_read.is_none_or(|o| o.namespace == r.namespace)
         })?;
         Some(self.bound(&r).map(|()| self.outcome(Record::clone(&r))))
     }
