@@ -9,7 +9,8 @@
 ///   character, `#` (a fragment never reaches the server), `\`, `"`, `<`, `>`, `^`, `` ` ``,
 ///   `|`, and no `{` or `}` but those of one `{id}`;
 /// - has a path (up to the first `?`) of non-empty segments (a trailing `/` aside), none of
-///   them `.` or `..`, none starting with `:` or `*` (axum reads those as captures);
+///   them `.` or `..` (each dot written `.` or `%2e`, in either case, as URL parsers read
+///   them), none starting with `:` or `*` (axum reads those as captures);
 /// - carries `{id}` as a whole path segment (`/oob/{id}/page`), or as the whole value of a
 ///   query parameter (`/oob?id={id}&from=mail`) whose key is letters, digits, `.`, `_`,
 ///   `~` or `-` and appears once.
@@ -60,8 +61,7 @@ pub const fn route_id_position(route: &str) -> Option<usize> {
         let len = end - start;
         let last = end == path_end;
         if (len == 0 && !last)
-            || (len == 1 && b[start] == b'.')
-            || (len == 2 && b[start] == b'.' && b[start + 1] == b'.')
+            || is_dot_segment(b, start, end)
             || (len > 0 && (b[start] == b':' || b[start] == b'*'))
             || (pos >= start && pos < end && (pos != start || len != 4))
         {
@@ -116,6 +116,24 @@ pub const fn route_id_position(route: &str) -> Option<usize> {
     Some(pos)
 }
 
+/// Whether `b[start..end]` is a dot segment as a URL parser reads it (WHATWG URL: `.` or
+/// `..`, each dot written `.` or `%2e` in either case): a browser resolves it away, so the
+/// route would not be the path it sends.
+const fn is_dot_segment(b: &[u8], start: usize, end: usize) -> bool {
+    let (mut i, mut dots) = (start, 0);
+    while i < end {
+        if b[i] == b'.' {
+            i += 1;
+        } else if i + 3 <= end && b[i] == b'%' && b[i + 1] == b'2' && (b[i + 2] | 0x20) == b'e' {
+            i += 3;
+        } else {
+            return false;
+        }
+        dots += 1;
+    }
+    dots == 1 || dots == 2
+}
+
 /// The first `c` in `b` at or after `from`.
 const fn find(b: &[u8], from: usize, c: u8) -> Option<usize> {
     let mut i = from;
@@ -162,6 +180,8 @@ mod tests {
         ("/cb?x=1&id={id}&y=2", 11),
         ("/cb?a.b~c-d_e={id}", 14),
         ("/cb/%7E?id={id}", 11),
+        ("/a/%2e%2e%2e/{id}", 13),
+        ("/a/.x/{id}", 6),
     ];
 
     /// Routes both rules refuse.
@@ -186,6 +206,10 @@ mod tests {
         "/a/./{id}",
         "/a/../{id}",
         "/{id}/..",
+        "/a/%2e%2e/{id}",
+        "/a/%2E%2e/%2e/{id}",
+        "/a/.%2E/{id}",
+        "/{id}/%2e",
         "/caf\u{e9}/{id}",
         "/cb\"/{id}",
         "/cb<x>/{id}",

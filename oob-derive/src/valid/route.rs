@@ -92,7 +92,7 @@ pub(crate) fn check_route(route: &str) -> Result<usize, RouteError> {
         if seg.is_empty() && n + 1 < segments.len() {
             return Err(RouteError::EmptySegment);
         }
-        if *seg == "." || *seg == ".." {
+        if is_dot_segment(seg) {
             return Err(RouteError::DotSegment);
         }
         if let Some(c) = seg.chars().next().filter(|c| matches!(c, ':' | '*')) {
@@ -122,6 +122,13 @@ pub(crate) fn check_route(route: &str) -> Result<usize, RouteError> {
         return Err(RouteError::DuplicateQueryKey(key.to_owned()));
     }
     Ok(pos)
+}
+
+/// Whether `seg` is a dot segment as a URL parser reads it (WHATWG URL: `.` or `..`, each
+/// dot written `.` or `%2e` in either case).
+fn is_dot_segment(seg: &str) -> bool {
+    let dots = seg.replace("%2e", ".").replace("%2E", ".");
+    dots == "." || dots == ".."
 }
 
 impl RouteError {
@@ -188,8 +195,8 @@ impl RouteError {
                     .to_owned()
             }
             RouteError::DotSegment => {
-                "`route` has a `.` or `..` path segment, which browsers resolve away before \
-                 sending: remove it"
+                "`route` has a `.` or `..` path segment (a dot may be written `%2e`), which \
+                 browsers resolve away before sending: remove it"
                     .to_owned()
             }
             RouteError::CaptureSegment(c) => {

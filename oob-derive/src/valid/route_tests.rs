@@ -70,6 +70,8 @@ const VALID: &[(&str, usize)] = &[
     ("/cb?x=1&id={id}&y=2", 11),
     ("/cb?a.b~c-d_e={id}", 14),
     ("/cb/%7E?id={id}", 11),
+    ("/a/%2e%2e%2e/{id}", 13),
+    ("/a/.x/{id}", 6),
 ];
 
 /// Routes both rules refuse.
@@ -94,6 +96,10 @@ const INVALID: &[&str] = &[
     "/a/./{id}",
     "/a/../{id}",
     "/{id}/..",
+    "/a/%2e%2e/{id}",
+    "/a/%2E%2e/%2e/{id}",
+    "/a/.%2E/{id}",
+    "/{id}/%2e",
     "/caf\u{e9}/{id}",
     "/cb\"/{id}",
     "/cb<x>/{id}",
