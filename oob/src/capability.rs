@@ -25,8 +25,16 @@ use crate::namespace::Namespace;
 /// A [`Namespace`] value (parsed from text, kept as a map key, displayed) is never itself a
 /// capability. The provider and the contexts it reads are the root of trust: building a
 /// [`VerifiedSubject`](crate::provider::VerifiedSubject) asserts that the request was
-/// authenticated as that user, so do it only in your authentication layer. A token cannot
-/// leave the persist step it was handed to:
+/// authenticated as that user, so do it only in your authentication layer. The same holds
+/// for building a manager: one with a [`FixedNamespace`](crate::provider::FixedNamespace)
+/// provider (or any provider of yours) mints tokens for the namespace it names, and vaults
+/// accept a token from any manager. So code that may build managers or providers is
+/// trusted like your authentication layer (keep `FixedNamespace` to single-user servers).
+/// What the types rule out is ordinary code *misdirecting* a token it holds. Limits of
+/// that, known and not yet closed by a type: a caller token borrows its manager and its
+/// context, so one from a `static` manager and a `'static` context (`&()` for
+/// `FixedNamespace`, or a leaked one) is `'static` and can be captured by another
+/// completion's persist step. A token cannot leave the persist step it was handed to:
 ///
 /// ```compile_fail
 /// # use oob::{Manager, Pending, NamespaceToken, state::Open};
