@@ -8,6 +8,7 @@ use std::sync::Arc;
 use ::rmcp::model::JsonObject;
 use axum::extract::Request;
 use http::Method;
+use serde::Deserialize;
 use serde_json::Value;
 
 /// Keeps the `tools/call` requests of a POSTed JSON-RPC body in the HTTP request's
@@ -16,10 +17,9 @@ pub(super) async fn keep_calls(request: Request) -> Request {
     if request.method() != Method::POST {
         return request;
     }
-    let (mut request, json) = super::body::json_up_to(request, KEEP_LIMIT).await;
-    super::body::forget_json(&mut request);
-    if let Some(Some(json)) = json {
-        let calls = WireCalls::of_json(&json);
+    let (mut request, body) = super::body::body_up_to(request, KEEP_LIMIT).await;
+    if let Some(body) = body {
+        let calls = WireCalls::of_body(&body);
         if !calls.0.is_empty() {
             request.extensions_mut().insert(calls);
         }
@@ -34,30 +34,53 @@ pub(super) async fn keep_calls(request: Request) -> Request {
 #[derive(Debug, Clone, Default)]
 pub(super) struct WireCalls(Vec<(Value, String, Arc<JsonObject>)>);
 
+/// A JSON-RPC message, as far as keeping a `tools/call` needs (every other member is
+/// skipped, nothing of it kept).
+#[derive(Deserialize)]
+struct Message {
+    method: Option<String>,
+    id: Option<Value>,
+    params: Option<Params>,
+}
+
+/// A `tools/call`'s params: the tool and its arguments (the rest skipped).
+#[derive(Deserialize)]
+struct Params {
+    name: String,
+    arguments: Option<Value>,
+}
+
 impl WireCalls {
     /// The one call of an rmcp request (what [`SpecWire`](super::SpecWire) keeps).
     pub(super) fn one(id: Value, name: String, arguments: JsonObject) -> Self {
         Self(vec![(id, name, Arc::new(arguments))])
     }
 
-    /// The `tools/call` request of a JSON-RPC body. A batch (an array) keeps nothing: MCP
-    /// has no batches since 2025-06-18 and rmcp refuses them, so no handler runs for one
-    /// (and nothing here walks a client's array).
-    fn of_json(message: &Value) -> Self {
-        let call = (|| {
-            if message.get("method").and_then(Value::as_str) != Some("tools/call") {
-                return None;
-            }
-            let id = message.get("id")?.clone();
-            let params = message.get("params")?;
-            let name = params.get("name")?.as_str()?.to_owned();
-            let arguments = match params.get("arguments") {
-                Some(Value::Object(arguments)) => arguments.clone(),
-                _ => JsonObject::new(),
-            };
-            Some((id, name, Arc::new(arguments)))
-        })();
-        Self(call.into_iter().collect())
+    /// The `tools/call` request of a JSON-RPC body: only its id, name and arguments are
+    /// parsed into values (the arguments once, kept as parsed). A batch (an array) keeps
+    /// nothing: MCP has no batches since 2025-06-18 and rmcp refuses them, so no handler
+    /// runs for one (and nothing here walks a client's array). Nor does a message that
+    /// does not decode as one (rmcp then serves no call of it either).
+    fn of_body(body: &[u8]) -> Self {
+        if !super::body::starts_with(body, b'{') {
+            return Self::default();
+        }
+        let Ok(Message {
+            method,
+            id: Some(id),
+            params: Some(Params { name, arguments }),
+        }) = serde_json::from_slice::<Message>(body)
+        else {
+            return Self::default();
+        };
+        if method.as_deref() != Some("tools/call") {
+            return Self::default();
+        }
+        let arguments = match arguments {
+            Some(Value::Object(arguments)) => arguments,
+            _ => JsonObject::new(),
+        };
+        Self(vec![(id, name, Arc::new(arguments))])
     }
 
     /// The arguments of the call with JSON-RPC id `id`, if it is the tool `name`.
@@ -79,10 +102,9 @@ mod tests {
 
     use super::WireCalls;
 
-    /// The calls of a body as the layer sees it (not JSON: none).
+    /// The calls of a body as the layer sees it.
     fn of_body(body: &[u8]) -> WireCalls {
-        serde_json::from_slice(body)
-            .map_or_else(|_| WireCalls::default(), |v| WireCalls::of_json(&v))
+        WireCalls::of_body(body)
     }
 
     #[test]
@@ -117,7 +139,10 @@ mod tests {
         };
         let batch = json!([call(1), call(1)]).to_string();
         assert!(of_body(batch.as_bytes()).0.is_empty());
-        let long = Value::Array((0..80_000).map(call).collect());
-        assert!(WireCalls::of_json(&long).0.is_empty());
+        let long = Value::Array((0..80_000).map(call).collect()).to_string();
+        assert!(of_body(long.as_bytes()).0.is_empty());
+        // A JSON-RPC message written as an array (a struct's other form in serde) is no call.
+        let positional = json!(["tools/call", 1, {"name": "t", "arguments": {}}]).to_string();
+        assert!(of_body(positional.as_bytes()).0.is_empty());
     }
 }
