@@ -15,8 +15,10 @@
 //!
 //! What this costs: an event reaches the other replicas after the change committed rather
 //! than with the commit (one more round trip, shared by the batch); and an event is lost if
-//! this process stops between the commit and the batch, or the database refuses the batch
-//! [`ATTEMPTS`] times. Waiters never depend on one event alone: local waiters are woken
+//! this process stops between the commit and the batch, the database refuses the batch
+//! [`ATTEMPTS`] times, or [`QUEUE`] events already wait (the database refusing every batch,
+//! e.g. its notification queue full behind a stuck listener, while transitions go on: the
+//! queue does not grow without bound). Waiters never depend on one event alone: local waiters are woken
 //! directly by the store; a listener that lost its connection wakes its waiters once when
 //! it is back; and every listener wakes its waiters every [`SWEEP`](super::listener::SWEEP)
 //! to re-read their record, so a lost event delays a remote waiter by at most that long.
@@ -31,6 +33,9 @@ use super::error::PgError;
 /// The most events one statement sends.
 const MAX_BATCH: usize = 512;
 
+/// The most events waiting to be sent; an event past it is dropped (see the module docs).
+pub(crate) const QUEUE: usize = 65_536;
+
 /// How often a batch is tried before it is dropped.
 pub(crate) const ATTEMPTS: u32 = 5;
 
@@ -41,7 +46,7 @@ const RETRY: Duration = Duration::from_millis(50);
 /// store is gone and the queued events are sent.
 #[derive(Debug)]
 pub(crate) struct Sender {
-    tx: mpsc::UnboundedSender<String>,
+    tx: mpsc::Sender<String>,
 }
 
 impl Sender {
@@ -51,20 +56,21 @@ impl Sender {
     /// Outside a Tokio runtime.
     pub(crate) fn start(pool: PgPool, channel: String) -> Result<Self, PgError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| PgError::NoRuntime)?;
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::channel(QUEUE);
         runtime.spawn(run(pool, channel, rx));
         Ok(Self { tx })
     }
 
-    /// Queues an event (a payload as [`on_event`](super::listener::on_event) reads it).
+    /// Queues an event (a payload as [`on_event`](super::listener::on_event) reads it), or
+    /// drops it when [`QUEUE`] events already wait.
     pub(crate) fn send(&self, payload: String) {
         // The task ends only after every sender is gone; a runtime that shut down has
         // no waiters left to wake.
-        let _ = self.tx.send(payload);
+        let _ = self.tx.try_send(payload);
     }
 }
 
-async fn run(pool: PgPool, channel: String, mut rx: mpsc::UnboundedReceiver<String>) {
+async fn run(pool: PgPool, channel: String, mut rx: mpsc::Receiver<String>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let mut pause = RETRY;
