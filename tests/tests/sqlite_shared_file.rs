@@ -217,9 +217,9 @@ async fn zero_retention_a_woken_record_is_gone_for_the_other_store_on_the_file()
 
 /// With zero retention, a waiter on the other store of the file (another process: no event
 /// reaches it) finds a record that was completed gone at its next read, as it would find
-/// one that expired: it answers `Removed`, not `Expired`, unless its last look just before
-/// the deadline still found the record open. Before, a completion anywhere in the last
-/// half minute before the deadline was answered `Expired`.
+/// one that expired: it answers `Removed` (the store no longer has it as of just before
+/// the deadline), and `Expired` for one that expired (still stored, open then). Before, a
+/// completion anywhere in the last half minute before the deadline was answered `Expired`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zero_retention_a_waiter_of_the_other_store_tells_a_completion_from_an_expiry() {
     use oob::Outcome;

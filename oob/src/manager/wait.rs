@@ -10,7 +10,6 @@ use crate::payload::OobPayload;
 use crate::pending::{AnyPending, Pending};
 use crate::state::{Cancelled, Completed, Expired};
 use crate::store::{Record, RecordState, Store};
-use crate::time::Timestamp;
 
 use super::instrument::observed;
 
@@ -27,10 +26,9 @@ pub enum Outcome<T> {
     Expired(Pending<T, Expired>),
     /// It was removed before this waiter saw it finish: its namespace was cleared, or, with
     /// zero retention, it was completed or cancelled and removed while no event of it reached
-    /// this waiter (another process on one SQLite file, a store without events; such a
-    /// finish within 50 ms of the deadline is answered [`Expired`](Self::Expired), and an
-    /// expiry is answered this when the waiter's last look at the record, 50 ms before its
-    /// deadline, came after it: a stalled process). Also, with
+    /// this waiter (another process on one SQLite file, a store without events; an expiry
+    /// is answered this only when a purge removed the record between its deadline and the
+    /// waiter's read). Also, with
     /// a retention shorter than an event takes to reach another replica and its re-read to
     /// return (a few milliseconds, plus the clock skew between replicas), a waiter on
     /// another replica than the completer's: keep a non-zero retention at least seconds
@@ -76,14 +74,6 @@ const REREAD_RETRY_FOR: Duration = Duration::from_secs(30);
 const SHAKY_FOR: Duration = Duration::from_secs(10);
 /// See [`SHAKY_FOR`].
 const SHAKY_RECHECK: Duration = Duration::from_millis(500);
-
-/// With zero retention, how long before a pending's deadline its waiter reads it a last
-/// time. A record gone at the read after the deadline either expired or was finished and
-/// removed (by another process, whose event does not reach this waiter: both are gone at
-/// once); it is answered expired only if that last look, or a later read, found it open
-/// (a finish by another process within this much of the deadline is then answered
-/// expired too), and otherwise [`Outcome::Removed`].
-const LAST_LOOK: Duration = Duration::from_millis(50);
 
 /// How often a waiter re-reads a record whose completion this process is still persisting
 /// (it is normally woken by the completer well before).
@@ -162,8 +152,7 @@ where
             self.inner.store.subscribe(id),
         )
         .await?;
-        // The record as last read open, and when (`now` of that read).
-        let mut last_open: Option<(Record<T>, Timestamp)> = None;
+        let mut last_open: Option<Record<T>> = None;
         // The record last read (open or finished): a later failing read is retried (see
         // below), and an event only answers in its namespace.
         let mut last_read: Option<Record<T>> = None;
@@ -260,22 +249,16 @@ where
                 // expired only if it is past the end of that window; otherwise it was
                 // removed (its namespace cleared). With zero retention a record another
                 // process finished is gone at once (its event does not reach this waiter),
-                // as an expired one is at its deadline: it expired only if it was still
-                // open at the last look before its deadline (see `LAST_LOOK`).
+                // as an expired one is at its deadline: the store tells them apart (see
+                // `gone_past_deadline`).
                 let retention = self.inner.store.retention();
                 return match last_open {
-                    Some((r, _))
-                        if !retention.is_zero()
-                            && r.expires_at.saturating_add(retention) <= now =>
-                    {
-                        Ok(self.expired(r))
-                    }
-                    Some((r, seen))
-                        if retention.is_zero()
-                            && r.expires_at <= now
-                            && seen.saturating_add(LAST_LOOK) >= r.expires_at =>
-                    {
-                        Ok(self.expired(r))
+                    Some(r) if r.expires_at.saturating_add(retention) <= now => {
+                        if retention.is_zero() {
+                            Ok(self.gone_past_deadline(id, r).await)
+                        } else {
+                            Ok(self.expired(r))
+                        }
                     }
                     Some(_) => Ok(Outcome::Removed(id)),
                     None => Err(Error::NotFound(id)),
@@ -285,15 +268,9 @@ where
                 return Ok(self.outcome(record));
             }
             // Wake a millisecond after the deadline so the re-read sees it passed, or at the
-            // next re-read before it (see `recheck`), whichever comes first. With zero
-            // retention, first for a last look just before it (see `LAST_LOOK`).
-            let last_look = record.expires_at.saturating_sub(LAST_LOOK);
-            let to_deadline = if self.inner.store.retention().is_zero() && now < last_look {
-                now.until(last_look)
-            } else {
-                now.until(record.expires_at) + Duration::from_millis(1)
-            };
-            last_open = Some((record, now));
+            // next re-read before it (see `recheck`), whichever comes first.
+            let to_deadline = now.until(record.expires_at) + Duration::from_millis(1);
+            last_open = Some(record);
             let pace = if shaky_until.is_some_and(|t| tokio::time::Instant::now() < t) {
                 recheck.min(SHAKY_RECHECK)
             } else {
@@ -324,6 +301,33 @@ where
             r.id == id && !r.state.is_open() && last_read.is_none_or(|o| o.namespace == r.namespace)
         })?;
         Some(self.bound(&r).map(|()| self.outcome(Record::clone(&r))))
+    }
+
+    /// With zero retention, a record last read open (`last`) and gone at a read past its
+    /// deadline: it expired, or it was finished and removed at once (by another process,
+    /// whose event does not reach this waiter). A store keeps an expired record until a
+    /// purge, and removes a finished one at once, so a read as of just before the deadline
+    /// tells them apart: stored and open then, it expired; gone, it was removed (or purged
+    /// already: a purge between the deadline and this read answers [`Outcome::Removed`]
+    /// too, as does a read that fails).
+    async fn gone_past_deadline(&self, id: PendingId, last: Record<T>) -> Outcome<T> {
+        let before = last.expires_at.saturating_sub(Duration::from_millis(1));
+        let read = observed(
+            self.inner.store.name(),
+            "get",
+            self.inner.store.get(id, before),
+        )
+        .await;
+        match read {
+            Ok(Some(r)) if r.namespace == last.namespace && self.read_as(&r, id).is_ok() => {
+                if r.state.is_open() {
+                    self.expired(r)
+                } else {
+                    self.outcome(r)
+                }
+            }
+            _ => Outcome::Removed(id),
+        }
     }
 
     /// The outcome of a record last read open and gone past its deadline: expired then.
