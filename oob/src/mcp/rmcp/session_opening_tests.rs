@@ -324,3 +324,36 @@ async fn bodies_reach_the_service_intact() {
     assert_eq!(f.owners.len(), 1);
     assert_eq!(f.owners.table().opening, 0);
 }
+
+/// What the peek reads of a body: only a body that decodes as JSON-RPC naming no
+/// `initialize` is known not to open a session; an escaped `initialize`, a `method` given
+/// twice or not a string, a batch element that is no message, or anything that is not JSON
+/// may open one.
+#[test]
+fn only_a_body_naming_no_initialize_is_known_not_to_open() {
+    use super::names_no_initialize;
+
+    for body in [
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#,
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        r#"{"jsonrpc":"2.0","id":1,"result":{}}"#,
+        r#"[{"method":"tools/list"},{"method":"ping"}]"#,
+        r#" {"params":{"method":"initialize"},"method":"tools/call"}"#,
+    ] {
+        assert!(names_no_initialize(body.as_bytes()), "{body}");
+    }
+    for body in [
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize"}"#,
+        r#"{"method":"\u0069nitialize"}"#,
+        r#"{"method":"tools/list","method":"initialize"}"#,
+        r#"{"method":5}"#,
+        r#"[{"method":"ping"},{"method":"initialize"}]"#,
+        r#"[{"method":"ping"},"initialize"]"#,
+        r#"{"method":"ping"} trailing"#,
+        "5",
+        "",
+        "not json",
+    ] {
+        assert!(!names_no_initialize(body.as_bytes()), "{body}");
+    }
+}
