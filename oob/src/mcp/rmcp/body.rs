@@ -38,39 +38,65 @@ pub(super) fn starts_with(body: &[u8], c: u8) -> bool {
 /// Reads `body` up to `limit` bytes. Returns the body again, for the service, unchanged
 /// (a longer body goes on streaming after what was read; one that failed fails there
 /// again, after the bytes read before), and its bytes when it was read whole within the
-/// limit (one piece as it came, several joined).
+/// limit.
 async fn read_up_to(body: Body, limit: usize) -> (Body, Option<Bytes>) {
     let mut stream = body.into_data_stream();
-    let mut pieces: Vec<Bytes> = Vec::new();
-    let mut len = 0;
+    let mut read = Read::default();
     loop {
         match std::future::poll_fn(|cx| Pin::new(&mut stream).poll_next(cx)).await {
-            Some(Ok(bytes)) => {
-                len += bytes.len();
-                pieces.push(bytes);
-                if len > limit {
+            Some(Ok(piece)) => {
+                read.push(piece);
+                if read.len() > limit {
                     let replay = Replay {
-                        items: pieces.into_iter().map(Ok).collect(),
+                        items: VecDeque::from([Ok(read.bytes())]),
                         rest: Some(stream),
                     };
                     return (Body::from_stream(replay), None);
                 }
             }
             Some(Err(e)) => {
-                let mut items: VecDeque<_> = pieces.into_iter().map(Ok).collect();
-                items.push_back(Err(e));
-                let replay = Replay { items, rest: None };
+                let replay = Replay {
+                    items: VecDeque::from([Ok(read.bytes()), Err(e)]),
+                    rest: None,
+                };
                 return (Body::from_stream(replay), None);
             }
             None => {
-                let bytes = match pieces.len() {
-                    0 => Bytes::new(),
-                    1 => pieces.swap_remove(0),
-                    _ => Bytes::from(pieces.concat()),
-                };
+                let bytes = read.bytes();
                 return (Body::from(bytes.clone()), Some(bytes));
             }
         }
+    }
+}
+
+/// What was read of a body: one piece as it came (not copied), or several joined into one
+/// buffer (however many pieces a client splits a body into, it costs its bytes, not a
+/// handle per piece).
+#[derive(Default)]
+struct Read {
+    first: Option<Bytes>,
+    joined: Vec<u8>,
+}
+
+impl Read {
+    fn push(&mut self, piece: Bytes) {
+        match self.first.take() {
+            None if self.joined.is_empty() => self.first = Some(piece),
+            first => {
+                if let Some(first) = first {
+                    self.joined.extend_from_slice(&first);
+                }
+                self.joined.extend_from_slice(&piece);
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.first.as_ref().map_or(self.joined.len(), Bytes::len)
+    }
+
+    fn bytes(self) -> Bytes {
+        self.first.unwrap_or_else(|| Bytes::from(self.joined))
     }
 }
 
@@ -112,7 +138,7 @@ mod tests {
             .expect("body");
         assert_eq!(&body[..], br#"{"method":"tools/list"}"#, "unchanged");
 
-        let pieces = ["[1, ", "2]"].map(|p| Ok::<_, std::io::Error>(Bytes::from(p)));
+        let pieces = ["", "[1", ", ", "2]"].map(|p| Ok::<_, std::io::Error>(Bytes::from(p)));
         let request = Request::post("/mcp")
             .body(Body::from_stream(futures_util_stream(pieces.into())))
             .expect("request");
@@ -132,6 +158,19 @@ mod tests {
             .await
             .expect("body");
         assert_eq!(&body[..], b"[1, 2]", "unchanged");
+        // A body in many pieces: read and passed on whole.
+        let many: VecDeque<_> = (0..10_000)
+            .map(|i| Ok::<_, std::io::Error>(Bytes::from(if i % 2 == 0 { "[" } else { "]" })))
+            .collect();
+        let request = Request::post("/mcp")
+            .body(Body::from_stream(futures_util_stream(many)))
+            .expect("request");
+        let (request, bytes) = body_up_to(request, 1024 * 1024).await;
+        assert_eq!(bytes.expect("read"), "[]".repeat(5_000));
+        let body = axum::body::to_bytes(request.into_body(), 1024 * 1024)
+            .await
+            .expect("body");
+        assert_eq!(body, "[]".repeat(5_000));
         assert!(starts_with(b" \n{}", b'{'));
         assert!(!starts_with(b" [{}]", b'{'));
     }
