@@ -18,10 +18,11 @@
 //! this process stops between the commit and the batch, the database refuses the batch
 //! [`ATTEMPTS`] times, or [`QUEUE`] events already wait (the database refusing every batch,
 //! e.g. its notification queue full behind a stuck listener, while transitions go on: the
-//! queue does not grow without bound). Waiters never depend on one event alone: local waiters are woken
-//! directly by the store; a listener that lost its connection wakes its waiters once when
-//! it is back; and every listener wakes its waiters every [`SWEEP`](super::listener::SWEEP)
-//! to re-read their record, so a lost event delays a remote waiter by at most that long.
+//! queue does not grow without bound). Waiters never depend on one event alone: local
+//! waiters are woken directly by the store; a listener that lost its connection wakes its
+//! waiters once when it is back; and every listener wakes its waiters every
+//! [`SWEEP`](super::listener::SWEEP) to re-read their record, so a lost event delays a
+//! remote waiter by at most that long.
 
 use std::time::Duration;
 
