@@ -14,7 +14,7 @@ use oob::vault::MemoryVault;
 use oob_tests::user;
 
 mod oauth_support;
-use oauth_support::FakeProvider;
+use oauth_support::{FakeProvider, Flow};
 
 /// A token endpoint that grants `at-<n>` for `secs` seconds, with no refresh token.
 fn no_refresh_token(secs: u64) -> Router {
@@ -29,10 +29,11 @@ fn no_refresh_token(secs: u64) -> Router {
     )
 }
 
-#[tokio::test]
-async fn a_token_shorter_than_the_margin_serves_until_it_expires() {
-    let mut fake = FakeProvider::start(no_refresh_token(2)).await;
-    let flow = fake.flow(MemoryVault::new());
+/// Alice's consent through a provider issuing `secs`-second tokens and no refresh token,
+/// with this refresh margin; her token is then served three times in a row.
+async fn consented(secs: u64, margin: Duration) -> (FakeProvider, Flow) {
+    let mut fake = FakeProvider::start(no_refresh_token(secs)).await;
+    let flow = fake.flow(MemoryVault::new()).refresh_margin(margin);
     fake.serve_callback(&flow);
     fake.consent(&flow, "alice").await;
     for _ in 0..3 {
@@ -42,6 +43,12 @@ async fn a_token_shorter_than_the_margin_serves_until_it_expires() {
             .expect("still valid");
         assert_eq!(token.secret(), "at-valid");
     }
+    (fake, flow)
+}
+
+#[tokio::test]
+async fn a_token_shorter_than_the_margin_serves_until_it_expires() {
+    let (_fake, flow) = consented(2, Duration::from_secs(30)).await;
     tokio::time::sleep(Duration::from_millis(2_100)).await;
     assert!(matches!(
         flow.access_token(&user("alice")).await,
@@ -51,17 +58,5 @@ async fn a_token_shorter_than_the_margin_serves_until_it_expires() {
 
 #[tokio::test]
 async fn a_margin_longer_than_the_token_keeps_a_grant_without_refresh_token() {
-    let mut fake = FakeProvider::start(no_refresh_token(3_600)).await;
-    let flow = fake
-        .flow(MemoryVault::new())
-        .refresh_margin(Duration::from_secs(7_200));
-    fake.serve_callback(&flow);
-    fake.consent(&flow, "alice").await;
-    for _ in 0..3 {
-        let token = flow
-            .access_token(&user("alice"))
-            .await
-            .expect("still valid");
-        assert_eq!(token.secret(), "at-valid");
-    }
+    let _served = consented(3_600, Duration::from_secs(7_200)).await;
 }

@@ -10,9 +10,9 @@
 //!
 //! This file holds the doctored store; one file each: the refused answers and the honest
 //! wrapper (`refusals`), the waiters of a refused `complete_with` (`wakeups`), a store
-//! that lists too much (`listing`), one that tells how a record ended before it
-//! compares the namespace (`refusal_order`), and one that reads another record than the
-//! one asked for (`reads`).
+//! that lists too much (`listing`), and one that tells how a record ended before it
+//! compares the namespace or reads another record than the one asked for
+//! (`refusal_order`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -177,6 +177,3 @@ mod listing;
 
 #[path = "store_contract/refusal_order.rs"]
 mod refusal_order;
-
-#[path = "store_contract/reads.rs"]
-mod reads;

@@ -51,8 +51,9 @@ where
         .await;
         match (e, read) {
             (TransitionError::NamespaceMismatch, _) => Error::NamespaceMismatch(id),
-            // Another record than the one asked for: nothing it says is passed on.
-            (_, Ok(Some(r))) if r.id != id => Error::StoreContract(id),
+            // Another record than the one asked for (or one not bound to its namespace):
+            // nothing it says is passed on.
+            (_, Ok(Some(r))) if self.read_as(&r, id).is_err() => Error::StoreContract(id),
             (e, Ok(Some(r))) if &r.namespace == ns => Error::from_transition(id, e),
             (_, Ok(Some(_))) => Error::NamespaceMismatch(id),
             (_, Ok(None)) => Error::NotFound(id),

@@ -2,13 +2,16 @@
 //! `lifecycle::refusal`'s order): the manager passes that on only to a caller in the
 //! record's namespace. Another namespace gets `NamespaceMismatch`, as from the built-in
 //! stores, after as many reads of an open record as of a finished one; the owner still
-//! learns how it ended; a read that answers another record hands out nothing.
+//! learns how it ended; a read that answers another record hands out nothing, there and
+//! in the manager's own reads (`get`, `open`, `wait`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use oob::state::CancelReason;
 use oob::store::{MemoryStore, Record, Store, StoreError, TransitionError, Wake};
+use std::time::Duration;
+
 use oob::time::{Clock, Timestamp, TokioClock};
 use oob::{CallbackBase, Error, Manager, Namespace, PendingId};
 use oob_tests::delegate::{Delegate, Overrides};
@@ -161,4 +164,33 @@ async fn a_read_that_answers_another_record_tells_nothing() {
         .unwrap_or_else(PoisonError::into_inner) = Some(mallorys.id());
     let r = m.complete_in(id, &ns("mallory")).await;
     assert!(is_contract(&r, id), "{r:?}");
+}
+
+/// The manager's reads check the store's answer too: `get`, `open` and `wait` of a pending
+/// the store reads as another fail with `StoreContract` and hand out nothing. Before, `open`
+/// of alice's pending could return bob's, so her poller completed bob's pending and
+/// persisted her credential under his namespace. (Found by a hostile review, 2026-12-07.)
+#[tokio::test]
+async fn a_read_answered_with_another_record_hands_out_nothing() {
+    let m = manager(TokioClock::new());
+    let alices = m.create(&user("alice"), spec()).await.expect("create").id();
+    let bobs = m.create(&user("bob"), spec()).await.expect("create").id();
+    let swap = |to| {
+        *m.store()
+            .over
+            .swap
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = to
+    };
+    swap(Some(bobs));
+    assert!(matches!(m.get(alices).await, Err(Error::StoreContract(id)) if id == alices));
+    assert!(matches!(m.open(alices).await, Err(Error::StoreContract(id)) if id == alices));
+    assert!(matches!(
+        m.wait(alices, Duration::from_secs(1)).await,
+        Err(Error::StoreContract(id)) if id == alices
+    ));
+    // Honest again: both pendings are still open (nothing was completed through the lie).
+    swap(None);
+    assert!(m.open(bobs).await.is_ok());
+    assert!(m.open(alices).await.is_ok());
 }

@@ -16,8 +16,8 @@ use crate::state::CancelReason;
 use crate::store::NamespaceScope;
 use crate::store::lifecycle::{self, StateCode};
 use crate::store::{
-    CreateError, Created, Dedup, Limits, NewRecord, Record, RecordState, Store, StoreError,
-    Subscription, TransitionError, Wake,
+    CreateError, Created, Dedup, Limits, NewRecord, Record, Store, StoreError, Subscription,
+    TransitionError, Wake,
 };
 use crate::time::Timestamp;
 
@@ -206,13 +206,16 @@ where
             return Ok(None);
         };
         // Whether a read still sees it is decided before its payload is decoded: a row past
-        // its window is gone, also to a version of `T` that cannot read its payload.
-        let hidden = |s: RecordState| !lifecycle::visible(s, self.retention, now);
-        if row.checked_state_at(now).is_some_and(hidden) {
+        // its window is gone, also to a version of `T` that cannot read its payload. (A row
+        // whose other columns do not decode fails in `decode`, which reads its state the
+        // same way.)
+        if row
+            .checked_state_at(now)
+            .is_some_and(|s| !lifecycle::visible(s, self.retention, now))
+        {
             return Ok(None);
         }
-        let record = row.decode(now)?;
-        Ok((!hidden(record.state)).then_some(record))
+        row.decode(now).map(Some)
     }
 
     async fn complete(
